@@ -1,0 +1,43 @@
+# Project-wide compiler settings and the two helpers every module uses:
+# shopeasy_library() declares a module library, shopeasy_test() its GoogleTest
+# binary, registered with CTest test by test.
+
+add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+                    -Woverloaded-virtual -Wimplicit-fallthrough)
+if(SHOPEASY_WERROR)
+  add_compile_options(-Werror)
+endif()
+if(SHOPEASY_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# shopeasy_library(<name> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
+# Creates static library shopeasy_<name> with alias shopeasy::<name>. Headers are
+# included by their path from the repository root ("common/geohash/geohash.hpp").
+function(shopeasy_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(shopeasy_${name} STATIC ${ARG_SOURCES})
+  add_library(shopeasy::${name} ALIAS shopeasy_${name})
+  target_include_directories(shopeasy_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(shopeasy_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# shopeasy_test(<name> SOURCES ... [DEPS ...] [LABELS ...])
+# A GoogleTest executable whose tests are each registered with CTest. LABELS lets the
+# test command select groups (unit, integration, slow).
+function(shopeasy_test name)
+  if(NOT SHOPEASY_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}"
+                       TIMEOUT 300)
+endfunction()
