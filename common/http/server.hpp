@@ -1,0 +1,91 @@
+// HttpServer: the staff and customer APIs' server. Routes are lambdas by verb and
+// path pattern (a regular expression whose groups become Request::params), each with
+// an Access rule checked before the handler runs. The server enforces body and
+// time limits, caps concurrent streams, answers every error in the one JSON error
+// shape, counts requests per route and status in the metrics registry, and never lets
+// a handler's exception escape. cpp-httplib stays inside server.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http/auth.hpp"
+#include "common/http/types.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/status/status.hpp"
+
+namespace shopeasy::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 picks a free port; start() returns it
+  // Worker threads. A keep-alive connection holds one while open, so this bounds
+  // concurrent clients; extra connections wait in the accept queue.
+  std::size_t threads = 16;
+  std::size_t max_body_bytes = 1 << 20;
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds write_timeout{10};
+  std::chrono::seconds keep_alive_timeout{5};
+  std::size_t max_streams = 16;  // concurrent streamed (SSE) responses
+};
+
+// Who may call a route.
+struct Access {
+  bool is_public = false;
+  std::vector<std::string> roles;  // empty: any authenticated principal
+
+  static Access public_route() { return Access{true, {}}; }
+  static Access authenticated() { return Access{false, {}}; }
+  static Access roles_of(std::vector<std::string> allowed) {
+    return Access{false, std::move(allowed)};
+  }
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+class HttpServer {
+ public:
+  // `auth` may be null only if every route is public; it and `metrics` must outlive
+  // the server.
+  HttpServer(ServerOptions options, const Authenticator* auth, log::Logger logger,
+             metrics::Registry& metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Registers a route; call before start(). `method` is GET, POST, PUT, PATCH or
+  // DELETE; `pattern` must match the whole path.
+  void route(std::string_view method, std::string pattern, Access access, Handler handler);
+
+  // Binds and starts serving on background threads. kUnavailable when the address
+  // cannot be bound. Returns the bound port.
+  StatusOr<int> start();
+  // Stops accepting, ends streams and joins the workers. Idempotent.
+  void stop();
+
+  int port() const { return port_; }
+  const std::string& host() const { return options_.host; }
+  // True while stop() has not been called; stream producers poll it.
+  bool running() const { return !stopping_.load(); }
+
+ private:
+  struct Impl;
+  Response dispatch(const Handler& handler, const Access& access, Request& request);
+
+  ServerOptions options_;
+  const Authenticator* auth_;
+  log::Logger logger_;
+  metrics::Registry& metrics_;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> active_streams_{0};
+  int port_ = 0;
+};
+
+}  // namespace shopeasy::http
