@@ -1,0 +1,47 @@
+// CloudDaemon owns the aggregator's parts: configuration, storage, and the HTTP API
+// for stores (sync) and customer apps. main() only calls run_cloud().
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "common/clock/clock.hpp"
+#include "common/config/config.hpp"
+#include "common/http/auth.hpp"
+#include "common/http/server.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/service/service.hpp"
+
+namespace shopeasy::cloud {
+
+// The cloud's option table; every key is documented in --help.
+config::Schema cloud_schema();
+
+class CloudDaemon final : public service::Daemon {
+ public:
+  CloudDaemon(config::Config config, log::Logger logger);
+  ~CloudDaemon() override;
+
+  // Starts, in order: state directory, storage, HTTP API.
+  Status start() override;
+  void stop() override;
+
+  int http_port() const { return http_ ? http_->port() : 0; }
+
+ private:
+  void register_routes();
+  nlohmann::json health() const;
+
+  config::Config config_;
+  log::Logger logger_;
+  SystemClock clock_;
+  metrics::Registry metrics_;
+  std::optional<http::TokenAuthenticator> auth_;
+  std::unique_ptr<http::HttpServer> http_;
+  MonoTime started_at_;
+};
+
+int run_cloud(int argc, const char* const* argv);
+
+}  // namespace shopeasy::cloud

@@ -1,0 +1,183 @@
+#include "common/service/service.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include "common/http/auth.hpp"
+
+namespace shopeasy::service {
+
+void add_common_options(config::Schema& schema, int default_http_port) {
+  schema.add(config::choice_option("log.level", "info", {"debug", "info", "warn", "error"},
+                                   "Least severe log level written"));
+  schema.add(config::string_option("http.host", "127.0.0.1", "Address the HTTP API listens on"));
+  schema.add(config::int_option("http.port", default_http_port, 0, 65535,
+                                "TCP port of the HTTP API (0 picks a free one and logs it)"));
+  schema.add(config::int_option("http.threads", 16, 2, 512,
+                                "HTTP worker threads; bounds concurrent keep-alive clients"));
+  schema.add(config::int_option("http.max_body_bytes", 1 << 20, 1024, 64 << 20,
+                                "Largest request body accepted (413 above)"));
+  schema.add(config::int_option("http.read_timeout_s", 10, 1, 300,
+                                "Seconds a client may take to send a request"));
+  config::Option tokens = config::json_option(
+      "auth.tokens", nlohmann::json::array(),
+      "Bearer tokens: [{\"name\":..., \"role\":..., \"sha256\": hex SHA-256 of the token}]");
+  tokens.validator = [](const config::Value& v) -> std::string {
+    const auto& j = std::get<nlohmann::json>(v);
+    auto parsed = http::TokenAuthenticator::from_json(
+        j, {"admin", "manager", "picker", "viewer", "store", "customer", "metrics"});
+    if (parsed.ok()) return {};
+    return parsed.status().field() + ": " + parsed.status().message();
+  };
+  schema.add(tokens);
+}
+
+Startup start_program(const ProgramInfo& info, const config::Schema& schema, int argc,
+                      const char* const* argv,
+                      const std::function<Status(const config::Config&)>& validate) {
+  Startup out;
+  auto cl = config::parse_command_line(schema, argc, argv);
+  if (!cl.ok()) {
+    std::cerr << info.name << ": " << cl.status().message() << "\n";
+    out.exit_code = kExitBadConfig;
+    return out;
+  }
+  if (cl->help) {
+    std::cout << config::usage(schema, info.name, info.env_prefix);
+    return out;
+  }
+  if (cl->version) {
+    std::cout << info.name << " " << info.version << "\n";
+    return out;
+  }
+  config::Sources sources;
+  sources.file_path = cl->config_path;
+  sources.env = config::process_environment();
+  sources.env_prefix = info.env_prefix;
+  sources.flags = cl->flags;
+  auto cfg = config::load(schema, sources);
+  if (cfg.ok() && validate) {
+    Status extra = validate(*cfg);
+    if (!extra.is_ok()) cfg = StatusOr<config::Config>(extra);
+  }
+  if (!cfg.ok()) {
+    std::cerr << info.name << ": " << cfg.status().message();
+    if (!cfg.status().field().empty() &&
+        cfg.status().message().find(cfg.status().field()) == std::string::npos) {
+      std::cerr << " (key " << cfg.status().field() << ")";
+    }
+    std::cerr << "\n";
+    out.exit_code = kExitBadConfig;
+    return out;
+  }
+  if (cl->print_config) {
+    std::cout << cfg->describe().dump(2) << "\n";
+    return out;
+  }
+  if (cl->check_config) {
+    std::cout << info.name << ": configuration OK\n";
+    return out;
+  }
+  out.config = std::move(*cfg);
+  return out;
+}
+
+log::Logger make_logger(const ProgramInfo& info, const config::Config& config) {
+  log::Level level = log::Level::kInfo;
+  log::parse_level(config.get_string("log.level"), &level);
+  return log::Logger(std::make_shared<log::StderrSink>(), level, info.name);
+}
+
+namespace {
+sigset_t shutdown_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+}  // namespace
+
+void block_shutdown_signals() {
+  sigset_t set = shutdown_signal_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A peer closing a socket mid-write must not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Signal wait_for_signal(std::chrono::milliseconds timeout) {
+  sigset_t set = shutdown_signal_set();
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1000000);
+  const int sig = sigtimedwait(&set, nullptr, &ts);
+  if (sig == SIGINT || sig == SIGTERM) return Signal::kStop;
+  if (sig == SIGHUP) return Signal::kReload;
+  return Signal::kNone;
+}
+
+http::ServerOptions http_options(const config::Config& config) {
+  http::ServerOptions o;
+  o.host = config.get_string("http.host");
+  o.port = static_cast<int>(config.get_int("http.port"));
+  o.threads = static_cast<std::size_t>(config.get_int("http.threads"));
+  o.max_body_bytes = static_cast<std::size_t>(config.get_int("http.max_body_bytes"));
+  o.read_timeout = std::chrono::seconds(config.get_int("http.read_timeout_s"));
+  return o;
+}
+
+Status ensure_directory(const std::string& path, const std::string& key) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "cannot create directory " + path + ": " + ec.message(), key);
+  }
+  return Status::ok();
+}
+
+void add_health_and_metrics(http::HttpServer& server, const metrics::Registry& metrics,
+                            std::function<nlohmann::json()> health) {
+  server.route("GET", "/health", http::Access::public_route(),
+               [health = std::move(health)](const http::Request&) {
+                 return http::Response::json(200, health());
+               });
+  server.route("GET", "/metrics", http::Access::authenticated(), [&metrics](const http::Request&) {
+    return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4");
+  });
+}
+
+int run_daemon(const ProgramInfo& info, const config::Schema& schema, int argc,
+               const char* const* argv, const DaemonFactory& make,
+               const std::function<Status(const config::Config&)>& validate) {
+  auto startup = start_program(info, schema, argc, argv, validate);
+  if (!startup.config) return startup.exit_code;
+  // Before any thread exists, so every thread inherits the blocked mask.
+  block_shutdown_signals();
+  log::Logger logger = make_logger(info, *startup.config);
+  std::unique_ptr<Daemon> daemon = make(std::move(*startup.config), logger);
+  if (Status st = daemon->start(); !st.is_ok()) {
+    logger.error("start_failed", {{"error", st.to_string()}});
+    daemon->stop();
+    return kExitFailure;
+  }
+  for (;;) {
+    const Signal sig = wait_for_signal(std::chrono::seconds(1));
+    if (sig == Signal::kStop) break;
+    if (sig == Signal::kReload) logger.info("reload_requested", {{"applied", "none"}});
+    daemon->tick();
+  }
+  logger.info("stopping");
+  daemon->stop();
+  logger.info("stopped");
+  return kExitOk;
+}
+
+}  // namespace shopeasy::service

@@ -1,0 +1,128 @@
+#include "edge/daemon/edge_daemon.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/service/service.hpp"
+
+namespace shopeasy::edge {
+
+namespace {
+
+const service::ProgramInfo kProgram{"shopeasy-edge", "SHOPEASY_EDGE_", SHOPEASY_VERSION};
+
+std::string validate_store_id(const config::Value& v) {
+  const auto& id = std::get<std::string>(v);
+  if (id.empty() || id.size() > 64) return "must be 1 to 64 characters";
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return "may contain only letters, digits, '-' and '_'";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+config::Schema edge_schema() {
+  using namespace config;
+  Schema s;
+  service::add_common_options(s, 8080);
+  Option id = string_option("store.id", "store-1", "This store's identifier, unique in the fleet");
+  id.validator = validate_store_id;
+  s.add(id);
+  s.add(string_option("store.name", "ShopEasy store", "Display name of the store"));
+  s.add(double_option("store.lat", 12.9716, -90, 90, "Store latitude (degrees)"));
+  s.add(double_option("store.lon", 77.5946, -180, 180, "Store longitude (degrees)"));
+  s.add(string_option("state_dir", "/var/lib/shopeasy-edge",
+                      "Directory for the SQLite ledger and other state"));
+  s.add(bool_option("mqtt.enabled", true, "Connect to the store's MQTT broker"));
+  s.add(string_option("mqtt.host", "127.0.0.1", "Broker host"));
+  s.add(int_option("mqtt.port", 1883, 1, 65535, "Broker port"));
+  s.add(string_option("mqtt.client_id", "shopeasy-edge", "MQTT client id (persistent session)"));
+  s.add(string_option("mqtt.username", "", "Broker user name (empty: anonymous)"));
+  Option password = string_option("mqtt.password", "", "Broker password");
+  password.secret = true;
+  s.add(password);
+  s.add(string_option("mqtt.ca_file", "", "CA certificate for a TLS broker listener"));
+  return s;
+}
+
+EdgeDaemon::EdgeDaemon(config::Config config, log::Logger logger)
+    : config_(std::move(config)), logger_(std::move(logger)) {}
+
+EdgeDaemon::~EdgeDaemon() { stop(); }
+
+Status EdgeDaemon::start() {
+  started_at_ = clock_.mono_now();
+  // 1. State directory: everything acknowledged lives here.
+  const std::string state_dir = config_.get_string("state_dir");
+  SHOPEASY_RETURN_IF_ERROR(service::ensure_directory(state_dir, "state_dir"));
+
+  // 2. Authentication table (validated by the schema already).
+  auto auth = http::TokenAuthenticator::from_json(
+      config_.get_json("auth.tokens"), {"admin", "manager", "picker", "viewer", "metrics"});
+  if (!auth.ok()) return auth.status().with_field_prefix("auth.tokens");
+  auth_.emplace(std::move(*auth));
+  if (auth_->size() == 0) {
+    logger_.warn("no_tokens_configured",
+                 {{"effect", "every API route except /health answers 401"}});
+  }
+
+  // 3. Broker: connection problems are retried in the background, never fatal.
+  if (config_.get_bool("mqtt.enabled")) {
+    mqtt::MosquittoOptions mo;
+    mo.host = config_.get_string("mqtt.host");
+    mo.port = static_cast<int>(config_.get_int("mqtt.port"));
+    mo.client_id = config_.get_string("mqtt.client_id");
+    mo.username = config_.get_string("mqtt.username");
+    mo.password = config_.get_string("mqtt.password");
+    mo.ca_file = config_.get_string("mqtt.ca_file");
+    mqtt_ = std::make_unique<mqtt::MosquittoClient>(mo, nullptr, logger_.child("mqtt"), metrics_);
+    SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
+  }
+
+  // 4. HTTP API last, so /health never reports a daemon that is half built.
+  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
+                                             logger_.child("http"), metrics_);
+  register_routes();
+  auto port = http_->start();
+  if (!port.ok()) return port.status();
+  logger_.info(
+      "started",
+      {{"store", config_.get_string("store.id")}, {"http_port", *port}, {"state_dir", state_dir}});
+  return Status::ok();
+}
+
+void EdgeDaemon::stop() {
+  if (http_) http_->stop();
+  if (mqtt_) mqtt_->stop();
+}
+
+nlohmann::json EdgeDaemon::health() const {
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.mono_now() - started_at_);
+  nlohmann::json mqtt = {{"enabled", mqtt_ != nullptr},
+                         {"connected", mqtt_ != nullptr && mqtt_->connected()}};
+  return {{"status", "ok"},
+          {"service", kProgram.name},
+          {"version", kProgram.version},
+          {"store_id", config_.get_string("store.id")},
+          {"uptime_s", uptime.count()},
+          {"mqtt", mqtt}};
+}
+
+void EdgeDaemon::register_routes() {
+  service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
+}
+
+int run_edge(int argc, const char* const* argv) {
+  return service::run_daemon(
+      kProgram, edge_schema(), argc, argv, [](config::Config config, log::Logger logger) {
+        return std::make_unique<EdgeDaemon>(std::move(config), std::move(logger));
+      });
+}
+
+}  // namespace shopeasy::edge

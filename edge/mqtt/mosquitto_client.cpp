@@ -1,0 +1,184 @@
+#include <mosquitto.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "edge/mqtt/mqtt_client.hpp"
+
+namespace shopeasy::edge::mqtt {
+
+namespace {
+void init_library_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+}  // namespace
+
+MosquittoClient::MosquittoClient(MosquittoOptions options, MessageHandler on_message,
+                                 log::Logger logger, metrics::Registry& metrics)
+    : options_(std::move(options)),
+      on_message_(std::move(on_message)),
+      logger_(std::move(logger)),
+      connected_gauge_(metrics.gauge("mqtt_connected", "1 while connected to the broker")),
+      connects_(metrics.counter("mqtt_connects_total", "Successful broker connections")),
+      connect_failures_(
+          metrics.counter("mqtt_connect_failures_total", "Failed broker connection attempts")),
+      received_(metrics.counter("mqtt_messages_received_total", "Messages received")),
+      publish_failures_(
+          metrics.counter("mqtt_publish_failures_total", "Publishes refused or failed")) {}
+
+MosquittoClient::~MosquittoClient() {
+  stop();
+  if (mosq_) mosquitto_destroy(mosq_);
+}
+
+void MosquittoClient::subscribe(std::string topic_filter, int qos) {
+  subscriptions_.emplace_back(std::move(topic_filter), qos);
+}
+
+Status MosquittoClient::start() {
+  init_library_once();
+  mosq_ = mosquitto_new(options_.client_id.c_str(), options_.clean_session, this);
+  if (!mosq_) return internal_error("mosquitto_new failed");
+  mosquitto_threaded_set(mosq_, true);
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  if (!options_.username.empty()) {
+    mosquitto_username_pw_set(mosq_, options_.username.c_str(),
+                              options_.password.empty() ? nullptr : options_.password.c_str());
+  }
+  if (!options_.ca_file.empty()) {
+    const int rc =
+        mosquitto_tls_set(mosq_, options_.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      return invalid_argument(
+          "cannot use CA file " + options_.ca_file + ": " + mosquitto_strerror(rc), "mqtt.ca_file");
+    }
+  }
+  mosquitto_connect_callback_set(mosq_, &MosquittoClient::handle_connect);
+  mosquitto_disconnect_callback_set(mosq_, &MosquittoClient::handle_disconnect);
+  mosquitto_message_callback_set(mosq_, &MosquittoClient::handle_message);
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void MosquittoClient::stop() {
+  if (stop_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  connected_ = false;
+  connected_gauge_.set(0);
+}
+
+// One thread drives the socket. We run our own loop instead of mosquitto_loop_start()
+// so stop() never waits on a blocked reconnect inside the library.
+void MosquittoClient::run() {
+  auto backoff = options_.min_backoff;
+  bool socket_open = false;
+  auto next_attempt = std::chrono::steady_clock::now();
+  log::RateLimiter failure_log(3, std::chrono::seconds(30));
+  while (!stop_.load()) {
+    if (!socket_open) {
+      if (std::chrono::steady_clock::now() < next_attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      const int rc =
+          mosquitto_connect(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        connect_failures_.inc();
+        std::uint64_t suppressed = 0;
+        if (failure_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
+          logger_.warn("broker_unreachable",
+                       {{"host", options_.host},
+                        {"port", options_.port},
+                        {"error", mosquitto_strerror(rc)},
+                        {"retry_ms", static_cast<std::int64_t>(backoff.count())},
+                        {"suppressed", suppressed}});
+        }
+        next_attempt = std::chrono::steady_clock::now() + backoff;
+        backoff = std::min(backoff * 2, options_.max_backoff);
+        continue;
+      }
+      socket_open = true;
+    }
+    const int rc = mosquitto_loop(mosq_, 100, 1);
+    if (connected_.load()) backoff = options_.min_backoff;
+    if (rc != MOSQ_ERR_SUCCESS && !stop_.load()) {
+      // The broker went away or refused us (bad credentials arrive as a disconnect).
+      socket_open = false;
+      if (connected_.exchange(false)) {
+        connected_gauge_.set(0);
+        logger_.warn("broker_disconnected", {{"error", mosquitto_strerror(rc)}});
+      }
+      next_attempt = std::chrono::steady_clock::now() + backoff;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+  if (socket_open) {
+    // Flush the DISCONNECT so the broker does not fire our last will.
+    mosquitto_disconnect(mosq_);
+    mosquitto_loop(mosq_, 50, 1);
+  }
+}
+
+void MosquittoClient::handle_connect(mosquitto* m, void* self_ptr, int rc) {
+  auto* self = static_cast<MosquittoClient*>(self_ptr);
+  if (rc != 0) {
+    self->connect_failures_.inc();
+    self->logger_.error("broker_refused", {{"reason", mosquitto_connack_string(rc)},
+                                           {"user", self->options_.username}});
+    return;
+  }
+  for (const auto& [topic, qos] : self->subscriptions_) {
+    mosquitto_subscribe(m, nullptr, topic.c_str(), qos);
+  }
+  self->connected_ = true;
+  self->connected_gauge_.set(1);
+  self->connects_.inc();
+  self->logger_.info("broker_connected",
+                     {{"host", self->options_.host}, {"port", self->options_.port}});
+  if (self->on_connect_) self->on_connect_();
+}
+
+void MosquittoClient::handle_disconnect(mosquitto*, void* self_ptr, int rc) {
+  auto* self = static_cast<MosquittoClient*>(self_ptr);
+  if (self->connected_.exchange(false)) {
+    self->connected_gauge_.set(0);
+    if (rc != 0 && !self->stop_.load()) {
+      self->logger_.warn("broker_connection_lost", {{"rc", rc}});
+    }
+  }
+}
+
+void MosquittoClient::handle_message(mosquitto*, void* self_ptr, const mosquitto_message* msg) {
+  auto* self = static_cast<MosquittoClient*>(self_ptr);
+  self->received_.inc();
+  if (!self->on_message_) return;
+  Message m;
+  m.topic = msg->topic ? msg->topic : "";
+  if (msg->payload && msg->payloadlen > 0) {
+    m.payload.assign(static_cast<const char*>(msg->payload),
+                     static_cast<std::size_t>(msg->payloadlen));
+  }
+  m.qos = msg->qos;
+  m.retain = msg->retain;
+  self->on_message_(m);
+}
+
+Status MosquittoClient::publish(const std::string& topic, std::string_view payload, int qos,
+                                bool retain) {
+  if (!connected_.load()) {
+    publish_failures_.inc();
+    return unavailable("not connected to the broker");
+  }
+  const int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                   payload.data(), qos, retain);
+  if (rc == MOSQ_ERR_SUCCESS) return Status::ok();
+  publish_failures_.inc();
+  if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8) {
+    return invalid_argument(std::string("cannot publish to ") + topic + ": " +
+                            mosquitto_strerror(rc));
+  }
+  return unavailable(std::string("publish failed: ") + mosquitto_strerror(rc));
+}
+
+}  // namespace shopeasy::edge::mqtt
