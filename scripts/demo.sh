@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The demo: installs what it needs, builds, then runs two stores end to end on this
+# machine: per store a real mosquitto broker, a shopeasy-edge daemon and simulated
+# runners, plus one shopeasy-cloud. Prints where everything listens and the API
+# tokens (generated fresh for each run), then runs until Ctrl-C, which stops it all.
+# Environment: DEMO_STATE (default ./state/demo), DEMO_BASE_PORT (default 18080),
+# DEMO_RUNNERS per store (default 2), DEMO_SECONDS (stop by itself after N seconds).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+state="${DEMO_STATE:-$root/state/demo}"
+base="${DEMO_BASE_PORT:-18080}"
+runners_per_store="${DEMO_RUNNERS:-2}"
+
+bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/build.sh" "$root/build"
+bin="$root/build/bin"
+mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+
+rm -rf "$state"
+mkdir -p "$state"
+chmod 700 "$state"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "demo: stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "demo: stopped; logs and state are in $state"
+}
+trap cleanup INT TERM EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $((base + 10)) $((base + 1)) $((base + 2)) $((base + 11)) $((base + 12)); do
+  if ! port_free "$p"; then
+    echo "demo: port $p is in use; set DEMO_BASE_PORT to another base" >&2
+    exit 1
+  fi
+done
+
+random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+admin_token="$(random_secret)"
+cat >"$state/tokens.txt" <<TOKENS
+admin token (edges and cloud): $admin_token
+TOKENS
+chmod 600 "$state/tokens.txt"
+tokens_json="[{\"name\":\"demo-admin\",\"role\":\"admin\",\"sha256\":\"$(sha256 "$admin_token")\"}]"
+
+wait_http() {  # url, name
+  for _ in $(seq 1 100); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: $2 did not answer on $1; see its log in $state" >&2
+  exit 1
+}
+
+# Cloud.
+cloud_port=$((base + 10))
+mkdir -p "$state/cloud"
+cat >"$state/cloud/cloud.json" <<JSON
+{"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $tokens_json}}
+JSON
+"$bin/shopeasy-cloud" --config "$state/cloud/cloud.json" >"$state/cloud/cloud.log" 2>&1 &
+pids+=($!)
+
+# Two stores in different geohash cells of Bengaluru.
+store_ids=(blr-indiranagar blr-koramangala)
+store_lat=(12.9719 12.9352)
+store_lon=(77.6412 77.6245)
+for i in 0 1; do
+  id="${store_ids[$i]}"
+  dir="$state/$id"
+  mkdir -p "$dir/broker"
+  broker_port=$((base + 1 + i))
+  http_port=$((base + 11 + i))
+  edge_password="$(random_secret)"
+  : >"$dir/broker/passwd"
+  mosquitto_passwd -b "$dir/broker/passwd" shopeasy-edge "$edge_password"
+  for r in $(seq 1 "$runners_per_store"); do
+    runner_password="$(random_secret)"
+    echo "$runner_password" >"$dir/broker/runner-$r.secret"
+    mosquitto_passwd -b "$dir/broker/passwd" "$id-runner-$r" "$runner_password"
+  done
+  chmod 600 "$dir/broker/passwd" "$dir"/broker/*.secret
+  cat >"$dir/broker/mosquitto.conf" <<CONF
+per_listener_settings false
+allow_anonymous false
+password_file $dir/broker/passwd
+acl_file $root/firmware-config/mosquitto/acl
+persistence true
+persistence_location $dir/broker/
+listener $broker_port 127.0.0.1
+CONF
+  "$mosquitto_bin" -c "$dir/broker/mosquitto.conf" >"$dir/broker/mosquitto.log" 2>&1 &
+  pids+=($!)
+
+  cat >"$dir/edge.json" <<JSON
+{
+  "store": {"id": "$id", "name": "ShopEasy $id", "lat": ${store_lat[$i]}, "lon": ${store_lon[$i]}},
+  "state_dir": "$dir",
+  "http": {"port": $http_port},
+  "mqtt": {"port": $broker_port, "username": "shopeasy-edge", "client_id": "shopeasy-edge-$id"},
+  "auth": {"tokens": $tokens_json}
+}
+JSON
+  SHOPEASY_EDGE_MQTT_PASSWORD="$edge_password" \
+    "$bin/shopeasy-edge" --config "$dir/edge.json" >"$dir/edge.log" 2>&1 &
+  pids+=($!)
+
+  for r in $(seq 1 "$runners_per_store"); do
+    SHOPEASY_RUNNER_MQTT_PASSWORD="$(cat "$dir/broker/runner-$r.secret")" \
+      "$bin/shopeasy-runner" --runner.id "$id-runner-$r" --mqtt.port "$broker_port" \
+      --runner.lat "${store_lat[$i]}" --runner.lon "${store_lon[$i]}" \
+      >"$dir/runner-$r.log" 2>&1 &
+    pids+=($!)
+  done
+done
+
+wait_http "http://127.0.0.1:$cloud_port/health" "shopeasy-cloud"
+for i in 0 1; do wait_http "http://127.0.0.1:$((base + 11 + i))/health" "edge ${store_ids[$i]}"; done
+
+echo
+echo "ShopEasy demo is running (state and logs in $state)"
+echo "  cloud            http://127.0.0.1:$cloud_port   (health: $(curl -fsS "http://127.0.0.1:$cloud_port/health"))"
+for i in 0 1; do
+  echo "  edge ${store_ids[$i]}  http://127.0.0.1:$((base + 11 + i))   broker 127.0.0.1:$((base + 1 + i))   runners: $runners_per_store"
+  echo "      health: $(curl -fsS "http://127.0.0.1:$((base + 11 + i))/health")"
+done
+echo "  admin token in $state/tokens.txt, e.g.:"
+echo "    curl -H \"Authorization: Bearer \$(cut -d' ' -f6 $state/tokens.txt)\" http://127.0.0.1:$((base + 11))/metrics"
+echo "Press Ctrl-C to stop."
+
+if [ -n "${DEMO_SECONDS:-}" ]; then
+  sleep "$DEMO_SECONDS"
+else
+  while true; do sleep 3600; done
+fi

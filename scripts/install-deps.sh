@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ShopEasy needs to build, test and run its demo.
+# Skips what is already present; needs root (or sudo) only when something is missing.
+# Usage: scripts/install-deps.sh [--with-postgres] [--with-vision] [--with-browser]
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git ca-certificates curl openssl
+  libgtest-dev libgmock-dev
+  libsqlite3-dev sqlite3
+  nlohmann-json3-dev libcpp-httplib-dev libssl-dev zlib1g-dev
+  libmosquitto-dev mosquitto mosquitto-clients
+  libpaho-mqttpp-dev libpaho-mqtt-dev
+  libsystemd-dev
+  python3
+)
+for arg in "$@"; do
+  case "$arg" in
+    --with-postgres) packages+=(postgresql libpq-dev) ;;
+    --with-vision) packages+=(libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint) ;;
+    --with-browser) packages+=(chromium nodejs npm) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The mosquitto package may start a system broker; the project runs its own brokers.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi
+echo "install-deps: done"

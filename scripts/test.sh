@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, builds, and runs the whole suite
+# through CTest. Exits non-zero on any failure.
+# Usage: scripts/test.sh [--sanitize] [-- extra ctest args]
+#   --sanitize  build in build-asan/ with AddressSanitizer + UBSan and run the suite there
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build_dir="$root/build"
+cmake_args=()
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize)
+      build_dir="$root/build-asan"
+      cmake_args+=(-DSHOPEASY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+      ;;
+    --) shift; ctest_args=("$@"); break ;;
+    *) echo "test.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+bash "$root/scripts/install-deps.sh"
+start=$(date +%s)
+bash "$root/scripts/build.sh" "$build_dir" "${cmake_args[@]}"
+echo "test.sh: build took $(( $(date +%s) - start ))s"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export SHOPEASY_BIN_DIR="$build_dir/bin"
+cd "$build_dir"
+ctest --output-on-failure -j "$(nproc)" --timeout 600 "${ctest_args[@]}"

@@ -1,0 +1,38 @@
+// Starting the project's daemons as real child processes for integration tests: each
+// binds HTTP port 0 and logs the port it got in its "event=started" line, which is
+// read back here, so tests never pick fixed ports.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http/auth.hpp"
+#include "tests/harness/harness.hpp"
+
+namespace shopeasy::testing {
+
+// A token every test daemon accepts, and its table entry for auth.tokens.
+inline constexpr const char* kAdminToken = "test-admin-token";
+std::string admin_tokens_json();
+std::map<std::string, std::string> bearer(const std::string& token = kAdminToken);
+
+struct RunningDaemon {
+  ChildProcess process;
+  int http_port = 0;
+};
+
+// Spawns `binary` (a name under the build's bin/) with `args` and `env`, and waits up
+// to `timeout` for its started line. kDeadlineExceeded (with the daemon's output) if
+// it never starts.
+StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std::string> args,
+                                     std::map<std::string, std::string> env = {},
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// GET path on the daemon; nullopt if it does not answer.
+std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,
+                             const std::map<std::string, std::string>& headers = {});
+
+}  // namespace shopeasy::testing

@@ -1,0 +1,167 @@
+// The foundation's promises, checked on the real binaries: each daemon starts, answers
+// /health without a token and /metrics only with one, reports bad configuration with
+// exit code 2 naming the key, rides out a missing broker, and stops cleanly on SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/daemon_fixture.hpp"
+
+namespace shopeasy::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DaemonsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::create("daemons");
+    ASSERT_TRUE(dir.ok()) << dir.status().to_string();
+    dir_.emplace(std::move(*dir));
+  }
+
+  std::vector<std::string> edge_args(int mqtt_port) {
+    return {"--http.port=0", "--state_dir=" + dir_->file("edge").string(),
+            "--mqtt.port=" + std::to_string(mqtt_port), "--auth.tokens=" + admin_tokens_json()};
+  }
+
+  std::optional<TempDir> dir_;
+};
+
+nlohmann::json json_of(const std::optional<HttpReply>& reply) {
+  return nlohmann::json::parse(reply->body);
+}
+
+TEST_F(DaemonsTest, EdgeServesHealthAndProtectedMetricsWithBroker) {
+  auto broker = MosquittoBroker::start();
+  ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+  auto edge = start_daemon("shopeasy-edge", edge_args(broker->port()));
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+
+  auto health = get(*edge, "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(json_of(health)["status"], "ok");
+  EXPECT_TRUE(
+      wait_for([&] { return json_of(get(*edge, "/health"))["mqtt"]["connected"] == true; }, 10s))
+      << edge->process.describe();
+
+  auto anonymous = get(*edge, "/metrics");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  EXPECT_EQ(json_of(anonymous)["error"]["code"], "unauthenticated");
+
+  auto metrics = get(*edge, "/metrics", bearer());
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("mqtt_connected 1"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("# TYPE http_requests_total counter"), std::string::npos);
+
+  auto status = edge->process.terminate_and_wait(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << edge->process.describe();
+  EXPECT_NE(edge->process.output().find("event=stopped"), std::string::npos);
+}
+
+TEST_F(DaemonsTest, EdgeRidesOutMissingBrokerAndConnectsWhenItAppears) {
+  auto broker = MosquittoBroker::start();
+  ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+  ASSERT_TRUE(broker->stop().is_ok());
+  auto edge = start_daemon("shopeasy-edge", edge_args(broker->port()));
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  EXPECT_TRUE(edge->process.wait_for_output("event=broker_unreachable", 10s));
+  auto health = get(*edge, "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(json_of(health)["mqtt"]["connected"], false);
+
+  ASSERT_TRUE(broker->restart().is_ok());
+  EXPECT_TRUE(
+      wait_for([&] { return json_of(get(*edge, "/health"))["mqtt"]["connected"] == true; }, 15s))
+      << edge->process.describe();
+}
+
+TEST_F(DaemonsTest, EdgeReconnectsAfterBrokerRestart) {
+  auto broker = MosquittoBroker::start();
+  ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+  auto edge = start_daemon("shopeasy-edge", edge_args(broker->port()));
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  auto connected = [&] { return json_of(get(*edge, "/health"))["mqtt"]["connected"] == true; };
+  ASSERT_TRUE(wait_for(connected, 10s));
+  ASSERT_TRUE(broker->kill9().is_ok());
+  EXPECT_TRUE(wait_for([&] { return !connected(); }, 10s));
+  ASSERT_TRUE(broker->restart().is_ok());
+  EXPECT_TRUE(wait_for(connected, 10s)) << edge->process.describe();
+}
+
+TEST_F(DaemonsTest, BadConfigurationExitsTwoNamingEveryKey) {
+  ASSERT_TRUE(
+      dir_->write_file("edge.json", R"({"http": {"port": 70000}, "mqtt": {"prot": 1}})").is_ok());
+  auto child = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-edge"), "--config", dir_->file("edge.json").string()}});
+  ASSERT_TRUE(child.ok());
+  auto status = child->wait_exit(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 2);
+  EXPECT_NE(child->stderr_text().find("http.port: 70000 is out of range"), std::string::npos)
+      << child->describe();
+  EXPECT_NE(child->stderr_text().find("unknown key mqtt.prot"), std::string::npos);
+}
+
+TEST_F(DaemonsTest, BadFlagsAndEnvironmentExitTwo) {
+  auto flag = ChildProcess::spawn({.argv = {binary_path("shopeasy-cloud"), "--no-such-flag"}});
+  ASSERT_TRUE(flag.ok());
+  EXPECT_EQ(flag->wait_exit(10s), 2);
+  EXPECT_NE(flag->stderr_text().find("unknown flag --no-such-flag"), std::string::npos);
+
+  auto env = ChildProcess::spawn({.argv = {binary_path("shopeasy-edge"), "--check-config"},
+                                  .env = {{"SHOPEASY_EDGE_MQTT_PORT", "many"}}});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->wait_exit(10s), 2);
+  EXPECT_NE(env->stderr_text().find("SHOPEASY_EDGE_MQTT_PORT"), std::string::npos)
+      << env->describe();
+}
+
+TEST_F(DaemonsTest, CheckConfigAcceptsAValidFile) {
+  ASSERT_TRUE(dir_->write_file("cloud.json", R"({"http": {"port": 9000}})").is_ok());
+  auto child = ChildProcess::spawn({.argv = {binary_path("shopeasy-cloud"), "--check-config",
+                                             "--config", dir_->file("cloud.json").string()}});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->wait_exit(10s), 0) << child->describe();
+  EXPECT_NE(child->stdout_text().find("configuration OK"), std::string::npos);
+}
+
+TEST_F(DaemonsTest, CloudServesHealthAndStopsOnSigint) {
+  auto cloud = start_daemon("shopeasy-cloud",
+                            {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                             "--auth.tokens=" + admin_tokens_json()});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  auto health = get(*cloud, "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(json_of(health)["service"], "shopeasy-cloud");
+  auto metrics = get(*cloud, "/metrics", bearer());
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  auto wrong = get(*cloud, "/metrics", bearer("not-a-token"));
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  ASSERT_TRUE(cloud->process.send_signal(SIGINT).is_ok());
+  EXPECT_EQ(cloud->process.wait_exit(10s), 0) << cloud->process.describe();
+}
+
+TEST_F(DaemonsTest, PortInUseIsAClearStartFailure) {
+  auto first =
+      start_daemon("shopeasy-cloud", {"--http.port=0", "--state_dir=" + dir_->file("c1").string()});
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  auto second = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-cloud"), "--http.port=" + std::to_string(first->http_port),
+                "--state_dir=" + dir_->file("c2").string()}});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->wait_exit(10s), 1);
+  EXPECT_NE(second->output().find("cannot bind"), std::string::npos) << second->describe();
+}
+
+}  // namespace
+}  // namespace shopeasy::testing
