@@ -61,8 +61,9 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
                                               metrics::default_latency_buckets(), {"route"});
   impl_->rejected_streams = &metrics_.counter(
       "http_streams_rejected_total", "Event streams refused because the stream cap was reached");
-  metrics_.gauge_fn("http_streams_active", "Open event streams",
-                    [this] { return static_cast<double>(active_streams_.load()); });
+  streams_gauge_ = metrics_.gauge_fn("http_streams_active", "Open event streams", [this] {
+    return static_cast<double>(active_streams_.load());
+  });
 
   auto& s = impl_->server;
   const std::size_t threads = std::max<std::size_t>(2, options_.threads);

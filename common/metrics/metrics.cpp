@@ -256,6 +256,11 @@ struct Family {
     child.fn = std::move(fn);
   }
 
+  void remove_gauge_fn(Labels labels) {
+    auto it = children.find(normalize(std::move(labels)));
+    if (it != children.end() && it->second.fn) children.erase(it);
+  }
+
   Histogram& histogram(Labels labels) {
     Child& child = children[normalize(std::move(labels))];
     if (!child.histogram) child.histogram.reset(new Histogram(bounds));
@@ -484,11 +489,40 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help,
       .histogram(std::move(labels));
 }
 
-void Registry::gauge_fn(std::string_view name, std::string_view help, std::function<double()> fn,
-                        Labels labels) {
+CallbackGauge Registry::gauge_fn(std::string_view name, std::string_view help,
+                                 std::function<double()> fn, Labels labels) {
   if (!fn) programming_error("gauge_fn " + quote(name) + " given an empty function");
   std::lock_guard lock(mutex_);
-  family(name, help, Kind::kGauge, {}).gauge_fn(std::move(labels), std::move(fn));
+  family(name, help, Kind::kGauge, {}).gauge_fn(labels, std::move(fn));
+  return CallbackGauge(this, std::string(name), std::move(labels));
+}
+
+void Registry::remove_gauge_fn(const std::string& name, const Labels& labels) noexcept {
+  std::lock_guard lock(mutex_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second->remove_gauge_fn(labels);
+}
+
+CallbackGauge::CallbackGauge(CallbackGauge&& other) noexcept
+    : registry_(std::exchange(other.registry_, nullptr)),
+      name_(std::move(other.name_)),
+      labels_(std::move(other.labels_)) {}
+
+CallbackGauge& CallbackGauge::operator=(CallbackGauge&& other) noexcept {
+  if (this != &other) {
+    release();
+    registry_ = std::exchange(other.registry_, nullptr);
+    name_ = std::move(other.name_);
+    labels_ = std::move(other.labels_);
+  }
+  return *this;
+}
+
+CallbackGauge::~CallbackGauge() { release(); }
+
+void CallbackGauge::release() noexcept {
+  if (registry_ != nullptr) registry_->remove_gauge_fn(name_, labels_);
+  registry_ = nullptr;
 }
 
 CounterFamily& Registry::counter_family(std::string_view name, std::string_view help,

@@ -157,6 +157,30 @@ class HistogramFamily {
 // name and labels again returns the same object. All series of one name share a type,
 // help text, label-name set and (histograms) bucket bounds; violating that, an invalid
 // metric or label name, or duplicate label keys abort the process.
+class Registry;
+
+// Keeps a callback gauge registered; see Registry::gauge_fn. Move-only. Must not
+// outlive its Registry.
+class CallbackGauge {
+ public:
+  CallbackGauge() = default;
+  CallbackGauge(CallbackGauge&& other) noexcept;
+  CallbackGauge& operator=(CallbackGauge&& other) noexcept;
+  CallbackGauge(const CallbackGauge&) = delete;
+  CallbackGauge& operator=(const CallbackGauge&) = delete;
+  ~CallbackGauge();
+
+ private:
+  friend class Registry;
+  CallbackGauge(Registry* registry, std::string name, Labels labels)
+      : registry_(registry), name_(std::move(name)), labels_(std::move(labels)) {}
+  void release() noexcept;
+
+  Registry* registry_ = nullptr;
+  std::string name_;
+  Labels labels_;
+};
+
 class Registry {
  public:
   Registry();
@@ -170,12 +194,14 @@ class Registry {
   Histogram& histogram(std::string_view name, std::string_view help,
                        std::vector<double> bucket_bounds, Labels labels = {});
 
-  // A gauge whose value is `fn()` at each render() (e.g. a queue depth). `fn` runs
-  // under the registry lock, so it must not call back into this Registry, and it must
-  // stay callable for the Registry's lifetime. If it throws, the sample renders as
-  // NaN. Registering the same name and labels twice, or over a plain gauge, aborts.
-  void gauge_fn(std::string_view name, std::string_view help, std::function<double()> fn,
-                Labels labels = {});
+  // A gauge whose value is `fn()` at each render() (e.g. a queue depth), registered
+  // for as long as the returned handle lives: destroying the handle unregisters it, so
+  // `fn` may capture an object that owns the handle. `fn` runs under the registry lock,
+  // so it must not call back into this Registry. If it throws, the sample renders as
+  // NaN. Registering the same name and labels while another handle for them lives, or
+  // over a plain gauge, aborts.
+  [[nodiscard]] CallbackGauge gauge_fn(std::string_view name, std::string_view help,
+                                       std::function<double()> fn, Labels labels = {});
 
   // Family handles. `label_names` fixes the order of values passed to with(); asking
   // for an existing family needs the same names in the same order (or, if it was made
@@ -194,6 +220,9 @@ class Registry {
   std::string render() const;
 
  private:
+  friend class CallbackGauge;
+  void remove_gauge_fn(const std::string& name, const Labels& labels) noexcept;
+
   // Finds or creates the family `name`, checking it agrees with what is asked for.
   // Caller holds mutex_.
   detail::Family& family(std::string_view name, std::string_view help, detail::Kind kind,

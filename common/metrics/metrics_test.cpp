@@ -60,7 +60,7 @@ TEST(RegistryTest, RendersGoldenExposition) {
                {{"method", "GET"}, {"route", "/orders"}})
       .inc(7);
   registry.gauge("active_pickers", "Pickers on shift.").set(4);
-  registry.gauge_fn("outbox_depth", "Events waiting to sync.", [] { return 12.0; });
+  auto outbox = registry.gauge_fn("outbox_depth", "Events waiting to sync.", [] { return 12.0; });
   Histogram& pick = registry.histogram("pick_seconds", "Time to pick one order.", {0.5, 1, 2.5},
                                        {{"zone", "chilled"}});
   pick.observe(0.25);
@@ -260,8 +260,8 @@ TEST(GaugeTest, SetIncDec) {
 TEST(GaugeTest, CallbackIsEvaluatedAtRenderTime) {
   Registry registry;
   int depth = 3;
-  registry.gauge_fn("queue_depth", "Queue depth.", [&depth] { return double(depth); },
-                    {{"queue", "picks"}});
+  auto queue = registry.gauge_fn("queue_depth", "Queue depth.", [&depth] { return double(depth); },
+                                 {{"queue", "picks"}});
   registry.gauge("queue_depth", "Queue depth.", {{"queue", "packs"}}).set(1);
   EXPECT_EQ(sample(registry.render(), "queue_depth{queue=\"picks\"}"), "3");
   depth = 9;
@@ -272,7 +272,8 @@ TEST(GaugeTest, CallbackIsEvaluatedAtRenderTime) {
 
 TEST(GaugeTest, ThrowingCallbackRendersNan) {
   Registry registry;
-  registry.gauge_fn("broken", "Broken.", []() -> double { throw std::runtime_error("boom"); });
+  auto broken =
+      registry.gauge_fn("broken", "Broken.", []() -> double { throw std::runtime_error("boom"); });
   registry.counter("after_total", "After.").inc();
   const std::string text = registry.render();
   EXPECT_EQ(sample(text, "broken"), "NaN");
@@ -427,10 +428,24 @@ TEST_F(MetricsDeathTest, BadBucketsAbort) {
 }
 
 TEST_F(MetricsDeathTest, DoubleCallbackGaugeAborts) {
-  registry_.gauge_fn("depth", "D.", [] { return 1.0; });
-  EXPECT_DEATH(registry_.gauge_fn("depth", "D.", [] { return 2.0; }), "already registered");
+  auto depth = registry_.gauge_fn("depth", "D.", [] { return 1.0; });
+  EXPECT_DEATH({ auto again = registry_.gauge_fn("depth", "D.", [] { return 2.0; }); },
+               "already registered");
   EXPECT_DEATH(registry_.gauge("depth", "D."), "already has a callback");
-  EXPECT_DEATH(registry_.gauge_fn("none", "N.", nullptr), "empty function");
+  EXPECT_DEATH({ auto none = registry_.gauge_fn("none", "N.", nullptr); }, "empty function");
+}
+
+TEST(CallbackGaugeTest, DestroyingTheHandleUnregistersAndAllowsReRegistration) {
+  Registry registry;
+  {
+    auto first = registry.gauge_fn("queue_depth", "Depth.", [] { return 1.0; });
+    EXPECT_NE(registry.render().find("queue_depth 1"), std::string::npos);
+  }
+  EXPECT_EQ(registry.render().find("queue_depth 1"), std::string::npos);
+  auto second = registry.gauge_fn("queue_depth", "Depth.", [] { return 2.0; });
+  EXPECT_NE(registry.render().find("queue_depth 2"), std::string::npos);
+  CallbackGauge moved = std::move(second);
+  EXPECT_NE(registry.render().find("queue_depth 2"), std::string::npos);
 }
 
 }  // namespace

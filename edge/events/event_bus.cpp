@@ -1,0 +1,54 @@
+#include "edge/events/event_bus.hpp"
+
+namespace shopeasy::edge::events {
+
+EventBus::EventBus(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+void EventBus::publish(std::vector<Event> events) {
+  if (events.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& e : events) {
+      ring_.push_back(std::move(e));
+      if (ring_.size() > capacity_) {
+        ring_.pop_front();
+        ++first_;
+      }
+    }
+  }
+  changed_.notify_all();
+}
+
+void EventBus::publish(Event event) {
+  std::vector<Event> one;
+  one.push_back(std::move(event));
+  publish(std::move(one));
+}
+
+std::uint64_t EventBus::head() const {
+  std::lock_guard lock(mutex_);
+  return first_ + ring_.size();
+}
+
+EventBus::ReadResult EventBus::read(std::uint64_t from, std::size_t max,
+                                    std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return first_ + ring_.size() > from; });
+  ReadResult out;
+  std::uint64_t pos = from;
+  if (pos < first_) {
+    out.lost = true;
+    pos = first_;
+  }
+  const std::uint64_t end = first_ + ring_.size();
+  while (pos < end && out.events.size() < max) {
+    out.events.push_back(ring_[pos - first_]);
+    ++pos;
+  }
+  out.next = pos;
+  return out;
+}
+
+void EventBus::wake_all() { changed_.notify_all(); }
+
+}  // namespace shopeasy::edge::events

@@ -1,0 +1,193 @@
+#include "edge/store/edge_store.hpp"
+
+#include "edge/store/schema.hpp"
+
+namespace shopeasy::edge::store {
+
+namespace {
+const std::vector<double> kBatchBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+}
+
+StatusOr<std::int64_t> WriteContext::emit(std::string type, nlohmann::json body) {
+  const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  SHOPEASY_RETURN_IF_ERROR(
+      db_.run("INSERT INTO events (ts_ms, type, body) VALUES (?, ?, ?)", now_ms_, type, text));
+  const std::int64_t seq = db_.last_insert_rowid();
+  pending_.push_back(events::Event{seq, std::move(type), std::move(body), now_ms_});
+  return seq;
+}
+
+StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const Clock& clock,
+                                                     events::EventBus& bus, log::Logger logger,
+                                                     metrics::Registry& metrics) {
+  db::OpenOptions wo;
+  wo.synchronous = options.durable ? db::Synchronous::kFull : db::Synchronous::kNormal;
+  wo.cache_size_kib = options.cache_size_kib;
+  auto writer = db::Database::open(options.path, wo);
+  if (!writer.ok()) return writer.status();
+  SHOPEASY_RETURN_IF_ERROR(db::migrate(*writer, edge_migrations(), clock));
+
+  std::vector<db::Database> readers;
+  db::OpenOptions ro;
+  ro.create = false;
+  ro.cache_size_kib = options.cache_size_kib;
+  ro.mmap_size = 256LL << 20;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.readers); ++i) {
+    auto r = db::Database::open(options.path, ro);
+    if (!r.ok()) return r.status();
+    readers.push_back(std::move(*r));
+  }
+  return std::unique_ptr<EdgeStore>(new EdgeStore(std::move(options), clock, bus, std::move(logger),
+                                                  metrics, std::move(*writer), std::move(readers)));
+}
+
+EdgeStore::EdgeStore(StoreOptions options, const Clock& clock, events::EventBus& bus,
+                     log::Logger logger, metrics::Registry& metrics, db::Database writer,
+                     std::vector<db::Database> readers)
+    : options_(std::move(options)),
+      clock_(clock),
+      bus_(bus),
+      logger_(std::move(logger)),
+      writer_db_(std::move(writer)),
+      readers_(std::move(readers)),
+      batch_size_(
+          metrics.histogram("edge_store_batch_writes", "Writes per group commit", kBatchBuckets)),
+      commit_seconds_(metrics.histogram("edge_store_commit_seconds",
+                                        "Time to apply and durably commit one batch",
+                                        metrics::default_latency_buckets())),
+      writes_ok_(
+          metrics.counter("edge_store_writes_total", "Writes committed", {{"result", "ok"}})),
+      writes_failed_(
+          metrics.counter("edge_store_writes_total", "Writes committed", {{"result", "refused"}})),
+      commit_failures_(metrics.counter("edge_store_commit_failures_total",
+                                       "Batches whose commit failed (all their writes failed)")) {
+  for (auto& r : readers_) idle_readers_.push_back(&r);
+  queue_gauge_ = metrics.gauge_fn("edge_store_queue_depth", "Writes waiting for the writer thread",
+                                  [this] { return static_cast<double>(queue_depth()); });
+  writer_ = std::thread([this] { run_writer(); });
+}
+
+EdgeStore::~EdgeStore() { stop(); }
+
+void EdgeStore::stop() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::size_t EdgeStore::queue_depth() const {
+  std::lock_guard lock(queue_mutex_);
+  return queue_.size();
+}
+
+StatusOr<nlohmann::json> EdgeStore::write(WriteFn fn) {
+  std::future<StatusOr<nlohmann::json>> result;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return unavailable("the store is shutting down");
+    Pending p{std::move(fn), {}};
+    result = p.result.get_future();
+    queue_.push_back(std::move(p));
+  }
+  queue_cv_.notify_one();
+  return result.get();
+}
+
+void EdgeStore::run_writer() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping with nothing left
+      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit_batch(batch);
+    batch.clear();
+  }
+}
+
+void EdgeStore::commit_batch(std::vector<Pending>& batch) {
+  const auto started = clock_.mono_now();
+  std::vector<StatusOr<nlohmann::json>> results;
+  results.reserve(batch.size());
+  std::vector<events::Event> published;
+
+  auto fail_all = [&](const Status& why) {
+    commit_failures_.inc();
+    logger_.error("commit_failed", {{"writes", batch.size()}, {"error", why.to_string()}});
+    for (auto& p : batch) p.result.set_value(unavailable("not stored: " + why.message()));
+  };
+
+  auto tx = writer_db_.begin(db::TxMode::kImmediate);
+  if (!tx.ok()) {
+    fail_all(tx.status());
+    return;
+  }
+  WriteContext ctx(writer_db_, clock_);
+  ctx.now_ms_ = to_unix_ms(clock_.wall_now());
+  for (auto& p : batch) {
+    auto savepoint = writer_db_.begin();
+    if (!savepoint.ok()) {
+      results.emplace_back(savepoint.status());
+      continue;
+    }
+    ctx.pending_.clear();
+    StatusOr<nlohmann::json> r = internal_error("write function did not run");
+    try {
+      r = p.fn(ctx);
+    } catch (const std::exception& e) {
+      r = internal_error(std::string("write failed: ") + e.what());
+      logger_.error("write_exception", {{"what", e.what()}});
+    }
+    if (r.ok()) {
+      Status released = savepoint->commit();
+      if (!released.is_ok()) r = released;
+    }
+    if (r.ok()) {
+      for (auto& e : ctx.pending_) published.push_back(std::move(e));
+    } else {
+      (void)savepoint->rollback();
+    }
+    results.push_back(std::move(r));
+  }
+  Status committed = tx->commit();
+  if (!committed.is_ok()) {
+    (void)tx->rollback();
+    fail_all(committed);
+    return;
+  }
+  // Readers of the bus see an event only once it is durable.
+  bus_.publish(std::move(published));
+  batch_size_.observe(static_cast<double>(batch.size()));
+  commit_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - started).count());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    (results[i].ok() ? writes_ok_ : writes_failed_).inc();
+    batch[i].result.set_value(std::move(results[i]));
+  }
+}
+
+EdgeStore::Lease::Lease(EdgeStore& s) : store(s) {
+  std::unique_lock lock(s.readers_mutex_);
+  s.readers_cv_.wait(lock, [&] { return !s.idle_readers_.empty(); });
+  db = s.idle_readers_.back();
+  s.idle_readers_.pop_back();
+}
+
+EdgeStore::Lease::~Lease() {
+  {
+    std::lock_guard lock(store.readers_mutex_);
+    store.idle_readers_.push_back(db);
+  }
+  store.readers_cv_.notify_one();
+}
+
+}  // namespace shopeasy::edge::store

@@ -1,0 +1,140 @@
+// EdgeStore: the store box's SQLite database and its single write path.
+//
+// Every change to the store's state goes through write(): the function runs on the one
+// writer thread inside a transaction, together with the rows of the events it emits
+// (the outbox the cloud sync drains), and write() returns only after that transaction
+// is durably committed (WAL, synchronous=FULL). Writes that arrive together share one
+// commit and one fsync (group commit); each runs in its own savepoint, so one that
+// fails is rolled back alone and the others still commit. After each commit the
+// events are published on the EventBus in commit order.
+//
+// Reads run on a small pool of separate connections (WAL lets them proceed while the
+// writer commits) through read().
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock/clock.hpp"
+#include "common/db/database.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/status/status.hpp"
+#include "edge/events/event_bus.hpp"
+
+namespace shopeasy::edge::store {
+
+// What a write function sees: the writer's connection, inside its transaction.
+class WriteContext {
+ public:
+  WriteContext(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+  db::Database& db() { return db_; }
+  // Wall time of this batch in Unix milliseconds (one value per write).
+  std::int64_t now_ms() const { return now_ms_; }
+  // Appends a durable event (a row of the events table, hence of the sync outbox) in
+  // this transaction; it is published on the bus only if the transaction commits.
+  // Returns its sequence number.
+  StatusOr<std::int64_t> emit(std::string type, nlohmann::json body);
+
+ private:
+  friend class EdgeStore;
+  db::Database& db_;
+  const Clock& clock_;
+  std::int64_t now_ms_ = 0;
+  std::vector<events::Event> pending_;
+};
+
+using WriteFn = std::function<StatusOr<nlohmann::json>(WriteContext&)>;
+
+struct StoreOptions {
+  std::string path;                // the database file
+  bool durable = true;             // synchronous=FULL: acknowledged writes survive power loss
+  std::size_t max_batch = 512;     // writes per group commit
+  std::size_t readers = 4;         // read connections
+  int cache_size_kib = 16 * 1024;  // per connection
+};
+
+class EdgeStore {
+ public:
+  // Opens the database, applies the schema migrations and starts the writer thread.
+  // Errors: kUnavailable when the file cannot be opened, kFailedPrecondition when the
+  // database was written by a newer version, others from the migration.
+  static StatusOr<std::unique_ptr<EdgeStore>> open(StoreOptions options, const Clock& clock,
+                                                   events::EventBus& bus, log::Logger logger,
+                                                   metrics::Registry& metrics);
+  ~EdgeStore();
+  EdgeStore(const EdgeStore&) = delete;
+  EdgeStore& operator=(const EdgeStore&) = delete;
+
+  // Runs `fn` in the next group commit and waits until it is durable. Returns fn's
+  // result; if fn fails its changes are rolled back (and its events dropped). If the
+  // commit itself fails, every write in that batch gets kUnavailable. After stop():
+  // kUnavailable. Thread-safe; must not be called from inside a write function.
+  StatusOr<nlohmann::json> write(WriteFn fn);
+
+  // Runs `fn` with a read connection from the pool. Thread-safe.
+  template <typename F>
+  auto read(F&& fn) -> decltype(fn(std::declval<db::Database&>())) {
+    Lease lease(*this);
+    return fn(*lease.db);
+  }
+
+  // Processes what is queued, then stops the writer. Idempotent.
+  void stop();
+
+  // Number of writes waiting for the writer.
+  std::size_t queue_depth() const;
+
+ private:
+  struct Pending {
+    WriteFn fn;
+    std::promise<StatusOr<nlohmann::json>> result;
+  };
+  struct Lease {
+    explicit Lease(EdgeStore& s);
+    ~Lease();
+    EdgeStore& store;
+    db::Database* db;
+  };
+
+  EdgeStore(StoreOptions options, const Clock& clock, events::EventBus& bus, log::Logger logger,
+            metrics::Registry& metrics, db::Database writer, std::vector<db::Database> readers);
+  void run_writer();
+  void commit_batch(std::vector<Pending>& batch);
+
+  StoreOptions options_;
+  const Clock& clock_;
+  events::EventBus& bus_;
+  log::Logger logger_;
+  db::Database writer_db_;
+
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;
+  std::vector<db::Database> readers_;
+  std::vector<db::Database*> idle_readers_;
+
+  metrics::Histogram& batch_size_;
+  metrics::Histogram& commit_seconds_;
+  metrics::Counter& writes_ok_;
+  metrics::Counter& writes_failed_;
+  metrics::Counter& commit_failures_;
+  metrics::CallbackGauge queue_gauge_;  // last: unregistered before the rest goes
+};
+
+}  // namespace shopeasy::edge::store

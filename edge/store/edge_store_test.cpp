@@ -1,0 +1,143 @@
+#include "edge/store/edge_store.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace shopeasy::edge::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+class EdgeStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/edge-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    open_store();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open_store() {
+    StoreOptions o;
+    o.path = dir_ + "/edge.db";
+    auto s = EdgeStore::open(o, clock_, bus_, log::Logger(sink_, log::Level::kInfo, "t"), metrics_);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    store_ = std::move(*s);
+  }
+  std::int64_t count_events() {
+    return store_->read([](db::Database& db) {
+      return db.query_one<std::int64_t>("SELECT count(*) FROM events").value().value_or(-1);
+    });
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  events::EventBus bus_;
+  std::shared_ptr<log::MemorySink> sink_ = std::make_shared<log::MemorySink>();
+  metrics::Registry metrics_;
+  std::unique_ptr<EdgeStore> store_;
+};
+
+TEST_F(EdgeStoreTest, WriteCommitsEffectAndEventTogether) {
+  const auto from = bus_.head();
+  auto r = store_->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.db().run("INSERT INTO bins (code, walk_order) VALUES (?, ?)", std::string("A1"), 1));
+    auto seq = ctx.emit("bin.created", {{"code", "A1"}});
+    if (!seq.ok()) return seq.status();
+    return nlohmann::json{{"seq", *seq}};
+  });
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)["seq"], 1);
+  auto published = bus_.read(from, 10, 0ms);
+  ASSERT_EQ(published.events.size(), 1u);
+  EXPECT_EQ(published.events[0].type, "bin.created");
+  EXPECT_EQ(published.events[0].seq, 1);
+  EXPECT_EQ(count_events(), 1);
+}
+
+TEST_F(EdgeStoreTest, FailedWriteRollsBackAloneAndEmitsNothing) {
+  const auto from = bus_.head();
+  auto bad = store_->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("INSERT INTO bins (code) VALUES ('B1')"));
+    auto seq = ctx.emit("bin.created", {{"code", "B1"}});
+    (void)seq;
+    return failed_precondition("changed my mind");
+  });
+  EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
+  auto good = store_->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    auto seq = ctx.emit("x", {});
+    if (!seq.ok()) return seq.status();
+    return nlohmann::json(*seq);
+  });
+  ASSERT_TRUE(good.ok());
+  // The failed write's event row was rolled back, so sequence numbers stay gapless.
+  EXPECT_EQ(*good, 1);
+  EXPECT_EQ(bus_.read(from, 10, 0ms).events.size(), 1u);
+  auto bins = store_->read([](db::Database& db) {
+    return db.query_one<std::int64_t>("SELECT count(*) FROM bins").value().value_or(-1);
+  });
+  EXPECT_EQ(bins, 0);
+}
+
+TEST_F(EdgeStoreTest, ExceptionInWriteIsAnInternalErrorNotACrash) {
+  auto r = store_->write(
+      [](WriteContext&) -> StatusOr<nlohmann::json> { throw std::runtime_error("oops"); });
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_TRUE(
+      store_->write([](WriteContext&) -> StatusOr<nlohmann::json> { return nlohmann::json(1); })
+          .ok());
+}
+
+TEST_F(EdgeStoreTest, ConcurrentWritersShareCommitsAndAllLand) {
+  constexpr int kThreads = 8;
+  constexpr int kEach = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = store_->write([t, i](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+          auto seq = ctx.emit("n", {{"t", t}, {"i", i}});
+          if (!seq.ok()) return seq.status();
+          return nlohmann::json(*seq);
+        });
+        if (r.ok()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  EXPECT_EQ(count_events(), kThreads * kEach);
+  const std::string text = metrics_.render();
+  EXPECT_NE(text.find("edge_store_writes_total{result=\"ok\"} 400"), std::string::npos) << text;
+}
+
+TEST_F(EdgeStoreTest, CommittedWritesSurviveReopen) {
+  ASSERT_TRUE(store_
+                  ->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+                    auto seq = ctx.emit("kept", {});
+                    if (!seq.ok()) return seq.status();
+                    return nlohmann::json(*seq);
+                  })
+                  .ok());
+  store_.reset();
+  open_store();
+  EXPECT_EQ(count_events(), 1);
+}
+
+TEST_F(EdgeStoreTest, WriteAfterStopIsUnavailable) {
+  store_->stop();
+  auto r =
+      store_->write([](WriteContext&) -> StatusOr<nlohmann::json> { return nlohmann::json(); });
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace shopeasy::edge::store

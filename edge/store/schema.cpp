@@ -1,0 +1,139 @@
+#include "edge/store/schema.hpp"
+
+#include <array>
+
+namespace shopeasy::edge::store {
+
+namespace {
+
+// Version 1: the stock ledger and the event outbox.
+//
+// stock holds on-hand per (sku, bin, lot) and is kept equal to the sum of the ledger's
+// deltas by the writer, in the same transaction as each ledger row. sku_totals keeps the
+// per-SKU sums and a version that changes with every movement (the ETag of a SKU's
+// stock). Lot 0 is "no lot" for products that are not lot-tracked.
+constexpr const char* kV1Inventory = R"sql(
+CREATE TABLE products (
+  sku TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL DEFAULT '',
+  price_cents INTEGER NOT NULL DEFAULT 0 CHECK (price_cents >= 0),
+  unit TEXT NOT NULL DEFAULT 'each',
+  home_bin TEXT REFERENCES bins(code),
+  reorder_point INTEGER NOT NULL DEFAULT 0 CHECK (reorder_point >= 0),
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX products_name ON products(name COLLATE NOCASE);
+CREATE INDEX products_category ON products(category, sku);
+
+CREATE TABLE barcodes (
+  gtin TEXT PRIMARY KEY,
+  sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX barcodes_sku ON barcodes(sku);
+
+CREATE TABLE bins (
+  code TEXT PRIMARY KEY,
+  walk_order INTEGER NOT NULL DEFAULT 0,
+  zone TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE lots (
+  id INTEGER PRIMARY KEY,
+  sku TEXT NOT NULL,
+  lot_code TEXT NOT NULL,
+  expiry TEXT,
+  UNIQUE (sku, lot_code)
+);
+INSERT INTO lots (id, sku, lot_code, expiry) VALUES (0, '', '', NULL);
+
+CREATE TABLE stock (
+  sku TEXT NOT NULL,
+  bin TEXT NOT NULL REFERENCES bins(code),
+  lot_id INTEGER NOT NULL REFERENCES lots(id),
+  on_hand INTEGER NOT NULL,
+  reserved INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (sku, bin, lot_id)
+) WITHOUT ROWID;
+CREATE INDEX stock_bin ON stock(bin);
+
+CREATE TABLE sku_totals (
+  sku TEXT PRIMARY KEY,
+  on_hand INTEGER NOT NULL DEFAULT 0,
+  reserved INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE ledger (
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  sku TEXT NOT NULL,
+  bin TEXT NOT NULL,
+  lot_id INTEGER NOT NULL,
+  delta INTEGER NOT NULL CHECK (delta <> 0),
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  source TEXT NOT NULL,
+  ref TEXT,
+  on_hand_after INTEGER NOT NULL
+);
+CREATE INDEX ledger_sku_id ON ledger(sku, id);
+CREATE INDEX ledger_ts ON ledger(ts_ms);
+
+CREATE TABLE applied_scans (
+  scan_id TEXT PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  response TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE reservations (
+  order_id TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  bin TEXT NOT NULL,
+  lot_id INTEGER NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0),
+  PRIMARY KEY (order_id, sku, bin, lot_id)
+) WITHOUT ROWID;
+
+CREATE TABLE counts (
+  id TEXT PRIMARY KEY,
+  scope TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'cancelled')),
+  opened_by TEXT NOT NULL,
+  opened_at_ms INTEGER NOT NULL,
+  closed_at_ms INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE count_lines (
+  count_id TEXT NOT NULL REFERENCES counts(id),
+  sku TEXT NOT NULL,
+  bin TEXT NOT NULL,
+  lot_id INTEGER NOT NULL,
+  expected INTEGER NOT NULL,
+  counted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (count_id, sku, bin, lot_id)
+) WITHOUT ROWID;
+
+CREATE TABLE category_settings (
+  category TEXT PRIMARY KEY,
+  expiry_warn_days INTEGER NOT NULL CHECK (expiry_warn_days >= 0)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts_ms INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+)sql";
+
+const std::array<db::Migration, 1> kMigrations = {
+    db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
+};
+
+}  // namespace
+
+std::span<const db::Migration> edge_migrations() { return kMigrations; }
+
+}  // namespace shopeasy::edge::store
