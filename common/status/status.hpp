@@ -6,10 +6,10 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <optional>
 
 namespace shopeasy {
 
@@ -23,12 +23,12 @@ enum class StatusCode {
   kOutOfRange,          // A cursor, sequence or index beyond what exists (e.g. a sync gap).
   kPayloadTooLarge,     // The input exceeds a configured size bound.
   kUnsupportedMediaType,
-  kUnauthenticated,     // No or bad credentials.
-  kPermissionDenied,    // Credentials are fine, the role does not allow it.
-  kResourceExhausted,   // A rate limit or capacity bound; retry after a while.
-  kUnavailable,         // A dependency is down (broker, cloud, disk); retry with backoff.
+  kUnauthenticated,    // No or bad credentials.
+  kPermissionDenied,   // Credentials are fine, the role does not allow it.
+  kResourceExhausted,  // A rate limit or capacity bound; retry after a while.
+  kUnavailable,        // A dependency is down (broker, cloud, disk); retry with backoff.
   kDeadlineExceeded,
-  kInternal,            // A bug or a corrupt state; alert someone.
+  kInternal,  // A bug or a corrupt state; alert someone.
 };
 
 // Stable lower-case name of a code, used in logs and in the HTTP error shape.
@@ -89,7 +89,7 @@ inline Status internal_error(std::string message) {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.is_ok() && "StatusOr built from an OK Status");
   }
@@ -116,8 +116,8 @@ class [[nodiscard]] StatusOr {
 }  // namespace shopeasy
 
 // Returns early with the status of `expr` if it is not OK.
-#define SHOPEASY_RETURN_IF_ERROR(expr)           \
-  do {                                           \
-    ::shopeasy::Status shopeasy_status_ = (expr); \
+#define SHOPEASY_RETURN_IF_ERROR(expr)                      \
+  do {                                                      \
+    ::shopeasy::Status shopeasy_status_ = (expr);           \
     if (!shopeasy_status_.is_ok()) return shopeasy_status_; \
   } while (false)
