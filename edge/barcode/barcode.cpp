@@ -164,7 +164,8 @@ StatusOr<ParsedCode> parse_code128(std::string_view text) {
 // ---- GS1 application identifiers --------------------------------------------------
 
 enum class Cset : std::uint8_t {
-  kCset82,  // GS1 AI encodable character set 82 (printable ASCII less space # $ @ [ \ ] ^ ` { | } ~)
+  // GS1 AI encodable character set 82: printable ASCII without space # $ @ [ \ ] ^ ` { | } ~
+  kCset82,
   kCset39,  // Digits, upper-case letters, # - /
   kCset64,  // Base64url with '=' padding (digital signatures)
 };
@@ -276,8 +277,8 @@ constexpr std::array kAis = {
     text("251", 30),
     mixed("253", 13, 30).min(13).csum(0, 13),  // GDTI
     text("254", 20),
-    num_var("255", 25).min(13).csum(0, 13),  // GCN
-    num_var("30", 8),                        // Variable count
+    num_var("255", 25).min(13).csum(0, 13),               // GCN
+    num_var("30", 8),                                     // Variable count
     num("31", 6).predef().wild('0', '6').wild('0', '5'),  // Trade measures, n decimals
     num("32", 6).predef().wild('0', '9').wild('0', '5'),
     num("33", 6).predef().wild('0', '7').wild('0', '5'),
@@ -441,7 +442,9 @@ int full_year(int yy, int reference_year) {
   return base + yy;
 }
 
-int two_digits(std::string_view s, std::size_t at) { return (s[at] - '0') * 10 + (s[at + 1] - '0'); }
+int two_digits(std::string_view s, std::size_t at) {
+  return (s[at] - '0') * 10 + (s[at + 1] - '0');
+}
 
 // `v` starts with six digits (already checked). Day 00, where allowed, resolves to
 // the last day of the month.
@@ -498,9 +501,9 @@ Status validate_value(Element& e, int reference_year) {
   const std::string ai(e.ai);
   if (v.size() < s.min_len || v.size() > s.max_len) {
     const bool numeric = s.digits_len == s.max_len;
-    std::string want = s.min_len == s.max_len ? "exactly " + std::to_string(s.max_len)
-                                              : std::to_string(s.min_len) + " to " +
-                                                    std::to_string(s.max_len);
+    std::string want = s.min_len == s.max_len
+                           ? "exactly " + std::to_string(s.max_len)
+                           : std::to_string(s.min_len) + " to " + std::to_string(s.max_len);
     return code_error("AI " + ai + " must be " + want + (numeric ? " digits" : " characters") +
                       ", got " + std::to_string(v.size()));
   }
@@ -559,8 +562,9 @@ Status parse_element_string(std::string_view s, int reference_year, ElementList&
     const AiSpec* spec = match_ai(rest);
     if (spec == nullptr) {
       const std::size_t want = digits >= 2 ? ai_length_for(rest[0], rest[1]) : 2;
-      if (digits < want && digits == rest.size()) {
-        return code_error("truncated element string: incomplete AI \"" + std::string(rest) + "\"");
+      if (digits < want) {
+        return code_error("truncated element string: incomplete AI \"" +
+                          std::string(rest.substr(0, digits)) + "\"");
       }
       return unknown_ai(rest.substr(0, std::min(want, digits)));
     }
@@ -704,8 +708,8 @@ StatusOr<Hint> parse_hint(std::string_view hint) {
   std::size_t n = 0;
   for (char c : hint) {
     if (c == '-' || c == '_' || c == ' ') continue;
-    if (n == buf.size()) return invalid_argument("unknown symbology hint \"" + excerpt(hint) + "\"",
-                                                 "symbology");
+    if (n == buf.size())
+      return invalid_argument("unknown symbology hint \"" + excerpt(hint) + "\"", "symbology");
     buf[n++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
   const std::string_view h(buf.data(), n);

@@ -8,6 +8,10 @@ namespace {
 
 // Version 1: the stock ledger and the event outbox.
 //
+// The ledger is append-only. delta moves on-hand stock; reserved_delta moves the part of
+// it promised to orders (reserve/release rows have delta 0), so on-hand per (sku, bin,
+// lot) is the sum of delta and reserved the sum of reserved_delta.
+//
 // stock holds on-hand per (sku, bin, lot) and is kept equal to the sum of the ledger's
 // deltas by the writer, in the same transaction as each ledger row. sku_totals keeps the
 // per-SKU sums and a version that changes with every movement (the ETag of a SKU's
@@ -71,12 +75,15 @@ CREATE TABLE ledger (
   sku TEXT NOT NULL,
   bin TEXT NOT NULL,
   lot_id INTEGER NOT NULL,
-  delta INTEGER NOT NULL CHECK (delta <> 0),
+  delta INTEGER NOT NULL,
+  reserved_delta INTEGER NOT NULL DEFAULT 0,
   reason TEXT NOT NULL,
   actor TEXT NOT NULL,
   source TEXT NOT NULL,
   ref TEXT,
-  on_hand_after INTEGER NOT NULL
+  note TEXT,
+  on_hand_after INTEGER NOT NULL,
+  CHECK (delta <> 0 OR reserved_delta <> 0)
 );
 CREATE INDEX ledger_sku_id ON ledger(sku, id);
 CREATE INDEX ledger_ts ON ledger(ts_ms);

@@ -1,0 +1,75 @@
+#include "common/wire/sync.hpp"
+
+namespace shopeasy::wire {
+
+using nlohmann::json;
+
+StatusOr<SyncBatch> decode_sync_batch(const json& j) {
+  return decode_with<SyncBatch>(j, [](FieldReader& r, SyncBatch& b) {
+    r.required_string("store_id", &b.store_id, kTokenIdRule);
+    r.required_int("first_seq", &b.first_seq, 1, kMaxInt64);
+    r.required_array("changes", 0, kMaxSyncChanges, [&](FieldReader& item, std::size_t index) {
+      SyncChange& change = b.changes.emplace_back();
+      // The array is bounded, so first_seq + index cannot overflow unless first_seq is
+      // within kMaxSyncChanges of INT64_MAX; such seqs are reported as not consecutive.
+      const bool room = b.first_seq <= kMaxInt64 - static_cast<std::int64_t>(index);
+      const std::int64_t expected = room ? b.first_seq + static_cast<std::int64_t>(index) : 0;
+      if (item.required_int("seq", &change.seq, 1, kMaxInt64) && change.seq != expected) {
+        item.fail("seq",
+                  "must be " + std::to_string(expected) + " (seqs are consecutive from first_seq)");
+      }
+      item.required_enum("kind", &change.kind);
+      item.required_json_object("body", &change.body);
+    });
+    r.required_int("downstream_cursor", &b.downstream_cursor, 0, kMaxInt64);
+    r.required_int("sent_at_ms", &b.sent_at_ms, kMinTimestampMs, kMaxInt64);
+  });
+}
+
+json encode(const SyncBatch& b) {
+  json changes = json::array();
+  for (const SyncChange& c : b.changes) {
+    changes.push_back({{"seq", c.seq}, {"kind", to_string(c.kind)}, {"body", c.body}});
+  }
+  return json{{"store_id", b.store_id},
+              {"first_seq", b.first_seq},
+              {"changes", std::move(changes)},
+              {"downstream_cursor", b.downstream_cursor},
+              {"sent_at_ms", b.sent_at_ms}};
+}
+
+StatusOr<SyncBatch> parse_sync_batch(std::string_view text, std::size_t max_bytes) {
+  return parse_and_decode<SyncBatch>(text, max_bytes, &decode_sync_batch);
+}
+
+StatusOr<SyncReply> decode_sync_reply(const json& j) {
+  return decode_with<SyncReply>(j, [](FieldReader& r, SyncReply& reply) {
+    r.required_int("acked_seq", &reply.acked_seq, 0, kMaxInt64);
+    r.optional_int("expected_seq", &reply.expected_seq, 1, kMaxInt64);
+    r.required_array("downstream", 0, kMaxDownstreamItems, [&](FieldReader& item, std::size_t) {
+      DownstreamItem& d = reply.downstream.emplace_back();
+      item.required_int("cursor", &d.cursor, 1, kMaxInt64);
+      item.required_enum("kind", &d.kind);
+      item.required_json_object("body", &d.body);
+    });
+    r.required_int("next_cursor", &reply.next_cursor, 0, kMaxInt64);
+  });
+}
+
+json encode(const SyncReply& r) {
+  json downstream = json::array();
+  for (const DownstreamItem& d : r.downstream) {
+    downstream.push_back({{"cursor", d.cursor}, {"kind", to_string(d.kind)}, {"body", d.body}});
+  }
+  json j = {{"acked_seq", r.acked_seq},
+            {"downstream", std::move(downstream)},
+            {"next_cursor", r.next_cursor}};
+  set_optional(j, "expected_seq", r.expected_seq);
+  return j;
+}
+
+StatusOr<SyncReply> parse_sync_reply(std::string_view text, std::size_t max_bytes) {
+  return parse_and_decode<SyncReply>(text, max_bytes, &decode_sync_reply);
+}
+
+}  // namespace shopeasy::wire

@@ -1,0 +1,93 @@
+// Edge -> cloud synchronisation (POST /v1/stores/{id}/sync). The edge sends its journal
+// of changes numbered by a per-store sequence, in order and without gaps, together with
+// the cursor of the last downstream item it has applied; the cloud replies with the
+// highest sequence it has durably applied and the next downstream items (catalogue,
+// prices, orders, config). Bodies are opaque JSON objects decoded by the kind's own codec.
+// Codec conventions as in runner.hpp: decode/parse validate and never throw, unknown keys
+// are ignored. Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status/status.hpp"
+#include "common/wire/basics.hpp"
+#include "common/wire/json_fields.hpp"
+
+namespace shopeasy::wire {
+
+// A full batch is 10,000 changes of a few hundred bytes each, well above the generic
+// 1 MiB parse bound.
+inline constexpr std::size_t kMaxSyncBytes = std::size_t{16} << 20;
+inline constexpr std::size_t kMaxSyncChanges = 10000;
+inline constexpr std::size_t kMaxDownstreamItems = 10000;
+
+enum class SyncChangeKind { kStockChange, kOrderUpdate, kScanUnknown, kRunnerEvent, kHeartbeat };
+template <>
+struct EnumNames<SyncChangeKind> {
+  static constexpr std::array<std::string_view, 5> kNames = {
+      "stock_change", "order_update", "scan_unknown", "runner_event", "heartbeat"};
+};
+
+struct SyncChange {
+  std::int64_t seq = 0;  // == first_seq + index in the batch
+  SyncChangeKind kind = SyncChangeKind::kHeartbeat;
+  nlohmann::json body = nlohmann::json::object();  // a JSON object
+  friend bool operator==(const SyncChange&, const SyncChange&) = default;
+};
+
+struct SyncBatch {
+  std::string store_id{};              // token id
+  std::int64_t first_seq = 0;          // >= 1
+  std::vector<SyncChange> changes{};   // 0..kMaxSyncChanges, seqs first_seq, first_seq+1, ...
+  std::int64_t downstream_cursor = 0;  // >= 0; last downstream cursor applied, 0 for none
+  std::int64_t sent_at_ms = 0;
+  friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
+};
+
+// Validates j and builds a SyncBatch; kInvalidArgument names the first bad field,
+// "changes[i].seq" when a seq is not first_seq + i.
+[[nodiscard]] StatusOr<SyncBatch> decode_sync_batch(const nlohmann::json& j);
+// Snake_case JSON with absent optionals omitted; does not validate.
+nlohmann::json encode(const SyncBatch& b);
+// parse_json(text, max_bytes) then decode_sync_batch.
+[[nodiscard]] StatusOr<SyncBatch> parse_sync_batch(std::string_view text,
+                                                   std::size_t max_bytes = kMaxSyncBytes);
+
+enum class DownstreamKind { kCatalogItem, kPrice, kOrder, kStoreConfig };
+template <>
+struct EnumNames<DownstreamKind> {
+  static constexpr std::array<std::string_view, 4> kNames = {"catalog_item", "price", "order",
+                                                             "store_config"};
+};
+
+struct DownstreamItem {
+  std::int64_t cursor = 0;  // >= 1, increasing
+  DownstreamKind kind = DownstreamKind::kCatalogItem;
+  nlohmann::json body = nlohmann::json::object();  // a JSON object
+  friend bool operator==(const DownstreamItem&, const DownstreamItem&) = default;
+};
+
+struct SyncReply {
+  std::int64_t acked_seq = 0;                  // >= 0; every change up to here is durably applied
+  std::optional<std::int64_t> expected_seq{};  // >= 1; set when the cloud saw a gap
+  std::vector<DownstreamItem> downstream{};    // 0..kMaxDownstreamItems
+  std::int64_t next_cursor = 0;                // >= 0; send as downstream_cursor next time
+  friend bool operator==(const SyncReply&, const SyncReply&) = default;
+};
+
+// Validates j and builds a SyncReply; kInvalidArgument names the first bad field.
+[[nodiscard]] StatusOr<SyncReply> decode_sync_reply(const nlohmann::json& j);
+// Snake_case JSON with absent optionals omitted; does not validate.
+nlohmann::json encode(const SyncReply& r);
+// parse_json(text, max_bytes) then decode_sync_reply.
+[[nodiscard]] StatusOr<SyncReply> parse_sync_reply(std::string_view text,
+                                                   std::size_t max_bytes = kMaxSyncBytes);
+
+}  // namespace shopeasy::wire

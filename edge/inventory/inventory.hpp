@@ -1,0 +1,143 @@
+// Inventory: the store's stock, the one place where it is true with the internet up
+// or down. Every change is a movement appended to the ledger and applied to on-hand
+// (per SKU, bin and lot) in the same transaction, with its stock.changed event in the
+// outbox; nothing else writes stock. Lots are picked and reserved earliest expiry
+// first (FEFO). Writes go through EdgeStore::write (group commit, durable before the
+// caller hears back); reads use the store's read connections.
+//
+// Errors, by what the caller should do: kInvalidArgument (fix the request; field names
+// the part), kNotFound (unknown SKU, code or count), kFailedPrecondition (not enough
+// stock, count already closed), kConflict (stale version), kUnavailable (retry).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock/clock.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/status/status.hpp"
+#include "common/wire/scan.hpp"
+#include "edge/store/edge_store.hpp"
+
+namespace shopeasy::edge::inventory {
+
+// Who made a change and through what, recorded on every ledger row.
+struct Actor {
+  std::string name;    // user, token or device id
+  std::string source;  // "api", "scanner:h1", "camera:c2", "sync"
+};
+
+struct ProductInput {
+  std::string sku;
+  std::string name;
+  std::string category;
+  std::int64_t price_cents = 0;
+  std::string unit = "each";
+  std::vector<std::string> barcodes;  // as printed; normalised to GTIN-14 on import
+  std::optional<std::string> home_bin;
+  std::int64_t reorder_point = 0;
+};
+
+struct BinInput {
+  std::string code;
+  std::int64_t walk_order = 0;
+  std::string zone;
+};
+
+// One stock edit through the API (PATCH /api/inventory/{sku}).
+struct StockEdit {
+  std::string sku;
+  std::string bin;
+  std::optional<std::string> lot;
+  std::optional<std::int64_t> set;     // set on-hand in (bin, lot) to this
+  std::optional<std::int64_t> adjust;  // or move it by this (non-zero)
+  std::string reason;                  // adjust, damage, expire, return, count
+  std::optional<std::string> note;
+  std::optional<std::int64_t> expected_version;  // If-Match; stale -> kConflict
+};
+
+struct OrderLine {
+  std::string sku;
+  std::int64_t qty = 0;
+};
+
+struct StockQuery {
+  std::optional<std::string> text;  // SKU prefix, name substring or barcode
+  std::optional<std::string> category;
+  std::optional<std::string> bin;
+  bool low_only = false;                 // available below reorder point
+  std::optional<std::string> after_sku;  // cursor
+  int limit = 50;
+};
+
+struct LedgerQuery {
+  std::optional<std::string> sku;
+  std::optional<std::int64_t> since_ms;
+  std::optional<std::int64_t> until_ms;
+  std::optional<std::string> reason;
+  std::optional<std::int64_t> before_id;  // cursor: newest first
+  int limit = 100;
+};
+
+// Validates codes used as SKUs and bin labels: 1..64 of [A-Za-z0-9._-].
+Status validate_code(std::string_view value, std::string_view field);
+
+class Inventory {
+ public:
+  Inventory(store::EdgeStore& store, std::string store_id, log::Logger logger,
+            metrics::Registry& metrics);
+
+  // Applies one handheld or camera scan. Idempotent by scan_id: a repeat returns the
+  // first result with "duplicate": true and changes nothing. An unknown code is
+  // kNotFound and recorded as a scan.unknown_code event.
+  StatusOr<nlohmann::json> apply_scan(const wire::Scan& scan, const Actor& actor);
+
+  // Creates or updates products (and their barcodes). With `atomic`, any bad row
+  // refuses the whole batch; otherwise good rows land and bad ones are reported.
+  // Returns {"applied": n, "errors": [{"row": i, "field": ..., "message": ...}]}.
+  StatusOr<nlohmann::json> upsert_products(const std::vector<StatusOr<ProductInput>>& rows,
+                                           bool atomic, const Actor& actor);
+  StatusOr<nlohmann::json> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
+
+  // Sets or adjusts on-hand of one (sku, bin, lot) with a reason.
+  StatusOr<nlohmann::json> edit_stock(const StockEdit& edit, const Actor& actor);
+
+  // Reserves every line FEFO for an order, all or nothing (kFailedPrecondition naming
+  // the first short line). Re-reserving the same order is a no-op returning the same.
+  StatusOr<nlohmann::json> reserve(const std::string& order_id, const std::vector<OrderLine>& lines,
+                                   const Actor& actor);
+  // Releases what is still reserved for the order.
+  StatusOr<nlohmann::json> release(const std::string& order_id, const Actor& actor);
+
+  // Cycle counts: open for a bin or a set of SKUs, scan (apply_scan with action count),
+  // close (variances become "count" movements).
+  StatusOr<nlohmann::json> open_count(const std::optional<std::string>& bin,
+                                      const std::vector<std::string>& skus, const Actor& actor);
+  StatusOr<nlohmann::json> close_count(const std::string& count_id, const Actor& actor);
+  StatusOr<nlohmann::json> get_count(const std::string& count_id);
+
+  // Reads.
+  StatusOr<nlohmann::json> list_stock(const StockQuery& query);
+  StatusOr<nlohmann::json> get_sku(const std::string& sku, int recent_movements = 20);
+  StatusOr<nlohmann::json> ledger(const LedgerQuery& query);
+  // Below reorder point, expiring within the category's warning days (default
+  // `default_expiry_days`), expired stock still on hand, negative or impossible rows.
+  // `today` is "YYYY-MM-DD".
+  StatusOr<nlohmann::json> alerts(const std::string& today, int default_expiry_days);
+  // The events table from `after_seq` (for SSE resume), oldest first.
+  StatusOr<std::vector<events::Event>> events_after(std::int64_t after_seq, int limit);
+
+ private:
+  store::EdgeStore& store_;
+  std::string store_id_;
+  log::Logger logger_;
+  metrics::CounterFamily& scans_;
+  metrics::Counter& unknown_codes_;
+};
+
+}  // namespace shopeasy::edge::inventory
