@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "common/service/service.hpp"
+#include "edge/api/event_stream.hpp"
+#include "edge/api/inventory_routes.hpp"
 
 namespace shopeasy::edge {
 
@@ -47,11 +49,21 @@ config::Schema edge_schema() {
   password.secret = true;
   s.add(password);
   s.add(string_option("mqtt.ca_file", "", "CA certificate for a TLS broker listener"));
+  s.add(bool_option("store.durable", true,
+                    "fsync every commit (acknowledged writes survive power loss)"));
+  s.add(int_option("store.readers", 4, 1, 64, "Read connections to the ledger database"));
+  s.add(int_option("inventory.expiry_warn_days", 3, 0, 365,
+                   "Alert this many days before a lot expires (per-category overrides in the "
+                   "database)"));
+  s.add(int_option("events.buffer", 16384, 256, 1 << 20,
+                   "Events kept in memory for live streams; slower readers replay from disk"));
   return s;
 }
 
 EdgeDaemon::EdgeDaemon(config::Config config, log::Logger logger)
-    : config_(std::move(config)), logger_(std::move(logger)) {}
+    : config_(std::move(config)),
+      logger_(std::move(logger)),
+      bus_(static_cast<std::size_t>(config_.get_int("events.buffer"))) {}
 
 EdgeDaemon::~EdgeDaemon() { stop(); }
 
@@ -71,7 +83,18 @@ Status EdgeDaemon::start() {
                  {{"effect", "every API route except /health answers 401"}});
   }
 
-  // 3. Broker: connection problems are retried in the background, never fatal.
+  // 3. The ledger database: migrations run before anything can read or write it.
+  store::StoreOptions so;
+  so.path = state_dir + "/edge.db";
+  so.durable = config_.get_bool("store.durable");
+  so.readers = static_cast<std::size_t>(config_.get_int("store.readers"));
+  auto opened = store::EdgeStore::open(so, clock_, bus_, logger_.child("store"), metrics_);
+  if (!opened.ok()) return opened.status();
+  store_ = std::move(*opened);
+  inventory_ = std::make_unique<inventory::Inventory>(*store_, config_.get_string("store.id"),
+                                                      logger_.child("inventory"), metrics_);
+
+  // 4. Broker: connection problems are retried in the background, never fatal.
   if (config_.get_bool("mqtt.enabled")) {
     mqtt::MosquittoOptions mo;
     mo.host = config_.get_string("mqtt.host");
@@ -80,11 +103,15 @@ Status EdgeDaemon::start() {
     mo.username = config_.get_string("mqtt.username");
     mo.password = config_.get_string("mqtt.password");
     mo.ca_file = config_.get_string("mqtt.ca_file");
-    mqtt_ = std::make_unique<mqtt::MosquittoClient>(mo, nullptr, logger_.child("mqtt"), metrics_);
+    mqtt_ = std::make_unique<mqtt::MosquittoClient>(
+        mo, [this](const mqtt::Message& m) { route_message(m); }, logger_.child("mqtt"), metrics_);
+    scan_intake_ = std::make_unique<scan::MqttScanIntake>(*inventory_, mqtt_.get(),
+                                                          logger_.child("scan"), metrics_);
+    mqtt_->subscribe(scan::MqttScanIntake::kTopicFilter, 1);
     SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
   }
 
-  // 4. HTTP API last, so /health never reports a daemon that is half built.
+  // 5. HTTP API last, so /health never reports a daemon that is half built.
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
                                              logger_.child("http"), metrics_);
   register_routes();
@@ -99,6 +126,14 @@ Status EdgeDaemon::start() {
 void EdgeDaemon::stop() {
   if (http_) http_->stop();
   if (mqtt_) mqtt_->stop();
+  if (scan_intake_) scan_intake_->stop();
+  if (store_) store_->stop();
+}
+
+void EdgeDaemon::route_message(const mqtt::Message& message) {
+  if (message.topic.rfind("scanners/", 0) == 0) {
+    if (scan_intake_) scan_intake_->on_message(message);
+  }
 }
 
 nlohmann::json EdgeDaemon::health() const {
@@ -106,7 +141,9 @@ nlohmann::json EdgeDaemon::health() const {
       std::chrono::duration_cast<std::chrono::seconds>(clock_.mono_now() - started_at_);
   nlohmann::json mqtt = {{"enabled", mqtt_ != nullptr},
                          {"connected", mqtt_ != nullptr && mqtt_->connected()}};
+  nlohmann::json store = {{"queue_depth", store_ ? store_->queue_depth() : 0}};
   return {{"status", "ok"},
+          {"store", store},
           {"service", kProgram.name},
           {"version", kProgram.version},
           {"store_id", config_.get_string("store.id")},
@@ -116,6 +153,13 @@ nlohmann::json EdgeDaemon::health() const {
 
 void EdgeDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
+  api::register_inventory_routes(
+      *http_, *inventory_, clock_,
+      api::InventoryRouteOptions{static_cast<int>(config_.get_int("inventory.expiry_warn_days"))});
+  api::register_event_stream(
+      *http_, bus_,
+      [this](std::int64_t after, int limit) { return inventory_->events_after(after, limit); },
+      {"viewer", "picker", "manager", "admin"});
 }
 
 int run_edge(int argc, const char* const* argv) {

@@ -14,7 +14,11 @@
 #include "common/metrics/metrics.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "edge/events/event_bus.hpp"
+#include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
+#include "edge/scan/mqtt_scan_intake.hpp"
+#include "edge/store/edge_store.hpp"
 
 namespace shopeasy::edge {
 
@@ -37,13 +41,19 @@ class EdgeDaemon final : public service::Daemon {
  private:
   void register_routes();
   nlohmann::json health() const;
+  // Hands each broker message to the part that owns its topic. Runs on the MQTT thread.
+  void route_message(const mqtt::Message& message);
 
   config::Config config_;
   log::Logger logger_;
   SystemClock clock_;
   metrics::Registry metrics_;
   std::optional<http::TokenAuthenticator> auth_;
+  events::EventBus bus_;
+  std::unique_ptr<store::EdgeStore> store_;
+  std::unique_ptr<inventory::Inventory> inventory_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
+  std::unique_ptr<scan::MqttScanIntake> scan_intake_;
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_;
 };
