@@ -4,6 +4,23 @@ namespace shopeasy::wire {
 
 using nlohmann::json;
 
+bool is_valid_kind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 64) return false;
+  for (char c : kind) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_')) return false;
+  }
+  return true;
+}
+
+namespace {
+void read_kind(FieldReader& item, std::string* out) {
+  if (item.required_string("kind", out, {.max_len = 64, .non_empty = true}) &&
+      !is_valid_kind(*out)) {
+    item.fail("kind", "must be 1 to 64 of a-z, 0-9, '.' and '_'");
+  }
+}
+}  // namespace
+
 StatusOr<SyncBatch> decode_sync_batch(const json& j) {
   return decode_with<SyncBatch>(j, [](FieldReader& r, SyncBatch& b) {
     r.required_string("store_id", &b.store_id, kTokenIdRule);
@@ -18,7 +35,7 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
         item.fail("seq",
                   "must be " + std::to_string(expected) + " (seqs are consecutive from first_seq)");
       }
-      item.required_enum("kind", &change.kind);
+      read_kind(item, &change.kind);
       item.required_json_object("body", &change.body);
     });
     r.required_int("downstream_cursor", &b.downstream_cursor, 0, kMaxInt64);
@@ -29,7 +46,7 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
 json encode(const SyncBatch& b) {
   json changes = json::array();
   for (const SyncChange& c : b.changes) {
-    changes.push_back({{"seq", c.seq}, {"kind", to_string(c.kind)}, {"body", c.body}});
+    changes.push_back({{"seq", c.seq}, {"kind", c.kind}, {"body", c.body}});
   }
   return json{{"store_id", b.store_id},
               {"first_seq", b.first_seq},
@@ -49,7 +66,7 @@ StatusOr<SyncReply> decode_sync_reply(const json& j) {
     r.required_array("downstream", 0, kMaxDownstreamItems, [&](FieldReader& item, std::size_t) {
       DownstreamItem& d = reply.downstream.emplace_back();
       item.required_int("cursor", &d.cursor, 1, kMaxInt64);
-      item.required_enum("kind", &d.kind);
+      read_kind(item, &d.kind);
       item.required_json_object("body", &d.body);
     });
     r.required_int("next_cursor", &reply.next_cursor, 0, kMaxInt64);
@@ -59,7 +76,7 @@ StatusOr<SyncReply> decode_sync_reply(const json& j) {
 json encode(const SyncReply& r) {
   json downstream = json::array();
   for (const DownstreamItem& d : r.downstream) {
-    downstream.push_back({{"cursor", d.cursor}, {"kind", to_string(d.kind)}, {"body", d.body}});
+    downstream.push_back({{"cursor", d.cursor}, {"kind", d.kind}, {"body", d.body}});
   }
   json j = {{"acked_seq", r.acked_seq},
             {"downstream", std::move(downstream)},

@@ -28,16 +28,15 @@ inline constexpr std::size_t kMaxSyncBytes = std::size_t{16} << 20;
 inline constexpr std::size_t kMaxSyncChanges = 10000;
 inline constexpr std::size_t kMaxDownstreamItems = 10000;
 
-enum class SyncChangeKind { kStockChange, kOrderUpdate, kScanUnknown, kRunnerEvent, kHeartbeat };
-template <>
-struct EnumNames<SyncChangeKind> {
-  static constexpr std::array<std::string_view, 5> kNames = {
-      "stock_change", "order_update", "scan_unknown", "runner_event", "heartbeat"};
-};
+// A change's kind is the edge event type ("stock.changed", "product.upserted",
+// "scan.unknown_code", "order.updated", ...): 1..64 of [a-z0-9._]. It is a string, not
+// an enum, so an edge that learns a new kind of event never breaks an older cloud,
+// which stores and counts kinds it does not apply.
+bool is_valid_kind(std::string_view kind);
 
 struct SyncChange {
-  std::int64_t seq = 0;  // == first_seq + index in the batch
-  SyncChangeKind kind = SyncChangeKind::kHeartbeat;
+  std::int64_t seq = 0;                            // == first_seq + index in the batch
+  std::string kind{};                              // see is_valid_kind
   nlohmann::json body = nlohmann::json::object();  // a JSON object
   friend bool operator==(const SyncChange&, const SyncChange&) = default;
 };
@@ -60,16 +59,10 @@ nlohmann::json encode(const SyncBatch& b);
 [[nodiscard]] StatusOr<SyncBatch> parse_sync_batch(std::string_view text,
                                                    std::size_t max_bytes = kMaxSyncBytes);
 
-enum class DownstreamKind { kCatalogItem, kPrice, kOrder, kStoreConfig };
-template <>
-struct EnumNames<DownstreamKind> {
-  static constexpr std::array<std::string_view, 4> kNames = {"catalog_item", "price", "order",
-                                                             "store_config"};
-};
-
+// Downstream kinds: "catalog_item", "price", "order", "store_config", ... (same rule).
 struct DownstreamItem {
-  std::int64_t cursor = 0;  // >= 1, increasing
-  DownstreamKind kind = DownstreamKind::kCatalogItem;
+  std::int64_t cursor = 0;                         // >= 1, increasing
+  std::string kind{};                              // see is_valid_kind
   nlohmann::json body = nlohmann::json::object();  // a JSON object
   friend bool operator==(const DownstreamItem&, const DownstreamItem&) = default;
 };

@@ -1,7 +1,5 @@
 #include "tests/integration/daemon_fixture.hpp"
 
-#include <regex>
-
 namespace shopeasy::testing {
 
 std::string admin_tokens_json() {
@@ -23,13 +21,19 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
   if (!child->wait_for_output("event=started", timeout)) {
     return Status(StatusCode::kDeadlineExceeded, binary + " did not start:\n" + child->describe());
   }
-  std::smatch m;
+  // The started line carries "http_port=<n>".
   const std::string out = child->output();
-  static const std::regex kPort("event=started.*http_port=([0-9]+)");
-  if (!std::regex_search(out, m, kPort)) {
+  const auto started = out.find("event=started");
+  const auto key = out.find("http_port=", started);
+  int port = 0;
+  for (std::size_t i = key == std::string::npos ? out.size() : key + 10;
+       i < out.size() && out[i] >= '0' && out[i] <= '9'; ++i) {
+    port = port * 10 + (out[i] - '0');
+  }
+  if (port <= 0 || port > 65535) {
     return internal_error(binary + " started without logging http_port:\n" + out);
   }
-  return RunningDaemon{std::move(*child), std::stoi(m[1].str())};
+  return RunningDaemon{std::move(*child), port};
 }
 
 std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,

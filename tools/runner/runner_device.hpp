@@ -1,0 +1,192 @@
+// RunnerDevice: one delivery runner's connection to the store's MQTT broker, as the
+// runner's phone keeps it. It announces presence (retained runners/{id}/status, with a
+// last will that turns it "offline" when the device vanishes), publishes position
+// telemetry (runners/{id}/telemetry, QoS 0) and rides out broker outages: telemetry
+// produced while disconnected waits in a bounded backlog (oldest dropped first, counted)
+// and is flushed oldest first after the next connect, right after the "online" status.
+//
+// The device has no thread of its own. An owner thread drives it by calling service(),
+// which handles connection events, reconnects with exponential backoff and flushes the
+// backlog, and returns when it wants to be called next; options.on_wake tells the owner
+// to call it early. One thread can so drive one device or a whole simulated fleet.
+// Paho's callback thread only flips flags and calls on_wake; it never publishes, waits
+// or takes the device's lock. No Paho exception leaves this module.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "common/clock/clock.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/status/status.hpp"
+#include "common/wire/runner.hpp"
+
+namespace shopeasy::runner {
+
+// "runners/{id}/status" and "runners/{id}/telemetry".
+std::string status_topic(std::string_view runner_id);
+std::string telemetry_topic(std::string_view runner_id);
+
+struct RunnerDeviceOptions {
+  // "tcp://host:port" (or "ssl://host:port"). With a ca_file a tcp:// URI is upgraded
+  // to ssl://, so one setting switches TLS on.
+  std::string broker_uri = "tcp://127.0.0.1:1883";
+  // The runner's id, also its MQTT client id and user name: 1..64 of [A-Za-z0-9_-].
+  std::string runner_id;
+  std::string password;  // empty: none is sent
+  std::string ca_file;   // PEM CA bundle that verifies the broker; empty: plain TCP
+  std::chrono::seconds keepalive{30};
+  // A connect attempt that has not completed by then counts as failed.
+  std::chrono::seconds connect_timeout{5};
+  // Delay before reconnecting: starts at min_backoff, doubles per failed attempt up to
+  // max_backoff, with jitter so a fleet does not reconnect in lockstep.
+  std::chrono::milliseconds min_backoff{250};
+  std::chrono::milliseconds max_backoff{10000};
+  std::size_t backlog_capacity = 1000;  // telemetry messages kept while disconnected
+  std::string app_version = "0.0.0";    // reported in the "online" status; 1..32 printable
+  int battery_pct = 100;  // reported in "online" until telemetry reports another; 0..100
+  // Upper bound on each of the two waits in stop(): the "offline" status being
+  // acknowledged, then the disconnect.
+  std::chrono::milliseconds stop_timeout{2000};
+  // Called from the MQTT library's thread when service() has something to do (connected,
+  // connection lost, connect attempt finished). Must be quick and must not block or call
+  // into the device; typically it notifies the owner's condition variable. May be empty.
+  std::function<void()> on_wake;
+};
+
+// One position report, as the phone's location service gives it.
+struct TelemetrySample {
+  double lat = 0;          // [-90, 90]
+  double lon = 0;          // [-180, 180]
+  double accuracy_m = 5;   // >= 0
+  double speed_mps = 0;    // [0, 100]
+  double heading_deg = 0;  // [0, 360)
+  int battery_pct = 100;   // 0..100
+  wire::RunnerState state = wire::RunnerState::kIdle;
+  std::int64_t device_ts_ms = 0;  // 0: now, by the device's clock
+};
+
+class RunnerDevice {
+ public:
+  // `clock` and `metrics` must outlive the device. Metrics are registered here with a
+  // runner_id label: runner_messages_published_total, runner_publish_failures_total,
+  // runner_backlog_dropped_total, runner_connect_failures_total, runner_connected and
+  // runner_backlog_size.
+  RunnerDevice(RunnerDeviceOptions options, const Clock& clock, log::Logger logger,
+               metrics::Registry& metrics);
+  // Calls stop().
+  ~RunnerDevice();
+  RunnerDevice(const RunnerDevice&) = delete;
+  RunnerDevice& operator=(const RunnerDevice&) = delete;
+
+  // Validates the options and makes the first connect attempt (asynchronously; an
+  // unreachable broker is not an error, it is retried by service()). kInvalidArgument
+  // naming the option ("runner_id", "broker_uri", "ca_file", ...) for bad options;
+  // kFailedPrecondition if already started or stopped. Thread-safe.
+  Status start();
+
+  // Does what is due: notices connects and losses, publishes the "online" status after
+  // each connect, flushes the backlog, starts a reconnect when its backoff has passed.
+  // Never blocks on the network. Returns the time by which it wants to be called again
+  // (sooner if on_wake fires). Thread-safe; a no-op before start() and after stop().
+  MonoTime service();
+
+  // Queues one telemetry message (stamped with the next seq) and, while connected,
+  // sends the queue at once. OK when sent or queued; when the backlog is full the
+  // oldest queued message is dropped and counted. kInvalidArgument naming the field for
+  // an out-of-range sample, kFailedPrecondition before start() or after stop().
+  // Thread-safe.
+  Status publish_telemetry(const TelemetrySample& sample);
+
+  // Publishes the retained "offline" status (if connected) and disconnects cleanly, so
+  // the last will does not fire; then releases the client. Takes at most about
+  // 3 x stop_timeout even when the broker does not answer. Idempotent. Thread-safe.
+  void stop();
+
+  // True from the "online" status being sent after a connect until the loss of that
+  // connection is noticed by service(). Thread-safe.
+  bool connected() const { return connected_.load(); }
+  // Messages (status and telemetry) the MQTT client accepted for sending. Thread-safe.
+  std::uint64_t messages_published() const { return published_.load(); }
+  // Telemetry messages waiting for a connection. Thread-safe.
+  std::size_t backlog_size() const { return backlog_size_.load(); }
+  // Telemetry messages dropped because the backlog was full. Thread-safe.
+  std::uint64_t backlog_dropped() const { return dropped_.load(); }
+  // The seq the most recent accepted telemetry message carried (0 before the first).
+  std::uint64_t last_seq() const { return seq_.load(); }
+  const std::string& runner_id() const { return options_.runner_id; }
+  // The URI actually used (after any tcp:// -> ssl:// upgrade).
+  const std::string& broker_uri() const { return uri_; }
+
+ private:
+  struct Client;  // The Paho objects; kept out of this header.
+  enum class Phase { kNew, kRunning, kStopped };
+
+  Status validate_options() const;
+  // The following run with mutex_ held.
+  void begin_connect(MonoTime now);
+  void on_connect_failed(MonoTime now, const std::string& error);
+  void on_link_lost(MonoTime now, const std::string& cause);
+  void schedule_retry(MonoTime now);
+  bool publish_status(bool online);  // true if the client accepted it
+  void flush_backlog();
+  void set_backlog_gauge();
+  void note_publish_failure(std::string_view what, const std::string& error);
+  std::string status_payload(bool online) const;
+  // Reacts to the library's callbacks without touching anything but atomics.
+  void on_library_event();
+
+  const RunnerDeviceOptions options_;
+  const Clock& clock_;
+  log::Logger logger_;
+  std::string uri_;
+  std::string status_topic_;
+  std::string telemetry_topic_;
+
+  metrics::Counter& published_total_;
+  metrics::Counter& publish_failures_total_;
+  metrics::Counter& dropped_total_;
+  metrics::Counter& connect_failures_total_;
+  metrics::Gauge& connected_gauge_;
+  metrics::Gauge& backlog_gauge_;
+
+  // Set by the library's thread, consumed by service().
+  std::atomic<bool> link_lost_{false};
+  std::atomic<int> callbacks_running_{0};
+  std::atomic<bool> callbacks_closed_{false};
+
+  std::atomic<bool> connected_{false};
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::size_t> backlog_size_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> seq_{0};
+
+  // Guards everything below and every call into the client.
+  mutable std::mutex mutex_;
+  Phase phase_ = Phase::kNew;
+  bool connecting_ = false;
+  bool status_pending_ = false;  // "online" still owed for the current connection
+  MonoTime next_attempt_{};
+  std::chrono::milliseconds backoff_{0};
+  std::uint64_t consecutive_failures_ = 0;
+  int battery_pct_ = 100;
+  std::deque<std::string> backlog_;  // telemetry payloads, oldest first
+  std::minstd_rand jitter_;
+  log::RateLimiter connect_log_{3, std::chrono::seconds(30)};
+  log::RateLimiter publish_log_{3, std::chrono::seconds(30)};
+  log::RateLimiter drop_log_{1, std::chrono::seconds(30)};
+  // Declared last: destroyed first, while everything its callbacks touch still exists.
+  std::unique_ptr<Client> client_;
+};
+
+}  // namespace shopeasy::runner
