@@ -2,6 +2,7 @@
 #include <httplib.h>
 
 #include "common/http/auth.hpp"
+#include "common/http/client.hpp"
 #include "common/http/server.hpp"
 
 namespace shopeasy::http {
@@ -185,6 +186,32 @@ TEST(TokenTableTest, RejectsBadEntriesNamingThem) {
 
 TEST(Sha256Test, KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_F(HttpServerTest, ClientPostsCompressedBodiesAndReportsStatuses) {
+  auto client =
+      HttpClient::create("http://127.0.0.1:" + std::to_string(server_->port()),
+                         ClientOptions{.compress_requests = true, .bearer_token = "admin-secret"});
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  const std::string body = "{\"pad\":\"" + std::string(600, 'x') + "\"}";
+  auto r = (*client)->post("/api/admin", body, "application/json");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->status, 201);
+  // The server saw the decompressed body.
+  EXPECT_EQ(nlohmann::json::parse(r->body)["bytes"], body.size());
+  EXPECT_LT((*client)->last_request_body_bytes(), body.size() / 4);
+  auto missing = (*client)->get("/nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST(HttpClientTest, TransportFailuresAreUnavailable) {
+  EXPECT_EQ(HttpClient::create("ftp://x", {}).status().code(), StatusCode::kInvalidArgument);
+  // Port 1 on loopback refuses connections.
+  auto client = HttpClient::create("http://127.0.0.1:1", {});
+  ASSERT_TRUE(client.ok());
+  auto r = (*client)->get("/health");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
 }
 
 }  // namespace
