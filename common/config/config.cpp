@@ -283,7 +283,7 @@ Origin Config::origin(std::string_view key) const { return entry(key).origin; }
 nlohmann::json Config::describe() const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [key, e] : entries_) {
-    out[key] = {{"value", e.option->secret ? nlohmann::json("<redacted>") : to_json(e.value)},
+    out[key] = {{"value", e.secret ? nlohmann::json("<redacted>") : to_json(e.value)},
                 {"origin", origin_name(e.origin)}};
   }
   return out;
@@ -303,7 +303,7 @@ class Loader {
  public:
   explicit Loader(const Schema& schema) : schema_(schema) {
     for (const auto& o : schema.options()) {
-      config_.entries_[o.key] = Config::Entry{o.default_value, Origin::kDefault, &o};
+      config_.entries_[o.key] = Config::Entry{o.default_value, Origin::kDefault, o.secret};
     }
   }
 

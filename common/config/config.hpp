@@ -86,7 +86,7 @@ class Config {
   struct Entry {
     Value value;
     Origin origin = Origin::kDefault;
-    const Option* option = nullptr;
+    bool secret = false;  // copied from the Option: a Config outlives its Schema
   };
   const Entry& entry(std::string_view key) const;
   std::map<std::string, Entry, std::less<>> entries_;
