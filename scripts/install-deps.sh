@@ -12,11 +12,12 @@ packages=(
   libmosquitto-dev mosquitto mosquitto-clients
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
+  postgresql libpq-dev
   python3
 )
 for arg in "$@"; do
   case "$arg" in
-    --with-postgres) packages+=(postgresql libpq-dev) ;;
+    --with-postgres) ;;  # always installed now
     --with-vision) packages+=(libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint) ;;
     --with-browser) packages+=(chromium nodejs npm) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;

@@ -4,7 +4,12 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 
+#include "cloud/api/cloud_routes.hpp"
+#include "cloud/api/store_auth.hpp"
+#include "cloud/routing/store_index.hpp"
+#include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
 #include "common/config/config.hpp"
 #include "common/http/auth.hpp"
@@ -26,6 +31,8 @@ class CloudDaemon final : public service::Daemon {
   // Starts, in order: state directory, storage, HTTP API.
   Status start() override;
   void stop() override;
+  // Refreshes the routing index and raises lagging-store alerts.
+  void tick() override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
 
@@ -37,8 +44,14 @@ class CloudDaemon final : public service::Daemon {
   log::Logger logger_;
   SystemClock clock_;
   metrics::Registry metrics_;
-  std::optional<http::TokenAuthenticator> auth_;
+  std::unique_ptr<storage::CloudStore> store_;
+  std::unique_ptr<api::CloudAuthenticator> auth_;
+  routing::StoreIndex index_;
+  std::unique_ptr<api::CloudRoutes> routes_;
   std::unique_ptr<http::HttpServer> http_;
+  std::set<std::string> lagging_;
+  metrics::Gauge* lagging_gauge_ = nullptr;
+  void refresh_index();
   MonoTime started_at_;
 };
 

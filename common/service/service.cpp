@@ -13,7 +13,8 @@
 
 namespace shopeasy::service {
 
-void add_common_options(config::Schema& schema, int default_http_port) {
+void add_common_options(config::Schema& schema, int default_http_port,
+                        std::int64_t default_max_body_bytes) {
   schema.add(config::choice_option("log.level", "info", {"debug", "info", "warn", "error"},
                                    "Least severe log level written"));
   schema.add(config::string_option("http.host", "127.0.0.1", "Address the HTTP API listens on"));
@@ -21,7 +22,7 @@ void add_common_options(config::Schema& schema, int default_http_port) {
                                 "TCP port of the HTTP API (0 picks a free one and logs it)"));
   schema.add(config::int_option("http.threads", 16, 2, 512,
                                 "HTTP worker threads; bounds concurrent keep-alive clients"));
-  schema.add(config::int_option("http.max_body_bytes", 1 << 20, 1024, 64 << 20,
+  schema.add(config::int_option("http.max_body_bytes", default_max_body_bytes, 1024, 64 << 20,
                                 "Largest request body accepted (413 above)"));
   schema.add(config::int_option("http.read_timeout_s", 10, 1, 300,
                                 "Seconds a client may take to send a request"));

@@ -55,6 +55,18 @@ config::Schema edge_schema() {
   s.add(int_option("inventory.expiry_warn_days", 3, 0, 365,
                    "Alert this many days before a lot expires (per-category overrides in the "
                    "database)"));
+  s.add(bool_option("sync.enabled", false, "Send changes to the cloud and apply what it sends"));
+  s.add(string_option("sync.url", "http://127.0.0.1:8090", "The cloud's base URL (http or https)"));
+  Option store_secret = string_option(
+      "sync.store_secret", "", "This store's credential at the cloud (at least 16 characters)");
+  store_secret.secret = true;
+  s.add(store_secret);
+  s.add(string_option("sync.ca_file", "", "Trust only this CA for the cloud's certificate"));
+  s.add(int_option("sync.batch_max_changes", 2000, 1, 10000, "Changes per sync request"));
+  s.add(int_option("sync.heartbeat_ms", 5000, 100, 600000,
+                   "With nothing to send, contact the cloud this often"));
+  s.add(int_option("sync.keep_acked_events", 100000, 0, 100000000,
+                   "Acknowledged events kept for live-stream replay"));
   s.add(int_option("events.buffer", 16384, 256, 1 << 20,
                    "Events kept in memory for live streams; slower readers replay from disk"));
   return s;
@@ -111,7 +123,31 @@ Status EdgeDaemon::start() {
     SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
   }
 
-  // 5. HTTP API last, so /health never reports a daemon that is half built.
+  // 5. Cloud sync: an unreachable cloud is retried forever; the store keeps working.
+  if (config_.get_bool("sync.enabled")) {
+    if (config_.get_string("sync.store_secret").size() < 16) {
+      return invalid_argument("sync.store_secret must be at least 16 characters when sync is on",
+                              "sync.store_secret");
+    }
+    sync::SyncOptions opts;
+    opts.cloud_url = config_.get_string("sync.url");
+    opts.store_id = config_.get_string("store.id");
+    opts.store_secret = config_.get_string("sync.store_secret");
+    opts.ca_file = config_.get_string("sync.ca_file");
+    opts.max_changes = static_cast<std::size_t>(config_.get_int("sync.batch_max_changes"));
+    opts.heartbeat = std::chrono::milliseconds(config_.get_int("sync.heartbeat_ms"));
+    opts.keep_acked_events = config_.get_int("sync.keep_acked_events");
+    sync_ = std::make_unique<sync::SyncClient>(
+        opts, *store_, bus_,
+        [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {
+          if (kind == "catalog_item") return inventory_->apply_cloud_catalog_item(ctx, body);
+          return failed_precondition("this edge does not handle downstream '" + kind + "'");
+        },
+        clock_, logger_.child("sync"), metrics_);
+    SHOPEASY_RETURN_IF_ERROR(sync_->start());
+  }
+
+  // 6. HTTP API last, so /health never reports a daemon that is half built.
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
                                              logger_.child("http"), metrics_);
   register_routes();
@@ -127,6 +163,7 @@ void EdgeDaemon::stop() {
   if (http_) http_->stop();
   if (mqtt_) mqtt_->stop();
   if (scan_intake_) scan_intake_->stop();
+  if (sync_) sync_->stop();
   if (store_) store_->stop();
 }
 
@@ -142,8 +179,10 @@ nlohmann::json EdgeDaemon::health() const {
   nlohmann::json mqtt = {{"enabled", mqtt_ != nullptr},
                          {"connected", mqtt_ != nullptr && mqtt_->connected()}};
   nlohmann::json store = {{"queue_depth", store_ ? store_->queue_depth() : 0}};
+  nlohmann::json sync = sync_ ? sync_->status() : nlohmann::json{{"enabled", false}};
   return {{"status", "ok"},
           {"store", store},
+          {"sync", sync},
           {"service", kProgram.name},
           {"version", kProgram.version},
           {"store_id", config_.get_string("store.id")},

@@ -19,6 +19,7 @@
 #include "edge/mqtt/mqtt_client.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/store/edge_store.hpp"
+#include "edge/sync/sync_client.hpp"
 
 namespace shopeasy::edge {
 
@@ -54,6 +55,7 @@ class EdgeDaemon final : public service::Daemon {
   std::unique_ptr<inventory::Inventory> inventory_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;
+  std::unique_ptr<sync::SyncClient> sync_;
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_;
 };

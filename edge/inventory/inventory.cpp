@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/wire/json_fields.hpp"
 #include "edge/barcode/barcode.hpp"
 #include "edge/inventory/ledger.hpp"
 
@@ -368,7 +369,7 @@ Status validate_product(const ProductInput& p) {
   return Status::ok();
 }
 
-Status write_product(WriteContext& ctx, const ProductInput& p) {
+Status write_product(WriteContext& ctx, const ProductInput& p, bool emit_event = true) {
   db::Database& db = ctx.db();
   if (p.home_bin) {
     // A home bin named in the catalog is created if the store has not mapped it yet.
@@ -410,6 +411,7 @@ Status write_product(WriteContext& ctx, const ProductInput& p) {
                          {"barcodes", gtins},
                          {"reorder_point", p.reorder_point}};
   if (p.home_bin) body["home_bin"] = *p.home_bin;
+  if (!emit_event) return Status::ok();
   auto seq = ctx.emit("product.upserted", body);
   return seq.ok() ? Status::ok() : seq.status();
 }
@@ -452,6 +454,34 @@ StatusOr<nlohmann::json> Inventory::upsert_products(const std::vector<StatusOr<P
                                       {"actor", actor.name}});
     return report;
   });
+}
+
+Status Inventory::apply_cloud_catalog_item(WriteContext& ctx, const nlohmann::json& body) {
+  ProductInput p;
+  wire::FieldReader r(body, "");
+  r.required_string("sku", &p.sku, {.max_len = 64, .non_empty = true});
+  r.required_string("name", &p.name, {.max_len = 200, .non_empty = true});
+  std::optional<std::string> category, unit;
+  r.optional_string("category", &category, {.max_len = 64});
+  r.optional_string("unit", &unit, {.max_len = 16});
+  r.optional_int("price_cents", &p.price_cents, std::int64_t{0}, std::int64_t{100'000'000});
+  if (!r.ok()) return r.status();
+  p.category = category.value_or("");
+  p.unit = unit.value_or("each");
+  if (body.contains("barcodes") && body["barcodes"].is_array()) {
+    for (const auto& code : body["barcodes"]) {
+      if (code.is_string()) p.barcodes.push_back(code.get<std::string>());
+    }
+  }
+  SHOPEASY_RETURN_IF_ERROR(validate_product(p));
+  // The store's own placement and reorder point survive a catalog update.
+  auto q = ctx.db().query("SELECT home_bin, reorder_point FROM products WHERE sku = ?", p.sku);
+  if (const db::Statement* row = q.next()) {
+    p.home_bin = row->column<std::optional<std::string>>(0);
+    p.reorder_point = row->column_int64(1);
+  }
+  SHOPEASY_RETURN_IF_ERROR(q.status());
+  return write_product(ctx, p, /*emit_event=*/false);
 }
 
 StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Actor& actor) {

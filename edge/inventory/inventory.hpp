@@ -104,6 +104,11 @@ class Inventory {
                                            bool atomic, const Actor& actor);
   StatusOr<nlohmann::json> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
 
+  // Applies a catalog item from the cloud (which owns catalog and prices) inside the
+  // sync client's write, so the item and the sync cursor commit together. Keeps the
+  // store's own home bin and reorder point. kInvalidArgument naming a bad field.
+  Status apply_cloud_catalog_item(store::WriteContext& ctx, const nlohmann::json& body);
+
   // Sets or adjusts on-hand of one (sku, bin, lot) with a reason.
   StatusOr<nlohmann::json> edit_stock(const StockEdit& edit, const Actor& actor);
 

@@ -135,8 +135,20 @@ CREATE TABLE events (
 );
 )sql";
 
-const std::array<db::Migration, 1> kMigrations = {
+// Version 2: where cloud sync stands. acked_seq is the highest event the cloud has
+// applied; downstream_cursor the last cloud item applied here, written in the same
+// transaction as that item's effects.
+constexpr const char* kV2Sync = R"sql(
+CREATE TABLE sync_state (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO sync_state (key, value) VALUES ('acked_seq', 0), ('downstream_cursor', 0);
+)sql";
+
+const std::array<db::Migration, 2> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
+    db::Migration{2, "cloud sync state", kV2Sync},
 };
 
 }  // namespace

@@ -1,0 +1,325 @@
+#include "cloud/api/cloud_routes.hpp"
+
+#include "common/geohash/geohash.hpp"
+#include "common/http/auth.hpp"
+#include "common/wire/json_fields.hpp"
+#include "common/wire/sync.hpp"
+
+namespace shopeasy::cloud::api {
+
+using http::Access;
+using http::Request;
+using http::Response;
+
+namespace {
+
+const std::vector<std::string> kCustomers = {"customer", "admin"};
+
+StatusOr<nlohmann::json> body_of(const Request& req, std::size_t max = 1 << 20) {
+  if (!req.is_json()) {
+    return Status(StatusCode::kUnsupportedMediaType, "Content-Type must be application/json");
+  }
+  auto j = wire::parse_json(req.body, max);
+  if (!j.ok()) return j.status();
+  if (!j->is_object()) return invalid_argument("the body must be a JSON object");
+  return j;
+}
+
+// The point a customer's geohash stands for: its cell's centre.
+StatusOr<geohash::LatLon> point_of(const Request& req) {
+  auto hash = req.query_param("geo_hash");
+  if (!hash || hash->empty()) return invalid_argument("geo_hash is required", "geo_hash");
+  auto p = geohash::decode(*hash);
+  if (!p.ok()) return Status(StatusCode::kInvalidArgument, p.status().message(), "geo_hash");
+  return *p;
+}
+
+}  // namespace
+
+CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
+                         std::function<void()> refresh_index, const Clock& clock,
+                         CloudRouteOptions options, log::Logger logger, metrics::Registry& metrics)
+    : store_(store),
+      index_(index),
+      refresh_index_(std::move(refresh_index)),
+      clock_(clock),
+      options_(options),
+      logger_(std::move(logger)),
+      applied_(metrics.counter("cloud_sync_changes_applied_total", "Store changes applied")),
+      duplicates_(metrics.counter("cloud_sync_duplicates_total",
+                                  "Store changes received again and ignored")),
+      refused_(metrics.counter_family("cloud_sync_refused_total", "Sync batches refused, by reason",
+                                      {"reason"})),
+      batch_seconds_(metrics.histogram("cloud_sync_batch_seconds", "Time to apply one sync batch",
+                                       metrics::default_latency_buckets())) {}
+
+void CloudRoutes::register_routes(http::HttpServer& server) {
+  server.route("POST", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync)", Access::roles_of({"store"}),
+               [this](const Request& r) { return sync(r); });
+  server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync-status)",
+               Access::roles_of({"store", "admin"}),
+               [this](const Request& r) { return sync_status(r); });
+  server.route("PUT", R"(/v1/stores/([A-Za-z0-9_-]{1,64}))", Access::roles_of({"admin"}),
+               [this](const Request& r) { return put_store(r); });
+  server.route("GET", "/v1/stores", Access::roles_of({"admin"}),
+               [this](const Request& r) { return list_stores(r); });
+  server.route("PUT", R"(/v1/catalog/([^/]{1,64}))", Access::roles_of({"admin"}),
+               [this](const Request& r) { return put_catalog_item(r); });
+  server.route("GET", "/api/stores", Access::roles_of(kCustomers),
+               [this](const Request& r) { return serving_stores(r); });
+  server.route("GET", "/api/inventory", Access::roles_of(kCustomers),
+               [this](const Request& r) { return inventory(r); });
+}
+
+Response CloudRoutes::sync(const Request& req) {
+  const auto started = clock_.mono_now();
+  const std::string& id = req.params[0];
+  auto refuse = [&](const std::string& reason, const Status& st) {
+    refused_.with({reason}).inc();
+    return Response::error(st);
+  };
+  if (req.principal.subject != id) {
+    return refuse("wrong_store",
+                  Status(StatusCode::kPermissionDenied,
+                         "store " + req.principal.subject + " may not sync as " + id));
+  }
+  if (!req.is_json()) {
+    return refuse("media_type", Status(StatusCode::kUnsupportedMediaType,
+                                       "Content-Type must be application/json"));
+  }
+  auto batch = wire::parse_sync_batch(req.body);
+  if (!batch.ok()) return refuse("malformed", batch.status());
+  if (batch->store_id != id) {
+    return refuse(
+        "wrong_store",
+        invalid_argument("the batch is for store " + batch->store_id + ", not " + id, "store_id"));
+  }
+  std::vector<storage::Change> changes;
+  changes.reserve(batch->changes.size());
+  for (auto& c : batch->changes) {
+    changes.push_back(storage::Change{c.seq, std::move(c.kind), std::move(c.body)});
+  }
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  auto result = store_.apply_batch(id, changes, now);
+  if (!result.ok()) return refuse("apply_failed", result.status());
+  index_.touch(id, now);
+  applied_.inc(static_cast<std::uint64_t>(result->applied));
+  duplicates_.inc(static_cast<std::uint64_t>(result->duplicates));
+  if (result->expected_seq) {
+    refused_.with({"gap"}).inc();
+    const Status gap(StatusCode::kOutOfRange,
+                     "changes must continue from " + std::to_string(*result->expected_seq) +
+                         "; this batch starts at " + std::to_string(batch->first_seq),
+                     "first_seq");
+    nlohmann::json body = nlohmann::json::parse(http::error_body(gap));
+    body["expected_seq"] = *result->expected_seq;
+    body["acked_seq"] = result->acked_seq;
+    return Response::json(409, body);
+  }
+  // The edge confirmed applying everything up to its cursor: those can go.
+  if (batch->downstream_cursor > 0) {
+    Status trimmed = store_.trim_downstream(id, batch->downstream_cursor);
+    if (!trimmed.is_ok()) logger_.warn("downstream_trim_failed", {{"error", trimmed.to_string()}});
+  }
+  auto items = store_.downstream(id, batch->downstream_cursor, options_.downstream_page);
+  if (!items.ok()) return Response::error(items.status());
+  wire::SyncReply reply;
+  reply.acked_seq = result->acked_seq;
+  reply.next_cursor = batch->downstream_cursor;
+  for (auto& item : *items) {
+    reply.next_cursor = item.cursor;
+    reply.downstream.push_back(
+        wire::DownstreamItem{item.cursor, std::move(item.kind), std::move(item.body)});
+  }
+  batch_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - started).count());
+  return Response::json(200, wire::encode(reply));
+}
+
+nlohmann::json CloudRoutes::store_summary(const storage::StoreRecord& s,
+                                          std::int64_t now_ms) const {
+  const auto& r = s.registration;
+  const bool online = s.last_seen_ms > 0 && now_ms - s.last_seen_ms <= options_.online_window_ms;
+  nlohmann::json out = {{"id", r.id},
+                        {"name", r.name},
+                        {"lat", r.lat},
+                        {"lon", r.lon},
+                        {"geohash", s.geohash},
+                        {"service_radius_m", r.service_radius_m},
+                        {"opening_hours", r.opening_hours},
+                        {"active", r.active},
+                        {"online", online},
+                        {"open", routing::is_open(r.opening_hours, now_ms)},
+                        {"last_applied_seq", s.last_applied_seq},
+                        {"applied_changes", s.applied_changes},
+                        {"duplicate_changes", s.duplicate_changes}};
+  if (s.last_seen_ms > 0) {
+    out["last_seen_ms"] = s.last_seen_ms;
+    out["seconds_since_seen"] = (now_ms - s.last_seen_ms) / 1000.0;
+  }
+  return out;
+}
+
+Response CloudRoutes::sync_status(const Request& req) {
+  const std::string& id = req.params[0];
+  if (req.principal.role == "store" && req.principal.subject != id) {
+    return Response::error(Status(StatusCode::kPermissionDenied, "another store's status"));
+  }
+  auto s = store_.get_store(id);
+  if (!s.ok()) return Response::error(s.status());
+  return Response::json(200, store_summary(*s, to_unix_ms(clock_.wall_now())));
+}
+
+Response CloudRoutes::list_stores(const Request&) {
+  auto stores = store_.list_stores();
+  if (!stores.ok()) return Response::error(stores.status());
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : *stores) out.push_back(store_summary(s, now));
+  return Response::json(200, {{"stores", out}});
+}
+
+Response CloudRoutes::put_store(const Request& req) {
+  auto body = body_of(req);
+  if (!body.ok()) return Response::error(body.status());
+  storage::StoreRegistration reg;
+  reg.id = req.params[0];
+  wire::FieldReader r(*body, "");
+  r.required_string("name", &reg.name, {.max_len = 200, .non_empty = true});
+  r.required_double("lat", &reg.lat, -90, 90);
+  r.required_double("lon", &reg.lon, -180, 180);
+  std::optional<double> radius;
+  r.optional_double("service_radius_m", &radius, 100, 50000);
+  std::optional<std::string> secret;
+  r.optional_string("secret", &secret, {.max_len = 256, .non_empty = true});
+  std::optional<bool> active;
+  r.optional_bool("active", &active);
+  if (!r.ok()) return Response::error(r.status());
+  if (body->contains("opening_hours")) reg.opening_hours = (*body)["opening_hours"];
+  if (secret) {
+    if (secret->size() < 16) {
+      return Response::error(invalid_argument("must be at least 16 characters", "secret"));
+    }
+    reg.secret_sha256 = http::sha256_hex(*secret);
+  } else {
+    // Keep the credential the store already has.
+    auto existing = store_.get_store(reg.id);
+    if (existing.ok()) reg.secret_sha256 = existing->registration.secret_sha256;
+  }
+  reg.active = active.value_or(true);
+  if (radius) reg.service_radius_m = *radius;
+  Status st = store_.upsert_store(reg);
+  if (!st.is_ok()) return Response::error(st);
+  logger_.info("store_registered", {{"store", reg.id}, {"by", req.principal.subject}});
+  if (refresh_index_) refresh_index_();
+  auto saved = store_.get_store(reg.id);
+  if (!saved.ok()) return Response::error(saved.status());
+  return Response::json(200, store_summary(*saved, to_unix_ms(clock_.wall_now())));
+}
+
+Response CloudRoutes::put_catalog_item(const Request& req) {
+  auto body = body_of(req);
+  if (!body.ok()) return Response::error(body.status());
+  storage::CatalogItem item;
+  item.sku = req.params[0];
+  wire::FieldReader r(*body, "");
+  r.required_string("name", &item.name, {.max_len = 200, .non_empty = true});
+  std::optional<std::string> category, unit;
+  r.optional_string("category", &category, {.max_len = 64});
+  r.optional_string("unit", &unit, {.max_len = 16, .non_empty = true});
+  r.required_int("price_cents", &item.price_cents, std::int64_t{0}, std::int64_t{100'000'000});
+  std::optional<bool> active;
+  r.optional_bool("active", &active);
+  if (!r.ok()) return Response::error(r.status());
+  item.category = category.value_or("");
+  item.unit = unit.value_or("each");
+  item.active = active.value_or(true);
+  if (body->contains("barcodes")) {
+    const auto& codes = (*body)["barcodes"];
+    if (!codes.is_array()) return Response::error(invalid_argument("must be an array", "barcodes"));
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      if (!codes[i].is_string()) {
+        return Response::error(
+            invalid_argument("must be a string", "barcodes[" + std::to_string(i) + "]"));
+      }
+      item.barcodes.push_back(codes[i].get<std::string>());
+    }
+  }
+  auto version = store_.upsert_catalog_item(item);
+  if (!version.ok()) return Response::error(version.status());
+  return Response::json(200, {{"sku", item.sku}, {"version", *version}});
+}
+
+Response CloudRoutes::serving_stores(const Request& req) {
+  auto point = point_of(req);
+  if (!point.ok()) return Response::error(point.status());
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  auto serving = index_.serving(*point, now, options_.online_window_ms);
+  nlohmann::json stores = nlohmann::json::array();
+  for (const auto& c : serving.candidates) {
+    stores.push_back({{"id", c.store->id},
+                      {"name", c.store->name},
+                      {"distance_m", static_cast<std::int64_t>(c.distance_m)},
+                      {"online", c.online},
+                      {"open", c.open}});
+  }
+  nlohmann::json out = {{"geo_hash", *req.query_param("geo_hash")}, {"stores", stores}};
+  if (stores.empty()) out["message"] = "no store serves this area";
+  return Response::json(200, out);
+}
+
+Response CloudRoutes::inventory(const Request& req) {
+  auto point = point_of(req);
+  if (!point.ok()) return Response::error(point.status());
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  auto serving = index_.serving(*point, now, options_.online_window_ms);
+  const routing::Candidate* chosen = nullptr;
+  for (const auto& c : serving.candidates) {
+    if (c.online && c.open) {
+      chosen = &c;
+      break;
+    }
+  }
+  const std::string hash = *req.query_param("geo_hash");
+  if (chosen == nullptr) {
+    const std::string why = serving.candidates.empty()
+                                ? "no store serves geohash " + hash
+                                : "the stores serving geohash " + hash + " are closed or offline";
+    return Response::error(Status(StatusCode::kNotFound, why, "geo_hash"));
+  }
+  std::string after = req.query_param("cursor").value_or("");
+  int limit = 100;
+  if (auto l = req.query_param("limit")) {
+    try {
+      limit = std::stoi(*l);
+    } catch (...) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > 1000) {
+      return Response::error(invalid_argument("must be between 1 and 1000", "limit"));
+    }
+  }
+  auto rows = store_.store_catalog(chosen->store->id, after, limit);
+  if (!rows.ok()) return Response::error(rows.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& row : *rows) {
+    items.push_back({{"sku", row.item.sku},
+                     {"name", row.item.name},
+                     {"category", row.item.category},
+                     {"price_cents", row.item.price_cents},
+                     {"unit", row.item.unit},
+                     {"available", row.available},
+                     {"in_stock", row.available > 0}});
+  }
+  nlohmann::json out = {{"geo_hash", hash},
+                        {"store",
+                         {{"id", chosen->store->id},
+                          {"name", chosen->store->name},
+                          {"distance_m", static_cast<std::int64_t>(chosen->distance_m)}}},
+                        {"items", items}};
+  out["next_cursor"] = static_cast<int>(rows->size()) == limit
+                           ? nlohmann::json(rows->back().item.sku)
+                           : nlohmann::json(nullptr);
+  return Response::json(200, out);
+}
+
+}  // namespace shopeasy::cloud::api

@@ -1,0 +1,54 @@
+// The cloud's HTTP API:
+//   stores (role store, own id only): POST /v1/stores/{id}/sync
+//   operators (admin): PUT/GET /v1/stores/{id}, GET /v1/stores, PUT /v1/catalog/{sku},
+//     GET /v1/stores/{id}/sync-status (also the store itself)
+//   customer apps (customer, admin): GET /api/stores?geo_hash=, GET /api/inventory?geo_hash=
+#pragma once
+
+#include <functional>
+
+#include "cloud/routing/store_index.hpp"
+#include "cloud/storage/cloud_store.hpp"
+#include "common/clock/clock.hpp"
+#include "common/http/server.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+
+namespace shopeasy::cloud::api {
+
+struct CloudRouteOptions {
+  std::int64_t online_window_ms = 30000;  // a store heard from within this is online
+  int downstream_page = 1000;             // downstream items per sync reply
+};
+
+class CloudRoutes {
+ public:
+  // `refresh_index` rebuilds the routing index after a registration changes.
+  CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
+              std::function<void()> refresh_index, const Clock& clock, CloudRouteOptions options,
+              log::Logger logger, metrics::Registry& metrics);
+  void register_routes(http::HttpServer& server);
+
+ private:
+  http::Response sync(const http::Request& req);
+  http::Response put_store(const http::Request& req);
+  http::Response sync_status(const http::Request& req);
+  http::Response list_stores(const http::Request& req);
+  http::Response put_catalog_item(const http::Request& req);
+  http::Response serving_stores(const http::Request& req);
+  http::Response inventory(const http::Request& req);
+  nlohmann::json store_summary(const storage::StoreRecord& s, std::int64_t now_ms) const;
+
+  storage::CloudStore& store_;
+  routing::StoreIndex& index_;
+  std::function<void()> refresh_index_;
+  const Clock& clock_;
+  CloudRouteOptions options_;
+  log::Logger logger_;
+  metrics::Counter& applied_;
+  metrics::Counter& duplicates_;
+  metrics::CounterFamily& refused_;
+  metrics::Histogram& batch_seconds_;
+};
+
+}  // namespace shopeasy::cloud::api

@@ -1,0 +1,791 @@
+// Conformance suite: every test runs against SqliteCloudStore (a file in a TempDir) and
+// PostgresCloudStore (a fresh database on a throwaway server shared by the suite).
+#include "cloud/storage/cloud_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/geohash/geohash.hpp"
+#include "tests/harness/postgres_server.hpp"
+#include "tests/harness/temp_dir.hpp"
+
+namespace shopeasy::cloud::storage {
+namespace {
+
+using shopeasy::testing::PostgresServer;
+using shopeasy::testing::TempDir;
+
+constexpr std::int64_t kNow = 1'795'000'000'000;  // 2026-11-18
+constexpr std::int64_t kDayMs = 86'400'000;
+
+#define ASSERT_OK(expr)                                                      \
+  do {                                                                       \
+    const ::shopeasy::Status assert_ok_status_ = (expr);                     \
+    ASSERT_TRUE(assert_ok_status_.is_ok()) << assert_ok_status_.to_string(); \
+  } while (false)
+
+// The value of a StatusOr, or a default value after recording a failure.
+template <typename T>
+T value_of(StatusOr<T> result, const char* what) {
+  if (!result.ok()) {
+    ADD_FAILURE() << what << ": " << result.status().to_string();
+    return T{};
+  }
+  return std::move(result).value();
+}
+#define VALUE(expr) value_of((expr), #expr)
+
+Change stock_change(std::int64_t seq, const std::string& sku, std::int64_t on_hand,
+                    std::int64_t reserved = 0, std::int64_t version = 1,
+                    const std::string& kind = "stock.changed") {
+  return Change{.seq = seq,
+                .kind = kind,
+                .body = {{"sku", sku},
+                         {"sku_on_hand", on_hand},
+                         {"sku_reserved", reserved},
+                         {"sku_available", on_hand - reserved},
+                         {"version", version}}};
+}
+
+Change counted(std::int64_t seq, const std::string& kind = "order.updated") {
+  return Change{.seq = seq, .kind = kind, .body = {{"order_id", "o-" + std::to_string(seq)}}};
+}
+
+Change unknown_code(std::int64_t seq, const std::string& code) {
+  return Change{.seq = seq, .kind = "scan.unknown_code", .body = {{"code", code}}};
+}
+
+// Changes first..first+count-1: SKU-(seq % skus) set to on_hand = seq, every fifth an
+// order update (counted only).
+std::vector<Change> mixed_batch(std::int64_t first, std::int64_t count, int skus = 50) {
+  std::vector<Change> out;
+  out.reserve(static_cast<std::size_t>(count));
+  for (std::int64_t seq = first; seq < first + count; ++seq) {
+    if (seq % 5 == 0) {
+      out.push_back(counted(seq));
+    } else {
+      out.push_back(stock_change(seq, "SKU-" + std::to_string(seq % skus), seq, seq % 3, seq));
+    }
+  }
+  return out;
+}
+
+StoreRegistration store_reg(const std::string& id, bool active = true) {
+  return StoreRegistration{
+      .id = id,
+      .name = "Store " + id,
+      .lat = 12.9716,
+      .lon = 77.6412,
+      .service_radius_m = 2500,
+      .opening_hours = {{"open", "06:00"}, {"close", "01:00"}, {"tz_offset_min", 330}},
+      .secret_sha256 = std::string(64, 'a'),
+      .active = active};
+}
+
+CatalogItem catalog_item(const std::string& sku, std::int64_t price, bool active = true) {
+  return CatalogItem{.sku = sku,
+                     .name = "Item " + sku,
+                     .category = "dairy",
+                     .price_cents = price,
+                     .unit = "each",
+                     .barcodes = {"08901234567890"},
+                     .active = active};
+}
+
+class CloudStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static std::optional<PostgresServer>& server() {
+    static std::optional<PostgresServer> instance;
+    return instance;
+  }
+  static void TearDownTestSuite() { server().reset(); }
+
+  bool is_postgres() const { return GetParam() == "postgres"; }
+
+  void SetUp() override {
+    if (is_postgres()) {
+      if (!server()) {
+        // fsync off: nothing here outlives the machine, and a killed server loses no
+        // committed data without it (the OS still has the pages). Creating a database per
+        // test becomes several times faster.
+        StatusOr<PostgresServer> started = PostgresServer::start({.settings = {"fsync=off"}});
+        ASSERT_TRUE(started.ok()) << started.status().to_string();
+        server().emplace(std::move(*started));
+      }
+      static int databases = 0;
+      const std::string name = "conformance_" + std::to_string(++databases);
+      ASSERT_OK(server()->create_database(name));
+      dsn_ = server()->dsn(name);
+    } else {
+      StatusOr<TempDir> dir = TempDir::create("shopeasy-cloud-store");
+      ASSERT_TRUE(dir.ok()) << dir.status().to_string();
+      dir_.emplace(std::move(*dir));
+    }
+    store_ = open_instance();
+    ASSERT_NE(store_, nullptr);
+    ASSERT_OK(store_->migrate());
+  }
+
+  // Another handle on the same data: a reopened file, or another cloud instance.
+  std::unique_ptr<CloudStore> open_instance() {
+    StatusOr<std::unique_ptr<CloudStore>> opened =
+        is_postgres() ? open_postgres_store(dsn_, 4)
+                      : open_sqlite_store(dir_->file("cloud.db").string());
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }
+
+  void register_store(const std::string& id, bool active = true) {
+    ASSERT_OK(store_->upsert_store(store_reg(id, active)));
+  }
+
+  ApplyResult apply(const std::string& id, const std::vector<Change>& changes,
+                    std::int64_t now_ms = kNow) {
+    return VALUE(store_->apply_batch(id, changes, now_ms));
+  }
+
+  std::optional<TempDir> dir_;
+  std::string dsn_;
+  std::unique_ptr<CloudStore> store_;
+};
+
+TEST_P(CloudStoreTest, RegistersListsAndGetsStores) {
+  register_store("blr-02");
+  register_store("blr-01");
+  std::vector<StoreRecord> stores = VALUE(store_->list_stores());
+  ASSERT_EQ(stores.size(), 2u);
+  EXPECT_EQ(stores[0].registration.id, "blr-01");
+  EXPECT_EQ(stores[1].registration.id, "blr-02");
+
+  StoreRecord one = VALUE(store_->get_store("blr-01"));
+  const StoreRegistration expected = store_reg("blr-01");
+  EXPECT_EQ(one.registration.name, expected.name);
+  EXPECT_DOUBLE_EQ(one.registration.lat, expected.lat);
+  EXPECT_DOUBLE_EQ(one.registration.lon, expected.lon);
+  EXPECT_DOUBLE_EQ(one.registration.service_radius_m, 2500);
+  EXPECT_EQ(one.registration.opening_hours, expected.opening_hours);
+  EXPECT_EQ(one.registration.secret_sha256, expected.secret_sha256);
+  EXPECT_TRUE(one.registration.active);
+  EXPECT_EQ(one.geohash, VALUE(geohash::encode({expected.lat, expected.lon}, 7)));
+  EXPECT_EQ(one.last_applied_seq, 0);
+  EXPECT_EQ(one.last_seen_ms, 0);
+
+  StatusOr<StoreRecord> missing = store_->get_store("nope");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_store("bad id/../x").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(CloudStoreTest, ReRegisteringKeepsTheSyncPosition) {
+  register_store("s1");
+  apply("s1", mixed_batch(1, 10));
+  StoreRegistration moved = store_reg("s1");
+  moved.name = "Renamed";
+  moved.lat = 28.6139;
+  moved.lon = 77.2090;
+  moved.active = false;
+  ASSERT_OK(store_->upsert_store(moved));
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.registration.name, "Renamed");
+  EXPECT_FALSE(record.registration.active);
+  EXPECT_EQ(record.geohash, VALUE(geohash::encode({28.6139, 77.2090}, 7)));
+  EXPECT_EQ(record.last_applied_seq, 10);
+  EXPECT_EQ(record.applied_changes, 10);
+  EXPECT_EQ(VALUE(store_->apply_batch("s1", mixed_batch(11, 1), kNow)).acked_seq, 11);
+}
+
+TEST_P(CloudStoreTest, RefusesBadRegistrations) {
+  StoreRegistration bad = store_reg("s/1");
+  EXPECT_EQ(store_->upsert_store(bad).field(), "id");
+  bad = store_reg("s1");
+  bad.lon = 181;
+  EXPECT_EQ(store_->upsert_store(bad).field(), "lon");
+  bad = store_reg("s1");
+  bad.secret_sha256 = "abc";
+  EXPECT_EQ(store_->upsert_store(bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(VALUE(store_->list_stores()).empty());
+}
+
+TEST_P(CloudStoreTest, TouchRecordsLastSeen) {
+  register_store("s1");
+  ASSERT_OK(store_->touch_store("s1", kNow + 5));
+  EXPECT_EQ(VALUE(store_->get_store("s1")).last_seen_ms, kNow + 5);
+  EXPECT_EQ(store_->touch_store("nope", kNow).code(), StatusCode::kNotFound);
+}
+
+TEST_P(CloudStoreTest, AppliesBatchesInOrder) {
+  register_store("s1");
+  ApplyResult first = apply(
+      "s1", {stock_change(1, "A", 10), stock_change(2, "B", 4, 1), stock_change(3, "A", 9, 0, 2)});
+  EXPECT_EQ(first.acked_seq, 3);
+  EXPECT_EQ(first.applied, 3);
+  EXPECT_EQ(first.duplicates, 0);
+  EXPECT_FALSE(first.expected_seq.has_value());
+  ApplyResult second = apply("s1", {stock_change(4, "B", 3, 1, 2), counted(5)}, kNow + 1000);
+  EXPECT_EQ(second.acked_seq, 5);
+  EXPECT_EQ(second.applied, 2);
+
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, 5);
+  EXPECT_EQ(record.applied_changes, 5);
+  EXPECT_EQ(record.duplicate_changes, 0);
+  EXPECT_EQ(record.last_seen_ms, kNow + 1000);
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].sku, "A");
+  EXPECT_EQ(rows[0].on_hand, 9);
+  EXPECT_EQ(rows[0].version, 2);
+  EXPECT_EQ(rows[0].updated_seq, 3);
+  EXPECT_EQ(rows[1].sku, "B");
+  EXPECT_EQ(rows[1].on_hand, 3);
+  EXPECT_EQ(rows[1].reserved, 1);
+  EXPECT_EQ(rows[1].updated_seq, 4);
+  EXPECT_EQ(rows[1].store_id, "s1");
+}
+
+TEST_P(CloudStoreTest, AnEmptyBatchOnlyRecordsTheVisit) {
+  register_store("s1");
+  apply("s1", mixed_batch(1, 3));
+  ApplyResult result = apply("s1", {}, kNow + 7);
+  EXPECT_EQ(result.acked_seq, 3);
+  EXPECT_EQ(result.applied, 0);
+  EXPECT_EQ(VALUE(store_->get_store("s1")).last_seen_ms, kNow + 7);
+}
+
+TEST_P(CloudStoreTest, ReplayIsANoOpCountedAsDuplicates) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "A", 10), counted(2)});
+  // The replay carries different content for the same seqs: it must not be applied.
+  ApplyResult replay = apply("s1", {stock_change(1, "A", 999), counted(2)});
+  EXPECT_EQ(replay.acked_seq, 2);
+  EXPECT_EQ(replay.applied, 0);
+  EXPECT_EQ(replay.duplicates, 2);
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.applied_changes, 2);
+  EXPECT_EQ(record.duplicate_changes, 2);
+  EXPECT_EQ(VALUE(store_->availability("s1", {"A"}))[0].on_hand, 10);
+  EXPECT_EQ(VALUE(store_->change_counts("s1")).at("order.updated"), 1);
+}
+
+TEST_P(CloudStoreTest, AGapIsRefusedWithTheExpectedSeqAndNothingApplied) {
+  register_store("s1");
+  apply("s1", mixed_batch(1, 4));
+  ApplyResult gap = apply("s1", {stock_change(7, "A", 1), stock_change(8, "Z", 1)});
+  EXPECT_EQ(gap.acked_seq, 4);
+  ASSERT_TRUE(gap.expected_seq.has_value());
+  EXPECT_EQ(*gap.expected_seq, 5);
+  EXPECT_EQ(gap.applied, 0);
+  EXPECT_EQ(gap.duplicates, 0);
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, 4);
+  EXPECT_EQ(record.applied_changes, 4);
+  EXPECT_TRUE(VALUE(store_->availability("s1", {"Z"})).empty());
+}
+
+TEST_P(CloudStoreTest, OutOfOrderBatchesApplyOnceTheGapIsFilled) {
+  register_store("s1");
+  std::vector<Change> later = {stock_change(4, "A", 40), stock_change(5, "A", 50)};
+  std::vector<Change> earlier = {stock_change(1, "A", 10), stock_change(2, "B", 20),
+                                 stock_change(3, "A", 30)};
+  EXPECT_EQ(apply("s1", later).expected_seq, 1);
+  EXPECT_EQ(apply("s1", earlier).acked_seq, 3);
+  ApplyResult filled = apply("s1", later);
+  EXPECT_EQ(filled.acked_seq, 5);
+  EXPECT_EQ(filled.applied, 2);
+  EXPECT_EQ(apply("s1", earlier).duplicates, 3);
+  EXPECT_EQ(VALUE(store_->availability("s1", {"A"}))[0].on_hand, 50);
+}
+
+TEST_P(CloudStoreTest, APartiallyOverlappingBatchAppliesOnlyTheNewChanges) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "A", 1), stock_change(2, "A", 2), stock_change(3, "A", 3)});
+  ApplyResult overlap = apply("s1", {stock_change(2, "B", 222), stock_change(3, "A", 333),
+                                     stock_change(4, "C", 4), counted(5)});
+  EXPECT_EQ(overlap.acked_seq, 5);
+  EXPECT_EQ(overlap.duplicates, 2);
+  EXPECT_EQ(overlap.applied, 2);
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 2u);  // A and C; B came only in a replayed change
+  EXPECT_EQ(rows[0].sku, "A");
+  EXPECT_EQ(rows[0].on_hand, 3);
+  EXPECT_EQ(rows[1].sku, "C");
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.applied_changes, 5);
+  EXPECT_EQ(record.duplicate_changes, 2);
+}
+
+TEST_P(CloudStoreTest, UnknownStoresAreNotFound) {
+  register_store("s1");
+  auto code = [](const auto& result) { return result.status().code(); };
+  EXPECT_EQ(code(store_->apply_batch("s2", mixed_batch(1, 3), kNow)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->availability("s2", {})), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->store_catalog("s2", "", 10)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->enqueue_downstream("s2", "order", {{"id", 1}})), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->downstream("s2", 0, 10)), StatusCode::kNotFound);
+  EXPECT_EQ(store_->trim_downstream("s2", 0).code(), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->checksums("s2", 4)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->unknown_codes("s2", 10)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->change_counts("s2")), StatusCode::kNotFound);
+}
+
+TEST_P(CloudStoreTest, NonConsecutiveSeqsAreInvalidAndApplyNothing) {
+  register_store("s1");
+  StatusOr<ApplyResult> result =
+      store_->apply_batch("s1", {stock_change(1, "A", 1), stock_change(3, "A", 3)}, kNow);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().field(), "changes[1].seq");
+  StatusOr<ApplyResult> backwards =
+      store_->apply_batch("s1", {stock_change(2, "A", 1), stock_change(1, "A", 3)}, kNow);
+  EXPECT_EQ(backwards.status().code(), StatusCode::kInvalidArgument);
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, 0);
+  EXPECT_EQ(record.last_seen_ms, 0);
+  EXPECT_TRUE(VALUE(store_->availability("s1", {})).empty());
+}
+
+TEST_P(CloudStoreTest, AMalformedStockBodyRefusesTheWholeBatch) {
+  register_store("s1");
+  Change bad = stock_change(2, "B", 1);
+  bad.body["sku_on_hand"] = "lots";
+  StatusOr<ApplyResult> result =
+      store_->apply_batch("s1", {stock_change(1, "A", 1), bad, counted(3)}, kNow);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().field(), "changes[1].body.sku_on_hand");
+  EXPECT_EQ(VALUE(store_->get_store("s1")).last_applied_seq, 0);
+  EXPECT_TRUE(VALUE(store_->availability("s1", {})).empty());
+}
+
+TEST_P(CloudStoreTest, ReplicaFollowsStockChangedAndSnapshots) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "MILK", 10, 2, 5), stock_change(2, "BREAD", 3, 0, 1),
+               stock_change(3, "MILK", 0, 0, 6, "stock.snapshot"),
+               stock_change(4, "EGGS", 12, 12, 1, "stock.snapshot")});
+  std::vector<Availability> some = VALUE(store_->availability("s1", {"MILK", "EGGS", "NONE"}));
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_EQ(some[0].sku, "EGGS");
+  EXPECT_EQ(some[0].on_hand, 12);
+  EXPECT_EQ(some[0].reserved, 12);
+  EXPECT_EQ(some[1].sku, "MILK");
+  EXPECT_EQ(some[1].on_hand, 0);
+  EXPECT_EQ(some[1].version, 6);
+  EXPECT_EQ(some[1].updated_seq, 3);
+  EXPECT_EQ(VALUE(store_->availability("s1", {})).size(), 3u);
+  // A change without a version records version 0.
+  Change unversioned = stock_change(5, "BREAD", 2);
+  unversioned.body.erase("version");
+  apply("s1", {unversioned});
+  EXPECT_EQ(VALUE(store_->availability("s1", {"BREAD"}))[0].version, 0);
+  // Replicas are per store.
+  register_store("s2");
+  EXPECT_TRUE(VALUE(store_->availability("s2", {"MILK"})).empty());
+}
+
+TEST_P(CloudStoreTest, UnknownCodesAndOtherKindsAreCounted) {
+  register_store("s1");
+  apply("s1",
+        {unknown_code(1, "0000000000017"), unknown_code(2, "4006381333931"),
+         unknown_code(3, "0000000000017"), counted(4), counted(5, "product.upserted"), counted(6)},
+        kNow);
+  apply("s1",
+        {unknown_code(7, "4006381333931"), unknown_code(8, "4006381333931"),
+         unknown_code(9,
+                      "]C1\x1d"
+                      "01")},
+        kNow + 50);
+  nlohmann::json codes = VALUE(store_->unknown_codes("s1", 10));
+  ASSERT_EQ(codes.size(), 3u);
+  EXPECT_EQ(codes[0]["code"], "4006381333931");
+  EXPECT_EQ(codes[0]["count"], 3);
+  EXPECT_EQ(codes[0]["last_seen_ms"], kNow + 50);
+  EXPECT_EQ(codes[1]["code"], "0000000000017");
+  EXPECT_EQ(codes[1]["count"], 2);
+  EXPECT_EQ(codes[1]["last_seen_ms"], kNow);
+  EXPECT_EQ(codes[2]["code"],
+            "]C1\x1d"
+            "01");
+  EXPECT_EQ(VALUE(store_->unknown_codes("s1", 1)).size(), 1u);
+  std::map<std::string, std::int64_t> counts = VALUE(store_->change_counts("s1"));
+  EXPECT_EQ(counts,
+            (std::map<std::string, std::int64_t>{{"order.updated", 2}, {"product.upserted", 1}}));
+  EXPECT_EQ(store_->unknown_codes("s1", 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(CloudStoreTest, CatalogUpsertVersionsAndFansOutToEveryActiveStoreOnce) {
+  register_store("s1");
+  register_store("s2");
+  register_store("closed", /*active=*/false);
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(catalog_item("MILK", 6500))), 1);
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(catalog_item("MILK", 6900))), 2);
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(catalog_item("EGGS", 9000))), 1);
+
+  std::optional<CatalogItem> milk = VALUE(store_->get_catalog_item("MILK"));
+  ASSERT_TRUE(milk.has_value());
+  EXPECT_EQ(milk->price_cents, 6900);
+  EXPECT_EQ(milk->version, 2);
+  EXPECT_EQ(milk->category, "dairy");
+  EXPECT_EQ(milk->barcodes, std::vector<std::string>{"08901234567890"});
+  EXPECT_FALSE(VALUE(store_->get_catalog_item("NONE")).has_value());
+
+  for (const std::string id : {"s1", "s2"}) {
+    std::vector<DownstreamItem> items = VALUE(store_->downstream(id, 0, 100));
+    ASSERT_EQ(items.size(), 3u) << id;
+    EXPECT_EQ(items[0].cursor, 1);
+    EXPECT_EQ(items[2].cursor, 3);
+    EXPECT_EQ(items[0].kind, "catalog_item");
+    EXPECT_EQ(items[0].body["sku"], "MILK");
+    EXPECT_EQ(items[0].body["version"], 1);
+    EXPECT_EQ(items[1].body["price_cents"], 6900);
+    EXPECT_EQ(items[1].body["version"], 2);
+    EXPECT_EQ(items[2].body["sku"], "EGGS");
+  }
+  EXPECT_TRUE(VALUE(store_->downstream("closed", 0, 100)).empty());
+
+  CatalogItem bad = catalog_item("MILK", -1);
+  EXPECT_EQ(store_->upsert_catalog_item(bad).status().field(), "price_cents");
+  EXPECT_EQ(VALUE(store_->get_catalog_item("MILK"))->version, 2);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 100)).size(), 3u);
+}
+
+TEST_P(CloudStoreTest, DownstreamPagesAndTrims) {
+  register_store("s1");
+  register_store("s2");
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"n", i}})), i);
+  }
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s2", "order", {{"n", 100}})), 1);
+
+  std::vector<DownstreamItem> page = VALUE(store_->downstream("s1", 0, 2));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].cursor, 1);
+  EXPECT_EQ(page[1].cursor, 2);
+  EXPECT_EQ(page[1].body["n"], 2);
+  page = VALUE(store_->downstream("s1", 2, 2));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].cursor, 3);
+  EXPECT_TRUE(VALUE(store_->downstream("s1", 5, 10)).empty());
+
+  ASSERT_OK(store_->trim_downstream("s1", 3));
+  page = VALUE(store_->downstream("s1", 0, 10));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].cursor, 4);
+  ASSERT_OK(store_->trim_downstream("s1", 3));  // trimming again is harmless
+  EXPECT_EQ(store_->trim_downstream("s1", 6).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 10)).size(), 2u);
+  // Cursors keep increasing after a trim and are per store.
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"n", 6}})), 6);
+  EXPECT_EQ(VALUE(store_->downstream("s2", 0, 10)).size(), 1u);
+
+  EXPECT_EQ(store_->downstream("s1", 0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->downstream("s1", -1, 10).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->trim_downstream("s1", -1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->enqueue_downstream("s1", "Order!", {{"n", 1}}).status().field(), "kind");
+  EXPECT_EQ(store_->enqueue_downstream("s1", "order", 5).status().field(), "body");
+}
+
+TEST_P(CloudStoreTest, StoreCatalogJoinsPriceAndAvailability) {
+  register_store("s1");
+  register_store("s2");
+  for (const auto& [sku, price] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"A-MILK", 6500}, {"B-BREAD", 4000}, {"C-EGGS", 9000}, {"D-RICE", 12000}}) {
+    VALUE(store_->upsert_catalog_item(catalog_item(sku, price)));
+  }
+  VALUE(store_->upsert_catalog_item(catalog_item("C-EGGS", 9000, /*active=*/false)));
+  apply("s1", {stock_change(1, "A-MILK", 5, 7),  // oversold: shows 0, never negative
+               stock_change(2, "D-RICE", 10, 3), stock_change(3, "C-EGGS", 50, 0),
+               stock_change(4, "Z-UNLISTED", 9, 0)});
+  apply("s2", {stock_change(1, "B-BREAD", 8, 0)});
+
+  std::vector<StoreCatalogRow> rows = VALUE(store_->store_catalog("s1", "", 10));
+  ASSERT_EQ(rows.size(), 3u);  // C-EGGS is inactive, Z-UNLISTED not in the catalog
+  EXPECT_EQ(rows[0].item.sku, "A-MILK");
+  EXPECT_EQ(rows[0].item.price_cents, 6500);
+  EXPECT_EQ(rows[0].available, 0);
+  EXPECT_EQ(rows[1].item.sku, "B-BREAD");
+  EXPECT_EQ(rows[1].available, 0);  // s2's bread is not s1's
+  EXPECT_EQ(rows[2].item.sku, "D-RICE");
+  EXPECT_EQ(rows[2].available, 7);
+  EXPECT_EQ(rows[2].item.version, 1);
+
+  std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", "A-MILK", 1));
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].item.sku, "B-BREAD");
+  EXPECT_EQ(VALUE(store_->store_catalog("s2", "", 10))[1].available, 8);
+  EXPECT_EQ(store_->store_catalog("s1", "", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->store_catalog("s1", "", 10001).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(CloudStoreTest, StoreCatalogPagesInByteOrder) {
+  register_store("s1");
+  // Mixed case and punctuation: byte order puts 'Z' before 'a' and '-' before '0'.
+  for (const std::string sku : {"a-1", "Z-9", "a-10", "A_2", "a-2", "b"}) {
+    VALUE(store_->upsert_catalog_item(catalog_item(sku, 100)));
+  }
+  std::vector<std::string> seen;
+  std::string after;
+  for (int guard = 0; guard < 10; ++guard) {
+    std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", after, 2));
+    if (page.empty()) break;
+    for (const StoreCatalogRow& row : page) seen.push_back(row.item.sku);
+    after = page.back().item.sku;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"A_2", "Z-9", "a-1", "a-10", "a-2", "b"}));
+}
+
+TEST_P(CloudStoreTest, ChecksumsMatchARecomputationFromAvailability) {
+  register_store("s1");
+  register_store("s2");
+  apply("s1", mixed_batch(1, 500, 37));
+  apply("s2", {stock_change(1, "SKU-1", 1)});
+  constexpr int kBuckets = 8;
+  std::vector<RangeChecksum> sums = VALUE(store_->checksums("s1", kBuckets));
+  ASSERT_EQ(sums.size(), static_cast<std::size_t>(kBuckets));
+  std::vector<RangeChecksum> expected(kBuckets);
+  for (int i = 0; i < kBuckets; ++i) expected[static_cast<std::size_t>(i)].bucket = i;
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 37u);
+  for (const Availability& a : rows) {
+    RangeChecksum& range = expected[static_cast<std::size_t>(sku_bucket(a.sku, kBuckets))];
+    ++range.rows;
+    range.checksum += row_checksum(a.sku, a.on_hand, a.reserved);
+  }
+  for (int i = 0; i < kBuckets; ++i) {
+    EXPECT_EQ(sums[static_cast<std::size_t>(i)].bucket, i);
+    EXPECT_EQ(sums[static_cast<std::size_t>(i)].rows, expected[static_cast<std::size_t>(i)].rows);
+    EXPECT_EQ(sums[static_cast<std::size_t>(i)].checksum,
+              expected[static_cast<std::size_t>(i)].checksum);
+  }
+  // One changed row changes exactly its bucket.
+  apply("s1", {stock_change(501, "SKU-5", 1234)});
+  std::vector<RangeChecksum> after = VALUE(store_->checksums("s1", kBuckets));
+  for (int i = 0; i < kBuckets; ++i) {
+    const bool changed =
+        sums[static_cast<std::size_t>(i)].checksum != after[static_cast<std::size_t>(i)].checksum;
+    EXPECT_EQ(changed, i == sku_bucket("SKU-5", kBuckets)) << "bucket " << i;
+  }
+  EXPECT_EQ(store_->checksums("s1", 0).status().code(), StatusCode::kInvalidArgument);
+  std::vector<RangeChecksum> empty = VALUE(store_->checksums("s2", 1));
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0].rows, 1);
+}
+
+TEST_P(CloudStoreTest, AnEdgeClockOffByADayChangesNothingAboutWhatIsApplied) {
+  register_store("on-time");
+  register_store("skewed");
+  const std::vector<std::vector<Change>> batches = {mixed_batch(1, 40), mixed_batch(41, 40),
+                                                    mixed_batch(81, 40)};
+  const std::int64_t skewed_now[] = {kNow + kDayMs, kNow - kDayMs, 0};
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    ApplyResult a = apply("on-time", batches[i], kNow + static_cast<std::int64_t>(i));
+    ApplyResult b = apply("skewed", batches[i], skewed_now[i]);
+    EXPECT_EQ(a.acked_seq, b.acked_seq);
+    EXPECT_EQ(a.applied, b.applied);
+  }
+  // Replays with clocks jumping around are still replays.
+  EXPECT_EQ(apply("skewed", batches[0], kNow + 30 * kDayMs).duplicates, 40);
+  std::vector<Availability> on_time = VALUE(store_->availability("on-time", {}));
+  std::vector<Availability> skewed = VALUE(store_->availability("skewed", {}));
+  ASSERT_EQ(on_time.size(), skewed.size());
+  for (std::size_t i = 0; i < on_time.size(); ++i) {
+    EXPECT_EQ(on_time[i].sku, skewed[i].sku);
+    EXPECT_EQ(on_time[i].on_hand, skewed[i].on_hand);
+    EXPECT_EQ(on_time[i].version, skewed[i].version);
+    EXPECT_EQ(on_time[i].updated_seq, skewed[i].updated_seq);
+  }
+  // The time is recorded as given, not compared.
+  EXPECT_EQ(VALUE(store_->get_store("skewed")).last_seen_ms, kNow + 30 * kDayMs);
+}
+
+// Two appliers run the same sequence of batches for one store at once, as two cloud
+// instances receiving the same retried sync would. Every change must land exactly once.
+void race_appliers(CloudStore& first, CloudStore& second) {
+  constexpr std::int64_t kBatches = 30;
+  constexpr std::int64_t kBatchSize = 100;
+  std::atomic<std::int64_t> applied{0};
+  std::atomic<std::int64_t> duplicates{0};
+  std::atomic<int> failures{0};
+  auto run = [&](CloudStore& store) {
+    for (std::int64_t b = 0; b < kBatches; ++b) {
+      const std::vector<Change> batch = mixed_batch(b * kBatchSize + 1, kBatchSize);
+      for (int attempt = 0;; ++attempt) {
+        StatusOr<ApplyResult> result = store.apply_batch("s1", batch, kNow);
+        if (result.ok()) {
+          EXPECT_FALSE(result->expected_seq.has_value());
+          applied += result->applied;
+          duplicates += result->duplicates;
+          break;
+        }
+        // Busy is a legitimate answer under contention; anything else is a failure.
+        if (result.status().code() != StatusCode::kUnavailable || attempt > 50) {
+          ADD_FAILURE() << result.status().to_string();
+          ++failures;
+          return;
+        }
+      }
+    }
+  };
+  std::thread a(run, std::ref(first));
+  std::thread b(run, std::ref(second));
+  a.join();
+  b.join();
+  ASSERT_EQ(failures.load(), 0);
+  const std::int64_t total = kBatches * kBatchSize;
+  EXPECT_EQ(applied.load(), total);
+  EXPECT_EQ(duplicates.load(), total);
+  StoreRecord record = VALUE(first.get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, total);
+  EXPECT_EQ(record.applied_changes, total);
+  EXPECT_EQ(record.duplicate_changes, total);
+  EXPECT_EQ(VALUE(second.change_counts("s1")).at("order.updated"), total / 5);
+  for (const Availability& a_row : VALUE(first.availability("s1", {}))) {
+    EXPECT_GT(a_row.on_hand, total - 50) << a_row.sku;  // each SKU's last change
+    EXPECT_EQ(a_row.on_hand, a_row.updated_seq);
+  }
+}
+
+TEST_P(CloudStoreTest, TwoThreadsApplyingTheSameBatchesApplyEachChangeOnce) {
+  register_store("s1");
+  race_appliers(*store_, *store_);
+}
+
+TEST_P(CloudStoreTest, TwoInstancesApplyingTheSameBatchesApplyEachChangeOnce) {
+  register_store("s1");
+  std::unique_ptr<CloudStore> other = open_instance();
+  ASSERT_NE(other, nullptr);
+  race_appliers(*store_, *other);
+}
+
+TEST_P(CloudStoreTest, ConcurrentMigrationsFromSeveralInstancesAreSafe) {
+  std::vector<std::unique_ptr<CloudStore>> instances;
+  for (int i = 0; i < 3; ++i) instances.push_back(open_instance());
+  std::vector<Status> results(instances.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = instances[i]->migrate(); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const Status& s : results) EXPECT_TRUE(s.is_ok()) << s.to_string();
+  register_store("s1");
+  EXPECT_EQ(VALUE(instances[2]->get_store("s1")).registration.id, "s1");
+}
+
+TEST_P(CloudStoreTest, EverythingSurvivesReopening) {
+  register_store("s1");
+  apply("s1", mixed_batch(1, 200));
+  apply("s1", {unknown_code(201, "123")});
+  VALUE(store_->upsert_catalog_item(catalog_item("SKU-1", 100)));
+  VALUE(store_->enqueue_downstream("s1", "order", {{"id", "o-1"}}));
+  const std::vector<Availability> before = VALUE(store_->availability("s1", {}));
+
+  store_.reset();
+  store_ = open_instance();
+  ASSERT_NE(store_, nullptr);
+  ASSERT_OK(store_->migrate());  // a no-op on an up-to-date schema
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, 201);
+  EXPECT_EQ(record.applied_changes, 201);
+  const std::vector<Availability> after = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].sku, before[i].sku);
+    EXPECT_EQ(after[i].on_hand, before[i].on_hand);
+  }
+  EXPECT_EQ(VALUE(store_->unknown_codes("s1", 5)).size(), 1u);
+  EXPECT_EQ(VALUE(store_->get_catalog_item("SKU-1"))->version, 1);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 10)).size(), 2u);
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"id", "o-2"}})), 3);
+  EXPECT_EQ(apply("s1", mixed_batch(150, 60)).applied, 8);
+}
+
+// Prints rather than asserts: machines differ. The drain target (a million changes in
+// well under 30 s) needs tens of thousands of changes per second.
+TEST_P(CloudStoreTest, ReportsApplyThroughputFor10000ChangeBatches) {
+  register_store("s1");
+  constexpr std::int64_t kBatches = 5;
+  constexpr std::int64_t kBatchSize = 10000;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t b = 0; b < kBatches; ++b) {
+    ApplyResult result = apply("s1", mixed_batch(b * kBatchSize + 1, kBatchSize, 2000));
+    ASSERT_EQ(result.applied, kBatchSize);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ %-8s ] %lld changes in %lld batches: %.3f s, %.0f changes/s\n", GetParam().c_str(),
+              static_cast<long long>(kBatches * kBatchSize), static_cast<long long>(kBatches),
+              seconds, static_cast<double>(kBatches * kBatchSize) / seconds);
+  EXPECT_EQ(VALUE(store_->get_store("s1")).last_applied_seq, kBatches * kBatchSize);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CloudStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });
+
+// Backend-specific behaviour: opening errors and riding out a PostgreSQL outage.
+
+TEST(SqliteCloudStore, RefusesAPathItCannotOpen) {
+  StatusOr<TempDir> dir = TempDir::create("shopeasy-cloud-store");
+  ASSERT_TRUE(dir.ok());
+  StatusOr<std::unique_ptr<CloudStore>> opened =
+      open_sqlite_store((dir->path() / "missing" / "cloud.db").string());
+  EXPECT_EQ(opened.status().code(), StatusCode::kUnavailable);
+}
+
+TEST(SqliteCloudStore, WorksInMemoryWithOneConnection) {
+  StatusOr<std::unique_ptr<CloudStore>> opened = open_sqlite_store(":memory:");
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  CloudStore& store = **opened;
+  ASSERT_OK(store.migrate());
+  ASSERT_OK(store.upsert_store(store_reg("s1")));
+  EXPECT_EQ(VALUE(store.apply_batch("s1", mixed_batch(1, 10), kNow)).acked_seq, 10);
+  EXPECT_EQ(VALUE(store.availability("s1", {})).size(), 8u);
+}
+
+TEST(PostgresCloudStore, RefusesBadConnectionSettings) {
+  EXPECT_EQ(open_postgres_store("host=127.0.0.1 port=1", 0).status().field(), "pool_size");
+  EXPECT_EQ(open_postgres_store("host=127.0.0.1 = nonsense", 2).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(open_postgres_store("definitely_not_an_option=1", 2).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(PostgresCloudStore, UnreachableServerIsUnavailable) {
+  StatusOr<std::unique_ptr<CloudStore>> opened =
+      open_postgres_store("host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2", 2);
+  EXPECT_EQ(opened.status().code(), StatusCode::kUnavailable);
+}
+
+TEST(PostgresCloudStore, RidesOutAServerCrashAndRestart) {
+  StatusOr<PostgresServer> server = PostgresServer::start();
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  ASSERT_OK(server->create_database("outage"));
+  StatusOr<std::unique_ptr<CloudStore>> opened = open_postgres_store(server->dsn("outage"), 2);
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  CloudStore& store = **opened;
+  ASSERT_OK(store.migrate());
+  ASSERT_OK(store.upsert_store(store_reg("s1")));
+  ASSERT_EQ(VALUE(store.apply_batch("s1", mixed_batch(1, 100), kNow)).acked_seq, 100);
+
+  ASSERT_OK(server->kill9());
+  StatusOr<ApplyResult> down = store.apply_batch("s1", mixed_batch(101, 100), kNow);
+  EXPECT_EQ(down.status().code(), StatusCode::kUnavailable) << down.status().to_string();
+
+  ASSERT_OK(server->restart());
+  // Every pooled connection died with the server; the next calls reconnect.
+  StatusOr<ApplyResult> again = store.apply_batch("s1", mixed_batch(101, 100), kNow);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->acked_seq, 200);
+  EXPECT_EQ(again->applied, 100);
+  EXPECT_EQ(VALUE(store.get_store("s1")).applied_changes, 200);
+
+  // A graceful restart too: pooled connections are closed by the server.
+  ASSERT_OK(server->restart());
+  EXPECT_EQ(VALUE(store.get_store("s1")).last_applied_seq, 200);
+  EXPECT_EQ(server->create_database("outage").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(server->create_database("Bad-Name").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shopeasy::cloud::storage

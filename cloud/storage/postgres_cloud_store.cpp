@@ -1,0 +1,972 @@
+// PostgresCloudStore: CloudStore on a PostgreSQL server through libpq, for several
+// stateless cloud instances sharing one database. A small pool of connections (mutex +
+// condition variable) serves calls; each connection prepares the statements it uses on
+// first use. A connection the server dropped is replaced on its next use, and a call
+// whose very first command found its idle connection dead is retried once on a fresh
+// one (nothing of it can have reached the server).
+//
+// Concurrency between instances: apply_batch locks the store's row (SELECT ... FOR
+// UPDATE) before reading last_applied_seq, so two instances applying batches of one
+// store serialize and the second sees the first's position. Transactions that lock
+// several store rows (catalog fan-out) lock them in id order, so they cannot deadlock
+// with each other; a deadlock or serialization failure anyway surfaces as kUnavailable.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <unordered_set>
+
+#include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/store_rules.hpp"
+
+namespace shopeasy::cloud::storage {
+namespace {
+
+using std::chrono_literals::operator""s;
+
+constexpr int kMaxPoolSize = 100;
+// How long a call waits for a pooled connection before giving up with kUnavailable.
+constexpr std::chrono::seconds kAcquireTimeout = 30s;
+// Serializes schema migrations across instances (pg_advisory_xact_lock key).
+constexpr std::int64_t kMigrationLockKey = 0x53684573794D6967;  // "ShEsyMig"
+
+struct PgMigration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// Text columns compared or ordered by the API use the "C" collation, so paging order is
+// byte order whatever the server's default locale (and the same as SQLite's).
+// The hot child tables carry no foreign keys: a referential check per row would cost a
+// server-side query per replica row, and every writer checks the store under its row
+// lock anyway.
+const PgMigration kMigrations[] = {
+    {1, "cloud_store_initial", R"sql(
+CREATE TABLE stores (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  lat double precision NOT NULL,
+  lon double precision NOT NULL,
+  geohash text COLLATE "C" NOT NULL,
+  service_radius_m double precision NOT NULL,
+  opening_hours text NOT NULL,
+  secret_sha256 text NOT NULL,
+  active boolean NOT NULL,
+  last_applied_seq bigint NOT NULL DEFAULT 0,
+  last_seen_ms bigint NOT NULL DEFAULT 0,
+  applied_changes bigint NOT NULL DEFAULT 0,
+  duplicate_changes bigint NOT NULL DEFAULT 0,
+  next_cursor bigint NOT NULL DEFAULT 1
+);
+CREATE INDEX stores_by_geohash ON stores (geohash);
+CREATE TABLE replica (
+  store_id text COLLATE "C" NOT NULL,
+  sku text COLLATE "C" NOT NULL,
+  on_hand bigint NOT NULL,
+  reserved bigint NOT NULL,
+  version bigint NOT NULL,
+  updated_seq bigint NOT NULL,
+  PRIMARY KEY (store_id, sku)
+);
+CREATE TABLE catalog (
+  sku text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  category text NOT NULL,
+  price_cents bigint NOT NULL,
+  unit text NOT NULL,
+  barcodes text NOT NULL,
+  active boolean NOT NULL,
+  version bigint NOT NULL
+);
+CREATE TABLE downstream (
+  store_id text COLLATE "C" NOT NULL REFERENCES stores (id),
+  cursor bigint NOT NULL,
+  kind text NOT NULL,
+  body text NOT NULL,
+  PRIMARY KEY (store_id, cursor)
+);
+CREATE TABLE unknown_codes (
+  store_id text COLLATE "C" NOT NULL,
+  code text COLLATE "C" NOT NULL,
+  occurrences bigint NOT NULL,
+  last_seen_ms bigint NOT NULL,
+  PRIMARY KEY (store_id, code)
+);
+CREATE TABLE change_kind_counts (
+  store_id text COLLATE "C" NOT NULL,
+  kind text COLLATE "C" NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (store_id, kind)
+);
+)sql"},
+};
+
+// A statement prepared per connection under `name`.
+struct Sql {
+  const char* name;
+  const char* text;
+};
+
+#define SHOPEASY_STORE_COLUMNS                                                            \
+  "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, " \
+  "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes"
+#define SHOPEASY_CATALOG_COLUMNS "sku, name, category, price_cents, unit, barcodes, active, version"
+
+constexpr Sql kUpsertStore{
+    "upsert_store",
+    "INSERT INTO stores (id, name, lat, lon, geohash, service_radius_m, opening_hours, "
+    "secret_sha256, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat, "
+    "lon = EXCLUDED.lon, geohash = EXCLUDED.geohash, service_radius_m = EXCLUDED.service_radius_m, "
+    "opening_hours = EXCLUDED.opening_hours, secret_sha256 = EXCLUDED.secret_sha256, "
+    "active = EXCLUDED.active"};
+constexpr Sql kGetStore{"get_store", "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores WHERE id = $1"};
+constexpr Sql kListStores{"list_stores",
+                          "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores ORDER BY id"};
+constexpr Sql kStoreExists{"store_exists", "SELECT 1 FROM stores WHERE id = $1"};
+constexpr Sql kTouchStore{"touch_store", "UPDATE stores SET last_seen_ms = $2 WHERE id = $1"};
+constexpr Sql kLockStore{"lock_store",
+                         "SELECT last_applied_seq FROM stores WHERE id = $1 FOR UPDATE"};
+constexpr Sql kApplyStock{
+    "apply_stock",
+    "INSERT INTO replica (store_id, sku, on_hand, reserved, version, updated_seq) "
+    "SELECT $1, u.sku, u.on_hand, u.reserved, u.version, u.seq "
+    "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+    "AS u (sku, on_hand, reserved, version, seq) "
+    "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
+    "reserved = EXCLUDED.reserved, version = EXCLUDED.version, "
+    "updated_seq = EXCLUDED.updated_seq"};
+constexpr Sql kApplyUnknownCodes{
+    "apply_unknown_codes",
+    "INSERT INTO unknown_codes (store_id, code, occurrences, last_seen_ms) "
+    "SELECT $1, u.code, u.n, $4 FROM unnest($2::text[], $3::bigint[]) AS u (code, n) "
+    "ON CONFLICT (store_id, code) DO UPDATE SET "
+    "occurrences = unknown_codes.occurrences + EXCLUDED.occurrences, "
+    "last_seen_ms = EXCLUDED.last_seen_ms"};
+constexpr Sql kApplyKindCounts{
+    "apply_kind_counts",
+    "INSERT INTO change_kind_counts (store_id, kind, count) "
+    "SELECT $1, u.kind, u.n FROM unnest($2::text[], $3::bigint[]) AS u (kind, n) "
+    "ON CONFLICT (store_id, kind) DO UPDATE SET count = change_kind_counts.count + EXCLUDED.count"};
+constexpr Sql kFinishBatch{
+    "finish_batch",
+    "UPDATE stores SET last_applied_seq = $2, last_seen_ms = $3, "
+    "applied_changes = applied_changes + $4, duplicate_changes = duplicate_changes + $5 "
+    "WHERE id = $1"};
+constexpr Sql kAvailabilityAll{
+    "availability_all",
+    "SELECT sku, on_hand, reserved, version, updated_seq FROM replica WHERE store_id = $1 "
+    "ORDER BY sku"};
+constexpr Sql kAvailabilitySome{"availability_some",
+                                "SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
+                                "WHERE store_id = $1 AND sku = ANY ($2::text[]) ORDER BY sku"};
+constexpr Sql kUpsertCatalog{
+    "upsert_catalog",
+    "INSERT INTO catalog (sku, name, category, price_cents, unit, barcodes, active, version) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (sku) DO UPDATE SET "
+    "name = EXCLUDED.name, category = EXCLUDED.category, price_cents = EXCLUDED.price_cents, "
+    "unit = EXCLUDED.unit, barcodes = EXCLUDED.barcodes, active = EXCLUDED.active, "
+    "version = catalog.version + 1 RETURNING version"};
+constexpr Sql kLockActiveStores{"lock_active_stores",
+                                "SELECT id FROM stores WHERE active ORDER BY id FOR UPDATE"};
+constexpr Sql kFanOut{
+    "fan_out",
+    "WITH bumped AS (UPDATE stores SET next_cursor = next_cursor + 1 WHERE active "
+    "RETURNING id, next_cursor - 1 AS cursor) "
+    "INSERT INTO downstream (store_id, cursor, kind, body) "
+    "SELECT id, cursor, $1, $2 FROM bumped"};
+constexpr Sql kGetCatalog{"get_catalog",
+                          "SELECT " SHOPEASY_CATALOG_COLUMNS " FROM catalog WHERE sku = $1"};
+constexpr Sql kStoreCatalog{
+    "store_catalog",
+    "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, c.version, "
+    "GREATEST(COALESCE(r.on_hand - r.reserved, 0), 0) "
+    "FROM catalog c LEFT JOIN replica r ON r.store_id = $1 AND r.sku = c.sku "
+    "WHERE c.active AND c.sku > $2 ORDER BY c.sku LIMIT $3"};
+constexpr Sql kEnqueue{
+    "enqueue",
+    "WITH bumped AS (UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = $1 "
+    "RETURNING id, next_cursor - 1 AS cursor) "
+    "INSERT INTO downstream (store_id, cursor, kind, body) "
+    "SELECT id, cursor, $2, $3 FROM bumped RETURNING cursor"};
+constexpr Sql kDownstream{
+    "downstream",
+    "SELECT cursor, kind, body FROM downstream WHERE store_id = $1 AND cursor > $2 "
+    "ORDER BY cursor LIMIT $3"};
+constexpr Sql kNextCursor{"next_cursor", "SELECT next_cursor FROM stores WHERE id = $1"};
+constexpr Sql kTrim{"trim", "DELETE FROM downstream WHERE store_id = $1 AND cursor <= $2"};
+constexpr Sql kReplicaRows{"replica_rows",
+                           "SELECT sku, on_hand, reserved FROM replica WHERE store_id = $1"};
+constexpr Sql kUnknownCodes{
+    "unknown_codes",
+    "SELECT code, occurrences, last_seen_ms FROM unknown_codes WHERE store_id = $1 "
+    "ORDER BY occurrences DESC, code LIMIT $2"};
+constexpr Sql kChangeCounts{"change_counts",
+                            "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
+
+#undef SHOPEASY_STORE_COLUMNS
+#undef SHOPEASY_CATALOG_COLUMNS
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+
+struct Connection {
+  std::unique_ptr<PGconn, ConnDeleter> conn;
+  std::unordered_set<std::string> prepared;  // statement names prepared in this session
+};
+
+std::string trimmed(const char* message) {
+  std::string out = message == nullptr ? "" : message;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// SQLSTATE classes mapped by what the caller should do next.
+Status map_error(PGconn* conn, const PGresult* result, std::string_view what) {
+  std::string message = trimmed(result != nullptr ? PQresultErrorMessage(result) : nullptr);
+  if (message.empty()) message = trimmed(PQerrorMessage(conn));
+  message = std::string(what) + ": " + message;
+  if (PQstatus(conn) == CONNECTION_BAD) return unavailable("connection lost: " + message);
+  const char* field = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string_view state = field == nullptr ? std::string_view() : std::string_view(field);
+  if (state.empty()) return internal_error(message);
+  if (state.substr(0, 2) == "08") return unavailable(message);
+  if (state == "40001" || state == "40P01") return unavailable(message + " (retry)");
+  // Server shutting down or out of resources: another try later may well succeed.
+  if (state.substr(0, 3) == "57P" || state.substr(0, 2) == "53") return unavailable(message);
+  if (state == "23505") return Status(StatusCode::kAlreadyExists, message);
+  if (state.substr(0, 2) == "23") return failed_precondition(message);
+  if (state.substr(0, 2) == "22") return invalid_argument(message);
+  return internal_error(message + " (SQLSTATE " + std::string(state) + ")");
+}
+
+// Parameters in libpq's text format.
+class Params {
+ public:
+  Params& text(std::string_view v) {
+    values_.emplace_back(v);
+    return *this;
+  }
+  Params& int64(std::int64_t v) {
+    values_.push_back(std::to_string(v));
+    return *this;
+  }
+  Params& real(double v) {
+    // Shortest text that reads back as the same double.
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+    values_.emplace_back(buffer, ec == std::errc() ? end : buffer);
+    return *this;
+  }
+  Params& boolean(bool v) {
+    values_.emplace_back(v ? "t" : "f");
+    return *this;
+  }
+  // A text[] literal: every element double-quoted, with '"' and '\' escaped.
+  template <typename Range, typename Get>
+  Params& text_array(const Range& range, Get get) {
+    std::string out = "{";
+    for (const auto& element : range) {
+      if (out.size() > 1) out += ',';
+      out += '"';
+      for (char c : std::string_view(get(element))) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+    out += '}';
+    values_.push_back(std::move(out));
+    return *this;
+  }
+  template <typename Range, typename Get>
+  Params& int64_array(const Range& range, Get get) {
+    std::string out = "{";
+    for (const auto& element : range) {
+      if (out.size() > 1) out += ',';
+      out += std::to_string(get(element));
+    }
+    out += '}';
+    values_.push_back(std::move(out));
+    return *this;
+  }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> pointers() const {
+    std::vector<const char*> out;
+    out.reserve(values_.size());
+    for (const std::string& v : values_) out.push_back(v.c_str());
+    return out;
+  }
+
+ private:
+  std::vector<std::string> values_;
+};
+
+// Typed reads of a text-format result. Columns come from our own typed schema, so a
+// failed number parse cannot happen short of server corruption; it reads as 0.
+class Rows {
+ public:
+  explicit Rows(const PGresult* result) : result_(result) {}
+  int count() const { return PQntuples(result_); }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(result_, row, col),
+                       static_cast<std::size_t>(PQgetlength(result_, row, col)));
+  }
+  std::int64_t int64(int row, int col) const {
+    const char* v = PQgetvalue(result_, row, col);
+    std::int64_t out = 0;
+    std::from_chars(v, v + PQgetlength(result_, row, col), out);
+    return out;
+  }
+  double real(int row, int col) const {
+    const char* v = PQgetvalue(result_, row, col);
+    double out = 0;
+    std::from_chars(v, v + PQgetlength(result_, row, col), out);
+    return out;
+  }
+  bool boolean(int row, int col) const { return PQgetvalue(result_, row, col)[0] == 't'; }
+
+ private:
+  const PGresult* result_;
+};
+
+// One call's use of one pooled connection.
+class Session {
+ public:
+  explicit Session(Connection& connection) : c_(connection) {}
+
+  // Runs a prepared statement (preparing it on this connection first if needed).
+  StatusOr<Result> run(const Sql& sql, const Params& params) {
+    PGconn* conn = c_.conn.get();
+    if (c_.prepared.count(sql.name) == 0) {
+      ++commands_;
+      Result prepared(PQprepare(conn, sql.name, sql.text, 0, nullptr));
+      if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+        return fail(map_error(conn, prepared.get(), std::string("prepare ") + sql.name));
+      }
+      c_.prepared.insert(sql.name);
+    }
+    ++commands_;
+    std::vector<const char*> values = params.pointers();
+    Result result(
+        PQexecPrepared(conn, sql.name, params.size(), values.data(), nullptr, nullptr, 0));
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return fail(map_error(conn, result.get(), sql.name));
+    }
+    return result;
+  }
+
+  // Runs a script through the simple query protocol (transaction control, DDL).
+  Status exec(const char* sql, std::string_view what) {
+    PGconn* conn = c_.conn.get();
+    ++commands_;
+    Result result(PQexec(conn, sql));
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return fail(map_error(conn, result.get(), what));
+    }
+    return Status::ok();
+  }
+
+  // fn() between BEGIN and COMMIT; rolled back when fn fails.
+  template <typename Fn>
+  auto transaction(Fn&& fn) -> decltype(fn()) {
+    SHOPEASY_RETURN_IF_ERROR(exec("BEGIN", "begin"));
+    auto result = fn();
+    if (!status_of(result).is_ok()) {
+      rollback();
+      return result;
+    }
+    SHOPEASY_RETURN_IF_ERROR(exec("COMMIT", "commit"));
+    return result;
+  }
+
+  // True when the first command this session sent failed because the connection was
+  // gone: the call never reached the server and may be repeated on a new connection.
+  bool lost_before_first_command() const {
+    return first_failed_ && PQstatus(c_.conn.get()) == CONNECTION_BAD;
+  }
+
+ private:
+  Status fail(Status status) {
+    if (commands_ == 1) first_failed_ = true;
+    return status;
+  }
+  void rollback() {
+    if (PQstatus(c_.conn.get()) != CONNECTION_OK) return;
+    Result ignored(PQexec(c_.conn.get(), "ROLLBACK"));
+  }
+  static const Status& status_of(const Status& s) { return s; }
+  template <typename T>
+  static const Status& status_of(const StatusOr<T>& s) {
+    return s.status();
+  }
+
+  Connection& c_;
+  int commands_ = 0;
+  bool first_failed_ = false;
+};
+
+class Pool {
+ public:
+  Pool(std::string dsn, int size) : dsn_(std::move(dsn)), size_(size) {}
+
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Connection> connection, bool fresh)
+        : pool_(pool), connection_(std::move(connection)), fresh_(fresh) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (connection_) pool_->release(std::move(connection_));
+    }
+    Connection& operator*() const { return *connection_; }
+    // Connected by this lease rather than reused from the pool.
+    bool fresh() const { return fresh_; }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> connection_;
+    bool fresh_;
+  };
+
+  // A connected connection. kUnavailable when none frees up in time or the server
+  // cannot be reached.
+  StatusOr<Lease> acquire() {
+    std::unique_ptr<Connection> connection;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      const bool got = available_.wait_for(lock, kAcquireTimeout,
+                                           [&] { return !idle_.empty() || created_ < size_; });
+      if (!got) {
+        return unavailable("all " + std::to_string(size_) +
+                           " database connections stayed busy for " +
+                           std::to_string(kAcquireTimeout.count()) + " s");
+      }
+      if (!idle_.empty()) {
+        connection = std::move(idle_.back());
+        idle_.pop_back();
+      } else {
+        ++created_;
+        connection = std::make_unique<Connection>();
+      }
+    }
+    bool fresh = false;
+    if (!connection->conn || PQstatus(connection->conn.get()) != CONNECTION_OK) {
+      fresh = true;
+      Status connected = connect(*connection);
+      if (!connected.is_ok()) {
+        release(std::move(connection));
+        return connected;
+      }
+    }
+    return Lease(this, std::move(connection), fresh);
+  }
+
+ private:
+  Status connect(Connection& c) {
+    c.prepared.clear();
+    // Defaults first: settings in the caller's connection string override them.
+    const char* keywords[] = {"connect_timeout", "client_encoding", "dbname", nullptr};
+    const char* values[] = {"10", "UTF8", dsn_.c_str(), nullptr};
+    c.conn.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+    if (!c.conn) return unavailable("out of memory connecting to PostgreSQL");
+    if (PQstatus(c.conn.get()) != CONNECTION_OK) {
+      Status status =
+          unavailable("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(c.conn.get())));
+      c.conn.reset();
+      return status;
+    }
+    // Server notices ("relation already exists, skipping") are not errors; keep stderr clean.
+    PQsetNoticeProcessor(
+        c.conn.get(), [](void*, const char*) {}, nullptr);
+    return Status::ok();
+  }
+
+  void release(std::unique_ptr<Connection> connection) {
+    // A connection left inside a transaction (or broken) is not reused as it is.
+    if (connection->conn && (PQstatus(connection->conn.get()) != CONNECTION_OK ||
+                             PQtransactionStatus(connection->conn.get()) != PQTRANS_IDLE)) {
+      connection->conn.reset();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      idle_.push_back(std::move(connection));
+    }
+    available_.notify_one();
+  }
+
+  const std::string dsn_;
+  const int size_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int created_ = 0;
+};
+
+Status unknown_store(const std::string& id) {
+  return not_found(detail::is_valid_store_id(id) ? "unknown store '" + id + "'"
+                                                 : std::string("unknown store"));
+}
+
+StatusOr<StoreRecord> read_store(const Rows& rows, int r) {
+  StoreRecord record;
+  StoreRegistration& reg = record.registration;
+  reg.id = rows.text(r, 0);
+  reg.name = rows.text(r, 1);
+  reg.lat = rows.real(r, 2);
+  reg.lon = rows.real(r, 3);
+  reg.service_radius_m = rows.real(r, 4);
+  StatusOr<nlohmann::json> hours = detail::parse_stored_json(rows.text(r, 5), "opening hours");
+  if (!hours.ok()) return hours.status();
+  reg.opening_hours = std::move(*hours);
+  reg.secret_sha256 = rows.text(r, 6);
+  reg.active = rows.boolean(r, 7);
+  record.geohash = rows.text(r, 8);
+  record.last_applied_seq = rows.int64(r, 9);
+  record.last_seen_ms = rows.int64(r, 10);
+  record.applied_changes = rows.int64(r, 11);
+  record.duplicate_changes = rows.int64(r, 12);
+  return record;
+}
+
+StatusOr<CatalogItem> read_catalog_item(const Rows& rows, int r) {
+  CatalogItem item;
+  item.sku = rows.text(r, 0);
+  item.name = rows.text(r, 1);
+  item.category = rows.text(r, 2);
+  item.price_cents = rows.int64(r, 3);
+  item.unit = rows.text(r, 4);
+  StatusOr<std::vector<std::string>> barcodes = detail::parse_barcodes(rows.text(r, 5));
+  if (!barcodes.ok()) return barcodes.status();
+  item.barcodes = std::move(*barcodes);
+  item.active = rows.boolean(r, 6);
+  item.version = rows.int64(r, 7);
+  return item;
+}
+
+Status require_store(Session& s, const std::string& id) {
+  StatusOr<Result> found = s.run(kStoreExists, Params().text(id));
+  if (!found.ok()) return found.status();
+  if (PQntuples(found->get()) == 0) return unknown_store(id);
+  return Status::ok();
+}
+
+class PostgresCloudStore final : public CloudStore {
+ public:
+  PostgresCloudStore(std::string dsn, int pool_size) : pool_(std::move(dsn), pool_size) {}
+
+  // Connects once so that a wrong address or credential shows at start-up.
+  Status check_connection() {
+    StatusOr<Pool::Lease> lease = pool_.acquire();
+    return lease.status();
+  }
+
+  Status migrate() override {
+    return call([&](Session& s) -> Status {
+      return s.transaction([&]() -> Status {
+        SHOPEASY_RETURN_IF_ERROR(s.exec(
+            ("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")").c_str(),
+            "migration lock"));
+        SHOPEASY_RETURN_IF_ERROR(
+            s.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                   "name text NOT NULL, applied_at_ms bigint NOT NULL)",
+                   "create schema_migrations"));
+        constexpr Sql kApplied{"applied_migrations",
+                               "SELECT version, name FROM schema_migrations ORDER BY version"};
+        StatusOr<Result> applied = s.run(kApplied, Params());
+        if (!applied.ok()) return applied.status();
+        Rows rows(applied->get());
+        std::int64_t current = 0;
+        for (int r = 0; r < rows.count(); ++r) {
+          const std::int64_t version = rows.int64(r, 0);
+          const PgMigration* known = nullptr;
+          for (const PgMigration& m : kMigrations) {
+            if (m.version == version) known = &m;
+          }
+          if (known == nullptr) {
+            return failed_precondition("the database is at schema version " +
+                                       std::to_string(version) + ", newer than this build knows");
+          }
+          if (rows.text(r, 1) != known->name) {
+            return failed_precondition("migration " + std::to_string(version) +
+                                       " was applied as '" + rows.text(r, 1) +
+                                       "' but this build calls it '" + known->name + "'");
+          }
+          current = std::max(current, version);
+        }
+        for (const PgMigration& m : kMigrations) {
+          if (m.version <= current) continue;
+          SHOPEASY_RETURN_IF_ERROR(s.exec(m.sql, std::string("migration ") + m.name));
+          constexpr Sql kRecord{"record_migration",
+                                "INSERT INTO schema_migrations (version, name, applied_at_ms) "
+                                "VALUES ($1, $2, (extract(epoch from clock_timestamp()) * "
+                                "1000)::bigint)"};
+          StatusOr<Result> recorded = s.run(kRecord, Params().int64(m.version).text(m.name));
+          if (!recorded.ok()) return recorded.status();
+        }
+        return Status::ok();
+      });
+    });
+  }
+
+  Status upsert_store(const StoreRegistration& store) override {
+    StatusOr<std::string> hash = detail::validate_registration(store);
+    if (!hash.ok()) return hash.status();
+    return call([&](Session& s) -> Status {
+      return s
+          .run(kUpsertStore, Params()
+                                 .text(store.id)
+                                 .text(store.name)
+                                 .real(store.lat)
+                                 .real(store.lon)
+                                 .text(*hash)
+                                 .real(store.service_radius_m)
+                                 .text(detail::dump_json(store.opening_hours))
+                                 .text(store.secret_sha256)
+                                 .boolean(store.active))
+          .status();
+    });
+  }
+
+  StatusOr<StoreRecord> get_store(const std::string& id) override {
+    return call([&](Session& s) -> StatusOr<StoreRecord> {
+      StatusOr<Result> result = s.run(kGetStore, Params().text(id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return unknown_store(id);
+      return read_store(rows, 0);
+    });
+  }
+
+  StatusOr<std::vector<StoreRecord>> list_stores() override {
+    return call([&](Session& s) -> StatusOr<std::vector<StoreRecord>> {
+      StatusOr<Result> result = s.run(kListStores, Params());
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<StoreRecord> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<StoreRecord> record = read_store(rows, r);
+        if (!record.ok()) return record.status();
+        out.push_back(std::move(*record));
+      }
+      return out;
+    });
+  }
+
+  Status touch_store(const std::string& id, std::int64_t now_ms) override {
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result = s.run(kTouchStore, Params().text(id).int64(now_ms));
+      if (!result.ok()) return result.status();
+      if (std::string_view(PQcmdTuples(result->get())) == "0") return unknown_store(id);
+      return Status::ok();
+    });
+  }
+
+  StatusOr<ApplyResult> apply_batch(const std::string& store_id, const std::vector<Change>& changes,
+                                    std::int64_t now_ms) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_batch(changes));
+    return call([&](Session& s) -> StatusOr<ApplyResult> {
+      return s.transaction([&]() -> StatusOr<ApplyResult> {
+        StatusOr<Result> locked = s.run(kLockStore, Params().text(store_id));
+        if (!locked.ok()) return locked.status();
+        Rows rows(locked->get());
+        if (rows.count() == 0) return unknown_store(store_id);
+        const detail::BatchPlan plan = detail::plan_batch(changes, rows.int64(0, 0));
+        SHOPEASY_RETURN_IF_ERROR(apply_plan(s, store_id, plan, now_ms));
+        StatusOr<Result> finished = s.run(kFinishBatch, Params()
+                                                            .text(store_id)
+                                                            .int64(plan.new_last_applied)
+                                                            .int64(now_ms)
+                                                            .int64(plan.applied)
+                                                            .int64(plan.duplicates));
+        if (!finished.ok()) return finished.status();
+        return ApplyResult{.acked_seq = plan.new_last_applied,
+                           .expected_seq = plan.expected_seq,
+                           .applied = plan.applied,
+                           .duplicates = plan.duplicates};
+      });
+    });
+  }
+
+  StatusOr<std::vector<Availability>> availability(const std::string& store_id,
+                                                   const std::vector<std::string>& skus) override {
+    return call([&](Session& s) -> StatusOr<std::vector<Availability>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result =
+          skus.empty()
+              ? s.run(kAvailabilityAll, Params().text(store_id))
+              : s.run(kAvailabilitySome,
+                      Params().text(store_id).text_array(
+                          skus, [](const std::string& sku) -> std::string_view { return sku; }));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<Availability> out;
+      out.reserve(static_cast<std::size_t>(rows.count()));
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back(Availability{.store_id = store_id,
+                                   .sku = rows.text(r, 0),
+                                   .on_hand = rows.int64(r, 1),
+                                   .reserved = rows.int64(r, 2),
+                                   .version = rows.int64(r, 3),
+                                   .updated_seq = rows.int64(r, 4)});
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::int64_t> upsert_catalog_item(const CatalogItem& item) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_catalog_item(item));
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      return s.transaction([&]() -> StatusOr<std::int64_t> {
+        StatusOr<Result> upserted =
+            s.run(kUpsertCatalog, Params()
+                                      .text(item.sku)
+                                      .text(item.name)
+                                      .text(item.category)
+                                      .int64(item.price_cents)
+                                      .text(item.unit)
+                                      .text(detail::dump_json(item.barcodes))
+                                      .boolean(item.active));
+        if (!upserted.ok()) return upserted.status();
+        if (PQntuples(upserted->get()) != 1)
+          return internal_error("catalog upsert returned no version");
+        CatalogItem stored = item;
+        stored.version = Rows(upserted->get()).int64(0, 0);
+        StatusOr<Result> locked = s.run(kLockActiveStores, Params());
+        if (!locked.ok()) return locked.status();
+        StatusOr<Result> fanned =
+            s.run(kFanOut, Params()
+                               .text(detail::kCatalogItemKind)
+                               .text(detail::dump_json(detail::catalog_item_json(stored))));
+        if (!fanned.ok()) return fanned.status();
+        return stored.version;
+      });
+    });
+  }
+
+  StatusOr<std::optional<CatalogItem>> get_catalog_item(const std::string& sku) override {
+    return call([&](Session& s) -> StatusOr<std::optional<CatalogItem>> {
+      StatusOr<Result> result = s.run(kGetCatalog, Params().text(sku));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<CatalogItem>();
+      StatusOr<CatalogItem> item = read_catalog_item(rows, 0);
+      if (!item.ok()) return item.status();
+      return std::optional<CatalogItem>(std::move(*item));
+    });
+  }
+
+  StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
+                                                       const std::string& after_sku,
+                                                       int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<StoreCatalogRow>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result =
+          s.run(kStoreCatalog, Params().text(store_id).text(after_sku).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<StoreCatalogRow> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<CatalogItem> item = read_catalog_item(rows, r);
+        if (!item.ok()) return item.status();
+        out.push_back(StoreCatalogRow{.item = std::move(*item), .available = rows.int64(r, 8)});
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::int64_t> enqueue_downstream(const std::string& store_id, const std::string& kind,
+                                            const nlohmann::json& body) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_downstream(kind, body));
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result =
+          s.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return unknown_store(store_id);
+      return rows.int64(0, 0);
+    });
+  }
+
+  StatusOr<std::vector<DownstreamItem>> downstream(const std::string& store_id,
+                                                   std::int64_t after_cursor, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(after_cursor, "after_cursor"));
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<DownstreamItem>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result =
+          s.run(kDownstream, Params().text(store_id).int64(after_cursor).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<DownstreamItem> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<nlohmann::json> body =
+            detail::parse_stored_json(rows.text(r, 2), "downstream body");
+        if (!body.ok()) return body.status();
+        out.push_back(DownstreamItem{
+            .cursor = rows.int64(r, 0), .kind = rows.text(r, 1), .body = std::move(*body)});
+      }
+      return out;
+    });
+  }
+
+  Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(up_to_cursor, "up_to_cursor"));
+    return call([&](Session& s) -> Status {
+      // next_cursor only grows, so checking it outside a transaction is enough.
+      StatusOr<Result> next = s.run(kNextCursor, Params().text(store_id));
+      if (!next.ok()) return next.status();
+      Rows rows(next->get());
+      if (rows.count() == 0) return unknown_store(store_id);
+      const std::int64_t next_cursor = rows.int64(0, 0);
+      if (up_to_cursor >= next_cursor) {
+        return Status(StatusCode::kOutOfRange, "cursor " + std::to_string(up_to_cursor) +
+                                                   " was never issued; the last is " +
+                                                   std::to_string(next_cursor - 1));
+      }
+      return s.run(kTrim, Params().text(store_id).int64(up_to_cursor)).status();
+    });
+  }
+
+  StatusOr<std::vector<RangeChecksum>> checksums(const std::string& store_id,
+                                                 int buckets) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_buckets(buckets));
+    return call([&](Session& s) -> StatusOr<std::vector<RangeChecksum>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result = s.run(kReplicaRows, Params().text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      detail::ChecksumAccumulator acc(buckets);
+      for (int r = 0; r < rows.count(); ++r) {
+        acc.add(rows.text(r, 0), rows.int64(r, 1), rows.int64(r, 2));
+      }
+      return acc.take();
+    });
+  }
+
+  StatusOr<nlohmann::json> unknown_codes(const std::string& store_id, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<nlohmann::json> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result = s.run(kUnknownCodes, Params().text(store_id).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      nlohmann::json out = nlohmann::json::array();
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back({{"code", rows.text(r, 0)},
+                       {"count", rows.int64(r, 1)},
+                       {"last_seen_ms", rows.int64(r, 2)}});
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::map<std::string, std::int64_t>> change_counts(
+      const std::string& store_id) override {
+    return call([&](Session& s) -> StatusOr<std::map<std::string, std::int64_t>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result = s.run(kChangeCounts, Params().text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::map<std::string, std::int64_t> out;
+      for (int r = 0; r < rows.count(); ++r) out[rows.text(r, 0)] = rows.int64(r, 1);
+      return out;
+    });
+  }
+
+ private:
+  // One multi-row statement per table, whatever the batch size.
+  static Status apply_plan(Session& s, const std::string& store_id, const detail::BatchPlan& plan,
+                           std::int64_t now_ms) {
+    using Update = detail::StockUpdate;
+    using Count = std::pair<std::string, std::int64_t>;
+    if (!plan.stock.empty()) {
+      Params params;
+      params.text(store_id)
+          .text_array(plan.stock, [](const Update& u) -> std::string_view { return u.sku; })
+          .int64_array(plan.stock, [](const Update& u) { return u.on_hand; })
+          .int64_array(plan.stock, [](const Update& u) { return u.reserved; })
+          .int64_array(plan.stock, [](const Update& u) { return u.version; })
+          .int64_array(plan.stock, [](const Update& u) { return u.seq; });
+      SHOPEASY_RETURN_IF_ERROR(s.run(kApplyStock, params).status());
+    }
+    if (!plan.unknown_codes.empty()) {
+      Params params;
+      params.text(store_id)
+          .text_array(plan.unknown_codes,
+                      [](const Count& c) -> std::string_view { return c.first; })
+          .int64_array(plan.unknown_codes, [](const Count& c) { return c.second; })
+          .int64(now_ms);
+      SHOPEASY_RETURN_IF_ERROR(s.run(kApplyUnknownCodes, params).status());
+    }
+    if (!plan.kind_counts.empty()) {
+      Params params;
+      params.text(store_id)
+          .text_array(plan.kind_counts, [](const Count& c) -> std::string_view { return c.first; })
+          .int64_array(plan.kind_counts, [](const Count& c) { return c.second; });
+      SHOPEASY_RETURN_IF_ERROR(s.run(kApplyKindCounts, params).status());
+    }
+    return Status::ok();
+  }
+
+  // fn(session) on a pooled connection, retried when the pooled connection turned out to
+  // be dead before anything reached the server (as after a server restart). Exceptions
+  // become kInternal.
+  template <typename Fn>
+  auto call(Fn&& fn) -> decltype(fn(std::declval<Session&>())) {
+    using R = decltype(fn(std::declval<Session&>()));
+    return detail::guarded([&]() -> R {
+      for (int attempt = 0;; ++attempt) {
+        StatusOr<Pool::Lease> lease = pool_.acquire();
+        if (!lease.ok()) return lease.status();
+        Session session(**lease);
+        R result = fn(session);
+        // Each retry drops one dead pooled connection; a fresh one is never retried.
+        if (!lease->fresh() && session.lost_before_first_command() && attempt < kMaxPoolSize) {
+          continue;
+        }
+        return result;
+      }
+    });
+  }
+
+  Pool pool_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size) {
+  return detail::guarded([&]() -> StatusOr<std::unique_ptr<CloudStore>> {
+    if (pool_size < 1 || pool_size > kMaxPoolSize) {
+      return invalid_argument("must be between 1 and " + std::to_string(kMaxPoolSize), "pool_size");
+    }
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+    if (options == nullptr) {
+      std::string message = error != nullptr ? trimmed(error) : "cannot parse";
+      PQfreemem(error);
+      return invalid_argument("bad connection string: " + message, "dsn");
+    }
+    PQconninfoFree(options);
+    auto store = std::make_unique<PostgresCloudStore>(dsn, pool_size);
+    SHOPEASY_RETURN_IF_ERROR(store->check_connection());
+    return std::unique_ptr<CloudStore>(std::move(store));
+  });
+}
+
+}  // namespace shopeasy::cloud::storage

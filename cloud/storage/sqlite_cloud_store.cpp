@@ -1,0 +1,608 @@
+// SqliteCloudStore: CloudStore on one SQLite file. One writer connection (behind a
+// mutex) takes every write in an IMMEDIATE transaction; a small pool of reader
+// connections serves reads concurrently, which WAL allows. synchronous=FULL, so an
+// acknowledged batch survives power loss. Several processes may open the same file:
+// IMMEDIATE transactions serialize their writers.
+#include <condition_variable>
+#include <mutex>
+
+#include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/store_rules.hpp"
+#include "common/db/database.hpp"
+#include "common/db/migration.hpp"
+
+namespace shopeasy::cloud::storage {
+namespace {
+
+constexpr int kReaderConnections = 3;
+
+const db::Migration kMigrations[] = {
+    {.version = 1, .name = "cloud_store_initial", .sql = R"sql(
+CREATE TABLE stores (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  lat REAL NOT NULL,
+  lon REAL NOT NULL,
+  geohash TEXT NOT NULL,
+  service_radius_m REAL NOT NULL,
+  opening_hours TEXT NOT NULL,
+  secret_sha256 TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  last_applied_seq INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms INTEGER NOT NULL DEFAULT 0,
+  applied_changes INTEGER NOT NULL DEFAULT 0,
+  duplicate_changes INTEGER NOT NULL DEFAULT 0,
+  next_cursor INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+CREATE INDEX stores_by_geohash ON stores (geohash);
+CREATE TABLE replica (
+  store_id TEXT NOT NULL REFERENCES stores (id),
+  sku TEXT NOT NULL,
+  on_hand INTEGER NOT NULL,
+  reserved INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  updated_seq INTEGER NOT NULL,
+  PRIMARY KEY (store_id, sku)
+) WITHOUT ROWID;
+CREATE TABLE catalog (
+  sku TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL,
+  price_cents INTEGER NOT NULL,
+  unit TEXT NOT NULL,
+  barcodes TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE downstream (
+  store_id TEXT NOT NULL REFERENCES stores (id),
+  cursor INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (store_id, cursor)
+) WITHOUT ROWID;
+CREATE TABLE unknown_codes (
+  store_id TEXT NOT NULL REFERENCES stores (id),
+  code TEXT NOT NULL,
+  occurrences INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (store_id, code)
+) WITHOUT ROWID;
+CREATE TABLE change_kind_counts (
+  store_id TEXT NOT NULL REFERENCES stores (id),
+  kind TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (store_id, kind)
+) WITHOUT ROWID;
+)sql"},
+};
+
+constexpr std::string_view kStoreColumns =
+    "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, "
+    "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes";
+
+constexpr std::string_view kCatalogColumns =
+    "sku, name, category, price_cents, unit, barcodes, active, version";
+
+Status unknown_store(const std::string& id) {
+  return not_found(detail::is_valid_store_id(id) ? "unknown store '" + id + "'"
+                                                 : std::string("unknown store"));
+}
+
+StatusOr<StoreRecord> read_store(const db::Statement& row) {
+  StoreRecord record;
+  StoreRegistration& reg = record.registration;
+  reg.id = row.column_text(0);
+  reg.name = row.column_text(1);
+  reg.lat = row.column_double(2);
+  reg.lon = row.column_double(3);
+  reg.service_radius_m = row.column_double(4);
+  StatusOr<nlohmann::json> hours = detail::parse_stored_json(row.column_text(5), "opening hours");
+  if (!hours.ok()) return hours.status();
+  reg.opening_hours = std::move(*hours);
+  reg.secret_sha256 = row.column_text(6);
+  reg.active = row.column<bool>(7);
+  record.geohash = row.column_text(8);
+  record.last_applied_seq = row.column_int64(9);
+  record.last_seen_ms = row.column_int64(10);
+  record.applied_changes = row.column_int64(11);
+  record.duplicate_changes = row.column_int64(12);
+  return record;
+}
+
+// Reads the columns of kCatalogColumns starting at `first`.
+StatusOr<CatalogItem> read_catalog_item(const db::Statement& row, int first = 0) {
+  CatalogItem item;
+  item.sku = row.column_text(first + 0);
+  item.name = row.column_text(first + 1);
+  item.category = row.column_text(first + 2);
+  item.price_cents = row.column_int64(first + 3);
+  item.unit = row.column_text(first + 4);
+  StatusOr<std::vector<std::string>> barcodes = detail::parse_barcodes(row.column_text(first + 5));
+  if (!barcodes.ok()) return barcodes.status();
+  item.barcodes = std::move(*barcodes);
+  item.active = row.column<bool>(first + 6);
+  item.version = row.column_int64(first + 7);
+  return item;
+}
+
+Status require_store(db::Database& db, const std::string& id) {
+  StatusOr<std::optional<std::int64_t>> found =
+      db.query_one<std::int64_t>("SELECT 1 FROM stores WHERE id = ?", id);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return unknown_store(id);
+  return Status::ok();
+}
+
+bool is_memory_path(const std::string& path) {
+  return path == ":memory:" || path.empty() || path.rfind("file::memory:", 0) == 0;
+}
+
+class SqliteCloudStore final : public CloudStore {
+ public:
+  // Without readers (an in-memory database, private to its connection) reads share the
+  // writer.
+  SqliteCloudStore(db::Database writer, std::vector<db::Database> readers)
+      : writer_(std::move(writer)),
+        idle_readers_(std::move(readers)),
+        no_readers_(idle_readers_.empty()) {}
+
+  Status migrate() override {
+    return detail::guarded([&]() -> Status {
+      std::lock_guard<std::mutex> lock(writer_mutex_);
+      return db::migrate(writer_, kMigrations);
+    });
+  }
+
+  Status upsert_store(const StoreRegistration& store) override {
+    return detail::guarded([&]() -> Status {
+      StatusOr<std::string> hash = detail::validate_registration(store);
+      if (!hash.ok()) return hash.status();
+      const std::string hours = detail::dump_json(store.opening_hours);
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO stores (id, name, lat, lon, geohash, service_radius_m, opening_hours, "
+            "secret_sha256, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat, "
+            "lon = excluded.lon, geohash = excluded.geohash, "
+            "service_radius_m = excluded.service_radius_m, "
+            "opening_hours = excluded.opening_hours, secret_sha256 = excluded.secret_sha256, "
+            "active = excluded.active",
+            store.id, store.name, store.lat, store.lon, *hash, store.service_radius_m, hours,
+            store.secret_sha256, store.active);
+      });
+    });
+  }
+
+  StatusOr<StoreRecord> get_store(const std::string& id) override {
+    return detail::guarded([&]() -> StatusOr<StoreRecord> {
+      return read([&](db::Database& db) -> StatusOr<StoreRecord> {
+        db::Query q =
+            db.query("SELECT " + std::string(kStoreColumns) + " FROM stores WHERE id = ?", id);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          if (!q.status().is_ok()) return q.status();
+          return unknown_store(id);
+        }
+        return read_store(*row);
+      });
+    });
+  }
+
+  StatusOr<std::vector<StoreRecord>> list_stores() override {
+    return detail::guarded([&]() -> StatusOr<std::vector<StoreRecord>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<StoreRecord>> {
+        std::vector<StoreRecord> out;
+        db::Query q = db.query("SELECT " + std::string(kStoreColumns) + " FROM stores ORDER BY id");
+        while (const db::Statement* row = q.next()) {
+          StatusOr<StoreRecord> record = read_store(*row);
+          if (!record.ok()) return record.status();
+          out.push_back(std::move(*record));
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  Status touch_store(const std::string& id, std::int64_t now_ms) override {
+    return detail::guarded([&]() -> Status {
+      return write([&](db::Database& db) -> Status {
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("UPDATE stores SET last_seen_ms = ? WHERE id = ?", now_ms, id));
+        if (db.changes() == 0) return unknown_store(id);
+        return Status::ok();
+      });
+    });
+  }
+
+  StatusOr<ApplyResult> apply_batch(const std::string& store_id, const std::vector<Change>& changes,
+                                    std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<ApplyResult> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_batch(changes));
+      return write_tx([&](db::Database& db) -> StatusOr<ApplyResult> {
+        StatusOr<std::optional<std::int64_t>> last = db.query_one<std::int64_t>(
+            "SELECT last_applied_seq FROM stores WHERE id = ?", store_id);
+        if (!last.ok()) return last.status();
+        if (!last->has_value()) return unknown_store(store_id);
+        const detail::BatchPlan plan = detail::plan_batch(changes, **last);
+        SHOPEASY_RETURN_IF_ERROR(apply_plan(db, store_id, plan, now_ms));
+        SHOPEASY_RETURN_IF_ERROR(db.run(
+            "UPDATE stores SET last_applied_seq = ?, last_seen_ms = ?, "
+            "applied_changes = applied_changes + ?, duplicate_changes = duplicate_changes + ? "
+            "WHERE id = ?",
+            plan.new_last_applied, now_ms, plan.applied, plan.duplicates, store_id));
+        return ApplyResult{.acked_seq = plan.new_last_applied,
+                           .expected_seq = plan.expected_seq,
+                           .applied = plan.applied,
+                           .duplicates = plan.duplicates};
+      });
+    });
+  }
+
+  StatusOr<std::vector<Availability>> availability(const std::string& store_id,
+                                                   const std::vector<std::string>& skus) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<Availability>> {
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<Availability>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        std::vector<Availability> out;
+        auto collect = [&](db::Query q) -> Status {
+          while (const db::Statement* row = q.next()) {
+            out.push_back(Availability{.store_id = store_id,
+                                       .sku = row->column_text(0),
+                                       .on_hand = row->column_int64(1),
+                                       .reserved = row->column_int64(2),
+                                       .version = row->column_int64(3),
+                                       .updated_seq = row->column_int64(4)});
+          }
+          return q.status();
+        };
+        if (skus.empty()) {
+          SHOPEASY_RETURN_IF_ERROR(
+              collect(db.query("SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
+                               "WHERE store_id = ? ORDER BY sku",
+                               store_id)));
+        } else {
+          // One statement for any number of SKUs: the list travels as a JSON array.
+          SHOPEASY_RETURN_IF_ERROR(
+              collect(db.query("SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
+                               "WHERE store_id = ? AND sku IN (SELECT value FROM json_each(?)) "
+                               "ORDER BY sku",
+                               store_id, detail::dump_json(skus))));
+        }
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> upsert_catalog_item(const CatalogItem& item) override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_catalog_item(item));
+      const std::string barcodes = detail::dump_json(item.barcodes);
+      return write_tx([&](db::Database& db) -> StatusOr<std::int64_t> {
+        StatusOr<std::optional<std::int64_t>> version = db.query_one<std::int64_t>(
+            "INSERT INTO catalog (sku, name, category, price_cents, unit, barcodes, active, "
+            "version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category, "
+            "price_cents = excluded.price_cents, unit = excluded.unit, "
+            "barcodes = excluded.barcodes, active = excluded.active, "
+            "version = catalog.version + 1 RETURNING version",
+            item.sku, item.name, item.category, item.price_cents, item.unit, barcodes, item.active);
+        if (!version.ok()) return version.status();
+        if (!version->has_value()) return internal_error("catalog upsert returned no version");
+        CatalogItem stored = item;
+        stored.version = **version;
+        const std::string body = detail::dump_json(detail::catalog_item_json(stored));
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("INSERT INTO downstream (store_id, cursor, kind, body) "
+                   "SELECT id, next_cursor, ?, ? FROM stores WHERE active = 1",
+                   detail::kCatalogItemKind, body));
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("UPDATE stores SET next_cursor = next_cursor + 1 WHERE active = 1"));
+        return stored.version;
+      });
+    });
+  }
+
+  StatusOr<std::optional<CatalogItem>> get_catalog_item(const std::string& sku) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<CatalogItem>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<CatalogItem>> {
+        db::Query q =
+            db.query("SELECT " + std::string(kCatalogColumns) + " FROM catalog WHERE sku = ?", sku);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          if (!q.status().is_ok()) return q.status();
+          return std::optional<CatalogItem>();
+        }
+        StatusOr<CatalogItem> item = read_catalog_item(*row);
+        if (!item.ok()) return item.status();
+        return std::optional<CatalogItem>(std::move(*item));
+      });
+    });
+  }
+
+  StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
+                                                       const std::string& after_sku,
+                                                       int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<StoreCatalogRow>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<StoreCatalogRow>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        std::vector<StoreCatalogRow> out;
+        db::Query q = db.query(
+            "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, "
+            "c.version, max(coalesce(r.on_hand - r.reserved, 0), 0) "
+            "FROM catalog c LEFT JOIN replica r ON r.store_id = ? AND r.sku = c.sku "
+            "WHERE c.active = 1 AND c.sku > ? ORDER BY c.sku LIMIT ?",
+            store_id, after_sku, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<CatalogItem> item = read_catalog_item(*row);
+          if (!item.ok()) return item.status();
+          out.push_back(
+              StoreCatalogRow{.item = std::move(*item), .available = row->column_int64(8)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> enqueue_downstream(const std::string& store_id, const std::string& kind,
+                                            const nlohmann::json& body) override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_downstream(kind, body));
+      const std::string text = detail::dump_json(body);
+      return write_tx([&](db::Database& db) -> StatusOr<std::int64_t> {
+        StatusOr<std::optional<std::int64_t>> cursor = db.query_one<std::int64_t>(
+            "UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = ? "
+            "RETURNING next_cursor - 1",
+            store_id);
+        if (!cursor.ok()) return cursor.status();
+        if (!cursor->has_value()) return unknown_store(store_id);
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("INSERT INTO downstream (store_id, cursor, kind, body) VALUES (?, ?, ?, ?)",
+                   store_id, **cursor, kind, text));
+        return **cursor;
+      });
+    });
+  }
+
+  StatusOr<std::vector<DownstreamItem>> downstream(const std::string& store_id,
+                                                   std::int64_t after_cursor, int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<DownstreamItem>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(after_cursor, "after_cursor"));
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<DownstreamItem>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        std::vector<DownstreamItem> out;
+        db::Query q = db.query(
+            "SELECT cursor, kind, body FROM downstream WHERE store_id = ? AND cursor > ? "
+            "ORDER BY cursor LIMIT ?",
+            store_id, after_cursor, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<nlohmann::json> body =
+              detail::parse_stored_json(row->column_text(2), "downstream body");
+          if (!body.ok()) return body.status();
+          out.push_back(DownstreamItem{.cursor = row->column_int64(0),
+                                       .kind = row->column_text(1),
+                                       .body = std::move(*body)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) override {
+    return detail::guarded([&]() -> Status {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(up_to_cursor, "up_to_cursor"));
+      return write_tx([&](db::Database& db) -> Status {
+        StatusOr<std::optional<std::int64_t>> next =
+            db.query_one<std::int64_t>("SELECT next_cursor FROM stores WHERE id = ?", store_id);
+        if (!next.ok()) return next.status();
+        if (!next->has_value()) return unknown_store(store_id);
+        if (up_to_cursor >= **next) {
+          return Status(StatusCode::kOutOfRange, "cursor " + std::to_string(up_to_cursor) +
+                                                     " was never issued; the last is " +
+                                                     std::to_string(**next - 1));
+        }
+        return db.run("DELETE FROM downstream WHERE store_id = ? AND cursor <= ?", store_id,
+                      up_to_cursor);
+      });
+    });
+  }
+
+  StatusOr<std::vector<RangeChecksum>> checksums(const std::string& store_id,
+                                                 int buckets) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<RangeChecksum>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_buckets(buckets));
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<RangeChecksum>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        detail::ChecksumAccumulator acc(buckets);
+        db::Query q =
+            db.query("SELECT sku, on_hand, reserved FROM replica WHERE store_id = ?", store_id);
+        while (const db::Statement* row = q.next()) {
+          acc.add(row->column_text(0), row->column_int64(1), row->column_int64(2));
+        }
+        if (!q.status().is_ok()) return q.status();
+        return acc.take();
+      });
+    });
+  }
+
+  StatusOr<nlohmann::json> unknown_codes(const std::string& store_id, int limit) override {
+    return detail::guarded([&]() -> StatusOr<nlohmann::json> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read_tx([&](db::Database& db) -> StatusOr<nlohmann::json> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        nlohmann::json out = nlohmann::json::array();
+        db::Query q = db.query(
+            "SELECT code, occurrences, last_seen_ms FROM unknown_codes WHERE store_id = ? "
+            "ORDER BY occurrences DESC, code LIMIT ?",
+            store_id, limit);
+        while (const db::Statement* row = q.next()) {
+          out.push_back({{"code", row->column_text(0)},
+                         {"count", row->column_int64(1)},
+                         {"last_seen_ms", row->column_int64(2)}});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::map<std::string, std::int64_t>> change_counts(
+      const std::string& store_id) override {
+    return detail::guarded([&]() -> StatusOr<std::map<std::string, std::int64_t>> {
+      return read_tx([&](db::Database& db) -> StatusOr<std::map<std::string, std::int64_t>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        std::map<std::string, std::int64_t> out;
+        db::Query q =
+            db.query("SELECT kind, count FROM change_kind_counts WHERE store_id = ?", store_id);
+        while (const db::Statement* row = q.next()) out[row->column_text(0)] = row->column_int64(1);
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+ private:
+  // Writes the plan's rows, borrowing each statement once for the whole batch.
+  static Status apply_plan(db::Database& db, const std::string& store_id,
+                           const detail::BatchPlan& plan, std::int64_t now_ms) {
+    if (!plan.stock.empty()) {
+      StatusOr<db::CachedStatement> stmt = db.cached(
+          "INSERT INTO replica (store_id, sku, on_hand, reserved, version, updated_seq) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, sku) DO UPDATE SET "
+          "on_hand = excluded.on_hand, reserved = excluded.reserved, "
+          "version = excluded.version, updated_seq = excluded.updated_seq");
+      if (!stmt.ok()) return stmt.status();
+      for (const detail::StockUpdate& u : plan.stock) {
+        SHOPEASY_RETURN_IF_ERROR(
+            (*stmt)->bind_all(store_id, u.sku, u.on_hand, u.reserved, u.version, u.seq));
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
+      }
+    }
+    if (!plan.unknown_codes.empty()) {
+      StatusOr<db::CachedStatement> stmt = db.cached(
+          "INSERT INTO unknown_codes (store_id, code, occurrences, last_seen_ms) "
+          "VALUES (?, ?, ?, ?) ON CONFLICT (store_id, code) DO UPDATE SET "
+          "occurrences = occurrences + excluded.occurrences, last_seen_ms = excluded.last_seen_ms");
+      if (!stmt.ok()) return stmt.status();
+      for (const auto& [code, n] : plan.unknown_codes) {
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->bind_all(store_id, code, n, now_ms));
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
+      }
+    }
+    if (!plan.kind_counts.empty()) {
+      StatusOr<db::CachedStatement> stmt = db.cached(
+          "INSERT INTO change_kind_counts (store_id, kind, count) VALUES (?, ?, ?) "
+          "ON CONFLICT (store_id, kind) DO UPDATE SET count = count + excluded.count");
+      if (!stmt.ok()) return stmt.status();
+      for (const auto& [kind, n] : plan.kind_counts) {
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->bind_all(store_id, kind, n));
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
+      }
+    }
+    return Status::ok();
+  }
+
+  // fn(db) on the writer connection, outside an explicit transaction (single statements).
+  template <typename Fn>
+  auto write(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
+    std::lock_guard<std::mutex> lock(writer_mutex_);
+    return fn(writer_);
+  }
+
+  // fn(db) inside an IMMEDIATE transaction on the writer; committed when fn succeeds.
+  template <typename Fn>
+  auto write_tx(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
+    std::lock_guard<std::mutex> lock(writer_mutex_);
+    StatusOr<db::Transaction> tx = writer_.begin(db::TxMode::kImmediate);
+    if (!tx.ok()) return tx.status();
+    auto result = fn(writer_);
+    if (!status_of(result).is_ok()) return result;
+    SHOPEASY_RETURN_IF_ERROR(tx->commit());
+    return result;
+  }
+
+  // fn(db) on a reader connection (the writer for in-memory databases).
+  template <typename Fn>
+  auto read(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
+    if (no_readers_) {
+      std::lock_guard<std::mutex> lock(writer_mutex_);
+      return fn(writer_);
+    }
+    std::unique_lock<std::mutex> lock(readers_mutex_);
+    readers_free_.wait(lock, [&] { return !idle_readers_.empty(); });
+    db::Database reader = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    lock.unlock();
+    // Handing the connection back must happen even if fn throws.
+    struct GiveBack {
+      SqliteCloudStore* self;
+      db::Database* reader;
+      ~GiveBack() {
+        {
+          std::lock_guard<std::mutex> relock(self->readers_mutex_);
+          self->idle_readers_.push_back(std::move(*reader));
+        }
+        self->readers_free_.notify_one();
+      }
+    } give_back{this, &reader};
+    return fn(reader);
+  }
+
+  // fn(db) on a reader inside one read transaction, so multi-statement reads see one
+  // snapshot.
+  template <typename Fn>
+  auto read_tx(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
+    return read([&](db::Database& db) -> decltype(fn(db)) {
+      StatusOr<db::Transaction> tx = db.begin(db::TxMode::kDeferred);
+      if (!tx.ok()) return tx.status();
+      auto result = fn(db);
+      if (!status_of(result).is_ok()) return result;
+      // A read transaction has nothing to lose; ending it releases the WAL snapshot.
+      SHOPEASY_RETURN_IF_ERROR(tx->commit());
+      return result;
+    });
+  }
+
+  static const Status& status_of(const Status& s) { return s; }
+  template <typename T>
+  static const Status& status_of(const StatusOr<T>& s) {
+    return s.status();
+  }
+
+  std::mutex writer_mutex_;
+  db::Database writer_;
+  std::mutex readers_mutex_;
+  std::condition_variable readers_free_;
+  std::vector<db::Database> idle_readers_;
+  const bool no_readers_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<CloudStore>> open_sqlite_store(const std::string& path) {
+  return detail::guarded([&]() -> StatusOr<std::unique_ptr<CloudStore>> {
+    db::OpenOptions writer_options;
+    writer_options.synchronous = db::Synchronous::kFull;
+    StatusOr<db::Database> writer = db::Database::open(path, writer_options);
+    if (!writer.ok()) return writer.status();
+    std::vector<db::Database> readers;
+    if (!is_memory_path(path)) {
+      db::OpenOptions reader_options;
+      reader_options.create = false;
+      for (int i = 0; i < kReaderConnections; ++i) {
+        StatusOr<db::Database> reader = db::Database::open(path, reader_options);
+        if (!reader.ok()) return reader.status();
+        readers.push_back(std::move(*reader));
+      }
+    }
+    return std::unique_ptr<CloudStore>(
+        std::make_unique<SqliteCloudStore>(std::move(*writer), std::move(readers)));
+  });
+}
+
+}  // namespace shopeasy::cloud::storage

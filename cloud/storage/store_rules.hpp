@@ -1,0 +1,115 @@
+// The backend-independent half of CloudStore: input validation, the plan of what one
+// sync batch applies, and the text forms stored for JSON-valued columns. Both
+// implementations (SQLite and PostgreSQL) go through these so they cannot disagree on
+// what is accepted or applied. Internal to the storage module. All functions are pure
+// and thread-safe; none throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cloud/storage/cloud_store.hpp"
+#include "common/status/status.hpp"
+
+namespace shopeasy::cloud::storage::detail {
+
+inline constexpr int kGeohashPrecision = 7;
+// Bounds of `limit` for paged reads and of `buckets` for checksums.
+inline constexpr int kMaxPageLimit = 10000;
+inline constexpr int kMaxBuckets = 65536;
+inline constexpr const char* kCatalogItemKind = "catalog_item";
+
+// 1..64 of [A-Za-z0-9_-].
+bool is_valid_store_id(std::string_view id);
+// kInvalidArgument naming `field` unless is_valid_store_id.
+Status validate_store_id(std::string_view id, std::string_view field = "id");
+
+// Checks a registration and derives its geohash (precision 7). kInvalidArgument naming
+// the field: id, name (1..200), lat/lon (range), service_radius_m (finite, > 0),
+// opening_hours (an object), secret_sha256 (empty or 64 hex digits).
+StatusOr<std::string> validate_registration(const StoreRegistration& store);
+
+// sku (1..64, no control characters), name (1..200), category (0..64), price_cents
+// (0..100000000), unit (1..16), barcodes (at most 32, each 14 digits). kInvalidArgument
+// naming the field.
+Status validate_catalog_item(const CatalogItem& item);
+
+// kInvalidArgument naming `field` unless 1 <= limit <= kMaxPageLimit.
+Status validate_limit(int limit, std::string_view field = "limit");
+// kInvalidArgument unless 1 <= buckets <= kMaxBuckets.
+Status validate_buckets(int buckets);
+// kInvalidArgument naming `field` for a negative cursor.
+Status validate_cursor(std::int64_t cursor, std::string_view field);
+// Downstream kinds follow the sync kind rule (1..64 of [a-z0-9._]); bodies are objects.
+Status validate_downstream(std::string_view kind, const nlohmann::json& body);
+
+// The replica row a stock change leaves behind.
+struct StockUpdate {
+  std::string sku;
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+  std::int64_t version = 0;
+  std::int64_t seq = 0;  // the change that set it
+};
+
+// What applying a batch on top of `last_applied` does. Work is folded per key so a
+// backend writes each replica row, unknown code and kind counter once per batch.
+struct BatchPlan {
+  std::int64_t duplicates = 0;  // changes at or below last_applied
+  std::int64_t applied = 0;     // changes beyond it (0 when there is a gap)
+  std::int64_t new_last_applied = 0;
+  std::optional<std::int64_t> expected_seq;  // set when the first new change is past a gap
+  std::vector<StockUpdate> stock;            // last change per SKU wins; SKU order
+  std::vector<std::pair<std::string, std::int64_t>> unknown_codes;  // code -> occurrences
+  std::vector<std::pair<std::string, std::int64_t>> kind_counts;    // counted-only kinds
+};
+
+// Checks a batch on its own, before any database work: seqs >= 1 and consecutive, kinds
+// valid, and the bodies of the kinds that are applied ("stock.changed"/"stock.snapshot":
+// sku, sku_on_hand and sku_reserved within +-10^12, optional version >= 0; "scan.unknown_code":
+// code of 1..256 characters). kInvalidArgument naming "changes[i]...".
+Status validate_batch(const std::vector<Change>& changes);
+// The plan for a batch that passed validate_batch.
+BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_applied);
+
+// Compact JSON text; invalid UTF-8 is replaced rather than thrown about.
+std::string dump_json(const nlohmann::json& j);
+// Parses stored JSON text; kInternal (a corrupt row) if it does not parse.
+StatusOr<nlohmann::json> parse_stored_json(std::string_view text, std::string_view what);
+// The downstream body of a catalog item (every field, version included).
+nlohmann::json catalog_item_json(const CatalogItem& item);
+// Barcodes are stored as a JSON array of strings.
+StatusOr<std::vector<std::string>> parse_barcodes(std::string_view text);
+
+// Sums per-row checksums into `buckets` buckets (every bucket reported, empty ones too).
+class ChecksumAccumulator {
+ public:
+  explicit ChecksumAccumulator(int buckets);
+  void add(std::string_view sku, std::int64_t on_hand, std::int64_t reserved);
+  std::vector<RangeChecksum> take() { return std::move(out_); }
+
+ private:
+  int buckets_;
+  std::vector<RangeChecksum> out_;
+};
+
+// Runs fn, turning an escaping exception (allocation failure, a library surprise) into
+// kInternal so nothing throws through the CloudStore API.
+template <typename Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return internal_error(std::string("unexpected exception: ") + e.what());
+  } catch (...) {
+    return internal_error("unexpected exception");
+  }
+}
+
+}  // namespace shopeasy::cloud::storage::detail

@@ -1,0 +1,327 @@
+#include "edge/sync/sync_client.hpp"
+
+#include "common/http/client.hpp"
+#include "common/wire/json_fields.hpp"
+#include "common/wire/sync.hpp"
+
+namespace shopeasy::edge::sync {
+
+namespace {
+
+constexpr int kTrimRowsPerRound = 5000;
+
+struct OutboxRow {
+  std::int64_t seq = 0;
+  std::int64_t ts_ms = 0;
+  std::string type;
+  std::string body;
+};
+
+// What the cloud needs of each kind of change. A stock change keeps the SKU's new
+// totals (the replica is set from them, so order and replays cannot skew it) and the
+// movement itself for the audit trail; the rest of the event stays on the edge.
+nlohmann::json compact_body(const std::string& type, const std::string& body_text) {
+  auto body = nlohmann::json::parse(body_text, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return nlohmann::json::object();
+  if (type != "stock.changed") return body;
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* key : {"sku", "bin", "lot", "delta", "reserved_delta", "reason", "ref", "ts_ms",
+                          "sku_on_hand", "sku_reserved", "version"}) {
+    if (body.contains(key)) out[key] = body[key];
+  }
+  return out;
+}
+
+}  // namespace
+
+SyncClient::SyncClient(SyncOptions options, store::EdgeStore& store, events::EventBus& bus,
+                       DownstreamApplier apply, const Clock& clock, log::Logger logger,
+                       metrics::Registry& metrics)
+    : options_(std::move(options)),
+      store_(store),
+      bus_(bus),
+      apply_(std::move(apply)),
+      clock_(clock),
+      logger_(std::move(logger)),
+      backoff_(options_.min_backoff),
+      acked_gauge_(metrics.gauge("edge_sync_acked_seq", "Highest change the cloud has applied")),
+      backlog_gauge_(
+          metrics.gauge("edge_sync_backlog_changes", "Changes not yet applied by the cloud")),
+      backlog_bytes_gauge_(metrics.gauge("edge_sync_backlog_bytes",
+                                         "Bytes of the last batch read from the backlog")),
+      lag_gauge_(metrics.gauge("edge_sync_lag_seconds",
+                               "Age of the oldest change the cloud has not applied")),
+      sent_changes_(metrics.counter("edge_sync_changes_sent_total", "Changes sent (with resends)")),
+      wire_bytes_(metrics.counter("edge_sync_wire_bytes_total", "Request body bytes on the wire")),
+      duplicates_(metrics.counter("edge_sync_downstream_rejected_total",
+                                  "Downstream items that could not be applied and were skipped")),
+      failures_(metrics.counter_family("edge_sync_failures_total",
+                                       "Failed sync exchanges by reason", {"reason"})),
+      downstream_applied_(
+          metrics.counter("edge_sync_downstream_applied_total", "Downstream items applied")),
+      round_trip_(metrics.histogram("edge_sync_round_trip_seconds", "One sync exchange",
+                                    metrics::default_latency_buckets())) {}
+
+SyncClient::~SyncClient() { stop(); }
+
+StatusOr<std::int64_t> SyncClient::load_position() {
+  return store_.read([&](db::Database& db) -> StatusOr<std::int64_t> {
+    auto acked = db.query_one<std::int64_t>("SELECT value FROM sync_state WHERE key = 'acked_seq'");
+    if (!acked.ok()) return acked.status();
+    auto cursor =
+        db.query_one<std::int64_t>("SELECT value FROM sync_state WHERE key = 'downstream_cursor'");
+    if (!cursor.ok()) return cursor.status();
+    std::lock_guard lock(status_mutex_);
+    acked_seq_ = acked->value_or(0);
+    downstream_cursor_ = cursor->value_or(0);
+    return acked_seq_;
+  });
+}
+
+Status SyncClient::start() {
+  auto pos = load_position();
+  if (!pos.ok()) return pos.status();
+  logger_.info("sync_starting", {{"cloud", options_.cloud_url}, {"acked_seq", *pos}});
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void SyncClient::stop() {
+  if (stop_.exchange(true)) return;
+  bus_.wake_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::chrono::milliseconds SyncClient::next_backoff() {
+  // Full jitter: a fleet of stores coming back together does not stampede the cloud.
+  std::uniform_int_distribution<std::int64_t> pick(
+      options_.min_backoff.count(), std::max(options_.min_backoff.count(), backoff_.count()));
+  const std::chrono::milliseconds wait(pick(rng_));
+  backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+  return wait;
+}
+
+StatusOr<std::int64_t> SyncClient::sync_once() {
+  const auto started = clock_.mono_now();
+  std::int64_t acked = 0;
+  std::int64_t cursor = 0;
+  {
+    std::lock_guard lock(status_mutex_);
+    acked = acked_seq_;
+    cursor = downstream_cursor_;
+  }
+  // 1. The next changes after what the cloud acknowledged, bounded by rows and bytes.
+  std::vector<OutboxRow> rows;
+  std::int64_t newest = 0;
+  std::size_t bytes = 0;
+  auto read = store_.read([&](db::Database& db) -> Status {
+    auto max_seq = db.query_one<std::int64_t>("SELECT max(seq) FROM events");
+    if (!max_seq.ok()) return max_seq.status();
+    auto seq_counter =
+        db.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+    if (!seq_counter.ok()) return seq_counter.status();
+    newest = std::max(max_seq->value_or(0), seq_counter->value_or(0));
+    auto q =
+        db.query("SELECT seq, ts_ms, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                 acked, static_cast<std::int64_t>(options_.max_changes));
+    while (const db::Statement* row = q.next()) {
+      OutboxRow r{row->column_int64(0), row->column_int64(1), row->column_text(2),
+                  row->column_text(3)};
+      bytes += r.body.size();
+      rows.push_back(std::move(r));
+      if (bytes >= options_.max_bytes) break;
+    }
+    return q.status();
+  });
+  if (!read.is_ok()) return read;
+  if (!rows.empty() && rows.front().seq != acked + 1) {
+    // Acknowledged rows were trimmed past what the cloud has: it lost data (e.g. was
+    // restored from a backup). Resending is impossible; reconciliation must repair.
+    failures_.with({"outbox_gap"}).inc();
+    return Status(StatusCode::kInternal, "the cloud expects change " + std::to_string(acked + 1) +
+                                             " but the outbox starts at " +
+                                             std::to_string(rows.front().seq));
+  }
+
+  // 2. The batch.
+  nlohmann::json changes = nlohmann::json::array();
+  for (const auto& r : rows) {
+    changes.push_back({{"seq", r.seq}, {"kind", r.type}, {"body", compact_body(r.type, r.body)}});
+  }
+  const nlohmann::json batch = {{"store_id", options_.store_id},
+                                {"first_seq", acked + 1},
+                                {"changes", std::move(changes)},
+                                {"downstream_cursor", cursor},
+                                {"sent_at_ms", to_unix_ms(clock_.wall_now())}};
+  {
+    std::lock_guard lock(status_mutex_);
+    newest_seq_ = newest;
+    oldest_unacked_ts_ms_ = rows.empty() ? 0 : rows.front().ts_ms;
+  }
+  backlog_gauge_.set(static_cast<double>(newest - acked));
+  backlog_bytes_gauge_.set(static_cast<double>(bytes));
+  lag_gauge_.set(rows.empty()
+                     ? 0.0
+                     : static_cast<double>(to_unix_ms(clock_.wall_now()) - rows.front().ts_ms) /
+                           1000.0);
+
+  // 3. The exchange.
+  auto& client = client_;
+  if (!client) {
+    auto created = http::HttpClient::create(
+        options_.cloud_url,
+        http::ClientOptions{.compress_requests = true,
+                            .ca_file = options_.ca_file,
+                            .bearer_token = options_.store_id + ":" + options_.store_secret});
+    if (!created.ok()) return created.status();
+    client = std::move(*created);
+  }
+  auto response = client->post("/v1/stores/" + options_.store_id + "/sync",
+                               wire::dump_compact(batch), "application/json");
+  if (!response.ok()) {
+    client.reset();  // a fresh connection next time
+    failures_.with({"unreachable"}).inc();
+    return response.status();
+  }
+  wire_bytes_.inc(client->last_request_body_bytes());
+  sent_changes_.inc(rows.size());
+  if (response->status == 409) {
+    // A gap: the cloud says where it stands; resend from there.
+    auto body = nlohmann::json::parse(response->body, nullptr, false);
+    if (body.is_object() && body.contains("expected_seq") &&
+        body["expected_seq"].is_number_integer()) {
+      const std::int64_t expected = body["expected_seq"].get<std::int64_t>();
+      failures_.with({"gap"}).inc();
+      if (expected - 1 < acked) {
+        std::lock_guard lock(status_mutex_);
+        acked_seq_ = expected - 1;
+      }
+      return unavailable("the cloud expects change " + std::to_string(expected));
+    }
+  }
+  if (response->status != 200) {
+    const std::string reason = response->status == 401 || response->status == 403
+                                   ? "refused_credentials"
+                               : response->status >= 500 ? "cloud_error"
+                                                         : "rejected";
+    failures_.with({reason}).inc();
+    return Status(
+        response->status >= 500 ? StatusCode::kUnavailable : StatusCode::kFailedPrecondition,
+        "the cloud answered " + std::to_string(response->status) + ": " +
+            response->body.substr(0, 300));
+  }
+  auto reply = wire::parse_sync_reply(response->body);
+  if (!reply.ok()) {
+    failures_.with({"bad_reply"}).inc();
+    return Status(StatusCode::kUnavailable, "unreadable sync reply: " + reply.status().message());
+  }
+
+  // 4. Record the acknowledgement and apply downstream items with their cursor, in one
+  // transaction; trim what both sides no longer need.
+  const std::int64_t new_acked = std::min(reply->acked_seq, newest);
+  std::int64_t applied_items = 0;
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    std::int64_t new_cursor = cursor;
+    for (const auto& item : reply->downstream) {
+      if (item.cursor <= new_cursor) continue;  // already applied
+      auto savepoint = ctx.db().begin();
+      if (!savepoint.ok()) return savepoint.status();
+      Status st = apply_ ? apply_(ctx, item.kind, item.body)
+                         : failed_precondition("no handler for " + item.kind);
+      if (st.is_ok()) st = savepoint->commit();
+      if (!st.is_ok()) {
+        (void)savepoint->rollback();
+        duplicates_.inc();
+        logger_.error("downstream_item_skipped",
+                      {{"cursor", item.cursor}, {"kind", item.kind}, {"error", st.to_string()}});
+      } else {
+        ++applied_items;
+      }
+      new_cursor = item.cursor;
+    }
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
+        "UPDATE sync_state SET value = ? WHERE key = 'downstream_cursor'", new_cursor));
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.db().run("UPDATE sync_state SET value = ? WHERE key = 'acked_seq'", new_acked));
+    const std::int64_t trim_to = std::min(new_acked, newest - options_.keep_acked_events);
+    if (trim_to > 0) {
+      SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
+          "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq "
+          "LIMIT ?)",
+          trim_to, kTrimRowsPerRound));
+    }
+    return nlohmann::json(new_cursor);
+  });
+  if (!written.ok()) return written.status();
+  downstream_applied_.inc(static_cast<std::uint64_t>(applied_items));
+  {
+    std::lock_guard lock(status_mutex_);
+    acked_seq_ = new_acked;
+    downstream_cursor_ = written->get<std::int64_t>();
+    last_error_.clear();
+    last_success_ms_ = to_unix_ms(clock_.wall_now());
+    if (new_acked >= newest) oldest_unacked_ts_ms_ = 0;
+  }
+  acked_gauge_.set(static_cast<double>(new_acked));
+  backlog_gauge_.set(static_cast<double>(newest - new_acked));
+  if (new_acked >= newest) lag_gauge_.set(0);
+  round_trip_.observe(std::chrono::duration<double>(clock_.mono_now() - started).count());
+  return new_acked - acked;
+}
+
+void SyncClient::run() {
+  while (!stop_.load()) {
+    auto result = sync_once();
+    if (!result.ok()) {
+      {
+        std::lock_guard lock(status_mutex_);
+        last_error_ = result.status().to_string();
+      }
+      std::uint64_t suppressed = 0;
+      if (failure_log_.allow(clock_.mono_now(), &suppressed)) {
+        logger_.warn("sync_failed",
+                     {{"error", result.status().to_string()}, {"suppressed", suppressed}});
+      }
+      const auto wait = next_backoff();
+      const auto until = clock_.mono_now() + wait;
+      while (!stop_.load() && clock_.mono_now() < until) {
+        (void)bus_.read(bus_.head(), 1, std::chrono::milliseconds(100));
+      }
+      continue;
+    }
+    backoff_ = options_.min_backoff;
+    std::int64_t backlog = 0;
+    {
+      std::lock_guard lock(status_mutex_);
+      backlog = newest_seq_ - acked_seq_;
+    }
+    if (*result > 0 && backlog > 0) continue;  // more to drain
+    // Caught up: wait for the next committed change, or the heartbeat.
+    const auto pos = bus_.head();
+    const auto until = clock_.mono_now() + options_.heartbeat;
+    while (!stop_.load() && clock_.mono_now() < until) {
+      auto r = bus_.read(pos, 1, std::chrono::milliseconds(250));
+      bool durable = false;
+      for (const auto& e : r.events) durable = durable || e.seq > 0;
+      if (durable) break;
+    }
+  }
+}
+
+nlohmann::json SyncClient::status() const {
+  std::lock_guard lock(status_mutex_);
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  const double lag = oldest_unacked_ts_ms_ > 0 ? (now - oldest_unacked_ts_ms_) / 1000.0 : 0.0;
+  nlohmann::json s = {{"cloud", options_.cloud_url},
+                      {"acked_seq", acked_seq_},
+                      {"newest_seq", newest_seq_},
+                      {"backlog", std::max<std::int64_t>(0, newest_seq_ - acked_seq_)},
+                      {"lag_s", lag},
+                      {"lagging", lag > static_cast<double>(options_.lag_alert.count())},
+                      {"downstream_cursor", downstream_cursor_}};
+  if (!last_error_.empty()) s["last_error"] = last_error_;
+  if (last_success_ms_ > 0) s["last_success_ms"] = last_success_ms_;
+  return s;
+}
+
+}  // namespace shopeasy::edge::sync
