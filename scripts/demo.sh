@@ -4,16 +4,18 @@
 # runners, plus one shopeasy-cloud. Prints where everything listens and the API
 # tokens (generated fresh for each run), then runs until Ctrl-C, which stops it all.
 # Environment: DEMO_STATE (default ./state/demo), DEMO_BASE_PORT (default 18080),
-# DEMO_RUNNERS per store (default 2), DEMO_SECONDS (stop by itself after N seconds).
+# DEMO_RUNNERS per store (default 2), DEMO_SECONDS (stop by itself after N seconds),
+# DEMO_BUILD_DIR (default ./build), DEMO_NO_BUILD=1 (use what is built already).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 state="${DEMO_STATE:-$root/state/demo}"
 base="${DEMO_BASE_PORT:-18080}"
 runners_per_store="${DEMO_RUNNERS:-2}"
 
+build_dir="${DEMO_BUILD_DIR:-$root/build}"
 bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh" "$root/build"
-bin="$root/build/bin"
+if [ -z "${DEMO_NO_BUILD:-}" ]; then bash "$root/scripts/build.sh" "$build_dir"; fi
+bin="$build_dir/bin"
 mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 
 rm -rf "$state"
@@ -43,11 +45,23 @@ random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 admin_token="$(random_secret)"
+customer_token="$(random_secret)"
 cat >"$state/tokens.txt" <<TOKENS
 admin token (edges and cloud): $admin_token
+customer token (cloud): $customer_token
 TOKENS
 chmod 600 "$state/tokens.txt"
 tokens_json="[{\"name\":\"demo-admin\",\"role\":\"admin\",\"sha256\":\"$(sha256 "$admin_token")\"}]"
+cloud_tokens_json="[{\"name\":\"demo-admin\",\"role\":\"admin\",\"sha256\":\"$(sha256 "$admin_token")\"},{\"name\":\"demo-app\",\"role\":\"customer\",\"sha256\":\"$(sha256 "$customer_token")\"}]"
+api() {  # method url [json-body] -> prints the body; fails on HTTP errors
+  local method="$1" url="$2" body="${3:-}"
+  if [ -n "$body" ]; then
+    curl -fsS -X "$method" -H "Authorization: Bearer $admin_token" \
+      -H "Content-Type: application/json" -d "$body" "$url"
+  else
+    curl -fsS -X "$method" -H "Authorization: Bearer $admin_token" "$url"
+  fi
+}
 
 wait_http() {  # url, name
   for _ in $(seq 1 100); do
@@ -62,10 +76,23 @@ wait_http() {  # url, name
 cloud_port=$((base + 10))
 mkdir -p "$state/cloud"
 cat >"$state/cloud/cloud.json" <<JSON
-{"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $tokens_json}}
+{"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $cloud_tokens_json},
+ "stores": {"online_window_s": 30}}
 JSON
 "$bin/shopeasy-cloud" --config "$state/cloud/cloud.json" >"$state/cloud/cloud.log" 2>&1 &
 pids+=($!)
+wait_http "http://127.0.0.1:$cloud_port/health" "shopeasy-cloud"
+
+# The cloud owns the catalog; stores learn it through sync.
+python3 - "$root/firmware-config/demo/catalog.json" >"$state/catalog.lines" <<'PY'
+import json, sys
+for p in json.load(open(sys.argv[1]))["products"]:
+    body = {k: p[k] for k in ("name", "category", "price_cents", "barcodes")}
+    print(p["sku"], json.dumps(body), p["ean13"], sep="\t")
+PY
+while IFS=$'\t' read -r sku body _; do
+  api PUT "http://127.0.0.1:$cloud_port/v1/catalog/$sku" "$body" >/dev/null
+done <"$state/catalog.lines"
 
 # Two stores in different geohash cells of Bengaluru.
 store_ids=(blr-indiranagar blr-koramangala)
@@ -78,6 +105,10 @@ for i in 0 1; do
   broker_port=$((base + 1 + i))
   http_port=$((base + 11 + i))
   edge_password="$(random_secret)"
+  store_secret="$(random_secret)"
+  api PUT "http://127.0.0.1:$cloud_port/v1/stores/$id" \
+    "{\"name\":\"ShopEasy $id\",\"lat\":${store_lat[$i]},\"lon\":${store_lon[$i]},\"service_radius_m\":3000,\"secret\":\"$store_secret\"}" \
+    >/dev/null
   : >"$dir/broker/passwd"
   mosquitto_passwd -b "$dir/broker/passwd" shopeasy-edge "$edge_password"
   for r in $(seq 1 "$runners_per_store"); do
@@ -93,6 +124,7 @@ password_file $dir/broker/passwd
 acl_file $root/firmware-config/mosquitto/acl
 persistence true
 persistence_location $dir/broker/
+user $(id -un)
 listener $broker_port 127.0.0.1
 CONF
   "$mosquitto_bin" -c "$dir/broker/mosquitto.conf" >"$dir/broker/mosquitto.log" 2>&1 &
@@ -104,10 +136,11 @@ CONF
   "state_dir": "$dir",
   "http": {"port": $http_port},
   "mqtt": {"port": $broker_port, "username": "shopeasy-edge", "client_id": "shopeasy-edge-$id"},
+  "sync": {"enabled": true, "url": "http://127.0.0.1:$cloud_port", "heartbeat_ms": 1000},
   "auth": {"tokens": $tokens_json}
 }
 JSON
-  SHOPEASY_EDGE_MQTT_PASSWORD="$edge_password" \
+  SHOPEASY_EDGE_MQTT_PASSWORD="$edge_password" SHOPEASY_EDGE_SYNC_STORE_SECRET="$store_secret" \
     "$bin/shopeasy-edge" --config "$dir/edge.json" >"$dir/edge.log" 2>&1 &
   pids+=($!)
 
@@ -120,8 +153,44 @@ JSON
   done
 done
 
-wait_http "http://127.0.0.1:$cloud_port/health" "shopeasy-cloud"
 for i in 0 1; do wait_http "http://127.0.0.1:$((base + 11 + i))/health" "edge ${store_ids[$i]}"; done
+
+# Each store maps its bins, waits for the catalog from the cloud, and receives stock.
+for i in 0 1; do
+  edge="http://127.0.0.1:$((base + 11 + i))"
+  api POST "$edge/api/bins" \
+    '{"bins":[{"code":"A-01","walk_order":1},{"code":"A-02","walk_order":2},{"code":"B-01","walk_order":3},{"code":"B-02","walk_order":4}]}' >/dev/null
+  for _ in $(seq 1 100); do
+    api GET "$edge/api/stock/BISCUIT-200" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  n=0
+  while IFS=$'\t' read -r sku _ ean; do
+    bin=$([ $((n % 2)) -eq 0 ] && echo A-01 || echo B-01)
+    api POST "$edge/api/scans" \
+      "{\"scan_id\":\"seed-$sku\",\"scanner_id\":\"demo\",\"code\":\"$ean\",\"action\":\"receive\",\"qty\":$((20 + n * 3)),\"bin\":\"$bin\"}" >/dev/null
+    n=$((n + 1))
+  done <"$state/catalog.lines"
+done
+
+# Simulated handheld scans: pickers pick and receivers restock, at both stores.
+(
+  mapfile -t eans < <(cut -f3 "$state/catalog.lines")
+  k=0
+  while true; do
+    i=$((RANDOM % 2))
+    edge="http://127.0.0.1:$((base + 11 + i))"
+    ean="${eans[$((RANDOM % ${#eans[@]}))]}"
+    action=$([ $((RANDOM % 5)) -eq 0 ] && echo receive || echo pick)
+    qty=$([ "$action" = receive ] && echo 10 || echo $((1 + RANDOM % 2)))
+    api POST "$edge/api/scans" \
+      "{\"scan_id\":\"sim-$$-$k\",\"scanner_id\":\"sim\",\"code\":\"$ean\",\"action\":\"$action\",\"qty\":$qty}" \
+      >/dev/null 2>&1 || true
+    k=$((k + 1))
+    sleep 0.5
+  done
+) &
+pids+=($!)
 
 echo
 echo "ShopEasy demo is running (state and logs in $state)"
@@ -130,8 +199,15 @@ for i in 0 1; do
   echo "  edge ${store_ids[$i]}  http://127.0.0.1:$((base + 11 + i))   broker 127.0.0.1:$((base + 1 + i))   runners: $runners_per_store"
   echo "      health: $(curl -fsS "http://127.0.0.1:$((base + 11 + i))/health")"
 done
+cell="$(api GET "http://127.0.0.1:$cloud_port/v1/stores" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["stores"][0]["geohash"])')"
+sleep 1.5
+echo "  customer view of geohash $cell (first items):"
+curl -fsS -H "Authorization: Bearer $customer_token" \
+  "http://127.0.0.1:$cloud_port/api/inventory?geo_hash=$cell&limit=3" | head -c 600
+echo
 echo "  admin token in $state/tokens.txt, e.g.:"
-echo "    curl -H \"Authorization: Bearer \$(cut -d' ' -f6 $state/tokens.txt)\" http://127.0.0.1:$((base + 11))/metrics"
+echo "    curl -H \"Authorization: Bearer \$(head -1 $state/tokens.txt | cut -d' ' -f6)\" http://127.0.0.1:$((base + 11))/metrics"
 echo "Press Ctrl-C to stop."
 
 if [ -n "${DEMO_SECONDS:-}" ]; then

@@ -135,6 +135,33 @@ TEST_F(SyncTest, CatalogFlowsDownAndStockFlowsUp) {
   EXPECT_EQ(health["sync"]["backlog"], 0) << health.dump();
 }
 
+TEST_F(SyncTest, AStoreRegisteredLaterGetsTheWholeCatalog) {
+  ASSERT_EQ(cloud_call("PUT", "/v1/stores/late-store",
+                       json{{"name", "Late"},
+                            {"lat", kLat},
+                            {"lon", kLon},
+                            {"secret", "another-secret-0123456789"}}
+                           .dump())
+                .status,
+            200);
+  auto edge = start_daemon(
+      "shopeasy-edge",
+      {"--http.port=0", "--state_dir=" + dir_->file("late").string(), "--mqtt.enabled=false",
+       "--store.id=late-store", "--auth.tokens=" + admin_tokens_json(), "--sync.enabled=true",
+       "--sync.url=http://127.0.0.1:" + std::to_string(cloud_->http_port),
+       "--sync.heartbeat_ms=200"},
+      {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", "another-secret-0123456789"}});
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  EXPECT_TRUE(wait_for(
+      [&] {
+        auto r =
+            http_request("127.0.0.1", edge->http_port, "GET", "/api/stock/MILK-1L", "", bearer());
+        return r && r->status == 200;
+      },
+      10s))
+      << edge->process.describe();
+}
+
 TEST_F(SyncTest, PartitionDrainsWhenTheCloudReturns) {
   start_edge();
   ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
