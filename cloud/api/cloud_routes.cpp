@@ -59,6 +59,9 @@ void CloudRoutes::register_routes(http::HttpServer& server) {
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync-status)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return sync_status(r); });
+  server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/replica)",
+               Access::roles_of({"store", "admin"}),
+               [this](const Request& r) { return replica(r); });
   server.route("PUT", R"(/v1/stores/([A-Za-z0-9_-]{1,64}))", Access::roles_of({"admin"}),
                [this](const Request& r) { return put_store(r); });
   server.route("GET", "/v1/stores", Access::roles_of({"admin"}),
@@ -167,6 +170,26 @@ Response CloudRoutes::sync_status(const Request& req) {
   auto s = store_.get_store(id);
   if (!s.ok()) return Response::error(s.status());
   return Response::json(200, store_summary(*s, to_unix_ms(clock_.wall_now())));
+}
+
+Response CloudRoutes::replica(const Request& req) {
+  const std::string& id = req.params[0];
+  if (req.principal.role == "store" && req.principal.subject != id) {
+    return Response::error(Status(StatusCode::kPermissionDenied, "another store's replica"));
+  }
+  std::vector<std::string> skus;
+  if (auto sku = req.query_param("sku"); sku && !sku->empty()) skus.push_back(*sku);
+  auto rows = store_.availability(id, skus);
+  if (!rows.ok()) return Response::error(rows.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& a : *rows) {
+    items.push_back({{"sku", a.sku},
+                     {"on_hand", a.on_hand},
+                     {"reserved", a.reserved},
+                     {"version", a.version},
+                     {"updated_seq", a.updated_seq}});
+  }
+  return Response::json(200, {{"store_id", id}, {"items", items}});
 }
 
 Response CloudRoutes::list_stores(const Request&) {

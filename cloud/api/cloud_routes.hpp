@@ -33,6 +33,7 @@ class CloudRoutes {
   http::Response sync(const http::Request& req);
   http::Response put_store(const http::Request& req);
   http::Response sync_status(const http::Request& req);
+  http::Response replica(const http::Request& req);
   http::Response list_stores(const http::Request& req);
   http::Response put_catalog_item(const http::Request& req);
   http::Response serving_stores(const http::Request& req);
