@@ -3,6 +3,7 @@
 #include "common/geohash/geohash.hpp"
 #include "common/http/auth.hpp"
 #include "common/wire/json_fields.hpp"
+#include "common/wire/reconcile.hpp"
 #include "common/wire/sync.hpp"
 
 namespace shopeasy::cloud::api {
@@ -51,7 +52,11 @@ CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
       refused_(metrics.counter_family("cloud_sync_refused_total", "Sync batches refused, by reason",
                                       {"reason"})),
       batch_seconds_(metrics.histogram("cloud_sync_batch_seconds", "Time to apply one sync batch",
-                                       metrics::default_latency_buckets())) {}
+                                       metrics::default_latency_buckets())),
+      reconcile_checks_(metrics.counter("cloud_reconcile_checks_total",
+                                        "Replica checksum comparisons with a store")),
+      reconcile_mismatches_(metrics.counter("cloud_reconcile_mismatched_buckets_total",
+                                            "Checksum buckets that differed from the store's")) {}
 
 void CloudRoutes::register_routes(http::HttpServer& server) {
   server.route("POST", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync)", Access::roles_of({"store"}),
@@ -128,6 +133,15 @@ Response CloudRoutes::sync(const Request& req) {
   if (!items.ok()) return Response::error(items.status());
   wire::SyncReply reply;
   reply.acked_seq = result->acked_seq;
+  if (batch->reconcile) {
+    auto differing = reconcile(id, *batch->reconcile, result->acked_seq);
+    if (differing.ok()) {
+      reply.resend_buckets = std::move(*differing);
+    } else {
+      refused_.with({"bad_reconcile"}).inc();
+      logger_.warn("reconcile_refused", {{"store", id}, {"error", differing.status().to_string()}});
+    }
+  }
   reply.next_cursor = batch->downstream_cursor;
   for (auto& item : *items) {
     reply.next_cursor = item.cursor;
@@ -136,6 +150,34 @@ Response CloudRoutes::sync(const Request& req) {
   }
   batch_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - started).count());
   return Response::json(200, wire::encode(reply));
+}
+
+StatusOr<std::vector<int>> CloudRoutes::reconcile(const std::string& store_id,
+                                                  const nlohmann::json& request,
+                                                  std::int64_t acked_seq) {
+  if (!request.contains("as_of_seq") || !request["as_of_seq"].is_number_integer() ||
+      !request.contains("buckets") || !request["buckets"].is_number_integer()) {
+    return invalid_argument("reconcile needs as_of_seq and buckets", "reconcile");
+  }
+  // Only comparable when the replica stands exactly where the store computed its sums.
+  if (request["as_of_seq"].get<std::int64_t>() != acked_seq) return std::vector<int>();
+  const int buckets = request["buckets"].get<int>();
+  if (buckets < 1 || buckets > 4096) {
+    return invalid_argument("buckets must be 1..4096", "reconcile.buckets");
+  }
+  auto theirs = wire::decode_checksums(request.value("checksums", nlohmann::json()), buckets);
+  if (!theirs.ok()) return theirs.status();
+  auto ours = store_.checksums(store_id, buckets);
+  if (!ours.ok()) return ours.status();
+  std::vector<wire::BucketChecksum> mine;
+  for (const auto& c : *ours) mine.push_back(wire::BucketChecksum{c.bucket, c.rows, c.checksum});
+  auto differing = wire::differing_buckets(*theirs, mine);
+  reconcile_checks_.inc();
+  if (!differing.empty()) {
+    reconcile_mismatches_.inc(differing.size());
+    logger_.warn("replica_diverged", {{"store", store_id}, {"buckets", differing.size()}});
+  }
+  return differing;
 }
 
 nlohmann::json CloudRoutes::store_summary(const storage::StoreRecord& s,

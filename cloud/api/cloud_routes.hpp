@@ -38,6 +38,10 @@ class CloudRoutes {
   http::Response put_catalog_item(const http::Request& req);
   http::Response serving_stores(const http::Request& req);
   http::Response inventory(const http::Request& req);
+  // Buckets where the store's checksums differ from the replica's; empty when they
+  // agree or are not comparable yet.
+  StatusOr<std::vector<int>> reconcile(const std::string& store_id, const nlohmann::json& request,
+                                       std::int64_t acked_seq);
   nlohmann::json store_summary(const storage::StoreRecord& s, std::int64_t now_ms) const;
 
   storage::CloudStore& store_;
@@ -50,6 +54,8 @@ class CloudRoutes {
   metrics::Counter& duplicates_;
   metrics::CounterFamily& refused_;
   metrics::Histogram& batch_seconds_;
+  metrics::Counter& reconcile_checks_;
+  metrics::Counter& reconcile_mismatches_;
 };
 
 }  // namespace shopeasy::cloud::api

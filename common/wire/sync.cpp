@@ -40,6 +40,13 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
     });
     r.required_int("downstream_cursor", &b.downstream_cursor, 0, kMaxInt64);
     r.required_int("sent_at_ms", &b.sent_at_ms, kMinTimestampMs, kMaxInt64);
+    if (const json* rec = r.find("reconcile"); rec != nullptr && !rec->is_null()) {
+      if (!rec->is_object()) {
+        r.fail("reconcile", "must be a JSON object");
+      } else {
+        b.reconcile = *rec;
+      }
+    }
   });
 }
 
@@ -48,11 +55,13 @@ json encode(const SyncBatch& b) {
   for (const SyncChange& c : b.changes) {
     changes.push_back({{"seq", c.seq}, {"kind", c.kind}, {"body", c.body}});
   }
-  return json{{"store_id", b.store_id},
-              {"first_seq", b.first_seq},
-              {"changes", std::move(changes)},
-              {"downstream_cursor", b.downstream_cursor},
-              {"sent_at_ms", b.sent_at_ms}};
+  json j{{"store_id", b.store_id},
+         {"first_seq", b.first_seq},
+         {"changes", std::move(changes)},
+         {"downstream_cursor", b.downstream_cursor},
+         {"sent_at_ms", b.sent_at_ms}};
+  if (b.reconcile) j["reconcile"] = *b.reconcile;
+  return j;
 }
 
 StatusOr<SyncBatch> parse_sync_batch(std::string_view text, std::size_t max_bytes) {
@@ -70,6 +79,20 @@ StatusOr<SyncReply> decode_sync_reply(const json& j) {
       item.required_json_object("body", &d.body);
     });
     r.required_int("next_cursor", &reply.next_cursor, 0, kMaxInt64);
+    if (const json* buckets = r.find("resend_buckets"); buckets != nullptr && !buckets->is_null()) {
+      if (!buckets->is_array() || buckets->size() > 65536) {
+        r.fail("resend_buckets", "must be an array of bucket numbers");
+      } else {
+        for (const auto& v : *buckets) {
+          if (!v.is_number_integer() || v.get<std::int64_t>() < 0 ||
+              v.get<std::int64_t>() > 65535) {
+            r.fail("resend_buckets", "must hold integers 0..65535");
+            break;
+          }
+          reply.resend_buckets.push_back(v.get<int>());
+        }
+      }
+    }
   });
 }
 
@@ -82,6 +105,7 @@ json encode(const SyncReply& r) {
             {"downstream", std::move(downstream)},
             {"next_cursor", r.next_cursor}};
   set_optional(j, "expected_seq", r.expected_seq);
+  if (!r.resend_buckets.empty()) j["resend_buckets"] = r.resend_buckets;
   return j;
 }
 

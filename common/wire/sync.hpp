@@ -47,6 +47,10 @@ struct SyncBatch {
   std::vector<SyncChange> changes{};   // 0..kMaxSyncChanges, seqs first_seq, first_seq+1, ...
   std::int64_t downstream_cursor = 0;  // >= 0; last downstream cursor applied, 0 for none
   std::int64_t sent_at_ms = 0;
+  // Optional reconciliation: {"as_of_seq": n, "buckets": b, "checksums": [...]} computed
+  // over the store's stock as of change n (see reconcile.hpp). Only sent when the store
+  // is caught up, so the cloud compares its replica at the same point.
+  std::optional<nlohmann::json> reconcile{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 
@@ -72,6 +76,7 @@ struct SyncReply {
   std::optional<std::int64_t> expected_seq{};  // >= 1; set when the cloud saw a gap
   std::vector<DownstreamItem> downstream{};    // 0..kMaxDownstreamItems
   std::int64_t next_cursor = 0;                // >= 0; send as downstream_cursor next time
+  std::vector<int> resend_buckets{};           // reconciliation found these buckets differ
   friend bool operator==(const SyncReply&, const SyncReply&) = default;
 };
 

@@ -65,6 +65,8 @@ config::Schema edge_schema() {
   s.add(int_option("sync.batch_max_changes", 2000, 1, 10000, "Changes per sync request"));
   s.add(int_option("sync.heartbeat_ms", 5000, 100, 600000,
                    "With nothing to send, contact the cloud this often"));
+  s.add(int_option("sync.reconcile_every_ms", 30000, 0, 86400000,
+                   "When caught up, compare stock checksums with the cloud this often (0: never)"));
   s.add(int_option("sync.keep_acked_events", 100000, 0, 100000000,
                    "Acknowledged events kept for live-stream replay"));
   s.add(int_option("events.buffer", 16384, 256, 1 << 20,
@@ -137,6 +139,7 @@ Status EdgeDaemon::start() {
     opts.max_changes = static_cast<std::size_t>(config_.get_int("sync.batch_max_changes"));
     opts.heartbeat = std::chrono::milliseconds(config_.get_int("sync.heartbeat_ms"));
     opts.keep_acked_events = config_.get_int("sync.keep_acked_events");
+    opts.reconcile_every = std::chrono::milliseconds(config_.get_int("sync.reconcile_every_ms"));
     sync_ = std::make_unique<sync::SyncClient>(
         opts, *store_, bus_,
         [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {

@@ -2,6 +2,7 @@
 
 #include "common/http/client.hpp"
 #include "common/wire/json_fields.hpp"
+#include "common/wire/reconcile.hpp"
 #include "common/wire/sync.hpp"
 
 namespace shopeasy::edge::sync {
@@ -60,9 +61,71 @@ SyncClient::SyncClient(SyncOptions options, store::EdgeStore& store, events::Eve
       downstream_applied_(
           metrics.counter("edge_sync_downstream_applied_total", "Downstream items applied")),
       round_trip_(metrics.histogram("edge_sync_round_trip_seconds", "One sync exchange",
-                                    metrics::default_latency_buckets())) {}
+                                    metrics::default_latency_buckets())),
+      reconcile_rounds_(metrics.counter("edge_sync_reconcile_rounds_total",
+                                        "Reconciliation checksums sent to the cloud")),
+      reconcile_repairs_(metrics.counter("edge_sync_reconcile_repaired_buckets_total",
+                                         "Buckets re-sent because the cloud's replica differed")) {}
 
 SyncClient::~SyncClient() { stop(); }
+
+StatusOr<nlohmann::json> SyncClient::reconcile_snapshot() {
+  return store_.read([&](db::Database& db) -> StatusOr<nlohmann::json> {
+    // One read transaction: the checksums and the seq they cover come from one snapshot.
+    auto tx = db.begin(db::TxMode::kDeferred);
+    if (!tx.ok()) return tx.status();
+    auto seq = db.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+    if (!seq.ok()) return seq.status();
+    wire::ChecksumBuilder builder(options_.reconcile_buckets);
+    auto q = db.query("SELECT sku, on_hand, reserved FROM sku_totals");
+    while (const db::Statement* row = q.next()) {
+      builder.add(row->column_text(0), row->column_int64(1), row->column_int64(2));
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    (void)tx->rollback();
+    return nlohmann::json{{"as_of_seq", seq->value_or(0)},
+                          {"buckets", options_.reconcile_buckets},
+                          {"checksums", wire::encode_checksums(builder.result())}};
+  });
+}
+
+Status SyncClient::resend_buckets(const std::vector<int>& buckets) {
+  std::vector<bool> wanted(static_cast<std::size_t>(options_.reconcile_buckets), false);
+  for (int b : buckets) {
+    if (b >= 0 && b < options_.reconcile_buckets) wanted[static_cast<std::size_t>(b)] = true;
+  }
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    std::int64_t resent = 0;
+    struct Row {
+      std::string sku;
+      std::int64_t on_hand, reserved, version;
+    };
+    std::vector<Row> rows;
+    auto q = ctx.db().query("SELECT sku, on_hand, reserved, version FROM sku_totals");
+    while (const db::Statement* row = q.next()) {
+      std::string sku = row->column_text(0);
+      if (wanted[static_cast<std::size_t>(wire::sku_bucket(sku, options_.reconcile_buckets))]) {
+        rows.push_back(
+            Row{std::move(sku), row->column_int64(1), row->column_int64(2), row->column_int64(3)});
+      }
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    for (const auto& r : rows) {
+      auto seq = ctx.emit("stock.snapshot", {{"sku", r.sku},
+                                             {"sku_on_hand", r.on_hand},
+                                             {"sku_reserved", r.reserved},
+                                             {"version", r.version}});
+      if (!seq.ok()) return seq.status();
+      ++resent;
+    }
+    return nlohmann::json(resent);
+  });
+  if (!written.ok()) return written.status();
+  reconcile_repairs_.inc(buckets.size());
+  logger_.warn("replica_repaired",
+               {{"buckets", buckets.size()}, {"skus_resent", written->get<std::int64_t>()}});
+  return Status::ok();
+}
 
 StatusOr<std::int64_t> SyncClient::load_position() {
   return store_.read([&](db::Database& db) -> StatusOr<std::int64_t> {
@@ -148,11 +211,21 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   for (const auto& r : rows) {
     changes.push_back({{"seq", r.seq}, {"kind", r.type}, {"body", compact_body(r.type, r.body)}});
   }
-  const nlohmann::json batch = {{"store_id", options_.store_id},
-                                {"first_seq", acked + 1},
-                                {"changes", std::move(changes)},
-                                {"downstream_cursor", cursor},
-                                {"sent_at_ms", to_unix_ms(clock_.wall_now())}};
+  nlohmann::json batch = {{"store_id", options_.store_id},
+                          {"first_seq", acked + 1},
+                          {"changes", std::move(changes)},
+                          {"downstream_cursor", cursor},
+                          {"sent_at_ms", to_unix_ms(clock_.wall_now())}};
+  // Caught up: now and then, let the cloud check its replica against our stock.
+  if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
+      clock_.mono_now() >= next_reconcile_) {
+    next_reconcile_ = clock_.mono_now() + options_.reconcile_every;
+    auto snapshot = reconcile_snapshot();
+    if (snapshot.ok() && (*snapshot)["as_of_seq"] == acked) {
+      batch["reconcile"] = std::move(*snapshot);
+      reconcile_rounds_.inc();
+    }
+  }
   {
     std::lock_guard lock(status_mutex_);
     newest_seq_ = newest;
@@ -261,6 +334,9 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
     last_error_.clear();
     last_success_ms_ = to_unix_ms(clock_.wall_now());
     if (new_acked >= newest) oldest_unacked_ts_ms_ = 0;
+  }
+  if (!reply->resend_buckets.empty()) {
+    SHOPEASY_RETURN_IF_ERROR(resend_buckets(reply->resend_buckets));
   }
   acked_gauge_.set(static_cast<double>(new_acked));
   backlog_gauge_.set(static_cast<double>(newest - new_acked));

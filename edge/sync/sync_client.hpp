@@ -46,6 +46,9 @@ struct SyncOptions {
   // Alert (log + metric) when the backlog passes this many changes.
   std::int64_t backlog_alert = 1000000;
   std::chrono::seconds lag_alert{60};
+  // When caught up, send reconciliation checksums this often (0: never).
+  std::chrono::milliseconds reconcile_every{30000};
+  int reconcile_buckets = 64;
 };
 
 // Applies one downstream item inside the write that also advances the cursor.
@@ -73,6 +76,10 @@ class SyncClient {
  private:
   void run();
   StatusOr<std::int64_t> load_position();
+  // Checksums of the store's stock in one read snapshot, with the newest seq they cover.
+  StatusOr<nlohmann::json> reconcile_snapshot();
+  // Re-sends the current totals of every SKU in the given buckets as stock.snapshot.
+  Status resend_buckets(const std::vector<int>& buckets);
   std::chrono::milliseconds next_backoff();
 
   SyncOptions options_;
@@ -95,6 +102,8 @@ class SyncClient {
   std::int64_t oldest_unacked_ts_ms_ = 0;
   std::string last_error_;
   std::int64_t last_success_ms_ = 0;
+  MonoTime next_reconcile_{};
+  std::int64_t reconcile_mismatches_ = 0;
 
   metrics::Gauge& acked_gauge_;
   metrics::Gauge& backlog_gauge_;
@@ -106,6 +115,8 @@ class SyncClient {
   metrics::CounterFamily& failures_;
   metrics::Counter& downstream_applied_;
   metrics::Histogram& round_trip_;
+  metrics::Counter& reconcile_rounds_;
+  metrics::Counter& reconcile_repairs_;
   log::RateLimiter failure_log_{3, std::chrono::seconds(60)};
 };
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/db/database.hpp"
 #include "common/geohash/geohash.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
@@ -61,16 +62,21 @@ class SyncTest : public ::testing::Test {
     ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
     cloud_.emplace(std::move(*cloud));
   }
-  void start_edge() {
-    auto edge = start_daemon(
-        "shopeasy-edge",
-        {"--http.port=0", "--state_dir=" + dir_->file("edge").string(), "--mqtt.enabled=false",
-         "--store.id=" + std::string(kStoreId), "--auth.tokens=" + admin_tokens_json(),
-         "--sync.enabled=true", "--sync.url=http://127.0.0.1:" + std::to_string(cloud_->http_port),
-         "--sync.heartbeat_ms=200"},
-        {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
-    ASSERT_TRUE(edge.ok()) << edge.status().to_string();
-    edge_.emplace(std::move(*edge));
+  void start_edge(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--http.port=0",
+        "--state_dir=" + dir_->file("edge").string(),
+        "--mqtt.enabled=false",
+        "--store.id=" + std::string(kStoreId),
+        "--auth.tokens=" + admin_tokens_json(),
+        "--sync.enabled=true",
+        "--sync.url=http://127.0.0.1:" + std::to_string(cloud_->http_port),
+        "--sync.heartbeat_ms=200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto started =
+        start_daemon("shopeasy-edge", args, {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
+    ASSERT_TRUE(started.ok()) << started.status().to_string();
+    edge_.emplace(std::move(*started));
   }
   HttpReply cloud_call(const std::string& method, const std::string& path,
                        const std::string& body = "", const std::string& token = kAdminToken) {
@@ -160,6 +166,29 @@ TEST_F(SyncTest, AStoreRegisteredLaterGetsTheWholeCatalog) {
       },
       10s))
       << edge->process.describe();
+}
+
+TEST_F(SyncTest, ADivergedReplicaIsDetectedAndRepaired) {
+  start_edge({"--sync.reconcile_every_ms=300"});
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_EQ(receive("r1", 12).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 12; }, 10s));
+  // Damage the cloud's replica behind its back.
+  const int port = cloud_->http_port;
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  {
+    auto db = db::Database::open(dir_->file("cloud/cloud.db").string());
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    ASSERT_TRUE(db->run("UPDATE replica SET on_hand = 999 WHERE sku = 'MILK-1L'").is_ok());
+  }
+  start_cloud(port);
+  ASSERT_EQ(cloud_available("MILK-1L"), 999);
+  // The store's next checksums disagree; it re-sends the bucket and the replica heals.
+  EXPECT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 12; }, 10s))
+      << edge_->process.describe();
+  EXPECT_NE(cloud_call("GET", "/metrics").body.find("cloud_reconcile_mismatched_buckets_total 1"),
+            std::string::npos);
 }
 
 TEST_F(SyncTest, PartitionDrainsWhenTheCloudReturns) {
