@@ -69,6 +69,12 @@ config::Schema edge_schema() {
                    "When caught up, compare stock checksums with the cloud this often (0: never)"));
   s.add(int_option("sync.keep_acked_events", 100000, 0, 100000000,
                    "Acknowledged events kept for live-stream replay"));
+  s.add(int_option("storage.disk_cap_bytes", 0, 0, std::int64_t{1} << 50,
+                   "Budget for the state directory in bytes (0: the whole filesystem)"));
+  s.add(double_option("storage.disk_warn_ratio", 0.70, 0.1, 0.99,
+                      "Alert and start purging the least valuable data at this share"));
+  s.add(double_option("storage.disk_critical_ratio", 0.90, 0.1, 0.999,
+                      "Critical alert at this share of the budget"));
   s.add(int_option("events.buffer", 16384, 256, 1 << 20,
                    "Events kept in memory for live streams; slower readers replay from disk"));
   return s;
@@ -150,7 +156,27 @@ Status EdgeDaemon::start() {
     SHOPEASY_RETURN_IF_ERROR(sync_->start());
   }
 
-  // 6. HTTP API last, so /health never reports a daemon that is half built.
+  // 6. Disk budget: least valuable data goes first, unsynced changes never.
+  diskguard::DiskGuardOptions dg{state_dir, config_.get_int("storage.disk_cap_bytes"),
+                                 config_.get_double("storage.disk_warn_ratio"),
+                                 config_.get_double("storage.disk_critical_ratio")};
+  disk_guard_ = std::make_unique<diskguard::DiskGuard>(dg, diskguard::filesystem_probe(dg),
+                                                       logger_.child("disk"), metrics_);
+  disk_guard_->add_purger(20, "acknowledged_events", [this]() -> std::int64_t {
+    // Only what the cloud has applied (or everything, when this store does not sync).
+    const std::int64_t acked = sync_ ? sync_->status()["acked_seq"].get<std::int64_t>() : INT64_MAX;
+    auto r = store_->write([acked](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+      SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
+          "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq "
+          "LIMIT 50000)",
+          acked));
+      return nlohmann::json(ctx.db().changes());
+    });
+    return r.ok() ? r->get<std::int64_t>() : 0;
+  });
+  disk_guard_->tick();
+
+  // 7. HTTP API last, so /health never reports a daemon that is half built.
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
                                              logger_.child("http"), metrics_);
   register_routes();
@@ -170,6 +196,10 @@ void EdgeDaemon::stop() {
   if (store_) store_->stop();
 }
 
+void EdgeDaemon::tick() {
+  if (disk_guard_ && ++ticks_ % 10 == 0) disk_guard_->tick();
+}
+
 void EdgeDaemon::route_message(const mqtt::Message& message) {
   if (message.topic.rfind("scanners/", 0) == 0) {
     if (scan_intake_) scan_intake_->on_message(message);
@@ -184,6 +214,7 @@ nlohmann::json EdgeDaemon::health() const {
   nlohmann::json store = {{"queue_depth", store_ ? store_->queue_depth() : 0}};
   nlohmann::json sync = sync_ ? sync_->status() : nlohmann::json{{"enabled", false}};
   return {{"status", "ok"},
+          {"disk", disk_guard_ ? disk_guard_->status() : nlohmann::json()},
           {"store", store},
           {"sync", sync},
           {"service", kProgram.name},

@@ -14,6 +14,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "edge/diskguard/disk_guard.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
@@ -36,6 +37,8 @@ class EdgeDaemon final : public service::Daemon {
   Status start() override;
   // Stops in reverse order. Idempotent.
   void stop() override;
+  // Housekeeping once a second: disk budget.
+  void tick() override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
 
@@ -56,6 +59,8 @@ class EdgeDaemon final : public service::Daemon {
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;
   std::unique_ptr<sync::SyncClient> sync_;
+  std::unique_ptr<diskguard::DiskGuard> disk_guard_;
+  int ticks_ = 0;
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_;
 };

@@ -367,9 +367,28 @@ void SyncClient::run() {
     }
     backoff_ = options_.min_backoff;
     std::int64_t backlog = 0;
+    double lag_s = 0;
     {
       std::lock_guard lock(status_mutex_);
       backlog = newest_seq_ - acked_seq_;
+      if (oldest_unacked_ts_ms_ > 0) {
+        lag_s = (to_unix_ms(clock_.wall_now()) - oldest_unacked_ts_ms_) / 1000.0;
+      }
+    }
+    // Alert once per crossing; the store keeps everything meanwhile.
+    const bool lagging = lag_s > static_cast<double>(options_.lag_alert.count());
+    if (lagging != lag_alerting_) {
+      lag_alerting_ = lagging;
+      if (lagging) {
+        logger_.warn("sync_lagging", {{"lag_s", lag_s}, {"backlog", backlog}});
+      } else {
+        logger_.info("sync_caught_up", {{"backlog", backlog}});
+      }
+    }
+    const bool big = backlog > options_.backlog_alert;
+    if (big != backlog_alerting_) {
+      backlog_alerting_ = big;
+      if (big) logger_.warn("sync_backlog_large", {{"backlog", backlog}});
     }
     if (*result > 0 && backlog > 0) continue;  // more to drain
     // Caught up: wait for the next committed change, or the heartbeat.

@@ -103,6 +103,8 @@ class SyncClient {
   std::string last_error_;
   std::int64_t last_success_ms_ = 0;
   MonoTime next_reconcile_{};
+  bool lag_alerting_ = false;
+  bool backlog_alerting_ = false;
   std::int64_t reconcile_mismatches_ = 0;
 
   metrics::Gauge& acked_gauge_;
