@@ -24,14 +24,15 @@ function(shopeasy_library name)
   target_link_libraries(shopeasy_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# shopeasy_test(<name> SOURCES ... [DEPS ...] [LABELS ...])
-# A GoogleTest executable whose tests are each registered with CTest. LABELS lets the
-# test command select groups (unit, integration, slow).
+# shopeasy_test(<name> [SINGLE_PROCESS] SOURCES ... [DEPS ...] [LABELS ...])
+# A GoogleTest executable whose tests are each registered with CTest (or, with
+# SINGLE_PROCESS, the binary as one test). LABELS lets the test command select groups
+# (unit, integration).
 function(shopeasy_test name)
   if(NOT SHOPEASY_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SINGLE_PROCESS" "" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
@@ -47,6 +48,13 @@ function(shopeasy_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}"
-                       TIMEOUT 300)
+  if(ARG_SINGLE_PROCESS)
+    # One CTest entry for the whole binary, for suites whose tests share an expensive
+    # fixture (a database server per suite rather than per test).
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}"
+                         TIMEOUT 300)
+  endif()
 endfunction()

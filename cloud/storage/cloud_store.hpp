@@ -101,11 +101,12 @@ struct DownstreamItem {
 struct RangeChecksum {
   int bucket = 0;
   std::int64_t rows = 0;
-  std::uint64_t checksum =
-      0;  // order-independent (sum of per-row FNV-1a 64 of "sku|on_hand|reserved")
+  // Order-independent: the wrapping sum of row_checksum() over the bucket's rows.
+  std::uint64_t checksum = 0;
 };
 
-// The bucket of a SKU for reconciliation: FNV-1a 64 of the SKU modulo `buckets`.
+// The bucket of a SKU for reconciliation: FNV-1a 64 of the SKU modulo `buckets`
+// (0 when buckets < 1).
 int sku_bucket(std::string_view sku, int buckets);
 // Per-row checksum term used by RangeChecksum (FNV-1a 64 of "sku|on_hand|reserved").
 std::uint64_t row_checksum(std::string_view sku, std::int64_t on_hand, std::int64_t reserved);
@@ -114,15 +115,21 @@ class CloudStore {
  public:
   virtual ~CloudStore() = default;
 
-  // Creates or upgrades the schema. Safe to call from several instances at once.
+  // Creates or upgrades the schema; call once after opening, before anything else.
+  // Safe to call from several instances at once. kFailedPrecondition if the database
+  // was migrated by a newer build (or one that numbers its changes differently).
   virtual Status migrate() = 0;
 
-  // Registers a store or updates its registration (keeps its sync position).
+  // Registers a store or updates its registration (keeps its sync position, counters
+  // and downstream queue). kInvalidArgument naming the field: id, name (1..200
+  // characters), lat/lon, service_radius_m (> 0), opening_hours (an object),
+  // secret_sha256 (empty or 64 lower-case hex digits).
   virtual Status upsert_store(const StoreRegistration& store) = 0;
   // kNotFound for an unknown id.
   virtual StatusOr<StoreRecord> get_store(const std::string& id) = 0;
+  // Every store, inactive ones included, in id order.
   virtual StatusOr<std::vector<StoreRecord>> list_stores() = 0;
-  // Records that the store was heard from.
+  // Records that the store was heard from. kNotFound for an unknown id.
   virtual Status touch_store(const std::string& id, std::int64_t now_ms) = 0;
 
   // Applies a store's batch in one transaction, only from last_applied + 1 on and in
@@ -131,37 +138,55 @@ class CloudStore {
   // expected_seq = last_applied + 1. Also records now_ms as last seen. Applying means:
   // "stock.changed" and "stock.snapshot" set the replica of (store, sku) from the
   // body's sku_on_hand / sku_reserved / version; "scan.unknown_code" counts the code
-  // in the unknown-codes table; every other kind is counted only. kNotFound for an
-  // unknown store; kInvalidArgument if the changes' seqs are not consecutive.
+  // in the unknown-codes table; every other kind is counted only (change_counts). A
+  // store's batches apply even while it is inactive. kNotFound for an unknown store;
+  // kInvalidArgument (field "changes[i]...") if the seqs are not consecutive from >= 1,
+  // a kind is not 1..64 of [a-z0-9._], or an applied kind's body is malformed (stock:
+  // sku 1..64 printable, sku_on_hand/sku_reserved integers within +-10^12, version an
+  // optional integer >= 0; unknown code: code 1..256 characters): then nothing of the
+  // batch is applied.
   virtual StatusOr<ApplyResult> apply_batch(const std::string& store_id,
                                             const std::vector<Change>& changes,
                                             std::int64_t now_ms) = 0;
 
-  // The store's replica for these SKUs (all SKUs when `skus` is empty).
+  // The store's replica for these SKUs (all SKUs when `skus` is empty), in SKU order;
+  // SKUs the store never reported are left out. kNotFound for an unknown store.
   virtual StatusOr<std::vector<Availability>> availability(
       const std::string& store_id, const std::vector<std::string>& skus) = 0;
 
-  // Creates or updates a catalog item (version incremented) and queues it downstream
-  // ("catalog_item") for every active store, in one transaction. Returns the version.
+  // Creates or updates a catalog item (version 1, then incremented) and queues it
+  // downstream ("catalog_item", the item with its version) for every active store, in
+  // one transaction. Returns the version. kInvalidArgument naming the field: sku (1..64
+  // printable), name (1..200), category (0..64), price_cents (0..100000000), unit
+  // (1..16), barcodes (at most 32 GTIN-14s).
   virtual StatusOr<std::int64_t> upsert_catalog_item(const CatalogItem& item) = 0;
+  // The item, inactive ones included; nullopt if there is none.
   virtual StatusOr<std::optional<CatalogItem>> get_catalog_item(const std::string& sku) = 0;
   // Active catalog items with the store's availability, SKU order, after `after_sku`.
+  // SKUs compare as bytes on both backends. At most `limit` (1..10000, else
+  // kInvalidArgument); kNotFound for an unknown store.
   virtual StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
                                                                const std::string& after_sku,
                                                                int limit) = 0;
 
-  // Queues an item for one store; returns its cursor.
+  // Queues an item for one store; returns its cursor (1, 2, ... per store, never reused).
+  // kInvalidArgument for a kind not 1..64 of [a-z0-9._] or a body that is not an object;
+  // kNotFound for an unknown store.
   virtual StatusOr<std::int64_t> enqueue_downstream(const std::string& store_id,
                                                     const std::string& kind,
                                                     const nlohmann::json& body) = 0;
-  // Items with cursor > after_cursor, oldest first, at most `limit`.
+  // Items with cursor > after_cursor, oldest first, at most `limit` (1..10000).
+  // kInvalidArgument for a negative cursor or a bad limit; kNotFound for an unknown store.
   virtual StatusOr<std::vector<DownstreamItem>> downstream(const std::string& store_id,
                                                            std::int64_t after_cursor,
                                                            int limit) = 0;
-  // Deletes items at or below the cursor the store has confirmed applying.
+  // Deletes items at or below the cursor the store has confirmed applying. kOutOfRange
+  // for a cursor that was never issued (the store is ahead of this database: restored
+  // from an older backup?), kInvalidArgument if negative, kNotFound for an unknown store.
   virtual Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) = 0;
 
-  // Reconciliation checksums of the store's replica.
+  // Reconciliation checksums of the store's replica: one entry per bucket 0..buckets-1,
+  // empty buckets included. kInvalidArgument unless 1 <= buckets <= 65536.
   virtual StatusOr<std::vector<RangeChecksum>> checksums(const std::string& store_id,
                                                          int buckets) = 0;
   // Unknown codes reported by a store, most frequent first (ties by code), at most
@@ -173,9 +198,16 @@ class CloudStore {
       const std::string& store_id) = 0;
 };
 
-// Opens the embedded store at `path` (created if missing; WAL).
+// Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one
+// writer connection and a few readers. ":memory:" gives a private in-memory store on one
+// connection. kUnavailable if the file cannot be opened. Several processes may open the
+// same file; their writes serialize.
 StatusOr<std::unique_ptr<CloudStore>> open_sqlite_store(const std::string& path);
-// Connects to PostgreSQL with a libpq connection string; `pool_size` connections.
+// Connects to PostgreSQL with a libpq connection string (keywords or a URI); at most
+// `pool_size` (1..100) connections, opened as needed. One connection is made at once so
+// that a wrong address or credential shows here: kUnavailable; kInvalidArgument for an
+// unparsable string or bad pool_size. A connection the server drops is replaced on its
+// next use.
 StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size);
 
 }  // namespace shopeasy::cloud::storage

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/db/database.hpp"
 #include "common/geohash/geohash.hpp"
 #include "tests/harness/postgres_server.hpp"
 #include "tests/harness/temp_dir.hpp"
@@ -119,6 +120,7 @@ class CloudStoreTest : public ::testing::TestWithParam<std::string> {
       static int databases = 0;
       const std::string name = "conformance_" + std::to_string(++databases);
       ASSERT_OK(server()->create_database(name));
+      db_name_ = name;
       dsn_ = server()->dsn(name);
     } else {
       StatusOr<TempDir> dir = TempDir::create("shopeasy-cloud-store");
@@ -139,6 +141,14 @@ class CloudStoreTest : public ::testing::TestWithParam<std::string> {
     return opened.ok() ? std::move(*opened) : nullptr;
   }
 
+  // Runs SQL on the database behind the store's back.
+  Status run_sql(const std::string& sql) {
+    if (is_postgres()) return server()->execute(db_name_, sql);
+    StatusOr<db::Database> db = db::Database::open(dir_->file("cloud.db").string());
+    if (!db.ok()) return db.status();
+    return db->exec(sql);
+  }
+
   void register_store(const std::string& id, bool active = true) {
     ASSERT_OK(store_->upsert_store(store_reg(id, active)));
   }
@@ -149,6 +159,7 @@ class CloudStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::optional<TempDir> dir_;
+  std::string db_name_;
   std::string dsn_;
   std::unique_ptr<CloudStore> store_;
 };
@@ -697,6 +708,49 @@ TEST_P(CloudStoreTest, EverythingSurvivesReopening) {
   EXPECT_EQ(VALUE(store_->downstream("s1", 0, 10)).size(), 2u);
   EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"id", "o-2"}})), 3);
   EXPECT_EQ(apply("s1", mixed_batch(150, 60)).applied, 8);
+}
+
+TEST_P(CloudStoreTest, MigrateRefusesASchemaFromANewerBuild) {
+  ASSERT_OK(store_->migrate());  // up to date: a no-op
+  ASSERT_OK(run_sql(is_postgres()
+                        ? "INSERT INTO schema_migrations VALUES (99, 'from_the_future', 0)"
+                        : "INSERT INTO schema_migrations VALUES (99, 'from_the_future', 0); "
+                          "PRAGMA user_version = 99"));
+  Status status = store_->migrate();
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.to_string();
+}
+
+TEST_P(CloudStoreTest, CorruptRowsAreInternalErrors) {
+  register_store("s1");
+  VALUE(store_->upsert_catalog_item(catalog_item("SKU-1", 100)));
+  ASSERT_OK(run_sql("UPDATE stores SET opening_hours = '{not json'"));
+  ASSERT_OK(run_sql("UPDATE catalog SET barcodes = '\"not an array\"'"));
+  EXPECT_EQ(store_->get_store("s1").status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->list_stores().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->get_catalog_item("SKU-1").status().code(), StatusCode::kInternal);
+  // Whatever does not read the broken columns carries on.
+  EXPECT_EQ(VALUE(store_->apply_batch("s1", mixed_batch(1, 3), kNow)).acked_seq, 3);
+}
+
+TEST_P(CloudStoreTest, ReconnectsWhenTheServerDropsItsConnections) {
+  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL only";
+  register_store("s1");
+  // Use several pooled connections at once so the pool holds more than one.
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) readers.emplace_back([&] { VALUE(store_->list_stores()); });
+  for (std::thread& t : readers) t.join();
+  // The timeout makes each termination wait until the backend has really exited.
+  const std::string terminate =
+      "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+      "WHERE datname = '" +
+      db_name_ + "' AND pid <> pg_backend_pid()";
+  ASSERT_OK(run_sql(terminate));
+  // Each call finds its pooled connection dead before anything was sent, and retries.
+  for (int i = 0; i < 6; ++i) {
+    StatusOr<ApplyResult> result = store_->apply_batch("s1", mixed_batch(i * 10 + 1, 10), kNow);
+    ASSERT_TRUE(result.ok()) << "call " << i << ": " << result.status().to_string();
+    EXPECT_EQ(result->applied, 10);
+  }
 }
 
 // Prints rather than asserts: machines differ. The drain target (a million changes in

@@ -2,8 +2,9 @@
 // stateless cloud instances sharing one database. A small pool of connections (mutex +
 // condition variable) serves calls; each connection prepares the statements it uses on
 // first use. A connection the server dropped is replaced on its next use, and a call
-// whose very first command found its idle connection dead is retried once on a fresh
-// one (nothing of it can have reached the server).
+// whose very first command found its pooled connection dead is retried on another one
+// (nothing of it can have reached the server), so a server restart costs no errors
+// once the server is back.
 //
 // Concurrency between instances: apply_batch locks the store's row (SELECT ... FOR
 // UPDATE) before reading last_applied_seq, so two instances applying batches of one

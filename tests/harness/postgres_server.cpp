@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "tests/harness/binaries.hpp"
 #include "tests/harness/net.hpp"
@@ -100,7 +101,17 @@ PostgresServer::PostgresServer(TempDir dir, std::filesystem::path bin_dir, Postg
       options_(std::move(options)),
       run_as_(std::move(run_as)) {}
 
-PostgresServer::PostgresServer(PostgresServer&& other) noexcept = default;
+PostgresServer::PostgresServer(PostgresServer&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      bin_dir_(std::move(other.bin_dir_)),
+      options_(std::move(other.options_)),
+      run_as_(std::move(other.run_as_)),
+      host_(std::move(other.host_)),
+      port_(other.port_),
+      child_(std::move(other.child_)) {
+  // A moved-from server owns no process: its destructor must not touch ours.
+  other.child_.reset();
+}
 
 PostgresServer& PostgresServer::operator=(PostgresServer&& other) noexcept {
   if (this != &other) {
@@ -149,8 +160,11 @@ StatusOr<PostgresServer> PostgresServer::start(PostgresOptions options,
   std::vector<std::string> run_as;
   if (::geteuid() == 0) {
     // initdb and postgres refuse to run as root: hand the directory to the system user.
-    const passwd* pw = ::getpwnam(kSystemUser);
-    if (pw == nullptr) {
+    passwd entry{};
+    passwd* pw = nullptr;
+    std::vector<char> buffer(16384);
+    if (::getpwnam_r(kSystemUser, &entry, buffer.data(), buffer.size(), &pw) != 0 ||
+        pw == nullptr) {
       return not_found("running as root needs the 'postgres' system user to own the cluster");
     }
     if (::chown(dir->path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
@@ -266,22 +280,31 @@ Status PostgresServer::create_database(std::string_view name) {
   if (!is_identifier(name)) {
     return invalid_argument("must be 1..63 of [a-z0-9_], not starting with a digit", "name");
   }
-  const std::string conninfo = dsn("postgres") + " connect_timeout=10";
+  // template0 is copied fastest and carries nothing a test could have left in template1.
+  return execute("postgres", "CREATE DATABASE " + std::string(name) + " TEMPLATE template0");
+}
+
+Status PostgresServer::execute(std::string_view dbname, const std::string& sql) {
+  if (!is_identifier(dbname)) {
+    return invalid_argument("must be 1..63 of [a-z0-9_], not starting with a digit", "dbname");
+  }
+  const std::string conninfo = dsn(dbname) + " connect_timeout=10";
   std::unique_ptr<PGconn, ConnDeleter> conn(PQconnectdb(conninfo.c_str()));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     return unavailable("cannot connect to the test server: " +
                        trimmed(conn ? PQerrorMessage(conn.get()) : "out of memory"));
   }
-  // template0 is copied fastest and carries nothing a test could have left in template1.
-  const std::string sql = "CREATE DATABASE " + std::string(name) + " TEMPLATE template0";
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn.get(), sql.c_str()));
-  if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return Status::ok();
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::ok();
   const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
   std::string message = trimmed(PQresultErrorMessage(result.get()));
   if (state != nullptr && std::string_view(state) == "42P04") {
     return Status(StatusCode::kAlreadyExists, message);
   }
-  return unavailable("CREATE DATABASE " + std::string(name) + ": " + message);
+  return unavailable(message + " (SQLSTATE " + (state != nullptr ? state : "none") + ")");
 }
 
 Status PostgresServer::stop(std::chrono::milliseconds grace) {
@@ -307,6 +330,7 @@ Status PostgresServer::kill9() {
 }
 
 void PostgresServer::remove_stale_shared_memory() {
+  if (dir_.path().empty()) return;
   // Line 7 of postmaster.pid holds "<key> <id>" of the segment; the next start would
   // recycle it, but a test that ends after a crash must not leave it behind.
   std::ifstream pid_file(dir_.file(kDataDirName) / "postmaster.pid");

@@ -65,6 +65,12 @@ class PostgresServer {
   // (kInvalidArgument). kAlreadyExists if it exists, kUnavailable if the server cannot be
   // reached.
   Status create_database(std::string_view name);
+  // Runs `sql` (one or more ';'-separated statements, autocommitted) in database
+  // `dbname` as the superuser, discarding any rows: for setting up or breaking state
+  // behind the back of the code under test. kInvalidArgument for a bad name,
+  // kAlreadyExists for a duplicate database, kUnavailable for any other failure (the
+  // message carries the server's error and SQLSTATE).
+  Status execute(std::string_view dbname, const std::string& sql);
 
   // Fast shutdown: SIGINT (clients are disconnected, a checkpoint is written) and wait up
   // to `grace`. kDeadlineExceeded if it had to be SIGKILLed instead. OK if not running.
