@@ -13,6 +13,8 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
   postgresql libpq-dev
+  libargon2-dev
+  systemd dpkg-dev file lintian shellcheck
   python3
 )
 for arg in "$@"; do

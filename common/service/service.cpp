@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <iostream>
 
 #include "common/http/auth.hpp"
+#include "common/service/sd_notify.hpp"
 
 namespace shopeasy::service {
 
@@ -163,18 +165,44 @@ int run_daemon(const ProgramInfo& info, const config::Schema& schema, int argc,
   // Before any thread exists, so every thread inherits the blocked mask.
   block_shutdown_signals();
   log::Logger logger = make_logger(info, *startup.config);
+  auto notifier = SdNotifier::from_environment(config::process_environment(), getpid());
+  if (!notifier.ok()) {
+    logger.warn("sd_notify_unavailable", {{"error", notifier.status().to_string()}});
+    notifier = SdNotifier::from_environment({}, getpid());
+  }
   std::unique_ptr<Daemon> daemon = make(std::move(*startup.config), logger);
   if (Status st = daemon->start(); !st.is_ok()) {
     logger.error("start_failed", {{"error", st.to_string()}});
     daemon->stop();
     return kExitFailure;
   }
+  // Ready only once every part is up; systemd orders dependants after this.
+  (void)notifier->ready("serving");
+  const auto ping_every = notifier->watchdog_interval().value_or(std::chrono::microseconds(0));
+  auto last_ping = std::chrono::steady_clock::now();
+  bool was_healthy = true;
   for (;;) {
     const Signal sig = wait_for_signal(std::chrono::seconds(1));
     if (sig == Signal::kStop) break;
-    if (sig == Signal::kReload) logger.info("reload_requested", {{"applied", "none"}});
+    if (sig == Signal::kReload) {
+      (void)notifier->reloading();
+      logger.info("reload_requested", {{"applied", "none"}});
+      (void)notifier->ready("serving");
+    }
     daemon->tick();
+    const bool healthy = daemon->healthy();
+    if (healthy != was_healthy) {
+      logger.log(healthy ? log::Level::kInfo : log::Level::kError,
+                 healthy ? "healthy_again" : "unhealthy", {{"watchdog", notifier->enabled()}});
+      was_healthy = healthy;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (healthy && ping_every.count() > 0 && now - last_ping >= ping_every / 2) {
+      (void)notifier->watchdog();
+      last_ping = now;
+    }
   }
+  (void)notifier->stopping();
   logger.info("stopping");
   daemon->stop();
   logger.info("stopped");

@@ -71,8 +71,11 @@ class Daemon {
   virtual Status start() = 0;
   // Stops every part in reverse order. Called once.
   virtual void stop() = 0;
-  // Called about once a second on the main thread, for housekeeping and the watchdog.
+  // Called about once a second on the main thread, for housekeeping.
   virtual void tick() {}
+  // Whether every loop is making progress; the systemd watchdog is pinged only while
+  // this holds, so a hung loop ends in a restart.
+  virtual bool healthy() const { return true; }
 };
 
 using DaemonFactory = std::function<std::unique_ptr<Daemon>(config::Config, log::Logger)>;

@@ -196,6 +196,8 @@ void EdgeDaemon::stop() {
   if (store_) store_->stop();
 }
 
+bool EdgeDaemon::healthy() const { return !(store_ && store_->stalled(std::chrono::seconds(30))); }
+
 void EdgeDaemon::tick() {
   if (disk_guard_ && ++ticks_ % 10 == 0) disk_guard_->tick();
 }

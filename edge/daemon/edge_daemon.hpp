@@ -39,6 +39,8 @@ class EdgeDaemon final : public service::Daemon {
   void stop() override;
   // Housekeeping once a second: disk budget.
   void tick() override;
+  // False when the ledger writer has stopped making progress.
+  bool healthy() const override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
 

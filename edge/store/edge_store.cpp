@@ -62,6 +62,9 @@ EdgeStore::EdgeStore(StoreOptions options, const Clock& clock, events::EventBus&
       commit_failures_(metrics.counter("edge_store_commit_failures_total",
                                        "Batches whose commit failed (all their writes failed)")) {
   for (auto& r : readers_) idle_readers_.push_back(&r);
+  last_progress_ns_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.mono_now().time_since_epoch())
+          .count();
   queue_gauge_ = metrics.gauge_fn("edge_store_queue_depth", "Writes waiting for the writer thread",
                                   [this] { return static_cast<double>(queue_depth()); });
   writer_ = std::thread([this] { run_writer(); });
@@ -77,6 +80,12 @@ void EdgeStore::stop() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+}
+
+bool EdgeStore::stalled(std::chrono::seconds limit) const {
+  if (queue_depth() == 0) return false;
+  const auto now = clock_.mono_now().time_since_epoch();
+  return now - std::chrono::nanoseconds(last_progress_ns_.load()) > limit;
 }
 
 std::size_t EdgeStore::queue_depth() const {
@@ -112,6 +121,9 @@ void EdgeStore::run_writer() {
     }
     commit_batch(batch);
     batch.clear();
+    last_progress_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.mono_now().time_since_epoch())
+            .count();
   }
 }
 

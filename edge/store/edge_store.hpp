@@ -12,6 +12,7 @@
 // writer commits) through read().
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -94,6 +95,9 @@ class EdgeStore {
 
   // Number of writes waiting for the writer.
   std::size_t queue_depth() const;
+  // True when writes are waiting and the writer has not finished a batch for `limit`:
+  // a hung writer (a stuck disk, a bug) that the watchdog should restart.
+  bool stalled(std::chrono::seconds limit) const;
 
  private:
   struct Pending {
@@ -122,6 +126,7 @@ class EdgeStore {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  std::atomic<std::int64_t> last_progress_ns_{0};  // monotonic, after each batch
   std::thread writer_;
 
   std::mutex readers_mutex_;
