@@ -137,6 +137,7 @@ CONF
   "http": {"port": $http_port},
   "mqtt": {"port": $broker_port, "username": "shopeasy-edge", "client_id": "shopeasy-edge-$id"},
   "sync": {"enabled": true, "url": "http://127.0.0.1:$cloud_port", "heartbeat_ms": 1000},
+  "telemetry": {"runners": [$(for r in $(seq 1 "$runners_per_store"); do printf '%s"%s-runner-%s"' "$([ "$r" -gt 1 ] && echo ,)" "$id" "$r"; done)]},
   "auth": {"tokens": $tokens_json}
 }
 JSON

@@ -75,6 +75,24 @@ config::Schema edge_schema() {
                       "Alert and start purging the least valuable data at this share"));
   s.add(double_option("storage.disk_critical_ratio", 0.90, 0.1, 0.999,
                       "Critical alert at this share of the budget"));
+  s.add(json_option("telemetry.runners", nlohmann::json::array(),
+                    "Runner ids allowed at this store (more can be added via the API)"));
+  s.add(double_option("telemetry.stale_after_s", 10, 0.5, 3600,
+                      "A runner silent this long is shown as stale"));
+  s.add(double_option("telemetry.max_speed_mps", 50, 1, 1000,
+                      "Fixes implying a faster move are rejected as teleports"));
+  s.add(double_option("telemetry.trail_min_interval_s", 10, 0, 3600,
+                      "Keep a trail point at least this often per runner"));
+  s.add(double_option("telemetry.trail_min_distance_m", 25, 0, 10000,
+                      "or when the runner moved this far since the last kept point"));
+  s.add(
+      double_option("telemetry.retention_h", 48, 1, 8760, "Trail rows older than this are purged"));
+  s.add(int_option("telemetry.max_payload_bytes", 4096, 256, 1 << 20,
+                   "Larger runner payloads are dropped unread"));
+  s.add(double_option("telemetry.per_runner_rate", 20, 0.1, 10000,
+                      "Telemetry messages per second allowed per runner (status and events "
+                      "are never limited)"));
+  s.add(double_option("telemetry.per_runner_burst", 40, 1, 100000, "Burst per runner"));
   s.add(int_option("events.buffer", 16384, 256, 1 << 20,
                    "Events kept in memory for live streams; slower readers replay from disk"));
   return s;
@@ -114,7 +132,31 @@ Status EdgeDaemon::start() {
   inventory_ = std::make_unique<inventory::Inventory>(*store_, config_.get_string("store.id"),
                                                       logger_.child("inventory"), metrics_);
 
-  // 4. Broker: connection problems are retried in the background, never fatal.
+  // 4. Runner telemetry (its own SQLite files: trails are the least valuable data).
+  telemetry::TelemetryOptions to;
+  to.state_dir = state_dir;
+  for (const auto& id : config_.get_json("telemetry.runners")) {
+    if (!id.is_string()) {
+      return invalid_argument("telemetry.runners must be an array of runner ids",
+                              "telemetry.runners");
+    }
+    to.runners.push_back(id.get<std::string>());
+  }
+  to.stale_after_s = config_.get_double("telemetry.stale_after_s");
+  to.max_speed_mps = config_.get_double("telemetry.max_speed_mps");
+  to.trail_min_interval_s = config_.get_double("telemetry.trail_min_interval_s");
+  to.trail_min_distance_m = config_.get_double("telemetry.trail_min_distance_m");
+  to.retention_h = config_.get_double("telemetry.retention_h");
+  to.max_payload_bytes = static_cast<std::size_t>(config_.get_int("telemetry.max_payload_bytes"));
+  to.per_runner_rate = config_.get_double("telemetry.per_runner_rate");
+  to.per_runner_burst = config_.get_double("telemetry.per_runner_burst");
+  to.tick_interval_ms = 200;
+  auto tele =
+      telemetry::Telemetry::open(to, clock_, bus_, nullptr, logger_.child("telemetry"), metrics_);
+  if (!tele.ok()) return tele.status();
+  telemetry_ = std::move(*tele);
+
+  // 5. Broker: connection problems are retried in the background, never fatal.
   if (config_.get_bool("mqtt.enabled")) {
     mqtt::MosquittoOptions mo;
     mo.host = config_.get_string("mqtt.host");
@@ -128,10 +170,14 @@ Status EdgeDaemon::start() {
     scan_intake_ = std::make_unique<scan::MqttScanIntake>(*inventory_, mqtt_.get(),
                                                           logger_.child("scan"), metrics_);
     mqtt_->subscribe(scan::MqttScanIntake::kTopicFilter, 1);
+    telemetry_->set_publisher(mqtt_.get());
+    for (const auto& sub : telemetry::Telemetry::subscriptions()) {
+      mqtt_->subscribe(sub.topic_filter, sub.qos);
+    }
     SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
   }
 
-  // 5. Cloud sync: an unreachable cloud is retried forever; the store keeps working.
+  // 6. Cloud sync: an unreachable cloud is retried forever; the store keeps working.
   if (config_.get_bool("sync.enabled")) {
     if (config_.get_string("sync.store_secret").size() < 16) {
       return invalid_argument("sync.store_secret must be at least 16 characters when sync is on",
@@ -156,12 +202,18 @@ Status EdgeDaemon::start() {
     SHOPEASY_RETURN_IF_ERROR(sync_->start());
   }
 
-  // 6. Disk budget: least valuable data goes first, unsynced changes never.
+  // 7. Disk budget: least valuable data goes first, unsynced changes never.
   diskguard::DiskGuardOptions dg{state_dir, config_.get_int("storage.disk_cap_bytes"),
                                  config_.get_double("storage.disk_warn_ratio"),
                                  config_.get_double("storage.disk_critical_ratio")};
   disk_guard_ = std::make_unique<diskguard::DiskGuard>(dg, diskguard::filesystem_probe(dg),
                                                        logger_.child("disk"), metrics_);
+  disk_guard_->add_purger(10, "telemetry_trails", [this]() -> std::int64_t {
+    // Under pressure keep only the last six hours of trails.
+    const std::int64_t cutoff = to_unix_ms(clock_.wall_now()) - 6 * 3600 * 1000;
+    auto dropped = telemetry_->trail_store().purge(cutoff, std::chrono::seconds(30));
+    return dropped.ok() ? *dropped : 0;
+  });
   disk_guard_->add_purger(20, "acknowledged_events", [this]() -> std::int64_t {
     // Only what the cloud has applied (or everything, when this store does not sync).
     const std::int64_t acked = sync_ ? sync_->status()["acked_seq"].get<std::int64_t>() : INT64_MAX;
@@ -176,7 +228,7 @@ Status EdgeDaemon::start() {
   });
   disk_guard_->tick();
 
-  // 7. HTTP API last, so /health never reports a daemon that is half built.
+  // 8. HTTP API last, so /health never reports a daemon that is half built.
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
                                              logger_.child("http"), metrics_);
   register_routes();
@@ -192,6 +244,7 @@ void EdgeDaemon::stop() {
   if (http_) http_->stop();
   if (mqtt_) mqtt_->stop();
   if (scan_intake_) scan_intake_->stop();
+  if (telemetry_) telemetry_->stop();
   if (sync_) sync_->stop();
   if (store_) store_->stop();
 }
@@ -205,6 +258,8 @@ void EdgeDaemon::tick() {
 void EdgeDaemon::route_message(const mqtt::Message& message) {
   if (message.topic.rfind("scanners/", 0) == 0) {
     if (scan_intake_) scan_intake_->on_message(message);
+  } else if (message.topic.rfind("runners/", 0) == 0) {
+    if (telemetry_) telemetry_->on_message(message);
   }
 }
 
@@ -235,6 +290,7 @@ void EdgeDaemon::register_routes() {
       *http_, bus_,
       [this](std::int64_t after, int limit) { return inventory_->events_after(after, limit); },
       {"viewer", "picker", "manager", "admin"});
+  telemetry_->register_routes(*http_);
 }
 
 int run_edge(int argc, const char* const* argv) {

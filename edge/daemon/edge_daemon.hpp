@@ -21,6 +21,7 @@
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/store/edge_store.hpp"
 #include "edge/sync/sync_client.hpp"
+#include "edge/telemetry/telemetry.hpp"
 
 namespace shopeasy::edge {
 
@@ -60,6 +61,7 @@ class EdgeDaemon final : public service::Daemon {
   std::unique_ptr<inventory::Inventory> inventory_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;
+  std::unique_ptr<telemetry::Telemetry> telemetry_;
   std::unique_ptr<sync::SyncClient> sync_;
   std::unique_ptr<diskguard::DiskGuard> disk_guard_;
   int ticks_ = 0;
