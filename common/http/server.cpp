@@ -1,6 +1,7 @@
 #include "common/http/server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <thread>
@@ -75,10 +76,14 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
   s.set_tcp_nodelay(true);
   // The library's default also sets SO_REUSEPORT, which would let a second daemon
   // bind the same port silently and steal half the connections.
-  s.set_socket_options([](int sock) {
+  s.set_socket_options([this](int sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = sock;
   });
+  // The library's defaults close a keep-alive connection after 5 requests, which makes
+  // busy clients reconnect constantly.
+  s.set_keep_alive_max_count(100000);
   // Errors produced by the library itself (no such route, body too large) get the
   // project's error shape too.
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -221,6 +226,9 @@ StatusOr<int> HttpServer::start() {
     }
     port_ = options_.port;
   }
+  // The library listens with a backlog of 5: under a burst of new connections the
+  // kernel drops SYNs and clients stall for a second. Ask for the system maximum.
+  if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
   impl_->listener = std::thread([this] { impl_->server.listen_after_bind(); });
   // stop() is only effective once the listener runs; wait for that so a quick stop
   // after start cannot leave the thread listening forever.

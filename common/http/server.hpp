@@ -86,6 +86,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> active_streams_{0};
   int port_ = 0;
+  int listen_fd_ = -1;                    // the listening socket, once bound
   metrics::CallbackGauge streams_gauge_;  // last: unregistered before the rest goes
 };
 

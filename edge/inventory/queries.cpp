@@ -57,7 +57,9 @@ StatusOr<nlohmann::json> Inventory::list_stock(const StockQuery& query) {
     const std::string sql =
         std::string("SELECT ") + kStockColumns +
         " FROM products p LEFT JOIN sku_totals t ON t.sku = p.sku "
-        "WHERE (?1 IS NULL OR p.sku > ?1) AND (?2 IS NULL OR p.category = ?2) "
+        "WHERE " +
+        std::string(query.after_sku ? "p.sku > ?1" : "?1 IS NULL") +
+        " AND (?2 IS NULL OR p.category = ?2) "
         "AND (?3 IS NULL OR p.sku LIKE ?3 || '%' ESCAPE '\\' "
         "OR p.name LIKE '%' || ?3 || '%' ESCAPE '\\' "
         "OR p.sku IN (SELECT sku FROM barcodes WHERE gtin = ?4)) "
@@ -158,14 +160,20 @@ StatusOr<nlohmann::json> Inventory::ledger(const LedgerQuery& query) {
   if (query.sku) SHOPEASY_RETURN_IF_ERROR(validate_code(*query.sku, "sku"));
   const int limit = clamp_limit(query.limit, 1000);
   return store_.read([&](db::Database& db) -> StatusOr<nlohmann::json> {
-    auto q = db.query(
+    // Only the filters given go into the SQL, so SQLite can use the (sku, id) index;
+    // "?1 IS NULL OR ..." terms would make it scan the whole ledger.
+    std::string sql =
         "SELECT g.id, g.ts_ms, g.sku, g.bin, l.lot_code, g.delta, g.reserved_delta, g.reason, "
         "g.actor, g.source, g.ref, g.note, g.on_hand_after FROM ledger g "
-        "JOIN lots l ON l.id = g.lot_id "
-        "WHERE (?1 IS NULL OR g.sku = ?1) AND (?2 IS NULL OR g.ts_ms >= ?2) "
-        "AND (?3 IS NULL OR g.ts_ms < ?3) AND (?4 IS NULL OR g.reason = ?4) "
-        "AND (?5 IS NULL OR g.id < ?5) ORDER BY g.id DESC LIMIT ?6",
-        query.sku, query.since_ms, query.until_ms, query.reason, query.before_id, limit + 1);
+        "JOIN lots l ON l.id = g.lot_id WHERE 1";
+    sql += query.sku ? " AND g.sku = ?1" : " AND ?1 IS NULL";
+    sql += query.since_ms ? " AND g.ts_ms >= ?2" : " AND ?2 IS NULL";
+    sql += query.until_ms ? " AND g.ts_ms < ?3" : " AND ?3 IS NULL";
+    sql += query.reason ? " AND g.reason = ?4" : " AND ?4 IS NULL";
+    sql += query.before_id ? " AND g.id < ?5" : " AND ?5 IS NULL";
+    sql += " ORDER BY g.id DESC LIMIT ?6";
+    auto q = db.query(sql, query.sku, query.since_ms, query.until_ms, query.reason, query.before_id,
+                      limit + 1);
     nlohmann::json rows = nlohmann::json::array();
     std::optional<std::int64_t> next;
     while (const db::Statement* row = q.next()) {

@@ -30,8 +30,9 @@ StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const
   std::vector<db::Database> readers;
   db::OpenOptions ro;
   ro.create = false;
-  ro.cache_size_kib = options.cache_size_kib;
-  ro.mmap_size = 256LL << 20;
+  // Readers share the OS page cache; a small private cache each keeps the daemon's
+  // resident memory low on a big store.
+  ro.cache_size_kib = 4096;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.readers); ++i) {
     auto r = db::Database::open(options.path, ro);
     if (!r.ok()) return r.status();
