@@ -328,7 +328,7 @@ void Telemetry::publish_outcome(ApplyResult& r) {
   if (r.presence) announce(*r.presence);
   if (r.update) {
     const std::int64_t now = now_ms();
-    bus_.publish(events::Event{0, "runner.updated", to_json(*r.update, std::nullopt), now});
+    bus_.publish(events::Event{0, "runner.updated", to_event_json(*r.update), now});
   }
 }
 
@@ -383,7 +383,7 @@ void Telemetry::tick() {
     std::vector<events::Event> out;
     out.reserve(r.updates.size());
     for (const RunnerView& v : r.updates) {
-      out.push_back(events::Event{0, "runner.updated", to_json(v, std::nullopt), now});
+      out.push_back(events::Event{0, "runner.updated", to_event_json(v), now});
     }
     bus_.publish(std::move(out));
   }
@@ -433,7 +433,7 @@ StatusOr<bool> Telemetry::put_runner(std::string_view id, std::optional<std::str
   ingest_->allow(id);
   if (auto v = registry_->find(id)) {
     const std::int64_t now = now_ms();
-    bus_.publish(events::Event{0, "runner.updated", to_json(*v, std::nullopt), now});
+    bus_.publish(events::Event{0, "runner.updated", to_event_json(*v), now});
   }
   logger_.info("runner_put", {{"runner", id}, {"created", *created}});
   return created;

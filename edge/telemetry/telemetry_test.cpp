@@ -104,7 +104,9 @@ TEST_F(TelemetryTest, GoodTelemetryReachesTheRegistryAndTheBus) {
   EXPECT_EQ(updated[0].seq, 0);
   EXPECT_EQ(updated[0].body["id"], "r1");
   EXPECT_EQ(updated[0].body["presence"], "online");
-  EXPECT_DOUBLE_EQ(updated[0].body["fix"]["lat"].get<double>(), kLat);
+  EXPECT_EQ(updated[0].body["battery_pct"], 90);
+  EXPECT_DOUBLE_EQ(updated[0].body["lat"].get<double>(), kLat);
+  EXPECT_FALSE(updated[0].body.contains("fix"));
   auto presence = bus_events("runner.presence");
   ASSERT_EQ(presence.size(), 1u);
   EXPECT_EQ(presence[0].seq, 0);

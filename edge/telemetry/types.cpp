@@ -29,7 +29,7 @@ void set_optional(nlohmann::json& j, const char* key, const std::optional<T>& v)
 
 }  // namespace
 
-nlohmann::json to_json(const RunnerView& v, std::optional<std::int64_t> now_ms) {
+nlohmann::json to_json(const RunnerView& v, std::int64_t now_ms) {
   nlohmann::json j = {{"id", v.id},
                       {"name", v.name},
                       {"state", wire::to_string(v.state)},
@@ -42,12 +42,30 @@ nlohmann::json to_json(const RunnerView& v, std::optional<std::int64_t> now_ms) 
     nlohmann::json fix = {{"lat", f.lat},
                           {"lon", f.lon},
                           {"device_ts_ms", f.device_ts_ms},
-                          {"received_ts_ms", f.received_ts_ms}};
-    if (now_ms) fix["age_ms"] = std::max<std::int64_t>(0, *now_ms - f.received_ts_ms);
+                          {"received_ts_ms", f.received_ts_ms},
+                          {"age_ms", std::max<std::int64_t>(0, now_ms - f.received_ts_ms)}};
     set_optional(fix, "accuracy_m", f.accuracy_m);
     set_optional(fix, "speed_mps", f.speed_mps);
     set_optional(fix, "heading_deg", f.heading_deg);
     j["fix"] = std::move(fix);
+  }
+  return j;
+}
+
+nlohmann::json to_event_json(const RunnerView& v) {
+  nlohmann::json j = {
+      {"id", v.id}, {"state", wire::to_string(v.state)}, {"presence", to_string(v.presence)}};
+  if (!v.name.empty()) j["name"] = v.name;
+  set_optional(j, "battery_pct", v.battery_pct);
+  if (v.fix) {
+    const Fix& f = *v.fix;
+    j["lat"] = f.lat;
+    j["lon"] = f.lon;
+    set_optional(j, "accuracy_m", f.accuracy_m);
+    set_optional(j, "speed_mps", f.speed_mps);
+    set_optional(j, "heading_deg", f.heading_deg);
+    j["device_ts_ms"] = f.device_ts_ms;
+    j["received_ts_ms"] = f.received_ts_ms;
   }
   return j;
 }
