@@ -1,18 +1,25 @@
 // RunnerDaemon is the runner device client as a program (shopeasy-runner): it loads
-// the configuration, connects one RunnerDevice to the store's broker, and publishes
-// telemetry on a timer from its own driver thread, which also services the device
-// (reconnects, backlog). The HTTP server answers /health and /metrics. An unreachable
-// broker is never fatal: the device keeps retrying with backoff while /health says
-// connected=false. main() only calls run_runner().
+// the configuration, connects RunnerDevices to the store's broker and drives them all
+// from one thread: servicing each device (reconnects, backlogs), riding the routes the
+// edge assigns (RouteFollower: events at each milestone) and publishing telemetry on a
+// timer per device. The HTTP server answers /health and /metrics. An unreachable broker
+// is never fatal: devices keep retrying with backoff while /health says so.
 //
-// The only behaviour so far is runner.mode=heartbeat: the fixed start position, idle.
+// runner.mode=device (default; "heartbeat" is the older name) runs one runner, runner.id,
+// at runner.lat/lon. runner.mode=fleet simulates fleet.size runners {fleet.id_prefix}1..N,
+// each with its own connection, starting within fleet.spread_m of runner.lat/lon (seeded
+// by fleet.seed). Idle runners stay where they are; after a route they wait at the
+// store. main() only calls run_runner().
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +31,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "tools/runner/route.hpp"
 #include "tools/runner/runner_device.hpp"
 
 namespace shopeasy::runner {
@@ -47,10 +55,22 @@ class RunnerDaemon final : public service::Daemon {
   int http_port() const { return http_ ? http_->port() : 0; }
 
  private:
-  // The driver thread: services the device and publishes telemetry every interval.
+  // One simulated runner; touched only by the driver thread after start(), except the
+  // device's own thread-safe accessors.
+  struct SimRunner {
+    std::unique_ptr<RunnerDevice> device;
+    std::optional<RouteFollower> route;
+    std::deque<wire::RunnerEvent> unsent;  // refused by a full event backlog; retried
+    MonoTime next_report{};
+  };
+
+  // Creates and starts one runner: its device (connecting in the background) and route.
+  Status add_runner(const std::string& id, wire::GeoPoint home, MonoTime first_report);
+  // The driver thread: services every device and drives its route and telemetry.
   void run_loop();
-  // The next sample of the configured behaviour.
-  TelemetrySample next_sample() const;
+  // Takes an assignment when idle, advances the route, sends its events and, when due,
+  // a telemetry report.
+  void drive(SimRunner& r, MonoTime now, log::RateLimiter& rejected_log);
   // Wakes the driver thread early (called from the MQTT library's thread).
   void wake();
   nlohmann::json health() const;
@@ -60,7 +80,8 @@ class RunnerDaemon final : public service::Daemon {
   SystemClock clock_;
   metrics::Registry metrics_;
   std::optional<http::TokenAuthenticator> auth_;
-  std::unique_ptr<RunnerDevice> device_;
+  std::vector<SimRunner> runners_;
+  bool fleet_ = false;
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_{};
 

@@ -8,6 +8,7 @@
 #include <exception>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "common/wire/json_fields.hpp"
 
@@ -21,6 +22,8 @@ constexpr std::chrono::milliseconds kIdleInterval{1000};
 constexpr std::chrono::milliseconds kConnectPollInterval{100};
 constexpr int kStatusQos = 1;
 constexpr int kTelemetryQos = 0;
+constexpr int kAssignmentQos = 1;
+constexpr int kEventQos = 1;
 
 bool is_token_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -68,6 +71,14 @@ std::string telemetry_topic(std::string_view runner_id) {
   return "runners/" + std::string(runner_id) + "/telemetry";
 }
 
+std::string assignment_topic(std::string_view runner_id) {
+  return "runners/" + std::string(runner_id) + "/assignment";
+}
+
+std::string events_topic(std::string_view runner_id) {
+  return "runners/" + std::string(runner_id) + "/events";
+}
+
 // The Paho objects. The listener is declared first so it outlives the client and the
 // connect tokens that refer to it.
 struct RunnerDevice::Client {
@@ -86,6 +97,8 @@ struct RunnerDevice::Client {
   Listener listener;
   std::unique_ptr<mqtt::async_client> cli;
   mqtt::token_ptr connect_token;
+  // Events handed to the client and not yet acknowledged, oldest first.
+  std::deque<std::pair<mqtt::delivery_token_ptr, std::string>> inflight;
 };
 
 RunnerDevice::RunnerDevice(RunnerDeviceOptions options, const Clock& clock, log::Logger logger,
@@ -95,6 +108,8 @@ RunnerDevice::RunnerDevice(RunnerDeviceOptions options, const Clock& clock, log:
       logger_(std::move(logger)),
       status_topic_(status_topic(options_.runner_id)),
       telemetry_topic_(telemetry_topic(options_.runner_id)),
+      assignment_topic_(assignment_topic(options_.runner_id)),
+      events_topic_(events_topic(options_.runner_id)),
       published_total_(metrics.counter("runner_messages_published_total",
                                        "Messages (status and telemetry) handed to the broker",
                                        {{"runner_id", options_.runner_id}})),
@@ -112,6 +127,19 @@ RunnerDevice::RunnerDevice(RunnerDeviceOptions options, const Clock& clock, log:
       backlog_gauge_(metrics.gauge("runner_backlog_size",
                                    "Telemetry messages waiting for a broker connection",
                                    {{"runner_id", options_.runner_id}})),
+      assignments_received_total_(metrics.counter("runner_assignments_received_total",
+                                                  "Assignment messages received",
+                                                  {{"runner_id", options_.runner_id}})),
+      assignments_rejected_total_(
+          metrics.counter("runner_assignments_rejected_total",
+                          "Assignments ignored: undecodable, for another runner or queue full",
+                          {{"runner_id", options_.runner_id}})),
+      events_refused_total_(metrics.counter("runner_events_refused_total",
+                                            "Events refused because the event backlog was full",
+                                            {{"runner_id", options_.runner_id}})),
+      event_backlog_gauge_(metrics.gauge("runner_event_backlog_size",
+                                         "Delivery events waiting for a broker connection",
+                                         {{"runner_id", options_.runner_id}})),
       battery_pct_(options_.battery_pct),
       jitter_(static_cast<std::minstd_rand::result_type>(
           std::hash<std::string>{}(options_.runner_id) | 1u)) {
@@ -143,6 +171,12 @@ Status RunnerDevice::validate_options() const {
   if (options_.backlog_capacity == 0) {
     return invalid_argument("backlog capacity must be at least 1", "backlog_capacity");
   }
+  if (options_.event_backlog_capacity == 0) {
+    return invalid_argument("event backlog capacity must be at least 1", "event_backlog_capacity");
+  }
+  if (options_.assignment_capacity == 0) {
+    return invalid_argument("assignment capacity must be at least 1", "assignment_capacity");
+  }
   if (options_.stop_timeout.count() <= 0) {
     return invalid_argument("stop timeout must be positive", "stop_timeout");
   }
@@ -164,6 +198,19 @@ Status RunnerDevice::start() {
     client->cli->set_connected_handler([this](const std::string&) { on_library_event(); });
     client->cli->set_connection_lost_handler([this](const std::string&) {
       link_lost_.store(true);
+      on_library_event();
+    });
+    client->cli->set_message_callback([this](mqtt::const_message_ptr msg) {
+      callbacks_running_.fetch_add(1);
+      if (!callbacks_closed_.load() && msg && msg->get_topic() == assignment_topic_) {
+        std::lock_guard inbox_lock(inbox_mutex_);
+        if (inbox_.size() < options_.assignment_capacity) {
+          inbox_.push_back(msg->get_payload_str());
+        } else {
+          ++inbox_overflow_;
+        }
+      }
+      callbacks_running_.fetch_sub(1);
       on_library_event();
     });
     client_ = std::move(client);
@@ -247,7 +294,9 @@ void RunnerDevice::on_link_lost(MonoTime now, const std::string& cause) {
   connected_gauge_.set(0);
   connecting_ = false;
   status_pending_ = false;
+  subscribe_pending_ = false;
   client_->connect_token.reset();
+  reap_inflight_events(true);
   schedule_retry(now);
   std::uint64_t suppressed = 0;
   if (connect_log_.allow(now, &suppressed)) {
@@ -303,6 +352,8 @@ MonoTime RunnerDevice::service() {
         connected_.store(true);
         connected_gauge_.set(1);
         status_pending_ = true;
+        // A clean session forgets subscriptions, so every connection makes its own.
+        subscribe_pending_ = true;
       }
     }
   }
@@ -312,13 +363,24 @@ MonoTime RunnerDevice::service() {
   if (connected_.load()) {
     // Presence first: after an outage the edge must learn the runner is back before
     // it sees the backlog.
+    if (subscribe_pending_) subscribe_pending_ = !subscribe_assignments();
     if (status_pending_) status_pending_ = !publish_status(true);
-    if (!status_pending_) flush_backlog();
+    if (!status_pending_) {
+      // Events before telemetry: a milestone matters more than a stale position.
+      reap_inflight_events(false);
+      flush_events();
+      flush_backlog();
+    }
   }
+  drain_inbox(now);
 
   if (connecting_) return now + kConnectPollInterval;
   if (!connected_.load()) return std::max(next_attempt_, now);
-  if (status_pending_) return now + options_.min_backoff;
+  if (status_pending_ || subscribe_pending_ || !event_backlog_.empty()) {
+    return now + options_.min_backoff;
+  }
+  // Unacknowledged events are looked at again soon, so a failure is retried promptly.
+  if (!client_->inflight.empty()) return now + kConnectPollInterval;
   return now + kIdleInterval;
 }
 
@@ -368,6 +430,156 @@ void RunnerDevice::flush_backlog() {
     logger_.info("backlog_flushed",
                  {{"runner", options_.runner_id}, {"sent", sent}, {"remaining", backlog_.size()}});
   }
+}
+
+bool RunnerDevice::subscribe_assignments() {
+  try {
+    client_->cli->subscribe(assignment_topic_, kAssignmentQos);
+  } catch (const std::exception& e) {
+    note_publish_failure("subscribe", describe(e));
+    return false;
+  }
+  return true;
+}
+
+bool RunnerDevice::send_event(const std::string& payload) {
+  try {
+    auto token =
+        client_->cli->publish(events_topic_, payload.data(), payload.size(), kEventQos, false);
+    client_->inflight.emplace_back(std::move(token), payload);
+  } catch (const std::exception& e) {
+    note_publish_failure("event", describe(e));
+    return false;
+  }
+  published_.fetch_add(1);
+  published_total_.inc();
+  return true;
+}
+
+void RunnerDevice::flush_events() {
+  while (!event_backlog_.empty() && send_event(event_backlog_.front())) {
+    event_backlog_.pop_front();
+  }
+  set_event_backlog_gauge();
+}
+
+void RunnerDevice::reap_inflight_events(bool all) {
+  if (!client_) return;
+  std::deque<std::string> again;
+  auto& inflight = client_->inflight;
+  for (auto it = inflight.begin(); it != inflight.end();) {
+    bool delivered = false;
+    bool failed = false;
+    try {
+      delivered = it->first->try_wait();
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    if (delivered) {
+      it = inflight.erase(it);
+    } else if (failed || all) {
+      again.push_back(std::move(it->second));
+      it = inflight.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Ahead of anything queued later, keeping the original order; even past the capacity,
+  // since these were accepted.
+  event_backlog_.insert(event_backlog_.begin(), std::make_move_iterator(again.begin()),
+                        std::make_move_iterator(again.end()));
+  set_event_backlog_gauge();
+}
+
+void RunnerDevice::set_event_backlog_gauge() {
+  event_backlog_size_.store(event_backlog_.size());
+  event_backlog_gauge_.set(static_cast<double>(event_backlog_.size()));
+}
+
+void RunnerDevice::reject_assignment(MonoTime now, const std::string& why) {
+  assignments_rejected_.fetch_add(1);
+  assignments_rejected_total_.inc();
+  std::uint64_t suppressed = 0;
+  if (assignment_log_.allow(now, &suppressed)) {
+    logger_.warn("assignment_rejected",
+                 {{"runner", options_.runner_id}, {"error", why}, {"suppressed", suppressed}});
+  }
+}
+
+void RunnerDevice::drain_inbox(MonoTime now) {
+  std::deque<std::string> received;
+  std::uint64_t overflow = 0;
+  {
+    std::lock_guard inbox_lock(inbox_mutex_);
+    received.swap(inbox_);
+    overflow = std::exchange(inbox_overflow_, 0);
+  }
+  for (std::uint64_t i = 0; i < overflow; ++i) {
+    assignments_received_.fetch_add(1);
+    assignments_received_total_.inc();
+    reject_assignment(now, "assignment inbox full");
+  }
+  for (const std::string& payload : received) {
+    assignments_received_.fetch_add(1);
+    assignments_received_total_.inc();
+    auto assignment = wire::parse_assignment(payload);
+    if (!assignment.ok()) {
+      reject_assignment(now, assignment.status().to_string());
+    } else if (assignment->runner_id != options_.runner_id) {
+      reject_assignment(now, "assignment is for runner " + assignment->runner_id);
+    } else if (assignments_.size() >= options_.assignment_capacity) {
+      reject_assignment(now, "assignment queue full");
+    } else {
+      logger_.info("assignment_received", {{"runner", options_.runner_id},
+                                           {"assignment", assignment->assignment_id},
+                                           {"stops", assignment->stops.size()}});
+      assignments_.push_back(std::move(*assignment));
+    }
+  }
+}
+
+std::optional<wire::Assignment> RunnerDevice::next_assignment() {
+  std::lock_guard lock(mutex_);
+  if (phase_ == Phase::kRunning) drain_inbox(clock_.mono_now());
+  if (assignments_.empty()) return std::nullopt;
+  wire::Assignment next = std::move(assignments_.front());
+  assignments_.pop_front();
+  return next;
+}
+
+Status RunnerDevice::publish_event(const wire::RunnerEvent& event) {
+  std::lock_guard lock(mutex_);
+  if (phase_ != Phase::kRunning) return failed_precondition("runner device is not running");
+  wire::RunnerEvent e = event;
+  if (e.runner_id.empty()) e.runner_id = options_.runner_id;
+  if (e.runner_id != options_.runner_id) {
+    return invalid_argument("event names another runner", "runner_id");
+  }
+  if (e.ts_ms == 0) e.ts_ms = to_unix_ms(clock_.wall_now());
+  const nlohmann::json j = wire::encode(e);
+  if (auto check = wire::decode_runner_event(j); !check.ok()) return check.status();
+  std::string payload = wire::dump_compact(j);
+
+  if (connected_.load() && !status_pending_ && event_backlog_.empty() && send_event(payload)) {
+    return Status::ok();
+  }
+  if (event_backlog_.size() >= options_.event_backlog_capacity) {
+    events_refused_.fetch_add(1);
+    events_refused_total_.inc();
+    std::uint64_t suppressed = 0;
+    if (refuse_log_.allow(clock_.mono_now(), &suppressed)) {
+      logger_.warn("event_backlog_full", {{"runner", options_.runner_id},
+                                          {"capacity", options_.event_backlog_capacity},
+                                          {"refused_total", events_refused_.load()},
+                                          {"suppressed", suppressed}});
+    }
+    return Status(StatusCode::kResourceExhausted,
+                  "event backlog full (" + std::to_string(options_.event_backlog_capacity) +
+                      " events waiting for the broker)");
+  }
+  event_backlog_.push_back(std::move(payload));
+  set_event_backlog_gauge();
+  return Status::ok();
 }
 
 void RunnerDevice::set_backlog_gauge() {
@@ -477,7 +689,8 @@ void RunnerDevice::stop() {
     logger_.info("device_stopped", {{"runner", options_.runner_id},
                                     {"offline_sent", offline_sent},
                                     {"published", published_.load()},
-                                    {"backlog", backlog_.size()}});
+                                    {"backlog", backlog_.size()},
+                                    {"events_unsent", event_backlog_.size()}});
   }
   // A wake that started before callbacks were closed may still be calling into the
   // owner; the owner may be gone once stop() returns.

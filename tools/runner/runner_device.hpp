@@ -4,6 +4,12 @@
 // telemetry (runners/{id}/telemetry, QoS 0) and rides out broker outages: telemetry
 // produced while disconnected waits in a bounded backlog (oldest dropped first, counted)
 // and is flushed oldest first after the next connect, right after the "online" status.
+// It also takes the routes the edge assigns (runners/{id}/assignment, QoS 1, subscribed
+// afresh on every connect), decoded and queued for the owner, and reports delivery
+// events (runners/{id}/events, QoS 1). Events are never dropped: while disconnected they
+// wait in their own bounded backlog (a full one refuses new events), flushed before the
+// telemetry backlog; events whose delivery was not acknowledged when a connection drops
+// are sent again (the edge dedupes on event_id).
 //
 // The device has no thread of its own. An owner thread drives it by calling service(),
 // which handles connection events, reconnects with exponential backoff and flushes the
@@ -21,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -36,6 +43,9 @@ namespace shopeasy::runner {
 // "runners/{id}/status" and "runners/{id}/telemetry".
 std::string status_topic(std::string_view runner_id);
 std::string telemetry_topic(std::string_view runner_id);
+// "runners/{id}/assignment" (edge -> runner) and "runners/{id}/events" (runner -> edge).
+std::string assignment_topic(std::string_view runner_id);
+std::string events_topic(std::string_view runner_id);
 
 struct RunnerDeviceOptions {
   // "tcp://host:port" (or "ssl://host:port"). With a ca_file a tcp:// URI is upgraded
@@ -53,7 +63,11 @@ struct RunnerDeviceOptions {
   std::chrono::milliseconds min_backoff{250};
   std::chrono::milliseconds max_backoff{10000};
   std::size_t backlog_capacity = 1000;  // telemetry messages kept while disconnected
-  std::string app_version = "0.0.0";    // reported in the "online" status; 1..32 printable
+  // Events kept while disconnected; publish_event() refuses more. >= 1.
+  std::size_t event_backlog_capacity = 1000;
+  // Received assignments waiting for next_assignment(); later ones are rejected. >= 1.
+  std::size_t assignment_capacity = 16;
+  std::string app_version = "0.0.0";  // reported in the "online" status; 1..32 printable
   int battery_pct = 100;  // reported in "online" until telemetry reports another; 0..100
   // Upper bound on each of the two waits in stop(): the "offline" status being
   // acknowledged, then the disconnect.
@@ -108,6 +122,18 @@ class RunnerDevice {
   // Thread-safe.
   Status publish_telemetry(const TelemetrySample& sample);
 
+  // Reports one delivery event (QoS 1). An empty runner_id is filled in with this
+  // device's, ts_ms 0 with now. OK when handed to the client or queued in the event
+  // backlog; kResourceExhausted (counted) when the backlog is full; kInvalidArgument
+  // naming the field for an event the edge would reject (or another runner's id);
+  // kFailedPrecondition before start() or after stop(). Thread-safe.
+  Status publish_event(const wire::RunnerEvent& event);
+
+  // The oldest received assignment not yet taken, or nullopt. Assignments that fail to
+  // decode, name another runner or overflow the queue are counted and logged
+  // (rate-limited) and never returned. Thread-safe.
+  std::optional<wire::Assignment> next_assignment();
+
   // Publishes the retained "offline" status (if connected) and disconnects cleanly, so
   // the last will does not fire; then releases the client. Takes at most about
   // 3 x stop_timeout even when the broker does not answer. Idempotent. Thread-safe.
@@ -125,6 +151,15 @@ class RunnerDevice {
   // The seq the most recent accepted telemetry message carried (0 before the first).
   std::uint64_t last_seq() const { return seq_.load(); }
   const std::string& runner_id() const { return options_.runner_id; }
+  // Events waiting for a connection (including unacknowledged ones re-queued after a
+  // connection loss). Thread-safe.
+  std::size_t event_backlog_size() const { return event_backlog_size_.load(); }
+  // Events publish_event() refused because the event backlog was full. Thread-safe.
+  std::uint64_t events_refused() const { return events_refused_.load(); }
+  // Assignment messages received, and those of them rejected (undecodable, for another
+  // runner, or the queue full). Thread-safe.
+  std::uint64_t assignments_received() const { return assignments_received_.load(); }
+  std::uint64_t assignments_rejected() const { return assignments_rejected_.load(); }
   // The URI actually used (after any tcp:// -> ssl:// upgrade).
   const std::string& broker_uri() const { return uri_; }
 
@@ -140,6 +175,16 @@ class RunnerDevice {
   void schedule_retry(MonoTime now);
   bool publish_status(bool online);  // true if the client accepted it
   void flush_backlog();
+  bool subscribe_assignments();  // true if the client accepted the request
+  bool send_event(const std::string& payload);
+  void flush_events();
+  // Forgets acknowledged events; puts failed ones back at the front of the backlog, and
+  // with `all` every unacknowledged one (the connection is gone).
+  void reap_inflight_events(bool all);
+  void set_event_backlog_gauge();
+  // Decodes what the library's thread left in the inbox into assignments_.
+  void drain_inbox(MonoTime now);
+  void reject_assignment(MonoTime now, const std::string& why);
   void set_backlog_gauge();
   void note_publish_failure(std::string_view what, const std::string& error);
   std::string status_payload(bool online) const;
@@ -152,6 +197,8 @@ class RunnerDevice {
   std::string uri_;
   std::string status_topic_;
   std::string telemetry_topic_;
+  std::string assignment_topic_;
+  std::string events_topic_;
 
   metrics::Counter& published_total_;
   metrics::Counter& publish_failures_total_;
@@ -159,6 +206,10 @@ class RunnerDevice {
   metrics::Counter& connect_failures_total_;
   metrics::Gauge& connected_gauge_;
   metrics::Gauge& backlog_gauge_;
+  metrics::Counter& assignments_received_total_;
+  metrics::Counter& assignments_rejected_total_;
+  metrics::Counter& events_refused_total_;
+  metrics::Gauge& event_backlog_gauge_;
 
   // Set by the library's thread, consumed by service().
   std::atomic<bool> link_lost_{false};
@@ -170,12 +221,25 @@ class RunnerDevice {
   std::atomic<std::size_t> backlog_size_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> seq_{0};
+  std::atomic<std::size_t> event_backlog_size_{0};
+  std::atomic<std::uint64_t> events_refused_{0};
+  std::atomic<std::uint64_t> assignments_received_{0};
+  std::atomic<std::uint64_t> assignments_rejected_{0};
+
+  // Raw assignment payloads from the library's thread; its own lock, held only to
+  // append or swap, so that thread never waits on the device.
+  std::mutex inbox_mutex_;
+  std::deque<std::string> inbox_;     // guarded by inbox_mutex_
+  std::uint64_t inbox_overflow_ = 0;  // guarded by inbox_mutex_
 
   // Guards everything below and every call into the client.
   mutable std::mutex mutex_;
   Phase phase_ = Phase::kNew;
   bool connecting_ = false;
-  bool status_pending_ = false;  // "online" still owed for the current connection
+  bool status_pending_ = false;     // "online" still owed for the current connection
+  bool subscribe_pending_ = false;  // the assignment subscription, likewise
+  std::deque<wire::Assignment> assignments_;
+  std::deque<std::string> event_backlog_;  // event payloads, oldest first
   MonoTime next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   std::uint64_t consecutive_failures_ = 0;
@@ -185,6 +249,8 @@ class RunnerDevice {
   log::RateLimiter connect_log_{3, std::chrono::seconds(30)};
   log::RateLimiter publish_log_{3, std::chrono::seconds(30)};
   log::RateLimiter drop_log_{1, std::chrono::seconds(30)};
+  log::RateLimiter assignment_log_{3, std::chrono::seconds(30)};
+  log::RateLimiter refuse_log_{1, std::chrono::seconds(30)};
   // Declared last: destroyed first, while everything its callbacks touch still exists.
   std::unique_ptr<Client> client_;
 };

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/wire/runner.hpp"
 #include "tests/harness/harness.hpp"
+#include "tools/runner/route.hpp"
 #include "tools/runner/runner_daemon.hpp"
 #include "tools/runner/runner_device.hpp"
 
@@ -93,6 +96,17 @@ void sync_subscriber(const MosquittoBroker& broker, ChildProcess& sub, const std
   ASSERT_TRUE(sub.wait_for_output(prefix + "/marker m", 10s)) << sub.describe();
 }
 
+// Like sync_subscriber, for a subscription with a wildcard: the marker goes to `topic`,
+// which the subscription must match.
+void sync_wildcard(const MosquittoBroker& broker, ChildProcess& sub, const std::string& topic) {
+  auto argv = client_args(broker, "mosquitto_pub");
+  argv.insert(argv.end(), {"-t", topic, "-m", "m", "-r", "-q", "1"});
+  auto pub = ChildProcess::spawn({.argv = argv});
+  ASSERT_TRUE(pub.ok()) << pub.status().to_string();
+  ASSERT_EQ(pub->wait_exit(10s), 0) << pub->describe();
+  ASSERT_TRUE(sub.wait_for_output(topic + " m", 10s)) << sub.describe();
+}
+
 // The payloads `sub` printed for `topic`, in arrival order; complete lines only.
 std::vector<std::string> payloads_on(const ChildProcess& sub, const std::string& topic) {
   std::vector<std::string> out;
@@ -110,6 +124,50 @@ std::vector<std::string> payloads_on(const ChildProcess& sub, const std::string&
 bool wait_payloads(const ChildProcess& sub, const std::string& topic, std::size_t n,
                    std::chrono::milliseconds timeout = 15s) {
   return testing::wait_for([&] { return payloads_on(sub, topic).size() >= n; }, timeout);
+}
+
+// Publishes one message with mosquitto_pub at QoS 1 and waits for it to finish.
+void publish(const MosquittoBroker& broker, const std::string& topic, const std::string& payload) {
+  auto argv = client_args(broker, "mosquitto_pub");
+  argv.insert(argv.end(), {"-t", topic, "-m", payload, "-q", "1"});
+  auto pub = ChildProcess::spawn({.argv = argv});
+  ASSERT_TRUE(pub.ok()) << pub.status().to_string();
+  ASSERT_EQ(pub->wait_exit(10s), 0) << pub->describe();
+}
+
+// A two-stop route for `runner_id` starting at `store`, the stops about 110 m apart.
+std::string assignment_json(const std::string& runner_id, const std::string& id,
+                            wire::GeoPoint store = {12.9700, 77.5900}) {
+  wire::Assignment a;
+  a.assignment_id = id;
+  a.runner_id = runner_id;
+  a.store = store;
+  a.stops.push_back(
+      {.order_id = id + "-o1", .lat = store.lat + 0.001, .lon = store.lon, .promised_at_ms = 1});
+  a.stops.push_back({.order_id = id + "-o2",
+                     .lat = store.lat + 0.001,
+                     .lon = store.lon + 0.001,
+                     .promised_at_ms = 1});
+  a.issued_at_ms = 1'700'000'000'000;
+  return wire::dump_compact(wire::encode(a));
+}
+
+// The decoded events `sub` printed on any runners/+/events topic, in arrival order.
+std::vector<wire::RunnerEvent> events_seen(const ChildProcess& sub, const std::string& runner_id) {
+  std::vector<wire::RunnerEvent> out;
+  for (const auto& p : payloads_on(sub, events_topic(runner_id))) {
+    auto e = wire::parse_runner_event(p);
+    EXPECT_TRUE(e.ok()) << p;
+    if (e.ok()) out.push_back(*e);
+  }
+  return out;
+}
+
+bool has_event(const std::vector<wire::RunnerEvent>& events, wire::RunnerEventType type,
+               const std::string& order_id = {}) {
+  return std::any_of(events.begin(), events.end(), [&](const wire::RunnerEvent& e) {
+    return e.type == type && (order_id.empty() || e.order_id == order_id);
+  });
 }
 
 // The value of one sample line ("name{labels} value") of a Prometheus text page.
@@ -284,6 +342,130 @@ TEST_F(RunnerDeviceTest, ReconnectsAfterBrokerRestartAndFlushesBacklogOldestFirs
   EXPECT_TRUE(sink_->contains({"event=backlog_full", "capacity=3"}));
 }
 
+TEST_F(RunnerDeviceTest, ReceivesAnAssignmentRidesItAndPublishesEvents) {
+  auto device = make_device(options("r-asg"));
+  ASSERT_TRUE(device->start().is_ok());
+  ChildProcess sub = subscribe(*broker_, "runners/+/events");
+  sync_wildcard(*broker_, sub, "runners/sync/events");
+  ASSERT_TRUE(drive_until(*device, [&] { return device->connected(); }));
+  // The subscription goes out before "online" on the same connection, so once "online"
+  // is retained the broker routes assignments to the device.
+  ASSERT_TRUE(
+      wait_retained_status(*broker_, "r-asg", wire::RunnerPresence::kOnline, 10s).has_value());
+  EXPECT_FALSE(device->next_assignment().has_value());
+
+  publish(*broker_, assignment_topic("r-asg"), assignment_json("r-asg", "asg-7"));
+  ASSERT_TRUE(drive_until(*device, [&] { return device->assignments_received() >= 1; }));
+  auto assignment = device->next_assignment();
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(assignment->assignment_id, "asg-7");
+  ASSERT_EQ(assignment->stops.size(), 2u);
+  EXPECT_FALSE(device->next_assignment().has_value());
+  EXPECT_EQ(device->assignments_rejected(), 0u);
+  EXPECT_EQ(metric("runner_assignments_received_total", "r-asg"), 1.0);
+
+  FakeClock route_clock;
+  auto route =
+      RouteFollower::create({.runner_id = "r-asg", .home = assignment->store}, route_clock);
+  ASSERT_TRUE(route.ok());
+  ASSERT_TRUE(route->assign(*assignment).is_ok());
+  for (int i = 0; i < 100 && !route->idle(); ++i) {
+    route_clock.advance(1s);
+    for (const auto& e : route->advance()) ASSERT_TRUE(device->publish_event(e).is_ok());
+  }
+  EXPECT_TRUE(route->idle());
+
+  ASSERT_TRUE(testing::wait_for(
+      [&] {
+        device->service();
+        return events_seen(sub, "r-asg").size() >= 7;
+      },
+      15s))
+      << sub.describe();
+  const auto events = events_seen(sub, "r-asg");
+  EXPECT_EQ(events.front().type, wire::RunnerEventType::kPickedUp);
+  EXPECT_TRUE(has_event(events, wire::RunnerEventType::kPickedUp, "asg-7-o2"));
+  EXPECT_TRUE(has_event(events, wire::RunnerEventType::kDelivered, "asg-7-o1"));
+  EXPECT_TRUE(has_event(events, wire::RunnerEventType::kDelivered, "asg-7-o2"));
+  EXPECT_EQ(events.back().type, wire::RunnerEventType::kReturned);
+  EXPECT_EQ(events.back().runner_id, "r-asg");
+  EXPECT_EQ(device->event_backlog_size(), 0u);
+}
+
+TEST_F(RunnerDeviceTest, BadAssignmentsAreCountedAndIgnored) {
+  auto device = make_device(options("r-bad"));
+  ASSERT_TRUE(device->start().is_ok());
+  ASSERT_TRUE(drive_until(*device, [&] { return device->connected(); }));
+  ASSERT_TRUE(
+      wait_retained_status(*broker_, "r-bad", wire::RunnerPresence::kOnline, 10s).has_value());
+
+  publish(*broker_, assignment_topic("r-bad"), "not json at all");
+  publish(*broker_, assignment_topic("r-bad"), R"({"assignment_id":"a1","runner_id":"r-bad"})");
+  publish(*broker_, assignment_topic("r-bad"), assignment_json("someone-else", "a2"));
+  publish(*broker_, assignment_topic("r-bad"), assignment_json("r-bad", "a3"));
+  ASSERT_TRUE(drive_until(*device, [&] { return device->assignments_received() >= 4; }));
+  EXPECT_EQ(device->assignments_rejected(), 3u);
+  EXPECT_EQ(metric("runner_assignments_rejected_total", "r-bad"), 3.0);
+  // The good one after them still gets through.
+  auto next = device->next_assignment();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->assignment_id, "a3");
+  EXPECT_FALSE(device->next_assignment().has_value());
+  EXPECT_TRUE(device->connected());
+  EXPECT_GE(log_lines_with("event=assignment_rejected"), 1u);
+  EXPECT_LE(log_lines_with("event=assignment_rejected"), 3u);
+}
+
+TEST_F(RunnerDeviceTest, EventsWaitOutAnOutageRefuseWhenFullAndGoBeforeTelemetry) {
+  RunnerDeviceOptions o = options("r-ev");
+  o.event_backlog_capacity = 2;
+  auto device = make_device(o);
+  wire::RunnerEvent picked{
+      .event_id = "ev-1", .type = wire::RunnerEventType::kPickedUp, .order_id = "o-1"};
+  EXPECT_EQ(device->publish_event(picked).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(device->start().is_ok());
+  ASSERT_TRUE(drive_until(*device, [&] { return device->connected(); }));
+
+  // Events the edge would reject never leave.
+  wire::RunnerEvent no_order{.event_id = "ev-x", .type = wire::RunnerEventType::kDelivered};
+  EXPECT_EQ(device->publish_event(no_order).code(), StatusCode::kInvalidArgument);
+  wire::RunnerEvent other = picked;
+  other.runner_id = "someone-else";
+  EXPECT_EQ(device->publish_event(other).field(), "runner_id");
+
+  ASSERT_TRUE(broker_->kill9().is_ok());
+  ASSERT_TRUE(drive_until(*device, [&] { return !device->connected(); }));
+  ASSERT_TRUE(device->publish_event(picked).is_ok());
+  wire::RunnerEvent delivered{
+      .event_id = "ev-2", .type = wire::RunnerEventType::kDelivered, .order_id = "o-1"};
+  ASSERT_TRUE(device->publish_event(delivered).is_ok());
+  // Full: refused and counted, never dropped silently.
+  wire::RunnerEvent third{.event_id = "ev-3", .type = wire::RunnerEventType::kReturned};
+  EXPECT_EQ(device->publish_event(third).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(device->events_refused(), 1u);
+  EXPECT_EQ(metric("runner_events_refused_total", "r-ev"), 1.0);
+  EXPECT_GE(device->event_backlog_size(), 2u);
+  ASSERT_TRUE(device->publish_telemetry(sample_at(12.97, 77.59)).is_ok());
+
+  ASSERT_TRUE(broker_->restart().is_ok());
+  ChildProcess sub = subscribe(*broker_, "runners/r-ev/#");
+  sync_subscriber(*broker_, sub, "runners/r-ev");
+  ASSERT_TRUE(drive_until(*device, [&] {
+    return device->connected() && device->event_backlog_size() == 0 && device->backlog_size() == 0;
+  }));
+  ASSERT_TRUE(wait_payloads(sub, telemetry_topic("r-ev"), 1)) << sub.describe();
+  ASSERT_TRUE(testing::wait_for([&] { return events_seen(sub, "r-ev").size() >= 2; }, 10s))
+      << sub.describe();
+  const auto events = events_seen(sub, "r-ev");
+  EXPECT_EQ(events[0].event_id, "ev-1");
+  EXPECT_EQ(events[0].runner_id, "r-ev");
+  EXPECT_GT(events[0].ts_ms, 0);
+  EXPECT_EQ(events[1].event_id, "ev-2");
+  const std::string out = sub.stdout_text();
+  EXPECT_LT(out.find("runners/r-ev/events"), out.find("runners/r-ev/telemetry")) << out;
+  EXPECT_TRUE(sink_->contains({"event=event_backlog_full", "capacity=2"}));
+}
+
 TEST_F(RunnerDeviceTest, StopLeavesRetainedOfflineStatus) {
   auto device = make_device(options("r-stop"));
   ASSERT_TRUE(device->start().is_ok());
@@ -367,6 +549,9 @@ TEST_F(RunnerDeviceTest, RejectsBadOptions) {
       {"missing CA", [](auto& o) { o.ca_file = "/nonexistent/ca.pem"; }, "ca_file"},
       {"no keepalive", [](auto& o) { o.keepalive = 0s; }, "keepalive"},
       {"empty backlog", [](auto& o) { o.backlog_capacity = 0; }, "backlog_capacity"},
+      {"empty event backlog", [](auto& o) { o.event_backlog_capacity = 0; },
+       "event_backlog_capacity"},
+      {"no assignment queue", [](auto& o) { o.assignment_capacity = 0; }, "assignment_capacity"},
       {"inverted backoff", [](auto& o) { o.max_backoff = 1ms; }, "min_backoff"},
       {"empty version", [](auto& o) { o.app_version = ""; }, "app_version"},
       {"battery 101", [](auto& o) { o.battery_pct = 101; }, "battery_pct"},
@@ -382,6 +567,7 @@ TEST_F(RunnerDeviceTest, RejectsBadOptions) {
     EXPECT_FALSE(device->connected());
     EXPECT_EQ(device->publish_telemetry(sample_at(12.97, 77.59)).code(),
               StatusCode::kFailedPrecondition);
+    EXPECT_FALSE(device->next_assignment().has_value());
   }
 }
 
@@ -525,6 +711,117 @@ TEST_F(RunnerDaemonTest, PublishesHeartbeatServesHealthAndMetricsAndStopsCleanly
   EXPECT_NE(runner->output().find("event=stopped"), std::string::npos) << runner->describe();
 }
 
+TEST_F(RunnerDaemonTest, RidesAnAssignedRouteReportingEventsAndTelemetry) {
+  auto broker = MosquittoBroker::start();
+  ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+  ChildProcess sub = subscribe(*broker, "runners/#");
+  sync_subscriber(*broker, sub, "runners/sync");
+  auto runner =
+      spawn_runner({"--runner.id=r-ride", "--mqtt.port=" + std::to_string(broker->port()),
+                    "--telemetry.interval_ms=100", "--runner.lat=12.97", "--runner.lon=77.59",
+                    "--runner.speed_mps=50", "--runner.dwell_ms=800"});
+  ASSERT_TRUE(runner.ok()) << runner.status().to_string();
+  ASSERT_TRUE(wait_payloads(sub, status_topic("r-ride"), 1))
+      << sub.describe() << runner->describe();
+
+  publish(*broker, assignment_topic("r-ride"), assignment_json("r-ride", "asg-r"));
+  ASSERT_TRUE(testing::wait_for(
+      [&] { return has_event(events_seen(sub, "r-ride"), wire::RunnerEventType::kReturned); }, 20s))
+      << sub.describe() << runner->describe();
+  const auto events = events_seen(sub, "r-ride");
+  std::vector<wire::RunnerEventType> types;
+  for (const auto& e : events) types.push_back(e.type);
+  using T = wire::RunnerEventType;
+  EXPECT_EQ(types, (std::vector<T>{T::kPickedUp, T::kPickedUp, T::kArrivedCustomer, T::kDelivered,
+                                   T::kArrivedCustomer, T::kDelivered, T::kReturned}));
+  EXPECT_EQ(events[3].order_id, "asg-r-o1");
+  EXPECT_EQ(events[5].order_id, "asg-r-o2");
+
+  // Telemetry showed the runner riding (moving, away from the store) and back idle.
+  ASSERT_TRUE(testing::wait_for(
+      [&] {
+        const auto reports = payloads_on(sub, telemetry_topic("r-ride"));
+        if (reports.empty()) return false;
+        auto last = wire::parse_telemetry(reports.back());
+        return last.ok() && last->state == wire::RunnerState::kIdle &&
+               events.back().ts_ms <= last->device_ts_ms;
+      },
+      10s));
+  bool saw_riding = false;
+  bool saw_at_customer = false;
+  for (const auto& p : payloads_on(sub, telemetry_topic("r-ride"))) {
+    auto t = wire::parse_telemetry(p);
+    ASSERT_TRUE(t.ok()) << p;
+    if (t->state == wire::RunnerState::kToCustomer) {
+      saw_riding = true;
+      EXPECT_EQ(t->speed_mps, 50.0);
+      EXPECT_GT(t->lat, 12.97 - 1e-9);
+    }
+    saw_at_customer = saw_at_customer || t->state == wire::RunnerState::kAtCustomer;
+  }
+  EXPECT_TRUE(saw_riding) << sub.describe();
+  EXPECT_TRUE(saw_at_customer) << sub.describe();
+  EXPECT_EQ(runner->terminate_and_wait(10s), 0) << runner->describe();
+}
+
+TEST_F(RunnerDaemonTest, FleetModeRunsTwentyRunnersWithTheirOwnConnections) {
+  auto broker = MosquittoBroker::start();
+  ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+  ChildProcess sub = subscribe(*broker, "runners/+/telemetry");
+  sync_wildcard(*broker, sub, "runners/sync/telemetry");
+  auto runner =
+      spawn_runner({"--runner.mode=fleet", "--fleet.size=20", "--fleet.id_prefix=sim-r",
+                    "--mqtt.port=" + std::to_string(broker->port()), "--telemetry.interval_ms=200",
+                    "--runner.lat=12.97", "--runner.lon=77.59"});
+  ASSERT_TRUE(runner.ok()) << runner.status().to_string();
+  const int port = http_port_of(*runner);
+  ASSERT_GT(port, 0) << runner->describe();
+
+  std::set<std::string> ids;
+  ASSERT_TRUE(testing::wait_for(
+      [&] {
+        ids.clear();
+        std::istringstream lines(sub.stdout_text());
+        std::string line;
+        while (std::getline(lines, line)) {
+          const std::size_t space = line.find(' ');
+          if (space == std::string::npos) continue;
+          auto t = wire::parse_telemetry(line.substr(space + 1));
+          // Counted only when it came on the runner's own topic.
+          if (t.ok() && line.substr(0, space) == telemetry_topic(t->runner_id)) {
+            ids.insert(t->runner_id);
+          }
+        }
+        return ids.size() >= 20;
+      },
+      30s))
+      << ids.size() << " ids\n"
+      << runner->describe();
+  for (int i = 1; i <= 20; ++i) EXPECT_TRUE(ids.count("sim-r" + std::to_string(i))) << i;
+  EXPECT_EQ(ids.size(), 20u);
+
+  std::optional<nlohmann::json> h;
+  ASSERT_TRUE(testing::wait_for(
+      [&] {
+        h = health(port);
+        return h && h->value("/fleet/connected"_json_pointer, 0) == 20;
+      },
+      15s))
+      << (h ? h->dump() : "no health");
+  EXPECT_EQ(h->value("/fleet/size"_json_pointer, 0), 20);
+  EXPECT_EQ(h->value("mode", ""), "fleet");
+  EXPECT_GE(h->value("messages_published", 0), 40);
+  EXPECT_EQ(h->value("backlog_size", -1), 0);
+  EXPECT_EQ(h->value("event_backlog_size", -1), 0);
+
+  // Each is its own client: each has its own retained presence.
+  EXPECT_TRUE(
+      wait_retained_status(*broker, "sim-r7", wire::RunnerPresence::kOnline, 10s).has_value());
+  EXPECT_EQ(runner->terminate_and_wait(20s), 0) << runner->describe();
+  EXPECT_TRUE(
+      wait_retained_status(*broker, "sim-r20", wire::RunnerPresence::kOffline, 10s).has_value());
+}
+
 TEST_F(RunnerDaemonTest, LastWillMarksRunnerOfflineWhenKilled) {
   auto broker = MosquittoBroker::start();
   ASSERT_TRUE(broker.ok()) << broker.status().to_string();
@@ -557,7 +854,11 @@ TEST_F(RunnerDaemonTest, BadConfigurationExitsTwoNamingTheKey) {
       {{}, {{"SHOPEASY_RUNNER_TELEMETRY_INTERVAL_MS", "70000"}}, "telemetry.interval_ms"},
       {{}, {{"SHOPEASY_RUNNER_RUNNER_ID", "bad/id"}}, "runner.id"},
       {{"--mqtt.ca_file=/nonexistent/ca.pem"}, {}, "mqtt.ca_file"},
-      {{"--runner.mode=fleet"}, {}, "runner.mode"},
+      {{"--runner.mode=bogus"}, {}, "runner.mode"},
+      {{"--runner.mode=fleet", "--fleet.size=0"}, {}, "fleet.size"},
+      {{"--runner.mode=fleet", "--fleet.size=5001"}, {}, "fleet.size"},
+      {{"--runner.mode=fleet", "--fleet.id_prefix=a/b"}, {}, "fleet.id_prefix"},
+      {{"--runner.speed_mps=0"}, {}, "runner.speed_mps"},
       {{"--mqtt.port=0"}, {}, "mqtt.port"},
       {{"--no.such.key=1"}, {}, "no.such.key"},
   };
