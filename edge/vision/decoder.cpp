@@ -1,0 +1,692 @@
+#include "edge/vision/decoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include <opencv2/barcode.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "edge/barcode/barcode.hpp"
+#include "edge/vision/regions.hpp"
+#include "edge/vision/zxing_reader.hpp"
+
+namespace shopeasy::edge::vision {
+namespace {
+
+// Replaces control characters (except GS) with '?' and invalid UTF-8 with U+FFFD, so
+// decoded text is always safe to log and to put in JSON.
+std::string sanitize(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 && c != 0x1d) || c == 0x7f ? '?' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    if ((c & 0xe0) == 0xc0 && c >= 0xc2) {
+      n = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 3;
+    } else if ((c & 0xf8) == 0xf0 && c <= 0xf4) {
+      n = 4;
+    }
+    bool ok = n > 0 && i + n <= in.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok) {
+      out.append(in.substr(i, n));
+      i += n;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The GTIN in a GS1 Digital Link URI ("https://id.gs1.org/01/09506000134352/..."):
+// nullopt when there is none, an error when it fails its check digit.
+std::optional<StatusOr<std::string>> digital_link_gtin(std::string_view text) {
+  if (text.substr(0, 7) != "http://" && text.substr(0, 8) != "https://") return std::nullopt;
+  const std::size_t at = text.find("/01/");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::size_t end = at + 4;
+  while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+  const std::string_view digits = text.substr(at + 4, end - at - 4);
+  if (end < text.size() && text[end] != '/' && text[end] != '?') return std::nullopt;
+  if (digits.size() != 8 && digits.size() != 12 && digits.size() != 13 && digits.size() != 14) {
+    return std::nullopt;
+  }
+  return barcode::to_gtin14(digits);
+}
+
+struct Candidate {
+  Symbology symbology;
+  std::string text;
+  std::string symbology_id;
+};
+
+// Validates one raw read. nullopt when it must be dropped (check digit, GS1 syntax).
+std::optional<Detection> validate(const Candidate& c) {
+  Detection d;
+  d.symbology = c.symbology;
+  d.text = sanitize(c.text);
+  auto product = [&](StatusOr<barcode::ParsedCode> parsed, std::string scan_code) -> bool {
+    if (!parsed.ok()) return false;
+    d.gtin14 = parsed->gtin14;
+    d.scan_code = parsed->gtin14.empty() ? std::string() : std::move(scan_code);
+    return true;
+  };
+  switch (c.symbology) {
+    case Symbology::kEan13:
+      if (!product(barcode::parse_scan(c.text, "ean-13"), c.text)) return std::nullopt;
+      break;
+    case Symbology::kEan8:
+      if (!product(barcode::parse_scan(c.text, "ean-8"), c.text)) return std::nullopt;
+      break;
+    case Symbology::kUpcA:
+      if (!product(barcode::parse_scan(c.text, "upc-a"), c.text)) return std::nullopt;
+      break;
+    case Symbology::kUpcE: {
+      // parse_scan reads 8 bare digits as EAN-8, so hand on the GTIN instead.
+      auto parsed = barcode::parse_scan(c.text, "upc-e");
+      if (!parsed.ok()) return std::nullopt;
+      d.gtin14 = parsed->gtin14;
+      d.scan_code = parsed->gtin14;
+      break;
+    }
+    case Symbology::kCode128:
+    case Symbology::kGs1_128:
+      if (c.symbology_id == "]C1") {
+        d.symbology = Symbology::kGs1_128;
+        if (!product(barcode::parse_scan("]C1" + c.text), "]C1" + c.text)) return std::nullopt;
+      } else {
+        d.symbology = Symbology::kCode128;
+        if (c.text.empty()) return std::nullopt;
+      }
+      break;
+    case Symbology::kQr:
+    case Symbology::kDataMatrix: {
+      const bool gs1 = c.symbology_id == "]Q3" || c.symbology_id == "]d2";
+      if (gs1) {
+        if (!product(barcode::parse_scan(c.symbology_id + c.text), c.symbology_id + c.text)) {
+          return std::nullopt;
+        }
+      } else if (auto link = digital_link_gtin(c.text)) {
+        if (!link->ok()) return std::nullopt;
+        d.gtin14 = **link;
+        d.scan_code = **link;
+      } else if (c.symbology == Symbology::kDataMatrix && all_digits(c.text) &&
+                 (c.text.size() == 8 || c.text.size() == 12 || c.text.size() == 13 ||
+                  c.text.size() == 14)) {
+        auto g = barcode::to_gtin14(c.text);
+        if (!g.ok()) return std::nullopt;
+        d.gtin14 = *g;
+        d.scan_code = *g;
+      } else if (c.text.empty()) {
+        return std::nullopt;
+      }
+      break;
+    }
+  }
+  return d;
+}
+
+std::optional<Symbology> from_zxing_format(const std::string& f) {
+  if (f == "EAN-13") return Symbology::kEan13;
+  if (f == "EAN-8") return Symbology::kEan8;
+  if (f == "UPC-A") return Symbology::kUpcA;
+  if (f == "UPC-E") return Symbology::kUpcE;
+  if (f == "Code128") return Symbology::kCode128;
+  if (f == "QRCode") return Symbology::kQr;
+  if (f == "DataMatrix") return Symbology::kDataMatrix;
+  return std::nullopt;
+}
+
+cv::Point2f centre(const std::array<cv::Point2f, 4>& q) {
+  return (q[0] + q[1] + q[2] + q[3]) * 0.25f;
+}
+
+double extent(const std::array<cv::Point2f, 4>& q) {
+  return std::max(cv::norm(q[0] - q[2]), cv::norm(q[1] - q[3]));
+}
+
+// Two reads of one symbol: centres closer than the symbol is large. Linear reads from
+// one scan line have flat quadrilaterals, so size is taken from the diagonals.
+bool same_place(const std::array<cv::Point2f, 4>& a, const std::array<cv::Point2f, 4>& b) {
+  return cv::norm(centre(a) - centre(b)) < 0.6 * std::max(extent(a), extent(b)) + 30;
+}
+
+bool inside(const std::array<cv::Point2f, 4>& quad, cv::Point2f p, float margin) {
+  std::vector<cv::Point2f> poly(quad.begin(), quad.end());
+  return cv::pointPolygonTest(poly, p, true) >= -margin;
+}
+
+// See opencv_read(): the smallest image OpenCV's barcode module is trusted with.
+constexpr int kMinOpenCvSide = 64;
+
+// Crops are never larger than this a side: it bounds the cost of one read.
+constexpr double kMaxCropSide = 720;
+
+// An upright crop of a region: the affine map from crop to image and the crop.
+struct Crop {
+  cv::Mat image;
+  cv::Matx23d to_image;
+  // For a rectified crop: the code's outline in the parent crop, reported as the
+  // code's corners (the reader's own corners are in rectified coordinates).
+  std::optional<std::array<cv::Point2f, 4>> quad;
+};
+
+Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
+  const double a = r.across_angle;
+  const cv::Point2d u(std::cos(a), std::sin(a));  // across the bars
+  const cv::Point2d v(-u.y, u.x);                 // along the bars
+  cv::Point2f pts[4];
+  r.box.points(pts);
+  double umin = 1e18, umax = -1e18, vmin = 1e18, vmax = -1e18;
+  for (const cv::Point2f& p : pts) {
+    const cv::Point2d q(p.x - r.box.center.x, p.y - r.box.center.y);
+    umin = std::min(umin, q.dot(u));
+    umax = std::max(umax, q.dot(u));
+    vmin = std::min(vmin, q.dot(v));
+    vmax = std::max(vmax, q.dot(v));
+  }
+  const double len = umax - umin;
+  const double height = vmax - vmin;
+  // Quiet zones lie outside the gradient area.
+  // Small codes are enlarged so a module spans a few pixels after resampling; huge
+  // areas (clutter merged with a code) are shrunk to bound the cost of a read.
+  const double base_w = len * 1.35 + 24;
+  const double base_h = std::max(height, 12.0) * 1.1 + 8;
+  double scale = std::clamp(360.0 / std::max(len, 1.0), 1.0, 2.5);
+  scale = std::min({scale, kMaxCropSide / base_w, kMaxCropSide / base_h});
+  const double out_w = base_w * scale;
+  const double out_h = base_h * scale;
+  const cv::Point2d c(r.box.center.x, r.box.center.y);
+  // crop (x, y) -> image: c + u * (x - w/2) / s + v * (y - h/2) / s
+  cv::Matx23d m(u.x / scale, v.x / scale, 0, u.y / scale, v.y / scale, 0);
+  m(0, 2) = c.x - (u.x * out_w / 2 + v.x * out_h / 2) / scale;
+  m(1, 2) = c.y - (u.y * out_w / 2 + v.y * out_h / 2) / scale;
+  Crop crop;
+  crop.to_image = m;
+  cv::warpAffine(gray, crop.image, cv::Mat(m),
+                 cv::Size(static_cast<int>(out_w), static_cast<int>(out_h)),
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return crop;
+}
+
+Crop matrix_crop(const cv::Mat& gray, const CodeRegion& r) {
+  const cv::Rect2f b = r.box.boundingRect2f();
+  const float side = std::max(b.width, b.height) * 1.5f + 16;
+  const cv::Point2f c = r.box.center;
+  const double scale = std::min(std::clamp(160.0 / side, 1.0, 3.0), kMaxCropSide / side);
+  const double out = side * scale;
+  cv::Matx23d m(1 / scale, 0, c.x - side / 2, 0, 1 / scale, c.y - side / 2);
+  Crop crop;
+  crop.to_image = m;
+  cv::warpAffine(gray, crop.image, cv::Mat(m), cv::Size(static_cast<int>(out), static_cast<int>(out)),
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return crop;
+}
+
+std::array<cv::Point2f, 4> map_quad(const std::array<cv::Point2f, 4>& q, const cv::Matx23d& m) {
+  std::array<cv::Point2f, 4> out;
+  for (std::size_t i = 0; i < 4; ++i) {
+    out[i] = cv::Point2f(static_cast<float>(m(0, 0) * q[i].x + m(0, 1) * q[i].y + m(0, 2)),
+                         static_cast<float>(m(1, 0) * q[i].x + m(1, 1) * q[i].y + m(1, 2)));
+  }
+  return out;
+}
+
+// The shortest symbol read here (a one-character Code 128) has 13 bars, 26 edges;
+// clutter rarely has as many.
+constexpr int kMinLinearEdges = 20;
+
+// Edges in a 1D profile, counted against its moving average.
+int count_profile_edges(const cv::Mat& profile) {
+  cv::Mat local;
+  cv::blur(profile, local, cv::Size(15, 1), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+  const float* p = profile.ptr<float>(0);
+  const float* m = local.ptr<float>(0);
+  int edges = 0;
+  int state = 0;
+  for (int x = 0; x < profile.cols; ++x) {
+    const float d = p[x] - m[x];
+    const int now = d > 3.0f ? 1 : (d < -3.0f ? -1 : 0);
+    if (now != 0 && now != state) {
+      if (state != 0) ++edges;
+      state = now;
+    }
+  }
+  return edges;
+}
+
+// Bar edges across a linear region, sampled on three lines through its middle
+// straight from the frame: cheap enough to reject clutter before cutting a crop.
+int region_edges(const cv::Mat& gray, const CodeRegion& r) {
+  const double a = r.across_angle;
+  const cv::Point2d u(std::cos(a), std::sin(a));
+  const cv::Point2d v(-u.y, u.x);
+  const double len = std::max(r.box.size.width, r.box.size.height) * 1.2 + 16;
+  const double across = std::min(r.box.size.width, r.box.size.height) / 4;
+  const int n = std::clamp(static_cast<int>(len), 16, 4096);
+  cv::Mat profile(1, n, CV_32F, cv::Scalar(0));
+  float* out = profile.ptr<float>(0);
+  for (double off : {-across, 0.0, across}) {
+    const cv::Point2d start = cv::Point2d(r.box.center) - u * (len / 2) + v * off;
+    for (int i = 0; i < n; ++i) {
+      const cv::Point2d p = start + u * static_cast<double>(i);
+      const int x = std::clamp(static_cast<int>(p.x), 0, gray.cols - 2);
+      const int y = std::clamp(static_cast<int>(p.y), 0, gray.rows - 2);
+      const double fx = std::clamp(p.x - x, 0.0, 1.0);
+      const double fy = std::clamp(p.y - y, 0.0, 1.0);
+      const std::uint8_t* r0 = gray.ptr<std::uint8_t>(y);
+      const std::uint8_t* r1 = gray.ptr<std::uint8_t>(y + 1);
+      const double top = r0[x] * (1 - fx) + r0[x + 1] * fx;
+      const double bottom = r1[x] * (1 - fx) + r1[x + 1] * fx;
+      out[i] += static_cast<float>((top * (1 - fy) + bottom * fy) / 3);
+    }
+  }
+  return count_profile_edges(profile);
+}
+
+
+// Unsharp masking: restores some of the contrast blur took from narrow modules.
+cv::Mat sharpened_by(const cv::Mat& gray, double sigma, double amount) {
+  cv::Mat blurred;
+  cv::GaussianBlur(gray, blurred, cv::Size(0, 0), sigma);
+  cv::Mat out;
+  cv::addWeighted(gray, 1 + amount, blurred, -amount, 0, out);
+  return out;
+}
+
+cv::Mat sharpened(const cv::Mat& gray) { return sharpened_by(gray, 2.0, 1.2); }
+
+// The outline of the code inside a crop: the largest area of dense edges around the
+// crop centre, as a quadrilateral (top-left, top-right, bottom-right, bottom-left).
+// For linear crops (bars upright) only horizontal gradients count. nullopt when no
+// plausible outline is found.
+std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bool linear) {
+  cv::Mat gx;
+  cv::Mat gy;
+  cv::Sobel(crop, gx, CV_32F, 1, 0, 3);
+  cv::Mat energy = cv::abs(gx);
+  if (!linear) {
+    cv::Sobel(crop, gy, CV_32F, 0, 1, 3);
+    energy += cv::abs(gy);
+  }
+  const int win = std::max(3, std::min(crop.cols, crop.rows) / 16) | 1;
+  cv::blur(energy, energy, cv::Size(linear ? win : win, linear ? std::max(3, win / 2) : win));
+  double max_e = 0;
+  cv::minMaxLoc(energy, nullptr, &max_e);
+  if (max_e <= 1) return std::nullopt;
+  cv::Mat mask = energy > 0.3 * max_e;
+  cv::Mat labels;
+  cv::Mat stats;
+  cv::Mat centroids;
+  const int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
+  int best = -1;
+  for (int i = 1; i < n; ++i) {
+    if (best < 0 || stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA)) best = i;
+  }
+  if (best < 0 || stats.at<int>(best, cv::CC_STAT_AREA) < 64) return std::nullopt;
+  const cv::Mat blob = labels == best;
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(blob, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  if (contours.empty()) return std::nullopt;
+  std::vector<cv::Point> hull;
+  cv::convexHull(contours.front(), hull);
+  std::vector<cv::Point> poly;
+  const double perimeter = cv::arcLength(hull, true);
+  for (double eps = 0.02; eps < 0.2; eps += 0.02) {
+    cv::approxPolyDP(hull, poly, eps * perimeter, true);
+    if (poly.size() <= 4) break;
+  }
+  std::array<cv::Point2f, 4> q;
+  if (poly.size() == 4) {
+    // Order as top-left, top-right, bottom-right, bottom-left by the sums and
+    // differences of the coordinates.
+    std::vector<cv::Point2f> p(poly.begin(), poly.end());
+    auto by = [&](auto key) {
+      return *std::min_element(p.begin(), p.end(), [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
+    };
+    q[0] = by([](cv::Point2f a) { return a.x + a.y; });
+    q[2] = by([](cv::Point2f a) { return -(a.x + a.y); });
+    q[1] = by([](cv::Point2f a) { return a.y - a.x; });
+    q[3] = by([](cv::Point2f a) { return a.x - a.y; });
+  } else {
+    cv::Point2f pts[4];
+    cv::minAreaRect(hull).points(pts);
+    std::vector<cv::Point2f> p(pts, pts + 4);
+    std::sort(p.begin(), p.end(), [](cv::Point2f a, cv::Point2f b) { return a.y < b.y; });
+    if (p[0].x > p[1].x) std::swap(p[0], p[1]);
+    if (p[2].x < p[3].x) std::swap(p[2], p[3]);
+    q = {p[0], p[1], p[2], p[3]};
+  }
+  const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+  const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+  if (w < 12 || h < 8) return std::nullopt;
+  return q;
+}
+
+// The crop with its code's outline mapped to an upright rectangle plus a margin, which
+// removes perspective (module widths that change across the symbol).
+std::optional<Crop> rectified(const Crop& crop, bool linear) {
+  const auto quad = find_code_quad(crop.image, linear);
+  if (!quad) return std::nullopt;
+  const auto& q = *quad;
+  double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+  double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+  if (!linear) w = h = std::max(w, h);
+  const double margin = linear ? 0.15 * w + 8 : 0.2 * w + 8;
+  const std::vector<cv::Point2f> dst = {
+      {static_cast<float>(margin), static_cast<float>(margin)},
+      {static_cast<float>(margin + w), static_cast<float>(margin)},
+      {static_cast<float>(margin + w), static_cast<float>(margin + h)},
+      {static_cast<float>(margin), static_cast<float>(margin + h)}};
+  const cv::Mat to_crop =
+      cv::getPerspectiveTransform(dst, std::vector<cv::Point2f>(q.begin(), q.end()));
+  Crop out;
+  cv::warpPerspective(crop.image, out.image, to_crop,
+                      cv::Size(static_cast<int>(w + 2 * margin), static_cast<int>(h + 2 * margin)),
+                      cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  // Corners are reported through the crop's affine map; the perspective part only
+  // moves them within the crop, so map the outline's own corners instead.
+  out.to_image = crop.to_image;
+  out.quad = q;
+  return out;
+}
+
+}  // namespace
+
+std::string_view symbology_name(Symbology s) {
+  switch (s) {
+    case Symbology::kEan13:
+      return "ean-13";
+    case Symbology::kEan8:
+      return "ean-8";
+    case Symbology::kUpcA:
+      return "upc-a";
+    case Symbology::kUpcE:
+      return "upc-e";
+    case Symbology::kCode128:
+      return "code-128";
+    case Symbology::kGs1_128:
+      return "gs1-128";
+    case Symbology::kQr:
+      return "qr";
+    case Symbology::kDataMatrix:
+      return "datamatrix";
+  }
+  return "unknown";
+}
+
+struct BarcodeDecoder::Impl {
+  std::unique_ptr<cv::barcode::BarcodeDetector> opencv;
+  std::vector<Detection> found;
+  DecodeStats stats;
+  const DecoderOptions* options = nullptr;
+
+  bool full() const { return static_cast<int>(found.size()) >= options->max_codes; }
+
+  // Validates and records a read unless the same symbol is already known.
+  bool add(const Candidate& c, const std::array<cv::Point2f, 4>& corners, const char* engine) {
+    ++stats.reads;
+    std::optional<Detection> d = validate(c);
+    if (!d) {
+      ++stats.dropped_check_digit;
+      return false;
+    }
+    for (Detection& other : found) {
+      if (other.text != d->text || other.symbology != d->symbology) continue;
+      if (same_place(other.corners, corners)) return true;
+    }
+    // A short code read by a scan line across part of a longer symbol (EAN-8 inside
+    // an EAN-13) is replaced when the upright read of that area gives another code.
+    for (auto it = found.begin(); it != found.end(); ++it) {
+      const bool short_code = it->symbology == Symbology::kEan8 || it->symbology == Symbology::kUpcE;
+      if (short_code && it->engine == std::string("zxing") && it->text != d->text &&
+          inside(corners, centre(it->corners), 10)) {
+        found.erase(it);
+        break;
+      }
+    }
+    d->corners = corners;
+    d->engine = engine;
+    found.push_back(std::move(*d));
+    return true;
+  }
+
+  bool covered(cv::Point2f p) const {
+    for (const Detection& d : found) {
+      if (d.symbology == Symbology::kEan8 || d.symbology == Symbology::kUpcE) continue;
+      if (inside(d.corners, p, 4)) return true;
+    }
+    return false;
+  }
+
+  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop,
+             const char* engine) {
+    auto r = zxing_read_one(gray, o);
+    if (!r.ok()) {
+      ++stats.library_errors;
+      return false;
+    }
+    if (!r->has_value()) return false;
+    const RawCode& raw = **r;
+    const auto sym = from_zxing_format(raw.format);
+    if (!sym) return false;
+    std::array<cv::Point2f, 4> corners = raw.corners;
+    if (crop) corners = map_quad(crop->quad ? *crop->quad : raw.corners, crop->to_image);
+    return add(Candidate{*sym, raw.text, raw.symbology_id}, corners, engine);
+  }
+
+  // OpenCV on a grey image; `points` are the corners to decode at (empty: detect).
+  bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points,
+                   const Crop* crop, const char* engine) {
+    if (!opencv) return false;
+    // OpenCV 4.6's barcode detector divides by zero (SIGFPE) on images whose shorter
+    // side is 41..50 pixels; small images are not given to it at all.
+    if (std::min(gray.cols, gray.rows) < kMinOpenCvSide) return false;
+    std::vector<std::string> infos;
+    std::vector<cv::barcode::BarcodeType> types;
+    std::vector<cv::Point2f> corners;
+    try {
+      if (points) {
+        opencv->decode(gray, *points, infos, types);
+        corners = *points;
+      } else {
+        opencv->detectAndDecode(gray, infos, types, corners);
+      }
+    } catch (const std::exception&) {
+      ++stats.library_errors;
+      return false;
+    }
+    bool any = false;
+    for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
+      if (infos[i].empty()) continue;
+      Symbology s;
+      switch (types[i]) {
+        case cv::barcode::EAN_8:
+          s = Symbology::kEan8;
+          break;
+        case cv::barcode::EAN_13:
+          s = infos[i].size() == 12 ? Symbology::kUpcA : Symbology::kEan13;
+          break;
+        case cv::barcode::UPC_A:
+          s = Symbology::kUpcA;
+          break;
+        case cv::barcode::UPC_E:
+          s = Symbology::kUpcE;
+          break;
+        default:
+          continue;
+      }
+      std::array<cv::Point2f, 4> q{};
+      if (corners.size() >= 4 * (i + 1)) {
+        // OpenCV lists bottom-left, top-left, top-right, bottom-right.
+        q = {corners[4 * i + 1], corners[4 * i + 2], corners[4 * i + 3], corners[4 * i]};
+      }
+      if (crop) q = map_quad(crop->quad ? *crop->quad : q, crop->to_image);
+      any = add(Candidate{s, infos[i], ""}, q, engine) || any;
+    }
+    return any;
+  }
+
+  // Two tiers over the candidates, best first: one cheap read of each, then the
+  // slower variants for those still unread, until the attempt budget is spent.
+  void region_pass(const cv::Mat& gray) {
+    const std::vector<CodeRegion> regions = propose_regions(gray);
+    stats.regions = static_cast<int>(regions.size());
+    int attempts = 0;
+    std::vector<std::size_t> unread;
+    for (std::size_t i = 0; i < regions.size(); ++i) {
+      if (full() || attempts >= options->max_region_attempts) break;
+      const CodeRegion& r = regions[i];
+      if (covered(r.box.center)) continue;
+      const bool read = r.linear ? linear_region(gray, r, 0, &attempts)
+                                 : (options->use_zxing && matrix_region(gray, r, 0, &attempts));
+      if (!read) unread.push_back(i);
+    }
+    // The slow variants only for the strongest few of each kind: a code's edges are
+    // usually the strongest in the frame, and this bounds the time clutter costs.
+    int linear_left = options->max_tier1_candidates;
+    int matrix_left = options->max_tier1_candidates;
+    for (std::size_t i : unread) {
+      if (full() || attempts >= options->max_region_attempts) break;
+      const CodeRegion& r = regions[i];
+      if (covered(r.box.center)) continue;
+      int& left = r.linear ? linear_left : matrix_left;
+      if (left <= 0) continue;
+      --left;
+      if (r.linear) {
+        linear_region(gray, r, 1, &attempts);
+      } else if (options->use_zxing) {
+        matrix_region(gray, r, 1, &attempts);
+      }
+    }
+    stats.attempts = attempts;
+  }
+
+  // Tier 0: the upright crop. Tier 1: the perspective-corrected crop, OpenCV on it,
+  // then sharpened. True when a code was read.
+  bool linear_region(const cv::Mat& gray, const CodeRegion& r, int tier, int* attempts) {
+    if (region_edges(gray, r) < kMinLinearEdges) return true;  // not a code: no tier 1
+    const Crop crop = linear_crop(gray, r);
+    if (crop.image.cols < 8 || crop.image.rows < 8) return true;
+    ZxingReadOptions o;
+    o.formats = kZxLinear;
+    o.try_rotate = false;
+    o.try_downscale = false;
+    o.try_harder = options->crop_try_harder;
+    if (tier == 0) {
+      if (!options->use_zxing) return false;
+      ++*attempts;
+      return zxing(crop.image, o, &crop, "zxing-region");
+    }
+    const std::optional<Crop> rect = rectified(crop, true);
+    if (options->use_zxing && rect) {
+      ++*attempts;
+      if (zxing(rect->image, o, &*rect, "zxing-rectified")) return true;
+    }
+    const Crop& c = rect ? *rect : crop;
+    if (options->use_opencv) {
+      const float w = static_cast<float>(c.image.cols);
+      const float h = static_cast<float>(c.image.rows);
+      const std::vector<cv::Point2f> pts = {{2, h - 2}, {2, 2}, {w - 2, 2}, {w - 2, h - 2}};
+      ++*attempts;
+      if (opencv_read(c.image, &pts, &c, "opencv-region")) return true;
+    }
+    if (!options->use_zxing) return false;
+    ++*attempts;
+    return zxing(sharpened(c.image), o, &c, "zxing-sharpened");
+  }
+
+  // Tier 0: the crop. Tier 1: enlarged and sharpened (blurred QR codes), then
+  // perspective-corrected (DataMatrix, whose detector wants the symbol upright).
+  bool matrix_region(const cv::Mat& gray, const CodeRegion& r, int tier, int* attempts) {
+    const Crop crop = matrix_crop(gray, r);
+    if (crop.image.cols < 8 || crop.image.rows < 8) return true;
+    ZxingReadOptions o;
+    o.formats = kZxQr | kZxDataMatrix;
+    o.try_rotate = false;
+    o.try_downscale = false;
+    o.try_harder = options->crop_try_harder;
+    if (tier == 0) {
+      ++*attempts;
+      return zxing(crop.image, o, &crop, "zxing-region");
+    }
+    if (crop.image.cols <= kMaxCropSide / 2) {
+      Crop big;
+      cv::resize(crop.image, big.image, cv::Size(), 2, 2, cv::INTER_CUBIC);
+      big.image = sharpened_by(big.image, 3.0, 1.5);
+      big.to_image = crop.to_image * cv::Matx33d(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
+      ++*attempts;
+      if (zxing(big.image, o, &big, "zxing-sharpened")) return true;
+    }
+    const std::optional<Crop> rect = rectified(crop, false);
+    if (!rect) return false;
+    ++*attempts;
+    return zxing(rect->image, o, &*rect, "zxing-rectified");
+  }
+};
+
+BarcodeDecoder::BarcodeDecoder(DecoderOptions options)
+    : options_(options), impl_(std::make_unique<Impl>()) {
+  if (options_.use_opencv) {
+    try {
+      impl_->opencv = std::make_unique<cv::barcode::BarcodeDetector>();
+    } catch (const std::exception&) {
+      impl_->opencv.reset();  // decoding goes on with zxing-cpp alone
+    }
+  }
+}
+
+BarcodeDecoder::~BarcodeDecoder() = default;
+BarcodeDecoder::BarcodeDecoder(BarcodeDecoder&&) noexcept = default;
+BarcodeDecoder& BarcodeDecoder::operator=(BarcodeDecoder&&) noexcept = default;
+
+StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, DecodeStats* stats) {
+  SHOPEASY_RETURN_IF_ERROR(check_frame(image, options_.limits));
+  Impl& s = *impl_;
+  s.found.clear();
+  s.stats = DecodeStats{};
+  s.options = &options_;
+  try {
+    cv::Mat gray;
+    if (image.channels() == 1) {
+      gray = image.isContinuous() ? image : image.clone();
+    } else {
+      cv::cvtColor(image, gray, image.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+    }
+    if (options_.use_zxing) {
+      // Matrix codes are left to the region pass: a whole-frame QR search costs more
+      // than reading the few matrix candidates, and DataMatrix needs the crops anyway.
+      ZxingReadOptions o;
+      o.formats = kZxLinear;
+      s.zxing(gray, o, nullptr, "zxing");
+    }
+    if (options_.use_regions && !s.full()) s.region_pass(gray);
+    // OpenCV's own localisation finds some EAN/UPC codes the proposals miss, at the
+    // price of a whole-frame search: only when nothing else was read.
+    if (options_.use_opencv && s.found.empty()) {
+      s.opencv_read(gray, nullptr, nullptr, "opencv");
+    }
+  } catch (const std::exception&) {
+    ++s.stats.library_errors;
+  }
+  if (stats) *stats = s.stats;
+  return std::move(s.found);
+}
+
+}  // namespace shopeasy::edge::vision

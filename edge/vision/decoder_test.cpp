@@ -1,0 +1,123 @@
+#include "edge/vision/decoder.hpp"
+
+#include <random>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "edge/vision/test_support.hpp"
+
+namespace shopeasy::edge::vision {
+namespace {
+
+using vision_gen::CodeKind;
+
+struct Case {
+  CodeKind kind;
+  std::string content;
+  Symbology symbology;
+  std::string text;    // as decoded
+  std::string gtin14;  // empty for non-product codes
+};
+
+class DecoderTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecoderTest, ReadsGeneratedCode) {
+  const Case& c = GetParam();
+  const cv::Mat img = testing::code_scene(c.kind, c.content, 3);
+  ASSERT_FALSE(img.empty());
+  BarcodeDecoder decoder;
+  DecodeStats stats;
+  auto found = decoder.decode(img, &stats);
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  ASSERT_EQ(found->size(), 1u) << "codes found: " << found->size();
+  const Detection& d = found->front();
+  EXPECT_EQ(d.symbology, c.symbology);
+  EXPECT_EQ(d.text, c.text);
+  EXPECT_EQ(d.gtin14, c.gtin14);
+  if (!c.gtin14.empty()) {
+    EXPECT_FALSE(d.scan_code.empty());
+  }
+  // The corners lie in the image.
+  for (const cv::Point2f& p : d.corners) {
+    EXPECT_GE(p.x, -1);
+    EXPECT_LE(p.x, img.cols + 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EverySymbology, DecoderTest,
+    ::testing::Values(
+        Case{CodeKind::kEan13, "4006381333931", Symbology::kEan13, "4006381333931", "04006381333931"},
+        Case{CodeKind::kEan8, "96385074", Symbology::kEan8, "96385074", "00000096385074"},
+        Case{CodeKind::kUpcA, "036000291452", Symbology::kUpcA, "036000291452", "00036000291452"},
+        Case{CodeKind::kUpcE, "04252614", Symbology::kUpcE, "04252614", "00042100005264"},
+        Case{CodeKind::kCode128, "BIN-07-112", Symbology::kCode128, "BIN-07-112", ""},
+        Case{CodeKind::kGs1_128, "(01)09506000134352(10)AB12", Symbology::kGs1_128,
+             "010950600013435210AB12", "09506000134352"},
+        Case{CodeKind::kQr, "https://id.gs1.org/01/09506000134352", Symbology::kQr,
+             "https://id.gs1.org/01/09506000134352", "09506000134352"},
+        Case{CodeKind::kQr, "hello shelf", Symbology::kQr, "hello shelf", ""},
+        Case{CodeKind::kDataMatrix, "09506000134352", Symbology::kDataMatrix, "09506000134352",
+             "09506000134352"}));
+
+TEST(Decoder, DropsCodesFailingTheirCheckDigit) {
+  BarcodeDecoder decoder;
+  // Each symbol is intact (its own checksums hold), but the GTIN inside is wrong.
+  for (auto [kind, content] : std::vector<std::pair<CodeKind, std::string>>{
+           {CodeKind::kGs1_128, "(01)09506000134353"},
+           {CodeKind::kDataMatrix, "09506000134353"},
+           {CodeKind::kQr, "https://id.gs1.org/01/09506000134353"}}) {
+    DecodeStats stats;
+    auto found = decoder.decode(testing::code_scene(kind, content, 5), &stats);
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(found->empty()) << content << " was reported";
+    EXPECT_GE(stats.dropped_check_digit, 1) << content;
+  }
+}
+
+TEST(Decoder, FindsSeveralCodesInOneFrame) {
+  cv::Mat frame(400, 900, CV_8UC3, cv::Scalar(200, 200, 200));
+  const cv::Mat a = testing::code_scene(CodeKind::kEan13, "4006381333931", 1);
+  const cv::Mat b = testing::code_scene(CodeKind::kDataMatrix, "09506000134352", 2);
+  a(cv::Rect(0, 0, 440, 360)).copyTo(frame(cv::Rect(0, 20, 440, 360)));
+  b(cv::Rect(0, 0, 440, 360)).copyTo(frame(cv::Rect(450, 20, 440, 360)));
+  BarcodeDecoder decoder;
+  auto found = decoder.decode(frame);
+  ASSERT_TRUE(found.ok());
+  std::set<std::string> gtins;
+  for (const Detection& d : *found) gtins.insert(d.gtin14);
+  EXPECT_TRUE(gtins.count("04006381333931"));
+  EXPECT_TRUE(gtins.count("09506000134352"));
+}
+
+TEST(Decoder, RefusesDegenerateImagesBeforeDecoding) {
+  BarcodeDecoder decoder;
+  EXPECT_EQ(decoder.decode(cv::Mat()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoder.decode(cv::Mat(1, 1, CV_8UC3, cv::Scalar(0))).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoder.decode(cv::Mat(100, 100, CV_16UC1, cv::Scalar(0))).status().code(),
+            StatusCode::kInvalidArgument);
+  DecoderOptions small;
+  small.limits.max_pixels = 10000;
+  BarcodeDecoder limited(small);
+  EXPECT_EQ(limited.decode(cv::Mat(200, 200, CV_8UC1, cv::Scalar(0))).status().code(),
+            StatusCode::kPayloadTooLarge);
+}
+
+TEST(Decoder, NoiseAndFlatImagesGiveNothingAndNeverCrash) {
+  BarcodeDecoder decoder;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 40; ++i) {
+    const int w = 16 + static_cast<int>(rng() % 300);
+    const int h = 16 + static_cast<int>(rng() % 200);
+    cv::Mat m(h, w, i % 2 ? CV_8UC1 : CV_8UC4);
+    cv::randu(m, cv::Scalar::all(0), cv::Scalar::all(i % 3 == 0 ? 2 : 256));
+    auto found = decoder.decode(m);
+    ASSERT_TRUE(found.ok());
+    for (const Detection& d : *found) EXPECT_TRUE(d.gtin14.empty()) << d.text;
+  }
+}
+
+}  // namespace
+}  // namespace shopeasy::edge::vision

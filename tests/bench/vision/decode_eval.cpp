@@ -1,0 +1,427 @@
+#include "tests/bench/vision/decode_eval.hpp"
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <opencv2/barcode.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "edge/barcode/barcode.hpp"
+#include "edge/vision/confirmer.hpp"
+#include "edge/vision/decoder.hpp"
+#include "edge/vision/zxing_reader.hpp"
+#include "tests/bench/vision/eval_common.hpp"
+#include "tools/vision-gen/scene.hpp"
+
+namespace shopeasy::bench::vision {
+namespace {
+
+namespace fs = std::filesystem;
+namespace ev = edge::vision;
+using vision_gen::CodeKind;
+using vision_gen::Difficulty;
+using nlohmann::json;
+
+constexpr int kEngines = 3;
+constexpr std::array<const char*, kEngines> kEngineNames = {"chain", "zxing-cpp", "opencv"};
+
+// The GTIN-14 a code of this kind and content carries, or empty.
+std::string truth_gtin(CodeKind kind, const std::string& content) {
+  if (is_retail(kind)) return expected_key(kind, content);
+  if (kind == CodeKind::kGs1_128 && content.rfind("01", 0) == 0 && content.size() >= 16) {
+    return content.substr(2, 14);
+  }
+  if (kind == CodeKind::kQr) {
+    const auto at = content.find("/01/");
+    if (at != std::string::npos) return content.substr(at + 4, 14);
+  }
+  if (kind == CodeKind::kDataMatrix) {
+    auto g = edge::barcode::to_gtin14(content);
+    if (g.ok()) return *g;
+  }
+  return {};
+}
+
+// The key of a raw read (zxing-cpp / OpenCV / zbar format names), comparable with
+// expected_key().
+std::string raw_key(const std::string& format, const std::string& text) {
+  auto gtin = [](StatusOr<std::string> g) { return g.ok() ? *g : std::string("bad:") ; };
+  if (format == "EAN-13" || format == "EAN_13" || format == "UPC-A" || format == "UPC_A" ||
+      format == "EAN-8" || format == "EAN_8") {
+    return gtin(edge::barcode::to_gtin14(text));
+  }
+  if (format == "UPC-E" || format == "UPC_E") {
+    auto upca = edge::barcode::expand_upce(text);
+    return upca.ok() ? gtin(edge::barcode::to_gtin14(*upca)) : std::string("bad:");
+  }
+  std::string t = text;
+  if (t.rfind("]C1", 0) == 0) t = t.substr(3);
+  return t;
+}
+
+// Compares readers' text loosely for GS1: separators may or may not be reported.
+bool same_text(const std::string& a, const std::string& b) {
+  auto strip = [](const std::string& s) {
+    std::string o;
+    for (char c : s) {
+      if (c != '\x1d') o += c;
+    }
+    return o;
+  };
+  return strip(a) == strip(b);
+}
+
+struct ImageResult {
+  std::array<bool, kEngines> hit{};
+  std::array<int, kEngines> wrong{};          // reads that are not the truth
+  std::array<int, kEngines> wrong_product{};  // ... carrying a valid GTIN
+  std::array<double, kEngines> ms{};
+  std::vector<std::string> chain_gtins;        // product codes the chain read
+  std::string truth_gtin;
+};
+
+struct Worker {
+  ev::BarcodeDecoder chain;
+  cv::barcode::BarcodeDetector opencv;
+};
+
+ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind,
+                     const std::string& content) {
+  ImageResult r;
+  const std::string want = kind ? expected_key(*kind, content) : std::string();
+  r.truth_gtin = kind ? truth_gtin(*kind, content) : std::string();
+  cv::Mat gray;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  auto judge = [&](int e, const std::string& key, bool product) {
+    if (kind && (key == want || same_text(key, want))) {
+      r.hit[static_cast<std::size_t>(e)] = true;
+    } else {
+      ++r.wrong[static_cast<std::size_t>(e)];
+      if (product) ++r.wrong_product[static_cast<std::size_t>(e)];
+    }
+  };
+  // The chain.
+  double t0 = thread_cpu_ms();
+  auto found = w.chain.decode(bgr);
+  r.ms[0] = thread_cpu_ms() - t0;
+  if (found.ok()) {
+    for (const ev::Detection& d : *found) {
+      const std::string key = kind && is_retail(*kind) && !d.gtin14.empty() ? d.gtin14 : d.text;
+      judge(0, key, !d.gtin14.empty() && d.gtin14 != r.truth_gtin);
+      if (!d.gtin14.empty()) r.chain_gtins.push_back(d.gtin14);
+    }
+  }
+  // zxing-cpp alone: one whole-frame read with every format (the safe single-symbol
+  // call; ReadBarcodes() can abort this library version).
+  t0 = thread_cpu_ms();
+  ev::ZxingReadOptions zo;
+  auto z = ev::zxing_read_one(gray, zo);
+  r.ms[1] = thread_cpu_ms() - t0;
+  if (z.ok() && z->has_value()) {
+    const std::string key = raw_key((*z)->format, (*z)->text);
+    const bool product = key.size() == 14 && key.find_first_not_of("0123456789") == std::string::npos;
+    judge(1, key, product && key != r.truth_gtin);
+  }
+  // OpenCV alone: its whole-frame detector (EAN/UPC only in this build).
+  if (!kind || is_retail(*kind)) {
+    t0 = thread_cpu_ms();
+    std::vector<std::string> infos;
+    std::vector<cv::barcode::BarcodeType> types;
+    try {
+      if (std::min(gray.cols, gray.rows) >= 64) w.opencv.detectAndDecode(gray, infos, types);
+    } catch (const std::exception&) {
+      infos.clear();
+    }
+    r.ms[2] = thread_cpu_ms() - t0;
+    for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
+      if (infos[i].empty()) continue;
+      std::string fmt_name = types[i] == cv::barcode::EAN_8 ? "EAN-8"
+                             : types[i] == cv::barcode::UPC_E ? "UPC-E"
+                                                              : "EAN-13";
+      const std::string key = raw_key(fmt_name, infos[i]);
+      judge(2, key, key != r.truth_gtin && key.rfind("bad:", 0) != 0);
+    }
+  }
+  return r;
+}
+
+struct ZbarItem {
+  std::string file;
+  std::optional<CodeKind> kind;
+  std::string content;
+};
+
+// Runs zbarimg over a directory; file name -> (type, data) pairs.
+std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar(const fs::path& dir) {
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
+  const std::string cmd = "zbarimg -q --xml " + dir.string() + "/*.png 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  std::string xml;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) xml.append(buf, n);
+  pclose(p);
+  std::size_t at = 0;
+  std::string current;
+  while (true) {
+    const std::size_t src = xml.find("<source href='", at);
+    const std::size_t sym = xml.find("<symbol type='", at);
+    if (src == std::string::npos && sym == std::string::npos) break;
+    if (src != std::string::npos && (sym == std::string::npos || src < sym)) {
+      const std::size_t end = xml.find('\'', src + 14);
+      current = fs::path(xml.substr(src + 14, end - src - 14)).filename().string();
+      out[current];
+      at = end;
+      continue;
+    }
+    const std::size_t tend = xml.find('\'', sym + 14);
+    const std::string type = xml.substr(sym + 14, tend - sym - 14);
+    const std::size_t d0 = xml.find("<![CDATA[", tend);
+    const std::size_t d1 = xml.find("]]>", d0);
+    if (d0 == std::string::npos || d1 == std::string::npos) break;
+    out[current].emplace_back(type, xml.substr(d0 + 9, d1 - d0 - 9));
+    at = d1;
+  }
+  return out;
+}
+
+bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1") == 0; }
+
+}  // namespace
+
+json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
+  const std::vector<Difficulty> levels = {Difficulty::kClean, Difficulty::kMedium, Difficulty::kHard};
+  const bool zbar = o.zbar_every > 0 && !o.work_dir.empty() && zbar_available();
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < o.jobs; ++i) workers.push_back(std::make_unique<Worker>());
+
+  struct SetResult {
+    CodeKind kind;
+    Difficulty level;
+    std::vector<ImageResult> images;
+    std::vector<ZbarItem> zbar;
+  };
+  std::vector<SetResult> sets;
+  std::set<std::string> catalog;
+  const double wall0 = wall_ms();
+  for (CodeKind kind : vision_gen::all_code_kinds()) {
+    for (Difficulty level : levels) {
+      SetResult set{kind, level, std::vector<ImageResult>(static_cast<std::size_t>(o.per_set)), {}};
+      const fs::path zdir = fs::path(o.work_dir) / "zbar" /
+                            (std::string(vision_gen::code_kind_name(kind)) + "-" +
+                             std::string(vision_gen::difficulty_name(level)));
+      if (zbar) fs::create_directories(zdir);
+      std::mutex zmutex;
+      const std::uint32_t set_seed = o.seed * 7919u + static_cast<std::uint32_t>(kind) * 1000003u +
+                                     static_cast<std::uint32_t>(level) * 10007u;
+      parallel_for(set.images.size(), o.jobs, [&](std::size_t i, int w) {
+        // Frames 2k and 2k+1 show the same code, like consecutive camera frames.
+        std::mt19937 content_rng(set_seed + static_cast<std::uint32_t>(i / 2) * 2654435761u);
+        std::mt19937 scene_rng(set_seed ^ (static_cast<std::uint32_t>(i) * 40503u + 17u));
+        auto sym = vision_gen::encode(kind, vision_gen::random_content(kind, content_rng));
+        if (!sym.ok()) return;
+        const cv::Mat img =
+            vision_gen::render_scene(*sym, vision_gen::sample_scene_params(level, scene_rng), scene_rng, nullptr);
+        set.images[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, kind, sym->content);
+        if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
+          char name[32];
+          std::snprintf(name, sizeof(name), "%05zu.png", i);
+          cv::imwrite((zdir / name).string(), img, {cv::IMWRITE_PNG_COMPRESSION, 1});
+          std::lock_guard<std::mutex> lock(zmutex);
+          set.zbar.push_back({name, kind, sym->content});
+        }
+      });
+      for (const ImageResult& r : set.images) {
+        if (!r.truth_gtin.empty()) catalog.insert(r.truth_gtin);
+      }
+      sets.push_back(std::move(set));
+    }
+  }
+  // Frames without any code.
+  std::vector<ImageResult> blank(static_cast<std::size_t>(o.blank));
+  std::vector<ZbarItem> blank_zbar;
+  const fs::path bdir = fs::path(o.work_dir) / "zbar" / "none";
+  if (zbar) fs::create_directories(bdir);
+  std::mutex bmutex;
+  parallel_for(blank.size(), o.jobs, [&](std::size_t i, int w) {
+    std::mt19937 rng(o.seed * 31u + static_cast<std::uint32_t>(i) * 2246822519u);
+    const cv::Mat img = vision_gen::render_blank_scene(
+        vision_gen::sample_scene_params(levels[i % 3], rng), rng);
+    blank[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, std::nullopt, "");
+    if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "%05zu.png", i);
+      cv::imwrite((bdir / name).string(), img, {cv::IMWRITE_PNG_COMPRESSION, 1});
+      std::lock_guard<std::mutex> lock(bmutex);
+      blank_zbar.push_back({name, std::nullopt, ""});
+    }
+  });
+  const double gen_and_decode_s = (wall_ms() - wall0) / 1000;
+
+  // zbarimg on the sample.
+  const double z0 = wall_ms();
+  std::map<std::string, std::pair<int, int>> zbar_score;  // set -> (hits, n)
+  std::map<std::string, int> zbar_wrong;
+  if (zbar) {
+    for (const SetResult& set : sets) {
+      const std::string name = std::string(vision_gen::code_kind_name(set.kind)) + "-" +
+                               std::string(vision_gen::difficulty_name(set.level));
+      const auto results = run_zbar(fs::path(o.work_dir) / "zbar" / name);
+      for (const ZbarItem& item : set.zbar) {
+        const std::string want = expected_key(*item.kind, item.content);
+        bool hit = false;
+        auto it = results.find(item.file);
+        if (it != results.end()) {
+          for (const auto& [type, data] : it->second) {
+            const std::string key = raw_key(type, data);
+            if (key == want || same_text(key, want)) {
+              hit = true;
+            } else {
+              ++zbar_wrong[name];
+            }
+          }
+        }
+        zbar_score[name].first += hit;
+        zbar_score[name].second += 1;
+      }
+    }
+    const auto results = run_zbar(bdir);
+    for (const auto& [file, symbols] : results) zbar_wrong["none"] += static_cast<int>(symbols.size());
+    zbar_score["none"].second = static_cast<int>(blank_zbar.size());
+  }
+  const double zbar_s = (wall_ms() - z0) / 1000;
+
+  // Tables.
+  json result = {{"per_set", o.per_set}, {"blank", o.blank}, {"sets", json::array()}};
+  out << "\n## Decode rate (" << o.per_set << " images per symbology and level, 800x600 scenes)\n\n";
+  out << "| symbology | level | chain | zxing-cpp alone | OpenCV alone | zbarimg (sample) | chain CPU ms mean / median |\n";
+  out << "| --- | --- | --- | --- | --- | --- | --- |\n";
+  std::map<Difficulty, std::array<int, kEngines>> level_hits;
+  std::map<Difficulty, int> level_n;
+  std::array<int, kEngines> wrong_total{};
+  std::array<int, kEngines> wrong_product_total{};
+  for (const SetResult& set : sets) {
+    std::array<int, kEngines> hits{};
+    std::vector<double> ms;
+    for (const ImageResult& r : set.images) {
+      for (int e = 0; e < kEngines; ++e) {
+        hits[static_cast<std::size_t>(e)] += r.hit[static_cast<std::size_t>(e)];
+        wrong_total[static_cast<std::size_t>(e)] += r.wrong[static_cast<std::size_t>(e)];
+        wrong_product_total[static_cast<std::size_t>(e)] += r.wrong_product[static_cast<std::size_t>(e)];
+      }
+      ms.push_back(r.ms[0]);
+    }
+    for (int e = 0; e < kEngines; ++e) level_hits[set.level][static_cast<std::size_t>(e)] += hits[static_cast<std::size_t>(e)];
+    level_n[set.level] += static_cast<int>(set.images.size());
+    const Summary t = summarize(ms);
+    const double n = static_cast<double>(set.images.size());
+    const std::string name = std::string(vision_gen::code_kind_name(set.kind)) + "-" +
+                             std::string(vision_gen::difficulty_name(set.level));
+    const auto zs = zbar_score.find(name);
+    const std::string zcell = zs == zbar_score.end()
+                                  ? "n/a"
+                                  : pct(zs->second.first, zs->second.second) + " of " +
+                                        std::to_string(zs->second.second);
+    const bool opencv_applies = is_retail(set.kind);
+    out << "| " << vision_gen::code_kind_name(set.kind) << " | " << vision_gen::difficulty_name(set.level)
+        << " | " << pct(hits[0], n) << " | " << pct(hits[1], n) << " | "
+        << (opencv_applies ? pct(hits[2], n) : std::string("n/a")) << " | " << zcell << " | "
+        << fmt(t.mean) << " / " << fmt(t.median) << " |\n";
+    result["sets"].push_back({{"symbology", vision_gen::code_kind_name(set.kind)},
+                              {"level", vision_gen::difficulty_name(set.level)},
+                              {"n", set.images.size()},
+                              {"chain", hits[0] / n},
+                              {"zxing", hits[1] / n},
+                              {"opencv", opencv_applies ? json(hits[2] / n) : json(nullptr)},
+                              {"zbar", zs == zbar_score.end() ? json(nullptr)
+                                                              : json({{"hits", zs->second.first},
+                                                                      {"n", zs->second.second}})},
+                              {"chain_ms_mean", t.mean},
+                              {"chain_ms_median", t.median}});
+  }
+  out << "\n| level | chain | zxing-cpp alone | OpenCV alone (all symbologies) |\n| --- | --- | --- | --- |\n";
+  for (Difficulty level : levels) {
+    const double n = level_n[level];
+    out << "| " << vision_gen::difficulty_name(level) << " (all symbologies, n=" << n << ") | "
+        << pct(level_hits[level][0], n) << " | " << pct(level_hits[level][1], n) << " | "
+        << pct(level_hits[level][2], n) << " |\n";
+    result["levels"][std::string(vision_gen::difficulty_name(level))] = {
+        {"chain", level_hits[level][0] / n}, {"zxing", level_hits[level][1] / n},
+        {"opencv", level_hits[level][2] / n}, {"n", n}};
+  }
+
+  // No-code frames.
+  std::array<int, kEngines> blank_reads{};
+  std::array<int, kEngines> blank_products{};
+  for (const ImageResult& r : blank) {
+    for (int e = 0; e < kEngines; ++e) {
+      blank_reads[static_cast<std::size_t>(e)] += r.wrong[static_cast<std::size_t>(e)];
+      blank_products[static_cast<std::size_t>(e)] += r.wrong_product[static_cast<std::size_t>(e)];
+    }
+  }
+  out << "\n## Frames without a code (" << o.blank << ")\n\n| engine | codes read | product codes read |\n| --- | --- | --- |\n";
+  for (int e = 0; e < kEngines; ++e) {
+    out << "| " << kEngineNames[static_cast<std::size_t>(e)] << " | " << blank_reads[static_cast<std::size_t>(e)]
+        << " | " << blank_products[static_cast<std::size_t>(e)] << " |\n";
+  }
+  if (zbar) out << "| zbarimg (" << blank_zbar.size() << " of them) | " << zbar_wrong["none"] << " | - |\n";
+  result["blank"] = {{"n", o.blank}, {"chain_reads", blank_reads[0]}, {"zxing_reads", blank_reads[1]},
+                     {"opencv_reads", blank_reads[2]}, {"chain_products", blank_products[0]}};
+
+  // Wrong product codes: single frames, and after the camera path's filters.
+  int confirmed = 0;
+  int confirmed_wrong = 0;
+  int reported = 0;
+  int reported_wrong = 0;
+  auto camera_path = [&](const std::vector<ImageResult>& frames) {
+    for (std::size_t i = 0; i + 1 < frames.size(); i += 2) {
+      ev::CodeConfirmer c(3);
+      (void)c.observe(frames[i].chain_gtins);
+      for (const std::string& g : c.observe(frames[i + 1].chain_gtins)) {
+        ++confirmed;
+        const bool wrong = g != frames[i].truth_gtin;
+        confirmed_wrong += wrong;
+        if (catalog.count(g)) {
+          ++reported;
+          reported_wrong += wrong;
+        }
+      }
+    }
+  };
+  for (const SetResult& set : sets) camera_path(set.images);
+  camera_path(blank);
+  out << "\n## Wrong product codes (all " << (sets.size() * static_cast<std::size_t>(o.per_set) + blank.size())
+      << " images)\n\n| | chain | zxing-cpp alone | OpenCV alone |\n| --- | --- | --- | --- |\n";
+  out << "| wrong reads, single frame (any code) | " << wrong_total[0] << " | " << wrong_total[1] << " | "
+      << wrong_total[2] << " |\n";
+  out << "| wrong product codes (valid check digit), single frame | " << wrong_product_total[0] << " | "
+      << wrong_product_total[1] << " | " << wrong_product_total[2] << " |\n";
+  out << "\nCamera path (frame pairs of the same code; catalog = the " << catalog.size()
+      << " GTINs of the generated set): " << confirmed << " codes confirmed by two frames, "
+      << confirmed_wrong << " of them wrong; " << reported << " reported (in the catalog), "
+      << reported_wrong << " of them wrong.\n";
+  if (zbar) {
+    int zw = 0;
+    for (const auto& [k, v] : zbar_wrong) zw += v;
+    out << "zbarimg wrong reads on its sample: " << zw << ".\n";
+  }
+  out << "\nGeneration + decoding took " << fmt(gen_and_decode_s, 0) << " s wall on " << o.jobs
+      << " threads; zbarimg " << fmt(zbar_s, 0) << " s.\n";
+  result["wrong"] = {{"single_frame", {{"chain", wrong_total[0]}, {"zxing", wrong_total[1]}, {"opencv", wrong_total[2]}}},
+                     {"single_frame_products",
+                      {{"chain", wrong_product_total[0]}, {"zxing", wrong_product_total[1]}, {"opencv", wrong_product_total[2]}}},
+                     {"confirmed", confirmed},
+                     {"confirmed_wrong", confirmed_wrong},
+                     {"reported", reported},
+                     {"reported_wrong", reported_wrong}};
+  return result;
+}
+
+}  // namespace shopeasy::bench::vision

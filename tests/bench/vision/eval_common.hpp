@@ -1,0 +1,36 @@
+// Shared pieces of the vision evaluation: per-thread CPU time, summaries of timing
+// samples, expected results of generated codes, and a parallel loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tools/vision-gen/encoders.hpp"
+
+namespace shopeasy::bench::vision {
+
+// CPU time of the calling thread, in milliseconds: what "one core" costs even when
+// other work shares the machine.
+double thread_cpu_ms();
+// Wall-clock milliseconds (monotonic).
+double wall_ms();
+
+struct Summary {
+  std::size_t n = 0;
+  double mean = 0, median = 0, p95 = 0, max = 0;
+};
+Summary summarize(std::vector<double> samples);
+std::string fmt(double v, int decimals = 1);
+std::string pct(double num, double den);
+
+// The key a correct read of `content` (a Symbol's content) must produce: the GTIN-14 for
+// EAN/UPC, else the text itself.
+std::string expected_key(vision_gen::CodeKind kind, const std::string& content);
+bool is_retail(vision_gen::CodeKind kind);  // EAN-13/8, UPC-A/E
+
+// Calls body(i, worker) for i in [0, n) on `jobs` threads (worker in [0, jobs)).
+void parallel_for(std::size_t n, int jobs, const std::function<void(std::size_t, int)>& body);
+
+}  // namespace shopeasy::bench::vision

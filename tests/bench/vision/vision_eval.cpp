@@ -1,0 +1,106 @@
+// vision_eval: the vision quality and speed figures (not a test; run by
+// scripts/eval-vision.sh). Parts: decode (rates, no-code frames, wrong product codes,
+// zbarimg reference), speed (1080p decoder chain), shelf (empty-slot recall/precision,
+// time per frame) and fuzz (degenerate input; run it in a sanitizer build).
+//
+// Usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] [--per-set N]
+//                    [--shelves N] [--fuzz-inputs N]
+//                    [decode] [speed] [shelf] [fuzz]      (default: decode speed shelf)
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include <opencv2/core/utility.hpp>
+
+#include "tests/bench/vision/decode_eval.hpp"
+#include "tests/bench/vision/eval_common.hpp"
+#include "tests/bench/vision/fuzz_eval.hpp"
+#include "tests/bench/vision/shelf_eval.hpp"
+#include "tests/bench/vision/speed_eval.hpp"
+
+int main(int argc, char** argv) {
+  using namespace shopeasy::bench::vision;
+  bool quick = false;
+  int jobs = 2;
+  std::string work_dir = (std::filesystem::temp_directory_path() / "shopeasy-vision-eval").string();
+  std::string json_path;
+  std::set<std::string> parts;
+  int per_set = 0;
+  int shelves = 0;
+  int fuzz_inputs = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--jobs" && i + 1 < argc) {
+      jobs = std::max(1, std::stoi(argv[++i]));
+    } else if (a == "--work-dir" && i + 1 < argc) {
+      work_dir = argv[++i];
+    } else if (a == "--per-set" && i + 1 < argc) {
+      per_set = std::stoi(argv[++i]);
+    } else if (a == "--shelves" && i + 1 < argc) {
+      shelves = std::stoi(argv[++i]);
+    } else if (a == "--fuzz-inputs" && i + 1 < argc) {
+      fuzz_inputs = std::stoi(argv[++i]);
+    } else if (a == "--json" && i + 1 < argc) {
+      json_path = argv[++i];
+    } else if (a == "decode" || a == "speed" || a == "shelf" || a == "fuzz") {
+      parts.insert(a);
+    } else {
+      std::cerr << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
+                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [decode] [speed] [shelf] [fuzz]\n";
+      return 2;
+    }
+  }
+  if (parts.empty()) parts = {"decode", "speed", "shelf"};
+  // One core per worker: OpenCV must not fan out on its own.
+  cv::setNumThreads(1);
+  std::filesystem::remove_all(work_dir);
+  std::filesystem::create_directories(work_dir);
+  nlohmann::json all;
+  std::cout << "# Vision evaluation" << (quick ? " (quick)" : "") << "\n";
+  if (parts.count("decode")) {
+    DecodeEvalOptions o;
+    o.jobs = jobs;
+    o.work_dir = work_dir;
+    if (quick) {
+      o.per_set = 100;
+      o.blank = 100;
+      o.zbar_every = 10;
+    }
+    if (per_set > 0) o.per_set = o.blank = per_set;
+    all["decode"] = run_decode_eval(o, std::cout);
+  }
+  if (parts.count("speed")) {
+    SpeedEvalOptions o;
+    if (quick) {
+      o.frames = 64;
+      o.blank = 24;
+    }
+    all["speed"] = run_speed_eval(o, std::cout);
+  }
+  if (parts.count("shelf")) {
+    ShelfEvalOptions o;
+    o.jobs = jobs;
+    if (quick) {
+      o.shelves = 40;
+      o.without_empty_reference = 10;
+    }
+    if (shelves > 0) o.shelves = shelves;
+    all["shelf"] = run_shelf_eval(o, std::cout);
+  }
+  if (parts.count("fuzz")) {
+    FuzzEvalOptions o;
+    if (quick) o.inputs = 1000;
+    if (fuzz_inputs > 0) o.inputs = fuzz_inputs;
+    all["fuzz"] = run_fuzz_eval(o, std::cout);
+  }
+  std::cout.flush();
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << all.dump(2) << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,347 @@
+#include "tools/vision-gen/scene.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "tools/vision-gen/render.hpp"
+
+namespace shopeasy::vision_gen {
+namespace {
+
+double uniform(std::mt19937& rng, double lo, double hi) {
+  return std::uniform_real_distribution<double>(lo, hi)(rng);
+}
+int uniform_int(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+bool chance(std::mt19937& rng, double p) { return uniform(rng, 0, 1) < p; }
+
+// Smallest singular value of the Jacobian of homography `h` at `p`: how much a unit
+// step in the source shrinks at worst there.
+double min_local_scale(const cv::Matx33d& h, cv::Point2d p) {
+  const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+  const double u = h(0, 0) * p.x + h(0, 1) * p.y + h(0, 2);
+  const double v = h(1, 0) * p.x + h(1, 1) * p.y + h(1, 2);
+  const double a = (h(0, 0) * w - u * h(2, 0)) / (w * w);
+  const double b = (h(0, 1) * w - u * h(2, 1)) / (w * w);
+  const double c = (h(1, 0) * w - v * h(2, 0)) / (w * w);
+  const double d = (h(1, 1) * w - v * h(2, 1)) / (w * w);
+  const double s1 = a * a + b * b + c * c + d * d;
+  const double det = a * d - b * c;
+  const double disc = std::sqrt(std::max(0.0, s1 * s1 - 4 * det * det));
+  return std::sqrt(std::max(0.0, (s1 - disc) / 2));
+}
+
+// Scale across the bars only (the x direction of the label) for linear codes.
+double local_x_scale(const cv::Matx33d& h, cv::Point2d p) {
+  const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+  const double u = h(0, 0) * p.x + h(0, 1) * p.y + h(0, 2);
+  const double v = h(1, 0) * p.x + h(1, 1) * p.y + h(1, 2);
+  const double a = (h(0, 0) * w - u * h(2, 0)) / (w * w);
+  const double c = (h(1, 0) * w - v * h(2, 0)) / (w * w);
+  const double b = (h(0, 1) * w - u * h(2, 1)) / (w * w);
+  const double d = (h(1, 1) * w - v * h(2, 1)) / (w * w);
+  // The bars run along y; the module width is the x step projected onto the normal
+  // of the imaged bar direction.
+  const double bar_len = std::hypot(b, d);
+  if (bar_len <= 0) return 0;
+  return std::abs(a * d - b * c) / bar_len;
+}
+
+cv::Vec3b background_colour(std::mt19937& rng) {
+  return cv::Vec3b(static_cast<std::uint8_t>(uniform_int(rng, 120, 230)),
+                   static_cast<std::uint8_t>(uniform_int(rng, 120, 230)),
+                   static_cast<std::uint8_t>(uniform_int(rng, 120, 230)));
+}
+
+cv::Mat make_background(cv::Size size, std::mt19937& rng) {
+  cv::Mat bg(size, CV_8UC3, cv::Scalar(background_colour(rng)));
+  draw_clutter(bg, uniform_int(rng, 6, 16), rng);
+  return bg;
+}
+
+}  // namespace
+
+std::string_view difficulty_name(Difficulty d) {
+  switch (d) {
+    case Difficulty::kClean:
+      return "clean";
+    case Difficulty::kMedium:
+      return "medium";
+    case Difficulty::kHard:
+      return "hard";
+  }
+  return "unknown";
+}
+
+SceneParams sample_scene_params(Difficulty d, std::mt19937& rng) {
+  SceneParams p;
+  p.offset_x = uniform(rng, 0.1, 0.9);
+  p.offset_y = uniform(rng, 0.1, 0.9);
+  switch (d) {
+    case Difficulty::kClean:
+      p.px_per_module = uniform(rng, 2.5, 4.0);
+      p.rotation_deg = uniform(rng, -3, 3);
+      p.noise_sigma = uniform(rng, 0, 2);
+      break;
+    case Difficulty::kMedium:
+      p.px_per_module = uniform(rng, 2.0, 4.0);
+      p.rotation_deg = uniform(rng, 0, 360);
+      p.keystone = uniform(rng, 0, 0.4);
+      p.keystone_edge = uniform_int(rng, 0, 3);
+      p.blur_sigma = uniform(rng, 0, 1.5);
+      p.noise_sigma = uniform(rng, 0, 6);
+      p.uneven_light = uniform(rng, 0, 0.5);
+      break;
+    case Difficulty::kHard:
+      p.px_per_module = uniform(rng, 1.6, 3.5);
+      p.rotation_deg = uniform(rng, 0, 360);
+      p.keystone = uniform(rng, 0, 0.5);
+      p.keystone_edge = uniform_int(rng, 0, 3);
+      if (chance(rng, 0.5)) {
+        p.blur_sigma = uniform(rng, 0.5, 2.0);
+      } else {
+        p.motion_px = uniform(rng, 1, 6);
+        p.motion_angle_deg = uniform(rng, 0, 180);
+        p.blur_sigma = uniform(rng, 0, 0.8);
+      }
+      p.noise_sigma = uniform(rng, 3, 10);
+      p.uneven_light = uniform(rng, 0.2, 0.7);
+      p.glare = chance(rng, 0.5) ? uniform(rng, 0.2, 0.8) : 0;
+      p.jpeg_quality = uniform_int(rng, 40, 90);
+      p.dark = static_cast<std::uint8_t>(uniform_int(rng, 10, 80));
+      p.light = static_cast<std::uint8_t>(uniform_int(rng, 170, 245));
+      break;
+  }
+  return p;
+}
+
+void draw_clutter(cv::Mat& bgr, int shapes, std::mt19937& rng) {
+  const int w = bgr.cols;
+  const int h = bgr.rows;
+  static constexpr const char* kWords[] = {"FRESH", "Organic", "500 g", "MILK", "Rs 49",
+                                           "best before", "NEW", "Tea", "Rice 1kg", "x2"};
+  for (int i = 0; i < shapes; ++i) {
+    const cv::Scalar colour(uniform_int(rng, 40, 250), uniform_int(rng, 40, 250),
+                            uniform_int(rng, 40, 250));
+    const cv::Point p(uniform_int(rng, 0, w), uniform_int(rng, 0, h));
+    switch (uniform_int(rng, 0, 4)) {
+      case 0:
+        cv::rectangle(bgr, cv::Rect(p.x, p.y, uniform_int(rng, 20, w / 3), uniform_int(rng, 10, h / 4)),
+                      colour, chance(rng, 0.5) ? cv::FILLED : uniform_int(rng, 1, 4));
+        break;
+      case 1:
+        cv::circle(bgr, p, uniform_int(rng, 5, 60), colour, chance(rng, 0.5) ? cv::FILLED : 2,
+                   cv::LINE_AA);
+        break;
+      case 2:
+        cv::line(bgr, p, cv::Point(uniform_int(rng, 0, w), uniform_int(rng, 0, h)), colour,
+                 uniform_int(rng, 1, 5), cv::LINE_AA);
+        break;
+      case 3:
+        cv::putText(bgr, kWords[uniform_int(rng, 0, 9)], p, cv::FONT_HERSHEY_SIMPLEX,
+                    uniform(rng, 0.5, 1.6), colour, uniform_int(rng, 1, 3), cv::LINE_AA);
+        break;
+      default: {
+        // A patch of random stripes: looks like bars to a detector, encodes nothing.
+        const int sw = uniform_int(rng, 30, 120);
+        const int sh = uniform_int(rng, 20, 80);
+        int x = p.x;
+        while (x < p.x + sw) {
+          const int bar = uniform_int(rng, 1, 6);
+          if (chance(rng, 0.5)) cv::rectangle(bgr, cv::Rect(x, p.y, bar, sh), colour, cv::FILLED);
+          x += bar;
+        }
+        break;
+      }
+    }
+  }
+}
+
+void apply_lighting(cv::Mat& bgr, double uneven, double glare, std::mt19937& rng) {
+  if (uneven <= 0 && glare <= 0) return;
+  cv::Mat gain(bgr.size(), CV_32FC1);
+  const double angle = uniform(rng, 0, 2 * CV_PI);
+  const double dx = std::cos(angle);
+  const double dy = std::sin(angle);
+  const double span = std::abs(dx) * bgr.cols + std::abs(dy) * bgr.rows;
+  const double x0 = dx < 0 ? bgr.cols : 0;
+  const double y0 = dy < 0 ? bgr.rows : 0;
+  for (int y = 0; y < bgr.rows; ++y) {
+    auto* row = gain.ptr<float>(y);
+    for (int x = 0; x < bgr.cols; ++x) {
+      const double t = ((x - x0) * dx + (y - y0) * dy) / span;  // 0..1 across the scene
+      row[x] = static_cast<float>(1.0 - uneven * t);
+    }
+  }
+  cv::Mat f;
+  bgr.convertTo(f, CV_32FC3);
+  cv::Mat gain3;
+  cv::merge(std::vector<cv::Mat>{gain, gain, gain}, gain3);
+  f = f.mul(gain3);
+  if (glare > 0) {
+    cv::Mat spot(bgr.size(), CV_32FC1, cv::Scalar(0));
+    const cv::Point c(uniform_int(rng, 0, bgr.cols - 1), uniform_int(rng, 0, bgr.rows - 1));
+    const int r = uniform_int(rng, 30, std::max(31, std::min(bgr.cols, bgr.rows) / 4));
+    cv::circle(spot, c, r, cv::Scalar(255.0 * glare), cv::FILLED, cv::LINE_AA);
+    cv::GaussianBlur(spot, spot, cv::Size(0, 0), r / 2.0);
+    cv::Mat spot3;
+    cv::merge(std::vector<cv::Mat>{spot, spot, spot}, spot3);
+    f += spot3;
+  }
+  f.convertTo(bgr, CV_8UC3);
+}
+
+void apply_blur(cv::Mat& bgr, double sigma, double motion_px, double motion_angle_deg) {
+  if (sigma > 0.05) cv::GaussianBlur(bgr, bgr, cv::Size(0, 0), sigma);
+  if (motion_px >= 1.0) {
+    const int n = static_cast<int>(std::ceil(motion_px)) | 1;
+    cv::Mat k(n, n, CV_32FC1, cv::Scalar(0));
+    const double a = motion_angle_deg * CV_PI / 180;
+    const cv::Point2d c(n / 2.0, n / 2.0);
+    const cv::Point2d d(std::cos(a) * motion_px / 2, std::sin(a) * motion_px / 2);
+    cv::line(k, c - d, c + d, cv::Scalar(1.0), 1, cv::LINE_AA);
+    const double s = cv::sum(k)[0];
+    if (s > 0) {
+      k /= s;
+      cv::filter2D(bgr, bgr, -1, k);
+    }
+  }
+}
+
+void add_noise(cv::Mat& bgr, double sigma, std::mt19937& rng) {
+  if (sigma <= 0) return;
+  // A local cv::RNG seeded from the caller's generator: fast, and no shared state.
+  cv::RNG cvrng(static_cast<std::uint64_t>(rng()) << 32 | rng());
+  cv::Mat noise(bgr.size(), CV_16SC3);
+  cvrng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(sigma));
+  cv::Mat tmp;
+  bgr.convertTo(tmp, CV_16SC3);
+  tmp += noise;
+  tmp.convertTo(bgr, CV_8UC3);
+}
+
+void jpeg_roundtrip(cv::Mat& bgr, int quality) {
+  if (quality <= 0) return;
+  std::vector<std::uint8_t> buf;
+  cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)});
+  bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
+}
+
+cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt19937& rng,
+                     SceneTruth* truth) {
+  RenderOptions ro;
+  ro.px_per_module = params.px_per_module;
+  ro.dark = params.dark;
+  ro.light = params.light;
+  const cv::Mat label = render_symbol(symbol, ro);
+  const double w = label.cols;
+  const double h = label.rows;
+
+  // Keystone: the chosen edge shrinks by `keystone` about its middle.
+  std::array<cv::Point2f, 4> src = {cv::Point2f(0, 0), cv::Point2f(static_cast<float>(w), 0),
+                                    cv::Point2f(static_cast<float>(w), static_cast<float>(h)),
+                                    cv::Point2f(0, static_cast<float>(h))};
+  std::array<cv::Point2f, 4> dst = src;
+  const float kx = static_cast<float>(params.keystone * h / 2);
+  const float ky = static_cast<float>(params.keystone * w / 2);
+  switch (params.keystone_edge & 3) {
+    case 0:  // left edge shorter
+      dst[0].y += kx;
+      dst[3].y -= kx;
+      break;
+    case 1:  // top
+      dst[0].x += ky;
+      dst[1].x -= ky;
+      break;
+    case 2:  // right
+      dst[1].y += kx;
+      dst[2].y -= kx;
+      break;
+    default:  // bottom
+      dst[3].x += ky;
+      dst[2].x -= ky;
+      break;
+  }
+  cv::Matx33d k = cv::getPerspectiveTransform(src.data(), dst.data());
+  // Normalise so the narrowest part keeps px_per_module.
+  const bool linear = is_linear(symbol.kind);
+  double min_scale = 1e9;
+  for (double fx : {0.0, 0.5, 1.0}) {
+    for (double fy : {0.0, 0.5, 1.0}) {
+      const cv::Point2d p(fx * w, fy * h);
+      min_scale = std::min(min_scale, linear ? local_x_scale(k, p) : min_local_scale(k, p));
+    }
+  }
+  const double grow = min_scale > 0 ? 1.0 / min_scale : 1.0;
+  const double a = params.rotation_deg * CV_PI / 180;
+  const cv::Matx33d rot(std::cos(a) * grow, -std::sin(a) * grow, 0, std::sin(a) * grow,
+                        std::cos(a) * grow, 0, 0, 0, 1);
+  cv::Matx33d m = rot * k;
+  // Bounding box of the label after the transform, to place it in the scene.
+  std::vector<cv::Point2f> placed;
+  cv::perspectiveTransform(std::vector<cv::Point2f>(src.begin(), src.end()), placed, cv::Mat(m));
+  const cv::Rect2f box = cv::boundingRect(placed);
+  cv::Size scene = params.scene;
+  scene.width = std::max(scene.width, static_cast<int>(box.width) + 40);
+  scene.height = std::max(scene.height, static_cast<int>(box.height) + 40);
+  const double tx = -box.x + 20 + params.offset_x * (scene.width - 40 - box.width);
+  const double ty = -box.y + 20 + params.offset_y * (scene.height - 40 - box.height);
+  const cv::Matx33d t(1, 0, tx, 0, 1, ty, 0, 0, 1);
+  m = t * m;
+
+  cv::Mat scene_img = make_background(scene, rng);
+  cv::Mat label_bgr;
+  cv::cvtColor(label, label_bgr, cv::COLOR_GRAY2BGR);
+  cv::Mat warped;
+  cv::Mat mask;
+  cv::warpPerspective(label_bgr, warped, cv::Mat(m), scene, cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  cv::warpPerspective(cv::Mat(label.size(), CV_8UC1, cv::Scalar(255)), mask, cv::Mat(m), scene,
+                      cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  // Blend by the (anti-aliased) mask.
+  cv::Mat mf;
+  mask.convertTo(mf, CV_32FC1, 1.0 / 255);
+  cv::Mat mf3;
+  cv::merge(std::vector<cv::Mat>{mf, mf, mf}, mf3);
+  cv::Mat fs;
+  cv::Mat fw;
+  scene_img.convertTo(fs, CV_32FC3);
+  warped.convertTo(fw, CV_32FC3);
+  cv::Mat blended = fw.mul(mf3) + fs.mul(cv::Scalar::all(1.0) - mf3);
+  blended.convertTo(scene_img, CV_8UC3);
+
+  if (truth) {
+    const double qz = params.px_per_module;
+    const double ql = symbol.quiet_left * qz;
+    const double qr = symbol.quiet_right * qz;
+    const double qv = (linear ? 4 : symbol.quiet_left) * qz;
+    std::vector<cv::Point2f> inner = {
+        cv::Point2f(static_cast<float>(ql), static_cast<float>(qv)),
+        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(qv)),
+        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(h - qv)),
+        cv::Point2f(static_cast<float>(ql), static_cast<float>(h - qv))};
+    std::vector<cv::Point2f> out;
+    cv::perspectiveTransform(inner, out, cv::Mat(m));
+    for (std::size_t i = 0; i < 4; ++i) truth->corners[i] = out[i];
+  }
+  apply_lighting(scene_img, params.uneven_light, params.glare, rng);
+  apply_blur(scene_img, params.blur_sigma, params.motion_px, params.motion_angle_deg);
+  add_noise(scene_img, params.noise_sigma, rng);
+  jpeg_roundtrip(scene_img, params.jpeg_quality);
+  return scene_img;
+}
+
+cv::Mat render_blank_scene(const SceneParams& params, std::mt19937& rng) {
+  cv::Mat scene_img = make_background(params.scene, rng);
+  apply_lighting(scene_img, params.uneven_light, params.glare, rng);
+  apply_blur(scene_img, params.blur_sigma, params.motion_px, params.motion_angle_deg);
+  add_noise(scene_img, params.noise_sigma, rng);
+  jpeg_roundtrip(scene_img, params.jpeg_quality);
+  return scene_img;
+}
+
+}  // namespace shopeasy::vision_gen
