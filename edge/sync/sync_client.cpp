@@ -251,13 +251,14 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   }
   auto response = client->post("/v1/stores/" + options_.store_id + "/sync",
                                wire::dump_compact(batch), "application/json");
+  // Counted whether or not an answer came: resends after a cut are real traffic.
+  wire_bytes_.inc(client->last_request_body_bytes());
+  sent_changes_.inc(rows.size());
   if (!response.ok()) {
     client.reset();  // a fresh connection next time
     failures_.with({"unreachable"}).inc();
     return response.status();
   }
-  wire_bytes_.inc(client->last_request_body_bytes());
-  sent_changes_.inc(rows.size());
   if (response->status == 409) {
     // A gap: the cloud says where it stands; resend from there.
     auto body = nlohmann::json::parse(response->body, nullptr, false);
@@ -347,6 +348,9 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
 
 void SyncClient::run() {
   while (!stop_.load()) {
+    // Taken before reading the outbox, so a change committed during the exchange wakes
+    // the next round instead of waiting for the heartbeat.
+    const auto bus_before = bus_.head();
     auto result = sync_once();
     if (!result.ok()) {
       {
@@ -392,7 +396,7 @@ void SyncClient::run() {
     }
     if (*result > 0 && backlog > 0) continue;  // more to drain
     // Caught up: wait for the next committed change, or the heartbeat.
-    const auto pos = bus_.head();
+    const auto pos = bus_before;
     const auto until = clock_.mono_now() + options_.heartbeat;
     while (!stop_.load() && clock_.mono_now() < until) {
       auto r = bus_.read(pos, 1, std::chrono::milliseconds(250));
