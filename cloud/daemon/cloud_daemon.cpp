@@ -9,7 +9,8 @@ const service::ProgramInfo kProgram{"shopeasy-cloud", "SHOPEASY_CLOUD_", SHOPEAS
 config::Schema cloud_schema() {
   using namespace config;
   Schema s;
-  service::add_common_options(s, 8090, 16 << 20);
+  // Each store keeps a sync connection open and a connection holds a worker thread.
+  service::add_common_options(s, 8090, 16 << 20, 128);
   s.add(string_option("state_dir", "/var/lib/shopeasy-cloud",
                       "Directory for the embedded SQLite database"));
   s.add(choice_option("storage.backend", "sqlite", {"sqlite", "postgres"},

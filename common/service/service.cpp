@@ -16,13 +16,13 @@
 namespace shopeasy::service {
 
 void add_common_options(config::Schema& schema, int default_http_port,
-                        std::int64_t default_max_body_bytes) {
+                        std::int64_t default_max_body_bytes, std::int64_t default_http_threads) {
   schema.add(config::choice_option("log.level", "info", {"debug", "info", "warn", "error"},
                                    "Least severe log level written"));
   schema.add(config::string_option("http.host", "127.0.0.1", "Address the HTTP API listens on"));
   schema.add(config::int_option("http.port", default_http_port, 0, 65535,
                                 "TCP port of the HTTP API (0 picks a free one and logs it)"));
-  schema.add(config::int_option("http.threads", 16, 2, 512,
+  schema.add(config::int_option("http.threads", default_http_threads, 2, 512,
                                 "HTTP worker threads; bounds concurrent keep-alive clients"));
   schema.add(config::int_option("http.max_body_bytes", default_max_body_bytes, 1024, 64 << 20,
                                 "Largest request body accepted (413 above)"));

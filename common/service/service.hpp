@@ -31,7 +31,8 @@ struct ProgramInfo {
 // Adds the options every daemon has: log.level, http.host, http.port, http.threads,
 // http.max_body_bytes, http.read_timeout_s, auth.tokens.
 void add_common_options(config::Schema& schema, int default_http_port,
-                        std::int64_t default_max_body_bytes = 1 << 20);
+                        std::int64_t default_max_body_bytes = 1 << 20,
+                        std::int64_t default_http_threads = 16);
 
 struct Startup {
   std::optional<config::Config> config;  // set when the program should run
