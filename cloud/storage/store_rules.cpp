@@ -8,36 +8,17 @@
 #include "common/geohash/geohash.hpp"
 #include "common/wire/basics.hpp"
 #include "common/wire/json_fields.hpp"
+#include "common/wire/reconcile.hpp"
 #include "common/wire/sync.hpp"
 
 namespace shopeasy::cloud::storage {
 
-namespace {
-
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ULL;
-constexpr std::uint64_t kFnvPrime = 1099511628211ULL;
-
-std::uint64_t fnv1a(std::uint64_t hash, std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= kFnvPrime;
-  }
-  return hash;
-}
-
-}  // namespace
-
-int sku_bucket(std::string_view sku, int buckets) {
-  if (buckets < 1) return 0;
-  return static_cast<int>(fnv1a(kFnvOffset, sku) % static_cast<std::uint64_t>(buckets));
-}
+// The store computes the same sums over its stock (common/wire/reconcile.hpp); one
+// definition keeps the two sides from ever disagreeing.
+int sku_bucket(std::string_view sku, int buckets) { return wire::sku_bucket(sku, buckets); }
 
 std::uint64_t row_checksum(std::string_view sku, std::int64_t on_hand, std::int64_t reserved) {
-  std::uint64_t hash = fnv1a(kFnvOffset, sku);
-  hash = fnv1a(hash, "|");
-  hash = fnv1a(hash, std::to_string(on_hand));
-  hash = fnv1a(hash, "|");
-  return fnv1a(hash, std::to_string(reserved));
+  return wire::row_checksum(sku, on_hand, reserved);
 }
 
 namespace detail {
