@@ -20,8 +20,8 @@ using nlohmann::json;
 bool valid_id(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -73,9 +73,9 @@ class CaptureSource final : public FrameSource {
  private:
   bool open() {
     if (camera_.kind == SourceKind::kDevice) {
-      const bool index = !camera_.source.empty() &&
-                         std::all_of(camera_.source.begin(), camera_.source.end(),
-                                     [](char c) { return c >= '0' && c <= '9'; });
+      const bool index =
+          !camera_.source.empty() && std::all_of(camera_.source.begin(), camera_.source.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; });
       if (index) return capture_.open(std::stoi(camera_.source), cv::CAP_V4L2);
       return capture_.open(camera_.source, cv::CAP_V4L2);
     }
@@ -162,9 +162,9 @@ StatusOr<std::vector<CameraConfig>> parse_cameras(const json& cameras) {
   if (cameras.is_null()) return out;
   if (!cameras.is_array()) return invalid_argument("must be an array", "vision.cameras");
   std::set<std::string> ids;
-  static const std::set<std::string> kKeys = {"id",      "source",   "every_s",
-                                              "trigger", "planogram", "decode",
-                                              "stale_after_s", "delete_after_read"};
+  static const std::set<std::string> kKeys = {
+      "id",        "source", "every_s",       "trigger",
+      "planogram", "decode", "stale_after_s", "delete_after_read"};
   for (std::size_t i = 0; i < cameras.size(); ++i) {
     const std::string f = "vision.cameras[" + std::to_string(i) + "]";
     const json& c = cameras[i];
@@ -177,7 +177,8 @@ StatusOr<std::vector<CameraConfig>> parse_cameras(const json& cameras) {
       return invalid_argument("must be 1..64 of [A-Za-z0-9._-]", f + ".id");
     }
     cam.id = c.at("id").get<std::string>();
-    if (!ids.insert(cam.id).second) return invalid_argument("duplicate camera id " + cam.id, f + ".id");
+    if (!ids.insert(cam.id).second)
+      return invalid_argument("duplicate camera id " + cam.id, f + ".id");
     if (!c.contains("source") || !c.at("source").is_string() ||
         c.at("source").get<std::string>().empty()) {
       return invalid_argument("is required", f + ".source");
@@ -193,8 +194,9 @@ StatusOr<std::vector<CameraConfig>> parse_cameras(const json& cameras) {
     } else if (starts_with(src, "http://") || starts_with(src, "https://")) {
       cam.kind = SourceKind::kSnapshot;
       cam.source = src;
-    } else if (starts_with(src, "/dev/") ||
-               std::all_of(src.begin(), src.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    } else if (starts_with(src, "/dev/") || std::all_of(src.begin(), src.end(), [](char ch) {
+                 return ch >= '0' && ch <= '9';
+               })) {
       cam.kind = SourceKind::kDevice;
       cam.source = src;
     } else {
@@ -232,7 +234,8 @@ StatusOr<std::vector<CameraConfig>> parse_cameras(const json& cameras) {
       cam.planogram = v.get<std::string>();
     }
     if (c.contains("decode")) {
-      if (!c.at("decode").is_boolean()) return invalid_argument("must be true or false", f + ".decode");
+      if (!c.at("decode").is_boolean())
+        return invalid_argument("must be true or false", f + ".decode");
       cam.decode = c.at("decode").get<bool>();
     }
     if (c.contains("stale_after_s")) {
@@ -295,8 +298,8 @@ StatusOr<std::optional<Frame>> FolderSource::grab() {
         prev->second.mtime_ns == s.mtime_ns) {
       s.stable = prev->second.stable + 1;
     }
-    if (s.stable >= settle_polls_ && (!next || s.mtime_ns < next_time ||
-                                      (s.mtime_ns == next_time && name < *next))) {
+    if (s.stable >= settle_polls_ &&
+        (!next || s.mtime_ns < next_time || (s.mtime_ns == next_time && name < *next))) {
       next = name;
       next_time = s.mtime_ns;
     }

@@ -46,7 +46,8 @@ TEST(CameraConfig, NamesTheBadField) {
   EXPECT_EQ(field_of(R"([{"id": "a", "source": "0", "every_s": 0}])"), "vision.cameras[0].every_s");
   EXPECT_EQ(field_of(R"([{"id": "a", "source": "0", "trigger": "new_file"}])"),
             "vision.cameras[0].trigger");
-  EXPECT_EQ(field_of(R"([{"id": "a", "source": "0", "colour": true}])"), "vision.cameras[0].colour");
+  EXPECT_EQ(field_of(R"([{"id": "a", "source": "0", "colour": true}])"),
+            "vision.cameras[0].colour");
   EXPECT_EQ(field_of(R"({"id": "a"})"), "vision.cameras");
 }
 

@@ -138,13 +138,14 @@ int shelf_command(const std::vector<std::string>& args, std::ostream& out, std::
     return 0;
   }
   out << "camera " << scan->camera << "  registration " << scan->registration;
-  if (scan->registered) out << " (" << scan->inliers << " points, moved " << std::fixed
-                            << std::setprecision(1) << scan->shift_px << " px)";
+  if (scan->registered)
+    out << " (" << scan->inliers << " points, moved " << std::fixed << std::setprecision(1)
+        << scan->shift_px << " px)";
   out << "\n";
   for (const SlotResult& s : scan->slots) {
     out << std::left << std::setw(10) << s.id << std::setw(15) << slot_state_name(s.state)
-        << "fill " << std::fixed << std::setprecision(2) << s.fill << "  facings "
-        << s.facings_seen << "/" << s.facings_expected << "  sku " << s.sku;
+        << "fill " << std::fixed << std::setprecision(2) << s.fill << "  facings " << s.facings_seen
+        << "/" << s.facings_expected << "  sku " << s.sku;
     for (const std::string& c : s.codes) out << "  code " << c;
     out << "\n";
   }

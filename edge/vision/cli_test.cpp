@@ -50,8 +50,8 @@ TEST_F(CliTest, DecodePrintsOneJsonLinePerCode) {
 
 TEST_F(CliTest, DecodeFailsClearlyOnUnreadableInputButReadsTheRest) {
   ASSERT_TRUE(dir_->write_file("bad.jpg", "not an image").is_ok());
-  ASSERT_TRUE(cv::imwrite(path("a.png"),
-                          testing::code_scene(vision_gen::CodeKind::kQr, "hello shelf")));
+  ASSERT_TRUE(
+      cv::imwrite(path("a.png"), testing::code_scene(vision_gen::CodeKind::kQr, "hello shelf")));
   const CliRun r = run({"decode", path("bad.jpg"), path("missing.png"), path("a.png")});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("bad.jpg"), std::string::npos);
@@ -66,8 +66,8 @@ TEST_F(CliTest, ShelfPrintsSlotStatesAndWritesTheAnnotatedImage) {
   ASSERT_TRUE(cv::imwrite(path("empty.png"), shelf.empty));
   ASSERT_TRUE(dir_->write_file("plan.json", shelf.planogram.dump()).is_ok());
   ASSERT_TRUE(cv::imwrite(path("frame.png"), shelf.empty));
-  const CliRun r = run({"shelf", "--planogram", path("plan.json"), "--out", path("out.jpg"),
-                     path("frame.png")});
+  const CliRun r =
+      run({"shelf", "--planogram", path("plan.json"), "--out", path("out.jpg"), path("frame.png")});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("R1S1      empty"), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(path("out.jpg")));

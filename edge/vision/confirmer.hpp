@@ -14,7 +14,8 @@ namespace shopeasy::edge::vision {
 
 class CodeConfirmer {
  public:
-  explicit CodeConfirmer(int rearm_frames = 3) : rearm_frames_(rearm_frames < 1 ? 1 : rearm_frames) {}
+  explicit CodeConfirmer(int rearm_frames = 3)
+      : rearm_frames_(rearm_frames < 1 ? 1 : rearm_frames) {}
 
   // Feeds the codes of one frame (duplicates ignored); returns those confirmed by it,
   // in the order given.

@@ -234,7 +234,8 @@ Crop matrix_crop(const cv::Mat& gray, const CodeRegion& r) {
   cv::Matx23d m(1 / scale, 0, c.x - side / 2, 0, 1 / scale, c.y - side / 2);
   Crop crop;
   crop.to_image = m;
-  cv::warpAffine(gray, crop.image, cv::Mat(m), cv::Size(static_cast<int>(out), static_cast<int>(out)),
+  cv::warpAffine(gray, crop.image, cv::Mat(m),
+                 cv::Size(static_cast<int>(out), static_cast<int>(out)),
                  cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
   return crop;
 }
@@ -300,7 +301,6 @@ int region_edges(const cv::Mat& gray, const CodeRegion& r) {
   return count_profile_edges(profile);
 }
 
-
 // Unsharp masking: restores some of the contrast blur took from narrow modules.
 cv::Mat sharpened_by(const cv::Mat& gray, double sigma, double amount) {
   cv::Mat blurred;
@@ -337,7 +337,8 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
   const int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
   int best = -1;
   for (int i = 1; i < n; ++i) {
-    if (best < 0 || stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA)) best = i;
+    if (best < 0 || stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA))
+      best = i;
   }
   if (best < 0 || stats.at<int>(best, cv::CC_STAT_AREA) < 64) return std::nullopt;
   const cv::Mat blob = labels == best;
@@ -358,7 +359,8 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
     // differences of the coordinates.
     std::vector<cv::Point2f> p(poly.begin(), poly.end());
     auto by = [&](auto key) {
-      return *std::min_element(p.begin(), p.end(), [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
+      return *std::min_element(p.begin(), p.end(),
+                               [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
     };
     q[0] = by([](cv::Point2f a) { return a.x + a.y; });
     q[2] = by([](cv::Point2f a) { return -(a.x + a.y); });
@@ -405,6 +407,95 @@ std::optional<Crop> rectified(const Crop& crop, bool linear) {
   out.to_image = crop.to_image;
   out.quad = q;
   return out;
+}
+
+// Bars (dark runs) across the middle third of an upright image between x0 and x1.
+int count_bars(const cv::Mat& upright, int x0, int x1) {
+  x0 = std::clamp(x0, 0, upright.cols - 1);
+  x1 = std::clamp(x1, x0 + 1, upright.cols);
+  const int top = upright.rows / 3;
+  const int rows = std::max(1, upright.rows / 3);
+  cv::Mat profile;
+  cv::reduce(upright(cv::Rect(x0, top, x1 - x0, std::min(rows, upright.rows - top))), profile, 0,
+             cv::REDUCE_AVG, CV_32F);
+  return (count_profile_edges(profile) + 1) / 2;
+}
+
+// Bars a symbol has: guard bars plus two per digit.
+std::optional<int> expected_bars(Symbology s) {
+  switch (s) {
+    case Symbology::kEan13:
+    case Symbology::kUpcA:
+      return 30;
+    case Symbology::kEan8:
+      return 22;
+    case Symbology::kUpcE:
+      return 17;
+    default:
+      return std::nullopt;
+  }
+}
+
+// A read that found fewer bars than the area holds is a part of a longer symbol
+// (OpenCV reading a Code 128 or an EAN-13 as an EAN-8): refused. Blur only merges
+// bars, so too many is the telling direction.
+bool plausible_bar_count(Symbology s, int bars) {
+  const auto want = expected_bars(s);
+  return !want || bars <= *want + std::max(4, *want / 5);
+}
+
+// The modules a symbol spans between its outer guard bars.
+int symbol_modules(Symbology s) {
+  switch (s) {
+    case Symbology::kEan8:
+      return 67;
+    case Symbology::kUpcE:
+      return 51;
+    default:
+      return 95;
+  }
+}
+
+// Whether the quiet zones beside a linear read (its scan line from q[0] to q[1]) are
+// free of bars. A short symbol (EAN-8, UPC-E) read from a scan line across part of a
+// longer one has bars there.
+bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s) {
+  const cv::Point2f a = (q[0] + q[3]) * 0.5f;
+  const cv::Point2f b = (q[1] + q[2]) * 0.5f;
+  const double len = cv::norm(b - a);
+  if (len < 8) return true;
+  const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
+  const double module = len / symbol_modules(s);
+  auto sample = [&](cv::Point2f p) -> std::optional<float> {
+    const int x = cvRound(p.x);
+    const int y = cvRound(p.y);
+    if (x < 0 || y < 0 || x >= gray.cols || y >= gray.rows) return std::nullopt;
+    return static_cast<float>(gray.at<std::uint8_t>(y, x));
+  };
+  float lo = 255;
+  float hi = 0;
+  for (double t = 0; t <= len; t += std::max(0.5, module / 2)) {
+    if (auto v = sample(a + u * static_cast<float>(t))) {
+      lo = std::min(lo, *v);
+      hi = std::max(hi, *v);
+    }
+  }
+  const float contrast = hi - lo;
+  if (contrast < 10) return true;
+  for (int side = 0; side < 2; ++side) {
+    const cv::Point2f from = side == 0 ? a : b;
+    const cv::Point2f dir = side == 0 ? -u : u;
+    float zlo = 255;
+    float zhi = 0;
+    for (double t = 1.5 * module; t <= 6.5 * module; t += std::max(0.5, module / 2)) {
+      if (auto v = sample(from + dir * static_cast<float>(t))) {
+        zlo = std::min(zlo, *v);
+        zhi = std::max(zhi, *v);
+      }
+    }
+    if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -454,7 +545,8 @@ struct BarcodeDecoder::Impl {
     // A short code read by a scan line across part of a longer symbol (EAN-8 inside
     // an EAN-13) is replaced when the upright read of that area gives another code.
     for (auto it = found.begin(); it != found.end(); ++it) {
-      const bool short_code = it->symbology == Symbology::kEan8 || it->symbology == Symbology::kUpcE;
+      const bool short_code =
+          it->symbology == Symbology::kEan8 || it->symbology == Symbology::kUpcE;
       if (short_code && it->engine == std::string("zxing") && it->text != d->text &&
           inside(corners, centre(it->corners), 10)) {
         found.erase(it);
@@ -475,8 +567,7 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop,
-             const char* engine) {
+  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop, const char* engine) {
     auto r = zxing_read_one(gray, o);
     if (!r.ok()) {
       ++stats.library_errors;
@@ -486,14 +577,48 @@ struct BarcodeDecoder::Impl {
     const RawCode& raw = **r;
     const auto sym = from_zxing_format(raw.format);
     if (!sym) return false;
+    if ((*sym == Symbology::kEan8 || *sym == Symbology::kUpcE) &&
+        !quiet_zones_clear(gray, raw.corners, *sym)) {
+      ++stats.implausible;
+      return false;
+    }
     std::array<cv::Point2f, 4> corners = raw.corners;
     if (crop) corners = map_quad(crop->quad ? *crop->quad : raw.corners, crop->to_image);
     return add(Candidate{*sym, raw.text, raw.symbology_id}, corners, engine);
   }
 
+  // Bars in the area a read came from: a rectified crop's code outline, a whole
+  // upright crop, or OpenCV's own box straightened out.
+  static int bars_in_quad(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
+                          const Crop* crop) {
+    if (crop) {
+      if (crop->quad) {
+        // The rectified image holds the outline between its margins.
+        const double w = std::max(cv::norm((*crop->quad)[1] - (*crop->quad)[0]),
+                                  cv::norm((*crop->quad)[2] - (*crop->quad)[3]));
+        const int margin = static_cast<int>(0.15 * w + 8);
+        return count_bars(gray, margin, margin + static_cast<int>(w));
+      }
+      return count_bars(gray, 0, gray.cols);
+    }
+    const double w = cv::norm(q[1] - q[0]);
+    const double h = cv::norm(q[3] - q[0]);
+    if (w < 8 || h < 4) return 0;
+    const std::vector<cv::Point2f> src(q.begin(), q.end());
+    const std::vector<cv::Point2f> dst = {{0, 0},
+                                          {static_cast<float>(w), 0},
+                                          {static_cast<float>(w), static_cast<float>(h)},
+                                          {0, static_cast<float>(h)}};
+    cv::Mat upright;
+    cv::warpPerspective(gray, upright, cv::getPerspectiveTransform(src, dst),
+                        cv::Size(static_cast<int>(w), static_cast<int>(h)), cv::INTER_LINEAR,
+                        cv::BORDER_REPLICATE);
+    return count_bars(upright, 0, upright.cols);
+  }
+
   // OpenCV on a grey image; `points` are the corners to decode at (empty: detect).
-  bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points,
-                   const Crop* crop, const char* engine) {
+  bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points, const Crop* crop,
+                   const char* engine) {
     if (!opencv) return false;
     // OpenCV 4.6's barcode detector divides by zero (SIGFPE) on images whose shorter
     // side is 41..50 pixels; small images are not given to it at all.
@@ -536,6 +661,10 @@ struct BarcodeDecoder::Impl {
       if (corners.size() >= 4 * (i + 1)) {
         // OpenCV lists bottom-left, top-left, top-right, bottom-right.
         q = {corners[4 * i + 1], corners[4 * i + 2], corners[4 * i + 3], corners[4 * i]};
+      }
+      if (!plausible_bar_count(s, bars_in_quad(gray, q, crop))) {
+        ++stats.implausible;
+        continue;
       }
       if (crop) q = map_quad(crop->quad ? *crop->quad : q, crop->to_image);
       any = add(Candidate{s, infos[i], ""}, q, engine) || any;

@@ -53,8 +53,8 @@ struct Detection {
 struct DecoderOptions {
   bool use_zxing = true;
   bool use_opencv = true;
-  bool use_regions = true;     // region proposals (step 2)
-  int max_codes = 32;          // stop after this many
+  bool use_regions = true;       // region proposals (step 2)
+  int max_codes = 32;            // stop after this many
   int max_region_attempts = 48;  // bounds the time one frame can take
   bool crop_try_harder = true;   // zxing's exhaustive scan on candidate crops
   // Candidates of each kind (linear, matrix) that get the slower second-tier reads.
@@ -68,6 +68,7 @@ struct DecodeStats {
   int attempts = 0;             // reads tried on candidate crops
   int reads = 0;                // raw symbols any engine returned
   int dropped_check_digit = 0;  // failed validation (check digit, GS1 syntax)
+  int implausible = 0;          // a short or OpenCV read with bars where none may be
   int library_errors = 0;       // an engine threw or asserted; that attempt was given up
 };
 

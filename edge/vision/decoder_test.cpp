@@ -48,7 +48,8 @@ TEST_P(DecoderTest, ReadsGeneratedCode) {
 INSTANTIATE_TEST_SUITE_P(
     EverySymbology, DecoderTest,
     ::testing::Values(
-        Case{CodeKind::kEan13, "4006381333931", Symbology::kEan13, "4006381333931", "04006381333931"},
+        Case{CodeKind::kEan13, "4006381333931", Symbology::kEan13, "4006381333931",
+             "04006381333931"},
         Case{CodeKind::kEan8, "96385074", Symbology::kEan8, "96385074", "00000096385074"},
         Case{CodeKind::kUpcA, "036000291452", Symbology::kUpcA, "036000291452", "00036000291452"},
         Case{CodeKind::kUpcE, "04252614", Symbology::kUpcE, "04252614", "00042100005264"},

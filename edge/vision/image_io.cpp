@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <system_error>
-#include <filesystem>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -29,10 +29,11 @@ std::uint32_t be16(std::string_view b, std::size_t at) {
          static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1]));
 }
 std::int32_t le32(std::string_view b, std::size_t at) {
-  const std::uint32_t u = static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) |
-                          (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8) |
-                          (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16) |
-                          (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24);
+  const std::uint32_t u =
+      static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) |
+      (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8) |
+      (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16) |
+      (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24);
   return static_cast<std::int32_t>(u);
 }
 
@@ -65,8 +66,8 @@ StatusOr<ImageInfo> sniff_jpeg(std::string_view b) {
     if (marker == 0xd9 || marker == 0xda) break;  // end or scan before any frame header
     const std::size_t len = be16(b, i + 2);
     if (len < 2) return bad_image("corrupt jpeg header");
-    const bool sof = (marker >= 0xc0 && marker <= 0xcf) && marker != 0xc4 && marker != 0xc8 &&
-                     marker != 0xcc;
+    const bool sof =
+        (marker >= 0xc0 && marker <= 0xcf) && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
     if (sof) {
       if (i + 9 > b.size()) break;
       return sized(ImageFormat::kJpeg, be16(b, i + 7), be16(b, i + 5));
@@ -151,8 +152,8 @@ Status check_image_size(int width, int height, const ImageLimits& limits) {
       static_cast<std::int64_t>(width) * height > limits.max_pixels) {
     return Status(StatusCode::kPayloadTooLarge,
                   "image is " + std::to_string(width) + "x" + std::to_string(height) +
-                      ", larger than allowed (" + std::to_string(limits.max_side) +
-                      " a side, " + std::to_string(limits.max_pixels) + " pixels)",
+                      ", larger than allowed (" + std::to_string(limits.max_side) + " a side, " +
+                      std::to_string(limits.max_pixels) + " pixels)",
                   kField);
   }
   return Status::ok();
@@ -160,8 +161,8 @@ Status check_image_size(int width, int height, const ImageLimits& limits) {
 
 Status check_frame(const cv::Mat& frame, const ImageLimits& limits) {
   if (frame.empty() || frame.dims != 2) return bad_image("empty frame");
-  if (frame.depth() != CV_8U || (frame.channels() != 1 && frame.channels() != 3 &&
-                                 frame.channels() != 4)) {
+  if (frame.depth() != CV_8U ||
+      (frame.channels() != 1 && frame.channels() != 3 && frame.channels() != 4)) {
     return bad_image("frame must be 8-bit grey, BGR or BGRA");
   }
   return check_image_size(frame.cols, frame.rows, limits);
@@ -188,8 +189,7 @@ StatusOr<cv::Mat> decode_image(std::string_view bytes, const ImageLimits& limits
   }
   cv::Mat out;
   try {
-    const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1,
-                      const_cast<char*>(bytes.data()));
+    const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
     out = cv::imdecode(raw, cv::IMREAD_COLOR);
   } catch (const std::exception& e) {
     return bad_image("corrupt " + name + " image: " + e.what());

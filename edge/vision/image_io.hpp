@@ -54,8 +54,7 @@ struct ImageInfo {
 
 // Reads and decodes a file: kNotFound when it does not exist, kUnavailable when it
 // cannot be read, else as decode_image.
-[[nodiscard]] StatusOr<cv::Mat> read_image_file(const std::string& path,
-                                                const ImageLimits& limits);
+[[nodiscard]] StatusOr<cv::Mat> read_image_file(const std::string& path, const ImageLimits& limits);
 
 // Encodes to JPEG (quality 1..100) or PNG bytes. kInvalidArgument for an empty image;
 // kInternal if the codec fails.

@@ -18,7 +18,8 @@ cv::Mat gradient(int w, int h) {
   cv::Mat m(h, w, CV_8UC3);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
-      m.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<std::uint8_t>(x), static_cast<std::uint8_t>(y), 90);
+      m.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<std::uint8_t>(x), static_cast<std::uint8_t>(y), 90);
     }
   }
   return m;

@@ -22,8 +22,8 @@ constexpr double kMaxOverlap = 0.02;
 bool valid_code(const std::string& s, std::size_t max_len) {
   if (s.empty() || s.size() > max_len) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -210,7 +210,8 @@ StatusOr<Planogram> parse_planogram(const json& j, const std::string& base_dir) 
       slot.low_below = *v;
     }
     if (!s.contains("polygon")) return bad("is required", f + ".polygon");
-    SHOPEASY_RETURN_IF_ERROR(parse_polygon(s.at("polygon"), f + ".polygon", p.image, &slot.polygon));
+    SHOPEASY_RETURN_IF_ERROR(
+        parse_polygon(s.at("polygon"), f + ".polygon", p.image, &slot.polygon));
     p.slots.push_back(std::move(slot));
   }
 

@@ -29,18 +29,18 @@ namespace shopeasy::edge::vision {
 enum class Registration { kAuto, kAruco, kFeatures, kNone };
 
 struct PlanogramSlot {
-  std::string id;                  // unique in the planogram, 1..32 of [A-Za-z0-9._-]
-  std::string sku;                 // 1..64 of [A-Za-z0-9._-]
-  std::vector<std::string> gtins;  // GTIN-14 each (normalised on parse); may be empty
-  int facings = 1;                 // 1..50
+  std::string id;                    // unique in the planogram, 1..32 of [A-Za-z0-9._-]
+  std::string sku;                   // 1..64 of [A-Za-z0-9._-]
+  std::vector<std::string> gtins;    // GTIN-14 each (normalised on parse); may be empty
+  int facings = 1;                   // 1..50
   std::vector<cv::Point2f> polygon;  // 3..16 points, convex, inside the image
   std::optional<double> low_below;   // overrides the planogram's threshold
 };
 
 struct Planogram {
-  std::string camera;  // as in the camera configuration
-  cv::Size image;      // the camera's resolution
-  std::string reference_full;                 // absolute path after load_planogram
+  std::string camera;          // as in the camera configuration
+  cv::Size image;              // the camera's resolution
+  std::string reference_full;  // absolute path after load_planogram
   std::optional<std::string> reference_empty;
   Registration registration = Registration::kAuto;
   double empty_below = 0.2;  // fill below this is "empty"

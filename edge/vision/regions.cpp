@@ -74,8 +74,9 @@ void collect(const cv::Mat& mask, const cv::Mat& jxx, const cv::Mat& jyy, const 
     if (region.across_angle < 0) region.across_angle += CV_PI;
     // Cell (x, y) covers pixels [x, x + 1) * scale; a blob of n cells spans n cells.
     const float s = static_cast<float>(scale);
-    region.box = cv::RotatedRect((r.center + cv::Point2f(0.5f, 0.5f)) * s,
-                                 cv::Size2f((r.size.width + 1) * s, (r.size.height + 1) * s), r.angle);
+    region.box =
+        cv::RotatedRect((r.center + cv::Point2f(0.5f, 0.5f)) * s,
+                        cv::Size2f((r.size.width + 1) * s, (r.size.height + 1) * s), r.angle);
     region.score = blob.energy / static_cast<double>(blob.points.size()) *
                    std::sqrt(static_cast<double>(blob.points.size()));
     if (linear || long_side <= 2.0 * short_side) {
@@ -93,7 +94,8 @@ void collect(const cv::Mat& mask, const cv::Mat& jxx, const cv::Mat& jyy, const 
     for (int k = 0; k <= steps; ++k) {
       const float t = -half + side / 2 + (2 * half - side) * k / std::max(1, steps);
       CodeRegion w = region;
-      w.box = cv::RotatedRect(region.box.center + axis * t, cv::Size2f(side * 1.2f, side * 1.2f), r.angle);
+      w.box = cv::RotatedRect(region.box.center + axis * t, cv::Size2f(side * 1.2f, side * 1.2f),
+                              r.angle);
       out->push_back(w);
     }
   }

@@ -11,17 +11,17 @@
 namespace shopeasy::edge::vision {
 
 struct CodeRegion {
-  cv::RotatedRect box;   // in the input image's pixels
-  bool linear = true;    // bars (true) or a matrix code (false)
+  cv::RotatedRect box;  // in the input image's pixels
+  bool linear = true;   // bars (true) or a matrix code (false)
   // Direction across the bars (the gradient), radians in [0, pi); linear only.
   double across_angle = 0;
-  double score = 0;      // larger first
+  double score = 0;  // larger first
 };
 
 struct RegionOptions {
   int work_max_side = 960;  // the analysis runs at most this large
   int max_regions = 24;
-  int min_area_cells = 6;          // linear; 4x4-pixel cells at the working scale
+  int min_area_cells = 6;         // linear; 4x4-pixel cells at the working scale
   int min_matrix_area_cells = 6;  // matrix codes (corners of shapes look like tiny ones)
 };
 

@@ -75,8 +75,7 @@ ColumnStats column_stats(const cv::Mat& w_gray, const cv::Mat& r_gray, const cv:
 }
 
 double structure(const ColumnStats& s) {
-  return (s.cov + kFlatVariance) /
-         std::sqrt((s.var_w + kFlatVariance) * (s.var_r + kFlatVariance));
+  return (s.cov + kFlatVariance) / std::sqrt((s.var_w + kFlatVariance) * (s.var_r + kFlatVariance));
 }
 
 // Largest difference of the chromaticity coordinates (each channel's share of the
@@ -225,7 +224,7 @@ struct ShelfScanner::Impl {
   cv::Mat empty_bgr;  // work scale, CV_32FC3, empty when there is no empty reference
   cv::Mat full_gray;  // work scale, CV_32F, lightly blurred
   cv::Mat empty_gray;
-  cv::Mat static_mask;  // work scale, 255 where no slot is
+  cv::Mat static_mask;                                  // work scale, 255 where no slot is
   std::map<int, std::vector<cv::Point2f>> ref_markers;  // full-resolution corners
   std::vector<cv::KeyPoint> ref_keypoints;
   cv::Mat ref_descriptors;
@@ -500,8 +499,9 @@ StatusOr<std::unique_ptr<ShelfScanner>> ShelfScanner::create_from_images(
     impl->plan = std::move(planogram);
     impl->opt = options;
     impl->scale = std::min(1.0, static_cast<double>(options.work_width) / impl->plan.image.width);
-    impl->work = cv::Size(std::max(1, static_cast<int>(std::lround(impl->plan.image.width * impl->scale))),
-                          std::max(1, static_cast<int>(std::lround(impl->plan.image.height * impl->scale))));
+    impl->work =
+        cv::Size(std::max(1, static_cast<int>(std::lround(impl->plan.image.width * impl->scale))),
+                 std::max(1, static_cast<int>(std::lround(impl->plan.image.height * impl->scale))));
     auto as_bgr = [](const cv::Mat& m) {
       cv::Mat out;
       if (m.channels() == 1) {
@@ -555,9 +555,10 @@ StatusOr<std::unique_ptr<ShelfScanner>> ShelfScanner::create_from_images(
     if (reg == Registration::kAuto || reg == Registration::kAruco) {
       impl->ref_markers = impl->detect_markers(Impl::gray_of(full_work));
       if (reg == Registration::kAruco && impl->ref_markers.size() < 2) {
-        return invalid_argument("registration is aruco but the full reference shows fewer than 2 "
-                                "markers",
-                                "registration");
+        return invalid_argument(
+            "registration is aruco but the full reference shows fewer than 2 "
+            "markers",
+            "registration");
       }
     }
     if (reg == Registration::kAuto || reg == Registration::kFeatures) {

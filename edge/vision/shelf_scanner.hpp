@@ -42,13 +42,13 @@ struct SlotResult {
   std::string id;
   std::string sku;
   SlotState state = SlotState::kUnknown;
-  double fill = 0;           // 0..1: share of the slot's width holding product
+  double fill = 0;  // 0..1: share of the slot's width holding product
   int facings_expected = 0;
-  int facings_seen = 0;      // fill * facings, rounded
-  std::vector<std::string> codes;  // GTIN-14s read inside the slot
+  int facings_seen = 0;                 // fill * facings, rounded
+  std::vector<std::string> codes;       // GTIN-14s read inside the slot
   std::optional<std::int64_t> on_hand;  // asked for empty slots only
-  bool phantom_stock = false;  // empty on camera, on hand in the ledger
-  std::vector<cv::Point2f> polygon;  // in frame coordinates
+  bool phantom_stock = false;           // empty on camera, on hand in the ledger
+  std::vector<cv::Point2f> polygon;     // in frame coordinates
 };
 
 struct ShelfScan {
@@ -69,12 +69,12 @@ struct ShelfScan {
 nlohmann::json to_json(const ShelfScan& scan);
 
 struct ShelfScannerOptions {
-  int work_width = 960;      // analysis width; frames are scaled to it
+  int work_width = 960;  // analysis width; frames are scaled to it
   int orb_features = 2000;
-  int min_inliers = 20;      // feature registration
-  double max_shift = 0.15;   // registrations moving corners further (share of the
-                             // diagonal) are refused as wrong
-  bool read_codes = true;    // product codes inside non-empty slots (wrong product)
+  int min_inliers = 20;     // feature registration
+  double max_shift = 0.15;  // registrations moving corners further (share of the
+                            // diagonal) are refused as wrong
+  bool read_codes = true;   // product codes inside non-empty slots (wrong product)
   ImageLimits limits{};
 };
 

@@ -47,7 +47,8 @@ class ShelfScannerTest : public ::testing::Test {
     EXPECT_EQ(scan.slots[low_].facings_seen, 1);
     for (std::size_t i = 1; i < 8; ++i) {
       if (i == low_) continue;
-      EXPECT_EQ(scan.slots[i].state, SlotState::kOk) << "slot " << i << " fill " << scan.slots[i].fill;
+      EXPECT_EQ(scan.slots[i].state, SlotState::kOk)
+          << "slot " << i << " fill " << scan.slots[i].fill;
     }
   }
 

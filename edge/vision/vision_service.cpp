@@ -141,8 +141,7 @@ VisionService::VisionService(VisionOptions options, const Clock& clock, events::
       online_(metrics.gauge_family("shopeasy_vision_camera_online",
                                    "1 while the camera delivers good frames", {"camera"})),
       codes_(metrics.counter_family("shopeasy_vision_codes_total",
-                                    "Codes read by cameras, by what became of them",
-                                    {"outcome"})),
+                                    "Codes read by cameras, by what became of them", {"outcome"})),
       bad_input_(metrics.counter_family("shopeasy_vision_bad_input_total",
                                         "Unusable images, frames and planograms", {"kind"})),
       slot_events_(metrics.counter_family("shopeasy_vision_slot_events_total",
@@ -170,7 +169,8 @@ StatusOr<std::unique_ptr<VisionService>> VisionService::open(
   if (options.frozen_after_repeats < 1) {
     return invalid_argument("must be at least 1", "vision.frozen_after_repeats");
   }
-  if (options.scan_history < 1) return invalid_argument("must be at least 1", "vision.scan_history");
+  if (options.scan_history < 1)
+    return invalid_argument("must be at least 1", "vision.scan_history");
   std::unique_ptr<VisionService> s(new VisionService(std::move(options), clock, bus,
                                                      std::move(catalog), std::move(on_hand),
                                                      std::move(sink), std::move(logger), metrics));
@@ -217,11 +217,11 @@ Status VisionService::init() {
                                    : (fs::path(options_.planogram_dir) / cfg.planogram).string();
       auto plan = load_planogram(path);
       StatusOr<std::unique_ptr<ShelfScanner>> scanner =
-          plan.ok() ? (plan->camera == cfg.id
-                           ? ShelfScanner::create(*plan, options_.shelf)
-                           : StatusOr<std::unique_ptr<ShelfScanner>>(invalid_argument(
-                                 "planogram is for camera " + plan->camera, "camera")))
-                    : StatusOr<std::unique_ptr<ShelfScanner>>(plan.status());
+          plan.ok()
+              ? (plan->camera == cfg.id ? ShelfScanner::create(*plan, options_.shelf)
+                                        : StatusOr<std::unique_ptr<ShelfScanner>>(invalid_argument(
+                                              "planogram is for camera " + plan->camera, "camera")))
+              : StatusOr<std::unique_ptr<ShelfScanner>>(plan.status());
       if (scanner.ok()) {
         c->scanner = std::move(*scanner);
       } else {
@@ -307,8 +307,9 @@ void VisionService::process(Camera& c, MonoTime now) {
     const MonoTime since = c.last_frame_at.value_or(now);
     if (c.config.stale_after_s > 0 &&
         now - since > std::chrono::duration<double>(c.config.stale_after_s)) {
-      on_failure(c, now, "no new image for " + std::to_string(static_cast<long>(c.config.stale_after_s)) +
-                             " s");
+      on_failure(
+          c, now,
+          "no new image for " + std::to_string(static_cast<long>(c.config.stale_after_s)) + " s");
       return;
     }
     schedule_next(c, now);
@@ -355,8 +356,8 @@ void VisionService::schedule_next(Camera& c, MonoTime now) {
       break;
     case Trigger::kNewFile:
       // Listing a folder is cheap: look again soon.
-      c.next_due = now + duration_cast<std::chrono::nanoseconds>(
-                             Seconds(std::min(c.config.every_s, 1.0)));
+      c.next_due =
+          now + duration_cast<std::chrono::nanoseconds>(Seconds(std::min(c.config.every_s, 1.0)));
       break;
     case Trigger::kManual:
       c.next_due = MonoTime::max();
@@ -373,7 +374,8 @@ void VisionService::on_failure(Camera& c, MonoTime now, const std::string& reaso
   const double delay_s =
       std::min(options_.backoff_max_s,
                options_.backoff_initial_s * std::pow(2.0, std::min(c.failures - 1, 30)));
-  const auto delay = duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(delay_s));
+  const auto delay =
+      duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(delay_s));
   c.next_due = now + delay;
   logger_.warn("camera_failed", {{"camera", c.config.id},
                                  {"reason", reason},
@@ -409,7 +411,8 @@ void VisionService::decode_frame(Camera& c, const cv::Mat& frame, std::int64_t t
   DecodeStats stats;
   auto found = decoder_->decode(frame, &stats);
   seconds_.with({"decode"}).observe(std::chrono::duration<double>(clock_.mono_now() - t0).count());
-  if (stats.library_errors > 0) decoder_errors_.inc(static_cast<std::uint64_t>(stats.library_errors));
+  if (stats.library_errors > 0)
+    decoder_errors_.inc(static_cast<std::uint64_t>(stats.library_errors));
   if (stats.dropped_check_digit > 0) {
     codes_.with({"dropped_check_digit"}).inc(static_cast<std::uint64_t>(stats.dropped_check_digit));
   }
@@ -487,7 +490,8 @@ void VisionService::scan_shelf(Camera& c, const cv::Mat& frame, std::int64_t ts_
   c.planogram_error.clear();
   json scan_json = to_json(*scan);
   std::string jpeg;
-  if (auto bytes = encode_jpeg(c.scanner->annotate(frame, *scan), options_.jpeg_quality); bytes.ok()) {
+  if (auto bytes = encode_jpeg(c.scanner->annotate(frame, *scan), options_.jpeg_quality);
+      bytes.ok()) {
     jpeg = std::move(*bytes);
   }
   // Events: the scan itself, then every slot whose state changed.
@@ -527,9 +531,8 @@ void VisionService::scan_shelf(Camera& c, const cv::Mat& frame, std::int64_t ts_
                {"proposal", {{"action", "cycle_count"}, {"skus", json::array({s.sku})}}}});
     }
   }
-  c.latest_summary = json{{"ts_ms", ts_ms},
-                          {"registered", scan->registered},
-                          {"summary", scan_json["summary"]}};
+  c.latest_summary =
+      json{{"ts_ms", ts_ms}, {"registered", scan->registered}, {"summary", scan_json["summary"]}};
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Published& pub = published_[c.config.id];
@@ -564,7 +567,8 @@ void VisionService::refresh_status(const Camera& c) {
   if (!c.last_error.empty()) s["last_error"] = c.last_error;
   if (c.last_frame_ms > 0) s["last_frame_ms"] = c.last_frame_ms;
   if (!c.config.planogram.empty()) {
-    json p = {{"file", c.config.planogram}, {"ok", c.scanner != nullptr && c.planogram_error.empty()}};
+    json p = {{"file", c.config.planogram},
+              {"ok", c.scanner != nullptr && c.planogram_error.empty()}};
     if (!c.planogram_error.empty()) p["error"] = c.planogram_error;
     s["planogram"] = p;
   }
@@ -622,7 +626,8 @@ std::optional<std::string> VisionService::latest_image(const std::string& camera
   return it->second.latest_jpeg;
 }
 
-json VisionService::recent_scans(const std::optional<std::string>& camera, std::size_t limit) const {
+json VisionService::recent_scans(const std::optional<std::string>& camera,
+                                 std::size_t limit) const {
   json out = json::array();
   std::lock_guard<std::mutex> lock(mutex_);
   for (const json& s : history_) {

@@ -75,8 +75,8 @@ using CatalogLookup = std::function<bool(const std::string& gtin14)>;
 
 // A product code a camera read and confirmed.
 struct CameraCode {
-  std::string camera;     // camera id
-  std::string source;     // "camera:<id>", for Actor::source
+  std::string camera;  // camera id
+  std::string source;  // "camera:<id>", for Actor::source
   std::string gtin14;
   std::string code;       // what edge::barcode::parse_scan reads to the same product
   std::string symbology;  // "ean-13", "gs1-128", "datamatrix", ...
@@ -97,15 +97,15 @@ struct VisionOptions {
   // Set from the daemon's state_dir: the latest scan and image per camera are kept
   // under <state_dir>/vision and shown again after a restart. Empty: memory only.
   std::string state_dir;
-  double backoff_initial_s = 1;       // first retry delay after a failure
-  double backoff_max_s = 60;          // retry delays double up to this
-  int offline_after_failures = 3;     // failures in a row before "offline"
-  int frozen_after_repeats = 2;       // identical frames in a row (after the first) = frozen
-  int rearm_frames = 3;               // CodeConfirmer
-  int folder_settle_polls = 1;        // FolderSource
-  std::size_t scan_history = 200;     // recent scans kept across cameras
-  int jpeg_quality = 80;              // annotated images
-  int tick_interval_ms = 0;           // > 0: an internal thread calls tick()
+  double backoff_initial_s = 1;    // first retry delay after a failure
+  double backoff_max_s = 60;       // retry delays double up to this
+  int offline_after_failures = 3;  // failures in a row before "offline"
+  int frozen_after_repeats = 2;    // identical frames in a row (after the first) = frozen
+  int rearm_frames = 3;            // CodeConfirmer
+  int folder_settle_polls = 1;     // FolderSource
+  std::size_t scan_history = 200;  // recent scans kept across cameras
+  int jpeg_quality = 80;           // annotated images
+  int tick_interval_ms = 0;        // > 0: an internal thread calls tick()
   ImageLimits limits{};
   ShelfScannerOptions shelf{};
   DecoderOptions decoder{};

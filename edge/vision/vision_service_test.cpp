@@ -48,7 +48,8 @@ class VisionServiceTest : public ::testing::Test {
  protected:
   void open_service(VisionOptions o) {
     o.source_factory = [this](const CameraConfig&) -> StatusOr<std::unique_ptr<FrameSource>> {
-      return std::unique_ptr<FrameSource>(std::make_unique<FakeSource>(&script_, &grabs_, &closes_));
+      return std::unique_ptr<FrameSource>(
+          std::make_unique<FakeSource>(&script_, &grabs_, &closes_));
     };
     auto s = VisionService::open(
         std::move(o), clock_, bus_, [this](const std::string& g) { return catalog_.count(g) > 0; },
@@ -131,8 +132,9 @@ TEST_F(VisionServiceTest, AnUnreachableCameraIsRetriedWithBackoff) {
   EXPECT_EQ(grabs_at, (std::vector<int>{0, 1000, 3000, 7000, 11000}));
   EXPECT_EQ(count("vision.camera_offline"), 1);
   const auto ev = events();
-  const auto off = std::find_if(ev.begin(), ev.end(),
-                                [](const events::Event& e) { return e.type == "vision.camera_offline"; });
+  const auto off = std::find_if(ev.begin(), ev.end(), [](const events::Event& e) {
+    return e.type == "vision.camera_offline";
+  });
   ASSERT_NE(off, ev.end());
   EXPECT_EQ(off->seq, 0);
   EXPECT_EQ(off->body["camera"], "c1");
@@ -226,9 +228,10 @@ class ShelfServiceTest : public ::testing::Test {
     o.planogram_dir = dir_->file("planograms").string();
     o.state_dir = dir_->file("state").string();
     o.folder_settle_polls = 0;
-    auto s = VisionService::open(o, clock_, bus_, nullptr,
-                                 [](const std::string&) -> std::optional<std::int64_t> { return 7; },
-                                 nullptr, log::Logger(sink_, log::Level::kInfo, "v"), metrics_);
+    auto s = VisionService::open(
+        o, clock_, bus_, nullptr,
+        [](const std::string&) -> std::optional<std::int64_t> { return 7; }, nullptr,
+        log::Logger(sink_, log::Level::kInfo, "v"), metrics_);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     service_ = std::move(*s);
   }

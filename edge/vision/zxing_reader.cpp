@@ -62,8 +62,8 @@ ZXing::BarcodeFormats to_formats(unsigned mask) {
 
 // Kept free of objects with destructors between sigsetjmp and the read, so a jump
 // back leaves this frame consistent.
-bool read_guarded(const ZXing::ImageView& view, const ZXing::DecodeHints& hints,
-                  ZXing::Result* out, bool* asserted) {
+bool read_guarded(const ZXing::ImageView& view, const ZXing::DecodeHints& hints, ZXing::Result* out,
+                  bool* asserted) {
   sigjmp_buf env;
   sigjmp_buf* const previous = t_assert_jump;
   if (sigsetjmp(env, 0) != 0) {

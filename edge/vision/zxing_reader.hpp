@@ -24,16 +24,16 @@ enum ZxingFormat : unsigned {
 
 // One symbol as zxing reports it, before validation.
 struct RawCode {
-  std::string format;         // "EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code128", "QRCode", "DataMatrix"
-  std::string symbology_id;   // AIM identifier, e.g. "]E0", "]C1", "]Q1", "]d2"
-  std::string text;           // decoded text, GS1 separators as ASCII GS
+  std::string format;  // "EAN-13", "EAN-8", "UPC-A", "UPC-E", "Code128", "QRCode", "DataMatrix"
+  std::string symbology_id;              // AIM identifier, e.g. "]E0", "]C1", "]Q1", "]d2"
+  std::string text;                      // decoded text, GS1 separators as ASCII GS
   std::array<cv::Point2f, 4> corners{};  // in the image given to the reader
 };
 
 struct ZxingReadOptions {
   unsigned formats = kZxLinear | kZxQr | kZxDataMatrix;
   bool try_harder = true;
-  bool try_rotate = true;     // also 90/180/270 degrees
+  bool try_rotate = true;  // also 90/180/270 degrees
   bool try_downscale = true;
 };
 

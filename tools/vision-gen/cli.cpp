@@ -94,7 +94,9 @@ bool write_image(const std::string& path, const cv::Mat& img, std::ostream& err)
 
 int code_command(const Args& a, std::ostream& out, std::ostream& err) {
   const auto kind = parse_code_kind(a.get("symbology"));
-  if (!kind) return usage(err, "--symbology must be one of ean-13 ean-8 upc-a upc-e code-128 gs1-128 qr datamatrix");
+  if (!kind)
+    return usage(
+        err, "--symbology must be one of ean-13 ean-8 upc-a upc-e code-128 gs1-128 qr datamatrix");
   const auto level = to_level(a.get("level", "clean"));
   if (!level) return usage(err, "--level must be clean, medium or hard");
   const auto seed = to_int(a.get("seed", "1"));
@@ -112,8 +114,10 @@ int code_command(const Args& a, std::ostream& out, std::ostream& err) {
   if (!write_image(a.get("out"), img, err)) return 1;
   nlohmann::json corners = nlohmann::json::array();
   for (const cv::Point2f& p : truth.corners) corners.push_back({p.x, p.y});
-  out << nlohmann::json{{"file", a.get("out")}, {"symbology", code_kind_name(*kind)},
-                        {"content", sym->content}, {"corners", corners}}
+  out << nlohmann::json{{"file", a.get("out")},
+                        {"symbology", code_kind_name(*kind)},
+                        {"content", sym->content},
+                        {"corners", corners}}
              .dump()
       << "\n";
   return 0;
@@ -156,7 +160,8 @@ int set_command(const Args& a, std::ostream& out, std::ostream& err) {
       img = render_blank_scene(sample_scene_params(*level, rng), rng);
     }
     if (!write_image((dir / file).string(), img, err)) return 1;
-    truth << nlohmann::json{{"file", file}, {"symbology", name}, {"content", content}}.dump() << "\n";
+    truth << nlohmann::json{{"file", file}, {"symbology", name}, {"content", content}}.dump()
+          << "\n";
   }
   out << "wrote " << *count << " images to " << dir.string() << "\n";
   return 0;
@@ -167,9 +172,10 @@ int shelf_command(const Args& a, std::ostream& out, std::ostream& err) {
   const auto rows = to_int(a.get("rows", "4"));
   const auto slots = to_int(a.get("slots", "6"));
   const auto frames = to_int(a.get("frames", "3"));
-  if (!seed || !rows || !slots || !frames || *rows < 1 || *rows > 8 || *slots < 1 ||
-      *slots > 12 || *frames < 0 || *frames > 1000) {
-    return usage(err, "--seed, --rows (1..8), --slots (1..12) and --frames (0..1000) take integers");
+  if (!seed || !rows || !slots || !frames || *rows < 1 || *rows > 8 || *slots < 1 || *slots > 12 ||
+      *frames < 0 || *frames > 1000) {
+    return usage(err,
+                 "--seed, --rows (1..8), --slots (1..12) and --frames (0..1000) take integers");
   }
   if (!a.has("dir")) return usage(err, "--dir DIR is required");
   const fs::path dir = a.get("dir");
@@ -182,23 +188,28 @@ int shelf_command(const Args& a, std::ostream& out, std::ostream& err) {
   spec.markers = !a.has("no-markers");
   const ShelfLayout layout = make_shelf_layout(spec, rng);
   CameraView identity;
-  if (!write_image((dir / "full.png").string(), render_shelf(layout, full_state(layout), identity, rng), err) ||
-      !write_image((dir / "empty.png").string(), render_shelf(layout, empty_state(layout), identity, rng), err)) {
+  if (!write_image((dir / "full.png").string(),
+                   render_shelf(layout, full_state(layout), identity, rng), err) ||
+      !write_image((dir / "empty.png").string(),
+                   render_shelf(layout, empty_state(layout), identity, rng), err)) {
     return 1;
   }
   std::ofstream plan(dir / "planogram.json", std::ios::trunc);
-  plan << shelf_planogram(layout, "shelf-" + std::to_string(*seed), "full.png", "empty.png").dump(2) << "\n";
+  plan << shelf_planogram(layout, "shelf-" + std::to_string(*seed), "full.png", "empty.png").dump(2)
+       << "\n";
   nlohmann::json truth = nlohmann::json::array();
   for (int f = 0; f < *frames; ++f) {
     const ShelfState state = random_state(layout, rng, 0.25, 0.3, 0.05);
     char name[32];
     std::snprintf(name, sizeof(name), "frame-%02d.jpg", f);
-    if (!write_image((dir / name).string(), render_shelf(layout, state, random_view(rng), rng), err)) return 1;
+    if (!write_image((dir / name).string(), render_shelf(layout, state, random_view(rng), rng),
+                     err))
+      return 1;
     nlohmann::json slot_truth = nlohmann::json::array();
     for (std::size_t s = 0; s < layout.slots.size(); ++s) {
       slot_truth.push_back({{"id", layout.slots[s].id},
-                       {"fill", fill_of(state, s)},
-                       {"wrong_product", state.intruder[s].has_value()}});
+                            {"fill", fill_of(state, s)},
+                            {"wrong_product", state.intruder[s].has_value()}});
     }
     truth.push_back({{"file", name}, {"slots", slot_truth}});
   }

@@ -314,8 +314,8 @@ StatusOr<Symbol> encode_gs1_128(std::string_view content) {
       return invalid_argument("GS1 AI must be 2..4 digits", kField);
     }
     const std::size_t next = content.find('(', close);
-    const std::string_view value =
-        content.substr(close + 1, (next == std::string_view::npos ? content.size() : next) - close - 1);
+    const std::string_view value = content.substr(
+        close + 1, (next == std::string_view::npos ? content.size() : next) - close - 1);
     if (value.empty()) return invalid_argument("empty GS1 value", kField);
     for (char c : ai) in.push_back(c);
     element += ai;
@@ -383,10 +383,9 @@ std::string with_check(const std::string& body) {
 }  // namespace
 
 const std::vector<CodeKind>& all_code_kinds() {
-  static const std::vector<CodeKind> kAll = {CodeKind::kEan13,   CodeKind::kEan8,
-                                             CodeKind::kUpcA,    CodeKind::kUpcE,
-                                             CodeKind::kCode128, CodeKind::kGs1_128,
-                                             CodeKind::kQr,      CodeKind::kDataMatrix};
+  static const std::vector<CodeKind> kAll = {
+      CodeKind::kEan13,   CodeKind::kEan8,    CodeKind::kUpcA, CodeKind::kUpcE,
+      CodeKind::kCode128, CodeKind::kGs1_128, CodeKind::kQr,   CodeKind::kDataMatrix};
   return kAll;
 }
 
@@ -468,8 +467,8 @@ std::string random_content(CodeKind kind, std::mt19937& rng) {
       return with_check(random_digits(rng, 11));
     case CodeKind::kUpcE: {
       std::uniform_int_distribution<int> ns(0, 1);
-      const std::string body = std::string(1, static_cast<char>('0' + ns(rng))) +
-                               random_digits(rng, 6);
+      const std::string body =
+          std::string(1, static_cast<char>('0' + ns(rng))) + random_digits(rng, 6);
       return body + expand_upce(body).back();
     }
     case CodeKind::kCode128: {
@@ -489,7 +488,8 @@ std::string random_content(CodeKind kind, std::mt19937& rng) {
       const std::string gtin = with_check("0" + random_digits(rng, 12, '1'));
       const int m = month(rng);
       return "(01)" + gtin + "(17)27" + (m < 10 ? "0" : "") + std::to_string(m) +
-             std::to_string(day(rng)) + "(10)" + random_text(rng, 5, "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789");
+             std::to_string(day(rng)) + "(10)" +
+             random_text(rng, 5, "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789");
     }
     case CodeKind::kQr: {
       const std::string gtin = with_check("0" + random_digits(rng, 12, '1'));

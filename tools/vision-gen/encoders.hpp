@@ -31,11 +31,11 @@ bool is_linear(CodeKind kind);
 // rectangular grids. Quiet zones are not part of `modules`.
 struct Symbol {
   CodeKind kind = CodeKind::kEan13;
-  cv::Mat modules;                // CV_8UC1, 1 = dark module, 0 = light
-  std::vector<bool> guard;        // linear: modules drawn longer (EAN/UPC guard bars)
-  int quiet_left = 0;             // quiet zone, in modules (top/bottom too for matrix)
+  cv::Mat modules;          // CV_8UC1, 1 = dark module, 0 = light
+  std::vector<bool> guard;  // linear: modules drawn longer (EAN/UPC guard bars)
+  int quiet_left = 0;       // quiet zone, in modules (top/bottom too for matrix)
   int quiet_right = 0;
-  std::string content;            // what a reader should return (see encode())
+  std::string content;  // what a reader should return (see encode())
 };
 
 // The GS1 mod-10 check digit of `body` (digits only, without the check digit).

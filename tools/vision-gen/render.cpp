@@ -32,9 +32,10 @@ cv::Mat render_symbol(const Symbol& symbol, const RenderOptions& options) {
   const double bar_modules =
       options.bar_height_modules > 0 ? options.bar_height_modules : default_bar_height(symbol);
   // Guard bars of EAN/UPC hang below the others by five modules.
-  const bool has_guards = linear && !symbol.guard.empty() &&
-                          std::find(symbol.guard.begin(), symbol.guard.end(), true) != symbol.guard.end() &&
-                          (symbol.kind != CodeKind::kCode128 && symbol.kind != CodeKind::kGs1_128);
+  const bool has_guards =
+      linear && !symbol.guard.empty() &&
+      std::find(symbol.guard.begin(), symbol.guard.end(), true) != symbol.guard.end() &&
+      (symbol.kind != CodeKind::kCode128 && symbol.kind != CodeKind::kGs1_128);
   const int quiet_v = linear ? 4 : symbol.quiet_left;
   const int k = kSupersample;
   const int bar_px = static_cast<int>(std::lround(bar_modules * k));
@@ -48,7 +49,8 @@ cv::Mat render_symbol(const Symbol& symbol, const RenderOptions& options) {
       const int top = quiet_v * k;
       const int bottom = top + bar_px + (guard ? 5 * k : 0);
       const int left = (x + symbol.quiet_left) * k;
-      cv::rectangle(big, cv::Rect(left, top, k, bottom - top), cv::Scalar(options.dark), cv::FILLED);
+      cv::rectangle(big, cv::Rect(left, top, k, bottom - top), cv::Scalar(options.dark),
+                    cv::FILLED);
     }
   } else {
     for (int y = 0; y < symbol.modules.rows; ++y) {

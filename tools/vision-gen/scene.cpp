@@ -123,15 +123,16 @@ SceneParams sample_scene_params(Difficulty d, std::mt19937& rng) {
 void draw_clutter(cv::Mat& bgr, int shapes, std::mt19937& rng) {
   const int w = bgr.cols;
   const int h = bgr.rows;
-  static constexpr const char* kWords[] = {"FRESH", "Organic", "500 g", "MILK", "Rs 49",
-                                           "best before", "NEW", "Tea", "Rice 1kg", "x2"};
+  static constexpr const char* kWords[] = {"FRESH",       "Organic", "500 g", "MILK",     "Rs 49",
+                                           "best before", "NEW",     "Tea",   "Rice 1kg", "x2"};
   for (int i = 0; i < shapes; ++i) {
     const cv::Scalar colour(uniform_int(rng, 40, 250), uniform_int(rng, 40, 250),
                             uniform_int(rng, 40, 250));
     const cv::Point p(uniform_int(rng, 0, w), uniform_int(rng, 0, h));
     switch (uniform_int(rng, 0, 4)) {
       case 0:
-        cv::rectangle(bgr, cv::Rect(p.x, p.y, uniform_int(rng, 20, w / 3), uniform_int(rng, 10, h / 4)),
+        cv::rectangle(bgr,
+                      cv::Rect(p.x, p.y, uniform_int(rng, 20, w / 3), uniform_int(rng, 10, h / 4)),
                       colour, chance(rng, 0.5) ? cv::FILLED : uniform_int(rng, 1, 4));
         break;
       case 1:
@@ -164,36 +165,47 @@ void draw_clutter(cv::Mat& bgr, int shapes, std::mt19937& rng) {
 
 void apply_lighting(cv::Mat& bgr, double uneven, double glare, std::mt19937& rng) {
   if (uneven <= 0 && glare <= 0) return;
-  cv::Mat gain(bgr.size(), CV_32FC1);
+  // The gain is a plane across the frame: computed on a coarse grid, stretched, and
+  // applied in 8-bit arithmetic (gain 255 = 1.0), which is fast and close enough.
   const double angle = uniform(rng, 0, 2 * CV_PI);
   const double dx = std::cos(angle);
   const double dy = std::sin(angle);
+  const cv::Size coarse(std::max(2, bgr.cols / 16), std::max(2, bgr.rows / 16));
+  cv::Mat gain(coarse, CV_8UC1);
   const double span = std::abs(dx) * bgr.cols + std::abs(dy) * bgr.rows;
   const double x0 = dx < 0 ? bgr.cols : 0;
   const double y0 = dy < 0 ? bgr.rows : 0;
-  for (int y = 0; y < bgr.rows; ++y) {
-    auto* row = gain.ptr<float>(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      const double t = ((x - x0) * dx + (y - y0) * dy) / span;  // 0..1 across the scene
-      row[x] = static_cast<float>(1.0 - uneven * t);
+  for (int y = 0; y < coarse.height; ++y) {
+    for (int x = 0; x < coarse.width; ++x) {
+      const double px = (x + 0.5) * bgr.cols / coarse.width;
+      const double py = (y + 0.5) * bgr.rows / coarse.height;
+      const double t = ((px - x0) * dx + (py - y0) * dy) / span;
+      gain.at<std::uint8_t>(y, x) = cv::saturate_cast<std::uint8_t>(255.0 * (1.0 - uneven * t));
     }
   }
-  cv::Mat f;
-  bgr.convertTo(f, CV_32FC3);
+  cv::resize(gain, gain, bgr.size(), 0, 0, cv::INTER_LINEAR);
   cv::Mat gain3;
   cv::merge(std::vector<cv::Mat>{gain, gain, gain}, gain3);
-  f = f.mul(gain3);
+  cv::multiply(bgr, gain3, bgr, 1.0 / 255);
   if (glare > 0) {
-    cv::Mat spot(bgr.size(), CV_32FC1, cv::Scalar(0));
-    const cv::Point c(uniform_int(rng, 0, bgr.cols - 1), uniform_int(rng, 0, bgr.rows - 1));
-    const int r = uniform_int(rng, 30, std::max(31, std::min(bgr.cols, bgr.rows) / 4));
-    cv::circle(spot, c, r, cv::Scalar(255.0 * glare), cv::FILLED, cv::LINE_AA);
-    cv::GaussianBlur(spot, spot, cv::Size(0, 0), r / 2.0);
+    // A specular spot: a Gaussian bump, computed on a coarse grid and stretched.
+    const double cx = uniform_int(rng, 0, bgr.cols - 1);
+    const double cy = uniform_int(rng, 0, bgr.rows - 1);
+    const double r = uniform_int(rng, 30, std::max(31, std::min(bgr.cols, bgr.rows) / 4));
+    cv::Mat spot(coarse, CV_8UC1);
+    for (int y = 0; y < coarse.height; ++y) {
+      for (int x = 0; x < coarse.width; ++x) {
+        const double px = (x + 0.5) * bgr.cols / coarse.width - cx;
+        const double py = (y + 0.5) * bgr.rows / coarse.height - cy;
+        spot.at<std::uint8_t>(y, x) = cv::saturate_cast<std::uint8_t>(
+            255.0 * glare * std::exp(-(px * px + py * py) / (2 * r * r)));
+      }
+    }
+    cv::resize(spot, spot, bgr.size(), 0, 0, cv::INTER_LINEAR);
     cv::Mat spot3;
     cv::merge(std::vector<cv::Mat>{spot, spot, spot}, spot3);
-    f += spot3;
+    cv::add(bgr, spot3, bgr);
   }
-  f.convertTo(bgr, CV_8UC3);
 }
 
 void apply_blur(cv::Mat& bgr, double sigma, double motion_px, double motion_angle_deg) {
@@ -295,24 +307,32 @@ cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt199
   m = t * m;
 
   cv::Mat scene_img = make_background(scene, rng);
-  cv::Mat label_bgr;
-  cv::cvtColor(label, label_bgr, cv::COLOR_GRAY2BGR);
+  // Warp and blend only within the label's bounding box (plus a pixel for the
+  // anti-aliased edge): the rest of the scene is untouched.
+  const cv::Rect area =
+      cv::Rect(cv::Point(static_cast<int>(box.x + tx) - 2, static_cast<int>(box.y + ty) - 2),
+               cv::Size(static_cast<int>(box.width) + 5, static_cast<int>(box.height) + 5)) &
+      cv::Rect(0, 0, scene.width, scene.height);
+  const cv::Matx33d shift(1, 0, -area.x, 0, 1, -area.y, 0, 0, 1);
   cv::Mat warped;
   cv::Mat mask;
-  cv::warpPerspective(label_bgr, warped, cv::Mat(m), scene, cv::INTER_LINEAR, cv::BORDER_CONSTANT);
-  cv::warpPerspective(cv::Mat(label.size(), CV_8UC1, cv::Scalar(255)), mask, cv::Mat(m), scene,
-                      cv::INTER_LINEAR, cv::BORDER_CONSTANT);
-  // Blend by the (anti-aliased) mask.
-  cv::Mat mf;
-  mask.convertTo(mf, CV_32FC1, 1.0 / 255);
-  cv::Mat mf3;
-  cv::merge(std::vector<cv::Mat>{mf, mf, mf}, mf3);
-  cv::Mat fs;
-  cv::Mat fw;
-  scene_img.convertTo(fs, CV_32FC3);
-  warped.convertTo(fw, CV_32FC3);
-  cv::Mat blended = fw.mul(mf3) + fs.mul(cv::Scalar::all(1.0) - mf3);
-  blended.convertTo(scene_img, CV_8UC3);
+  cv::warpPerspective(label, warped, cv::Mat(shift * m), area.size(), cv::INTER_LINEAR,
+                      cv::BORDER_CONSTANT);
+  cv::warpPerspective(cv::Mat(label.size(), CV_8UC1, cv::Scalar(255)), mask, cv::Mat(shift * m),
+                      area.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  cv::Mat roi = scene_img(area);
+  for (int y = 0; y < area.height; ++y) {
+    const std::uint8_t* ink = warped.ptr<std::uint8_t>(y);
+    const std::uint8_t* alpha = mask.ptr<std::uint8_t>(y);
+    cv::Vec3b* out = roi.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < area.width; ++x) {
+      if (alpha[x] == 0) continue;
+      for (int c = 0; c < 3; ++c) {
+        out[x][c] = static_cast<std::uint8_t>(
+            (ink[x] * alpha[x] + out[x][c] * (255 - alpha[x]) + 127) / 255);
+      }
+    }
+  }
 
   if (truth) {
     const double qz = params.px_per_module;

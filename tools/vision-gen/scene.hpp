@@ -20,11 +20,11 @@ struct SceneParams {
   // Pixels per module at the narrowest part of the placed code (keystone enlarges the
   // rest), measured across the bars for linear codes.
   double px_per_module = 3.0;
-  double rotation_deg = 0;   // any angle
-  double keystone = 0;       // 0..0.6: one edge is this much shorter than its opposite
-  int keystone_edge = 0;     // 0..3: which edge (left, top, right, bottom) is shorter
-  double blur_sigma = 0;     // Gaussian optical blur, pixels
-  double motion_px = 0;      // motion blur length, pixels
+  double rotation_deg = 0;  // any angle
+  double keystone = 0;      // 0..0.6: one edge is this much shorter than its opposite
+  int keystone_edge = 0;    // 0..3: which edge (left, top, right, bottom) is shorter
+  double blur_sigma = 0;    // Gaussian optical blur, pixels
+  double motion_px = 0;     // motion blur length, pixels
   double motion_angle_deg = 0;
   double noise_sigma = 0;    // additive Gaussian sensor noise, grey levels
   double uneven_light = 0;   // 0..0.9: depth of a light gradient across the scene

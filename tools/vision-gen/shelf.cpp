@@ -27,8 +27,9 @@ cv::Vec3b random_colour(std::mt19937& rng) {
                      static_cast<std::uint8_t>(uniform_int(rng, 15, 70)),
                      static_cast<std::uint8_t>(uniform_int(rng, 15, 70)));
   }
-  cv::Mat hsv(1, 1, CV_8UC3,
-              cv::Scalar(uniform_int(rng, 0, 179), uniform_int(rng, 120, 255), uniform_int(rng, 110, 250)));
+  cv::Mat hsv(
+      1, 1, CV_8UC3,
+      cv::Scalar(uniform_int(rng, 0, 179), uniform_int(rng, 120, 255), uniform_int(rng, 110, 250)));
   cv::Mat bgr;
   cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
   return bgr.at<cv::Vec3b>(0, 0);
@@ -40,7 +41,7 @@ cv::Scalar contrast_to(cv::Vec3b c) {
 }
 
 std::string gtin_for(std::size_t index, std::uint32_t family) {
-  std::string body = "0" + std::to_string(890000000 + family % 99999) ;
+  std::string body = "0" + std::to_string(890000000 + family % 99999);
   body += std::to_string(100 + index % 900);
   body = body.substr(0, 13);
   while (body.size() < 13) body += '0';
@@ -53,7 +54,8 @@ void draw_panel(cv::Mat& img, const ShelfLayout& l) {
   const cv::Scalar dark(l.panel[0] * 0.55, l.panel[1] * 0.55, l.panel[2] * 0.55);
   if (l.pegboard) {
     for (int y = 12; y < img.rows; y += 24) {
-      for (int x = 12; x < img.cols; x += 24) cv::circle(img, cv::Point(x, y), 3, dark, cv::FILLED, cv::LINE_AA);
+      for (int x = 12; x < img.cols; x += 24)
+        cv::circle(img, cv::Point(x, y), 3, dark, cv::FILLED, cv::LINE_AA);
     }
   } else {
     for (int i = 0; i < img.rows / 3; ++i) {
@@ -71,11 +73,15 @@ void draw_box(cv::Mat& img, const ShelfSlot& product, cv::Rect box, bool codes) 
   if (box.width < 4 || box.height < 4) return;
   cv::rectangle(img, box, cv::Scalar(product.colour), cv::FILLED);
   const int band = std::max(3, box.height / 5);
-  cv::rectangle(img, cv::Rect(box.x, box.y, box.width, band), cv::Scalar(product.accent), cv::FILLED);
-  cv::rectangle(img, box, cv::Scalar(product.colour[0] * 0.6, product.colour[1] * 0.6, product.colour[2] * 0.6), 2);
+  cv::rectangle(img, cv::Rect(box.x, box.y, box.width, band), cv::Scalar(product.accent),
+                cv::FILLED);
+  cv::rectangle(
+      img, box,
+      cv::Scalar(product.colour[0] * 0.6, product.colour[1] * 0.6, product.colour[2] * 0.6), 2);
   const cv::Scalar ink = contrast_to(product.colour);
   const double font = std::clamp(box.width / 140.0, 0.35, 1.2);
-  cv::putText(img, product.name, cv::Point(box.x + 5, box.y + band + static_cast<int>(22 * font) + 4),
+  cv::putText(img, product.name,
+              cv::Point(box.x + 5, box.y + band + static_cast<int>(22 * font) + 4),
               cv::FONT_HERSHEY_DUPLEX, font, ink, 1, cv::LINE_AA);
   cv::circle(img, cv::Point(box.x + box.width / 2, box.y + box.height * 11 / 20),
              std::max(3, box.width / 7), cv::Scalar(product.accent), cv::FILLED, cv::LINE_AA);
@@ -114,7 +120,8 @@ cv::Mat render_plane(const ShelfLayout& l, const ShelfState& state) {
   for (std::size_t i = 0; i < l.slots.size(); ++i) {
     const ShelfSlot& s = l.slots[i];
     // Shelf-edge label on the board under the slot.
-    const cv::Rect label(s.rect.x + 6, s.rect.y + s.rect.height + 6, std::min(110, s.rect.width - 12), 22);
+    const cv::Rect label(s.rect.x + 6, s.rect.y + s.rect.height + 6,
+                         std::min(110, s.rect.width - 12), 22);
     cv::rectangle(img, label, cv::Scalar(250, 250, 250), cv::FILLED);
     cv::putText(img, s.sku + " " + std::to_string(49 + static_cast<int>(i) * 7 % 200),
                 cv::Point(label.x + 3, label.y + 16), cv::FONT_HERSHEY_SIMPLEX, 0.42,
@@ -156,9 +163,10 @@ ShelfLayout make_shelf_layout(const ShelfSpec& spec, std::mt19937& rng) {
   l.spec = spec;
   const bool dark = uniform(rng, 0, 1) < 0.3;
   const int base = dark ? uniform_int(rng, 35, 70) : uniform_int(rng, 150, 225);
-  l.panel = cv::Vec3b(static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)),
-                      static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)),
-                      static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)));
+  l.panel =
+      cv::Vec3b(static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)),
+                static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)),
+                static_cast<std::uint8_t>(std::clamp(base + uniform_int(rng, -15, 15), 0, 255)));
   l.pegboard = uniform(rng, 0, 1) < 0.6;
   l.texture_seed = static_cast<std::uint32_t>(rng());
   const int w = spec.image.width;
@@ -171,7 +179,7 @@ ShelfLayout make_shelf_layout(const ShelfSpec& spec, std::mt19937& rng) {
   const int board_h = std::max(18, row_h / 7);
   const int slot_w = (right - left) / spec.slots_per_row;
   const std::uint32_t family = static_cast<std::uint32_t>(rng());
-  static constexpr const char* kNames[] = {"Milk", "Atta", "Dal", "Tea", "Soap", "Rice",
+  static constexpr const char* kNames[] = {"Milk", "Atta", "Dal",  "Tea", "Soap",  "Rice",
                                            "Salt", "Oats", "Ghee", "Jam", "Chips", "Juice"};
   for (int r = 0; r < spec.rows; ++r) {
     const int y0 = top + r * row_h;
@@ -194,8 +202,8 @@ ShelfLayout make_shelf_layout(const ShelfSpec& spec, std::mt19937& rng) {
     }
   }
   const int m = std::clamp(h / 14, 48, 120);
-  l.markers = {cv::Rect(45, 4, m, m), cv::Rect(w - 45 - m, 4, m, m),
-               cv::Rect(45, h - m - 4, m, m), cv::Rect(w - 45 - m, h - m - 4, m, m)};
+  l.markers = {cv::Rect(45, 4, m, m), cv::Rect(w - 45 - m, 4, m, m), cv::Rect(45, h - m - 4, m, m),
+               cv::Rect(w - 45 - m, h - m - 4, m, m)};
   return l;
 }
 
@@ -214,8 +222,8 @@ ShelfState empty_state(const ShelfLayout& layout) {
   return s;
 }
 
-ShelfState random_state(const ShelfLayout& layout, std::mt19937& rng, double p_empty,
-                        double p_low, double p_wrong) {
+ShelfState random_state(const ShelfLayout& layout, std::mt19937& rng, double p_empty, double p_low,
+                        double p_wrong) {
   ShelfState s = full_state(layout);
   for (std::size_t i = 0; i < layout.slots.size(); ++i) {
     auto& p = s.present[i];
@@ -232,7 +240,8 @@ ShelfState random_state(const ShelfLayout& layout, std::mt19937& rng, double p_e
     }
     const bool any = std::find(p.begin(), p.end(), true) != p.end();
     if (any && uniform(rng, 0, 1) < p_wrong) {
-      std::size_t other = static_cast<std::size_t>(uniform_int(rng, 0, static_cast<int>(layout.slots.size()) - 1));
+      std::size_t other =
+          static_cast<std::size_t>(uniform_int(rng, 0, static_cast<int>(layout.slots.size()) - 1));
       if (other == i) other = (i + 1) % layout.slots.size();
       s.intruder[i] = other;
     }
@@ -283,8 +292,9 @@ cv::Mat render_shelf(const ShelfLayout& layout, const ShelfState& state, const C
                       cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(40, 40, 40));
   if (view.gain != 1 || view.colour != cv::Vec3d(1, 1, 1)) {
     frame.convertTo(frame, CV_32FC3);
-    cv::multiply(frame, cv::Scalar(view.gain * view.colour[0], view.gain * view.colour[1],
-                                   view.gain * view.colour[2]),
+    cv::multiply(frame,
+                 cv::Scalar(view.gain * view.colour[0], view.gain * view.colour[1],
+                            view.gain * view.colour[2]),
                  frame);
     frame.convertTo(frame, CV_8UC3);
   }
@@ -305,7 +315,10 @@ nlohmann::json shelf_planogram(const ShelfLayout& layout, const std::string& cam
                      {"gtins", {s.gtin}},
                      {"facings", s.facings},
                      {"polygon",
-                      {{r.x, r.y}, {r.x + r.width, r.y}, {r.x + r.width, r.y + r.height}, {r.x, r.y + r.height}}}});
+                      {{r.x, r.y},
+                       {r.x + r.width, r.y},
+                       {r.x + r.width, r.y + r.height},
+                       {r.x, r.y + r.height}}}});
   }
   nlohmann::json reference = {{"full", full_ref}};
   if (!empty_ref.empty()) reference["empty"] = empty_ref;

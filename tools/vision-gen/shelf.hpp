@@ -22,8 +22,8 @@ struct ShelfSpec {
   int slots_per_row = 6;
   int min_facings = 2;
   int max_facings = 4;
-  bool markers = true;         // ArUco 4x4 markers 0..3 at the unit's corners
-  bool product_codes = true;   // a DataMatrix with the GTIN on each box front
+  bool markers = true;        // ArUco 4x4 markers 0..3 at the unit's corners
+  bool product_codes = true;  // a DataMatrix with the GTIN on each box front
 };
 
 struct ShelfSlot {
@@ -41,8 +41,8 @@ struct ShelfSlot {
 
 struct ShelfLayout {
   ShelfSpec spec;
-  cv::Vec3b panel;         // back panel colour
-  bool pegboard = true;    // holes, else wood grain
+  cv::Vec3b panel;       // back panel colour
+  bool pegboard = true;  // holes, else wood grain
   std::uint32_t texture_seed = 0;
   std::vector<ShelfSlot> slots;
   std::vector<cv::Rect> boards;
@@ -68,14 +68,14 @@ ShelfState random_state(const ShelfLayout& layout, std::mt19937& rng, double p_e
 double fill_of(const ShelfState& state, std::size_t slot);
 
 struct CameraView {
-  double dx = 0, dy = 0;       // shift, pixels
+  double dx = 0, dy = 0;  // shift, pixels
   double rotation_deg = 0;
   double scale = 1;
   double tilt_x = 0, tilt_y = 0;  // perspective terms (1e-5 per pixel is a lot)
-  double gain = 1;             // overall brightness
-  cv::Vec3d colour{1, 1, 1};   // per-channel (B, G, R) gain: colour temperature
-  double gradient = 0;         // 0..0.8 uneven light across the frame
-  double glare = 0;            // 0..1
+  double gain = 1;                // overall brightness
+  cv::Vec3d colour{1, 1, 1};      // per-channel (B, G, R) gain: colour temperature
+  double gradient = 0;            // 0..0.8 uneven light across the frame
+  double glare = 0;               // 0..1
   double blur = 0;
   double noise = 0;
   int jpeg = 0;

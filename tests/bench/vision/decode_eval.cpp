@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,9 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace ev = edge::vision;
+using nlohmann::json;
 using vision_gen::CodeKind;
 using vision_gen::Difficulty;
-using nlohmann::json;
 
 constexpr int kEngines = 3;
 constexpr std::array<const char*, kEngines> kEngineNames = {"chain", "zxing-cpp", "opencv"};
@@ -51,7 +52,7 @@ std::string truth_gtin(CodeKind kind, const std::string& content) {
 // The key of a raw read (zxing-cpp / OpenCV / zbar format names), comparable with
 // expected_key().
 std::string raw_key(const std::string& format, const std::string& text) {
-  auto gtin = [](StatusOr<std::string> g) { return g.ok() ? *g : std::string("bad:") ; };
+  auto gtin = [](StatusOr<std::string> g) { return g.ok() ? *g : std::string("bad:"); };
   if (format == "EAN-13" || format == "EAN_13" || format == "UPC-A" || format == "UPC_A" ||
       format == "EAN-8" || format == "EAN_8") {
     return gtin(edge::barcode::to_gtin14(text));
@@ -82,13 +83,16 @@ struct ImageResult {
   std::array<int, kEngines> wrong{};          // reads that are not the truth
   std::array<int, kEngines> wrong_product{};  // ... carrying a valid GTIN
   std::array<double, kEngines> ms{};
-  std::vector<std::string> chain_gtins;        // product codes the chain read
+  double render_ms = 0;
+  std::vector<std::string> chain_gtins;  // product codes the chain read
   std::string truth_gtin;
 };
 
 struct Worker {
   ev::BarcodeDecoder chain;
   cv::barcode::BarcodeDetector opencv;
+  bool verbose = false;
+  std::mutex& log_mutex;
 };
 
 ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind,
@@ -113,6 +117,13 @@ ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind
   if (found.ok()) {
     for (const ev::Detection& d : *found) {
       const std::string key = kind && is_retail(*kind) && !d.gtin14.empty() ? d.gtin14 : d.text;
+      const bool good = kind && (key == want || same_text(key, want));
+      if (!good && w.verbose) {
+        std::lock_guard<std::mutex> lock(w.log_mutex);
+        std::cerr << "wrong read: " << (kind ? vision_gen::code_kind_name(*kind) : "none")
+                  << " want " << want << " got " << ev::symbology_name(d.symbology) << " " << d.text
+                  << " via " << d.engine << "\n";
+      }
       judge(0, key, !d.gtin14.empty() && d.gtin14 != r.truth_gtin);
       if (!d.gtin14.empty()) r.chain_gtins.push_back(d.gtin14);
     }
@@ -125,7 +136,8 @@ ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind
   r.ms[1] = thread_cpu_ms() - t0;
   if (z.ok() && z->has_value()) {
     const std::string key = raw_key((*z)->format, (*z)->text);
-    const bool product = key.size() == 14 && key.find_first_not_of("0123456789") == std::string::npos;
+    const bool product =
+        key.size() == 14 && key.find_first_not_of("0123456789") == std::string::npos;
     judge(1, key, product && key != r.truth_gtin);
   }
   // OpenCV alone: its whole-frame detector (EAN/UPC only in this build).
@@ -141,7 +153,7 @@ ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind
     r.ms[2] = thread_cpu_ms() - t0;
     for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
       if (infos[i].empty()) continue;
-      std::string fmt_name = types[i] == cv::barcode::EAN_8 ? "EAN-8"
+      std::string fmt_name = types[i] == cv::barcode::EAN_8   ? "EAN-8"
                              : types[i] == cv::barcode::UPC_E ? "UPC-E"
                                                               : "EAN-13";
       const std::string key = raw_key(fmt_name, infos[i]);
@@ -158,7 +170,8 @@ struct ZbarItem {
 };
 
 // Runs zbarimg over a directory; file name -> (type, data) pairs.
-std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar(const fs::path& dir) {
+std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar(
+    const fs::path& dir) {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
   const std::string cmd = "zbarimg -q --xml " + dir.string() + "/*.png 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
@@ -197,10 +210,15 @@ bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1")
 }  // namespace
 
 json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
-  const std::vector<Difficulty> levels = {Difficulty::kClean, Difficulty::kMedium, Difficulty::kHard};
+  const std::vector<Difficulty> levels = {Difficulty::kClean, Difficulty::kMedium,
+                                          Difficulty::kHard};
   const bool zbar = o.zbar_every > 0 && !o.work_dir.empty() && zbar_available();
+  std::mutex log_mutex;
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < o.jobs; ++i) workers.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < o.jobs; ++i) {
+    workers.push_back(
+        std::unique_ptr<Worker>(new Worker{ev::BarcodeDecoder(), {}, o.verbose, log_mutex}));
+  }
 
   struct SetResult {
     CodeKind kind;
@@ -227,9 +245,12 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
         std::mt19937 scene_rng(set_seed ^ (static_cast<std::uint32_t>(i) * 40503u + 17u));
         auto sym = vision_gen::encode(kind, vision_gen::random_content(kind, content_rng));
         if (!sym.ok()) return;
-        const cv::Mat img =
-            vision_gen::render_scene(*sym, vision_gen::sample_scene_params(level, scene_rng), scene_rng, nullptr);
+        const double r0 = thread_cpu_ms();
+        const cv::Mat img = vision_gen::render_scene(
+            *sym, vision_gen::sample_scene_params(level, scene_rng), scene_rng, nullptr);
+        const double render = thread_cpu_ms() - r0;
         set.images[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, kind, sym->content);
+        set.images[i].render_ms = render;
         if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
           char name[32];
           std::snprintf(name, sizeof(name), "%05zu.png", i);
@@ -252,8 +273,8 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   std::mutex bmutex;
   parallel_for(blank.size(), o.jobs, [&](std::size_t i, int w) {
     std::mt19937 rng(o.seed * 31u + static_cast<std::uint32_t>(i) * 2246822519u);
-    const cv::Mat img = vision_gen::render_blank_scene(
-        vision_gen::sample_scene_params(levels[i % 3], rng), rng);
+    const cv::Mat img =
+        vision_gen::render_blank_scene(vision_gen::sample_scene_params(levels[i % 3], rng), rng);
     blank[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, std::nullopt, "");
     if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
       char name[32];
@@ -293,15 +314,18 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
       }
     }
     const auto results = run_zbar(bdir);
-    for (const auto& [file, symbols] : results) zbar_wrong["none"] += static_cast<int>(symbols.size());
+    for (const auto& [file, symbols] : results)
+      zbar_wrong["none"] += static_cast<int>(symbols.size());
     zbar_score["none"].second = static_cast<int>(blank_zbar.size());
   }
   const double zbar_s = (wall_ms() - z0) / 1000;
 
   // Tables.
   json result = {{"per_set", o.per_set}, {"blank", o.blank}, {"sets", json::array()}};
-  out << "\n## Decode rate (" << o.per_set << " images per symbology and level, 800x600 scenes)\n\n";
-  out << "| symbology | level | chain | zxing-cpp alone | OpenCV alone | zbarimg (sample) | chain CPU ms mean / median |\n";
+  out << "\n## Decode rate (" << o.per_set
+      << " images per symbology and level, 800x600 scenes)\n\n";
+  out << "| symbology | level | chain | zxing-cpp alone | OpenCV alone | zbarimg (sample) | chain "
+         "CPU ms mean / median |\n";
   out << "| --- | --- | --- | --- | --- | --- | --- |\n";
   std::map<Difficulty, std::array<int, kEngines>> level_hits;
   std::map<Difficulty, int> level_n;
@@ -314,26 +338,28 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
       for (int e = 0; e < kEngines; ++e) {
         hits[static_cast<std::size_t>(e)] += r.hit[static_cast<std::size_t>(e)];
         wrong_total[static_cast<std::size_t>(e)] += r.wrong[static_cast<std::size_t>(e)];
-        wrong_product_total[static_cast<std::size_t>(e)] += r.wrong_product[static_cast<std::size_t>(e)];
+        wrong_product_total[static_cast<std::size_t>(e)] +=
+            r.wrong_product[static_cast<std::size_t>(e)];
       }
       ms.push_back(r.ms[0]);
     }
-    for (int e = 0; e < kEngines; ++e) level_hits[set.level][static_cast<std::size_t>(e)] += hits[static_cast<std::size_t>(e)];
+    for (int e = 0; e < kEngines; ++e)
+      level_hits[set.level][static_cast<std::size_t>(e)] += hits[static_cast<std::size_t>(e)];
     level_n[set.level] += static_cast<int>(set.images.size());
     const Summary t = summarize(ms);
     const double n = static_cast<double>(set.images.size());
     const std::string name = std::string(vision_gen::code_kind_name(set.kind)) + "-" +
                              std::string(vision_gen::difficulty_name(set.level));
     const auto zs = zbar_score.find(name);
-    const std::string zcell = zs == zbar_score.end()
-                                  ? "n/a"
-                                  : pct(zs->second.first, zs->second.second) + " of " +
-                                        std::to_string(zs->second.second);
+    const std::string zcell =
+        zs == zbar_score.end()
+            ? "n/a"
+            : pct(zs->second.first, zs->second.second) + " of " + std::to_string(zs->second.second);
     const bool opencv_applies = is_retail(set.kind);
-    out << "| " << vision_gen::code_kind_name(set.kind) << " | " << vision_gen::difficulty_name(set.level)
-        << " | " << pct(hits[0], n) << " | " << pct(hits[1], n) << " | "
-        << (opencv_applies ? pct(hits[2], n) : std::string("n/a")) << " | " << zcell << " | "
-        << fmt(t.mean) << " / " << fmt(t.median) << " |\n";
+    out << "| " << vision_gen::code_kind_name(set.kind) << " | "
+        << vision_gen::difficulty_name(set.level) << " | " << pct(hits[0], n) << " | "
+        << pct(hits[1], n) << " | " << (opencv_applies ? pct(hits[2], n) : std::string("n/a"))
+        << " | " << zcell << " | " << fmt(t.mean) << " / " << fmt(t.median) << " |\n";
     result["sets"].push_back({{"symbology", vision_gen::code_kind_name(set.kind)},
                               {"level", vision_gen::difficulty_name(set.level)},
                               {"n", set.images.size()},
@@ -346,15 +372,18 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
                               {"chain_ms_mean", t.mean},
                               {"chain_ms_median", t.median}});
   }
-  out << "\n| level | chain | zxing-cpp alone | OpenCV alone (all symbologies) |\n| --- | --- | --- | --- |\n";
+  out << "\n| level | chain | zxing-cpp alone | OpenCV alone (all symbologies) |\n| --- | --- | "
+         "--- | --- |\n";
   for (Difficulty level : levels) {
     const double n = level_n[level];
     out << "| " << vision_gen::difficulty_name(level) << " (all symbologies, n=" << n << ") | "
         << pct(level_hits[level][0], n) << " | " << pct(level_hits[level][1], n) << " | "
         << pct(level_hits[level][2], n) << " |\n";
     result["levels"][std::string(vision_gen::difficulty_name(level))] = {
-        {"chain", level_hits[level][0] / n}, {"zxing", level_hits[level][1] / n},
-        {"opencv", level_hits[level][2] / n}, {"n", n}};
+        {"chain", level_hits[level][0] / n},
+        {"zxing", level_hits[level][1] / n},
+        {"opencv", level_hits[level][2] / n},
+        {"n", n}};
   }
 
   // No-code frames.
@@ -366,14 +395,20 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
       blank_products[static_cast<std::size_t>(e)] += r.wrong_product[static_cast<std::size_t>(e)];
     }
   }
-  out << "\n## Frames without a code (" << o.blank << ")\n\n| engine | codes read | product codes read |\n| --- | --- | --- |\n";
+  out << "\n## Frames without a code (" << o.blank
+      << ")\n\n| engine | codes read | product codes read |\n| --- | --- | --- |\n";
   for (int e = 0; e < kEngines; ++e) {
-    out << "| " << kEngineNames[static_cast<std::size_t>(e)] << " | " << blank_reads[static_cast<std::size_t>(e)]
-        << " | " << blank_products[static_cast<std::size_t>(e)] << " |\n";
+    out << "| " << kEngineNames[static_cast<std::size_t>(e)] << " | "
+        << blank_reads[static_cast<std::size_t>(e)] << " | "
+        << blank_products[static_cast<std::size_t>(e)] << " |\n";
   }
-  if (zbar) out << "| zbarimg (" << blank_zbar.size() << " of them) | " << zbar_wrong["none"] << " | - |\n";
-  result["blank"] = {{"n", o.blank}, {"chain_reads", blank_reads[0]}, {"zxing_reads", blank_reads[1]},
-                     {"opencv_reads", blank_reads[2]}, {"chain_products", blank_products[0]}};
+  if (zbar)
+    out << "| zbarimg (" << blank_zbar.size() << " of them) | " << zbar_wrong["none"] << " | - |\n";
+  result["blank"] = {{"n", o.blank},
+                     {"chain_reads", blank_reads[0]},
+                     {"zxing_reads", blank_reads[1]},
+                     {"opencv_reads", blank_reads[2]},
+                     {"chain_products", blank_products[0]}};
 
   // Wrong product codes: single frames, and after the camera path's filters.
   int confirmed = 0;
@@ -397,12 +432,13 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   };
   for (const SetResult& set : sets) camera_path(set.images);
   camera_path(blank);
-  out << "\n## Wrong product codes (all " << (sets.size() * static_cast<std::size_t>(o.per_set) + blank.size())
+  out << "\n## Wrong product codes (all "
+      << (sets.size() * static_cast<std::size_t>(o.per_set) + blank.size())
       << " images)\n\n| | chain | zxing-cpp alone | OpenCV alone |\n| --- | --- | --- | --- |\n";
-  out << "| wrong reads, single frame (any code) | " << wrong_total[0] << " | " << wrong_total[1] << " | "
-      << wrong_total[2] << " |\n";
-  out << "| wrong product codes (valid check digit), single frame | " << wrong_product_total[0] << " | "
-      << wrong_product_total[1] << " | " << wrong_product_total[2] << " |\n";
+  out << "| wrong reads, single frame (any code) | " << wrong_total[0] << " | " << wrong_total[1]
+      << " | " << wrong_total[2] << " |\n";
+  out << "| wrong product codes (valid check digit), single frame | " << wrong_product_total[0]
+      << " | " << wrong_product_total[1] << " | " << wrong_product_total[2] << " |\n";
   out << "\nCamera path (frame pairs of the same code; catalog = the " << catalog.size()
       << " GTINs of the generated set): " << confirmed << " codes confirmed by two frames, "
       << confirmed_wrong << " of them wrong; " << reported << " reported (in the catalog), "
@@ -412,15 +448,34 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
     for (const auto& [k, v] : zbar_wrong) zw += v;
     out << "zbarimg wrong reads on its sample: " << zw << ".\n";
   }
-  out << "\nGeneration + decoding took " << fmt(gen_and_decode_s, 0) << " s wall on " << o.jobs
+  std::array<double, kEngines> engine_ms{};
+  double render_ms = 0;
+  double images = 0;
+  for (const SetResult& set : sets) {
+    for (const ImageResult& r : set.images) {
+      for (int e = 0; e < kEngines; ++e)
+        engine_ms[static_cast<std::size_t>(e)] += r.ms[static_cast<std::size_t>(e)];
+      render_ms += r.render_ms;
+      ++images;
+    }
+  }
+  out << "\nMean CPU ms per 800x600 image: chain " << fmt(engine_ms[0] / images)
+      << ", zxing-cpp alone " << fmt(engine_ms[1] / images) << ", OpenCV alone "
+      << fmt(engine_ms[2] / images) << " (EAN/UPC sets only count), generating the image "
+      << fmt(render_ms / images) << ".\n";
+  out << "Generation + decoding took " << fmt(gen_and_decode_s, 0) << " s wall on " << o.jobs
       << " threads; zbarimg " << fmt(zbar_s, 0) << " s.\n";
-  result["wrong"] = {{"single_frame", {{"chain", wrong_total[0]}, {"zxing", wrong_total[1]}, {"opencv", wrong_total[2]}}},
-                     {"single_frame_products",
-                      {{"chain", wrong_product_total[0]}, {"zxing", wrong_product_total[1]}, {"opencv", wrong_product_total[2]}}},
-                     {"confirmed", confirmed},
-                     {"confirmed_wrong", confirmed_wrong},
-                     {"reported", reported},
-                     {"reported_wrong", reported_wrong}};
+  result["wrong"] = {
+      {"single_frame",
+       {{"chain", wrong_total[0]}, {"zxing", wrong_total[1]}, {"opencv", wrong_total[2]}}},
+      {"single_frame_products",
+       {{"chain", wrong_product_total[0]},
+        {"zxing", wrong_product_total[1]},
+        {"opencv", wrong_product_total[2]}}},
+      {"confirmed", confirmed},
+      {"confirmed_wrong", confirmed_wrong},
+      {"reported", reported},
+      {"reported_wrong", reported_wrong}};
   return result;
 }
 

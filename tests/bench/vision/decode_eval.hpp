@@ -19,6 +19,7 @@ struct DecodeEvalOptions {
   int jobs = 2;
   std::uint32_t seed = 1;
   std::string work_dir;  // where zbarimg's sample is written
+  bool verbose = false;  // each wrong read of the chain on stderr
 };
 
 nlohmann::json run_decode_eval(const DecodeEvalOptions& options, std::ostream& out);

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <sstream>
 #include <iomanip>
+#include <sstream>
 #include <thread>
 
 #include "edge/barcode/barcode.hpp"
@@ -19,7 +19,8 @@ double thread_cpu_ms() {
 }
 
 double wall_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -32,7 +33,8 @@ Summary summarize(std::vector<double> s) {
   for (double v : s) sum += v;
   out.mean = sum / static_cast<double>(s.size());
   out.median = s[s.size() / 2];
-  out.p95 = s[std::min(s.size() - 1, static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(s.size()))) - 1)];
+  out.p95 = s[std::min(
+      s.size() - 1, static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(s.size()))) - 1)];
   out.max = s.back();
   return out;
 }
@@ -50,7 +52,8 @@ std::string pct(double num, double den) {
 
 bool is_retail(vision_gen::CodeKind k) {
   using vision_gen::CodeKind;
-  return k == CodeKind::kEan13 || k == CodeKind::kEan8 || k == CodeKind::kUpcA || k == CodeKind::kUpcE;
+  return k == CodeKind::kEan13 || k == CodeKind::kEan8 || k == CodeKind::kUpcA ||
+         k == CodeKind::kUpcE;
 }
 
 std::string expected_key(vision_gen::CodeKind kind, const std::string& content) {
@@ -73,7 +76,8 @@ void parallel_for(std::size_t n, int jobs, const std::function<void(std::size_t,
   std::vector<std::thread> threads;
   for (int w = 0; w < jobs; ++w) {
     threads.emplace_back([&, w] {
-      for (std::size_t i = static_cast<std::size_t>(w); i < n; i += static_cast<std::size_t>(jobs)) body(i, w);
+      for (std::size_t i = static_cast<std::size_t>(w); i < n; i += static_cast<std::size_t>(jobs))
+        body(i, w);
     });
   }
   for (auto& t : threads) t.join();

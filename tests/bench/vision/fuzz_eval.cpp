@@ -20,7 +20,9 @@ namespace {
 
 namespace ev = edge::vision;
 
-int uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+int uniform(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
 
 cv::Mat noise(int h, int w, int type, std::mt19937& rng) {
   cv::Mat m(h, w, type);
@@ -37,11 +39,13 @@ cv::Mat stripes(int h, int w, std::mt19937& rng) {
   int x = uniform(rng, 0, 20);
   while (x < w) {
     const int bar = uniform(rng, 1, 8);
-    if (uniform(rng, 0, 1)) cv::rectangle(m, cv::Rect(x, 0, bar, h), cv::Scalar(uniform(rng, 0, 90)), cv::FILLED);
+    if (uniform(rng, 0, 1))
+      cv::rectangle(m, cv::Rect(x, 0, bar, h), cv::Scalar(uniform(rng, 0, 90)), cv::FILLED);
     x += bar;
   }
   if (uniform(rng, 0, 1)) {
-    cv::Mat rot = cv::getRotationMatrix2D(cv::Point2f(w / 2.0f, h / 2.0f), uniform(rng, 0, 359), 1.0);
+    cv::Mat rot =
+        cv::getRotationMatrix2D(cv::Point2f(w / 2.0f, h / 2.0f), uniform(rng, 0, 359), 1.0);
     cv::warpAffine(m, m, rot, m.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   }
   return m;
@@ -49,15 +53,17 @@ cv::Mat stripes(int h, int w, std::mt19937& rng) {
 
 cv::Mat damaged_code(std::mt19937& rng) {
   const auto& kinds = vision_gen::all_code_kinds();
-  const auto kind = kinds[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(kinds.size()) - 1))];
+  const auto kind =
+      kinds[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(kinds.size()) - 1))];
   auto sym = vision_gen::encode(kind, vision_gen::random_content(kind, rng));
   vision_gen::SceneParams p = vision_gen::sample_scene_params(vision_gen::Difficulty::kHard, rng);
   p.scene = cv::Size(uniform(rng, 64, 640), uniform(rng, 64, 480));
   p.px_per_module = std::uniform_real_distribution<double>(0.4, 3.0)(rng);
   cv::Mat img = vision_gen::render_scene(*sym, p, rng, nullptr);
   for (int k = uniform(rng, 0, 6); k > 0; --k) {
-    cv::rectangle(img, cv::Rect(uniform(rng, 0, img.cols), uniform(rng, 0, img.rows), uniform(rng, 2, 80),
-                                uniform(rng, 2, 80)),
+    cv::rectangle(img,
+                  cv::Rect(uniform(rng, 0, img.cols), uniform(rng, 0, img.rows),
+                           uniform(rng, 2, 80), uniform(rng, 2, 80)),
                   cv::Scalar::all(uniform(rng, 0, 255)), cv::FILLED);
   }
   const cv::Rect part(uniform(rng, 0, img.cols / 2), uniform(rng, 0, img.rows / 2),
@@ -77,7 +83,8 @@ std::string corrupt_file(std::mt19937& rng) {
       break;
     case 1:
       for (int k = uniform(rng, 1, 30); k > 0 && !b.empty(); --k) {
-        b[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(b.size()) - 1))] = static_cast<char>(rng());
+        b[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(b.size()) - 1))] =
+            static_cast<char>(rng());
       }
       break;
     case 2:  // a header claiming an enormous size
@@ -121,7 +128,8 @@ nlohmann::json mutated_planogram(const nlohmann::json& valid, std::mt19937& rng)
       slots[0]["polygon"] = nlohmann::json::array();
       break;
     default:
-      j = nlohmann::json::parse(j.dump().substr(0, static_cast<std::size_t>(uniform(rng, 0, 200))), nullptr, false);
+      j = nlohmann::json::parse(j.dump().substr(0, static_cast<std::size_t>(uniform(rng, 0, 200))),
+                                nullptr, false);
       break;
   }
   return j;
@@ -139,8 +147,10 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
   spec.slots_per_row = 3;
   const vision_gen::ShelfLayout layout = vision_gen::make_shelf_layout(spec, srng);
   const vision_gen::CameraView identity;
-  const cv::Mat full = vision_gen::render_shelf(layout, vision_gen::full_state(layout), identity, srng);
-  const cv::Mat empty = vision_gen::render_shelf(layout, vision_gen::empty_state(layout), identity, srng);
+  const cv::Mat full =
+      vision_gen::render_shelf(layout, vision_gen::full_state(layout), identity, srng);
+  const cv::Mat empty =
+      vision_gen::render_shelf(layout, vision_gen::empty_state(layout), identity, srng);
   const nlohmann::json plan_json = vision_gen::shelf_planogram(layout, "fuzz", "f", "e");
   auto plan = ev::parse_planogram(plan_json);
   auto scanner = ev::ShelfScanner::create_from_images(*plan, full, empty);
@@ -158,14 +168,17 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
     const int category = i % 10;
     switch (category) {
       case 0: {
-        static const std::array<int, 7> kTypes = {CV_8UC1, CV_8UC3, CV_8UC4, CV_8UC2, CV_16UC1, CV_32FC1, CV_8SC1};
-        img = noise(uniform(rng, 0, 300), uniform(rng, 0, 300), kTypes[static_cast<std::size_t>(uniform(rng, 0, 6))], rng);
+        static const std::array<int, 7> kTypes = {CV_8UC1,  CV_8UC3,  CV_8UC4, CV_8UC2,
+                                                  CV_16UC1, CV_32FC1, CV_8SC1};
+        img = noise(uniform(rng, 0, 300), uniform(rng, 0, 300),
+                    kTypes[static_cast<std::size_t>(uniform(rng, 0, 6))], rng);
         break;
       }
       case 1: {
         const int side = uniform(rng, 30, 70);
         img = uniform(rng, 0, 1) ? stripes(side, uniform(rng, side, 400), rng)
-                                 : noise(uniform(rng, side, 300), side, uniform(rng, 0, 1) ? CV_8UC1 : CV_8UC3, rng);
+                                 : noise(uniform(rng, side, 300), side,
+                                         uniform(rng, 0, 1) ? CV_8UC1 : CV_8UC3, rng);
         if (uniform(rng, 0, 3) == 0) img.setTo(cv::Scalar::all(uniform(rng, 0, 255)));
         break;
       }
@@ -187,7 +200,8 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
             img = cv::Mat(uniform(rng, 16, 400), uniform(rng, 16, 400), CV_8UC1, cv::Scalar(0));
             break;
           case 1:
-            img = cv::Mat(uniform(rng, 16, 400), uniform(rng, 16, 400), CV_8UC3, cv::Scalar::all(255));
+            img = cv::Mat(uniform(rng, 16, 400), uniform(rng, 16, 400), CV_8UC3,
+                          cv::Scalar::all(255));
             break;
           case 2: {
             img = cv::Mat(uniform(rng, 16, 200), uniform(rng, 16, 400), CV_8UC1, cv::Scalar(0));
@@ -204,7 +218,8 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
         break;
       case 6: {
         const cv::Mat big = noise(300, 400, CV_8UC3, rng);
-        img = big(cv::Rect(uniform(rng, 0, 100), uniform(rng, 0, 100), uniform(rng, 1, 300), uniform(rng, 1, 200)));
+        img = big(cv::Rect(uniform(rng, 0, 100), uniform(rng, 0, 100), uniform(rng, 1, 300),
+                           uniform(rng, 1, 200)));
         break;
       }
       case 7: {
@@ -248,7 +263,8 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
         ev::DecoderOptions opts;
         opts.limits = tight;
         ev::BarcodeDecoder limited(opts);
-        auto r = limited.decode(noise(uniform(rng, 100, 400), uniform(rng, 100, 400), CV_8UC1, rng));
+        auto r =
+            limited.decode(noise(uniform(rng, 100, 400), uniform(rng, 100, 400), CV_8UC1, rng));
         ++outcomes[r.ok() ? "decoded" : "refused"];
         continue;
       }
@@ -260,16 +276,18 @@ nlohmann::json run_fuzz_eval(const FuzzEvalOptions& o, std::ostream& out) {
     library_errors += stats.library_errors;
     if (r.ok()) codes += static_cast<int>(r->size());
   }
-  out << "\n## Degenerate input (" << o.inputs << " inputs)\n\n| outcome | count |\n| --- | --- |\n";
-  nlohmann::json j = {{"inputs", o.inputs}, {"library_errors_caught", library_errors}, {"codes", codes}};
+  out << "\n## Degenerate input (" << o.inputs
+      << " inputs)\n\n| outcome | count |\n| --- | --- |\n";
+  nlohmann::json j = {
+      {"inputs", o.inputs}, {"library_errors_caught", library_errors}, {"codes", codes}};
   for (const auto& [k, v] : outcomes) {
     out << "| " << k << " | " << v << " |\n";
     j["outcomes"][k] = v;
   }
   out << "| library errors caught (exceptions, assertions) | " << library_errors << " |\n"
       << "| codes read (damaged real codes) | " << codes << " |\n"
-      << "\nNo crash: all " << o.inputs << " inputs processed in " << fmt((wall_ms() - wall0) / 1000, 0)
-      << " s.\n";
+      << "\nNo crash: all " << o.inputs << " inputs processed in "
+      << fmt((wall_ms() - wall0) / 1000, 0) << " s.\n";
   return j;
 }
 

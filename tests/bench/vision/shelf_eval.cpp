@@ -66,7 +66,9 @@ void score(const vision_gen::ShelfLayout& layout, const vision_gen::ShelfState& 
   }
 }
 
-std::string ratio(int num, int den) { return den == 0 ? "n/a" : fmt(static_cast<double>(num) / den, 3); }
+std::string ratio(int num, int den) {
+  return den == 0 ? "n/a" : fmt(static_cast<double>(num) / den, 3);
+}
 
 }  // namespace
 
@@ -77,20 +79,24 @@ nlohmann::json run_shelf_eval(const ShelfEvalOptions& o, std::ostream& out) {
   parallel_for(static_cast<std::size_t>(o.shelves), o.jobs, [&](std::size_t i, int w) {
     const std::uint32_t seed = o.seed + static_cast<std::uint32_t>(i);
     std::mt19937 rng(seed);
-    cv::theRNG().state = seed;  // RANSAC and ORB draw from it
+    cv::theRNG().state = seed;   // RANSAC and ORB draw from it
     vision_gen::ShelfSpec spec;  // 1920x1080, 4 rows of 6 slots
     const vision_gen::ShelfLayout layout = vision_gen::make_shelf_layout(spec, rng);
     const vision_gen::CameraView identity;
-    const cv::Mat full = vision_gen::render_shelf(layout, vision_gen::full_state(layout), identity, rng);
-    const cv::Mat empty = vision_gen::render_shelf(layout, vision_gen::empty_state(layout), identity, rng);
+    const cv::Mat full =
+        vision_gen::render_shelf(layout, vision_gen::full_state(layout), identity, rng);
+    const cv::Mat empty =
+        vision_gen::render_shelf(layout, vision_gen::empty_state(layout), identity, rng);
     auto plan = ev::parse_planogram(vision_gen::shelf_planogram(layout, "eval", "full", "empty"));
     if (!plan.ok()) return;
     const vision_gen::ShelfState state = vision_gen::random_state(layout, rng, 0.25, 0.3, 0.05);
-    const cv::Mat frame = vision_gen::render_shelf(layout, state, vision_gen::random_view(rng, 30, 1.0), rng);
+    const cv::Mat frame =
+        vision_gen::render_shelf(layout, state, vision_gen::random_view(rng, 30, 1.0), rng);
     auto scanner = ev::ShelfScanner::create_from_images(*plan, full, empty);
     if (!scanner.ok()) return;
     const double t0 = thread_cpu_ms();
-    auto scan = (*scanner)->scan(frame, 0, [](const std::string&) { return std::optional<std::int64_t>(3); });
+    auto scan = (*scanner)->scan(frame, 0,
+                                 [](const std::string&) { return std::optional<std::int64_t>(3); });
     const double ms = thread_cpu_ms() - t0;
     if (!scan.ok()) return;
     Counts& c = per_worker[static_cast<std::size_t>(w)];
@@ -111,21 +117,22 @@ nlohmann::json run_shelf_eval(const ShelfEvalOptions& o, std::ostream& out) {
   out << "\n## Shelf scans (" << o.shelves << " generated 1920x1080 shelves, " << c.slots
       << " slots; camera moved up to 30 px, +-1.5 degrees, +-3% scale; light changed)\n\n"
       << "| measure | value |\n| --- | --- |\n"
-      << "| empty-slot recall | " << ratio(c.empty_tp, c.empty_tp + c.empty_fn) << " (" << c.empty_tp
-      << " of " << c.empty_tp + c.empty_fn << ") |\n"
+      << "| empty-slot recall | " << ratio(c.empty_tp, c.empty_tp + c.empty_fn) << " ("
+      << c.empty_tp << " of " << c.empty_tp + c.empty_fn << ") |\n"
       << "| empty-slot precision | " << ratio(c.empty_tp, c.empty_tp + c.empty_fp) << " ("
       << c.empty_fp << " false) |\n"
       << "| low-slot recall / precision | " << ratio(c.low_tp, c.low_tp + c.low_fn) << " / "
       << ratio(c.low_tp, c.low_tp + c.low_fp) << " |\n"
       << "| wrong product recall / false alarms | " << ratio(c.wrong_tp, c.wrong_tp + c.wrong_fn)
       << " / " << c.wrong_fp << " |\n"
-      << "| frames not registered / slots unknown | " << c.unregistered << " / " << c.unknown << " |\n"
+      << "| frames not registered / slots unknown | " << c.unregistered << " / " << c.unknown
+      << " |\n"
       << "| CPU ms per frame, median / p95 / max (incl. product codes) | " << fmt(t.median) << " / "
       << fmt(t.p95) << " / " << fmt(t.max) << " |\n";
   if (f.slots > 0) {
-    out << "| without the empty reference (" << f.slots / 24 << " shelves): empty recall / precision | "
-        << ratio(f.empty_tp, f.empty_tp + f.empty_fn) << " / " << ratio(f.empty_tp, f.empty_tp + f.empty_fp)
-        << " |\n";
+    out << "| without the empty reference (" << f.slots / 24
+        << " shelves): empty recall / precision | " << ratio(f.empty_tp, f.empty_tp + f.empty_fn)
+        << " / " << ratio(f.empty_tp, f.empty_tp + f.empty_fp) << " |\n";
   }
   out << "\nTargets: recall >= 0.98, precision >= 0.95, < 200 ms per frame. Took "
       << fmt((wall_ms() - wall0) / 1000, 0) << " s wall on " << o.jobs << " threads.\n";

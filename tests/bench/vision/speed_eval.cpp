@@ -56,13 +56,19 @@ nlohmann::json run_speed_eval(const SpeedEvalOptions& o, std::ostream& out) {
       << "| frames | n | CPU median ms | CPU p95 ms | CPU max ms | wall median ms | read |\n"
       << "| --- | --- | --- | --- | --- | --- | --- |\n"
       << "| one code (medium level, all symbologies) | " << a.n << " | " << fmt(a.median) << " | "
-      << fmt(a.p95) << " | " << fmt(a.max) << " | " << fmt(w.median) << " | " << pct(read, a.n) << " |\n"
+      << fmt(a.p95) << " | " << fmt(a.max) << " | " << fmt(w.median) << " | " << pct(read, a.n)
+      << " |\n"
       << "| no code | " << b.n << " | " << fmt(b.median) << " | " << fmt(b.p95) << " | "
       << fmt(b.max) << " | - | - |\n"
       << "\nTargets: median <= 15 ms, p95 <= 40 ms.\n";
-  return {{"with_code", {{"n", a.n}, {"median_ms", a.median}, {"p95_ms", a.p95}, {"max_ms", a.max},
-                         {"wall_median_ms", w.median}}},
-          {"without_code", {{"n", b.n}, {"median_ms", b.median}, {"p95_ms", b.p95}, {"max_ms", b.max}}}};
+  return {{"with_code",
+           {{"n", a.n},
+            {"median_ms", a.median},
+            {"p95_ms", a.p95},
+            {"max_ms", a.max},
+            {"wall_median_ms", w.median}}},
+          {"without_code",
+           {{"n", b.n}, {"median_ms", b.median}, {"p95_ms", b.p95}, {"max_ms", b.max}}}};
 }
 
 }  // namespace shopeasy::bench::vision

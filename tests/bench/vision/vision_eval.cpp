@@ -4,7 +4,7 @@
 // time per frame) and fuzz (degenerate input; run it in a sanitizer build).
 //
 // Usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] [--per-set N]
-//                    [--shelves N] [--fuzz-inputs N]
+//                    [--shelves N] [--fuzz-inputs N] [--verbose]
 //                    [decode] [speed] [shelf] [fuzz]      (default: decode speed shelf)
 #include <filesystem>
 #include <fstream>
@@ -23,6 +23,7 @@
 int main(int argc, char** argv) {
   using namespace shopeasy::bench::vision;
   bool quick = false;
+  bool verbose = false;
   int jobs = 2;
   std::string work_dir = (std::filesystem::temp_directory_path() / "shopeasy-vision-eval").string();
   std::string json_path;
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--verbose") {
+      verbose = true;
     } else if (a == "--jobs" && i + 1 < argc) {
       jobs = std::max(1, std::stoi(argv[++i]));
     } else if (a == "--work-dir" && i + 1 < argc) {
@@ -50,7 +53,8 @@ int main(int argc, char** argv) {
       parts.insert(a);
     } else {
       std::cerr << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
-                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [decode] [speed] [shelf] [fuzz]\n";
+                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [--verbose] [decode] [speed] "
+                   "[shelf] [fuzz]\n";
       return 2;
     }
   }
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
       o.zbar_every = 10;
     }
     if (per_set > 0) o.per_set = o.blank = per_set;
+    o.verbose = verbose;
     all["decode"] = run_decode_eval(o, std::cout);
   }
   if (parts.count("speed")) {
