@@ -21,10 +21,11 @@ UsageProbe filesystem_probe(const DiskGuardOptions& options) {
     }
     struct statvfs fs {};
     if (statvfs(path.c_str(), &fs) == 0) {
-      u.total_bytes =
-          static_cast<std::int64_t>(fs.f_blocks) * static_cast<std::int64_t>(fs.f_frsize);
-      u.used_bytes = u.total_bytes - static_cast<std::int64_t>(fs.f_bavail) *
-                                         static_cast<std::int64_t>(fs.f_frsize);
+      // As df's Use%: used / (used + available to us); blocks reserved for root or held
+      // back by the host count neither way.
+      const auto frsize = static_cast<std::int64_t>(fs.f_frsize);
+      u.used_bytes = static_cast<std::int64_t>(fs.f_blocks - fs.f_bfree) * frsize;
+      u.total_bytes = u.used_bytes + static_cast<std::int64_t>(fs.f_bavail) * frsize;
     }
     return u;
   };
