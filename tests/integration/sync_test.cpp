@@ -137,8 +137,15 @@ TEST_F(SyncTest, CatalogFlowsDownAndStockFlowsUp) {
   auto status = cloud_call("GET", std::string("/v1/stores/") + kStoreId + "/sync-status");
   ASSERT_EQ(status.status, 200);
   EXPECT_EQ(json::parse(status.body)["online"], true);
-  auto health = json::parse(edge_call("GET", "/health").body);
-  EXPECT_EQ(health["sync"]["backlog"], 0) << health.dump();
+  // The edge hears the acknowledgement a moment after the cloud applies the change.
+  json health;
+  EXPECT_TRUE(wait_for(
+      [&] {
+        health = json::parse(edge_call("GET", "/health").body);
+        return health["sync"]["backlog"] == 0;
+      },
+      10s))
+      << health.dump();
 }
 
 TEST_F(SyncTest, AStoreRegisteredLaterGetsTheWholeCatalog) {
