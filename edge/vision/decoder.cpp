@@ -498,6 +498,95 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
   return true;
 }
 
+// DataMatrix sizes tried when the grid is sampled by hand (square symbols up to 26 x 26
+// hold any GTIN with lot and expiry).
+constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26};
+constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
+
+// The outline of a matrix symbol in a crop: the dark modules around the centre, joined,
+// as a convex quadrilateral (top-left, top-right, bottom-right, bottom-left). The
+// finder's solid edges and the timing pattern make the hull the symbol's border.
+std::optional<std::array<cv::Point2f, 4>> matrix_outline(const cv::Mat& crop) {
+  cv::Mat dark;
+  cv::threshold(crop, dark, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+  cv::morphologyEx(dark, dark, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)), cv::Point(-1, -1), 2);
+  cv::Mat labels;
+  cv::Mat stats;
+  cv::Mat centroids;
+  const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
+  const cv::Point2d mid(crop.cols / 2.0, crop.rows / 2.0);
+  int best = -1;
+  double best_score = 0;
+  for (int i = 1; i < n; ++i) {
+    const int area = stats.at<int>(i, cv::CC_STAT_AREA);
+    const cv::Rect r(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                     stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+    if (area < 40 || !r.contains(cv::Point(static_cast<int>(mid.x), static_cast<int>(mid.y))))
+      continue;
+    if (area > best_score) {
+      best_score = area;
+      best = i;
+    }
+  }
+  if (best < 0) return std::nullopt;
+  std::vector<cv::Point> pts;
+  cv::findNonZero(labels == best, pts);
+  std::vector<cv::Point> hull;
+  cv::convexHull(pts, hull);
+  std::vector<cv::Point> poly;
+  const double perimeter = cv::arcLength(hull, true);
+  for (double eps = 0.01; eps < 0.15 && poly.size() != 4; eps += 0.01) {
+    cv::approxPolyDP(hull, poly, eps * perimeter, true);
+  }
+  if (poly.size() != 4) return std::nullopt;
+  std::vector<cv::Point2f> p(poly.begin(), poly.end());
+  auto by = [&](auto key) {
+    return *std::min_element(p.begin(), p.end(),
+                             [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
+  };
+  std::array<cv::Point2f, 4> q = {
+      by([](cv::Point2f a) { return a.x + a.y; }), by([](cv::Point2f a) { return a.y - a.x; }),
+      by([](cv::Point2f a) { return -(a.x + a.y); }), by([](cv::Point2f a) { return a.x - a.y; })};
+  const double side = std::min(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
+  if (side < 12) return std::nullopt;
+  return q;
+}
+
+// Samples an n x n module grid inside `outline` (the centre of each module, averaged
+// over a small patch) and re-draws it as a clean symbol with a quiet zone: what a
+// blurred DataMatrix looks like unblurred, if n is its size.
+cv::Mat redraw_grid(const cv::Mat& crop, const std::array<cv::Point2f, 4>& outline, int n) {
+  const float fn = static_cast<float>(n);
+  const cv::Mat h =
+      cv::getPerspectiveTransform(std::vector<cv::Point2f>{{0, 0}, {fn, 0}, {fn, fn}, {0, fn}},
+                                  std::vector<cv::Point2f>(outline.begin(), outline.end()));
+  std::vector<cv::Point2f> grid;
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) grid.emplace_back(x + 0.5f, y + 0.5f);
+  }
+  std::vector<cv::Point2f> at;
+  cv::perspectiveTransform(grid, at, h);
+  const double module = cv::norm(outline[1] - outline[0]) / n;
+  const int r = std::max(0, static_cast<int>(module * 0.2));
+  cv::Mat samples(n, n, CV_8UC1);
+  for (int i = 0; i < n * n; ++i) {
+    const cv::Rect cell =
+        cv::Rect(cvRound(at[static_cast<std::size_t>(i)].x) - r,
+                 cvRound(at[static_cast<std::size_t>(i)].y) - r, 2 * r + 1, 2 * r + 1) &
+        cv::Rect(0, 0, crop.cols, crop.rows);
+    samples.at<std::uint8_t>(i / n, i % n) =
+        cell.area() > 0 ? static_cast<std::uint8_t>(cv::mean(crop(cell))[0]) : 255;
+  }
+  cv::Mat bits;
+  cv::threshold(samples, bits, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
+  bits.copyTo(clean(cv::Rect(2, 2, n, n)));
+  cv::Mat big;
+  cv::resize(clean, big, cv::Size(), kCleanModule, kCleanModule, cv::INTER_NEAREST);
+  return big;
+}
+
 }  // namespace
 
 std::string_view symbology_name(Symbology s) {
@@ -766,7 +855,41 @@ struct BarcodeDecoder::Impl {
     const std::optional<Crop> rect = rectified(crop, false);
     if (!rect) return false;
     ++*attempts;
-    return zxing(rect->image, o, &*rect, "zxing-rectified");
+    if (zxing(rect->image, o, &*rect, "zxing-rectified")) return true;
+    return resampled(crop, attempts);
+  }
+
+  // A blurred or distorted DataMatrix: sample its grid at each plausible size and let
+  // zxing-cpp read the re-drawn symbol (Reed-Solomon rejects the wrong sizes).
+  bool resampled(const Crop& crop, int* attempts) {
+    const auto outline = matrix_outline(crop.image);
+    if (!outline) return false;
+    const auto& q = *outline;
+    const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+    const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+    if (w > 1.4 * h || h > 1.4 * w) return false;
+    ZxingReadOptions o;
+    o.formats = kZxDataMatrix;
+    o.try_rotate = false;
+    o.try_downscale = false;
+    o.try_harder = false;
+    o.pure = true;
+    ++*attempts;
+    for (int n : kMatrixSizes) {
+      // Below two pixels a module cannot be sampled.
+      if (std::min(w, h) < 2.0 * n) break;
+      cv::Mat clean = redraw_grid(crop.image, q, n);
+      for (int turn = 0; turn < 4; ++turn) {
+        auto r = zxing_read_one(clean, o);
+        if (!r.ok()) ++stats.library_errors;
+        if (r.ok() && r->has_value() && (*r)->format == "DataMatrix") {
+          return add(Candidate{Symbology::kDataMatrix, (*r)->text, (*r)->symbology_id},
+                     map_quad(q, crop.to_image), "zxing-resampled");
+        }
+        cv::rotate(clean, clean, cv::ROTATE_90_CLOCKWISE);
+      }
+    }
+    return false;
   }
 };
 

@@ -96,6 +96,7 @@ StatusOr<std::optional<RawCode>> zxing_read_one(const cv::Mat& gray,
   hints.setTryHarder(options.try_harder);
   hints.setTryRotate(options.try_rotate);
   hints.setTryDownscale(options.try_downscale);
+  hints.setIsPure(options.pure);
   // One symbol per read: ReadBarcodes' de-duplication of several results is what
   // asserts in this library version.
   hints.setMaxNumberOfSymbols(1);

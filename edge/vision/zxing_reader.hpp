@@ -35,6 +35,7 @@ struct ZxingReadOptions {
   bool try_harder = true;
   bool try_rotate = true;  // also 90/180/270 degrees
   bool try_downscale = true;
+  bool pure = false;  // the image is nothing but one upright, unblurred symbol
 };
 
 // Reads at most one symbol from an 8-bit grey image. nullopt when none is found.
