@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # The demo: installs what it needs, builds, then runs two stores end to end on this
 # machine: per store a real mosquitto broker, a shopeasy-edge daemon and simulated
-# runners, plus one shopeasy-cloud. Prints where everything listens and the API
-# tokens (generated fresh for each run), then runs until Ctrl-C, which stops it all.
+# runners, plus one shopeasy-cloud. Simulated customers order around both stores and
+# pay on the sandbox gateway, simulated pickers pick by scanning and pack, the edges
+# dispatch to the runners, who ride and deliver; a live summary line shows orders per
+# state and median promised vs actual delivery time. Prints where everything listens,
+# the API tokens and the staff sign-in (generated fresh for each run), then runs until
+# Ctrl-C, which stops it all.
 # Environment: DEMO_STATE (default ./state/demo), DEMO_BASE_PORT (default 18080),
-# DEMO_RUNNERS per store (default 2), DEMO_SECONDS (stop by itself after N seconds),
+# DEMO_RUNNERS per store (default 4), DEMO_SPEEDUP (runners ride this many times
+# faster than real scooters, default 5), DEMO_SECONDS (stop by itself after N seconds),
 # DEMO_BUILD_DIR (default ./build), DEMO_NO_BUILD=1 (use what is built already).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 state="${DEMO_STATE:-$root/state/demo}"
 base="${DEMO_BASE_PORT:-18080}"
-runners_per_store="${DEMO_RUNNERS:-2}"
+runners_per_store="${DEMO_RUNNERS:-4}"
+# Runners ride at scooter speed times this, so deliveries finish within a short demo.
+speedup="${DEMO_SPEEDUP:-5}"
 
 build_dir="${DEMO_BUILD_DIR:-$root/build}"
 bash "$root/scripts/install-deps.sh"
@@ -45,10 +52,12 @@ random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 admin_token="$(random_secret)"
+staff_password="$(random_secret)"
 customer_token="$(random_secret)"
 cat >"$state/tokens.txt" <<TOKENS
 admin token (edges and cloud): $admin_token
 customer token (cloud): $customer_token
+staff sign-in on each edge's web page: user admin, password $staff_password
 TOKENS
 chmod 600 "$state/tokens.txt"
 tokens_json="[{\"name\":\"demo-admin\",\"role\":\"admin\",\"sha256\":\"$(sha256 "$admin_token")\"}]"
@@ -136,11 +145,13 @@ CONF
   "state_dir": "$dir",
   "http": {"port": $http_port},
   "mqtt": {"port": $broker_port, "username": "shopeasy-edge", "client_id": "shopeasy-edge-$id"},
-  "sync": {"enabled": true, "url": "http://127.0.0.1:$cloud_port", "heartbeat_ms": 1000},
+  "sync": {"enabled": true, "url": "http://127.0.0.1:$cloud_port", "heartbeat_ms": 300},
+  "dispatch": {"speed_mps": $((6 * speedup)), "handover_s": $((60 / speedup))},
   "telemetry": {"runners": [$(for r in $(seq 1 "$runners_per_store"); do printf '%s"%s-runner-%s"' "$([ "$r" -gt 1 ] && echo ,)" "$id" "$r"; done)]},
   "auth": {"tokens": $tokens_json}
 }
 JSON
+  printf '%s\n' "$staff_password" | "$bin/shopeasy-edge-users" --db "$dir/users.db" add admin admin >/dev/null
   SHOPEASY_EDGE_MQTT_PASSWORD="$edge_password" SHOPEASY_EDGE_SYNC_STORE_SECRET="$store_secret" \
     "$bin/shopeasy-edge" --config "$dir/edge.json" >"$dir/edge.log" 2>&1 &
   pids+=($!)
@@ -149,6 +160,7 @@ JSON
     SHOPEASY_RUNNER_MQTT_PASSWORD="$(cat "$dir/broker/runner-$r.secret")" \
       "$bin/shopeasy-runner" --runner.id "$id-runner-$r" --mqtt.port "$broker_port" \
       --runner.lat "${store_lat[$i]}" --runner.lon "${store_lon[$i]}" \
+      --runner.speed_mps "$((6 * speedup))" --runner.dwell_ms "$((60000 / speedup))" \
       >"$dir/runner-$r.log" 2>&1 &
     pids+=($!)
   done
@@ -174,7 +186,13 @@ for i in 0 1; do
   done <"$state/catalog.lines"
 done
 
-# Simulated handheld scans: pickers pick and receivers restock, at both stores.
+# Simulated customers, pickers and the live order summary.
+python3 "$root/scripts/demo-traffic.py" "http://127.0.0.1:$cloud_port" "$customer_token" \
+  "$admin_token" "http://127.0.0.1:$((base + 11))" "http://127.0.0.1:$((base + 12))" \
+  --catalog "$root/firmware-config/demo/catalog.json" 2>"$state/traffic.log" &
+pids+=($!)
+
+# Simulated handheld scans: receivers restock and count, at both stores.
 (
   mapfile -t eans < <(cut -f3 "$state/catalog.lines")
   k=0
@@ -182,13 +200,13 @@ done
     i=$((RANDOM % 2))
     edge="http://127.0.0.1:$((base + 11 + i))"
     ean="${eans[$((RANDOM % ${#eans[@]}))]}"
-    action=$([ $((RANDOM % 5)) -eq 0 ] && echo receive || echo pick)
-    qty=$([ "$action" = receive ] && echo 10 || echo $((1 + RANDOM % 2)))
+    action=receive
+    qty=5
     api POST "$edge/api/scans" \
       "{\"scan_id\":\"sim-$$-$k\",\"scanner_id\":\"sim\",\"code\":\"$ean\",\"action\":\"$action\",\"qty\":$qty}" \
       >/dev/null 2>&1 || true
     k=$((k + 1))
-    sleep 0.5
+    sleep 2
   done
 ) &
 pids+=($!)
@@ -197,7 +215,7 @@ echo
 echo "ShopEasy demo is running (state and logs in $state)"
 echo "  cloud            http://127.0.0.1:$cloud_port   (health: $(curl -fsS "http://127.0.0.1:$cloud_port/health"))"
 for i in 0 1; do
-  echo "  edge ${store_ids[$i]}  http://127.0.0.1:$((base + 11 + i))   broker 127.0.0.1:$((base + 1 + i))   runners: $runners_per_store"
+  echo "  edge ${store_ids[$i]}  http://127.0.0.1:$((base + 11 + i))/ (command center)   broker 127.0.0.1:$((base + 1 + i))   runners: $runners_per_store"
   echo "      health: $(curl -fsS "http://127.0.0.1:$((base + 11 + i))/health")"
 done
 cell="$(api GET "http://127.0.0.1:$cloud_port/v1/stores" |
@@ -207,7 +225,8 @@ echo "  customer view of geohash $cell (first items):"
 curl -fsS -H "Authorization: Bearer $customer_token" \
   "http://127.0.0.1:$cloud_port/api/inventory?geo_hash=$cell&limit=3" | head -c 600
 echo
-echo "  admin token in $state/tokens.txt, e.g.:"
+echo "  cloud operations page: http://127.0.0.1:$cloud_port/ops"
+echo "  staff sign-in and tokens in $state/tokens.txt, e.g.:"
 echo "    curl -H \"Authorization: Bearer \$(head -1 $state/tokens.txt | cut -d' ' -f6)\" http://127.0.0.1:$((base + 11))/metrics"
 echo "Press Ctrl-C to stop."
 

@@ -12,16 +12,23 @@ packages=(
   libmosquitto-dev mosquitto mosquitto-clients
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
-  postgresql libpq-dev
   libargon2-dev
   systemd dpkg-dev file lintian shellcheck
+  postgresql libpq-dev
   python3
+  libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint
 )
 for arg in "$@"; do
   case "$arg" in
-    --with-postgres) ;;  # always installed now
-    --with-vision) packages+=(libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint) ;;
-    --with-browser) packages+=(chromium nodejs npm) ;;
+    --with-postgres) ;;  # PostgreSQL is now always installed; kept for old scripts.
+    --with-vision) ;;  # The vision packages are now always installed; kept for old scripts.
+    --with-browser)
+      packages+=(chromium)
+      # Node.js may come from elsewhere (e.g. NodeSource, whose nodejs conflicts with
+      # Debian's npm): add Debian's packages only for a command that is missing.
+      command -v node >/dev/null 2>&1 || packages+=(nodejs)
+      command -v npm >/dev/null 2>&1 || packages+=(npm)
+      ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -30,3 +30,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export SHOPEASY_BIN_DIR="$build_dir/bin"
 cd "$build_dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 600 "${ctest_args[@]}"
+
+# --- Browser tests (tests/browser): the store command center in a real Chromium against
+# a real edge, broker and runner fleet. SHOPEASY_SKIP_BROWSER_TESTS=1 leaves them out.
+if [ -z "${SHOPEASY_SKIP_BROWSER_TESTS:-}" ]; then
+  bash "$root/scripts/test-browser.sh" --build-dir "$build_dir" --no-build
+fi

@@ -67,11 +67,13 @@ void CloudRoutes::register_routes(http::HttpServer& server) {
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/replica)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return replica(r); });
-  server.route("PUT", R"(/v1/stores/([A-Za-z0-9_-]{1,64}))", Access::roles_of({"admin"}),
+  server.route("PUT", R"(/v1/stores/([A-Za-z0-9_-]{1,64}))",
+               Access::roles_of({"admin"}).audited("store.put"),
                [this](const Request& r) { return put_store(r); });
   server.route("GET", "/v1/stores", Access::roles_of({"admin"}),
                [this](const Request& r) { return list_stores(r); });
-  server.route("PUT", R"(/v1/catalog/([^/]{1,64}))", Access::roles_of({"admin"}),
+  server.route("PUT", R"(/v1/catalog/([^/]{1,64}))",
+               Access::roles_of({"admin"}).audited("catalog.put"),
                [this](const Request& r) { return put_catalog_item(r); });
   server.route("GET", "/api/stores", Access::roles_of(kCustomers),
                [this](const Request& r) { return serving_stores(r); });

@@ -1,5 +1,12 @@
 #include "cloud/daemon/cloud_daemon.hpp"
 
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "cloud/api/order_routes.hpp"
+#include "cloud/webui/ops_page.hpp"
+
 namespace shopeasy::cloud {
 
 namespace {
@@ -19,11 +26,41 @@ config::Schema cloud_schema() {
                              "libpq connection string when storage.backend is postgres");
   dsn.secret = true;
   s.add(dsn);
+  s.add(string_option("auth.jwt.issuer", "",
+                      "Customer JWTs must carry this iss (empty with no keys: JWTs are off)"));
+  s.add(string_option("auth.jwt.audience", "shopeasy-cloud", "Customer JWTs must list this aud"));
+  Option jwt_keys = json_option(
+      "auth.jwt.keys", nlohmann::json::array(),
+      "Keys that sign customer JWTs: [{\"alg\": \"HS256\", \"secret\": \"...\" (32+ bytes)} or "
+      "{\"alg\": \"RS256\"|\"ES256\", \"public_key_file\": PEM path}, optional \"kid\"]");
+  jwt_keys.secret = true;
+  s.add(jwt_keys);
+  s.add(int_option("auth.jwt.leeway_s", 60, 0, 600,
+                   "Clock skew tolerated on JWT exp, nbf and iat, in seconds"));
   s.add(int_option("storage.postgres_pool", 8, 1, 128, "PostgreSQL connections per instance"));
   s.add(int_option("stores.online_window_s", 30, 5, 3600,
                    "A store heard from within this many seconds counts as online"));
   s.add(int_option("stores.lag_alert_s", 60, 10, 86400,
                    "Alert when a store has not synced for this many seconds"));
+  s.add(int_option("orders.payment_timeout_s", 900, 10, 86400,
+                   "An order not paid within this many seconds is cancelled and its stock "
+                   "released"));
+  s.add(int_option("orders.accept_timeout_s", 60, 1, 3600,
+                   "A store must accept a routed order within this many seconds, else it "
+                   "goes to the next store"));
+  s.add(string_option("orders.currency", "EUR", "ISO 4217 currency of catalog prices"));
+  Option webhook_secret = string_option(
+      "payments.webhook_secret", "",
+      "Shared secret signing payment webhooks (at least 32 bytes); empty: a random one "
+      "per start");
+  webhook_secret.secret = true;
+  s.add(webhook_secret);
+  s.add(string_option("payments.webhook_ca_file", "",
+                      "With http.tls_cert_file set: the CA that signed this instance's own "
+                      "certificate, trusted by the sandbox gateway when it posts webhooks"));
+  s.add(string_option("payments.public_base_url", "",
+                      "Base URL of the sandbox payment page in confirm_url; empty: this "
+                      "instance's own address"));
   return s;
 }
 
@@ -53,6 +90,16 @@ Status CloudDaemon::start() {
   }
   SHOPEASY_RETURN_IF_ERROR(store_->migrate());
   auth_ = std::make_unique<api::CloudAuthenticator>(std::move(*tokens), *store_);
+  SHOPEASY_RETURN_IF_ERROR(setup_customer_jwt());
+  security::UserStoreOptions audit_options;
+  audit_options.path = state_dir + "/audit.db";
+  auto audit = security::UserStore::open(audit_options, clock_);
+  if (!audit.ok()) return audit.status();
+  audit_ = std::move(*audit);
+  rate_limit_ =
+      std::make_unique<security::RequestRateLimit>(clock_, metrics_, logger_.child("http"));
+  rate_limit_->configure(config_.get_double("http.rate_limit_per_s"),
+                         config_.get_double("http.rate_limit_burst"));
   refresh_index();
   lagging_gauge_ = &metrics_.gauge("cloud_stores_lagging",
                                    "Active stores that have not synced within the alert window");
@@ -60,12 +107,23 @@ Status CloudDaemon::start() {
       *store_, index_, [this] { refresh_index(); }, clock_,
       api::CloudRouteOptions{config_.get_int("stores.online_window_s") * 1000, 1000},
       logger_.child("api"), metrics_);
+  orders_ = std::make_unique<orders::OrderService>(
+      *store_, index_, nullptr, clock_,
+      orders::OrderOptions{.payment_timeout_ms = config_.get_int("orders.payment_timeout_s") * 1000,
+                           .accept_timeout_ms = config_.get_int("orders.accept_timeout_s") * 1000,
+                           .online_window_ms = config_.get_int("stores.online_window_s") * 1000,
+                           .currency = config_.get_string("orders.currency")},
+      logger_.child("orders"), metrics_);
 
-  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), auth_.get(),
+  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
                                              logger_.child("http"), metrics_);
+  http_->set_admission(rate_limit_->admission());
+  http_->set_audit_sink(
+      security::make_audit_sink(audit_->audit(), metrics_, logger_.child("audit")));
   register_routes();
   auto port = http_->start();
   if (!port.ok()) return port.status();
+  SHOPEASY_RETURN_IF_ERROR(start_payments(*port));
   logger_.info("started", {{"http_port", *port},
                            {"storage", config_.get_string("storage.backend")},
                            {"state_dir", state_dir}});
@@ -74,6 +132,129 @@ Status CloudDaemon::start() {
 
 void CloudDaemon::stop() {
   if (http_) http_->stop();
+  payments_.reset();
+}
+
+// The sandbox gateway posts its webhooks to this instance's own address, which is only
+// known once the server is bound (port 0), so its routes are added after start(): still
+// before the daemon announces itself, so no request can be in flight yet.
+Status CloudDaemon::start_payments(int http_port) {
+  const std::string state_dir = config_.get_string("state_dir");
+  const bool tls = !config_.get_string("http.tls_cert_file").empty();
+  const std::string self =
+      (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(http_port);
+  std::string secret = config_.get_string("payments.webhook_secret");
+  if (secret.empty()) {
+    std::random_device random;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 64; ++i) secret += kHex[random() & 0xF];
+  }
+  std::string base = config_.get_string("payments.public_base_url");
+  if (base.empty()) base = self;
+  payments::WebhookVerifierOptions verifier_options;
+  verifier_options.secret = secret;
+  verifier_options.db_path = state_dir + "/payment-webhooks.db";
+  auto verifier = payments::WebhookVerifier::create(std::move(verifier_options),
+                                                    logger_.child("webhooks"), metrics_);
+  if (!verifier.ok()) return verifier.status().with_field_prefix("payments");
+  webhooks_ = std::move(*verifier);
+  payments::SandboxOptions sandbox_options;
+  sandbox_options.db_path = state_dir + "/payments-sandbox.db";
+  sandbox_options.webhook_url = self + "/v1/payments/webhook";
+  sandbox_options.webhook_secret = secret;
+  sandbox_options.webhook_ca_file = config_.get_string("payments.webhook_ca_file");
+  sandbox_options.public_base_url = base;
+  // Delivery to ourselves: retry soon after a refusal rather than minutes later.
+  sandbox_options.retry_max = std::chrono::seconds(30);
+  auto sandbox = payments::SandboxProvider::open(std::move(sandbox_options),
+                                                 logger_.child("payments"), metrics_);
+  if (!sandbox.ok()) return sandbox.status().with_field_prefix("payments");
+  payments_ = std::move(*sandbox);
+  orders_->set_payments(payments_.get());
+  payments::register_sandbox_routes(*http_, *payments_);
+  payments::register_webhook_route(*http_, *webhooks_, [this](const payments::PaymentEvent& e) {
+    return orders_->on_payment_event(e);
+  });
+  return Status::ok();
+}
+
+Status CloudDaemon::setup_customer_jwt() {
+  const nlohmann::json& keys = config_.get_json("auth.jwt.keys");
+  if (!keys.is_array()) return invalid_argument("must be an array", "auth.jwt.keys");
+  if (keys.empty()) return Status::ok();
+  std::vector<security::JwtKey> parsed;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::string field = "auth.jwt.keys[" + std::to_string(i) + "]";
+    const auto& k = keys[i];
+    if (!k.is_object()) return invalid_argument("must be an object", field);
+    security::JwtKey key;
+    const std::string alg = k.value("alg", "");
+    if (alg == "HS256") {
+      key.algorithm = security::JwtAlgorithm::kHS256;
+      if (!k.contains("secret") || !k["secret"].is_string()) {
+        return invalid_argument("an HS256 key needs \"secret\"", field);
+      }
+      key.material = k["secret"].get<std::string>();
+    } else if (alg == "RS256" || alg == "ES256") {
+      key.algorithm =
+          alg == "RS256" ? security::JwtAlgorithm::kRS256 : security::JwtAlgorithm::kES256;
+      const std::string path = k.value("public_key_file", "");
+      std::ifstream in(path);
+      if (path.empty() || !in) {
+        return invalid_argument("cannot read public_key_file '" + path + "'", field);
+      }
+      key.material.assign(std::istreambuf_iterator<char>(in), {});
+    } else {
+      return invalid_argument("alg must be HS256, RS256 or ES256", field + ".alg");
+    }
+    key.kid = k.value("kid", "");
+    parsed.push_back(std::move(key));
+  }
+  security::JwtVerifierOptions o;
+  o.issuer = config_.get_string("auth.jwt.issuer");
+  o.audience = config_.get_string("auth.jwt.audience");
+  o.leeway = std::chrono::seconds(config_.get_int("auth.jwt.leeway_s"));
+  auto verifier = security::JwtVerifier::create(o, parsed, clock_);
+  if (!verifier.ok()) {
+    Status st = verifier.status();
+    return Status(st.code(), st.message(),
+                  st.field().rfind("keys", 0) == 0 ? "auth.jwt." + st.field() : "auth.jwt");
+  }
+  jwt_verifier_ = std::make_unique<security::JwtVerifier>(std::move(*verifier));
+  jwt_auth_ = std::make_unique<security::JwtAuthenticator>(*jwt_verifier_, auth_.get());
+  return Status::ok();
+}
+
+const http::Authenticator* CloudDaemon::authenticator() const {
+  return jwt_auth_ ? static_cast<const http::Authenticator*>(jwt_auth_.get()) : auth_.get();
+}
+
+Status CloudDaemon::reload(const config::Config& fresh) {
+  std::vector<std::string> applied;
+  std::vector<std::string> need_restart;
+  for (const auto& key : fresh.changed_keys(config_)) {
+    if (key == "log.level") {
+      log::Level level = log::Level::kInfo;
+      log::parse_level(fresh.get_string("log.level"), &level);
+      logger_.set_level(level);
+      applied.push_back(key);
+    } else if (key == "http.rate_limit_per_s" || key == "http.rate_limit_burst") {
+      rate_limit_->configure(fresh.get_double("http.rate_limit_per_s"),
+                             fresh.get_double("http.rate_limit_burst"));
+      applied.push_back(key);
+    } else {
+      need_restart.push_back(key);
+    }
+  }
+  logger_.info("reloaded", {{"applied", nlohmann::json(applied).dump()},
+                            {"need_restart", nlohmann::json(need_restart).dump()}});
+  auto recorded =
+      audit_->audit().record("signal:SIGHUP", "system", "config.reload", "cloud",
+                             {{"applied", applied}, {"need_restart", need_restart}}, "");
+  if (!recorded.ok()) {
+    logger_.warn("audit_record_failed", {{"error", recorded.status().to_string()}});
+  }
+  return Status::ok();
 }
 
 void CloudDaemon::refresh_index() {
@@ -100,6 +281,7 @@ void CloudDaemon::refresh_index() {
 void CloudDaemon::tick() {
   if (!store_) return;
   refresh_index();
+  if (orders_) orders_->tick();
   auto stores = store_->list_stores();
   if (!stores.ok()) return;
   const std::int64_t now = to_unix_ms(clock_.wall_now());
@@ -134,6 +316,12 @@ nlohmann::json CloudDaemon::health() const {
 void CloudDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
   routes_->register_routes(*http_);
+  http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
+               [this](const http::Request& req) {
+                 return security::audit_query_response(audit_->audit(), req);
+               });
+  api::register_order_routes(*http_, *orders_, *store_);
+  webui::register_ops_page(*http_);
 }
 
 int run_cloud(int argc, const char* const* argv) {

@@ -8,6 +8,8 @@
 
 #include "cloud/api/cloud_routes.hpp"
 #include "cloud/api/store_auth.hpp"
+#include "cloud/orders/order_service.hpp"
+#include "cloud/payments/payments.hpp"
 #include "cloud/routing/store_index.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
@@ -16,6 +18,9 @@
 #include "common/http/server.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/security/http_guard.hpp"
+#include "common/security/jwt.hpp"
+#include "common/security/user_store.hpp"
 #include "common/service/service.hpp"
 
 namespace shopeasy::cloud {
@@ -35,9 +40,16 @@ class CloudDaemon final : public service::Daemon {
   void tick() override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
+  // SIGHUP: applies log.level and http.rate_limit_*; logs other changed keys as needing
+  // a restart; records the reload in the audit log.
+  Status reload(const config::Config& fresh) override;
 
  private:
   void register_routes();
+  // Customer JWT verification from auth.jwt.*, when keys are configured.
+  Status setup_customer_jwt();
+  // JWTs first (when configured), then tokens and store credentials.
+  const http::Authenticator* authenticator() const;
   nlohmann::json health() const;
 
   config::Config config_;
@@ -46,8 +58,17 @@ class CloudDaemon final : public service::Daemon {
   metrics::Registry metrics_;
   std::unique_ptr<storage::CloudStore> store_;
   std::unique_ptr<api::CloudAuthenticator> auth_;
+  std::unique_ptr<security::JwtVerifier> jwt_verifier_;
+  std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
+  // The audit log of admin actions (a local file per instance).
+  std::unique_ptr<security::UserStore> audit_;
+  std::unique_ptr<security::RequestRateLimit> rate_limit_;
   routing::StoreIndex index_;
   std::unique_ptr<api::CloudRoutes> routes_;
+  std::unique_ptr<cloud::payments::SandboxProvider> payments_;
+  std::unique_ptr<cloud::payments::WebhookVerifier> webhooks_;
+  std::unique_ptr<orders::OrderService> orders_;
+  Status start_payments(int http_port);
   std::unique_ptr<http::HttpServer> http_;
   std::set<std::string> lagging_;
   metrics::Gauge* lagging_gauge_ = nullptr;

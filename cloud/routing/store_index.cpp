@@ -47,12 +47,28 @@ Status StoreIndex::rebuild(std::vector<IndexedStore> stores) {
       return invalid_argument("store " + s.id + " has a service radius outside (0, 50 km]",
                               "service_radius_m");
     }
-    auto cells = geohash::cells_covering_circle(s.location, s.service_radius_m, kCellPrecision);
-    if (!cells.ok()) {
-      return Status(cells.status().code(), "store " + s.id + ": " + cells.status().message(),
-                    cells.status().field());
+    // A bad centre is reported as such rather than as a radius problem below.
+    if (auto centre = geohash::encode(s.location, kCellPrecision); !centre.ok()) {
+      return Status(centre.status().code(), "store " + s.id + ": " + centre.status().message(),
+                    centre.status().field());
     }
-    for (auto& cell : *cells) next->cells[cell].push_back(i);
+    // The finest precision whose cells cover the circle in a bounded number of cells;
+    // precision 1 (32 cells in all) always does.
+    std::vector<std::string> cells;
+    int precision = kCellPrecision;
+    for (; precision >= geohash::kMinPrecision; --precision) {
+      auto covering = geohash::cells_covering_circle(s.location, s.service_radius_m, precision,
+                                                     kMaxCellsPerStore);
+      if (covering.ok()) {
+        cells = std::move(*covering);
+        break;
+      }
+    }
+    if (precision < geohash::kMinPrecision) {
+      return internal_error("store " + s.id + ": no geohash precision covers its circle");
+    }
+    next->precisions |= 1U << precision;
+    for (auto& cell : cells) next->cells[cell].push_back(i);
   }
   std::lock_guard lock(mutex_);
   snapshot_ = std::move(next);
@@ -71,22 +87,36 @@ Serving StoreIndex::serving(geohash::LatLon point, std::int64_t now_ms,
   auto& out = result.candidates;
   auto cell = geohash::encode(point, kCellPrecision);
   if (!cell.ok()) return result;
-  auto it = snap->cells.find(*cell);
-  if (it == snap->cells.end()) return result;
-  for (std::uint32_t i : it->second) {
-    const IndexedStore& s = snap->stores[i];
-    const double d = geohash::haversine_m(point, s.location);
-    if (d > s.service_radius_m) continue;
-    std::int64_t seen = s.last_seen_ms;
-    {
-      std::lock_guard lock(seen_mutex_);
-      if (auto t = seen_.find(s.id); t != seen_.end()) seen = std::max(seen, t->second);
+  // The point's cell at a coarser precision is a prefix of its precision-6 hash. Each
+  // store is in the cells of one precision only, so no store is seen twice.
+  for (int precision = kCellPrecision; precision >= geohash::kMinPrecision; --precision) {
+    if ((snap->precisions & (1U << precision)) == 0) continue;
+    const auto it = snap->cells.find(
+        precision == kCellPrecision ? *cell : cell->substr(0, static_cast<std::size_t>(precision)));
+    if (it == snap->cells.end()) continue;
+    for (std::uint32_t i : it->second) {
+      const IndexedStore& s = snap->stores[i];
+      const double d = geohash::haversine_m(point, s.location);
+      if (d > s.service_radius_m) continue;
+      out.push_back(Candidate{&s, d, false, is_open(s.opening_hours, now_ms)});
     }
-    out.push_back(Candidate{&s, d, seen > 0 && now_ms - seen <= online_window_ms,
-                            is_open(s.opening_hours, now_ms)});
   }
-  std::sort(out.begin(), out.end(),
-            [](const Candidate& a, const Candidate& b) { return a.distance_m < b.distance_m; });
+  if (out.empty()) return result;
+  {
+    // One lock per query, taken after the distance work so queries hardly contend.
+    std::lock_guard lock(seen_mutex_);
+    for (Candidate& c : out) {
+      std::int64_t seen = c.store->last_seen_ms;
+      if (!seen_.empty()) {
+        if (auto t = seen_.find(c.store->id); t != seen_.end()) seen = std::max(seen, t->second);
+      }
+      c.online = seen > 0 && now_ms - seen <= online_window_ms;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.distance_m != b.distance_m) return a.distance_m < b.distance_m;
+    return a.store->id < b.store->id;
+  });
   return result;
 }
 

@@ -4,8 +4,11 @@
 // and checks the few stores there by exact distance. This is the "cell plus
 // neighbours" rule done once at indexing time, so it stays exact near cell edges, near
 // the poles and across the antimeridian, where two points metres apart can have
-// unrelated hashes. Rebuilt from storage when stores change; queries take a shared
-// snapshot and never block a rebuild.
+// unrelated hashes. Where precision-6 cells are too narrow for a circle (near the
+// poles, where a cell is metres wide, or for very large radii) the store is entered in
+// coarser cells instead, and a query also looks up the customer's coarser cells, only
+// for the precisions some store uses. Rebuilt from storage when stores change; queries
+// take a shared snapshot and never block a rebuild.
 #pragma once
 
 #include <cstdint>
@@ -52,12 +55,17 @@ bool is_open(const nlohmann::json& hours, std::int64_t now_ms);
 class StoreIndex {
  public:
   static constexpr int kCellPrecision = 6;
+  // A store whose circle would need more cells than this is indexed at the finest
+  // coarser precision that needs fewer (a 5 km circle at the pole: 262,144 cells at
+  // precision 6, 1,024 at precision 4).
+  static constexpr std::size_t kMaxCellsPerStore = 4096;
 
   // Replaces the indexed stores. kInvalidArgument naming a store with a bad location
   // or a radius too large to index (> 50 km).
   Status rebuild(std::vector<IndexedStore> stores);
 
-  // Active stores whose service circle contains `point`, nearest first, with online
+  // Active stores whose service circle contains `point`, nearest first (equal distances
+  // by id, so the order never depends on how the stores were loaded), with online
   // (heard from within `online_window_ms` of now) and open flags. Thread-safe.
   Serving serving(geohash::LatLon point, std::int64_t now_ms, std::int64_t online_window_ms) const;
 
@@ -70,7 +78,9 @@ class StoreIndex {
  private:
   struct Snapshot {
     std::vector<IndexedStore> stores;
+    // Keyed by geohash; a store's cells all have the precision it was indexed at.
     std::unordered_map<std::string, std::vector<std::uint32_t>> cells;
+    std::uint32_t precisions = 0;  // bit p set when some store is indexed at precision p
   };
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();

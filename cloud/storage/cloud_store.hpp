@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status/status.hpp"
+#include "common/wire/order.hpp"
 
 namespace shopeasy::cloud::storage {
 
@@ -68,6 +69,7 @@ struct Availability {
   std::string sku;
   std::int64_t on_hand = 0;
   std::int64_t reserved = 0;  // reserved at the store (its own orders)
+  std::int64_t held = 0;      // held by the cloud for orders the store has not accepted yet
   std::int64_t version = 0;   // the store's per-SKU version
   std::int64_t updated_seq = 0;
 };
@@ -87,7 +89,7 @@ struct CatalogItem {
 // One row of a store's customer-facing catalog: item, price and availability.
 struct StoreCatalogRow {
   CatalogItem item;
-  std::int64_t available = 0;  // on_hand - reserved at the store, never negative
+  std::int64_t available = 0;  // on_hand - reserved - held, never negative
 };
 
 // Something for a store to apply (catalog, prices, orders, config).
@@ -110,6 +112,95 @@ struct RangeChecksum {
 int sku_bucket(std::string_view sku, int buckets);
 // Per-row checksum term used by RangeChecksum (FNV-1a 64 of "sku|on_hand|reserved").
 std::uint64_t row_checksum(std::string_view sku, std::int64_t on_hand, std::int64_t reserved);
+
+// ---- Orders ----
+//
+// An order's life is kept by the cloud; the store owns its stock. Until a store accepts
+// an order, the cloud keeps a hold on the replica of (store, sku) (Availability::held),
+// taken with a conditional update inside the placing transaction so that concurrent
+// placements, from any number of cloud instances, can never hold more than
+// on_hand - reserved - held. Accepting moves the reservation to the store (it shows in
+// `reserved`) and the cloud's hold is released; a refusal, a missed accept deadline, a
+// cancellation, an expired payment or a failure release it too.
+
+// A quantity held per SKU at one store.
+struct HeldLine {
+  std::string sku;
+  std::int64_t qty = 0;
+};
+
+struct OrderRecord {
+  wire::Order order;                    // status, store_id (the store holding or routed to)
+  std::string reason;                   // why it was last re-routed, cancelled or failed
+  std::string payment_intent_id;        // empty until the payment intent exists
+  bool paid = false;                    // payment succeeded
+  bool refund_due = false;              // paid, then cancelled or failed: a refund is owed
+  std::int64_t payment_due_ms = 0;      // pending_payment past this is cancelled
+  std::int64_t accept_by_ms = 0;        // routed: the store must accept by then
+  std::int64_t accept_window_ms = 0;    // given to each store the order is routed to
+  std::vector<std::string> candidates;  // stores in ranked order, for re-routing
+  std::vector<std::string> tried;       // stores that refused or missed their deadline
+  std::vector<HeldLine> holds;          // cloud holds at order.store_id (empty: none)
+  std::string runner_id;
+  std::int64_t eta_ms = 0;     // expected delivery (Unix ms), 0 unknown
+  std::int64_t event_seq = 0;  // last order event appended
+};
+
+// One entry of an order's event stream (1, 2, ... per order).
+struct OrderEvent {
+  std::int64_t seq = 0;
+  std::string kind;  // "status" or "position"
+  nlohmann::json body;
+  std::int64_t at_ms = 0;
+};
+
+// What a customer's POST with an Idempotency-Key produced the first time.
+struct IdempotentReply {
+  std::string customer_id;
+  std::string key;           // 1..128 printable
+  std::string request_hash;  // of the request body, to tell a different request apart
+  std::string order_id;      // the order placed, if any
+  int status_code = 0;       // 0 while the first request is still being answered
+  nlohmann::json body;       // the first answer
+};
+
+struct NewOrder {
+  // status pending_payment, order_id/customer_id/lines/delivery/times/total set, store_id
+  // unset: placement picks the first candidate that can hold every line.
+  wire::Order order;
+  std::vector<std::string> candidates;  // store ids, best first (at most 64)
+  std::int64_t payment_due_ms = 0;
+  std::string idempotency_key;  // recorded (status 0) with the order; empty: none
+  std::string request_hash;
+};
+
+// A line no candidate could hold: the most any candidate had for it.
+struct Shortage {
+  std::string sku;
+  std::int64_t requested = 0;
+  std::int64_t available = 0;
+};
+
+struct PlaceResult {
+  std::optional<OrderRecord> placed;       // set on success
+  std::optional<IdempotentReply> earlier;  // the key was used before: nothing done
+  std::vector<Shortage> shortages;         // set when no candidate could hold
+};
+
+// A change of an order requested by the cloud itself (not by the store).
+enum class OrderAction {
+  kPaymentSucceeded,  // pending_payment -> confirmed -> routed (order sent to the store)
+  kPaymentFailed,     // pending_payment -> cancelled, holds released
+  kCancel,            // customer: -> cancelled, the store told, refund owed if paid
+  kExpire,            // deadlines: unpaid -> cancelled; routed too long -> re-routed/failed
+  kRefunded,          // the owed refund went through: -> refunded
+};
+
+struct OrderActionRequest {
+  OrderAction action = OrderAction::kCancel;
+  std::string reason;                 // recorded with the change
+  std::int64_t accept_window_ms = 0;  // for routing: accept_by_ms = now + this
+};
 
 class CloudStore {
  public:
@@ -196,6 +287,44 @@ class CloudStore {
   // has sent, by kind. kNotFound for an unknown store.
   virtual StatusOr<std::map<std::string, std::int64_t>> change_counts(
       const std::string& store_id) = 0;
+
+  // Orders. apply_batch also applies a store's "order.status" and "order.position"
+  // changes (see docs/PROTOCOL.md and the orders contract): a status that is not a legal
+  // transition, for an unknown order or from a store the order is not at is ignored and
+  // counted as "order.status.ignored" in change_counts; a malformed body as
+  // "order.malformed". A refusal ("cancelled" with reason "refused...") of a routed order
+  // re-routes it to the next candidate that can hold every line, or fails it.
+
+  // Places an order in one transaction: if the customer used the idempotency key before,
+  // returns that (earlier set, nothing else done); otherwise holds every line at the first
+  // candidate that can hold them all, records the order (pending_payment, store_id that
+  // candidate), its first event and the key. No candidate: shortages, nothing kept.
+  // kInvalidArgument for a bad order; kAlreadyExists if the same key is being used by a
+  // concurrent request.
+  virtual StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) = 0;
+  // kNotFound for an unknown order.
+  virtual StatusOr<OrderRecord> get_order(const std::string& order_id) = 0;
+  // Records the payment intent of an order (kNotFound for an unknown order).
+  virtual Status set_payment_intent(const std::string& order_id, const std::string& intent_id) = 0;
+  // Applies one cloud-side action; returns the order after it. kNotFound for an unknown
+  // order, kFailedPrecondition (the order unchanged) when the action is not allowed in
+  // the order's status, e.g. cancelling a delivered order. kExpire changes nothing when no
+  // deadline has passed; kPaymentSucceeded on an order already past pending_payment is a
+  // no-op (webhooks repeat).
+  virtual StatusOr<OrderRecord> act_on_order(const std::string& order_id,
+                                             const OrderActionRequest& request,
+                                             std::int64_t now_ms) = 0;
+  // Orders needing the cloud's attention at now_ms: unpaid past payment_due_ms, routed
+  // past accept_by_ms, or owing a refund. At most `limit` (1..10000) ids.
+  virtual StatusOr<std::vector<std::string>> due_orders(std::int64_t now_ms, int limit) = 0;
+  // The order's events with seq > after_seq, oldest first, at most `limit` (1..10000).
+  virtual StatusOr<std::vector<OrderEvent>> order_events(const std::string& order_id,
+                                                         std::int64_t after_seq, int limit) = 0;
+  // The reply recorded for (customer, key), if any.
+  virtual StatusOr<std::optional<IdempotentReply>> idempotent_reply(const std::string& customer_id,
+                                                                    const std::string& key) = 0;
+  // Records (or completes) the reply for (customer, key).
+  virtual Status save_idempotent_reply(const IdempotentReply& reply) = 0;
 };
 
 // Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one

@@ -772,6 +772,126 @@ TEST_P(CloudStoreTest, ReportsApplyThroughputFor10000ChangeBatches) {
   EXPECT_EQ(VALUE(store_->get_store("s1")).last_applied_seq, kBatches * kBatchSize);
 }
 
+NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::string> candidates,
+                   const std::string& key = "") {
+  wire::Order o;
+  o.order_id = id;
+  o.customer_id = "alice";
+  o.lines = {wire::OrderLine{.sku = "SKU-1", .qty = qty, .unit_price_cents = 100}};
+  o.delivery = {.lat = 12.97, .lon = 77.64, .geohash = std::nullopt};
+  o.promised_at_ms = kNow;
+  o.created_at_ms = kNow;
+  o.updated_at_ms = kNow;
+  o.total_cents = qty * 100;
+  return NewOrder{.order = o,
+                  .candidates = std::move(candidates),
+                  .payment_due_ms = kNow + 60'000,
+                  .idempotency_key = key,
+                  .request_hash = "h"};
+}
+
+TEST_P(CloudStoreTest, HoldsNeverOversellAcrossInstancesAndThreads) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "SKU-1", 25, 5)});  // 20 free
+  std::unique_ptr<CloudStore> other = open_instance();
+  ASSERT_NE(other, nullptr);
+  std::atomic<int> placed{0}, short_of_stock{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      CloudStore& instance = t % 2 == 0 ? *store_ : *other;
+      for (int i = 0; i < 10; ++i) {
+        StatusOr<PlaceResult> r = instance.place_order(
+            new_order("o-" + std::to_string(t) + "-" + std::to_string(i), 1, {"s1"}), kNow);
+        if (!r.ok()) {
+          ++failed;
+        } else if (r->placed) {
+          ++placed;
+        } else {
+          ++short_of_stock;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(placed.load(), 20);
+  EXPECT_EQ(short_of_stock.load(), 40);
+  EXPECT_EQ(VALUE(store_->availability("s1", {"SKU-1"})).at(0).held, 20);
+  EXPECT_EQ(VALUE(store_->store_catalog("s1", "", 10)).size(), 0u);  // no catalog item
+  // A new stock report from the store keeps the cloud's holds.
+  apply("s1", {stock_change(2, "SKU-1", 26, 5)});
+  const PlaceResult one_more = VALUE(store_->place_order(new_order("o-x", 2, {"s1"}), kNow));
+  EXPECT_FALSE(one_more.placed);
+  ASSERT_EQ(one_more.shortages.size(), 1u);
+  EXPECT_EQ(one_more.shortages[0].available, 1);
+}
+
+TEST_P(CloudStoreTest, OrdersMoveByStoreEventsAndIdempotencyKeysAreKept) {
+  register_store("s1");
+  register_store("s2");
+  apply("s1", {stock_change(1, "SKU-1", 5)});
+  apply("s2", {stock_change(1, "SKU-1", 5)});
+  const PlaceResult first =
+      VALUE(store_->place_order(new_order("o-1", 2, {"s1", "s2"}, "key-1"), kNow));
+  ASSERT_TRUE(first.placed);
+  EXPECT_EQ(first.placed->order.store_id, "s1");
+  const PlaceResult again =
+      VALUE(store_->place_order(new_order("o-2", 2, {"s1", "s2"}, "key-1"), kNow));
+  ASSERT_TRUE(again.earlier);
+  EXPECT_EQ(again.earlier->order_id, "o-1");
+  EXPECT_FALSE(again.placed);
+  const OrderRecord routed = VALUE(store_->act_on_order(
+      "o-1", {.action = OrderAction::kPaymentSucceeded, .reason = "", .accept_window_ms = 1000},
+      kNow + 1));
+  EXPECT_EQ(routed.order.status, wire::OrderStatus::kRouted);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 10)).back().kind, "order");
+  // s1 refuses: the order and its hold move to s2.
+  apply("s1", {Change{.seq = 2,
+                      .kind = "order.status",
+                      .body = {{"order_id", "o-1"},
+                               {"status", "cancelled"},
+                               {"reason", "refused: busy"},
+                               {"at_ms", kNow}}}});
+  OrderRecord moved = VALUE(store_->get_order("o-1"));
+  EXPECT_EQ(moved.order.status, wire::OrderStatus::kRouted);
+  EXPECT_EQ(moved.order.store_id, "s2");
+  EXPECT_EQ(VALUE(store_->availability("s1", {"SKU-1"})).at(0).held, 0);
+  EXPECT_EQ(VALUE(store_->availability("s2", {"SKU-1"})).at(0).held, 2);
+  // s2 accepts (its reservation arrives with it), then sends a status out of order.
+  apply("s2", {stock_change(2, "SKU-1", 5, 2),
+               Change{.seq = 3,
+                      .kind = "order.status",
+                      .body = {{"order_id", "o-1"}, {"status", "accepted"}}},
+               Change{.seq = 4,
+                      .kind = "order.status",
+                      .body = {{"order_id", "o-1"}, {"status", "delivered"}}},
+               Change{.seq = 5, .kind = "order.status", .body = {{"no_order", true}}}});
+  moved = VALUE(store_->get_order("o-1"));
+  EXPECT_EQ(moved.order.status, wire::OrderStatus::kAccepted);
+  EXPECT_EQ(VALUE(store_->availability("s2", {"SKU-1"})).at(0).held, 0);
+  const auto counts = VALUE(store_->change_counts("s2"));
+  EXPECT_EQ(counts.at("order.status.ignored"), 1);
+  EXPECT_EQ(counts.at("order.malformed"), 1);
+  const std::vector<OrderEvent> events = VALUE(store_->order_events("o-1", 0, 100));
+  ASSERT_EQ(events.size(), 5u);  // pending_payment, confirmed, routed, routed, accepted
+  EXPECT_EQ(events.back().body["status"], "accepted");
+  EXPECT_EQ(VALUE(store_->order_events("o-1", 4, 100)).size(), 1u);
+  // Cancelling an accepted order tells the store; paid, so a refund is due.
+  const OrderRecord cancelled = VALUE(store_->act_on_order(
+      "o-1", {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0}, kNow + 2));
+  EXPECT_TRUE(cancelled.refund_due);
+  EXPECT_EQ(VALUE(store_->downstream("s2", 0, 10)).back().kind, "order.cancel");
+  EXPECT_EQ(VALUE(store_->due_orders(kNow + 3, 10)), std::vector<std::string>{"o-1"});
+  EXPECT_EQ(store_
+                ->act_on_order(
+                    "o-1", {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0},
+                    kNow + 4)
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CloudStoreTest, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& param_info) {
                            return param_info.param;

@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/order_rules.hpp"
 #include "cloud/storage/store_rules.hpp"
 
 namespace shopeasy::cloud::storage {
@@ -105,6 +106,42 @@ CREATE TABLE change_kind_counts (
   PRIMARY KEY (store_id, kind)
 );
 )sql"},
+    {2, "cloud_orders", R"sql(
+ALTER TABLE replica ADD COLUMN held bigint NOT NULL DEFAULT 0;
+CREATE TABLE orders (
+  order_id text COLLATE "C" PRIMARY KEY,
+  customer_id text COLLATE "C" NOT NULL,
+  store_id text COLLATE "C" NOT NULL,
+  status text COLLATE "C" NOT NULL,
+  payment_due_ms bigint NOT NULL,
+  accept_by_ms bigint NOT NULL,
+  refund_due boolean NOT NULL,
+  created_at_ms bigint NOT NULL,
+  updated_at_ms bigint NOT NULL,
+  doc text NOT NULL
+);
+CREATE INDEX orders_unpaid ON orders (payment_due_ms) WHERE status = 'pending_payment';
+CREATE INDEX orders_routed ON orders (accept_by_ms) WHERE status = 'routed';
+CREATE INDEX orders_refund_due ON orders (order_id) WHERE refund_due;
+CREATE TABLE order_events (
+  order_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  kind text NOT NULL,
+  body text NOT NULL,
+  at_ms bigint NOT NULL,
+  PRIMARY KEY (order_id, seq)
+);
+CREATE TABLE idempotency (
+  customer_id text COLLATE "C" NOT NULL,
+  idem_key text COLLATE "C" NOT NULL,
+  request_hash text NOT NULL,
+  order_id text NOT NULL,
+  status_code integer NOT NULL,
+  body text NOT NULL,
+  created_at_ms bigint NOT NULL,
+  PRIMARY KEY (customer_id, idem_key)
+);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -161,11 +198,12 @@ constexpr Sql kFinishBatch{
     "WHERE id = $1"};
 constexpr Sql kAvailabilityAll{
     "availability_all",
-    "SELECT sku, on_hand, reserved, version, updated_seq FROM replica WHERE store_id = $1 "
+    "SELECT sku, on_hand, reserved, version, updated_seq, held FROM replica WHERE store_id = $1 "
     "ORDER BY sku"};
 constexpr Sql kAvailabilitySome{"availability_some",
-                                "SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
-                                "WHERE store_id = $1 AND sku = ANY ($2::text[]) ORDER BY sku"};
+                                "SELECT sku, on_hand, reserved, version, updated_seq, held "
+                                "FROM replica WHERE store_id = $1 AND sku = ANY ($2::text[]) "
+                                "ORDER BY sku"};
 constexpr Sql kUpsertCatalog{
     "upsert_catalog",
     "INSERT INTO catalog (sku, name, category, price_cents, unit, barcodes, active, version) "
@@ -186,7 +224,7 @@ constexpr Sql kGetCatalog{"get_catalog",
 constexpr Sql kStoreCatalog{
     "store_catalog",
     "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, c.version, "
-    "GREATEST(COALESCE(r.on_hand - r.reserved, 0), 0) "
+    "GREATEST(COALESCE(r.on_hand - r.reserved - r.held, 0), 0) "
     "FROM catalog c LEFT JOIN replica r ON r.store_id = $1 AND r.sku = c.sku "
     "WHERE c.active AND c.sku > $2 ORDER BY c.sku LIMIT $3"};
 constexpr Sql kEnqueue{
@@ -209,6 +247,57 @@ constexpr Sql kUnknownCodes{
     "ORDER BY occurrences DESC, code LIMIT $2"};
 constexpr Sql kChangeCounts{"change_counts",
                             "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
+constexpr Sql kLockOrder{"lock_order", "SELECT doc FROM orders WHERE order_id = $1 FOR UPDATE"};
+constexpr Sql kGetOrder{"get_order", "SELECT doc FROM orders WHERE order_id = $1"};
+constexpr Sql kInsertOrder{
+    "insert_order",
+    "INSERT INTO orders (order_id, customer_id, store_id, status, payment_due_ms, accept_by_ms, "
+    "refund_due, created_at_ms, updated_at_ms, doc) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
+constexpr Sql kUpdateOrder{
+    "update_order",
+    "UPDATE orders SET store_id = $2, status = $3, payment_due_ms = $4, accept_by_ms = $5, "
+    "refund_due = $6, updated_at_ms = $7, doc = $8 WHERE order_id = $1"};
+// READ COMMITTED re-evaluates the WHERE on the newest row version after waiting for a
+// concurrent holder, so two instances can never both take the last units.
+constexpr Sql kTryHold{"try_hold",
+                       "UPDATE replica SET held = held + $3 WHERE store_id = $1 AND sku = $2 "
+                       "AND on_hand - reserved - held >= $3"};
+constexpr Sql kReleaseHold{
+    "release_hold",
+    "UPDATE replica SET held = GREATEST(held - $3, 0) WHERE store_id = $1 AND sku = $2"};
+constexpr Sql kFreeStock{
+    "free_stock", "SELECT on_hand - reserved - held FROM replica WHERE store_id = $1 AND sku = $2"};
+constexpr Sql kAppendEvent{
+    "append_event",
+    "INSERT INTO order_events (order_id, seq, kind, body, at_ms) VALUES ($1, $2, $3, $4, $5)"};
+constexpr Sql kFindReply{"find_reply",
+                         "SELECT request_hash, order_id, status_code, body FROM idempotency "
+                         "WHERE customer_id = $1 AND idem_key = $2"};
+constexpr Sql kInsertReply{
+    "insert_reply",
+    "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, status_code, body, "
+    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (customer_id, idem_key) DO NOTHING"};
+constexpr Sql kSaveReply{
+    "save_reply",
+    "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, status_code, body, "
+    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 0) "
+    "ON CONFLICT (customer_id, idem_key) DO UPDATE SET order_id = EXCLUDED.order_id, "
+    "status_code = EXCLUDED.status_code, body = EXCLUDED.body"};
+constexpr Sql kCountKind{
+    "count_kind",
+    "INSERT INTO change_kind_counts (store_id, kind, count) VALUES ($1, $2, 1) "
+    "ON CONFLICT (store_id, kind) DO UPDATE SET count = change_kind_counts.count + 1"};
+constexpr Sql kDueOrders{
+    "due_orders",
+    "(SELECT order_id FROM orders WHERE status = 'pending_payment' AND payment_due_ms <= $1) "
+    "UNION (SELECT order_id FROM orders WHERE status = 'routed' AND accept_by_ms <= $1) "
+    "UNION (SELECT order_id FROM orders WHERE refund_due) LIMIT $2"};
+constexpr Sql kOrderEvents{
+    "order_events",
+    "SELECT seq, kind, body, at_ms FROM order_events WHERE order_id = $1 AND seq > $2 "
+    "ORDER BY seq LIMIT $3"};
 
 #undef SHOPEASY_STORE_COLUMNS
 #undef SHOPEASY_CATALOG_COLUMNS
@@ -566,6 +655,133 @@ Status require_store(Session& s, const std::string& id) {
   return Status::ok();
 }
 
+StatusOr<std::optional<IdempotentReply>> find_reply(Session& s, const std::string& customer_id,
+                                                    const std::string& key) {
+  StatusOr<Result> result = s.run(kFindReply, Params().text(customer_id).text(key));
+  if (!result.ok()) return result.status();
+  Rows rows(result->get());
+  if (rows.count() == 0) return std::optional<IdempotentReply>();
+  StatusOr<nlohmann::json> body = detail::parse_stored_json(rows.text(0, 3), "reply");
+  if (!body.ok()) return body.status();
+  return std::optional<IdempotentReply>(
+      IdempotentReply{.customer_id = customer_id,
+                      .key = key,
+                      .request_hash = rows.text(0, 0),
+                      .order_id = rows.text(0, 1),
+                      .status_code = static_cast<int>(rows.int64(0, 2)),
+                      .body = std::move(*body)});
+}
+
+StatusOr<std::optional<OrderRecord>> read_order(Session& s, const Sql& sql,
+                                                const std::string& order_id) {
+  StatusOr<Result> result = s.run(sql, Params().text(order_id));
+  if (!result.ok()) return result.status();
+  Rows rows(result->get());
+  if (rows.count() == 0) return std::optional<OrderRecord>();
+  StatusOr<OrderRecord> order = detail::parse_order_doc(rows.text(0, 0));
+  if (!order.ok()) return order.status();
+  return std::optional<OrderRecord>(std::move(*order));
+}
+
+// The order logic's database work inside an open transaction; loading an order locks
+// its row, so concurrent changes of one order (a webhook, a store event, a deadline)
+// from any instance apply one after the other.
+class PgOrderTx final : public detail::OrderTx {
+ public:
+  explicit PgOrderTx(Session& s) : s_(s) {}
+
+  StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
+    return read_order(s_, kLockOrder, order_id);
+  }
+  Status insert_order(const OrderRecord& o) override {
+    return s_
+        .run(kInsertOrder, Params()
+                               .text(o.order.order_id)
+                               .text(o.order.customer_id)
+                               .text(o.order.store_id.value_or(""))
+                               .text(wire::to_string(o.order.status))
+                               .int64(o.payment_due_ms)
+                               .int64(o.accept_by_ms)
+                               .boolean(o.refund_due)
+                               .int64(o.order.created_at_ms)
+                               .int64(o.order.updated_at_ms)
+                               .text(detail::order_doc(o)))
+        .status();
+  }
+  Status update_order(const OrderRecord& o) override {
+    return s_
+        .run(kUpdateOrder, Params()
+                               .text(o.order.order_id)
+                               .text(o.order.store_id.value_or(""))
+                               .text(wire::to_string(o.order.status))
+                               .int64(o.payment_due_ms)
+                               .int64(o.accept_by_ms)
+                               .boolean(o.refund_due)
+                               .int64(o.order.updated_at_ms)
+                               .text(detail::order_doc(o)))
+        .status();
+  }
+  StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
+                          std::int64_t qty) override {
+    StatusOr<Result> result = s_.run(kTryHold, Params().text(store_id).text(sku).int64(qty));
+    if (!result.ok()) return result.status();
+    return std::string_view(PQcmdTuples(result->get())) == "1";
+  }
+  Status release_hold(const std::string& store_id, const std::string& sku,
+                      std::int64_t qty) override {
+    return s_.run(kReleaseHold, Params().text(store_id).text(sku).int64(qty)).status();
+  }
+  StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
+    StatusOr<Result> result = s_.run(kFreeStock, Params().text(store_id).text(sku));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    return rows.count() == 0 ? 0 : rows.int64(0, 0);
+  }
+  Status append_event(const std::string& order_id, const OrderEvent& e) override {
+    return s_
+        .run(kAppendEvent, Params()
+                               .text(order_id)
+                               .int64(e.seq)
+                               .text(e.kind)
+                               .text(detail::dump_json(e.body))
+                               .int64(e.at_ms))
+        .status();
+  }
+  Status enqueue(const std::string& store_id, std::string_view kind,
+                 const nlohmann::json& body) override {
+    StatusOr<Result> result =
+        s_.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
+    if (!result.ok()) return result.status();
+    if (PQntuples(result->get()) == 0) return unknown_store(store_id);
+    return Status::ok();
+  }
+  StatusOr<std::optional<IdempotentReply>> find_reply(const std::string& customer_id,
+                                                      const std::string& key) override {
+    return storage::find_reply(s_, customer_id, key);
+  }
+  Status insert_reply(const IdempotentReply& r, std::int64_t now_ms) override {
+    StatusOr<Result> result = s_.run(kInsertReply, Params()
+                                                       .text(r.customer_id)
+                                                       .text(r.key)
+                                                       .text(r.request_hash)
+                                                       .text(r.order_id)
+                                                       .int64(r.status_code)
+                                                       .text(detail::dump_json(r.body))
+                                                       .int64(now_ms));
+    if (!result.ok()) return result.status();
+    if (std::string_view(PQcmdTuples(result->get())) == "0") {
+      return Status(StatusCode::kAlreadyExists, "idempotency key in use");
+    }
+    return Status::ok();
+  }
+  Status count_kind(const std::string& store_id, std::string_view kind) override {
+    return s_.run(kCountKind, Params().text(store_id).text(kind)).status();
+  }
+
+ private:
+  Session& s_;
+};
+
 class PostgresCloudStore final : public CloudStore {
  public:
   PostgresCloudStore(std::string dsn, int pool_size) : pool_(std::move(dsn), pool_size) {}
@@ -688,6 +904,11 @@ class PostgresCloudStore final : public CloudStore {
         if (rows.count() == 0) return unknown_store(store_id);
         const detail::BatchPlan plan = detail::plan_batch(changes, rows.int64(0, 0));
         SHOPEASY_RETURN_IF_ERROR(apply_plan(s, store_id, plan, now_ms));
+        PgOrderTx orders(s);
+        for (std::size_t i : plan.order_changes) {
+          SHOPEASY_RETURN_IF_ERROR(
+              detail::apply_order_change(orders, store_id, changes[i], now_ms));
+        }
         StatusOr<Result> finished = s.run(kFinishBatch, Params()
                                                             .text(store_id)
                                                             .int64(plan.new_last_applied)
@@ -722,6 +943,7 @@ class PostgresCloudStore final : public CloudStore {
                                    .sku = rows.text(r, 0),
                                    .on_hand = rows.int64(r, 1),
                                    .reserved = rows.int64(r, 2),
+                                   .held = rows.int64(r, 5),
                                    .version = rows.int64(r, 3),
                                    .updated_seq = rows.int64(r, 4)});
       }
@@ -887,6 +1109,102 @@ class PostgresCloudStore final : public CloudStore {
       std::map<std::string, std::int64_t> out;
       for (int r = 0; r < rows.count(); ++r) out[rows.text(r, 0)] = rows.int64(r, 1);
       return out;
+    });
+  }
+
+  StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_new_order(order));
+    return call([&](Session& s) -> StatusOr<PlaceResult> {
+      return s.transaction([&]() -> StatusOr<PlaceResult> {
+        PgOrderTx tx(s);
+        return detail::place_order(tx, order, now_ms);
+      });
+    });
+  }
+
+  StatusOr<OrderRecord> get_order(const std::string& order_id) override {
+    return call([&](Session& s) -> StatusOr<OrderRecord> {
+      StatusOr<std::optional<OrderRecord>> order = read_order(s, kGetOrder, order_id);
+      if (!order.ok()) return order.status();
+      if (!order->has_value()) return not_found("unknown order");
+      return std::move(**order);
+    });
+  }
+
+  Status set_payment_intent(const std::string& order_id, const std::string& intent_id) override {
+    return call([&](Session& s) -> Status {
+      return s.transaction([&]() -> Status {
+        PgOrderTx tx(s);
+        StatusOr<std::optional<OrderRecord>> order = tx.load_order(order_id);
+        if (!order.ok()) return order.status();
+        if (!order->has_value()) return not_found("unknown order");
+        (*order)->payment_intent_id = intent_id;
+        return tx.update_order(**order);
+      });
+    });
+  }
+
+  StatusOr<OrderRecord> act_on_order(const std::string& order_id, const OrderActionRequest& request,
+                                     std::int64_t now_ms) override {
+    return call([&](Session& s) -> StatusOr<OrderRecord> {
+      return s.transaction([&]() -> StatusOr<OrderRecord> {
+        PgOrderTx tx(s);
+        return detail::act_on_order(tx, order_id, request, now_ms);
+      });
+    });
+  }
+
+  StatusOr<std::vector<std::string>> due_orders(std::int64_t now_ms, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<std::string>> {
+      StatusOr<Result> result = s.run(kDueOrders, Params().int64(now_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<std::string> out;
+      for (int r = 0; r < rows.count(); ++r) out.push_back(rows.text(r, 0));
+      return out;
+    });
+  }
+
+  StatusOr<std::vector<OrderEvent>> order_events(const std::string& order_id,
+                                                 std::int64_t after_seq, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<OrderEvent>> {
+      StatusOr<Result> result =
+          s.run(kOrderEvents, Params().text(order_id).int64(after_seq).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<OrderEvent> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<nlohmann::json> body = detail::parse_stored_json(rows.text(r, 2), "order event");
+        if (!body.ok()) return body.status();
+        out.push_back(OrderEvent{.seq = rows.int64(r, 0),
+                                 .kind = rows.text(r, 1),
+                                 .body = std::move(*body),
+                                 .at_ms = rows.int64(r, 3)});
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::optional<IdempotentReply>> idempotent_reply(const std::string& customer_id,
+                                                            const std::string& key) override {
+    return call([&](Session& s) -> StatusOr<std::optional<IdempotentReply>> {
+      return find_reply(s, customer_id, key);
+    });
+  }
+
+  Status save_idempotent_reply(const IdempotentReply& r) override {
+    return call([&](Session& s) -> Status {
+      return s
+          .run(kSaveReply, Params()
+                               .text(r.customer_id)
+                               .text(r.key)
+                               .text(r.request_hash)
+                               .text(r.order_id)
+                               .int64(r.status_code)
+                               .text(detail::dump_json(r.body)))
+          .status();
     });
   }
 

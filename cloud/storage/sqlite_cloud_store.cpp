@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/order_rules.hpp"
 #include "cloud/storage/store_rules.hpp"
 #include "common/db/database.hpp"
 #include "common/db/migration.hpp"
@@ -75,6 +76,41 @@ CREATE TABLE change_kind_counts (
   PRIMARY KEY (store_id, kind)
 ) WITHOUT ROWID;
 )sql"},
+    {.version = 2, .name = "cloud_orders", .sql = R"sql(
+ALTER TABLE replica ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE orders (
+  order_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  payment_due_ms INTEGER NOT NULL,
+  accept_by_ms INTEGER NOT NULL,
+  refund_due INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  doc TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX orders_by_status ON orders (status, payment_due_ms, accept_by_ms);
+CREATE INDEX orders_refund_due ON orders (refund_due) WHERE refund_due = 1;
+CREATE TABLE order_events (
+  order_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (order_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE idempotency (
+  customer_id TEXT NOT NULL,
+  idem_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  status_code INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (customer_id, idem_key)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -133,6 +169,119 @@ Status require_store(db::Database& db, const std::string& id) {
   if (!found->has_value()) return unknown_store(id);
   return Status::ok();
 }
+
+// The order logic's database work on the writer's open IMMEDIATE transaction, which
+// already excludes every other writer (in this process and in others).
+class SqliteOrderTx final : public detail::OrderTx {
+ public:
+  explicit SqliteOrderTx(db::Database& db) : db_(db) {}
+
+  StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
+    StatusOr<std::optional<std::string>> doc =
+        db_.query_one<std::string>("SELECT doc FROM orders WHERE order_id = ?", order_id);
+    if (!doc.ok()) return doc.status();
+    if (!doc->has_value()) return std::optional<OrderRecord>();
+    StatusOr<OrderRecord> order = detail::parse_order_doc(**doc);
+    if (!order.ok()) return order.status();
+    return std::optional<OrderRecord>(std::move(*order));
+  }
+  Status insert_order(const OrderRecord& o) override {
+    return db_.run(
+        "INSERT INTO orders (order_id, customer_id, store_id, status, payment_due_ms, "
+        "accept_by_ms, refund_due, created_at_ms, updated_at_ms, doc) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        o.order.order_id, o.order.customer_id, o.order.store_id.value_or(""),
+        wire::to_string(o.order.status), o.payment_due_ms, o.accept_by_ms, o.refund_due,
+        o.order.created_at_ms, o.order.updated_at_ms, detail::order_doc(o));
+  }
+  Status update_order(const OrderRecord& o) override {
+    return db_.run(
+        "UPDATE orders SET store_id = ?, status = ?, payment_due_ms = ?, accept_by_ms = ?, "
+        "refund_due = ?, updated_at_ms = ?, doc = ? WHERE order_id = ?",
+        o.order.store_id.value_or(""), wire::to_string(o.order.status), o.payment_due_ms,
+        o.accept_by_ms, o.refund_due, o.order.updated_at_ms, detail::order_doc(o),
+        o.order.order_id);
+  }
+  StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
+                          std::int64_t qty) override {
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("UPDATE replica SET held = held + ? WHERE store_id = ? AND sku = ? "
+                "AND on_hand - reserved - held >= ?",
+                qty, store_id, sku, qty));
+    return db_.changes() == 1;
+  }
+  Status release_hold(const std::string& store_id, const std::string& sku,
+                      std::int64_t qty) override {
+    return db_.run("UPDATE replica SET held = max(held - ?, 0) WHERE store_id = ? AND sku = ?", qty,
+                   store_id, sku);
+  }
+  StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
+    StatusOr<std::optional<std::int64_t>> free = db_.query_one<std::int64_t>(
+        "SELECT on_hand - reserved - held FROM replica WHERE store_id = ? AND sku = ?", store_id,
+        sku);
+    if (!free.ok()) return free.status();
+    return free->value_or(0);
+  }
+  Status append_event(const std::string& order_id, const OrderEvent& e) override {
+    return db_.run(
+        "INSERT INTO order_events (order_id, seq, kind, body, at_ms) VALUES (?, ?, ?, ?, ?)",
+        order_id, e.seq, e.kind, detail::dump_json(e.body), e.at_ms);
+  }
+  Status enqueue(const std::string& store_id, std::string_view kind,
+                 const nlohmann::json& body) override {
+    StatusOr<std::optional<std::int64_t>> cursor = db_.query_one<std::int64_t>(
+        "UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = ? RETURNING next_cursor - 1",
+        store_id);
+    if (!cursor.ok()) return cursor.status();
+    if (!cursor->has_value()) return unknown_store(store_id);
+    return db_.run("INSERT INTO downstream (store_id, cursor, kind, body) VALUES (?, ?, ?, ?)",
+                   store_id, **cursor, kind, detail::dump_json(body));
+  }
+  StatusOr<std::optional<IdempotentReply>> find_reply(const std::string& customer_id,
+                                                      const std::string& key) override {
+    return find_idempotent_reply(db_, customer_id, key);
+  }
+  Status insert_reply(const IdempotentReply& r, std::int64_t now_ms) override {
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, "
+                "status_code, body, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (customer_id, idem_key) DO NOTHING",
+                r.customer_id, r.key, r.request_hash, r.order_id, r.status_code,
+                detail::dump_json(r.body), now_ms));
+    if (db_.changes() == 0) return Status(StatusCode::kAlreadyExists, "idempotency key in use");
+    return Status::ok();
+  }
+  Status count_kind(const std::string& store_id, std::string_view kind) override {
+    return db_.run(
+        "INSERT INTO change_kind_counts (store_id, kind, count) VALUES (?, ?, 1) "
+        "ON CONFLICT (store_id, kind) DO UPDATE SET count = count + 1",
+        store_id, kind);
+  }
+
+  static StatusOr<std::optional<IdempotentReply>> find_idempotent_reply(
+      db::Database& db, const std::string& customer_id, const std::string& key) {
+    db::Query q = db.query(
+        "SELECT request_hash, order_id, status_code, body FROM idempotency "
+        "WHERE customer_id = ? AND idem_key = ?",
+        customer_id, key);
+    const db::Statement* row = q.next();
+    if (row == nullptr) {
+      if (!q.status().is_ok()) return q.status();
+      return std::optional<IdempotentReply>();
+    }
+    StatusOr<nlohmann::json> body = detail::parse_stored_json(row->column_text(3), "reply");
+    if (!body.ok()) return body.status();
+    return std::optional<IdempotentReply>(IdempotentReply{.customer_id = customer_id,
+                                                          .key = key,
+                                                          .request_hash = row->column_text(0),
+                                                          .order_id = row->column_text(1),
+                                                          .status_code = row->column<int>(2),
+                                                          .body = std::move(*body)});
+  }
+
+ private:
+  db::Database& db_;
+};
 
 bool is_memory_path(const std::string& path) {
   return path == ":memory:" || path.empty() || path.rfind("file::memory:", 0) == 0;
@@ -227,6 +376,11 @@ class SqliteCloudStore final : public CloudStore {
         if (!last->has_value()) return unknown_store(store_id);
         const detail::BatchPlan plan = detail::plan_batch(changes, **last);
         SHOPEASY_RETURN_IF_ERROR(apply_plan(db, store_id, plan, now_ms));
+        SqliteOrderTx orders(db);
+        for (std::size_t i : plan.order_changes) {
+          SHOPEASY_RETURN_IF_ERROR(
+              detail::apply_order_change(orders, store_id, changes[i], now_ms));
+        }
         SHOPEASY_RETURN_IF_ERROR(db.run(
             "UPDATE stores SET last_applied_seq = ?, last_seen_ms = ?, "
             "applied_changes = applied_changes + ?, duplicate_changes = duplicate_changes + ? "
@@ -252,6 +406,7 @@ class SqliteCloudStore final : public CloudStore {
                                        .sku = row->column_text(0),
                                        .on_hand = row->column_int64(1),
                                        .reserved = row->column_int64(2),
+                                       .held = row->column_int64(5),
                                        .version = row->column_int64(3),
                                        .updated_seq = row->column_int64(4)});
           }
@@ -259,16 +414,16 @@ class SqliteCloudStore final : public CloudStore {
         };
         if (skus.empty()) {
           SHOPEASY_RETURN_IF_ERROR(
-              collect(db.query("SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
-                               "WHERE store_id = ? ORDER BY sku",
+              collect(db.query("SELECT sku, on_hand, reserved, version, updated_seq, held "
+                               "FROM replica WHERE store_id = ? ORDER BY sku",
                                store_id)));
         } else {
           // One statement for any number of SKUs: the list travels as a JSON array.
-          SHOPEASY_RETURN_IF_ERROR(
-              collect(db.query("SELECT sku, on_hand, reserved, version, updated_seq FROM replica "
-                               "WHERE store_id = ? AND sku IN (SELECT value FROM json_each(?)) "
-                               "ORDER BY sku",
-                               store_id, detail::dump_json(skus))));
+          SHOPEASY_RETURN_IF_ERROR(collect(db.query(
+              "SELECT sku, on_hand, reserved, version, updated_seq, held "
+              "FROM replica WHERE store_id = ? AND sku IN (SELECT value FROM json_each(?)) "
+              "ORDER BY sku",
+              store_id, detail::dump_json(skus))));
         }
         return out;
       });
@@ -331,7 +486,7 @@ class SqliteCloudStore final : public CloudStore {
         std::vector<StoreCatalogRow> out;
         db::Query q = db.query(
             "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, "
-            "c.version, max(coalesce(r.on_hand - r.reserved, 0), 0) "
+            "c.version, max(coalesce(r.on_hand - r.reserved - r.held, 0), 0) "
             "FROM catalog c LEFT JOIN replica r ON r.store_id = ? AND r.sku = c.sku "
             "WHERE c.active = 1 AND c.sku > ? ORDER BY c.sku LIMIT ?",
             store_id, after_sku, limit);
@@ -462,6 +617,118 @@ class SqliteCloudStore final : public CloudStore {
         while (const db::Statement* row = q.next()) out[row->column_text(0)] = row->column_int64(1);
         if (!q.status().is_ok()) return q.status();
         return out;
+      });
+    });
+  }
+
+  StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<PlaceResult> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_new_order(order));
+      return write_tx([&](db::Database& db) -> StatusOr<PlaceResult> {
+        // Attempts that fail release their holds again, so an unplaced order commits
+        // no change.
+        SqliteOrderTx tx(db);
+        return detail::place_order(tx, order, now_ms);
+      });
+    });
+  }
+
+  StatusOr<OrderRecord> get_order(const std::string& order_id) override {
+    return detail::guarded([&]() -> StatusOr<OrderRecord> {
+      return read([&](db::Database& db) -> StatusOr<OrderRecord> {
+        StatusOr<std::optional<std::string>> doc =
+            db.query_one<std::string>("SELECT doc FROM orders WHERE order_id = ?", order_id);
+        if (!doc.ok()) return doc.status();
+        if (!doc->has_value()) return not_found("unknown order");
+        return detail::parse_order_doc(**doc);
+      });
+    });
+  }
+
+  Status set_payment_intent(const std::string& order_id, const std::string& intent_id) override {
+    return detail::guarded([&]() -> Status {
+      return write_tx([&](db::Database& db) -> Status {
+        SqliteOrderTx tx(db);
+        StatusOr<std::optional<OrderRecord>> order = tx.load_order(order_id);
+        if (!order.ok()) return order.status();
+        if (!order->has_value()) return not_found("unknown order");
+        (*order)->payment_intent_id = intent_id;
+        return tx.update_order(**order);
+      });
+    });
+  }
+
+  StatusOr<OrderRecord> act_on_order(const std::string& order_id, const OrderActionRequest& request,
+                                     std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<OrderRecord> {
+      return write_tx([&](db::Database& db) -> StatusOr<OrderRecord> {
+        SqliteOrderTx tx(db);
+        return detail::act_on_order(tx, order_id, request, now_ms);
+      });
+    });
+  }
+
+  StatusOr<std::vector<std::string>> due_orders(std::int64_t now_ms, int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<std::string>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read([&](db::Database& db) -> StatusOr<std::vector<std::string>> {
+        std::vector<std::string> out;
+        db::Query q = db.query(
+            "SELECT order_id FROM orders WHERE status = 'pending_payment' AND payment_due_ms <= ? "
+            "UNION SELECT order_id FROM orders WHERE status = 'routed' AND accept_by_ms <= ? "
+            "UNION SELECT order_id FROM orders WHERE refund_due = 1 LIMIT ?",
+            now_ms, now_ms, limit);
+        while (const db::Statement* row = q.next()) out.push_back(row->column_text(0));
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::vector<OrderEvent>> order_events(const std::string& order_id,
+                                                 std::int64_t after_seq, int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<OrderEvent>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read([&](db::Database& db) -> StatusOr<std::vector<OrderEvent>> {
+        std::vector<OrderEvent> out;
+        db::Query q = db.query(
+            "SELECT seq, kind, body, at_ms FROM order_events WHERE order_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            order_id, after_seq, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<nlohmann::json> body =
+              detail::parse_stored_json(row->column_text(2), "order event");
+          if (!body.ok()) return body.status();
+          out.push_back(OrderEvent{.seq = row->column_int64(0),
+                                   .kind = row->column_text(1),
+                                   .body = std::move(*body),
+                                   .at_ms = row->column_int64(3)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::optional<IdempotentReply>> idempotent_reply(const std::string& customer_id,
+                                                            const std::string& key) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<IdempotentReply>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<IdempotentReply>> {
+        return SqliteOrderTx::find_idempotent_reply(db, customer_id, key);
+      });
+    });
+  }
+
+  Status save_idempotent_reply(const IdempotentReply& r) override {
+    return detail::guarded([&]() -> Status {
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, "
+            "status_code, body, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, 0) "
+            "ON CONFLICT (customer_id, idem_key) DO UPDATE SET order_id = excluded.order_id, "
+            "status_code = excluded.status_code, body = excluded.body",
+            r.customer_id, r.key, r.request_hash, r.order_id, r.status_code,
+            detail::dump_json(r.body));
       });
     });
   }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "cloud/storage/order_rules.hpp"
 #include "common/geohash/geohash.hpp"
 #include "common/wire/basics.hpp"
 #include "common/wire/json_fields.hpp"
@@ -269,6 +270,7 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
         ++plan.unknown_codes[it->second].second;
       }
     } else {
+      if (is_order_kind(change.kind)) plan.order_changes.push_back(i);
       auto [it, inserted] = kind_index.try_emplace(change.kind, plan.kind_counts.size());
       if (inserted) {
         plan.kind_counts.emplace_back(change.kind, 1);

@@ -68,6 +68,7 @@ struct BatchPlan {
   std::vector<StockUpdate> stock;            // last change per SKU wins; SKU order
   std::vector<std::pair<std::string, std::int64_t>> unknown_codes;  // code -> occurrences
   std::vector<std::pair<std::string, std::int64_t>> kind_counts;    // counted-only kinds
+  std::vector<std::size_t> order_changes;  // indices of order events, applied in order
 };
 
 // Checks a batch on its own, before any database work: seqs >= 1 and consecutive, kinds

@@ -40,11 +40,34 @@ Request to_request(const httplib::Request& in) {
 }  // namespace
 
 struct HttpServer::Impl {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& server;
+  Status setup_error;  // a TLS certificate or key that could not be loaded
+  explicit Impl(const ServerOptions& o) : owned(make_server(o, setup_error)), server(*owned) {}
+  static std::unique_ptr<httplib::Server> make_server(const ServerOptions& o, Status& error) {
+    if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+      return std::make_unique<httplib::Server>();
+    }
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      error =
+          invalid_argument("a TLS certificate needs its key and the key its certificate",
+                           o.tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file");
+      return std::make_unique<httplib::Server>();
+    }
+    auto tls =
+        std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
+    if (!tls->is_valid()) {
+      error = invalid_argument("cannot load the TLS certificate " + o.tls_cert_file + " with key " +
+                                   o.tls_key_file + " (unreadable, not PEM, or not a pair)",
+                               "http.tls_cert_file");
+    }
+    return tls;
+  }
   std::thread listener;
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* latency = nullptr;
   metrics::Counter* rejected_streams = nullptr;
+  metrics::Counter* audit_records = nullptr;
 };
 
 HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Logger logger,
@@ -53,7 +76,7 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
       auth_(auth),
       logger_(std::move(logger)),
       metrics_(metrics),
-      impl_(std::make_unique<Impl>()) {
+      impl_(std::make_unique<Impl>(options_)) {
   impl_->requests = &metrics_.counter_family("http_requests_total",
                                              "HTTP requests by route, method and status code",
                                              {"route", "method", "code"});
@@ -62,6 +85,8 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
                                               metrics::default_latency_buckets(), {"route"});
   impl_->rejected_streams = &metrics_.counter(
       "http_streams_rejected_total", "Event streams refused because the stream cap was reached");
+  impl_->audit_records = &metrics_.counter(
+      "http_audited_calls_total", "Successful calls of audited routes reported to the audit log");
   streams_gauge_ = metrics_.gauge_fn("http_streams_active", "Open event streams", [this] {
     return static_cast<double>(active_streams_.load());
   });
@@ -118,9 +143,19 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
 HttpServer::~HttpServer() { stop(); }
 
 Response HttpServer::dispatch(const Handler& handler, const Access& access, Request& request) {
+  std::size_t header_bytes = 0;
+  for (const auto& [name, value] : request.headers) header_bytes += name.size() + value.size() + 4;
+  if (header_bytes > options_.max_header_bytes) {
+    Response too_large = Response::error(
+        Status(StatusCode::kPayloadTooLarge,
+               "request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes"));
+    too_large.status = 431;  // Request Header Fields Too Large (RFC 6585)
+    return too_large;
+  }
+  const Authenticator* auth = auth_.load();
   if (!access.is_public) {
-    if (auth_ == nullptr) return Response::error(internal_error("no authenticator configured"));
-    auto principal = auth_->authenticate(request);
+    if (auth == nullptr) return Response::error(internal_error("no authenticator configured"));
+    auto principal = auth->authenticate(request);
     if (!principal.ok()) {
       return Response::error(principal.status())
           .with_header("WWW-Authenticate", "Bearer realm=\"shopeasy\"");
@@ -133,8 +168,16 @@ Response HttpServer::dispatch(const Handler& handler, const Access& access, Requ
           "role '" + request.principal.role + "' may not " + request.method + " " + request.path));
     }
   }
+  if (admission_) {
+    if (auto refused = admission_(request)) return std::move(*refused);
+  }
   try {
-    return handler(request);
+    Response response = handler(request);
+    if (!access.audit_action.empty() && audit_sink_ && response.status < 400) {
+      impl_->audit_records->inc();
+      audit_sink_(request, response, access.audit_action);
+    }
+    return response;
   } catch (const std::exception& e) {
     logger_.error("handler_exception",
                   {{"method", request.method}, {"path", request.path}, {"what", e.what()}});
@@ -215,6 +258,7 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
 }
 
 StatusOr<int> HttpServer::start() {
+  if (!impl_->setup_error.is_ok()) return impl_->setup_error;
   auto& s = impl_->server;
   if (options_.port == 0) {
     port_ = s.bind_to_any_port(options_.host);
@@ -233,7 +277,9 @@ StatusOr<int> HttpServer::start() {
   // stop() is only effective once the listener runs; wait for that so a quick stop
   // after start cannot leave the thread listening forever.
   while (!s.is_running() && !stopping_.load()) std::this_thread::yield();
-  logger_.info("listening", {{"host", options_.host}, {"port", port_}});
+  logger_.info(
+      "listening",
+      {{"host", options_.host}, {"port", port_}, {"tls", !options_.tls_cert_file.empty()}});
   return port_;
 }
 

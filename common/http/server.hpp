@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,21 +34,40 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds keep_alive_timeout{5};
   std::size_t max_streams = 16;  // concurrent streamed (SSE) responses
+  // Sum of request header names and values above this is refused with 431.
+  std::size_t max_header_bytes = 16 * 1024;
+  // Serve HTTPS with this PEM certificate chain and private key (both or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Who may call a route.
 struct Access {
   bool is_public = false;
   std::vector<std::string> roles;  // empty: any authenticated principal
+  // Non-empty: a successful call (status below 400) is reported to the audit sink under
+  // this action name ("stock.adjust", "user.add", ...).
+  std::string audit_action;
 
-  static Access public_route() { return Access{true, {}}; }
-  static Access authenticated() { return Access{false, {}}; }
+  static Access public_route() { return Access{true, {}, {}}; }
+  static Access authenticated() { return Access{false, {}, {}}; }
   static Access roles_of(std::vector<std::string> allowed) {
-    return Access{false, std::move(allowed)};
+    return Access{false, std::move(allowed), {}};
+  }
+  Access audited(std::string action) && {
+    audit_action = std::move(action);
+    return std::move(*this);
   }
 };
 
 using Handler = std::function<Response(const Request&)>;
+// Runs before every handler, after authentication (principal set for non-public
+// routes): returns a response to refuse the request (e.g. 429 from a rate limiter) or
+// nullopt to let it through. Must be thread-safe.
+using Admission = std::function<std::optional<Response>(const Request&)>;
+// Told about every successful call of an audited route. Must be thread-safe.
+using AuditSink =
+    std::function<void(const Request&, const Response&, std::string_view audit_action)>;
 
 class HttpServer {
  public:
@@ -63,6 +83,12 @@ class HttpServer {
   // DELETE; `pattern` must match the whole path.
   void route(std::string_view method, std::string pattern, Access access, Handler handler);
 
+  // Call before start().
+  void set_admission(Admission admission) { admission_ = std::move(admission); }
+  void set_audit_sink(AuditSink sink) { audit_sink_ = std::move(sink); }
+  // Swaps the authenticator (e.g. new tokens after a configuration reload); requests in
+  // flight finish with the old one, which must stay alive until the server stops.
+  void set_authenticator(const Authenticator* auth) { auth_.store(auth); }
   // Binds and starts serving on background threads. kUnavailable when the address
   // cannot be bound. Returns the bound port.
   StatusOr<int> start();
@@ -79,7 +105,9 @@ class HttpServer {
   Response dispatch(const Handler& handler, const Access& access, Request& request);
 
   ServerOptions options_;
-  const Authenticator* auth_;
+  std::atomic<const Authenticator*> auth_;
+  Admission admission_;
+  AuditSink audit_sink_;
   log::Logger logger_;
   metrics::Registry& metrics_;
   std::unique_ptr<Impl> impl_;

@@ -130,9 +130,10 @@ bool is_valid_user_name(std::string_view name) {
 
 StatusOr<std::unique_ptr<UserStore>> UserStore::open(UserStoreOptions options, const Clock& clock) {
   if (options.path.empty()) return invalid_argument("path must not be empty", "path");
-  if (options.session_ttl < std::chrono::minutes(1) ||
+  // Short sessions are allowed for shared kiosks (and tests); a month is the longest.
+  if (options.session_ttl < std::chrono::seconds(1) ||
       options.session_ttl > std::chrono::hours(24 * 30)) {
-    return invalid_argument("session_ttl must be between 1 minute and 30 days", "session_ttl");
+    return invalid_argument("session_ttl must be between 1 second and 30 days", "session_ttl");
   }
   if (options.max_sessions_per_user < 1 || options.max_sessions_per_user > 1000) {
     return invalid_argument("max_sessions_per_user must be 1..1000", "max_sessions_per_user");
@@ -444,8 +445,30 @@ StatusOr<std::int64_t> UserStore::purge_expired_sessions(WallTime now) {
   return db_->db.changes();
 }
 
+std::string session_cookie(const http::Request& request) {
+  const std::string cookies = request.header("Cookie");
+  const std::string_view name = kSessionCookie;
+  std::size_t pos = 0;
+  while (pos < cookies.size()) {
+    while (pos < cookies.size() && (cookies[pos] == ' ' || cookies[pos] == ';')) ++pos;
+    const std::size_t end = std::min(cookies.find(';', pos), cookies.size());
+    const std::string_view pair = std::string_view(cookies).substr(pos, end - pos);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+        pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
 StatusOr<http::Principal> SessionAuthenticator::authenticate(const http::Request& request) const {
-  const std::string token = http::bearer_token(request);
+  std::string token = http::bearer_token(request);
+  // The cookie is for reads only (event streams cannot send headers); a change always
+  // needs the header, which another site's page cannot make a browser send.
+  if (token.empty() && (request.method == "GET" || request.method == "HEAD")) {
+    token = session_cookie(request);
+  }
   if (token.empty()) {
     if (fallback_ != nullptr) return fallback_->authenticate(request);
     return unauthenticated("missing bearer token (Authorization: Bearer ...)");

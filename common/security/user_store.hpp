@@ -134,7 +134,13 @@ class UserStore {
   std::string dummy_hash_;
 };
 
-// An http::Authenticator for "Authorization: Bearer <session token>". Requests whose
+// The cookie the staff web page keeps its session in (HttpOnly, SameSite=Strict).
+inline constexpr std::string_view kSessionCookie = "shopeasy_session";
+// The session cookie's value in `request`, or empty.
+std::string session_cookie(const http::Request& request);
+
+// An http::Authenticator for "Authorization: Bearer <session token>", or for GET and
+// HEAD requests also the session cookie. Requests whose
 // token is not a live session go to `fallback` (e.g. the configured TokenAuthenticator
 // for machine clients) when one is given. The store, clock and fallback must outlive
 // it. Thread-safe.

@@ -28,6 +28,19 @@ void add_common_options(config::Schema& schema, int default_http_port,
                                 "Largest request body accepted (413 above)"));
   schema.add(config::int_option("http.read_timeout_s", 10, 1, 300,
                                 "Seconds a client may take to send a request"));
+  schema.add(config::int_option("http.max_header_bytes", 16 * 1024, 1024, 1 << 20,
+                                "Largest total of request headers accepted (431 above)"));
+  schema.add(config::string_option("http.tls_cert_file", "",
+                                   "Serve HTTPS with this PEM certificate chain (empty: HTTP)"));
+  schema.add(
+      config::string_option("http.tls_key_file", "", "The PEM private key of http.tls_cert_file"));
+  schema.add(config::double_option("http.rate_limit_per_s", 50, 0, 1e6,
+                                   "Requests per second allowed per client (token or address) "
+                                   "before 429 with Retry-After; 0 turns the limit off "
+                                   "(reloadable)"));
+  schema.add(config::double_option("http.rate_limit_burst", 200, 1, 1e6,
+                                   "Requests a client may send at once above the rate "
+                                   "(reloadable)"));
   config::Option tokens = config::json_option(
       "auth.tokens", nlohmann::json::array(),
       "Bearer tokens: [{\"name\":..., \"role\":..., \"sha256\": hex SHA-256 of the token}]");
@@ -40,6 +53,36 @@ void add_common_options(config::Schema& schema, int default_http_port,
   };
   schema.add(tokens);
 }
+
+namespace {
+
+// The configuration from file, environment and flags, checked by the schema and then
+// by `validate`.
+StatusOr<config::Config> load_config(const ProgramInfo& info, const config::Schema& schema,
+                                     const config::CommandLine& cl,
+                                     const std::function<Status(const config::Config&)>& validate) {
+  config::Sources sources;
+  sources.file_path = cl.config_path;
+  sources.env = config::process_environment();
+  sources.env_prefix = info.env_prefix;
+  sources.flags = cl.flags;
+  auto cfg = config::load(schema, sources);
+  if (cfg.ok() && validate) {
+    Status extra = validate(*cfg);
+    if (!extra.is_ok()) return extra;
+  }
+  return cfg;
+}
+
+std::string describe_problem(const Status& st) {
+  std::string text = st.message();
+  if (!st.field().empty() && text.find(st.field()) == std::string::npos) {
+    text += " (key " + st.field() + ")";
+  }
+  return text;
+}
+
+}  // namespace
 
 Startup start_program(const ProgramInfo& info, const config::Schema& schema, int argc,
                       const char* const* argv,
@@ -59,23 +102,9 @@ Startup start_program(const ProgramInfo& info, const config::Schema& schema, int
     std::cout << info.name << " " << info.version << "\n";
     return out;
   }
-  config::Sources sources;
-  sources.file_path = cl->config_path;
-  sources.env = config::process_environment();
-  sources.env_prefix = info.env_prefix;
-  sources.flags = cl->flags;
-  auto cfg = config::load(schema, sources);
-  if (cfg.ok() && validate) {
-    Status extra = validate(*cfg);
-    if (!extra.is_ok()) cfg = StatusOr<config::Config>(extra);
-  }
+  auto cfg = load_config(info, schema, *cl, validate);
   if (!cfg.ok()) {
-    std::cerr << info.name << ": " << cfg.status().message();
-    if (!cfg.status().field().empty() &&
-        cfg.status().message().find(cfg.status().field()) == std::string::npos) {
-      std::cerr << " (key " << cfg.status().field() << ")";
-    }
-    std::cerr << "\n";
+    std::cerr << info.name << ": " << describe_problem(cfg.status()) << "\n";
     out.exit_code = kExitBadConfig;
     return out;
   }
@@ -89,6 +118,14 @@ Startup start_program(const ProgramInfo& info, const config::Schema& schema, int
   }
   out.config = std::move(*cfg);
   return out;
+}
+
+StatusOr<config::Config> reload_config(
+    const ProgramInfo& info, const config::Schema& schema, int argc, const char* const* argv,
+    const std::function<Status(const config::Config&)>& validate) {
+  auto cl = config::parse_command_line(schema, argc, argv);
+  if (!cl.ok()) return cl.status();
+  return load_config(info, schema, *cl, validate);
 }
 
 log::Logger make_logger(const ProgramInfo& info, const config::Config& config) {
@@ -133,6 +170,9 @@ http::ServerOptions http_options(const config::Config& config) {
   o.threads = static_cast<std::size_t>(config.get_int("http.threads"));
   o.max_body_bytes = static_cast<std::size_t>(config.get_int("http.max_body_bytes"));
   o.read_timeout = std::chrono::seconds(config.get_int("http.read_timeout_s"));
+  o.max_header_bytes = static_cast<std::size_t>(config.get_int("http.max_header_bytes"));
+  o.tls_cert_file = config.get_string("http.tls_cert_file");
+  o.tls_key_file = config.get_string("http.tls_key_file");
   return o;
 }
 
@@ -186,7 +226,13 @@ int run_daemon(const ProgramInfo& info, const config::Schema& schema, int argc,
     if (sig == Signal::kStop) break;
     if (sig == Signal::kReload) {
       (void)notifier->reloading();
-      logger.info("reload_requested", {{"applied", "none"}});
+      auto fresh = reload_config(info, schema, argc, argv, validate);
+      if (!fresh.ok()) {
+        logger.error("reload_refused", {{"error", describe_problem(fresh.status())},
+                                        {"effect", "the running configuration is kept"}});
+      } else if (Status st = daemon->reload(*fresh); !st.is_ok()) {
+        logger.error("reload_failed", {{"error", st.to_string()}});
+      }
       (void)notifier->ready("serving");
     }
     daemon->tick();

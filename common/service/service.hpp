@@ -46,6 +46,11 @@ Startup start_program(const ProgramInfo& info, const config::Schema& schema, int
                       const char* const* argv,
                       const std::function<Status(const config::Config&)>& validate = {});
 
+// Loads the configuration again the way start_program() did (same flags, file and
+// environment), for a reload; the problem when it is not valid.
+StatusOr<config::Config> reload_config(
+    const ProgramInfo& info, const config::Schema& schema, int argc, const char* const* argv,
+    const std::function<Status(const config::Config&)>& validate);
 // A logger for the program at the configured level, writing to stderr.
 log::Logger make_logger(const ProgramInfo& info, const config::Config& config);
 
@@ -77,12 +82,18 @@ class Daemon {
   // Whether every loop is making progress; the systemd watchdog is pinged only while
   // this holds, so a hung loop ends in a restart.
   virtual bool healthy() const { return true; }
+  // SIGHUP with a valid configuration: applies the settings that are safe to change while
+  // running and logs the changed keys that need a restart. The default applies nothing.
+  virtual Status reload(const config::Config& fresh) {
+    (void)fresh;
+    return Status::ok();
+  }
 };
 
 using DaemonFactory = std::function<std::unique_ptr<Daemon>(config::Config, log::Logger)>;
 
 // The whole life of a daemon: start_program(), build it, start it, wait for SIGTERM
-// or SIGINT (SIGHUP is logged), stop it. Returns the process exit code.
+// or SIGINT (SIGHUP reloads: see Daemon::reload), stop it. Returns the process exit code.
 int run_daemon(const ProgramInfo& info, const config::Schema& schema, int argc,
                const char* const* argv, const DaemonFactory& make,
                const std::function<Status(const config::Config&)>& validate = {});

@@ -99,8 +99,8 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
                  return with_etag(reply(item), item);
                });
 
-  server.route("PATCH", R"(/api/inventory/([^/]+))", Access::roles_of(kManagers),
-               [&inv](const Request& req) {
+  server.route("PATCH", R"(/api/inventory/([^/]+))",
+               Access::roles_of(kManagers).audited("stock.adjust"), [&inv](const Request& req) {
                  auto body = json_body(req);
                  if (!body.ok()) return Response::error(body.status());
                  inventory::StockEdit edit;
@@ -159,69 +159,76 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
                                 static_cast<int>(days->value_or(options.default_expiry_days))));
       });
 
-  server.route("POST", "/api/catalog", Access::roles_of(kManagers), [&inv](const Request& req) {
-    std::string type = req.header("Content-Type");
-    type = type.substr(0, type.find(';'));
-    const bool atomic = req.query_param("atomic").value_or("") == "true" ||
-                        req.query_param("atomic").value_or("") == "1";
-    StatusOr<std::vector<StatusOr<inventory::ProductInput>>> rows = invalid_argument("unreachable");
-    if (type == "text/csv") {
-      rows = parse_catalog_csv(req.body);
-    } else if (type == "application/json") {
-      rows = parse_catalog_json(req.body);
-    } else {
-      return Response::error(Status(StatusCode::kUnsupportedMediaType,
-                                    "send the catalog as text/csv or application/json"));
-    }
-    if (!rows.ok()) return Response::error(rows.status());
-    return reply(inv.upsert_products(*rows, atomic, actor_of(req)));
-  });
-
-  server.route("POST", "/api/bins", Access::roles_of(kManagers), [&inv](const Request& req) {
-    auto body = json_body(req);
-    if (!body.ok()) return Response::error(body.status());
-    std::vector<inventory::BinInput> bins;
-    wire::FieldReader r(*body, "");
-    r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
-      inventory::BinInput bin;
-      b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
-      b.optional_int("walk_order", &bin.walk_order, std::int64_t{0}, std::int64_t{1'000'000});
-      std::optional<std::string> zone;
-      b.optional_string("zone", &zone, {.max_len = 32});
-      bin.zone = zone.value_or("");
-      bins.push_back(std::move(bin));
-    });
-    if (!r.ok()) return Response::error(r.status());
-    return reply(inv.upsert_bins(bins, actor_of(req)));
-  });
-
-  server.route("POST", "/api/counts", Access::roles_of(kManagers), [&inv](const Request& req) {
-    auto body = json_body(req);
-    if (!body.ok()) return Response::error(body.status());
-    wire::FieldReader r(*body, "");
-    std::optional<std::string> bin;
-    r.optional_string("bin", &bin, {.max_len = 64, .non_empty = true});
-    std::vector<std::string> skus;
-    if (body->contains("skus")) {
-      const auto& list = (*body)["skus"];
-      if (!list.is_array()) return Response::error(invalid_argument("must be an array", "skus"));
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        if (!list[i].is_string()) {
-          return Response::error(
-              invalid_argument("must be a string", "skus[" + std::to_string(i) + "]"));
+  server.route(
+      "POST", "/api/catalog", Access::roles_of(kManagers).audited("catalog.import"),
+      [&inv](const Request& req) {
+        std::string type = req.header("Content-Type");
+        type = type.substr(0, type.find(';'));
+        const bool atomic = req.query_param("atomic").value_or("") == "true" ||
+                            req.query_param("atomic").value_or("") == "1";
+        StatusOr<std::vector<StatusOr<inventory::ProductInput>>> rows =
+            invalid_argument("unreachable");
+        if (type == "text/csv") {
+          rows = parse_catalog_csv(req.body);
+        } else if (type == "application/json") {
+          rows = parse_catalog_json(req.body);
+        } else {
+          return Response::error(Status(StatusCode::kUnsupportedMediaType,
+                                        "send the catalog as text/csv or application/json"));
         }
-        skus.push_back(list[i].get<std::string>());
-      }
-    }
-    if (!r.ok()) return Response::error(r.status());
-    return reply(inv.open_count(bin, skus, actor_of(req)), 201);
-  });
+        if (!rows.ok()) return Response::error(rows.status());
+        return reply(inv.upsert_products(*rows, atomic, actor_of(req)));
+      });
+
+  server.route("POST", "/api/bins", Access::roles_of(kManagers).audited("bins.upsert"),
+               [&inv](const Request& req) {
+                 auto body = json_body(req);
+                 if (!body.ok()) return Response::error(body.status());
+                 std::vector<inventory::BinInput> bins;
+                 wire::FieldReader r(*body, "");
+                 r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
+                   inventory::BinInput bin;
+                   b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
+                   b.optional_int("walk_order", &bin.walk_order, std::int64_t{0},
+                                  std::int64_t{1'000'000});
+                   std::optional<std::string> zone;
+                   b.optional_string("zone", &zone, {.max_len = 32});
+                   bin.zone = zone.value_or("");
+                   bins.push_back(std::move(bin));
+                 });
+                 if (!r.ok()) return Response::error(r.status());
+                 return reply(inv.upsert_bins(bins, actor_of(req)));
+               });
+
+  server.route("POST", "/api/counts", Access::roles_of(kManagers).audited("count.open"),
+               [&inv](const Request& req) {
+                 auto body = json_body(req);
+                 if (!body.ok()) return Response::error(body.status());
+                 wire::FieldReader r(*body, "");
+                 std::optional<std::string> bin;
+                 r.optional_string("bin", &bin, {.max_len = 64, .non_empty = true});
+                 std::vector<std::string> skus;
+                 if (body->contains("skus")) {
+                   const auto& list = (*body)["skus"];
+                   if (!list.is_array())
+                     return Response::error(invalid_argument("must be an array", "skus"));
+                   for (std::size_t i = 0; i < list.size(); ++i) {
+                     if (!list[i].is_string()) {
+                       return Response::error(
+                           invalid_argument("must be a string", "skus[" + std::to_string(i) + "]"));
+                     }
+                     skus.push_back(list[i].get<std::string>());
+                   }
+                 }
+                 if (!r.ok()) return Response::error(r.status());
+                 return reply(inv.open_count(bin, skus, actor_of(req)), 201);
+               });
 
   server.route("GET", R"(/api/counts/([^/]+))", Access::roles_of(kReaders),
                [&inv](const Request& req) { return reply(inv.get_count(req.params[0])); });
 
   server.route(
-      "POST", R"(/api/counts/([^/]+)/close)", Access::roles_of(kManagers),
+      "POST", R"(/api/counts/([^/]+)/close)", Access::roles_of(kManagers).audited("count.close"),
       [&inv](const Request& req) { return reply(inv.close_count(req.params[0], actor_of(req))); });
 }
 

@@ -8,6 +8,12 @@
 #include "common/service/service.hpp"
 #include "edge/api/event_stream.hpp"
 #include "edge/api/inventory_routes.hpp"
+#include "edge/orders/order_routes.hpp"
+#include "edge/daemon/dispatch_source.hpp"
+#include "edge/vision/store_cameras.hpp"
+#include "edge/staff/staff_routes.hpp"
+#include "edge/alerts/alert_board.hpp"
+#include "edge/webui/edge_page.hpp"
 
 namespace shopeasy::edge {
 
@@ -49,12 +55,25 @@ config::Schema edge_schema() {
   password.secret = true;
   s.add(password);
   s.add(string_option("mqtt.ca_file", "", "CA certificate for a TLS broker listener"));
+  s.add(int_option("auth.session_ttl_s", 12 * 3600, 1, 30 * 24 * 3600,
+                   "Staff sign-in sessions end this many seconds after sign-in"));
   s.add(bool_option("store.durable", true,
                     "fsync every commit (acknowledged writes survive power loss)"));
   s.add(int_option("store.readers", 4, 1, 64, "Read connections to the ledger database"));
   s.add(int_option("inventory.expiry_warn_days", 3, 0, 365,
                    "Alert this many days before a lot expires (per-category overrides in the "
                    "database)"));
+  s.add(bool_option("dispatch.enabled", true, "Assign packed orders to runners"));
+  s.add(int_option("dispatch.tick_ms", 500, 50, 60000, "Decide assignments this often"));
+  s.add(double_option("dispatch.speed_mps", 5, 0.5, 40,
+                      "Riding speed assumed for runners (m/s) in ETAs"));
+  s.add(double_option("dispatch.detour_factor", 1.4, 1, 5,
+                      "Ride distance is the straight line times this"));
+  s.add(int_option("dispatch.max_batch", 3, 1, 5, "Most orders one runner carries at once"));
+  s.add(int_option("dispatch.handover_s", 60, 0, 3600, "Time at each customer's door"));
+  s.add(bool_option("orders.auto_accept", true,
+                    "Accept a routed order at once when every line is in stock (else staff "
+                    "accept or refuse it)"));
   s.add(bool_option("sync.enabled", false, "Send changes to the cloud and apply what it sends"));
   s.add(string_option("sync.url", "http://127.0.0.1:8090", "The cloud's base URL (http or https)"));
   Option store_secret = string_option(
@@ -95,6 +114,7 @@ config::Schema edge_schema() {
   s.add(double_option("telemetry.per_runner_burst", 40, 1, 100000, "Burst per runner"));
   s.add(int_option("events.buffer", 16384, 256, 1 << 20,
                    "Events kept in memory for live streams; slower readers replay from disk"));
+  vision::add_vision_options(s);
   return s;
 }
 
@@ -111,15 +131,20 @@ Status EdgeDaemon::start() {
   const std::string state_dir = config_.get_string("state_dir");
   SHOPEASY_RETURN_IF_ERROR(service::ensure_directory(state_dir, "state_dir"));
 
-  // 2. Authentication table (validated by the schema already).
-  auto auth = http::TokenAuthenticator::from_json(
-      config_.get_json("auth.tokens"), {"admin", "manager", "picker", "viewer", "metrics"});
-  if (!auth.ok()) return auth.status().with_field_prefix("auth.tokens");
-  auth_.emplace(std::move(*auth));
-  if (auth_->size() == 0) {
-    logger_.warn("no_tokens_configured",
-                 {{"effect", "every API route except /health answers 401"}});
-  }
+  // 2. Staff users and sessions (their own file, kept apart from the ledger), with the
+  // configured machine tokens as the fallback; and the per-client request rate limit.
+  security::UserStoreOptions uo;
+  uo.path = state_dir + "/users.db";
+  uo.session_ttl = std::chrono::seconds(config_.get_int("auth.session_ttl_s"));
+  uo.durable = config_.get_bool("store.durable");
+  auto users = security::UserStore::open(uo, clock_);
+  if (!users.ok()) return users.status();
+  users_ = std::move(*users);
+  SHOPEASY_RETURN_IF_ERROR(install_authenticator(config_));
+  rate_limit_ =
+      std::make_unique<security::RequestRateLimit>(clock_, metrics_, logger_.child("http"));
+  rate_limit_->configure(config_.get_double("http.rate_limit_per_s"),
+                         config_.get_double("http.rate_limit_burst"));
 
   // 3. The ledger database: migrations run before anything can read or write it.
   store::StoreOptions so;
@@ -131,6 +156,11 @@ Status EdgeDaemon::start() {
   store_ = std::move(*opened);
   inventory_ = std::make_unique<inventory::Inventory>(*store_, config_.get_string("store.id"),
                                                       logger_.child("inventory"), metrics_);
+  orders::OrderBookOptions oo;
+  oo.store_id = config_.get_string("store.id");
+  oo.auto_accept = config_.get_bool("orders.auto_accept");
+  orders_ = std::make_unique<orders::OrderBook>(*store_, *inventory_, oo, clock_,
+                                                logger_.child("orders"), metrics_);
 
   // 4. Runner telemetry (its own SQLite files: trails are the least valuable data).
   telemetry::TelemetryOptions to;
@@ -156,6 +186,13 @@ Status EdgeDaemon::start() {
   if (!tele.ok()) return tele.status();
   telemetry_ = std::move(*tele);
 
+  // 4b. Cameras: each polled on its own schedule by the service's thread; a failing
+  // camera is retried with backoff and reported, never fatal.
+  auto cameras = vision::open_store_cameras(config_, state_dir, *inventory_, clock_, bus_,
+                                            logger_.child("vision"), metrics_);
+  if (!cameras.ok()) return cameras.status();
+  vision_ = std::move(*cameras);
+
   // 5. Broker: connection problems are retried in the background, never fatal.
   if (config_.get_bool("mqtt.enabled")) {
     mqtt::MosquittoOptions mo;
@@ -177,6 +214,24 @@ Status EdgeDaemon::start() {
     SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
   }
 
+  // 5b. Dispatch: packed orders go to runners over the broker (assignments are
+  // published through telemetry, so without a broker orders simply wait).
+  if (config_.get_bool("dispatch.enabled")) {
+    dispatch_source_ = std::make_unique<OrderBookDispatchSource>(*orders_);
+    dispatch::DispatcherOptions d;
+    d.store = {config_.get_double("store.lat"), config_.get_double("store.lon")};
+    d.tick_interval_ms = static_cast<int>(config_.get_int("dispatch.tick_ms"));
+    d.speed_mps = config_.get_double("dispatch.speed_mps");
+    d.assignment_prefix = "as";
+    d.solver.max_batch = static_cast<int>(config_.get_int("dispatch.max_batch"));
+    d.solver.handover_ms = config_.get_int("dispatch.handover_s") * 1000;
+    d.solver.detour_factor = config_.get_double("dispatch.detour_factor");
+    auto dispatcher = dispatch::Dispatcher::start(d, *dispatch_source_, *telemetry_, clock_,
+                                                  logger_.child("dispatch"), metrics_);
+    if (!dispatcher.ok()) return dispatcher.status().with_field_prefix("dispatch");
+    dispatcher_ = std::move(*dispatcher);
+  }
+
   // 6. Cloud sync: an unreachable cloud is retried forever; the store keeps working.
   if (config_.get_bool("sync.enabled")) {
     if (config_.get_string("sync.store_secret").size() < 16) {
@@ -196,6 +251,7 @@ Status EdgeDaemon::start() {
         opts, *store_, bus_,
         [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {
           if (kind == "catalog_item") return inventory_->apply_cloud_catalog_item(ctx, body);
+          if (orders::OrderBook::handles(kind)) return orders_->apply_downstream(ctx, kind, body);
           return failed_precondition("this edge does not handle downstream '" + kind + "'");
         },
         clock_, logger_.child("sync"), metrics_);
@@ -228,9 +284,28 @@ Status EdgeDaemon::start() {
   });
   disk_guard_->tick();
 
+  // 7b. The alert board (its own alerts.db): inventory, health and camera alerts.
+  alerts::AlertBoardOptions ao;
+  ao.path = state_dir + "/alerts.db";
+  ao.durable = config_.get_bool("store.durable");
+  const int expiry_days = static_cast<int>(config_.get_int("inventory.expiry_warn_days"));
+  auto board = alerts::AlertBoard::open(
+      ao, clock_, bus_,
+      [this, expiry_days] {
+        return inventory_->alerts(alerts::utc_date(clock_.wall_now()), expiry_days);
+      },
+      [this] { return health(); }, logger_.child("alerts"), metrics_);
+  if (!board.ok()) return board.status();
+  alert_board_ = std::move(*board);
+  alert_board_->start();
+
   // 8. HTTP API last, so /health never reports a daemon that is half built.
-  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), &*auth_,
-                                             logger_.child("http"), metrics_);
+  http_ = std::make_unique<http::HttpServer>(service::http_options(config_),
+                                             authenticators_.back().get(), logger_.child("http"),
+                                             metrics_);
+  http_->set_admission(rate_limit_->admission());
+  http_->set_audit_sink(
+      security::make_audit_sink(users_->audit(), metrics_, logger_.child("audit")));
   register_routes();
   auto port = http_->start();
   if (!port.ok()) return port.status();
@@ -242,6 +317,9 @@ Status EdgeDaemon::start() {
 
 void EdgeDaemon::stop() {
   if (http_) http_->stop();
+  if (alert_board_) alert_board_->stop();
+  if (vision_) vision_->stop();
+  if (dispatcher_) dispatcher_->stop();
   if (mqtt_) mqtt_->stop();
   if (scan_intake_) scan_intake_->stop();
   if (telemetry_) telemetry_->stop();
@@ -281,8 +359,64 @@ nlohmann::json EdgeDaemon::health() const {
           {"mqtt", mqtt}};
 }
 
+Status EdgeDaemon::install_authenticator(const config::Config& config) {
+  auto tokens = http::TokenAuthenticator::from_json(
+      config.get_json("auth.tokens"), {"admin", "manager", "picker", "viewer", "metrics"});
+  if (!tokens.ok()) return tokens.status().with_field_prefix("auth.tokens");
+  auto owned_tokens = std::make_unique<http::TokenAuthenticator>(std::move(*tokens));
+  const http::TokenAuthenticator* fallback = owned_tokens.get();
+  authenticators_.push_back(std::move(owned_tokens));
+  authenticators_.push_back(
+      std::make_unique<security::SessionAuthenticator>(*users_, clock_, fallback));
+  if (http_) http_->set_authenticator(authenticators_.back().get());
+  auto listed = users_->list_users();
+  if (fallback->size() == 0 && listed.ok() &&
+      listed->empty()) {
+    logger_.warn("no_staff_credentials",
+                 {{"effect", "every API route except /health and sign-in answers 401"},
+                  {"fix", "add a user with shopeasy-edge-users or tokens in auth.tokens"}});
+  }
+  return Status::ok();
+}
+
+Status EdgeDaemon::reload(const config::Config& fresh) {
+  const std::vector<std::string> changed = fresh.changed_keys(config_);
+  std::vector<std::string> applied;
+  std::vector<std::string> need_restart;
+  for (const auto& key : changed) {
+    if (key == "log.level") {
+      log::Level level = log::Level::kInfo;
+      log::parse_level(fresh.get_string("log.level"), &level);
+      logger_.set_level(level);
+      applied.push_back(key);
+    } else if (key == "auth.tokens") {
+      SHOPEASY_RETURN_IF_ERROR(install_authenticator(fresh));
+      applied.push_back(key);
+    } else if (key == "http.rate_limit_per_s" || key == "http.rate_limit_burst") {
+      rate_limit_->configure(fresh.get_double("http.rate_limit_per_s"),
+                             fresh.get_double("http.rate_limit_burst"));
+      applied.push_back(key);
+    } else {
+      need_restart.push_back(key);
+    }
+  }
+  // config_ stays the configuration the parts were built from, so a later reload
+  // compares against it again and still reports the keys waiting for a restart.
+  logger_.info("reloaded", {{"applied", nlohmann::json(applied).dump()},
+                            {"need_restart", nlohmann::json(need_restart).dump()}});
+  auto recorded =
+      users_->audit().record("signal:SIGHUP", "system", "config.reload", "edge",
+                             {{"applied", applied}, {"need_restart", need_restart}}, "");
+  if (!recorded.ok())
+    logger_.warn("audit_record_failed", {{"error", recorded.status().to_string()}});
+  return Status::ok();
+}
+
 void EdgeDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
+  staff::StaffRouteOptions so;
+  so.secure_cookie = !config_.get_string("http.tls_cert_file").empty();
+  staff::register_staff_routes(*http_, *users_, clock_, metrics_, logger_.child("staff"), so);
   api::register_inventory_routes(
       *http_, *inventory_, clock_,
       api::InventoryRouteOptions{static_cast<int>(config_.get_int("inventory.expiry_warn_days"))});
@@ -290,7 +424,13 @@ void EdgeDaemon::register_routes() {
       *http_, bus_,
       [this](std::int64_t after, int limit) { return inventory_->events_after(after, limit); },
       {"viewer", "picker", "manager", "admin"});
+  orders::register_order_routes(*http_, *orders_);
   telemetry_->register_routes(*http_);
+  vision_->register_routes(*http_);
+  alert_board_->register_routes(*http_);
+  webui::register_page_routes(
+      *http_, {config_.get_string("store.id"), config_.get_string("store.name"),
+               config_.get_double("store.lat"), config_.get_double("store.lon")});
 }
 
 int run_edge(int argc, const char* const* argv) {

@@ -12,16 +12,22 @@
 #include "common/http/server.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/security/http_guard.hpp"
+#include "common/security/user_store.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
 #include "edge/diskguard/disk_guard.hpp"
+#include "edge/dispatch/dispatcher.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
+#include "edge/orders/order_book.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/store/edge_store.hpp"
 #include "edge/sync/sync_client.hpp"
 #include "edge/telemetry/telemetry.hpp"
+#include "edge/vision/vision_service.hpp"
+#include "edge/alerts/alert_board.hpp"
 
 namespace shopeasy::edge {
 
@@ -42,11 +48,16 @@ class EdgeDaemon final : public service::Daemon {
   void tick() override;
   // False when the ledger writer has stopped making progress.
   bool healthy() const override;
+  // SIGHUP: applies log.level, auth.tokens and the http.rate_limit_* keys; logs the
+  // other changed keys as needing a restart; records the reload in the audit log.
+  Status reload(const config::Config& fresh) override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
 
  private:
   void register_routes();
+  // Builds the session authenticator over `config`'s machine tokens and makes it current.
+  Status install_authenticator(const config::Config& config);
   nlohmann::json health() const;
   // Hands each broker message to the part that owns its topic. Runs on the MQTT thread.
   void route_message(const mqtt::Message& message);
@@ -55,15 +66,24 @@ class EdgeDaemon final : public service::Daemon {
   log::Logger logger_;
   SystemClock clock_;
   metrics::Registry metrics_;
-  std::optional<http::TokenAuthenticator> auth_;
+  // Authenticators in use and retired by reloads; retired ones stay alive because
+  // requests in flight may still hold them.
+  std::vector<std::unique_ptr<http::Authenticator>> authenticators_;
+  std::unique_ptr<security::UserStore> users_;
+  std::unique_ptr<security::RequestRateLimit> rate_limit_;
   events::EventBus bus_;
   std::unique_ptr<store::EdgeStore> store_;
   std::unique_ptr<inventory::Inventory> inventory_;
+  std::unique_ptr<orders::OrderBook> orders_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;
   std::unique_ptr<telemetry::Telemetry> telemetry_;
+  std::unique_ptr<vision::VisionService> vision_;
   std::unique_ptr<sync::SyncClient> sync_;
+  std::unique_ptr<dispatch::OrderSource> dispatch_source_;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<diskguard::DiskGuard> disk_guard_;
+  std::unique_ptr<alerts::AlertBoard> alert_board_;
   int ticks_ = 0;
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_;

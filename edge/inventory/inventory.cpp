@@ -1,6 +1,7 @@
 #include "edge/inventory/inventory.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "common/wire/json_fields.hpp"
@@ -556,69 +557,211 @@ StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
     }
   }
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-    db::Database& db = ctx.db();
-    auto existing = db.query_one<std::int64_t>(
+    auto existing = ctx.db().query_one<std::int64_t>(
         "SELECT count(*) FROM reservations WHERE order_id = ?", order_id);
     if (!existing.ok()) return existing.status();
     if (existing->value_or(0) > 0) {
       return nlohmann::json{{"order_id", order_id}, {"already_reserved", true}};
     }
-    nlohmann::json movements = nlohmann::json::array();
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      const auto& line = lines[i];
-      auto product = detail::product_by_sku(db, line.sku);
-      if (!product.ok()) {
-        return Status(StatusCode::kNotFound, product.status().message(),
-                      "lines[" + std::to_string(i) + "].sku");
-      }
-      auto plan = detail::plan_fefo(db, line.sku, line.qty, std::nullopt, std::nullopt);
-      if (!plan.ok()) {
-        return Status(plan.status().code(), plan.status().message(),
-                      "lines[" + std::to_string(i) + "]");
-      }
-      for (const auto& slice : *plan) {
-        auto moved = detail::apply_movement(ctx, store_id_, actor,
-                                            Movement{line.sku, slice.bin, slice.lot_id, 0,
-                                                     slice.qty, "reserve", order_id, std::nullopt});
-        if (!moved.ok()) return moved.status();
-        movements.push_back(std::move(*moved));
-        SHOPEASY_RETURN_IF_ERROR(db.run(
-            "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
-            order_id, line.sku, slice.bin, slice.lot_id, slice.qty));
-      }
-    }
-    return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+    return reserve_in(ctx, order_id, lines, actor);
   });
 }
 
 StatusOr<nlohmann::json> Inventory::release(const std::string& order_id, const Actor& actor) {
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-    struct Row {
-      std::string sku, bin;
-      std::int64_t lot_id, qty;
-    };
-    std::vector<Row> rows;
-    {
-      auto q = ctx.db().query("SELECT sku, bin, lot_id, qty FROM reservations WHERE order_id = ?",
-                              order_id);
-      while (const db::Statement* row = q.next()) {
-        rows.push_back(Row{row->column_text(0), row->column_text(1), row->column_int64(2),
-                           row->column_int64(3)});
-      }
-      SHOPEASY_RETURN_IF_ERROR(q.status());
+    return release_in(ctx, order_id, std::nullopt, actor);
+  });
+}
+
+Status Inventory::check_reservable(db::Database& db, const std::vector<OrderLine>& lines) const {
+  std::map<std::string, std::int64_t> asked;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto& line = lines[i];
+    auto product = detail::product_by_sku(db, line.sku);
+    if (!product.ok()) {
+      return Status(StatusCode::kNotFound, product.status().message(),
+                    "lines[" + std::to_string(i) + "].sku");
     }
-    nlohmann::json movements = nlohmann::json::array();
-    for (const auto& r : rows) {
-      auto moved = detail::apply_movement(
-          ctx, store_id_, actor,
-          Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release", order_id, std::nullopt});
+    const std::int64_t total = asked[line.sku] += line.qty;
+    auto plan = detail::plan_fefo(db, line.sku, total, std::nullopt, std::nullopt);
+    if (!plan.ok()) {
+      return Status(plan.status().code(), plan.status().message(),
+                    "lines[" + std::to_string(i) + "]");
+    }
+  }
+  return Status::ok();
+}
+
+StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::string& order_id,
+                                               const std::vector<OrderLine>& lines,
+                                               const Actor& actor) {
+  db::Database& db = ctx.db();
+  SHOPEASY_RETURN_IF_ERROR(check_reservable(db, lines));
+  nlohmann::json movements = nlohmann::json::array();
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto& line = lines[i];
+    auto plan = detail::plan_fefo(db, line.sku, line.qty, std::nullopt, std::nullopt);
+    if (!plan.ok()) {
+      return Status(plan.status().code(), plan.status().message(),
+                    "lines[" + std::to_string(i) + "]");
+    }
+    for (const auto& slice : *plan) {
+      auto moved = detail::apply_movement(ctx, store_id_, actor,
+                                          Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
+                                                   "reserve", order_id, std::nullopt});
       if (!moved.ok()) return moved.status();
       movements.push_back(std::move(*moved));
+      SHOPEASY_RETURN_IF_ERROR(db.run(
+          "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
+          order_id, line.sku, slice.bin, slice.lot_id, slice.qty));
     }
-    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("DELETE FROM reservations WHERE order_id = ?", order_id));
-    return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
-  });
+  }
+  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+}
+
+StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::string& order_id,
+                                               const std::optional<std::string>& sku,
+                                               const Actor& actor) {
+  struct Row {
+    std::string sku, bin;
+    std::int64_t lot_id, qty;
+  };
+  std::vector<Row> rows;
+  {
+    auto q = ctx.db().query(
+        "SELECT sku, bin, lot_id, qty FROM reservations WHERE order_id = ?1 AND "
+        "(?2 IS NULL OR sku = ?2)",
+        order_id, sku);
+    while (const db::Statement* row = q.next()) {
+      rows.push_back(Row{row->column_text(0), row->column_text(1), row->column_int64(2),
+                         row->column_int64(3)});
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+  }
+  nlohmann::json movements = nlohmann::json::array();
+  for (const auto& r : rows) {
+    auto moved = detail::apply_movement(
+        ctx, store_id_, actor,
+        Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release", order_id, std::nullopt});
+    if (!moved.ok()) return moved.status();
+    movements.push_back(std::move(*moved));
+  }
+  SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
+      "DELETE FROM reservations WHERE order_id = ?1 AND (?2 IS NULL OR sku = ?2)", order_id, sku));
+  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+}
+
+StatusOr<std::vector<PickedSlice>> Inventory::pick_in(WriteContext& ctx,
+                                                      const std::string& order_id,
+                                                      const std::string& sku, std::int64_t qty,
+                                                      const std::optional<std::string>& bin,
+                                                      const Actor& actor) {
+  db::Database& db = ctx.db();
+  if (qty <= 0) return invalid_argument("must be positive", "qty");
+  struct Row {
+    std::string bin;
+    std::int64_t lot_id;
+    std::int64_t qty;
+  };
+  std::vector<Row> rows;
+  {
+    auto q = db.query(
+        "SELECT r.bin, r.lot_id, r.qty FROM reservations r JOIN lots l ON l.id = r.lot_id "
+        "JOIN bins b ON b.code = r.bin WHERE r.order_id = ?1 AND r.sku = ?2 "
+        "ORDER BY r.bin IS NOT ?3, l.expiry IS NULL, l.expiry, b.walk_order, r.bin, r.lot_id",
+        order_id, sku, bin);
+    while (const db::Statement* row = q.next()) {
+      rows.push_back(Row{row->column_text(0), row->column_int64(1), row->column_int64(2)});
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+  }
+  std::int64_t reserved = 0;
+  std::int64_t reserved_in_bin = 0;
+  for (const Row& r : rows) {
+    reserved += r.qty;
+    if (bin && r.bin == *bin) reserved_in_bin += r.qty;
+  }
+  if (reserved < qty) {
+    return failed_precondition("order " + order_id + " holds " + std::to_string(reserved) + " of " +
+                               sku + ", " + std::to_string(qty) + " asked");
+  }
+  // Units the picker took from a bin other than the reserved ones: they must be free
+  // there, and the same number of reserved units elsewhere is given back.
+  const std::int64_t from_free = bin ? std::max<std::int64_t>(0, qty - reserved_in_bin) : 0;
+  std::vector<detail::Slice> free_plan;
+  if (from_free > 0) {
+    SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, *bin, "bin"));
+    auto plan = detail::plan_fefo(db, sku, from_free, bin, std::nullopt);
+    if (!plan.ok()) {
+      return failed_precondition("bin " + *bin + " has no unreserved " + sku +
+                                 " to spare; pick it from the bins on the pick list");
+    }
+    free_plan = std::move(*plan);
+  }
+
+  std::vector<PickedSlice> picked;
+  auto shrink = [&](const Row& r, std::int64_t take) -> Status {
+    if (take == r.qty) {
+      return db.run(
+          "DELETE FROM reservations WHERE order_id = ? AND sku = ? AND bin = ? AND lot_id = ?",
+          order_id, sku, r.bin, r.lot_id);
+    }
+    return db.run(
+        "UPDATE reservations SET qty = qty - ? WHERE order_id = ? AND sku = ? AND bin = ? AND "
+        "lot_id = ?",
+        take, order_id, sku, r.bin, r.lot_id);
+  };
+  std::int64_t from_reserved = qty - from_free;
+  std::int64_t to_release = from_free;
+  for (const Row& r : rows) {
+    std::int64_t left = r.qty;
+    if (from_reserved > 0) {
+      const std::int64_t take = std::min(left, from_reserved);
+      auto moved = detail::apply_movement(
+          ctx, store_id_, actor,
+          Movement{sku, r.bin, r.lot_id, -take, -take, "pick", order_id, std::nullopt});
+      if (!moved.ok()) return moved.status();
+      picked.push_back(PickedSlice{r.bin, r.lot_id, take});
+      SHOPEASY_RETURN_IF_ERROR(shrink(Row{r.bin, r.lot_id, left}, take));
+      left -= take;
+      from_reserved -= take;
+    }
+    if (left > 0 && to_release > 0 && !(bin && r.bin == *bin)) {
+      const std::int64_t give = std::min(left, to_release);
+      auto moved = detail::apply_movement(
+          ctx, store_id_, actor,
+          Movement{sku, r.bin, r.lot_id, 0, -give, "release", order_id, std::nullopt});
+      if (!moved.ok()) return moved.status();
+      SHOPEASY_RETURN_IF_ERROR(shrink(Row{r.bin, r.lot_id, left}, give));
+      to_release -= give;
+    }
+  }
+  for (const auto& slice : free_plan) {
+    auto moved = detail::apply_movement(
+        ctx, store_id_, actor,
+        Movement{sku, slice.bin, slice.lot_id, -slice.qty, 0, "pick", order_id, std::nullopt});
+    if (!moved.ok()) return moved.status();
+    picked.push_back(PickedSlice{slice.bin, slice.lot_id, slice.qty});
+  }
+  return picked;
+}
+
+Status Inventory::put_back_in(WriteContext& ctx, const std::string& order_id,
+                              const std::string& sku, const PickedSlice& slice,
+                              const Actor& actor) {
+  if (slice.qty <= 0) return Status::ok();
+  auto moved = detail::apply_movement(
+      ctx, store_id_, actor,
+      Movement{sku, slice.bin, slice.lot_id, slice.qty, 0, "return", order_id, std::nullopt});
+  return moved.ok() ? Status::ok() : moved.status();
+}
+
+StatusOr<ScannedProduct> Inventory::resolve_scan_code(db::Database& db,
+                                                      std::string_view code) const {
+  auto resolved = resolve_code(db, code);
+  if (!resolved.ok()) return resolved.status();
+  return ScannedProduct{resolved->product.sku, resolved->product.name, resolved->unit_multiplier};
 }
 
 }  // namespace shopeasy::edge::inventory

@@ -87,6 +87,20 @@ struct LedgerQuery {
 // Validates codes used as SKUs and bin labels: 1..64 of [A-Za-z0-9._-].
 Status validate_code(std::string_view value, std::string_view field);
 
+// What a scanned code names: the product and how many units one scan of it is.
+struct ScannedProduct {
+  std::string sku;
+  std::string name;
+  std::int64_t units = 1;  // a GS1 case label's count of trade items, else 1
+};
+
+// Part of an order's pick: units of one (bin, lot) that left stock.
+struct PickedSlice {
+  std::string bin;
+  std::int64_t lot_id = 0;
+  std::int64_t qty = 0;
+};
+
 class Inventory {
  public:
   Inventory(store::EdgeStore& store, std::string store_id, log::Logger logger,
@@ -118,6 +132,36 @@ class Inventory {
                                    const Actor& actor);
   // Releases what is still reserved for the order.
   StatusOr<nlohmann::json> release(const std::string& order_id, const Actor& actor);
+
+  // The same operations as steps of a larger write (an order changing together with
+  // its stock): each runs inside the caller's EdgeStore write and checks before it
+  // changes anything, so a refusal leaves neither rows nor events behind.
+  //
+  // kFailedPrecondition naming the first SKU that cannot be reserved in full (field
+  // "lines[i]"; lines of one SKU count together), kNotFound for an unknown SKU.
+  Status check_reservable(db::Database& db, const std::vector<OrderLine>& lines) const;
+  // Reserves the lines FEFO, adding to what the order already holds; fails as
+  // check_reservable.
+  StatusOr<nlohmann::json> reserve_in(store::WriteContext& ctx, const std::string& order_id,
+                                      const std::vector<OrderLine>& lines, const Actor& actor);
+  // Releases what the order holds of `sku`, or of every SKU when nullopt.
+  StatusOr<nlohmann::json> release_in(store::WriteContext& ctx, const std::string& order_id,
+                                      const std::optional<std::string>& sku, const Actor& actor);
+  // Takes `qty` units of `sku` out of stock for the order ("pick" movements, ref = the
+  // order id) from its reservation, earliest expiry first. With `bin` (where the picker
+  // scanned), reserved units in that bin go first; the rest come from that bin's free
+  // stock while as much of the reservation elsewhere is released. kFailedPrecondition
+  // when the order holds less than `qty` or the bin has not enough.
+  StatusOr<std::vector<PickedSlice>> pick_in(store::WriteContext& ctx, const std::string& order_id,
+                                             const std::string& sku, std::int64_t qty,
+                                             const std::optional<std::string>& bin,
+                                             const Actor& actor);
+  // Puts picked units back where they came from ("return" movement, ref = the order).
+  Status put_back_in(store::WriteContext& ctx, const std::string& order_id, const std::string& sku,
+                     const PickedSlice& slice, const Actor& actor);
+  // The product a scanned code names: kInvalidArgument for a malformed code, kNotFound
+  // for one that is not in the catalog.
+  StatusOr<ScannedProduct> resolve_scan_code(db::Database& db, std::string_view code) const;
 
   // Cycle counts: open for a bin or a set of SKUs, scan (apply_scan with action count),
   // close (variances become "count" movements).

@@ -146,9 +146,75 @@ CREATE TABLE sync_state (
 INSERT INTO sync_state (key, value) VALUES ('acked_seq', 0), ('downstream_cursor', 0);
 )sql";
 
-const std::array<db::Migration, 2> kMigrations = {
+// Version 3: customer orders the cloud routed here, from acceptance to delivery.
+// order_lines.qty is what is still to be handed over (a short pick lowers it;
+// original_qty keeps what was ordered); a substitute line names the SKU it replaces.
+// order_picks records where each picked unit came from, so a cancelled order's units
+// go back to the same bin and lot. order_history holds every status with its time.
+constexpr const char* kV3Orders = R"sql(
+CREATE TABLE orders (
+  order_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  lat REAL NOT NULL,
+  lon REAL NOT NULL,
+  promised_at_ms INTEGER NOT NULL,
+  accept_by_ms INTEGER,
+  total_cents INTEGER NOT NULL,
+  runner_id TEXT,
+  assignment_id TEXT,
+  eta_ms INTEGER,
+  received_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX orders_status ON orders(status, received_at_ms);
+
+CREATE TABLE order_lines (
+  order_id TEXT NOT NULL REFERENCES orders(order_id),
+  line_no INTEGER NOT NULL,
+  sku TEXT NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty >= 0),
+  original_qty INTEGER NOT NULL,
+  unit_price_cents INTEGER NOT NULL,
+  picked INTEGER NOT NULL DEFAULT 0 CHECK (picked >= 0 AND picked <= qty),
+  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'short', 'cancelled')),
+  substitute_for TEXT,
+  PRIMARY KEY (order_id, line_no),
+  UNIQUE (order_id, sku)
+) WITHOUT ROWID;
+
+CREATE TABLE order_picks (
+  order_id TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  bin TEXT NOT NULL,
+  lot_id INTEGER NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0),
+  PRIMARY KEY (order_id, sku, bin, lot_id)
+) WITHOUT ROWID;
+
+CREATE TABLE order_pick_scans (
+  scan_id TEXT PRIMARY KEY,
+  order_id TEXT NOT NULL,
+  response TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE order_history (
+  id INTEGER PRIMARY KEY,
+  order_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  reason TEXT,
+  actor TEXT NOT NULL
+);
+CREATE INDEX order_history_order ON order_history(order_id, id);
+)sql";
+
+const std::array<db::Migration, 3> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
+    db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
 };
 
 }  // namespace

@@ -133,9 +133,10 @@ void register_routes(http::HttpServer& server, Telemetry& telemetry) {
                [t](const Request& r) { return get_one(*t, r); });
   server.route("GET", "/api/runners/([^/]+)/trail", http::Access::roles_of(readers),
                [t](const Request& r) { return get_trail(*t, r); });
-  server.route("PUT", "/api/runners/([^/]+)", http::Access::roles_of(editors),
+  server.route("PUT", "/api/runners/([^/]+)", http::Access::roles_of(editors).audited("runner.put"),
                [t](const Request& r) { return put(*t, r); });
-  server.route("DELETE", "/api/runners/([^/]+)", http::Access::roles_of(editors),
+  server.route("DELETE", "/api/runners/([^/]+)",
+               http::Access::roles_of(editors).audited("runner.retire"),
                [t](const Request& r) { return retire(*t, r); });
 }
 

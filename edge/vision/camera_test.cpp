@@ -100,7 +100,7 @@ TEST_F(FolderSourceTest, WaitsForAFileToSettle) {
 
 TEST_F(FolderSourceTest, ReportsAnUnreadableFileOnceThenGoesOn) {
   FolderSource src(dir_->path().string(), ImageLimits{}, 0);
-  ASSERT_TRUE(dir_->write_file("broken.jpg", std::string("\xff\xd8\xff\xe0 garbage", 14)).is_ok());
+  ASSERT_TRUE(dir_->write_file("broken.jpg", std::string("\xff\xd8\xff\xe0 garbage")).is_ok());
   auto bad = src.grab();
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().field(), "image");

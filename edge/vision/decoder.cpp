@@ -175,8 +175,17 @@ bool inside(const std::array<cv::Point2f, 4>& quad, cv::Point2f p, float margin)
 // See opencv_read(): the smallest image OpenCV's barcode module is trusted with.
 constexpr int kMinOpenCvSide = 64;
 
-// Crops are never larger than this a side: it bounds the cost of one read.
+// Bars in an area worth giving to OpenCV (UPC-E has 17, EAN-13 30; blur merges some).
+constexpr int kMinRetailBars = 10;
+constexpr int kMaxRetailBars = 40;
+// With a code already read, second-tier reads go only to candidates at least this
+// strong relative to the strongest.
+constexpr double kTier1ScoreShare = 0.3;
+
+// Crops are never larger than this a side: it bounds the cost of one read. Linear
+// crops may be wider (across the bars), as long codes need it and a row costs little.
 constexpr double kMaxCropSide = 720;
+constexpr double kMaxLinearCropWidth = 1600;
 
 // An upright crop of a region: the affine map from crop to image and the crop.
 struct Crop {
@@ -208,15 +217,19 @@ Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
   // areas (clutter merged with a code) are shrunk to bound the cost of a read.
   const double base_w = len * 1.35 + 24;
   const double base_h = std::max(height, 12.0) * 1.1 + 8;
+  // Along the bars nothing changes, so that direction is shrunk on its own: a long
+  // code close to the camera keeps its modules, and the crop stays cheap to read.
   double scale = std::clamp(360.0 / std::max(len, 1.0), 1.0, 2.5);
-  scale = std::min({scale, kMaxCropSide / base_w, kMaxCropSide / base_h});
+  scale = std::min(scale, kMaxLinearCropWidth / base_w);
   const double out_w = base_w * scale;
-  const double out_h = base_h * scale;
+  const double scale_v =
+      std::min({scale, kMaxCropSide / base_h, kMaxCropSide * kMaxCropSide / out_w / base_h});
+  const double out_h = base_h * scale_v;
   const cv::Point2d c(r.box.center.x, r.box.center.y);
-  // crop (x, y) -> image: c + u * (x - w/2) / s + v * (y - h/2) / s
-  cv::Matx23d m(u.x / scale, v.x / scale, 0, u.y / scale, v.y / scale, 0);
-  m(0, 2) = c.x - (u.x * out_w / 2 + v.x * out_h / 2) / scale;
-  m(1, 2) = c.y - (u.y * out_w / 2 + v.y * out_h / 2) / scale;
+  // crop (x, y) -> image: c + u * (x - w/2) / s + v * (y - h/2) / s_v
+  cv::Matx23d m(u.x / scale, v.x / scale_v, 0, u.y / scale, v.y / scale_v, 0);
+  m(0, 2) = c.x - u.x * out_w / 2 / scale - v.x * out_h / 2 / scale_v;
+  m(1, 2) = c.y - u.y * out_w / 2 / scale - v.y * out_h / 2 / scale_v;
   Crop crop;
   crop.to_image = m;
   cv::warpAffine(gray, crop.image, cv::Mat(m),
@@ -312,6 +325,22 @@ cv::Mat sharpened_by(const cv::Mat& gray, double sigma, double amount) {
 
 cv::Mat sharpened(const cv::Mat& gray) { return sharpened_by(gray, 2.0, 1.2); }
 
+// Four corners in clockwise order on screen (y down), starting with the one nearest
+// the top-left. Ordering by angle around the centre stays correct at any rotation.
+std::array<cv::Point2f, 4> clockwise(std::vector<cv::Point2f> p) {
+  const cv::Point2f c = (p[0] + p[1] + p[2] + p[3]) * 0.25f;
+  std::sort(p.begin(), p.end(), [&](cv::Point2f a, cv::Point2f b) {
+    return std::atan2(a.y - c.y, a.x - c.x) < std::atan2(b.y - c.y, b.x - c.x);
+  });
+  std::size_t first = 0;
+  for (std::size_t i = 1; i < 4; ++i) {
+    if (p[i].x + p[i].y < p[first].x + p[first].y) first = i;
+  }
+  std::array<cv::Point2f, 4> q;
+  for (std::size_t i = 0; i < 4; ++i) q[i] = p[(first + i) % 4];
+  return q;
+}
+
 // The outline of the code inside a crop: the largest area of dense edges around the
 // crop centre, as a quadrilateral (top-left, top-right, bottom-right, bottom-left).
 // For linear crops (bars upright) only horizontal gradients count. nullopt when no
@@ -355,17 +384,7 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
   }
   std::array<cv::Point2f, 4> q;
   if (poly.size() == 4) {
-    // Order as top-left, top-right, bottom-right, bottom-left by the sums and
-    // differences of the coordinates.
-    std::vector<cv::Point2f> p(poly.begin(), poly.end());
-    auto by = [&](auto key) {
-      return *std::min_element(p.begin(), p.end(),
-                               [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
-    };
-    q[0] = by([](cv::Point2f a) { return a.x + a.y; });
-    q[2] = by([](cv::Point2f a) { return -(a.x + a.y); });
-    q[1] = by([](cv::Point2f a) { return a.y - a.x; });
-    q[3] = by([](cv::Point2f a) { return a.x - a.y; });
+    q = clockwise(std::vector<cv::Point2f>(poly.begin(), poly.end()));
   } else {
     cv::Point2f pts[4];
     cv::minAreaRect(hull).points(pts);
@@ -503,60 +522,123 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
 constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26};
 constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
 
-// The outline of a matrix symbol in a crop: the dark modules around the centre, joined,
-// as a convex quadrilateral (top-left, top-right, bottom-right, bottom-left). The
-// finder's solid edges and the timing pattern make the hull the symbol's border.
-std::optional<std::array<cv::Point2f, 4>> matrix_outline(const cv::Mat& crop) {
-  cv::Mat dark;
-  cv::threshold(crop, dark, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
-  cv::morphologyEx(dark, dark, cv::MORPH_CLOSE,
-                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)), cv::Point(-1, -1), 2);
+// Outlines of a matrix symbol in a crop, from the pixels darker than `t`: the dark
+// modules around the centre, joined, as convex quadrilaterals (clockwise from the
+// top-left), appended to `out`. The finder's solid edges and the timing pattern make
+// the hull the symbol's border.
+void matrix_outline_at(const cv::Mat& crop, double t,
+                       std::vector<std::array<cv::Point2f, 4>>& out) {
+  cv::Mat raw_dark;
+  cv::threshold(crop, raw_dark, t, 255, cv::THRESH_BINARY_INV);
   cv::Mat labels;
-  cv::Mat stats;
-  cv::Mat centroids;
-  const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
-  const cv::Point2d mid(crop.cols / 2.0, crop.rows / 2.0);
+  // The component holding the centre; joined first with a small closing, then with
+  // one of about a module, so the timing pattern's separate dots join the finder.
   int best = -1;
-  double best_score = 0;
-  for (int i = 1; i < n; ++i) {
-    const int area = stats.at<int>(i, cv::CC_STAT_AREA);
-    const cv::Rect r(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
-                     stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
-    if (area < 40 || !r.contains(cv::Point(static_cast<int>(mid.x), static_cast<int>(mid.y))))
-      continue;
-    if (area > best_score) {
-      best_score = area;
-      best = i;
+  int close = 3;
+  for (int pass = 0; pass < 2; ++pass) {
+    cv::Mat dark;
+    cv::morphologyEx(raw_dark, dark, cv::MORPH_CLOSE,
+                     cv::getStructuringElement(cv::MORPH_RECT, cv::Size(close, close)));
+    cv::Mat stats;
+    cv::Mat centroids;
+    const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
+    const cv::Point centre(crop.cols / 2, crop.rows / 2);
+    best = -1;
+    int best_area = 0;
+    cv::Rect best_box;
+    for (int i = 1; i < n; ++i) {
+      const int area = stats.at<int>(i, cv::CC_STAT_AREA);
+      const cv::Rect r(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+      const bool touches_edge =
+          r.x == 0 || r.y == 0 || r.x + r.width == crop.cols || r.y + r.height == crop.rows;
+      if (area < 40 || touches_edge || !r.contains(centre)) continue;
+      if (area > best_area) {
+        best_area = area;
+        best = i;
+        best_box = r;
+      }
     }
+    if (best < 0) return;
+    close = std::max(3, std::max(best_box.width, best_box.height) / 10) | 1;
   }
-  if (best < 0) return std::nullopt;
   std::vector<cv::Point> pts;
   cv::findNonZero(labels == best, pts);
   std::vector<cv::Point> hull;
   cv::convexHull(pts, hull);
-  std::vector<cv::Point> poly;
-  const double perimeter = cv::arcLength(hull, true);
-  for (double eps = 0.01; eps < 0.15 && poly.size() != 4; eps += 0.01) {
-    cv::approxPolyDP(hull, poly, eps * perimeter, true);
+  // The sides are the four longest edges of the simplified hull, extended to meet:
+  // a DataMatrix's top-right module is light, so its hull has that corner cut off.
+  // How much to simplify depends on blur and size, so a few degrees are returned.
+  for (double eps : {0.01, 0.02, 0.035}) {
+    std::vector<cv::Point> poly;
+    cv::approxPolyDP(hull, poly, eps * cv::arcLength(hull, true), true);
+    if (poly.size() < 4) continue;
+    std::vector<std::pair<double, std::size_t>> edges;
+    for (std::size_t i = 0; i < poly.size(); ++i) {
+      edges.emplace_back(cv::norm(poly[(i + 1) % poly.size()] - poly[i]), i);
+    }
+    std::sort(edges.rbegin(), edges.rend());
+    std::vector<std::size_t> sides;
+    for (std::size_t k = 0; k < 4; ++k) sides.push_back(edges[k].second);
+    std::sort(sides.begin(), sides.end());
+    std::vector<cv::Point2f> corners;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::size_t e1 = sides[k];
+      const std::size_t e2 = sides[(k + 1) % 4];
+      const cv::Point2f a1(poly[e1]);
+      const cv::Point2f d1 = cv::Point2f(poly[(e1 + 1) % poly.size()]) - a1;
+      const cv::Point2f a2(poly[e2]);
+      const cv::Point2f d2 = cv::Point2f(poly[(e2 + 1) % poly.size()]) - a2;
+      const float det = d1.x * d2.y - d1.y * d2.x;
+      // Neighbouring sides must meet at a fair angle (not two pieces of one side).
+      if (std::abs(det) < 0.3f * static_cast<float>(cv::norm(d1) * cv::norm(d2))) break;
+      const float along = ((a2.x - a1.x) * d2.y - (a2.y - a1.y) * d2.x) / det;
+      corners.push_back(a1 + d1 * along);
+    }
+    if (corners.size() != 4) continue;
+    const std::array<cv::Point2f, 4> q = clockwise(corners);
+    const double side = std::min(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
+    const double far = std::max(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
+    if (side < 12 || far > 2 * crop.cols) continue;
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& o) {
+      return cv::norm(o[0] - q[0]) + cv::norm(o[1] - q[1]) + cv::norm(o[2] - q[2]) +
+                 cv::norm(o[3] - q[3]) <
+             2.0;
+    });
+    if (!seen) out.push_back(q);
   }
-  if (poly.size() != 4) return std::nullopt;
-  std::vector<cv::Point2f> p(poly.begin(), poly.end());
-  auto by = [&](auto key) {
-    return *std::min_element(p.begin(), p.end(),
-                             [&](cv::Point2f a, cv::Point2f b) { return key(a) < key(b); });
-  };
-  std::array<cv::Point2f, 4> q = {
-      by([](cv::Point2f a) { return a.x + a.y; }), by([](cv::Point2f a) { return a.y - a.x; }),
-      by([](cv::Point2f a) { return -(a.x + a.y); }), by([](cv::Point2f a) { return a.x - a.y; })};
-  const double side = std::min(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
-  if (side < 12) return std::nullopt;
-  return q;
+}
+
+// Outlines a matrix symbol in a crop may have (see matrix_outline_at). The threshold
+// comes from the middle of the crop, where the symbol and its label are; when the
+// scene around is darker than the label it may still fall between scene and label,
+// joining the symbol to the scene, so the threshold between ink and that scene is
+// tried as well.
+std::vector<std::array<cv::Point2f, 4>> matrix_outline(const cv::Mat& crop) {
+  const cv::Rect mid(crop.cols / 4, crop.rows / 4, std::max(1, crop.cols / 2),
+                     std::max(1, crop.rows / 2));
+  cv::Mat unused;
+  const double t = cv::threshold(crop(mid), unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  std::vector<std::array<cv::Point2f, 4>> out;
+  matrix_outline_at(crop, t, out);
+  if (!out.empty()) return out;
+  std::vector<std::uint8_t> below;
+  for (int y = mid.y; y < mid.y + mid.height; ++y) {
+    const auto* p = crop.ptr<std::uint8_t>(y);
+    for (int x = mid.x; x < mid.x + mid.width; ++x) {
+      if (p[x] <= t) below.push_back(p[x]);
+    }
+  }
+  if (below.size() < 16) return out;
+  const double t2 = cv::threshold(cv::Mat(below).reshape(1, 1), unused, 0, 255,
+                                  cv::THRESH_BINARY | cv::THRESH_OTSU);
+  if (t2 < t - 4) matrix_outline_at(crop, t2, out);
+  return out;
 }
 
 // Samples an n x n module grid inside `outline` (the centre of each module, averaged
-// over a small patch) and re-draws it as a clean symbol with a quiet zone: what a
-// blurred DataMatrix looks like unblurred, if n is its size.
-cv::Mat redraw_grid(const cv::Mat& crop, const std::array<cv::Point2f, 4>& outline, int n) {
+// over a small patch), thresholded: 255 light, 0 dark.
+cv::Mat sample_grid(const cv::Mat& crop, const std::array<cv::Point2f, 4>& outline, int n) {
   const float fn = static_cast<float>(n);
   const cv::Mat h =
       cv::getPerspectiveTransform(std::vector<cv::Point2f>{{0, 0}, {fn, 0}, {fn, fn}, {0, fn}},
@@ -580,8 +662,25 @@ cv::Mat redraw_grid(const cv::Mat& crop, const std::array<cv::Point2f, 4>& outli
   }
   cv::Mat bits;
   cv::threshold(samples, bits, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  return bits;
+}
+
+// A sampled grid, turned `turn` quarter turns, with its border set to the DataMatrix
+// finder (solid left column and bottom row) and timing pattern (alternating top row
+// and right column) — the modules blur damages most and that carry no data — drawn
+// clean with a quiet zone.
+cv::Mat redraw_grid(const cv::Mat& bits, int turn) {
+  cv::Mat g = bits.clone();
+  for (int t = 0; t < turn; ++t) cv::rotate(g, g, cv::ROTATE_90_CLOCKWISE);
+  const int n = g.rows;
+  for (int i = 0; i < n; ++i) {
+    g.at<std::uint8_t>(i, 0) = 0;
+    g.at<std::uint8_t>(n - 1, i) = 0;
+    g.at<std::uint8_t>(0, i) = i % 2 == 0 ? 0 : 255;
+    if (i < n - 1) g.at<std::uint8_t>(i, n - 1) = i % 2 == 1 ? 0 : 255;
+  }
   cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
-  bits.copyTo(clean(cv::Rect(2, 2, n, n)));
+  g.copyTo(clean(cv::Rect(2, 2, n, n)));
   cv::Mat big;
   cv::resize(clean, big, cv::Size(), kCleanModule, kCleanModule, cv::INTER_NEAREST);
   return big;
@@ -778,12 +877,15 @@ struct BarcodeDecoder::Impl {
     }
     // The slow variants only for the strongest few of each kind: a code's edges are
     // usually the strongest in the frame, and this bounds the time clutter costs.
+    // Once the frame has given a code, weak candidates (clutter, mostly) are left.
     int linear_left = options->max_tier1_candidates;
     int matrix_left = options->max_tier1_candidates;
+    const double floor =
+        found.empty() || regions.empty() ? 0.0 : kTier1ScoreShare * regions[0].score;
     for (std::size_t i : unread) {
       if (full() || attempts >= options->max_region_attempts) break;
       const CodeRegion& r = regions[i];
-      if (covered(r.box.center)) continue;
+      if (covered(r.box.center) || r.score < floor) continue;
       int& left = r.linear ? linear_left : matrix_left;
       if (left <= 0) continue;
       --left;
@@ -818,7 +920,9 @@ struct BarcodeDecoder::Impl {
       if (zxing(rect->image, o, &*rect, "zxing-rectified")) return true;
     }
     const Crop& c = rect ? *rect : crop;
-    if (options->use_opencv) {
+    // OpenCV reads only EAN/UPC: an area with far more or fewer bars is not worth it.
+    const int bars = bars_in_quad(c.image, {}, &c);
+    if (options->use_opencv && bars >= kMinRetailBars && bars <= kMaxRetailBars) {
       const float w = static_cast<float>(c.image.cols);
       const float h = static_cast<float>(c.image.rows);
       const std::vector<cv::Point2f> pts = {{2, h - 2}, {2, 2}, {w - 2, 2}, {w - 2, h - 2}};
@@ -830,8 +934,9 @@ struct BarcodeDecoder::Impl {
     return zxing(sharpened(c.image), o, &c, "zxing-sharpened");
   }
 
-  // Tier 0: the crop. Tier 1: enlarged and sharpened (blurred QR codes), then
-  // perspective-corrected (DataMatrix, whose detector wants the symbol upright).
+  // Tier 0: the crop. Tier 1: enlarged and sharpened (blurred QR codes), the module
+  // grid re-drawn (blurred DataMatrix), the symbol's outline straightened and enlarged
+  // (small, turned or keystoned symbols), then perspective-corrected by edge density.
   bool matrix_region(const cv::Mat& gray, const CodeRegion& r, int tier, int* attempts) {
     const Crop crop = matrix_crop(gray, r);
     if (crop.image.cols < 8 || crop.image.rows < 8) return true;
@@ -852,22 +957,63 @@ struct BarcodeDecoder::Impl {
       ++*attempts;
       if (zxing(big.image, o, &big, "zxing-sharpened")) return true;
     }
+    const auto outlines = matrix_outline(crop.image);
+    if (resampled(crop, outlines, attempts)) return true;
+    if (outline_rectified(crop, outlines, attempts)) return true;
     const std::optional<Crop> rect = rectified(crop, false);
     if (!rect) return false;
     ++*attempts;
-    if (zxing(rect->image, o, &*rect, "zxing-rectified")) return true;
-    return resampled(crop, attempts);
+    return zxing(rect->image, o, &*rect, "zxing-rectified");
+  }
+
+  // A small, turned or keystoned matrix symbol: each outline found straightened out
+  // and enlarged to several pixels per module, then read by zxing-cpp's own detector,
+  // plain and sharpened (it tolerates what is left of the outline's error).
+  bool outline_rectified(const Crop& crop, const std::vector<std::array<cv::Point2f, 4>>& outlines,
+                         int* attempts) {
+    ZxingReadOptions o;
+    o.formats = kZxQr | kZxDataMatrix;
+    o.try_rotate = false;
+    o.try_downscale = false;
+    o.try_harder = true;
+    for (const auto& q : outlines) {
+      const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+      const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+      if (w > 1.4 * h || h > 1.4 * w) continue;
+      const float side = static_cast<float>(std::clamp(std::max(w, h) * 3.0, 120.0, 240.0));
+      const float margin = 0.25f * side;
+      const std::vector<cv::Point2f> dst = {{margin, margin},
+                                            {margin + side, margin},
+                                            {margin + side, margin + side},
+                                            {margin, margin + side}};
+      Crop out;
+      cv::warpPerspective(
+          crop.image, out.image,
+          cv::getPerspectiveTransform(dst, std::vector<cv::Point2f>(q.begin(), q.end())),
+          cv::Size(static_cast<int>(side + 2 * margin), static_cast<int>(side + 2 * margin)),
+          cv::INTER_CUBIC | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+      out.to_image = crop.to_image;
+      out.quad = q;
+      // A symbol is about half dark modules; a filled shape or a frame is not.
+      const cv::Mat inner = out.image(cv::Rect(static_cast<int>(margin), static_cast<int>(margin),
+                                               static_cast<int>(side), static_cast<int>(side)));
+      cv::Mat bits;
+      cv::threshold(inner, bits, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+      const double dark = cv::countNonZero(bits) / static_cast<double>(bits.total());
+      if (dark < 0.25 || dark > 0.75) continue;
+      ++*attempts;
+      if (zxing(out.image, o, &out, "zxing-outline")) return true;
+      ++*attempts;
+      if (zxing(sharpened_by(out.image, 3.0, 1.5), o, &out, "zxing-outline")) return true;
+    }
+    return false;
   }
 
   // A blurred or distorted DataMatrix: sample its grid at each plausible size and let
   // zxing-cpp read the re-drawn symbol (Reed-Solomon rejects the wrong sizes).
-  bool resampled(const Crop& crop, int* attempts) {
-    const auto outline = matrix_outline(crop.image);
-    if (!outline) return false;
-    const auto& q = *outline;
-    const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
-    const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
-    if (w > 1.4 * h || h > 1.4 * w) return false;
+  bool resampled(const Crop& crop, const std::vector<std::array<cv::Point2f, 4>>& outlines,
+                 int* attempts) {
+    if (outlines.empty()) return false;
     ZxingReadOptions o;
     o.formats = kZxDataMatrix;
     o.try_rotate = false;
@@ -875,18 +1021,22 @@ struct BarcodeDecoder::Impl {
     o.try_harder = false;
     o.pure = true;
     ++*attempts;
-    for (int n : kMatrixSizes) {
-      // Below two pixels a module cannot be sampled.
-      if (std::min(w, h) < 2.0 * n) break;
-      cv::Mat clean = redraw_grid(crop.image, q, n);
-      for (int turn = 0; turn < 4; ++turn) {
-        auto r = zxing_read_one(clean, o);
-        if (!r.ok()) ++stats.library_errors;
-        if (r.ok() && r->has_value() && (*r)->format == "DataMatrix") {
-          return add(Candidate{Symbology::kDataMatrix, (*r)->text, (*r)->symbology_id},
-                     map_quad(q, crop.to_image), "zxing-resampled");
+    for (const auto& q : outlines) {
+      const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+      const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+      if (w > 1.4 * h || h > 1.4 * w) continue;
+      for (int n : kMatrixSizes) {
+        // Below two pixels a module cannot be sampled.
+        if (std::min(w, h) < 2.0 * n) break;
+        const cv::Mat bits = sample_grid(crop.image, q, n);
+        for (int turn = 0; turn < 4; ++turn) {
+          auto r = zxing_read_one(redraw_grid(bits, turn), o);
+          if (!r.ok()) ++stats.library_errors;
+          if (r.ok() && r->has_value() && (*r)->format == "DataMatrix") {
+            return add(Candidate{Symbology::kDataMatrix, (*r)->text, (*r)->symbology_id},
+                       map_quad(q, crop.to_image), "zxing-resampled");
+          }
         }
-        cv::rotate(clean, clean, cv::ROTATE_90_CLOCKWISE);
       }
     }
     return false;
@@ -926,6 +1076,8 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
       // than reading the few matrix candidates, and DataMatrix needs the crops anyway.
       ZxingReadOptions o;
       o.formats = kZxLinear;
+      o.try_harder = options_.whole_frame_try_harder;
+      o.try_downscale = options_.whole_frame_downscale;
       s.zxing(gray, o, nullptr, "zxing");
     }
     if (options_.use_regions && !s.full()) s.region_pass(gray);

@@ -1,14 +1,23 @@
 // BarcodeDecoder: every code in a camera frame, validated. The chain was chosen by
 // measurement on generated images (see tests/bench/vision):
-// 1. zxing-cpp on the whole frame for linear codes and QR (fast; handles perspective
-//    and motion blur; the only working QR/DataMatrix reader in this OpenCV build);
-// 2. region proposals (structure tensor): each candidate is cut out and turned so its
-//    bars stand upright, then read by zxing-cpp, by zxing-cpp after sharpening, and by
-//    OpenCV's barcode module (EAN/UPC). Matrix candidates are cut out and read by
-//    zxing-cpp, whose DataMatrix detector only finds symbols near the image centre;
-// 3. OpenCV's barcode module on the whole frame when no linear code was read.
+// 1. zxing-cpp on the whole frame for linear codes (fast; handles perspective and
+//    motion blur);
+// 2. region proposals (structure tensor), strongest first. Linear candidates are cut
+//    out turned so their bars stand upright and read by zxing-cpp; the strongest few
+//    unread ones also with perspective removed, by OpenCV's barcode module (EAN/UPC)
+//    and after sharpening. Matrix candidates are cut out and read by zxing-cpp (the
+//    only working QR/DataMatrix reader in this OpenCV build, whose DataMatrix detector
+//    only finds symbols near the image centre); the strongest few unread ones also
+//    enlarged and sharpened, with their module grid sampled by hand and re-drawn clean
+//    (blurred DataMatrix), with their outline straightened and enlarged (small, turned
+//    or keystoned symbols), and with perspective removed. Long linear codes keep their
+//    resolution across the bars (crops up to 1600 px wide, squeezed along the bars);
+// 3. OpenCV's barcode module on the whole frame when nothing else was read.
 // Every decoded code is validated with edge/barcode: a GTIN or GS1 string failing a
-// check digit is dropped and counted, never corrected.
+// check digit is dropped and counted, never corrected. Short reads (EAN-8, UPC-E) with
+// bars in their quiet zones, and OpenCV reads from areas holding more bars than the
+// symbol has, are dropped as parts of longer symbols. Library failures (exceptions,
+// zxing-cpp assertions, OpenCV's division by zero on small images) are contained.
 #pragma once
 
 #include <array>
@@ -47,7 +56,9 @@ struct Detection {
   // Corners in the input image (top-left, top-right, bottom-right, bottom-left as the
   // reader saw the symbol).
   std::array<cv::Point2f, 4> corners{};
-  std::string engine;  // "zxing", "zxing-region", "zxing-sharpened", "opencv", "opencv-region"
+  // Which read found it: "zxing", "zxing-region", "zxing-rectified", "zxing-sharpened",
+  // "zxing-resampled", "zxing-outline", "opencv", "opencv-region".
+  std::string engine;
 };
 
 struct DecoderOptions {
@@ -57,6 +68,10 @@ struct DecoderOptions {
   int max_codes = 32;            // stop after this many
   int max_region_attempts = 48;  // bounds the time one frame can take
   bool crop_try_harder = true;   // zxing's exhaustive scan on candidate crops
+  // zxing-cpp's exhaustive scan and its downscaled pyramid on the whole frame (step 1);
+  // the region pass covers what the cheaper scan misses.
+  bool whole_frame_try_harder = true;
+  bool whole_frame_downscale = false;
   // Candidates of each kind (linear, matrix) that get the slower second-tier reads.
   int max_tier1_candidates = 3;
   ImageLimits limits{};

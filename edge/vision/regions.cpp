@@ -148,6 +148,22 @@ std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions
   const double to_image = scale * kCell;
   collect(linear_mask, jxx, jyy, jxy, energy, true, to_image, options, &out);
   collect(matrix_mask, jxx, jyy, jxy, energy, false, to_image, options, &out);
+  // A matrix code beside other busy areas joins them through thin bridges, and the
+  // joined blob fails the fill test or is cut into windows: opened, the code's solid
+  // block stands alone. Areas found both ways are kept once.
+  const std::size_t before = out.size();
+  cv::Mat opened;
+  cv::morphologyEx(matrix_mask, opened, cv::MORPH_OPEN, k3);
+  std::vector<CodeRegion> split;
+  collect(opened, jxx, jyy, jxy, energy, false, to_image, options, &split);
+  for (const CodeRegion& r : split) {
+    const bool seen =
+        std::any_of(out.begin(), out.begin() + static_cast<long>(before), [&](const CodeRegion& o) {
+          return !o.linear && cv::norm(o.box.center - r.box.center) < 2 * to_image &&
+                 std::abs(o.box.size.area() - r.box.size.area()) < 0.3 * r.box.size.area();
+        });
+    if (!seen) out.push_back(r);
+  }
   std::sort(out.begin(), out.end(),
             [](const CodeRegion& a, const CodeRegion& b) { return a.score > b.score; });
   if (out.size() > static_cast<std::size_t>(options.max_regions)) {

@@ -70,7 +70,7 @@ nlohmann::json to_json(const ShelfScan& scan);
 
 struct ShelfScannerOptions {
   int work_width = 960;  // analysis width; frames are scaled to it
-  int orb_features = 2000;
+  int orb_features = 1000;
   int min_inliers = 20;     // feature registration
   double max_shift = 0.15;  // registrations moving corners further (share of the
                             // diagonal) are refused as wrong

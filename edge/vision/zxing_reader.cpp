@@ -6,14 +6,15 @@
 // as glibc would. The jump skips destructors of the library's frames: a bounded leak
 // on a rare image, accepted over losing the process.
 //
-// It must not include <cassert>/<assert.h>, whose declaration of __assert_fail would
-// clash with ours.
+// The definition matches glibc's declaration (noexcept, noreturn), so headers that
+// declare it too do not clash.
 #include "edge/vision/zxing_reader.hpp"
 
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 
 #define ZX_USE_UTF8 1
 #include <ZXing/BarcodeFormat.h>
@@ -60,10 +61,9 @@ ZXing::BarcodeFormats to_formats(unsigned mask) {
   return f;
 }
 
-// Kept free of objects with destructors between sigsetjmp and the read, so a jump
+// Kept free of objects with destructors between sigsetjmp and the call, so a jump
 // back leaves this frame consistent.
-bool read_guarded(const ZXing::ImageView& view, const ZXing::DecodeHints& hints, ZXing::Result* out,
-                  bool* asserted) {
+bool call_guarded(const std::function<void()>& body, bool* asserted) {
   sigjmp_buf env;
   sigjmp_buf* const previous = t_assert_jump;
   if (sigsetjmp(env, 0) != 0) {
@@ -73,7 +73,7 @@ bool read_guarded(const ZXing::ImageView& view, const ZXing::DecodeHints& hints,
   }
   t_assert_jump = &env;
   try {
-    *out = ZXing::ReadBarcode(view, hints);
+    body();
   } catch (...) {
     t_assert_jump = previous;
     return false;
@@ -83,6 +83,12 @@ bool read_guarded(const ZXing::ImageView& view, const ZXing::DecodeHints& hints,
 }
 
 }  // namespace
+
+Status run_contained(const std::function<void()>& body) {
+  bool asserted = false;
+  if (call_guarded(body, &asserted)) return Status::ok();
+  return internal_error(asserted ? "a library assertion failed" : "a library call threw");
+}
 
 StatusOr<std::optional<RawCode>> zxing_read_one(const cv::Mat& gray,
                                                 const ZxingReadOptions& options) {
@@ -102,10 +108,9 @@ StatusOr<std::optional<RawCode>> zxing_read_one(const cv::Mat& gray,
   hints.setMaxNumberOfSymbols(1);
   hints.setEanAddOnSymbol(ZXing::EanAddOnSymbol::Ignore);
   ZXing::Result result;
-  bool asserted = false;
-  if (!read_guarded(view, hints, &result, &asserted)) {
-    return internal_error(asserted ? "zxing-cpp assertion failed on this image"
-                                   : "zxing-cpp threw on this image");
+  const Status run = run_contained([&] { result = ZXing::ReadBarcode(view, hints); });
+  if (!run.is_ok()) {
+    return internal_error("zxing-cpp failed on this image: " + run.message());
   }
   if (!result.isValid()) return std::optional<RawCode>();
   try {

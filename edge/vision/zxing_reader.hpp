@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,11 @@ struct ZxingReadOptions {
   bool try_downscale = true;
   bool pure = false;  // the image is nothing but one upright, unblurred symbol
 };
+
+// Runs `body` so that a failed C assertion inside it (on this thread) or an exception
+// comes back as kInternal instead of ending the process. Meant for library calls:
+// destructors of the frames an assertion jumps over do not run. Thread-safe.
+[[nodiscard]] Status run_contained(const std::function<void()>& body);
 
 // Reads at most one symbol from an 8-bit grey image. nullopt when none is found.
 // kInternal when the library threw or asserted (the image is given up; nothing is

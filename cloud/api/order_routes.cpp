@@ -1,0 +1,112 @@
+#include "cloud/api/order_routes.hpp"
+
+#include <charconv>
+#include <memory>
+#include <thread>
+
+namespace shopeasy::cloud::api {
+namespace {
+
+using http::Access;
+using http::Request;
+using http::Response;
+
+constexpr const char* kOrderPath = R"(/api/orders/([A-Za-z0-9_-]{1,64}))";
+constexpr int kEventPage = 100;
+
+bool is_admin(const Request& req) { return req.principal.role == "admin"; }
+
+bool is_final(const nlohmann::json& body) {
+  const std::string status = body.value("status", "");
+  return status == "delivered" || status == "cancelled" || status == "failed" ||
+         status == "refunded";
+}
+
+// -1 when absent or not a non-negative integer.
+std::int64_t last_event_id(const Request& req) {
+  std::string text = req.header("Last-Event-ID");
+  if (text.empty()) text = req.query_param("last_event_id").value_or("");
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < 0) return -1;
+  return v;
+}
+
+struct EventStream {
+  storage::CloudStore* store = nullptr;
+  http::HttpServer* server = nullptr;
+  std::string order_id;
+  std::int64_t cursor = 0;
+  OrderRouteOptions options;
+  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+
+  bool step(http::StreamWriter& w) {
+    if (!server->running()) return false;
+    auto events = store->order_events(order_id, cursor, kEventPage);
+    if (!events.ok()) return false;
+    std::string chunk;
+    bool done = false;
+    for (const storage::OrderEvent& e : *events) {
+      cursor = e.seq;
+      chunk += "id: " + std::to_string(e.seq) + "\nevent: " + e.kind + "\ndata: " + e.body.dump() +
+               "\n\n";
+      if (e.kind == "status" && is_final(e.body)) done = true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!chunk.empty()) {
+      last_write = now;
+      // A final status ends the stream once everything before it is out; a later
+      // refund is seen by reconnecting with Last-Event-ID.
+      return w.write(chunk) && !(done && static_cast<int>(events->size()) < kEventPage);
+    }
+    if (now - last_write >= options.keepalive) {
+      last_write = now;
+      return w.write(": keepalive\n\n");
+    }
+    std::this_thread::sleep_for(options.poll_interval);
+    return true;
+  }
+};
+
+}  // namespace
+
+void register_order_routes(http::HttpServer& server, orders::OrderService& service,
+                           storage::CloudStore& store, OrderRouteOptions options) {
+  server.route("POST", "/api/orders", Access::roles_of({"customer"}), [&service](const Request& r) {
+    if (!r.is_json()) {
+      return Response::error(
+          Status(StatusCode::kUnsupportedMediaType, "Content-Type must be application/json"));
+    }
+    orders::Reply reply = service.place(r.principal.subject, r.header("Idempotency-Key"), r.body);
+    return Response::json(reply.status, reply.body);
+  });
+  server.route("GET", kOrderPath, Access::roles_of({"customer", "admin"}),
+               [&service](const Request& r) {
+                 auto order = service.get(r.params[0], r.principal.subject, is_admin(r));
+                 if (!order.ok()) return Response::error(order.status());
+                 return Response::json(200, orders::OrderService::order_json(*order));
+               });
+  server.route("POST", std::string(kOrderPath) + "/cancel", Access::roles_of({"customer", "admin"}),
+               [&service](const Request& r) {
+                 auto order = service.cancel(r.params[0], r.principal.subject, is_admin(r));
+                 if (!order.ok()) return Response::error(order.status());
+                 return Response::json(200, orders::OrderService::order_json(*order));
+               });
+  server.route("GET", std::string(kOrderPath) + "/events", Access::roles_of({"customer", "admin"}),
+               [&service, &store, &server, options](const Request& r) {
+                 auto order = service.get(r.params[0], r.principal.subject, is_admin(r));
+                 if (!order.ok()) return Response::error(order.status());
+                 auto state = std::make_shared<EventStream>();
+                 state->store = &store;
+                 state->server = &server;
+                 state->order_id = r.params[0];
+                 state->cursor = std::max<std::int64_t>(last_event_id(r), 0);
+                 state->options = options;
+                 Response resp;
+                 resp.content_type = "text/event-stream";
+                 resp.stream = [state](http::StreamWriter& w) { return state->step(w); };
+                 return resp;
+               });
+}
+
+}  // namespace shopeasy::cloud::api

@@ -1,0 +1,96 @@
+// OrderService: the customer's order from placement to a terminal status. Placement
+// validates the request against the cloud's catalog (prices never come from the
+// client), ranks the stores that serve the delivery point, and has storage hold every
+// line at the best store that can supply them all; a payment intent follows. Payment
+// webhooks confirm and route the order (or cancel it); store events arrive through sync
+// (CloudStore::apply_batch); tick() enforces the payment and accept deadlines and pays
+// back refunds that are owed. All state lives in CloudStore, so several cloud
+// instances may serve the same orders. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cloud/payments/payment_types.hpp"
+#include "cloud/routing/router.hpp"
+#include "cloud/routing/store_index.hpp"
+#include "cloud/storage/cloud_store.hpp"
+#include "common/clock/clock.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+
+namespace shopeasy::cloud::orders {
+
+struct OrderOptions {
+  std::int64_t payment_timeout_ms = 900'000;
+  std::int64_t accept_timeout_ms = 60'000;
+  std::int64_t online_window_ms = 30'000;
+  std::string currency = "EUR";
+  // The promise to the customer is the best store's estimated delivery time plus this
+  // margin (payment, acceptance, a late runner).
+  std::int64_t promise_margin_ms = 120'000;
+};
+
+// Candidate stores for a delivery point, best first. The default ranks by estimated
+// delivery time (routing::rank); tests and benchmarks may swap it.
+using CandidateRanker = std::function<std::vector<routing::RankedStore>(
+    const routing::StoreIndex& index, geohash::LatLon point, std::int64_t now_ms,
+    std::int64_t units, std::int64_t online_window_ms)>;
+CandidateRanker rank_by_eta();
+
+// An HTTP-shaped answer: status code and JSON body (errors in the project's shape).
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+class OrderService {
+ public:
+  // `payments` may be null: orders are then confirmed and routed at once (no payment
+  // step), which is what unit tests and benchmarks want.
+  OrderService(storage::CloudStore& store, const routing::StoreIndex& index,
+               payments::PaymentProvider* payments, const Clock& clock, OrderOptions options,
+               log::Logger logger, metrics::Registry& metrics, CandidateRanker ranker = {});
+
+  // Sets the payment provider (null: no payment step) for orders placed from now on.
+  void set_payments(payments::PaymentProvider* payments) { payments_.store(payments); }
+
+  // POST /api/orders for `customer_id` with the raw JSON body.
+  Reply place(const std::string& customer_id, const std::string& idempotency_key,
+              const std::string& body);
+  // The order if `customer_id` placed it (any order when `is_admin`); kNotFound otherwise,
+  // so one customer cannot learn whether another's order id exists.
+  StatusOr<storage::OrderRecord> get(const std::string& order_id, const std::string& customer_id,
+                                     bool is_admin);
+  StatusOr<storage::OrderRecord> cancel(const std::string& order_id, const std::string& customer_id,
+                                        bool is_admin);
+  // A verified payment event (webhook). Errors make the gateway retry.
+  Status on_payment_event(const payments::PaymentEvent& event);
+  // Deadlines and refunds; returns how many orders were looked at.
+  int tick();
+
+  // The customer's view of an order.
+  static nlohmann::json order_json(const storage::OrderRecord& order);
+
+ private:
+  Reply finish_placement(const storage::OrderRecord& order, const std::string& idempotency_key,
+                         const std::string& request_hash);
+  Status settle_refund(const storage::OrderRecord& order);
+
+  storage::CloudStore& store_;
+  const routing::StoreIndex& index_;
+  std::atomic<payments::PaymentProvider*> payments_;
+  const Clock& clock_;
+  OrderOptions options_;
+  log::Logger logger_;
+  CandidateRanker ranker_;
+  metrics::CounterFamily& placed_;
+  metrics::Histogram& place_seconds_;
+};
+
+}  // namespace shopeasy::cloud::orders

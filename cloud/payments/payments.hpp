@@ -1,0 +1,8 @@
+// Payments for cloud orders: the PaymentProvider interface, the built-in sandbox
+// gateway with its hosted payment page, and the signed-webhook receiver. The order flow
+// includes this one header.
+#pragma once
+
+#include "cloud/payments/payment_types.hpp"
+#include "cloud/payments/sandbox_provider.hpp"
+#include "cloud/payments/webhook.hpp"

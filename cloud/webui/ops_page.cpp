@@ -1,0 +1,10 @@
+#include "cloud/webui/ops_page.hpp"
+
+namespace shopeasy::cloud::webui {
+
+void register_ops_page(http::HttpServer& server) {
+  static const shopeasy::webui::StaticAssets kAssets(embedded_files());
+  kAssets.register_routes(server, "/ops", "index.html", "/ops/");
+}
+
+}  // namespace shopeasy::cloud::webui

@@ -1,0 +1,54 @@
+// Abuse limits and auditing glue between HttpServer and the security building blocks:
+// a per-client request rate limit that answers 429 with Retry-After (reconfigurable while
+// running, for a configuration reload), and an audit sink that records every successful
+// call of an audited route in an AuditLog with who, what and from where.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "common/clock/clock.hpp"
+#include "common/http/server.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/security/audit_log.hpp"
+#include "common/security/rate_limiter.hpp"
+
+namespace shopeasy::security {
+
+class RequestRateLimit {
+ public:
+  // Starts disabled until configure(). `clock` and `metrics` must outlive it.
+  RequestRateLimit(const Clock& clock, metrics::Registry& metrics, log::Logger logger);
+  // per_second <= 0 turns the limit off. Buckets start afresh (full) after a change.
+  void configure(double per_second, double burst);
+  // A 429 response for a client over its rate, or nullopt. /health is never limited.
+  // Thread-safe.
+  std::optional<http::Response> admit(const http::Request& request);
+  // For HttpServer::set_admission.
+  http::Admission admission() {
+    return [this](const http::Request& r) { return admit(r); };
+  }
+
+ private:
+  const Clock& clock_;
+  log::Logger logger_;
+  metrics::Counter& refused_;
+  log::RateLimiter log_limit_;
+  std::mutex mutex_;
+  std::shared_ptr<RateLimiter> limiter_;  // null while off
+};
+
+// Records successful audited calls: actor = the principal's subject and role, action =
+// the route's audit action, target = the request path, details = method, status and the
+// request body's top-level fields (values of "password" and "token" keys dropped; bodies
+// that are not JSON objects or are large are summarised by size). `audit` must outlive
+// the sink; failures to record are logged and counted, never fail the request.
+http::AuditSink make_audit_sink(AuditLog& audit, metrics::Registry& metrics, log::Logger logger);
+
+// The answer to an admin's audit query: query parameters since_ms, actor, action,
+// cursor and limit (1..1000); 400 naming a bad parameter.
+http::Response audit_query_response(const AuditLog& audit, const http::Request& request);
+
+}  // namespace shopeasy::security

@@ -1,0 +1,157 @@
+// OrderBook: the store's side of a customer order, from the moment the cloud routes it
+// here until a runner hands it over. The store is the truth about its stock, so it
+// accepts an order only if it can reserve every line (FEFO) and refuses it otherwise;
+// pickers then work from a pick list in bin walk order, each scan checked against the
+// order on the spot; short picks are resolved by a substitute of the same category at
+// no higher price, or by dropping the line; packing closes the pick and hands the order
+// to dispatch, whose runner events move it on to delivered or failed.
+//
+// Every change goes through EdgeStore (one writer, group commit) and changes the order,
+// its stock and its "order.status" outbox event (see the cloud/edge orders contract) in
+// one transaction, so the cloud hears each status exactly once and in order. Status
+// changes follow wire::is_legal_transition; anything else is kFailedPrecondition.
+//
+// Errors, by what the caller should do: kNotFound (unknown order), kInvalidArgument
+// (fix the request; field names the part), kFailedPrecondition (not allowed in the
+// order's state, or the stock is not there: the message says what was expected),
+// kUnavailable (retry). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock/clock.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/status/status.hpp"
+#include "edge/inventory/inventory.hpp"
+#include "edge/store/edge_store.hpp"
+
+namespace shopeasy::edge::orders {
+
+// A packed order waiting for a runner, as dispatch sees it.
+struct PackedOrder {
+  std::string order_id;
+  double lat;
+  double lon;
+  std::int64_t promised_at_ms;
+  std::int64_t packed_at_ms;
+  int units;
+};
+
+struct OrderBookOptions {
+  std::string store_id;
+  // Accept a routed order at once when every line can be reserved (else staff decide).
+  bool auto_accept = true;
+  // Live position events per order are sent at most this often.
+  std::chrono::milliseconds position_interval{3000};
+};
+
+// One scan at the packing table or shelf (POST /api/orders/{id}/pick).
+struct PickScan {
+  std::string code;                    // what the scanner read
+  std::optional<std::string> bin;      // where the picker took it from
+  std::int64_t qty = 1;                // scans of this code at once
+  std::optional<std::string> scan_id;  // makes a retried scan a no-op
+};
+
+// A short pick (POST /api/orders/{id}/short).
+struct ShortPick {
+  std::string sku;
+  bool substitute = false;  // false: cancel the line's missing units
+  std::optional<std::string> substitute_sku;
+};
+
+class OrderBook {
+ public:
+  OrderBook(store::EdgeStore& store, inventory::Inventory& inventory, OrderBookOptions options,
+            const Clock& clock, log::Logger logger, metrics::Registry& metrics);
+  ~OrderBook();
+  OrderBook(const OrderBook&) = delete;
+  OrderBook& operator=(const OrderBook&) = delete;
+
+  // True for the downstream kinds apply_downstream handles ("order", "order.cancel").
+  static bool handles(const std::string& kind);
+  // Applies a downstream item inside the sync client's write (so the order and the sync
+  // cursor commit together). "order": stored as routed (a repeat is a no-op), then with
+  // auto_accept reserved and accepted, or refused as cancelled with reason
+  // "refused: out_of_stock <sku>". "order.cancel": reservation released, picked units
+  // put back, cancelled. kInvalidArgument for a malformed body.
+  Status apply_downstream(store::WriteContext& ctx, const std::string& kind,
+                          const nlohmann::json& body);
+
+  // Staff decisions on a routed order. accept reserves every line (kFailedPrecondition
+  // naming the short SKU, or after the accept deadline); refuse releases what the order
+  // holds and cancels it with reason "refused: <reason>".
+  StatusOr<nlohmann::json> accept(const std::string& order_id, const inventory::Actor& actor);
+  StatusOr<nlohmann::json> refuse(const std::string& order_id, const std::string& reason,
+                                  const inventory::Actor& actor);
+  // One pick scan: a code that is not in the order, or more units than the order still
+  // wants, is kFailedPrecondition naming what is expected. The first good scan moves the
+  // order to picking.
+  StatusOr<nlohmann::json> pick(const std::string& order_id, const PickScan& scan,
+                                const inventory::Actor& actor);
+  // Resolves a line the picker cannot fill: a substitute must be of the same category
+  // and cost no more than the line's unit price, and be in stock; cancelling the last
+  // remaining units of the order cancels it.
+  StatusOr<nlohmann::json> short_pick(const std::string& order_id, const ShortPick& request,
+                                      const inventory::Actor& actor);
+  // Closes the pick when every line is picked or resolved: packed.
+  StatusOr<nlohmann::json> pack(const std::string& order_id, const inventory::Actor& actor);
+
+  // Reads.
+  StatusOr<nlohmann::json> get(const std::string& order_id);
+  // Oldest first; `after` is the last order id of the previous page.
+  StatusOr<nlohmann::json> list(const std::optional<std::string>& status,
+                                const std::optional<std::string>& after, int limit);
+  // What is still to pick, in bin walk order, each entry one bin and lot (FEFO).
+  StatusOr<nlohmann::json> picklist(const std::string& order_id);
+
+  // Dispatch. Packed orders with no runner yet, oldest packed first.
+  StatusOr<std::vector<PackedOrder>> packed_awaiting_dispatch();
+  // Records the runner and ETA of a packed order (it stays packed) and tells the cloud
+  // (order.status packed with runner_id and eta_ms). kFailedPrecondition if it is not
+  // packed or already has another runner.
+  Status mark_assigned(const std::string& order_id, const std::string& runner_id,
+                       const std::string& assignment_id, std::int64_t eta_ms);
+  // picked_up -> out_for_delivery, delivered -> delivered, failed -> failed (reason
+  // "runner_failed: <reason>"); other types are ignored. An event from a runner the
+  // order is not assigned to is refused (kFailedPrecondition), counted and logged.
+  Status on_runner_event(const std::string& runner_id, const std::string& type,
+                         const std::string& order_id, std::int64_t at_ms,
+                         const std::string& reason);
+  // Emits "order.position" for an order out for delivery with this runner, at most once
+  // per position_interval per order (extra positions are dropped, not an error).
+  Status on_position(const std::string& order_id, const std::string& runner_id, double lat,
+                     double lon, std::int64_t eta_ms, std::int64_t at_ms);
+  // The runner went offline before pickup: the order waits for dispatch again.
+  void unassign(const std::string& order_id);
+
+ private:
+  Status receive(store::WriteContext& ctx, const nlohmann::json& body);
+  Status cancel_from_cloud(store::WriteContext& ctx, const nlohmann::json& body);
+
+  store::EdgeStore& store_;
+  inventory::Inventory& inventory_;
+  OrderBookOptions options_;
+  const Clock& clock_;
+  log::Logger logger_;
+
+  std::mutex position_mutex_;
+  std::map<std::string, MonoTime> last_position_;  // per order
+
+  metrics::CounterFamily& transitions_;
+  metrics::CounterFamily& pick_scans_;
+  metrics::Counter& runner_events_refused_;
+  metrics::Counter& positions_dropped_;
+  std::vector<metrics::CallbackGauge> by_status_;  // last: unregistered first
+};
+
+}  // namespace shopeasy::edge::orders

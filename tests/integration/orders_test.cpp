@@ -1,0 +1,421 @@
+// Cloud orders with the real shopeasy-cloud binary: concurrent orders never oversell
+// (SQLite, and two cloud instances on one PostgreSQL), idempotent retries, bad input
+// reserving nothing, payment through the sandbox gateway and its signed webhook, store
+// events arriving through sync (accept, refuse, deliver) and the accept deadline. Stores
+// are played by sync requests, so every step is deterministic.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/geohash/geohash.hpp"
+#include "tests/integration/daemon_fixture.hpp"
+
+namespace shopeasy::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kAlice = "alice-token";
+constexpr const char* kBob = "bob-token";
+constexpr const char* kSecret = "store-secret-0123456789";
+constexpr double kCustomerLat = 12.975;
+constexpr double kCustomerLon = 77.645;
+
+std::string cloud_tokens() {
+  json t = json::parse(admin_tokens_json());
+  t.push_back({{"name", "alice"}, {"role", "customer"}, {"sha256", http::sha256_hex(kAlice)}});
+  t.push_back({{"name", "bob"}, {"role", "customer"}, {"sha256", http::sha256_hex(kBob)}});
+  return t.dump();
+}
+
+json order_body(const std::string& sku, std::int64_t qty) {
+  return {{"lines", {{{"sku", sku}, {"qty", qty}}}},
+          {"delivery", {{"lat", kCustomerLat}, {"lon", kCustomerLon}}}};
+}
+
+class OrdersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::create("orders");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(*dir));
+  }
+
+  void start_clouds(int count, std::vector<std::string> extra = {}) {
+    std::optional<std::string> dsn;
+    if (use_postgres_) {
+      auto pg = PostgresServer::start({.settings = {"fsync=off"}});
+      ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+      pg_.emplace(std::move(*pg));
+      ASSERT_TRUE(pg_->create_database("orders").is_ok());
+      dsn = pg_->dsn("orders");
+    }
+    for (int i = 0; i < count; ++i) {
+      std::vector<std::string> args = {
+          "--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
+          "--auth.tokens=" + cloud_tokens()};
+      if (dsn) {
+        args.push_back("--storage.backend=postgres");
+        args.push_back("--storage.postgres_dsn=" + *dsn);
+      }
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto cloud = start_daemon("shopeasy-cloud", args);
+      ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+      clouds_.push_back(std::move(*cloud));
+    }
+  }
+
+  HttpReply call(const std::string& method, const std::string& path, const std::string& body = "",
+                 const std::string& token = kAdminToken,
+                 std::map<std::string, std::string> extra = {}, std::size_t instance = 0) {
+    auto headers = bearer(token);
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    for (auto& [k, v] : extra) headers[k] = v;
+    return http_request("127.0.0.1", clouds_[instance].http_port, method, path, body, headers, 30s)
+        .value_or(HttpReply{});
+  }
+
+  HttpReply place(const json& body, const std::string& key, const std::string& token = kAlice,
+                  std::size_t instance = 0) {
+    std::map<std::string, std::string> extra;
+    if (!key.empty()) extra["Idempotency-Key"] = key;
+    return call("POST", "/api/orders", body.dump(), token, extra, instance);
+  }
+
+  void add_store(const std::string& id, double lat, double lon) {
+    ASSERT_EQ(call("PUT", "/v1/stores/" + id,
+                   json{{"name", "Store " + id},
+                        {"lat", lat},
+                        {"lon", lon},
+                        {"service_radius_m", 3000},
+                        {"secret", kSecret}}
+                       .dump())
+                  .status,
+              200);
+  }
+
+  void add_product(const std::string& sku, std::int64_t price) {
+    ASSERT_EQ(call("PUT", "/v1/catalog/" + sku,
+                   json{{"name", "Product " + sku}, {"price_cents", price}}.dump())
+                  .status,
+              200);
+  }
+
+  // Sends changes as the store would; returns the sync reply.
+  json sync(const std::string& store, std::vector<std::pair<std::string, json>> changes) {
+    std::int64_t& seq = seqs_[store];
+    json batch = {{"store_id", store},
+                  {"first_seq", seq + 1},
+                  {"changes", json::array()},
+                  {"downstream_cursor", 0},
+                  {"sent_at_ms", 1'800'000'000'000}};
+    for (auto& [kind, body] : changes) {
+      batch["changes"].push_back({{"seq", ++seq}, {"kind", kind}, {"body", body}});
+    }
+    auto headers = bearer(store + ":" + kSecret);
+    headers["Content-Type"] = "application/json";
+    auto reply = http_request("127.0.0.1", clouds_[0].http_port, "POST",
+                              "/v1/stores/" + store + "/sync", batch.dump(), headers, 30s);
+    EXPECT_TRUE(reply && reply->status == 200) << (reply ? reply->body : "no answer");
+    return reply && reply->status == 200 ? json::parse(reply->body) : json();
+  }
+
+  void stock(const std::string& store, const std::string& sku, std::int64_t on_hand,
+             std::int64_t reserved = 0) {
+    sync(store,
+         {{"stock.changed", {{"sku", sku}, {"sku_on_hand", on_hand}, {"sku_reserved", reserved}}}});
+  }
+
+  void order_status(const std::string& store, const std::string& order_id,
+                    const std::string& status, const std::string& reason = "") {
+    json body = {{"order_id", order_id}, {"status", status}, {"at_ms", 1'800'000'000'000}};
+    if (!reason.empty()) body["reason"] = reason;
+    sync(store, {{"order.status", body}});
+  }
+
+  // Free units of the SKU at the store nearest the customer, as customers see it.
+  std::int64_t available(const std::string& sku) {
+    auto cell = geohash::encode({kCustomerLat, kCustomerLon}, 7);
+    auto r = call("GET", "/api/inventory?geo_hash=" + *cell + "&limit=1000", "", kAlice);
+    if (r.status != 200) {
+      ADD_FAILURE() << r.body;
+      return -1;
+    }
+    const json page = json::parse(r.body);
+    for (const auto& item : page["items"]) {
+      if (item["sku"] == sku) return item["available"].get<std::int64_t>();
+    }
+    ADD_FAILURE() << r.body;
+    return -2;
+  }
+
+  json get_order(const std::string& id, const std::string& token = kAlice) {
+    auto r = call("GET", "/api/orders/" + id, "", token);
+    return r.status == 200 ? json::parse(r.body) : json{{"http_status", r.status}};
+  }
+
+  // Pays through the sandbox's hosted page; the gateway's webhook routes the order.
+  void pay(const json& placed) {
+    const std::string intent = placed["payment"]["intent_id"];
+    ASSERT_EQ(call("POST", "/sandbox/pay/" + intent, json{{"outcome", "succeed"}}.dump()).status,
+              200);
+    const std::string id = placed["order_id"];
+    json order;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          order = get_order(id);
+          return order.value("status", "") == "routed";
+        },
+        20s))
+        << order.dump() << "\n"
+        << clouds_[0].process.describe();
+  }
+
+  void race_for_last_units(int orders, std::int64_t units) {
+    add_store("s1", 12.9719, 77.6412);
+    add_product("MILK", 6500);
+    stock("s1", "MILK", units);
+    // Every instance learns of the new store by its next index refresh.
+    auto cell = geohash::encode({kCustomerLat, kCustomerLon}, 7);
+    for (std::size_t i = 0; i < clouds_.size(); ++i) {
+      ASSERT_TRUE(wait_for(
+          [&] {
+            auto r = call("GET", "/api/stores?geo_hash=" + *cell, "", kAlice, {}, i);
+            return r.status == 200 && r.body.find("\"online\":true") != std::string::npos;
+          },
+          10s));
+    }
+    std::atomic<int> created{0}, out_of_stock{0}, other{0};
+    std::vector<std::thread> threads;
+    std::mutex mutex;
+    std::vector<std::string> unexpected;
+    for (int i = 0; i < orders; ++i) {
+      threads.emplace_back([&, i] {
+        auto r = place(order_body("MILK", 1), "race-" + std::to_string(i), kAlice,
+                       static_cast<std::size_t>(i) % clouds_.size());
+        if (r.status == 201) {
+          ++created;
+        } else if (r.status == 409 && json::parse(r.body)["error"]["code"] == "out_of_stock") {
+          ++out_of_stock;
+        } else {
+          ++other;
+          std::lock_guard lock(mutex);
+          unexpected.push_back(std::to_string(r.status) + " " + r.body);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(created.load(), units);
+    EXPECT_EQ(out_of_stock.load(), orders - units);
+    EXPECT_EQ(other.load(), 0) << (unexpected.empty() ? "" : unexpected.front());
+    EXPECT_EQ(available("MILK"), 0);
+  }
+
+  bool use_postgres_ = false;
+  std::optional<TempDir> dir_;
+  std::optional<PostgresServer> pg_;
+  std::vector<RunningDaemon> clouds_;
+  std::map<std::string, std::int64_t> seqs_;
+};
+
+TEST_F(OrdersTest, TwoHundredConcurrentOrdersForFiftyUnitsSellExactlyFifty) {
+  start_clouds(1);
+  race_for_last_units(200, 50);
+}
+
+TEST_F(OrdersTest, TwoCloudInstancesOnOnePostgresSellExactlyFifty) {
+  use_postgres_ = true;
+  start_clouds(2);
+  race_for_last_units(200, 50);
+}
+
+TEST_F(OrdersTest, ARetryReturnsTheFirstAnswerAndAReusedKeyIsRefused) {
+  start_clouds(1);
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 3);
+  auto first = place(order_body("MILK", 2), "k-1");
+  ASSERT_EQ(first.status, 201) << first.body;
+  const json placed = json::parse(first.body);
+  EXPECT_EQ(placed["status"], "pending_payment");
+  EXPECT_EQ(placed["total_cents"], 13000);
+  EXPECT_FALSE(placed["payment"]["intent_id"].get<std::string>().empty());
+  EXPECT_NE(placed["payment"]["confirm_url"].get<std::string>().find("/sandbox/pay/"),
+            std::string::npos);
+  auto again = place(order_body("MILK", 2), "k-1");
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(json::parse(again.body), placed);
+  EXPECT_EQ(available("MILK"), 1);  // held once, not twice
+  auto reused = place(order_body("MILK", 1), "k-1");
+  EXPECT_EQ(reused.status, 422) << reused.body;
+  // An out-of-stock answer is replayed too.
+  auto short_first = place(order_body("MILK", 5), "k-2");
+  ASSERT_EQ(short_first.status, 409) << short_first.body;
+  const json shortage = json::parse(short_first.body);
+  EXPECT_EQ(shortage["error"]["code"], "out_of_stock");
+  EXPECT_EQ(shortage["lines"][0]["sku"], "MILK");
+  EXPECT_EQ(shortage["lines"][0]["available"], 1);
+  auto short_again = place(order_body("MILK", 5), "k-2");
+  EXPECT_EQ(short_again.status, 409);
+  EXPECT_EQ(json::parse(short_again.body), shortage);
+  // Another customer neither sees nor cancels the order.
+  EXPECT_EQ(get_order(placed["order_id"], kBob)["http_status"], 404);
+  EXPECT_EQ(
+      call("POST", "/api/orders/" + placed["order_id"].get<std::string>() + "/cancel", "", kBob)
+          .status,
+      404);
+}
+
+TEST_F(OrdersTest, BadInputIsRefusedClearlyWithNothingReserved) {
+  start_clouds(1);
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 50);
+  struct Case {
+    json body;
+    std::string key;
+    int status;
+    std::string code_or_field;
+  };
+  const std::vector<Case> cases = {
+      {order_body("NOPE", 1), "b1", 422, "lines[0].sku"},
+      {order_body("MILK", 0), "b2", 400, "lines[0].qty"},
+      {order_body("MILK", 100000), "b3", 400, "lines[0].qty"},
+      {{{"lines", {{{"sku", "MILK"}, {"qty", 1}}}}, {"delivery", {{"lat", 13.9}, {"lon", 78.9}}}},
+       "b4",
+       422,
+       "no_store_serves_location"},
+      {{{"lines", {{{"sku", "MILK"}, {"qty", 1}}}}, {"delivery", {{"geohash", "tdr1a!"}}}},
+       "b5",
+       400,
+       "delivery.geohash"},
+      {order_body("MILK", 1), "", 400, "Idempotency-Key"},
+      {{{"lines", json::array()}, {"delivery", {{"lat", kCustomerLat}, {"lon", kCustomerLon}}}},
+       "b6",
+       400,
+       "lines"},
+  };
+  for (const Case& c : cases) {
+    auto r = place(c.body, c.key);
+    EXPECT_EQ(r.status, c.status) << c.body.dump() << " -> " << r.body;
+    const json error = json::parse(r.body)["error"];
+    EXPECT_TRUE(error.value("field", "") == c.code_or_field ||
+                error.value("code", "") == c.code_or_field)
+        << r.body;
+  }
+  EXPECT_EQ(available("MILK"), 50);
+}
+
+TEST_F(OrdersTest, PaidOrderIsRoutedAcceptedDeliveredAndStreamed) {
+  start_clouds(1);
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 10);
+  auto r = place(order_body("MILK", 2), "d-1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json placed = json::parse(r.body);
+  const std::string id = placed["order_id"];
+  pay(placed);
+  // The store receives the order through its downstream queue.
+  const json reply = sync("s1", {});
+  bool delivered_down = false;
+  for (const auto& item : reply["downstream"]) {
+    if (item["kind"] == "order" && item["body"]["order_id"] == id) {
+      delivered_down = true;
+      EXPECT_EQ(item["body"]["status"], "routed");
+      EXPECT_EQ(item["body"]["store_id"], "s1");
+      EXPECT_GT(item["body"]["accept_by_ms"].get<std::int64_t>(), 0);
+    }
+  }
+  EXPECT_TRUE(delivered_down) << reply.dump();
+  // Accepting moves the reservation to the store: the cloud's hold goes.
+  sync("s1", {{"stock.changed", {{"sku", "MILK"}, {"sku_on_hand", 10}, {"sku_reserved", 2}}},
+              {"order.status", {{"order_id", id}, {"status", "accepted"}, {"at_ms", 1}}}});
+  EXPECT_EQ(available("MILK"), 8);
+  for (const char* s : {"picking", "packed", "out_for_delivery", "delivered"}) {
+    order_status("s1", id, s);
+  }
+  order_status("s1", id, "picking");  // a replayed, now illegal status: ignored
+  EXPECT_EQ(get_order(id)["status"], "delivered");
+  auto cancel = call("POST", "/api/orders/" + id + "/cancel", "", kAlice);
+  EXPECT_EQ(cancel.status, 409) << cancel.body;
+  // The stream replays every status and ends at the final one.
+  auto events = call("GET", "/api/orders/" + id + "/events", "", kAlice);
+  ASSERT_EQ(events.status, 200);
+  std::vector<std::string> seen;
+  for (std::size_t at = 0; (at = events.body.find("data: ", at)) != std::string::npos;) {
+    const std::size_t end = events.body.find('\n', at);
+    seen.push_back(json::parse(events.body.substr(at + 6, end - at - 6))["status"]);
+    at = end;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"pending_payment", "confirmed", "routed", "accepted",
+                                            "picking", "packed", "out_for_delivery", "delivered"}));
+  // Resuming after the fourth event sends only the rest.
+  auto resumed = call("GET", "/api/orders/" + id + "/events", "", kAlice, {{"Last-Event-ID", "4"}});
+  EXPECT_EQ(resumed.body.find("\"accepted\""), std::string::npos);
+  EXPECT_NE(resumed.body.find("\"delivered\""), std::string::npos);
+}
+
+TEST_F(OrdersTest, ARefusalReroutesToTheNextStoreAndCancellingRefunds) {
+  start_clouds(1);
+  add_store("near", 12.9740, 77.6440);
+  add_store("far", 12.9600, 77.6300);
+  add_product("MILK", 6500);
+  stock("near", "MILK", 5);
+  stock("far", "MILK", 5);
+  auto r = place(order_body("MILK", 1), "r-1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json placed = json::parse(r.body);
+  const std::string id = placed["order_id"];
+  pay(placed);
+  const std::string first = get_order(id)["store_id"];
+  const std::string second = first == "near" ? "far" : "near";
+  order_status(first, id, "cancelled", "refused: short of staff");
+  const json order = get_order(id);
+  EXPECT_EQ(order["status"], "routed");
+  EXPECT_EQ(order["store_id"], second);
+  EXPECT_NE(order.value("reason", "").find("refused"), std::string::npos) << order.dump();
+  // The customer cancels: the store is told, the payment is given back.
+  auto cancel = call("POST", "/api/orders/" + id + "/cancel", "", kAlice);
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_TRUE(wait_for([&] { return get_order(id)["status"] == "refunded"; }, 10s))
+      << get_order(id).dump();
+  const json reply = sync(second, {});
+  bool told = false;
+  for (const auto& item : reply["downstream"]) {
+    told |= item["kind"] == "order.cancel" && item["body"]["order_id"] == id;
+  }
+  EXPECT_TRUE(told) << reply.dump();
+}
+
+TEST_F(OrdersTest, AnOrderNotAcceptedInTimeMovesOnThenFailsWithAReason) {
+  start_clouds(1, {"--orders.accept_timeout_s=1"});
+  add_store("near", 12.9740, 77.6440);
+  add_store("far", 12.9600, 77.6300);
+  add_product("MILK", 6500);
+  stock("near", "MILK", 5);
+  stock("far", "MILK", 5);
+  auto r = place(order_body("MILK", 1), "t-1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json placed = json::parse(r.body);
+  const std::string id = placed["order_id"];
+  pay(placed);
+  json order;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        order = get_order(id);
+        // Failed, then (it was paid) refunded; the reason stays.
+        return order["status"] == "refunded";
+      },
+      20s))
+      << order.dump();
+  EXPECT_NE(order.value("reason", "").find("accept_timeout"), std::string::npos) << order.dump();
+  EXPECT_EQ(available("MILK"), 5);  // nothing left held anywhere
+}
+
+}  // namespace
+}  // namespace shopeasy::testing
