@@ -65,7 +65,7 @@ config::Schema edge_schema() {
                    "database)"));
   s.add(bool_option("dispatch.enabled", true, "Assign packed orders to runners"));
   s.add(int_option("dispatch.tick_ms", 500, 50, 60000, "Decide assignments this often"));
-  s.add(double_option("dispatch.speed_mps", 5, 0.5, 40,
+  s.add(double_option("dispatch.speed_mps", 5, 0.5, 100,
                       "Riding speed assumed for runners (m/s) in ETAs"));
   s.add(double_option("dispatch.detour_factor", 1.4, 1, 5,
                       "Ride distance is the straight line times this"));
