@@ -6,13 +6,13 @@
 #include <cstring>
 
 #include "common/service/service.hpp"
+#include "edge/alerts/alert_board.hpp"
 #include "edge/api/event_stream.hpp"
 #include "edge/api/inventory_routes.hpp"
-#include "edge/orders/order_routes.hpp"
 #include "edge/daemon/dispatch_source.hpp"
-#include "edge/vision/store_cameras.hpp"
+#include "edge/orders/order_routes.hpp"
 #include "edge/staff/staff_routes.hpp"
-#include "edge/alerts/alert_board.hpp"
+#include "edge/vision/store_cameras.hpp"
 #include "edge/webui/edge_page.hpp"
 
 namespace shopeasy::edge {
@@ -370,8 +370,7 @@ Status EdgeDaemon::install_authenticator(const config::Config& config) {
       std::make_unique<security::SessionAuthenticator>(*users_, clock_, fallback));
   if (http_) http_->set_authenticator(authenticators_.back().get());
   auto listed = users_->list_users();
-  if (fallback->size() == 0 && listed.ok() &&
-      listed->empty()) {
+  if (fallback->size() == 0 && listed.ok() && listed->empty()) {
     logger_.warn("no_staff_credentials",
                  {{"effect", "every API route except /health and sign-in answers 401"},
                   {"fix", "add a user with shopeasy-edge-users or tokens in auth.tokens"}});
@@ -428,9 +427,9 @@ void EdgeDaemon::register_routes() {
   telemetry_->register_routes(*http_);
   vision_->register_routes(*http_);
   alert_board_->register_routes(*http_);
-  webui::register_page_routes(
-      *http_, {config_.get_string("store.id"), config_.get_string("store.name"),
-               config_.get_double("store.lat"), config_.get_double("store.lon")});
+  webui::register_page_routes(*http_,
+                              {config_.get_string("store.id"), config_.get_string("store.name"),
+                               config_.get_double("store.lat"), config_.get_double("store.lon")});
 }
 
 int run_edge(int argc, const char* const* argv) {

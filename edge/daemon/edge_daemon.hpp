@@ -16,6 +16,7 @@
 #include "common/security/user_store.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "edge/alerts/alert_board.hpp"
 #include "edge/diskguard/disk_guard.hpp"
 #include "edge/dispatch/dispatcher.hpp"
 #include "edge/events/event_bus.hpp"
@@ -27,7 +28,6 @@
 #include "edge/sync/sync_client.hpp"
 #include "edge/telemetry/telemetry.hpp"
 #include "edge/vision/vision_service.hpp"
-#include "edge/alerts/alert_board.hpp"
 
 namespace shopeasy::edge {
 
