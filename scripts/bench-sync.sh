@@ -32,7 +32,7 @@ done
 
 if [ "$do_build" = 1 ]; then
   start=$(date +%s)
-  bash "$root/scripts/build.sh" "$build_dir" -DSHOPEASY_WITH_SYNC_BENCH=ON
+  bash "$root/scripts/build.sh" "$build_dir"
   echo "bench-sync.sh: build took $(( $(date +%s) - start ))s"
 fi
 bench="$build_dir/bin/sync_bench"
