@@ -851,16 +851,28 @@ class SqliteCloudStore final : public CloudStore {
 
 }  // namespace
 
+namespace {
+constexpr int kWriterCacheKib = 256 * 1024;
+constexpr int kReaderCacheKib = 32 * 1024;
+constexpr std::int64_t kMmapBytes = std::int64_t{1} << 30;
+}  // namespace
+
 StatusOr<std::unique_ptr<CloudStore>> open_sqlite_store(const std::string& path) {
   return detail::guarded([&]() -> StatusOr<std::unique_ptr<CloudStore>> {
     db::OpenOptions writer_options;
     writer_options.synchronous = db::Synchronous::kFull;
+    // A fleet's replica is millions of rows: with SQLite's 2 MB default cache most order
+    // placements read their index pages from the file. Memory is cheap on the cloud.
+    writer_options.cache_size_kib = kWriterCacheKib;
+    writer_options.mmap_size = kMmapBytes;
     StatusOr<db::Database> writer = db::Database::open(path, writer_options);
     if (!writer.ok()) return writer.status();
     std::vector<db::Database> readers;
     if (!is_memory_path(path)) {
       db::OpenOptions reader_options;
       reader_options.create = false;
+      reader_options.cache_size_kib = kReaderCacheKib;
+      reader_options.mmap_size = kMmapBytes;
       for (int i = 0; i < kReaderConnections; ++i) {
         StatusOr<db::Database> reader = db::Database::open(path, reader_options);
         if (!reader.ok()) return reader.status();
