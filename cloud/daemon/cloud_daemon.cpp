@@ -230,31 +230,8 @@ const http::Authenticator* CloudDaemon::authenticator() const {
 }
 
 Status CloudDaemon::reload(const config::Config& fresh) {
-  std::vector<std::string> applied;
-  std::vector<std::string> need_restart;
-  for (const auto& key : fresh.changed_keys(config_)) {
-    if (key == "log.level") {
-      log::Level level = log::Level::kInfo;
-      log::parse_level(fresh.get_string("log.level"), &level);
-      logger_.set_level(level);
-      applied.push_back(key);
-    } else if (key == "http.rate_limit_per_s" || key == "http.rate_limit_burst") {
-      rate_limit_->configure(fresh.get_double("http.rate_limit_per_s"),
-                             fresh.get_double("http.rate_limit_burst"));
-      applied.push_back(key);
-    } else {
-      need_restart.push_back(key);
-    }
-  }
-  logger_.info("reloaded", {{"applied", nlohmann::json(applied).dump()},
-                            {"need_restart", nlohmann::json(need_restart).dump()}});
-  auto recorded =
-      audit_->audit().record("signal:SIGHUP", "system", "config.reload", "cloud",
-                             {{"applied", applied}, {"need_restart", need_restart}}, "");
-  if (!recorded.ok()) {
-    logger_.warn("audit_record_failed", {{"error", recorded.status().to_string()}});
-  }
-  return Status::ok();
+  return security::apply_reload(fresh, config_, logger_, *rate_limit_, audit_->audit(), "cloud",
+                                {});
 }
 
 void CloudDaemon::refresh_index() {

@@ -122,6 +122,37 @@ Status int_query(const http::Request& request, const char* name, std::int64_t mi
 
 }  // namespace
 
+Status apply_reload(const config::Config& fresh, const config::Config& running, log::Logger& logger,
+                    RequestRateLimit& rate_limit, AuditLog& audit, std::string_view target,
+                    const std::function<StatusOr<bool>(const std::string& key)>& apply_other) {
+  std::vector<std::string> applied;
+  std::vector<std::string> need_restart;
+  for (const auto& key : fresh.changed_keys(running)) {
+    if (key == "log.level") {
+      log::Level level = log::Level::kInfo;
+      log::parse_level(fresh.get_string("log.level"), &level);
+      logger.set_level(level);
+      applied.push_back(key);
+    } else if (key == "http.rate_limit_per_s" || key == "http.rate_limit_burst") {
+      rate_limit.configure(fresh.get_double("http.rate_limit_per_s"),
+                           fresh.get_double("http.rate_limit_burst"));
+      applied.push_back(key);
+    } else {
+      StatusOr<bool> done = apply_other ? apply_other(key) : StatusOr<bool>(false);
+      if (!done.ok()) return done.status();
+      (*done ? applied : need_restart).push_back(key);
+    }
+  }
+  logger.info("reloaded", {{"applied", nlohmann::json(applied).dump()},
+                           {"need_restart", nlohmann::json(need_restart).dump()}});
+  auto recorded = audit.record("signal:SIGHUP", "system", "config.reload", target,
+                               {{"applied", applied}, {"need_restart", need_restart}}, "");
+  if (!recorded.ok()) {
+    logger.warn("audit_record_failed", {{"error", recorded.status().to_string()}});
+  }
+  return Status::ok();
+}
+
 http::Response audit_query_response(const AuditLog& audit, const http::Request& request) {
   AuditQuery q;
   std::optional<std::int64_t> limit, cursor, since;

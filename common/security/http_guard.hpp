@@ -4,11 +4,13 @@
 // call of an audited route in an AuditLog with who, what and from where.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 
 #include "common/clock/clock.hpp"
+#include "common/config/config.hpp"
 #include "common/http/server.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
@@ -46,6 +48,14 @@ class RequestRateLimit {
 // that are not JSON objects or are large are summarised by size). `audit` must outlive
 // the sink; failures to record are logged and counted, never fail the request.
 http::AuditSink make_audit_sink(AuditLog& audit, metrics::Registry& metrics, log::Logger logger);
+
+// A daemon's configuration reload (SIGHUP): applies log.level and http.rate_limit_*
+// from `fresh`, offers every other key that differs from `running` to `apply_other`
+// (true: applied; false: needs a restart; an error stops the reload), then logs what was
+// applied and what waits for a restart and records it in the audit log under `target`.
+Status apply_reload(const config::Config& fresh, const config::Config& running, log::Logger& logger,
+                    RequestRateLimit& rate_limit, AuditLog& audit, std::string_view target,
+                    const std::function<StatusOr<bool>(const std::string& key)>& apply_other);
 
 // The answer to an admin's audit query: query parameters since_ms, actor, action,
 // cursor and limit (1..1000); 400 naming a bad parameter.

@@ -379,36 +379,14 @@ Status EdgeDaemon::install_authenticator(const config::Config& config) {
 }
 
 Status EdgeDaemon::reload(const config::Config& fresh) {
-  const std::vector<std::string> changed = fresh.changed_keys(config_);
-  std::vector<std::string> applied;
-  std::vector<std::string> need_restart;
-  for (const auto& key : changed) {
-    if (key == "log.level") {
-      log::Level level = log::Level::kInfo;
-      log::parse_level(fresh.get_string("log.level"), &level);
-      logger_.set_level(level);
-      applied.push_back(key);
-    } else if (key == "auth.tokens") {
-      SHOPEASY_RETURN_IF_ERROR(install_authenticator(fresh));
-      applied.push_back(key);
-    } else if (key == "http.rate_limit_per_s" || key == "http.rate_limit_burst") {
-      rate_limit_->configure(fresh.get_double("http.rate_limit_per_s"),
-                             fresh.get_double("http.rate_limit_burst"));
-      applied.push_back(key);
-    } else {
-      need_restart.push_back(key);
-    }
-  }
   // config_ stays the configuration the parts were built from, so a later reload
   // compares against it again and still reports the keys waiting for a restart.
-  logger_.info("reloaded", {{"applied", nlohmann::json(applied).dump()},
-                            {"need_restart", nlohmann::json(need_restart).dump()}});
-  auto recorded =
-      users_->audit().record("signal:SIGHUP", "system", "config.reload", "edge",
-                             {{"applied", applied}, {"need_restart", need_restart}}, "");
-  if (!recorded.ok())
-    logger_.warn("audit_record_failed", {{"error", recorded.status().to_string()}});
-  return Status::ok();
+  return security::apply_reload(fresh, config_, logger_, *rate_limit_, users_->audit(), "edge",
+                                [&](const std::string& key) -> StatusOr<bool> {
+                                  if (key != "auth.tokens") return false;
+                                  SHOPEASY_RETURN_IF_ERROR(install_authenticator(fresh));
+                                  return true;
+                                });
 }
 
 void EdgeDaemon::register_routes() {
