@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 #include "edge/mqtt/mqtt_client.hpp"
 
@@ -75,6 +76,17 @@ void MosquittoClient::run() {
   bool socket_open = false;
   auto next_attempt = std::chrono::steady_clock::now();
   log::RateLimiter failure_log(3, std::chrono::seconds(30));
+  auto report_unreachable = [&](int rc) {
+    connect_failures_.inc();
+    std::uint64_t suppressed = 0;
+    if (failure_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
+      logger_.warn("broker_unreachable", {{"host", options_.host},
+                                          {"port", options_.port},
+                                          {"error", mosquitto_strerror(rc)},
+                                          {"retry_ms", static_cast<std::int64_t>(backoff.count())},
+                                          {"suppressed", suppressed}});
+    }
+  };
   while (!stop_.load()) {
     if (!socket_open) {
       if (std::chrono::steady_clock::now() < next_attempt) {
@@ -84,16 +96,7 @@ void MosquittoClient::run() {
       const int rc =
           mosquitto_connect(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
       if (rc != MOSQ_ERR_SUCCESS) {
-        connect_failures_.inc();
-        std::uint64_t suppressed = 0;
-        if (failure_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
-          logger_.warn("broker_unreachable",
-                       {{"host", options_.host},
-                        {"port", options_.port},
-                        {"error", mosquitto_strerror(rc)},
-                        {"retry_ms", static_cast<std::int64_t>(backoff.count())},
-                        {"suppressed", suppressed}});
-        }
+        report_unreachable(rc);
         next_attempt = std::chrono::steady_clock::now() + backoff;
         backoff = std::min(backoff * 2, options_.max_backoff);
         continue;
@@ -108,6 +111,10 @@ void MosquittoClient::run() {
       if (connected_.exchange(false)) {
         connected_gauge_.set(0);
         logger_.warn("broker_disconnected", {{"error", mosquitto_strerror(rc)}});
+      } else if (!std::exchange(refused_by_broker_, false)) {
+        // The connection failed before CONNACK, for example a TLS handshake that the
+        // library finishes inside the loop rather than inside mosquitto_connect().
+        report_unreachable(rc);
       }
       next_attempt = std::chrono::steady_clock::now() + backoff;
       backoff = std::min(backoff * 2, options_.max_backoff);
@@ -124,6 +131,7 @@ void MosquittoClient::handle_connect(mosquitto* m, void* self_ptr, int rc) {
   auto* self = static_cast<MosquittoClient*>(self_ptr);
   if (rc != 0) {
     self->connect_failures_.inc();
+    self->refused_by_broker_ = true;
     self->logger_.error("broker_refused", {{"reason", mosquitto_connack_string(rc)},
                                            {"user", self->options_.username}});
     return;

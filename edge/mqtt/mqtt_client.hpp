@@ -96,6 +96,8 @@ class MosquittoClient final : public MqttClient {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
+  // Set by the CONNACK callback (on the loop thread) so a refusal is reported once.
+  bool refused_by_broker_ = false;
   metrics::Gauge& connected_gauge_;
   metrics::Counter& connects_;
   metrics::Counter& connect_failures_;
