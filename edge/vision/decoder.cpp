@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "edge/barcode/barcode.hpp"
+#include "edge/vision/matrix_grid.hpp"
 #include "edge/vision/regions.hpp"
 #include "edge/vision/zxing_reader.hpp"
 
@@ -325,22 +326,6 @@ cv::Mat sharpened_by(const cv::Mat& gray, double sigma, double amount) {
 
 cv::Mat sharpened(const cv::Mat& gray) { return sharpened_by(gray, 2.0, 1.2); }
 
-// Four corners in clockwise order on screen (y down), starting with the one nearest
-// the top-left. Ordering by angle around the centre stays correct at any rotation.
-std::array<cv::Point2f, 4> clockwise(std::vector<cv::Point2f> p) {
-  const cv::Point2f c = (p[0] + p[1] + p[2] + p[3]) * 0.25f;
-  std::sort(p.begin(), p.end(), [&](cv::Point2f a, cv::Point2f b) {
-    return std::atan2(a.y - c.y, a.x - c.x) < std::atan2(b.y - c.y, b.x - c.x);
-  });
-  std::size_t first = 0;
-  for (std::size_t i = 1; i < 4; ++i) {
-    if (p[i].x + p[i].y < p[first].x + p[first].y) first = i;
-  }
-  std::array<cv::Point2f, 4> q;
-  for (std::size_t i = 0; i < 4; ++i) q[i] = p[(first + i) % 4];
-  return q;
-}
-
 // The outline of the code inside a crop: the largest area of dense edges around the
 // crop centre, as a quadrilateral (top-left, top-right, bottom-right, bottom-left).
 // For linear crops (bars upright) only horizontal gradients count. nullopt when no
@@ -384,7 +369,7 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
   }
   std::array<cv::Point2f, 4> q;
   if (poly.size() == 4) {
-    q = clockwise(std::vector<cv::Point2f>(poly.begin(), poly.end()));
+    q = clockwise_from_top_left(std::vector<cv::Point2f>(poly.begin(), poly.end()));
   } else {
     cv::Point2f pts[4];
     cv::minAreaRect(hull).points(pts);
@@ -515,175 +500,6 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
     if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
   }
   return true;
-}
-
-// DataMatrix sizes tried when the grid is sampled by hand (square symbols up to 26 x 26
-// hold any GTIN with lot and expiry).
-constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26};
-constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
-
-// Outlines of a matrix symbol in a crop, from the pixels darker than `t`: the dark
-// modules around the centre, joined, as convex quadrilaterals (clockwise from the
-// top-left), appended to `out`. The finder's solid edges and the timing pattern make
-// the hull the symbol's border.
-void matrix_outline_at(const cv::Mat& crop, double t,
-                       std::vector<std::array<cv::Point2f, 4>>& out) {
-  cv::Mat raw_dark;
-  cv::threshold(crop, raw_dark, t, 255, cv::THRESH_BINARY_INV);
-  cv::Mat labels;
-  // The component holding the centre; joined first with a small closing, then with
-  // one of about a module, so the timing pattern's separate dots join the finder.
-  int best = -1;
-  int close = 3;
-  for (int pass = 0; pass < 2; ++pass) {
-    cv::Mat dark;
-    cv::morphologyEx(raw_dark, dark, cv::MORPH_CLOSE,
-                     cv::getStructuringElement(cv::MORPH_RECT, cv::Size(close, close)));
-    cv::Mat stats;
-    cv::Mat centroids;
-    const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
-    const cv::Point centre(crop.cols / 2, crop.rows / 2);
-    best = -1;
-    int best_area = 0;
-    cv::Rect best_box;
-    for (int i = 1; i < n; ++i) {
-      const int area = stats.at<int>(i, cv::CC_STAT_AREA);
-      const cv::Rect r(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
-                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
-      const bool touches_edge =
-          r.x == 0 || r.y == 0 || r.x + r.width == crop.cols || r.y + r.height == crop.rows;
-      if (area < 40 || touches_edge || !r.contains(centre)) continue;
-      if (area > best_area) {
-        best_area = area;
-        best = i;
-        best_box = r;
-      }
-    }
-    if (best < 0) return;
-    close = std::max(3, std::max(best_box.width, best_box.height) / 10) | 1;
-  }
-  std::vector<cv::Point> pts;
-  cv::findNonZero(labels == best, pts);
-  std::vector<cv::Point> hull;
-  cv::convexHull(pts, hull);
-  // The sides are the four longest edges of the simplified hull, extended to meet:
-  // a DataMatrix's top-right module is light, so its hull has that corner cut off.
-  // How much to simplify depends on blur and size, so a few degrees are returned.
-  for (double eps : {0.01, 0.02, 0.035}) {
-    std::vector<cv::Point> poly;
-    cv::approxPolyDP(hull, poly, eps * cv::arcLength(hull, true), true);
-    if (poly.size() < 4) continue;
-    std::vector<std::pair<double, std::size_t>> edges;
-    for (std::size_t i = 0; i < poly.size(); ++i) {
-      edges.emplace_back(cv::norm(poly[(i + 1) % poly.size()] - poly[i]), i);
-    }
-    std::sort(edges.rbegin(), edges.rend());
-    std::vector<std::size_t> sides;
-    for (std::size_t k = 0; k < 4; ++k) sides.push_back(edges[k].second);
-    std::sort(sides.begin(), sides.end());
-    std::vector<cv::Point2f> corners;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const std::size_t e1 = sides[k];
-      const std::size_t e2 = sides[(k + 1) % 4];
-      const cv::Point2f a1(poly[e1]);
-      const cv::Point2f d1 = cv::Point2f(poly[(e1 + 1) % poly.size()]) - a1;
-      const cv::Point2f a2(poly[e2]);
-      const cv::Point2f d2 = cv::Point2f(poly[(e2 + 1) % poly.size()]) - a2;
-      const float det = d1.x * d2.y - d1.y * d2.x;
-      // Neighbouring sides must meet at a fair angle (not two pieces of one side).
-      if (std::abs(det) < 0.3f * static_cast<float>(cv::norm(d1) * cv::norm(d2))) break;
-      const float along = ((a2.x - a1.x) * d2.y - (a2.y - a1.y) * d2.x) / det;
-      corners.push_back(a1 + d1 * along);
-    }
-    if (corners.size() != 4) continue;
-    const std::array<cv::Point2f, 4> q = clockwise(corners);
-    const double side = std::min(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
-    const double far = std::max(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
-    if (side < 12 || far > 2 * crop.cols) continue;
-    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& o) {
-      return cv::norm(o[0] - q[0]) + cv::norm(o[1] - q[1]) + cv::norm(o[2] - q[2]) +
-                 cv::norm(o[3] - q[3]) <
-             2.0;
-    });
-    if (!seen) out.push_back(q);
-  }
-}
-
-// Outlines a matrix symbol in a crop may have (see matrix_outline_at). The threshold
-// comes from the middle of the crop, where the symbol and its label are; when the
-// scene around is darker than the label it may still fall between scene and label,
-// joining the symbol to the scene, so the threshold between ink and that scene is
-// tried as well.
-std::vector<std::array<cv::Point2f, 4>> matrix_outline(const cv::Mat& crop) {
-  const cv::Rect mid(crop.cols / 4, crop.rows / 4, std::max(1, crop.cols / 2),
-                     std::max(1, crop.rows / 2));
-  cv::Mat unused;
-  const double t = cv::threshold(crop(mid), unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
-  std::vector<std::array<cv::Point2f, 4>> out;
-  matrix_outline_at(crop, t, out);
-  if (!out.empty()) return out;
-  std::vector<std::uint8_t> below;
-  for (int y = mid.y; y < mid.y + mid.height; ++y) {
-    const auto* p = crop.ptr<std::uint8_t>(y);
-    for (int x = mid.x; x < mid.x + mid.width; ++x) {
-      if (p[x] <= t) below.push_back(p[x]);
-    }
-  }
-  if (below.size() < 16) return out;
-  const double t2 = cv::threshold(cv::Mat(below).reshape(1, 1), unused, 0, 255,
-                                  cv::THRESH_BINARY | cv::THRESH_OTSU);
-  if (t2 < t - 4) matrix_outline_at(crop, t2, out);
-  return out;
-}
-
-// Samples an n x n module grid inside `outline` (the centre of each module, averaged
-// over a small patch), thresholded: 255 light, 0 dark.
-cv::Mat sample_grid(const cv::Mat& crop, const std::array<cv::Point2f, 4>& outline, int n) {
-  const float fn = static_cast<float>(n);
-  const cv::Mat h =
-      cv::getPerspectiveTransform(std::vector<cv::Point2f>{{0, 0}, {fn, 0}, {fn, fn}, {0, fn}},
-                                  std::vector<cv::Point2f>(outline.begin(), outline.end()));
-  std::vector<cv::Point2f> grid;
-  for (int y = 0; y < n; ++y) {
-    for (int x = 0; x < n; ++x) grid.emplace_back(x + 0.5f, y + 0.5f);
-  }
-  std::vector<cv::Point2f> at;
-  cv::perspectiveTransform(grid, at, h);
-  const double module = cv::norm(outline[1] - outline[0]) / n;
-  const int r = std::max(0, static_cast<int>(module * 0.2));
-  cv::Mat samples(n, n, CV_8UC1);
-  for (int i = 0; i < n * n; ++i) {
-    const cv::Rect cell =
-        cv::Rect(cvRound(at[static_cast<std::size_t>(i)].x) - r,
-                 cvRound(at[static_cast<std::size_t>(i)].y) - r, 2 * r + 1, 2 * r + 1) &
-        cv::Rect(0, 0, crop.cols, crop.rows);
-    samples.at<std::uint8_t>(i / n, i % n) =
-        cell.area() > 0 ? static_cast<std::uint8_t>(cv::mean(crop(cell))[0]) : 255;
-  }
-  cv::Mat bits;
-  cv::threshold(samples, bits, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
-  return bits;
-}
-
-// A sampled grid, turned `turn` quarter turns, with its border set to the DataMatrix
-// finder (solid left column and bottom row) and timing pattern (alternating top row
-// and right column) — the modules blur damages most and that carry no data — drawn
-// clean with a quiet zone.
-cv::Mat redraw_grid(const cv::Mat& bits, int turn) {
-  cv::Mat g = bits.clone();
-  for (int t = 0; t < turn; ++t) cv::rotate(g, g, cv::ROTATE_90_CLOCKWISE);
-  const int n = g.rows;
-  for (int i = 0; i < n; ++i) {
-    g.at<std::uint8_t>(i, 0) = 0;
-    g.at<std::uint8_t>(n - 1, i) = 0;
-    g.at<std::uint8_t>(0, i) = i % 2 == 0 ? 0 : 255;
-    if (i < n - 1) g.at<std::uint8_t>(i, n - 1) = i % 2 == 1 ? 0 : 255;
-  }
-  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
-  g.copyTo(clean(cv::Rect(2, 2, n, n)));
-  cv::Mat big;
-  cv::resize(clean, big, cv::Size(), kCleanModule, kCleanModule, cv::INTER_NEAREST);
-  return big;
 }
 
 }  // namespace
@@ -957,7 +773,7 @@ struct BarcodeDecoder::Impl {
       ++*attempts;
       if (zxing(big.image, o, &big, "zxing-sharpened")) return true;
     }
-    const auto outlines = matrix_outline(crop.image);
+    const auto outlines = matrix_outlines(crop.image);
     if (resampled(crop, outlines, attempts)) return true;
     if (outline_rectified(crop, outlines, attempts)) return true;
     const std::optional<Crop> rect = rectified(crop, false);
@@ -969,8 +785,7 @@ struct BarcodeDecoder::Impl {
   // A small, turned or keystoned matrix symbol: each outline found straightened out
   // and enlarged to several pixels per module, then read by zxing-cpp's own detector,
   // plain and sharpened (it tolerates what is left of the outline's error).
-  bool outline_rectified(const Crop& crop, const std::vector<std::array<cv::Point2f, 4>>& outlines,
-                         int* attempts) {
+  bool outline_rectified(const Crop& crop, const std::vector<Quad>& outlines, int* attempts) {
     ZxingReadOptions o;
     o.formats = kZxQr | kZxDataMatrix;
     o.try_rotate = false;
@@ -1009,34 +824,20 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  // A blurred or distorted DataMatrix: sample its grid at each plausible size and let
-  // zxing-cpp read the re-drawn symbol (Reed-Solomon rejects the wrong sizes).
-  bool resampled(const Crop& crop, const std::vector<std::array<cv::Point2f, 4>>& outlines,
-                 int* attempts) {
-    if (outlines.empty()) return false;
-    ZxingReadOptions o;
-    o.formats = kZxDataMatrix;
-    o.try_rotate = false;
-    o.try_downscale = false;
-    o.try_harder = false;
-    o.pure = true;
-    ++*attempts;
-    for (const auto& q : outlines) {
+  // A blurred or distorted DataMatrix: its module grid sampled and re-drawn clean for
+  // zxing-cpp (see matrix_grid.hpp).
+  bool resampled(const Crop& crop, const std::vector<Quad>& outlines, int* attempts) {
+    for (const Quad& q : outlines) {
       const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
       const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
       if (w > 1.4 * h || h > 1.4 * w) continue;
-      for (int n : kMatrixSizes) {
-        // Below two pixels a module cannot be sampled.
-        if (std::min(w, h) < 2.0 * n) break;
-        const cv::Mat bits = sample_grid(crop.image, q, n);
-        for (int turn = 0; turn < 4; ++turn) {
-          auto r = zxing_read_one(redraw_grid(bits, turn), o);
-          if (!r.ok()) ++stats.library_errors;
-          if (r.ok() && r->has_value() && (*r)->format == "DataMatrix") {
-            return add(Candidate{Symbology::kDataMatrix, (*r)->text, (*r)->symbology_id},
-                       map_quad(q, crop.to_image), "zxing-resampled");
-          }
-        }
+      ++*attempts;
+      GridReadStats gs;
+      auto r = read_datamatrix_grid(crop.image, q, &gs);
+      stats.library_errors += gs.library_errors;
+      if (r) {
+        return add(Candidate{Symbology::kDataMatrix, r->text, r->symbology_id},
+                   map_quad(q, crop.to_image), "zxing-resampled");
       }
     }
     return false;

@@ -1,5 +1,6 @@
 #include "tests/bench/vision/decode_eval.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -205,6 +206,15 @@ std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar
   return out;
 }
 
+// Whether a set is selected by --only ("kind" or "kind:level" entries).
+bool selected(const std::vector<std::string>& only, CodeKind kind, Difficulty level) {
+  if (only.empty()) return true;
+  const std::string k(vision_gen::code_kind_name(kind));
+  const std::string l(vision_gen::difficulty_name(level));
+  return std::any_of(only.begin(), only.end(),
+                     [&](const std::string& o) { return o == k || o == k + ":" + l; });
+}
+
 bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1") == 0; }
 
 }  // namespace
@@ -212,6 +222,7 @@ bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1")
 json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   const std::vector<Difficulty> levels = {Difficulty::kClean, Difficulty::kMedium,
                                           Difficulty::kHard};
+  if (!o.misses_dir.empty()) fs::create_directories(o.misses_dir);
   const bool zbar = o.zbar_every > 0 && !o.work_dir.empty() && zbar_available();
   std::mutex log_mutex;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -231,6 +242,7 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   const double wall0 = wall_ms();
   for (CodeKind kind : vision_gen::all_code_kinds()) {
     for (Difficulty level : levels) {
+      if (!selected(o.only, kind, level)) continue;
       SetResult set{kind, level, std::vector<ImageResult>(static_cast<std::size_t>(o.per_set)), {}};
       const fs::path zdir = fs::path(o.work_dir) / "zbar" /
                             (std::string(vision_gen::code_kind_name(kind)) + "-" +
@@ -251,6 +263,13 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
         const double render = thread_cpu_ms() - r0;
         set.images[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, kind, sym->content);
         set.images[i].render_ms = render;
+        if (!o.misses_dir.empty() && !set.images[i].hit[0]) {
+          char name[96];
+          std::snprintf(name, sizeof(name), "%s-%s-%05zu.png",
+                        vision_gen::code_kind_name(kind).data(),
+                        vision_gen::difficulty_name(level).data(), i);
+          cv::imwrite((fs::path(o.misses_dir) / name).string(), img);
+        }
         if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
           char name[32];
           std::snprintf(name, sizeof(name), "%05zu.png", i);
@@ -376,6 +395,7 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
          "--- | --- |\n";
   for (Difficulty level : levels) {
     const double n = level_n[level];
+    if (n == 0) continue;  // no set of this level was selected
     out << "| " << vision_gen::difficulty_name(level) << " (all symbologies, n=" << n << ") | "
         << pct(level_hits[level][0], n) << " | " << pct(level_hits[level][1], n) << " | "
         << pct(level_hits[level][2], n) << " |\n";

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,9 @@ struct DecodeEvalOptions {
   std::uint32_t seed = 1;
   std::string work_dir;  // where zbarimg's sample is written
   bool verbose = false;  // each wrong read of the chain on stderr
+  // Only these sets ("datamatrix", "qr:medium"); empty: all of them.
+  std::vector<std::string> only;
+  std::string misses_dir;  // when set, images the chain missed are written there
 };
 
 nlohmann::json run_decode_eval(const DecodeEvalOptions& options, std::ostream& out);

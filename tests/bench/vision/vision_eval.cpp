@@ -5,6 +5,8 @@
 //
 // Usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] [--per-set N]
 //                    [--shelves N] [--fuzz-inputs N] [--verbose]
+//                    [--only KIND[:LEVEL]]... (e.g. --only datamatrix:medium)
+//                    [--dump-misses DIR] (images the chain missed, as PNG)
 //                    [decode] [speed] [shelf] [fuzz]      (default: decode speed shelf)
 #include <filesystem>
 #include <fstream>
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   int per_set = 0;
   int shelves = 0;
   int fuzz_inputs = 0;
+  std::vector<std::string> only;
+  std::string misses_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
@@ -47,14 +51,18 @@ int main(int argc, char** argv) {
       shelves = std::stoi(argv[++i]);
     } else if (a == "--fuzz-inputs" && i + 1 < argc) {
       fuzz_inputs = std::stoi(argv[++i]);
+    } else if (a == "--only" && i + 1 < argc) {
+      only.push_back(argv[++i]);
+    } else if (a == "--dump-misses" && i + 1 < argc) {
+      misses_dir = argv[++i];
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
     } else if (a == "decode" || a == "speed" || a == "shelf" || a == "fuzz") {
       parts.insert(a);
     } else {
       std::cerr << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
-                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [--verbose] [decode] [speed] "
-                   "[shelf] [fuzz]\n";
+                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
+                   "[--dump-misses DIR] [--verbose] [decode] [speed] [shelf] [fuzz]\n";
       return 2;
     }
   }
@@ -76,6 +84,8 @@ int main(int argc, char** argv) {
     }
     if (per_set > 0) o.per_set = o.blank = per_set;
     o.verbose = verbose;
+    o.only = only;
+    o.misses_dir = misses_dir;
     all["decode"] = run_decode_eval(o, std::cout);
   }
   if (parts.count("speed")) {

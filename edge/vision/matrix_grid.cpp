@@ -1,0 +1,435 @@
+#include "edge/vision/matrix_grid.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace shopeasy::edge::vision {
+
+// Four corners in clockwise order on screen (y down), starting with the one nearest
+// the top-left. Ordering by angle around the centre stays correct at any rotation.
+Quad clockwise_from_top_left(std::vector<cv::Point2f> p) {
+  const cv::Point2f c = (p[0] + p[1] + p[2] + p[3]) * 0.25f;
+  std::sort(p.begin(), p.end(), [&](cv::Point2f a, cv::Point2f b) {
+    return std::atan2(a.y - c.y, a.x - c.x) < std::atan2(b.y - c.y, b.x - c.x);
+  });
+  std::size_t first = 0;
+  for (std::size_t i = 1; i < 4; ++i) {
+    if (p[i].x + p[i].y < p[first].x + p[first].y) first = i;
+  }
+  Quad q;
+  for (std::size_t i = 0; i < 4; ++i) q[i] = p[(first + i) % 4];
+  return q;
+}
+
+namespace {
+
+// DataMatrix sizes tried when the grid is sampled by hand (square symbols up to 26 x 26
+// hold any GTIN with lot and expiry).
+constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26};
+
+// Outlines of a matrix symbol in a crop, from the pixels darker than `t`: the dark
+// modules around the centre, joined, as convex quadrilaterals (clockwise from the
+// top-left), appended to `out`. The finder's solid edges and the timing pattern make
+// the hull the symbol's border.
+void matrix_outline_at(const cv::Mat& crop, double t, std::vector<Quad>& out) {
+  cv::Mat raw_dark;
+  cv::threshold(crop, raw_dark, t, 255, cv::THRESH_BINARY_INV);
+  cv::Mat labels;
+  // The component holding the centre; joined first with a small closing, then with
+  // one of about a module, so the timing pattern's separate dots join the finder.
+  int best = -1;
+  int close = 3;
+  for (int pass = 0; pass < 2; ++pass) {
+    cv::Mat dark;
+    cv::morphologyEx(raw_dark, dark, cv::MORPH_CLOSE,
+                     cv::getStructuringElement(cv::MORPH_RECT, cv::Size(close, close)));
+    cv::Mat stats;
+    cv::Mat centroids;
+    const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
+    const cv::Point centre(crop.cols / 2, crop.rows / 2);
+    best = -1;
+    int best_area = 0;
+    cv::Rect best_box;
+    for (int i = 1; i < n; ++i) {
+      const int area = stats.at<int>(i, cv::CC_STAT_AREA);
+      const cv::Rect r(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+      const bool touches_edge =
+          r.x == 0 || r.y == 0 || r.x + r.width == crop.cols || r.y + r.height == crop.rows;
+      if (area < 40 || touches_edge || !r.contains(centre)) continue;
+      if (area > best_area) {
+        best_area = area;
+        best = i;
+        best_box = r;
+      }
+    }
+    if (best < 0) return;
+    close = std::max(3, std::max(best_box.width, best_box.height) / 10) | 1;
+  }
+  std::vector<cv::Point> pts;
+  cv::findNonZero(labels == best, pts);
+  std::vector<cv::Point> hull;
+  cv::convexHull(pts, hull);
+  // The sides are the four longest edges of the simplified hull, extended to meet:
+  // a DataMatrix's top-right module is light, so its hull has that corner cut off.
+  // How much to simplify depends on blur and size, so a few degrees are returned.
+  for (double eps : {0.01, 0.02, 0.035}) {
+    std::vector<cv::Point> poly;
+    cv::approxPolyDP(hull, poly, eps * cv::arcLength(hull, true), true);
+    if (poly.size() < 4) continue;
+    std::vector<std::pair<double, std::size_t>> edges;
+    for (std::size_t i = 0; i < poly.size(); ++i) {
+      edges.emplace_back(cv::norm(poly[(i + 1) % poly.size()] - poly[i]), i);
+    }
+    std::sort(edges.rbegin(), edges.rend());
+    std::vector<std::size_t> sides;
+    for (std::size_t k = 0; k < 4; ++k) sides.push_back(edges[k].second);
+    std::sort(sides.begin(), sides.end());
+    std::vector<cv::Point2f> corners;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::size_t e1 = sides[k];
+      const std::size_t e2 = sides[(k + 1) % 4];
+      const cv::Point2f a1(poly[e1]);
+      const cv::Point2f d1 = cv::Point2f(poly[(e1 + 1) % poly.size()]) - a1;
+      const cv::Point2f a2(poly[e2]);
+      const cv::Point2f d2 = cv::Point2f(poly[(e2 + 1) % poly.size()]) - a2;
+      const float det = d1.x * d2.y - d1.y * d2.x;
+      // Neighbouring sides must meet at a fair angle (not two pieces of one side).
+      if (std::abs(det) < 0.3f * static_cast<float>(cv::norm(d1) * cv::norm(d2))) break;
+      const float along = ((a2.x - a1.x) * d2.y - (a2.y - a1.y) * d2.x) / det;
+      corners.push_back(a1 + d1 * along);
+    }
+    if (corners.size() != 4) continue;
+    const Quad q = clockwise_from_top_left(corners);
+    const double side = std::min(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
+    const double far = std::max(cv::norm(q[1] - q[0]), cv::norm(q[3] - q[0]));
+    if (side < 12 || far > 2 * crop.cols) continue;
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& o) {
+      return cv::norm(o[0] - q[0]) + cv::norm(o[1] - q[1]) + cv::norm(o[2] - q[2]) +
+                 cv::norm(o[3] - q[3]) <
+             2.0;
+    });
+    if (!seen) out.push_back(q);
+  }
+}
+
+constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
+
+// A grid of module values, row-major, n x n, light high.
+struct Grid {
+  int n = 0;
+  std::vector<float> v;
+  float at(int y, int x) const { return v[static_cast<std::size_t>(y * n + x)]; }
+  float& at(int y, int x) { return v[static_cast<std::size_t>(y * n + x)]; }
+};
+
+// The grid turned a quarter turn clockwise `turns` times.
+Grid turned(const Grid& g, int turns) {
+  Grid out = g;
+  for (int t = 0; t < turns; ++t) {
+    Grid next = out;
+    for (int y = 0; y < g.n; ++y) {
+      for (int x = 0; x < g.n; ++x) next.at(x, g.n - 1 - y) = out.at(y, x);
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+// Whether module (y, x) of an upright symbol (finder on the left and bottom) is part of
+// the fixed border, and then whether it is dark.
+bool border_module(int n, int y, int x, bool* dark) {
+  if (x == 0 || y == n - 1) {
+    *dark = true;
+    return true;
+  }
+  if (y == 0) {
+    *dark = x % 2 == 0;
+    return true;
+  }
+  if (x == n - 1) {
+    *dark = (n - 1 - y) % 2 == 0;
+    return true;
+  }
+  return false;
+}
+
+float bilinear(const cv::Mat& img, cv::Point2f p) {
+  const float fx = std::clamp(p.x, 0.0f, static_cast<float>(img.cols) - 1.001f);
+  const float fy = std::clamp(p.y, 0.0f, static_cast<float>(img.rows) - 1.001f);
+  const int x = static_cast<int>(fx);
+  const int y = static_cast<int>(fy);
+  const float ax = fx - static_cast<float>(x);
+  const float ay = fy - static_cast<float>(y);
+  const float* r0 = img.ptr<float>(y);
+  const float* r1 = img.ptr<float>(y + 1);
+  return (r0[x] * (1 - ax) + r0[x + 1] * ax) * (1 - ay) + (r1[x] * (1 - ax) + r1[x + 1] * ax) * ay;
+}
+
+// Module centre (x + 0.5, y + 0.5) of an n-grid mapped into the crop by `outline`.
+struct GridMap {
+  cv::Matx33d h;
+  cv::Point2f operator()(double gx, double gy) const {
+    const double w = h(2, 0) * gx + h(2, 1) * gy + h(2, 2);
+    return {static_cast<float>((h(0, 0) * gx + h(0, 1) * gy + h(0, 2)) / w),
+            static_cast<float>((h(1, 0) * gx + h(1, 1) * gy + h(1, 2)) / w)};
+  }
+};
+
+GridMap grid_map(const Quad& q, int n) {
+  const float fn = static_cast<float>(n);
+  const cv::Point2f src[4] = {{0, 0}, {fn, 0}, {fn, fn}, {0, fn}};
+  const cv::Point2f dst[4] = {q[0], q[1], q[2], q[3]};
+  return GridMap{cv::Matx33d(cv::getPerspectiveTransform(src, dst))};
+}
+
+// Each module's value: the mean of its centre and four points a fifth of a module
+// around it (averages noise without reaching into neighbours).
+Grid sample(const cv::Mat& img, const Quad& q, int n) {
+  const GridMap m = grid_map(q, n);
+  Grid g{n, std::vector<float>(static_cast<std::size_t>(n * n))};
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      const double cx = x + 0.5;
+      const double cy = y + 0.5;
+      float sum = bilinear(img, m(cx, cy));
+      sum += bilinear(img, m(cx - 0.2, cy)) + bilinear(img, m(cx + 0.2, cy));
+      sum += bilinear(img, m(cx, cy - 0.2)) + bilinear(img, m(cx, cy + 0.2));
+      g.at(y, x) = sum / 5;
+    }
+  }
+  return g;
+}
+
+// How well the border of an upright grid shows a finder and timing pattern: the
+// separation of the modules that must be dark from those that must be light,
+// against their spread. Higher is better; below about 1 it is noise.
+double border_fit(const Grid& g) {
+  double sd = 0, sd2 = 0, sl = 0, sl2 = 0;
+  int nd = 0, nl = 0;
+  for (int y = 0; y < g.n; ++y) {
+    for (int x = 0; x < g.n; ++x) {
+      bool dark = false;
+      if (!border_module(g.n, y, x, &dark)) continue;
+      const double v = g.at(y, x);
+      if (dark) {
+        sd += v;
+        sd2 += v * v;
+        ++nd;
+      } else {
+        sl += v;
+        sl2 += v * v;
+        ++nl;
+      }
+    }
+  }
+  if (nd < 2 || nl < 2) return 0;
+  const double md = sd / nd;
+  const double ml = sl / nl;
+  const double var = (sd2 - nd * md * md + sl2 - nl * ml * ml) / (nd + nl - 2);
+  return (ml - md) / std::sqrt(std::max(var, 1.0));
+}
+
+// The best orientation of a sampled grid: turns that make it upright, and its fit.
+std::pair<int, double> best_turn(const Grid& g) {
+  int best = 0;
+  double fit = -1e9;
+  for (int t = 0; t < 4; ++t) {
+    const double f = border_fit(turned(g, t));
+    if (f > fit) {
+      fit = f;
+      best = t;
+    }
+  }
+  return {best, fit};
+}
+
+// The outline moved corner by corner (a tenth of a module at a time) while the fit of
+// the border improves: blur and the threshold that found the outline shift its sides.
+Quad refine(const cv::Mat& img, Quad q, int n, int turn, double* fit) {
+  double best = border_fit(turned(sample(img, q, n), turn));
+  const double module = (cv::norm(q[1] - q[0]) + cv::norm(q[2] - q[1]) + cv::norm(q[3] - q[2]) +
+                         cv::norm(q[0] - q[3])) /
+                        (4.0 * n);
+  for (double step : {0.3 * module, 0.15 * module}) {
+    const float s = static_cast<float>(step);
+    const cv::Point2f moves[4] = {{s, 0}, {-s, 0}, {0, s}, {0, -s}};
+    bool improved = true;
+    for (int round = 0; round < 4 && improved; ++round) {
+      improved = false;
+      for (std::size_t c = 0; c < 4; ++c) {
+        for (const cv::Point2f& d : moves) {
+          Quad trial = q;
+          trial[c] += d;
+          const double f = border_fit(turned(sample(img, trial, n), turn));
+          if (f > best + 1e-3) {
+            best = f;
+            q = trial;
+            improved = true;
+          }
+        }
+      }
+    }
+  }
+  *fit = best;
+  return q;
+}
+
+// A plane a + b x + c y through values at module positions (least squares); with too
+// few points, the mean.
+cv::Vec3d fit_plane(const std::vector<cv::Vec3d>& pts) {
+  double mean = 0;
+  for (const auto& p : pts) mean += p[2];
+  mean /= std::max<std::size_t>(1, pts.size());
+  if (pts.size() < 6) return {mean, 0, 0};
+  cv::Matx33d a = cv::Matx33d::zeros();
+  cv::Vec3d b(0, 0, 0);
+  for (const auto& p : pts) {
+    const cv::Vec3d r(1, p[0], p[1]);
+    a += r * r.t();
+    b += r * p[2];
+  }
+  cv::Vec3d out;
+  if (!cv::solve(a, b, out, cv::DECOMP_CHOLESKY)) return {mean, 0, 0};
+  return out;
+}
+
+// Decides each module of an upright grid and draws the symbol clean, with a quiet
+// zone: the border as the standard fixes it, the inside against a threshold halfway
+// between planes fitted to the border's dark and light modules (uneven light), after
+// taking `deblur` times the pull of the eight neighbours out of each value.
+cv::Mat redraw(const Grid& g, double deblur, double bias) {
+  const int n = g.n;
+  std::vector<cv::Vec3d> dark_pts;
+  std::vector<cv::Vec3d> light_pts;
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      bool dark = false;
+      if (!border_module(n, y, x, &dark)) continue;
+      (dark ? dark_pts : light_pts).emplace_back(x, y, g.at(y, x));
+    }
+  }
+  const cv::Vec3d dp = fit_plane(dark_pts);
+  const cv::Vec3d lp = fit_plane(light_pts);
+  Grid work = g;
+  if (deblur > 0) {
+    // Outside the symbol is the light quiet zone.
+    auto value = [&](int y, int x) -> double {
+      if (y < 0 || x < 0 || y >= n || x >= n) {
+        return lp[0] + lp[1] * std::clamp(x, 0, n - 1) + lp[2] * std::clamp(y, 0, n - 1);
+      }
+      return g.at(y, x);
+    };
+    for (int y = 1; y < n - 1; ++y) {
+      for (int x = 1; x < n - 1; ++x) {
+        double nb = 0;
+        for (int dy = -1; dy <= 1; ++dy) {
+          for (int dx = -1; dx <= 1; ++dx) {
+            if (dx != 0 || dy != 0) nb += value(y + dy, x + dx);
+          }
+        }
+        work.at(y, x) = static_cast<float>(g.at(y, x) + deblur * (g.at(y, x) - nb / 8));
+      }
+    }
+  }
+  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      bool dark = false;
+      if (!border_module(n, y, x, &dark)) {
+        const double d = dp[0] + dp[1] * x + dp[2] * y;
+        const double l = lp[0] + lp[1] * x + lp[2] * y;
+        const double t = (d + l) / 2 + bias * (l - d);
+        dark = work.at(y, x) < t;
+      }
+      clean.at<std::uint8_t>(y + 2, x + 2) = dark ? 0 : 255;
+    }
+  }
+  cv::Mat big;
+  cv::resize(clean, big, cv::Size(), kCleanModule, kCleanModule, cv::INTER_NEAREST);
+  return big;
+}
+
+}  // namespace
+
+// The threshold comes from the middle of the crop, where the symbol and its label are;
+// when the scene around is darker than the label it may still fall between scene and
+// label, joining the symbol to the scene, so the threshold between ink and that scene
+// is tried as well.
+std::vector<Quad> matrix_outlines(const cv::Mat& crop) {
+  const cv::Rect mid(crop.cols / 4, crop.rows / 4, std::max(1, crop.cols / 2),
+                     std::max(1, crop.rows / 2));
+  cv::Mat unused;
+  const double t = cv::threshold(crop(mid), unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  std::vector<Quad> out;
+  matrix_outline_at(crop, t, out);
+  if (!out.empty()) return out;
+  std::vector<std::uint8_t> below;
+  for (int y = mid.y; y < mid.y + mid.height; ++y) {
+    const auto* p = crop.ptr<std::uint8_t>(y);
+    for (int x = mid.x; x < mid.x + mid.width; ++x) {
+      if (p[x] <= t) below.push_back(p[x]);
+    }
+  }
+  if (below.size() < 16) return out;
+  const double t2 = cv::threshold(cv::Mat(below).reshape(1, 1), unused, 0, 255,
+                                  cv::THRESH_BINARY | cv::THRESH_OTSU);
+  if (t2 < t - 4) matrix_outline_at(crop, t2, out);
+  return out;
+}
+
+std::optional<RawCode> read_datamatrix_grid(const cv::Mat& crop, const Quad& outline,
+                                            GridReadStats* stats) {
+  GridReadStats local;
+  GridReadStats& st = stats ? *stats : local;
+  if (crop.empty() || crop.type() != CV_8UC1) return std::nullopt;
+  cv::Mat img;
+  crop.convertTo(img, CV_32F);
+  const double side =
+      std::min(cv::norm(outline[1] - outline[0]), cv::norm(outline[3] - outline[0]));
+  // Grid sizes ranked by how well the border fits; only the best few are read.
+  struct Hypothesis {
+    int n;
+    int turn;
+    double fit;
+  };
+  std::vector<Hypothesis> hyps;
+  for (int n : kMatrixSizes) {
+    // Below about 1.5 pixels a module cannot be sampled.
+    if (side < 1.5 * n) break;
+    const auto [turn, fit] = best_turn(sample(img, outline, n));
+    hyps.push_back({n, turn, fit});
+  }
+  std::sort(hyps.begin(), hyps.end(),
+            [](const Hypothesis& a, const Hypothesis& b) { return a.fit > b.fit; });
+  ZxingReadOptions o;
+  o.formats = kZxDataMatrix;
+  o.try_rotate = false;
+  o.try_downscale = false;
+  o.try_harder = false;
+  o.pure = true;
+  constexpr std::size_t kHypothesesRead = 3;
+  for (std::size_t k = 0; k < hyps.size() && k < kHypothesesRead; ++k) {
+    const Hypothesis& h = hyps[k];
+    if (h.fit < 1.0) break;
+    double fit = 0;
+    const Quad q = refine(img, outline, h.n, h.turn, &fit);
+    const Grid upright = turned(sample(img, q, h.n), h.turn);
+    for (double deblur : {0.0, 0.5, 1.2}) {
+      for (double bias : {0.0, -0.1, 0.1}) {
+        ++st.reads;
+        auto r = zxing_read_one(redraw(upright, deblur, bias), o);
+        if (!r.ok()) {
+          ++st.library_errors;
+          continue;
+        }
+        if (r->has_value() && (*r)->format == "DataMatrix") return **r;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace shopeasy::edge::vision
