@@ -116,6 +116,8 @@ void matrix_outline_at(const cv::Mat& crop, double t, std::vector<Quad>& out) {
 }
 
 constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
+// Border fits below this are noise (see border_fit).
+constexpr double kMinBorderFit = 1.0;
 
 // A grid of module values, row-major, n x n, light high.
 struct Grid {
@@ -185,13 +187,14 @@ GridMap grid_map(const Quad& q, int n) {
   return GridMap{cv::Matx33d(cv::getPerspectiveTransform(src, dst))};
 }
 
-// Each module's value: the mean of its centre and four points a fifth of a module
-// around it (averages noise without reaching into neighbours).
-Grid sample(const cv::Mat& img, const Quad& q, int n) {
+// Each module's value (or only the border's, all the fit needs): the mean of its centre and four
+// points a fifth of a module around it (averages noise without reaching into neighbours).
+Grid sample(const cv::Mat& img, const Quad& q, int n, bool border_only = false) {
   const GridMap m = grid_map(q, n);
   Grid g{n, std::vector<float>(static_cast<std::size_t>(n * n))};
   for (int y = 0; y < n; ++y) {
-    for (int x = 0; x < n; ++x) {
+    const bool edge_row = y == 0 || y == n - 1;
+    for (int x = 0; x < n; x += border_only && !edge_row ? n - 1 : 1) {
       const double cx = x + 0.5;
       const double cy = y + 0.5;
       float sum = bilinear(img, m(cx, cy));
@@ -249,11 +252,11 @@ std::pair<int, double> best_turn(const Grid& g) {
 // The outline moved corner by corner (a tenth of a module at a time) while the fit of
 // the border improves: blur and the threshold that found the outline shift its sides.
 Quad refine(const cv::Mat& img, Quad q, int n, int turn, double* fit) {
-  double best = border_fit(turned(sample(img, q, n), turn));
+  double best = border_fit(turned(sample(img, q, n, true), turn));
   const double module = (cv::norm(q[1] - q[0]) + cv::norm(q[2] - q[1]) + cv::norm(q[3] - q[2]) +
                          cv::norm(q[0] - q[3])) /
                         (4.0 * n);
-  for (double step : {0.3 * module, 0.15 * module}) {
+  for (double step : {0.6 * module, 0.3 * module, 0.15 * module}) {
     const float s = static_cast<float>(step);
     const cv::Point2f moves[4] = {{s, 0}, {-s, 0}, {0, s}, {0, -s}};
     bool improved = true;
@@ -263,7 +266,7 @@ Quad refine(const cv::Mat& img, Quad q, int n, int turn, double* fit) {
         for (const cv::Point2f& d : moves) {
           Quad trial = q;
           trial[c] += d;
-          const double f = border_fit(turned(sample(img, trial, n), turn));
+          const double f = border_fit(turned(sample(img, trial, n, true), turn));
           if (f > best + 1e-3) {
             best = f;
             q = trial;
@@ -300,7 +303,7 @@ cv::Vec3d fit_plane(const std::vector<cv::Vec3d>& pts) {
 // zone: the border as the standard fixes it, the inside against a threshold halfway
 // between planes fitted to the border's dark and light modules (uneven light), after
 // taking `deblur` times the pull of the eight neighbours out of each value.
-cv::Mat redraw(const Grid& g, double deblur, double bias) {
+std::vector<bool> decide(const Grid& g, double deblur, double bias) {
   const int n = g.n;
   std::vector<cv::Vec3d> dark_pts;
   std::vector<cv::Vec3d> light_pts;
@@ -334,7 +337,7 @@ cv::Mat redraw(const Grid& g, double deblur, double bias) {
       }
     }
   }
-  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
+  std::vector<bool> out(static_cast<std::size_t>(n * n));
   for (int y = 0; y < n; ++y) {
     for (int x = 0; x < n; ++x) {
       bool dark = false;
@@ -344,7 +347,92 @@ cv::Mat redraw(const Grid& g, double deblur, double bias) {
         const double t = (d + l) / 2 + bias * (l - d);
         dark = work.at(y, x) < t;
       }
-      clean.at<std::uint8_t>(y + 2, x + 2) = dark ? 0 : 255;
+      out[static_cast<std::size_t>(y * n + x)] = dark;
+    }
+  }
+  return out;
+}
+
+// Module decisions (true = dark) of an upright grid by a model of the blur: each value
+// is taken as a light level (a plane, for uneven light) plus weights on the module
+// itself, its four edge neighbours and its four corner neighbours (dark = 1, the quiet
+// zone outside light). Starting from `init`, the weights are fitted to the current
+// decisions, then each inner module takes the state that explains its own value and
+// its neighbours' best, and the two steps alternate. Strong blur that no threshold
+// separates is mostly undone this way.
+std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
+  const int n = g.n;
+  // Neighbours up to two modules away, in rings by distance: (0,0), (0,1), (1,1),
+  // (0,2), (1,2), (2,2). Strong blur reaches past the next module.
+  constexpr int kReach = 2;
+  constexpr int kParams = 3 + 6;
+  auto ring = [](int dy, int dx) {
+    const int a = std::min(std::abs(dy), std::abs(dx));
+    const int b = std::max(std::abs(dy), std::abs(dx));
+    return b == 0 ? 0 : b == 1 ? 1 + a : 3 + a;
+  };
+  auto is_dark = [&](int y, int x) -> double {
+    if (y < 0 || x < 0 || y >= n || x >= n) return 0;
+    return dark[static_cast<std::size_t>(y * n + x)] ? 1 : 0;
+  };
+  using Vec = cv::Vec<double, kParams>;
+  auto features = [&](int y, int x) {
+    Vec f;
+    f[0] = 1;
+    f[1] = (x - n / 2.0) / n;
+    f[2] = (y - n / 2.0) / n;
+    for (int dy = -kReach; dy <= kReach; ++dy) {
+      for (int dx = -kReach; dx <= kReach; ++dx) f[3 + ring(dy, dx)] += is_dark(y + dy, x + dx);
+    }
+    return f;
+  };
+  Vec w;
+  auto predict = [&](int y, int x) { return features(y, x).dot(w); };
+  for (int round = 0; round < 6; ++round) {
+    cv::Matx<double, kParams, kParams> a = cv::Matx<double, kParams, kParams>::zeros();
+    Vec b;
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        const Vec f = features(y, x);
+        a += f * f.t();
+        b += f * static_cast<double>(g.at(y, x));
+      }
+    }
+    if (!cv::solve(a, b, w, cv::DECOMP_SVD) || w[3] >= 0) break;  // dark must lower values
+    bool changed = false;
+    for (int y = 1; y < n - 1; ++y) {
+      for (int x = 1; x < n - 1; ++x) {
+        const std::size_t i = static_cast<std::size_t>(y * n + x);
+        const bool before = dark[i];
+        double cost[2] = {0, 0};
+        for (int state = 0; state < 2; ++state) {
+          dark[i] = state == 1;
+          for (int dy = -kReach; dy <= kReach; ++dy) {
+            for (int dx = -kReach; dx <= kReach; ++dx) {
+              const int yy = y + dy;
+              const int xx = x + dx;
+              if (yy < 0 || xx < 0 || yy >= n || xx >= n) continue;
+              const double r = g.at(yy, xx) - predict(yy, xx);
+              cost[state] += r * r;
+            }
+          }
+        }
+        const bool want = cost[1] < cost[0];
+        dark[i] = want;
+        changed = changed || want != before;
+      }
+    }
+    if (!changed) break;
+  }
+  return dark;
+}
+
+// An upright grid of decisions drawn as a clean symbol with a quiet zone.
+cv::Mat draw_clean(int n, const std::vector<bool>& dark) {
+  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
+  for (int y = 0; y < n; ++y) {
+    for (int x = 0; x < n; ++x) {
+      if (dark[static_cast<std::size_t>(y * n + x)]) clean.at<std::uint8_t>(y + 2, x + 2) = 0;
     }
   }
   cv::Mat big;
@@ -380,53 +468,93 @@ std::vector<Quad> matrix_outlines(const cv::Mat& crop) {
   return out;
 }
 
-std::optional<RawCode> read_datamatrix_grid(const cv::Mat& crop, const Quad& outline,
-                                            GridReadStats* stats) {
-  GridReadStats local;
-  GridReadStats& st = stats ? *stats : local;
-  if (crop.empty() || crop.type() != CV_8UC1) return std::nullopt;
+std::vector<SampledGrid> sample_datamatrix_grids(const cv::Mat& crop, const Quad& outline,
+                                                 std::size_t max_grids) {
+  std::vector<SampledGrid> out;
+  if (crop.empty() || crop.type() != CV_8UC1) return out;
   cv::Mat img;
   crop.convertTo(img, CV_32F);
   const double side =
       std::min(cv::norm(outline[1] - outline[0]), cv::norm(outline[3] - outline[0]));
-  // Grid sizes ranked by how well the border fits; only the best few are read.
   struct Hypothesis {
     int n;
     int turn;
     double fit;
+    Quad outline;
   };
+  // The outline as found, and with each corner in turn put where the other three say
+  // it is: a DataMatrix's top-right module is light, so its outline often has that
+  // corner cut off, and refinement only moves a corner by a module or two.
+  std::vector<Quad> variants = {outline};
+  for (std::size_t k = 0; k < 4; ++k) {
+    Quad v = outline;
+    v[k] = outline[(k + 1) % 4] + outline[(k + 3) % 4] - outline[(k + 2) % 4];
+    variants.push_back(v);
+  }
   std::vector<Hypothesis> hyps;
   for (int n : kMatrixSizes) {
     // Below about 1.5 pixels a module cannot be sampled.
     if (side < 1.5 * n) break;
-    const auto [turn, fit] = best_turn(sample(img, outline, n));
-    hyps.push_back({n, turn, fit});
+    Hypothesis best{n, 0, -1e9, outline};
+    for (const Quad& v : variants) {
+      const auto [turn, fit] = best_turn(sample(img, v, n, true));
+      if (fit > best.fit) best = Hypothesis{n, turn, fit, v};
+    }
+    hyps.push_back(best);
+  }
+  // Every size is refined before they are ranked: an outline off by a module or two
+  // fits the true size worse than some wrong one until it is refined.
+  for (Hypothesis& h : hyps) {
+    if (h.fit < kMinBorderFit) continue;
+    h.outline = refine(img, h.outline, h.n, h.turn, &h.fit);
   }
   std::sort(hyps.begin(), hyps.end(),
             [](const Hypothesis& a, const Hypothesis& b) { return a.fit > b.fit; });
+  for (std::size_t k = 0; k < hyps.size() && out.size() < max_grids; ++k) {
+    const Hypothesis& h = hyps[k];
+    if (h.fit < kMinBorderFit) break;
+    SampledGrid g;
+    g.n = h.n;
+    g.fit = h.fit;
+    g.outline = h.outline;
+    g.values = turned(sample(img, g.outline, h.n), h.turn).v;
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::vector<std::vector<bool>> datamatrix_decisions(const SampledGrid& grid) {
+  const Grid upright{grid.n, grid.values};
+  std::vector<std::vector<bool>> out;
+  out.push_back(decide(upright, 0.0, 0.0));
+  out.push_back(decide_by_blur_model(upright, out.front()));
+  for (double deblur : {0.5, 1.2}) {
+    for (double bias : {0.0, -0.1, 0.1}) out.push_back(decide(upright, deblur, bias));
+  }
+  return out;
+}
+
+std::optional<RawCode> read_datamatrix_grid(const cv::Mat& crop, const Quad& outline,
+                                            GridReadStats* stats) {
+  GridReadStats local;
+  GridReadStats& st = stats ? *stats : local;
   ZxingReadOptions o;
   o.formats = kZxDataMatrix;
   o.try_rotate = false;
   o.try_downscale = false;
   o.try_harder = false;
   o.pure = true;
-  constexpr std::size_t kHypothesesRead = 3;
-  for (std::size_t k = 0; k < hyps.size() && k < kHypothesesRead; ++k) {
-    const Hypothesis& h = hyps[k];
-    if (h.fit < 1.0) break;
-    double fit = 0;
-    const Quad q = refine(img, outline, h.n, h.turn, &fit);
-    const Grid upright = turned(sample(img, q, h.n), h.turn);
-    for (double deblur : {0.0, 0.5, 1.2}) {
-      for (double bias : {0.0, -0.1, 0.1}) {
-        ++st.reads;
-        auto r = zxing_read_one(redraw(upright, deblur, bias), o);
-        if (!r.ok()) {
-          ++st.library_errors;
-          continue;
-        }
-        if (r->has_value() && (*r)->format == "DataMatrix") return **r;
+  // Grid sizes ranked by how well the border fits; only the best few are read.
+  constexpr std::size_t kGridsRead = 3;
+  for (const SampledGrid& g : sample_datamatrix_grids(crop, outline, kGridsRead)) {
+    for (const std::vector<bool>& dark : datamatrix_decisions(g)) {
+      ++st.reads;
+      auto r = zxing_read_one(draw_clean(g.n, dark), o);
+      if (!r.ok()) {
+        ++st.library_errors;
+        continue;
       }
+      if (r->has_value() && (*r)->format == "DataMatrix") return **r;
     }
   }
   return std::nullopt;

@@ -24,6 +24,25 @@ Quad clockwise_from_top_left(std::vector<cv::Point2f> corners);
 // Outlines a matrix symbol around the centre of `crop` (8-bit grey) may have.
 std::vector<Quad> matrix_outlines(const cv::Mat& crop);
 
+// A DataMatrix grid as sampled: its size, the outline refined to fit its finder and
+// timing pattern, how well they fit, and each module's grey value (row-major, n x n),
+// turned upright (finder on the left and bottom).
+struct SampledGrid {
+  int n = 0;
+  Quad outline{};
+  double fit = 0;
+  std::vector<float> values;
+};
+
+// The most plausible grids (best fit first) for a symbol roughly outlined by `outline`.
+std::vector<SampledGrid> sample_datamatrix_grids(const cv::Mat& crop, const Quad& outline,
+                                                 std::size_t max_grids);
+
+// Dark/light decisions (row-major, true = dark) for a sampled grid, the likeliest
+// first: a threshold between the border's levels, a blur model, then thresholds
+// after sharpening between modules.
+std::vector<std::vector<bool>> datamatrix_decisions(const SampledGrid& grid);
+
 struct GridReadStats {
   int reads = 0;           // clean symbols given to zxing-cpp
   int library_errors = 0;  // reads the library failed on
