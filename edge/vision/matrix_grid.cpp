@@ -36,20 +36,22 @@ constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26}
 void matrix_outline_at(const cv::Mat& crop, double t, std::vector<Quad>& out) {
   cv::Mat raw_dark;
   cv::threshold(crop, raw_dark, t, 255, cv::THRESH_BINARY_INV);
-  cv::Mat labels;
   // The component holding the centre; joined first with a small closing, then with
-  // one of about a module, so the timing pattern's separate dots join the finder.
-  int best = -1;
+  // one of about a module, so the timing pattern's separate dots join the finder. When
+  // the wider closing joins the symbol to something that reaches the crop's edge (a
+  // line through the scene), the first component stands.
+  cv::Mat component;
   int close = 3;
   for (int pass = 0; pass < 2; ++pass) {
     cv::Mat dark;
     cv::morphologyEx(raw_dark, dark, cv::MORPH_CLOSE,
                      cv::getStructuringElement(cv::MORPH_RECT, cv::Size(close, close)));
+    cv::Mat labels;
     cv::Mat stats;
     cv::Mat centroids;
     const int n = cv::connectedComponentsWithStats(dark, labels, stats, centroids, 8, CV_32S);
     const cv::Point centre(crop.cols / 2, crop.rows / 2);
-    best = -1;
+    int best = -1;
     int best_area = 0;
     cv::Rect best_box;
     for (int i = 1; i < n; ++i) {
@@ -65,11 +67,13 @@ void matrix_outline_at(const cv::Mat& crop, double t, std::vector<Quad>& out) {
         best_box = r;
       }
     }
-    if (best < 0) return;
+    if (best < 0) break;
+    component = labels == best;
     close = std::max(3, std::max(best_box.width, best_box.height) / 10) | 1;
   }
+  if (component.empty()) return;
   std::vector<cv::Point> pts;
-  cv::findNonZero(labels == best, pts);
+  cv::findNonZero(component, pts);
   std::vector<cv::Point> hull;
   cv::convexHull(pts, hull);
   // The sides are the four longest edges of the simplified hull, extended to meet:
@@ -365,16 +369,15 @@ std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
   // Neighbours up to two modules away, in rings by distance: (0,0), (0,1), (1,1),
   // (0,2), (1,2), (2,2). Strong blur reaches past the next module.
   constexpr int kReach = 2;
-  constexpr int kParams = 3 + 6;
+  constexpr int kRings = 6;
+  constexpr int kParams = 3 + kRings;
   auto ring = [](int dy, int dx) {
     const int a = std::min(std::abs(dy), std::abs(dx));
     const int b = std::max(std::abs(dy), std::abs(dx));
     return b == 0 ? 0 : b == 1 ? 1 + a : 3 + a;
   };
-  auto is_dark = [&](int y, int x) -> double {
-    if (y < 0 || x < 0 || y >= n || x >= n) return 0;
-    return dark[static_cast<std::size_t>(y * n + x)] ? 1 : 0;
-  };
+  auto at = [n](int y, int x) { return static_cast<std::size_t>(y * n + x); };
+  auto inside = [n](int y, int x) { return y >= 0 && x >= 0 && y < n && x < n; };
   using Vec = cv::Vec<double, kParams>;
   auto features = [&](int y, int x) {
     Vec f;
@@ -382,13 +385,15 @@ std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
     f[1] = (x - n / 2.0) / n;
     f[2] = (y - n / 2.0) / n;
     for (int dy = -kReach; dy <= kReach; ++dy) {
-      for (int dx = -kReach; dx <= kReach; ++dx) f[3 + ring(dy, dx)] += is_dark(y + dy, x + dx);
+      for (int dx = -kReach; dx <= kReach; ++dx) {
+        if (inside(y + dy, x + dx) && dark[at(y + dy, x + dx)]) f[3 + ring(dy, dx)] += 1;
+      }
     }
     return f;
   };
-  Vec w;
-  auto predict = [&](int y, int x) { return features(y, x).dot(w); };
-  for (int round = 0; round < 6; ++round) {
+  std::vector<double> residual(static_cast<std::size_t>(n * n));
+  for (int round = 0; round < 10; ++round) {
+    // Fit the model to the current decisions.
     cv::Matx<double, kParams, kParams> a = cv::Matx<double, kParams, kParams>::zeros();
     Vec b;
     for (int y = 0; y < n; ++y) {
@@ -398,28 +403,34 @@ std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
         b += f * static_cast<double>(g.at(y, x));
       }
     }
+    Vec w;
     if (!cv::solve(a, b, w, cv::DECOMP_SVD) || w[3] >= 0) break;  // dark must lower values
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) residual[at(y, x)] = g.at(y, x) - features(y, x).dot(w);
+    }
+    // Then flip each inner module whose flip lowers the squared residual of the values
+    // it reaches, keeping the residuals current as modules flip.
     bool changed = false;
     for (int y = 1; y < n - 1; ++y) {
       for (int x = 1; x < n - 1; ++x) {
-        const std::size_t i = static_cast<std::size_t>(y * n + x);
-        const bool before = dark[i];
-        double cost[2] = {0, 0};
-        for (int state = 0; state < 2; ++state) {
-          dark[i] = state == 1;
-          for (int dy = -kReach; dy <= kReach; ++dy) {
-            for (int dx = -kReach; dx <= kReach; ++dx) {
-              const int yy = y + dy;
-              const int xx = x + dx;
-              if (yy < 0 || xx < 0 || yy >= n || xx >= n) continue;
-              const double r = g.at(yy, xx) - predict(yy, xx);
-              cost[state] += r * r;
-            }
+        const double sign = dark[at(y, x)] ? -1.0 : 1.0;  // the change in "dark"
+        double delta = 0;
+        for (int dy = -kReach; dy <= kReach; ++dy) {
+          for (int dx = -kReach; dx <= kReach; ++dx) {
+            if (!inside(y + dy, x + dx)) continue;
+            const double r = residual[at(y + dy, x + dx)];
+            const double r2 = r - sign * w[3 + ring(dy, dx)];
+            delta += r2 * r2 - r * r;
           }
         }
-        const bool want = cost[1] < cost[0];
-        dark[i] = want;
-        changed = changed || want != before;
+        if (delta >= 0) continue;
+        dark[at(y, x)] = !dark[at(y, x)];
+        changed = true;
+        for (int dy = -kReach; dy <= kReach; ++dy) {
+          for (int dx = -kReach; dx <= kReach; ++dx) {
+            if (inside(y + dy, x + dx)) residual[at(y + dy, x + dx)] -= sign * w[3 + ring(dy, dx)];
+          }
+        }
       }
     }
     if (!changed) break;
@@ -531,6 +542,8 @@ std::vector<std::vector<bool>> datamatrix_decisions(const SampledGrid& grid) {
   for (double deblur : {0.5, 1.2}) {
     for (double bias : {0.0, -0.1, 0.1}) out.push_back(decide(upright, deblur, bias));
   }
+  out.push_back(decide_by_blur_model(upright, out[5]));
+  out.push_back(decide_by_blur_model(upright, decide(upright, 2.5, 0.0)));
   return out;
 }
 
