@@ -824,20 +824,22 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  // A blurred or distorted DataMatrix: its module grid sampled and re-drawn clean for
-  // zxing-cpp (see matrix_grid.hpp).
+  // A blurred or distorted matrix symbol: its module grid sampled and re-drawn clean
+  // for zxing-cpp (see matrix_grid.hpp), as DataMatrix and then as QR.
   bool resampled(const Crop& crop, const std::vector<Quad>& outlines, int* attempts) {
-    for (const Quad& q : outlines) {
-      const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
-      const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
-      if (w > 1.4 * h || h > 1.4 * w) continue;
-      ++*attempts;
-      GridReadStats gs;
-      auto r = read_datamatrix_grid(crop.image, q, &gs);
-      stats.library_errors += gs.library_errors;
-      if (r) {
-        return add(Candidate{Symbology::kDataMatrix, r->text, r->symbology_id},
-                   map_quad(q, crop.to_image), "zxing-resampled");
+    for (MatrixKind kind : {MatrixKind::kDataMatrix, MatrixKind::kQr}) {
+      for (const Quad& q : outlines) {
+        const double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
+        const double h = std::max(cv::norm(q[3] - q[0]), cv::norm(q[2] - q[1]));
+        if (w > 1.4 * h || h > 1.4 * w) continue;
+        ++*attempts;
+        GridReadStats gs;
+        auto r = read_matrix_grid(crop.image, q, kind, &gs);
+        stats.library_errors += gs.library_errors;
+        if (!r) continue;
+        const Symbology s = kind == MatrixKind::kQr ? Symbology::kQr : Symbology::kDataMatrix;
+        return add(Candidate{s, r->text, r->symbology_id}, map_quad(q, crop.to_image),
+                   "zxing-resampled");
       }
     }
     return false;

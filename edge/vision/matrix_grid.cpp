@@ -25,10 +25,6 @@ Quad clockwise_from_top_left(std::vector<cv::Point2f> p) {
 
 namespace {
 
-// DataMatrix sizes tried when the grid is sampled by hand (square symbols up to 26 x 26
-// hold any GTIN with lot and expiry).
-constexpr std::array<int, 9> kMatrixSizes = {10, 12, 14, 16, 18, 20, 22, 24, 26};
-
 // Outlines of a matrix symbol in a crop, from the pixels darker than `t`: the dark
 // modules around the centre, joined, as convex quadrilaterals (clockwise from the
 // top-left), appended to `out`. The finder's solid edges and the timing pattern make
@@ -120,8 +116,8 @@ void matrix_outline_at(const cv::Mat& crop, double t, std::vector<Quad>& out) {
 }
 
 constexpr int kCleanModule = 6;  // pixels per module of a re-drawn symbol
-// Border fits below this are noise (see border_fit).
-constexpr double kMinBorderFit = 1.0;
+// Fits below this are noise (see pattern_fit).
+constexpr double kMinFit = 1.0;
 
 // A grid of module values, row-major, n x n, light high.
 struct Grid {
@@ -144,22 +140,76 @@ Grid turned(const Grid& g, int turns) {
   return out;
 }
 
-// Whether module (y, x) of an upright symbol (finder on the left and bottom) is part of
-// the fixed border, and then whether it is dark.
-bool border_module(int n, int y, int x, bool* dark) {
-  if (x == 0 || y == n - 1) {
-    *dark = true;
-    return true;
+// The modules a symbol's standard fixes, upright: -1 data (unknown), 0 light, 1 dark.
+struct Pattern {
+  MatrixKind kind = MatrixKind::kDataMatrix;
+  int n = 0;
+  std::vector<signed char> known;
+  signed char at(int y, int x) const { return known[static_cast<std::size_t>(y * n + x)]; }
+  bool fixed(int y, int x) const { return at(y, x) >= 0; }
+};
+
+// DataMatrix: the finder (solid left column and bottom row) and the timing pattern
+// (alternating top row and right column).
+Pattern datamatrix_pattern(int n) {
+  Pattern p{MatrixKind::kDataMatrix, n,
+            std::vector<signed char>(static_cast<std::size_t>(n * n), -1)};
+  for (int i = 0; i < n; ++i) {
+    p.known[static_cast<std::size_t>(i * n)] = 1;               // left column
+    p.known[static_cast<std::size_t>((n - 1) * n + i)] = 1;     // bottom row
+    p.known[static_cast<std::size_t>(i)] = i % 2 == 0 ? 1 : 0;  // top row
+    if (i < n - 1) {
+      p.known[static_cast<std::size_t>(i * n + n - 1)] = (n - 1 - i) % 2 == 0 ? 1 : 0;
+    }
   }
-  if (y == 0) {
-    *dark = x % 2 == 0;
-    return true;
+  return p;
+}
+
+// QR Code (versions 1 to 6): three finders with their light separators, the timing
+// row and column, the dark module, and from version 2 the one alignment pattern.
+Pattern qr_pattern(int n) {
+  Pattern p{MatrixKind::kQr, n, std::vector<signed char>(static_cast<std::size_t>(n * n), -1)};
+  auto set = [&](int y, int x, signed char v) {
+    if (y >= 0 && x >= 0 && y < n && x < n) p.known[static_cast<std::size_t>(y * n + x)] = v;
+  };
+  const int corners[3][2] = {{0, 0}, {0, n - 7}, {n - 7, 0}};
+  for (const auto& c : corners) {
+    for (int dy = -1; dy <= 7; ++dy) {
+      for (int dx = -1; dx <= 7; ++dx) {
+        const int ring = std::max(std::max(-dy, dy - 6), std::max(-dx, dx - 6));
+        const int inner = std::max(std::abs(dy - 3), std::abs(dx - 3));
+        // Ring 1 outside the finder is the separator; inside, rings 3, 1 dark-light.
+        const bool dark = ring <= 0 && (inner == 3 || inner <= 1);
+        set(c[0] + dy, c[1] + dx, dark ? 1 : 0);
+      }
+    }
   }
-  if (x == n - 1) {
-    *dark = (n - 1 - y) % 2 == 0;
-    return true;
+  for (int i = 8; i < n - 8; ++i) {
+    set(6, i, i % 2 == 0 ? 1 : 0);
+    set(i, 6, i % 2 == 0 ? 1 : 0);
   }
-  return false;
+  set(n - 8, 8, 1);
+  if (n >= 25) {
+    const int c = n - 7;
+    for (int dy = -2; dy <= 2; ++dy) {
+      for (int dx = -2; dx <= 2; ++dx) {
+        const int r = std::max(std::abs(dy), std::abs(dx));
+        set(c + dy, c + dx, r == 1 ? 0 : 1);
+      }
+    }
+  }
+  return p;
+}
+
+Pattern make_pattern(MatrixKind kind, int n) {
+  return kind == MatrixKind::kQr ? qr_pattern(n) : datamatrix_pattern(n);
+}
+
+// Symbol sizes tried: square DataMatrix up to 26 x 26 (any GTIN with lot and expiry),
+// QR versions 1 to 6 (URLs such as GS1 Digital Links).
+std::vector<int> sizes_of(MatrixKind kind) {
+  if (kind == MatrixKind::kQr) return {21, 25, 29, 33, 37, 41};
+  return {10, 12, 14, 16, 18, 20, 22, 24, 26};
 }
 
 float bilinear(const cv::Mat& img, cv::Point2f p) {
@@ -191,14 +241,15 @@ GridMap grid_map(const Quad& q, int n) {
   return GridMap{cv::Matx33d(cv::getPerspectiveTransform(src, dst))};
 }
 
-// Each module's value (or only the border's, all the fit needs): the mean of its centre and four
-// points a fifth of a module around it (averages noise without reaching into neighbours).
-Grid sample(const cv::Mat& img, const Quad& q, int n, bool border_only = false) {
+// Each module's value (or, with `only`, those it marks): the mean of its centre and
+// four points a fifth of a module around it (averages noise without reaching into
+// neighbours).
+Grid sample(const cv::Mat& img, const Quad& q, int n, const std::vector<bool>* only = nullptr) {
   const GridMap m = grid_map(q, n);
   Grid g{n, std::vector<float>(static_cast<std::size_t>(n * n))};
   for (int y = 0; y < n; ++y) {
-    const bool edge_row = y == 0 || y == n - 1;
-    for (int x = 0; x < n; x += border_only && !edge_row ? n - 1 : 1) {
+    for (int x = 0; x < n; ++x) {
+      if (only && !(*only)[static_cast<std::size_t>(y * n + x)]) continue;
       const double cx = x + 0.5;
       const double cy = y + 0.5;
       float sum = bilinear(img, m(cx, cy));
@@ -210,18 +261,27 @@ Grid sample(const cv::Mat& img, const Quad& q, int n, bool border_only = false) 
   return g;
 }
 
-// How well the border of an upright grid shows a finder and timing pattern: the
-// separation of the modules that must be dark from those that must be light,
+// Where the fixed modules of `p` are in a grid that `turns` quarter turns make upright.
+std::vector<bool> fixed_before_turn(const Pattern& p, int turns) {
+  Grid mask{p.n, std::vector<float>(p.known.size())};
+  for (std::size_t i = 0; i < p.known.size(); ++i) mask.v[i] = p.known[i] >= 0 ? 1.0f : 0.0f;
+  mask = turned(mask, (4 - turns) % 4);
+  std::vector<bool> out(mask.v.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = mask.v[i] > 0.5f;
+  return out;
+}
+
+// How well an upright grid shows the fixed modules of its symbology (finder, timing):
+// the separation of the modules that must be dark from those that must be light,
 // against their spread. Higher is better; below about 1 it is noise.
-double border_fit(const Grid& g) {
+double pattern_fit(const Grid& g, const Pattern& p) {
   double sd = 0, sd2 = 0, sl = 0, sl2 = 0;
   int nd = 0, nl = 0;
   for (int y = 0; y < g.n; ++y) {
     for (int x = 0; x < g.n; ++x) {
-      bool dark = false;
-      if (!border_module(g.n, y, x, &dark)) continue;
+      if (!p.fixed(y, x)) continue;
       const double v = g.at(y, x);
-      if (dark) {
+      if (p.at(y, x) == 1) {
         sd += v;
         sd2 += v * v;
         ++nd;
@@ -240,11 +300,11 @@ double border_fit(const Grid& g) {
 }
 
 // The best orientation of a sampled grid: turns that make it upright, and its fit.
-std::pair<int, double> best_turn(const Grid& g) {
+std::pair<int, double> best_turn(const Grid& g, const Pattern& p) {
   int best = 0;
   double fit = -1e9;
   for (int t = 0; t < 4; ++t) {
-    const double f = border_fit(turned(g, t));
+    const double f = pattern_fit(turned(g, t), p);
     if (f > fit) {
       fit = f;
       best = t;
@@ -253,10 +313,13 @@ std::pair<int, double> best_turn(const Grid& g) {
   return {best, fit};
 }
 
-// The outline moved corner by corner (a tenth of a module at a time) while the fit of
-// the border improves: blur and the threshold that found the outline shift its sides.
-Quad refine(const cv::Mat& img, Quad q, int n, int turn, double* fit) {
-  double best = border_fit(turned(sample(img, q, n, true), turn));
+// The outline moved corner by corner (down to a sixth of a module at a time) while the
+// fit of the fixed modules improves: blur and the threshold that found the outline
+// shift its sides.
+Quad refine(const cv::Mat& img, Quad q, const Pattern& p, int turn, double* fit) {
+  const int n = p.n;
+  const std::vector<bool> only = fixed_before_turn(p, turn);
+  double best = pattern_fit(turned(sample(img, q, n, &only), turn), p);
   const double module = (cv::norm(q[1] - q[0]) + cv::norm(q[2] - q[1]) + cv::norm(q[3] - q[2]) +
                          cv::norm(q[0] - q[3])) /
                         (4.0 * n);
@@ -270,7 +333,7 @@ Quad refine(const cv::Mat& img, Quad q, int n, int turn, double* fit) {
         for (const cv::Point2f& d : moves) {
           Quad trial = q;
           trial[c] += d;
-          const double f = border_fit(turned(sample(img, trial, n, true), turn));
+          const double f = pattern_fit(turned(sample(img, trial, n, &only), turn), p);
           if (f > best + 1e-3) {
             best = f;
             q = trial;
@@ -303,19 +366,18 @@ cv::Vec3d fit_plane(const std::vector<cv::Vec3d>& pts) {
   return out;
 }
 
-// Decides each module of an upright grid and draws the symbol clean, with a quiet
-// zone: the border as the standard fixes it, the inside against a threshold halfway
-// between planes fitted to the border's dark and light modules (uneven light), after
-// taking `deblur` times the pull of the eight neighbours out of each value.
-std::vector<bool> decide(const Grid& g, double deblur, double bias) {
+// Decides each module of an upright grid: the fixed ones as the standard says, the
+// others against a threshold halfway between planes fitted to the fixed dark and light
+// modules (uneven light), after taking `deblur` times the pull of the eight
+// neighbours out of each value.
+std::vector<bool> decide(const Grid& g, const Pattern& p, double deblur, double bias) {
   const int n = g.n;
   std::vector<cv::Vec3d> dark_pts;
   std::vector<cv::Vec3d> light_pts;
   for (int y = 0; y < n; ++y) {
     for (int x = 0; x < n; ++x) {
-      bool dark = false;
-      if (!border_module(n, y, x, &dark)) continue;
-      (dark ? dark_pts : light_pts).emplace_back(x, y, g.at(y, x));
+      if (!p.fixed(y, x)) continue;
+      (p.at(y, x) == 1 ? dark_pts : light_pts).emplace_back(x, y, g.at(y, x));
     }
   }
   const cv::Vec3d dp = fit_plane(dark_pts);
@@ -329,8 +391,9 @@ std::vector<bool> decide(const Grid& g, double deblur, double bias) {
       }
       return g.at(y, x);
     };
-    for (int y = 1; y < n - 1; ++y) {
-      for (int x = 1; x < n - 1; ++x) {
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        if (p.fixed(y, x)) continue;
         double nb = 0;
         for (int dy = -1; dy <= 1; ++dy) {
           for (int dx = -1; dx <= 1; ++dx) {
@@ -344,8 +407,8 @@ std::vector<bool> decide(const Grid& g, double deblur, double bias) {
   std::vector<bool> out(static_cast<std::size_t>(n * n));
   for (int y = 0; y < n; ++y) {
     for (int x = 0; x < n; ++x) {
-      bool dark = false;
-      if (!border_module(n, y, x, &dark)) {
+      bool dark = p.at(y, x) == 1;
+      if (!p.fixed(y, x)) {
         const double d = dp[0] + dp[1] * x + dp[2] * y;
         const double l = lp[0] + lp[1] * x + lp[2] * y;
         const double t = (d + l) / 2 + bias * (l - d);
@@ -361,10 +424,10 @@ std::vector<bool> decide(const Grid& g, double deblur, double bias) {
 // is taken as a light level (a plane, for uneven light) plus weights on the module
 // itself, its four edge neighbours and its four corner neighbours (dark = 1, the quiet
 // zone outside light). Starting from `init`, the weights are fitted to the current
-// decisions, then each inner module takes the state that explains its own value and
+// decisions, then each data module takes the state that explains its own value and
 // its neighbours' best, and the two steps alternate. Strong blur that no threshold
 // separates is mostly undone this way.
-std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
+std::vector<bool> decide_by_blur_model(const Grid& g, const Pattern& p, std::vector<bool> dark) {
   const int n = g.n;
   // Neighbours up to two modules away, in rings by distance: (0,0), (0,1), (1,1),
   // (0,2), (1,2), (2,2). Strong blur reaches past the next module.
@@ -411,8 +474,9 @@ std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
     // Then flip each inner module whose flip lowers the squared residual of the values
     // it reaches, keeping the residuals current as modules flip.
     bool changed = false;
-    for (int y = 1; y < n - 1; ++y) {
-      for (int x = 1; x < n - 1; ++x) {
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        if (p.fixed(y, x)) continue;
         const double sign = dark[at(y, x)] ? -1.0 : 1.0;  // the change in "dark"
         double delta = 0;
         for (int dy = -kReach; dy <= kReach; ++dy) {
@@ -439,11 +503,13 @@ std::vector<bool> decide_by_blur_model(const Grid& g, std::vector<bool> dark) {
 }
 
 // An upright grid of decisions drawn as a clean symbol with a quiet zone.
-cv::Mat draw_clean(int n, const std::vector<bool>& dark) {
-  cv::Mat clean(n + 4, n + 4, CV_8UC1, cv::Scalar(255));
+cv::Mat draw_clean(int n, const std::vector<bool>& dark, int quiet) {
+  cv::Mat clean(n + 2 * quiet, n + 2 * quiet, CV_8UC1, cv::Scalar(255));
   for (int y = 0; y < n; ++y) {
     for (int x = 0; x < n; ++x) {
-      if (dark[static_cast<std::size_t>(y * n + x)]) clean.at<std::uint8_t>(y + 2, x + 2) = 0;
+      if (dark[static_cast<std::size_t>(y * n + x)]) {
+        clean.at<std::uint8_t>(y + quiet, x + quiet) = 0;
+      }
     }
   }
   cv::Mat big;
@@ -479,8 +545,8 @@ std::vector<Quad> matrix_outlines(const cv::Mat& crop) {
   return out;
 }
 
-std::vector<SampledGrid> sample_datamatrix_grids(const cv::Mat& crop, const Quad& outline,
-                                                 std::size_t max_grids) {
+std::vector<SampledGrid> sample_matrix_grids(const cv::Mat& crop, const Quad& outline,
+                                             MatrixKind kind, std::size_t max_grids) {
   std::vector<SampledGrid> out;
   if (crop.empty() || crop.type() != CV_8UC1) return out;
   cv::Mat img;
@@ -488,14 +554,15 @@ std::vector<SampledGrid> sample_datamatrix_grids(const cv::Mat& crop, const Quad
   const double side =
       std::min(cv::norm(outline[1] - outline[0]), cv::norm(outline[3] - outline[0]));
   struct Hypothesis {
-    int n;
+    Pattern pattern;
     int turn;
     double fit;
     Quad outline;
   };
   // The outline as found, and with each corner in turn put where the other three say
-  // it is: a DataMatrix's top-right module is light, so its outline often has that
-  // corner cut off, and refinement only moves a corner by a module or two.
+  // it is: a symbol's corner module may be light (DataMatrix top-right, QR bottom-right),
+  // so its outline often has that corner cut off, and refinement only moves a corner
+  // by a few modules.
   std::vector<Quad> variants = {outline};
   for (std::size_t k = 0; k < 4; ++k) {
     Quad v = outline;
@@ -503,73 +570,108 @@ std::vector<SampledGrid> sample_datamatrix_grids(const cv::Mat& crop, const Quad
     variants.push_back(v);
   }
   std::vector<Hypothesis> hyps;
-  for (int n : kMatrixSizes) {
+  for (int n : sizes_of(kind)) {
     // Below about 1.5 pixels a module cannot be sampled.
     if (side < 1.5 * n) break;
-    Hypothesis best{n, 0, -1e9, outline};
+    Hypothesis best{make_pattern(kind, n), 0, -1e9, outline};
     for (const Quad& v : variants) {
-      const auto [turn, fit] = best_turn(sample(img, v, n, true));
-      if (fit > best.fit) best = Hypothesis{n, turn, fit, v};
+      const auto [turn, fit] = best_turn(sample(img, v, n), best.pattern);
+      if (fit > best.fit) {
+        best.turn = turn;
+        best.fit = fit;
+        best.outline = v;
+      }
     }
-    hyps.push_back(best);
+    hyps.push_back(std::move(best));
   }
   // Every size is refined before they are ranked: an outline off by a module or two
   // fits the true size worse than some wrong one until it is refined.
   for (Hypothesis& h : hyps) {
-    if (h.fit < kMinBorderFit) continue;
-    h.outline = refine(img, h.outline, h.n, h.turn, &h.fit);
+    if (h.fit < kMinFit) continue;
+    h.outline = refine(img, h.outline, h.pattern, h.turn, &h.fit);
   }
   std::sort(hyps.begin(), hyps.end(),
             [](const Hypothesis& a, const Hypothesis& b) { return a.fit > b.fit; });
   for (std::size_t k = 0; k < hyps.size() && out.size() < max_grids; ++k) {
     const Hypothesis& h = hyps[k];
-    if (h.fit < kMinBorderFit) break;
+    if (h.fit < kMinFit) break;
     SampledGrid g;
-    g.n = h.n;
+    g.kind = kind;
+    g.n = h.pattern.n;
     g.fit = h.fit;
     g.outline = h.outline;
-    g.values = turned(sample(img, g.outline, h.n), h.turn).v;
+    g.turns = h.turn;
+    g.values = turned(sample(img, g.outline, g.n), h.turn).v;
     out.push_back(std::move(g));
   }
   return out;
 }
 
-std::vector<std::vector<bool>> datamatrix_decisions(const SampledGrid& grid) {
+std::vector<std::vector<bool>> matrix_decisions(const SampledGrid& grid) {
   const Grid upright{grid.n, grid.values};
+  const Pattern p = make_pattern(grid.kind, grid.n);
   std::vector<std::vector<bool>> out;
-  out.push_back(decide(upright, 0.0, 0.0));
-  out.push_back(decide_by_blur_model(upright, out.front()));
+  out.push_back(decide(upright, p, 0.0, 0.0));
+  out.push_back(decide_by_blur_model(upright, p, out.front()));
   for (double deblur : {0.5, 1.2}) {
-    for (double bias : {0.0, -0.1, 0.1}) out.push_back(decide(upright, deblur, bias));
+    for (double bias : {0.0, -0.1, 0.1}) out.push_back(decide(upright, p, deblur, bias));
   }
-  out.push_back(decide_by_blur_model(upright, out[5]));
-  out.push_back(decide_by_blur_model(upright, decide(upright, 2.5, 0.0)));
+  out.push_back(decide_by_blur_model(upright, p, out[5]));
+  out.push_back(decide_by_blur_model(upright, p, decide(upright, p, 2.5, 0.0)));
   return out;
 }
 
-std::optional<RawCode> read_datamatrix_grid(const cv::Mat& crop, const Quad& outline,
-                                            GridReadStats* stats) {
+// A grid sampled again after its outline is refined against every module, with the
+// decisions taken as the pattern: the fixed modules alone pin the outline less well
+// across the symbol than all of them do.
+SampledGrid resampled_by_decisions(const cv::Mat& img, const SampledGrid& g,
+                                   const std::vector<bool>& dark) {
+  Pattern p{g.kind, g.n, std::vector<signed char>(dark.size())};
+  for (std::size_t i = 0; i < dark.size(); ++i) p.known[i] = dark[i] ? 1 : 0;
+  SampledGrid out = g;
+  out.outline = refine(img, g.outline, p, g.turns, &out.fit);
+  out.values = turned(sample(img, out.outline, g.n), g.turns).v;
+  return out;
+}
+
+std::optional<RawCode> read_matrix_grid(const cv::Mat& crop, const Quad& outline, MatrixKind kind,
+                                        GridReadStats* stats) {
   GridReadStats local;
   GridReadStats& st = stats ? *stats : local;
   ZxingReadOptions o;
-  o.formats = kZxDataMatrix;
+  o.formats = kind == MatrixKind::kQr ? kZxQr : kZxDataMatrix;
   o.try_rotate = false;
   o.try_downscale = false;
   o.try_harder = false;
   o.pure = true;
-  // Grid sizes ranked by how well the border fits; only the best few are read.
-  constexpr std::size_t kGridsRead = 3;
-  for (const SampledGrid& g : sample_datamatrix_grids(crop, outline, kGridsRead)) {
-    for (const std::vector<bool>& dark : datamatrix_decisions(g)) {
+  const char* format = kind == MatrixKind::kQr ? "QRCode" : "DataMatrix";
+  const int quiet = kind == MatrixKind::kQr ? 4 : 2;
+  auto read = [&](const SampledGrid& g) -> std::optional<RawCode> {
+    for (const std::vector<bool>& dark : matrix_decisions(g)) {
       ++st.reads;
-      auto r = zxing_read_one(draw_clean(g.n, dark), o);
+      auto r = zxing_read_one(draw_clean(g.n, dark, quiet), o);
       if (!r.ok()) {
         ++st.library_errors;
         continue;
       }
-      if (r->has_value() && (*r)->format == "DataMatrix") return **r;
+      if (r->has_value() && (*r)->format == format) return **r;
     }
+    return std::nullopt;
+  };
+  // Sizes ranked by how well the fixed modules fit; only the best few are read.
+  constexpr std::size_t kGridsRead = 3;
+  // Below this fit the decisions are too poor to steer the outline.
+  constexpr double kMinFitToResample = 2.0;
+  const auto grids = sample_matrix_grids(crop, outline, kind, kGridsRead);
+  for (const SampledGrid& g : grids) {
+    if (auto r = read(g)) return r;
   }
+  if (grids.empty() || grids.front().fit < kMinFitToResample) return std::nullopt;
+  cv::Mat img;
+  crop.convertTo(img, CV_32F);
+  const SampledGrid& g = grids.front();
+  const auto decisions = matrix_decisions(g);
+  if (auto r = read(resampled_by_decisions(img, g, decisions.back()))) return r;
   return std::nullopt;
 }
 
