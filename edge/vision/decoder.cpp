@@ -326,11 +326,16 @@ cv::Mat sharpened_by(const cv::Mat& gray, double sigma, double amount) {
 
 cv::Mat sharpened(const cv::Mat& gray) { return sharpened_by(gray, 2.0, 1.2); }
 
-// The outline of the code inside a crop: the largest area of dense edges around the
-// crop centre, as a quadrilateral (top-left, top-right, bottom-right, bottom-left).
-// For linear crops (bars upright) only horizontal gradients count. nullopt when no
+// Edge energy, as a share of the crop's strongest, that still counts as code when the
+// first outline (at 0.3) is read in vain.
+constexpr double kWeakEdgeShare = 0.12;
+
+// The outline of the code inside a crop: the largest area of edges at least `share` of
+// the strongest, around the crop centre, as a quadrilateral (top-left, top-right, bottom-right,
+// bottom-left). For linear crops (bars upright) only horizontal gradients count. nullopt when no
 // plausible outline is found.
-std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bool linear) {
+std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bool linear,
+                                                         double share) {
   cv::Mat gx;
   cv::Mat gy;
   cv::Sobel(crop, gx, CV_32F, 1, 0, 3);
@@ -344,7 +349,7 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
   double max_e = 0;
   cv::minMaxLoc(energy, nullptr, &max_e);
   if (max_e <= 1) return std::nullopt;
-  cv::Mat mask = energy > 0.3 * max_e;
+  cv::Mat mask = energy > share * max_e;
   cv::Mat labels;
   cv::Mat stats;
   cv::Mat centroids;
@@ -387,8 +392,8 @@ std::optional<std::array<cv::Point2f, 4>> find_code_quad(const cv::Mat& crop, bo
 
 // The crop with its code's outline mapped to an upright rectangle plus a margin, which
 // removes perspective (module widths that change across the symbol).
-std::optional<Crop> rectified(const Crop& crop, bool linear) {
-  const auto quad = find_code_quad(crop.image, linear);
+std::optional<Crop> rectified(const Crop& crop, bool linear, double share = 0.3) {
+  const auto quad = find_code_quad(crop.image, linear, share);
   if (!quad) return std::nullopt;
   const auto& q = *quad;
   double w = std::max(cv::norm(q[1] - q[0]), cv::norm(q[2] - q[3]));
@@ -734,6 +739,13 @@ struct BarcodeDecoder::Impl {
     if (options->use_zxing && rect) {
       ++*attempts;
       if (zxing(rect->image, o, &*rect, "zxing-rectified")) return true;
+      // Under strong keystone the wide bars at the near end have far less edge energy
+      // than the narrow ones at the far end, and the outline stops short of them.
+      const std::optional<Crop> wide = rectified(crop, true, kWeakEdgeShare);
+      if (wide && wide->image.cols > rect->image.cols * 1.15) {
+        ++*attempts;
+        if (zxing(wide->image, o, &*wide, "zxing-rectified")) return true;
+      }
     }
     const Crop& c = rect ? *rect : crop;
     // OpenCV reads only EAN/UPC: an area with far more or fewer bars is not worth it.
