@@ -78,6 +78,7 @@ std::optional<Difficulty> to_level(const std::string& s) {
   if (s == "clean") return Difficulty::kClean;
   if (s == "medium") return Difficulty::kMedium;
   if (s == "hard") return Difficulty::kHard;
+  if (s == "extreme") return Difficulty::kExtreme;
   return std::nullopt;
 }
 
@@ -98,7 +99,7 @@ int code_command(const Args& a, std::ostream& out, std::ostream& err) {
     return usage(
         err, "--symbology must be one of ean-13 ean-8 upc-a upc-e code-128 gs1-128 qr datamatrix");
   const auto level = to_level(a.get("level", "clean"));
-  if (!level) return usage(err, "--level must be clean, medium or hard");
+  if (!level) return usage(err, "--level must be clean, medium, hard or extreme");
   const auto seed = to_int(a.get("seed", "1"));
   if (!seed) return usage(err, "--seed must be an integer");
   if (!a.has("out")) return usage(err, "--out FILE is required");
@@ -128,7 +129,7 @@ int set_command(const Args& a, std::ostream& out, std::ostream& err) {
   const auto kind = parse_code_kind(name);
   if (!kind && name != "none") return usage(err, "--symbology must name a symbology or none");
   const auto level = to_level(a.get("level", "clean"));
-  if (!level) return usage(err, "--level must be clean, medium or hard");
+  if (!level) return usage(err, "--level must be clean, medium, hard or extreme");
   const auto count = to_int(a.get("count", ""));
   if (!count || *count < 1) return usage(err, "--count must be a positive integer");
   const auto seed = to_int(a.get("seed", "1"));

@@ -221,7 +221,7 @@ bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1")
 
 json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   const std::vector<Difficulty> levels = {Difficulty::kClean, Difficulty::kMedium,
-                                          Difficulty::kHard};
+                                          Difficulty::kHard, Difficulty::kExtreme};
   if (!o.misses_dir.empty()) fs::create_directories(o.misses_dir);
   const bool zbar = o.zbar_every > 0 && !o.work_dir.empty() && zbar_available();
   std::mutex log_mutex;
@@ -292,8 +292,8 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   std::mutex bmutex;
   parallel_for(blank.size(), o.jobs, [&](std::size_t i, int w) {
     std::mt19937 rng(o.seed * 31u + static_cast<std::uint32_t>(i) * 2246822519u);
-    const cv::Mat img =
-        vision_gen::render_blank_scene(vision_gen::sample_scene_params(levels[i % 3], rng), rng);
+    const cv::Mat img = vision_gen::render_blank_scene(
+        vision_gen::sample_scene_params(levels[i % levels.size()], rng), rng);
     blank[i] = evaluate(*workers[static_cast<std::size_t>(w)], img, std::nullopt, "");
     if (zbar && i % static_cast<std::size_t>(o.zbar_every) == 0) {
       char name[32];

@@ -56,7 +56,8 @@ cv::Mat damaged_code(std::mt19937& rng) {
   const auto kind =
       kinds[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(kinds.size()) - 1))];
   auto sym = vision_gen::encode(kind, vision_gen::random_content(kind, rng));
-  vision_gen::SceneParams p = vision_gen::sample_scene_params(vision_gen::Difficulty::kHard, rng);
+  vision_gen::SceneParams p =
+      vision_gen::sample_scene_params(vision_gen::Difficulty::kExtreme, rng);
   p.scene = cv::Size(uniform(rng, 64, 640), uniform(rng, 64, 480));
   p.px_per_module = std::uniform_real_distribution<double>(0.4, 3.0)(rng);
   cv::Mat img = vision_gen::render_scene(*sym, p, rng, nullptr);
