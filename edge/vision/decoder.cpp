@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <exception>
 
 #include <opencv2/barcode.hpp>
@@ -531,10 +532,32 @@ std::string_view symbology_name(Symbology s) {
   return "unknown";
 }
 
+namespace {
+
+// This thread's CPU time: a frame's budget is not spent while the thread waits.
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+}  // namespace
+
 struct BarcodeDecoder::Impl {
   std::unique_ptr<cv::barcode::BarcodeDetector> opencv;
   std::vector<Detection> found;
   DecodeStats stats;
+  // A candidate with enough bar edges to be a linear code was cut out and read.
+  bool unread_bars = false;
+  double started_ms = 0;  // thread CPU time when the frame's decode began
+
+  bool over_budget() {
+    if (options->frame_budget_ms <= 0) return false;
+    if (!stats.over_budget && thread_cpu_ms() - started_ms > options->frame_budget_ms) {
+      stats.over_budget = true;
+    }
+    return stats.over_budget;
+  }
   const DecoderOptions* options = nullptr;
 
   bool full() const { return static_cast<int>(found.size()) >= options->max_codes; }
@@ -704,7 +727,7 @@ struct BarcodeDecoder::Impl {
     const double floor =
         found.empty() || regions.empty() ? 0.0 : kTier1ScoreShare * regions[0].score;
     for (std::size_t i : unread) {
-      if (full() || attempts >= options->max_region_attempts) break;
+      if (full() || attempts >= options->max_region_attempts || over_budget()) break;
       const CodeRegion& r = regions[i];
       if (covered(r.box.center) || r.score < floor) continue;
       int& left = r.linear ? linear_left : matrix_left;
@@ -723,6 +746,7 @@ struct BarcodeDecoder::Impl {
   // then sharpened. True when a code was read.
   bool linear_region(const cv::Mat& gray, const CodeRegion& r, int tier, int* attempts) {
     if (region_edges(gray, r) < kMinLinearEdges) return true;  // not a code: no tier 1
+    unread_bars = true;
     const Crop crop = linear_crop(gray, r);
     if (crop.image.cols < 8 || crop.image.rows < 8) return true;
     ZxingReadOptions o;
@@ -878,6 +902,8 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   Impl& s = *impl_;
   s.found.clear();
   s.stats = DecodeStats{};
+  s.unread_bars = false;
+  s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {
     cv::Mat gray;
@@ -896,9 +922,11 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
       s.zxing(gray, o, nullptr, "zxing");
     }
     if (options_.use_regions && !s.full()) s.region_pass(gray);
-    // OpenCV's own localisation finds some EAN/UPC codes the proposals miss, at the
-    // price of a whole-frame search: only when nothing else was read.
-    if (options_.use_opencv && s.found.empty()) {
+    // OpenCV's own localisation finds some EAN/UPC codes the proposals outline badly,
+    // at the price of a whole-frame search: only when nothing was read although some
+    // candidate had the bars of a code (or there was no region pass).
+    if (options_.use_opencv && options_.whole_frame_opencv && s.found.empty() &&
+        (s.unread_bars || !options_.use_regions) && !s.over_budget()) {
       s.opencv_read(gray, nullptr, nullptr, "opencv");
     }
   } catch (const std::exception&) {

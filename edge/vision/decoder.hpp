@@ -72,8 +72,13 @@ struct DecoderOptions {
   // the region pass covers what the cheaper scan misses.
   bool whole_frame_try_harder = true;
   bool whole_frame_downscale = false;
+  // OpenCV's own whole-frame search for EAN/UPC when nothing else was read.
+  bool whole_frame_opencv = true;
   // Candidates of each kind (linear, matrix) that get the slower second-tier reads.
   int max_tier1_candidates = 3;
+  // CPU time (this thread's) after which a frame gets no more second-tier reads and no
+  // whole-frame OpenCV search: bounds the slow tail on cluttered frames. 0: no limit.
+  double frame_budget_ms = 28;
   ImageLimits limits{};
 };
 
@@ -85,6 +90,7 @@ struct DecodeStats {
   int dropped_check_digit = 0;  // failed validation (check digit, GS1 syntax)
   int implausible = 0;          // a short or OpenCV read with bars where none may be
   int library_errors = 0;       // an engine threw or asserted; that attempt was given up
+  bool over_budget = false;     // frame_budget_ms ran out before every read was tried
 };
 
 class BarcodeDecoder {

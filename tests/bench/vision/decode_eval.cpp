@@ -228,7 +228,7 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < o.jobs; ++i) {
     workers.push_back(
-        std::unique_ptr<Worker>(new Worker{ev::BarcodeDecoder(), {}, o.verbose, log_mutex}));
+        std::unique_ptr<Worker>(new Worker{ev::BarcodeDecoder(o.decoder), {}, o.verbose, log_mutex}));
   }
 
   struct SetResult {

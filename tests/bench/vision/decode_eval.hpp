@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edge/vision/decoder.hpp"
+
 namespace shopeasy::bench::vision {
 
 struct DecodeEvalOptions {
@@ -23,7 +25,8 @@ struct DecodeEvalOptions {
   bool verbose = false;  // each wrong read of the chain on stderr
   // Only these sets ("datamatrix", "qr:medium"); empty: all of them.
   std::vector<std::string> only;
-  std::string misses_dir;  // when set, images the chain missed are written there
+  std::string misses_dir;
+  edge::vision::DecoderOptions decoder;  // the chain's options  // when set, images the chain missed are written there
 };
 
 nlohmann::json run_decode_eval(const DecodeEvalOptions& options, std::ostream& out);
