@@ -243,6 +243,9 @@ struct ShelfScanner::Impl {
     o.max_tier1_candidates = 2;
     o.max_region_attempts = 200;
     o.max_codes = 200;
+    // A shelf holds many codes; the scan's own frame budget bounds it, not the
+    // single-code one.
+    o.frame_budget_ms = 0;
     return o;
   }
 
