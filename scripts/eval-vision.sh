@@ -14,8 +14,8 @@
 #   --asan-build-dir   default build-eval-asan/
 #   --no-build         run what is already built
 #   --no-fuzz          skip the sanitizer build and the degenerate-input part
-# The full run (1,000 images per symbology and level, 200 shelves, 10,000 degenerate
-# inputs) takes about 20 minutes on two busy cores after the builds.
+# The full run (1,000 images per symbology at each of four levels, 200 shelves, 10,000
+# degenerate inputs) takes about 25 minutes on two busy cores after the builds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build-eval"

@@ -1,5 +1,5 @@
 // Decode rates of the decoder chain against zxing-cpp and OpenCV alone (and zbarimg on a
-// sample of the same images) on generated scenes of every symbology at three levels,
+// sample of the same images) on generated scenes of every symbology at four levels,
 // plus scenes without any code, plus the camera path's filters (two frames agree, the
 // catalog knows the code) against wrong product codes.
 #pragma once
