@@ -148,6 +148,9 @@ VisionService::VisionService(VisionOptions options, const Clock& clock, events::
                                           "Shelf slot changes reported", {"event"})),
       decoder_errors_(metrics.counter("shopeasy_vision_decoder_errors_total",
                                       "Decoder library failures caught on an image")),
+      decode_over_budget_(
+          metrics.counter("shopeasy_vision_decode_over_budget_total",
+                          "Frames whose CPU budget ran out before every slower read was tried")),
       seconds_(metrics.histogram_family("shopeasy_vision_seconds",
                                         "Time spent on a frame, by stage",
                                         metrics::default_latency_buckets(), {"stage"})) {}
@@ -420,6 +423,7 @@ void VisionService::decode_frame(Camera& c, const cv::Mat& frame, std::int64_t t
   seconds_.with({"decode"}).observe(std::chrono::duration<double>(clock_.mono_now() - t0).count());
   if (stats.library_errors > 0)
     decoder_errors_.inc(static_cast<std::uint64_t>(stats.library_errors));
+  if (stats.over_budget) decode_over_budget_.inc();
   if (stats.dropped_check_digit > 0) {
     codes_.with({"dropped_check_digit"}).inc(static_cast<std::uint64_t>(stats.dropped_check_digit));
   }

@@ -203,6 +203,7 @@ class VisionService {
   metrics::CounterFamily& bad_input_;
   metrics::CounterFamily& slot_events_;
   metrics::Counter& decoder_errors_;
+  metrics::Counter& decode_over_budget_;
   metrics::HistogramFamily& seconds_;
 };
 
