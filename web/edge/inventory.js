@@ -22,6 +22,9 @@ const state = {
   flashes: new Map(),   // sku -> time of its last live change
   generation: 0,
   pool: [],
+  // Stock changes that arrived while a load was running, by SKU: a page read before a
+  // change may arrive after it, and must not put the older figures back on screen.
+  changedDuringLoad: null,
 };
 
 // Load times: *Ms from the start of the load, *At since navigation start.
@@ -115,6 +118,7 @@ function upsert(item) {
 // Reads every SKU page by page; the first page is on screen before the rest arrives.
 export async function load() {
   const generation = ++state.generation;
+  state.changedDuringLoad = new Map();
   const started = performance.now();
   const items = [];
   let cursor = null;
@@ -124,7 +128,7 @@ export async function load() {
     // A small first page puts rows on screen sooner; big pages fetch the rest.
     const page = await api('GET', `/api/stock?limit=${firstShown ? PAGE : 60}${q}`);
     if (generation !== state.generation) return;
-    for (const it of page.items) items.push(normalise(it));
+    for (const it of page.items) items.push(withLaterChange(normalise(it)));
     cursor = page.next_cursor;
     if (!firstShown) {
       firstShown = true;
@@ -137,6 +141,7 @@ export async function load() {
   } while (cursor);
   state.items = items;
   state.bySku = new Map(items.map((it) => [it.sku, it]));
+  state.changedDuringLoad = null;
   metrics.skus = items.length;
   refilter();
   metrics.allLoadedMs = performance.now() - started;
@@ -280,17 +285,32 @@ function onSearch(text) {
 }
 
 let detailTimer = null;
-function onStockChanged(_type, b) {
-  const item = state.bySku.get(b.sku);
-  if (!item) {
-    api('GET', `/api/stock/${encodeURIComponent(b.sku)}`).then((it) => { delete it.stock; upsert(it); refilterSoon(); }).catch(() => {});
-    return;
-  }
+// A loaded row with any newer change seen during the load applied to it.
+function withLaterChange(item) {
+  const change = state.changedDuringLoad?.get(item.sku);
+  if (change && change.version > (item.version ?? 0)) applyChange(item, change);
+  return item;
+}
+
+function applyChange(item, b) {
   item.on_hand = b.sku_on_hand;
   item.reserved = b.sku_reserved;
   item.available = b.sku_available;
   item.version = b.version;
   item.low = isLow(item);
+}
+
+function onStockChanged(_type, b) {
+  if (state.changedDuringLoad) {
+    const seen = state.changedDuringLoad.get(b.sku);
+    if (!seen || b.version > seen.version) state.changedDuringLoad.set(b.sku, b);
+  }
+  const item = state.bySku.get(b.sku);
+  if (!item) {
+    api('GET', `/api/stock/${encodeURIComponent(b.sku)}`).then((it) => { delete it.stock; upsert(it); refilterSoon(); }).catch(() => {});
+    return;
+  }
+  applyChange(item, b);
   if (b.expiry && daysUntil(b.expiry) <= 3 && b.on_hand_after > 0) noteExpiry(b.sku, b.expiry);
   state.flashes.set(b.sku, performance.now());
   if (state.flashes.size > 2000) state.flashes.clear();
