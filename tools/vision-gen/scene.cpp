@@ -64,6 +64,43 @@ cv::Mat make_background(cv::Size size, std::mt19937& rng) {
   return bg;
 }
 
+// The ranges of a level that has every degradation at once.
+struct MixedRanges {
+  std::pair<double, double> px_per_module;
+  double keystone_max;
+  std::pair<double, double> blur;  // optical blur, when that is the blur drawn
+  double motion_max_px;            // else motion blur up to this ...
+  double motion_extra_blur_max;    // ... with this much optical blur on top
+  std::pair<double, double> noise;
+  std::pair<double, double> uneven_light;
+  double glare_chance;
+  std::pair<double, double> glare;
+  std::pair<int, int> jpeg_quality;
+  std::pair<int, int> dark;
+  std::pair<int, int> light;
+};
+
+// Draws in a fixed order, so a seed gives the same scene for every level's ranges.
+void draw_mixed(SceneParams& p, const MixedRanges& r, std::mt19937& rng) {
+  p.px_per_module = uniform(rng, r.px_per_module.first, r.px_per_module.second);
+  p.rotation_deg = uniform(rng, 0, 360);
+  p.keystone = uniform(rng, 0, r.keystone_max);
+  p.keystone_edge = uniform_int(rng, 0, 3);
+  if (chance(rng, 0.5)) {
+    p.blur_sigma = uniform(rng, r.blur.first, r.blur.second);
+  } else {
+    p.motion_px = uniform(rng, 1, r.motion_max_px);
+    p.motion_angle_deg = uniform(rng, 0, 180);
+    p.blur_sigma = uniform(rng, 0, r.motion_extra_blur_max);
+  }
+  p.noise_sigma = uniform(rng, r.noise.first, r.noise.second);
+  p.uneven_light = uniform(rng, r.uneven_light.first, r.uneven_light.second);
+  p.glare = chance(rng, r.glare_chance) ? uniform(rng, r.glare.first, r.glare.second) : 0;
+  p.jpeg_quality = uniform_int(rng, r.jpeg_quality.first, r.jpeg_quality.second);
+  p.dark = static_cast<std::uint8_t>(uniform_int(rng, r.dark.first, r.dark.second));
+  p.light = static_cast<std::uint8_t>(uniform_int(rng, r.light.first, r.light.second));
+}
+
 }  // namespace
 
 std::string_view difficulty_name(Difficulty d) {
@@ -102,42 +139,36 @@ SceneParams sample_scene_params(Difficulty d, std::mt19937& rng) {
     case Difficulty::kHard:
       // Every degradation at once, at the strength where each library alone reads
       // about 70-76% of EAN-13s, as on the mixed set the vision notes measured.
-      p.px_per_module = uniform(rng, 1.8, 3.5);
-      p.rotation_deg = uniform(rng, 0, 360);
-      p.keystone = uniform(rng, 0, 0.4);
-      p.keystone_edge = uniform_int(rng, 0, 3);
-      if (chance(rng, 0.5)) {
-        p.blur_sigma = uniform(rng, 0.5, 1.7);
-      } else {
-        p.motion_px = uniform(rng, 1, 5);
-        p.motion_angle_deg = uniform(rng, 0, 180);
-        p.blur_sigma = uniform(rng, 0, 0.7);
-      }
-      p.noise_sigma = uniform(rng, 3, 9);
-      p.uneven_light = uniform(rng, 0.1, 0.6);
-      p.glare = chance(rng, 0.4) ? uniform(rng, 0.1, 0.6) : 0;
-      p.jpeg_quality = uniform_int(rng, 50, 90);
-      p.dark = static_cast<std::uint8_t>(uniform_int(rng, 10, 60));
-      p.light = static_cast<std::uint8_t>(uniform_int(rng, 180, 245));
+      draw_mixed(p,
+                 {{1.8, 3.5},
+                  0.4,
+                  {0.5, 1.7},
+                  5,
+                  0.7,
+                  {3, 9},
+                  {0.1, 0.6},
+                  0.4,
+                  {0.1, 0.6},
+                  {50, 90},
+                  {10, 60},
+                  {180, 245}},
+                 rng);
       break;
     case Difficulty::kExtreme:
-      p.px_per_module = uniform(rng, 1.6, 3.5);
-      p.rotation_deg = uniform(rng, 0, 360);
-      p.keystone = uniform(rng, 0, 0.5);
-      p.keystone_edge = uniform_int(rng, 0, 3);
-      if (chance(rng, 0.5)) {
-        p.blur_sigma = uniform(rng, 0.5, 2.0);
-      } else {
-        p.motion_px = uniform(rng, 1, 6);
-        p.motion_angle_deg = uniform(rng, 0, 180);
-        p.blur_sigma = uniform(rng, 0, 0.8);
-      }
-      p.noise_sigma = uniform(rng, 3, 10);
-      p.uneven_light = uniform(rng, 0.2, 0.7);
-      p.glare = chance(rng, 0.5) ? uniform(rng, 0.2, 0.8) : 0;
-      p.jpeg_quality = uniform_int(rng, 40, 90);
-      p.dark = static_cast<std::uint8_t>(uniform_int(rng, 10, 80));
-      p.light = static_cast<std::uint8_t>(uniform_int(rng, 170, 245));
+      draw_mixed(p,
+                 {{1.6, 3.5},
+                  0.5,
+                  {0.5, 2.0},
+                  6,
+                  0.8,
+                  {3, 10},
+                  {0.2, 0.7},
+                  0.5,
+                  {0.2, 0.8},
+                  {40, 90},
+                  {10, 80},
+                  {170, 245}},
+                 rng);
       break;
   }
   return p;

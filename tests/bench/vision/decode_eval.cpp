@@ -227,8 +227,8 @@ json run_decode_eval(const DecodeEvalOptions& o, std::ostream& out) {
   std::mutex log_mutex;
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < o.jobs; ++i) {
-    workers.push_back(
-        std::unique_ptr<Worker>(new Worker{ev::BarcodeDecoder(o.decoder), {}, o.verbose, log_mutex}));
+    workers.push_back(std::unique_ptr<Worker>(
+        new Worker{ev::BarcodeDecoder(o.decoder), {}, o.verbose, log_mutex}));
   }
 
   struct SetResult {

@@ -26,7 +26,8 @@ struct DecodeEvalOptions {
   // Only these sets ("datamatrix", "qr:medium"); empty: all of them.
   std::vector<std::string> only;
   std::string misses_dir;
-  edge::vision::DecoderOptions decoder;  // the chain's options  // when set, images the chain missed are written there
+  edge::vision::DecoderOptions
+      decoder;  // the chain's options  // when set, images the chain missed are written there
 };
 
 nlohmann::json run_decode_eval(const DecodeEvalOptions& options, std::ostream& out);
