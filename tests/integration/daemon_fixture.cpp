@@ -7,6 +7,16 @@ std::string admin_tokens_json() {
          R"("}])";
 }
 
+std::string tokens_json(const std::vector<TestToken>& extra) {
+  std::string out = admin_tokens_json();
+  out.pop_back();  // the closing bracket
+  for (const TestToken& t : extra) {
+    out += R"(,{"name":")" + t.name + R"(","role":")" + t.role + R"(","sha256":")" +
+           http::sha256_hex(t.secret) + R"("})";
+  }
+  return out + "]";
+}
+
 std::map<std::string, std::string> bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
 }

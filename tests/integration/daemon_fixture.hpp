@@ -17,6 +17,15 @@ namespace shopeasy::testing {
 // A token every test daemon accepts, and its table entry for auth.tokens.
 inline constexpr const char* kAdminToken = "test-admin-token";
 std::string admin_tokens_json();
+
+// A further token for a test's own users.
+struct TestToken {
+  std::string name;
+  std::string role;
+  std::string secret;
+};
+// The auth.tokens table: the admin token and `extra`.
+std::string tokens_json(const std::vector<TestToken>& extra);
 std::map<std::string, std::string> bearer(const std::string& token = kAdminToken);
 
 struct RunningDaemon {

@@ -23,12 +23,7 @@ constexpr const char* kPickerToken = "picker-token";
 constexpr const char* kMilkEan = "4006381333931";
 constexpr const char* kBreadEan = "5901234123457";
 
-std::string edge_tokens() {
-  json t = json::parse(admin_tokens_json());
-  t.push_back(
-      {{"name", "picker-1"}, {"role", "picker"}, {"sha256", http::sha256_hex(kPickerToken)}});
-  return t.dump();
-}
+std::string edge_tokens() { return tokens_json({{"picker-1", "picker", kPickerToken}}); }
 
 class EdgeOrdersTest : public ::testing::Test {
  protected:

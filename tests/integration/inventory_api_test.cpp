@@ -18,12 +18,7 @@ constexpr const char* kViewerToken = "viewer-token";
 constexpr const char* kMilkEan = "4006381333931";
 
 std::string tokens() {
-  json t = json::parse(admin_tokens_json());
-  t.push_back(
-      {{"name", "picker-1"}, {"role", "picker"}, {"sha256", http::sha256_hex(kPickerToken)}});
-  t.push_back(
-      {{"name", "viewer-1"}, {"role", "viewer"}, {"sha256", http::sha256_hex(kViewerToken)}});
-  return t.dump();
+  return tokens_json({{"picker-1", "picker", kPickerToken}, {"viewer-1", "viewer", kViewerToken}});
 }
 
 class InventoryApiTest : public ::testing::Test {

@@ -25,12 +25,7 @@ constexpr double kLat = 12.9719;
 constexpr double kLon = 77.6412;
 constexpr const char* kMilkEan = "4006381333931";
 
-std::string cloud_tokens() {
-  json t = json::parse(admin_tokens_json());
-  t.push_back(
-      {{"name", "app"}, {"role", "customer"}, {"sha256", http::sha256_hex(kCustomerToken)}});
-  return t.dump();
-}
+std::string cloud_tokens() { return tokens_json({{"app", "customer", kCustomerToken}}); }
 
 class JourneyTest : public ::testing::Test {
  protected:

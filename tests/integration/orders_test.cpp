@@ -26,10 +26,7 @@ constexpr double kCustomerLat = 12.975;
 constexpr double kCustomerLon = 77.645;
 
 std::string cloud_tokens() {
-  json t = json::parse(admin_tokens_json());
-  t.push_back({{"name", "alice"}, {"role", "customer"}, {"sha256", http::sha256_hex(kAlice)}});
-  t.push_back({{"name", "bob"}, {"role", "customer"}, {"sha256", http::sha256_hex(kBob)}});
-  return t.dump();
+  return tokens_json({{"alice", "customer", kAlice}, {"bob", "customer", kBob}});
 }
 
 json order_body(const std::string& sku, std::int64_t qty) {

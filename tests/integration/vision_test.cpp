@@ -32,12 +32,7 @@ constexpr auto kSeen = 60s;
 // API polls are spaced out: the daemon rate-limits each client.
 constexpr auto kPoll = 100ms;
 
-std::string tokens() {
-  json t = json::parse(admin_tokens_json());
-  t.push_back(
-      {{"name", "viewer-1"}, {"role", "viewer"}, {"sha256", http::sha256_hex(kViewerToken)}});
-  return t.dump();
-}
+std::string tokens() { return tokens_json({{"viewer-1", "viewer", kViewerToken}}); }
 
 class VisionTest : public ::testing::Test {
  protected:
