@@ -2,6 +2,17 @@
 # shopeasy_library() declares a module library, shopeasy_test() its GoogleTest
 # binary, registered with CTest test by test.
 
+# ccache, when installed, makes a rebuild of unchanged sources (a fresh build directory,
+# CI's second configuration, switching branches) a cache lookup. An explicit
+# -DCMAKE_CXX_COMPILER_LAUNCHER wins; -DSHOPEASY_CCACHE=OFF turns it off.
+option(SHOPEASY_CCACHE "Compile through ccache when it is installed" ON)
+if(SHOPEASY_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  find_program(SHOPEASY_CCACHE_PROGRAM ccache)
+  if(SHOPEASY_CCACHE_PROGRAM)
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${SHOPEASY_CCACHE_PROGRAM})
+  endif()
+endif()
+
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
                     -Woverloaded-virtual -Wimplicit-fallthrough)
 if(SHOPEASY_WERROR)

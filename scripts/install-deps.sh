@@ -13,7 +13,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
   libargon2-dev
-  systemd dpkg-dev file lintian shellcheck
+  systemd dpkg-dev file lintian shellcheck ccache
   postgresql libpq-dev
   python3
   libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint
