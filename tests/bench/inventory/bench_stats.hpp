@@ -103,6 +103,7 @@ class Table {
   // Rows shorter than the header are padded with empty cells.
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   std::string render() const;
+  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
  private:
   std::vector<std::string> header_;

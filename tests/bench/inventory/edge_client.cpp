@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/bench/bench_common.hpp"
 #include "tests/harness/harness.hpp"
 
 namespace shopeasy::bench {
@@ -12,11 +13,14 @@ std::string bench_token() { return testing::kAdminToken; }
 
 StatusOr<testing::RunningDaemon> start_edge(const std::string& state_dir, int http_threads,
                                             bool durable) {
-  return testing::start_daemon("shopeasy-edge",
-                               {"--http.port=0", "--state_dir=" + state_dir, "--mqtt.enabled=false",
-                                "--auth.tokens=" + testing::admin_tokens_json(),
-                                "--http.threads=" + std::to_string(http_threads),
-                                std::string("--store.durable=") + (durable ? "true" : "false")});
+  std::vector<std::string> args = {"--http.port=0",
+                                   "--state_dir=" + state_dir,
+                                   "--mqtt.enabled=false",
+                                   "--auth.tokens=" + testing::admin_tokens_json(),
+                                   "--http.threads=" + std::to_string(http_threads),
+                                   std::string("--store.durable=") + (durable ? "true" : "false")};
+  for (auto& limit : lifted_daemon_limits()) args.push_back(std::move(limit));
+  return testing::start_daemon("shopeasy-edge", args);
 }
 
 StatusOr<std::string> call_edge(int port, const std::string& method, const std::string& path,

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/bench/bench_common.hpp"
 #include "tests/bench/inventory/hello_server.hpp"
 #include "tests/bench/inventory/phases.hpp"
 
@@ -145,6 +146,7 @@ int run(int argc, char** argv) {
   std::printf("inventory_bench: seed %llu, %u CPUs, load average %s\n",
               static_cast<unsigned long long>(o.seed), std::thread::hardware_concurrency(),
               load_averages().c_str());
+  print_lifted_limits("inventory_bench");
   Table results = make_results_table();
   int status = 0;
   for (int phase : args.phases) {
@@ -173,6 +175,10 @@ int run(int argc, char** argv) {
   }
   std::printf("\n== Summary (load average at the end %s) ==\n%s", load_averages().c_str(),
               results.render().c_str());
+  for (const auto& row : results.rows()) {
+    auto cell = [&](std::size_t i) { return i < row.size() ? row[i] : std::string(); };
+    record_result("inventory", cell(0), cell(1), cell(2), cell(3), cell(4), cell(5));
+  }
   return status;
 }
 

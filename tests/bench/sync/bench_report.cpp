@@ -16,6 +16,8 @@
 
 #include <sys/resource.h>
 
+#include "tests/bench/bench_common.hpp"
+
 namespace shopeasy::syncbench {
 
 std::string format(const char* fmt, ...) {
@@ -251,6 +253,8 @@ void Report::summary() const {
     const char* verdict = !r.met ? "" : *r.met ? "met" : "MISSED";
     std::printf("%-58s %-12s %-7s %s\n", r.name.c_str(), r.target.c_str(), verdict,
                 r.value.c_str());
+    bench::record_result("sync", r.phase.substr(0, r.phase.find(' ') + 1) + r.name, r.value, "", "",
+                         r.target, verdict);
   }
   std::fflush(stdout);
 }

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "tests/bench/bench_common.hpp"
+
 namespace shopeasy::syncbench {
 
 namespace {
@@ -33,6 +35,7 @@ StatusOr<Cloud> Cloud::start(const CloudConfig& config) {
     args.push_back("--storage.backend=postgres");
     env["SHOPEASY_CLOUD_STORAGE_POSTGRES_DSN"] = config.postgres->dsn("cloud");
   }
+  for (auto& limit : bench::lifted_daemon_limits()) args.push_back(std::move(limit));
   args.insert(args.end(), config.extra_args.begin(), config.extra_args.end());
   auto d = testing::start_daemon("shopeasy-cloud", args, env, 60s);
   if (!d.ok()) return d.status();
@@ -89,6 +92,7 @@ StatusOr<Edge> Edge::start(const EdgeConfig& config) {
     args.push_back("--sync.batch_max_changes=" + std::to_string(config.batch_max_changes));
     env["SHOPEASY_EDGE_SYNC_STORE_SECRET"] = config.store_secret;
   }
+  for (auto& limit : bench::lifted_daemon_limits()) args.push_back(std::move(limit));
   args.insert(args.end(), config.extra_args.begin(), config.extra_args.end());
   auto d = testing::start_daemon("shopeasy-edge", args, env, 60s);
   if (!d.ok()) return d.status();

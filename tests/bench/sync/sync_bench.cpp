@@ -32,6 +32,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "tests/bench/bench_common.hpp"
 #include "tests/bench/sync/phases.hpp"
 #include "tests/harness/temp_dir.hpp"
 
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
   Report report;
   std::printf("sync_bench: phases %s%s; load average %s\n", args->phases.c_str(),
               args->quick ? " (quick)" : "", load_average().c_str());
+  shopeasy::bench::print_lifted_limits("sync_bench");
   {
     // What every figure below depends on, measured now: on a shared machine wall times
     // stretch with the load, and each hand-off between threads costs a wake-up.

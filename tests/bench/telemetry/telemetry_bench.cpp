@@ -40,6 +40,7 @@
 #include "common/geohash/geohash.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 #include "edge/telemetry/telemetry.hpp"
+#include "tests/bench/bench_common.hpp"
 #include "tests/bench/telemetry/bench_clients.hpp"
 #include "tests/harness/harness.hpp"
 
@@ -90,6 +91,7 @@ class Summary {
       if (f.target.empty()) continue;
       std::printf("  %-52s %-14s %-10s %s\n", f.name.c_str(), f.value.c_str(), f.target.c_str(),
                   f.verdict.c_str());
+      record_result("telemetry", f.name, f.value, "", "", f.target, f.verdict);
       all = all && f.verdict == "PASS";
     }
     return all;
