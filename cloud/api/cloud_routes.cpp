@@ -59,8 +59,10 @@ CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
                                             "Checksum buckets that differed from the store's")) {}
 
 void CloudRoutes::register_routes(http::HttpServer& server) {
-  server.route("POST", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync)", Access::roles_of({"store"}),
-               [this](const Request& r) { return sync(r); });
+  // Stores send their batches gzip-compressed; only this route inflates a body.
+  server.route(
+      "POST", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync)", Access::roles_of({"store"}),
+      [this](const Request& r) { return sync(r); }, http::BodyOptions{.accept_gzip = true});
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/sync-status)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return sync_status(r); });

@@ -31,12 +31,15 @@ class HttpServerTest : public ::testing::Test {
     server_->route("GET", "/api/items/([a-z0-9-]+)", Access::authenticated(), [](const Request& r) {
       return Response::json(200, {{"sku", r.params.at(0)}, {"who", r.principal.subject}});
     });
-    server_->route("POST", "/api/admin", Access::roles_of({"admin"}), [](const Request& r) {
-      if (!r.is_json()) {
-        return Response::error(Status(StatusCode::kUnsupportedMediaType, "expected JSON"));
-      }
-      return Response::json(201, {{"bytes", r.body.size()}});
-    });
+    server_->route(
+        "POST", "/api/admin", Access::roles_of({"admin"}),
+        [](const Request& r) {
+          if (!r.is_json()) {
+            return Response::error(Status(StatusCode::kUnsupportedMediaType, "expected JSON"));
+          }
+          return Response::json(201, {{"bytes", r.body.size()}});
+        },
+        BodyOptions{.accept_gzip = true});
     server_->route("GET", "/boom", Access::public_route(),
                    [](const Request&) -> Response { throw std::runtime_error("bug"); });
     server_->route("GET", "/stream", Access::public_route(), [](const Request&) {
@@ -196,7 +199,7 @@ TEST_F(HttpServerTest, ClientPostsCompressedBodiesAndReportsStatuses) {
   const std::string body = "{\"pad\":\"" + std::string(600, 'x') + "\"}";
   auto r = (*client)->post("/api/admin", body, "application/json");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
-  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->status, 201) << r->body;
   // The server saw the decompressed body.
   EXPECT_EQ(nlohmann::json::parse(r->body)["bytes"], body.size());
   EXPECT_LT((*client)->last_request_body_bytes(), body.size() / 4);

@@ -1,14 +1,207 @@
 #include "common/http/server.hpp"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <regex>
 #include <thread>
+
+#include "common/http/connection.hpp"
 
 namespace shopeasy::http {
 
 namespace {
+
+using internal::Connection;
+using internal::ConnectionLimits;
+using internal::ReadRefusal;
+
+// The connection the calling worker thread is serving, so handlers can ask for it to
+// close and error answers can say why a read stopped. Set only while a request runs.
+thread_local Connection* current_connection = nullptr;
+
+// Metric label for a request method: only the verbs the API knows, so a client
+// inventing methods cannot add label values (each one a series kept for ever).
+std::string method_label(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                                "PATCH", "DELETE", "OPTIONS"};
+  for (std::string_view known : kKnown) {
+    if (method == known) return std::string(known);
+  }
+  return "other";
+}
+
+bool method_takes_body(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// Whether the request announces a body (the library reads one only for the methods
+// above; for others the bytes would be parsed as the next request).
+bool announces_body(const httplib::Request& in) {
+  if (in.has_header("Transfer-Encoding")) return true;
+  return in.has_header("Content-Length") && in.get_header_value("Content-Length") != "0";
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// What a connection's read refusal means to the client.
+Status refusal_status(ReadRefusal why, const ServerOptions& o) {
+  switch (why) {
+    case ReadRefusal::kHeadTooLarge:
+      return Status(
+          StatusCode::kPayloadTooLarge,
+          "request line and headers exceed " + std::to_string(o.max_header_bytes) + " bytes");
+    case ReadRefusal::kHeadTooSlow:
+      return Status(
+          StatusCode::kDeadlineExceeded,
+          "request headers not complete within " + std::to_string(o.read_timeout.count()) + " s");
+    case ReadRefusal::kBodyTooLarge:
+      return Status(StatusCode::kPayloadTooLarge,
+                    "request body exceeds " + std::to_string(o.max_body_bytes) + " bytes");
+    case ReadRefusal::kBodyTooSlow:
+      return Status(StatusCode::kDeadlineExceeded, "request body arriving slower than " +
+                                                       std::to_string(o.min_body_bytes_per_s) +
+                                                       " bytes/s");
+    case ReadRefusal::kNone:
+      break;
+  }
+  return invalid_argument("malformed HTTP request");
+}
+
+int refusal_http_status(ReadRefusal why) {
+  switch (why) {
+    case ReadRefusal::kHeadTooLarge:
+      return 431;
+    case ReadRefusal::kHeadTooSlow:
+    case ReadRefusal::kBodyTooSlow:
+      return 408;
+    case ReadRefusal::kBodyTooLarge:
+      return 413;
+    case ReadRefusal::kNone:
+      break;
+  }
+  return 400;
+}
+
+std::string_view refusal_name(ReadRefusal why) {
+  switch (why) {
+    case ReadRefusal::kHeadTooLarge:
+      return "head_too_large";
+    case ReadRefusal::kHeadTooSlow:
+      return "head_too_slow";
+    case ReadRefusal::kBodyTooLarge:
+      return "body_too_large";
+    case ReadRefusal::kBodyTooSlow:
+      return "body_too_slow";
+    case ReadRefusal::kNone:
+      break;
+  }
+  return "none";
+}
+
+// The library's server with our own connection loop: each accepted socket is served
+// through a Connection that enforces the limits the library lacks (see
+// connection.hpp), over plain TCP or TLS.
+class BoundedServer final : public httplib::Server {
+ public:
+  BoundedServer(ConnectionLimits limits, SSL_CTX* tls, std::chrono::seconds keep_alive)
+      : limits_(limits), tls_(tls), keep_alive_(keep_alive) {
+    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
+  }
+  ~BoundedServer() override {
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
+    for (int fd : stop_pipe_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  // Ends every connection's waits (idle keep-alive, a slow head) so stop() returns
+  // without waiting out their timeouts. The pipe is never read: it stays readable.
+  void wake_connections() {
+    if (stop_pipe_[1] >= 0) {
+      const char byte = 1;
+      [[maybe_unused]] const auto written = ::write(stop_pipe_[1], &byte, 1);
+    }
+  }
+  // Called with every read that stopped at a limit, before the answer is written.
+  std::function<void(ReadRefusal)> on_refusal;
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  ConnectionLimits limits_;
+  SSL_CTX* tls_;
+  std::chrono::seconds keep_alive_;
+  int stop_pipe_[2] = {-1, -1};
+};
+
+bool BoundedServer::process_and_close_socket(socket_t sock) {
+  // Each blocking read or write also gives up after its timeout (a TLS record can
+  // block inside the library between polls).
+  timeval rcv{static_cast<time_t>(limits_.read_timeout.count() / 1000),
+              static_cast<suseconds_t>((limits_.read_timeout.count() % 1000) * 1000)};
+  timeval snd{static_cast<time_t>(limits_.write_timeout.count() / 1000),
+              static_cast<suseconds_t>((limits_.write_timeout.count() % 1000) * 1000)};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
+  ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+
+  SSL* ssl = nullptr;
+  bool ready = true;
+  if (tls_ != nullptr) {
+    ssl = SSL_new(tls_);
+    ready = ssl != nullptr && SSL_set_fd(ssl, sock) == 1 && SSL_accept(ssl) == 1;
+  }
+  if (ready) {
+    Connection connection(sock, ssl, stop_pipe_[0], limits_);
+    current_connection = &connection;
+    const auto keep_alive = std::chrono::duration_cast<std::chrono::milliseconds>(keep_alive_);
+    bool first = true;
+    while (is_running()) {
+      if (!connection.begin_request(first ? limits_.read_timeout : keep_alive)) break;
+      first = false;
+      bool closed = false;
+      const bool served = process_request(connection, !is_running(), closed, nullptr);
+      if (connection.refusal() != ReadRefusal::kNone && on_refusal) {
+        on_refusal(connection.refusal());
+      }
+      if (!served || closed || connection.should_close()) break;
+    }
+    current_connection = nullptr;
+  }
+  if (ssl != nullptr) {
+    if (ready) SSL_shutdown(ssl);
+    SSL_free(ssl);
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return true;
+}
+
+// An SSL_CTX serving `cert_file` (PEM chain) with `key_file`; null when either cannot
+// be loaded or they do not belong together.
+SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
 
 class SinkWriter final : public StreamWriter {
  public:
@@ -40,34 +233,67 @@ Request to_request(const httplib::Request& in) {
 }  // namespace
 
 struct HttpServer::Impl {
-  std::unique_ptr<httplib::Server> owned;
-  httplib::Server& server;
+  // A route that takes a body, for deciding about a request before its body is read.
+  struct BodyRoute {
+    std::string method;
+    std::regex pattern;
+    BodyOptions options;
+  };
+
+  std::unique_ptr<BoundedServer> owned;
+  BoundedServer& server;
   Status setup_error;  // a TLS certificate or key that could not be loaded
   explicit Impl(const ServerOptions& o) : owned(make_server(o, setup_error)), server(*owned) {}
-  static std::unique_ptr<httplib::Server> make_server(const ServerOptions& o, Status& error) {
-    if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
-      return std::make_unique<httplib::Server>();
-    }
-    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-      error =
-          invalid_argument("a TLS certificate needs its key and the key its certificate",
-                           o.tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file");
-      return std::make_unique<httplib::Server>();
-    }
-    auto tls =
-        std::make_unique<httplib::SSLServer>(o.tls_cert_file.c_str(), o.tls_key_file.c_str());
-    if (!tls->is_valid()) {
-      error = invalid_argument("cannot load the TLS certificate " + o.tls_cert_file + " with key " +
+  static ConnectionLimits limits_for(const ServerOptions& o) {
+    ConnectionLimits l;
+    // Headers as counted by the server plus the request line and line ends.
+    l.max_head_bytes = o.max_header_bytes + 8 * 1024;
+    l.head_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(o.read_timeout);
+    // Chunk framing and gzip's header add a little to the body on the wire.
+    l.max_body_bytes = o.max_body_bytes + o.max_body_bytes / 16 + 64 * 1024;
+    l.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.read_timeout);
+    l.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.write_timeout);
+    l.min_body_bytes_per_s = o.min_body_bytes_per_s;
+    return l;
+  }
+  static std::unique_ptr<BoundedServer> make_server(const ServerOptions& o, Status& error) {
+    SSL_CTX* tls = nullptr;
+    if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+      if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+        error =
+            invalid_argument("a TLS certificate needs its key and the key its certificate",
+                             o.tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file");
+      } else {
+        tls = make_tls_context(o.tls_cert_file, o.tls_key_file);
+        if (tls == nullptr) {
+          error =
+              invalid_argument("cannot load the TLS certificate " + o.tls_cert_file + " with key " +
                                    o.tls_key_file + " (unreadable, not PEM, or not a pair)",
                                "http.tls_cert_file");
+        }
+      }
     }
-    return tls;
+    return std::make_unique<BoundedServer>(limits_for(o), tls, o.keep_alive_timeout);
   }
+
+  // The route taking a body that `method` `path` would reach; null when none would.
+  const BodyRoute* body_route(const std::string& method, const std::string& path) const {
+    for (const auto& r : body_routes) {
+      if (r.method == method && std::regex_match(path, r.pattern)) return &r;
+    }
+    return nullptr;
+  }
+
   std::thread listener;
+  std::vector<BodyRoute> body_routes;  // filled by route(), read-only after start()
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* latency = nullptr;
+  metrics::CounterFamily* refused_reads = nullptr;
   metrics::Counter* rejected_streams = nullptr;
   metrics::Counter* audit_records = nullptr;
+
+  std::mutex streams_mu;  // guards streams_by_principal
+  std::map<std::string, std::size_t> streams_by_principal;
 };
 
 HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Logger logger,
@@ -77,14 +303,20 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
       logger_(std::move(logger)),
       metrics_(metrics),
       impl_(std::make_unique<Impl>(options_)) {
-  impl_->requests = &metrics_.counter_family("http_requests_total",
-                                             "HTTP requests by route, method and status code",
-                                             {"route", "method", "code"});
+  impl_->requests = &metrics_.counter_family(
+      "http_requests_total", "HTTP requests by route, method (unknown ones as 'other') and status",
+      {"route", "method", "code"});
   impl_->latency = &metrics_.histogram_family("http_request_duration_seconds",
                                               "Time to produce an HTTP response, by route",
                                               metrics::default_latency_buckets(), {"route"});
+  impl_->refused_reads = &metrics_.counter_family(
+      "http_requests_cut_total",
+      "Requests whose reading stopped at a limit (head size or time, body size or rate); "
+      "the connection is closed",
+      {"reason"});
   impl_->rejected_streams = &metrics_.counter(
-      "http_streams_rejected_total", "Event streams refused because the stream cap was reached");
+      "http_streams_rejected_total",
+      "Event streams refused because the overall or per-client stream cap was reached");
   impl_->audit_records = &metrics_.counter(
       "http_audited_calls_total", "Successful calls of audited routes reported to the audit log");
   streams_gauge_ = metrics_.gauge_fn("http_streams_active", "Open event streams", [this] {
@@ -92,13 +324,18 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
   });
 
   auto& s = impl_->server;
-  const std::size_t threads = std::max<std::size_t>(2, options_.threads);
+  // Streams hold their thread while open; they get threads of their own beyond the
+  // request workers, and the stream cap keeps them within those.
+  const std::size_t threads = std::max<std::size_t>(2, options_.threads) + options_.max_streams;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(options_.max_body_bytes);
   s.set_read_timeout(options_.read_timeout);
   s.set_write_timeout(options_.write_timeout);
   s.set_keep_alive_timeout(options_.keep_alive_timeout.count());
   s.set_tcp_nodelay(true);
+  s.on_refusal = [this](ReadRefusal why) {
+    impl_->refused_reads->with({std::string(refusal_name(why))}).inc();
+  };
   // The library's default also sets SO_REUSEPORT, which would let a second daemon
   // bind the same port silently and steal half the connections.
   s.set_socket_options([this](int sock) {
@@ -106,43 +343,86 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_fd_ = sock;
   });
-  // The library's defaults close a keep-alive connection after 5 requests, which makes
-  // busy clients reconnect constantly.
-  s.set_keep_alive_max_count(100000);
-  // Errors produced by the library itself (no such route, body too large) get the
-  // project's error shape too.
+  // Decide about requests no route takes, and about bodies no route wants, before the
+  // library reads (and inflates) their bodies.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return refuse_unrouted(&req, &res) ? httplib::Server::HandlerResponse::Handled
+                                       : httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Errors produced by the library itself (no such route, a read that stopped at a
+  // limit) get the project's error shape too.
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     Status st;
-    switch (res.status) {
-      case 404:
-        st = not_found("no route for " + req.method + " " + req.path);
-        break;
-      case 413:
-        st = Status(StatusCode::kPayloadTooLarge,
-                    "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
-        break;
-      case 400:
-        st = invalid_argument("malformed HTTP request");
-        break;
-      default:
-        st = Status(StatusCode::kInternal, "HTTP " + std::to_string(res.status));
-        break;
+    const ReadRefusal refusal =
+        current_connection != nullptr ? current_connection->refusal() : ReadRefusal::kNone;
+    if (refusal != ReadRefusal::kNone) {
+      st = refusal_status(refusal, options_);
+      res.status = refusal_http_status(refusal);
+      res.set_header("Connection", "close");
+    } else {
+      switch (res.status) {
+        case 404:
+          st = not_found("no route for " + method_label(req.method) + " " + req.path);
+          break;
+        case 413:
+          st = Status(StatusCode::kPayloadTooLarge,
+                      "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
+          break;
+        case 415:
+          st = Status(StatusCode::kUnsupportedMediaType, "unsupported Content-Encoding");
+          break;
+        case 400:
+          // After a request the library could not parse, nothing on the connection
+          // can be framed reliably (a bad request line leaves its headers unread).
+          st = invalid_argument("malformed HTTP request");
+          res.set_header("Connection", "close");
+          if (current_connection != nullptr) current_connection->close_after_response();
+          break;
+        default:
+          st = Status(StatusCode::kInternal, "HTTP " + std::to_string(res.status));
+          break;
+      }
     }
     res.set_content(error_body(st), "application/json");
-    impl_->requests->with({"unmatched", req.method, std::to_string(res.status)}).inc();
+    impl_->requests->with({"unmatched", method_label(req.method), std::to_string(res.status)})
+        .inc();
   });
-  s.set_exception_handler(
-      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
-        logger_.error("handler_exception", {{"method", req.method}, {"path", req.path}});
-        res.status = 500;
-        res.set_content(error_body(internal_error("unexpected error")), "application/json");
-      });
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
+                                 std::exception_ptr) {
+    logger_.error("handler_exception", {{"method", method_label(req.method)}, {"path", req.path}});
+    res.status = 500;
+    res.set_content(error_body(internal_error("unexpected error")), "application/json");
+  });
 }
 
 HttpServer::~HttpServer() { stop(); }
 
-Response HttpServer::dispatch(const Handler& handler, const Access& access, Request& request) {
+bool HttpServer::refuse_unrouted(const void* library_request, void* library_response) {
+  const auto& in = *static_cast<const httplib::Request*>(library_request);
+  auto& out = *static_cast<httplib::Response*>(library_response);
+  Status refusal;
+  if (method_takes_body(in.method)) {
+    // Routes taking a body read it themselves after authentication; anything else
+    // would be read by the library, unbounded after inflation, only to answer 404.
+    if (impl_->body_route(in.method, in.path) != nullptr) return false;
+    refusal = not_found("no route for " + in.method + " " + in.path);
+  } else if (announces_body(in)) {
+    // A body on GET or HEAD is never read, so its bytes would be taken for the next
+    // request on the connection.
+    refusal = invalid_argument("a " + method_label(in.method) + " request carries no body");
+  } else {
+    return false;
+  }
+  out.status = http_status_for(refusal.code());
+  out.set_header("Connection", "close");
+  out.set_content(error_body(refusal), "application/json");
+  if (current_connection != nullptr) current_connection->close_after_response();
+  impl_->requests->with({"unmatched", method_label(in.method), std::to_string(out.status)}).inc();
+  return true;
+}
+
+std::optional<Response> HttpServer::admit(const Access& access, Request& request) {
   std::size_t header_bytes = 0;
   for (const auto& [name, value] : request.headers) header_bytes += name.size() + value.size() + 4;
   if (header_bytes > options_.max_header_bytes) {
@@ -169,8 +449,12 @@ Response HttpServer::dispatch(const Handler& handler, const Access& access, Requ
     }
   }
   if (admission_) {
-    if (auto refused = admission_(request)) return std::move(*refused);
+    if (auto refused = admission_(request)) return refused;
   }
+  return std::nullopt;
+}
+
+Response HttpServer::invoke(const Handler& handler, const Access& access, const Request& request) {
   try {
     Response response = handler(request);
     if (!access.audit_action.empty() && audit_sink_ && response.status < 400) {
@@ -185,75 +469,176 @@ Response HttpServer::dispatch(const Handler& handler, const Access& access, Requ
   }
 }
 
-void HttpServer::route(std::string_view method, std::string pattern, Access access,
-                       Handler handler) {
-  auto wrapped = [this, pattern, access = std::move(access), handler = std::move(handler)](
-                     const httplib::Request& in, httplib::Response& out) {
+void HttpServer::respond(const std::string& pattern, const Request& request, Response response,
+                         std::chrono::steady_clock::time_point started, void* library_response) {
+  auto& out = *static_cast<httplib::Response*>(library_response);
+  out.status = response.status;
+  for (auto& [k, v] : response.headers) out.set_header(k, v);
+  if (response.stream && response.status < 300) {
+    // One principal may hold only a few streams, so one viewer or customer cannot
+    // take every stream slot; public streams count under the client's address.
+    const std::string holder = request.principal.authenticated()
+                                   ? request.principal.role + ":" + request.principal.subject
+                                   : "addr:" + request.remote_addr;
+    bool admitted = false;
+    {
+      std::lock_guard<std::mutex> lock(impl_->streams_mu);
+      std::size_t& held = impl_->streams_by_principal[holder];
+      if (active_streams_.load() < options_.max_streams && held < options_.max_streams_per_client) {
+        ++held;
+        ++active_streams_;
+        admitted = true;
+      } else if (held == 0) {
+        impl_->streams_by_principal.erase(holder);
+      }
+    }
+    if (!admitted) {
+      impl_->rejected_streams->inc();
+      const Status busy(StatusCode::kResourceExhausted, "too many open event streams");
+      out.status = http_status_for(busy.code());
+      out.set_header("Retry-After", "5");
+      out.set_content(error_body(busy), "application/json");
+    } else {
+      out.set_header("Cache-Control", "no-cache");
+      out.set_header("X-Accel-Buffering", "no");
+      out.set_chunked_content_provider(
+          response.content_type,
+          [this, stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
+            SinkWriter writer(sink);
+            if (stopping_.load() || !stream(writer)) {
+              sink.done();
+              return true;
+            }
+            return writer.ok();
+          },
+          [this, holder](bool) {
+            std::lock_guard<std::mutex> lock(impl_->streams_mu);
+            auto it = impl_->streams_by_principal.find(holder);
+            if (it != impl_->streams_by_principal.end() && --it->second == 0) {
+              impl_->streams_by_principal.erase(it);
+            }
+            --active_streams_;
+          });
+    }
+  } else {
+    out.set_content(std::move(response.body), response.content_type);
+  }
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  impl_->requests->with({pattern, method_label(request.method), std::to_string(out.status)}).inc();
+  impl_->latency->with({pattern}).observe(seconds);
+  if (out.status >= 500) {
+    logger_.warn("request_failed", {{"method", request.method},
+                                    {"path", request.path},
+                                    {"status", out.status},
+                                    {"remote", request.remote_addr}});
+  } else if (logger_.enabled(log::Level::kDebug)) {
+    logger_.debug("request", {{"method", request.method},
+                              {"path", request.path},
+                              {"status", out.status},
+                              {"principal", request.principal.subject},
+                              {"seconds", seconds}});
+  }
+}
+
+void HttpServer::route(std::string_view method, std::string pattern, Access access, Handler handler,
+                       BodyOptions body) {
+  auto& s = impl_->server;
+  if (method == "GET" || method == "HEAD") {
+    auto wrapped = [this, pattern, access = std::move(access), handler = std::move(handler)](
+                       const httplib::Request& in, httplib::Response& out) {
+      const auto started = std::chrono::steady_clock::now();
+      Request request = to_request(in);
+      std::optional<Response> refused = admit(access, request);
+      respond(pattern, request, refused ? std::move(*refused) : invoke(handler, access, request),
+              started, &out);
+    };
+    s.Get(pattern, wrapped);
+    return;
+  }
+  if (!method_takes_body(method)) {
+    logger_.error("bad_route_method", {{"method", method}, {"pattern", pattern}});
+    std::abort();  // a programming error in route registration
+  }
+  impl_->body_routes.push_back(Impl::BodyRoute{std::string(method), std::regex(pattern), body});
+  // The body is read here, after authentication and admission, never by the library
+  // up front: a refused request has cost its headers only.
+  auto wrapped = [this, pattern, access = std::move(access), handler = std::move(handler), body](
+                     const httplib::Request& in, httplib::Response& out,
+                     const httplib::ContentReader& reader) {
     const auto started = std::chrono::steady_clock::now();
     Request request = to_request(in);
-    Response response = dispatch(handler, access, request);
-
-    out.status = response.status;
-    for (auto& [k, v] : response.headers) out.set_header(k, v);
-    if (response.stream && response.status < 300) {
-      if (active_streams_.load() >= options_.max_streams) {
-        impl_->rejected_streams->inc();
-        const Status busy(StatusCode::kResourceExhausted, "too many open event streams");
-        out.status = http_status_for(busy.code());
-        out.set_header("Retry-After", "5");
-        out.set_content(error_body(busy), "application/json");
-      } else {
-        ++active_streams_;
-        out.set_header("Cache-Control", "no-cache");
-        out.set_header("X-Accel-Buffering", "no");
-        out.set_chunked_content_provider(
-            response.content_type,
-            [this, stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
-              SinkWriter writer(sink);
-              if (stopping_.load() || !stream(writer)) {
-                sink.done();
-                return true;
-              }
-              return writer.ok();
-            },
-            [this](bool) { --active_streams_; });
+    std::optional<Response> refused = admit(access, request);
+    if (!refused) {
+      const std::string encoding = lower(in.get_header_value("Content-Encoding"));
+      if (!encoding.empty() && encoding != "identity" &&
+          !(encoding == "gzip" && body.accept_gzip)) {
+        refused = Response::error(
+            Status(StatusCode::kUnsupportedMediaType,
+                   "Content-Encoding '" + encoding + "' is not accepted on this route" +
+                       (body.accept_gzip ? " (gzip is)" : " (send the body unencoded)")));
       }
-    } else {
-      out.set_content(std::move(response.body), response.content_type);
     }
-
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    impl_->requests->with({pattern, in.method, std::to_string(out.status)}).inc();
-    impl_->latency->with({pattern}).observe(seconds);
-    if (out.status >= 500) {
-      logger_.warn("request_failed", {{"method", in.method},
-                                      {"path", in.path},
-                                      {"status", out.status},
-                                      {"remote", in.remote_addr}});
-    } else if (logger_.enabled(log::Level::kDebug)) {
-      logger_.debug("request", {{"method", in.method},
-                                {"path", in.path},
-                                {"status", out.status},
-                                {"principal", request.principal.subject},
-                                {"seconds", seconds}});
+    if (!refused && in.has_header("Content-Length")) {
+      // A declared length past the cap is refused without reading a byte of it.
+      const std::string declared = in.get_header_value("Content-Length");
+      std::size_t length = 0;
+      const bool numeric = !declared.empty() && declared.size() <= 19 &&
+                           std::all_of(declared.begin(), declared.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+      if (!numeric) {
+        refused = Response::error(invalid_argument("Content-Length is not a number"));
+      } else if ((length = std::stoull(declared)) > options_.max_body_bytes) {
+        refused = Response::error(Status(StatusCode::kPayloadTooLarge,
+                                         "request body of " + declared + " bytes exceeds " +
+                                             std::to_string(options_.max_body_bytes) + " bytes"));
+      }
     }
+    if (!refused && announces_body(in)) {
+      bool too_large = false;
+      // The library inflates gzip as it reads; the cap applies to what it hands over.
+      const bool read = reader([&](const char* data, std::size_t n) {
+        if (request.body.size() + n > options_.max_body_bytes) {
+          too_large = true;
+          return false;
+        }
+        request.body.append(data, n);
+        return true;
+      });
+      if (!read) {
+        const ReadRefusal cut =
+            current_connection != nullptr ? current_connection->refusal() : ReadRefusal::kNone;
+        Status st;
+        if (too_large || out.status == 413) {
+          st = Status(StatusCode::kPayloadTooLarge,
+                      "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes" +
+                          (in.has_header("Content-Encoding") ? " once decoded" : ""));
+        } else if (cut != ReadRefusal::kNone) {
+          st = refusal_status(cut, options_);
+        } else {
+          st = invalid_argument("the request body could not be read (cut short or badly encoded)");
+        }
+        refused = Response::error(st);
+        if (cut != ReadRefusal::kNone) refused->status = refusal_http_status(cut);
+      }
+    }
+    if (refused) {
+      // Whatever of the body is still unread must not be taken for another request.
+      if (current_connection != nullptr) current_connection->close_after_response();
+      refused->with_header("Connection", "close");
+    }
+    respond(pattern, request, refused ? std::move(*refused) : invoke(handler, access, request),
+            started, &out);
   };
-
-  auto& s = impl_->server;
-  if (method == "GET") {
-    s.Get(pattern, wrapped);
-  } else if (method == "POST") {
+  if (method == "POST") {
     s.Post(pattern, wrapped);
   } else if (method == "PUT") {
     s.Put(pattern, wrapped);
   } else if (method == "PATCH") {
     s.Patch(pattern, wrapped);
-  } else if (method == "DELETE") {
-    s.Delete(pattern, wrapped);
   } else {
-    logger_.error("bad_route_method", {{"method", method}, {"pattern", pattern}});
-    std::abort();  // a programming error in route registration
+    s.Delete(pattern, wrapped);
   }
 }
 
@@ -285,6 +670,7 @@ StatusOr<int> HttpServer::start() {
 
 void HttpServer::stop() {
   if (stopping_.exchange(true)) return;
+  impl_->server.wake_connections();
   impl_->server.stop();
   if (impl_->listener.joinable()) impl_->listener.join();
 }

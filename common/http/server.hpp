@@ -1,9 +1,12 @@
 // HttpServer: the staff and customer APIs' server. Routes are lambdas by verb and
 // path pattern (a regular expression whose groups become Request::params), each with
-// an Access rule checked before the handler runs. The server enforces body and
-// time limits, caps concurrent streams, answers every error in the one JSON error
-// shape, counts requests per route and status in the metrics registry, and never lets
-// a handler's exception escape. cpp-httplib stays inside server.cpp.
+// an Access rule checked before the handler runs, and before a request body is read:
+// an unauthenticated client cannot make the server read, inflate or buffer anything
+// but headers. The server bounds the request head (bytes and time), the body (bytes
+// on the wire, bytes after decompression, arrival rate), caps event streams overall
+// and per client on threads of their own, answers every error in the one JSON error
+// shape, counts requests per route, known method and status in the metrics registry,
+// and never lets a handler's exception escape. cpp-httplib stays inside server.cpp.
 #pragma once
 
 #include <atomic>
@@ -33,9 +36,17 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds keep_alive_timeout{5};
-  std::size_t max_streams = 16;  // concurrent streamed (SSE) responses
-  // Sum of request header names and values above this is refused with 431.
+  // Concurrent streamed (SSE) responses. Streams run on threads of their own (the
+  // pool has `threads + max_streams`), so open streams never starve the API.
+  std::size_t max_streams = 16;
+  // Concurrent streams one principal (token, user, customer) may hold.
+  std::size_t max_streams_per_client = 4;
+  // Sum of request header names and values above this is refused with 431; the head
+  // as sent (request line, headers, line ends) may be at most this plus 8 KiB, and a
+  // connection sending more is answered 431 and closed.
   std::size_t max_header_bytes = 16 * 1024;
+  // After a grace of read_timeout, a request body must arrive at least this fast.
+  std::size_t min_body_bytes_per_s = 16 * 1024;
   // Serve HTTPS with this PEM certificate chain and private key (both or neither).
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -60,6 +71,13 @@ struct Access {
   }
 };
 
+// How a route takes its request body.
+struct BodyOptions {
+  // Accept `Content-Encoding: gzip` (inflated as it is read, the inflated size bounded
+  // by max_body_bytes). Every other route refuses encoded bodies with 415 unread.
+  bool accept_gzip = false;
+};
+
 using Handler = std::function<Response(const Request&)>;
 // Runs before every handler, after authentication (principal set for non-public
 // routes): returns a response to refuse the request (e.g. 429 from a rate limiter) or
@@ -81,7 +99,8 @@ class HttpServer {
 
   // Registers a route; call before start(). `method` is GET, POST, PUT, PATCH or
   // DELETE; `pattern` must match the whole path.
-  void route(std::string_view method, std::string pattern, Access access, Handler handler);
+  void route(std::string_view method, std::string pattern, Access access, Handler handler,
+             BodyOptions body = {});
 
   // Call before start().
   void set_admission(Admission admission) { admission_ = std::move(admission); }
@@ -102,7 +121,16 @@ class HttpServer {
 
  private:
   struct Impl;
-  Response dispatch(const Handler& handler, const Access& access, Request& request);
+  // Headers, authentication, roles and admission, before any body is read: a response
+  // when the request is refused, nullopt to go on.
+  std::optional<Response> admit(const Access& access, Request& request);
+  // Runs the handler (exceptions become 500) and reports audited calls.
+  Response invoke(const Handler& handler, const Access& access, const Request& request);
+  // Turns `response` into the library's, opening a stream when it has one, and counts it.
+  void respond(const std::string& pattern, const Request& request, Response response,
+               std::chrono::steady_clock::time_point started, void* library_response);
+  // For requests no route takes; decides before the body is read.
+  bool refuse_unrouted(const void* library_request, void* library_response);
 
   ServerOptions options_;
   std::atomic<const Authenticator*> auth_;
