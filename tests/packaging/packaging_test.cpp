@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/daemon_fixture.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -609,6 +611,94 @@ TEST(PackagesTest, CpackBuildsThreeDebsWithProgramsUnitsConffilesAndDepends) {
   } else {
     std::cout << "[ info ] lintian is not installed; skipped\n";
   }
+}
+
+// The operator's path without systemd or a container: the three packages installed by
+// dpkg itself (`dpkg -i`, unpack and configure, conffiles put in place) into an empty
+// root with its own package database, then the edge started from the installed files.
+// The maintainer scripts run outside the root (dpkg's chrootless mode) with every
+// command they call replaced by a recording stub, so nothing on this machine changes.
+TEST(PackagesTest, InstallIntoACleanRootAndStartTheInstalledEdge) {
+  for (const char* tool : {"cpack", "dpkg", "dpkg-query", "dpkg-shlibdeps"}) {
+    if (!have_tool(tool)) GTEST_SKIP() << tool << " is not installed";
+  }
+  const fs::path cpack_config = kBinary / "CPackConfig.cmake";
+  ASSERT_TRUE(fs::exists(cpack_config)) << "configure the build first";
+  TempDir out;
+  const RunResult cpack =
+      run("cpack --config " + quote(cpack_config.string()) + " -B " + quote(out.path().string()));
+  ASSERT_EQ(cpack.exit_code, 0) << cpack.output;
+  std::string debs;
+  for (const auto& entry : fs::directory_iterator(out.path())) {
+    if (entry.path().extension() == ".deb") debs += " " + quote(entry.path().string());
+  }
+  ASSERT_FALSE(debs.empty()) << cpack.output;
+
+  TempDir root;
+  const fs::path admin = root.path() / "var/lib/dpkg";
+  for (const char* dir : {"info", "updates", "triggers"}) fs::create_directories(admin / dir);
+  write_file(admin / "status", "");
+  write_file(admin / "available", "");
+  TempDir stubs;
+  const fs::path calls_log = stubs.path() / "calls.log";
+  for (const char* tool : {"adduser", "getent", "dpkg-statoverride", "install",
+                           "deb-systemd-helper", "deb-systemd-invoke", "systemctl"}) {
+    write_file(stubs.path() / tool,
+               "#!/bin/sh\necho \"" + std::string(tool) + " $*\" >> " + quote(calls_log.string()) +
+                   "\nexit 0\n",
+               fs::perms(0755));
+  }
+  // --force-depends: the root's database is empty, so libc6 and the rest are not
+  // installed there; the programs run with this machine's libraries. --force-bad-path:
+  // dpkg would look for ldconfig and start-stop-daemon in the root.
+  const std::string dpkg =
+      "env PATH=" + quote(stubs.path().string()) +
+      ":/usr/sbin:/usr/bin:/sbin:/bin dpkg --root=" + quote(root.path().string()) +
+      " --log=" + quote((root.path() / "dpkg.log").string()) +
+      " --force-not-root --force-depends --force-bad-path"
+      " --force-script-chrootless";
+  const RunResult install = run(dpkg + " -i" + debs);
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+
+  const RunResult query =
+      run("dpkg-query --admindir=" + quote(admin.string()) + " -W -f '${Package} ${Status}\\n'");
+  ASSERT_EQ(query.exit_code, 0) << query.output;
+  const std::string calls = read_file(calls_log);
+  for (const auto& p : programs()) {
+    SCOPED_TRACE(p.package);
+    EXPECT_NE(query.output.find(p.package + " install ok installed"), std::string::npos)
+        << query.output;
+    const RunResult listed = run(dpkg + " -L " + p.package);
+    EXPECT_NE(listed.output.find("/usr/bin/" + p.package), std::string::npos) << listed.output;
+    EXPECT_EQ(read_file(root.path() / "etc/shopeasy" / p.config), read_file(config_path(p)));
+    EXPECT_TRUE(fs::exists(root.path() / "lib/systemd/system" / (p.package + ".service")));
+    EXPECT_NE(calls.find("deb-systemd-helper enable " + p.package + ".service"), std::string::npos)
+        << calls;
+  }
+
+  const fs::path bin = root.path() / "usr/bin";
+  const fs::path config = root.path() / "etc/shopeasy/edge.json";
+  for (const char* program : {"shopeasy-edge", "shopeasy-edge-users"}) {
+    const RunResult help = run(quote((bin / program).string()) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << program << ": " << help.output;
+  }
+  const RunResult check = run(quote((bin / "shopeasy-edge").string()) + " --config " +
+                              quote(config.string()) + " --check-config");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  // A real start from the installed program and its shipped configuration; only the
+  // paths and ports a test may not take from this machine are overridden.
+  ASSERT_EQ(::setenv("SHOPEASY_BIN_DIR", bin.c_str(), 1), 0);
+  TempDir state;
+  auto edge = shopeasy::testing::start_daemon(
+      "shopeasy-edge", {"--config", config.string(), "--state_dir=" + state.path().string(),
+                        "--http.port=0", "--mqtt.enabled=false"});
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  const auto health = shopeasy::testing::get(*edge, "/health");
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200) << health->body;
+  EXPECT_EQ(edge->process.terminate_and_wait(std::chrono::seconds(20)), 0)
+      << edge->process.describe();
 }
 
 // ---- demo certificates ----
