@@ -48,6 +48,17 @@ TEST_F(CliTest, DecodePrintsOneJsonLinePerCode) {
   EXPECT_EQ(line["corners"].size(), 4u);
 }
 
+TEST_F(CliTest, DecodeEscapesSeparatorsInJson) {
+  const std::string iso =
+      "[)>\x1e"
+      "06\x1dP4711\x1e\x04";
+  ASSERT_TRUE(cv::imwrite(path("iso.png"), testing::plain_matrix_code(false, iso, 6, 4)));
+  const CliRun r = run({"decode", path("iso.png")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("[)>\\u001e06\\u001dP4711\\u001e\\u0004"), std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["text"], iso);
+}
+
 TEST_F(CliTest, DecodeFailsClearlyOnUnreadableInputButReadsTheRest) {
   ASSERT_TRUE(dir_->write_file("bad.jpg", "not an image").is_ok());
   ASSERT_TRUE(

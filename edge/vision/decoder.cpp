@@ -16,8 +16,15 @@
 namespace shopeasy::edge::vision {
 namespace {
 
-// Replaces control characters (except GS) with '?' and invalid UTF-8 with U+FFFD, so
-// decoded text is always safe to log and to put in JSON.
+// Control characters a code's data may carry on purpose: GS (GS1 and ISO 15434 field
+// separator), RS (ISO 15434 format separator), EOT (ISO 15434 trailer), and the line
+// breaks and tabs of texts such as vCards.
+bool kept_control(unsigned char c) {
+  return c == 0x1d || c == 0x1e || c == 0x04 || c == '\n' || c == '\r' || c == '\t';
+}
+
+// Replaces other control characters with '?' and invalid UTF-8 with U+FFFD, so decoded
+// text is always safe to log and to put in JSON (which escapes the kept ones).
 std::string sanitize(std::string_view in) {
   std::string out;
   out.reserve(in.size());
@@ -25,7 +32,7 @@ std::string sanitize(std::string_view in) {
   while (i < in.size()) {
     const auto c = static_cast<unsigned char>(in[i]);
     if (c < 0x80) {
-      out += (c < 0x20 && c != 0x1d) || c == 0x7f ? '?' : static_cast<char>(c);
+      out += (c < 0x20 && !kept_control(c)) || c == 0x7f ? '?' : static_cast<char>(c);
       ++i;
       continue;
     }
@@ -188,6 +195,8 @@ constexpr double kTier1ScoreShare = 0.3;
 // crops may be wider (across the bars), as long codes need it and a row costs little.
 constexpr double kMaxCropSide = 720;
 constexpr double kMaxLinearCropWidth = 1600;
+// Frames up to half this side are also read enlarged by the whole-frame matrix pass.
+constexpr int kMaxEnlargedSide = 1400;
 
 // An upright crop of a region: the affine map from crop to image and the crop.
 struct Crop {
@@ -550,6 +559,8 @@ struct BarcodeDecoder::Impl {
   // A candidate with enough bar edges to be a linear code was cut out and read.
   bool unread_bars = false;
   double started_ms = 0;  // thread CPU time when the frame's decode began
+  // The reduced copy of the frame the proposals worked on (empty: none made).
+  cv::Mat work;
 
   bool over_budget() {
     if (options->frame_budget_ms <= 0) return false;
@@ -617,6 +628,54 @@ struct BarcodeDecoder::Impl {
     std::array<cv::Point2f, 4> corners = raw.corners;
     if (crop) corners = map_quad(crop->quad ? *crop->quad : raw.corners, crop->to_image);
     return add(Candidate{*sym, raw.text, raw.symbology_id}, corners, engine);
+  }
+
+  // Matrix codes the proposals did not outline or the crops did not read: a symbol
+  // filling the frame, large modules on a plain label, a phone photo. zxing-cpp's own
+  // detectors on the frame. Frames up to whole_frame_full_side at full resolution
+  // with rotations and zxing-cpp's pyramid, small ones also enlarged (2 px modules of
+  // large versions). Larger frames (cameras) on a copy reduced to
+  // whole_frame_matrix_side, made from the proposals' copy: it costs about half a
+  // millisecond at 1080p and holds every symbol large enough for the proposals to
+  // miss; above twice the proposals' working size (phone photos, 4K) also on that
+  // copy while the budget lasts. Each image gets a light margin: zxing-cpp's detectors
+  // need light around a symbol, and a symbol filling the frame has none.
+  void whole_frame_matrix(const cv::Mat& gray) {
+    ZxingReadOptions o;
+    o.formats = kZxQr | kZxDataMatrix;
+    o.try_harder = true;
+    o.try_rotate = false;
+    o.try_downscale = false;
+    const int side = std::max(gray.cols, gray.rows);
+    if (side > options->whole_frame_full_side) {
+      const int reduced = std::max(64, options->whole_frame_matrix_side);
+      const cv::Mat& from = work.empty() ? gray : work;
+      const double f = static_cast<double>(reduced) / std::max(from.cols, from.rows);
+      cv::Mat small;
+      cv::resize(from, small, cv::Size(), f, f, cv::INTER_AREA);
+      if (framed_read(small, static_cast<double>(small.cols) / gray.cols, o)) return;
+      if (work.empty() || side <= 2 * std::max(work.cols, work.rows) || over_budget()) return;
+      framed_read(work, static_cast<double>(work.cols) / gray.cols, o);
+      return;
+    }
+    o.try_rotate = true;
+    o.try_downscale = true;
+    if (framed_read(gray, 1.0, o)) return;
+    if (side * 2 > kMaxEnlargedSide || over_budget()) return;
+    cv::Mat big;
+    cv::resize(gray, big, cv::Size(), 2, 2, cv::INTER_CUBIC);
+    o.try_downscale = false;
+    framed_read(big, 2.0, o);
+  }
+
+  // Reads `image` (the frame scaled by `scale`) with a light margin around it.
+  bool framed_read(const cv::Mat& image, double scale, const ZxingReadOptions& o) {
+    const int pad = std::max(8, std::max(image.cols, image.rows) / 20);
+    Crop c;
+    cv::copyMakeBorder(image, c.image, pad, pad, pad, pad, cv::BORDER_CONSTANT, cv::Scalar(255));
+    // padded (x, y) -> frame ((x - pad) / scale, (y - pad) / scale)
+    c.to_image = cv::Matx23d(1 / scale, 0, -pad / scale, 0, 1 / scale, -pad / scale);
+    return zxing(c.image, o, &c, "zxing-frame");
   }
 
   // Bars in the area a read came from: a rectified crop's code outline, a whole
@@ -707,7 +766,7 @@ struct BarcodeDecoder::Impl {
   // Two tiers over the candidates, best first: one cheap read of each, then the
   // slower variants for those still unread, until the attempt budget is spent.
   void region_pass(const cv::Mat& gray) {
-    const std::vector<CodeRegion> regions = propose_regions(gray);
+    const std::vector<CodeRegion> regions = propose_regions(gray, RegionOptions{}, &work);
     stats.regions = static_cast<int>(regions.size());
     int attempts = 0;
     std::vector<std::size_t> unread;
@@ -903,6 +962,7 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   s.found.clear();
   s.stats = DecodeStats{};
   s.unread_bars = false;
+  s.work.release();
   s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {
@@ -922,6 +982,9 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
       s.zxing(gray, o, nullptr, "zxing");
     }
     if (options_.use_regions && !s.full()) s.region_pass(gray);
+    if (options_.use_zxing && options_.whole_frame_matrix && s.found.empty()) {
+      s.whole_frame_matrix(gray);
+    }
     // OpenCV's own localisation finds some EAN/UPC codes the proposals outline badly,
     // at the price of a whole-frame search: only when nothing was read although some
     // candidate had the bars of a code (or there was no region pass).

@@ -41,8 +41,9 @@ std::string_view symbology_name(Symbology s);
 
 struct Detection {
   Symbology symbology = Symbology::kEan13;
-  // The decoded text with control characters other than GS (GS1 separator) replaced
-  // by '?' and invalid UTF-8 by U+FFFD.
+  // The decoded text with control characters other than GS, RS and EOT (the GS1 and
+  // ISO 15434 separators, kept as bytes 0x1D, 0x1E, 0x04), line breaks and tabs
+  // replaced by '?' and invalid UTF-8 by U+FFFD. JSON output escapes the kept ones.
   std::string text;
   // The product's GTIN-14 when the code carries one with a valid check digit
   // (EAN/UPC, GS1 AI 01, a GS1 Digital Link URL in a QR code, or 8/12/13/14 digits
@@ -57,7 +58,7 @@ struct Detection {
   // reader saw the symbol).
   std::array<cv::Point2f, 4> corners{};
   // Which read found it: "zxing", "zxing-region", "zxing-rectified", "zxing-sharpened",
-  // "zxing-resampled", "zxing-outline", "opencv", "opencv-region".
+  // "zxing-resampled", "zxing-outline", "zxing-frame", "opencv", "opencv-region".
   std::string engine;
 };
 
@@ -72,6 +73,13 @@ struct DecoderOptions {
   // the region pass covers what the cheaper scan misses.
   bool whole_frame_try_harder = true;
   bool whole_frame_downscale = false;
+  // zxing-cpp's QR and DataMatrix detectors on the whole frame when nothing else was
+  // read (a symbol filling the frame, large modules, a phone photo): frames up to
+  // whole_frame_full_side at full resolution, larger ones on a copy whose longer side
+  // is whole_frame_matrix_side (see decoder.cpp).
+  bool whole_frame_matrix = true;
+  int whole_frame_full_side = 1200;
+  int whole_frame_matrix_side = 480;
   // OpenCV's own whole-frame search for EAN/UPC when nothing else was read.
   bool whole_frame_opencv = true;
   // Candidates of each kind (linear, matrix) that get the slower second-tier reads.

@@ -92,6 +92,53 @@ TEST(Decoder, FindsSeveralCodesInOneFrame) {
   EXPECT_TRUE(gtins.count("09506000134352"));
 }
 
+TEST(Decoder, KeepsGs1AndIso15434Separators) {
+  // ISO 15434: "[)>" RS "06" GS ... RS EOT; the separators are data, not noise.
+  const std::string iso =
+      "[)>\x1e"
+      "06\x1dP4711-0815\x1d"
+      "1T2026A\x1e\x04";
+  BarcodeDecoder decoder;
+  for (bool qr : {false, true}) {
+    const cv::Mat img = testing::plain_matrix_code(qr, iso, 6, 4);
+    ASSERT_FALSE(img.empty());
+    auto found = decoder.decode(img);
+    ASSERT_TRUE(found.ok());
+    ASSERT_EQ(found->size(), 1u) << (qr ? "qr" : "datamatrix");
+    EXPECT_EQ(found->front().text, iso);
+  }
+  // Other control characters are still masked.
+  const cv::Mat bell = testing::plain_matrix_code(false,
+                                                  "A\x07"
+                                                  "B",
+                                                  6, 4);
+  auto found = decoder.decode(bell);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().text, "A?B");
+}
+
+TEST(Decoder, ReadsMatrixCodesFillingTheFrameAndLargeSymbols) {
+  std::string long_text;
+  for (int i = 0; long_text.size() < 900; ++i) long_text += "LOT-" + std::to_string(i) + ";";
+  struct Plain {
+    bool qr;
+    std::string text;
+    int px;
+    int quiet;
+  };
+  BarcodeDecoder decoder;
+  for (const Plain& p : {Plain{true, "SHOPEASY 4711", 24, 1}, Plain{true, long_text, 3, 4},
+                         Plain{false, "SHOPEASY 4711", 30, 1}, Plain{false, long_text, 3, 2}}) {
+    const cv::Mat img = testing::plain_matrix_code(p.qr, p.text, p.px, p.quiet);
+    ASSERT_FALSE(img.empty());
+    auto found = decoder.decode(img);
+    ASSERT_TRUE(found.ok());
+    ASSERT_EQ(found->size(), 1u) << (p.qr ? "qr " : "datamatrix ") << img.cols << " px";
+    EXPECT_EQ(found->front().text, p.text);
+  }
+}
+
 TEST(Decoder, RefusesDegenerateImagesBeforeDecoding) {
   BarcodeDecoder decoder;
   EXPECT_EQ(decoder.decode(cv::Mat()).status().code(), StatusCode::kInvalidArgument);

@@ -103,7 +103,8 @@ void collect(const cv::Mat& mask, const cv::Mat& jxx, const cv::Mat& jyy, const 
 
 }  // namespace
 
-std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions& options) {
+std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions& options,
+                                        cv::Mat* reduced) {
   std::vector<CodeRegion> out;
   if (gray.empty() || gray.type() != CV_8UC1) return out;
   cv::Mat work = gray;
@@ -112,6 +113,7 @@ std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions
   if (side > options.work_max_side) {
     scale = static_cast<double>(side) / options.work_max_side;
     cv::resize(gray, work, cv::Size(), 1.0 / scale, 1.0 / scale, cv::INTER_AREA);
+    if (reduced) *reduced = work;
   }
   cv::Mat gx;
   cv::Mat gy;

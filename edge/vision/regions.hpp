@@ -25,7 +25,10 @@ struct RegionOptions {
   int min_matrix_area_cells = 6;  // matrix codes (corners of shapes look like tiny ones)
 };
 
-// Candidate regions, best first. `gray` is 8-bit single channel and not empty.
-std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions& options = {});
+// Candidate regions, best first. `gray` is 8-bit single channel and not empty. When
+// `reduced` is given it receives the downscaled copy the analysis ran on (left empty
+// when `gray` was small enough to be used as it is).
+std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions& options = {},
+                                        cv::Mat* reduced = nullptr);
 
 }  // namespace shopeasy::edge::vision
