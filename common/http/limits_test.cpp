@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -382,6 +383,40 @@ TEST_F(HttpLimitsTest, StreamsHaveTheirOwnThreadsAndAPerClientCap) {
     EXPECT_EQ(status_of(c.read_response()), 200);
     EXPECT_LT(Clock::now() - asked, std::chrono::seconds(1));
   }
+}
+
+TEST_F(HttpLimitsTest, OpenStreamsAndTricklingClientsDoNotStarveTheApi) {
+  ServerOptions o = small_limits();
+  o.threads = 4;
+  o.max_streams = 250;
+  o.max_streams_per_client = 250;
+  o.read_timeout = std::chrono::seconds(30);  // tricklers stay within every deadline
+  start(o);
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 200; ++i) {
+    auto c = std::make_unique<RawClient>(port_);
+    c->send("GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer viewer-secret\r\n\r\n");
+    ASSERT_EQ(status_of(c->read_response()), 200) << "stream " << i;
+    held.push_back(std::move(c));
+  }
+  for (int i = 0; i < 100; ++i) {
+    auto c = std::make_unique<RawClient>(port_);
+    c->send("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ");  // never finished
+    held.push_back(std::move(c));
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < 50; ++i) {
+    RawClient c(port_);
+    const auto asked = Clock::now();
+    c.send(
+        "POST /api/plain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_EQ(status_of(c.read_response()), 200);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  EXPECT_LT(ms[ms.size() / 2], 100.0) << "median with 200 streams and 100 tricklers open";
+  EXPECT_LT(ms.back(), 1000.0) << "slowest";
 }
 
 TEST_F(HttpLimitsTest, StopDoesNotWaitForIdleConnections) {

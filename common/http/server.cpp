@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <regex>
 #include <thread>
 
 #include "common/http/connection.hpp"
+#include "common/http/elastic_pool.hpp"
 
 namespace shopeasy::http {
 
@@ -291,6 +293,12 @@ struct HttpServer::Impl {
   metrics::CounterFamily* refused_reads = nullptr;
   metrics::Counter* rejected_streams = nullptr;
   metrics::Counter* audit_records = nullptr;
+  metrics::Counter* auth_failures = nullptr;
+
+  // Handler slots: at most ServerOptions::threads handlers run at once.
+  std::mutex slots_mu;  // guards busy_slots
+  std::condition_variable slot_freed;
+  std::size_t busy_slots = 0;
 
   std::mutex streams_mu;  // guards streams_by_principal
   std::map<std::string, std::size_t> streams_by_principal;
@@ -317,6 +325,8 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
   impl_->rejected_streams = &metrics_.counter(
       "http_streams_rejected_total",
       "Event streams refused because the overall or per-client stream cap was reached");
+  impl_->auth_failures = &metrics_.counter(
+      "http_auth_failures_total", "Requests refused because their credential was missing or bad");
   impl_->audit_records = &metrics_.counter(
       "http_audited_calls_total", "Successful calls of audited routes reported to the audit log");
   streams_gauge_ = metrics_.gauge_fn("http_streams_active", "Open event streams", [this] {
@@ -324,10 +334,11 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
   });
 
   auto& s = impl_->server;
-  // Streams hold their thread while open; they get threads of their own beyond the
-  // request workers, and the stream cap keeps them within those.
-  const std::size_t threads = std::max<std::size_t>(2, options_.threads) + options_.max_streams;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // One thread per connection (idle, slow and streaming ones mostly wait); the work is
+  // bounded by the handler slots instead.
+  const std::size_t connections =
+      std::max(options_.max_connections, options_.threads + options_.max_streams);
+  s.new_task_queue = [connections] { return new internal::ElasticPool(connections); };
   s.set_payload_max_length(options_.max_body_bytes);
   s.set_read_timeout(options_.read_timeout);
   s.set_write_timeout(options_.write_timeout);
@@ -433,10 +444,21 @@ std::optional<Response> HttpServer::admit(const Access& access, Request& request
     return too_large;
   }
   const Authenticator* auth = auth_.load();
+  if (access.is_public && access.identify && auth != nullptr) {
+    if (auto principal = auth->authenticate(request); principal.ok()) {
+      request.principal = std::move(*principal);
+    }
+  }
   if (!access.is_public) {
     if (auth == nullptr) return Response::error(internal_error("no authenticator configured"));
     auto principal = auth->authenticate(request);
     if (!principal.ok()) {
+      impl_->auth_failures->inc();
+      // Failed attempts spend the caller's rate budget too (keyed by its address, as
+      // it has no principal), so guessing credentials is as slow as any other call.
+      if (admission_) {
+        if (auto refused = admission_(request)) return refused;
+      }
       return Response::error(principal.status())
           .with_header("WWW-Authenticate", "Bearer realm=\"shopeasy\"");
     }
@@ -455,6 +477,20 @@ std::optional<Response> HttpServer::admit(const Access& access, Request& request
 }
 
 Response HttpServer::invoke(const Handler& handler, const Access& access, const Request& request) {
+  const std::size_t slots = std::max<std::size_t>(1, options_.threads);
+  {
+    std::unique_lock lock(impl_->slots_mu);
+    impl_->slot_freed.wait(lock, [&] { return impl_->busy_slots < slots; });
+    ++impl_->busy_slots;
+  }
+  struct SlotRelease {
+    Impl& impl;
+    ~SlotRelease() {
+      std::lock_guard lock(impl.slots_mu);
+      --impl.busy_slots;
+      impl.slot_freed.notify_one();
+    }
+  } release{*impl_};
   try {
     Response response = handler(request);
     if (!access.audit_action.empty() && audit_sink_ && response.status < 400) {
@@ -642,12 +678,16 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
   }
 }
 
-StatusOr<int> HttpServer::start() {
+StatusOr<int> HttpServer::bind() {
   if (!impl_->setup_error.is_ok()) return impl_->setup_error;
+  if (port_ > 0) return port_;
   auto& s = impl_->server;
   if (options_.port == 0) {
     port_ = s.bind_to_any_port(options_.host);
-    if (port_ <= 0) return unavailable("cannot bind " + options_.host + ":0");
+    if (port_ <= 0) {
+      port_ = 0;
+      return unavailable("cannot bind " + options_.host + ":0");
+    }
   } else {
     if (!s.bind_to_port(options_.host, options_.port)) {
       return unavailable("cannot bind " + options_.host + ":" + std::to_string(options_.port) +
@@ -658,6 +698,13 @@ StatusOr<int> HttpServer::start() {
   // The library listens with a backlog of 5: under a burst of new connections the
   // kernel drops SYNs and clients stall for a second. Ask for the system maximum.
   if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
+  return port_;
+}
+
+StatusOr<int> HttpServer::start() {
+  auto bound = bind();
+  if (!bound.ok()) return bound.status();
+  auto& s = impl_->server;
   impl_->listener = std::thread([this] { impl_->server.listen_after_bind(); });
   // stop() is only effective once the listener runs; wait for that so a quick stop
   // after start cannot leave the thread listening forever.

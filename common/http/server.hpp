@@ -29,15 +29,18 @@ namespace shopeasy::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0 picks a free port; start() returns it
-  // Worker threads. A keep-alive connection holds one while open, so this bounds
-  // concurrent clients; extra connections wait in the accept queue.
+  // Handlers running at once; further requests wait for one to finish. Connections
+  // themselves are cheap (see max_connections), so slow or idle clients do not count.
   std::size_t threads = 16;
+  // Connections served at once, each on a thread that mostly waits (keep-alive, a slow
+  // client's head, an event stream); further connections wait to be served.
+  std::size_t max_connections = 1024;
   std::size_t max_body_bytes = 1 << 20;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds keep_alive_timeout{5};
-  // Concurrent streamed (SSE) responses. Streams run on threads of their own (the
-  // pool has `threads + max_streams`), so open streams never starve the API.
+  // Concurrent streamed (SSE) responses. A stream holds its connection's thread, never
+  // a handler slot, so open streams cannot starve the API.
   std::size_t max_streams = 16;
   // Concurrent streams one principal (token, user, customer) may hold.
   std::size_t max_streams_per_client = 4;
@@ -55,15 +58,19 @@ struct ServerOptions {
 // Who may call a route.
 struct Access {
   bool is_public = false;
+  // Public, but a caller presenting a valid credential is identified (Request::principal
+  // set) so the handler can show it more; a bad credential is ignored, not refused.
+  bool identify = false;
   std::vector<std::string> roles;  // empty: any authenticated principal
   // Non-empty: a successful call (status below 400) is reported to the audit sink under
   // this action name ("stock.adjust", "user.add", ...).
   std::string audit_action;
 
-  static Access public_route() { return Access{true, {}, {}}; }
-  static Access authenticated() { return Access{false, {}, {}}; }
+  static Access public_route() { return Access{true, false, {}, {}}; }
+  static Access public_identified() { return Access{true, true, {}, {}}; }
+  static Access authenticated() { return Access{false, false, {}, {}}; }
   static Access roles_of(std::vector<std::string> allowed) {
-    return Access{false, std::move(allowed), {}};
+    return Access{false, false, std::move(allowed), {}};
   }
   Access audited(std::string action) && {
     audit_action = std::move(action);
@@ -108,8 +115,12 @@ class HttpServer {
   // Swaps the authenticator (e.g. new tokens after a configuration reload); requests in
   // flight finish with the old one, which must stay alive until the server stops.
   void set_authenticator(const Authenticator* auth) { auth_.store(auth); }
-  // Binds and starts serving on background threads. kUnavailable when the address
-  // cannot be bound. Returns the bound port.
+  // Binds the listening address without serving yet (idempotent), so routes that need
+  // the bound port can be added before start(). kUnavailable when the address cannot
+  // be bound. Returns the bound port.
+  StatusOr<int> bind();
+  // Binds (unless bind() did) and starts serving on background threads. Returns the
+  // bound port; errors as bind().
   StatusOr<int> start();
   // Stops accepting, ends streams and joins the workers. Idempotent.
   void stop();

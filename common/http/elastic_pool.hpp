@@ -1,0 +1,44 @@
+// ElasticPool: the server library's task queue with one thread per open connection, up
+// to a cap, created when connections arrive and ended after a minute idle. A
+// connection's thread mostly waits (for the next request of a keep-alive client, for a
+// slow client's head, on an event stream), so connections are cheap to hold while the
+// work itself is bounded elsewhere (HttpServer runs at most `threads` handlers at once).
+// Beyond the cap, connections wait in order for a thread.
+// Internal to the http_server library (it implements a cpp-httplib interface).
+#pragma once
+
+#include <httplib.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace shopeasy::http::internal {
+
+class ElasticPool final : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(std::size_t max_threads);
+  ~ElasticPool() override;
+
+  void enqueue(std::function<void()> job) override;
+  // Runs what is queued, then waits for every thread to end.
+  void shutdown() override;
+
+  std::size_t threads() const;
+
+ private:
+  void work();
+
+  const std::size_t max_threads_;
+  mutable std::mutex mu_;             // guards everything below
+  std::condition_variable wake_;      // a job arrived, or shutdown
+  std::condition_variable all_done_;  // live_ reached 0
+  std::deque<std::function<void()>> jobs_;
+  std::size_t live_ = 0;  // threads started and not yet ended
+  std::size_t idle_ = 0;  // of those, waiting for a job
+  bool shutdown_ = false;
+};
+
+}  // namespace shopeasy::http::internal
