@@ -94,7 +94,7 @@ cloud_port=$((base + 10))
 mkdir -p "$state/cloud"
 cat >"$state/cloud/cloud.json" <<JSON
 {"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $cloud_tokens_json},
- "stores": {"online_window_s": 30}}
+ "stores": {"online_window_s": 30}, "payments": {"provider": "sandbox"}}
 JSON
 "$bin/shopeasy-cloud" --config "$state/cloud/cloud.json" >"$state/cloud/cloud.log" 2>&1 &
 pids+=($!)
@@ -127,11 +127,15 @@ for i in 0 1; do
     "{\"name\":\"ShopEasy $id\",\"lat\":${store_lat[$i]},\"lon\":${store_lon[$i]},\"service_radius_m\":3000,\"secret\":\"$store_secret\"}" \
     >/dev/null
   : >"$dir/broker/passwd"
-  mosquitto_passwd -b "$dir/broker/passwd" shopeasy-edge "$edge_password"
+  # Passwords go to mosquitto_passwd on standard input (it asks twice), never as
+  # arguments; runners through the same script an installer uses.
+  printf '%s\n%s\n' "$edge_password" "$edge_password" |
+    mosquitto_passwd "$dir/broker/passwd" shopeasy-edge >/dev/null
   for r in $(seq 1 "$runners_per_store"); do
     runner_password="$(random_secret)"
     echo "$runner_password" >"$dir/broker/runner-$r.secret"
-    mosquitto_passwd -b "$dir/broker/passwd" "$id-runner-$r" "$runner_password"
+    printf '%s\n' "$runner_password" |
+      bash "$root/firmware-config/mosquitto/add-runner.sh" "$dir/broker/passwd" add "$id-runner-$r"
   done
   chmod 600 "$dir/broker/passwd" "$dir"/broker/*.secret
   cat >"$dir/broker/mosquitto.conf" <<CONF
