@@ -325,8 +325,13 @@ class Loader {
       walk(doc, "", path);
     } catch (const nlohmann::json::parse_error& e) {
       auto [line, col] = line_col(text, e.byte == 0 ? 0 : e.byte - 1);
+      // The parser quotes the text it last read, which may be a secret's value.
+      std::string what = e.what();
+      if (const std::size_t quoted = what.find("; last read"); quoted != std::string::npos) {
+        what.resize(quoted);
+      }
       problem("", path + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                      ": malformed JSON (" + e.what() + ")");
+                      ": malformed JSON (" + what + ")");
     }
   }
 
@@ -372,8 +377,10 @@ class Loader {
       if (const Option* opt = schema_.find(key)) {
         auto converted = from_json(*opt, value);
         if (!converted) {
+          // A secret's value stays out of the message even when it is the wrong type
+          // (a password typed as a number is still that password).
           problem(key, path + ": " + key + " must be " + std::string(type_name(opt->type)) +
-                           ", got " + value.dump());
+                           ", got " + (opt->secret ? std::string("<redacted>") : value.dump()));
           continue;
         }
         set(*opt, std::move(*converted), Origin::kFile, path);

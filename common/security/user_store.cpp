@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "common/db/migration.hpp"
 #include "common/security/encoding.hpp"
@@ -164,7 +165,9 @@ UserStore::UserStore(UserStoreOptions options, const Clock& clock,
       clock_(clock),
       db_(db),
       audit_(std::move(db), clock),
-      dummy_hash_(std::move(dummy_hash)) {}
+      dummy_hash_(std::move(dummy_hash)),
+      failed_audit_tokens_(options_.failed_login_audits_per_minute),
+      failed_audit_refilled_(clock.mono_now()) {}
 
 UserStore::~UserStore() = default;
 
@@ -322,11 +325,32 @@ void UserStore::audit_best_effort(const Actor& by, std::string_view action, std:
   (void)audit_.record(by.name, by.role, action, target, details, by.remote_addr);
 }
 
+void UserStore::audit_failed_login(const Actor& attempt, std::string_view reason) {
+  std::int64_t suppressed = 0;
+  {
+    std::lock_guard lock(failed_audit_mu_);
+    const double per_minute = options_.failed_login_audits_per_minute;
+    const MonoTime now = clock_.mono_now();
+    const double elapsed_s = std::chrono::duration<double>(now - failed_audit_refilled_).count();
+    failed_audit_refilled_ = now;
+    failed_audit_tokens_ = std::min(per_minute, failed_audit_tokens_ + elapsed_s * per_minute / 60);
+    if (failed_audit_tokens_ < 1) {
+      ++failed_audits_suppressed_;
+      return;
+    }
+    failed_audit_tokens_ -= 1;
+    suppressed = std::exchange(failed_audits_suppressed_, 0);
+  }
+  nlohmann::json details = {{"reason", reason}};
+  if (suppressed > 0) details["suppressed_before"] = suppressed;
+  audit_best_effort(attempt, "session.login_failed", attempt.name, details);
+}
+
 StatusOr<Session> UserStore::login(std::string_view name, std::string_view password, WallTime now,
                                    std::string_view remote_addr) {
   const Actor attempt{loggable_name(name), "", std::string(remote_addr)};
   if (password.empty() || password.size() > kMaxPasswordBytes || !is_valid_user_name(name)) {
-    audit_best_effort(attempt, "session.login_failed", attempt.name, {{"reason", "malformed"}});
+    audit_failed_login(attempt, "malformed");
     return unauthenticated(std::string(kBadLogin));
   }
   struct Row {
@@ -350,7 +374,7 @@ StatusOr<Session> UserStore::login(std::string_view name, std::string_view passw
   const bool good = user.has_value() && match.ok() && *match;
   if (!good || user->disabled) {
     const char* reason = !user ? "unknown_user" : !good ? "wrong_password" : "disabled";
-    audit_best_effort(attempt, "session.login_failed", attempt.name, {{"reason", reason}});
+    audit_failed_login(attempt, reason);
     return unauthenticated(std::string(kBadLogin));
   }
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,10 @@ struct UserStoreOptions {
   // Beyond this many live sessions per user, login ends the oldest.
   std::size_t max_sessions_per_user = 16;
   bool durable = true;  // fsync every commit
+  // Failed sign-ins written to the append-only audit log per minute, so a password
+  // spray from many addresses cannot grow the file without bound; the ones past the
+  // budget are counted in the next entry written ("suppressed_before").
+  double failed_login_audits_per_minute = 30;
 };
 
 // Who performs a change, for the audit log.
@@ -124,6 +129,8 @@ class UserStore {
   Status check_not_last_admin(std::string_view name);
   void audit_best_effort(const Actor& by, std::string_view action, std::string_view target,
                          const nlohmann::json& details);
+  // Records a failed sign-in within the per-minute budget.
+  void audit_failed_login(const Actor& attempt, std::string_view reason);
 
   UserStoreOptions options_;
   const Clock& clock_;
@@ -132,6 +139,11 @@ class UserStore {
   // A hash of a random password with the current parameters: login() verifies
   // against it for unknown names so they take as long as known ones.
   std::string dummy_hash_;
+
+  std::mutex failed_audit_mu_;  // guards the three fields below
+  double failed_audit_tokens_;
+  MonoTime failed_audit_refilled_{};
+  std::int64_t failed_audits_suppressed_ = 0;
 };
 
 // The cookie the staff web page keeps its session in (HttpOnly, SameSite=Strict).

@@ -116,6 +116,21 @@ TEST_F(UserStoreTest, AFailedLoginDoesNotRecordAPasswordTypedAsTheName) {
   EXPECT_EQ(failures[0].target, "<invalid>");
 }
 
+TEST_F(UserStoreTest, FailedSignInsAreAuditedWithinABudgetAndTheRestCounted) {
+  // A spray of 1,000 failed sign-ins in one minute writes at most the budget (30).
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_FALSE(store_->login("nobody", "guess-" + std::to_string(i), clock_.wall_now()).ok());
+  }
+  const auto burst = audit("session.login_failed");
+  EXPECT_EQ(burst.size(), 30u);
+  // Once the budget refills, the next entry says how many were left out.
+  clock_.advance(std::chrono::minutes(1));
+  ASSERT_FALSE(store_->login("nobody", "again", clock_.wall_now()).ok());
+  const auto after = audit("session.login_failed");
+  ASSERT_EQ(after.size(), 31u);
+  EXPECT_EQ(after.back().details.value("suppressed_before", 0), 970);
+}
+
 TEST_F(UserStoreTest, SessionsExpire) {
   ASSERT_TRUE(store_->add_user("asha", "manager", "pw-asha-123", kOps).is_ok());
   const std::string token = login_ok("asha", "pw-asha-123");

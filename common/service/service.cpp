@@ -23,13 +23,24 @@ void add_common_options(config::Schema& schema, int default_http_port,
   schema.add(config::int_option("http.port", default_http_port, 0, 65535,
                                 "TCP port of the HTTP API (0 picks a free one and logs it)"));
   schema.add(config::int_option("http.threads", default_http_threads, 2, 512,
-                                "HTTP worker threads; bounds concurrent keep-alive clients"));
+                                "HTTP handlers running at once (further requests wait)"));
+  schema.add(config::int_option("http.max_connections", 1024, 16, 100000,
+                                "Connections served at once, each on a mostly waiting thread "
+                                "(idle keep-alive, slow clients, event streams); more wait"));
   schema.add(config::int_option("http.max_body_bytes", default_max_body_bytes, 1024, 64 << 20,
                                 "Largest request body accepted (413 above)"));
   schema.add(config::int_option("http.read_timeout_s", 10, 1, 300,
                                 "Seconds a client may take to send a request"));
   schema.add(config::int_option("http.max_header_bytes", 16 * 1024, 1024, 1 << 20,
                                 "Largest total of request headers accepted (431 above)"));
+  schema.add(config::int_option("http.max_streams", 32, 1, 10000,
+                                "Event streams (SSE) open at once; each has a thread of its own "
+                                "beside http.threads, so streams never starve the API"));
+  schema.add(config::int_option("http.max_streams_per_client", 4, 1, 10000,
+                                "Event streams one token, user or customer may hold at once"));
+  schema.add(config::int_option("http.min_body_bytes_per_s", 16 * 1024, 1, 1 << 30,
+                                "After http.read_timeout_s, a request body slower than this is "
+                                "cut (408)"));
   schema.add(config::string_option("http.tls_cert_file", "",
                                    "Serve HTTPS with this PEM certificate chain (empty: HTTP)"));
   schema.add(
@@ -171,6 +182,11 @@ http::ServerOptions http_options(const config::Config& config) {
   o.max_body_bytes = static_cast<std::size_t>(config.get_int("http.max_body_bytes"));
   o.read_timeout = std::chrono::seconds(config.get_int("http.read_timeout_s"));
   o.max_header_bytes = static_cast<std::size_t>(config.get_int("http.max_header_bytes"));
+  o.max_connections = static_cast<std::size_t>(config.get_int("http.max_connections"));
+  o.max_streams = static_cast<std::size_t>(config.get_int("http.max_streams"));
+  o.max_streams_per_client =
+      static_cast<std::size_t>(config.get_int("http.max_streams_per_client"));
+  o.min_body_bytes_per_s = static_cast<std::size_t>(config.get_int("http.min_body_bytes_per_s"));
   o.tls_cert_file = config.get_string("http.tls_cert_file");
   o.tls_key_file = config.get_string("http.tls_key_file");
   return o;
@@ -186,15 +202,36 @@ Status ensure_directory(const std::string& path, const std::string& key) {
   return Status::ok();
 }
 
+namespace {
+
+// What an anonymous caller may not read in a health answer: where the daemon talks to
+// (cloud URL, file paths), what went wrong (error texts name hosts and files), and
+// which store and build it is.
+void redact_for_anonymous(nlohmann::json& j) {
+  static constexpr std::string_view kPrivate[] = {
+      "cloud", "last_error", "error", "path", "url", "store_id", "version", "detail", "message"};
+  if (j.is_object()) {
+    for (std::string_view key : kPrivate) j.erase(std::string(key));
+    for (auto& [key, value] : j.items()) redact_for_anonymous(value);
+  } else if (j.is_array()) {
+    for (auto& value : j) redact_for_anonymous(value);
+  }
+}
+
+}  // namespace
+
 void add_health_and_metrics(http::HttpServer& server, const metrics::Registry& metrics,
                             std::function<nlohmann::json()> health) {
-  server.route("GET", "/health", http::Access::public_route(),
-               [health = std::move(health)](const http::Request&) {
-                 return http::Response::json(200, health());
+  server.route("GET", "/health", http::Access::public_identified(),
+               [health = std::move(health)](const http::Request& request) {
+                 nlohmann::json body = health();
+                 if (!request.principal.authenticated()) redact_for_anonymous(body);
+                 return http::Response::json(200, body);
                });
-  server.route("GET", "/metrics", http::Access::authenticated(), [&metrics](const http::Request&) {
-    return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4");
-  });
+  server.route("GET", "/metrics", http::Access::roles_of({"admin", "metrics"}),
+               [&metrics](const http::Request&) {
+                 return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4");
+               });
 }
 
 int run_daemon(const ProgramInfo& info, const config::Schema& schema, int argc,

@@ -64,8 +64,9 @@ http::ServerOptions http_options(const config::Config& config);
 // Creates `path` (and parents) if missing; kFailedPrecondition naming `key` if not.
 Status ensure_directory(const std::string& path, const std::string& key);
 
-// GET /health (public; the JSON from `health`) and GET /metrics (any authenticated
-// principal; Prometheus text from `metrics`).
+// GET /health (public: liveness and each component's state; the full JSON from
+// `health`, with addresses and error texts, only to a caller with a valid credential)
+// and GET /metrics (operators: the admin and metrics roles; Prometheus text).
 void add_health_and_metrics(http::HttpServer& server, const metrics::Registry& metrics,
                             std::function<nlohmann::json()> health);
 

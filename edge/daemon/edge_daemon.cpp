@@ -32,6 +32,35 @@ std::string validate_store_id(const config::Value& v) {
   return {};
 }
 
+// Whether an http(s) URL names this machine (127.0.0.0/8, ::1 or localhost), where
+// plain HTTP never leaves the box.
+bool is_loopback_url(const std::string& url) {
+  const std::size_t start = url.find("://");
+  if (start == std::string::npos) return false;
+  std::string host = url.substr(start + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (const std::size_t at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);
+  if (!host.empty() && host.front() == '[') {
+    return host.rfind("[::1]", 0) == 0;
+  }
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+// Checks across keys that the schema's per-key validators cannot make.
+Status validate_edge_config(const config::Config& config) {
+  const std::string url = config.get_string("sync.url");
+  if (config.get_bool("sync.enabled") && url.rfind("http://", 0) == 0 && !is_loopback_url(url) &&
+      !config.get_bool("sync.allow_plain_http")) {
+    return invalid_argument(
+        "sync.url " + url +
+            " is plain HTTP to another host: the store credential would cross the network "
+            "unencrypted; use https:// (or set sync.allow_plain_http on a trusted link)",
+        "sync.url");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 config::Schema edge_schema() {
@@ -81,6 +110,9 @@ config::Schema edge_schema() {
   store_secret.secret = true;
   s.add(store_secret);
   s.add(string_option("sync.ca_file", "", "Trust only this CA for the cloud's certificate"));
+  s.add(bool_option("sync.allow_plain_http", false,
+                    "Allow an http:// sync.url to a host other than loopback (the store's "
+                    "credential and stock then cross the network unencrypted)"));
   s.add(int_option("sync.batch_max_changes", 2000, 1, 10000, "Changes per sync request"));
   s.add(int_option("sync.heartbeat_ms", 5000, 100, 600000,
                    "With nothing to send, contact the cloud this often"));
@@ -238,8 +270,14 @@ Status EdgeDaemon::start() {
       return invalid_argument("sync.store_secret must be at least 16 characters when sync is on",
                               "sync.store_secret");
     }
+    const std::string url = config_.get_string("sync.url");
+    if (url.rfind("http://", 0) == 0 && !is_loopback_url(url)) {
+      // Allowed by sync.allow_plain_http (validate_edge_config refuses it otherwise).
+      logger_.warn("sync_plain_http",
+                   {{"url", url}, {"effect", "store credential and stock sent unencrypted"}});
+    }
     sync::SyncOptions opts;
-    opts.cloud_url = config_.get_string("sync.url");
+    opts.cloud_url = url;
     opts.store_id = config_.get_string("store.id");
     opts.store_secret = config_.get_string("sync.store_secret");
     opts.ca_file = config_.get_string("sync.ca_file");
@@ -412,9 +450,11 @@ void EdgeDaemon::register_routes() {
 
 int run_edge(int argc, const char* const* argv) {
   return service::run_daemon(
-      kProgram, edge_schema(), argc, argv, [](config::Config config, log::Logger logger) {
+      kProgram, edge_schema(), argc, argv,
+      [](config::Config config, log::Logger logger) {
         return std::make_unique<EdgeDaemon>(std::move(config), std::move(logger));
-      });
+      },
+      validate_edge_config);
 }
 
 }  // namespace shopeasy::edge

@@ -123,6 +123,47 @@ TEST_F(DaemonsTest, BadFlagsAndEnvironmentExitTwo) {
       << env->describe();
 }
 
+TEST_F(DaemonsTest, PlainHttpSyncToAnotherHostIsRefusedUnlessAllowed) {
+  const std::vector<std::string> base = {binary_path("shopeasy-edge"), "--check-config",
+                                         "--sync.enabled=true",
+                                         "--sync.url=http://cloud.example.com:8090"};
+  auto refused = ChildProcess::spawn({.argv = base});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->wait_exit(10s), 2);
+  EXPECT_NE(refused->stderr_text().find("sync.url"), std::string::npos) << refused->describe();
+  EXPECT_NE(refused->stderr_text().find("unencrypted"), std::string::npos);
+
+  auto allowed_args = base;
+  allowed_args.push_back("--sync.allow_plain_http=true");
+  auto allowed = ChildProcess::spawn({.argv = allowed_args});
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(allowed->wait_exit(10s), 0) << allowed->describe();
+  for (const char* url : {"http://127.0.0.1:8090", "http://localhost:8090", "http://[::1]:8090",
+                          "https://cloud.example.com"}) {
+    auto local =
+        ChildProcess::spawn({.argv = {binary_path("shopeasy-edge"), "--check-config",
+                                      "--sync.enabled=true", std::string("--sync.url=") + url}});
+    ASSERT_TRUE(local.ok());
+    EXPECT_EQ(local->wait_exit(10s), 0) << url << local->describe();
+  }
+}
+
+TEST_F(DaemonsTest, SecretsAreNeverEchoedInConfigurationErrors) {
+  // A secret given with the wrong type, and a token table that fails validation.
+  ASSERT_TRUE(dir_->write_file("edge.json",
+                               R"({"sync": {"store_secret": 918273645546372819},
+                                   "mqtt": {"password": ["hunter2-hunter2"]}})")
+                  .is_ok());
+  auto child = ChildProcess::spawn({.argv = {binary_path("shopeasy-edge"), "--check-config",
+                                             "--config", dir_->file("edge.json").string()}});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->wait_exit(10s), 2);
+  EXPECT_NE(child->stderr_text().find("sync.store_secret"), std::string::npos) << child->describe();
+  EXPECT_EQ(child->stderr_text().find("918273645546372819"), std::string::npos)
+      << child->describe();
+  EXPECT_EQ(child->stderr_text().find("hunter2"), std::string::npos) << child->describe();
+}
+
 TEST_F(DaemonsTest, CheckConfigAcceptsAValidFile) {
   ASSERT_TRUE(dir_->write_file("cloud.json", R"({"http": {"port": 9000}})").is_ok());
   auto child = ChildProcess::spawn({.argv = {binary_path("shopeasy-cloud"), "--check-config",
@@ -132,10 +173,40 @@ TEST_F(DaemonsTest, CheckConfigAcceptsAValidFile) {
   EXPECT_NE(child->stdout_text().find("configuration OK"), std::string::npos);
 }
 
+TEST_F(DaemonsTest, HealthTellsStrangersOnlyTheStateAndMetricsAreForOperators) {
+  auto edge = start_daemon(
+      "shopeasy-edge",
+      {"--http.port=0", "--state_dir=" + dir_->file("edge").string(), "--mqtt.port=1",
+       "--store.id=secret-store", "--sync.enabled=true", "--sync.url=http://127.0.0.1:1",
+       "--sync.store_secret=0123456789abcdef0123456789abcdef",
+       "--auth.tokens=" + tokens_json({{"viewer-1", "viewer", "viewer-token"},
+                                       {"scraper", "metrics", "scrape-token"}})});
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  // Wait until the sync client has failed once, so there is an error text to hide.
+  ASSERT_TRUE(wait_for(
+      [&] { return json_of(get(*edge, "/health", bearer()))["sync"].contains("last_error"); }, 20s))
+      << get(*edge, "/health", bearer())->body;
+  const std::string anonymous = get(*edge, "/health")->body;
+  EXPECT_EQ(json_of(get(*edge, "/health"))["status"], "ok");
+  for (const char* secret : {"127.0.0.1:1", "secret-store", "last_error", "\"cloud\""}) {
+    EXPECT_EQ(anonymous.find(secret), std::string::npos) << secret << " in " << anonymous;
+  }
+  const std::string detailed = get(*edge, "/health", bearer("viewer-token"))->body;
+  EXPECT_NE(detailed.find("last_error"), std::string::npos) << detailed;
+  // A bad credential is not an error on /health; it just sees the public view.
+  auto wrong = get(*edge, "/health", bearer("wrong"));
+  EXPECT_EQ(wrong->status, 200);
+  EXPECT_EQ(wrong->body.find("last_error"), std::string::npos);
+
+  EXPECT_EQ(get(*edge, "/metrics", bearer("viewer-token"))->status, 403);
+  EXPECT_EQ(get(*edge, "/metrics", bearer("scrape-token"))->status, 200);
+  EXPECT_EQ(get(*edge, "/metrics", bearer())->status, 200);
+}
+
 TEST_F(DaemonsTest, CloudServesHealthAndStopsOnSigint) {
-  auto cloud = start_daemon("shopeasy-cloud",
-                            {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-                             "--auth.tokens=" + admin_tokens_json()});
+  auto cloud = start_daemon(
+      "shopeasy-cloud", {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                         "--auth.tokens=" + tokens_json({{"app", "customer", "customer-token"}})});
   ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
   auto health = get(*cloud, "/health");
   ASSERT_TRUE(health);
@@ -147,6 +218,8 @@ TEST_F(DaemonsTest, CloudServesHealthAndStopsOnSigint) {
   auto wrong = get(*cloud, "/metrics", bearer("not-a-token"));
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(get(*cloud, "/metrics", bearer("customer-token"))->status, 403)
+      << "customers do not read the cloud's metrics";
   ASSERT_TRUE(cloud->process.send_signal(SIGINT).is_ok());
   EXPECT_EQ(cloud->process.wait_exit(10s), 0) << cloud->process.describe();
 }

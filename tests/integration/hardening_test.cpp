@@ -427,7 +427,7 @@ TEST(CloudTlsTest, EdgeSyncsOnlyWithThePinnedCa) {
                                     "--auth.tokens=" + admin_tokens_json()};
   };
   auto sync_state = [](const RunningDaemon& edge) {
-    auto h = get(edge, "/health");
+    auto h = get(edge, "/health", bearer());
     return h ? json::parse(h->body, nullptr, false)["sync"] : json();
   };
   {
