@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <regex>
 
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
@@ -11,7 +12,49 @@ namespace shopeasy::cloud {
 
 namespace {
 const service::ProgramInfo kProgram{"shopeasy-cloud", "SHOPEASY_CLOUD_", SHOPEASY_VERSION};
+
+// The host a libpq connection string (key=value or postgresql:// URI) names; empty
+// for the default Unix socket.
+std::string postgres_host(const std::string& dsn) {
+  if (dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0) {
+    std::string rest = dsn.substr(dsn.find("://") + 3);
+    rest = rest.substr(0, rest.find_first_of("/?"));
+    if (const std::size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+    if (!rest.empty() && rest.front() == '[') return rest.substr(1, rest.find(']') - 1);
+    return rest.substr(0, rest.find(':'));
+  }
+  static const std::regex kHost(R"((?:^|\s)(?:host|hostaddr)\s*=\s*'?([^'\s]*))");
+  std::smatch m;
+  return std::regex_search(dsn, m, kHost) ? m[1].str() : std::string();
 }
+
+// Whether the connection to PostgreSQL stays on this machine or is verified TLS.
+bool postgres_link_is_safe(const std::string& dsn) {
+  if (dsn.find("sslmode=verify-full") != std::string::npos) return true;
+  const std::string host = postgres_host(dsn);
+  return host.empty() || host.front() == '/' || host == "localhost" || host == "::1" ||
+         host.rfind("127.", 0) == 0;
+}
+
+// Checks across keys that the per-key validators cannot make.
+Status validate_cloud_config(const config::Config& config) {
+  const bool production = config.get_bool("deployment.production");
+  if (production && config.get_string("payments.provider") == "sandbox") {
+    return invalid_argument(
+        "the sandbox gateway lets anyone mark an order paid; it cannot run with "
+        "deployment.production",
+        "payments.provider");
+  }
+  if (production && config.get_string("storage.backend") == "postgres" &&
+      !postgres_link_is_safe(config.get_string("storage.postgres_dsn"))) {
+    return invalid_argument(
+        "a PostgreSQL server on another host needs sslmode=verify-full in production "
+        "(orders and customer data would cross the network unverified)",
+        "storage.postgres_dsn");
+  }
+  return Status::ok();
+}
+}  // namespace
 
 config::Schema cloud_schema() {
   using namespace config;
@@ -49,6 +92,13 @@ config::Schema cloud_schema() {
                    "A store must accept a routed order within this many seconds, else it "
                    "goes to the next store"));
   s.add(string_option("orders.currency", "EUR", "ISO 4217 currency of catalog prices"));
+  s.add(bool_option("deployment.production", false,
+                    "This instance serves real customers: features for demos and tests (the "
+                    "sandbox payment gateway) are refused at start-up"));
+  s.add(choice_option("payments.provider", "none", {"none", "sandbox"},
+                      "Who takes customers' payments: none (orders are refused) or sandbox (the "
+                      "built-in test gateway with a public pay page anyone can use to mark an "
+                      "order paid: demos and tests only)"));
   Option webhook_secret = string_option(
       "payments.webhook_secret", "",
       "Shared secret signing payment webhooks (at least 32 bytes); empty: a random one "
@@ -59,8 +109,9 @@ config::Schema cloud_schema() {
                       "With http.tls_cert_file set: the CA that signed this instance's own "
                       "certificate, trusted by the sandbox gateway when it posts webhooks"));
   s.add(string_option("payments.public_base_url", "",
-                      "Base URL of the sandbox payment page in confirm_url; empty: this "
-                      "instance's own address"));
+                      "The cloud's public base URL (a load balancer's): the sandbox payment "
+                      "page in confirm_url and where payment webhooks are sent, so any "
+                      "instance can take them; empty: this instance's own address"));
   return s;
 }
 
@@ -77,6 +128,13 @@ Status CloudDaemon::start() {
                                                     {"admin", "customer", "metrics"});
   if (!tokens.ok()) return tokens.status().with_field_prefix("auth.tokens");
 
+  if (config_.get_string("storage.backend") == "postgres" &&
+      !postgres_link_is_safe(config_.get_string("storage.postgres_dsn"))) {
+    logger_.warn("postgres_link_unverified",
+                 {{"effect",
+                   "orders and customer data cross the network without verified TLS; "
+                   "add sslmode=verify-full to storage.postgres_dsn"}});
+  }
   if (config_.get_string("storage.backend") == "postgres") {
     auto pg =
         storage::open_postgres_store(config_.get_string("storage.postgres_dsn"),
@@ -112,7 +170,8 @@ Status CloudDaemon::start() {
       orders::OrderOptions{.payment_timeout_ms = config_.get_int("orders.payment_timeout_s") * 1000,
                            .accept_timeout_ms = config_.get_int("orders.accept_timeout_s") * 1000,
                            .online_window_ms = config_.get_int("stores.online_window_s") * 1000,
-                           .currency = config_.get_string("orders.currency")},
+                           .currency = config_.get_string("orders.currency"),
+                           .require_payment = true},
       logger_.child("orders"), metrics_);
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
@@ -121,9 +180,21 @@ Status CloudDaemon::start() {
   http_->set_audit_sink(
       security::make_audit_sink(audit_->audit(), metrics_, logger_.child("audit")));
   register_routes();
-  auto port = http_->start();
+  // Bound before serving: the payment gateway needs this instance's address, and its
+  // routes must be in place before the first request can arrive.
+  auto port = http_->bind();
   if (!port.ok()) return port.status();
-  SHOPEASY_RETURN_IF_ERROR(start_payments(*port));
+  if (config_.get_string("payments.provider") == "sandbox") {
+    SHOPEASY_RETURN_IF_ERROR(start_payments(*port));
+    logger_.warn("sandbox_payments",
+                 {{"effect",
+                   "orders are paid on the built-in test gateway's public page; "
+                   "never use with real customers"}});
+  } else {
+    logger_.info("no_payment_provider", {{"effect", "POST /api/orders answers 503"}});
+  }
+  port = http_->start();
+  if (!port.ok()) return port.status();
   logger_.info("started", {{"http_port", *port},
                            {"storage", config_.get_string("storage.backend")},
                            {"state_dir", state_dir}});
@@ -135,9 +206,9 @@ void CloudDaemon::stop() {
   payments_.reset();
 }
 
-// The sandbox gateway posts its webhooks to this instance's own address, which is only
-// known once the server is bound (port 0), so its routes are added after start(): still
-// before the daemon announces itself, so no request can be in flight yet.
+// The sandbox gateway posts its webhooks to payments.public_base_url when set (behind a
+// load balancer any instance may take them), else to this instance's own address, which
+// is only known once the server is bound (port 0): called between bind() and start().
 Status CloudDaemon::start_payments(int http_port) {
   const std::string state_dir = config_.get_string("state_dir");
   const bool tls = !config_.get_string("http.tls_cert_file").empty();
@@ -160,7 +231,7 @@ Status CloudDaemon::start_payments(int http_port) {
   webhooks_ = std::move(*verifier);
   payments::SandboxOptions sandbox_options;
   sandbox_options.db_path = state_dir + "/payments-sandbox.db";
-  sandbox_options.webhook_url = self + "/v1/payments/webhook";
+  sandbox_options.webhook_url = base + "/v1/payments/webhook";
   sandbox_options.webhook_secret = secret;
   sandbox_options.webhook_ca_file = config_.get_string("payments.webhook_ca_file");
   sandbox_options.public_base_url = base;
@@ -303,9 +374,11 @@ void CloudDaemon::register_routes() {
 
 int run_cloud(int argc, const char* const* argv) {
   return service::run_daemon(
-      kProgram, cloud_schema(), argc, argv, [](config::Config config, log::Logger logger) {
+      kProgram, cloud_schema(), argc, argv,
+      [](config::Config config, log::Logger logger) {
         return std::make_unique<CloudDaemon>(std::move(config), std::move(logger));
-      });
+      },
+      validate_cloud_config);
 }
 
 }  // namespace shopeasy::cloud

@@ -146,6 +146,11 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
                    error_reply(400, "invalid_argument", "must be 1 to 128 printable characters",
                                "Idempotency-Key"));
   }
+  if (options_.require_payment && payments_.load() == nullptr) {
+    return outcome("no_payment_provider",
+                   status_reply(unavailable("this cloud takes no orders: no payment provider is "
+                                            "configured (payments.provider)")));
+  }
   StatusOr<nlohmann::json> body = wire::parse_json(body_text, 1 << 20);
   if (!body.ok()) return outcome("bad_request", status_reply(body.status()));
   if (!body->is_object()) {

@@ -34,6 +34,9 @@ struct OrderOptions {
   // The promise to the customer is the best store's estimated delivery time plus this
   // margin (payment, acceptance, a late runner).
   std::int64_t promise_margin_ms = 120'000;
+  // Refuse orders while no payment provider is set, rather than sending them to a store
+  // unpaid. The daemon sets it; unit tests of routing and holds leave it off.
+  bool require_payment = false;
 };
 
 // Candidate stores for a delivery point, best first. The default ranks by estimated

@@ -31,9 +31,9 @@ class EdgeOrdersTest : public ::testing::Test {
     auto dir = TempDir::create("edge-orders");
     ASSERT_TRUE(dir.ok());
     dir_.emplace(std::move(*dir));
-    auto cloud = start_daemon("shopeasy-cloud",
-                              {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-                               "--auth.tokens=" + admin_tokens_json()});
+    auto cloud = start_daemon(
+        "shopeasy-cloud", {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                           "--auth.tokens=" + admin_tokens_json(), "--payments.provider=sandbox"});
     ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
     cloud_.emplace(std::move(*cloud));
     ASSERT_EQ(cloud_call("PUT", std::string("/v1/stores/") + kStoreId,

@@ -38,7 +38,8 @@ class JourneyTest : public ::testing::Test {
     broker_.emplace(std::move(*broker));
     auto cloud = start_daemon("shopeasy-cloud",
                               {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-                               "--auth.tokens=" + cloud_tokens(), "--stores.online_window_s=30"});
+                               "--auth.tokens=" + cloud_tokens(), "--stores.online_window_s=30",
+                               "--payments.provider=sandbox"});
     ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
     cloud_.emplace(std::move(*cloud));
     ASSERT_EQ(call(*cloud_, "PUT", std::string("/v1/stores/") + kStoreId,

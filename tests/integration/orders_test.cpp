@@ -54,7 +54,7 @@ class OrdersTest : public ::testing::Test {
     for (int i = 0; i < count; ++i) {
       std::vector<std::string> args = {
           "--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
-          "--auth.tokens=" + cloud_tokens()};
+          "--auth.tokens=" + cloud_tokens(), "--payments.provider=sandbox"};
       if (dsn) {
         args.push_back("--storage.backend=postgres");
         args.push_back("--storage.postgres_dsn=" + *dsn);
@@ -265,6 +265,40 @@ TEST_F(OrdersTest, ARetryReturnsTheFirstAnswerAndAReusedKeyIsRefused) {
       call("POST", "/api/orders/" + placed["order_id"].get<std::string>() + "/cancel", "", kBob)
           .status,
       404);
+}
+
+TEST_F(OrdersTest, WithoutAPaymentProviderNoOrderIsTakenAndTheSandboxIsOff) {
+  start_clouds(1, {"--payments.provider=none"});  // the default, spelled out
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 50);
+  auto refused = place(order_body("MILK", 1), "np1");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("payments.provider"), std::string::npos) << refused.body;
+  // The sandbox's public pay page does not exist.
+  auto page = http_request("127.0.0.1", clouds_[0].http_port, "GET", "/sandbox/pay/anything");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 404);
+  EXPECT_NE(page->body.find("no route"), std::string::npos) << page->body;
+}
+
+TEST_F(OrdersTest, TheSandboxGatewayIsRefusedInProduction) {
+  auto child = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--payments.provider=sandbox",
+                "--deployment.production=true"}});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->wait_exit(10s), 2);
+  EXPECT_NE(child->stderr_text().find("payments.provider"), std::string::npos) << child->describe();
+  auto insecure_pg =
+      ChildProcess::spawn({.argv = {binary_path("shopeasy-cloud"), "--check-config",
+                                    "--deployment.production=true", "--storage.backend=postgres",
+                                    "--storage.postgres_dsn=host=db.example.com dbname=shopeasy"}});
+  ASSERT_TRUE(insecure_pg.ok());
+  EXPECT_EQ(insecure_pg->wait_exit(10s), 2);
+  EXPECT_NE(insecure_pg->stderr_text().find("verify-full"), std::string::npos)
+      << insecure_pg->describe();
+  EXPECT_EQ(insecure_pg->stderr_text().find("db.example.com"), std::string::npos)
+      << "the DSN is a secret";
 }
 
 TEST_F(OrdersTest, BadInputIsRefusedClearlyWithNothingReserved) {
