@@ -2,13 +2,23 @@
 # The vision evaluation: builds vision_eval and runs its decode, speed and shelf parts,
 # then builds it again with AddressSanitizer + UBSan and runs the degenerate-input part
 # there. Prints markdown tables (decode rates of the decoder chain next to zxing-cpp and
-# OpenCV alone and zbarimg on a sample; 1080p decoder speed; shelf-scan recall,
-# precision and time; degenerate-input outcomes) and writes them as JSON too.
-# Figures are measured on generated images; seeds are fixed, so runs repeat.
+# OpenCV alone and zbarimg on a sample; the same on real photos and zint renders;
+# 1080p decoder speed; shelf-scan recall, precision and time; degenerate-input
+# outcomes) and writes them as JSON too. Seeds are fixed, so runs repeat.
 #
-# Usage: scripts/eval-vision.sh [--quick] [--jobs N] [--build-dir DIR] [--asan-build-dir DIR]
-#                               [--no-build] [--no-fuzz] [-- vision_eval args]
+# Real photos: the development set of real barcode photos (see outside_eval.hpp for
+# its layout) is taken from $SHOPEASY_VISION_SAMPLES, else from ../shared/vision-samples
+# beside the repository; without it that part is skipped with a message.
+#
+# Usage: scripts/eval-vision.sh [--quick | --smoke] [--jobs N] [--build-dir DIR]
+#                               [--asan-build-dir DIR] [--samples DIR] [--no-build]
+#                               [--no-fuzz] [-- vision_eval args]
 #   --quick            100 images per set, 40 shelves, 1000 degenerate inputs (~3 min)
+#   --smoke            the CI check: the chain alone on the real photos, zint renders and
+#                      held-out generated scenes (about 500 images, 1-2 minutes on two
+#                      cores); exits 1 when a count falls below its floor in
+#                      tests/bench/vision/smoke-floors.json. No sanitizer build.
+#   --samples DIR      the real photos (default: see above)
 #   --jobs N           worker threads for the decode and shelf parts (default 2)
 #   --build-dir DIR    default build-eval/ (configured if needed)
 #   --asan-build-dir   default build-eval-asan/
@@ -21,6 +31,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build-eval"
 asan_dir="$root/build-eval-asan"
 quick=()
+smoke=0
+samples="${SHOPEASY_VISION_SAMPLES:-$root/../shared/vision-samples}"
 jobs=2
 do_build=1
 fuzz=1
@@ -28,6 +40,8 @@ extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
+    --smoke) smoke=1 ;;
+    --samples) samples="$2"; shift ;;
     --jobs) jobs="$2"; shift ;;
     --build-dir) build_dir="$2"; shift ;;
     --asan-build-dir) asan_dir="$2"; shift ;;
@@ -47,6 +61,31 @@ configure() {  # dir, extra cmake args...
   fi
 }
 
+if [ ! -d "$samples" ]; then
+  echo "eval-vision.sh: no real photos at $samples (set SHOPEASY_VISION_SAMPLES); that part is skipped" >&2
+fi
+
+if [ "$smoke" = 1 ]; then
+  start=$(date +%s)
+  if [ "$do_build" = 1 ]; then
+    configure "$build_dir"
+    ninja -C "$build_dir" vision_eval
+  elif [ ! -x "$build_dir/bin/vision_eval" ]; then
+    echo "eval-vision.sh: $build_dir/bin/vision_eval is not built (build the vision_eval target)" >&2
+    exit 2
+  fi
+  out_dir="$build_dir/vision-eval"
+  mkdir -p "$out_dir"
+  set +e
+  "$build_dir/bin/vision_eval" --jobs "$jobs" --work-dir "$out_dir/work-smoke" \
+    --samples "$samples" --floors "$root/tests/bench/vision/smoke-floors.json" \
+    --json "$out_dir/smoke.json" "${extra[@]}" smoke | tee "$out_dir/smoke.md"
+  rc=${PIPESTATUS[0]}
+  set -e
+  echo "eval-vision.sh: smoke check $([ "$rc" = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start ))s; report in $out_dir/smoke.md"
+  exit "$rc"
+fi
+
 command -v zbarimg >/dev/null || echo "eval-vision.sh: zbarimg not found (zbar-tools); its column stays empty" >&2
 start=$(date +%s)
 if [ "$do_build" = 1 ]; then
@@ -56,7 +95,7 @@ fi
 out_dir="$build_dir/vision-eval"
 mkdir -p "$out_dir"
 "$build_dir/bin/vision_eval" "${quick[@]}" --jobs "$jobs" --work-dir "$out_dir/work" \
-  --json "$out_dir/results.json" "${extra[@]}" decode speed shelf | tee "$out_dir/report.md"
+  --json "$out_dir/results.json" --samples "$samples" "${extra[@]}" decode outside speed shelf | tee "$out_dir/report.md"
 
 if [ "$fuzz" = 1 ]; then
   if [ "$do_build" = 1 ]; then

@@ -633,8 +633,8 @@ struct BarcodeDecoder::Impl {
   // Matrix codes the proposals did not outline or the crops did not read: a symbol
   // filling the frame, large modules on a plain label, a phone photo. zxing-cpp's own
   // detectors on the frame. Frames up to whole_frame_full_side at full resolution
-  // with rotations and zxing-cpp's pyramid, small ones also enlarged (2 px modules of
-  // large versions). Larger frames (cameras) on a copy reduced to
+  // with rotations and zxing-cpp's pyramid (and its linear readers), small ones also
+  // enlarged (2 px modules of large versions). Larger frames (cameras) on a copy reduced to
   // whole_frame_matrix_side, made from the proposals' copy: it costs about half a
   // millisecond at 1080p and holds every symbol large enough for the proposals to
   // miss; above twice the proposals' working size (phone photos, 4K) also on that
@@ -658,6 +658,9 @@ struct BarcodeDecoder::Impl {
       framed_read(work, static_cast<double>(work.cols) / gray.cols, o);
       return;
     }
+    // Linear codes too: the first whole-frame read had no margin, and a code cut off
+    // close to its bars (a photo of the label alone) needs one.
+    o.formats |= kZxLinear;
     o.try_rotate = true;
     o.try_downscale = true;
     if (framed_read(gray, 1.0, o)) return;

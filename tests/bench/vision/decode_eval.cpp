@@ -50,35 +50,6 @@ std::string truth_gtin(CodeKind kind, const std::string& content) {
   return {};
 }
 
-// The key of a raw read (zxing-cpp / OpenCV / zbar format names), comparable with
-// expected_key().
-std::string raw_key(const std::string& format, const std::string& text) {
-  auto gtin = [](StatusOr<std::string> g) { return g.ok() ? *g : std::string("bad:"); };
-  if (format == "EAN-13" || format == "EAN_13" || format == "UPC-A" || format == "UPC_A" ||
-      format == "EAN-8" || format == "EAN_8") {
-    return gtin(edge::barcode::to_gtin14(text));
-  }
-  if (format == "UPC-E" || format == "UPC_E") {
-    auto upca = edge::barcode::expand_upce(text);
-    return upca.ok() ? gtin(edge::barcode::to_gtin14(*upca)) : std::string("bad:");
-  }
-  std::string t = text;
-  if (t.rfind("]C1", 0) == 0) t = t.substr(3);
-  return t;
-}
-
-// Compares readers' text loosely for GS1: separators may or may not be reported.
-bool same_text(const std::string& a, const std::string& b) {
-  auto strip = [](const std::string& s) {
-    std::string o;
-    for (char c : s) {
-      if (c != '\x1d') o += c;
-    }
-    return o;
-  };
-  return strip(a) == strip(b);
-}
-
 struct ImageResult {
   std::array<bool, kEngines> hit{};
   std::array<int, kEngines> wrong{};          // reads that are not the truth
@@ -170,42 +141,6 @@ struct ZbarItem {
   std::string content;
 };
 
-// Runs zbarimg over a directory; file name -> (type, data) pairs.
-std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar(
-    const fs::path& dir) {
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
-  const std::string cmd = "zbarimg -q --xml " + dir.string() + "/*.png 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  std::string xml;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) xml.append(buf, n);
-  pclose(p);
-  std::size_t at = 0;
-  std::string current;
-  while (true) {
-    const std::size_t src = xml.find("<source href='", at);
-    const std::size_t sym = xml.find("<symbol type='", at);
-    if (src == std::string::npos && sym == std::string::npos) break;
-    if (src != std::string::npos && (sym == std::string::npos || src < sym)) {
-      const std::size_t end = xml.find('\'', src + 14);
-      current = fs::path(xml.substr(src + 14, end - src - 14)).filename().string();
-      out[current];
-      at = end;
-      continue;
-    }
-    const std::size_t tend = xml.find('\'', sym + 14);
-    const std::string type = xml.substr(sym + 14, tend - sym - 14);
-    const std::size_t d0 = xml.find("<![CDATA[", tend);
-    const std::size_t d1 = xml.find("]]>", d0);
-    if (d0 == std::string::npos || d1 == std::string::npos) break;
-    out[current].emplace_back(type, xml.substr(d0 + 9, d1 - d0 - 9));
-    at = d1;
-  }
-  return out;
-}
-
 // Whether a set is selected by --only ("kind" or "kind:level" entries).
 bool selected(const std::vector<std::string>& only, CodeKind kind, Difficulty level) {
   if (only.empty()) return true;
@@ -214,8 +149,6 @@ bool selected(const std::vector<std::string>& only, CodeKind kind, Difficulty le
   return std::any_of(only.begin(), only.end(),
                      [&](const std::string& o) { return o == k || o == k + ":" + l; });
 }
-
-bool zbar_available() { return std::system("command -v zbarimg >/dev/null 2>&1") == 0; }
 
 }  // namespace
 

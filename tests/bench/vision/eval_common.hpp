@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/vision-gen/encoders.hpp"
@@ -29,6 +32,17 @@ std::string pct(double num, double den);
 // EAN/UPC, else the text itself.
 std::string expected_key(vision_gen::CodeKind kind, const std::string& content);
 bool is_retail(vision_gen::CodeKind kind);  // EAN-13/8, UPC-A/E
+
+// The key of a raw read (zxing-cpp / OpenCV / zbar format names), comparable with
+// expected_key(): the GTIN-14 for EAN/UPC ("bad:" when invalid), else the text.
+std::string raw_key(const std::string& format, const std::string& text);
+// Compares readers' text loosely for GS1: separators may or may not be reported.
+bool same_text(const std::string& a, const std::string& b);
+
+// zbarimg over the PNG files of a directory: file name -> (type, data) pairs.
+std::map<std::string, std::vector<std::pair<std::string, std::string>>> run_zbar(
+    const std::filesystem::path& dir);
+bool zbar_available();
 
 // Calls body(i, worker) for i in [0, n) on `jobs` threads (worker in [0, jobs)).
 void parallel_for(std::size_t n, int jobs, const std::function<void(std::size_t, int)>& body);

@@ -9,7 +9,7 @@
 namespace shopeasy::bench::vision {
 
 nlohmann::json run_speed_eval(const SpeedEvalOptions& o, std::ostream& out) {
-  edge::vision::BarcodeDecoder decoder;
+  edge::vision::BarcodeDecoder decoder(o.decoder);
   std::vector<double> with_code;
   std::vector<double> wall_with_code;
   std::vector<double> without;

@@ -1,16 +1,26 @@
-// vision_eval: the vision quality and speed figures (not a test; run by
-// scripts/eval-vision.sh). Parts: decode (rates, no-code frames, wrong product codes,
-// zbarimg reference), speed (1080p decoder chain), shelf (empty-slot recall/precision,
-// time per frame) and fuzz (degenerate input; run it in a sanitizer build).
+// vision_eval: the vision quality and speed figures (run by scripts/eval-vision.sh).
+// Parts: decode (generated scenes: rates, no-code frames, wrong product codes, zbarimg
+// reference), outside (real photos and zint renders beside zxing-cpp alone, OpenCV
+// alone and zbarimg), speed (1080p decoder chain), shelf (empty-slot recall/precision,
+// time per frame), fuzz (degenerate input; run it in a sanitizer build) and smoke (the
+// CI-sized check: real photos, zint renders and held-out generated scenes read by the
+// chain against the floors of --floors FILE; exit status 1 below a floor).
 //
 // Usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] [--per-set N]
-//                    [--shelves N] [--fuzz-inputs N] [--verbose]
+//                    [--shelves N] [--fuzz-inputs N] [--verbose] [--seed N]
 //                    [--only KIND[:LEVEL]]... (e.g. --only datamatrix:medium)
 //                    [--dump-misses DIR] (images the chain missed, as PNG)
-//                    [decode] [speed] [shelf] [fuzz]      (default: decode speed shelf)
+//                    [--samples DIR] (real photos, see outside_eval.hpp)
+//                    [--floors FILE] (smoke floors, JSON)
+//                    [--no-frame-matrix] (the chain without its whole-frame matrix pass)
+//                    [decode] [outside] [speed] [shelf] [fuzz] [smoke]
+//                    (default: decode outside speed shelf)
+// Seeds: the generated sets use seed 1 unless --seed is given; the smoke part's
+// generated scenes use kHeldOutSeed, a seed never used while tuning the decoder.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -19,7 +29,9 @@
 #include "tests/bench/vision/decode_eval.hpp"
 #include "tests/bench/vision/eval_common.hpp"
 #include "tests/bench/vision/fuzz_eval.hpp"
+#include "tests/bench/vision/outside_eval.hpp"
 #include "tests/bench/vision/shelf_eval.hpp"
+#include "tests/bench/vision/smoke_eval.hpp"
 #include "tests/bench/vision/speed_eval.hpp"
 
 int main(int argc, char** argv) {
@@ -35,6 +47,11 @@ int main(int argc, char** argv) {
   int fuzz_inputs = 0;
   std::vector<std::string> only;
   std::string misses_dir;
+  std::string samples_dir;
+  std::string floors_path;
+  std::optional<std::uint32_t> seed;
+  // The decoder as it was before the whole-frame matrix pass, for comparisons.
+  shopeasy::edge::vision::DecoderOptions decoder;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
@@ -55,18 +72,28 @@ int main(int argc, char** argv) {
       only.push_back(argv[++i]);
     } else if (a == "--dump-misses" && i + 1 < argc) {
       misses_dir = argv[++i];
+    } else if (a == "--samples" && i + 1 < argc) {
+      samples_dir = argv[++i];
+    } else if (a == "--floors" && i + 1 < argc) {
+      floors_path = argv[++i];
+    } else if (a == "--no-frame-matrix") {
+      decoder.whole_frame_matrix = false;
+    } else if (a == "--seed" && i + 1 < argc) {
+      seed = static_cast<std::uint32_t>(std::stoul(argv[++i]));
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
-    } else if (a == "decode" || a == "speed" || a == "shelf" || a == "fuzz") {
+    } else if (a == "decode" || a == "outside" || a == "speed" || a == "shelf" || a == "fuzz" ||
+               a == "smoke") {
       parts.insert(a);
     } else {
       std::cerr << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
                    "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
-                   "[--dump-misses DIR] [--verbose] [decode] [speed] [shelf] [fuzz]\n";
+                   "[--dump-misses DIR] [--samples DIR] [--floors FILE] [--seed N] [--verbose] "
+                   "[decode] [outside] [speed] [shelf] [fuzz] [smoke]\n";
       return 2;
     }
   }
-  if (parts.empty()) parts = {"decode", "speed", "shelf"};
+  if (parts.empty()) parts = {"decode", "outside", "speed", "shelf"};
   // One core per worker: OpenCV must not fan out on its own.
   cv::setNumThreads(1);
   std::filesystem::remove_all(work_dir);
@@ -84,12 +111,37 @@ int main(int argc, char** argv) {
     }
     if (per_set > 0) o.per_set = o.blank = per_set;
     o.verbose = verbose;
+    if (seed) o.seed = *seed;
+    o.decoder = decoder;
     o.only = only;
     o.misses_dir = misses_dir;
     all["decode"] = run_decode_eval(o, std::cout);
   }
+  if (parts.count("outside")) {
+    OutsideEvalOptions o;
+    o.samples_dir = samples_dir;
+    o.jobs = jobs;
+    o.work_dir = work_dir;
+    o.verbose = verbose;
+    o.decoder = decoder;
+    all["outside"] = run_outside_eval(o, std::cout);
+  }
+  int status = 0;
+  if (parts.count("smoke")) {
+    SmokeEvalOptions o;
+    o.samples_dir = samples_dir;
+    o.floors_path = floors_path;
+    o.jobs = jobs;
+    o.work_dir = work_dir;
+    o.verbose = verbose;
+    if (seed) o.seed = *seed;
+    auto r = run_smoke_eval(o, std::cout);
+    status = r.value("passed", false) ? 0 : 1;
+    all["smoke"] = std::move(r);
+  }
   if (parts.count("speed")) {
     SpeedEvalOptions o;
+    o.decoder = decoder;
     if (quick) {
       o.frames = 64;
       o.blank = 24;
@@ -117,5 +169,5 @@ int main(int argc, char** argv) {
     std::ofstream f(json_path);
     f << all.dump(2) << "\n";
   }
-  return 0;
+  return status;
 }

@@ -1,0 +1,105 @@
+#include "tests/bench/vision/smoke_eval.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "tests/bench/vision/decode_eval.hpp"
+#include "tests/bench/vision/eval_common.hpp"
+#include "tests/bench/vision/outside_eval.hpp"
+#include "tools/vision-gen/scene.hpp"
+
+namespace shopeasy::bench::vision {
+
+using nlohmann::json;
+
+json run_smoke_eval(const SmokeEvalOptions& o, std::ostream& out) {
+  const double wall0 = wall_ms();
+  json floors = json::object();
+  if (!o.floors_path.empty()) {
+    std::ifstream f(o.floors_path);
+    if (!f) {
+      out << "smoke: cannot open floors file " << o.floors_path << "\n";
+      return {{"passed", false}, {"error", "no floors file"}};
+    }
+    try {
+      f >> floors;
+    } catch (const std::exception& e) {
+      out << "smoke: bad floors file " << o.floors_path << ": " << e.what() << "\n";
+      return {{"passed", false}, {"error", "bad floors file"}};
+    }
+  }
+
+  OutsideEvalOptions oo;
+  oo.samples_dir = o.samples_dir;
+  oo.references = false;
+  oo.jobs = o.jobs;
+  oo.work_dir = o.work_dir;
+  oo.verbose = o.verbose;
+  json counts = run_outside_eval(oo, out);
+
+  DecodeEvalOptions d;
+  d.per_set = o.per_kind;
+  d.blank = o.per_kind;
+  d.zbar_every = 0;
+  d.jobs = o.jobs;
+  d.seed = o.seed;
+  d.work_dir = o.work_dir;
+  d.verbose = o.verbose;
+  for (vision_gen::CodeKind k : vision_gen::all_code_kinds()) {
+    d.only.push_back(std::string(vision_gen::code_kind_name(k)) + ":medium");
+    d.only.push_back(std::string(vision_gen::code_kind_name(k)) + ":hard");
+  }
+  out << "\n(generated scenes below: medium and hard levels, held-out seed " << o.seed << ")\n";
+  const json gen = run_decode_eval(d, out);
+  for (const json& s : gen["sets"]) {
+    const int n = s["n"].get<int>();
+    counts["generated-" + s["level"].get<std::string>()][s["symbology"].get<std::string>()] = {
+        {"n", n}, {"chain", static_cast<int>(std::lround(s["chain"].get<double>() * n))}};
+  }
+  counts["generated-medium"]["none"] = {{"n", gen["blank"]["n"]},
+                                        {"chain_wrong", gen["blank"]["chain_reads"]}};
+
+  bool passed = true;
+  json checks = json::array();
+  out << "\n## Smoke floors\n\n| set | symbology | read | floor | |\n| --- | --- | --- | --- | --- "
+         "|\n";
+  const int max_false = floors.value("max_false_reads", 0);
+  for (const char* set : {"photos", "zint", "generated-medium", "generated-hard"}) {
+    if (!counts.contains(set)) {
+      out << "| " << set << " | all | skipped | - | - |\n";
+      checks.push_back({{"set", set}, {"skipped", true}});
+      continue;
+    }
+    for (const auto& [sym, c] : counts[set].items()) {
+      std::string value;
+      std::string floor_cell = "-";
+      bool ok = true;
+      if (sym == "none") {
+        const int wrong = c.value("chain_wrong", 0);
+        value = std::to_string(wrong) + " false reads of " + std::to_string(c.value("n", 0));
+        floor_cell = "<= " + std::to_string(max_false);
+        ok = wrong <= max_false;
+      } else {
+        const int read = c.value("chain", 0);
+        value = std::to_string(read) + " of " + std::to_string(c.value("n", 0));
+        if (floors.contains(set) && floors[set].contains(sym)) {
+          const int floor = floors[set][sym].get<int>();
+          floor_cell = ">= " + std::to_string(floor);
+          ok = read >= floor;
+        } else {
+          floor_cell = "none set";
+        }
+      }
+      passed = passed && ok;
+      out << "| " << set << " | " << sym << " | " << value << " | " << floor_cell << " | "
+          << (ok ? "ok" : "**BELOW**") << " |\n";
+      checks.push_back({{"set", set}, {"symbology", sym}, {"value", value}, {"ok", ok}});
+    }
+  }
+  out << "\nSmoke check " << (passed ? "passed" : "FAILED") << " in "
+      << fmt((wall_ms() - wall0) / 1000, 0) << " s.\n";
+  return {{"passed", passed}, {"counts", counts}, {"checks", checks}};
+}
+
+}  // namespace shopeasy::bench::vision
