@@ -264,6 +264,20 @@ TEST_F(HttpLimitsTest, ChunkedBodyPastTheCapIsCutWithoutBuffering) {
   EXPECT_LT(rss_kib() - before, 16 * 1024);
 }
 
+TEST_F(HttpLimitsTest, ARefusedBodyStillGetsItsAnswerNotAReset) {
+  start(small_limits());  // 64 KiB cap
+  RawClient c(port_);
+  const std::string body(512 * 1024, 'x');
+  c.send(post_head("/api/plain", "admin-secret",
+                   "Content-Length: " + std::to_string(body.size()) + "\r\n") +
+         body);
+  // The server refused before reading; the client sent everything anyway and only then
+  // reads. Closing with unread bytes would reset the connection and lose the answer.
+  const std::string answer = c.read_until_closed();
+  EXPECT_EQ(status_of(answer), 413) << answer;
+  EXPECT_NE(answer.find("payload_too_large"), std::string::npos) << answer;
+}
+
 TEST_F(HttpLimitsTest, BodyOnAnUnknownRouteIsRefusedUnread) {
   start(small_limits());
   RawClient c(port_);

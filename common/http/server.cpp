@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -159,6 +160,7 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
 
   SSL* ssl = nullptr;
   bool ready = true;
+  bool linger = false;  // the connection ends with a request's bytes possibly unread
   if (tls_ != nullptr) {
     ssl = SSL_new(tls_);
     ready = ssl != nullptr && SSL_set_fd(ssl, sock) == 1 && SSL_accept(ssl) == 1;
@@ -176,13 +178,33 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
       if (connection.refusal() != ReadRefusal::kNone && on_refusal) {
         on_refusal(connection.refusal());
       }
-      if (!served || closed || connection.should_close()) break;
+      if (!served || closed || connection.should_close()) {
+        linger = connection.should_close();
+        break;
+      }
     }
     current_connection = nullptr;
   }
   if (ssl != nullptr) {
     if (ready) SSL_shutdown(ssl);
     SSL_free(ssl);
+  }
+  if (linger) {
+    // Closing with unread bytes queued makes the kernel send a reset, and a reset can
+    // destroy the answer before the client reads it (a 413 would look like a dropped
+    // connection). Stop sending, then read and discard for a short while: enough for a
+    // client that reads its answer, bounded for one that keeps sending.
+    ::shutdown(sock, SHUT_WR);
+    char sink[16 * 1024];
+    std::size_t drained = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (drained < (1u << 20) && std::chrono::steady_clock::now() < until) {
+      pollfd p{sock, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) break;
+      const ssize_t n = ::recv(sock, sink, sizeof sink, 0);
+      if (n <= 0) break;
+      drained += static_cast<std::size_t>(n);
+    }
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
@@ -605,18 +627,9 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
                      const httplib::ContentReader& reader) {
     const auto started = std::chrono::steady_clock::now();
     Request request = to_request(in);
-    std::optional<Response> refused = admit(access, request);
-    if (!refused) {
-      const std::string encoding = lower(in.get_header_value("Content-Encoding"));
-      if (!encoding.empty() && encoding != "identity" &&
-          !(encoding == "gzip" && body.accept_gzip)) {
-        refused = Response::error(
-            Status(StatusCode::kUnsupportedMediaType,
-                   "Content-Encoding '" + encoding + "' is not accepted on this route" +
-                       (body.accept_gzip ? " (gzip is)" : " (send the body unencoded)")));
-      }
-    }
-    if (!refused && in.has_header("Content-Length")) {
+    // The declared size is checked first: it costs nothing and needs no identity.
+    std::optional<Response> refused;
+    if (in.has_header("Content-Length")) {
       // A declared length past the cap is refused without reading a byte of it.
       const std::string declared = in.get_header_value("Content-Length");
       std::size_t length = 0;
@@ -629,6 +642,17 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
         refused = Response::error(Status(StatusCode::kPayloadTooLarge,
                                          "request body of " + declared + " bytes exceeds " +
                                              std::to_string(options_.max_body_bytes) + " bytes"));
+      }
+    }
+    if (!refused) refused = admit(access, request);
+    if (!refused) {
+      const std::string encoding = lower(in.get_header_value("Content-Encoding"));
+      if (!encoding.empty() && encoding != "identity" &&
+          !(encoding == "gzip" && body.accept_gzip)) {
+        refused = Response::error(
+            Status(StatusCode::kUnsupportedMediaType,
+                   "Content-Encoding '" + encoding + "' is not accepted on this route" +
+                       (body.accept_gzip ? " (gzip is)" : " (send the body unencoded)")));
       }
     }
     if (!refused && announces_body(in)) {
