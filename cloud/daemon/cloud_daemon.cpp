@@ -92,6 +92,9 @@ config::Schema cloud_schema() {
                    "A store must accept a routed order within this many seconds, else it "
                    "goes to the next store"));
   s.add(string_option("orders.currency", "EUR", "ISO 4217 currency of catalog prices"));
+  s.add(int_option("orders.max_units_per_order", 200, 1, 100000,
+                   "Units (sum of quantities) one order may ask for; an unpaid order holds its "
+                   "stock until its payment deadline"));
   s.add(bool_option("deployment.production", false,
                     "This instance serves real customers: features for demos and tests (the "
                     "sandbox payment gateway) are refused at start-up"));
@@ -171,7 +174,8 @@ Status CloudDaemon::start() {
                            .accept_timeout_ms = config_.get_int("orders.accept_timeout_s") * 1000,
                            .online_window_ms = config_.get_int("stores.online_window_s") * 1000,
                            .currency = config_.get_string("orders.currency"),
-                           .require_payment = true},
+                           .require_payment = true,
+                           .max_units_per_order = config_.get_int("orders.max_units_per_order")},
       logger_.child("orders"), metrics_);
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),

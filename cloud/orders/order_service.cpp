@@ -179,6 +179,17 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
 
   StatusOr<ParsedRequest> request = parse_request(*body);
   if (!request.ok()) return outcome("bad_request", status_reply(request.status()));
+  // One unpaid order holds its stock until its payment deadline; a cap on its size keeps
+  // one customer from holding a store's whole shelf.
+  std::int64_t requested_units = 0;
+  for (const wire::OrderLine& line : request->lines) requested_units += line.qty;
+  if (requested_units > options_.max_units_per_order) {
+    return outcome("bad_request",
+                   status_reply(invalid_argument(
+                       "an order may hold at most " + std::to_string(options_.max_units_per_order) +
+                           " units; this one asks for " + std::to_string(requested_units),
+                       "lines")));
+  }
 
   wire::Order order;
   order.order_id = new_order_id();

@@ -37,6 +37,8 @@ struct OrderOptions {
   // Refuse orders while no payment provider is set, rather than sending them to a store
   // unpaid. The daemon sets it; unit tests of routing and holds leave it off.
   bool require_payment = false;
+  // Units (sum of line quantities) one order may ask for.
+  std::int64_t max_units_per_order = 200;
 };
 
 // Candidate stores for a delivery point, best first. The default ranks by estimated
