@@ -13,6 +13,7 @@
 //                    [--samples DIR] (real photos, see outside_eval.hpp)
 //                    [--floors FILE] (smoke floors, JSON)
 //                    [--no-frame-matrix] (the chain without its whole-frame matrix pass)
+//                    [--budget-ms MS] (the chain's frame budget; 0: none)
 //                    [decode] [outside] [speed] [shelf] [fuzz] [smoke]
 //                    (default: decode outside speed shelf)
 // Seeds: the generated sets use seed 1 unless --seed is given; the smoke part's
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
       samples_dir = argv[++i];
     } else if (a == "--floors" && i + 1 < argc) {
       floors_path = argv[++i];
+    } else if (a == "--budget-ms" && i + 1 < argc) {
+      decoder.frame_budget_ms = std::stod(argv[++i]);
     } else if (a == "--no-frame-matrix") {
       decoder.whole_frame_matrix = false;
     } else if (a == "--seed" && i + 1 < argc) {
@@ -86,10 +89,12 @@ int main(int argc, char** argv) {
                a == "smoke") {
       parts.insert(a);
     } else {
-      std::cerr << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
-                   "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
-                   "[--dump-misses DIR] [--samples DIR] [--floors FILE] [--seed N] [--verbose] "
-                   "[decode] [outside] [speed] [shelf] [fuzz] [smoke]\n";
+      std::cerr
+          << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
+             "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
+             "[--dump-misses DIR] [--samples DIR] [--floors FILE] [--seed N] [--no-frame-matrix] "
+             "[--budget-ms MS] [--verbose] "
+             "[decode] [outside] [speed] [shelf] [fuzz] [smoke]\n";
       return 2;
     }
   }
