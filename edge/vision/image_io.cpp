@@ -1,10 +1,12 @@
 #include "edge/vision/image_io.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <system_error>
 #include <vector>
 
@@ -86,26 +88,32 @@ StatusOr<ImageInfo> sniff_bmp(std::string_view b) {
 }
 
 StatusOr<ImageInfo> sniff_pnm(std::string_view b) {
-  // "P5" / "P6" etc., then whitespace- or comment-separated width and height.
+  // Width and height read exactly as OpenCV's PxM reader reads them, so the size checked
+  // here is the size it will allocate: before each number it skips white space (any
+  // isspace character) and comments, which run from '#' to the next CR or LF; any other
+  // character is an error; a number is every digit that follows, at most INT_MAX. A
+  // parser that ended comments at LF only would let "#\r99999 99999\n10 10" pass as
+  // 10 x 10 while OpenCV allocates gigabytes.
   std::size_t i = 2;
   std::int64_t values[2] = {0, 0};
   for (std::int64_t& v : values) {
-    while (i < b.size()) {
-      if (b[i] == '#') {
-        while (i < b.size() && b[i] != '\n') ++i;
-      } else if (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+    while (i < b.size() && !(b[i] >= '0' && b[i] <= '9')) {
+      const unsigned char c = static_cast<unsigned char>(b[i]);
+      if (c == '#') {
+        while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+        ++i;  // the line end
+      } else if (std::isspace(c) != 0) {
         ++i;
       } else {
-        break;
+        return bad_image("malformed pnm header");
       }
     }
-    std::size_t digits = 0;
-    while (i < b.size() && b[i] >= '0' && b[i] <= '9' && digits < 10) {
+    if (i >= b.size()) return bad_image("truncated pnm header");
+    while (i < b.size() && b[i] >= '0' && b[i] <= '9') {
       v = v * 10 + (b[i] - '0');
+      if (v > std::numeric_limits<int>::max()) return bad_image("pnm size out of range");
       ++i;
-      ++digits;
     }
-    if (digits == 0) return bad_image("truncated pnm header");
   }
   return sized(ImageFormat::kPnm, values[0], values[1]);
 }

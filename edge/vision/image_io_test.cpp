@@ -84,6 +84,24 @@ TEST(ImageIo, RefusesHugeAndTinyImagesBeforeDecoding) {
             StatusCode::kPayloadTooLarge);
 }
 
+TEST(ImageIo, PnmSizesAreReadAsOpenCvReadsThem) {
+  // A comment ended by CR: OpenCV reads 99999 x 99999 here, so must the size check.
+  const std::string crafted =
+      std::string("P5 #\r99999 99999\n10 10\n255\n") + std::string(100, 'x');
+  auto info = sniff_image(crafted);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(info->width, 99999);
+  EXPECT_EQ(decode_image(crafted, ImageLimits{}).status().code(), StatusCode::kPayloadTooLarge);
+  // Form feed and vertical tab are white space to OpenCV too.
+  auto spaced = sniff_image(std::string("P5\f40\v30\n255\n") + std::string(1200, 'x'));
+  ASSERT_TRUE(spaced.ok()) << spaced.status().to_string();
+  EXPECT_EQ(spaced->width, 40);
+  EXPECT_EQ(spaced->height, 30);
+  // Past INT_MAX, and stray characters, are errors rather than a guess.
+  EXPECT_FALSE(sniff_image("P5 99999999999 10\n255\n").ok());
+  EXPECT_FALSE(sniff_image("P5 x10 10\n255\n").ok());
+}
+
 TEST(ImageIo, ChecksFrames) {
   EXPECT_FALSE(check_frame(cv::Mat(), ImageLimits{}).is_ok());
   EXPECT_FALSE(check_frame(cv::Mat(1, 1, CV_8UC3), ImageLimits{}).is_ok());

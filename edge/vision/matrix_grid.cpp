@@ -213,6 +213,9 @@ std::vector<int> sizes_of(MatrixKind kind) {
 }
 
 float bilinear(const cv::Mat& img, cv::Point2f p) {
+  // A degenerate outline maps modules to infinity or NaN; std::clamp passes NaN through
+  // and casting it to int is undefined (in practice INT_MIN, a read far outside).
+  if (!std::isfinite(p.x) || !std::isfinite(p.y)) return 0.0f;
   const float fx = std::clamp(p.x, 0.0f, static_cast<float>(img.cols) - 1.001f);
   const float fy = std::clamp(p.y, 0.0f, static_cast<float>(img.rows) - 1.001f);
   const int x = static_cast<int>(fx);
