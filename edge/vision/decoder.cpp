@@ -985,15 +985,16 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
       s.zxing(gray, o, nullptr, "zxing");
     }
     if (options_.use_regions && !s.full()) s.region_pass(gray);
-    if (options_.use_zxing && options_.whole_frame_matrix && s.found.empty()) {
-      s.whole_frame_matrix(gray);
-    }
     // OpenCV's own localisation finds some EAN/UPC codes the proposals outline badly,
     // at the price of a whole-frame search: only when nothing was read although some
-    // candidate had the bars of a code (or there was no region pass).
+    // candidate had the bars of a code (or there was no region pass). Before the
+    // whole-frame matrix pass, whose time would otherwise take its budget.
     if (options_.use_opencv && options_.whole_frame_opencv && s.found.empty() &&
         (s.unread_bars || !options_.use_regions) && !s.over_budget()) {
       s.opencv_read(gray, nullptr, nullptr, "opencv");
+    }
+    if (options_.use_zxing && options_.whole_frame_matrix && s.found.empty()) {
+      s.whole_frame_matrix(gray);
     }
   } catch (const std::exception&) {
     ++s.stats.library_errors;

@@ -12,11 +12,11 @@
 //    (blurred DataMatrix), with their outline straightened and enlarged (small, turned
 //    or keystoned symbols), and with perspective removed. Long linear codes keep their
 //    resolution across the bars (crops up to 1600 px wide, squeezed along the bars);
-// 3. zxing-cpp's QR and DataMatrix detectors on the whole frame (with a light margin;
+// 3. OpenCV's barcode module on the whole frame when nothing else was read;
+// 4. zxing-cpp's QR and DataMatrix detectors on the whole frame (with a light margin;
 //    small frames at full resolution with rotations, also for linear codes, and
-//    enlarged; camera frames on a reduced copy) when nothing else was read: symbols
-//    filling the frame, large modules on plain labels, phone photos;
-// 4. OpenCV's barcode module on the whole frame when nothing else was read.
+//    enlarged; camera frames on a reduced copy) when still nothing was read: symbols
+//    filling the frame, large modules on plain labels, phone photos.
 // Every decoded code is validated with edge/barcode: a GTIN or GS1 string failing a
 // check digit is dropped and counted, never corrected. Short reads (EAN-8, UPC-E) with
 // bars in their quiet zones, and OpenCV reads from areas holding more bars than the
