@@ -65,7 +65,7 @@ class MosquittoBroker {
 
   // Graceful stop: SIGTERM (mosquitto then saves its persistence database) and wait up
   // to `grace`. kDeadlineExceeded if it had to be SIGKILLed instead. OK if not running.
-  Status stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  Status stop(std::chrono::milliseconds grace = std::chrono::seconds(15));
   // Stops the broker if it runs (gracefully) and starts it again on the same port with
   // the same configuration, waiting until it accepts connections. Errors as in start();
   // kUnavailable if the port has been taken meanwhile.
