@@ -197,6 +197,7 @@ constexpr double kMaxCropSide = 720;
 constexpr double kMaxLinearCropWidth = 1600;
 // Frames up to half this side are also read enlarged by the whole-frame matrix pass.
 constexpr int kMaxEnlargedSide = 1400;
+constexpr std::size_t kSmallFramePixels = 640 * 480;
 
 // An upright crop of a region: the affine map from crop to image and the crop.
 struct Crop {
@@ -664,7 +665,10 @@ struct BarcodeDecoder::Impl {
     o.try_rotate = true;
     o.try_downscale = true;
     if (framed_read(gray, 1.0, o)) return;
-    if (side * 2 > kMaxEnlargedSide || over_budget()) return;
+    // Up to VGA size the enlarged read costs what a read of a 1280x960 frame does; it
+    // is made even when the budget is spent (the budget is sized for camera frames).
+    if (side * 2 > kMaxEnlargedSide) return;
+    if (gray.total() > kSmallFramePixels && over_budget()) return;
     cv::Mat big;
     cv::resize(gray, big, cv::Size(), 2, 2, cv::INTER_CUBIC);
     o.try_downscale = false;
