@@ -15,7 +15,7 @@
 #                               [--no-fuzz] [-- vision_eval args]
 #   --quick            100 images per set, 40 shelves, 1000 degenerate inputs (~3 min)
 #   --smoke            the CI check: the chain alone on the real photos, zint renders and
-#                      held-out generated scenes (about 500 images, 1-2 minutes on two
+#                      held-out generated scenes (about 650 images, under a minute on two
 #                      cores); exits 1 when a count falls below its floor in
 #                      tests/bench/vision/smoke-floors.json. No sanitizer build.
 #   --samples DIR      the real photos (default: see above)
