@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace shopeasy::http {
 
@@ -70,43 +71,61 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& base
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-namespace {
-StatusOr<ClientResponse> convert(httplib::Result&& result, const std::string& what) {
+StatusOr<ClientResponse> HttpClient::exchange(const std::string& method, const std::string& path,
+                                              std::string body, const std::string& content_type,
+                                              bool gzipped) {
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  if (!content_type.empty()) req.set_header("Content-Type", content_type);
+  if (gzipped) req.set_header("Content-Encoding", "gzip");
+  last_body_bytes_ = body.size();
+  req.body = std::move(body);
+  std::string received;
+  bool too_large = false;
+  const std::size_t cap = impl_->options.max_response_bytes;
+  // The library inflates a compressed answer before handing it over, so the cap
+  // counts what would be kept in memory.
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (cap > 0 && received.size() + n > cap) {
+      too_large = true;
+      return false;
+    }
+    received.append(data, n);
+    return true;
+  };
+  httplib::Result result = impl_->client->send(req);
+  const std::string what = method + " " + path;
+  if (too_large) {
+    return Status(StatusCode::kPayloadTooLarge,
+                  what + ": the answer is larger than " + std::to_string(cap) + " bytes");
+  }
   if (!result) {
     return unavailable(what + " failed: " + httplib::to_string(result.error()));
   }
   ClientResponse r;
   r.status = result->status;
-  r.body = std::move(result->body);
+  r.body = std::move(received);
   for (const auto& [k, v] : result->headers) r.headers[lower(k)] = v;
   return r;
 }
-}  // namespace
 
 StatusOr<ClientResponse> HttpClient::post(const std::string& path, const std::string& body,
                                           const std::string& content_type) {
-  httplib::Headers headers;
   if (impl_->options.compress_requests && body.size() > 256) {
     std::string packed = gzip(body);
-    if (!packed.empty()) {
-      headers.emplace("Content-Encoding", "gzip");
-      last_body_bytes_ = packed.size();
-      return convert(impl_->client->Post(path, headers, packed, content_type), "POST " + path);
-    }
+    if (!packed.empty()) return exchange("POST", path, std::move(packed), content_type, true);
   }
-  last_body_bytes_ = body.size();
-  return convert(impl_->client->Post(path, headers, body, content_type), "POST " + path);
+  return exchange("POST", path, body, content_type, false);
 }
 
 StatusOr<ClientResponse> HttpClient::put(const std::string& path, const std::string& body,
                                          const std::string& content_type) {
-  last_body_bytes_ = body.size();
-  return convert(impl_->client->Put(path, body, content_type), "PUT " + path);
+  return exchange("PUT", path, body, content_type, false);
 }
 
 StatusOr<ClientResponse> HttpClient::get(const std::string& path) {
-  last_body_bytes_ = 0;
-  return convert(impl_->client->Get(path), "GET " + path);
+  return exchange("GET", path, "", "", false);
 }
 
 }  // namespace shopeasy::http

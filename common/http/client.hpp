@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +22,10 @@ struct ClientOptions {
   std::string ca_file{};           // https: verify the server against this CA (pinning)
   bool verify_server = true;       // https: verify the certificate chain and host name
   std::string bearer_token{};      // sent as Authorization: Bearer
+  // Largest answer body accepted, counted after decompression (a gzip bomb from a
+  // broken or hostile server stops here); past it the call fails with
+  // kPayloadTooLarge. 0: no limit.
+  std::size_t max_response_bytes = 64u << 20;
 };
 
 struct ClientResponse {
@@ -52,6 +57,10 @@ class HttpClient {
  private:
   struct Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);
+  // One request through the library with the answer body capped.
+  StatusOr<ClientResponse> exchange(const std::string& method, const std::string& path,
+                                    std::string body, const std::string& content_type,
+                                    bool gzipped);
   std::unique_ptr<Impl> impl_;
   std::size_t last_body_bytes_ = 0;
 };

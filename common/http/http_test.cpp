@@ -208,6 +208,27 @@ TEST_F(HttpServerTest, ClientPostsCompressedBodiesAndReportsStatuses) {
   EXPECT_EQ(missing->status, 404);
 }
 
+TEST(HttpClientTest, AnswersPastTheCapAreRefusedEvenWhenCompressed) {
+  metrics::Registry metrics;
+  HttpServer server(ServerOptions{}, nullptr, log::Logger(), metrics);
+  // 8 MiB of one letter: the server compresses it for a client that accepts gzip.
+  server.route("GET", "/big", Access::public_route(), [](const Request&) {
+    return Response::text(200, std::string(8u << 20, 'a'), "text/plain");
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port.ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(*port);
+  auto capped = HttpClient::create(base, ClientOptions{.max_response_bytes = 1u << 20});
+  ASSERT_TRUE(capped.ok());
+  auto refused = (*capped)->get("/big");
+  EXPECT_EQ(refused.status().code(), StatusCode::kPayloadTooLarge) << refused.status().to_string();
+  auto roomy = HttpClient::create(base, ClientOptions{.max_response_bytes = 16u << 20});
+  ASSERT_TRUE(roomy.ok());
+  auto whole = (*roomy)->get("/big");
+  ASSERT_TRUE(whole.ok()) << whole.status().to_string();
+  EXPECT_EQ(whole->body.size(), 8u << 20);
+}
+
 TEST(HttpClientTest, TransportFailuresAreUnavailable) {
   EXPECT_EQ(HttpClient::create("ftp://x", {}).status().code(), StatusCode::kInvalidArgument);
   // Port 1 on loopback refuses connections.

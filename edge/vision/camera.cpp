@@ -103,6 +103,9 @@ class SnapshotSource final : public FrameSource {
       http::ClientOptions o;
       o.connect_timeout = std::chrono::milliseconds(3000);
       o.read_timeout = std::chrono::milliseconds(10000);
+      // A camera (or whatever answers at its address) cannot make the edge buffer more
+      // than one allowed image file.
+      o.max_response_bytes = limits_.max_bytes;
       auto c = http::HttpClient::create(base_, o);
       if (!c.ok()) return c.status();
       client_ = std::move(*c);
