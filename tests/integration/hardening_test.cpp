@@ -5,11 +5,16 @@
 // unsigned, expired, wrong audience) on the cloud, and TLS to the cloud with a pinned CA
 // where a certificate from another CA is refused. Each refusal is a clear error and
 // changes nothing.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <zlib.h>
+
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -490,6 +495,132 @@ TEST(MqttTlsTest, EdgeConnectsOnlyToABrokerItsCaSigned) {
   // By the time the trusting edge is in, the other has tried and been refused.
   EXPECT_TRUE(mistrusting->process.wait_for_output("broker_", 20s));
   EXPECT_FALSE(connected(*mistrusting)) << mistrusting->process.output();
+}
+
+// Resident memory of a process in KiB (0 if it cannot be read).
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// 256 MiB of one byte, gzip-compressed (about 256 KiB).
+std::string gzip_bomb() {
+  z_stream z{};
+  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+  const std::string chunk(1 << 20, '{');
+  std::string out;
+  char buf[1 << 16];
+  for (int i = 0; i < 256; ++i) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk.data()));
+    z.avail_in = static_cast<uInt>(chunk.size());
+    const int flush = i == 255 ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      deflate(&z, flush);
+      out.append(buf, sizeof buf - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+// Sends `head` then `body` on a raw connection and returns what comes back before the
+// server closes it (or 20 s pass).
+std::string raw_exchange(int port, const std::string& head, const std::string& body) {
+  auto fd = connect_tcp("127.0.0.1", port, 2s);
+  if (!fd.ok()) return {};
+  // Blocking, with a deadline per read: the answer may come only once the whole body
+  // has been sent.
+  ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK);
+  timeval tv{20, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string all = head + body;
+  std::size_t sent = 0;
+  while (sent < all.size()) {
+    const ssize_t n = ::send(fd->get(), all.data() + sent, all.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close early: what it said still counts
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string answer;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<std::size_t>(n));
+  }
+  return answer;
+}
+
+// Every way to make a daemon read, inflate or buffer a body before it knows who is
+// asking, against the real edge and cloud: the answer is a refusal and their memory
+// stays where it was.
+TEST(BodyBombTest, EdgeAndCloudRefuseBombsWithoutGrowing) {
+  auto dir = TempDir::create("body-bombs");
+  ASSERT_TRUE(dir.ok());
+  auto edge = start_daemon("shopeasy-edge",
+                           {"--http.port=0", "--state_dir=" + dir->file("edge").string(),
+                            "--mqtt.enabled=false", "--store.durable=false",
+                            "--http.rate_limit_per_s=0", "--auth.tokens=" + admin_tokens_json()});
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  auto cloud = start_daemon("shopeasy-cloud",
+                            {"--http.port=0", "--state_dir=" + dir->file("cloud").string(),
+                             "--http.rate_limit_per_s=0", "--auth.tokens=" + admin_tokens_json()});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  const std::string bomb = gzip_bomb();
+  const std::string big_line(4 << 20, 'a');
+  struct Target {
+    std::string name;
+    RunningDaemon* daemon;
+    std::string post_path;  // a route that takes a body
+  };
+  std::vector<Target> targets = {{"edge", &*edge, "/api/session"},
+                                 {"cloud", &*cloud, "/v1/stores/s1/sync"}};
+  for (const Target& t : targets) {
+    SCOPED_TRACE(t.name);
+    const pid_t pid = t.daemon->process.pid();
+    const long before = rss_kib(pid);
+    ASSERT_GT(before, 0);
+    const std::string post =
+        "POST " + t.post_path + " HTTP/1.1\r\nHost: x\r\n" + "Content-Type: application/json\r\n";
+    for (const std::string& encoding : {std::string("gzip"), std::string("br")}) {
+      const std::string answer =
+          raw_exchange(t.daemon->http_port,
+                       post + "Content-Encoding: " + encoding +
+                           "\r\nContent-Length: " + std::to_string(bomb.size()) + "\r\n\r\n",
+                       bomb);
+      EXPECT_NE(answer.rfind("HTTP/1.1 4", 0), std::string::npos) << encoding << ": " << answer;
+    }
+    // No length at all (chunked), far past the cap.
+    std::string chunked;
+    const std::string chunk(64 * 1024, 'x');
+    for (int i = 0; i < 512; ++i) chunked += "10000\r\n" + chunk + "\r\n";
+    const std::string cut =
+        raw_exchange(t.daemon->http_port, post + "Transfer-Encoding: chunked\r\n\r\n", chunked);
+    EXPECT_NE(cut.rfind("HTTP/1.1 4", 0), std::string::npos) << cut.substr(0, 200);
+    // One endless header line.
+    const std::string header =
+        raw_exchange(t.daemon->http_port, "GET /health HTTP/1.1\r\nX-Long: ", big_line);
+    EXPECT_NE(header.rfind("HTTP/1.1 431", 0), std::string::npos) << header.substr(0, 200);
+    EXPECT_LT(rss_kib(pid) - before, 32 * 1024)
+        << "RSS grew from " << before << " KiB to " << rss_kib(pid) << " KiB";
+    EXPECT_EQ(get(*t.daemon, "/health")->status, 200);
+  }
+}
+
+TEST_F(EdgeSecurityTest, FailedAuthenticationsSpendTheRateBudget) {
+  start_edge({"--http.rate_limit_per_s=1", "--http.rate_limit_burst=5",
+              "--auth.tokens=" + admin_tokens_json()});
+  int refused = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto r = call("GET", "/api/stock", "", bearer("guess-" + std::to_string(i)));
+    if (r.status == 429) ++refused;
+  }
+  EXPECT_GE(refused, 10) << "guessing tokens must be as slow as any other call";
 }
 
 }  // namespace
