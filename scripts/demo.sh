@@ -89,12 +89,14 @@ wait_http() {  # url, name
   exit 1
 }
 
-# Cloud.
+# Cloud. The simulated customers share one token, so the per-customer cap on unpaid
+# orders is raised for them; the sandbox gateway takes their payments.
 cloud_port=$((base + 10))
 mkdir -p "$state/cloud"
 cat >"$state/cloud/cloud.json" <<JSON
 {"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $cloud_tokens_json},
- "stores": {"online_window_s": 30}, "payments": {"provider": "sandbox"}}
+ "stores": {"online_window_s": 30}, "payments": {"provider": "sandbox"},
+ "orders": {"max_unpaid_per_customer": 1000}}
 JSON
 "$bin/shopeasy-cloud" --config "$state/cloud/cloud.json" >"$state/cloud/cloud.log" 2>&1 &
 pids+=($!)

@@ -95,6 +95,9 @@ config::Schema cloud_schema() {
   s.add(int_option("orders.max_units_per_order", 200, 1, 100000,
                    "Units (sum of quantities) one order may ask for; an unpaid order holds its "
                    "stock until its payment deadline"));
+  s.add(int_option("orders.max_unpaid_per_customer", 3, 1, 1000,
+                   "Orders one customer may have waiting for payment at once (429 beyond); "
+                   "each holds its stock until its payment deadline"));
   s.add(bool_option("deployment.production", false,
                     "This instance serves real customers: features for demos and tests (the "
                     "sandbox payment gateway) are refused at start-up"));
@@ -170,12 +173,14 @@ Status CloudDaemon::start() {
       logger_.child("api"), metrics_);
   orders_ = std::make_unique<orders::OrderService>(
       *store_, index_, nullptr, clock_,
-      orders::OrderOptions{.payment_timeout_ms = config_.get_int("orders.payment_timeout_s") * 1000,
-                           .accept_timeout_ms = config_.get_int("orders.accept_timeout_s") * 1000,
-                           .online_window_ms = config_.get_int("stores.online_window_s") * 1000,
-                           .currency = config_.get_string("orders.currency"),
-                           .require_payment = true,
-                           .max_units_per_order = config_.get_int("orders.max_units_per_order")},
+      orders::OrderOptions{
+          .payment_timeout_ms = config_.get_int("orders.payment_timeout_s") * 1000,
+          .accept_timeout_ms = config_.get_int("orders.accept_timeout_s") * 1000,
+          .online_window_ms = config_.get_int("stores.online_window_s") * 1000,
+          .currency = config_.get_string("orders.currency"),
+          .require_payment = true,
+          .max_units_per_order = config_.get_int("orders.max_units_per_order"),
+          .max_unpaid_per_customer = config_.get_int("orders.max_unpaid_per_customer")},
       logger_.child("orders"), metrics_);
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),

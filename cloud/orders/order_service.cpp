@@ -241,7 +241,8 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
                                     .candidates = candidates,
                                     .payment_due_ms = now + options_.payment_timeout_ms,
                                     .idempotency_key = idempotency_key,
-                                    .request_hash = request_hash};
+                                    .request_hash = request_hash,
+                                    .max_unpaid_per_customer = options_.max_unpaid_per_customer};
   StatusOr<storage::PlaceResult> placed = store_.place_order(new_order, now);
   // Two placements locking the same stores' rows in different store order can deadlock
   // on PostgreSQL; the server aborts one, which is safe to run again at once.
@@ -262,6 +263,16 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
     return outcome("error", status_reply(placed.status()));
   }
   if (placed->earlier) return replay(*placed->earlier);
+  if (placed->too_many_unpaid) {
+    // Each unpaid order holds its stock until its deadline: a customer pays (or
+    // cancels) before holding more. Not recorded under the key, so a retry after
+    // paying goes through.
+    return outcome("too_many_unpaid",
+                   error_reply(429, "resource_exhausted",
+                               "you have " + std::to_string(options_.max_unpaid_per_customer) +
+                                   " orders waiting for payment; pay or cancel one first",
+                               ""));
+  }
   if (!placed->placed) {
     nlohmann::json lines = nlohmann::json::array();
     for (const storage::Shortage& s : placed->shortages) {

@@ -39,6 +39,8 @@ struct OrderOptions {
   bool require_payment = false;
   // Units (sum of line quantities) one order may ask for.
   std::int64_t max_units_per_order = 200;
+  // Orders one customer may have waiting for payment at once (0: no limit).
+  std::int64_t max_unpaid_per_customer = 0;
 };
 
 // Candidate stores for a delivery point, best first. The default ranks by estimated

@@ -172,6 +172,9 @@ struct NewOrder {
   std::int64_t payment_due_ms = 0;
   std::string idempotency_key;  // recorded (status 0) with the order; empty: none
   std::string request_hash;
+  // Refuse (PlaceResult::too_many_unpaid) when the customer already has this many orders
+  // waiting for payment; 0: no limit. Checked in the placing transaction.
+  std::int64_t max_unpaid_per_customer = 0;
 };
 
 // A line no candidate could hold: the most any candidate had for it.
@@ -185,6 +188,7 @@ struct PlaceResult {
   std::optional<OrderRecord> placed;       // set on success
   std::optional<IdempotentReply> earlier;  // the key was used before: nothing done
   std::vector<Shortage> shortages;         // set when no candidate could hold
+  bool too_many_unpaid = false;            // the customer's unpaid orders hit the cap
 };
 
 // A change of an order requested by the cloud itself (not by the store).

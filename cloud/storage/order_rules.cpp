@@ -151,6 +151,14 @@ StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& request, std::int
       return result;
     }
   }
+  if (request.max_unpaid_per_customer > 0) {
+    StatusOr<std::int64_t> unpaid = tx.unpaid_orders(customer);
+    if (!unpaid.ok()) return unpaid.status();
+    if (*unpaid >= request.max_unpaid_per_customer) {
+      result.too_many_unpaid = true;
+      return result;
+    }
+  }
   const std::vector<HeldLine> wanted = holds_for(request.order.lines);
   std::map<std::string, std::int64_t> best;  // most free stock seen per SKU
   for (const std::string& candidate : request.candidates) {

@@ -51,6 +51,8 @@ class OrderTx {
   // kAlreadyExists if (customer, key) is taken.
   virtual Status insert_reply(const IdempotentReply& reply, std::int64_t now_ms) = 0;
   virtual Status count_kind(const std::string& store_id, std::string_view kind) = 0;
+  // Orders of `customer_id` still waiting for payment (each holds its stock).
+  virtual StatusOr<std::int64_t> unpaid_orders(const std::string& customer_id) = 0;
 };
 
 // Checks what place_order is given: the order as wire::decode_order would accept it,

@@ -142,6 +142,9 @@ CREATE TABLE idempotency (
   PRIMARY KEY (customer_id, idem_key)
 );
 )sql"},
+    {3, "orders_by_customer", R"sql(
+CREATE INDEX orders_by_customer ON orders (customer_id, status);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -266,6 +269,9 @@ constexpr Sql kTryHold{"try_hold",
 constexpr Sql kReleaseHold{
     "release_hold",
     "UPDATE replica SET held = GREATEST(held - $3, 0) WHERE store_id = $1 AND sku = $2"};
+constexpr Sql kUnpaidOrders{
+    "unpaid_orders",
+    "SELECT count(*) FROM orders WHERE customer_id = $1 AND status = 'pending_payment'"};
 constexpr Sql kFreeStock{
     "free_stock", "SELECT on_hand - reserved - held FROM replica WHERE store_id = $1 AND sku = $2"};
 constexpr Sql kAppendEvent{
@@ -730,6 +736,12 @@ class PgOrderTx final : public detail::OrderTx {
   Status release_hold(const std::string& store_id, const std::string& sku,
                       std::int64_t qty) override {
     return s_.run(kReleaseHold, Params().text(store_id).text(sku).int64(qty)).status();
+  }
+  StatusOr<std::int64_t> unpaid_orders(const std::string& customer_id) override {
+    StatusOr<Result> result = s_.run(kUnpaidOrders, Params().text(customer_id));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    return rows.count() == 0 ? 0 : rows.int64(0, 0);
   }
   StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
     StatusOr<Result> result = s_.run(kFreeStock, Params().text(store_id).text(sku));

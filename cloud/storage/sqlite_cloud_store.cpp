@@ -111,6 +111,9 @@ CREATE TABLE idempotency (
   PRIMARY KEY (customer_id, idem_key)
 ) WITHOUT ROWID;
 )sql"},
+    {.version = 3, .name = "orders_by_customer", .sql = R"sql(
+CREATE INDEX orders_by_customer ON orders (customer_id, status);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -214,6 +217,13 @@ class SqliteOrderTx final : public detail::OrderTx {
                       std::int64_t qty) override {
     return db_.run("UPDATE replica SET held = max(held - ?, 0) WHERE store_id = ? AND sku = ?", qty,
                    store_id, sku);
+  }
+  StatusOr<std::int64_t> unpaid_orders(const std::string& customer_id) override {
+    StatusOr<std::optional<std::int64_t>> n = db_.query_one<std::int64_t>(
+        "SELECT COUNT(*) FROM orders WHERE customer_id = ? AND status = 'pending_payment'",
+        customer_id);
+    if (!n.ok()) return n.status();
+    return n->value_or(0);
   }
   StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
     StatusOr<std::optional<std::int64_t>> free = db_.query_one<std::int64_t>(

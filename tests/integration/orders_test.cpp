@@ -54,7 +54,9 @@ class OrdersTest : public ::testing::Test {
     for (int i = 0; i < count; ++i) {
       std::vector<std::string> args = {
           "--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
-          "--auth.tokens=" + cloud_tokens(), "--payments.provider=sandbox"};
+          "--auth.tokens=" + cloud_tokens(), "--payments.provider=sandbox",
+          // One test customer places the race's 200 orders at once.
+          "--orders.max_unpaid_per_customer=1000"};
       if (dsn) {
         args.push_back("--storage.backend=postgres");
         args.push_back("--storage.postgres_dsn=" + *dsn);
@@ -280,6 +282,24 @@ TEST_F(OrdersTest, WithoutAPaymentProviderNoOrderIsTakenAndTheSandboxIsOff) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 404);
   EXPECT_NE(page->body.find("no route"), std::string::npos) << page->body;
+}
+
+TEST_F(OrdersTest, ACustomerPaysBeforeHoldingMoreThanTheCap) {
+  start_clouds(1, {"--orders.max_unpaid_per_customer=2"});
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 50);
+  ASSERT_EQ(place(order_body("MILK", 1), "u1").status, 201);
+  ASSERT_EQ(place(order_body("MILK", 1), "u2").status, 201);
+  auto third = place(order_body("MILK", 1), "u3");
+  EXPECT_EQ(third.status, 429) << third.body;
+  EXPECT_NE(third.body.find("waiting for payment"), std::string::npos) << third.body;
+  EXPECT_EQ(available("MILK"), 48) << "the refused order holds nothing";
+  // Another customer is not affected.
+  EXPECT_EQ(place(order_body("MILK", 1), "b1", kBob).status, 201);
+  // Once one is paid, the same key goes through.
+  pay(json::parse(place(order_body("MILK", 1), "u1").body));
+  EXPECT_EQ(place(order_body("MILK", 1), "u3").status, 201);
 }
 
 TEST_F(OrdersTest, TheSandboxGatewayIsRefusedInProduction) {
