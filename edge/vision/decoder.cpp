@@ -665,6 +665,17 @@ struct BarcodeDecoder::Impl {
     o.try_rotate = true;
     o.try_downscale = true;
     if (framed_read(gray, 1.0, o)) return;
+    // Light modules on a dark ground (screens, laser-etched parts): zxing-cpp 1.4 reads
+    // only dark-on-light, so the matrix formats get the inverted frame too. Like the
+    // enlarged read below, it is made for small frames even when the budget is spent.
+    if (!over_budget() || gray.total() <= kSmallFramePixels) {
+      cv::Mat inverted;
+      cv::bitwise_not(gray, inverted);
+      ZxingReadOptions inv = o;
+      inv.formats = kZxQr | kZxDataMatrix;
+      inv.try_downscale = false;
+      if (framed_read(inverted, 1.0, inv)) return;
+    }
     // Up to VGA size the enlarged read costs what a read of a 1280x960 frame does; it
     // is made even when the budget is spent (the budget is sized for camera frames).
     if (side * 2 > kMaxEnlargedSide) return;
