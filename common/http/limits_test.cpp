@@ -51,41 +51,36 @@ class RawClient {
   }
   // Everything the server sends until it closes the connection or `limit` passes.
   std::string read_until_closed(std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    std::string out;
-    const auto deadline = Clock::now() + limit;
-    char buf[4096];
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
+    return read_until([](const std::string&) { return false; }, limit);
   }
   // The first response's head and body as far as they have arrived within `limit`.
   std::string read_response(std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    std::string out;
-    const auto deadline = Clock::now() + limit;
-    char buf[4096];
-    while (Clock::now() < deadline && out.find("\r\n\r\n") == std::string::npos) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
+    return read_until(
+        [](const std::string& so_far) { return so_far.find("\r\n\r\n") != std::string::npos; },
+        limit);
   }
   bool closed() const { return closed_; }
 
  private:
+  // Reads until `done(what arrived)`, the server closes, or `limit` passes.
+  template <typename Done>
+  std::string read_until(Done done, std::chrono::milliseconds limit) {
+    std::string out;
+    const auto deadline = Clock::now() + limit;
+    char buf[4096];
+    while (Clock::now() < deadline && !done(out)) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
   int fd_ = -1;
   bool connected_ = false;
   bool closed_ = false;
