@@ -567,9 +567,12 @@ TEST(BodyBombTest, EdgeAndCloudRefuseBombsWithoutGrowing) {
                             "--mqtt.enabled=false", "--store.durable=false",
                             "--http.rate_limit_per_s=0", "--auth.tokens=" + admin_tokens_json()});
   ASSERT_TRUE(edge.ok()) << edge.status().to_string();
-  auto cloud = start_daemon("shopeasy-cloud",
-                            {"--http.port=0", "--state_dir=" + dir->file("cloud").string(),
-                             "--http.rate_limit_per_s=0", "--auth.tokens=" + admin_tokens_json()});
+  // The cloud's body cap is lowered to the edge's, so a body read up to the cap cannot
+  // pass for growth (the default, 16 MiB, is a legitimate allocation).
+  auto cloud =
+      start_daemon("shopeasy-cloud", {"--http.port=0", "--state_dir=" + dir->file("cloud").string(),
+                                      "--http.rate_limit_per_s=0", "--http.max_body_bytes=1048576",
+                                      "--auth.tokens=" + admin_tokens_json()});
   ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
   const std::string bomb = gzip_bomb();
   const std::string big_line(4 << 20, 'a');
