@@ -502,16 +502,21 @@ std::string deb_field(const fs::path& deb, const std::string& field) {
   return r.output;
 }
 
+// Builds the packages with cpack from this build's configuration into `out`.
+void build_debs(const TempDir& out) {
+  const fs::path cpack_config = kBinary / "CPackConfig.cmake";
+  ASSERT_TRUE(fs::exists(cpack_config)) << "configure the build first";
+  const RunResult cpack =
+      run("cpack --config " + quote(cpack_config.string()) + " -B " + quote(out.path().string()));
+  ASSERT_EQ(cpack.exit_code, 0) << cpack.output;
+}
+
 TEST(PackagesTest, CpackBuildsThreeDebsWithProgramsUnitsConffilesAndDepends) {
   for (const char* tool : {"cpack", "dpkg-deb", "dpkg-shlibdeps", "dpkg"}) {
     if (!have_tool(tool)) GTEST_SKIP() << tool << " is not installed";
   }
-  const fs::path cpack_config = kBinary / "CPackConfig.cmake";
-  ASSERT_TRUE(fs::exists(cpack_config)) << "configure the build first";
   TempDir out;
-  const RunResult cpack =
-      run("cpack --config " + quote(cpack_config.string()) + " -B " + quote(out.path().string()));
-  ASSERT_EQ(cpack.exit_code, 0) << cpack.output;
+  ASSERT_NO_FATAL_FAILURE(build_debs(out));
 
   std::string arch = run("dpkg --print-architecture").output;
   arch.erase(arch.find_last_not_of('\n') + 1);
@@ -520,7 +525,7 @@ TEST(PackagesTest, CpackBuildsThreeDebsWithProgramsUnitsConffilesAndDepends) {
     SCOPED_TRACE(p.package);
     const fs::path deb =
         out.path() / (p.package + "_" + SHOPEASY_PACKAGE_VERSION + "_" + arch + ".deb");
-    ASSERT_TRUE(fs::exists(deb)) << cpack.output;
+    ASSERT_TRUE(fs::exists(deb)) << "cpack made no " << deb.filename().string();
     debs.push_back(deb.string());
 
     // Control fields.
@@ -622,17 +627,13 @@ TEST(PackagesTest, InstallIntoACleanRootAndStartTheInstalledEdge) {
   for (const char* tool : {"cpack", "dpkg", "dpkg-query", "dpkg-shlibdeps"}) {
     if (!have_tool(tool)) GTEST_SKIP() << tool << " is not installed";
   }
-  const fs::path cpack_config = kBinary / "CPackConfig.cmake";
-  ASSERT_TRUE(fs::exists(cpack_config)) << "configure the build first";
   TempDir out;
-  const RunResult cpack =
-      run("cpack --config " + quote(cpack_config.string()) + " -B " + quote(out.path().string()));
-  ASSERT_EQ(cpack.exit_code, 0) << cpack.output;
+  ASSERT_NO_FATAL_FAILURE(build_debs(out));
   std::string debs;
   for (const auto& entry : fs::directory_iterator(out.path())) {
     if (entry.path().extension() == ".deb") debs += " " + quote(entry.path().string());
   }
-  ASSERT_FALSE(debs.empty()) << cpack.output;
+  ASSERT_FALSE(debs.empty()) << "cpack made no package in " << out.path().string();
 
   TempDir root;
   const fs::path admin = root.path() / "var/lib/dpkg";

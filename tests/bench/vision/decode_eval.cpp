@@ -115,20 +115,10 @@ ImageResult evaluate(Worker& w, const cv::Mat& bgr, std::optional<CodeKind> kind
   // OpenCV alone: its whole-frame detector (EAN/UPC only in this build).
   if (!kind || is_retail(*kind)) {
     t0 = thread_cpu_ms();
-    std::vector<std::string> infos;
-    std::vector<cv::barcode::BarcodeType> types;
-    try {
-      if (std::min(gray.cols, gray.rows) >= 64) w.opencv.detectAndDecode(gray, infos, types);
-    } catch (const std::exception&) {
-      infos.clear();
-    }
+    const auto reads = opencv_read_all(w.opencv, gray);
     r.ms[2] = thread_cpu_ms() - t0;
-    for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
-      if (infos[i].empty()) continue;
-      std::string fmt_name = types[i] == cv::barcode::EAN_8   ? "EAN-8"
-                             : types[i] == cv::barcode::UPC_E ? "UPC-E"
-                                                              : "EAN-13";
-      const std::string key = raw_key(fmt_name, infos[i]);
+    for (const auto& [format, text] : reads) {
+      const std::string key = raw_key(format, text);
       judge(2, key, key != r.truth_gtin && key.rfind("bad:", 0) != 0);
     }
   }

@@ -1,5 +1,8 @@
 #include "tests/bench/vision/eval_common.hpp"
 
+#include <opencv2/barcode.hpp>
+#include <opencv2/core.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -146,6 +149,26 @@ void parallel_for(std::size_t n, int jobs, const std::function<void(std::size_t,
     });
   }
   for (auto& t : threads) t.join();
+}
+
+std::vector<std::pair<std::string, std::string>> opencv_read_all(
+    cv::barcode::BarcodeDetector& detector, const cv::Mat& gray) {
+  std::vector<std::string> infos;
+  std::vector<cv::barcode::BarcodeType> types;
+  try {
+    if (std::min(gray.cols, gray.rows) >= 64) detector.detectAndDecode(gray, infos, types);
+  } catch (const std::exception&) {
+    infos.clear();
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
+    if (infos[i].empty()) continue;
+    out.emplace_back(types[i] == cv::barcode::EAN_8   ? "EAN-8"
+                     : types[i] == cv::barcode::UPC_E ? "UPC-E"
+                                                      : "EAN-13",
+                     infos[i]);
+  }
+  return out;
 }
 
 }  // namespace shopeasy::bench::vision

@@ -12,6 +12,13 @@
 
 #include "tools/vision-gen/encoders.hpp"
 
+namespace cv {
+class Mat;
+namespace barcode {
+class BarcodeDetector;
+}
+}  // namespace cv
+
 namespace shopeasy::bench::vision {
 
 // CPU time of the calling thread, in milliseconds: what "one core" costs even when
@@ -36,6 +43,11 @@ bool is_retail(vision_gen::CodeKind kind);  // EAN-13/8, UPC-A/E
 // The key of a raw read (zxing-cpp / OpenCV / zbar format names), comparable with
 // expected_key(): the GTIN-14 for EAN/UPC ("bad:" when invalid), else the text.
 std::string raw_key(const std::string& format, const std::string& text);
+// OpenCV alone on a grey frame, as the evaluations run it: its whole-frame EAN/UPC
+// detector, nothing on frames under 64 px a side, an exception read as nothing.
+// Returns (format, text) per decoded code.
+std::vector<std::pair<std::string, std::string>> opencv_read_all(
+    cv::barcode::BarcodeDetector& detector, const cv::Mat& gray);
 // Compares readers' text loosely for GS1: separators may or may not be reported.
 bool same_text(const std::string& a, const std::string& b);
 

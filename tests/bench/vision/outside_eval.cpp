@@ -288,19 +288,8 @@ Outcome evaluate(Worker& w, const Item& item, bool references) {
   auto z = ev::zxing_read_one(gray, ev::ZxingReadOptions{});
   if (z.ok() && z->has_value()) judge(1, raw_key((*z)->format, (*z)->text));
   if (retail || none) {
-    std::vector<std::string> infos;
-    std::vector<cv::barcode::BarcodeType> types;
-    try {
-      if (std::min(gray.cols, gray.rows) >= 64) w.opencv.detectAndDecode(gray, infos, types);
-    } catch (const std::exception&) {
-      infos.clear();
-    }
-    for (std::size_t i = 0; i < infos.size() && i < types.size(); ++i) {
-      if (infos[i].empty()) continue;
-      const std::string format = types[i] == cv::barcode::EAN_8   ? "EAN-8"
-                                 : types[i] == cv::barcode::UPC_E ? "UPC-E"
-                                                                  : "EAN-13";
-      judge(2, raw_key(format, infos[i]));
+    for (const auto& [format, text] : opencv_read_all(w.opencv, gray)) {
+      judge(2, raw_key(format, text));
     }
   }
   return o;
