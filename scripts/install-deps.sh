@@ -13,7 +13,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
   libargon2-dev
-  systemd dpkg-dev file lintian shellcheck ccache
+  systemd dpkg-dev file lintian shellcheck ccache mold
   postgresql libpq-dev
   python3
   libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint

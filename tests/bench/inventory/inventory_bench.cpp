@@ -26,12 +26,6 @@
 
 namespace shopeasy::bench {
 
-Table make_results_table() {
-  return Table({"measure", "result", "baseline (same run)", "ratio", "target", "verdict"});
-}
-
-std::string verdict(bool met) { return met ? "met" : "MISSED"; }
-
 namespace {
 
 template <typename T>
