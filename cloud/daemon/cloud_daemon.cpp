@@ -98,6 +98,9 @@ config::Schema cloud_schema() {
   s.add(int_option("orders.max_unpaid_per_customer", 3, 1, 1000,
                    "Orders one customer may have waiting for payment at once (429 beyond); "
                    "each holds its stock until its payment deadline"));
+  s.add(int_option("orders.idempotency_window_s", 86400, 1, 2592000,
+                   "How long an order's Idempotency-Key is remembered: a retry within it gets "
+                   "the first answer, after it the key is forgotten and may be used again"));
   s.add(bool_option("deployment.production", false,
                     "This instance serves real customers: features for demos and tests (the "
                     "sandbox payment gateway) are refused at start-up"));
@@ -180,7 +183,8 @@ Status CloudDaemon::start() {
           .currency = config_.get_string("orders.currency"),
           .require_payment = true,
           .max_units_per_order = config_.get_int("orders.max_units_per_order"),
-          .max_unpaid_per_customer = config_.get_int("orders.max_unpaid_per_customer")},
+          .max_unpaid_per_customer = config_.get_int("orders.max_unpaid_per_customer"),
+          .idempotency_window_ms = config_.get_int("orders.idempotency_window_s") * 1000},
       logger_.child("orders"), metrics_);
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),

@@ -41,6 +41,9 @@ struct OrderOptions {
   std::int64_t max_units_per_order = 200;
   // Orders one customer may have waiting for payment at once (0: no limit).
   std::int64_t max_unpaid_per_customer = 0;
+  // How long an Idempotency-Key is remembered: a retry within it gets the first answer;
+  // afterwards tick() forgets the key, so the records do not grow without bound.
+  std::int64_t idempotency_window_ms = 86'400'000;
 };
 
 // Candidate stores for a delivery point, best first. The default ranks by estimated
@@ -78,7 +81,8 @@ class OrderService {
                                         bool is_admin);
   // A verified payment event (webhook). Errors make the gateway retry.
   Status on_payment_event(const payments::PaymentEvent& event);
-  // Deadlines and refunds; returns how many orders were looked at.
+  // Deadlines and refunds, and forgets idempotency keys older than the window; returns
+  // how many orders were looked at.
   int tick();
 
   // The customer's view of an order.
@@ -98,6 +102,7 @@ class OrderService {
   CandidateRanker ranker_;
   metrics::CounterFamily& placed_;
   metrics::Histogram& place_seconds_;
+  metrics::Counter& keys_purged_;
 };
 
 }  // namespace shopeasy::cloud::orders

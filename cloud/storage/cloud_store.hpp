@@ -157,11 +157,12 @@ struct OrderEvent {
 // What a customer's POST with an Idempotency-Key produced the first time.
 struct IdempotentReply {
   std::string customer_id;
-  std::string key;           // 1..128 printable
-  std::string request_hash;  // of the request body, to tell a different request apart
-  std::string order_id;      // the order placed, if any
-  int status_code = 0;       // 0 while the first request is still being answered
-  nlohmann::json body;       // the first answer
+  std::string key;                 // 1..128 printable
+  std::string request_hash;        // of the request body, to tell a different request apart
+  std::string order_id;            // the order placed, if any
+  int status_code = 0;             // 0 while the first request is still being answered
+  nlohmann::json body;             // the first answer
+  std::int64_t created_at_ms = 0;  // when the key was first used; purged a window later
 };
 
 struct NewOrder {
@@ -327,8 +328,13 @@ class CloudStore {
   // The reply recorded for (customer, key), if any.
   virtual StatusOr<std::optional<IdempotentReply>> idempotent_reply(const std::string& customer_id,
                                                                     const std::string& key) = 0;
-  // Records (or completes) the reply for (customer, key).
+  // Records (or completes) the reply for (customer, key); a new record keeps
+  // reply.created_at_ms, a completed one its first time.
   virtual Status save_idempotent_reply(const IdempotentReply& reply) = 0;
+  // Forgets at most `limit` (1..10000) replies recorded before `before_ms`, oldest first,
+  // and returns how many: the key may then be used for a new request. kInvalidArgument
+  // for a limit out of range.
+  virtual StatusOr<std::int64_t> purge_idempotent_replies(std::int64_t before_ms, int limit) = 0;
 };
 
 // Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one

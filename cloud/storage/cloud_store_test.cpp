@@ -892,6 +892,51 @@ TEST_P(CloudStoreTest, OrdersMoveByStoreEventsAndIdempotencyKeysAreKept) {
             StatusCode::kFailedPrecondition);
 }
 
+TEST_P(CloudStoreTest, IdempotencyKeysAreForgottenAfterTheirWindowOldestFirst) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  // Three keys recorded by placements at kNow, kNow+10 and kNow+20, one by a saved
+  // shortage answer at kNow+5.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(VALUE(store_->place_order(
+                          new_order("o-" + std::to_string(i), 1, {"s1"}, "k-" + std::to_string(i)),
+                          kNow + 10 * i))
+                    .placed);
+  }
+  ASSERT_OK(store_->save_idempotent_reply(IdempotentReply{.customer_id = "alice",
+                                                          .key = "k-short",
+                                                          .request_hash = "h",
+                                                          .order_id = "",
+                                                          .status_code = 409,
+                                                          .body = {{"error", "short"}},
+                                                          .created_at_ms = kNow + 5}));
+  EXPECT_EQ(store_->purge_idempotent_replies(kNow + 100, 0).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(VALUE(store_->purge_idempotent_replies(kNow, 10)), 0);  // strictly before
+  // A page of two takes the two oldest: k-0 (kNow) and k-short (kNow+5).
+  EXPECT_EQ(VALUE(store_->purge_idempotent_replies(kNow + 15, 2)), 2);
+  EXPECT_FALSE(VALUE(store_->idempotent_reply("alice", "k-0")).has_value());
+  EXPECT_FALSE(VALUE(store_->idempotent_reply("alice", "k-short")).has_value());
+  EXPECT_TRUE(VALUE(store_->idempotent_reply("alice", "k-1")).has_value());
+  EXPECT_TRUE(VALUE(store_->idempotent_reply("alice", "k-2")).has_value());
+  // The forgotten key places a new order; a remembered one still replays.
+  const PlaceResult reused = VALUE(store_->place_order(new_order("o-new", 1, {"s1"}, "k-0"), kNow));
+  ASSERT_TRUE(reused.placed);
+  EXPECT_EQ(reused.placed->order.order_id, "o-new");
+  EXPECT_TRUE(VALUE(store_->place_order(new_order("o-dup", 1, {"s1"}, "k-1"), kNow + 30)).earlier);
+  // Completing a record keeps its first time: k-2 stays until its own window ends.
+  ASSERT_OK(store_->save_idempotent_reply(IdempotentReply{.customer_id = "alice",
+                                                          .key = "k-2",
+                                                          .request_hash = "h",
+                                                          .order_id = "o-2",
+                                                          .status_code = 201,
+                                                          .body = {{"order_id", "o-2"}},
+                                                          .created_at_ms = kNow + 1000}));
+  // Before kNow+25: the reused k-0 (kNow), k-1 (kNow+10) and k-2 (kNow+20, not +1000).
+  EXPECT_EQ(VALUE(store_->purge_idempotent_replies(kNow + 25, 100)), 3);
+  EXPECT_FALSE(VALUE(store_->idempotent_reply("alice", "k-2")).has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CloudStoreTest, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& param_info) {
                            return param_info.param;

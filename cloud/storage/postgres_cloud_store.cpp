@@ -145,6 +145,9 @@ CREATE TABLE idempotency (
     {3, "orders_by_customer", R"sql(
 CREATE INDEX orders_by_customer ON orders (customer_id, status);
 )sql"},
+    {4, "idempotency_by_age", R"sql(
+CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -288,9 +291,12 @@ constexpr Sql kInsertReply{
 constexpr Sql kSaveReply{
     "save_reply",
     "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, status_code, body, "
-    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, 0) "
+    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
     "ON CONFLICT (customer_id, idem_key) DO UPDATE SET order_id = EXCLUDED.order_id, "
     "status_code = EXCLUDED.status_code, body = EXCLUDED.body"};
+constexpr Sql kPurgeReplies{"purge_replies",
+                            "DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency "
+                            "WHERE created_at_ms < $1 ORDER BY created_at_ms LIMIT $2)"};
 constexpr Sql kCountKind{
     "count_kind",
     "INSERT INTO change_kind_counts (store_id, kind, count) VALUES ($1, $2, 1) "
@@ -1215,8 +1221,18 @@ class PostgresCloudStore final : public CloudStore {
                                .text(r.request_hash)
                                .text(r.order_id)
                                .int64(r.status_code)
-                               .text(detail::dump_json(r.body)))
+                               .text(detail::dump_json(r.body))
+                               .int64(r.created_at_ms))
           .status();
+    });
+  }
+
+  StatusOr<std::int64_t> purge_idempotent_replies(std::int64_t before_ms, int limit) override {
+    if (limit < 1 || limit > 10'000) return invalid_argument("limit must be 1..10000", "limit");
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(kPurgeReplies, Params().int64(before_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
     });
   }
 

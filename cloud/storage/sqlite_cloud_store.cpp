@@ -114,6 +114,9 @@ CREATE TABLE idempotency (
     {.version = 3, .name = "orders_by_customer", .sql = R"sql(
 CREATE INDEX orders_by_customer ON orders (customer_id, status);
 )sql"},
+    {.version = 4, .name = "idempotency_by_age", .sql = R"sql(
+CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -734,11 +737,24 @@ class SqliteCloudStore final : public CloudStore {
       return write([&](db::Database& db) -> Status {
         return db.run(
             "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, "
-            "status_code, body, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, 0) "
+            "status_code, body, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (customer_id, idem_key) DO UPDATE SET order_id = excluded.order_id, "
             "status_code = excluded.status_code, body = excluded.body",
             r.customer_id, r.key, r.request_hash, r.order_id, r.status_code,
-            detail::dump_json(r.body));
+            detail::dump_json(r.body), r.created_at_ms);
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> purge_idempotent_replies(std::int64_t before_ms, int limit) override {
+    if (limit < 1 || limit > 10'000) return invalid_argument("limit must be 1..10000", "limit");
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write([&](db::Database& db) -> StatusOr<std::int64_t> {
+        SHOPEASY_RETURN_IF_ERROR(db.run(
+            "DELETE FROM idempotency WHERE (customer_id, idem_key) IN (SELECT customer_id, "
+            "idem_key FROM idempotency WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)",
+            before_ms, limit));
+        return static_cast<std::int64_t>(db.changes());
       });
     });
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -190,10 +191,14 @@ class OrdersTest : public ::testing::Test {
     }
     std::atomic<int> created{0}, out_of_stock{0}, other{0};
     std::vector<std::thread> threads;
-    std::mutex mutex;
+    std::mutex mutex;  // guards unexpected
     std::vector<std::string> unexpected;
+    // Every request thread is started and waiting before the first one sends, so the
+    // placements really overlap instead of trickling in as threads are created.
+    std::latch start_together(orders + 1);
     for (int i = 0; i < orders; ++i) {
       threads.emplace_back([&, i] {
+        start_together.arrive_and_wait();
         auto r = place(order_body("MILK", 1), "race-" + std::to_string(i), kAlice,
                        static_cast<std::size_t>(i) % clouds_.size());
         if (r.status == 201) {
@@ -207,11 +212,39 @@ class OrdersTest : public ::testing::Test {
         }
       });
     }
+    start_together.arrive_and_wait();
     for (auto& t : threads) t.join();
     EXPECT_EQ(created.load(), units);
     EXPECT_EQ(out_of_stock.load(), orders - units);
     EXPECT_EQ(other.load(), 0) << (unexpected.empty() ? "" : unexpected.front());
     EXPECT_EQ(available("MILK"), 0);
+    // What the database holds, read with the database's own client: exactly `units`
+    // orders and `units` units held, and one idempotency record per request.
+    EXPECT_EQ(query_int("SELECT count(*) FROM orders"), units);
+    EXPECT_EQ(query_int("SELECT count(*) FROM orders WHERE status = 'pending_payment'"), units);
+    EXPECT_EQ(query_int("SELECT sum(held) FROM replica WHERE sku = 'MILK'"), units);
+    EXPECT_EQ(query_int("SELECT count(*) FROM idempotency"), orders);
+  }
+
+  // One integer from the cloud's database through sqlite3 or psql; -1 when it fails.
+  std::int64_t query_int(const std::string& sql) {
+    std::vector<std::string> argv;
+    if (use_postgres_) {
+      argv = {"psql", "-X", "-A", "-t", "-d", pg_->dsn("orders"), "-c", sql};
+    } else {
+      argv = {"sqlite3", "-readonly", dir_->file("cloud0/cloud.db").string(), sql};
+    }
+    auto child = ChildProcess::spawn({.argv = argv});
+    if (!child.ok() || child->wait_exit(30s) != 0) {
+      ADD_FAILURE() << sql << ": " << (child.ok() ? child->describe() : child.status().to_string());
+      return -1;
+    }
+    try {
+      return std::stoll(child->stdout_text());
+    } catch (const std::exception&) {
+      ADD_FAILURE() << sql << " printed '" << child->stdout_text() << "'";
+      return -1;
+    }
   }
 
   bool use_postgres_ = false;
@@ -267,6 +300,24 @@ TEST_F(OrdersTest, ARetryReturnsTheFirstAnswerAndAReusedKeyIsRefused) {
       call("POST", "/api/orders/" + placed["order_id"].get<std::string>() + "/cancel", "", kBob)
           .status,
       404);
+}
+
+TEST_F(OrdersTest, AnIdempotencyKeyIsForgottenAfterItsWindow) {
+  start_clouds(1, {"--orders.idempotency_window_s=1"});
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 10);
+  ASSERT_EQ(place(order_body("MILK", 1), "w-1").status, 201);
+  // Within the window the key belongs to the first request.
+  EXPECT_EQ(place(order_body("MILK", 2), "w-1").status, 422);
+  // The cloud forgets it a second later; from then on it is a new request.
+  ASSERT_TRUE(wait_for([&] { return place(order_body("MILK", 2), "w-1").status == 201; }, 15s));
+  EXPECT_EQ(available("MILK"), 7);  // 1 + 2 held, the refused tries held nothing
+  EXPECT_EQ(query_int("SELECT count(*) FROM idempotency WHERE idem_key = 'w-1'"), 1);
+  EXPECT_EQ(query_int("SELECT count(*) FROM orders"), 2);
+  const HttpReply metrics = call("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("cloud_idempotency_keys_purged_total 1"), std::string::npos)
+      << metrics.body.substr(0, 400);
 }
 
 TEST_F(OrdersTest, WithoutAPaymentProviderNoOrderIsTakenAndTheSandboxIsOff) {
