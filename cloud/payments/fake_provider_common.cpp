@@ -51,7 +51,8 @@ void WebhookPump::post(std::string event_id, std::string type, std::string body,
                        std::map<std::string, std::string> headers) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Item{std::move(event_id), std::move(type), std::move(body), std::move(headers)});
+    queue_.push_back(
+        Item{std::move(event_id), std::move(type), std::move(body), std::move(headers)});
   }
   cv_.notify_all();
 }

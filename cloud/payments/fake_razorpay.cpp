@@ -19,12 +19,8 @@ using nlohmann::json;
 
 json rzp_error(const std::string& description, const std::string& field = "",
                const std::string& code = "BAD_REQUEST_ERROR") {
-  json e = {{"code", code},
-            {"description", description},
-            {"source", "NA"},
-            {"step", "NA"},
-            {"reason", "NA"},
-            {"metadata", json::object()}};
+  json e = {{"code", code},   {"description", description}, {"source", "NA"}, {"step", "NA"},
+            {"reason", "NA"}, {"metadata", json::object()}};
   if (!field.empty()) e["field"] = field;
   return {{"error", e}};
 }
@@ -88,12 +84,9 @@ std::string FakeRazorpay::sign(const std::string& body) const {
 void FakeRazorpay::emit(const std::string& event, const json& payload) {
   json contains = json::array();
   for (auto it = payload.begin(); it != payload.end(); ++it) contains.push_back(it.key());
-  json body = {{"entity", "event"},
-               {"account_id", "acc_" + fake::random_token(14)},
-               {"event", event},
-               {"contains", contains},
-               {"payload", payload},
-               {"created_at", fake::unix_now()}};
+  json body = {{"entity", "event"},  {"account_id", "acc_" + fake::random_token(14)},
+               {"event", event},     {"contains", contains},
+               {"payload", payload}, {"created_at", fake::unix_now()}};
   const std::string text = body.dump();
   const std::string event_id = "evt_" + fake::random_token(14);
   pump_.post(event_id, event, text,
@@ -246,8 +239,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     }
     const std::string receipt = body.value("receipt", "");
     if (receipt.size() > 40) {
-      return reply(res, 400,
-                   rzp_error("receipt: the length must be no more than 40.", "receipt"));
+      return reply(res, 400, rzp_error("receipt: the length must be no more than 40.", "receipt"));
     }
     json notes = body.value("notes", json::object());
     if (!notes.is_object() || notes.size() > 15) {
@@ -272,53 +264,52 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     reply(res, 200, order);
   });
 
-  impl.server.Get("/v1/orders", [intercept, reply, &impl](const httplib::Request& req,
-                                                          httplib::Response& res) {
-    if (intercept(req, res)) return;
-    const std::string receipt = req.get_param_value("receipt");
-    json items = json::array();
-    std::lock_guard lock(impl.mutex);
-    for (const auto& [id, order] : impl.orders) {
-      if (receipt.empty() || (order["receipt"].is_string() && order["receipt"] == receipt)) {
-        items.push_back(order);
-      }
-    }
-    reply(res, 200, {{"entity", "collection"}, {"count", items.size()}, {"items", items}});
-  });
+  impl.server.Get(
+      "/v1/orders", [intercept, reply, &impl](const httplib::Request& req, httplib::Response& res) {
+        if (intercept(req, res)) return;
+        const std::string receipt = req.get_param_value("receipt");
+        json items = json::array();
+        std::lock_guard lock(impl.mutex);
+        for (const auto& [id, order] : impl.orders) {
+          if (receipt.empty() || (order["receipt"].is_string() && order["receipt"] == receipt)) {
+            items.push_back(order);
+          }
+        }
+        reply(res, 200, {{"entity", "collection"}, {"count", items.size()}, {"items", items}});
+      });
 
-  impl.server.Get(R"(/v1/orders/([A-Za-z0-9_]+))",
-                  [intercept, reply, no_such_id, &impl](const httplib::Request& req,
-                                                        httplib::Response& res) {
-                    if (intercept(req, res)) return;
-                    std::lock_guard lock(impl.mutex);
-                    auto it = impl.orders.find(req.matches[1].str());
-                    if (it == impl.orders.end()) return no_such_id(res);
-                    reply(res, 200, it->second);
-                  });
+  impl.server.Get(
+      R"(/v1/orders/([A-Za-z0-9_]+))",
+      [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
+        if (intercept(req, res)) return;
+        std::lock_guard lock(impl.mutex);
+        auto it = impl.orders.find(req.matches[1].str());
+        if (it == impl.orders.end()) return no_such_id(res);
+        reply(res, 200, it->second);
+      });
 
-  impl.server.Get(R"(/v1/orders/([A-Za-z0-9_]+)/payments)",
-                  [intercept, reply, no_such_id, &impl](const httplib::Request& req,
-                                                        httplib::Response& res) {
-                    if (intercept(req, res)) return;
-                    std::lock_guard lock(impl.mutex);
-                    if (!impl.orders.count(req.matches[1].str())) return no_such_id(res);
-                    json items = json::array();
-                    for (const auto& [id, p] : impl.payments) {
-                      if (p["order_id"] == req.matches[1].str()) items.push_back(p);
-                    }
-                    reply(res, 200,
-                          {{"entity", "collection"}, {"count", items.size()}, {"items", items}});
-                  });
+  impl.server.Get(
+      R"(/v1/orders/([A-Za-z0-9_]+)/payments)",
+      [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
+        if (intercept(req, res)) return;
+        std::lock_guard lock(impl.mutex);
+        if (!impl.orders.count(req.matches[1].str())) return no_such_id(res);
+        json items = json::array();
+        for (const auto& [id, p] : impl.payments) {
+          if (p["order_id"] == req.matches[1].str()) items.push_back(p);
+        }
+        reply(res, 200, {{"entity", "collection"}, {"count", items.size()}, {"items", items}});
+      });
 
-  impl.server.Get(R"(/v1/payments/([A-Za-z0-9_]+))",
-                  [intercept, reply, no_such_id, &impl](const httplib::Request& req,
-                                                        httplib::Response& res) {
-                    if (intercept(req, res)) return;
-                    std::lock_guard lock(impl.mutex);
-                    auto it = impl.payments.find(req.matches[1].str());
-                    if (it == impl.payments.end()) return no_such_id(res);
-                    reply(res, 200, it->second);
-                  });
+  impl.server.Get(
+      R"(/v1/payments/([A-Za-z0-9_]+))",
+      [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
+        if (intercept(req, res)) return;
+        std::lock_guard lock(impl.mutex);
+        auto it = impl.payments.find(req.matches[1].str());
+        if (it == impl.payments.end()) return no_such_id(res);
+        reply(res, 200, it->second);
+      });
 
   impl.server.Post("/v1/payments/create/upi", [intercept, json_body, reply, no_such_id, &impl](
                                                   const httplib::Request& req,
@@ -328,7 +319,8 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     if (!json_body(req, res, &body)) return;
     for (const char* field : {"amount", "currency", "order_id", "email", "contact", "method"}) {
       if (!body.contains(field)) {
-        return reply(res, 400, rzp_error(std::string("The ") + field + " field is required.", field));
+        return reply(res, 400,
+                     rzp_error(std::string("The ") + field + " field is required.", field));
       }
     }
     if (body["method"] != "upi") return reply(res, 400, rzp_error("method must be upi", "method"));
@@ -342,7 +334,8 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     }
     std::lock_guard lock(impl.mutex);
     impl.last_upi = body;
-    const std::string order_id = body["order_id"].is_string() ? body["order_id"].get<std::string>() : "";
+    const std::string order_id =
+        body["order_id"].is_string() ? body["order_id"].get<std::string>() : "";
     auto order = impl.orders.find(order_id);
     if (order == impl.orders.end()) return no_such_id(res);
     if (order->second["status"] == "paid") {
@@ -372,16 +365,17 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     order->second["status"] = "attempted";
     json answer = {{"razorpay_payment_id", id}};
     if (flow == "intent") {
-      answer["link"] = "upi://pay?pa=fake@razorpay&pn=ShopEasy&tr=" + id + "&am=" +
-                       std::to_string(body["amount"].get<std::int64_t>() / 100) + "&cu=INR";
+      answer["link"] = "upi://pay?pa=fake@razorpay&pn=ShopEasy&tr=" + id +
+                       "&am=" + std::to_string(body["amount"].get<std::int64_t>() / 100) +
+                       "&cu=INR";
     }
     reply(res, 200, answer);
   });
 
   impl.server.Post(R"(/v1/payments/([A-Za-z0-9_]+)/refund)", [self, intercept, json_body, reply,
-                                                              no_such_id, &impl](
-                                                                 const httplib::Request& req,
-                                                                 httplib::Response& res) {
+                                                              no_such_id,
+                                                              &impl](const httplib::Request& req,
+                                                                     httplib::Response& res) {
     if (intercept(req, res)) return;
     json body;
     if (!json_body(req, res, &body)) return;
@@ -420,9 +414,9 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
         amount = body["amount"].get<std::int64_t>();
       }
       if (amount > left) {
-        return reply(res, 400,
-                     rzp_error("The refund amount provided is greater than amount captured",
-                               "amount"));
+        return reply(
+            res, 400,
+            rzp_error("The refund amount provided is greater than amount captured", "amount"));
       }
       payment["amount_refunded"] = payment["amount_refunded"].get<std::int64_t>() + amount;
       const bool full = amount == left;

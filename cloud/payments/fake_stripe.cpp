@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-json stripe_error(const std::string& type, const std::string& message,
-                  const std::string& code = "", const std::string& param = "") {
+json stripe_error(const std::string& type, const std::string& message, const std::string& code = "",
+                  const std::string& param = "") {
   json e = {{"type", type}, {"message", message}};
   if (!code.empty()) e["code"] = code;
   if (!param.empty()) e["param"] = param;
@@ -40,7 +40,7 @@ struct FakeStripe::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
-  mutable std::mutex mutex;  // guards the maps and counters below
+  mutable std::mutex mutex;             // guards the maps and counters below
   std::map<std::string, json> intents;  // id -> PaymentIntent (latest_charge as an id)
   std::map<std::string, json> charges;  // id -> Charge
   struct Stored {
@@ -107,12 +107,9 @@ json FakeStripe::event_for(const std::string& type, const std::string& intent_id
       }
     }
   }
-  return {{"id", "evt_" + fake::random_token(24)},
-          {"object", "event"},
-          {"created", fake::unix_now()},
-          {"data", {{"object", object}}},
-          {"livemode", false},
-          {"type", type}};
+  return {
+      {"id", "evt_" + fake::random_token(24)}, {"object", "event"}, {"created", fake::unix_now()},
+      {"data", {{"object", object}}},          {"livemode", false}, {"type", type}};
 }
 
 int FakeStripe::deliver(const std::string& body, const std::string& signature_header) {
@@ -160,9 +157,8 @@ Status FakeStripe::decline(const std::string& intent_id) {
     json& pi = it->second;
     if (pi["status"] == "succeeded") return failed_precondition("already succeeded");
     pi["status"] = "requires_payment_method";
-    pi["last_payment_error"] = {{"type", "card_error"},
-                                {"code", "card_declined"},
-                                {"message", "Your card was declined."}};
+    pi["last_payment_error"] = {
+        {"type", "card_error"}, {"code", "card_declined"}, {"message", "Your card was declined."}};
     snapshot = pi;
   }
   emit("payment_intent.payment_failed", snapshot);
@@ -235,12 +231,10 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
   };
 
   impl.server.Post("/v1/payment_intents", [self, intercept, idempotent, &impl](
-                                              const httplib::Request& req,
-                                              httplib::Response& res) {
+                                              const httplib::Request& req, httplib::Response& res) {
     if (intercept(req, res)) return;
     idempotent(req, res, [&]() -> std::pair<int, json> {
-      if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) !=
-          0) {
+      if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0) {
         return {400, stripe_error("invalid_request_error",
                                   "Stripe takes application/x-www-form-urlencoded bodies")};
       }
@@ -278,8 +272,8 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
                                   "parameter_invalid_integer", "amount")};
       }
       if (currency.size() != 3) {
-        return {400, stripe_error("invalid_request_error", "Invalid currency: " + currency,
-                                  "", "currency")};
+        return {400, stripe_error("invalid_request_error", "Invalid currency: " + currency, "",
+                                  "currency")};
       }
       const std::string id = "pi_" + fake::random_token(24);
       json pi = {{"id", id},
@@ -325,8 +319,8 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
                     reply(res, 200, pi);
                   });
 
-  impl.server.Post("/v1/refunds", [self, intercept, idempotent, &impl](
-                                      const httplib::Request& req, httplib::Response& res) {
+  impl.server.Post("/v1/refunds", [self, intercept, idempotent, &impl](const httplib::Request& req,
+                                                                       httplib::Response& res) {
     if (intercept(req, res)) return;
     json charge_snapshot;
     idempotent(req, res, [&]() -> std::pair<int, json> {
@@ -346,9 +340,9 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
       std::lock_guard lock(impl.mutex);
       auto it = impl.intents.find(intent_id);
       if (it == impl.intents.end()) {
-        return {404, stripe_error("invalid_request_error",
-                                  "No such payment_intent: '" + intent_id + "'",
-                                  "resource_missing", "payment_intent")};
+        return {404,
+                stripe_error("invalid_request_error", "No such payment_intent: '" + intent_id + "'",
+                             "resource_missing", "payment_intent")};
       }
       if (!it->second["latest_charge"].is_string()) {
         return {400, stripe_error("invalid_request_error",
@@ -371,8 +365,8 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
       }
       if (amount > left) {
         return {400, stripe_error("invalid_request_error",
-                                  "Refund amount is greater than unrefunded amount on charge",
-                                  "", "amount")};
+                                  "Refund amount is greater than unrefunded amount on charge", "",
+                                  "amount")};
       }
       charge["amount_refunded"] = charge["amount_refunded"].get<std::int64_t>() + amount;
       charge["refunded"] = amount == left;

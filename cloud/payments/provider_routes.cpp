@@ -32,32 +32,32 @@ void register_checkout_route(http::HttpServer& server, CheckoutFn checkout) {
 }
 
 void register_upi_route(http::HttpServer& server, RazorpayProvider& provider) {
-  server.route(
-      "POST", "/v1/payments/upi/([A-Za-z0-9_]{1,64})",
-      http::Access::roles_of({"customer", "admin"}), [&provider](const http::Request& req) {
-        nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-          return http::Response::error(invalid_argument("body must be a JSON object"));
-        }
-        UpiRequest upi;
-        for (auto [key, target] : {std::pair{"flow", &upi.flow}, std::pair{"vpa", &upi.vpa},
-                                   std::pair{"email", &upi.email},
-                                   std::pair{"contact", &upi.contact}}) {
-          auto it = body.find(key);
-          if (it == body.end()) continue;
-          if (!it->is_string()) {
-            return http::Response::error(invalid_argument(std::string(key) + " must be a string",
-                                                          key));
-          }
-          *target = it->get<std::string>();
-        }
-        upi.ip = req.remote_addr;
-        upi.user_agent = req.header("User-Agent");
-        StatusOr<UpiPayment> payment = provider.pay_upi(req.params[0], upi);
-        if (!payment.ok()) return http::Response::error(for_customer(payment.status()));
-        return http::Response::json(200,
-                                    {{"payment_id", payment->payment_id}, {"link", payment->link}});
-      });
+  server.route("POST", "/v1/payments/upi/([A-Za-z0-9_]{1,64})",
+               http::Access::roles_of({"customer", "admin"}),
+               [&provider](const http::Request& req) {
+                 nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+                 if (body.is_discarded() || !body.is_object()) {
+                   return http::Response::error(invalid_argument("body must be a JSON object"));
+                 }
+                 UpiRequest upi;
+                 for (auto [key, target] :
+                      {std::pair{"flow", &upi.flow}, std::pair{"vpa", &upi.vpa},
+                       std::pair{"email", &upi.email}, std::pair{"contact", &upi.contact}}) {
+                   auto it = body.find(key);
+                   if (it == body.end()) continue;
+                   if (!it->is_string()) {
+                     return http::Response::error(
+                         invalid_argument(std::string(key) + " must be a string", key));
+                   }
+                   *target = it->get<std::string>();
+                 }
+                 upi.ip = req.remote_addr;
+                 upi.user_agent = req.header("User-Agent");
+                 StatusOr<UpiPayment> payment = provider.pay_upi(req.params[0], upi);
+                 if (!payment.ok()) return http::Response::error(for_customer(payment.status()));
+                 return http::Response::json(
+                     200, {{"payment_id", payment->payment_id}, {"link", payment->link}});
+               });
 }
 
 }  // namespace shopeasy::cloud::payments

@@ -23,9 +23,8 @@ std::string lower(std::string s) {
 }
 
 bool valid_currency(const std::string& c) {
-  return c.size() == 3 && std::all_of(c.begin(), c.end(), [](unsigned char ch) {
-           return std::isalpha(ch) != 0;
-         });
+  return c.size() == 3 &&
+         std::all_of(c.begin(), c.end(), [](unsigned char ch) { return std::isalpha(ch) != 0; });
 }
 
 // Razorpay ids ("order_...", "pay_...", "rfnd_...") are [A-Za-z0-9_].
@@ -36,9 +35,8 @@ bool valid_id(std::string_view id, std::string_view prefix) {
 }
 
 bool key_chars(std::string_view key) {
-  return std::all_of(key.begin(), key.end(), [](unsigned char c) {
-    return std::isalnum(c) != 0 || c == '-' || c == '_';
-  });
+  return std::all_of(key.begin(), key.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '_'; });
 }
 
 // The order's receipt: the key itself when it fits, else a digest of it.
@@ -175,9 +173,8 @@ StatusOr<nlohmann::json> RazorpayProvider::call(
   std::map<std::string, std::string> headers = extra_headers;
   headers["Authorization"] = basic_auth(options_.key_id, options_.key_secret);
   const std::string what = "razorpay " + method + " " + path.substr(0, path.find('?'));
-  StatusOr<http::ClientResponse> response =
-      http_->send(method, path, body ? body->dump() : std::string(),
-                  body ? "application/json" : "", headers);
+  StatusOr<http::ClientResponse> response = http_->send(
+      method, path, body ? body->dump() : std::string(), body ? "application/json" : "", headers);
   if (!response.ok()) {
     Status st = response.status();
     if (st.code() != StatusCode::kPayloadTooLarge) st = unavailable(what + ": " + st.message());
@@ -206,7 +203,8 @@ StatusOr<nlohmann::json> RazorpayProvider::call(
     st = Status(StatusCode::kUnauthenticated, what + ": Razorpay refused the API key" + detail);
   } else if (code == 403) {
     st = Status(StatusCode::kPermissionDenied, what + ": the key may not do this" + detail);
-  } else if (code == 404) {
+  } else if (code == 404 || (code == 400 && method == "GET")) {
+    // Razorpay answers an unknown id with 400; a GET has no other input to be wrong.
     st = not_found(what + ": " + (description.empty() ? "not found" : description) + detail);
   } else if (code == 409 || code == 429 || code >= 500) {
     st = unavailable(what + ": Razorpay is unavailable, retry" + detail);
@@ -504,9 +502,9 @@ StatusOr<UpiPayment> RazorpayProvider::pay_upi(const std::string& intent_id,
   if (request.flow == "intent" && payment.link.rfind("upi://", 0) != 0) {
     return internal_error("razorpay POST /v1/payments/create/upi: the answer has no upi:// link");
   }
-  logger_.info("razorpay_upi_started",
-               {{"razorpay_order", intent_id}, {"payment", payment.payment_id},
-                {"flow", request.flow}});
+  logger_.info(
+      "razorpay_upi_started",
+      {{"razorpay_order", intent_id}, {"payment", payment.payment_id}, {"flow", request.flow}});
   return payment;
 }
 
@@ -526,8 +524,8 @@ StatusOr<nlohmann::json> RazorpayProvider::checkout(const std::string& intent_id
   if (!order.ok()) return order.status();
   StatusOr<PaymentIntent> intent = to_intent(*order, 0, "razorpay GET /v1/orders");
   if (!intent.ok()) return intent.status();
-  return nlohmann::json{{"provider", "razorpay"},     {"key_id", options_.key_id},
-                        {"order_id", intent->id},     {"amount_cents", intent->amount_cents},
+  return nlohmann::json{{"provider", "razorpay"},       {"key_id", options_.key_id},
+                        {"order_id", intent->id},       {"amount_cents", intent->amount_cents},
                         {"currency", intent->currency}, {"status", intent->status}};
 }
 

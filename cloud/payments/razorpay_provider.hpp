@@ -103,8 +103,8 @@ class RazorpayProvider final : public PaymentProvider {
   StatusOr<PaymentEvent> parse_event(std::string_view body, std::string_view event_id);
 
  private:
-  RazorpayProvider(RazorpayOptions options, std::unique_ptr<ProviderHttp> http,
-                   log::Logger logger, db::Database db);
+  RazorpayProvider(RazorpayOptions options, std::unique_ptr<ProviderHttp> http, log::Logger logger,
+                   db::Database db);
   StatusOr<nlohmann::json> call(const std::string& method, const std::string& path,
                                 const nlohmann::json* body,
                                 const std::map<std::string, std::string>& extra_headers);

@@ -23,9 +23,8 @@ std::string upper(std::string s) {
 }
 
 bool valid_currency(const std::string& c) {
-  return c.size() == 3 && std::all_of(c.begin(), c.end(), [](unsigned char ch) {
-           return std::isalpha(ch) != 0;
-         });
+  return c.size() == 3 &&
+         std::all_of(c.begin(), c.end(), [](unsigned char ch) { return std::isalpha(ch) != 0; });
 }
 
 // A path segment from an id we were given: Stripe ids are [A-Za-z0-9_].
@@ -91,8 +90,7 @@ StatusOr<nlohmann::json> StripeProvider::call(const std::string& method, const s
     return st;
   }
   const int code = response->status;
-  nlohmann::json body =
-      nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
   if (code >= 200 && code < 300) {
     if (body.is_discarded() || !body.is_object()) {
       Status st = internal_error(what + " answered " + std::to_string(code) +
@@ -214,8 +212,8 @@ StatusOr<PaymentIntent> StripeProvider::create_intent(const std::string& order_i
 
 StatusOr<PaymentIntent> StripeProvider::get_intent(const std::string& id) {
   if (!valid_id(id)) return not_found("no payment intent " + id);
-  const std::string path = "/v1/payment_intents/" + id + "?" +
-                           form_encode({{"expand[]", "latest_charge"}});
+  const std::string path =
+      "/v1/payment_intents/" + id + "?" + form_encode({{"expand[]", "latest_charge"}});
   StatusOr<nlohmann::json> pi = call("GET", path, "", "");
   if (!pi.ok()) return pi.status();
   return to_intent(*pi, "stripe GET /v1/payment_intents");
@@ -237,11 +235,11 @@ StatusOr<PaymentIntent> StripeProvider::refund(const std::string& intent_id,
         refund.status().field() != "idempotency_key") {
       // Stripe words an over-refund as a plain invalid request; tell it apart by state.
       StatusOr<PaymentIntent> now = get_intent(intent_id);
-      if (now.ok() && (now->status != kSucceeded ||
-                       amount_cents > now->amount_cents - now->refunded_cents)) {
+      if (now.ok() &&
+          (now->status != kSucceeded || amount_cents > now->amount_cents - now->refunded_cents)) {
         return failed_precondition("cannot refund " + std::to_string(amount_cents) + " of intent " +
-                                   intent_id + ": " + std::to_string(now->amount_cents -
-                                                                     now->refunded_cents) +
+                                   intent_id + ": " +
+                                   std::to_string(now->amount_cents - now->refunded_cents) +
                                    " left to refund (status " + now->status + ")");
       }
     }

@@ -242,8 +242,7 @@ StatusOr<PaymentEvent> WebhookVerifier::verify(const WebhookDelivery& delivery) 
   return event;
 }
 
-StatusOr<PaymentEvent> WebhookVerifier::check(const WebhookDelivery& delivery,
-                                              bool* redelivery) {
+StatusOr<PaymentEvent> WebhookVerifier::check(const WebhookDelivery& delivery, bool* redelivery) {
   *redelivery = false;
   const std::string header_name(signature_header_name(options_.scheme));
   const std::string_view signature = trim(delivery.signature);
@@ -256,13 +255,13 @@ StatusOr<PaymentEvent> WebhookVerifier::check(const WebhookDelivery& delivery,
   std::int64_t signed_t = 0;  // the signature's time; Razorpay's is the event's created_at
   bool match = false;
   if (razorpay) {
-    StatusOr<std::string> mac =
-        signature.size() == 64 ? security::hex_decode(signature) : StatusOr<std::string>(
-                                                                       invalid_argument("length"));
+    StatusOr<std::string> mac = signature.size() == 64
+                                    ? security::hex_decode(signature)
+                                    : StatusOr<std::string>(invalid_argument("length"));
     if (!mac.ok()) {
-      return refuse("malformed_header",
-                    invalid_argument("malformed " + header_name + " header: not 64 hex digits",
-                                     header_name));
+      return refuse(
+          "malformed_header",
+          invalid_argument("malformed " + header_name + " header: not 64 hex digits", header_name));
     }
     const std::string expected = hmac_sha256(options_.secret, body);
     match = mac->size() == expected.size() &&
@@ -401,43 +400,42 @@ void WebhookVerifier::release(const std::string& event_id) {
 
 void register_webhook_route(http::HttpServer& server, WebhookVerifier& verifier,
                             std::function<Status(const PaymentEvent&)> on_event) {
-  server.route("POST", "/v1/payments/webhook", http::Access::public_route(),
-               [&verifier, on_event = std::move(on_event)](const http::Request& req) {
-                 bool redelivery = false;
-                 const std::string signature =
-                     req.header(signature_header_name(verifier.options_.scheme));
-                 const std::string event_id = req.header(kRazorpayEventIdHeader);
-                 StatusOr<PaymentEvent> event =
-                     verifier.check(WebhookDelivery{signature, event_id, req.body}, &redelivery);
-                 if (!event.ok()) return http::Response::error(event.status());
-                 if (redelivery) {
-                   // Handled before; the gateway missed our acknowledgement. Acknowledge again
-                   // without handling it twice.
-                   verifier.redeliveries_.inc();
-                   return http::Response::json(200, {{"received", true}, {"duplicate", true}});
-                 }
-                 if (!verifier.claim(event->event_id)) {
-                   return http::Response::error(
-                       conflict("event " + event->event_id + " is being handled; retry later"));
-                 }
-                 Status handled = on_event(*event);
-                 if (handled.is_ok()) handled = verifier.mark_seen(*event);
-                 verifier.release(event->event_id);
-                 if (!handled.is_ok()) {
-                   verifier.logger_.warn("webhook_handler_failed",
-                                         {{"event_id", event->event_id},
-                                          {"type", event->type},
-                                          {"error", handled.to_string()}});
-                   // 503 whatever the cause: the gateway retries, and the event was not remembered.
-                   return http::Response::error(
-                       unavailable("payment event not handled: " + handled.message()));
-                 }
-                 verifier.accepted_.inc();
-                 verifier.logger_.info("webhook_accepted", {{"event_id", event->event_id},
-                                                            {"type", event->type},
-                                                            {"intent_id", event->intent_id}});
-                 return http::Response::json(200, {{"received", true}});
-               });
+  server.route(
+      "POST", "/v1/payments/webhook", http::Access::public_route(),
+      [&verifier, on_event = std::move(on_event)](const http::Request& req) {
+        bool redelivery = false;
+        const std::string signature = req.header(signature_header_name(verifier.options_.scheme));
+        const std::string event_id = req.header(kRazorpayEventIdHeader);
+        StatusOr<PaymentEvent> event =
+            verifier.check(WebhookDelivery{signature, event_id, req.body}, &redelivery);
+        if (!event.ok()) return http::Response::error(event.status());
+        if (redelivery) {
+          // Handled before; the gateway missed our acknowledgement. Acknowledge again
+          // without handling it twice.
+          verifier.redeliveries_.inc();
+          return http::Response::json(200, {{"received", true}, {"duplicate", true}});
+        }
+        if (!verifier.claim(event->event_id)) {
+          return http::Response::error(
+              conflict("event " + event->event_id + " is being handled; retry later"));
+        }
+        Status handled = on_event(*event);
+        if (handled.is_ok()) handled = verifier.mark_seen(*event);
+        verifier.release(event->event_id);
+        if (!handled.is_ok()) {
+          verifier.logger_.warn("webhook_handler_failed", {{"event_id", event->event_id},
+                                                           {"type", event->type},
+                                                           {"error", handled.to_string()}});
+          // 503 whatever the cause: the gateway retries, and the event was not remembered.
+          return http::Response::error(
+              unavailable("payment event not handled: " + handled.message()));
+        }
+        verifier.accepted_.inc();
+        verifier.logger_.info("webhook_accepted", {{"event_id", event->event_id},
+                                                   {"type", event->type},
+                                                   {"intent_id", event->intent_id}});
+        return http::Response::json(200, {{"received", true}});
+      });
 }
 
 }  // namespace shopeasy::cloud::payments

@@ -67,9 +67,9 @@ StatusOr<http::ClientResponse> WebhookSender::send(
   };
   httplib::Result result = impl_->client->send(req);
   if (too_large) {
-    return Status(StatusCode::kPayloadTooLarge, method + " " + path +
-                                                    ": the answer is larger than " +
-                                                    std::to_string(cap) + " bytes");
+    return Status(
+        StatusCode::kPayloadTooLarge,
+        method + " " + path + ": the answer is larger than " + std::to_string(cap) + " bytes");
   }
   if (!result) {
     return unavailable(method + " " + path + " failed: " + httplib::to_string(result.error()));
