@@ -39,11 +39,36 @@ bool postgres_link_is_safe(const std::string& dsn) {
 // Checks across keys that the per-key validators cannot make.
 Status validate_cloud_config(const config::Config& config) {
   const bool production = config.get_bool("deployment.production");
-  if (production && config.get_string("payments.provider") == "sandbox") {
+  const std::string provider = config.get_string("payments.provider");
+  if (production && provider == "sandbox") {
     return invalid_argument(
         "the sandbox gateway lets anyone mark an order paid; it cannot run with "
         "deployment.production",
         "payments.provider");
+  }
+  // A real provider needs its credentials and the secret its webhooks are signed with.
+  auto require = [&](const char* key, const std::string& why) -> Status {
+    if (config.get_string(key).empty()) {
+      return invalid_argument("required with payments.provider=" + provider + ": " + why, key);
+    }
+    return Status::ok();
+  };
+  if (provider == "stripe") {
+    SHOPEASY_RETURN_IF_ERROR(require("payments.stripe.secret_key", "the API secret key"));
+  } else if (provider == "razorpay") {
+    SHOPEASY_RETURN_IF_ERROR(require("payments.razorpay.key_id", "the API key id"));
+    SHOPEASY_RETURN_IF_ERROR(require("payments.razorpay.key_secret", "the API key secret"));
+  }
+  if (provider == "stripe" || provider == "razorpay") {
+    SHOPEASY_RETURN_IF_ERROR(
+        require("payments.webhook_secret",
+                "the webhook signing secret set in the provider's dashboard (at least 32 bytes)"));
+    const std::string base = config.get_string("payments.api_base_url");
+    if (!base.empty()) {
+      if (std::string problem = payments::check_api_base_url(base); !problem.empty()) {
+        return invalid_argument(problem, "payments.api_base_url");
+      }
+    }
   }
   if (production && config.get_string("storage.backend") == "postgres" &&
       !postgres_link_is_safe(config.get_string("storage.postgres_dsn"))) {
@@ -104,16 +129,44 @@ config::Schema cloud_schema() {
   s.add(bool_option("deployment.production", false,
                     "This instance serves real customers: features for demos and tests (the "
                     "sandbox payment gateway) are refused at start-up"));
-  s.add(choice_option("payments.provider", "none", {"none", "sandbox"},
-                      "Who takes customers' payments: none (orders are refused) or sandbox (the "
+  s.add(choice_option("payments.provider", "none", {"none", "sandbox", "razorpay", "stripe"},
+                      "Who takes customers' payments: none (orders are refused), sandbox (the "
                       "built-in test gateway with a public pay page anyone can use to mark an "
-                      "order paid: demos and tests only)"));
+                      "order paid: demos and tests only), razorpay or stripe"));
   Option webhook_secret = string_option(
       "payments.webhook_secret", "",
-      "Shared secret signing payment webhooks (at least 32 bytes); empty: a random one "
-      "per start");
+      "Secret signing payment webhooks (at least 32 bytes): for razorpay and stripe the "
+      "webhook secret from the provider's dashboard (required); for sandbox empty means a "
+      "random one per start");
   webhook_secret.secret = true;
   s.add(webhook_secret);
+  s.add(string_option("payments.api_base_url", "",
+                      "Base URL of the provider's API (scheme://host[:port]); empty: the real "
+                      "one (https://api.razorpay.com, https://api.stripe.com). Must be https "
+                      "unless the host is localhost, 127.0.0.0/8 or [::1]"));
+  s.add(int_option("payments.api_timeout_ms", 10000, 500, 60000,
+                   "Timeout of one call to the provider's API; a timeout answers the customer "
+                   "503 (retry)"));
+  s.add(string_option("payments.api_ca_file", "",
+                      "Trust only this CA for the provider API's certificate (empty: the "
+                      "system's trust store)"));
+  Option stripe_key = string_option("payments.stripe.secret_key", "",
+                                    "Stripe secret (or restricted) API key, sk_... / rk_...");
+  stripe_key.secret = true;
+  s.add(stripe_key);
+  s.add(string_option("payments.razorpay.key_id", "",
+                      "Razorpay API key id (rzp_live_... / rzp_test_...); also handed to the "
+                      "customer's Checkout"));
+  Option razorpay_secret =
+      string_option("payments.razorpay.key_secret", "",
+                    "Razorpay API key secret (HTTP Basic with the key id; also verifies "
+                    "Checkout's payment signatures)");
+  razorpay_secret.secret = true;
+  s.add(razorpay_secret);
+  s.add(int_option("payments.razorpay.webhook_max_age_s", 172800, 3600, 604800,
+                   "Razorpay webhooks carry no signed timestamp and are retried with their "
+                   "first signature for 24 h: events whose created_at is older than this are "
+                   "refused; event ids are remembered twice as long"));
   s.add(string_option("payments.webhook_ca_file", "",
                       "With http.tls_cert_file set: the CA that signed this instance's own "
                       "certificate, trusted by the sandbox gateway when it posts webhooks"));
@@ -197,12 +250,18 @@ Status CloudDaemon::start() {
   // routes must be in place before the first request can arrive.
   auto port = http_->bind();
   if (!port.ok()) return port.status();
-  if (config_.get_string("payments.provider") == "sandbox") {
+  const std::string provider = config_.get_string("payments.provider");
+  if (provider == "sandbox") {
     SHOPEASY_RETURN_IF_ERROR(start_payments(*port));
     logger_.warn("sandbox_payments",
                  {{"effect",
                    "orders are paid on the built-in test gateway's public page; "
                    "never use with real customers"}});
+  } else if (provider == "stripe" || provider == "razorpay") {
+    SHOPEASY_RETURN_IF_ERROR(start_payments(*port));
+    const std::string api = config_.get_string("payments.api_base_url");
+    logger_.info("payments",
+                 {{"provider", provider}, {"api_base_url", api.empty() ? "default" : api}});
   } else {
     logger_.info("no_payment_provider", {{"effect", "POST /api/orders answers 503"}});
   }
@@ -219,16 +278,20 @@ void CloudDaemon::stop() {
   payments_.reset();
 }
 
-// The sandbox gateway posts its webhooks to payments.public_base_url when set (behind a
-// load balancer any instance may take them), else to this instance's own address, which
-// is only known once the server is bound (port 0): called between bind() and start().
+// The payment provider and the webhook receiver for its scheme. The sandbox gateway posts
+// its webhooks to payments.public_base_url when set (behind a load balancer any instance
+// may take them), else to this instance's own address, which is only known once the
+// server is bound (port 0): called between bind() and start(). Real providers post to
+// the URL set in their dashboard, which should be <public_base_url>/v1/payments/webhook;
+// confirm_url points at this cloud's checkout route.
 Status CloudDaemon::start_payments(int http_port) {
   const std::string state_dir = config_.get_string("state_dir");
+  const std::string provider = config_.get_string("payments.provider");
   const bool tls = !config_.get_string("http.tls_cert_file").empty();
   const std::string self =
       (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(http_port);
   std::string secret = config_.get_string("payments.webhook_secret");
-  if (secret.empty()) {
+  if (secret.empty() && provider == "sandbox") {
     std::random_device random;
     static constexpr char kHex[] = "0123456789abcdef";
     for (int i = 0; i < 64; ++i) secret += kHex[random() & 0xF];
@@ -238,24 +301,65 @@ Status CloudDaemon::start_payments(int http_port) {
   payments::WebhookVerifierOptions verifier_options;
   verifier_options.secret = secret;
   verifier_options.db_path = state_dir + "/payment-webhooks.db";
+  const std::chrono::milliseconds api_timeout(config_.get_int("payments.api_timeout_ms"));
+
+  if (provider == "stripe") {
+    payments::StripeOptions o;
+    o.api_base_url = config_.get_string("payments.api_base_url");
+    o.secret_key = config_.get_string("payments.stripe.secret_key");
+    o.public_base_url = base;
+    o.timeout = api_timeout;
+    o.ca_file = config_.get_string("payments.api_ca_file");
+    auto stripe = payments::StripeProvider::create(std::move(o), logger_.child("stripe"));
+    if (!stripe.ok()) return stripe.status().with_field_prefix("payments");
+    payments::StripeProvider* p = stripe->get();
+    verifier_options.scheme = payments::WebhookScheme::kStripe;
+    verifier_options.parser = payments::parse_stripe_event;
+    payments::register_checkout_route(*http_,
+                                      [p](const std::string& id) { return p->checkout(id); });
+    payments_ = std::move(*stripe);
+  } else if (provider == "razorpay") {
+    payments::RazorpayOptions o;
+    o.api_base_url = config_.get_string("payments.api_base_url");
+    o.key_id = config_.get_string("payments.razorpay.key_id");
+    o.key_secret = config_.get_string("payments.razorpay.key_secret");
+    o.db_path = state_dir + "/payments-razorpay.db";
+    o.public_base_url = base;
+    o.timeout = api_timeout;
+    o.ca_file = config_.get_string("payments.api_ca_file");
+    auto razorpay = payments::RazorpayProvider::open(std::move(o), logger_.child("razorpay"));
+    if (!razorpay.ok()) return razorpay.status().with_field_prefix("payments");
+    payments::RazorpayProvider* p = razorpay->get();
+    verifier_options.scheme = payments::WebhookScheme::kRazorpay;
+    verifier_options.tolerance =
+        std::chrono::seconds(config_.get_int("payments.razorpay.webhook_max_age_s"));
+    verifier_options.parser = [p](std::string_view body, std::string_view event_id) {
+      return p->parse_event(body, event_id);
+    };
+    payments::register_checkout_route(*http_,
+                                      [p](const std::string& id) { return p->checkout(id); });
+    payments::register_upi_route(*http_, *p);
+    payments_ = std::move(*razorpay);
+  } else {
+    payments::SandboxOptions sandbox_options;
+    sandbox_options.db_path = state_dir + "/payments-sandbox.db";
+    sandbox_options.webhook_url = base + "/v1/payments/webhook";
+    sandbox_options.webhook_secret = secret;
+    sandbox_options.webhook_ca_file = config_.get_string("payments.webhook_ca_file");
+    sandbox_options.public_base_url = base;
+    // Delivery to ourselves: retry soon after a refusal rather than minutes later.
+    sandbox_options.retry_max = std::chrono::seconds(30);
+    auto sandbox = payments::SandboxProvider::open(std::move(sandbox_options),
+                                                   logger_.child("payments"), metrics_);
+    if (!sandbox.ok()) return sandbox.status().with_field_prefix("payments");
+    payments::register_sandbox_routes(*http_, **sandbox);
+    payments_ = std::move(*sandbox);
+  }
   auto verifier = payments::WebhookVerifier::create(std::move(verifier_options),
                                                     logger_.child("webhooks"), metrics_);
   if (!verifier.ok()) return verifier.status().with_field_prefix("payments");
   webhooks_ = std::move(*verifier);
-  payments::SandboxOptions sandbox_options;
-  sandbox_options.db_path = state_dir + "/payments-sandbox.db";
-  sandbox_options.webhook_url = base + "/v1/payments/webhook";
-  sandbox_options.webhook_secret = secret;
-  sandbox_options.webhook_ca_file = config_.get_string("payments.webhook_ca_file");
-  sandbox_options.public_base_url = base;
-  // Delivery to ourselves: retry soon after a refusal rather than minutes later.
-  sandbox_options.retry_max = std::chrono::seconds(30);
-  auto sandbox = payments::SandboxProvider::open(std::move(sandbox_options),
-                                                 logger_.child("payments"), metrics_);
-  if (!sandbox.ok()) return sandbox.status().with_field_prefix("payments");
-  payments_ = std::move(*sandbox);
   orders_->set_payments(payments_.get());
-  payments::register_sandbox_routes(*http_, *payments_);
   payments::register_webhook_route(*http_, *webhooks_, [this](const payments::PaymentEvent& e) {
     return orders_->on_payment_event(e);
   });

@@ -65,7 +65,7 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<security::RequestRateLimit> rate_limit_;
   routing::StoreIndex index_;
   std::unique_ptr<api::CloudRoutes> routes_;
-  std::unique_ptr<cloud::payments::SandboxProvider> payments_;
+  std::unique_ptr<cloud::payments::PaymentProvider> payments_;  // sandbox, stripe or razorpay
   std::unique_ptr<cloud::payments::WebhookVerifier> webhooks_;
   std::unique_ptr<orders::OrderService> orders_;
   Status start_payments(int http_port);

@@ -61,10 +61,10 @@ struct ParsedHeader {
 
 // "t=<digits>,v1=<64 hex>[,v1=...]"; unknown schemes are ignored so a gateway can add
 // one without breaking receivers.
-StatusOr<ParsedHeader> parse_header(std::string_view header) {
-  auto bad = [](std::string what) {
-    return invalid_argument("malformed " + std::string(kSignatureHeader) + " header: " + what,
-                            std::string(kSignatureHeader));
+StatusOr<ParsedHeader> parse_header(std::string_view header, std::string_view name) {
+  auto bad = [name](std::string what) {
+    return invalid_argument("malformed " + std::string(name) + " header: " + what,
+                            std::string(name));
   };
   if (header.size() > kMaxHeaderBytes) return bad("longer than 1024 bytes");
   ParsedHeader parsed;
@@ -141,6 +141,18 @@ std::int64_t unix_seconds(const Clock& clock) {
 
 }  // namespace
 
+std::string_view signature_header_name(WebhookScheme scheme) {
+  switch (scheme) {
+    case WebhookScheme::kStripe:
+      return kStripeSignatureHeader;
+    case WebhookScheme::kRazorpay:
+      return kRazorpaySignatureHeader;
+    case WebhookScheme::kShopEasy:
+      break;
+  }
+  return kSignatureHeader;
+}
+
 std::string webhook_hmac_hex(std::string_view secret, std::int64_t t, std::string_view body) {
   return security::hex_encode(hmac_sha256(secret, signed_payload(t, body)));
 }
@@ -156,8 +168,14 @@ StatusOr<std::unique_ptr<WebhookVerifier>> WebhookVerifier::create(WebhookVerifi
   if (options.secret.size() < kMinSecretBytes) {
     return invalid_argument("webhook secret must have at least 32 bytes", "webhook_secret");
   }
-  if (options.tolerance < std::chrono::seconds(1) || options.tolerance > std::chrono::hours(1)) {
-    return invalid_argument("webhook tolerance must be between 1 s and 1 h", "tolerance");
+  const auto max_tolerance = options.scheme == WebhookScheme::kRazorpay
+                                 ? std::chrono::seconds(std::chrono::hours(24 * 7))
+                                 : std::chrono::seconds(std::chrono::hours(1));
+  if (options.tolerance < std::chrono::seconds(1) || options.tolerance > max_tolerance) {
+    return invalid_argument(options.scheme == WebhookScheme::kRazorpay
+                                ? "webhook tolerance must be between 1 s and 7 days"
+                                : "webhook tolerance must be between 1 s and 1 h",
+                            "tolerance");
   }
   if (options.max_remembered == 0) {
     return invalid_argument("max_remembered must be positive", "max_remembered");
@@ -211,8 +229,12 @@ Status WebhookVerifier::refuse(std::string_view reason, Status status) {
 
 StatusOr<PaymentEvent> WebhookVerifier::verify(std::string_view signature_header,
                                                std::string_view body) {
+  return verify(WebhookDelivery{signature_header, {}, body});
+}
+
+StatusOr<PaymentEvent> WebhookVerifier::verify(const WebhookDelivery& delivery) {
   bool redelivery = false;
-  StatusOr<PaymentEvent> event = check(signature_header, body, &redelivery);
+  StatusOr<PaymentEvent> event = check(delivery, &redelivery);
   if (event.ok() && redelivery) {
     return refuse("replay", Status(StatusCode::kAlreadyExists,
                                    "event " + event->event_id + " was already processed"));
@@ -220,24 +242,42 @@ StatusOr<PaymentEvent> WebhookVerifier::verify(std::string_view signature_header
   return event;
 }
 
-StatusOr<PaymentEvent> WebhookVerifier::check(std::string_view signature_header,
-                                              std::string_view body, bool* redelivery) {
+StatusOr<PaymentEvent> WebhookVerifier::check(const WebhookDelivery& delivery, bool* redelivery) {
   *redelivery = false;
-  if (trim(signature_header).empty()) {
-    return refuse("missing_header", Status(StatusCode::kUnauthenticated,
-                                           "missing " + std::string(kSignatureHeader) + " header"));
+  const std::string header_name(signature_header_name(options_.scheme));
+  const std::string_view signature = trim(delivery.signature);
+  const std::string_view body = delivery.body;
+  if (signature.empty()) {
+    return refuse("missing_header",
+                  Status(StatusCode::kUnauthenticated, "missing " + header_name + " header"));
   }
-  StatusOr<ParsedHeader> header = parse_header(signature_header);
-  if (!header.ok()) return refuse("malformed_header", header.status());
-
-  const std::string expected = hmac_sha256(options_.secret, signed_payload(header->t, body));
+  const bool razorpay = options_.scheme == WebhookScheme::kRazorpay;
+  std::int64_t signed_t = 0;  // the signature's time; Razorpay's is the event's created_at
   bool match = false;
-  for (const std::string& mac : header->v1) {
-    // Constant time, so the comparison leaks nothing about how much of a guess matched.
-    if (mac.size() == expected.size() &&
-        CRYPTO_memcmp(mac.data(), expected.data(), expected.size()) == 0) {
-      match = true;
+  if (razorpay) {
+    StatusOr<std::string> mac = signature.size() == 64
+                                    ? security::hex_decode(signature)
+                                    : StatusOr<std::string>(invalid_argument("length"));
+    if (!mac.ok()) {
+      return refuse(
+          "malformed_header",
+          invalid_argument("malformed " + header_name + " header: not 64 hex digits", header_name));
     }
+    const std::string expected = hmac_sha256(options_.secret, body);
+    match = mac->size() == expected.size() &&
+            CRYPTO_memcmp(mac->data(), expected.data(), expected.size()) == 0;
+  } else {
+    StatusOr<ParsedHeader> header = parse_header(signature, header_name);
+    if (!header.ok()) return refuse("malformed_header", header.status());
+    const std::string expected = hmac_sha256(options_.secret, signed_payload(header->t, body));
+    for (const std::string& mac : header->v1) {
+      // Constant time, so the comparison leaks nothing about how much of a guess matched.
+      if (mac.size() == expected.size() &&
+          CRYPTO_memcmp(mac.data(), expected.data(), expected.size()) == 0) {
+        match = true;
+      }
+    }
+    signed_t = header->t;
   }
   if (!match) {
     return refuse("bad_signature", Status(StatusCode::kUnauthenticated,
@@ -246,26 +286,39 @@ StatusOr<PaymentEvent> WebhookVerifier::check(std::string_view signature_header,
 
   const std::int64_t now = unix_seconds(*options_.clock);
   const std::int64_t tolerance = options_.tolerance.count();
-  if (header->t < now - tolerance) {
-    return refuse("timestamp",
-                  Status(StatusCode::kUnauthenticated,
-                         "webhook timestamp is " + std::to_string(now - header->t) +
-                             " s old, outside the " + std::to_string(tolerance) + " s tolerance"));
-  }
-  if (header->t > now + tolerance) {
-    return refuse("timestamp", Status(StatusCode::kUnauthenticated,
-                                      "webhook timestamp is " + std::to_string(header->t - now) +
-                                          " s in the future, outside the " +
-                                          std::to_string(tolerance) + " s tolerance"));
-  }
+  auto check_time = [&](std::int64_t t) -> Status {
+    const char* what = razorpay ? "webhook event created_at" : "webhook timestamp";
+    if (t < now - tolerance) {
+      return refuse("timestamp", Status(StatusCode::kUnauthenticated,
+                                        std::string(what) + " is " + std::to_string(now - t) +
+                                            " s old, outside the " + std::to_string(tolerance) +
+                                            " s tolerance"));
+    }
+    if (t > now + tolerance) {
+      return refuse("timestamp", Status(StatusCode::kUnauthenticated,
+                                        std::string(what) + " is " + std::to_string(t - now) +
+                                            " s in the future, outside the " +
+                                            std::to_string(tolerance) + " s tolerance"));
+    }
+    return Status::ok();
+  };
+  if (!razorpay) SHOPEASY_RETURN_IF_ERROR(check_time(signed_t));
 
-  StatusOr<PaymentEvent> event = parse_event(body);
+  StatusOr<PaymentEvent> event =
+      options_.parser ? options_.parser(body, delivery.event_id) : parse_event(body);
   if (!event.ok()) return refuse("malformed_body", event.status());
+  if (razorpay) {
+    signed_t = event->created_s;
+    SHOPEASY_RETURN_IF_ERROR(check_time(signed_t));
+  }
 
   StatusOr<std::optional<Seen>> seen = lookup(event->event_id);
   if (!seen.ok()) return seen.status();
   if (seen->has_value()) {
-    if ((*seen)->signed_t >= header->t) {
+    // Razorpay resends the very same signed body when it missed our acknowledgement, so
+    // a repeat is acknowledged without being handled again; a captured copy gains an
+    // attacker nothing more than that.
+    if (!razorpay && (*seen)->signed_t >= signed_t) {
       return refuse("replay", Status(StatusCode::kAlreadyExists,
                                      "replayed webhook: event " + event->event_id +
                                          " with this signature was already accepted"));
@@ -347,40 +400,42 @@ void WebhookVerifier::release(const std::string& event_id) {
 
 void register_webhook_route(http::HttpServer& server, WebhookVerifier& verifier,
                             std::function<Status(const PaymentEvent&)> on_event) {
-  server.route("POST", "/v1/payments/webhook", http::Access::public_route(),
-               [&verifier, on_event = std::move(on_event)](const http::Request& req) {
-                 bool redelivery = false;
-                 StatusOr<PaymentEvent> event =
-                     verifier.check(req.header(kSignatureHeader), req.body, &redelivery);
-                 if (!event.ok()) return http::Response::error(event.status());
-                 if (redelivery) {
-                   // Handled before; the gateway missed our acknowledgement. Acknowledge again
-                   // without handling it twice.
-                   verifier.redeliveries_.inc();
-                   return http::Response::json(200, {{"received", true}, {"duplicate", true}});
-                 }
-                 if (!verifier.claim(event->event_id)) {
-                   return http::Response::error(
-                       conflict("event " + event->event_id + " is being handled; retry later"));
-                 }
-                 Status handled = on_event(*event);
-                 if (handled.is_ok()) handled = verifier.mark_seen(*event);
-                 verifier.release(event->event_id);
-                 if (!handled.is_ok()) {
-                   verifier.logger_.warn("webhook_handler_failed",
-                                         {{"event_id", event->event_id},
-                                          {"type", event->type},
-                                          {"error", handled.to_string()}});
-                   // 503 whatever the cause: the gateway retries, and the event was not remembered.
-                   return http::Response::error(
-                       unavailable("payment event not handled: " + handled.message()));
-                 }
-                 verifier.accepted_.inc();
-                 verifier.logger_.info("webhook_accepted", {{"event_id", event->event_id},
-                                                            {"type", event->type},
-                                                            {"intent_id", event->intent_id}});
-                 return http::Response::json(200, {{"received", true}});
-               });
+  server.route(
+      "POST", "/v1/payments/webhook", http::Access::public_route(),
+      [&verifier, on_event = std::move(on_event)](const http::Request& req) {
+        bool redelivery = false;
+        const std::string signature = req.header(signature_header_name(verifier.options_.scheme));
+        const std::string event_id = req.header(kRazorpayEventIdHeader);
+        StatusOr<PaymentEvent> event =
+            verifier.check(WebhookDelivery{signature, event_id, req.body}, &redelivery);
+        if (!event.ok()) return http::Response::error(event.status());
+        if (redelivery) {
+          // Handled before; the gateway missed our acknowledgement. Acknowledge again
+          // without handling it twice.
+          verifier.redeliveries_.inc();
+          return http::Response::json(200, {{"received", true}, {"duplicate", true}});
+        }
+        if (!verifier.claim(event->event_id)) {
+          return http::Response::error(
+              conflict("event " + event->event_id + " is being handled; retry later"));
+        }
+        Status handled = on_event(*event);
+        if (handled.is_ok()) handled = verifier.mark_seen(*event);
+        verifier.release(event->event_id);
+        if (!handled.is_ok()) {
+          verifier.logger_.warn("webhook_handler_failed", {{"event_id", event->event_id},
+                                                           {"type", event->type},
+                                                           {"error", handled.to_string()}});
+          // 503 whatever the cause: the gateway retries, and the event was not remembered.
+          return http::Response::error(
+              unavailable("payment event not handled: " + handled.message()));
+        }
+        verifier.accepted_.inc();
+        verifier.logger_.info("webhook_accepted", {{"event_id", event->event_id},
+                                                   {"type", event->type},
+                                                   {"intent_id", event->intent_id}});
+        return http::Response::json(200, {{"received", true}});
+      });
 }
 
 }  // namespace shopeasy::cloud::payments

@@ -6,6 +6,12 @@
 // together these make a captured request useless to an attacker once it has been
 // processed or has aged out of the window. Every refusal has its own message, counter
 // and log line; the secret is never logged.
+//
+// Real providers sign the same way with their own header and event shapes
+// (WebhookScheme): Stripe exactly as above under Stripe-Signature; Razorpay with a hex
+// HMAC-SHA256 of the raw body alone in X-Razorpay-Signature, so there the freshness
+// check uses the event's own created_at and a replay is recognised by its
+// X-Razorpay-Event-Id.
 #pragma once
 
 #include <chrono>
@@ -32,6 +38,28 @@
 namespace shopeasy::cloud::payments {
 
 inline constexpr std::string_view kSignatureHeader = "ShopEasy-Signature";
+inline constexpr std::string_view kStripeSignatureHeader = "Stripe-Signature";
+inline constexpr std::string_view kRazorpaySignatureHeader = "X-Razorpay-Signature";
+inline constexpr std::string_view kRazorpayEventIdHeader = "X-Razorpay-Event-Id";
+
+enum class WebhookScheme {
+  kShopEasy,  // the sandbox: ShopEasy-Signature, t=/v1= over "<t>.<body>"
+  kStripe,    // Stripe-Signature, the same construction
+  kRazorpay,  // X-Razorpay-Signature: hex HMAC-SHA256(secret, body); no timestamp
+};
+std::string_view signature_header_name(WebhookScheme scheme);
+
+// One incoming delivery as the route sees it.
+struct WebhookDelivery {
+  std::string_view signature;  // the scheme's signature header
+  std::string_view event_id;   // X-Razorpay-Event-Id (Razorpay only; may be empty)
+  std::string_view body;       // raw, exactly as received
+};
+
+// Turns a verified body into the event the order flow understands; errors are
+// kInvalidArgument naming the field. `event_id` is the delivery's event-id header.
+using EventParser =
+    std::function<StatusOr<PaymentEvent>(std::string_view body, std::string_view event_id)>;
 inline constexpr std::size_t kMinSecretBytes = 32;
 
 // Lower-case hex HMAC-SHA256(secret, "<t>.<body>").
@@ -41,7 +69,12 @@ std::string webhook_signature_header(std::string_view secret, std::int64_t t,
                                      std::string_view body);
 
 struct WebhookVerifierOptions {
+  WebhookScheme scheme = WebhookScheme::kShopEasy;
+  // Null: the sandbox's own event shape. Providers pass theirs.
+  EventParser parser;
   std::string secret;  // at least kMinSecretBytes
+  // Signature age (ShopEasy, Stripe) or event age by created_at (Razorpay, whose
+  // retries resend the first signature for up to a day: give it more than 24 h).
   std::chrono::seconds tolerance{300};
   std::shared_ptr<const Clock> clock;  // system clock when null
   // Accepted event ids are remembered at least 2 x tolerance: a captured request is
@@ -55,7 +88,8 @@ struct WebhookVerifierOptions {
 
 class WebhookVerifier {
  public:
-  // kInvalidArgument for a short secret or a tolerance outside 1 s..1 h; errors opening
+  // kInvalidArgument for a short secret or a tolerance outside 1 s..1 h (Razorpay:
+  // 1 s..7 days); errors opening
   // the replay store as the database reports them.
   static StatusOr<std::unique_ptr<WebhookVerifier>> create(WebhookVerifierOptions options,
                                                            log::Logger logger,
@@ -69,6 +103,8 @@ class WebhookVerifier {
   // header or body; kAlreadyExists for an event already accepted. Does not remember the
   // event: call mark_seen() once it has been handled.
   StatusOr<PaymentEvent> verify(std::string_view signature_header, std::string_view body);
+  StatusOr<PaymentEvent> verify(const WebhookDelivery& delivery);
+  WebhookScheme scheme() const { return options_.scheme; }
 
   // Records that the event was handled, so later deliveries of it are refused.
   Status mark_seen(const PaymentEvent& event);
@@ -89,8 +125,7 @@ class WebhookVerifier {
   // As verify(); also sets *redelivery when the event was already accepted but this
   // delivery carries a newer signature, i.e. the gateway (the only holder of the
   // secret) sent it again because it missed the acknowledgement.
-  StatusOr<PaymentEvent> check(std::string_view signature_header, std::string_view body,
-                               bool* redelivery);
+  StatusOr<PaymentEvent> check(const WebhookDelivery& delivery, bool* redelivery);
   Status refuse(std::string_view reason, Status status);
   StatusOr<std::optional<Seen>> lookup(const std::string& event_id);
   void forget_expired(std::int64_t now_s);

@@ -34,20 +34,49 @@ StatusOr<std::unique_ptr<WebhookSender>> WebhookSender::create(const std::string
     c.enable_server_certificate_verification(options.verify_server);
     if (!options.ca_file.empty()) c.set_ca_cert_path(options.ca_file);
   }
-  return std::unique_ptr<WebhookSender>(new WebhookSender(std::move(impl)));
+  std::unique_ptr<WebhookSender> sender(new WebhookSender(std::move(impl)));
+  sender->max_response_bytes_ = options.max_response_bytes;
+  return sender;
 }
 
 StatusOr<http::ClientResponse> WebhookSender::post(
     const std::string& path, const std::string& body, const std::string& content_type,
     const std::map<std::string, std::string>& headers) {
-  httplib::Headers h(headers.begin(), headers.end());
-  httplib::Result result = impl_->client->Post(path, h, body, content_type);
+  return send("POST", path, body, content_type, headers);
+}
+
+StatusOr<http::ClientResponse> WebhookSender::send(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::string& content_type, const std::map<std::string, std::string>& headers) {
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  for (const auto& [k, v] : headers) req.set_header(k, v);
+  if (!content_type.empty()) req.set_header("Content-Type", content_type);
+  req.body = body;
+  std::string received;
+  bool too_large = false;
+  const std::size_t cap = max_response_bytes_;
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (cap > 0 && received.size() + n > cap) {
+      too_large = true;
+      return false;
+    }
+    received.append(data, n);
+    return true;
+  };
+  httplib::Result result = impl_->client->send(req);
+  if (too_large) {
+    return Status(
+        StatusCode::kPayloadTooLarge,
+        method + " " + path + ": the answer is larger than " + std::to_string(cap) + " bytes");
+  }
   if (!result) {
-    return unavailable("POST " + path + " failed: " + httplib::to_string(result.error()));
+    return unavailable(method + " " + path + " failed: " + httplib::to_string(result.error()));
   }
   http::ClientResponse response;
   response.status = result->status;
-  response.body = std::move(result->body);
+  response.body = std::move(received);
   for (const auto& [k, v] : result->headers) {
     std::string key = k;
     std::transform(key.begin(), key.end(), key.begin(),

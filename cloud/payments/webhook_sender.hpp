@@ -1,10 +1,12 @@
-// WebhookSender: the sandbox gateway's outbound HTTP for webhook deliveries. It is
+// WebhookSender: outbound HTTP for webhook deliveries and provider API calls. It is
 // http::HttpClient's behaviour (keep-alive, timeouts, TLS verification, never throws,
-// transport failures as kUnavailable) plus per-request headers, which deliveries need
-// for the signature and HttpClient does not offer. cpp-httplib stays inside the .cpp.
+// transport failures as kUnavailable, a capped answer body) plus per-request headers,
+// which signatures and API authentication need and HttpClient does not offer.
+// cpp-httplib stays inside the .cpp.
 // Not thread-safe: one sender per delivering thread.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,10 +29,16 @@ class WebhookSender {
   StatusOr<http::ClientResponse> post(const std::string& path, const std::string& body,
                                       const std::string& content_type,
                                       const std::map<std::string, std::string>& headers);
+  // Any method; an answer larger than options.max_response_bytes (when non-zero) is
+  // kPayloadTooLarge.
+  StatusOr<http::ClientResponse> send(const std::string& method, const std::string& path,
+                                      const std::string& body, const std::string& content_type,
+                                      const std::map<std::string, std::string>& headers);
 
  private:
   struct Impl;
   explicit WebhookSender(std::unique_ptr<Impl> impl);
+  std::size_t max_response_bytes_ = 0;
   std::unique_ptr<Impl> impl_;
 };
 

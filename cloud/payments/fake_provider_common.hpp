@@ -1,0 +1,82 @@
+// Pieces both local provider fakes share (test support only): injected faults and a
+// webhook pump that posts signed events to a receiver from its own thread, retrying a
+// few times as the real providers do.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace shopeasy::cloud::payments::fake {
+
+// What the next API answers should do instead of their normal work.
+class Faults {
+ public:
+  enum class Kind { kNone, kStatus, kDelay, kMalformed };
+  struct Next {
+    Kind kind = Kind::kNone;
+    int status = 0;
+    std::chrono::milliseconds delay{0};
+  };
+  void fail(int count, int status);
+  void delay(int count, std::chrono::milliseconds delay);
+  void malform(int count);
+  // Takes the next fault, if any.
+  Next take();
+
+ private:
+  std::mutex mutex_;  // guards queue_
+  std::deque<Next> queue_;
+};
+
+struct Delivery {
+  std::string event_id;
+  std::string type;
+  int status = 0;  // the receiver's last answer (0: unreachable)
+  int attempts = 0;
+};
+
+class WebhookPump {
+ public:
+  WebhookPump();
+  ~WebhookPump();
+  WebhookPump(const WebhookPump&) = delete;
+  WebhookPump& operator=(const WebhookPump&) = delete;
+
+  void set_url(std::string url);  // "http://127.0.0.1:port/path"; empty: events are dropped
+  // Queues one delivery: the body and headers exactly as they are to be sent.
+  void post(std::string event_id, std::string type, std::string body,
+            std::map<std::string, std::string> headers);
+  // Sends now on the calling thread, once; the receiver's HTTP status (0: unreachable).
+  int post_now(const std::string& body, const std::map<std::string, std::string>& headers);
+  std::vector<Delivery> deliveries();
+  // Blocks until every queued event got an answer (or was given up), at most `timeout`.
+  bool drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct Item {
+    std::string event_id, type, body;
+    std::map<std::string, std::string> headers;
+  };
+  void run();
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable cv_;
+  std::string url_;
+  std::deque<Item> queue_;
+  std::vector<Delivery> done_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Random [A-Za-z0-9] of `n` characters, for ids.
+std::string random_token(std::size_t n);
+std::int64_t unix_now();
+
+}  // namespace shopeasy::cloud::payments::fake
