@@ -284,6 +284,16 @@ void CloudDaemon::stop() {
 // server is bound (port 0): called between bind() and start(). Real providers post to
 // the URL set in their dashboard, which should be <public_base_url>/v1/payments/webhook;
 // confirm_url points at this cloud's checkout route.
+payments::IntentOwnerFn CloudDaemon::intent_owner(payments::PaymentProvider* provider) {
+  return [this, provider](const std::string& intent_id) -> StatusOr<std::string> {
+    StatusOr<payments::PaymentIntent> intent = provider->get_intent(intent_id);
+    if (!intent.ok()) return intent.status();
+    StatusOr<storage::OrderRecord> order = store_->get_order(intent->order_id);
+    if (!order.ok()) return order.status();
+    return order->order.customer_id;
+  };
+}
+
 Status CloudDaemon::start_payments(int http_port) {
   const std::string state_dir = config_.get_string("state_dir");
   const std::string provider = config_.get_string("payments.provider");
@@ -315,8 +325,8 @@ Status CloudDaemon::start_payments(int http_port) {
     payments::StripeProvider* p = stripe->get();
     verifier_options.scheme = payments::WebhookScheme::kStripe;
     verifier_options.parser = payments::parse_stripe_event;
-    payments::register_checkout_route(*http_,
-                                      [p](const std::string& id) { return p->checkout(id); });
+    payments::register_checkout_route(
+        *http_, [p](const std::string& id) { return p->checkout(id); }, intent_owner(p));
     payments_ = std::move(*stripe);
   } else if (provider == "razorpay") {
     payments::RazorpayOptions o;
@@ -336,9 +346,9 @@ Status CloudDaemon::start_payments(int http_port) {
     verifier_options.parser = [p](std::string_view body, std::string_view event_id) {
       return p->parse_event(body, event_id);
     };
-    payments::register_checkout_route(*http_,
-                                      [p](const std::string& id) { return p->checkout(id); });
-    payments::register_upi_route(*http_, *p);
+    payments::register_checkout_route(
+        *http_, [p](const std::string& id) { return p->checkout(id); }, intent_owner(p));
+    payments::register_upi_route(*http_, *p, intent_owner(p));
     payments_ = std::move(*razorpay);
   } else {
     payments::SandboxOptions sandbox_options;

@@ -69,6 +69,8 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<cloud::payments::WebhookVerifier> webhooks_;
   std::unique_ptr<orders::OrderService> orders_;
   Status start_payments(int http_port);
+  // For the checkout and UPI routes: the customer whose order an intent pays.
+  payments::IntentOwnerFn intent_owner(payments::PaymentProvider* provider);
   std::unique_ptr<http::HttpServer> http_;
   std::set<std::string> lagging_;
   metrics::Gauge* lagging_gauge_ = nullptr;

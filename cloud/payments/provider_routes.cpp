@@ -19,22 +19,38 @@ Status for_customer(const Status& st) {
   }
 }
 
-}  // namespace
-
-void register_checkout_route(http::HttpServer& server, CheckoutFn checkout) {
-  server.route("GET", "/v1/payments/checkout/([A-Za-z0-9_]{1,64})",
-               http::Access::roles_of({"customer", "admin"}),
-               [checkout = std::move(checkout)](const http::Request& req) {
-                 StatusOr<nlohmann::json> details = checkout(req.params[0]);
-                 if (!details.ok()) return http::Response::error(for_customer(details.status()));
-                 return http::Response::json(200, *details);
-               });
+// Admins may use any intent; a customer only the intents of their own orders.
+Status may_use(const http::Request& req, const IntentOwnerFn& owner) {
+  if (req.principal.role == "admin") return Status::ok();
+  StatusOr<std::string> customer = owner(req.params[0]);
+  if (!customer.ok()) return for_customer(customer.status());
+  if (*customer != req.principal.subject) return not_found("no such payment");
+  return Status::ok();
 }
 
-void register_upi_route(http::HttpServer& server, RazorpayProvider& provider) {
+}  // namespace
+
+void register_checkout_route(http::HttpServer& server, CheckoutFn checkout, IntentOwnerFn owner) {
+  server.route(
+      "GET", "/v1/payments/checkout/([A-Za-z0-9_]{1,64})",
+      http::Access::roles_of({"customer", "admin"}),
+      [checkout = std::move(checkout), owner = std::move(owner)](const http::Request& req) {
+        if (Status allowed = may_use(req, owner); !allowed.is_ok()) {
+          return http::Response::error(allowed);
+        }
+        StatusOr<nlohmann::json> details = checkout(req.params[0]);
+        if (!details.ok()) return http::Response::error(for_customer(details.status()));
+        return http::Response::json(200, *details);
+      });
+}
+
+void register_upi_route(http::HttpServer& server, RazorpayProvider& provider, IntentOwnerFn owner) {
   server.route("POST", "/v1/payments/upi/([A-Za-z0-9_]{1,64})",
                http::Access::roles_of({"customer", "admin"}),
-               [&provider](const http::Request& req) {
+               [&provider, owner = std::move(owner)](const http::Request& req) {
+                 if (Status allowed = may_use(req, owner); !allowed.is_ok()) {
+                   return http::Response::error(allowed);
+                 }
                  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
                  if (body.is_discarded() || !body.is_object()) {
                    return http::Response::error(invalid_argument("body must be a JSON object"));

@@ -23,6 +23,7 @@ using cloud::payments::FakeStripeOptions;
 using nlohmann::json;
 
 constexpr const char* kAlice = "alice-token";
+constexpr const char* kBob = "bob-token";
 constexpr const char* kStoreSecret = "store-secret-0123456789";
 
 class PaymentProvidersTest : public ::testing::Test {
@@ -36,7 +37,7 @@ class PaymentProvidersTest : public ::testing::Test {
   void start_cloud(std::vector<std::string> extra, std::map<std::string, std::string> env) {
     std::vector<std::string> args = {
         "--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-        "--auth.tokens=" + tokens_json({{"alice", "customer", kAlice}})};
+        "--auth.tokens=" + tokens_json({{"alice", "customer", kAlice}, {"bob", "customer", kBob}})};
     args.insert(args.end(), extra.begin(), extra.end());
     auto cloud = start_daemon("shopeasy-cloud", args, env);
     ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
@@ -135,6 +136,10 @@ TEST_F(PaymentProvidersTest, StripeOrderIsPaidByWebhookThenRefunded) {
   ASSERT_EQ(checkout.status, 200) << checkout.body;
   EXPECT_EQ(json::parse(checkout.body)["client_secret"].get<std::string>().rfind(intent, 0), 0u);
   EXPECT_EQ(call("GET", "/v1/payments/checkout/" + intent, "", "").status, 401);
+  // Another customer cannot read its client_secret: the intent is not theirs.
+  auto stranger = call("GET", "/v1/payments/checkout/" + intent, "", kBob);
+  EXPECT_EQ(stranger.status, 404) << stranger.body;
+  EXPECT_EQ(stranger.body.find("client_secret"), std::string::npos);
 
   ASSERT_TRUE((*fake)->succeed(intent).is_ok());
   expect_status(id, "routed");
@@ -179,6 +184,9 @@ TEST_F(PaymentProvidersTest, RazorpayOrderIsPaidByUpiAndWebhookThenRefunded) {
               {"vpa", "asha"},
               {"email", "asha@example.in"},
               {"contact", "+919876543210"}};
+  // Neither the checkout nor a UPI payment of Alice's order is open to Bob.
+  EXPECT_EQ(call("GET", "/v1/payments/checkout/" + intent, "", kBob).status, 404);
+  EXPECT_EQ(call("POST", "/v1/payments/upi/" + intent, upi.dump(), kBob).status, 404);
   auto bad = call("POST", "/v1/payments/upi/" + intent, upi.dump(), kAlice);
   EXPECT_EQ(bad.status, 400) << bad.body;
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "vpa");
