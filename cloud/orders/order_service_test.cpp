@@ -228,5 +228,34 @@ TEST_F(OrderServiceTest, CancellingTellsTheStoreAndADeliveredOrderCannotBeCancel
   EXPECT_EQ(service_->cancel(id2, "alice", false).status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(OrderServiceTest, ARunnerAssignedAndGivenBackShowsAndThenDisappears) {
+  stock("near", 5);
+  Reply r = place(1, "asg-1");
+  const std::string id = r.body["order_id"];
+  for (const char* s : {"accepted", "picking", "packed"}) {
+    event("near", "order.status", {{"order_id", id}, {"status", s}});
+  }
+  EXPECT_TRUE(order(id).runner_id.empty());
+  event("near", "order.status",
+        {{"order_id", id}, {"status", "packed"}, {"runner_id", "r-1"}, {"eta_ms", 1234567}});
+  EXPECT_EQ(order(id).order.status, wire::OrderStatus::kPacked);
+  EXPECT_EQ(order(id).runner_id, "r-1");
+  EXPECT_EQ(order(id).eta_ms, 1234567);
+  // The runner gave it back: no runner, no ETA, and the customer's stream says so.
+  event("near", "order.status", {{"order_id", id}, {"status", "packed"}, {"reason", "unassigned"}});
+  EXPECT_TRUE(order(id).runner_id.empty());
+  EXPECT_EQ(order(id).eta_ms, 0);
+  auto events = store_->order_events(id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->size(), 2u);
+  EXPECT_EQ(events->back().body["status"], "packed");
+  EXPECT_FALSE(events->back().body.contains("runner_id"));
+  EXPECT_EQ((*events)[events->size() - 2].body["runner_id"], "r-1");
+  // The next runner shows.
+  event("near", "order.status", {{"order_id", id}, {"status", "packed"}, {"runner_id", "r-2"}});
+  EXPECT_EQ(order(id).runner_id, "r-2");
+  EXPECT_EQ(OrderService::order_json(order(id))["runner_id"], "r-2");
+}
+
 }  // namespace
 }  // namespace shopeasy::cloud::orders

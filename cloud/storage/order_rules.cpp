@@ -353,6 +353,14 @@ Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change
   const bool refused = *to == OrderStatus::kCancelled && why.rfind("refused", 0) == 0;
   if (refused && order.order.status == OrderStatus::kRouted) {
     SHOPEASY_RETURN_IF_ERROR(reroute(tx, order, "store " + store_id + " " + why, now_ms));
+  } else if (*to == OrderStatus::kPacked && order.order.status == OrderStatus::kPacked) {
+    // A packed order gets a runner, or gives one back: the status stays, the runner and
+    // ETA are what this event says (none when it names none), and the customer sees it.
+    if (!runner_id) {
+      order.runner_id.clear();
+      order.eta_ms = 0;
+    }
+    SHOPEASY_RETURN_IF_ERROR(set_status(tx, order, OrderStatus::kPacked, "", now_ms));
   } else if (!wire::is_legal_transition(order.order.status, *to) || *to == OrderStatus::kRouted ||
              *to == OrderStatus::kRefunded) {
     return tx.count_kind(store_id, kOrderIgnoredKind);

@@ -1015,6 +1015,13 @@ void OrderBook::unassign(const std::string& order_id) {
         ctx.db().run("UPDATE orders SET runner_id = NULL, assignment_id = NULL, eta_ms = NULL, "
                      "updated_at_ms = ? WHERE order_id = ?",
                      ctx.now_ms(), order_id));
+    // Still packed, now without a runner or ETA: the cloud stops showing the runner
+    // that gave the order back (see the cloud/edge orders contract).
+    auto seq = ctx.emit("order.status", {{"order_id", order_id},
+                                         {"status", "packed"},
+                                         {"reason", "unassigned"},
+                                         {"at_ms", ctx.now_ms()}});
+    if (!seq.ok()) return seq.status();
     return json(true);
   });
   if (!result.ok()) {

@@ -131,7 +131,9 @@ class OrderBook {
   // per position_interval per order (extra positions are dropped, not an error).
   Status on_position(const std::string& order_id, const std::string& runner_id, double lat,
                      double lon, std::int64_t eta_ms, std::int64_t at_ms);
-  // The runner went offline before pickup: the order waits for dispatch again.
+  // The runner went offline before pickup (or its route could not be sent): the order
+  // waits for dispatch again, and the cloud hears order.status packed with reason
+  // "unassigned" and no runner_id.
   void unassign(const std::string& order_id);
 
  private:
