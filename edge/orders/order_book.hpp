@@ -100,7 +100,8 @@ class OrderBook {
                                 const inventory::Actor& actor);
   // Resolves a line the picker cannot fill: a substitute must be of the same category
   // and cost no more than the line's unit price, and be in stock; cancelling the last
-  // remaining units of the order cancels it.
+  // remaining units of the order cancels it. Otherwise the cloud hears the order's new
+  // lines ("order.lines": sku, qty, unit_price_cents, substitute_for).
   StatusOr<nlohmann::json> short_pick(const std::string& order_id, const ShortPick& request,
                                       const inventory::Actor& actor);
   // Closes the pick when every line is picked or resolved: packed.
