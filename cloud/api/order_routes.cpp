@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace shopeasy::cloud::api {
@@ -39,25 +40,50 @@ struct EventStream {
   std::int64_t cursor = 0;
   OrderRouteOptions options;
   std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+  // Set once a final status has gone out: the stream then waits for a late refund
+  // until this wall time (Unix ms) and ends.
+  std::optional<std::int64_t> linger_until_ms;
+  bool ended = false;  // nothing can follow: the stream ends once it is written out
+
+  // After the final status `e`: whether a money event can still follow, and until when.
+  void on_final(const storage::OrderEvent& e) {
+    if (e.body.value("status", "") == "refunded") {
+      ended = true;
+      return;
+    }
+    auto order = store->get_order(order_id);
+    // An order never paid cannot be refunded; one that cannot be read is not waited on.
+    if (!order.ok() || !order->paid) {
+      ended = true;
+      return;
+    }
+    linger_until_ms = e.at_ms + options.late_events_window.count();
+  }
 
   bool step(http::StreamWriter& w) {
     if (!server->running()) return false;
     auto events = store->order_events(order_id, cursor, kEventPage);
     if (!events.ok()) return false;
     std::string chunk;
-    bool done = false;
     for (const storage::OrderEvent& e : *events) {
       cursor = e.seq;
       chunk += "id: " + std::to_string(e.seq) + "\nevent: " + e.kind + "\ndata: " + e.body.dump() +
                "\n\n";
-      if (e.kind == "status" && is_final(e.body)) done = true;
+      if (e.kind == "status" && is_final(e.body)) on_final(e);
     }
     const auto now = std::chrono::steady_clock::now();
     if (!chunk.empty()) {
       last_write = now;
-      // A final status ends the stream once everything before it is out; a later
-      // refund is seen by reconnecting with Last-Event-ID.
-      return w.write(chunk) && !(done && static_cast<int>(events->size()) < kEventPage);
+      // The final events are written before the stream ends.
+      if (!w.write(chunk)) return false;
+      if (ended && static_cast<int>(events->size()) < kEventPage) return false;
+      return true;
+    }
+    if (ended) return false;
+    if (linger_until_ms && std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                                   .count() >= *linger_until_ms) {
+      return false;  // the window for late events has passed
     }
     if (now - last_write >= options.keepalive) {
       last_write = now;

@@ -2,7 +2,8 @@
 //   POST /api/orders                 place (Idempotency-Key header required)
 //   GET  /api/orders/{id}            the order
 //   GET  /api/orders/{id}/events     Server-Sent Events: status and position changes,
-//                                    resumable with Last-Event-ID
+//                                    resumable with Last-Event-ID; open past the final
+//                                    status for a late refund (late_events_window)
 //   POST /api/orders/{id}/cancel     cancel (refunded if paid)
 // A customer sees only their own orders; anyone else's id answers 404.
 #pragma once
@@ -20,6 +21,11 @@ struct OrderRouteOptions {
   // database, so a stream sees changes made through any cloud instance.
   std::chrono::milliseconds poll_interval{200};
   std::chrono::seconds keepalive{15};
+  // After a final status (delivered, cancelled, failed) a paid order can still be
+  // refunded, so its stream stays open for the refund until this long after the final
+  // status, then ends. It ends at once after "refunded" (nothing follows it) and after
+  // the final status of an order that was never paid (no money can move).
+  std::chrono::milliseconds late_events_window{std::chrono::minutes(10)};
 };
 
 void register_order_routes(http::HttpServer& server, orders::OrderService& service,

@@ -224,23 +224,31 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
   const std::vector<routing::RankedStore> ranked =
       ranker_(index_, point, now, units, options_.online_window_ms);
   std::vector<std::string> candidates;
-  for (const routing::RankedStore& r : ranked) candidates.push_back(r.store_id);
+  // Each candidate's own promise: the store that ends up holding the order sets it.
+  std::vector<std::int64_t> promises;
+  for (const routing::RankedStore& r : ranked) {
+    candidates.push_back(r.store_id);
+    promises.push_back(now + r.eta_s * 1000 + options_.promise_margin_ms);
+  }
   if (candidates.empty()) {
     return outcome("no_store", error_reply(409, "no_store_available",
                                            "the stores serving this location are closed or "
                                            "offline; try again later",
                                            "delivery"));
   }
-  if (candidates.size() > 64) candidates.resize(64);
+  if (candidates.size() > 64) {
+    candidates.resize(64);
+    promises.resize(64);
+  }
   order.status = OrderStatus::kPendingPayment;
   order.created_at_ms = now;
   order.updated_at_ms = now;
-  // Promised from the best store's estimate; a later candidate (when the best cannot
-  // supply every line) is usually a little further, which the margin absorbs.
-  order.promised_at_ms = now + ranked.front().eta_s * 1000 + options_.promise_margin_ms;
+  // The best store's estimate until placement knows which candidate holds the order.
+  order.promised_at_ms = promises.front();
 
   const storage::NewOrder new_order{.order = order,
                                     .candidates = candidates,
+                                    .promised_at_ms = promises,
                                     .payment_due_ms = now + options_.payment_timeout_ms,
                                     .idempotency_key = idempotency_key,
                                     .request_hash = request_hash,

@@ -228,5 +228,71 @@ TEST_F(OrderServiceTest, CancellingTellsTheStoreAndADeliveredOrderCannotBeCancel
   EXPECT_EQ(service_->cancel(id2, "alice", false).status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(OrderServiceTest, ARunnerAssignedAndGivenBackShowsAndThenDisappears) {
+  stock("near", 5);
+  Reply r = place(1, "asg-1");
+  const std::string id = r.body["order_id"];
+  for (const char* s : {"accepted", "picking", "packed"}) {
+    event("near", "order.status", {{"order_id", id}, {"status", s}});
+  }
+  EXPECT_TRUE(order(id).runner_id.empty());
+  event("near", "order.status",
+        {{"order_id", id}, {"status", "packed"}, {"runner_id", "r-1"}, {"eta_ms", 1234567}});
+  EXPECT_EQ(order(id).order.status, wire::OrderStatus::kPacked);
+  EXPECT_EQ(order(id).runner_id, "r-1");
+  EXPECT_EQ(order(id).eta_ms, 1234567);
+  // The runner gave it back: no runner, no ETA, and the customer's stream says so.
+  event("near", "order.status", {{"order_id", id}, {"status", "packed"}, {"reason", "unassigned"}});
+  EXPECT_TRUE(order(id).runner_id.empty());
+  EXPECT_EQ(order(id).eta_ms, 0);
+  auto events = store_->order_events(id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->size(), 2u);
+  EXPECT_EQ(events->back().body["status"], "packed");
+  EXPECT_FALSE(events->back().body.contains("runner_id"));
+  EXPECT_EQ((*events)[events->size() - 2].body["runner_id"], "r-1");
+  // The next runner shows.
+  event("near", "order.status", {{"order_id", id}, {"status", "packed"}, {"runner_id", "r-2"}});
+  EXPECT_EQ(order(id).runner_id, "r-2");
+  EXPECT_EQ(OrderService::order_json(order(id))["runner_id"], "r-2");
+}
+
+TEST_F(OrderServiceTest, TheStoresNewLinesReplaceTheOrdersAndBadOnesAreCounted) {
+  stock("near", 5);
+  Reply r = place(2, "lines-1");
+  const std::string id = r.body["order_id"];
+  // Before the store accepts there is nothing to change.
+  event("near", "order.lines",
+        {{"order_id", id}, {"lines", {{{"sku", "MILK"}, {"qty", 1}, {"unit_price_cents", 100}}}}});
+  EXPECT_EQ(order(id).order.lines.front().qty, 2);
+  event("near", "order.status", {{"order_id", id}, {"status", "accepted"}});
+  const std::int64_t total = order(id).order.total_cents;
+  // Malformed lines (zero units) are counted and change nothing.
+  event("near", "order.lines",
+        {{"order_id", id}, {"lines", {{{"sku", "MILK"}, {"qty", 0}, {"unit_price_cents", 100}}}}});
+  EXPECT_EQ(order(id).order.lines.front().qty, 2);
+  event("near", "order.lines",
+        {{"order_id", id},
+         {"lines",
+          {{{"sku", "MILK"}, {"qty", 1}, {"unit_price_cents", 6500}},
+           {{"sku", "MILK-TONED"},
+            {"qty", 1},
+            {"unit_price_cents", 5500},
+            {"substitute_for", "MILK"}}}}});
+  const storage::OrderRecord after = order(id);
+  ASSERT_EQ(after.order.lines.size(), 2u);
+  EXPECT_EQ(after.order.lines[1].sku, "MILK-TONED");
+  EXPECT_EQ(after.order.total_cents, total);  // what was charged stays
+  auto events = store_->order_events(id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->back().kind, "lines");
+  EXPECT_EQ(events->back().body["lines"][1]["substitute_for"], "MILK");
+  auto counts = store_->change_counts("near");
+  ASSERT_TRUE(counts.ok());
+  std::map<std::string, std::int64_t> by_kind = *counts;
+  EXPECT_EQ(by_kind["order.malformed"], 1);
+  EXPECT_GE(by_kind["order.status.ignored"], 1);
+}
+
 }  // namespace
 }  // namespace shopeasy::cloud::orders

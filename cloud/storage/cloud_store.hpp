@@ -170,6 +170,8 @@ struct NewOrder {
   // unset: placement picks the first candidate that can hold every line.
   wire::Order order;
   std::vector<std::string> candidates;  // store ids, best first (at most 64)
+  // The promise if candidates[i] holds the order; empty: order.promised_at_ms for any.
+  std::vector<std::int64_t> promised_at_ms;
   std::int64_t payment_due_ms = 0;
   std::string idempotency_key;  // recorded (status 0) with the order; empty: none
   std::string request_hash;

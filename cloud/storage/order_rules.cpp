@@ -115,8 +115,64 @@ Status not_allowed(const OrderRecord& order, std::string_view what) {
 }  // namespace
 
 bool is_order_kind(std::string_view kind) {
-  return kind == kOrderStatusKind || kind == kOrderPositionKind;
+  return kind == kOrderStatusKind || kind == kOrderPositionKind || kind == kOrderLinesKind;
 }
+
+namespace {
+
+// "order.lines": the store resolved a short pick (a substitute, or fewer units). The
+// order's lines become the store's; a hold the cloud still has for the order follows
+// them, so availability and the order agree with the store. The total charged stays.
+Status apply_lines(OrderTx& tx, const std::string& store_id, const Change& change,
+                   std::int64_t now_ms) {
+  wire::FieldReader r(change.body, "body");
+  std::string order_id;
+  r.required_string("order_id", &order_id, wire::kIdRule);
+  std::vector<wire::OrderLine> lines;
+  nlohmann::json shown = nlohmann::json::array();
+  r.required_array("lines", 1, wire::kMaxOrderLines, [&](wire::FieldReader& item, std::size_t) {
+    wire::OrderLine& line = lines.emplace_back();
+    item.required_string("sku", &line.sku, wire::kIdRule);
+    item.required_int("qty", &line.qty, 1, wire::kMaxLineQty);
+    item.required_int("unit_price_cents", &line.unit_price_cents, 0, wire::kMaxInt64);
+    std::optional<std::string> substitute_for;
+    item.optional_string("substitute_for", &substitute_for, wire::kIdRule);
+    nlohmann::json j = {
+        {"sku", line.sku}, {"qty", line.qty}, {"unit_price_cents", line.unit_price_cents}};
+    if (substitute_for) j["substitute_for"] = *substitute_for;
+    shown.push_back(std::move(j));
+  });
+  if (!r.ok()) return tx.count_kind(store_id, kOrderMalformedKind);
+  StatusOr<std::optional<OrderRecord>> loaded = tx.load_order(order_id);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->has_value() || (*loaded)->order.store_id != store_id) {
+    return tx.count_kind(store_id, kOrderIgnoredKind);
+  }
+  OrderRecord order = std::move(**loaded);
+  const OrderStatus at = order.order.status;
+  if (at != OrderStatus::kAccepted && at != OrderStatus::kPicking && at != OrderStatus::kPacked) {
+    return tx.count_kind(store_id, kOrderIgnoredKind);
+  }
+  if (!order.holds.empty()) {
+    SHOPEASY_RETURN_IF_ERROR(release(tx, order));
+    const std::vector<HeldLine> wanted = holds_for(lines);
+    StatusOr<bool> held = hold_all(tx, store_id, wanted);
+    if (!held.ok()) return held.status();
+    // The store has already reserved them; a replica behind it must not block the change.
+    if (*held) order.holds = wanted;
+  }
+  order.order.lines = std::move(lines);
+  order.order.updated_at_ms = now_ms;
+  ++order.event_seq;
+  SHOPEASY_RETURN_IF_ERROR(
+      tx.append_event(order_id, OrderEvent{.seq = order.event_seq,
+                                           .kind = "lines",
+                                           .body = {{"lines", std::move(shown)}, {"at_ms", now_ms}},
+                                           .at_ms = now_ms}));
+  return tx.update_order(order);
+}
+
+}  // namespace
 
 Status validate_new_order(const NewOrder& order) {
   StatusOr<wire::Order> decoded = wire::decode_order(wire::encode(order.order));
@@ -132,6 +188,16 @@ Status validate_new_order(const NewOrder& order) {
   for (std::size_t i = 0; i < order.candidates.size(); ++i) {
     SHOPEASY_RETURN_IF_ERROR(
         validate_store_id(order.candidates[i], "candidates[" + std::to_string(i) + "]"));
+  }
+  if (!order.promised_at_ms.empty()) {
+    if (order.promised_at_ms.size() != order.candidates.size()) {
+      return invalid_argument("one promise per candidate store", "promised_at_ms");
+    }
+    for (std::size_t i = 0; i < order.promised_at_ms.size(); ++i) {
+      if (order.promised_at_ms[i] <= 0) {
+        return invalid_argument("must be positive", "promised_at_ms[" + std::to_string(i) + "]");
+      }
+    }
   }
   if (order.idempotency_key.size() > 128 || !is_printable(order.idempotency_key)) {
     return invalid_argument("must be at most 128 printable characters", "idempotency_key");
@@ -161,7 +227,8 @@ StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& request, std::int
   }
   const std::vector<HeldLine> wanted = holds_for(request.order.lines);
   std::map<std::string, std::int64_t> best;  // most free stock seen per SKU
-  for (const std::string& candidate : request.candidates) {
+  for (std::size_t c = 0; c < request.candidates.size(); ++c) {
+    const std::string& candidate = request.candidates[c];
     StatusOr<bool> held = hold_all(tx, candidate, wanted);
     if (!held.ok()) return held.status();
     if (!*held) {
@@ -176,6 +243,8 @@ StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& request, std::int
     OrderRecord order;
     order.order = request.order;
     order.order.store_id = candidate;
+    // The promise is the estimate of the store that holds the order.
+    if (c < request.promised_at_ms.size()) order.order.promised_at_ms = request.promised_at_ms[c];
     order.order.created_at_ms = now_ms;
     order.order.updated_at_ms = now_ms;
     order.payment_due_ms = request.payment_due_ms;
@@ -291,6 +360,7 @@ StatusOr<OrderRecord> act_on_order(OrderTx& tx, const std::string& order_id,
 
 Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change& change,
                           std::int64_t now_ms) {
+  if (change.kind == kOrderLinesKind) return apply_lines(tx, store_id, change, now_ms);
   const bool is_status = change.kind == kOrderStatusKind;
   wire::FieldReader r(change.body, "body");
   std::string order_id;
@@ -353,6 +423,14 @@ Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change
   const bool refused = *to == OrderStatus::kCancelled && why.rfind("refused", 0) == 0;
   if (refused && order.order.status == OrderStatus::kRouted) {
     SHOPEASY_RETURN_IF_ERROR(reroute(tx, order, "store " + store_id + " " + why, now_ms));
+  } else if (*to == OrderStatus::kPacked && order.order.status == OrderStatus::kPacked) {
+    // A packed order gets a runner, or gives one back: the status stays, the runner and
+    // ETA are what this event says (none when it names none), and the customer sees it.
+    if (!runner_id) {
+      order.runner_id.clear();
+      order.eta_ms = 0;
+    }
+    SHOPEASY_RETURN_IF_ERROR(set_status(tx, order, OrderStatus::kPacked, "", now_ms));
   } else if (!wire::is_legal_transition(order.order.status, *to) || *to == OrderStatus::kRouted ||
              *to == OrderStatus::kRefunded) {
     return tx.count_kind(store_id, kOrderIgnoredKind);

@@ -22,6 +22,7 @@ namespace shopeasy::cloud::storage::detail {
 
 inline constexpr std::string_view kOrderStatusKind = "order.status";
 inline constexpr std::string_view kOrderPositionKind = "order.position";
+inline constexpr std::string_view kOrderLinesKind = "order.lines";
 inline constexpr std::string_view kOrderIgnoredKind = "order.status.ignored";
 inline constexpr std::string_view kOrderMalformedKind = "order.malformed";
 inline constexpr std::size_t kMaxCandidates = 64;
@@ -63,7 +64,7 @@ Status validate_new_order(const NewOrder& order);
 StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& order, std::int64_t now_ms);
 StatusOr<OrderRecord> act_on_order(OrderTx& tx, const std::string& order_id,
                                    const OrderActionRequest& request, std::int64_t now_ms);
-// One "order.status" or "order.position" change from `store_id`.
+// One "order.status", "order.position" or "order.lines" change from `store_id`.
 Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change& change,
                           std::int64_t now_ms);
 bool is_order_kind(std::string_view kind);

@@ -249,6 +249,24 @@ StatusOr<json> detail_json(db::Database& db, const std::string& order_id) {
   return j;
 }
 
+// "order.lines": the lines the customer will get after a short pick (units still in the
+// order only), so the cloud shows what the store will deliver.
+Status emit_lines(WriteContext& ctx, const std::string& order_id) {
+  auto lines = load_lines(ctx.db(), order_id);
+  if (!lines.ok()) return lines.status();
+  json out = json::array();
+  for (const Line& l : *lines) {
+    if (l.qty <= 0) continue;
+    json line = {{"sku", l.sku}, {"qty", l.qty}, {"unit_price_cents", l.unit_price_cents}};
+    if (l.substitute_for) line["substitute_for"] = *l.substitute_for;
+    out.push_back(std::move(line));
+  }
+  if (out.empty()) return Status::ok();  // the order is cancelled instead
+  auto seq = ctx.emit("order.lines",
+                      {{"order_id", order_id}, {"lines", std::move(out)}, {"at_ms", ctx.now_ms()}});
+  return seq.ok() ? Status::ok() : seq.status();
+}
+
 Status set_line_short(db::Database& db, const std::string& order_id, const Line& line) {
   // Units already picked stay in the bag; the line shrinks to them.
   return db.run("UPDATE order_lines SET state = ?, qty = picked WHERE order_id = ? AND line_no = ?",
@@ -713,6 +731,7 @@ StatusOr<json> OrderBook::short_pick(const std::string& order_id, const ShortPic
                                             ctx.now_ms(), transitions_));
       }
     }
+    SHOPEASY_RETURN_IF_ERROR(emit_lines(ctx, order_id));
     return detail_json(db, order_id);
   });
   return result;
@@ -1015,6 +1034,13 @@ void OrderBook::unassign(const std::string& order_id) {
         ctx.db().run("UPDATE orders SET runner_id = NULL, assignment_id = NULL, eta_ms = NULL, "
                      "updated_at_ms = ? WHERE order_id = ?",
                      ctx.now_ms(), order_id));
+    // Still packed, now without a runner or ETA: the cloud stops showing the runner
+    // that gave the order back (see the cloud/edge orders contract).
+    auto seq = ctx.emit("order.status", {{"order_id", order_id},
+                                         {"status", "packed"},
+                                         {"reason", "unassigned"},
+                                         {"at_ms", ctx.now_ms()}});
+    if (!seq.ok()) return seq.status();
     return json(true);
   });
   if (!result.ok()) {

@@ -100,7 +100,8 @@ class OrderBook {
                                 const inventory::Actor& actor);
   // Resolves a line the picker cannot fill: a substitute must be of the same category
   // and cost no more than the line's unit price, and be in stock; cancelling the last
-  // remaining units of the order cancels it.
+  // remaining units of the order cancels it. Otherwise the cloud hears the order's new
+  // lines ("order.lines": sku, qty, unit_price_cents, substitute_for).
   StatusOr<nlohmann::json> short_pick(const std::string& order_id, const ShortPick& request,
                                       const inventory::Actor& actor);
   // Closes the pick when every line is picked or resolved: packed.
@@ -131,7 +132,9 @@ class OrderBook {
   // per position_interval per order (extra positions are dropped, not an error).
   Status on_position(const std::string& order_id, const std::string& runner_id, double lat,
                      double lon, std::int64_t eta_ms, std::int64_t at_ms);
-  // The runner went offline before pickup: the order waits for dispatch again.
+  // The runner went offline before pickup (or its route could not be sent): the order
+  // waits for dispatch again, and the cloud hears order.status packed with reason
+  // "unassigned" and no runner_id.
   void unassign(const std::string& order_id);
 
  private:

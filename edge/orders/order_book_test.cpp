@@ -436,6 +436,17 @@ TEST_F(OrderBookTest, ARunnerFailureAndAnUnassignAreRecorded) {
   ASSERT_TRUE(waiting.ok());
   ASSERT_EQ(waiting->size(), 1u);
   EXPECT_EQ((*waiting)[0].order_id, "o-14");
+  // The cloud hears that the runner is gone: packed again, without runner or ETA.
+  auto events = status_events("o-14");
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["status"], "packed");
+  EXPECT_EQ(events.back()["reason"], "unassigned");
+  EXPECT_FALSE(events.back().contains("runner_id"));
+  EXPECT_FALSE(events.back().contains("eta_ms"));
+  // A second unassign (no runner any more) says nothing new.
+  const std::size_t before = status_events("o-14").size();
+  book_->unassign("o-14");
+  EXPECT_EQ(status_events("o-14").size(), before);
 
   ASSERT_TRUE(book_->on_runner_event("runner-1", "picked_up", "o-15", 0, "").is_ok());
   ASSERT_TRUE(book_->on_runner_event("runner-1", "failed", "o-15", 0, "flat tyre").is_ok());

@@ -1,5 +1,12 @@
 #include "tests/integration/daemon_fixture.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+
 namespace shopeasy::testing {
 
 std::string admin_tokens_json() {
@@ -49,6 +56,79 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
 std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,
                              const std::map<std::string, std::string>& headers) {
   return http_request("127.0.0.1", d.http_port, "GET", path, "", headers);
+}
+
+StreamRead read_stream(int port, const std::string& path,
+                       const std::map<std::string, std::string>& headers,
+                       const std::function<bool(const std::string&)>& done,
+                       std::chrono::milliseconds timeout) {
+  StreamRead out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto fd = connect_tcp("127.0.0.1", port, timeout);
+  if (!fd.ok()) return out;
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers) request += k + ": " + v + "\r\n";
+  request += "\r\n";
+  for (std::size_t sent = 0; sent < request.size();) {
+    const ssize_t n = ::send(fd->get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return out;
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    if (std::chrono::steady_clock::now() > deadline) return out;
+    if (n <= 0) {
+      pollfd p{fd->get(), POLLOUT, 0};
+      ::poll(&p, 1, 20);
+    }
+  }
+  std::string raw;  // everything after the head, still chunk-framed
+  bool head_done = false;
+  bool chunked = false;
+  const auto dechunk = [&] {
+    if (!chunked) {
+      out.body += raw;
+      raw.clear();
+      return;
+    }
+    while (true) {
+      const auto eol = raw.find("\r\n");
+      if (eol == std::string::npos) return;
+      const std::size_t size = std::stoul(raw.substr(0, eol), nullptr, 16);
+      if (size == 0) {
+        out.ended = true;
+        return;
+      }
+      if (raw.size() < eol + 2 + size + 2) return;
+      out.body += raw.substr(eol + 2, size);
+      raw.erase(0, eol + 2 + size + 2);
+    }
+  };
+  std::string head;
+  char buf[8192];
+  while (!out.ended && std::chrono::steady_clock::now() < deadline) {
+    if (head_done && done(out.body)) break;
+    pollfd p{fd->get(), POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) {
+      out.ended = true;
+      break;
+    }
+    if (!head_done) {
+      head.append(buf, static_cast<std::size_t>(n));
+      const auto end = head.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      head_done = true;
+      out.status = std::atoi(head.c_str() + head.find(' ') + 1);
+      std::string lower = head.substr(0, end);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      chunked = lower.find("transfer-encoding: chunked") != std::string::npos;
+      raw = head.substr(end + 4);
+    } else {
+      raw.append(buf, static_cast<std::size_t>(n));
+    }
+    dechunk();
+  }
+  return out;
 }
 
 }  // namespace shopeasy::testing

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,5 +44,20 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
 // GET path on the daemon; nullopt if it does not answer.
 std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,
                              const std::map<std::string, std::string>& headers = {});
+
+// What read_stream saw of a streamed (chunked) reply.
+struct StreamRead {
+  int status = 0;
+  std::string body;    // de-chunked, as far as it was read
+  bool ended = false;  // the server ended the stream (last chunk or close)
+};
+
+// GET `path` as a long-lived stream (Server-Sent Events) and read until `done(body so
+// far)` holds, the server ends the stream or `timeout` passes; the connection is then
+// closed. Unlike http_request it returns what arrived even while the stream stays open.
+StreamRead read_stream(int port, const std::string& path,
+                       const std::map<std::string, std::string>& headers,
+                       const std::function<bool(const std::string&)>& done,
+                       std::chrono::milliseconds timeout);
 
 }  // namespace shopeasy::testing

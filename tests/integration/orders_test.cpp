@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <latch>
 #include <thread>
 
@@ -450,9 +451,13 @@ TEST_F(OrdersTest, PaidOrderIsRoutedAcceptedDeliveredAndStreamed) {
   EXPECT_EQ(get_order(id)["status"], "delivered");
   auto cancel = call("POST", "/api/orders/" + id + "/cancel", "", kAlice);
   EXPECT_EQ(cancel.status, 409) << cancel.body;
-  // The stream replays every status and ends at the final one.
-  auto events = call("GET", "/api/orders/" + id + "/events", "", kAlice);
+  // The stream replays every status; the order was paid, so it stays open after the
+  // final one for a late refund.
+  auto events = read_stream(
+      clouds_[0].http_port, "/api/orders/" + id + "/events", bearer(kAlice),
+      [](const std::string& body) { return body.find("\"delivered\"") != std::string::npos; }, 10s);
   ASSERT_EQ(events.status, 200);
+  EXPECT_FALSE(events.ended);
   std::vector<std::string> seen;
   for (std::size_t at = 0; (at = events.body.find("data: ", at)) != std::string::npos;) {
     const std::size_t end = events.body.find('\n', at);
@@ -462,7 +467,11 @@ TEST_F(OrdersTest, PaidOrderIsRoutedAcceptedDeliveredAndStreamed) {
   EXPECT_EQ(seen, (std::vector<std::string>{"pending_payment", "confirmed", "routed", "accepted",
                                             "picking", "packed", "out_for_delivery", "delivered"}));
   // Resuming after the fourth event sends only the rest.
-  auto resumed = call("GET", "/api/orders/" + id + "/events", "", kAlice, {{"Last-Event-ID", "4"}});
+  auto headers = bearer(kAlice);
+  headers["Last-Event-ID"] = "4";
+  auto resumed = read_stream(
+      clouds_[0].http_port, "/api/orders/" + id + "/events", headers,
+      [](const std::string& body) { return body.find("\"delivered\"") != std::string::npos; }, 10s);
   EXPECT_EQ(resumed.body.find("\"accepted\""), std::string::npos);
   EXPECT_NE(resumed.body.find("\"delivered\""), std::string::npos);
 }
@@ -522,6 +531,100 @@ TEST_F(OrdersTest, AnOrderNotAcceptedInTimeMovesOnThenFailsWithAReason) {
       << order.dump();
   EXPECT_NE(order.value("reason", "").find("accept_timeout"), std::string::npos) << order.dump();
   EXPECT_EQ(available("MILK"), 5);  // nothing left held anywhere
+}
+
+// Money can move after the final status: a paid order the store fails is refunded by
+// the cloud afterwards. The customer's open stream shows the failure, stays open, shows
+// the refund and only then ends. An unpaid order's stream ends at its final status.
+TEST_F(OrdersTest, TheEventStreamStaysOpenForALateRefundThenEnds) {
+  start_clouds(1);
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 10);
+  auto r = place(order_body("MILK", 1), "late-1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json placed = json::parse(r.body);
+  const std::string id = placed["order_id"];
+  pay(placed);
+  order_status("s1", id, "accepted");
+
+  StreamRead stream;
+  std::atomic<bool> watching{false};
+  std::thread reader([&] {
+    stream = read_stream(
+        clouds_[0].http_port, "/api/orders/" + id + "/events", bearer(kAlice),
+        [&](const std::string& body) {
+          if (body.find("\"accepted\"") != std::string::npos) watching = true;
+          return false;
+        },
+        30s);
+  });
+  // The store fails the order once the customer is watching.
+  EXPECT_TRUE(wait_for([&] { return watching.load(); }, 10s));
+  order_status("s1", id, "failed", "runner_failed: flat tyre");
+  reader.join();
+  EXPECT_EQ(stream.status, 200);
+  EXPECT_TRUE(stream.ended) << "the stream should end after the refund:\n" << stream.body;
+  const auto failed = stream.body.find("\"failed\"");
+  const auto refunded = stream.body.find("\"refunded\"");
+  ASSERT_NE(failed, std::string::npos) << stream.body;
+  ASSERT_NE(refunded, std::string::npos) << "the refund never reached the open stream:\n"
+                                         << stream.body;
+  EXPECT_LT(failed, refunded);
+  EXPECT_EQ(stream.body.rfind("data: "), stream.body.rfind("data: ", refunded));
+
+  // Cancelled before payment: nothing more can happen, so the stream ends at once.
+  auto unpaid = place(order_body("MILK", 1), "late-2");
+  ASSERT_EQ(unpaid.status, 201) << unpaid.body;
+  const std::string unpaid_id = json::parse(unpaid.body)["order_id"];
+  ASSERT_EQ(call("POST", "/api/orders/" + unpaid_id + "/cancel", "", kAlice).status, 200);
+  auto ended = read_stream(
+      clouds_[0].http_port, "/api/orders/" + unpaid_id + "/events", bearer(kAlice),
+      [](const std::string&) { return false; }, 10s);
+  EXPECT_TRUE(ended.ended) << ended.body;
+  EXPECT_NE(ended.body.find("\"cancelled\""), std::string::npos) << ended.body;
+}
+
+// The promise is the estimate of the store that holds the order. "near" is the best
+// store for this customer but has no eggs; "far" holds them, so an order for eggs is
+// promised with far's (longer) ride, one for milk with near's.
+TEST_F(OrdersTest, ThePromiseIsTheEstimateOfTheStoreThatHoldsTheOrder) {
+  start_clouds(1);
+  add_store("near", 12.9740, 77.6440);
+  add_store("far", 12.9600, 77.6300);
+  add_product("MILK", 6500);
+  add_product("EGGS", 6500);
+  stock("near", "MILK", 5);
+  stock("near", "EGGS", 0);
+  stock("far", "MILK", 5);
+  stock("far", "EGGS", 5);
+  const auto promise_s = [&](const std::string& sku, const std::string& key) -> std::int64_t {
+    auto r = place(order_body(sku, 1), key);
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201) return -1;
+    const json o = json::parse(r.body);
+    const json stored = get_order(o["order_id"]);
+    EXPECT_EQ(stored["promised_at_ms"], o["promised_at_ms"]);
+    return (o["promised_at_ms"].get<std::int64_t>() - o["created_at_ms"].get<std::int64_t>());
+  };
+  const std::int64_t milk = promise_s("MILK", "p-1");
+  EXPECT_EQ(
+      get_order(json::parse(place(order_body("MILK", 1), "p-1").body)["order_id"])["store_id"],
+      "near");
+  const auto eggs_reply = place(order_body("EGGS", 1), "p-2");
+  ASSERT_EQ(eggs_reply.status, 201) << eggs_reply.body;
+  const json eggs_order = json::parse(eggs_reply.body);
+  EXPECT_EQ(get_order(eggs_order["order_id"])["store_id"], "far");
+  const std::int64_t eggs = eggs_order["promised_at_ms"].get<std::int64_t>() -
+                            eggs_order["created_at_ms"].get<std::int64_t>();
+  // Same units and no queues: the promises differ by the ride (road = 1.4 x straight
+  // line at 5.5 m/s, whole seconds), nothing else.
+  const auto ride_s = [](double lat, double lon) {
+    const double m = geohash::haversine_m({lat, lon}, {kCustomerLat, kCustomerLon});
+    return static_cast<std::int64_t>(std::ceil(m * 1.4 / 5.5));
+  };
+  EXPECT_EQ(eggs - milk, (ride_s(12.9600, 77.6300) - ride_s(12.9740, 77.6440)) * 1000)
+      << "milk " << milk << " ms, eggs " << eggs << " ms";
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ constexpr int kStatusQos = 1;
 constexpr int kTelemetryQos = 0;
 constexpr int kAssignmentQos = 1;
 constexpr int kEventQos = 1;
+// The own-status subscription only serves to read the retained verdict after a connect;
+// QoS 0 keeps the broker from queueing our own presence messages for us.
+constexpr int kOwnStatusQos = 0;
+// Assignment ids remembered to drop redeliveries.
+constexpr std::size_t kTakenIdsKept = 64;
 
 bool is_token_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -134,6 +139,11 @@ RunnerDevice::RunnerDevice(RunnerDeviceOptions options, const Clock& clock, log:
           metrics.counter("runner_assignments_rejected_total",
                           "Assignments ignored: undecodable, for another runner or queue full",
                           {{"runner_id", options_.runner_id}})),
+      assignments_stale_total_(
+          metrics.counter("runner_assignments_stale_total",
+                          "Assignments dropped: sent before the broker declared the runner "
+                          "offline, or repeats of one already taken",
+                          {{"runner_id", options_.runner_id}})),
       events_refused_total_(metrics.counter("runner_events_refused_total",
                                             "Events refused because the event backlog was full",
                                             {{"runner_id", options_.runner_id}})),
@@ -202,12 +212,16 @@ Status RunnerDevice::start() {
     });
     client->cli->set_message_callback([this](mqtt::const_message_ptr msg) {
       callbacks_running_.fetch_add(1);
-      if (!callbacks_closed_.load() && msg && msg->get_topic() == assignment_topic_) {
-        std::lock_guard inbox_lock(inbox_mutex_);
-        if (inbox_.size() < options_.assignment_capacity) {
-          inbox_.push_back(msg->get_payload_str());
-        } else {
-          ++inbox_overflow_;
+      if (!callbacks_closed_.load() && msg) {
+        const bool is_status = msg->get_topic() == status_topic_;
+        if (is_status || msg->get_topic() == assignment_topic_) {
+          std::lock_guard inbox_lock(inbox_mutex_);
+          // Status messages are few (one per connect) and must never be lost.
+          if (is_status || inbox_.size() < options_.assignment_capacity) {
+            inbox_.push_back({is_status, msg->is_retained(), msg->get_payload_str()});
+          } else {
+            ++inbox_overflow_;
+          }
         }
       }
       callbacks_running_.fetch_sub(1);
@@ -236,7 +250,9 @@ void RunnerDevice::begin_connect(MonoTime now) {
   try {
     mqtt::connect_options opts;
     opts.set_mqtt_version(MQTTVERSION_3_1_1);
-    opts.set_clean_session(true);
+    // A persistent session: the broker keeps the subscriptions and queues assignments
+    // (QoS 1) while the device is away, within its max_queued_messages.
+    opts.set_clean_session(false);
     opts.set_keep_alive_interval(options_.keepalive);
     opts.set_connect_timeout(options_.connect_timeout);
     // Reconnects are ours: paho's own loop cannot be bounded or observed, and its
@@ -295,6 +311,8 @@ void RunnerDevice::on_link_lost(MonoTime now, const std::string& cause) {
   connecting_ = false;
   status_pending_ = false;
   subscribe_pending_ = false;
+  subscribed_ = false;
+  verdict_pending_ = true;
   client_->connect_token.reset();
   reap_inflight_events(true);
   schedule_retry(now);
@@ -352,8 +370,12 @@ MonoTime RunnerDevice::service() {
         connected_.store(true);
         connected_gauge_.set(1);
         status_pending_ = true;
-        // A clean session forgets subscriptions, so every connection makes its own.
+        // Subscribed afresh on every connection: the broker may have lost the session
+        // (restart without persistence), and the re-subscribe is what makes it send the
+        // retained status the held assignments wait for.
         subscribe_pending_ = true;
+        subscribed_ = false;
+        verdict_pending_ = true;
       }
     }
   }
@@ -363,7 +385,10 @@ MonoTime RunnerDevice::service() {
   if (connected_.load()) {
     // Presence first: after an outage the edge must learn the runner is back before
     // it sees the backlog.
-    if (subscribe_pending_) subscribe_pending_ = !subscribe_assignments();
+    if (subscribe_pending_) {
+      subscribe_pending_ = !subscribe_assignments();
+      subscribed_ = !subscribe_pending_;
+    }
     if (status_pending_) status_pending_ = !publish_status(true);
     if (!status_pending_) {
       // Events before telemetry: a milestone matters more than a stale position.
@@ -434,7 +459,10 @@ void RunnerDevice::flush_backlog() {
 
 bool RunnerDevice::subscribe_assignments() {
   try {
-    client_->cli->subscribe(assignment_topic_, kAssignmentQos);
+    // One request, so the broker answers the status filter (its retained verdict)
+    // before it handles the "online" we publish next.
+    client_->cli->subscribe(mqtt::string_collection::create({assignment_topic_, status_topic_}),
+                            mqtt::iasync_client::qos_collection{kAssignmentQos, kOwnStatusQos});
   } catch (const std::exception& e) {
     note_publish_failure("subscribe", describe(e));
     return false;
@@ -506,8 +534,31 @@ void RunnerDevice::reject_assignment(MonoTime now, const std::string& why) {
   }
 }
 
+void RunnerDevice::settle_verdict(MonoTime now, bool stale) {
+  verdict_pending_ = false;
+  if (!stale) {
+    for (auto& a : held_) assignments_.push_back(std::move(a));
+    held_.clear();
+    return;
+  }
+  // The edge saw this runner offline and gave back every order it had not collected;
+  // a route not yet started would deliver orders that are no longer ours.
+  const std::size_t dropped = held_.size() + assignments_.size();
+  for (const auto& list : {&held_, &assignments_}) {
+    for (const wire::Assignment& a : *list) {
+      logger_.warn("assignment_stale",
+                   {{"runner", options_.runner_id}, {"assignment", a.assignment_id}});
+    }
+  }
+  held_.clear();
+  assignments_.clear();
+  assignments_stale_.fetch_add(dropped);
+  assignments_stale_total_.inc(dropped);
+  (void)now;
+}
+
 void RunnerDevice::drain_inbox(MonoTime now) {
-  std::deque<std::string> received;
+  std::deque<Inbound> received;
   std::uint64_t overflow = 0;
   {
     std::lock_guard inbox_lock(inbox_mutex_);
@@ -519,21 +570,41 @@ void RunnerDevice::drain_inbox(MonoTime now) {
     assignments_received_total_.inc();
     reject_assignment(now, "assignment inbox full");
   }
-  for (const std::string& payload : received) {
+  for (Inbound& in : received) {
+    if (in.is_status) {
+      // Only the first status after this connection's subscribe is the verdict; one
+      // seen earlier is an echo from a connection that is gone.
+      if (!verdict_pending_ || !subscribed_) continue;
+      bool offline = false;
+      if (in.retained) {
+        auto status = wire::parse_runner_status(in.payload);
+        offline = status.ok() && status->status == wire::RunnerPresence::kOffline;
+      }
+      settle_verdict(now, offline);
+      continue;
+    }
     assignments_received_.fetch_add(1);
     assignments_received_total_.inc();
-    auto assignment = wire::parse_assignment(payload);
+    auto assignment = wire::parse_assignment(in.payload);
     if (!assignment.ok()) {
       reject_assignment(now, assignment.status().to_string());
     } else if (assignment->runner_id != options_.runner_id) {
       reject_assignment(now, "assignment is for runner " + assignment->runner_id);
-    } else if (assignments_.size() >= options_.assignment_capacity) {
+    } else if (std::find(taken_ids_.begin(), taken_ids_.end(), assignment->assignment_id) !=
+               taken_ids_.end()) {
+      // A redelivery (QoS 1 after a lost acknowledgement): the route is already ours.
+      assignments_stale_.fetch_add(1);
+      assignments_stale_total_.inc();
+    } else if (assignments_.size() + held_.size() >= options_.assignment_capacity) {
       reject_assignment(now, "assignment queue full");
     } else {
       logger_.info("assignment_received", {{"runner", options_.runner_id},
                                            {"assignment", assignment->assignment_id},
-                                           {"stops", assignment->stops.size()}});
-      assignments_.push_back(std::move(*assignment));
+                                           {"stops", assignment->stops.size()},
+                                           {"held", verdict_pending_}});
+      taken_ids_.push_back(assignment->assignment_id);
+      if (taken_ids_.size() > kTakenIdsKept) taken_ids_.pop_front();
+      (verdict_pending_ ? held_ : assignments_).push_back(std::move(*assignment));
     }
   }
 }

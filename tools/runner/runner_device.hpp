@@ -4,12 +4,23 @@
 // telemetry (runners/{id}/telemetry, QoS 0) and rides out broker outages: telemetry
 // produced while disconnected waits in a bounded backlog (oldest dropped first, counted)
 // and is flushed oldest first after the next connect, right after the "online" status.
-// It also takes the routes the edge assigns (runners/{id}/assignment, QoS 1, subscribed
-// afresh on every connect), decoded and queued for the owner, and reports delivery
+// It also takes the routes the edge assigns (runners/{id}/assignment, QoS 1), decoded
+// and queued for the owner, and reports delivery
 // events (runners/{id}/events, QoS 1). Events are never dropped: while disconnected they
 // wait in their own bounded backlog (a full one refuses new events), flushed before the
 // telemetry backlog; events whose delivery was not acknowledged when a connection drops
 // are sent again (the edge dedupes on event_id).
+//
+// The session is persistent (clean session off, the runner id as client id): an
+// assignment the edge sends while the device is cut off waits at the broker and arrives
+// right after the next connect. The broker fires the last will only when it notices the
+// loss itself (1.5 x keepalive without a packet), not when the device comes back first,
+// so a short outage costs the runner nothing. If the will did fire, the edge has seen the
+// runner offline and given its uncollected orders to dispatch again, so whatever the
+// device received but had not started is stale: after each connect the device reads its
+// own retained status (it subscribes to it) before it hands out anything received since
+// the loss, and drops the lot (counted) when the broker said "offline". Assignments are
+// handed out once per assignment_id, however often the broker redelivers them.
 //
 // The device has no thread of its own. An owner thread drives it by calling service(),
 // which handles connection events, reconnects with exponential backoff and flushes the
@@ -160,6 +171,9 @@ class RunnerDevice {
   // runner, or the queue full). Thread-safe.
   std::uint64_t assignments_received() const { return assignments_received_.load(); }
   std::uint64_t assignments_rejected() const { return assignments_rejected_.load(); }
+  // Assignments dropped as stale (the broker declared the runner offline after they
+  // were sent) or as repeats of one already handed out. Thread-safe.
+  std::uint64_t assignments_stale() const { return assignments_stale_.load(); }
   // The URI actually used (after any tcp:// -> ssl:// upgrade).
   const std::string& broker_uri() const { return uri_; }
 
@@ -175,7 +189,10 @@ class RunnerDevice {
   void schedule_retry(MonoTime now);
   bool publish_status(bool online);  // true if the client accepted it
   void flush_backlog();
-  bool subscribe_assignments();  // true if the client accepted the request
+  bool subscribe_assignments();  // true if the client accepted the request (both topics)
+  // Ends the wait for the broker's verdict: held assignments go to the queue, or are
+  // dropped as stale when the broker had declared the runner offline.
+  void settle_verdict(MonoTime now, bool stale);
   bool send_event(const std::string& payload);
   void flush_events();
   // Forgets acknowledged events; puts failed ones back at the front of the backlog, and
@@ -208,6 +225,7 @@ class RunnerDevice {
   metrics::Gauge& backlog_gauge_;
   metrics::Counter& assignments_received_total_;
   metrics::Counter& assignments_rejected_total_;
+  metrics::Counter& assignments_stale_total_;
   metrics::Counter& events_refused_total_;
   metrics::Gauge& event_backlog_gauge_;
 
@@ -225,11 +243,18 @@ class RunnerDevice {
   std::atomic<std::uint64_t> events_refused_{0};
   std::atomic<std::uint64_t> assignments_received_{0};
   std::atomic<std::uint64_t> assignments_rejected_{0};
+  std::atomic<std::uint64_t> assignments_stale_{0};
 
-  // Raw assignment payloads from the library's thread; its own lock, held only to
-  // append or swap, so that thread never waits on the device.
+  // A message from the library's thread: an assignment, or this runner's own status.
+  struct Inbound {
+    bool is_status = false;
+    bool retained = false;
+    std::string payload;
+  };
+  // Raw messages from the library's thread; its own lock, held only to append or swap,
+  // so that thread never waits on the device.
   std::mutex inbox_mutex_;
-  std::deque<std::string> inbox_;     // guarded by inbox_mutex_
+  std::deque<Inbound> inbox_;         // guarded by inbox_mutex_
   std::uint64_t inbox_overflow_ = 0;  // guarded by inbox_mutex_
 
   // Guards everything below and every call into the client.
@@ -239,6 +264,13 @@ class RunnerDevice {
   bool status_pending_ = false;     // "online" still owed for the current connection
   bool subscribe_pending_ = false;  // the assignment subscription, likewise
   std::deque<wire::Assignment> assignments_;
+  // From a connection loss until the first status message after the next subscribe
+  // (the broker's retained verdict, or the echo of our own "online" when none was
+  // retained), decoded assignments wait in held_.
+  bool verdict_pending_ = true;
+  bool subscribed_ = false;  // the subscriptions of the current connection are sent
+  std::deque<wire::Assignment> held_;
+  std::deque<std::string> taken_ids_;      // recent assignment ids handed out, oldest first
   std::deque<std::string> event_backlog_;  // event payloads, oldest first
   MonoTime next_attempt_{};
   std::chrono::milliseconds backoff_{0};
