@@ -785,6 +785,7 @@ NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::str
   o.total_cents = qty * 100;
   return NewOrder{.order = o,
                   .candidates = std::move(candidates),
+                  .promised_at_ms = {},
                   .payment_due_ms = kNow + 60'000,
                   .idempotency_key = key,
                   .request_hash = "h"};

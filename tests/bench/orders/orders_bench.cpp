@@ -159,6 +159,7 @@ Figures place_orders(CloudStore& store, const cloud::routing::StoreIndex& index,
         if (candidates.size() > 64) candidates.resize(64);
         auto result = store.place_order({.order = std::move(o),
                                          .candidates = std::move(candidates),
+                                         .promised_at_ms = {},
                                          .payment_due_ms = kNowMs + 900'000,
                                          .idempotency_key = tag + "-key-" + std::to_string(n),
                                          .request_hash = "bench"},
