@@ -392,7 +392,7 @@ TEST_P(CloudStoreTest, AMalformedChangeIsQuarantinedAndTheRestApplies) {
   EXPECT_EQ(kept[0].kind, "Bad?Kind");
   EXPECT_EQ(kept[2].seq, 2);
   EXPECT_EQ(kept[2].body["sku_on_hand"], "lots");
-  EXPECT_EQ(kept[2].reason, "must be an integer");
+  EXPECT_EQ(kept[2].reason, "must be an integer between -1000000000000 and 1000000000000");
   EXPECT_EQ(kept[2].at_ms, kNow);
   // A replay quarantines nothing twice.
   ASSERT_TRUE(store_->apply_batch("s1", {bad, stock_change(3, "B", 7)}, kNow).ok());
