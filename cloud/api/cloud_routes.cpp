@@ -56,7 +56,14 @@ CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
       reconcile_checks_(metrics.counter("cloud_reconcile_checks_total",
                                         "Replica checksum comparisons with a store")),
       reconcile_mismatches_(metrics.counter("cloud_reconcile_mismatched_buckets_total",
-                                            "Checksum buckets that differed from the store's")) {}
+                                            "Checksum buckets that differed from the store's")),
+      quarantined_(metrics.counter("cloud_sync_quarantined_total",
+                                   "Malformed store changes set aside and acknowledged")),
+      resyncs_(metrics.counter_family(
+          "cloud_sync_resyncs_total",
+          "Stores told to resynchronise (by reason) and full snapshots started", {"reason"})),
+      pruned_(metrics.counter("cloud_sync_replica_rows_removed_total",
+                              "Replica rows removed because the store no longer has the SKU")) {}
 
 void CloudRoutes::register_routes(http::HttpServer& server) {
   // Stores send their batches gzip-compressed; only this route inflates a body.
@@ -69,6 +76,9 @@ void CloudRoutes::register_routes(http::HttpServer& server) {
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/replica)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return replica(r); });
+  server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/quarantine)",
+               Access::roles_of({"store", "admin"}),
+               [this](const Request& r) { return quarantine(r); });
   server.route("PUT", R"(/v1/stores/([A-Za-z0-9_-]{1,64}))",
                Access::roles_of({"admin"}).audited("store.put"),
                [this](const Request& r) { return put_store(r); });
@@ -112,9 +122,47 @@ Response CloudRoutes::sync(const Request& req) {
     changes.push_back(storage::Change{c.seq, std::move(c.kind), std::move(c.body)});
   }
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  auto result = store_.apply_batch(id, changes, now);
+  const storage::BatchMeta meta{.outbox_id = batch->outbox_id.value_or(""),
+                                .head_seq = batch->head_seq,
+                                .resync_from_seq = batch->resync_from_seq};
+  auto result = store_.apply_batch(id, changes, now, meta);
   if (!result.ok()) return refuse("apply_failed", result.status());
   index_.touch(id, now);
+  if (result->conflict != storage::HistoryConflict::kNone) {
+    // The store's outbox no longer continues what was applied here (its database was
+    // restored or replaced): acknowledging by seq would drop its new changes as
+    // duplicates. It must send a full snapshot instead.
+    const std::string reason(storage::to_string(result->conflict));
+    refused_.with({reason}).inc();
+    resyncs_.with({reason}).inc();
+    logger_.warn("store_resync_required", {{"store", id},
+                                           {"reason", reason},
+                                           {"last_applied_seq", result->acked_seq},
+                                           {"first_seq", batch->first_seq},
+                                           {"head_seq", batch->head_seq.value_or(-1)}});
+    const Status conflict(StatusCode::kFailedPrecondition,
+                          "the store's outbox does not continue the history applied up to " +
+                              std::to_string(result->acked_seq) + " (" + reason +
+                              "); send a full snapshot from beyond it",
+                          "first_seq");
+    nlohmann::json body = nlohmann::json::parse(http::error_body(conflict));
+    body["resync"] = {{"reason", reason}, {"acked_seq", result->acked_seq}};
+    return Response::json(409, body);
+  }
+  if (result->resynced) {
+    resyncs_.with({"snapshot_started"}).inc();
+    logger_.warn("store_resync_started", {{"store", id}, {"from_seq", batch->first_seq}});
+  }
+  if (result->pruned > 0) {
+    pruned_.inc(static_cast<std::uint64_t>(result->pruned));
+    logger_.info("replica_rows_removed", {{"store", id}, {"rows", result->pruned}});
+  }
+  for (const auto& q : result->quarantined) {
+    quarantined_.inc();
+    logger_.warn(
+        "change_quarantined",
+        {{"store", id}, {"seq", q.seq}, {"kind", q.kind}, {"field", q.field}, {"error", q.reason}});
+  }
   applied_.inc(static_cast<std::uint64_t>(result->applied));
   duplicates_.inc(static_cast<std::uint64_t>(result->duplicates));
   if (result->expected_seq) {
@@ -200,7 +248,10 @@ nlohmann::json CloudRoutes::store_summary(const storage::StoreRecord& s,
                         {"open", routing::is_open(r.opening_hours, now_ms)},
                         {"last_applied_seq", s.last_applied_seq},
                         {"applied_changes", s.applied_changes},
-                        {"duplicate_changes", s.duplicate_changes}};
+                        {"duplicate_changes", s.duplicate_changes},
+                        {"quarantined_changes", s.quarantined_changes},
+                        {"resyncs", s.resyncs}};
+  if (!s.outbox_id.empty()) out["outbox_id"] = s.outbox_id;
   if (s.last_seen_ms > 0) {
     out["last_seen_ms"] = s.last_seen_ms;
     out["seconds_since_seen"] = (now_ms - s.last_seen_ms) / 1000.0;
@@ -216,6 +267,36 @@ Response CloudRoutes::sync_status(const Request& req) {
   auto s = store_.get_store(id);
   if (!s.ok()) return Response::error(s.status());
   return Response::json(200, store_summary(*s, to_unix_ms(clock_.wall_now())));
+}
+
+Response CloudRoutes::quarantine(const Request& req) {
+  const std::string& id = req.params[0];
+  if (req.principal.role == "store" && req.principal.subject != id) {
+    return Response::error(Status(StatusCode::kPermissionDenied, "another store's quarantine"));
+  }
+  int limit = 100;
+  if (auto l = req.query_param("limit")) {
+    try {
+      limit = std::stoi(*l);
+    } catch (...) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > 1000) {
+      return Response::error(invalid_argument("must be between 1 and 1000", "limit"));
+    }
+  }
+  auto rows = store_.quarantined(id, limit);
+  if (!rows.ok()) return Response::error(rows.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& q : *rows) {
+    items.push_back({{"seq", q.seq},
+                     {"kind", q.kind},
+                     {"body", q.body},
+                     {"field", q.field},
+                     {"reason", q.reason},
+                     {"at_ms", q.at_ms}});
+  }
+  return Response::json(200, {{"store_id", id}, {"items", items}});
 }
 
 Response CloudRoutes::replica(const Request& req) {

@@ -1,7 +1,7 @@
 // The cloud's HTTP API:
 //   stores (role store, own id only): POST /v1/stores/{id}/sync
 //   operators (admin): PUT/GET /v1/stores/{id}, GET /v1/stores, PUT /v1/catalog/{sku},
-//     GET /v1/stores/{id}/sync-status (also the store itself)
+//     GET /v1/stores/{id}/sync-status, /replica and /quarantine (also the store itself)
 //   customer apps (customer, admin): GET /api/stores?geo_hash=, GET /api/inventory?geo_hash=
 #pragma once
 
@@ -34,6 +34,7 @@ class CloudRoutes {
   http::Response put_store(const http::Request& req);
   http::Response sync_status(const http::Request& req);
   http::Response replica(const http::Request& req);
+  http::Response quarantine(const http::Request& req);
   http::Response list_stores(const http::Request& req);
   http::Response put_catalog_item(const http::Request& req);
   http::Response serving_stores(const http::Request& req);
@@ -56,6 +57,9 @@ class CloudRoutes {
   metrics::Histogram& batch_seconds_;
   metrics::Counter& reconcile_checks_;
   metrics::Counter& reconcile_mismatches_;
+  metrics::Counter& quarantined_;
+  metrics::CounterFamily& resyncs_;
+  metrics::Counter& pruned_;
 };
 
 }  // namespace shopeasy::cloud::api

@@ -42,11 +42,14 @@ struct StoreRegistration {
 
 struct StoreRecord {
   StoreRegistration registration;
-  std::string geohash;                 // precision 7, derived from lat/lon
-  std::int64_t last_applied_seq = 0;   // highest change applied from this store
-  std::int64_t last_seen_ms = 0;       // last sync or heartbeat (0: never)
-  std::int64_t applied_changes = 0;    // total applied
-  std::int64_t duplicate_changes = 0;  // total ignored as replays
+  std::string geohash;                   // precision 7, derived from lat/lon
+  std::int64_t last_applied_seq = 0;     // highest change applied from this store
+  std::int64_t last_seen_ms = 0;         // last sync or heartbeat (0: never)
+  std::int64_t applied_changes = 0;      // total applied
+  std::int64_t duplicate_changes = 0;    // total ignored as replays
+  std::string outbox_id;                 // the store's outbox identity, "" until it sends one
+  std::int64_t quarantined_changes = 0;  // total malformed changes set aside
+  std::int64_t resyncs = 0;              // full snapshots that replaced the replica
 };
 
 // One change from a store's outbox (wire::SyncChange).
@@ -56,11 +59,44 @@ struct Change {
   nlohmann::json body;
 };
 
+// What a batch says about the history its seqs number (docs/PROTOCOL.md, "Restores").
+// Every field is optional: batches of older edges carry none of them.
+struct BatchMeta {
+  std::string outbox_id;                        // "" when not sent
+  std::optional<std::int64_t> head_seq;         // newest seq the store's outbox has issued
+  std::optional<std::int64_t> resync_from_seq;  // == the first change's seq on a resync
+};
+
+// A change that could not be applied (malformed kind or body), kept for people to read.
+struct QuarantinedChange {
+  std::int64_t seq = 0;
+  std::string kind;     // as sent, made printable and cut to 64 bytes
+  nlohmann::json body;  // as sent (a string holding its start when it was over 64 KiB)
+  std::string field;    // what is wrong: "changes[3].body.sku_on_hand"
+  std::string reason;   // "must be an integer"
+  std::int64_t at_ms = 0;
+};
+
+// Why a batch cannot be trusted to continue the history the cloud has applied.
+enum class HistoryConflict {
+  kNone,
+  kOutboxChanged,    // another outbox id: the store's database was replaced
+  kEdgeBehind,       // head_seq below last_applied: restored from an older backup
+  kHistoryDiverged,  // the change at last_applied differs from the one applied
+};
+std::string_view to_string(HistoryConflict c);
+
 struct ApplyResult {
-  std::int64_t acked_seq = 0;                // every change up to here is applied
-  std::optional<std::int64_t> expected_seq;  // set when the batch started after a gap
-  std::int64_t applied = 0;                  // new changes applied by this call
-  std::int64_t duplicates = 0;               // changes at or below last_applied, ignored
+  std::int64_t acked_seq = 0;                  // every change up to here is applied
+  std::optional<std::int64_t> expected_seq;    // set when the batch started after a gap
+  std::int64_t applied = 0;                    // new changes applied by this call
+  std::int64_t duplicates = 0;                 // changes at or below last_applied, ignored
+  std::vector<QuarantinedChange> quarantined;  // new changes set aside (counted in applied)
+  // Not kNone: nothing was applied; the store must resynchronise (full snapshot sent
+  // with resync_from_seq beyond acked_seq).
+  HistoryConflict conflict = HistoryConflict::kNone;
+  bool resynced = false;    // this batch started a resynchronisation
+  std::int64_t pruned = 0;  // replica rows removed because the store no longer has them
 };
 
 // A store's replica of one SKU's stock, as last reported by the store.
@@ -235,17 +271,42 @@ class CloudStore {
   // the first new change is beyond last_applied + 1 nothing is applied and
   // expected_seq = last_applied + 1. Also records now_ms as last seen. Applying means:
   // "stock.changed" and "stock.snapshot" set the replica of (store, sku) from the
-  // body's sku_on_hand / sku_reserved / version; "scan.unknown_code" counts the code
-  // in the unknown-codes table; every other kind is counted only (change_counts). A
-  // store's batches apply even while it is inactive. kNotFound for an unknown store;
-  // kInvalidArgument (field "changes[i]...") if the seqs are not consecutive from >= 1,
-  // a kind is not 1..64 of [a-z0-9._], or an applied kind's body is malformed (stock:
-  // sku 1..64 printable, sku_on_hand/sku_reserved integers within +-10^12, version an
-  // optional integer >= 0; unknown code: code 1..256 characters): then nothing of the
+  // body's sku_on_hand / sku_reserved / version (sku 1..64 printable, sku_on_hand /
+  // sku_reserved integers within +-10^12, version an optional integer >= 0);
+  // "scan.unknown_code" counts the code (1..256 characters) in the unknown-codes table;
+  // every other kind is counted only (change_counts). A store's batches apply even while
+  // it is inactive. kNotFound for an unknown store; kInvalidArgument (field
+  // "changes[i].seq") if the seqs are not consecutive from >= 1: then nothing of the
   // batch is applied.
+  //
+  // Malformed changes (a kind not 1..64 of [a-z0-9._], a body that is not an object,
+  // an applied kind's body failing the rules above) no longer refuse the batch: each is
+  // stored in the store's quarantine with the field and reason, counted, acknowledged,
+  // and the changes after it apply in order. Only non-consecutive seqs refuse a batch.
+  //
+  // "stock.snapshot_end" ({"from_seq"?, "buckets"?, "bucket_list"?}) removes the store's
+  // replica rows last set before from_seq (the marker's own seq when absent), in the
+  // listed buckets of `buckets` (every row without a list): the store re-sent every SKU
+  // it has from from_seq on, so an older row is one it no longer has.
+  //
+  // With `meta` (docs/PROTOCOL.md, "Restores"): a batch whose outbox id differs from the
+  // stored one, whose head_seq is below last_applied, or (with an outbox id) whose change
+  // at last_applied differs from the one applied is refused (ApplyResult::conflict, nothing
+  // applied). A batch with resync_from_seq == its first seq beyond last_applied starts a
+  // resynchronisation: last_applied jumps to first seq - 1 and the outbox id is adopted.
+  // With head_seq, a replay that ends before last_applied is acknowledged up to its end
+  // only, so the change at last_applied is always compared before the store moves past.
   virtual StatusOr<ApplyResult> apply_batch(const std::string& store_id,
-                                            const std::vector<Change>& changes,
-                                            std::int64_t now_ms) = 0;
+                                            const std::vector<Change>& changes, std::int64_t now_ms,
+                                            const BatchMeta& meta) = 0;
+  StatusOr<ApplyResult> apply_batch(const std::string& store_id, const std::vector<Change>& changes,
+                                    std::int64_t now_ms) {
+    return apply_batch(store_id, changes, now_ms, BatchMeta{});
+  }
+  // The store's quarantined changes, newest first, at most `limit` (1..10000).
+  // kNotFound for an unknown store.
+  virtual StatusOr<std::vector<QuarantinedChange>> quarantined(const std::string& store_id,
+                                                               int limit) = 0;
 
   // The store's replica for these SKUs (all SKUs when `skus` is empty), in SKU order;
   // SKUs the store never reported are left out. kNotFound for an unknown store.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -357,16 +358,151 @@ TEST_P(CloudStoreTest, NonConsecutiveSeqsAreInvalidAndApplyNothing) {
   EXPECT_TRUE(VALUE(store_->availability("s1", {})).empty());
 }
 
-TEST_P(CloudStoreTest, AMalformedStockBodyRefusesTheWholeBatch) {
+// One malformed change used to refuse its whole batch, and the store resent that batch
+// for ever: now it is set aside with its reason and the rest applies in order.
+TEST_P(CloudStoreTest, AMalformedChangeIsQuarantinedAndTheRestApplies) {
   register_store("s1");
   Change bad = stock_change(2, "B", 1);
   bad.body["sku_on_hand"] = "lots";
+  Change not_object{.seq = 4, .kind = "stock.changed", .body = nlohmann::json::array()};
+  Change bad_kind{.seq = 5, .kind = std::string("Bad\x01Kind"), .body = {{"x", 1}}};
   StatusOr<ApplyResult> result =
-      store_->apply_batch("s1", {stock_change(1, "A", 1), bad, counted(3)}, kNow);
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(result.status().field(), "changes[1].body.sku_on_hand");
-  EXPECT_EQ(VALUE(store_->get_store("s1")).last_applied_seq, 0);
-  EXPECT_TRUE(VALUE(store_->availability("s1", {})).empty());
+      store_->apply_batch("s1",
+                          {stock_change(1, "A", 1), bad, stock_change(3, "B", 7), not_object,
+                           bad_kind, stock_change(6, "A", 9)},
+                          kNow);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->acked_seq, 6);
+  EXPECT_EQ(result->applied, 6);
+  ASSERT_EQ(result->quarantined.size(), 3u);
+  EXPECT_EQ(result->quarantined[0].seq, 2);
+  EXPECT_EQ(result->quarantined[0].field, "changes[1].body.sku_on_hand");
+  EXPECT_EQ(result->quarantined[1].field, "changes[3].body");
+  EXPECT_EQ(result->quarantined[2].field, "changes[4].kind");
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].on_hand, 9);  // A: the change after the bad ones applied
+  EXPECT_EQ(rows[1].on_hand, 7);  // B
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.last_applied_seq, 6);
+  EXPECT_EQ(record.quarantined_changes, 3);
+  std::vector<QuarantinedChange> kept = VALUE(store_->quarantined("s1", 10));
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0].seq, 5);  // newest first
+  EXPECT_EQ(kept[0].kind, "Bad?Kind");
+  EXPECT_EQ(kept[2].seq, 2);
+  EXPECT_EQ(kept[2].body["sku_on_hand"], "lots");
+  EXPECT_EQ(kept[2].reason, "must be an integer between -1000000000000 and 1000000000000");
+  EXPECT_EQ(kept[2].at_ms, kNow);
+  // A replay quarantines nothing twice.
+  ASSERT_TRUE(store_->apply_batch("s1", {bad, stock_change(3, "B", 7)}, kNow).ok());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).quarantined_changes, 3);
+  EXPECT_EQ(store_->quarantined("s1", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->quarantined("nope", 10).status().code(), StatusCode::kNotFound);
+}
+
+// A SKU the store removed must leave the replica once the store says its listing is
+// complete; rows outside the listed buckets and rows re-sent stay.
+TEST_P(CloudStoreTest, SnapshotEndRemovesRowsTheStoreNoLongerHas) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "KEEP", 5), stock_change(2, "GONE", 3), stock_change(3, "LATE", 1)});
+  const int buckets = 4;
+  const int gone_bucket = sku_bucket("GONE", buckets);
+  // A bucket resend: KEEP re-sent if it shares GONE's bucket, then the end marker.
+  std::vector<Change> resend;
+  std::int64_t seq = 4;
+  if (sku_bucket("KEEP", buckets) == gone_bucket) {
+    resend.push_back(stock_change(seq++, "KEEP", 5, 0, 1, "stock.snapshot"));
+  }
+  const std::int64_t from = resend.empty() ? seq : 4;
+  resend.push_back(
+      Change{.seq = seq,
+             .kind = "stock.snapshot_end",
+             .body = {{"from_seq", from}, {"buckets", buckets}, {"bucket_list", {gone_bucket}}}});
+  StatusOr<ApplyResult> result = store_->apply_batch("s1", resend, kNow);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  std::int64_t expected_pruned = 1;
+  if (sku_bucket("LATE", buckets) == gone_bucket) ++expected_pruned;
+  EXPECT_EQ(result->pruned, expected_pruned);
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  std::vector<std::string> skus;
+  for (const auto& r : rows) skus.push_back(r.sku);
+  EXPECT_EQ(std::count(skus.begin(), skus.end(), "GONE"), 0);
+  EXPECT_EQ(std::count(skus.begin(), skus.end(), "KEEP"), 1);
+  // A full listing (no bucket list) removes every row not re-sent since from_seq.
+  apply("s1",
+        {stock_change(seq + 1, "KEEP", 6, 0, 2, "stock.snapshot"),
+         Change{.seq = seq + 2, .kind = "stock.snapshot_end", .body = {{"from_seq", seq + 1}}}});
+  rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].sku, "KEEP");
+  EXPECT_EQ(rows[0].on_hand, 6);
+  // A malformed marker is quarantined, removing nothing.
+  ApplyResult bad = VALUE(store_->apply_batch(
+      "s1", {Change{.seq = seq + 3, .kind = "stock.snapshot_end", .body = {{"bucket_list", {1}}}}},
+      kNow));
+  EXPECT_EQ(bad.quarantined.size(), 1u);
+  EXPECT_EQ(VALUE(store_->availability("s1", {})).size(), 1u);
+}
+
+constexpr const char* kOutboxA = "0123456789abcdef0123456789abcdef";
+constexpr const char* kOutboxB = "fedcba9876543210fedcba9876543210";
+
+// An edge restored from an old backup numbers new, different changes with seqs the
+// cloud already applied: acknowledging them as duplicates would lose them.
+TEST_P(CloudStoreTest, ARestoredEdgeIsToldToResyncInsteadOfLosingChanges) {
+  register_store("s1");
+  const BatchMeta a{.outbox_id = kOutboxA, .head_seq = 4, .resync_from_seq = std::nullopt};
+  ASSERT_TRUE(store_->apply_batch("s1", mixed_batch(1, 4), kNow, a).ok());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).outbox_id, kOutboxA);
+  // A plain replay (the acknowledgement was lost) is still a duplicate.
+  ApplyResult replay = VALUE(store_->apply_batch("s1", mixed_batch(3, 2), kNow, a));
+  EXPECT_EQ(replay.conflict, HistoryConflict::kNone);
+  EXPECT_EQ(replay.duplicates, 2);
+  EXPECT_EQ(replay.acked_seq, 4);
+  // A replay ending before last_applied is acknowledged up to its end only.
+  EXPECT_EQ(VALUE(store_->apply_batch("s1", mixed_batch(1, 2), kNow, a)).acked_seq, 2);
+  // Restored to after change 2: its head is behind what was applied.
+  ApplyResult behind = VALUE(store_->apply_batch(
+      "s1", {stock_change(3, "X", 1)}, kNow,
+      BatchMeta{.outbox_id = kOutboxA, .head_seq = 3, .resync_from_seq = std::nullopt}));
+  EXPECT_EQ(behind.conflict, HistoryConflict::kEdgeBehind);
+  EXPECT_EQ(behind.acked_seq, 4);
+  // Restored, then more traffic past 4: the change at 4 differs from the applied one.
+  ApplyResult diverged = VALUE(store_->apply_batch(
+      "s1", {stock_change(3, "X", 1), stock_change(4, "X", 2), stock_change(5, "X", 3)}, kNow,
+      BatchMeta{.outbox_id = kOutboxA, .head_seq = 5, .resync_from_seq = std::nullopt}));
+  EXPECT_EQ(diverged.conflict, HistoryConflict::kHistoryDiverged);
+  // A new database altogether.
+  ApplyResult other = VALUE(store_->apply_batch(
+      "s1", {stock_change(1, "X", 1)}, kNow,
+      BatchMeta{.outbox_id = kOutboxB, .head_seq = 9, .resync_from_seq = std::nullopt}));
+  EXPECT_EQ(other.conflict, HistoryConflict::kOutboxChanged);
+  // Nothing of the refused batches was applied.
+  EXPECT_TRUE(VALUE(store_->availability("s1", {"X"})).empty());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).last_applied_seq, 4);
+  // The full snapshot, numbered past 4 (here from 7), replaces the replica.
+  const BatchMeta resync{.outbox_id = kOutboxB, .head_seq = 9, .resync_from_seq = 7};
+  ApplyResult started = VALUE(store_->apply_batch(
+      "s1",
+      {stock_change(7, "X", 3, 0, 1, "stock.snapshot"),
+       Change{.seq = 8, .kind = "stock.snapshot_end", .body = {{"from_seq", 7}}}},
+      kNow, resync));
+  EXPECT_EQ(started.conflict, HistoryConflict::kNone);
+  EXPECT_TRUE(started.resynced);
+  EXPECT_EQ(started.acked_seq, 8);
+  std::vector<Availability> rows = VALUE(store_->availability("s1", {}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].sku, "X");
+  StoreRecord record = VALUE(store_->get_store("s1"));
+  EXPECT_EQ(record.outbox_id, kOutboxB);
+  EXPECT_EQ(record.resyncs, 1);
+  // Replayed, the snapshot's first batch is a duplicate, not a second resync.
+  ApplyResult again = VALUE(
+      store_->apply_batch("s1", {stock_change(7, "X", 3, 0, 1, "stock.snapshot")}, kNow, resync));
+  EXPECT_FALSE(again.resynced);
+  EXPECT_EQ(again.duplicates, 1);
+  EXPECT_EQ(VALUE(store_->get_store("s1")).resyncs, 1);
 }
 
 TEST_P(CloudStoreTest, ReplicaFollowsStockChangedAndSnapshots) {

@@ -145,7 +145,25 @@ CREATE TABLE idempotency (
     {3, "orders_by_customer", R"sql(
 CREATE INDEX orders_by_customer ON orders (customer_id, status);
 )sql"},
-    {4, "idempotency_by_age", R"sql(
+    // The history a store's seqs number (outbox id, hash of the change at
+    // last_applied_seq) and the changes set aside as malformed.
+    {4, "sync_history_and_quarantine", R"sql(
+ALTER TABLE stores ADD COLUMN outbox_id text NOT NULL DEFAULT '';
+ALTER TABLE stores ADD COLUMN last_change_hash text NOT NULL DEFAULT '';
+ALTER TABLE stores ADD COLUMN quarantined_changes bigint NOT NULL DEFAULT 0;
+ALTER TABLE stores ADD COLUMN resyncs bigint NOT NULL DEFAULT 0;
+CREATE TABLE quarantine (
+  store_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  kind text NOT NULL,
+  body text NOT NULL,
+  field text NOT NULL,
+  reason text NOT NULL,
+  at_ms bigint NOT NULL,
+  PRIMARY KEY (store_id, seq)
+);
+)sql"},
+    {5, "idempotency_by_age", R"sql(
 CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
 )sql"},
 };
@@ -158,7 +176,8 @@ struct Sql {
 
 #define SHOPEASY_STORE_COLUMNS                                                            \
   "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, " \
-  "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes"
+  "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes, outbox_id, "       \
+  "quarantined_changes, resyncs"
 #define SHOPEASY_CATALOG_COLUMNS "sku, name, category, price_cents, unit, barcodes, active, version"
 
 constexpr Sql kUpsertStore{
@@ -175,7 +194,22 @@ constexpr Sql kListStores{"list_stores",
 constexpr Sql kStoreExists{"store_exists", "SELECT 1 FROM stores WHERE id = $1"};
 constexpr Sql kTouchStore{"touch_store", "UPDATE stores SET last_seen_ms = $2 WHERE id = $1"};
 constexpr Sql kLockStore{"lock_store",
-                         "SELECT last_applied_seq FROM stores WHERE id = $1 FOR UPDATE"};
+                         "SELECT last_applied_seq, outbox_id, last_change_hash FROM stores "
+                         "WHERE id = $1 FOR UPDATE"};
+constexpr Sql kInsertQuarantine{
+    "insert_quarantine",
+    "INSERT INTO quarantine (store_id, seq, kind, body, field, reason, at_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store_id, seq) DO NOTHING"};
+constexpr Sql kPruneCandidates{
+    "prune_candidates",
+    "SELECT sku, updated_seq FROM replica WHERE store_id = $1 AND updated_seq < $2"};
+constexpr Sql kPruneRows{"prune_rows",
+                         "DELETE FROM replica WHERE store_id = $1 AND sku = ANY ($2::text[])"};
+constexpr Sql kQuarantined{
+    "quarantined",
+    "SELECT seq, kind, body, field, reason, at_ms FROM quarantine WHERE store_id = $1 "
+    "ORDER BY seq DESC LIMIT $2"};
+constexpr Sql kConflictSeen{"conflict_seen", "UPDATE stores SET last_seen_ms = $2 WHERE id = $1"};
 constexpr Sql kApplyStock{
     "apply_stock",
     "INSERT INTO replica (store_id, sku, on_hand, reserved, version, updated_seq) "
@@ -200,8 +234,9 @@ constexpr Sql kApplyKindCounts{
 constexpr Sql kFinishBatch{
     "finish_batch",
     "UPDATE stores SET last_applied_seq = $2, last_seen_ms = $3, "
-    "applied_changes = applied_changes + $4, duplicate_changes = duplicate_changes + $5 "
-    "WHERE id = $1"};
+    "applied_changes = applied_changes + $4, duplicate_changes = duplicate_changes + $5, "
+    "last_change_hash = $6, outbox_id = $7, quarantined_changes = quarantined_changes + $8, "
+    "resyncs = resyncs + $9 WHERE id = $1"};
 constexpr Sql kAvailabilityAll{
     "availability_all",
     "SELECT sku, on_hand, reserved, version, updated_seq, held FROM replica WHERE store_id = $1 "
@@ -642,6 +677,9 @@ StatusOr<StoreRecord> read_store(const Rows& rows, int r) {
   record.last_seen_ms = rows.int64(r, 10);
   record.applied_changes = rows.int64(r, 11);
   record.duplicate_changes = rows.int64(r, 12);
+  record.outbox_id = rows.text(r, 13);
+  record.quarantined_changes = rows.int64(r, 14);
+  record.resyncs = rows.int64(r, 15);
   return record;
 }
 
@@ -912,7 +950,7 @@ class PostgresCloudStore final : public CloudStore {
   }
 
   StatusOr<ApplyResult> apply_batch(const std::string& store_id, const std::vector<Change>& changes,
-                                    std::int64_t now_ms) override {
+                                    std::int64_t now_ms, const BatchMeta& meta) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_batch(changes));
     return call([&](Session& s) -> StatusOr<ApplyResult> {
       return s.transaction([&]() -> StatusOr<ApplyResult> {
@@ -920,25 +958,70 @@ class PostgresCloudStore final : public CloudStore {
         if (!locked.ok()) return locked.status();
         Rows rows(locked->get());
         if (rows.count() == 0) return unknown_store(store_id);
-        const detail::BatchPlan plan = detail::plan_batch(changes, rows.int64(0, 0));
-        SHOPEASY_RETURN_IF_ERROR(apply_plan(s, store_id, plan, now_ms));
+        const std::int64_t last = rows.int64(0, 0);
+        const std::string last_hash = rows.text(0, 2);
+        const detail::BatchDecision decision =
+            detail::decide_batch(meta, changes, last, rows.text(0, 1), last_hash);
+        if (decision.conflict != HistoryConflict::kNone) {
+          StatusOr<Result> seen = s.run(kConflictSeen, Params().text(store_id).int64(now_ms));
+          if (!seen.ok()) return seen.status();
+          ApplyResult refused;
+          refused.acked_seq = last;
+          refused.conflict = decision.conflict;
+          return refused;
+        }
+        detail::BatchPlan plan = detail::plan_batch(changes, decision.last_applied, now_ms);
+        StatusOr<std::int64_t> pruned = apply_plan(s, store_id, plan, now_ms);
+        if (!pruned.ok()) return pruned.status();
         PgOrderTx orders(s);
         for (std::size_t i : plan.order_changes) {
           SHOPEASY_RETURN_IF_ERROR(
               detail::apply_order_change(orders, store_id, changes[i], now_ms));
         }
-        StatusOr<Result> finished = s.run(kFinishBatch, Params()
-                                                            .text(store_id)
-                                                            .int64(plan.new_last_applied)
-                                                            .int64(now_ms)
-                                                            .int64(plan.applied)
-                                                            .int64(plan.duplicates));
+        StatusOr<Result> finished =
+            s.run(kFinishBatch, Params()
+                                    .text(store_id)
+                                    .int64(plan.new_last_applied)
+                                    .int64(now_ms)
+                                    .int64(plan.applied)
+                                    .int64(plan.duplicates)
+                                    .text(plan.applied > 0 ? plan.last_hash : last_hash)
+                                    .text(decision.outbox_id)
+                                    .int64(static_cast<std::int64_t>(plan.quarantined.size()))
+                                    .int64(decision.resync ? 1 : 0));
         if (!finished.ok()) return finished.status();
-        return ApplyResult{.acked_seq = plan.new_last_applied,
+        return ApplyResult{.acked_seq = detail::acked_for(meta, changes, plan),
                            .expected_seq = plan.expected_seq,
                            .applied = plan.applied,
-                           .duplicates = plan.duplicates};
+                           .duplicates = plan.duplicates,
+                           .quarantined = std::move(plan.quarantined),
+                           .resynced = decision.resync,
+                           .pruned = *pruned};
       });
+    });
+  }
+
+  StatusOr<std::vector<QuarantinedChange>> quarantined(const std::string& store_id,
+                                                       int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<QuarantinedChange>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result = s.run(kQuarantined, Params().text(store_id).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<QuarantinedChange> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<nlohmann::json> body =
+            detail::parse_stored_json(rows.text(r, 2), "quarantined body");
+        if (!body.ok()) return body.status();
+        out.push_back(QuarantinedChange{.seq = rows.int64(r, 0),
+                                        .kind = rows.text(r, 1),
+                                        .body = std::move(*body),
+                                        .field = rows.text(r, 3),
+                                        .reason = rows.text(r, 4),
+                                        .at_ms = rows.int64(r, 5)});
+      }
+      return out;
     });
   }
 
@@ -1237,9 +1320,10 @@ class PostgresCloudStore final : public CloudStore {
   }
 
  private:
-  // One multi-row statement per table, whatever the batch size.
-  static Status apply_plan(Session& s, const std::string& store_id, const detail::BatchPlan& plan,
-                           std::int64_t now_ms) {
+  // One multi-row statement per table, whatever the batch size. Returns how many replica
+  // rows the plan's prunes removed.
+  static StatusOr<std::int64_t> apply_plan(Session& s, const std::string& store_id,
+                                           const detail::BatchPlan& plan, std::int64_t now_ms) {
     using Update = detail::StockUpdate;
     using Count = std::pair<std::string, std::int64_t>;
     if (!plan.stock.empty()) {
@@ -1268,7 +1352,37 @@ class PostgresCloudStore final : public CloudStore {
           .int64_array(plan.kind_counts, [](const Count& c) { return c.second; });
       SHOPEASY_RETURN_IF_ERROR(s.run(kApplyKindCounts, params).status());
     }
-    return Status::ok();
+    for (const QuarantinedChange& c : plan.quarantined) {
+      SHOPEASY_RETURN_IF_ERROR(s.run(kInsertQuarantine, Params()
+                                                            .text(store_id)
+                                                            .int64(c.seq)
+                                                            .text(c.kind)
+                                                            .text(detail::quarantine_body(c.body))
+                                                            .text(c.field)
+                                                            .text(c.reason)
+                                                            .int64(c.at_ms))
+                                   .status());
+    }
+    // After the stock rows: rows the same batch re-sent carry seqs past from_seq.
+    std::int64_t pruned = 0;
+    for (const detail::Prune& prune : plan.prunes) {
+      StatusOr<Result> candidates =
+          s.run(kPruneCandidates, Params().text(store_id).int64(prune.from_seq));
+      if (!candidates.ok()) return candidates.status();
+      Rows rows(candidates->get());
+      std::vector<std::string> gone;
+      for (int r = 0; r < rows.count(); ++r) {
+        std::string sku = rows.text(r, 0);
+        if (detail::prune_covers(prune, sku, rows.int64(r, 1))) gone.push_back(std::move(sku));
+      }
+      if (gone.empty()) continue;
+      Params params;
+      params.text(store_id).text_array(
+          gone, [](const std::string& sku) -> std::string_view { return sku; });
+      SHOPEASY_RETURN_IF_ERROR(s.run(kPruneRows, params).status());
+      pruned += static_cast<std::int64_t>(gone.size());
+    }
+    return pruned;
   }
 
   // fn(session) on a pooled connection, retried when the pooled connection turned out to

@@ -114,14 +114,33 @@ CREATE TABLE idempotency (
     {.version = 3, .name = "orders_by_customer", .sql = R"sql(
 CREATE INDEX orders_by_customer ON orders (customer_id, status);
 )sql"},
-    {.version = 4, .name = "idempotency_by_age", .sql = R"sql(
+    // The history a store's seqs number (outbox id, hash of the change at
+    // last_applied_seq) and the changes set aside as malformed.
+    {.version = 4, .name = "sync_history_and_quarantine", .sql = R"sql(
+ALTER TABLE stores ADD COLUMN outbox_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE stores ADD COLUMN last_change_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE stores ADD COLUMN quarantined_changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stores ADD COLUMN resyncs INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE quarantine (
+  store_id TEXT NOT NULL REFERENCES stores (id),
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  field TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (store_id, seq)
+) WITHOUT ROWID;
+)sql"},
+    {.version = 5, .name = "idempotency_by_age", .sql = R"sql(
 CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
 )sql"},
 };
 
 constexpr std::string_view kStoreColumns =
     "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, "
-    "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes";
+    "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes, outbox_id, "
+    "quarantined_changes, resyncs";
 
 constexpr std::string_view kCatalogColumns =
     "sku, name, category, price_cents, unit, barcodes, active, version";
@@ -149,6 +168,9 @@ StatusOr<StoreRecord> read_store(const db::Statement& row) {
   record.last_seen_ms = row.column_int64(10);
   record.applied_changes = row.column_int64(11);
   record.duplicate_changes = row.column_int64(12);
+  record.outbox_id = row.column_text(13);
+  record.quarantined_changes = row.column_int64(14);
+  record.resyncs = row.column_int64(15);
   return record;
 }
 
@@ -379,16 +401,39 @@ class SqliteCloudStore final : public CloudStore {
   }
 
   StatusOr<ApplyResult> apply_batch(const std::string& store_id, const std::vector<Change>& changes,
-                                    std::int64_t now_ms) override {
+                                    std::int64_t now_ms, const BatchMeta& meta) override {
     return detail::guarded([&]() -> StatusOr<ApplyResult> {
       SHOPEASY_RETURN_IF_ERROR(detail::validate_batch(changes));
       return write_tx([&](db::Database& db) -> StatusOr<ApplyResult> {
-        StatusOr<std::optional<std::int64_t>> last = db.query_one<std::int64_t>(
-            "SELECT last_applied_seq FROM stores WHERE id = ?", store_id);
-        if (!last.ok()) return last.status();
-        if (!last->has_value()) return unknown_store(store_id);
-        const detail::BatchPlan plan = detail::plan_batch(changes, **last);
-        SHOPEASY_RETURN_IF_ERROR(apply_plan(db, store_id, plan, now_ms));
+        std::int64_t last = 0;
+        std::string outbox_id;
+        std::string last_hash;
+        {
+          db::Query q = db.query(
+              "SELECT last_applied_seq, outbox_id, last_change_hash FROM stores WHERE id = ?",
+              store_id);
+          const db::Statement* row = q.next();
+          if (row == nullptr) {
+            if (!q.status().is_ok()) return q.status();
+            return unknown_store(store_id);
+          }
+          last = row->column_int64(0);
+          outbox_id = row->column_text(1);
+          last_hash = row->column_text(2);
+        }
+        const detail::BatchDecision decision =
+            detail::decide_batch(meta, changes, last, outbox_id, last_hash);
+        if (decision.conflict != HistoryConflict::kNone) {
+          SHOPEASY_RETURN_IF_ERROR(
+              db.run("UPDATE stores SET last_seen_ms = ? WHERE id = ?", now_ms, store_id));
+          ApplyResult refused;
+          refused.acked_seq = last;
+          refused.conflict = decision.conflict;
+          return refused;
+        }
+        detail::BatchPlan plan = detail::plan_batch(changes, decision.last_applied, now_ms);
+        StatusOr<std::int64_t> pruned = apply_plan(db, store_id, plan, now_ms);
+        if (!pruned.ok()) return pruned.status();
         SqliteOrderTx orders(db);
         for (std::size_t i : plan.order_changes) {
           SHOPEASY_RETURN_IF_ERROR(
@@ -396,13 +441,48 @@ class SqliteCloudStore final : public CloudStore {
         }
         SHOPEASY_RETURN_IF_ERROR(db.run(
             "UPDATE stores SET last_applied_seq = ?, last_seen_ms = ?, "
-            "applied_changes = applied_changes + ?, duplicate_changes = duplicate_changes + ? "
-            "WHERE id = ?",
-            plan.new_last_applied, now_ms, plan.applied, plan.duplicates, store_id));
-        return ApplyResult{.acked_seq = plan.new_last_applied,
+            "applied_changes = applied_changes + ?, duplicate_changes = duplicate_changes + ?, "
+            "last_change_hash = ?, outbox_id = ?, "
+            "quarantined_changes = quarantined_changes + ?, resyncs = resyncs + ? WHERE id = ?",
+            plan.new_last_applied, now_ms, plan.applied, plan.duplicates,
+            plan.applied > 0 ? plan.last_hash : last_hash, decision.outbox_id,
+            static_cast<std::int64_t>(plan.quarantined.size()),
+            static_cast<std::int64_t>(decision.resync ? 1 : 0), store_id));
+        return ApplyResult{.acked_seq = detail::acked_for(meta, changes, plan),
                            .expected_seq = plan.expected_seq,
                            .applied = plan.applied,
-                           .duplicates = plan.duplicates};
+                           .duplicates = plan.duplicates,
+                           .quarantined = std::move(plan.quarantined),
+                           .resynced = decision.resync,
+                           .pruned = *pruned};
+      });
+    });
+  }
+
+  StatusOr<std::vector<QuarantinedChange>> quarantined(const std::string& store_id,
+                                                       int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<QuarantinedChange>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<QuarantinedChange>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        std::vector<QuarantinedChange> out;
+        db::Query q = db.query(
+            "SELECT seq, kind, body, field, reason, at_ms FROM quarantine WHERE store_id = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            store_id, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<nlohmann::json> body =
+              detail::parse_stored_json(row->column_text(2), "quarantined body");
+          if (!body.ok()) return body.status();
+          out.push_back(QuarantinedChange{.seq = row->column_int64(0),
+                                          .kind = row->column_text(1),
+                                          .body = std::move(*body),
+                                          .field = row->column_text(3),
+                                          .reason = row->column_text(4),
+                                          .at_ms = row->column_int64(5)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
       });
     });
   }
@@ -760,9 +840,10 @@ class SqliteCloudStore final : public CloudStore {
   }
 
  private:
-  // Writes the plan's rows, borrowing each statement once for the whole batch.
-  static Status apply_plan(db::Database& db, const std::string& store_id,
-                           const detail::BatchPlan& plan, std::int64_t now_ms) {
+  // Writes the plan's rows, borrowing each statement once for the whole batch. Returns
+  // how many replica rows the plan's prunes removed.
+  static StatusOr<std::int64_t> apply_plan(db::Database& db, const std::string& store_id,
+                                           const detail::BatchPlan& plan, std::int64_t now_ms) {
     if (!plan.stock.empty()) {
       StatusOr<db::CachedStatement> stmt = db.cached(
           "INSERT INTO replica (store_id, sku, on_hand, reserved, version, updated_seq) "
@@ -797,7 +878,35 @@ class SqliteCloudStore final : public CloudStore {
         SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
       }
     }
-    return Status::ok();
+    for (const QuarantinedChange& c : plan.quarantined) {
+      SHOPEASY_RETURN_IF_ERROR(db.run(
+          "INSERT INTO quarantine (store_id, seq, kind, body, field, reason, at_ms) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, seq) DO NOTHING",
+          store_id, c.seq, c.kind, detail::quarantine_body(c.body), c.field, c.reason, c.at_ms));
+    }
+    // After the stock rows: rows the same batch re-sent carry seqs past from_seq.
+    std::int64_t pruned = 0;
+    for (const detail::Prune& prune : plan.prunes) {
+      std::vector<std::string> gone;
+      {
+        db::Query q =
+            db.query("SELECT sku, updated_seq FROM replica WHERE store_id = ? AND updated_seq < ?",
+                     store_id, prune.from_seq);
+        while (const db::Statement* row = q.next()) {
+          std::string sku = row->column_text(0);
+          if (detail::prune_covers(prune, sku, row->column_int64(1))) {
+            gone.push_back(std::move(sku));
+          }
+        }
+        if (!q.status().is_ok()) return q.status();
+      }
+      for (const std::string& sku : gone) {
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("DELETE FROM replica WHERE store_id = ? AND sku = ?", store_id, sku));
+      }
+      pruned += static_cast<std::int64_t>(gone.size());
+    }
+    return pruned;
   }
 
   // fn(db) on the writer connection, outside an explicit transaction (single statements).

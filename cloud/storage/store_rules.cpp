@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <unordered_map>
 
@@ -22,12 +23,28 @@ std::uint64_t row_checksum(std::string_view sku, std::int64_t on_hand, std::int6
   return wire::row_checksum(sku, on_hand, reserved);
 }
 
+std::string_view to_string(HistoryConflict c) {
+  switch (c) {
+    case HistoryConflict::kNone:
+      return "none";
+    case HistoryConflict::kOutboxChanged:
+      return "outbox_changed";
+    case HistoryConflict::kEdgeBehind:
+      return "edge_behind";
+    case HistoryConflict::kHistoryDiverged:
+      return "history_diverged";
+  }
+  return "unknown";
+}
+
 namespace detail {
 namespace {
 
 constexpr std::string_view kStockChanged = "stock.changed";
 constexpr std::string_view kStockSnapshot = "stock.snapshot";
 constexpr std::string_view kUnknownCode = "scan.unknown_code";
+constexpr std::string_view kSnapshotEnd = "stock.snapshot_end";
+constexpr std::size_t kMaxQuarantinedBodyBytes = 64 * 1024;
 
 // Bounded so that on_hand - reserved cannot overflow in SQL on either backend.
 constexpr std::int64_t kMaxStockMagnitude = 1'000'000'000'000;
@@ -102,6 +119,28 @@ bool is_lower_hex(std::string_view s) {
 std::string change_path(std::size_t index) { return "changes[" + std::to_string(index) + "]"; }
 
 Status validate_change_body(const Change& change, std::size_t index) {
+  if (change.kind == kSnapshotEnd) {
+    wire::FieldReader r(change.body, change_path(index) + ".body");
+    std::optional<std::int64_t> from_seq;
+    std::optional<std::int64_t> buckets;
+    r.optional_int("from_seq", &from_seq, std::int64_t{1});
+    r.optional_int("buckets", &buckets, std::int64_t{1}, std::int64_t{kMaxBuckets});
+    SHOPEASY_RETURN_IF_ERROR(r.status());
+    if (const auto list = change.body.find("bucket_list"); list != change.body.end()) {
+      const std::string field = change_path(index) + ".body.bucket_list";
+      if (!buckets) return invalid_argument("needs buckets beside it", field);
+      if (!list->is_array() || list->size() > static_cast<std::size_t>(*buckets)) {
+        return invalid_argument("must be an array of at most buckets bucket numbers", field);
+      }
+      for (const auto& b : *list) {
+        if (!b.is_number_integer() || b.get<std::int64_t>() < 0 ||
+            b.get<std::int64_t>() >= *buckets) {
+          return invalid_argument("must hold integers 0..buckets-1", field);
+        }
+      }
+    }
+    return Status::ok();
+  }
   if (is_stock_kind(change.kind)) {
     wire::FieldReader r(change.body, change_path(index) + ".body");
     std::string sku;
@@ -215,15 +254,21 @@ Status validate_batch(const std::vector<Change>& changes) {
                                   ", got " + std::to_string(change.seq),
                               change_path(i) + ".seq");
     }
-    if (!wire::is_valid_kind(change.kind)) {
-      return invalid_argument("must be 1 to 64 of [a-z0-9._]", change_path(i) + ".kind");
-    }
-    SHOPEASY_RETURN_IF_ERROR(validate_change_body(change, i));
   }
   return Status::ok();
 }
 
-BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_applied) {
+Status validate_change(const Change& change, std::size_t index) {
+  if (!wire::is_valid_kind(change.kind)) {
+    return invalid_argument("must be 1 to 64 of [a-z0-9._]", change_path(index) + ".kind");
+  }
+  // Kinds that are only counted keep whatever body they have; the applied ones check
+  // theirs (a non-object body fails there).
+  return validate_change_body(change, index);
+}
+
+BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_applied,
+                     std::int64_t now_ms) {
   BatchPlan plan;
   plan.new_last_applied = last_applied;
   if (changes.empty()) return plan;
@@ -243,8 +288,32 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
   std::unordered_map<std::string_view, std::size_t> stock_index;
   std::unordered_map<std::string_view, std::size_t> code_index;
   std::unordered_map<std::string_view, std::size_t> kind_index;
+  plan.last_hash = change_hash(changes.back());
   for (std::size_t i = skip; i < changes.size(); ++i) {
     const Change& change = changes[i];
+    if (Status valid = validate_change(change, i); !valid.is_ok()) {
+      plan.quarantined.push_back(QuarantinedChange{.seq = change.seq,
+                                                   .kind = quarantine_kind(change.kind),
+                                                   .body = change.body,
+                                                   .field = valid.field(),
+                                                   .reason = valid.message(),
+                                                   .at_ms = now_ms});
+      continue;
+    }
+    if (change.kind == kSnapshotEnd) {
+      Prune prune{.from_seq = change.body.value("from_seq", change.seq),
+                  .buckets = change.body.value("buckets", 0),
+                  .bucket_list = {}};
+      if (auto list = change.body.find("bucket_list"); list != change.body.end()) {
+        for (const auto& b : *list) prune.bucket_list.push_back(b.get<int>());
+        // An explicit empty list names no bucket: nothing to remove.
+        if (prune.bucket_list.empty()) continue;
+      } else {
+        prune.buckets = 0;
+      }
+      plan.prunes.push_back(std::move(prune));
+      continue;
+    }
     if (is_stock_kind(change.kind)) {
       const auto& sku = change.body["sku"].get_ref<const std::string&>();
       StockUpdate update{.sku = sku,
@@ -285,6 +354,93 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
   std::sort(plan.unknown_codes.begin(), plan.unknown_codes.end());
   std::sort(plan.kind_counts.begin(), plan.kind_counts.end());
   return plan;
+}
+
+bool prune_covers(const Prune& prune, std::string_view sku, std::int64_t updated_seq) {
+  if (updated_seq >= prune.from_seq) return false;
+  if (prune.bucket_list.empty()) return true;
+  const int bucket = sku_bucket(sku, prune.buckets);
+  return std::find(prune.bucket_list.begin(), prune.bucket_list.end(), bucket) !=
+         prune.bucket_list.end();
+}
+
+std::string change_hash(const Change& change) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  auto mix = [&](std::string_view data) {
+    for (unsigned char c : data) {
+      hash ^= c;
+      hash *= 1099511628211ULL;
+    }
+  };
+  mix(std::to_string(change.seq));
+  mix("|");
+  mix(change.kind);
+  mix("|");
+  mix(dump_json(change.body));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+BatchDecision decide_batch(const BatchMeta& meta, const std::vector<Change>& changes,
+                           std::int64_t last_applied, const std::string& stored_outbox_id,
+                           const std::string& stored_hash) {
+  BatchDecision d;
+  d.last_applied = last_applied;
+  d.outbox_id = stored_outbox_id;
+  const bool has_changes = !changes.empty();
+  // A resynchronisation starts beyond everything applied; replayed, it is an ordinary
+  // replay and checked like one.
+  if (meta.resync_from_seq && has_changes && *meta.resync_from_seq == changes.front().seq &&
+      changes.front().seq > last_applied) {
+    d.resync = true;
+    d.last_applied = changes.front().seq - 1;
+    if (!meta.outbox_id.empty()) d.outbox_id = meta.outbox_id;
+    return d;
+  }
+  if (!meta.outbox_id.empty()) {
+    if (!stored_outbox_id.empty() && stored_outbox_id != meta.outbox_id) {
+      d.conflict = HistoryConflict::kOutboxChanged;
+      return d;
+    }
+    d.outbox_id = meta.outbox_id;
+  }
+  if (meta.head_seq && *meta.head_seq < last_applied) {
+    d.conflict = HistoryConflict::kEdgeBehind;
+    return d;
+  }
+  // Edges older than the outbox id cannot resynchronise: they keep the old behaviour.
+  if (has_changes && !meta.outbox_id.empty() && !stored_hash.empty() &&
+      changes.front().seq <= last_applied && changes.back().seq >= last_applied) {
+    const Change& at_last = changes[static_cast<std::size_t>(last_applied - changes.front().seq)];
+    if (change_hash(at_last) != stored_hash) d.conflict = HistoryConflict::kHistoryDiverged;
+  }
+  return d;
+}
+
+std::int64_t acked_for(const BatchMeta& meta, const std::vector<Change>& changes,
+                       const BatchPlan& plan) {
+  if (meta.head_seq && plan.applied == 0 && !changes.empty() &&
+      changes.back().seq < plan.new_last_applied) {
+    return changes.back().seq;
+  }
+  return plan.new_last_applied;
+}
+
+std::string quarantine_kind(const std::string& kind) {
+  std::string out;
+  for (char c : kind.substr(0, 64)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7F ? c : '?');
+  }
+  return out;
+}
+
+std::string quarantine_body(const nlohmann::json& body) {
+  std::string text = dump_json(body);
+  if (text.size() <= kMaxQuarantinedBodyBytes) return text;
+  text.resize(kMaxQuarantinedBodyBytes);
+  return dump_json(nlohmann::json(text));
 }
 
 std::string dump_json(const nlohmann::json& j) {

@@ -58,6 +58,16 @@ struct StockUpdate {
   std::int64_t seq = 0;  // the change that set it
 };
 
+// A "stock.snapshot_end": replica rows set before from_seq in the listed buckets (of
+// `buckets`; every row when the list is empty) are ones the store no longer has.
+struct Prune {
+  std::int64_t from_seq = 0;
+  int buckets = 0;
+  std::vector<int> bucket_list;
+};
+// Whether a replica row (sku, last set by updated_seq) goes under this prune.
+bool prune_covers(const Prune& prune, std::string_view sku, std::int64_t updated_seq);
+
 // What applying a batch on top of `last_applied` does. Work is folded per key so a
 // backend writes each replica row, unknown code and kind counter once per batch.
 struct BatchPlan {
@@ -68,16 +78,47 @@ struct BatchPlan {
   std::vector<StockUpdate> stock;            // last change per SKU wins; SKU order
   std::vector<std::pair<std::string, std::int64_t>> unknown_codes;  // code -> occurrences
   std::vector<std::pair<std::string, std::int64_t>> kind_counts;    // counted-only kinds
-  std::vector<std::size_t> order_changes;  // indices of order events, applied in order
+  std::vector<std::size_t> order_changes;      // indices of order events, applied in order
+  std::vector<QuarantinedChange> quarantined;  // malformed new changes, seq order
+  std::vector<Prune> prunes;                   // applied after the stock rows
+  std::string last_hash;                       // change_hash of the last new change ("" when none)
 };
 
-// Checks a batch on its own, before any database work: seqs >= 1 and consecutive, kinds
-// valid, and the bodies of the kinds that are applied ("stock.changed"/"stock.snapshot":
-// sku, sku_on_hand and sku_reserved within +-10^12, optional version >= 0; "scan.unknown_code":
-// code of 1..256 characters). kInvalidArgument naming "changes[i]...".
+// How a batch relates to the history the cloud applied, from the store's stored
+// position, outbox id and the hash of its change at last_applied.
+struct BatchDecision {
+  HistoryConflict conflict = HistoryConflict::kNone;
+  bool resync = false;            // starts a resynchronisation
+  std::int64_t last_applied = 0;  // to plan on (jumped forward by a resync)
+  std::string outbox_id;          // to store after the batch
+};
+BatchDecision decide_batch(const BatchMeta& meta, const std::vector<Change>& changes,
+                           std::int64_t last_applied, const std::string& stored_outbox_id,
+                           const std::string& stored_hash);
+// The acknowledgement to give for a planned batch (see CloudStore::apply_batch).
+std::int64_t acked_for(const BatchMeta& meta, const std::vector<Change>& changes,
+                       const BatchPlan& plan);
+// 16 hex digits of FNV-1a 64 over "seq|kind|body" (the body's compact JSON): what the
+// cloud compares when a store replays the change at last_applied.
+std::string change_hash(const Change& change);
+// The kind and body of a quarantined change as stored (kind printable, at most 64 bytes;
+// body compact JSON, or a JSON string of its first 64 KiB).
+std::string quarantine_kind(const std::string& kind);
+std::string quarantine_body(const nlohmann::json& body);
+
+// Checks a batch's seqs before any database work: >= 1 and consecutive.
+// kInvalidArgument naming "changes[i].seq".
 Status validate_batch(const std::vector<Change>& changes);
-// The plan for a batch that passed validate_batch.
-BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_applied);
+// Checks one change (the index names it): kind valid, and the bodies (objects) of the
+// kinds that are applied ("stock.changed"/"stock.snapshot": sku, sku_on_hand and
+// sku_reserved within +-10^12, optional version >= 0; "scan.unknown_code": code of
+// 1..256 characters; "stock.snapshot_end": optional from_seq >= 1, buckets 1..65536 with
+// bucket_list, each in 0..buckets-1). kInvalidArgument naming "changes[i]...".
+Status validate_change(const Change& change, std::size_t index);
+// The plan for a batch that passed validate_batch; a change failing validate_change is
+// quarantined (stamped with now_ms) instead of applied.
+BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_applied,
+                     std::int64_t now_ms = 0);
 
 // Compact JSON text; invalid UTF-8 is replaced rather than thrown about.
 std::string dump_json(const nlohmann::json& j);

@@ -10,6 +10,12 @@ namespace {
 using detail::BatchPlan;
 using detail::plan_batch;
 using detail::validate_batch;
+using detail::validate_change;
+
+// One change checked on its own, as plan_batch does before quarantining it.
+Status validate_one(const std::vector<Change>& changes) {
+  return validate_change(changes.at(0), 0);
+}
 
 // Published FNV-1a 64 test vectors, so the checksum matches any other implementation.
 TEST(SkuBucket, IsFnv1a64OfTheSkuModuloBuckets) {
@@ -83,55 +89,83 @@ TEST(ValidateBatch, RefusesGapsRepeatsAndSeqsBelowOne) {
   EXPECT_EQ(validate_batch({stock(max, "A", 1), stock(max, "A", 2)}).field(), "changes[1].seq");
 }
 
-TEST(ValidateBatch, RefusesBadKindsAndMalformedStockBodies) {
-  EXPECT_EQ(validate_batch({Change{.seq = 1, .kind = "Stock Changed", .body = {}}}).field(),
+TEST(ValidateChange, RefusesBadKindsAndMalformedStockBodies) {
+  EXPECT_EQ(validate_one({Change{.seq = 1, .kind = "Stock Changed", .body = {}}}).field(),
             "changes[0].kind");
-  EXPECT_EQ(validate_batch({Change{.seq = 1, .kind = "", .body = {}}}).field(), "changes[0].kind");
+  EXPECT_EQ(validate_one({Change{.seq = 1, .kind = "", .body = {}}}).field(), "changes[0].kind");
 
   Change no_sku = stock(1, "A", 1);
   no_sku.body.erase("sku");
-  EXPECT_EQ(validate_batch({no_sku}).field(), "changes[0].body.sku");
+  EXPECT_EQ(validate_one({no_sku}).field(), "changes[0].body.sku");
   Change text_qty = stock(1, "A", 1);
   text_qty.body["sku_on_hand"] = "5";
-  EXPECT_EQ(validate_batch({text_qty}).field(), "changes[0].body.sku_on_hand");
+  EXPECT_EQ(validate_one({text_qty}).field(), "changes[0].body.sku_on_hand");
   Change fractional = stock(1, "A", 1);
   fractional.body["sku_reserved"] = 1.5;
-  EXPECT_EQ(validate_batch({fractional}).field(), "changes[0].body.sku_reserved");
+  EXPECT_EQ(validate_one({fractional}).field(), "changes[0].body.sku_reserved");
   Change huge = stock(1, "A", 1);
   huge.body["sku_on_hand"] = std::numeric_limits<std::int64_t>::max();
-  EXPECT_EQ(validate_batch({huge}).field(), "changes[0].body.sku_on_hand");
+  EXPECT_EQ(validate_one({huge}).field(), "changes[0].body.sku_on_hand");
   Change negative_version = stock(1, "A", 1, 0, -1);
-  EXPECT_EQ(validate_batch({negative_version}).field(), "changes[0].body.version");
+  EXPECT_EQ(validate_one({negative_version}).field(), "changes[0].body.version");
   Change control = stock(1, "A\nB", 1);
-  EXPECT_EQ(validate_batch({control}).field(), "changes[0].body.sku");
+  EXPECT_EQ(validate_one({control}).field(), "changes[0].body.sku");
   Change not_object{.seq = 1, .kind = "stock.snapshot", .body = nlohmann::json::array()};
-  EXPECT_EQ(validate_batch({not_object}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(validate_one({not_object}).code(), StatusCode::kInvalidArgument);
 
   Change no_version = stock(1, "A", 1);
   no_version.body.erase("version");
-  EXPECT_TRUE(validate_batch({no_version}).is_ok());
+  EXPECT_TRUE(validate_one({no_version}).is_ok());
 }
 
-TEST(ValidateBatch, RefusesUnknownCodeWithoutUsableCode) {
-  EXPECT_TRUE(validate_batch(
-                  {Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", "0123\x1d"}}}})
-                  .is_ok());
-  EXPECT_EQ(validate_batch({Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", ""}}}})
+TEST(ValidateChange, RefusesUnknownCodeWithoutUsableCode) {
+  EXPECT_TRUE(
+      validate_one({Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", "0123\x1d"}}}})
+          .is_ok());
+  EXPECT_EQ(
+      validate_one({Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", ""}}}}).field(),
+      "changes[0].body.code");
+  EXPECT_EQ(
+      validate_one({Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", 5}}}}).field(),
+      "changes[0].body.code");
+  EXPECT_EQ(validate_one({Change{.seq = 1,
+                                 .kind = "scan.unknown_code",
+                                 .body = {{"code", std::string("ab\0cd", 5)}}}})
                 .field(),
             "changes[0].body.code");
-  EXPECT_EQ(validate_batch({Change{.seq = 1, .kind = "scan.unknown_code", .body = {{"code", 5}}}})
+  EXPECT_EQ(validate_one({Change{.seq = 1,
+                                 .kind = "scan.unknown_code",
+                                 .body = {{"code", std::string(257, '7')}}}})
                 .field(),
             "changes[0].body.code");
-  EXPECT_EQ(validate_batch({Change{.seq = 1,
-                                   .kind = "scan.unknown_code",
-                                   .body = {{"code", std::string("ab\0cd", 5)}}}})
-                .field(),
-            "changes[0].body.code");
-  EXPECT_EQ(validate_batch({Change{.seq = 1,
-                                   .kind = "scan.unknown_code",
-                                   .body = {{"code", std::string(257, '7')}}}})
-                .field(),
-            "changes[0].body.code");
+}
+
+TEST(ValidateChange, ChecksSnapshotEndMarkers) {
+  auto end = [](nlohmann::json body) {
+    return std::vector<Change>{Change{.seq = 9, .kind = "stock.snapshot_end", .body = body}};
+  };
+  EXPECT_TRUE(validate_one(end(nlohmann::json::object())).is_ok());
+  EXPECT_TRUE(
+      validate_one(end({{"from_seq", 3}, {"buckets", 4}, {"bucket_list", {0, 3}}})).is_ok());
+  EXPECT_EQ(validate_one(end({{"from_seq", 0}})).field(), "changes[0].body.from_seq");
+  EXPECT_EQ(validate_one(end({{"bucket_list", {1, 2}}})).field(), "changes[0].body.bucket_list");
+  EXPECT_EQ(validate_one(end({{"buckets", 4}, {"bucket_list", {4, 1}}})).field(),
+            "changes[0].body.bucket_list");
+  EXPECT_EQ(validate_one(end({{"buckets", 0}})).field(), "changes[0].body.buckets");
+}
+
+TEST(PlanBatch, QuarantinesMalformedChangesAndAppliesTheRest) {
+  Change bad = stock(2, "A", 1);
+  bad.body["sku_on_hand"] = "many";
+  BatchPlan plan = plan_batch({stock(1, "A", 1), bad, stock(3, "A", 4)}, 0, 77);
+  EXPECT_EQ(plan.applied, 3);
+  EXPECT_EQ(plan.new_last_applied, 3);
+  ASSERT_EQ(plan.stock.size(), 1u);
+  EXPECT_EQ(plan.stock[0].on_hand, 4);
+  ASSERT_EQ(plan.quarantined.size(), 1u);
+  EXPECT_EQ(plan.quarantined[0].seq, 2);
+  EXPECT_EQ(plan.quarantined[0].field, "changes[1].body.sku_on_hand");
+  EXPECT_EQ(plan.quarantined[0].at_ms, 77);
 }
 
 TEST(PlanBatch, FoldsChangesPerSkuKeepingTheLast) {

@@ -12,6 +12,10 @@ bool is_valid_kind(std::string_view kind) {
   return true;
 }
 
+bool is_valid_outbox_id(std::string_view id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 namespace {
 void read_kind(FieldReader& item, std::string* out) {
   if (item.required_string("kind", out, {.max_len = 64, .non_empty = true}) &&
@@ -35,10 +39,22 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
         item.fail("seq",
                   "must be " + std::to_string(expected) + " (seqs are consecutive from first_seq)");
       }
-      read_kind(item, &change.kind);
-      item.required_json_object("body", &change.body);
+      // Kind and body are judged per change by the cloud (quarantine), not here.
+      const json* kind = item.find("kind");
+      change.kind = kind != nullptr && kind->is_string() ? kind->get<std::string>() : "";
+      const json* body = item.find("body");
+      change.body = body != nullptr ? *body : json();
     });
     r.required_int("downstream_cursor", &b.downstream_cursor, 0, kMaxInt64);
+    if (r.optional_string("outbox_id", &b.outbox_id, {.max_len = 32, .non_empty = true}) &&
+        b.outbox_id && !is_valid_outbox_id(*b.outbox_id)) {
+      r.fail("outbox_id", "must be 32 lower-case hex digits");
+    }
+    r.optional_int("head_seq", &b.head_seq, 0, kMaxInt64);
+    r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);
+    if (b.resync_from_seq && *b.resync_from_seq != b.first_seq) {
+      r.fail("resync_from_seq", "must equal first_seq");
+    }
     r.required_int("sent_at_ms", &b.sent_at_ms, kMinTimestampMs, kMaxInt64);
     if (const json* rec = r.find("reconcile"); rec != nullptr && !rec->is_null()) {
       if (!rec->is_object()) {
@@ -61,6 +77,9 @@ json encode(const SyncBatch& b) {
          {"downstream_cursor", b.downstream_cursor},
          {"sent_at_ms", b.sent_at_ms}};
   if (b.reconcile) j["reconcile"] = *b.reconcile;
+  set_optional(j, "outbox_id", b.outbox_id);
+  set_optional(j, "head_seq", b.head_seq);
+  set_optional(j, "resync_from_seq", b.resync_from_seq);
   return j;
 }
 

@@ -34,12 +34,19 @@ inline constexpr std::size_t kMaxDownstreamItems = 10000;
 // which stores and counts kinds it does not apply.
 bool is_valid_kind(std::string_view kind);
 
+// A change whose kind or body is malformed still decodes (kind "" when it is not a
+// string, body as sent, null when absent): the cloud quarantines that one change
+// instead of refusing its whole batch, which would block the store's sync for good.
 struct SyncChange {
   std::int64_t seq = 0;                            // == first_seq + index in the batch
-  std::string kind{};                              // see is_valid_kind
-  nlohmann::json body = nlohmann::json::object();  // a JSON object
+  std::string kind{};                              // see is_valid_kind (not checked here)
+  nlohmann::json body = nlohmann::json::object();  // a JSON object (not checked here)
   friend bool operator==(const SyncChange&, const SyncChange&) = default;
 };
+
+// An outbox id: 32 lower-case hex digits (128 random bits), made when the store's
+// outbox is created.
+bool is_valid_outbox_id(std::string_view id);
 
 struct SyncBatch {
   std::string store_id{};              // token id
@@ -51,6 +58,14 @@ struct SyncBatch {
   // over the store's stock as of change n (see reconcile.hpp). Only sent when the store
   // is caught up, so the cloud compares its replica at the same point.
   std::optional<nlohmann::json> reconcile{};
+  // Identity of the history the seqs number (see docs/PROTOCOL.md, "Restores"); absent
+  // from edges older than the field.
+  std::optional<std::string> outbox_id{};
+  // The newest seq the edge's outbox has issued (>= every seq in the batch).
+  std::optional<std::int64_t> head_seq{};
+  // Set on the batch that starts a resynchronisation: changes before this seq are
+  // superseded by the full snapshot starting here (== first_seq).
+  std::optional<std::int64_t> resync_from_seq{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 

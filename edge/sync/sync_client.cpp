@@ -1,5 +1,7 @@
 #include "edge/sync/sync_client.hpp"
 
+#include <cstdio>
+
 #include "common/http/client.hpp"
 #include "common/wire/json_fields.hpp"
 #include "common/wire/reconcile.hpp"
@@ -10,6 +12,15 @@ namespace shopeasy::edge::sync {
 namespace {
 
 constexpr int kTrimRowsPerRound = 5000;
+
+// The outbox id is kept as two signed 64-bit halves: sync_state holds integers.
+std::string outbox_hex(std::int64_t hi, std::int64_t lo) {
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                static_cast<unsigned long long>(static_cast<std::uint64_t>(hi)),
+                static_cast<unsigned long long>(static_cast<std::uint64_t>(lo)));
+  return hex;
+}
 
 struct OutboxRow {
   std::int64_t seq = 0;
@@ -65,7 +76,11 @@ SyncClient::SyncClient(SyncOptions options, store::EdgeStore& store, events::Eve
       reconcile_rounds_(metrics.counter("edge_sync_reconcile_rounds_total",
                                         "Reconciliation checksums sent to the cloud")),
       reconcile_repairs_(metrics.counter("edge_sync_reconcile_repaired_buckets_total",
-                                         "Buckets re-sent because the cloud's replica differed")) {}
+                                         "Buckets re-sent because the cloud's replica differed")),
+      resync_counter_(metrics.counter_family(
+          "edge_sync_resyncs_total",
+          "Full snapshots sent because the cloud could not continue from the outbox", {"reason"})) {
+}
 
 SyncClient::~SyncClient() { stop(); }
 
@@ -110,14 +125,26 @@ Status SyncClient::resend_buckets(const std::vector<int>& buckets) {
       }
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
+    std::optional<std::int64_t> first;
     for (const auto& r : rows) {
       auto seq = ctx.emit("stock.snapshot", {{"sku", r.sku},
                                              {"sku_on_hand", r.on_hand},
                                              {"sku_reserved", r.reserved},
                                              {"version", r.version}});
       if (!seq.ok()) return seq.status();
+      if (!first) first = *seq;
       ++resent;
     }
+    // Rows of these buckets the cloud has from before the first snapshot are SKUs this
+    // store no longer has (without a snapshot, every older row of the buckets is).
+    std::vector<int> listed;
+    for (int b = 0; b < options_.reconcile_buckets; ++b) {
+      if (wanted[static_cast<std::size_t>(b)]) listed.push_back(b);
+    }
+    nlohmann::json end = {{"buckets", options_.reconcile_buckets}, {"bucket_list", listed}};
+    if (first) end["from_seq"] = *first;
+    auto end_seq = ctx.emit("stock.snapshot_end", std::move(end));
+    if (!end_seq.ok()) return end_seq.status();
     return nlohmann::json(resent);
   });
   if (!written.ok()) return written.status();
@@ -128,17 +155,131 @@ Status SyncClient::resend_buckets(const std::vector<int>& buckets) {
 }
 
 StatusOr<std::int64_t> SyncClient::load_position() {
-  return store_.read([&](db::Database& db) -> StatusOr<std::int64_t> {
-    auto acked = db.query_one<std::int64_t>("SELECT value FROM sync_state WHERE key = 'acked_seq'");
-    if (!acked.ok()) return acked.status();
-    auto cursor =
-        db.query_one<std::int64_t>("SELECT value FROM sync_state WHERE key = 'downstream_cursor'");
-    if (!cursor.ok()) return cursor.status();
-    std::lock_guard lock(status_mutex_);
-    acked_seq_ = acked->value_or(0);
-    downstream_cursor_ = cursor->value_or(0);
-    return acked_seq_;
+  // The outbox id is made the first time this outbox syncs and kept with it: a copy of
+  // the database (a backup) carries it along, a new database gets a new one.
+  std::uint64_t bits[2];
+  {
+    std::random_device device;
+    for (auto& b : bits) {
+      b = (static_cast<std::uint64_t>(device()) << 32) ^ static_cast<std::uint64_t>(device());
+    }
+  }
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    db::Database& db = ctx.db();
+    SHOPEASY_RETURN_IF_ERROR(
+        db.run("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('outbox_id_hi', ?), "
+               "('outbox_id_lo', ?), ('resync_from_seq', 0)",
+               static_cast<std::int64_t>(bits[0]), static_cast<std::int64_t>(bits[1])));
+    nlohmann::json out = nlohmann::json::object();
+    auto q = db.query("SELECT key, value FROM sync_state");
+    while (const db::Statement* row = q.next()) out[row->column_text(0)] = row->column_int64(1);
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return out;
   });
+  if (!written.ok()) return written.status();
+  const nlohmann::json& state = *written;
+  std::lock_guard lock(status_mutex_);
+  acked_seq_ = state.value("acked_seq", std::int64_t{0});
+  downstream_cursor_ = state.value("downstream_cursor", std::int64_t{0});
+  resync_from_seq_ = state.value("resync_from_seq", std::int64_t{0});
+  outbox_id_ = outbox_hex(state.value("outbox_id_hi", std::int64_t{0}),
+                          state.value("outbox_id_lo", std::int64_t{0}));
+  return acked_seq_;
+}
+
+Status SyncClient::resync(std::int64_t cloud_acked, const std::string& reason) {
+  const std::int64_t since_ms =
+      to_unix_ms(clock_.wall_now()) -
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.resync_order_window).count();
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    db::Database& db = ctx.db();
+    // Seqs up to cloud_acked mean something else to the cloud (or are gone here): the
+    // snapshot is numbered past them. AUTOINCREMENT continues from sqlite_sequence.
+    auto counter =
+        db.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+    if (!counter.ok()) return counter.status();
+    if (!counter->has_value()) {
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", cloud_acked));
+    } else if (**counter < cloud_acked) {
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", cloud_acked));
+    }
+    struct Row {
+      std::string sku;
+      std::int64_t on_hand, reserved, version;
+    };
+    std::vector<Row> rows;
+    {
+      auto q = db.query("SELECT sku, on_hand, reserved, version FROM sku_totals ORDER BY sku");
+      while (const db::Statement* row = q.next()) {
+        rows.push_back(Row{row->column_text(0), row->column_int64(1), row->column_int64(2),
+                           row->column_int64(3)});
+      }
+      SHOPEASY_RETURN_IF_ERROR(q.status());
+    }
+    std::optional<std::int64_t> first;
+    auto emit = [&](std::string kind, nlohmann::json body) -> Status {
+      auto seq = ctx.emit(std::move(kind), std::move(body));
+      if (!seq.ok()) return seq.status();
+      if (!first) first = *seq;
+      return Status::ok();
+    };
+    for (const auto& r : rows) {
+      SHOPEASY_RETURN_IF_ERROR(emit("stock.snapshot", {{"sku", r.sku},
+                                                       {"sku_on_hand", r.on_hand},
+                                                       {"sku_reserved", r.reserved},
+                                                       {"version", r.version}}));
+    }
+    // Recent orders' history, oldest first: the cloud applies the legal transitions
+    // and ignores the rest, so its orders catch up with what happened here.
+    std::vector<nlohmann::json> statuses;
+    {
+      auto q = db.query(
+          "SELECT h.order_id, h.status, h.at_ms, h.reason FROM order_history h "
+          "JOIN orders o ON o.order_id = h.order_id WHERE o.updated_at_ms >= ? "
+          "ORDER BY h.id",
+          since_ms);
+      while (const db::Statement* row = q.next()) {
+        nlohmann::json body = {{"order_id", row->column_text(0)},
+                               {"status", row->column_text(1)},
+                               {"at_ms", row->column_int64(2)}};
+        if (!row->column_is_null(3)) body["reason"] = row->column_text(3);
+        statuses.push_back(std::move(body));
+      }
+      SHOPEASY_RETURN_IF_ERROR(q.status());
+    }
+    for (auto& body : statuses) SHOPEASY_RETURN_IF_ERROR(emit("order.status", std::move(body)));
+    nlohmann::json end = nlohmann::json::object();
+    if (first) end["from_seq"] = *first;
+    auto end_seq = ctx.emit("stock.snapshot_end", std::move(end));
+    if (!end_seq.ok()) return end_seq.status();
+    const std::int64_t from = first.value_or(*end_seq);
+    SHOPEASY_RETURN_IF_ERROR(
+        db.run("UPDATE sync_state SET value = ? WHERE key = 'acked_seq'", from - 1));
+    SHOPEASY_RETURN_IF_ERROR(
+        db.run("UPDATE sync_state SET value = ? WHERE key = 'resync_from_seq'", from));
+    return nlohmann::json{
+        {"from_seq", from}, {"skus", rows.size()}, {"order_statuses", statuses.size()}};
+  });
+  if (!written.ok()) return written.status();
+  const std::int64_t from = (*written)["from_seq"].get<std::int64_t>();
+  resync_counter_.with({reason}).inc();
+  logger_.error("sync_resync",
+                {{"reason", reason},
+                 {"cloud_acked_seq", cloud_acked},
+                 {"from_seq", from},
+                 {"skus", (*written)["skus"].get<std::int64_t>()},
+                 {"order_statuses", (*written)["order_statuses"].get<std::int64_t>()}});
+  std::lock_guard lock(status_mutex_);
+  acked_seq_ = from - 1;
+  resync_from_seq_ = from;
+  ++resyncs_;
+  last_resync_ = {{"reason", reason},
+                  {"at_ms", to_unix_ms(clock_.wall_now())},
+                  {"from_seq", from},
+                  {"cloud_acked_seq", cloud_acked}};
+  return Status::ok();
 }
 
 Status SyncClient::start() {
@@ -168,10 +309,14 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   const auto started = clock_.mono_now();
   std::int64_t acked = 0;
   std::int64_t cursor = 0;
+  std::int64_t resync_from = 0;
+  std::string outbox_id;
   {
     std::lock_guard lock(status_mutex_);
     acked = acked_seq_;
     cursor = downstream_cursor_;
+    resync_from = resync_from_seq_;
+    outbox_id = outbox_id_;
   }
   // 1. The next changes after what the cloud acknowledged, bounded by rows and bytes.
   std::vector<OutboxRow> rows;
@@ -197,13 +342,13 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
     return q.status();
   });
   if (!read.is_ok()) return read;
-  if (!rows.empty() && rows.front().seq != acked + 1) {
-    // Acknowledged rows were trimmed past what the cloud has: it lost data (e.g. was
-    // restored from a backup). Resending is impossible; reconciliation must repair.
+  if ((!rows.empty() && rows.front().seq != acked + 1) || (rows.empty() && newest > acked)) {
+    // The cloud needs changes this outbox already trimmed (it lost data, e.g. was
+    // restored from a backup). They cannot be resent: a full snapshot replaces them.
     failures_.with({"outbox_gap"}).inc();
-    return Status(StatusCode::kInternal, "the cloud expects change " + std::to_string(acked + 1) +
-                                             " but the outbox starts at " +
-                                             std::to_string(rows.front().seq));
+    SHOPEASY_RETURN_IF_ERROR(resync(acked, "outbox_gap"));
+    return unavailable("the cloud expects change " + std::to_string(acked + 1) +
+                       ", which this outbox trimmed; a full snapshot was queued");
   }
 
   // 2. The batch.
@@ -215,7 +360,10 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
                           {"first_seq", acked + 1},
                           {"changes", std::move(changes)},
                           {"downstream_cursor", cursor},
-                          {"sent_at_ms", to_unix_ms(clock_.wall_now())}};
+                          {"sent_at_ms", to_unix_ms(clock_.wall_now())},
+                          {"outbox_id", outbox_id},
+                          {"head_seq", newest}};
+  if (resync_from > 0 && acked + 1 == resync_from) batch["resync_from_seq"] = resync_from;
   // Caught up: now and then, let the cloud check its replica against our stock.
   if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
       clock_.mono_now() >= next_reconcile_) {
@@ -260,8 +408,22 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
     return response.status();
   }
   if (response->status == 409) {
-    // A gap: the cloud says where it stands; resend from there.
     auto body = nlohmann::json::parse(response->body, nullptr, false);
+    // Our outbox does not continue what the cloud applied: a full snapshot, numbered
+    // past what the cloud has, replaces the history.
+    if (body.is_object() && body.contains("resync") && body["resync"].is_object() &&
+        body["resync"].contains("acked_seq") && body["resync"]["acked_seq"].is_number_integer()) {
+      const std::string reason = body["resync"].value("reason", std::string("unknown"));
+      failures_.with({"resync_required"}).inc();
+      SHOPEASY_RETURN_IF_ERROR(resync(
+          body["resync"]["acked_seq"].get<std::int64_t>(),
+          reason == "outbox_changed" || reason == "edge_behind" || reason == "history_diverged"
+              ? reason
+              : "unknown"));
+      return unavailable("the cloud cannot continue from this outbox (" + reason +
+                         "); a full snapshot was queued");
+    }
+    // A gap: the cloud says where it stands; resend from there.
     if (body.is_object() && body.contains("expected_seq") &&
         body["expected_seq"].is_number_integer()) {
       const std::int64_t expected = body["expected_seq"].get<std::int64_t>();
@@ -418,6 +580,9 @@ nlohmann::json SyncClient::status() const {
                       {"lag_s", lag},
                       {"lagging", lag > static_cast<double>(options_.lag_alert.count())},
                       {"downstream_cursor", downstream_cursor_}};
+  s["outbox_id"] = outbox_id_;
+  s["resyncs"] = resyncs_;
+  if (!last_resync_.is_null()) s["last_resync"] = last_resync_;
   if (!last_error_.empty()) s["last_error"] = last_error_;
   if (last_success_ms_ > 0) s["last_success_ms"] = last_success_ms_;
   return s;

@@ -46,6 +46,9 @@ struct SyncOptions {
   // Alert (log + metric) when the backlog passes this many changes.
   std::int64_t backlog_alert = 1000000;
   std::chrono::seconds lag_alert{60};
+  // Order history (order.status per history row) of orders updated within this window
+  // is re-sent with a full snapshot, so the cloud's orders converge too.
+  std::chrono::hours resync_order_window{24};
   // When caught up, send reconciliation checksums this often (0: never).
   std::chrono::milliseconds reconcile_every{30000};
   int reconcile_buckets = 64;
@@ -78,8 +81,15 @@ class SyncClient {
   StatusOr<std::int64_t> load_position();
   // Checksums of the store's stock in one read snapshot, with the newest seq they cover.
   StatusOr<nlohmann::json> reconcile_snapshot();
-  // Re-sends the current totals of every SKU in the given buckets as stock.snapshot.
+  // Re-sends the current totals of every SKU in the given buckets as stock.snapshot,
+  // then a stock.snapshot_end naming the buckets, so the cloud drops the rows of SKUs
+  // the store no longer has.
   Status resend_buckets(const std::vector<int>& buckets);
+  // The cloud cannot continue from our outbox (it lost changes we trimmed, or our
+  // database went back in time): in one transaction, move the outbox's numbering past
+  // the cloud's `cloud_acked`, write a full snapshot (every SKU's totals, recent order
+  // history, stock.snapshot_end) and mark its first seq as the resync point.
+  Status resync(std::int64_t cloud_acked, const std::string& reason);
   std::chrono::milliseconds next_backoff();
 
   SyncOptions options_;
@@ -106,6 +116,10 @@ class SyncClient {
   bool lag_alerting_ = false;
   bool backlog_alerting_ = false;
   std::int64_t reconcile_mismatches_ = 0;
+  std::string outbox_id_;             // 32 hex digits, made once per outbox
+  std::int64_t resync_from_seq_ = 0;  // first seq of the last full snapshot (0: none)
+  std::int64_t resyncs_ = 0;
+  nlohmann::json last_resync_;  // {"reason","at_ms","from_seq","cloud_acked"} or null
 
   metrics::Gauge& acked_gauge_;
   metrics::Gauge& backlog_gauge_;
@@ -119,6 +133,7 @@ class SyncClient {
   metrics::Histogram& round_trip_;
   metrics::Counter& reconcile_rounds_;
   metrics::Counter& reconcile_repairs_;
+  metrics::CounterFamily& resync_counter_;
   log::RateLimiter failure_log_{3, std::chrono::seconds(60)};
 };
 

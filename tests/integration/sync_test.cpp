@@ -1,7 +1,12 @@
 // Edge-to-cloud sync with real processes: the cloud's catalog reaches the store, the
 // store's stock reaches the cloud's customer catalog, a partition drains when the cloud
-// returns, and every bad batch is refused with nothing applied.
+// returns, every bad batch is refused with nothing applied, a malformed change is
+// quarantined without blocking the rest, and either side restored from an old backup
+// converges again.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +24,7 @@ constexpr const char* kStoreId = "blr-1";
 constexpr const char* kStoreSecret = "store-secret-0123456789";
 constexpr const char* kCustomerToken = "customer-token";
 constexpr const char* kMilkEan = "4006381333931";
+constexpr const char* kBreadEan = "5901234123457";
 constexpr double kLat = 12.9719;
 constexpr double kLon = 77.6412;
 
@@ -101,15 +107,96 @@ class SyncTest : public ::testing::Test {
     last_inventory_error_ = r.body;
     return -2;
   }
-  HttpReply receive(const std::string& id, int qty) {
+  HttpReply receive(const std::string& id, int qty, const std::string& code = kMilkEan) {
     return edge_call("POST", "/api/scans",
                      json{{"scan_id", id},
                           {"scanner_id", "h1"},
-                          {"code", kMilkEan},
+                          {"code", code},
                           {"action", "receive"},
                           {"qty", qty},
                           {"bin", "A-01"}}
                          .dump());
+  }
+  HttpReply raw_sync(const json& batch) {
+    auto headers = bearer(std::string(kStoreId) + ":" + kStoreSecret);
+    headers["Content-Type"] = "application/json";
+    return http_request("127.0.0.1", cloud_->http_port, "POST",
+                        std::string("/v1/stores/") + kStoreId + "/sync", batch.dump(), headers)
+        .value_or(HttpReply{});
+  }
+  // A second catalog item with a barcode, so the store has more than one SKU.
+  void add_bread() {
+    ASSERT_EQ(cloud_call("PUT", "/v1/catalog/BREAD",
+                         json{{"name", "Bread"},
+                              {"price_cents", 4000},
+                              {"category", "bakery"},
+                              {"barcodes", {"05901234123457"}}}
+                             .dump())
+                  .status,
+              200);
+  }
+  // The store's on-hand per SKU (0 for catalog items it holds none of).
+  std::map<std::string, std::int64_t> edge_stock() {
+    std::map<std::string, std::int64_t> out;
+    auto r = edge_call("GET", "/api/stock?limit=500");
+    if (r.status != 200) return {{"<edge unreachable>", -1}};
+    for (const auto& item : json::parse(r.body)["items"]) {
+      out[item["sku"].get<std::string>()] = item["on_hand"].get<std::int64_t>();
+    }
+    return out;
+  }
+  // The cloud's replica of the store, SKU -> on_hand.
+  std::map<std::string, std::int64_t> cloud_replica() {
+    std::map<std::string, std::int64_t> out;
+    auto r = cloud_call("GET", std::string("/v1/stores/") + kStoreId + "/replica");
+    if (r.status != 200) return {{"<cloud unreachable>", -1}};
+    for (const auto& item : json::parse(r.body)["items"]) {
+      out[item["sku"].get<std::string>()] = item["on_hand"].get<std::int64_t>();
+    }
+    return out;
+  }
+  // Every SKU's on-hand agrees between the store and the cloud's replica (a SKU missing
+  // on one side counts as 0 there).
+  bool replica_matches_store(std::string* why) {
+    auto edge = edge_stock();
+    auto cloud = cloud_replica();
+    std::map<std::string, std::int64_t> all = edge;
+    all.insert(cloud.begin(), cloud.end());
+    for (const auto& [sku, unused] : all) {
+      const std::int64_t e = edge.count(sku) ? edge[sku] : 0;
+      const std::int64_t c = cloud.count(sku) ? cloud[sku] : 0;
+      if (e != c) {
+        *why = sku + ": store " + std::to_string(e) + ", cloud " + std::to_string(c);
+        return false;
+      }
+    }
+    return true;
+  }
+  json edge_health() {
+    auto r = edge_call("GET", "/health");
+    return r.status == 200 ? json::parse(r.body) : json::object();
+  }
+  bool edge_caught_up() {
+    json h = edge_health();
+    return h.contains("sync") && h["sync"].value("backlog", -1) == 0;
+  }
+  // Copies the SQLite files of `from` (a stopped daemon's state) over `to`, dropping
+  // WAL files `from` does not have: what restoring a backup taken while stopped does.
+  static void copy_state(const std::filesystem::path& from, const std::filesystem::path& to) {
+    namespace fs = std::filesystem;
+    fs::create_directories(to);
+    for (const auto& entry : fs::directory_iterator(to)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.find(".db") != std::string::npos &&
+          !fs::exists(from / name)) {
+        fs::remove(entry);
+      }
+    }
+    for (const auto& entry : fs::directory_iterator(from)) {
+      if (!entry.is_regular_file()) continue;
+      fs::copy_file(entry.path(), to / entry.path().filename(),
+                    fs::copy_options::overwrite_existing);
+    }
   }
 
   std::string last_inventory_error_;
@@ -266,6 +353,171 @@ TEST_F(SyncTest, BadBatchesAreRefusedAndNothingIsApplied) {
   auto metrics = cloud_call("GET", "/metrics").body;
   EXPECT_NE(metrics.find("cloud_sync_duplicates_total 2"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("cloud_sync_refused_total{reason=\"gap\"}"), std::string::npos);
+}
+
+// One malformed stock change in the middle of a batch used to refuse the whole batch,
+// and the store resent it for ever. Now it is quarantined (kept with its reason, counted,
+// listed for operators) and the changes around it, and after it, apply in order.
+TEST_F(SyncTest, AMalformedChangeIsQuarantinedAndSyncGoesOn) {
+  auto change = [](std::int64_t seq, json on_hand) {
+    return json{
+        {"seq", seq},
+        {"kind", "stock.changed"},
+        {"body",
+         {{"sku", "MILK-1L"}, {"sku_on_hand", on_hand}, {"sku_reserved", 0}, {"version", seq}}}};
+  };
+  auto batch = [](std::int64_t first, std::vector<json> changes) {
+    return json{{"store_id", kStoreId},
+                {"first_seq", first},
+                {"changes", changes},
+                {"downstream_cursor", 0},
+                {"sent_at_ms", 1767225600000}};
+  };
+  json not_an_object = {{"seq", 4}, {"kind", "stock.changed"}, {"body", "garbage"}};
+  auto first = raw_sync(batch(1, {change(1, 5), change(2, "lots"), change(3, 7), not_an_object}));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(json::parse(first.body)["acked_seq"], 4);
+  EXPECT_EQ(cloud_available("MILK-1L"), 7) << last_inventory_error_;
+  // The store's later changes still apply, in order.
+  auto later = raw_sync(batch(5, {change(5, 9)}));
+  ASSERT_EQ(later.status, 200) << later.body;
+  EXPECT_EQ(cloud_available("MILK-1L"), 9) << last_inventory_error_;
+  // Operators see it: the store list (what the ops page reads) and the quarantine list.
+  json stores = json::parse(cloud_call("GET", "/v1/stores").body);
+  ASSERT_EQ(stores["stores"].size(), 1u);
+  EXPECT_EQ(stores["stores"][0]["quarantined_changes"], 2) << stores.dump();
+  auto listed = cloud_call("GET", std::string("/v1/stores/") + kStoreId + "/quarantine");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  json items = json::parse(listed.body)["items"];
+  ASSERT_EQ(items.size(), 2u) << listed.body;
+  EXPECT_EQ(items[1]["seq"], 2);
+  EXPECT_EQ(items[1]["field"], "changes[1].body.sku_on_hand");
+  EXPECT_EQ(items[1]["reason"], "must be an integer between -1000000000000 and 1000000000000");
+  EXPECT_EQ(items[1]["body"]["sku_on_hand"], "lots");
+  EXPECT_EQ(items[0]["seq"], 4);
+  EXPECT_EQ(items[0]["field"], "changes[3].body");
+  EXPECT_EQ(cloud_call("GET", std::string("/v1/stores/") + kStoreId + "/quarantine?limit=0").status,
+            400);
+  auto metrics = cloud_call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("cloud_sync_quarantined_total 2"), std::string::npos) << metrics;
+  EXPECT_NE(cloud_->process.describe().find("event=change_quarantined"), std::string::npos);
+}
+
+// A SKU the store no longer has must leave the cloud's replica, or customers keep
+// being offered it: the store's bucket resend ends with a marker that drops it.
+TEST_F(SyncTest, ReconciliationRemovesSkusTheStoreNoLongerHas) {
+  add_bread();
+  start_edge({"--sync.reconcile_every_ms=300"});
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_EQ(receive("r1", 12).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 12; }, 10s));
+  // The cloud's replica holds a row for BREAD the store does not have (it sold the line
+  // off, or the row outlived a removal).
+  const int port = cloud_->http_port;
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  {
+    auto db = db::Database::open(dir_->file("cloud/cloud.db").string());
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    ASSERT_TRUE(db->run("INSERT INTO replica (store_id, sku, on_hand, reserved, version, "
+                        "updated_seq) VALUES (?, 'BREAD', 40, 0, 1, 1)",
+                        std::string(kStoreId))
+                    .is_ok());
+  }
+  start_cloud(port);
+  ASSERT_EQ(cloud_available("BREAD"), 40);
+  // Reconciliation finds the bucket differs and the row goes: BREAD is no longer offered.
+  EXPECT_TRUE(wait_for([&] { return cloud_available("BREAD") == 0; }, 10s))
+      << edge_->process.describe();
+  EXPECT_EQ(cloud_replica().count("BREAD"), 0u);
+  EXPECT_EQ(cloud_available("MILK-1L"), 12);
+  EXPECT_NE(cloud_call("GET", "/metrics").body.find("cloud_sync_replica_rows_removed_total 1"),
+            std::string::npos);
+}
+
+// An edge restored from an old backup numbers its new changes with seqs the cloud has
+// applied already; acknowledged as duplicates they were lost. The cloud now sees the
+// store's history went back, the store sends a full snapshot and the replica converges.
+TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupConverges) {
+  add_bread();
+  start_edge({"--sync.reconcile_every_ms=0"});
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
+  ASSERT_EQ(receive("r1", 10).status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
+  // The backup, taken while the edge is stopped.
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("edge"), dir_->file("edge-backup"));
+  // More traffic the backup does not have.
+  start_edge({"--sync.reconcile_every_ms=0"});
+  ASSERT_EQ(receive("r2", 5).status, 200);
+  ASSERT_EQ(receive("b1", 4, kBreadEan).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 15; }, 10s));
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
+  // Restore the old files and carry on with different traffic.
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("edge-backup"), dir_->file("edge"));
+  start_edge({"--sync.reconcile_every_ms=0"});
+  ASSERT_EQ(receive("r3", 2).status, 200);  // MILK 12 at the store now, BREAD 0
+  std::string why;
+  EXPECT_TRUE(wait_for([&] { return replica_matches_store(&why) && edge_caught_up(); }, 20s))
+      << why << "\n"
+      << edge_->process.describe() << "\n"
+      << cloud_->process.describe();
+  EXPECT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 12; }, 10s));
+  EXPECT_TRUE(wait_for([&] { return cloud_available("BREAD") == 0; }, 10s));
+  // Later changes flow as usual.
+  ASSERT_EQ(receive("r4", 1).status, 200);
+  EXPECT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 13; }, 10s));
+  // Both sides said so.
+  json health = edge_health();
+  EXPECT_GE(health["sync"].value("resyncs", 0), 1) << health.dump();
+  EXPECT_NE(edge_->process.describe().find("event=sync_resync"), std::string::npos);
+  json stores = json::parse(cloud_call("GET", "/v1/stores").body);
+  EXPECT_GE(stores["stores"][0].value("resyncs", 0), 1) << stores.dump();
+  EXPECT_NE(cloud_call("GET", "/metrics").body.find("cloud_sync_resyncs_total{reason="),
+            std::string::npos);
+}
+
+// A cloud restored from an old backup asks for changes the store already trimmed from
+// its outbox; the store used to stop for good with an outbox gap. It now sends a full
+// snapshot and the replica converges.
+TEST_F(SyncTest, ACloudRestoredFromAnOldBackupConverges) {
+  add_bread();
+  const std::vector<std::string> edge_flags = {"--sync.reconcile_every_ms=0",
+                                               "--sync.keep_acked_events=0"};
+  start_edge(edge_flags);
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
+  ASSERT_EQ(receive("r1", 10).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 10; }, 10s));
+  // The cloud's backup, taken while it is stopped.
+  const int port = cloud_->http_port;
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("cloud"), dir_->file("cloud-backup"));
+  start_cloud(port);
+  ASSERT_EQ(receive("r2", 5).status, 200);
+  ASSERT_EQ(receive("b1", 4, kBreadEan).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("BREAD") == 4; }, 10s));
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
+  // Restore the cloud's old files: it has lost changes the store has trimmed.
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("cloud-backup"), dir_->file("cloud"));
+  start_cloud(port);
+  ASSERT_EQ(receive("r3", 1).status, 200);  // MILK 16, BREAD 4 at the store
+  std::string why;
+  EXPECT_TRUE(wait_for([&] { return replica_matches_store(&why) && edge_caught_up(); }, 20s))
+      << why << "\n"
+      << edge_->process.describe() << "\n"
+      << cloud_->process.describe();
+  EXPECT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 16; }, 10s));
+  EXPECT_TRUE(wait_for([&] { return cloud_available("BREAD") == 4; }, 10s));
+  json health = edge_health();
+  EXPECT_GE(health["sync"].value("resyncs", 0), 1) << health.dump();
+  EXPECT_EQ(health["sync"]["last_resync"]["reason"], "outbox_gap") << health.dump();
+  EXPECT_NE(
+      edge_call("GET", "/metrics").body.find("edge_sync_resyncs_total{reason=\"outbox_gap\"} 1"),
+      std::string::npos);
 }
 
 TEST_F(SyncTest, CustomerCatalogNeedsAServedCell) {
