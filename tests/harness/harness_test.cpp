@@ -385,7 +385,8 @@ TEST(MosquittoBrokerTest, RestartKeepsPortAndAcceptsConnectionsAgain) {
   const int port = broker->port();
   const pid_t first_pid = broker->pid();
 
-  ASSERT_TRUE(broker->stop().is_ok());
+  Status stopped = broker->stop();
+  ASSERT_TRUE(stopped.is_ok()) << stopped.to_string();
   EXPECT_FALSE(broker->is_running());
   EXPECT_EQ(broker->pid(), -1);
   EXPECT_FALSE(wait_for_tcp(broker->host(), port, 50ms));
