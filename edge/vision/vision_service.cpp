@@ -544,6 +544,9 @@ void VisionService::scan_shelf(Camera& c, const cv::Mat& frame, std::int64_t ts_
   }
   c.latest_summary =
       json{{"ts_ms", ts_ms}, {"registered", scan->registered}, {"summary", scan_json["summary"]}};
+  // The camera's status (online, this summary) is published before the scan itself, so
+  // a reader who sees the scan never sees the camera still "starting".
+  refresh_status(c);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Published& pub = published_[c.config.id];
