@@ -4,6 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "cloud/payments/webhook_sender.hpp"
 #include "common/security/encoding.hpp"
 
@@ -195,6 +198,23 @@ std::string sha256_hex(std::string_view data) {
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string ascii_lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::string ascii_upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+bool valid_currency(const std::string& code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(),
+                                         [](unsigned char c) { return std::isalpha(c) != 0; });
 }
 
 }  // namespace shopeasy::cloud::payments

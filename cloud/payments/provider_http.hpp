@@ -76,4 +76,10 @@ std::string sha256_hex(std::string_view data);
 // Constant-time comparison of two strings (length may leak, content does not).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// ASCII case mapping (currencies: ISO 4217 upper case ours, lower case Stripe's).
+std::string ascii_lower(std::string text);
+std::string ascii_upper(std::string text);
+// Three ASCII letters, any case: the shape of an ISO 4217 code.
+bool valid_currency(const std::string& code);
+
 }  // namespace shopeasy::cloud::payments

@@ -10,23 +10,6 @@ namespace {
 
 constexpr std::size_t kMaxReceipt = 40;  // Razorpay's limit on an order's receipt
 
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool valid_currency(const std::string& c) {
-  return c.size() == 3 &&
-         std::all_of(c.begin(), c.end(), [](unsigned char ch) { return std::isalpha(ch) != 0; });
-}
-
 // Razorpay ids ("order_...", "pay_...", "rfnd_...") are [A-Za-z0-9_].
 bool valid_id(std::string_view id, std::string_view prefix) {
   return id.size() > prefix.size() && id.size() <= 64 && id.substr(0, prefix.size()) == prefix &&
@@ -252,7 +235,7 @@ StatusOr<PaymentIntent> RazorpayProvider::to_intent(const nlohmann::json& order,
   if (!int_of(order, "amount", &intent.amount_cents) || intent.amount_cents <= 0) {
     return bad("amount");
   }
-  intent.currency = upper(text_of(order, "currency"));
+  intent.currency = ascii_upper(text_of(order, "currency"));
   if (!valid_currency(intent.currency)) return bad("currency");
   std::int64_t created = 0;
   if (int_of(order, "created_at", &created)) intent.created_ms = created * 1000;
@@ -314,7 +297,7 @@ StatusOr<PaymentIntent> RazorpayProvider::create_intent(const std::string& order
         idempotency_key);
     if (const db::Statement* row = q.next()) {
       if (row->column_text(0) != order_id || row->column_int64(1) != amount_cents ||
-          row->column_text(2) != upper(currency)) {
+          row->column_text(2) != ascii_upper(currency)) {
         return invalid_argument("idempotency key reused with different parameters",
                                 "idempotency_key");
       }
@@ -335,11 +318,12 @@ StatusOr<PaymentIntent> RazorpayProvider::create_intent(const std::string& order
       const nlohmann::json* notes = member(order, "notes");
       std::int64_t amount = 0;
       if (text_of(order, "receipt") == receipt && int_of(order, "amount", &amount) &&
-          amount == amount_cents && upper(text_of(order, "currency")) == upper(currency) &&
-          notes != nullptr && text_of(*notes, "order_id") == order_id) {
+          amount == amount_cents &&
+          ascii_upper(text_of(order, "currency")) == ascii_upper(currency) && notes != nullptr &&
+          text_of(*notes, "order_id") == order_id) {
         const std::string id = text_of(order, "id");
         SHOPEASY_RETURN_IF_ERROR(
-            remember(idempotency_key, order_id, amount_cents, upper(currency), id));
+            remember(idempotency_key, order_id, amount_cents, ascii_upper(currency), id));
         logger_.info("razorpay_order_recovered", {{"order", order_id}, {"razorpay_order", id}});
         return get_intent(id);
       }
@@ -347,7 +331,7 @@ StatusOr<PaymentIntent> RazorpayProvider::create_intent(const std::string& order
   }
 
   const nlohmann::json request = {{"amount", amount_cents},
-                                  {"currency", upper(currency)},
+                                  {"currency", ascii_upper(currency)},
                                   {"receipt", receipt},
                                   {"notes", {{"order_id", order_id}}}};
   StatusOr<nlohmann::json> order = call("POST", "/v1/orders", &request, {});
@@ -356,7 +340,8 @@ StatusOr<PaymentIntent> RazorpayProvider::create_intent(const std::string& order
   if (!valid_id(id, "order_")) {
     return internal_error("razorpay POST /v1/orders: the answer has no valid order id");
   }
-  SHOPEASY_RETURN_IF_ERROR(remember(idempotency_key, order_id, amount_cents, upper(currency), id));
+  SHOPEASY_RETURN_IF_ERROR(
+      remember(idempotency_key, order_id, amount_cents, ascii_upper(currency), id));
   return to_intent(*order, 0, "razorpay POST /v1/orders");
 }
 
@@ -515,7 +500,7 @@ bool RazorpayProvider::verify_payment_signature(std::string_view order_id,
   payload += '|';
   payload.append(payment_id);
   return constant_time_equal(hmac_sha256_hex(options_.key_secret, payload),
-                             lower(std::string(signature)));
+                             ascii_lower(std::string(signature)));
 }
 
 StatusOr<nlohmann::json> RazorpayProvider::checkout(const std::string& intent_id) {

@@ -10,23 +10,6 @@ namespace {
 
 constexpr std::size_t kMaxIdempotencyKey = 255;  // Stripe's documented limit
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
-bool valid_currency(const std::string& c) {
-  return c.size() == 3 &&
-         std::all_of(c.begin(), c.end(), [](unsigned char ch) { return std::isalpha(ch) != 0; });
-}
-
 // A path segment from an id we were given: Stripe ids are [A-Za-z0-9_].
 bool valid_id(const std::string& id) {
   return !id.empty() && id.size() <= 255 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
@@ -148,7 +131,7 @@ StatusOr<PaymentIntent> StripeProvider::to_intent(const nlohmann::json& pi,
   const nlohmann::json* amount = member(pi, "amount");
   if (amount == nullptr || !amount->is_number_integer()) return bad("amount");
   intent.amount_cents = amount->get<std::int64_t>();
-  intent.currency = upper(text_of(pi, "currency"));
+  intent.currency = ascii_upper(text_of(pi, "currency"));
   if (!valid_currency(intent.currency)) return bad("currency");
   const nlohmann::json* metadata = member(pi, "metadata");
   intent.order_id = metadata ? text_of(*metadata, "order_id") : "";
@@ -194,7 +177,7 @@ StatusOr<PaymentIntent> StripeProvider::create_intent(const std::string& order_i
     return invalid_argument("idempotency key must have 1 to 255 characters", "idempotency_key");
   }
   const std::string form = form_encode({{"amount", std::to_string(amount_cents)},
-                                        {"currency", lower(currency)},
+                                        {"currency", ascii_lower(currency)},
                                         {"metadata[order_id]", order_id},
                                         {"automatic_payment_methods[enabled]", "true"}});
   StatusOr<nlohmann::json> pi = call("POST", "/v1/payment_intents", form, idempotency_key);
@@ -202,7 +185,7 @@ StatusOr<PaymentIntent> StripeProvider::create_intent(const std::string& order_i
   StatusOr<PaymentIntent> intent = to_intent(*pi, "stripe POST /v1/payment_intents");
   if (!intent.ok()) return intent.status();
   if (intent->order_id != order_id || intent->amount_cents != amount_cents ||
-      intent->currency != upper(currency)) {
+      intent->currency != ascii_upper(currency)) {
     return internal_error("stripe POST /v1/payment_intents returned intent " + intent->id +
                           " for other terms than were asked");
   }
