@@ -140,7 +140,9 @@ class SyncTest : public ::testing::Test {
     std::map<std::string, std::int64_t> out;
     auto r = edge_call("GET", "/api/stock?limit=500");
     if (r.status != 200) return {{"<edge unreachable>", -1}};
-    for (const auto& item : json::parse(r.body)["items"]) {
+    // Named: a range-for over a member of a temporary would outlive the temporary.
+    const json page = json::parse(r.body);
+    for (const auto& item : page["items"]) {
       out[item["sku"].get<std::string>()] = item["on_hand"].get<std::int64_t>();
     }
     return out;
@@ -150,7 +152,9 @@ class SyncTest : public ::testing::Test {
     std::map<std::string, std::int64_t> out;
     auto r = cloud_call("GET", std::string("/v1/stores/") + kStoreId + "/replica");
     if (r.status != 200) return {{"<cloud unreachable>", -1}};
-    for (const auto& item : json::parse(r.body)["items"]) {
+    // Named: a range-for over a member of a temporary would outlive the temporary.
+    const json page = json::parse(r.body);
+    for (const auto& item : page["items"]) {
       out[item["sku"].get<std::string>()] = item["on_hand"].get<std::int64_t>();
     }
     return out;
