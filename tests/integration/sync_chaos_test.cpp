@@ -38,7 +38,8 @@ constexpr int kSkus = 10;
 constexpr std::int64_t kOpeningStock = 100;
 #if defined(__SANITIZE_ADDRESS__)
 // Under the sanitizers every daemon runs several times slower: as many kills, a
-// smaller volume, so the test stays within CTest's per-test timeout.
+// smaller volume. (The sanitizer pass of scripts/test.sh leaves this test out: even so,
+// its accepted orders did not all settle within the 60 s each is given.)
 constexpr std::int64_t kTargetChanges = 5000;
 #else
 constexpr std::int64_t kTargetChanges = 30000;
