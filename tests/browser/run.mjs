@@ -341,6 +341,35 @@ try {
     await screenshot(page, 'alert-acknowledged');
   });
 
+  // The page reads its panels and opens its event stream side by side. An alert raised after
+  // the board was read but before the stream opened must still reach the page: the stream is
+  // held back here until such an alert exists.
+  await test('an alert raised while the page connects is shown', async () => {
+    const vctx = await openBrowser('late-alert');
+    try {
+      const p = vctx.pages()[0] || await vctx.newPage();
+      let release;
+      const streamMayOpen = new Promise((resolve) => { release = resolve; });
+      await p.route('**/api/events*', async (route) => { await streamMayOpen; await route.continue(); });
+      await signIn(p, 'manager');
+      await p.waitForFunction(() => /\d+ active/.test(document.getElementById('alert-counts').textContent));
+      const target = sku(5);
+      const shown = `#alert-list li.alert[data-kind="below_reorder_point"]:has-text("${target}")`;
+      if (await p.locator(shown).count()) throw new Error(`${target} was already on the board`);
+      await ok('PATCH', `/api/inventory/${target}`, { bin: 'A-01', adjust: -20, reason: 'damage' });
+      await waitFor(`the board to raise ${target}`, async () => {
+        const board = await ok('GET', '/api/alert-board?state=open&limit=500');
+        return board.alerts.some((a) => a.key === `below_reorder_point:${target}`);
+      }, 15000);
+      release();
+      await p.click('#tabs button[data-tab="alerts"]');
+      await p.waitForSelector(shown, { timeout: 10000 });
+      await screenshot(p, 'late-alert');
+    } finally {
+      await vctx.close();
+    }
+  });
+
   await test('order board and shelf scans say when their routes are not there', async () => {
     await page.click('#tabs button[data-tab="orders"]');
     await page.waitForSelector('#order-board .col, #orders-na', { timeout: 5000 });

@@ -47,10 +47,11 @@ function show(tab) {
 }
 
 // Everything the page shows, read again (at start and after each reconnect).
-async function loadAll() {
+async function loadAll({ skipStock = false } = {}) {
   const tabs = tabsFor(session.role);
   const loads = new Set();
   for (const t of tabs) loads.add(PANELS[t].load);
+  if (skipStock) loads.delete(inventory.load);
   if (earlyStock) {
     // Already on its way since the page opened.
     loads.delete(inventory.load);
@@ -91,7 +92,11 @@ function startApp() {
   }
   const wanted = location.hash.slice(1);
   show(tabs.includes(wanted) ? wanted : tabs[0]);
-  live.connect(() => { loadAll(); });
+  // The first reads run beside the stream's start, so a change made after a panel was
+  // read but before the stream opened would be missed (alerts, orders and runners have no
+  // replay). Once the stream is open, the light panels are read again; the stock list is
+  // not (10,000 rows), and its few missed changes wait for the next reconnect or reload.
+  live.connect(() => { loadAll(); }, () => { loadAll({ skipStock: true }); });
   loadAll().then(() => { if (current) show(current); });
   clearInterval(healthTimer);
   healthTimer = health.start();

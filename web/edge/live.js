@@ -27,7 +27,9 @@ function dispatch(type, data) {
   }
 }
 
-export function connect(onReconnect) {
+// onReconnect runs after every reconnect; onFirstOpen once, when the stream first
+// opens, for reads that raced the stream's start (see app.js).
+export function connect(onReconnect, onFirstOpen = () => {}) {
   stopped = false;
   if (source) source.close();
   source = new EventSource('/api/events');
@@ -48,6 +50,7 @@ export function connect(onReconnect) {
   source.onopen = () => {
     statusListener(true);
     if (everOpened) onReconnect();
+    else onFirstOpen();
     everOpened = true;
   };
   source.onerror = () => {
@@ -55,7 +58,7 @@ export function connect(onReconnect) {
     if (source.readyState === EventSource.CLOSED && !stopped) {
       // Refused outright (e.g. 401 or 429): EventSource gives up, so try again later.
       clearTimeout(retryTimer);
-      retryTimer = setTimeout(() => { if (!stopped) connect(onReconnect); }, 2000);
+      retryTimer = setTimeout(() => { if (!stopped) connect(onReconnect, onFirstOpen); }, 2000);
     }
   };
 }
