@@ -43,6 +43,8 @@ struct Resolved {
   std::string symbology;
 };
 
+// kNotFound means exactly "this code names no product in the catalog" (whatever the
+// code's text says), kInvalidArgument a malformed code; callers branch on the code.
 StatusOr<Resolved> resolve_code(db::Database& db, std::string_view code) {
   auto parsed = barcode::parse_scan(code);
   if (!parsed.ok()) return parsed.status();
@@ -176,7 +178,11 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     return get_sku(product->product.sku, 5);
   }
 
+  // Set inside the write when the scanned code names no product, so the caller records
+  // the unknown code by what failed rather than by what the error text happens to say.
+  bool code_not_in_catalog = false;
   auto result = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    code_not_in_catalog = false;
     db::Database& db = ctx.db();
     auto seen = db.query_one<std::string>("SELECT response FROM applied_scans WHERE scan_id = ?",
                                           scan.scan_id);
@@ -187,7 +193,10 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       return first;
     }
     auto resolved = resolve_code(db, scan.code);
-    if (!resolved.ok()) return resolved.status();
+    if (!resolved.ok()) {
+      code_not_in_catalog = resolved.status().code() == StatusCode::kNotFound;
+      return resolved.status();
+    }
     const auto& product = resolved->product;
     const std::optional<std::string> lot = scan.lot ? scan.lot : resolved->lot;
     const std::optional<std::string> expiry = scan.expiry ? scan.expiry : resolved->expiry;
@@ -306,9 +315,7 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     return response;
   });
 
-  if (!result.ok() && result.status().code() == StatusCode::kNotFound &&
-      result.status().message().rfind("unknown", 0) == 0 &&
-      result.status().message().find("count") == std::string::npos) {
+  if (code_not_in_catalog && !result.ok() && result.status().code() == StatusCode::kNotFound) {
     // Recorded so someone fixes the catalog; the scan itself changed nothing.
     unknown_codes_.inc();
     auto recorded = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
