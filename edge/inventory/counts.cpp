@@ -28,9 +28,8 @@ StatusOr<nlohmann::json> Inventory::open_count(const std::optional<std::string>&
                       "skus[" + std::to_string(i) + "]");
       }
     }
-    auto n = db.query_one<std::int64_t>("SELECT count(*) FROM counts");
-    if (!n.ok()) return n.status();
-    const std::string id = "count-" + std::to_string(n->value_or(0) + 1);
+    SHOPEASY_ASSIGN_OR_RETURN(auto n, db.query_one<std::int64_t>("SELECT count(*) FROM counts"));
+    const std::string id = "count-" + std::to_string(n.value_or(0) + 1);
     nlohmann::json scope = bin ? nlohmann::json{{"bin", *bin}} : nlohmann::json{{"skus", skus}};
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT INTO counts (id, scope, status, opened_by, opened_at_ms) VALUES (?, ?, "
@@ -102,11 +101,10 @@ StatusOr<nlohmann::json> count_report(db::Database& db, const std::string& count
 StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, const Actor& actor) {
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
     db::Database& db = ctx.db();
-    auto before = count_report(db, count_id);
-    if (!before.ok()) return before.status();
-    if ((*before)["status"] != "open") {
+    SHOPEASY_ASSIGN_OR_RETURN(auto before, count_report(db, count_id));
+    if (before["status"] != "open") {
       return failed_precondition("count " + count_id + " is already " +
-                                 (*before)["status"].get<std::string>());
+                                 before["status"].get<std::string>());
     }
     struct Line {
       std::string sku, bin;
@@ -127,7 +125,7 @@ StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, con
       }
       SHOPEASY_RETURN_IF_ERROR(q.status());
     }
-    nlohmann::json report = *before;
+    nlohmann::json report = before;
     for (const auto& line : lines) {
       auto moved =
           detail::apply_movement(ctx, store_id_, actor,
