@@ -48,9 +48,9 @@ StatusOr<nlohmann::json> Inventory::open_count(const std::optional<std::string>&
                    id, sku));
       }
     }
-    auto seq =
-        ctx.emit("count.opened", {{"count_id", id}, {"scope", scope}, {"actor", actor.name}});
-    if (!seq.ok()) return seq.status();
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.emit("count.opened", {{"count_id", id}, {"scope", scope}, {"actor", actor.name}})
+            .status());
     return nlohmann::json{{"count_id", id}, {"status", "open"}, {"scope", scope}};
   });
 }
@@ -127,11 +127,11 @@ StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, con
     }
     nlohmann::json report = before;
     for (const auto& line : lines) {
-      auto moved =
+      SHOPEASY_RETURN_IF_ERROR(
           detail::apply_movement(ctx, store_id_, actor,
                                  detail::Movement{line.sku, line.bin, line.lot_id, line.variance, 0,
-                                                  "count", count_id, std::nullopt});
-      if (!moved.ok()) return moved.status();
+                                                  "count", count_id, std::nullopt})
+              .status());
     }
     SHOPEASY_RETURN_IF_ERROR(
         db.run("UPDATE counts SET status = 'closed', closed_at_ms = ? WHERE id = ?", ctx.now_ms(),
@@ -139,10 +139,10 @@ StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, con
     report["status"] = "closed";
     report["closed_at_ms"] = ctx.now_ms();
     report["adjustments"] = lines.size();
-    auto seq =
+    SHOPEASY_RETURN_IF_ERROR(
         ctx.emit("count.closed",
-                 {{"count_id", count_id}, {"adjustments", lines.size()}, {"actor", actor.name}});
-    if (!seq.ok()) return seq.status();
+                 {{"count_id", count_id}, {"adjustments", lines.size()}, {"actor", actor.name}})
+            .status());
     return report;
   });
 }

@@ -218,10 +218,10 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       case wire::ScanAction::kPick: {
         std::int64_t remaining = qty;
         if (scan.order_id) {
-          auto picked =
-              pick_reserved(ctx, store_id_, actor, *scan.order_id, product.sku, qty, movements);
-          if (!picked.ok()) return picked.status();
-          remaining -= *picked;
+          SHOPEASY_ASSIGN_OR_RETURN(
+              const std::int64_t picked,
+              pick_reserved(ctx, store_id_, actor, *scan.order_id, product.sku, qty, movements));
+          remaining -= picked;
         }
         if (remaining > 0) {
           if (scan.bin) SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, *scan.bin, "bin"));
@@ -279,12 +279,12 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
         break;
       }
       case wire::ScanAction::kCount: {
-        auto status =
-            db.query_one<std::string>("SELECT status FROM counts WHERE id = ?", *scan.count_id);
-        if (!status.ok()) return status.status();
-        if (!status->has_value()) return not_found("unknown count '" + *scan.count_id + "'");
-        if (**status != "open") {
-          return failed_precondition("count " + *scan.count_id + " is " + **status);
+        SHOPEASY_ASSIGN_OR_RETURN(
+            const std::optional<std::string> status,
+            db.query_one<std::string>("SELECT status FROM counts WHERE id = ?", *scan.count_id));
+        if (!status) return not_found("unknown count '" + *scan.count_id + "'");
+        if (*status != "open") {
+          return failed_precondition("count " + *scan.count_id + " is " + *status);
         }
         SHOPEASY_ASSIGN_OR_RETURN(auto bin, bin_or_home(db, scan.bin, product, "bin"));
         SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
@@ -505,10 +505,10 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
     SHOPEASY_ASSIGN_OR_RETURN(auto product, detail::product_by_sku(db, edit.sku));
     SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, edit.bin, "bin"));
     if (edit.expected_version) {
-      auto version =
-          db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku);
-      if (!version.ok()) return version.status();
-      const std::int64_t current = version->value_or(0);
+      SHOPEASY_ASSIGN_OR_RETURN(
+          const std::optional<std::int64_t> version,
+          db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
+      const std::int64_t current = version.value_or(0);
       if (current != *edit.expected_version) {
         return conflict("stale version of " + edit.sku + ": yours " +
                         std::to_string(*edit.expected_version) + ", current " +
@@ -534,11 +534,11 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
                                                       edit.reason, std::nullopt, edit.note}));
       movements.push_back(std::move(moved));
     }
-    auto totals =
-        db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku);
-    if (!totals.ok()) return totals.status();
+    SHOPEASY_ASSIGN_OR_RETURN(
+        const std::optional<std::int64_t> totals,
+        db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
     return nlohmann::json{
-        {"sku", edit.sku}, {"version", totals->value_or(0)}, {"movements", movements}};
+        {"sku", edit.sku}, {"version", totals.value_or(0)}, {"movements", movements}};
   });
 }
 
