@@ -2,11 +2,11 @@
 
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <regex>
 
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
+#include "common/security/encoding.hpp"
 
 namespace shopeasy::cloud {
 
@@ -302,9 +302,10 @@ Status CloudDaemon::start_payments(int http_port) {
       (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(http_port);
   std::string secret = config_.get_string("payments.webhook_secret");
   if (secret.empty() && provider == "sandbox") {
-    std::random_device random;
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 64; ++i) secret += kHex[random() & 0xF];
+    // A signing secret, so from the CSPRNG (std::random_device is not promised to be one).
+    StatusOr<std::string> generated = security::random_hex(32);
+    if (!generated.ok()) return generated.status();
+    secret = std::move(*generated);
   }
   std::string base = config_.get_string("payments.public_base_url");
   if (base.empty()) base = self;

@@ -1,10 +1,10 @@
 #include "cloud/orders/order_service.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "cloud/routing/router.hpp"
 #include "common/http/auth.hpp"
+#include "common/security/encoding.hpp"
 #include "common/wire/json_fields.hpp"
 
 namespace shopeasy::cloud::orders {
@@ -27,21 +27,6 @@ Reply error_reply(int status, std::string_view code, const std::string& message,
 Reply status_reply(const Status& st) {
   return error_reply(http::http_status_for(st.code()), status_code_name(st.code()), st.message(),
                      st.field());
-}
-
-// 128 random bits: order ids are not guessable, so knowing one proves nothing.
-std::string new_order_id() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "ord_";
-  for (int part = 0; part < 2; ++part) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i) {
-      id += kHex[v & 0xF];
-      v >>= 4;
-    }
-  }
-  return id;
 }
 
 bool is_printable(std::string_view s) {
@@ -101,6 +86,14 @@ StatusOr<ParsedRequest> parse_request(const nlohmann::json& j) {
 }
 
 }  // namespace
+
+StatusOr<std::string> new_order_id() {
+  // A general-purpose generator (mt19937 and the like) is predictable from a few outputs,
+  // so ids come from the CSPRNG.
+  StatusOr<std::string> hex = security::random_hex(16);
+  if (!hex.ok()) return hex.status();
+  return "ord_" + *hex;
+}
 
 CandidateRanker rank_by_eta() {
   return [](const routing::StoreIndex& index, geohash::LatLon point, std::int64_t now_ms,
@@ -194,7 +187,9 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
   }
 
   wire::Order order;
-  order.order_id = new_order_id();
+  StatusOr<std::string> order_id = new_order_id();
+  if (!order_id.ok()) return outcome("error", status_reply(order_id.status()));
+  order.order_id = std::move(*order_id);
   order.customer_id = customer_id;
   order.delivery = request->delivery;
   std::int64_t units = 0;

@@ -53,6 +53,11 @@ using CandidateRanker = std::function<std::vector<routing::RankedStore>(
     std::int64_t units, std::int64_t online_window_ms)>;
 CandidateRanker rank_by_eta();
 
+// A new order id: "ord_" and 32 lower-case hex digits of 128 bits from the operating
+// system's CSPRNG, so knowing one order id tells nothing about any other.
+// kUnavailable if the generator fails.
+StatusOr<std::string> new_order_id();
+
 // An HTTP-shaped answer: status code and JSON body (errors in the project's shape).
 struct Reply {
   int status = 200;

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <set>
+
 namespace shopeasy::cloud::orders {
 namespace {
 
@@ -292,6 +295,30 @@ TEST_F(OrderServiceTest, TheStoresNewLinesReplaceTheOrdersAndBadOnesAreCounted) 
   std::map<std::string, std::int64_t> by_kind = *counts;
   EXPECT_EQ(by_kind["order.malformed"], 1);
   EXPECT_GE(by_kind["order.status.ignored"], 1);
+}
+
+// Order ids are "ord_" and 32 lower-case hex digits, never repeat, and every digit
+// position takes many values (no stuck or constant part).
+TEST(NewOrderIdTest, IdsAreWellFormedAndDistinct) {
+  constexpr int kDraws = 20'000;
+  std::set<std::string> seen;
+  std::array<std::set<char>, 32> digits_at;
+  for (int i = 0; i < kDraws; ++i) {
+    StatusOr<std::string> id = new_order_id();
+    ASSERT_TRUE(id.ok()) << id.status().to_string();
+    ASSERT_EQ(id->size(), 36u) << *id;
+    ASSERT_EQ(id->substr(0, 4), "ord_") << *id;
+    for (std::size_t k = 4; k < id->size(); ++k) {
+      const char c = (*id)[k];
+      ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << *id;
+      digits_at[k - 4].insert(c);
+    }
+    seen.insert(*id);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kDraws));
+  for (std::size_t k = 0; k < digits_at.size(); ++k) {
+    EXPECT_EQ(digits_at[k].size(), 16u) << "hex digit " << k;
+  }
 }
 
 }  // namespace

@@ -121,3 +121,22 @@ class [[nodiscard]] StatusOr {
     ::shopeasy::Status shopeasy_status_ = (expr);           \
     if (!shopeasy_status_.is_ok()) return shopeasy_status_; \
   } while (false)
+
+// Evaluates `expr` (a StatusOr<T>) once; returns its status early if it is an error,
+// else sets `lhs` from its value, moved out. `lhs` may declare a variable
+// (`SHOPEASY_ASSIGN_OR_RETURN(auto rows, load());`) or name an existing one
+// (`SHOPEASY_ASSIGN_OR_RETURN(out.id, next_id());`). It expands to more than one
+// statement, so use it inside braces, never as the body of an unbraced if or loop; a
+// `lhs` with a top-level comma (`std::pair<A, B> p`) needs an alias or `auto` (the
+// expression may have them: it is the macro's variadic tail).
+#define SHOPEASY_ASSIGN_OR_RETURN(lhs, ...)                                                    \
+  SHOPEASY_ASSIGN_OR_RETURN_IMPL_(SHOPEASY_STATUS_CONCAT_(shopeasy_status_or_, __LINE__), lhs, \
+                                  (__VA_ARGS__))
+
+#define SHOPEASY_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = expr;                                      \
+  if (!result.ok()) return result.status();                \
+  lhs = std::move(result).value()
+
+#define SHOPEASY_STATUS_CONCAT_(a, b) SHOPEASY_STATUS_CONCAT_INNER_(a, b)
+#define SHOPEASY_STATUS_CONCAT_INNER_(a, b) a##b

@@ -383,7 +383,8 @@ nlohmann::json EdgeDaemon::health() const {
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.mono_now() - started_at_);
   nlohmann::json mqtt = {{"enabled", mqtt_ != nullptr},
-                         {"connected", mqtt_ != nullptr && mqtt_->connected()}};
+                         {"connected", mqtt_ != nullptr && mqtt_->connected()},
+                         {"subscribed", mqtt_ != nullptr && mqtt_->subscribed()}};
   nlohmann::json store = {{"queue_depth", store_ ? store_->queue_depth() : 0}};
   nlohmann::json sync = sync_ ? sync_->status() : nlohmann::json{{"enabled", false}};
   return {{"status", "ok"},

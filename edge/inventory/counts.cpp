@@ -28,9 +28,8 @@ StatusOr<nlohmann::json> Inventory::open_count(const std::optional<std::string>&
                       "skus[" + std::to_string(i) + "]");
       }
     }
-    auto n = db.query_one<std::int64_t>("SELECT count(*) FROM counts");
-    if (!n.ok()) return n.status();
-    const std::string id = "count-" + std::to_string(n->value_or(0) + 1);
+    SHOPEASY_ASSIGN_OR_RETURN(auto n, db.query_one<std::int64_t>("SELECT count(*) FROM counts"));
+    const std::string id = "count-" + std::to_string(n.value_or(0) + 1);
     nlohmann::json scope = bin ? nlohmann::json{{"bin", *bin}} : nlohmann::json{{"skus", skus}};
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT INTO counts (id, scope, status, opened_by, opened_at_ms) VALUES (?, ?, "
@@ -49,9 +48,9 @@ StatusOr<nlohmann::json> Inventory::open_count(const std::optional<std::string>&
                    id, sku));
       }
     }
-    auto seq =
-        ctx.emit("count.opened", {{"count_id", id}, {"scope", scope}, {"actor", actor.name}});
-    if (!seq.ok()) return seq.status();
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.emit("count.opened", {{"count_id", id}, {"scope", scope}, {"actor", actor.name}})
+            .status());
     return nlohmann::json{{"count_id", id}, {"status", "open"}, {"scope", scope}};
   });
 }
@@ -102,11 +101,10 @@ StatusOr<nlohmann::json> count_report(db::Database& db, const std::string& count
 StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, const Actor& actor) {
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
     db::Database& db = ctx.db();
-    auto before = count_report(db, count_id);
-    if (!before.ok()) return before.status();
-    if ((*before)["status"] != "open") {
+    SHOPEASY_ASSIGN_OR_RETURN(auto before, count_report(db, count_id));
+    if (before["status"] != "open") {
       return failed_precondition("count " + count_id + " is already " +
-                                 (*before)["status"].get<std::string>());
+                                 before["status"].get<std::string>());
     }
     struct Line {
       std::string sku, bin;
@@ -127,13 +125,13 @@ StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, con
       }
       SHOPEASY_RETURN_IF_ERROR(q.status());
     }
-    nlohmann::json report = *before;
+    nlohmann::json report = before;
     for (const auto& line : lines) {
-      auto moved =
+      SHOPEASY_RETURN_IF_ERROR(
           detail::apply_movement(ctx, store_id_, actor,
                                  detail::Movement{line.sku, line.bin, line.lot_id, line.variance, 0,
-                                                  "count", count_id, std::nullopt});
-      if (!moved.ok()) return moved.status();
+                                                  "count", count_id, std::nullopt})
+              .status());
     }
     SHOPEASY_RETURN_IF_ERROR(
         db.run("UPDATE counts SET status = 'closed', closed_at_ms = ? WHERE id = ?", ctx.now_ms(),
@@ -141,10 +139,10 @@ StatusOr<nlohmann::json> Inventory::close_count(const std::string& count_id, con
     report["status"] = "closed";
     report["closed_at_ms"] = ctx.now_ms();
     report["adjustments"] = lines.size();
-    auto seq =
+    SHOPEASY_RETURN_IF_ERROR(
         ctx.emit("count.closed",
-                 {{"count_id", count_id}, {"adjustments", lines.size()}, {"actor", actor.name}});
-    if (!seq.ok()) return seq.status();
+                 {{"count_id", count_id}, {"adjustments", lines.size()}, {"actor", actor.name}})
+            .status());
     return report;
   });
 }

@@ -43,26 +43,26 @@ struct Resolved {
   std::string symbology;
 };
 
+// kNotFound means exactly "this code names no product in the catalog" (whatever the
+// code's text says), kInvalidArgument a malformed code; callers branch on the code.
 StatusOr<Resolved> resolve_code(db::Database& db, std::string_view code) {
-  auto parsed = barcode::parse_scan(code);
-  if (!parsed.ok()) return parsed.status();
+  SHOPEASY_ASSIGN_OR_RETURN(auto parsed, barcode::parse_scan(code));
   Resolved r;
-  r.symbology = std::string(barcode::symbology_name(parsed->symbology));
-  if (!parsed->gtin14.empty()) {
-    auto p = detail::product_by_gtin(db, parsed->gtin14);
-    if (!p.ok()) return p.status();
-    r.product = std::move(*p);
-  } else if (!parsed->raw.empty()) {
+  r.symbology = std::string(barcode::symbology_name(parsed.symbology));
+  if (!parsed.gtin14.empty()) {
+    SHOPEASY_ASSIGN_OR_RETURN(auto p, detail::product_by_gtin(db, parsed.gtin14));
+    r.product = std::move(p);
+  } else if (!parsed.raw.empty()) {
     // Plain Code 128 labels carry the store's own SKU.
-    auto p = detail::product_by_sku(db, parsed->raw);
-    if (!p.ok()) return not_found("unknown code '" + parsed->raw + "'");
+    auto p = detail::product_by_sku(db, parsed.raw);
+    if (!p.ok()) return not_found("unknown code '" + parsed.raw + "'");
     r.product = std::move(*p);
   } else {
     return invalid_argument("the GS1 code carries no product number (AI 01 or 02)", "code");
   }
-  r.lot = parsed->lot;
-  r.expiry = parsed->expiry;
-  if (parsed->count) r.unit_multiplier = std::max<std::int64_t>(1, *parsed->count);
+  r.lot = parsed.lot;
+  r.expiry = parsed.expiry;
+  if (parsed.count) r.unit_multiplier = std::max<std::int64_t>(1, *parsed.count);
   return r;
 }
 
@@ -105,11 +105,11 @@ StatusOr<std::int64_t> pick_reserved(WriteContext& ctx, const std::string& store
   for (const Row& r : rows) {
     if (remaining == 0) break;
     const std::int64_t take = std::min(r.qty, remaining);
-    auto moved = detail::apply_movement(
-        ctx, store_id, actor,
-        Movement{sku, r.bin, r.lot_id, -take, -take, "pick", order_id, std::nullopt});
-    if (!moved.ok()) return moved.status();
-    movements.push_back(std::move(*moved));
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto moved, detail::apply_movement(ctx, store_id, actor,
+                                           Movement{sku, r.bin, r.lot_id, -take, -take, "pick",
+                                                    order_id, std::nullopt}));
+    movements.push_back(std::move(moved));
     if (take == r.qty) {
       SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
           "DELETE FROM reservations WHERE order_id = ? AND sku = ? AND bin = ? AND lot_id = ?",
@@ -132,20 +132,19 @@ Status take_fefo(WriteContext& ctx, const std::string& store_id, const Actor& ac
                  const std::optional<std::int64_t>& lot_id, const std::string& reason,
                  const std::optional<std::string>& ref, const std::optional<std::string>& note,
                  const std::optional<std::string>& to_bin, nlohmann::json& movements) {
-  auto plan = detail::plan_fefo(ctx.db(), sku, qty, bin, lot_id);
-  if (!plan.ok()) return plan.status();
-  for (const auto& slice : *plan) {
-    auto out = detail::apply_movement(
-        ctx, store_id, actor,
-        Movement{sku, slice.bin, slice.lot_id, -slice.qty, 0, reason, ref, note});
-    if (!out.ok()) return out.status();
-    movements.push_back(std::move(*out));
+  SHOPEASY_ASSIGN_OR_RETURN(auto plan, detail::plan_fefo(ctx.db(), sku, qty, bin, lot_id));
+  for (const auto& slice : plan) {
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto out, detail::apply_movement(
+                      ctx, store_id, actor,
+                      Movement{sku, slice.bin, slice.lot_id, -slice.qty, 0, reason, ref, note}));
+    movements.push_back(std::move(out));
     if (to_bin) {
-      auto in = detail::apply_movement(
-          ctx, store_id, actor,
-          Movement{sku, *to_bin, slice.lot_id, slice.qty, 0, reason, ref, note});
-      if (!in.ok()) return in.status();
-      movements.push_back(std::move(*in));
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto in, detail::apply_movement(
+                       ctx, store_id, actor,
+                       Movement{sku, *to_bin, slice.lot_id, slice.qty, 0, reason, ref, note}));
+      movements.push_back(std::move(in));
     }
   }
   return Status::ok();
@@ -176,18 +175,25 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     return get_sku(product->product.sku, 5);
   }
 
+  // Set inside the write when the scanned code names no product, so the caller records
+  // the unknown code by what failed rather than by what the error text happens to say.
+  bool code_not_in_catalog = false;
   auto result = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    code_not_in_catalog = false;
     db::Database& db = ctx.db();
-    auto seen = db.query_one<std::string>("SELECT response FROM applied_scans WHERE scan_id = ?",
-                                          scan.scan_id);
-    if (!seen.ok()) return seen.status();
-    if (seen->has_value()) {
-      auto first = nlohmann::json::parse(**seen, nullptr, false);
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto seen, db.query_one<std::string>("SELECT response FROM applied_scans WHERE scan_id = ?",
+                                             scan.scan_id));
+    if (seen.has_value()) {
+      auto first = nlohmann::json::parse(*seen, nullptr, false);
       first["duplicate"] = true;
       return first;
     }
     auto resolved = resolve_code(db, scan.code);
-    if (!resolved.ok()) return resolved.status();
+    if (!resolved.ok()) {
+      code_not_in_catalog = resolved.status().code() == StatusCode::kNotFound;
+      return resolved.status();
+    }
     const auto& product = resolved->product;
     const std::optional<std::string> lot = scan.lot ? scan.lot : resolved->lot;
     const std::optional<std::string> expiry = scan.expiry ? scan.expiry : resolved->expiry;
@@ -196,34 +202,34 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
 
     switch (scan.action) {
       case wire::ScanAction::kReceive: {
-        auto bin = bin_or_home(db, scan.bin, product, "bin");
-        if (!bin.ok()) return bin.status();
-        auto lot_id = detail::lot_id_for(db, product.sku, lot, expiry, true);
-        if (!lot_id.ok()) return lot_id.status();
-        auto moved = detail::apply_movement(
-            ctx, store_id_, actor,
-            Movement{product.sku, *bin, *lot_id, qty, 0, "receive",
-                     scan.order_id ? scan.order_id : std::optional<std::string>(scan.scan_id),
-                     std::nullopt});
-        if (!moved.ok()) return moved.status();
-        movements.push_back(std::move(*moved));
+        SHOPEASY_ASSIGN_OR_RETURN(auto bin, bin_or_home(db, scan.bin, product, "bin"));
+        SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
+                                  detail::lot_id_for(db, product.sku, lot, expiry, true));
+        SHOPEASY_ASSIGN_OR_RETURN(
+            auto moved,
+            detail::apply_movement(
+                ctx, store_id_, actor,
+                Movement{product.sku, bin, lot_id, qty, 0, "receive",
+                         scan.order_id ? scan.order_id : std::optional<std::string>(scan.scan_id),
+                         std::nullopt}));
+        movements.push_back(std::move(moved));
         break;
       }
       case wire::ScanAction::kPick: {
         std::int64_t remaining = qty;
         if (scan.order_id) {
-          auto picked =
-              pick_reserved(ctx, store_id_, actor, *scan.order_id, product.sku, qty, movements);
-          if (!picked.ok()) return picked.status();
-          remaining -= *picked;
+          SHOPEASY_ASSIGN_OR_RETURN(
+              const std::int64_t picked,
+              pick_reserved(ctx, store_id_, actor, *scan.order_id, product.sku, qty, movements));
+          remaining -= picked;
         }
         if (remaining > 0) {
           if (scan.bin) SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, *scan.bin, "bin"));
           std::optional<std::int64_t> lot_id;
           if (lot || expiry) {
-            auto id = detail::lot_id_for(db, product.sku, lot, expiry, false);
-            if (!id.ok()) return id.status();
-            lot_id = *id;
+            SHOPEASY_ASSIGN_OR_RETURN(auto id,
+                                      detail::lot_id_for(db, product.sku, lot, expiry, false));
+            lot_id = id;
           }
           SHOPEASY_RETURN_IF_ERROR(
               take_fefo(ctx, store_id_, actor, product.sku, remaining, scan.bin, lot_id, "pick",
@@ -233,65 +239,62 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
         break;
       }
       case wire::ScanAction::kAdjust: {
-        auto bin = bin_or_home(db, scan.bin, product, "bin");
-        if (!bin.ok()) return bin.status();
+        SHOPEASY_ASSIGN_OR_RETURN(auto bin, bin_or_home(db, scan.bin, product, "bin"));
         const std::string reason =
             is_manual_reason(scan.reason.value_or("")) ? *scan.reason : std::string("adjust");
         if (qty > 0) {
-          auto lot_id = detail::lot_id_for(db, product.sku, lot, expiry, true);
-          if (!lot_id.ok()) return lot_id.status();
-          auto moved = detail::apply_movement(
-              ctx, store_id_, actor,
-              Movement{product.sku, *bin, *lot_id, qty, 0, reason, scan.scan_id, scan.reason});
-          if (!moved.ok()) return moved.status();
-          movements.push_back(std::move(*moved));
+          SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
+                                    detail::lot_id_for(db, product.sku, lot, expiry, true));
+          SHOPEASY_ASSIGN_OR_RETURN(
+              auto moved, detail::apply_movement(ctx, store_id_, actor,
+                                                 Movement{product.sku, bin, lot_id, qty, 0, reason,
+                                                          scan.scan_id, scan.reason}));
+          movements.push_back(std::move(moved));
         } else {
           std::optional<std::int64_t> lot_id;
           if (lot || expiry) {
-            auto id = detail::lot_id_for(db, product.sku, lot, expiry, false);
-            if (!id.ok()) return id.status();
-            lot_id = *id;
+            SHOPEASY_ASSIGN_OR_RETURN(auto id,
+                                      detail::lot_id_for(db, product.sku, lot, expiry, false));
+            lot_id = id;
           }
-          SHOPEASY_RETURN_IF_ERROR(take_fefo(ctx, store_id_, actor, product.sku, -qty, *bin, lot_id,
+          SHOPEASY_RETURN_IF_ERROR(take_fefo(ctx, store_id_, actor, product.sku, -qty, bin, lot_id,
                                              reason, scan.scan_id, scan.reason, std::nullopt,
                                              movements));
         }
         break;
       }
       case wire::ScanAction::kMove: {
-        auto from = bin_or_home(db, scan.bin, product, "bin");
-        if (!from.ok()) return from.status();
+        SHOPEASY_ASSIGN_OR_RETURN(auto from, bin_or_home(db, scan.bin, product, "bin"));
         SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, *scan.to_bin, "to_bin"));
-        if (*from == *scan.to_bin) return invalid_argument("to_bin is the same as bin", "to_bin");
+        if (from == *scan.to_bin) return invalid_argument("to_bin is the same as bin", "to_bin");
         std::optional<std::int64_t> lot_id;
         if (lot || expiry) {
-          auto id = detail::lot_id_for(db, product.sku, lot, expiry, false);
-          if (!id.ok()) return id.status();
-          lot_id = *id;
+          SHOPEASY_ASSIGN_OR_RETURN(auto id,
+                                    detail::lot_id_for(db, product.sku, lot, expiry, false));
+          lot_id = id;
         }
-        SHOPEASY_RETURN_IF_ERROR(take_fefo(ctx, store_id_, actor, product.sku, qty, *from, lot_id,
+        SHOPEASY_RETURN_IF_ERROR(take_fefo(ctx, store_id_, actor, product.sku, qty, from, lot_id,
                                            "move", scan.scan_id, std::nullopt, scan.to_bin,
                                            movements));
         break;
       }
       case wire::ScanAction::kCount: {
-        auto status =
-            db.query_one<std::string>("SELECT status FROM counts WHERE id = ?", *scan.count_id);
-        if (!status.ok()) return status.status();
-        if (!status->has_value()) return not_found("unknown count '" + *scan.count_id + "'");
-        if (**status != "open") {
-          return failed_precondition("count " + *scan.count_id + " is " + **status);
+        SHOPEASY_ASSIGN_OR_RETURN(
+            const std::optional<std::string> status,
+            db.query_one<std::string>("SELECT status FROM counts WHERE id = ?", *scan.count_id));
+        if (!status) return not_found("unknown count '" + *scan.count_id + "'");
+        if (*status != "open") {
+          return failed_precondition("count " + *scan.count_id + " is " + *status);
         }
-        auto bin = bin_or_home(db, scan.bin, product, "bin");
-        if (!bin.ok()) return bin.status();
-        auto lot_id = detail::lot_id_for(db, product.sku, lot, expiry, true);
-        if (!lot_id.ok()) return lot_id.status();
+        SHOPEASY_ASSIGN_OR_RETURN(auto bin, bin_or_home(db, scan.bin, product, "bin"));
+        SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
+                                  detail::lot_id_for(db, product.sku, lot, expiry, true));
         SHOPEASY_RETURN_IF_ERROR(
             db.run("INSERT INTO count_lines (count_id, sku, bin, lot_id, expected, counted) "
                    "VALUES (?1, ?2, ?3, ?4, COALESCE((SELECT on_hand FROM stock WHERE sku = ?2 AND "
                    "bin = ?3 AND lot_id = ?4), 0), ?5) ON CONFLICT (count_id, sku, bin, lot_id) "
                    "DO UPDATE SET counted = counted + excluded.counted",
-                   *scan.count_id, product.sku, *bin, *lot_id, qty));
+                   *scan.count_id, product.sku, bin, lot_id, qty));
         break;
       }
       case wire::ScanAction::kLookup:
@@ -306,20 +309,18 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     return response;
   });
 
-  if (!result.ok() && result.status().code() == StatusCode::kNotFound &&
-      result.status().message().rfind("unknown", 0) == 0 &&
-      result.status().message().find("count") == std::string::npos) {
+  if (code_not_in_catalog && !result.ok() && result.status().code() == StatusCode::kNotFound) {
     // Recorded so someone fixes the catalog; the scan itself changed nothing.
     unknown_codes_.inc();
     auto recorded = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-      auto seq = ctx.emit("scan.unknown_code", {{"code", scan.code},
-                                                {"scan_id", scan.scan_id},
-                                                {"scanner_id", scan.scanner_id},
-                                                {"action", action},
-                                                {"actor", actor.name},
-                                                {"source", actor.source}});
-      if (!seq.ok()) return seq.status();
-      return nlohmann::json(*seq);
+      SHOPEASY_ASSIGN_OR_RETURN(auto seq,
+                                ctx.emit("scan.unknown_code", {{"code", scan.code},
+                                                               {"scan_id", scan.scan_id},
+                                                               {"scanner_id", scan.scanner_id},
+                                                               {"action", action},
+                                                               {"actor", actor.name},
+                                                               {"source", actor.source}}));
+      return nlohmann::json(seq);
     });
     if (!recorded.ok()) {
       logger_.warn("unknown_code_not_recorded", {{"error", recorded.status().to_string()}});
@@ -344,8 +345,8 @@ StatusOr<nlohmann::json> Inventory::upsert_bins(const std::vector<BinInput>& bin
           "UPDATE SET walk_order = excluded.walk_order, zone = excluded.zone",
           b.code, b.walk_order, b.zone));
     }
-    auto seq = ctx.emit("bins.updated", {{"count", bins.size()}, {"actor", actor.name}});
-    if (!seq.ok()) return seq.status();
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.emit("bins.updated", {{"count", bins.size()}, {"actor", actor.name}}).status());
     return nlohmann::json{{"applied", bins.size()}};
   });
 }
@@ -390,11 +391,11 @@ Status write_product(WriteContext& ctx, const ProductInput& p, bool emit_event =
     if (!gtin.ok()) {
       return invalid_argument(gtin.status().message(), "barcodes[" + std::to_string(i) + "]");
     }
-    auto owner = db.query_one<std::string>("SELECT sku FROM barcodes WHERE gtin = ?", *gtin);
-    if (!owner.ok()) return owner.status();
-    if (owner->has_value() && **owner != p.sku) {
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto owner, db.query_one<std::string>("SELECT sku FROM barcodes WHERE gtin = ?", *gtin));
+    if (owner.has_value() && *owner != p.sku) {
       return Status(StatusCode::kConflict,
-                    "barcode " + p.barcodes[i] + " already belongs to " + **owner,
+                    "barcode " + p.barcodes[i] + " already belongs to " + *owner,
                     "barcodes[" + std::to_string(i) + "]");
     }
     gtins.push_back(*gtin);
@@ -427,11 +428,10 @@ StatusOr<nlohmann::json> Inventory::upsert_products(const std::vector<StatusOr<P
     for (std::size_t i = 0; i < rows.size(); ++i) {
       Status st = rows[i].ok() ? validate_product(*rows[i]) : rows[i].status();
       if (st.is_ok()) {
-        auto savepoint = ctx.db().begin();
-        if (!savepoint.ok()) return savepoint.status();
+        SHOPEASY_ASSIGN_OR_RETURN(auto savepoint, ctx.db().begin());
         st = write_product(ctx, *rows[i]);
-        if (st.is_ok()) st = savepoint->commit();
-        if (!st.is_ok()) (void)savepoint->rollback();
+        if (st.is_ok()) st = savepoint.commit();
+        if (!st.is_ok()) (void)savepoint.rollback();
       }
       if (st.is_ok()) {
         ++applied;
@@ -502,44 +502,43 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
   }
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
     db::Database& db = ctx.db();
-    auto product = detail::product_by_sku(db, edit.sku);
-    if (!product.ok()) return product.status();
+    SHOPEASY_ASSIGN_OR_RETURN(auto product, detail::product_by_sku(db, edit.sku));
     SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, edit.bin, "bin"));
     if (edit.expected_version) {
-      auto version =
-          db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku);
-      if (!version.ok()) return version.status();
-      const std::int64_t current = version->value_or(0);
+      SHOPEASY_ASSIGN_OR_RETURN(
+          const std::optional<std::int64_t> version,
+          db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
+      const std::int64_t current = version.value_or(0);
       if (current != *edit.expected_version) {
         return conflict("stale version of " + edit.sku + ": yours " +
                         std::to_string(*edit.expected_version) + ", current " +
                         std::to_string(current) + "; re-read and retry");
       }
     }
-    auto lot_id = detail::lot_id_for(db, edit.sku, edit.lot, std::nullopt,
-                                     edit.adjust.has_value() && *edit.adjust > 0);
-    if (!lot_id.ok()) return lot_id.status();
+    SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
+                              detail::lot_id_for(db, edit.sku, edit.lot, std::nullopt,
+                                                 edit.adjust.has_value() && *edit.adjust > 0));
     std::int64_t delta = edit.adjust.value_or(0);
     if (edit.set) {
-      auto current = db.query_one<std::int64_t>(
-          "SELECT on_hand FROM stock WHERE sku = ? AND bin = ? AND lot_id = ?", edit.sku, edit.bin,
-          *lot_id);
-      if (!current.ok()) return current.status();
-      delta = *edit.set - current->value_or(0);
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto current, db.query_one<std::int64_t>(
+                            "SELECT on_hand FROM stock WHERE sku = ? AND bin = ? AND lot_id = ?",
+                            edit.sku, edit.bin, lot_id));
+      delta = *edit.set - current.value_or(0);
     }
     nlohmann::json movements = nlohmann::json::array();
     if (delta != 0) {
-      auto moved = detail::apply_movement(
-          ctx, store_id_, actor,
-          Movement{edit.sku, edit.bin, *lot_id, delta, 0, edit.reason, std::nullopt, edit.note});
-      if (!moved.ok()) return moved.status();
-      movements.push_back(std::move(*moved));
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto moved, detail::apply_movement(ctx, store_id_, actor,
+                                             Movement{edit.sku, edit.bin, lot_id, delta, 0,
+                                                      edit.reason, std::nullopt, edit.note}));
+      movements.push_back(std::move(moved));
     }
-    auto totals =
-        db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku);
-    if (!totals.ok()) return totals.status();
+    SHOPEASY_ASSIGN_OR_RETURN(
+        const std::optional<std::int64_t> totals,
+        db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
     return nlohmann::json{
-        {"sku", edit.sku}, {"version", totals->value_or(0)}, {"movements", movements}};
+        {"sku", edit.sku}, {"version", totals.value_or(0)}, {"movements", movements}};
   });
 }
 
@@ -557,10 +556,10 @@ StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
     }
   }
   return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-    auto existing = ctx.db().query_one<std::int64_t>(
-        "SELECT count(*) FROM reservations WHERE order_id = ?", order_id);
-    if (!existing.ok()) return existing.status();
-    if (existing->value_or(0) > 0) {
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto existing, ctx.db().query_one<std::int64_t>(
+                           "SELECT count(*) FROM reservations WHERE order_id = ?", order_id));
+    if (existing.value_or(0) > 0) {
       return nlohmann::json{{"order_id", order_id}, {"already_reserved", true}};
     }
     return reserve_in(ctx, order_id, lines, actor);
@@ -606,11 +605,12 @@ StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::str
                     "lines[" + std::to_string(i) + "]");
     }
     for (const auto& slice : *plan) {
-      auto moved = detail::apply_movement(ctx, store_id_, actor,
-                                          Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
-                                                   "reserve", order_id, std::nullopt});
-      if (!moved.ok()) return moved.status();
-      movements.push_back(std::move(*moved));
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto moved,
+          detail::apply_movement(ctx, store_id_, actor,
+                                 Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
+                                          "reserve", order_id, std::nullopt}));
+      movements.push_back(std::move(moved));
       SHOPEASY_RETURN_IF_ERROR(db.run(
           "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
           "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
@@ -641,11 +641,11 @@ StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::str
   }
   nlohmann::json movements = nlohmann::json::array();
   for (const auto& r : rows) {
-    auto moved = detail::apply_movement(
-        ctx, store_id_, actor,
-        Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release", order_id, std::nullopt});
-    if (!moved.ok()) return moved.status();
-    movements.push_back(std::move(*moved));
+    SHOPEASY_ASSIGN_OR_RETURN(
+        auto moved, detail::apply_movement(ctx, store_id_, actor,
+                                           Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release",
+                                                    order_id, std::nullopt}));
+    movements.push_back(std::move(moved));
   }
   SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
       "DELETE FROM reservations WHERE order_id = ?1 AND (?2 IS NULL OR sku = ?2)", order_id, sku));
@@ -718,10 +718,10 @@ StatusOr<std::vector<PickedSlice>> Inventory::pick_in(WriteContext& ctx,
     std::int64_t left = r.qty;
     if (from_reserved > 0) {
       const std::int64_t take = std::min(left, from_reserved);
-      auto moved = detail::apply_movement(
-          ctx, store_id_, actor,
-          Movement{sku, r.bin, r.lot_id, -take, -take, "pick", order_id, std::nullopt});
-      if (!moved.ok()) return moved.status();
+      SHOPEASY_RETURN_IF_ERROR(detail::apply_movement(ctx, store_id_, actor,
+                                                      Movement{sku, r.bin, r.lot_id, -take, -take,
+                                                               "pick", order_id, std::nullopt})
+                                   .status());
       picked.push_back(PickedSlice{r.bin, r.lot_id, take});
       SHOPEASY_RETURN_IF_ERROR(shrink(Row{r.bin, r.lot_id, left}, take));
       left -= take;
@@ -729,19 +729,20 @@ StatusOr<std::vector<PickedSlice>> Inventory::pick_in(WriteContext& ctx,
     }
     if (left > 0 && to_release > 0 && !(bin && r.bin == *bin)) {
       const std::int64_t give = std::min(left, to_release);
-      auto moved = detail::apply_movement(
-          ctx, store_id_, actor,
-          Movement{sku, r.bin, r.lot_id, 0, -give, "release", order_id, std::nullopt});
-      if (!moved.ok()) return moved.status();
+      SHOPEASY_RETURN_IF_ERROR(detail::apply_movement(ctx, store_id_, actor,
+                                                      Movement{sku, r.bin, r.lot_id, 0, -give,
+                                                               "release", order_id, std::nullopt})
+                                   .status());
       SHOPEASY_RETURN_IF_ERROR(shrink(Row{r.bin, r.lot_id, left}, give));
       to_release -= give;
     }
   }
   for (const auto& slice : free_plan) {
-    auto moved = detail::apply_movement(
-        ctx, store_id_, actor,
-        Movement{sku, slice.bin, slice.lot_id, -slice.qty, 0, "pick", order_id, std::nullopt});
-    if (!moved.ok()) return moved.status();
+    SHOPEASY_RETURN_IF_ERROR(
+        detail::apply_movement(
+            ctx, store_id_, actor,
+            Movement{sku, slice.bin, slice.lot_id, -slice.qty, 0, "pick", order_id, std::nullopt})
+            .status());
     picked.push_back(PickedSlice{slice.bin, slice.lot_id, slice.qty});
   }
   return picked;
@@ -759,9 +760,8 @@ Status Inventory::put_back_in(WriteContext& ctx, const std::string& order_id,
 
 StatusOr<ScannedProduct> Inventory::resolve_scan_code(db::Database& db,
                                                       std::string_view code) const {
-  auto resolved = resolve_code(db, code);
-  if (!resolved.ok()) return resolved.status();
-  return ScannedProduct{resolved->product.sku, resolved->product.name, resolved->unit_multiplier};
+  SHOPEASY_ASSIGN_OR_RETURN(auto resolved, resolve_code(db, code));
+  return ScannedProduct{resolved.product.sku, resolved.product.name, resolved.unit_multiplier};
 }
 
 }  // namespace shopeasy::edge::inventory

@@ -140,6 +140,47 @@ TEST_F(InventoryTest, UnknownCodeIsNotFoundAndRecorded) {
   EXPECT_EQ(published.events[0].body["code"], "96385074");
 }
 
+// A store's own Code 128 labels are free text: a label that reads like "count" or
+// "unknown" must be recorded as an unknown code all the same, and an unknown count (also
+// kNotFound) must not be.
+TEST_F(InventoryTest, UnknownCode128LabelIsRecordedWhateverItsText) {
+  const auto& unknown_codes =
+      metrics_.counter("edge_unknown_codes_total", "Scans of codes that are not in the catalog");
+  const std::vector<std::string> labels = {"discount-7", "unknown-count", "COUNT.2", "unknown"};
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto from = bus_.head();
+    auto r = inv_->apply_scan(
+        scan("c128-" + std::to_string(i), labels[i], wire::ScanAction::kReceive), actor_);
+    ASSERT_FALSE(r.ok()) << labels[i];
+    EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << labels[i];
+    auto published = bus_.read(from, 10, 0ms);
+    ASSERT_EQ(published.events.size(), 1u) << labels[i];
+    EXPECT_EQ(published.events[0].type, "scan.unknown_code");
+    EXPECT_EQ(published.events[0].body["code"], labels[i]);
+  }
+  EXPECT_EQ(unknown_codes.value(), labels.size());
+
+  // The same text as a known SKU label, counted against a count that does not exist:
+  // kNotFound for the count, and no unknown-code record.
+  std::vector<StatusOr<ProductInput>> rows;
+  rows.push_back(ProductInput{"discount-7", "Discount pack", "misc", 100, "each", {}, "B-01", 0});
+  ASSERT_TRUE(inv_->upsert_products(rows, true, actor_).ok());
+  const auto from = bus_.head();
+  auto counted = scan("c128-count", "discount-7", wire::ScanAction::kCount);
+  counted.count_id = "no-such-count";
+  auto r = inv_->apply_scan(counted, actor_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(bus_.read(from, 10, 0ms).events.empty());
+  EXPECT_EQ(unknown_codes.value(), labels.size());
+
+  // Once in the catalog, the label scans like any other.
+  auto received =
+      inv_->apply_scan(scan("c128-ok", "discount-7", wire::ScanAction::kReceive, 2), actor_);
+  ASSERT_TRUE(received.ok()) << received.status().to_string();
+  EXPECT_EQ(on_hand("discount-7"), 2);
+}
+
 TEST_F(InventoryTest, BadCheckDigitIsRefusedNeverGuessed) {
   auto r = inv_->apply_scan(scan("b1", "4006381333932", wire::ScanAction::kReceive), actor_);
   ASSERT_FALSE(r.ok());

@@ -94,9 +94,8 @@ StatusOr<nlohmann::json> apply_movement(store::WriteContext& ctx, const std::str
   if (expiry) body["expiry"] = *expiry;
   if (m.ref) body["ref"] = *m.ref;
   if (m.note) body["note"] = *m.note;
-  auto seq = ctx.emit("stock.changed", body);
-  if (!seq.ok()) return seq.status();
-  body["seq"] = *seq;
+  SHOPEASY_ASSIGN_OR_RETURN(auto seq, ctx.emit("stock.changed", body));
+  body["seq"] = seq;
   return body;
 }
 
@@ -159,9 +158,9 @@ StatusOr<std::int64_t> lot_id_for(db::Database& db, const std::string& sku,
 }
 
 Status require_bin(db::Database& db, const std::string& bin, const std::string& field) {
-  auto found = db.query_one<std::int64_t>("SELECT 1 FROM bins WHERE code = ?", bin);
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) return invalid_argument("unknown bin '" + bin + "'", field);
+  SHOPEASY_ASSIGN_OR_RETURN(auto found,
+                            db.query_one<std::int64_t>("SELECT 1 FROM bins WHERE code = ?", bin));
+  if (!found.has_value()) return invalid_argument("unknown bin '" + bin + "'", field);
   return Status::ok();
 }
 

@@ -21,6 +21,8 @@ MosquittoClient::MosquittoClient(MosquittoOptions options, MessageHandler on_mes
       on_message_(std::move(on_message)),
       logger_(std::move(logger)),
       connected_gauge_(metrics.gauge("mqtt_connected", "1 while connected to the broker")),
+      subscribed_gauge_(metrics.gauge("mqtt_subscribed",
+                                      "1 while connected with every subscription acknowledged")),
       connects_(metrics.counter("mqtt_connects_total", "Successful broker connections")),
       connect_failures_(
           metrics.counter("mqtt_connect_failures_total", "Failed broker connection attempts")),
@@ -58,6 +60,7 @@ Status MosquittoClient::start() {
   mosquitto_connect_callback_set(mosq_, &MosquittoClient::handle_connect);
   mosquitto_disconnect_callback_set(mosq_, &MosquittoClient::handle_disconnect);
   mosquitto_message_callback_set(mosq_, &MosquittoClient::handle_message);
+  mosquitto_subscribe_callback_set(mosq_, &MosquittoClient::handle_subscribe);
   thread_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -67,6 +70,12 @@ void MosquittoClient::stop() {
   if (thread_.joinable()) thread_.join();
   connected_ = false;
   connected_gauge_.set(0);
+  set_subscribed(false);
+}
+
+void MosquittoClient::set_subscribed(bool value) {
+  subscribed_ = value;
+  subscribed_gauge_.set(value ? 1 : 0);
 }
 
 // One thread drives the socket. We run our own loop instead of mosquitto_loop_start()
@@ -108,6 +117,7 @@ void MosquittoClient::run() {
     if (rc != MOSQ_ERR_SUCCESS && !stop_.load()) {
       // The broker went away or refused us (bad credentials arrive as a disconnect).
       socket_open = false;
+      set_subscribed(false);
       if (connected_.exchange(false)) {
         connected_gauge_.set(0);
         logger_.warn("broker_disconnected", {{"error", mosquitto_strerror(rc)}});
@@ -136,10 +146,26 @@ void MosquittoClient::handle_connect(mosquitto* m, void* self_ptr, int rc) {
                                            {"user", self->options_.username}});
     return;
   }
+  // A new connection: nothing of it is acknowledged yet.
+  self->set_subscribed(false);
+  self->pending_subacks_.clear();
+  self->subscription_failed_ = false;
   for (const auto& [topic, qos] : self->subscriptions_) {
-    mosquitto_subscribe(m, nullptr, topic.c_str(), qos);
+    int mid = 0;
+    const int sent = mosquitto_subscribe(m, &mid, topic.c_str(), qos);
+    if (sent == MOSQ_ERR_SUCCESS) {
+      self->pending_subacks_.emplace(mid, topic);
+    } else {
+      self->subscription_failed_ = true;
+      self->logger_.error("subscribe_failed",
+                          {{"topic", topic}, {"error", mosquitto_strerror(sent)}});
+    }
   }
   self->connected_ = true;
+  if (self->pending_subacks_.empty() && !self->subscription_failed_) {
+    self->set_subscribed(true);
+    self->subscribed_connections_.fetch_add(1);
+  }
   self->connected_gauge_.set(1);
   self->connects_.inc();
   self->logger_.info("broker_connected",
@@ -147,8 +173,28 @@ void MosquittoClient::handle_connect(mosquitto* m, void* self_ptr, int rc) {
   if (self->on_connect_) self->on_connect_();
 }
 
+void MosquittoClient::handle_subscribe(mosquitto*, void* self_ptr, int mid, int qos_count,
+                                       const int* granted_qos) {
+  auto* self = static_cast<MosquittoClient*>(self_ptr);
+  auto it = self->pending_subacks_.find(mid);
+  if (it == self->pending_subacks_.end()) return;  // from an earlier connection
+  for (int i = 0; i < qos_count; ++i) {
+    // 0x80: the broker refused the subscription (MQTT 3.1.1, 3.9.3).
+    if (granted_qos[i] == 0x80) {
+      self->subscription_failed_ = true;
+      self->logger_.error("subscription_refused", {{"topic", it->second}});
+    }
+  }
+  self->pending_subacks_.erase(it);
+  if (self->pending_subacks_.empty() && !self->subscription_failed_) {
+    self->set_subscribed(true);
+    self->subscribed_connections_.fetch_add(1);
+  }
+}
+
 void MosquittoClient::handle_disconnect(mosquitto*, void* self_ptr, int rc) {
   auto* self = static_cast<MosquittoClient*>(self_ptr);
+  self->set_subscribed(false);
   if (self->connected_.exchange(false)) {
     self->connected_gauge_.set(0);
     if (rc != 0 && !self->stop_.load()) {

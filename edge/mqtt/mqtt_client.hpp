@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +73,14 @@ class MosquittoClient final : public MqttClient {
   void subscribe(std::string topic_filter, int qos) override;
   Status publish(const std::string& topic, std::string_view payload, int qos, bool retain) override;
   bool connected() const override { return connected_.load(); }
+  // True while connected with every subscription acknowledged by the broker (SUBACK)
+  // and granted. Until then a message published to a subscribed topic may not reach us:
+  // the CONNACK comes before the SUBACK.
+  bool subscribed() const { return subscribed_.load(); }
+  // Connections so far on which every subscription was acknowledged and granted; after
+  // a reconnect, waiting for this to grow tells the new connection's SUBACK from the
+  // previous one's.
+  std::uint64_t subscribed_connections() const { return subscribed_connections_.load(); }
 
   // Starts the network thread; the first connection is attempted at once and retried
   // with backoff. kInternal if libmosquitto cannot create a client.
@@ -85,6 +95,9 @@ class MosquittoClient final : public MqttClient {
   static void handle_connect(mosquitto* m, void* self, int rc);
   static void handle_disconnect(mosquitto* m, void* self, int rc);
   static void handle_message(mosquitto* m, void* self, const mosquitto_message* msg);
+  static void handle_subscribe(mosquitto* m, void* self, int mid, int qos_count,
+                               const int* granted_qos);
+  void set_subscribed(bool value);
   void run();
 
   MosquittoOptions options_;
@@ -98,7 +111,16 @@ class MosquittoClient final : public MqttClient {
   std::atomic<bool> connected_{false};
   // Set by the CONNACK callback (on the loop thread) so a refusal is reported once.
   bool refused_by_broker_ = false;
+  // SUBSCRIBE message ids of this connection not yet acknowledged, with their topic
+  // filters. Touched only on the loop thread (connect and SUBACK callbacks), so unlocked.
+  std::map<int, std::string> pending_subacks_;
+  // Whether a subscription of this connection was refused (granted 0x80) or could not
+  // be sent; loop thread only.
+  bool subscription_failed_ = false;
+  std::atomic<bool> subscribed_{false};
+  std::atomic<std::uint64_t> subscribed_connections_{0};
   metrics::Gauge& connected_gauge_;
+  metrics::Gauge& subscribed_gauge_;
   metrics::Counter& connects_;
   metrics::Counter& connect_failures_;
   metrics::Counter& received_;

@@ -23,9 +23,8 @@ StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const
   db::OpenOptions wo;
   wo.synchronous = options.durable ? db::Synchronous::kFull : db::Synchronous::kNormal;
   wo.cache_size_kib = options.cache_size_kib;
-  auto writer = db::Database::open(options.path, wo);
-  if (!writer.ok()) return writer.status();
-  SHOPEASY_RETURN_IF_ERROR(db::migrate(*writer, edge_migrations(), clock));
+  SHOPEASY_ASSIGN_OR_RETURN(auto writer, db::Database::open(options.path, wo));
+  SHOPEASY_RETURN_IF_ERROR(db::migrate(writer, edge_migrations(), clock));
 
   std::vector<db::Database> readers;
   db::OpenOptions ro;
@@ -34,12 +33,11 @@ StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const
   // resident memory low on a big store.
   ro.cache_size_kib = 4096;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.readers); ++i) {
-    auto r = db::Database::open(options.path, ro);
-    if (!r.ok()) return r.status();
-    readers.push_back(std::move(*r));
+    SHOPEASY_ASSIGN_OR_RETURN(auto r, db::Database::open(options.path, ro));
+    readers.push_back(std::move(r));
   }
   return std::unique_ptr<EdgeStore>(new EdgeStore(std::move(options), clock, bus, std::move(logger),
-                                                  metrics, std::move(*writer), std::move(readers)));
+                                                  metrics, std::move(writer), std::move(readers)));
 }
 
 EdgeStore::EdgeStore(StoreOptions options, const Clock& clock, events::EventBus& bus,

@@ -13,9 +13,12 @@ std::string_view to_string(DropReason r) {
   return i < kNames.size() ? kNames[i] : "unknown";
 }
 
+DropReason classify_parse_error(const Status& s) {
+  return s.code() == StatusCode::kPayloadTooLarge ? DropReason::kTooLarge
+                                                  : DropReason::kMalformedJson;
+}
+
 DropReason classify_decode_error(const Status& s) {
-  if (s.code() == StatusCode::kPayloadTooLarge) return DropReason::kTooLarge;
-  if (s.message().starts_with("malformed JSON")) return DropReason::kMalformedJson;
   if (s.field() == "lat" || s.field() == "lon") return DropReason::kBadPosition;
   return DropReason::kInvalid;
 }

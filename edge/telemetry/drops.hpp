@@ -22,7 +22,7 @@ enum class DropReason {
   kUnknownRunner,   // runner not on the roster
   kRateLimited,     // telemetry above the runner's token bucket
   kQueueFull,       // the ingest queue was full
-  kMalformedJson,   // not JSON at all
+  kMalformedJson,   // refused by the JSON parser: not JSON, invalid UTF-8, nested too deep
   kInvalid,         // JSON, but a field is missing, mistyped or out of range
   kBadPosition,     // lat/lon missing, mistyped or out of range
   kRunnerMismatch,  // payload runner_id differs from the topic's
@@ -35,7 +35,12 @@ inline constexpr std::size_t kDropReasonCount = 11;
 // "malformed_json", "invalid", "bad_position", "runner_mismatch", "future_ts", "teleport".
 std::string_view to_string(DropReason r);
 
-// The drop reason for a wire decoding failure.
+// The drop reason for a payload wire::parse_json refused (kTooLarge or kMalformedJson).
+// Which step refused a payload decides between "not JSON" and "bad field", never the
+// error's text.
+DropReason classify_parse_error(const Status& s);
+// The drop reason for parsed JSON a wire decoder refused (kBadPosition when the field is
+// lat or lon, else kInvalid).
 DropReason classify_decode_error(const Status& s);
 
 class DropCounter {

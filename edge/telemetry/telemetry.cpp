@@ -23,6 +23,25 @@ Status check_range(double v, double lo, double hi, const char* key) {
   return Status::ok();
 }
 
+// The payload decoded as T, or nullopt once the drop is counted. Parsing and decoding
+// run as two steps so that "not JSON" and "JSON with a bad field" are told apart by the
+// step that refused the payload.
+template <typename T>
+std::optional<T> decode_or_drop(DropCounter& drops, const QueuedMessage& m, std::size_t max_bytes,
+                                StatusOr<T> (*decode)(const nlohmann::json&)) {
+  StatusOr<nlohmann::json> doc = wire::parse_json(m.payload, max_bytes);
+  if (!doc.ok()) {
+    drops.drop(classify_parse_error(doc.status()), m.runner_id, doc.status().to_string());
+    return std::nullopt;
+  }
+  StatusOr<T> value = decode(*doc);
+  if (!value.ok()) {
+    drops.drop(classify_decode_error(value.status()), m.runner_id, value.status().to_string());
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
 }  // namespace
 
 Status validate(const TelemetryOptions& o) {
@@ -232,11 +251,9 @@ void Telemetry::process(const QueuedMessage& m) {
 }
 
 void Telemetry::process_telemetry(const QueuedMessage& m) {
-  auto t = wire::parse_telemetry(m.payload, options_.max_payload_bytes);
-  if (!t.ok()) {
-    drops_.drop(classify_decode_error(t.status()), m.runner_id, t.status().to_string());
-    return;
-  }
+  std::optional<wire::Telemetry> t =
+      decode_or_drop(drops_, m, options_.max_payload_bytes, &wire::decode_telemetry);
+  if (!t) return;
   if (t->runner_id != m.runner_id) {
     drops_.drop(DropReason::kRunnerMismatch, m.runner_id, t->runner_id);
     return;
@@ -268,11 +285,9 @@ void Telemetry::process_status(const QueuedMessage& m) {
         m.payload == "online" ? wire::RunnerPresence::kOnline : wire::RunnerPresence::kOffline;
     s.ts_ms = now_ms();
   } else {
-    auto parsed = wire::parse_runner_status(m.payload, options_.max_payload_bytes);
-    if (!parsed.ok()) {
-      drops_.drop(classify_decode_error(parsed.status()), m.runner_id, parsed.status().to_string());
-      return;
-    }
+    std::optional<wire::RunnerStatus> parsed =
+        decode_or_drop(drops_, m, options_.max_payload_bytes, &wire::decode_runner_status);
+    if (!parsed) return;
     s = std::move(*parsed);
   }
   if (s.runner_id != m.runner_id) {
@@ -289,11 +304,9 @@ void Telemetry::process_status(const QueuedMessage& m) {
 }
 
 void Telemetry::process_event(const QueuedMessage& m) {
-  auto e = wire::parse_runner_event(m.payload, options_.max_payload_bytes);
-  if (!e.ok()) {
-    drops_.drop(classify_decode_error(e.status()), m.runner_id, e.status().to_string());
-    return;
-  }
+  std::optional<wire::RunnerEvent> e =
+      decode_or_drop(drops_, m, options_.max_payload_bytes, &wire::decode_runner_event);
+  if (!e) return;
   if (e->runner_id != m.runner_id) {
     drops_.drop(DropReason::kRunnerMismatch, m.runner_id, e->runner_id);
     return;

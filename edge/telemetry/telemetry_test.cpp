@@ -159,6 +159,25 @@ TEST_F(TelemetryTest, EveryKindOfBadInputIsDroppedAndCountedByReason) {
             std::string::npos);
 }
 
+// Parsing and decoding are separate steps: a payload the parser refused for any reason
+// (too deep counts) is malformed_json, and a decoder's error is never read for its text.
+TEST_F(TelemetryTest, DropReasonComesFromTheStepThatRefusedNotFromErrorText) {
+  send("r1", "telemetry", std::string(40, '[') + std::string(40, ']'));
+  send("r1", "status", "{\"runner_id\":");
+  drain();
+  EXPECT_EQ(t_->dropped(DropReason::kMalformedJson), 2u);
+  EXPECT_EQ(t_->dropped(DropReason::kInvalid), 0u);
+
+  EXPECT_EQ(classify_parse_error(Status(StatusCode::kPayloadTooLarge, "too big")),
+            DropReason::kTooLarge);
+  EXPECT_EQ(classify_parse_error(invalid_argument("JSON nesting exceeds 32 levels")),
+            DropReason::kMalformedJson);
+  EXPECT_EQ(classify_decode_error(invalid_argument("malformed JSON, says the device", "reason")),
+            DropReason::kInvalid);
+  EXPECT_EQ(classify_decode_error(invalid_argument("malformed JSON", "lat")),
+            DropReason::kBadPosition);
+}
+
 TEST_F(TelemetryTest, TeleportIsDroppedAndTheMapDoesNotJump) {
   send("r1", "telemetry", telemetry_json("r1", kLat, now_ms()));
   clock_.advance(1s);

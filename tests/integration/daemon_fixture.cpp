@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 namespace shopeasy::testing {
 
 std::string admin_tokens_json() {
@@ -56,6 +58,32 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
 std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,
                              const std::map<std::string, std::string>& headers) {
   return http_request("127.0.0.1", d.http_port, "GET", path, "", headers);
+}
+
+bool wait_edge_subscribed(const RunningDaemon& edge, std::chrono::milliseconds timeout) {
+  return wait_for(
+      [&] {
+        auto health = get(edge, "/health");
+        if (!health || health->status != 200) return false;
+        const auto body = nlohmann::json::parse(health->body, nullptr, false);
+        return body.is_object() && body.value("/mqtt/subscribed"_json_pointer, false) == true;
+      },
+      timeout);
+}
+
+StatusOr<ChildProcess> start_subscriber(int port, const std::vector<std::string>& args,
+                                        std::chrono::milliseconds timeout) {
+  // Line-buffered: mosquitto_sub flushes the messages it prints but not its debug lines,
+  // which would otherwise sit in the pipe's buffer until it exits.
+  std::vector<std::string> argv = {"stdbuf",    "-oL", "mosquitto_sub",     "-d", "-h",
+                                   "127.0.0.1", "-p",  std::to_string(port)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto sub = ChildProcess::spawn({.argv = std::move(argv)});
+  if (!sub.ok()) return sub.status();
+  if (!sub->wait_for_output("received SUBACK", timeout)) {
+    return Status(StatusCode::kDeadlineExceeded, "mosquitto_sub got no SUBACK\n" + sub->describe());
+  }
+  return sub;
 }
 
 StreamRead read_stream(int port, const std::string& path,

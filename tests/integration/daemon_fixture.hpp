@@ -45,6 +45,21 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
 std::optional<HttpReply> get(const RunningDaemon& d, const std::string& path,
                              const std::map<std::string, std::string>& headers = {});
 
+// Waits until the edge's /health reports its MQTT subscriptions acknowledged by the
+// broker (mqtt.subscribed). "connected" alone is not enough: the CONNACK comes before
+// the SUBACK, and a message published in between never reaches the edge.
+bool wait_edge_subscribed(const RunningDaemon& edge,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Starts `mosquitto_sub -d` (line-buffered through coreutils' stdbuf) on the broker at
+// 127.0.0.1:`port` with `args` (topics, credentials, -C ...) and waits until the broker
+// acknowledged its subscriptions (the debug output's SUBACK line), so anything published afterwards
+// is delivered to it. The debug lines share stdout with the messages. kDeadlineExceeded (with the
+// client's output) if no SUBACK arrives within `timeout`.
+StatusOr<ChildProcess> start_subscriber(
+    int port, const std::vector<std::string>& args,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // What read_stream saw of a streamed (chunked) reply.
 struct StreamRead {
   int status = 0;

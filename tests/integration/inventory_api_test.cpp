@@ -48,6 +48,8 @@ class InventoryApiTest : public ::testing::Test {
                               "--auth.tokens=" + tokens(), "--store.id=test-store"});
     ASSERT_TRUE(edge.ok()) << edge.status().to_string();
     edge_.emplace(std::move(*edge));
+    // MQTT scans published before the edge's SUBACK would be lost.
+    ASSERT_TRUE(wait_edge_subscribed(*edge_)) << edge_->process.describe();
   }
 
   HttpReply request(const std::string& method, const std::string& path, const std::string& body,
@@ -175,10 +177,9 @@ TEST_F(InventoryApiTest, DuplicateScanIdAppliesOnce) {
 }
 
 TEST_F(InventoryApiTest, MqttScansAreAppliedOnceAndAnswered) {
-  auto sub = ChildProcess::spawn(
-      {.argv = {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-t",
-                "scanners/h7/result", "-C", "2", "-q", "1"}});
-  ASSERT_TRUE(sub.ok());
+  // The handheld's result subscription is acknowledged before it scans.
+  auto sub = start_subscriber(broker_->port(), {"-t", "scanners/h7/result", "-C", "2", "-q", "1"});
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
   const std::string payload =
       R"({"scan_id":"m1","scanner_id":"h7","code":"4006381333931","action":"receive","qty":4})";
   for (int i = 0; i < 2; ++i) {  // the broker may deliver twice; the edge applies once

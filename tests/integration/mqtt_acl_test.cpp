@@ -68,7 +68,9 @@ class MqttAclTest : public ::testing::Test {
         {{"SHOPEASY_EDGE_MQTT_PASSWORD", "edge-pass"}});
     ASSERT_TRUE(edge.ok()) << edge.status().to_string();
     edge_.emplace(std::move(*edge));
-    ASSERT_TRUE(wait_for([&] { return health()["mqtt"]["connected"] == true; }, 10s));
+    // Subscribed, not just connected: a scan published before the edge's SUBACK would be
+    // lost, and a refused one could not be told from one that never arrived.
+    ASSERT_TRUE(wait_edge_subscribed(*edge_)) << health().dump();
     auto bins = api("POST", "/api/bins", R"({"bins":[{"code":"A-01","walk_order":1}]})",
                     "application/json");
     ASSERT_EQ(bins.status, 200) << bins.body;
@@ -125,19 +127,15 @@ TEST_F(MqttAclTest, ScannerScansAndReadsItsResultButARunnerCannotMoveStock) {
   publish_scan("r1", "r1-pass", "scanners/r1/scan", "evil-1", 500);
   publish_scan("r1", "r1-pass", "scanners/h7/scan", "evil-2", 500);
 
-  auto results = ChildProcess::spawn(
-      {.argv = {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-u",
-                "h7", "-P", "h7-pass", "-i", "h7-sub", "-t", "scanners/h7/result", "-C", "1", "-q",
-                "1"}});
-  ASSERT_TRUE(results.ok());
-  // The subscription is in place once a retained-free probe cannot tell; poll by
-  // re-publishing the same scan id, which the edge applies once and answers each time.
-  bool answered = false;
-  for (int attempt = 0; attempt < 20 && !answered; ++attempt) {
-    publish_scan("h7", "h7-pass", "scanners/h7/scan", "legit-1", 4);
-    answered = results->wait_for_output("scan_id", 500ms);
-  }
-  EXPECT_TRUE(answered) << "the handheld never read its result: " << results->describe();
+  // The handheld's result subscription is acknowledged before it scans, so the one
+  // answer cannot slip past it.
+  auto results =
+      start_subscriber(broker_->port(), {"-u", "h7", "-P", "h7-pass", "-i", "h7-sub", "-t",
+                                         "scanners/h7/result", "-C", "1", "-q", "1"});
+  ASSERT_TRUE(results.ok()) << results.status().to_string();
+  publish_scan("h7", "h7-pass", "scanners/h7/scan", "legit-1", 4);
+  EXPECT_TRUE(results->wait_for_output("\"scan_id\":\"legit-1\"", 10s))
+      << "the handheld never read its result: " << results->describe();
   // The broker handled the runner's publishes before the scanner's, and the edge
   // takes messages in order: had they passed, they would be applied by now.
   EXPECT_TRUE(wait_for([&] { return on_hand() == 4; }, 10s)) << on_hand();

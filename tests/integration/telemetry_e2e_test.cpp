@@ -47,7 +47,9 @@ class TelemetryE2eTest : public ::testing::Test {
                      {{"SHOPEASY_EDGE_MQTT_PASSWORD", "edge-pass"}});
     ASSERT_TRUE(edge.ok()) << edge.status().to_string();
     edge_.emplace(std::move(*edge));
-    ASSERT_TRUE(wait_for([&] { return health()["mqtt"]["connected"] == true; }, 10s));
+    // Subscribed, not just connected: a spoof published before the edge's SUBACK would
+    // be lost and prove nothing.
+    ASSERT_TRUE(wait_edge_subscribed(*edge_)) << health().dump();
   }
   json health() {
     auto r = http_request("127.0.0.1", edge_->http_port, "GET", "/health");
@@ -97,27 +99,64 @@ TEST_F(TelemetryE2eTest, RunnerAppearsMovesOnlineAndGoesOfflineByLastWill) {
 }
 
 TEST_F(TelemetryE2eTest, ARunnerCannotPublishAsAnotherOrReadItsAssignments) {
-  // r1's credentials, r2's topic: the broker drops it under the shipped ACL.
+  // r1's credentials, r2's topic: the broker drops it under the shipped ACL. QoS 1, so
+  // the broker has handled it when mosquitto_pub exits.
   const std::string spoof =
       R"({"runner_id":"r2","lat":12.97,"lon":77.64,"state":"idle","device_ts_ms":1767225600000})";
   auto pub = ChildProcess::spawn(
       {.argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-u",
-                "r1", "-P", "r1-pass", "-t", "runners/r2/telemetry", "-m", spoof}});
+                "r1", "-P", "r1-pass", "-q", "1", "-t", "runners/r2/telemetry", "-m", spoof}});
   ASSERT_TRUE(pub.ok());
-  EXPECT_EQ(pub->wait_exit(10s), 0);
-  // And r1 may not subscribe to r2's assignments: it receives nothing.
-  auto sub = ChildProcess::spawn(
-      {.argv = {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-u",
-                "r1", "-P", "r1-pass", "-t", "runners/r2/assignment", "-C", "1", "-W", "2"}});
-  ASSERT_TRUE(sub.ok());
-  auto edge_pub = ChildProcess::spawn(
+  EXPECT_EQ(pub->wait_exit(10s), 0) << pub->describe();
+  // Then a fix r1 may send. The broker forwards to the edge in order and the edge
+  // applies telemetry in order, so once this one shows, the spoof would have too.
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::string marker = json{
+      {"runner_id", "r1"},
+      {"lat", 12.95},
+      {"lon", 77.61},
+      {"state", "idle"},
+      {"device_ts_ms", now_ms}}.dump();
+  auto marker_pub = ChildProcess::spawn(
       {.argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-u",
-                "shopeasy-edge", "-P", "edge-pass", "-t", "runners/r2/assignment", "-q", "1", "-m",
-                "{}"}});
-  ASSERT_TRUE(edge_pub.ok());
-  EXPECT_EQ(edge_pub->wait_exit(10s), 0);
-  sub->wait_exit(10s);
-  EXPECT_EQ(sub->stdout_text(), "") << sub->describe();
+                "r1", "-P", "r1-pass", "-q", "1", "-t", "runners/r1/telemetry", "-m", marker}});
+  ASSERT_TRUE(marker_pub.ok());
+  EXPECT_EQ(marker_pub->wait_exit(10s), 0) << marker_pub->describe();
+  std::string seen;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = runner("r1");
+        seen = r ? r->dump() : "";
+        return seen.find("77.61") != std::string::npos;
+      },
+      10s))
+      << seen;
+  auto r2_before = runner("r2");
+  EXPECT_TRUE(!r2_before || r2_before->dump().find("77.64") == std::string::npos)
+      << "the spoofed fix was applied: " << r2_before->dump();
+
+  // And r1 may not read r2's assignments. Its subscription to both its own topic and
+  // r2's is acknowledged first; the edge then sends to r2, then to r1. r1 receives its
+  // own, so r2's (sent earlier on the same route) would have arrived before it.
+  auto sub = start_subscriber(broker_->port(),
+                              {"-u", "r1", "-P", "r1-pass", "-i", "r1-sub", "-q", "1", "-v", "-t",
+                               "runners/r2/assignment", "-t", "runners/r1/assignment", "-C", "1"});
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  for (const auto& [topic, payload] : std::vector<std::pair<std::string, std::string>>{
+           {"runners/r2/assignment", "for-r2"}, {"runners/r1/assignment", "for-r1"}}) {
+    auto edge_pub = ChildProcess::spawn(
+        {.argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-u",
+                  "shopeasy-edge", "-P", "edge-pass", "-t", topic, "-q", "1", "-m", payload}});
+    ASSERT_TRUE(edge_pub.ok());
+    EXPECT_EQ(edge_pub->wait_exit(10s), 0) << edge_pub->describe();
+  }
+  EXPECT_EQ(sub->wait_exit(10s), 0) << sub->describe();
+  EXPECT_NE(sub->stdout_text().find("runners/r1/assignment for-r1"), std::string::npos)
+      << sub->describe();
+  EXPECT_EQ(sub->stdout_text().find("for-r2"), std::string::npos) << sub->describe();
+
   // A real r2 message is accepted, proving the edge would have shown the spoof.
   auto r2 = start_runner("r2", "r2-pass");
   ASSERT_TRUE(r2.ok());

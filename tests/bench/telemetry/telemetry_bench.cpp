@@ -318,8 +318,10 @@ RoundRates broker_round(const Args& args, Listeners who) {
     mo.clean_session = true;
     client.emplace(mo, t->handler(), quiet_logger(), metrics);
     for (const auto& s : Telemetry::subscriptions()) client->subscribe(s.topic_filter, s.qos);
-    if (!client->start().is_ok() || !testing::wait_for([&] { return client->connected(); }, 10s)) {
-      std::printf("  edge client did not connect\n");
+    // Subscribed, not just connected: messages sent before the SUBACK would be lost and
+    // count as drops.
+    if (!client->start().is_ok() || !testing::wait_for([&] { return client->subscribed(); }, 10s)) {
+      std::printf("  edge client did not connect and subscribe\n");
       return out;
     }
   }
