@@ -87,7 +87,8 @@ config::Schema edge_schema() {
   s.add(int_option("auth.session_ttl_s", 12 * 3600, 1, 30 * 24 * 3600,
                    "Staff sign-in sessions end this many seconds after sign-in"));
   s.add(bool_option("store.durable", true,
-                    "fsync every commit (acknowledged writes survive power loss)"));
+                    "Answer a write only once the disk has it (an fdatasync of the WAL covering "
+                    "its commit): acknowledged writes survive power loss"));
   s.add(int_option("store.readers", 4, 1, 64, "Read connections to the ledger database"));
   s.add(int_option("inventory.expiry_warn_days", 3, 0, 365,
                    "Alert this many days before a lot expires (per-category overrides in the "

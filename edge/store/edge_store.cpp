@@ -1,5 +1,12 @@
 #include "edge/store/edge_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "edge/store/schema.hpp"
 
 namespace shopeasy::edge::store {
@@ -21,7 +28,9 @@ StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const
                                                      events::EventBus& bus, log::Logger logger,
                                                      metrics::Registry& metrics) {
   db::OpenOptions wo;
-  wo.synchronous = options.durable ? db::Synchronous::kFull : db::Synchronous::kNormal;
+  // Durable or not, commits do not wait for the disk: when durable, the syncer thread
+  // fdatasyncs the WAL before anyone is answered (see the header).
+  wo.synchronous = db::Synchronous::kNormal;
   wo.cache_size_kib = options.cache_size_kib;
   SHOPEASY_ASSIGN_OR_RETURN(auto writer, db::Database::open(options.path, wo));
   SHOPEASY_RETURN_IF_ERROR(db::migrate(writer, edge_migrations(), clock));
@@ -59,17 +68,28 @@ EdgeStore::EdgeStore(StoreOptions options, const Clock& clock, events::EventBus&
       writes_failed_(
           metrics.counter("edge_store_writes_total", "Writes committed", {{"result", "refused"}})),
       commit_failures_(metrics.counter("edge_store_commit_failures_total",
-                                       "Batches whose commit failed (all their writes failed)")) {
+                                       "Batches whose commit failed (all their writes failed)")),
+      sync_seconds_(metrics.histogram("edge_store_sync_seconds",
+                                      "Time of one fdatasync of the WAL (covers every batch "
+                                      "committed before it)",
+                                      metrics::default_latency_buckets())),
+      sync_failures_(metrics.counter("edge_store_sync_failures_total",
+                                     "Failed WAL syncs (the store then refuses writes until "
+                                     "restarted)")) {
   for (auto& r : readers_) idle_readers_.push_back(&r);
   last_progress_ns_ =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.mono_now().time_since_epoch())
           .count();
   queue_gauge_ = metrics.gauge_fn("edge_store_queue_depth", "Writes waiting for the writer thread",
                                   [this] { return static_cast<double>(queue_depth()); });
+  if (options_.durable) syncer_ = std::thread([this] { run_syncer(); });
   writer_ = std::thread([this] { run_writer(); });
 }
 
-EdgeStore::~EdgeStore() { stop(); }
+EdgeStore::~EdgeStore() {
+  stop();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
 
 void EdgeStore::stop() {
   {
@@ -79,9 +99,17 @@ void EdgeStore::stop() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // The writer has committed everything it took; the syncer makes it durable and answers.
+  {
+    std::lock_guard lock(sync_mutex_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 bool EdgeStore::stalled(std::chrono::seconds limit) const {
+  if (sync_failed_.load()) return true;
   if (queue_depth() == 0) return false;
   const auto now = clock_.mono_now().time_since_epoch();
   return now - std::chrono::nanoseconds(last_progress_ns_.load()) > limit;
@@ -97,6 +125,9 @@ StatusOr<nlohmann::json> EdgeStore::write(WriteFn fn) {
   {
     std::lock_guard lock(queue_mutex_);
     if (stopping_) return unavailable("the store is shutting down");
+    if (sync_failed_.load()) {
+      return unavailable("the store's disk failed to sync; the daemon must restart");
+    }
     Pending p{std::move(fn), {}};
     result = p.result.get_future();
     queue_.push_back(std::move(p));
@@ -176,14 +207,98 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
     fail_all(committed);
     return;
   }
-  // Readers of the bus see an event only once it is durable.
-  bus_.publish(std::move(published));
   batch_size_.observe(static_cast<double>(batch.size()));
-  commit_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - started).count());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    (results[i].ok() ? writes_ok_ : writes_failed_).inc();
-    batch[i].result.set_value(std::move(results[i]));
+  Committed done;
+  done.promises.reserve(batch.size());
+  for (auto& p : batch) done.promises.push_back(std::move(p.result));
+  done.results = std::move(results);
+  done.events = std::move(published);
+  done.started = started;
+  if (!options_.durable) {
+    acknowledge(done);
+    return;
   }
+  {
+    std::lock_guard lock(sync_mutex_);
+    committed_.push_back(std::move(done));
+  }
+  sync_cv_.notify_one();
+}
+
+void EdgeStore::acknowledge(Committed& batch) {
+  // Readers of the bus see an event only once it is durable.
+  bus_.publish(std::move(batch.events));
+  commit_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - batch.started).count());
+  for (std::size_t i = 0; i < batch.promises.size(); ++i) {
+    (batch.results[i].ok() ? writes_ok_ : writes_failed_).inc();
+    batch.promises[i].set_value(std::move(batch.results[i]));
+  }
+}
+
+void EdgeStore::run_syncer() {
+  std::deque<Committed> ready;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_cv_.wait(lock, [&] { return writer_done_ || !committed_.empty(); });
+      if (committed_.empty()) return;  // the writer stopped and everything is answered
+      ready.swap(committed_);
+    }
+    Status synced = sync_failed_.load() ? unavailable("an earlier WAL sync failed") : [&] {
+      const auto t0 = clock_.mono_now();
+      Status s = options_.sync_wal ? options_.sync_wal() : fdatasync_wal();
+      sync_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - t0).count());
+      return s;
+    }();
+    if (!synced.is_ok() && !sync_failed_.exchange(true)) {
+      sync_failures_.inc();
+      logger_.error("wal_sync_failed", {{"error", synced.to_string()}, {"batches", ready.size()}});
+    }
+    for (auto& batch : ready) {
+      if (synced.is_ok()) {
+        acknowledge(batch);
+        continue;
+      }
+      for (auto& p : batch.promises) {
+        writes_failed_.inc();
+        p.set_value(unavailable("not known to be stored: " + synced.message()));
+      }
+    }
+    ready.clear();
+  }
+}
+
+Status EdgeStore::fdatasync_wal() {
+  const std::string wal = options_.path + "-wal";
+  struct stat named {};
+  if (::stat(wal.c_str(), &named) != 0) {
+    return unavailable("cannot stat " + wal + ": " + std::strerror(errno));
+  }
+  struct stat held {};
+  if (wal_fd_ >= 0 && (::fstat(wal_fd_, &held) != 0 || held.st_ino != named.st_ino ||
+                       held.st_dev != named.st_dev)) {
+    // SQLite deleted and re-created the WAL (it does when the last connection closes).
+    ::close(wal_fd_);
+    wal_fd_ = -1;
+  }
+  if (wal_fd_ < 0) {
+    wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) return unavailable("cannot open " + wal + ": " + std::strerror(errno));
+    // The WAL's directory entry must reach the disk too, once per file.
+    const auto slash = options_.path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : options_.path.substr(0, slash + 1);
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      const int rc = ::fsync(dir_fd);
+      const int err = errno;
+      ::close(dir_fd);
+      if (rc != 0) return unavailable("cannot fsync " + dir + ": " + std::strerror(err));
+    }
+  }
+  if (::fdatasync(wal_fd_) != 0) {
+    return unavailable("fdatasync " + wal + ": " + std::strerror(errno));
+  }
+  return Status::ok();
 }
 
 EdgeStore::Lease::Lease(EdgeStore& s) : store(s) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <thread>
 
 namespace shopeasy::edge::store {
@@ -23,9 +24,10 @@ class EdgeStoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void open_store() {
+  void open_store(std::function<Status()> sync_wal = {}) {
     StoreOptions o;
     o.path = dir_ + "/edge.db";
+    o.sync_wal = std::move(sync_wal);
     auto s = EdgeStore::open(o, clock_, bus_, log::Logger(sink_, log::Level::kInfo, "t"), metrics_);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store_ = std::move(*s);
@@ -137,6 +139,69 @@ TEST_F(EdgeStoreTest, WriteAfterStopIsUnavailable) {
   auto r =
       store_->write([](WriteContext&) -> StatusOr<nlohmann::json> { return nlohmann::json(); });
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+}
+
+StatusOr<nlohmann::json> emit_one(WriteContext& ctx) {
+  auto seq = ctx.emit("held", {});
+  if (!seq.ok()) return seq.status();
+  return nlohmann::json(*seq);
+}
+
+// A durable write is answered, and its event published, only after the WAL sync that
+// covers its commit has returned.
+TEST_F(EdgeStoreTest, DurableWriteIsAnsweredOnlyAfterItsWalSync) {
+  std::promise<void> entered;
+  std::promise<void> disk_done;
+  auto disk = disk_done.get_future().share();
+  bool first = true;
+  store_.reset();
+  open_store([&]() -> Status {
+    if (first) {
+      first = false;
+      entered.set_value();
+      disk.wait();
+    }
+    return Status::ok();
+  });
+  const auto from = bus_.head();
+  auto answer = std::async(std::launch::async, [&] { return store_->write(emit_one); });
+  entered.get_future().wait();  // committed to the WAL, its sync under way
+  EXPECT_EQ(answer.wait_for(0ms), std::future_status::timeout);
+  EXPECT_TRUE(bus_.read(from, 10, 0ms).events.empty());
+  EXPECT_EQ(count_events(), 1);  // committed, readable, not yet acknowledged
+  // The writer does not wait for the disk: the next write commits meanwhile, and waits
+  // for a sync of its own.
+  auto second = std::async(std::launch::async, [&] { return store_->write(emit_one); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (count_events() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(count_events(), 2);
+  EXPECT_EQ(second.wait_for(0ms), std::future_status::timeout);
+  disk_done.set_value();
+  auto r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(second.get().ok());
+  EXPECT_EQ(bus_.read(from, 10, 0ms).events.size(), 2u);
+}
+
+TEST_F(EdgeStoreTest, FailedWalSyncRefusesTheWaitingWriteAndEveryLaterOne) {
+  store_.reset();
+  open_store([] { return unavailable("EIO"); });
+  const auto from = bus_.head();
+  auto r = store_->write(emit_one);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(bus_.read(from, 10, 0ms).events.empty());
+  EXPECT_TRUE(store_->stalled(std::chrono::seconds(3600)));  // the watchdog restarts the daemon
+  EXPECT_EQ(store_->write(emit_one).status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(metrics_.render().find("edge_store_sync_failures_total 1"), std::string::npos);
+}
+
+TEST_F(EdgeStoreTest, DurableStoreSyncsTheRealWalFile) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->write(emit_one).ok());
+  const std::string text = metrics_.render();
+  EXPECT_NE(text.find("edge_store_sync_seconds_count"), std::string::npos);
+  EXPECT_EQ(text.find("edge_store_sync_seconds_count 0"), std::string::npos);
+  EXPECT_NE(text.find("edge_store_sync_failures_total 0"), std::string::npos);
 }
 
 }  // namespace
