@@ -198,9 +198,9 @@ Status CloudDaemon::start() {
                    "add sslmode=verify-full to storage.postgres_dsn"}});
   }
   if (config_.get_string("storage.backend") == "postgres") {
-    auto pg =
-        storage::open_postgres_store(config_.get_string("storage.postgres_dsn"),
-                                     static_cast<int>(config_.get_int("storage.postgres_pool")));
+    auto pg = storage::open_postgres_store(
+        config_.get_string("storage.postgres_dsn"),
+        static_cast<int>(config_.get_int("storage.postgres_pool")), &metrics_);
     if (!pg.ok()) return pg.status();
     store_ = std::move(*pg);
   } else {

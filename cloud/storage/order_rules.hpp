@@ -38,6 +38,18 @@ class OrderTx {
   // held += qty if on_hand - reserved - held >= qty for (store, sku); false when not.
   virtual StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
                                   std::int64_t qty) = 0;
+  // Locks the stock rows of these stores and SKUs, in (store id, SKU) byte order, before
+  // a transaction holds or releases stock at several of them. Every transaction that
+  // touches several stock rows takes them in this one order, so two of them wait for
+  // each other instead of deadlocking (say two placements whose candidate stores come in
+  // opposite orders). A backend with a single writer has nothing to order: the default
+  // does nothing.
+  virtual Status lock_stock(const std::vector<std::string>& store_ids,
+                            const std::vector<std::string>& skus) {
+    (void)store_ids;
+    (void)skus;
+    return Status::ok();
+  }
   // held -= qty (never below zero).
   virtual Status release_hold(const std::string& store_id, const std::string& sku,
                               std::int64_t qty) = 0;
