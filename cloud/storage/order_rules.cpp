@@ -246,15 +246,18 @@ StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& request, std::int
     }
   }
   const std::vector<HeldLine> wanted = holds_for(request.order.lines);
-  // A placement tries its candidates in its own preference order; the rows it may touch
-  // are locked first in the global order, so preferences never cross into a deadlock.
-  SHOPEASY_RETURN_IF_ERROR(tx.lock_stock(request.candidates, skus_of(wanted)));
   std::map<std::string, std::int64_t> best;  // most free stock seen per SKU
+  // Candidates in the placement's own preference order. A failed try gives back the
+  // rows it locked, so a placement only ever has the rows of the store it is trying,
+  // taken in SKU order: two placements over the same stores in opposite orders wait for
+  // each other but cannot deadlock.
   for (std::size_t c = 0; c < request.candidates.size(); ++c) {
     const std::string& candidate = request.candidates[c];
+    SHOPEASY_RETURN_IF_ERROR(tx.begin_try());
     StatusOr<bool> held = hold_all(tx, candidate, wanted);
     if (!held.ok()) return held.status();
     if (!*held) {
+      SHOPEASY_RETURN_IF_ERROR(tx.abandon_try());
       for (const HeldLine& h : wanted) {
         StatusOr<std::int64_t> free = tx.free_stock(candidate, h.sku);
         if (!free.ok()) return free.status();

@@ -9,9 +9,11 @@
 // Concurrency between instances: apply_batch locks the store's row (SELECT ... FOR
 // UPDATE) before reading last_applied_seq, so two instances applying batches of one
 // store serialize and the second sees the first's position. Transactions that lock
-// several store rows (catalog fan-out) lock them in id order, and those that hold or
-// release stock at several stores or SKUs lock the stock rows first in (store id, SKU)
-// order (OrderTx::lock_stock), so they wait for each other rather than deadlock.
+// several store rows (catalog fan-out) lock them in id order. A placement holds stock at
+// one candidate store at a time, in SKU order, and a failed try rolls back to a
+// savepoint, which gives its row locks back; re-routing and line changes lock the stock
+// rows they may touch first, in (store id, SKU) order (OrderTx::lock_stock). So these
+// wait for each other rather than deadlock.
 //
 // Retries (call()): a deadlock or serialization failure means the server rolled the
 // transaction back, and a connection lost before COMMIT was sent means nothing of it
@@ -44,6 +46,8 @@ namespace {
 using std::chrono_literals::operator""s;
 
 constexpr int kMaxPoolSize = 100;
+// A placement's transaction starts with the savepoint its failed tries roll back to.
+constexpr const char* kBeginPlacement = "BEGIN; SAVEPOINT placement_try";
 // Runs of one call after a deadlock, serialization failure or lost connection.
 constexpr int kMaxRetries = 5;
 // How long a call waits for a pooled connection before giving up with kUnavailable.
@@ -582,12 +586,13 @@ class Session {
     return Status::ok();
   }
 
-  // fn() between BEGIN and COMMIT; rolled back when fn fails.
+  // fn() between BEGIN and COMMIT; rolled back when fn fails. `begin` may add statements
+  // to the BEGIN (one round trip for all).
   template <typename Fn>
-  auto transaction(Fn&& fn) -> decltype(fn()) {
+  auto transaction(Fn&& fn, const char* begin = "BEGIN") -> decltype(fn()) {
     // Set before BEGIN: a BEGIN that fails cannot have committed anything either.
     in_transaction_ = true;
-    SHOPEASY_RETURN_IF_ERROR(exec("BEGIN", "begin"));
+    SHOPEASY_RETURN_IF_ERROR(exec(begin, "begin"));
     auto result = fn();
     if (!status_of(result).is_ok()) {
       rollback();
@@ -825,7 +830,9 @@ StatusOr<std::optional<OrderRecord>> read_order(Session& s, const Sql& sql,
 // from any instance apply one after the other.
 class PgOrderTx final : public detail::OrderTx {
  public:
-  explicit PgOrderTx(Session& s) : s_(s) {}
+  // `savepoint_set`: the transaction began with kBeginPlacement.
+  explicit PgOrderTx(Session& s, bool savepoint_set = false)
+      : s_(s), try_savepoint_(savepoint_set) {}
 
   StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
     return read_order(s_, kLockOrder, order_id);
@@ -863,6 +870,18 @@ class PgOrderTx final : public detail::OrderTx {
     StatusOr<Result> result = s_.run(kTryHold, Params().text(store_id).text(sku).int64(qty));
     if (!result.ok()) return result.status();
     return std::string_view(PQcmdTuples(result->get())) == "1";
+  }
+  // One savepoint, set before the first try (placement sets it with its BEGIN, saving a
+  // round trip): rolling back to it also releases the row locks taken since, and it
+  // stays set for the next try.
+  Status begin_try() override {
+    if (try_savepoint_) return Status::ok();
+    SHOPEASY_RETURN_IF_ERROR(s_.exec("SAVEPOINT placement_try", "savepoint"));
+    try_savepoint_ = true;
+    return Status::ok();
+  }
+  Status abandon_try() override {
+    return s_.exec("ROLLBACK TO SAVEPOINT placement_try", "rollback to savepoint");
   }
   Status lock_stock(const std::vector<std::string>& store_ids,
                     const std::vector<std::string>& skus) override {
@@ -929,6 +948,7 @@ class PgOrderTx final : public detail::OrderTx {
 
  private:
   Session& s_;
+  bool try_savepoint_ = false;
 };
 
 class PostgresCloudStore final : public CloudStore {
@@ -1335,10 +1355,12 @@ class PostgresCloudStore final : public CloudStore {
     // With a key, a second run finds the first's record instead of placing again.
     return call(
         [&](Session& s) -> StatusOr<PlaceResult> {
-          return s.transaction([&]() -> StatusOr<PlaceResult> {
-            PgOrderTx tx(s);
-            return detail::place_order(tx, order, now_ms);
-          });
+          return s.transaction(
+              [&]() -> StatusOr<PlaceResult> {
+                PgOrderTx tx(s, /*savepoint_set=*/true);
+                return detail::place_order(tx, order, now_ms);
+              },
+              kBeginPlacement);
         },
         order.idempotency_key.empty() ? Replay::kUnlessCommitted : Replay::kSafe);
   }
