@@ -1572,8 +1572,11 @@ class PostgresCloudStore final : public CloudStore {
     using R = decltype(fn(std::declval<Session&>()));
     return detail::guarded([&]() -> R {
       bool resumed = false;
+      bool pause = false;
       int retries = 0;
       for (int attempt = 0;; ++attempt) {
+        // Paused with no connection leased, so the pause holds nothing up.
+        if (pause) backoff(retries);
         StatusOr<Pool::Lease> lease = pool_.acquire();
         if (!lease.ok()) return lease.status();
         Session session(**lease, resumed);
@@ -1603,7 +1606,7 @@ class PostgresCloudStore final : public CloudStore {
         }
         ++retries;
         retries_.with({reason_label(reason)}).inc();
-        if (reason != RetryReason::kConnection) backoff(retries);
+        pause = reason != RetryReason::kConnection;
       }
     });
   }
