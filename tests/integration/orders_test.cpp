@@ -328,10 +328,18 @@ TEST_F(OrdersTest, APaymentWebhookGoesToThePublicAddressAndAnyInstanceTakesIt) {
       << clouds_[0].process.describe();
   EXPECT_EQ(seen_on_a["paid"], true);
   EXPECT_EQ(seen_on_a["payment_intent_id"], intent);
-  // B verified and handled the webhook; A sent it and received none.
+  // B verified and handled the webhook; A sent it and received none. (The counters move
+  // just after the order does: B counts once its handler returns, A once B answers.)
+  const std::string delivered = "shopeasy_payment_webhook_deliveries_total{result=\"delivered\"}";
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return metric(0, "shopeasy_payment_webhooks_accepted_total") == 1 &&
+               metric(1, delivered) == 1;
+      },
+      10s));
   EXPECT_EQ(metric(0, "shopeasy_payment_webhooks_accepted_total"), 1);
   EXPECT_EQ(metric(1, "shopeasy_payment_webhooks_accepted_total"), 0);
-  EXPECT_EQ(metric(1, "shopeasy_payment_webhook_deliveries_total{result=\"delivered\"}"), 1);
+  EXPECT_EQ(metric(1, delivered), 1);
   EXPECT_EQ(metric(1, "shopeasy_payment_webhook_deliveries_total{result=\"failed\"}"), 0);
   EXPECT_NE(clouds_[0].process.stderr_text().find("order_payment"), std::string::npos);
   EXPECT_EQ(clouds_[1].process.stderr_text().find("order_payment"), std::string::npos);
