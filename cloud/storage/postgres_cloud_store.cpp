@@ -12,8 +12,10 @@
 // several store rows (catalog fan-out) lock them in id order. A placement holds stock at
 // one candidate store at a time, in SKU order, and a failed try rolls back to a
 // savepoint, which gives its row locks back; re-routing and line changes lock the stock
-// rows they may touch first, in (store id, SKU) order (OrderTx::lock_stock). So these
-// wait for each other rather than deadlock.
+// rows they may touch first, in (store id, SKU) order (OrderTx::lock_stock). An order
+// action locks the order's store row before the order's row, the order apply_batch takes
+// them in, and a batch with order events locks the store's stock rows it may touch in SKU
+// order before writing any. So these wait for each other rather than deadlock.
 //
 // Retries (call()): a deadlock or serialization failure means the server rolled the
 // transaction back, and a connection lost before COMMIT was sent means nothing of it
@@ -314,6 +316,15 @@ constexpr Sql kChangeCounts{"change_counts",
                             "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
 constexpr Sql kLockOrder{"lock_order", "SELECT doc FROM orders WHERE order_id = $1 FOR UPDATE"};
 constexpr Sql kGetOrder{"get_order", "SELECT doc FROM orders WHERE order_id = $1"};
+constexpr Sql kOrdersAtStore{
+    "orders_at_store",
+    "SELECT doc FROM orders WHERE order_id = ANY ($1::text[]) AND store_id = $2"};
+// The row of the store an order is at, locked before the order's own row (see
+// act_on_order).
+constexpr Sql kLockOrderStore{
+    "lock_order_store",
+    "SELECT 1 FROM stores WHERE id = (SELECT store_id FROM orders WHERE order_id = $1) "
+    "FOR UPDATE"};
 constexpr Sql kInsertOrder{
     "insert_order",
     "INSERT INTO orders (order_id, customer_id, store_id, status, payment_due_ms, accept_by_ms, "
@@ -1097,6 +1108,7 @@ class PostgresCloudStore final : public CloudStore {
           return refused;
         }
         detail::BatchPlan plan = detail::plan_batch(changes, decision.last_applied, now_ms);
+        SHOPEASY_RETURN_IF_ERROR(lock_batch_stock(s, store_id, changes, plan));
         StatusOr<std::int64_t> pruned = apply_plan(s, store_id, plan, now_ms);
         if (!pruned.ok()) return pruned.status();
         PgOrderTx orders(s);
@@ -1391,6 +1403,10 @@ class PostgresCloudStore final : public CloudStore {
                                      std::int64_t now_ms) override {
     return call([&](Session& s) -> StatusOr<OrderRecord> {
       return s.transaction([&]() -> StatusOr<OrderRecord> {
+        // Store row, then order row, then stock rows: the order of the store's own batches
+        // (apply_batch), which may change this order at the same time.
+        StatusOr<Result> store_row = s.run(kLockOrderStore, Params().text(order_id));
+        if (!store_row.ok()) return store_row.status();
         PgOrderTx tx(s);
         if (s.resumed()) {
           // The run before may have committed: an action that shows as done answers with
@@ -1471,6 +1487,48 @@ class PostgresCloudStore final : public CloudStore {
   }
 
  private:
+  // A batch with order events releases and takes holds after it has written stock rows;
+  // a placement at the store meanwhile takes them in SKU order. So every stock row of
+  // the store the batch may touch (its stock changes, the holds of the orders it names,
+  // their new lines) is locked first, in SKU order.
+  static Status lock_batch_stock(Session& s, const std::string& store_id,
+                                 const std::vector<Change>& changes,
+                                 const detail::BatchPlan& plan) {
+    if (plan.order_changes.empty()) return Status::ok();  // plan.stock is in SKU order
+    std::vector<std::string> skus;
+    for (const detail::StockUpdate& u : plan.stock) skus.push_back(u.sku);
+    std::vector<std::string> order_ids;
+    for (std::size_t i : plan.order_changes) {
+      const nlohmann::json& body = changes[i].body;
+      if (!body.is_object()) continue;
+      auto id = body.find("order_id");
+      if (id != body.end() && id->is_string()) order_ids.push_back(id->get<std::string>());
+      auto lines = body.find("lines");
+      if (lines == body.end() || !lines->is_array()) continue;
+      for (const nlohmann::json& line : *lines) {
+        if (line.is_object() && line.contains("sku") && line["sku"].is_string()) {
+          skus.push_back(line["sku"].get<std::string>());
+        }
+      }
+    }
+    auto same = [](const std::string& v) -> std::string_view { return v; };
+    if (!order_ids.empty()) {
+      StatusOr<Result> result =
+          s.run(kOrdersAtStore, Params().text_array(order_ids, same).text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<OrderRecord> order = detail::parse_order_doc(rows.text(r, 0));
+        if (!order.ok()) return order.status();
+        for (const HeldLine& h : order->holds) skus.push_back(h.sku);
+      }
+    }
+    std::sort(skus.begin(), skus.end());
+    skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+    PgOrderTx tx(s);
+    return tx.lock_stock({store_id}, skus);
+  }
+
   // One multi-row statement per table, whatever the batch size. Returns how many replica
   // rows the plan's prunes removed.
   static StatusOr<std::int64_t> apply_plan(Session& s, const std::string& store_id,

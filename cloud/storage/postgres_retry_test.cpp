@@ -404,5 +404,77 @@ TEST_F(PostgresRetryTest, PlacementsOverTheSameStoresInOppositeOrdersNeverDeadlo
   EXPECT_EQ(held(*one, "sb", "SKU-1"), 0);
 }
 
+// The store's own batch (a stock change, then "accepted" for an order, which releases
+// its holds) meets the customer cancelling that same order and placing another over the
+// same SKUs. The batch takes the store's row, then stock rows, then the order's row; the
+// cancel takes the order's row, then the store's (to tell it), then stock rows; the
+// placement takes stock rows in SKU order. None of them may deadlock.
+TEST_F(PostgresRetryTest, StoreBatchesCancelsAndPlacementsOnOneStoreNeverDeadlock) {
+  metrics::Registry m1, m2;
+  std::unique_ptr<CloudStore> customer = open(m1, 0, 2);
+  std::unique_ptr<CloudStore> sync = open(m2, 0, 2);
+  ASSERT_NE(customer, nullptr);
+  ASSERT_NE(sync, nullptr);
+  ASSERT_OK(customer->migrate());
+  ASSERT_OK(customer->upsert_store(store_reg("s1")));
+  std::int64_t seq = 0;
+  ASSERT_EQ(
+      VALUE(sync->apply_batch(
+                "s1", {stock(++seq, "SKU-1", 1'000'000), stock(++seq, "SKU-4", 1'000'000)}, kNow))
+          .acked_seq,
+      seq);
+  constexpr int kRounds = 60;
+  std::atomic<int> unavailable{0};
+  std::mutex mutex;  // guards first_error
+  std::string first_error;
+  auto note = [&](const Status& st) {
+    if (st.code() != StatusCode::kUnavailable) return;
+    ++unavailable;
+    std::lock_guard lock(mutex);
+    if (first_error.empty()) first_error = st.to_string();
+  };
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string routed = "r-" + std::to_string(round);
+    ASSERT_TRUE(
+        VALUE(customer->place_order(new_order(routed, {"SKU-1", "SKU-4"}, {"s1"}, routed), kNow))
+            .placed.has_value());
+    ASSERT_TRUE(customer
+                    ->act_on_order(routed,
+                                   OrderActionRequest{.action = OrderAction::kPaymentSucceeded,
+                                                      .reason = "",
+                                                      .accept_window_ms = 60'000},
+                                   kNow)
+                    .ok());
+    const std::int64_t first = seq + 1;
+    seq += 2;
+    std::thread store_side([&] {
+      StatusOr<ApplyResult> applied = sync->apply_batch(
+          "s1",
+          {stock(first, "SKU-4", 1'000'000 + first),
+           Change{.seq = first + 1,
+                  .kind = "order.status",
+                  .body = {{"order_id", routed}, {"status", "accepted"}, {"at_ms", kNow}}}},
+          kNow);
+      note(applied.status());
+    });
+    const std::string next = "p-" + std::to_string(round);
+    note(customer->place_order(new_order(next, {"SKU-4", "SKU-1"}, {"s1"}, next), kNow).status());
+    note(
+        customer
+            ->act_on_order(routed,
+                           OrderActionRequest{
+                               .action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0},
+                           kNow)
+            .status());
+    store_side.join();
+  }
+  EXPECT_EQ(unavailable.load(), 0) << first_error;
+  EXPECT_EQ(retries(m1, "deadlock") + retries(m2, "deadlock"), 0);
+  // Every routed order was accepted or cancelled, either way its holds are gone: what
+  // is held is the placements' alone.
+  EXPECT_EQ(held(*customer, "s1", "SKU-1"), kRounds);
+  EXPECT_EQ(held(*customer, "s1", "SKU-4"), kRounds);
+}
+
 }  // namespace
 }  // namespace shopeasy::cloud::storage
