@@ -3,7 +3,8 @@
 # stores x 10,000 SKUs into a SQLite cloud store, places orders (routing over the store
 # index + holds in one transaction) from 2 threads, and compares with a baseline
 # measured in the same run (one-row UPDATE transactions on the same file); then the
-# same placement on a throwaway PostgreSQL server. Several minutes on a 2-core machine,
+# same placement on a throwaway PostgreSQL server, with the store's retries (deadlock,
+# serialization, connection) per 1,000 placements. Several minutes on a 2-core machine,
 # mostly loading 10 million stock rows per backend; --quick uses 100 stores x 1,000
 # SKUs; --smoke 20 x 200 and no PostgreSQL.
 #

@@ -59,6 +59,15 @@ Status validate_cloud_config(const config::Config& config) {
     SHOPEASY_RETURN_IF_ERROR(require("payments.razorpay.key_id", "the API key id"));
     SHOPEASY_RETURN_IF_ERROR(require("payments.razorpay.key_secret", "the API key secret"));
   }
+  // Behind a public address the sandbox's webhooks may reach another instance, which
+  // can only verify them with the same secret: a random one per start would have every
+  // such payment refused.
+  if (provider == "sandbox" && !config.get_string("payments.public_base_url").empty()) {
+    SHOPEASY_RETURN_IF_ERROR(
+        require("payments.webhook_secret",
+                "with payments.public_base_url set any instance behind it may receive the "
+                "webhooks, so all of them need the same secret (at least 32 bytes)"));
+  }
   if (provider == "stripe" || provider == "razorpay") {
     SHOPEASY_RETURN_IF_ERROR(
         require("payments.webhook_secret",
@@ -137,7 +146,8 @@ config::Schema cloud_schema() {
       "payments.webhook_secret", "",
       "Secret signing payment webhooks (at least 32 bytes): for razorpay and stripe the "
       "webhook secret from the provider's dashboard (required); for sandbox empty means a "
-      "random one per start");
+      "random one per start (refused with payments.public_base_url: every instance behind "
+      "it must share the secret)");
   webhook_secret.secret = true;
   s.add(webhook_secret);
   s.add(string_option("payments.api_base_url", "",
@@ -198,9 +208,9 @@ Status CloudDaemon::start() {
                    "add sslmode=verify-full to storage.postgres_dsn"}});
   }
   if (config_.get_string("storage.backend") == "postgres") {
-    auto pg =
-        storage::open_postgres_store(config_.get_string("storage.postgres_dsn"),
-                                     static_cast<int>(config_.get_int("storage.postgres_pool")));
+    auto pg = storage::open_postgres_store(
+        config_.get_string("storage.postgres_dsn"),
+        static_cast<int>(config_.get_int("storage.postgres_pool")), &metrics_);
     if (!pg.ok()) return pg.status();
     store_ = std::move(*pg);
   } else {

@@ -249,8 +249,10 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
                                     .request_hash = request_hash,
                                     .max_unpaid_per_customer = options_.max_unpaid_per_customer};
   StatusOr<storage::PlaceResult> placed = store_.place_order(new_order, now);
-  // Two placements locking the same stores' rows in different store order can deadlock
-  // on PostgreSQL; the server aborts one, which is safe to run again at once.
+  // The PostgreSQL store already runs a placement again after a deadlock, serialization
+  // failure or lost connection (cloud_pg_retries_total); one still unavailable after
+  // that gets a few more tries here. Safe: with the idempotency key a second run finds
+  // the first's record rather than placing again.
   for (int retry = 0;
        retry < 3 && !placed.ok() && placed.status().code() == StatusCode::kUnavailable; ++retry) {
     placed = store_.place_order(new_order, now);

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
 #include "common/wire/order.hpp"
 
@@ -315,7 +316,9 @@ class CloudStore {
 
   // Creates or updates a catalog item (version 1, then incremented) and queues it
   // downstream ("catalog_item", the item with its version) for every active store, in
-  // one transaction. Returns the version. kInvalidArgument naming the field: sku (1..64
+  // one transaction. Returns the version. Writing what is already stored changes
+  // nothing and queues nothing (it returns the current version), so a write repeated
+  // after a lost reply cannot bump the version twice. kInvalidArgument naming the field: sku (1..64
   // printable), name (1..200), category (0..64), price_cents (0..100000000), unit
   // (1..16), barcodes (at most 32 GTIN-14s).
   virtual StatusOr<std::int64_t> upsert_catalog_item(const CatalogItem& item) = 0;
@@ -409,7 +412,11 @@ StatusOr<std::unique_ptr<CloudStore>> open_sqlite_store(const std::string& path)
 // `pool_size` (1..100) connections, opened as needed. One connection is made at once so
 // that a wrong address or credential shows here: kUnavailable; kInvalidArgument for an
 // unparsable string or bad pool_size. A connection the server drops is replaced on its
-// next use.
-StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size);
+// next use. A call the server aborted (deadlock, serialization failure) or whose
+// connection dropped before its commit is run again, and so is an idempotent write whose
+// connection dropped during COMMIT; each such retry counts in
+// cloud_pg_retries_total{reason} of `metrics` (a private registry when null).
+StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size,
+                                                          metrics::Registry* metrics = nullptr);
 
 }  // namespace shopeasy::cloud::storage

@@ -596,6 +596,31 @@ TEST_P(CloudStoreTest, CatalogUpsertVersionsAndFansOutToEveryActiveStoreOnce) {
   EXPECT_EQ(VALUE(store_->downstream("s1", 0, 100)).size(), 3u);
 }
 
+// A write repeated after its reply was lost (as PostgresCloudStore does after a lost
+// COMMIT) must not bump the version or queue the item again.
+TEST_P(CloudStoreTest, CatalogUpsertOfWhatIsStoredChangesNothing) {
+  register_store("s1");
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(catalog_item("MILK", 6500))), 1);
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(catalog_item("MILK", 6500))), 1);
+  EXPECT_EQ(VALUE(store_->get_catalog_item("MILK"))->version, 1);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 100)).size(), 1u);
+  // Any one field that differs is a change.
+  CatalogItem renamed = catalog_item("MILK", 6500);
+  renamed.name = "Whole milk";
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(renamed)), 2);
+  CatalogItem retired = renamed;
+  retired.active = false;
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(retired)), 3);
+  CatalogItem recoded = retired;
+  recoded.barcodes = {};
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(recoded)), 4);
+  EXPECT_EQ(VALUE(store_->upsert_catalog_item(recoded)), 4);
+  const std::vector<DownstreamItem> items = VALUE(store_->downstream("s1", 0, 100));
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[3].body["version"], 4);
+  EXPECT_EQ(items[3].body["barcodes"], nlohmann::json::array());
+}
+
 TEST_P(CloudStoreTest, DownstreamPagesAndTrims) {
   register_store("s1");
   register_store("s2");

@@ -29,6 +29,16 @@ std::vector<HeldLine> holds_for(const std::vector<wire::OrderLine>& lines) {
   return out;
 }
 
+std::vector<std::string> skus_of(const std::vector<HeldLine>& a,
+                                 const std::vector<HeldLine>& b = {}) {
+  std::vector<std::string> out;
+  for (const HeldLine& h : a) out.push_back(h.sku);
+  for (const HeldLine& h : b) out.push_back(h.sku);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // Holds every line at the store, or nothing.
 StatusOr<bool> hold_all(OrderTx& tx, const std::string& store_id,
                         const std::vector<HeldLine>& holds) {
@@ -93,6 +103,15 @@ Status fail_or_cancel(OrderTx& tx, OrderRecord& order, OrderStatus to, const std
 // that can hold every line gets it, else the order fails.
 Status reroute(OrderTx& tx, OrderRecord& order, const std::string& reason, std::int64_t now_ms) {
   const std::vector<HeldLine> wanted = holds_for(order.order.lines);
+  // Every row this may release or hold, locked up front in the one global order.
+  std::vector<std::string> stores;
+  if (order.order.store_id) stores.push_back(*order.order.store_id);
+  for (const std::string& candidate : order.candidates) {
+    if (std::find(order.tried.begin(), order.tried.end(), candidate) == order.tried.end()) {
+      stores.push_back(candidate);
+    }
+  }
+  SHOPEASY_RETURN_IF_ERROR(tx.lock_stock(stores, skus_of(wanted, order.holds)));
   SHOPEASY_RETURN_IF_ERROR(release(tx, order));
   if (order.order.store_id) order.tried.push_back(*order.order.store_id);
   for (const std::string& candidate : order.candidates) {
@@ -154,8 +173,9 @@ Status apply_lines(OrderTx& tx, const std::string& store_id, const Change& chang
     return tx.count_kind(store_id, kOrderIgnoredKind);
   }
   if (!order.holds.empty()) {
-    SHOPEASY_RETURN_IF_ERROR(release(tx, order));
     const std::vector<HeldLine> wanted = holds_for(lines);
+    SHOPEASY_RETURN_IF_ERROR(tx.lock_stock({store_id}, skus_of(wanted, order.holds)));
+    SHOPEASY_RETURN_IF_ERROR(release(tx, order));
     StatusOr<bool> held = hold_all(tx, store_id, wanted);
     if (!held.ok()) return held.status();
     // The store has already reserved them; a replica behind it must not block the change.
@@ -227,11 +247,17 @@ StatusOr<PlaceResult> place_order(OrderTx& tx, const NewOrder& request, std::int
   }
   const std::vector<HeldLine> wanted = holds_for(request.order.lines);
   std::map<std::string, std::int64_t> best;  // most free stock seen per SKU
+  // Candidates in the placement's own preference order. A failed try gives back the
+  // rows it locked, so a placement only ever has the rows of the store it is trying,
+  // taken in SKU order: two placements over the same stores in opposite orders wait for
+  // each other but cannot deadlock.
   for (std::size_t c = 0; c < request.candidates.size(); ++c) {
     const std::string& candidate = request.candidates[c];
+    SHOPEASY_RETURN_IF_ERROR(tx.begin_try());
     StatusOr<bool> held = hold_all(tx, candidate, wanted);
     if (!held.ok()) return held.status();
     if (!*held) {
+      SHOPEASY_RETURN_IF_ERROR(tx.abandon_try());
       for (const HeldLine& h : wanted) {
         StatusOr<std::int64_t> free = tx.free_stock(candidate, h.sku);
         if (!free.ok()) return free.status();

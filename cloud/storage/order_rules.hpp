@@ -38,6 +38,23 @@ class OrderTx {
   // held += qty if on_hand - reserved - held >= qty for (store, sku); false when not.
   virtual StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
                                   std::int64_t qty) = 0;
+  // Locks the stock rows of these stores and SKUs, in (store id, SKU) byte order, before
+  // a transaction that already holds other rows (an order's) releases and holds stock at
+  // several stores or SKUs: taken in this one order, such transactions wait for each
+  // other instead of deadlocking. A backend with a single writer has no row locks to
+  // order: the default does nothing.
+  virtual Status lock_stock(const std::vector<std::string>& store_ids,
+                            const std::vector<std::string>& skus) {
+    (void)store_ids;
+    (void)skus;
+    return Status::ok();
+  }
+  // Placement tries one candidate store at a time: begin_try marks where a try starts,
+  // abandon_try undoes a failed one and gives back the row locks it took (PostgreSQL: a
+  // savepoint), so a placement only has the rows of the store it is trying. A backend
+  // with a single writer has no row locks: the defaults do nothing.
+  virtual Status begin_try() { return Status::ok(); }
+  virtual Status abandon_try() { return Status::ok(); }
   // held -= qty (never below zero).
   virtual Status release_hold(const std::string& store_id, const std::string& sku,
                               std::int64_t qty) = 0;

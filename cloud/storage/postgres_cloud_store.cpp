@@ -9,9 +9,24 @@
 // Concurrency between instances: apply_batch locks the store's row (SELECT ... FOR
 // UPDATE) before reading last_applied_seq, so two instances applying batches of one
 // store serialize and the second sees the first's position. Transactions that lock
-// several store rows (catalog fan-out) lock them in id order, so they cannot deadlock
-// with each other; a deadlock or serialization failure anyway surfaces as kUnavailable.
+// several store rows (catalog fan-out) lock them in id order. A placement holds stock at
+// one candidate store at a time, in SKU order, and a failed try rolls back to a
+// savepoint, which gives its row locks back; re-routing and line changes lock the stock
+// rows they may touch first, in (store id, SKU) order (OrderTx::lock_stock). An order
+// action locks the order's store row before the order's row, the order apply_batch takes
+// them in, and a batch with order events locks the store's stock rows it may touch in SKU
+// order before writing any. So these wait for each other rather than deadlock.
+//
+// Retries (call()): a deadlock or serialization failure means the server rolled the
+// transaction back, and a connection lost before COMMIT was sent means nothing of it
+// committed: the call runs again on a fresh connection, a few times. A connection lost
+// while COMMIT (or a lone statement) was in flight is ambiguous: the change may have
+// landed. Only calls declared idempotent run again then, and each is written so that
+// running it after it committed changes nothing (catalog upsert by content, placement by
+// idempotency key, order actions by state); the others answer kUnavailable saying so.
+// Every retry counts in cloud_pg_retries_total{reason}.
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <charconv>
@@ -19,6 +34,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
+#include <thread>
 #include <unordered_set>
 
 #include "cloud/storage/cloud_store.hpp"
@@ -31,6 +48,10 @@ namespace {
 using std::chrono_literals::operator""s;
 
 constexpr int kMaxPoolSize = 100;
+// A placement's transaction starts with the savepoint its failed tries roll back to.
+constexpr const char* kBeginPlacement = "BEGIN; SAVEPOINT placement_try";
+// Runs of one call after a deadlock, serialization failure or lost connection.
+constexpr int kMaxRetries = 5;
 // How long a call waits for a pooled connection before giving up with kUnavailable.
 constexpr std::chrono::seconds kAcquireTimeout = 30s;
 // Serializes schema migrations across instances (pg_advisory_xact_lock key).
@@ -251,7 +272,12 @@ constexpr Sql kUpsertCatalog{
     "VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (sku) DO UPDATE SET "
     "name = EXCLUDED.name, category = EXCLUDED.category, price_cents = EXCLUDED.price_cents, "
     "unit = EXCLUDED.unit, barcodes = EXCLUDED.barcodes, active = EXCLUDED.active, "
-    "version = catalog.version + 1 RETURNING version"};
+    "version = catalog.version + 1 "
+    "WHERE (catalog.name, catalog.category, catalog.price_cents, catalog.unit, "
+    "catalog.barcodes, catalog.active) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.category, "
+    "EXCLUDED.price_cents, EXCLUDED.unit, EXCLUDED.barcodes, EXCLUDED.active) "
+    "RETURNING version"};
+constexpr Sql kCatalogVersion{"catalog_version", "SELECT version FROM catalog WHERE sku = $1"};
 constexpr Sql kLockActiveStores{"lock_active_stores",
                                 "SELECT id FROM stores WHERE active ORDER BY id FOR UPDATE"};
 constexpr Sql kFanOut{
@@ -290,6 +316,15 @@ constexpr Sql kChangeCounts{"change_counts",
                             "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
 constexpr Sql kLockOrder{"lock_order", "SELECT doc FROM orders WHERE order_id = $1 FOR UPDATE"};
 constexpr Sql kGetOrder{"get_order", "SELECT doc FROM orders WHERE order_id = $1"};
+constexpr Sql kOrdersAtStore{
+    "orders_at_store",
+    "SELECT doc FROM orders WHERE order_id = ANY ($1::text[]) AND store_id = $2"};
+// The row of the store an order is at, locked before the order's own row (see
+// act_on_order).
+constexpr Sql kLockOrderStore{
+    "lock_order_store",
+    "SELECT 1 FROM stores WHERE id = (SELECT store_id FROM orders WHERE order_id = $1) "
+    "FOR UPDATE"};
 constexpr Sql kInsertOrder{
     "insert_order",
     "INSERT INTO orders (order_id, customer_id, store_id, status, payment_due_ms, accept_by_ms, "
@@ -304,6 +339,11 @@ constexpr Sql kUpdateOrder{
 constexpr Sql kTryHold{"try_hold",
                        "UPDATE replica SET held = held + $3 WHERE store_id = $1 AND sku = $2 "
                        "AND on_hand - reserved - held >= $3"};
+// ORDER BY below FOR UPDATE: rows are locked in the order they are sorted.
+constexpr Sql kLockStock{
+    "lock_stock",
+    "SELECT 1 FROM replica WHERE store_id = ANY ($1::text[]) AND sku = ANY ($2::text[]) "
+    "ORDER BY store_id, sku FOR UPDATE"};
 constexpr Sql kReleaseHold{
     "release_hold",
     "UPDATE replica SET held = GREATEST(held - $3, 0) WHERE store_id = $1 AND sku = $2"};
@@ -369,6 +409,33 @@ std::string trimmed(const char* message) {
   return out;
 }
 
+// Why a failed call may run again.
+enum class RetryReason { kNone, kDeadlock, kSerialization, kConnection };
+
+const char* reason_label(RetryReason r) {
+  switch (r) {
+    case RetryReason::kDeadlock:
+      return "deadlock";
+    case RetryReason::kSerialization:
+      return "serialization";
+    case RetryReason::kConnection:
+      return "connection";
+    case RetryReason::kNone:
+      break;
+  }
+  return "none";
+}
+
+RetryReason retry_reason(PGconn* conn, const PGresult* result) {
+  if (PQstatus(conn) == CONNECTION_BAD) return RetryReason::kConnection;
+  const char* field = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string_view state = field == nullptr ? std::string_view() : std::string_view(field);
+  if (state == "40P01") return RetryReason::kDeadlock;
+  if (state == "40001") return RetryReason::kSerialization;
+  if (state.substr(0, 2) == "08") return RetryReason::kConnection;
+  return RetryReason::kNone;
+}
+
 // SQLSTATE classes mapped by what the caller should do next.
 Status map_error(PGconn* conn, const PGresult* result, std::string_view what) {
   std::string message = trimmed(result != nullptr ? PQresultErrorMessage(result) : nullptr);
@@ -386,6 +453,11 @@ Status map_error(PGconn* conn, const PGresult* result, std::string_view what) {
   if (state.substr(0, 2) == "23") return failed_precondition(message);
   if (state.substr(0, 2) == "22") return invalid_argument(message);
   return internal_error(message + " (SQLSTATE " + std::string(state) + ")");
+}
+
+bool has_pending_input(PGconn* conn) {
+  pollfd p{PQsocket(conn), POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;  // readable, closed, or an error
 }
 
 // Parameters in libpq's text format.
@@ -479,10 +551,17 @@ class Rows {
   const PGresult* result_;
 };
 
+const Status& status_of(const Status& s) { return s; }
+template <typename T>
+const Status& status_of(const StatusOr<T>& s) {
+  return s.status();
+}
+
 // One call's use of one pooled connection.
 class Session {
  public:
-  explicit Session(Connection& connection) : c_(connection) {}
+  // `resumed`: an earlier run of the same call may have committed.
+  Session(Connection& connection, bool resumed) : c_(connection), resumed_(resumed) {}
 
   // Runs a prepared statement (preparing it on this connection first if needed).
   StatusOr<Result> run(const Sql& sql, const Params& params) {
@@ -491,7 +570,7 @@ class Session {
       ++commands_;
       Result prepared(PQprepare(conn, sql.name, sql.text, 0, nullptr));
       if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
-        return fail(map_error(conn, prepared.get(), std::string("prepare ") + sql.name));
+        return fail(conn, prepared.get(), std::string("prepare ") + sql.name);
       }
       c_.prepared.insert(sql.name);
     }
@@ -501,7 +580,7 @@ class Session {
         PQexecPrepared(conn, sql.name, params.size(), values.data(), nullptr, nullptr, 0));
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return fail(map_error(conn, result.get(), sql.name));
+      return fail(conn, result.get(), sql.name);
     }
     return result;
   }
@@ -513,23 +592,37 @@ class Session {
     Result result(PQexec(conn, sql));
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return fail(map_error(conn, result.get(), what));
+      return fail(conn, result.get(), what);
     }
     return Status::ok();
   }
 
-  // fn() between BEGIN and COMMIT; rolled back when fn fails.
+  // fn() between BEGIN and COMMIT; rolled back when fn fails. `begin` may add statements
+  // to the BEGIN (one round trip for all).
   template <typename Fn>
-  auto transaction(Fn&& fn) -> decltype(fn()) {
-    SHOPEASY_RETURN_IF_ERROR(exec("BEGIN", "begin"));
+  auto transaction(Fn&& fn, const char* begin = "BEGIN") -> decltype(fn()) {
+    // Set before BEGIN: a BEGIN that fails cannot have committed anything either.
+    in_transaction_ = true;
+    SHOPEASY_RETURN_IF_ERROR(exec(begin, "begin"));
     auto result = fn();
     if (!status_of(result).is_ok()) {
       rollback();
+      in_transaction_ = false;
       return result;
     }
+    committing_ = true;
     SHOPEASY_RETURN_IF_ERROR(exec("COMMIT", "commit"));
+    committing_ = false;
+    in_transaction_ = false;
     return result;
   }
+
+  // Why the last failed command failed, as far as running the call again goes.
+  RetryReason failure_reason() const { return reason_; }
+  // The connection dropped while a COMMIT or a statement outside a transaction was in
+  // flight: the server may have applied it without our hearing so.
+  bool may_have_committed() const { return may_have_committed_; }
+  bool resumed() const { return resumed_; }
 
   // True when the first command this session sent failed because the connection was
   // gone: the call never reached the server and may be repeated on a new connection.
@@ -538,23 +631,26 @@ class Session {
   }
 
  private:
-  Status fail(Status status) {
+  Status fail(PGconn* conn, const PGresult* result, std::string_view what) {
     if (commands_ == 1) first_failed_ = true;
-    return status;
+    reason_ = retry_reason(conn, result);
+    // Judged now: transaction() forgets its state once it has rolled back.
+    may_have_committed_ = reason_ == RetryReason::kConnection && (committing_ || !in_transaction_);
+    return map_error(conn, result, what);
   }
   void rollback() {
     if (PQstatus(c_.conn.get()) != CONNECTION_OK) return;
     Result ignored(PQexec(c_.conn.get(), "ROLLBACK"));
   }
-  static const Status& status_of(const Status& s) { return s; }
-  template <typename T>
-  static const Status& status_of(const StatusOr<T>& s) {
-    return s.status();
-  }
 
   Connection& c_;
+  const bool resumed_;
   int commands_ = 0;
   bool first_failed_ = false;
+  bool in_transaction_ = false;
+  bool committing_ = false;
+  bool may_have_committed_ = false;
+  RetryReason reason_ = RetryReason::kNone;
 };
 
 class Pool {
@@ -602,6 +698,13 @@ class Pool {
       }
     }
     bool fresh = false;
+    // An idle connection has nothing to read; anything there is the server's goodbye (a
+    // termination notice, end of stream), so the connection is replaced before a call
+    // sends it a write whose fate it could then not tell.
+    if (connection->conn && PQstatus(connection->conn.get()) == CONNECTION_OK &&
+        has_pending_input(connection->conn.get())) {
+      connection->conn.reset();
+    }
     if (!connection->conn || PQstatus(connection->conn.get()) != CONNECTION_OK) {
       fresh = true;
       Status connected = connect(*connection);
@@ -738,7 +841,9 @@ StatusOr<std::optional<OrderRecord>> read_order(Session& s, const Sql& sql,
 // from any instance apply one after the other.
 class PgOrderTx final : public detail::OrderTx {
  public:
-  explicit PgOrderTx(Session& s) : s_(s) {}
+  // `savepoint_set`: the transaction began with kBeginPlacement.
+  explicit PgOrderTx(Session& s, bool savepoint_set = false)
+      : s_(s), try_savepoint_(savepoint_set) {}
 
   StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
     return read_order(s_, kLockOrder, order_id);
@@ -776,6 +881,24 @@ class PgOrderTx final : public detail::OrderTx {
     StatusOr<Result> result = s_.run(kTryHold, Params().text(store_id).text(sku).int64(qty));
     if (!result.ok()) return result.status();
     return std::string_view(PQcmdTuples(result->get())) == "1";
+  }
+  // One savepoint, set before the first try (placement sets it with its BEGIN, saving a
+  // round trip): rolling back to it also releases the row locks taken since, and it
+  // stays set for the next try.
+  Status begin_try() override {
+    if (try_savepoint_) return Status::ok();
+    SHOPEASY_RETURN_IF_ERROR(s_.exec("SAVEPOINT placement_try", "savepoint"));
+    try_savepoint_ = true;
+    return Status::ok();
+  }
+  Status abandon_try() override {
+    return s_.exec("ROLLBACK TO SAVEPOINT placement_try", "rollback to savepoint");
+  }
+  Status lock_stock(const std::vector<std::string>& store_ids,
+                    const std::vector<std::string>& skus) override {
+    if (store_ids.empty() || skus.empty()) return Status::ok();
+    auto same = [](const std::string& v) -> std::string_view { return v; };
+    return s_.run(kLockStock, Params().text_array(store_ids, same).text_array(skus, same)).status();
   }
   Status release_hold(const std::string& store_id, const std::string& sku,
                       std::int64_t qty) override {
@@ -836,11 +959,25 @@ class PgOrderTx final : public detail::OrderTx {
 
  private:
   Session& s_;
+  bool try_savepoint_ = false;
 };
 
 class PostgresCloudStore final : public CloudStore {
  public:
-  PostgresCloudStore(std::string dsn, int pool_size) : pool_(std::move(dsn), pool_size) {}
+  PostgresCloudStore(std::string dsn, int pool_size, metrics::Registry* metrics)
+      : own_metrics_(metrics == nullptr ? std::make_unique<metrics::Registry>() : nullptr),
+        retries_((metrics != nullptr ? *metrics : *own_metrics_)
+                     .counter_family("cloud_pg_retries_total",
+                                     "PostgreSQL calls run again, by reason: deadlock, "
+                                     "serialization (failure) or (lost) connection",
+                                     {"reason"})),
+        pool_(std::move(dsn), pool_size) {
+    // Present from the start, so a rate over them never starts from a missing series.
+    for (RetryReason r :
+         {RetryReason::kDeadlock, RetryReason::kSerialization, RetryReason::kConnection}) {
+      retries_.with({reason_label(r)});
+    }
+  }
 
   // Connects once so that a wrong address or credential shows at start-up.
   Status check_connection() {
@@ -971,6 +1108,7 @@ class PostgresCloudStore final : public CloudStore {
           return refused;
         }
         detail::BatchPlan plan = detail::plan_batch(changes, decision.last_applied, now_ms);
+        SHOPEASY_RETURN_IF_ERROR(lock_batch_stock(s, store_id, changes, plan));
         StatusOr<std::int64_t> pruned = apply_plan(s, store_id, plan, now_ms);
         if (!pruned.ok()) return pruned.status();
         PgOrderTx orders(s);
@@ -1066,8 +1204,16 @@ class PostgresCloudStore final : public CloudStore {
                                       .text(detail::dump_json(item.barcodes))
                                       .boolean(item.active));
         if (!upserted.ok()) return upserted.status();
-        if (PQntuples(upserted->get()) != 1)
-          return internal_error("catalog upsert returned no version");
+        if (PQntuples(upserted->get()) != 1) {
+          // Already stored as given (as when this is a retry of a write that committed):
+          // nothing changes and the stores hear nothing new.
+          StatusOr<Result> current = s.run(kCatalogVersion, Params().text(item.sku));
+          if (!current.ok()) return current.status();
+          if (PQntuples(current->get()) != 1) {
+            return internal_error("catalog upsert returned no version");
+          }
+          return Rows(current->get()).int64(0, 0);
+        }
         CatalogItem stored = item;
         stored.version = Rows(upserted->get()).int64(0, 0);
         StatusOr<Result> locked = s.run(kLockActiveStores, Params());
@@ -1117,14 +1263,17 @@ class PostgresCloudStore final : public CloudStore {
   StatusOr<std::int64_t> enqueue_downstream(const std::string& store_id, const std::string& kind,
                                             const nlohmann::json& body) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_downstream(kind, body));
-    return call([&](Session& s) -> StatusOr<std::int64_t> {
-      StatusOr<Result> result =
-          s.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
-      if (!result.ok()) return result.status();
-      Rows rows(result->get());
-      if (rows.count() == 0) return unknown_store(store_id);
-      return rows.int64(0, 0);
-    });
+    // Not replayed after a lost commit: a second run would queue the item twice.
+    return call(
+        [&](Session& s) -> StatusOr<std::int64_t> {
+          StatusOr<Result> result =
+              s.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
+          if (!result.ok()) return result.status();
+          Rows rows(result->get());
+          if (rows.count() == 0) return unknown_store(store_id);
+          return rows.int64(0, 0);
+        },
+        Replay::kUnlessCommitted);
   }
 
   StatusOr<std::vector<DownstreamItem>> downstream(const std::string& store_id,
@@ -1215,12 +1364,17 @@ class PostgresCloudStore final : public CloudStore {
 
   StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_new_order(order));
-    return call([&](Session& s) -> StatusOr<PlaceResult> {
-      return s.transaction([&]() -> StatusOr<PlaceResult> {
-        PgOrderTx tx(s);
-        return detail::place_order(tx, order, now_ms);
-      });
-    });
+    // With a key, a second run finds the first's record instead of placing again.
+    return call(
+        [&](Session& s) -> StatusOr<PlaceResult> {
+          return s.transaction(
+              [&]() -> StatusOr<PlaceResult> {
+                PgOrderTx tx(s, /*savepoint_set=*/true);
+                return detail::place_order(tx, order, now_ms);
+              },
+              kBeginPlacement);
+        },
+        order.idempotency_key.empty() ? Replay::kUnlessCommitted : Replay::kSafe);
   }
 
   StatusOr<OrderRecord> get_order(const std::string& order_id) override {
@@ -1249,7 +1403,20 @@ class PostgresCloudStore final : public CloudStore {
                                      std::int64_t now_ms) override {
     return call([&](Session& s) -> StatusOr<OrderRecord> {
       return s.transaction([&]() -> StatusOr<OrderRecord> {
+        // Store row, then order row, then stock rows: the order of the store's own batches
+        // (apply_batch), which may change this order at the same time.
+        StatusOr<Result> store_row = s.run(kLockOrderStore, Params().text(order_id));
+        if (!store_row.ok()) return store_row.status();
         PgOrderTx tx(s);
+        if (s.resumed()) {
+          // The run before may have committed: an action that shows as done answers with
+          // the order as it is, where running it again would refuse (cancel, refunded).
+          StatusOr<std::optional<OrderRecord>> current = tx.load_order(order_id);
+          if (!current.ok()) return current.status();
+          if (current->has_value() && shows_as_done(**current, request.action)) {
+            return std::move(**current);
+          }
+        }
         return detail::act_on_order(tx, order_id, request, now_ms);
       });
     });
@@ -1320,6 +1487,48 @@ class PostgresCloudStore final : public CloudStore {
   }
 
  private:
+  // A batch with order events releases and takes holds after it has written stock rows;
+  // a placement at the store meanwhile takes them in SKU order. So every stock row of
+  // the store the batch may touch (its stock changes, the holds of the orders it names,
+  // their new lines) is locked first, in SKU order.
+  static Status lock_batch_stock(Session& s, const std::string& store_id,
+                                 const std::vector<Change>& changes,
+                                 const detail::BatchPlan& plan) {
+    if (plan.order_changes.empty()) return Status::ok();  // plan.stock is in SKU order
+    std::vector<std::string> skus;
+    for (const detail::StockUpdate& u : plan.stock) skus.push_back(u.sku);
+    std::vector<std::string> order_ids;
+    for (std::size_t i : plan.order_changes) {
+      const nlohmann::json& body = changes[i].body;
+      if (!body.is_object()) continue;
+      auto id = body.find("order_id");
+      if (id != body.end() && id->is_string()) order_ids.push_back(id->get<std::string>());
+      auto lines = body.find("lines");
+      if (lines == body.end() || !lines->is_array()) continue;
+      for (const nlohmann::json& line : *lines) {
+        if (line.is_object() && line.contains("sku") && line["sku"].is_string()) {
+          skus.push_back(line["sku"].get<std::string>());
+        }
+      }
+    }
+    auto same = [](const std::string& v) -> std::string_view { return v; };
+    if (!order_ids.empty()) {
+      StatusOr<Result> result =
+          s.run(kOrdersAtStore, Params().text_array(order_ids, same).text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<OrderRecord> order = detail::parse_order_doc(rows.text(r, 0));
+        if (!order.ok()) return order.status();
+        for (const HeldLine& h : order->holds) skus.push_back(h.sku);
+      }
+    }
+    std::sort(skus.begin(), skus.end());
+    skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+    PgOrderTx tx(s);
+    return tx.lock_stock({store_id}, skus);
+  }
+
   // One multi-row statement per table, whatever the batch size. Returns how many replica
   // rows the plan's prunes removed.
   static StatusOr<std::int64_t> apply_plan(Session& s, const std::string& store_id,
@@ -1376,6 +1585,13 @@ class PostgresCloudStore final : public CloudStore {
         if (detail::prune_covers(prune, sku, rows.int64(r, 1))) gone.push_back(std::move(sku));
       }
       if (gone.empty()) continue;
+      std::sort(gone.begin(), gone.end());
+      auto same = [](const std::string& v) -> std::string_view { return v; };
+      SHOPEASY_RETURN_IF_ERROR(
+          s.run(
+               kLockStock,
+               Params().text_array(std::vector<std::string>{store_id}, same).text_array(gone, same))
+              .status());
       Params params;
       params.text(store_id).text_array(
           gone, [](const std::string& sku) -> std::string_view { return sku; });
@@ -1385,33 +1601,92 @@ class PostgresCloudStore final : public CloudStore {
     return pruned;
   }
 
-  // fn(session) on a pooled connection, retried when the pooled connection turned out to
-  // be dead before anything reached the server (as after a server restart). Exceptions
-  // become kInternal.
+  // Whether a call may run again when its connection dropped during COMMIT.
+  enum class Replay {
+    kSafe,             // a run after one that committed changes nothing
+    kUnlessCommitted,  // it would apply twice: answer kUnavailable instead
+  };
+
+  // An action the order already shows, so that a run after a committed one must not
+  // refuse it.
+  static bool shows_as_done(const OrderRecord& order, OrderAction action) {
+    switch (action) {
+      case OrderAction::kCancel:
+        return order.order.status == wire::OrderStatus::kCancelled;
+      case OrderAction::kRefunded:
+        return order.paid && !order.refund_due;
+      default:
+        return false;  // the others already answer with the order when done
+    }
+  }
+
+  // fn(session) on a pooled connection. Run again (see the file comment) when the
+  // pooled connection was dead before anything reached the server (one dead connection
+  // dropped per run, as after a server restart; a fresh connection is never retried),
+  // and up to kMaxRetries times after a deadlock, serialization failure or lost
+  // connection. Exceptions become kInternal.
   template <typename Fn>
-  auto call(Fn&& fn) -> decltype(fn(std::declval<Session&>())) {
+  auto call(Fn&& fn, Replay replay = Replay::kSafe) -> decltype(fn(std::declval<Session&>())) {
     using R = decltype(fn(std::declval<Session&>()));
     return detail::guarded([&]() -> R {
+      bool resumed = false;
+      bool pause = false;
+      int retries = 0;
       for (int attempt = 0;; ++attempt) {
+        // Paused with no connection leased, so the pause holds nothing up.
+        if (pause) backoff(retries);
         StatusOr<Pool::Lease> lease = pool_.acquire();
         if (!lease.ok()) return lease.status();
-        Session session(**lease);
+        Session session(**lease, resumed);
         R result = fn(session);
-        // Each retry drops one dead pooled connection; a fresh one is never retried.
-        if (!lease->fresh() && session.lost_before_first_command() && attempt < kMaxPoolSize) {
+        if (status_of(result).is_ok()) return result;
+        // (Unless that first command was a lone write, which may have committed before the
+        // connection dropped.)
+        if (!lease->fresh() && session.lost_before_first_command() &&
+            !(session.may_have_committed() && replay == Replay::kUnlessCommitted)) {
+          if (attempt >= kMaxPoolSize) return result;
+          retries_.with({reason_label(RetryReason::kConnection)}).inc();
           continue;
         }
-        return result;
+        const RetryReason reason = session.failure_reason();
+        if (reason == RetryReason::kNone || status_of(result).code() != StatusCode::kUnavailable ||
+            retries >= kMaxRetries) {
+          return result;
+        }
+        if (session.may_have_committed()) {
+          if (replay == Replay::kUnlessCommitted) {
+            return unavailable(
+                "the connection to PostgreSQL was lost while committing; the "
+                "change may or may not have been applied (" +
+                status_of(result).message() + ")");
+          }
+          resumed = true;
+        }
+        ++retries;
+        retries_.with({reason_label(reason)}).inc();
+        pause = reason != RetryReason::kConnection;
       }
     });
   }
 
+  // A short random pause that grows with each retry, so the transactions that just
+  // collided do not collide again in step.
+  static void backoff(int retries) {
+    thread_local std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> micros(0, 1000 << std::min(retries, 4));
+    std::this_thread::sleep_for(std::chrono::microseconds(micros(rng)));
+  }
+
+  // Owned when the caller passes no registry. Declared before retries_, which points in.
+  std::unique_ptr<metrics::Registry> own_metrics_;
+  metrics::CounterFamily& retries_;
   Pool pool_;
 };
 
 }  // namespace
 
-StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size) {
+StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn, int pool_size,
+                                                          metrics::Registry* metrics) {
   return detail::guarded([&]() -> StatusOr<std::unique_ptr<CloudStore>> {
     if (pool_size < 1 || pool_size > kMaxPoolSize) {
       return invalid_argument("must be between 1 and " + std::to_string(kMaxPoolSize), "pool_size");
@@ -1424,7 +1699,7 @@ StatusOr<std::unique_ptr<CloudStore>> open_postgres_store(const std::string& dsn
       return invalid_argument("bad connection string: " + message, "dsn");
     }
     PQconninfoFree(options);
-    auto store = std::make_unique<PostgresCloudStore>(dsn, pool_size);
+    auto store = std::make_unique<PostgresCloudStore>(dsn, pool_size, metrics);
     SHOPEASY_RETURN_IF_ERROR(store->check_connection());
     return std::unique_ptr<CloudStore>(std::move(store));
   });

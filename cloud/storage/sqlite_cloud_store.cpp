@@ -534,10 +534,21 @@ class SqliteCloudStore final : public CloudStore {
             "ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category, "
             "price_cents = excluded.price_cents, unit = excluded.unit, "
             "barcodes = excluded.barcodes, active = excluded.active, "
-            "version = catalog.version + 1 RETURNING version",
+            "version = catalog.version + 1 "
+            "WHERE (catalog.name, catalog.category, catalog.price_cents, catalog.unit, "
+            "catalog.barcodes, catalog.active) IS NOT (excluded.name, excluded.category, "
+            "excluded.price_cents, excluded.unit, excluded.barcodes, excluded.active) "
+            "RETURNING version",
             item.sku, item.name, item.category, item.price_cents, item.unit, barcodes, item.active);
         if (!version.ok()) return version.status();
-        if (!version->has_value()) return internal_error("catalog upsert returned no version");
+        if (!version->has_value()) {
+          // Already stored as given: nothing changes and the stores hear nothing new.
+          StatusOr<std::optional<std::int64_t>> current =
+              db.query_one<std::int64_t>("SELECT version FROM catalog WHERE sku = ?", item.sku);
+          if (!current.ok()) return current.status();
+          if (!current->has_value()) return internal_error("catalog upsert returned no version");
+          return **current;
+        }
         CatalogItem stored = item;
         stored.version = **version;
         const std::string body = detail::dump_json(detail::catalog_item_json(stored));

@@ -45,29 +45,43 @@ class OrdersTest : public ::testing::Test {
   }
 
   void start_clouds(int count, std::vector<std::string> extra = {}) {
-    std::optional<std::string> dsn;
-    if (use_postgres_) {
+    for (int i = 0; i < count; ++i) start_cloud(extra);
+  }
+
+  // One more instance (on the one PostgreSQL server of the test when use_postgres_),
+  // with env_ in its environment.
+  void start_cloud(std::vector<std::string> extra = {}) {
+    if (use_postgres_ && !pg_) {
       auto pg = PostgresServer::start({.settings = {"fsync=off"}});
       ASSERT_TRUE(pg.ok()) << pg.status().to_string();
       pg_.emplace(std::move(*pg));
       ASSERT_TRUE(pg_->create_database("orders").is_ok());
-      dsn = pg_->dsn("orders");
     }
-    for (int i = 0; i < count; ++i) {
-      std::vector<std::string> args = {
-          "--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
-          "--auth.tokens=" + cloud_tokens(), "--payments.provider=sandbox",
-          // One test customer places the race's 200 orders at once.
-          "--orders.max_unpaid_per_customer=1000"};
-      if (dsn) {
-        args.push_back("--storage.backend=postgres");
-        args.push_back("--storage.postgres_dsn=" + *dsn);
-      }
-      args.insert(args.end(), extra.begin(), extra.end());
-      auto cloud = start_daemon("shopeasy-cloud", args);
-      ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
-      clouds_.push_back(std::move(*cloud));
+    std::vector<std::string> args = {
+        "--http.port=0",
+        "--state_dir=" + dir_->file("cloud" + std::to_string(clouds_.size())).string(),
+        "--auth.tokens=" + cloud_tokens(), "--payments.provider=sandbox",
+        // One test customer places the race's 200 orders at once.
+        "--orders.max_unpaid_per_customer=1000"};
+    if (pg_) {
+      args.push_back("--storage.backend=postgres");
+      args.push_back("--storage.postgres_dsn=" + pg_->dsn("orders"));
     }
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto cloud = start_daemon("shopeasy-cloud", args, env_);
+    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+    clouds_.push_back(std::move(*cloud));
+  }
+
+  // The value of a counter line ("name{labels} value") in the instance's /metrics.
+  std::int64_t metric(std::size_t instance, const std::string& series) {
+    const HttpReply r = call("GET", "/metrics", "", kAdminToken, {}, instance);
+    const std::size_t at = r.body.find("\n" + series + " ");
+    if (r.status != 200 || at == std::string::npos) {
+      ADD_FAILURE() << series << " not in the metrics of instance " << instance;
+      return -1;
+    }
+    return std::stoll(r.body.substr(at + series.size() + 2));
   }
 
   HttpReply call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -249,6 +263,7 @@ class OrdersTest : public ::testing::Test {
   }
 
   bool use_postgres_ = false;
+  std::map<std::string, std::string> env_;
   std::optional<TempDir> dir_;
   std::optional<PostgresServer> pg_;
   std::vector<RunningDaemon> clouds_;
@@ -264,6 +279,89 @@ TEST_F(OrdersTest, TwoCloudInstancesOnOnePostgresSellExactlyFifty) {
   use_postgres_ = true;
   start_clouds(2);
   race_for_last_units(200, 50);
+}
+
+// Behind a load balancer: the customer orders and pays through instance A, whose
+// sandbox gateway posts the webhook to payments.public_base_url (here instance B, as a
+// load balancer might choose), not to A itself; B records the payment in the shared
+// database and A shows the order paid and routed.
+TEST_F(OrdersTest, APaymentWebhookGoesToThePublicAddressAndAnyInstanceTakesIt) {
+  use_postgres_ = true;
+  env_ = {{"SHOPEASY_CLOUD_PAYMENTS_WEBHOOK_SECRET", "shared-webhook-secret-0123456789abcdef"}};
+  start_cloud();  // B, index 0
+  const std::string public_base = "http://127.0.0.1:" + std::to_string(clouds_[0].http_port);
+  start_cloud({"--payments.public_base_url=" + public_base});  // A, index 1
+  add_store("s1", 12.9719, 77.6412);
+  add_product("MILK", 6500);
+  stock("s1", "MILK", 5);
+  auto cell = geohash::encode({kCustomerLat, kCustomerLon}, 7);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = call("GET", "/api/stores?geo_hash=" + *cell, "", kAlice, {}, 1);
+        return r.status == 200 && r.body.find("\"online\":true") != std::string::npos;
+      },
+      10s));
+
+  auto placed_reply = place(order_body("MILK", 2), "lb-1", kAlice, 1);
+  ASSERT_EQ(placed_reply.status, 201) << placed_reply.body;
+  const json placed = json::parse(placed_reply.body);
+  const std::string id = placed["order_id"];
+  const std::string intent = placed["payment"]["intent_id"];
+  // The pay page is announced at the public address too.
+  EXPECT_EQ(placed["payment"]["confirm_url"], public_base + "/sandbox/pay/" + intent);
+  // The sandbox keeps its intents in A's own file: the customer pays on A's page.
+  ASSERT_EQ(call("POST", "/sandbox/pay/" + intent, json{{"outcome", "succeed"}}.dump(), kAdminToken,
+                 {}, 1)
+                .status,
+            200);
+
+  json seen_on_a;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = call("GET", "/api/orders/" + id, "", kAlice, {}, 1);
+        seen_on_a = r.status == 200 ? json::parse(r.body) : json();
+        return seen_on_a.value("status", "") == "routed";
+      },
+      20s))
+      << seen_on_a.dump() << "\n"
+      << clouds_[1].process.describe() << "\n"
+      << clouds_[0].process.describe();
+  EXPECT_EQ(seen_on_a["paid"], true);
+  EXPECT_EQ(seen_on_a["payment_intent_id"], intent);
+  // B verified and handled the webhook; A sent it and received none. (The counters move
+  // just after the order does: B counts once its handler returns, A once B answers.)
+  const std::string delivered = "shopeasy_payment_webhook_deliveries_total{result=\"delivered\"}";
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return metric(0, "shopeasy_payment_webhooks_accepted_total") == 1 &&
+               metric(1, delivered) == 1;
+      },
+      10s));
+  EXPECT_EQ(metric(0, "shopeasy_payment_webhooks_accepted_total"), 1);
+  EXPECT_EQ(metric(1, "shopeasy_payment_webhooks_accepted_total"), 0);
+  EXPECT_EQ(metric(1, delivered), 1);
+  EXPECT_EQ(metric(1, "shopeasy_payment_webhook_deliveries_total{result=\"failed\"}"), 0);
+  EXPECT_NE(clouds_[0].process.stderr_text().find("order_payment"), std::string::npos);
+  EXPECT_EQ(clouds_[1].process.stderr_text().find("order_payment"), std::string::npos);
+}
+
+// A per-start random sandbox secret cannot be shared with the other instances behind a
+// public address: refused at start-up, naming the option.
+TEST_F(OrdersTest, ASandboxBehindAPublicAddressNeedsASharedWebhookSecret) {
+  auto child = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--payments.provider=sandbox",
+                "--payments.public_base_url=https://shop.example"}});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->wait_exit(10s), 2);
+  EXPECT_NE(child->stderr_text().find("payments.webhook_secret"), std::string::npos)
+      << child->describe();
+  auto with_secret = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--payments.provider=sandbox",
+                "--payments.public_base_url=https://shop.example"},
+       .env = {
+           {"SHOPEASY_CLOUD_PAYMENTS_WEBHOOK_SECRET", "shared-webhook-secret-0123456789abcdef"}}});
+  ASSERT_TRUE(with_secret.ok());
+  EXPECT_EQ(with_secret->wait_exit(10s), 0) << with_secret->describe();
 }
 
 TEST_F(OrdersTest, ARetryReturnsTheFirstAnswerAndAReusedKeyIsRefused) {

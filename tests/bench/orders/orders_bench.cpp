@@ -4,6 +4,9 @@
 // durable reservation can cost). Each placement ranks the stores serving a random
 // delivery point (routing::rank over the StoreIndex) and has CloudStore::place_order
 // hold 1 to 3 random lines at the best store that has them all, with an idempotency key.
+// On PostgreSQL it also reports how often the store had to run a placement again
+// (cloud_pg_retries_total by reason: deadlock, serialization, connection) per 1,000
+// placements.
 // A program, not a test: scripts/bench-orders.sh builds and runs it.
 //
 // Usage: orders_bench [--stores=N] [--skus=N] [--orders=N] [--threads=N] [--no-postgres]
@@ -24,6 +27,7 @@
 #include "cloud/routing/store_index.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/db/database.hpp"
+#include "common/metrics/metrics.hpp"
 #include "tests/bench/bench_common.hpp"
 #include "tests/harness/postgres_server.hpp"
 #include "tests/harness/temp_dir.hpp"
@@ -217,6 +221,14 @@ Figures sqlite_baseline(const std::string& path, int count) {
   return f;
 }
 
+// The value of cloud_pg_retries_total{reason="<reason>"} as the registry renders it.
+double pg_retries(const metrics::Registry& registry, const std::string& reason) {
+  const std::string text = registry.render();
+  const std::string key = "cloud_pg_retries_total{reason=\"" + reason + "\"} ";
+  const std::size_t at = text.find(key);
+  return at == std::string::npos ? 0 : std::atof(text.c_str() + at + key.size());
+}
+
 std::string figure(const char* format, double value) {
   char buf[96];
   std::snprintf(buf, sizeof buf, format, value);
@@ -290,7 +302,8 @@ int run(const Settings& s) {
       return status == 0 ? 2 : status;
     }
     if (!pg->create_database("bench").is_ok()) return 2;
-    auto store = cloud::storage::open_postgres_store(pg->dsn("bench"), 8);
+    metrics::Registry pg_metrics;
+    auto store = cloud::storage::open_postgres_store(pg->dsn("bench"), 8, &pg_metrics);
     if (!store.ok() || !(*store)->migrate().is_ok()) return 2;
     cloud::routing::StoreIndex pg_index;
     if (Status st = load(**store, pg_index, s); !st.is_ok()) {
@@ -299,9 +312,23 @@ int run(const Settings& s) {
     }
     Settings more = s;
     more.threads = std::max(s.threads, 8);  // a server is used by many callers at once
+    const char* const kReasons[] = {"deadlock", "serialization", "connection"};
+    double before_run[3];
+    for (int r = 0; r < 3; ++r) before_run[r] = pg_retries(pg_metrics, kReasons[r]);
     const Figures pg_placed = place_orders(**store, pg_index, more, "pg");
     std::printf("[postgres] results (%d threads)\n", more.threads);
     print("placement (routing + holds)", pg_placed);
+    const double attempts =
+        std::max(1, pg_placed.placed + pg_placed.short_of_stock + pg_placed.failed);
+    std::printf("  retries per 1,000 placements:");
+    for (int r = 0; r < 3; ++r) {
+      const double n = pg_retries(pg_metrics, kReasons[r]) - before_run[r];
+      std::printf(" %s %.2f (%.0f)", kReasons[r], 1000 * n / attempts, n);
+      bench::record_result("orders", std::string("PostgreSQL ") + kReasons[r] + " retries",
+                           figure("%.2f per 1,000 placements", 1000 * n / attempts), "", "",
+                           r == 0 ? "0" : "", r == 0 ? (n == 0 ? "met" : "MISSED") : "info");
+    }
+    std::printf("\n");
     std::printf("  postgres / sqlite placement throughput: %.2f\n",
                 pg_placed.per_second / placed.per_second);
     bench::record_result(
