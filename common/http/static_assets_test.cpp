@@ -1,7 +1,12 @@
 #include "common/http/static_assets.hpp"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <memory>
+
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 namespace shopeasy::http {
 namespace {
 
@@ -62,6 +67,41 @@ TEST(StaticAssetsTest, OnlyEmbeddedNamesAreFound) {
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_NE(r.body.find("\"not_found\""), std::string::npos) << r.body;
   }
+}
+
+// The routes are public GETs; the prefix is taken literally (its '.' matches only a dot)
+// and a file name outside the allowed characters never reaches find().
+TEST(StaticAssetsTest, RegisteredRoutesServeTheIndexAndFilesUnderThePrefix) {
+  StaticAssets assets(kFiles);
+  metrics::Registry metrics;
+  HttpServer server(ServerOptions{}, nullptr,
+                    log::Logger(std::make_shared<log::MemorySink>(), log::Level::kInfo, "http"),
+                    metrics);
+  assets.register_routes(server, "/app.v1", "index.html", "/app.v1/");
+  auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.status().to_string();
+  httplib::Client client("127.0.0.1", *port);
+
+  auto index = client.Get("/app.v1");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->body, "<h1>hi</h1>");
+  EXPECT_EQ(index->get_header_value("ETag"), "\"0123456789abcdef\"");
+  auto cached = client.Get("/app.v1", {{"If-None-Match", "\"0123456789abcdef\""}});
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->status, 304);
+  auto js = client.Get("/app.v1/js/app.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+
+  for (const char* path : {"/appXv1", "/appXv1/index.html", "/app.v1/missing.js",
+                           "/app.v1/a%20b.js", "/app.v1/../secret"}) {
+    auto r = client.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  server.stop();
 }
 
 }  // namespace
