@@ -3,7 +3,7 @@
 namespace shopeasy::cloud::webui {
 
 void register_ops_page(http::HttpServer& server) {
-  static const shopeasy::webui::StaticAssets kAssets(embedded_files());
+  static const http::StaticAssets kAssets(embedded_files());
   kAssets.register_routes(server, "/ops", "index.html", "/ops/");
 }
 

@@ -6,12 +6,12 @@
 #include <span>
 
 #include "common/http/server.hpp"
-#include "edge/webui/static_assets.hpp"
+#include "common/http/static_assets.hpp"
 
 namespace shopeasy::cloud::webui {
 
 // Every file of web/cloud.
-std::span<const shopeasy::webui::EmbeddedFile> embedded_files();
+std::span<const http::EmbeddedFile> embedded_files();
 
 // GET /ops (the page) and GET /ops/<file>.
 void register_ops_page(http::HttpServer& server);

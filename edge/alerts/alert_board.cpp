@@ -6,7 +6,7 @@
 #include <set>
 
 #include "common/db/migration.hpp"
-#include "edge/api/request_helpers.hpp"
+#include "common/http/request_helpers.hpp"
 
 namespace shopeasy::edge::alerts {
 
@@ -514,10 +514,10 @@ void AlertBoard::register_routes(http::HttpServer& server) {
   server.route("GET", "/api/alert-board", Access::roles_of(readers), [this](const Request& req) {
     ListQuery q;
     q.state = req.query_param("state").value_or("open");
-    auto limit = api::int_param(req, "limit", 1, 1000);
+    auto limit = http::int_param(req, "limit", 1, 1000);
     if (!limit.ok()) return Response::error(limit.status());
     q.limit = static_cast<int>(limit->value_or(500));
-    return api::reply(list(q));
+    return http::reply(list(q));
   });
 
   // Both actions take an optional {"note": "..."}; an empty body is fine.
@@ -530,7 +530,7 @@ void AlertBoard::register_routes(http::HttpServer& server) {
     }
     std::optional<std::string> note;
     if (!req.body.empty()) {
-      auto body = api::json_body(req);
+      auto body = http::json_body(req);
       if (!body.ok()) return Response::error(body.status());
       if (auto n = body->find("note"); n != body->end() && !n->is_null()) {
         if (!n->is_string() || n->get<std::string>().size() > 500) {
@@ -540,7 +540,7 @@ void AlertBoard::register_routes(http::HttpServer& server) {
       }
     }
     const std::string& who = req.principal.subject;
-    return api::reply(ack ? acknowledge(id, who, note) : resolve(id, who, note));
+    return http::reply(ack ? acknowledge(id, who, note) : resolve(id, who, note));
   };
   server.route("POST", R"(/api/alert-board/([0-9]{1,15})/ack)", Access::roles_of(managers),
                [action](const Request& req) { return action(req, true); });

@@ -2,9 +2,9 @@
 
 #include <ctime>
 
+#include "common/http/request_helpers.hpp"
 #include "common/wire/scan.hpp"
 #include "edge/api/catalog_import.hpp"
-#include "edge/api/request_helpers.hpp"
 
 namespace shopeasy::edge::api {
 
@@ -57,6 +57,7 @@ inventory::Actor actor_of(const http::Request& request, std::string_view scanner
 void register_inventory_routes(http::HttpServer& server, inventory::Inventory& inv,
                                const Clock& clock, InventoryRouteOptions options) {
   using http::Access;
+  using http::reply;
   using http::Request;
   using http::Response;
 

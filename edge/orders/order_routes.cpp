@@ -1,10 +1,10 @@
 #include "edge/orders/order_routes.hpp"
 
+#include "common/http/request_helpers.hpp"
 #include "common/wire/basics.hpp"
 #include "common/wire/json_fields.hpp"
 #include "common/wire/order.hpp"
 #include "edge/api/inventory_routes.hpp"
-#include "edge/api/request_helpers.hpp"
 
 namespace shopeasy::edge::orders {
 
@@ -20,16 +20,16 @@ bool is_manager(const http::Request& req) {
 }  // namespace
 
 void register_order_routes(http::HttpServer& server, OrderBook& book) {
-  using api::json_body;
-  using api::reply;
   using http::Access;
+  using http::json_body;
+  using http::reply;
   using http::Request;
   using http::Response;
 
   server.route("GET", "/api/orders", Access::roles_of(kPickers), [&book](const Request& req) {
-    auto status = api::string_param(req, "status", 32);
-    auto cursor = api::string_param(req, "cursor", 64);
-    auto limit = api::int_param(req, "limit", 1, 500);
+    auto status = http::string_param(req, "status", 32);
+    auto cursor = http::string_param(req, "cursor", 64);
+    auto limit = http::int_param(req, "limit", 1, 500);
     for (const Status* st : {&status.status(), &cursor.status(), &limit.status()}) {
       if (!st->is_ok()) return Response::error(*st);
     }

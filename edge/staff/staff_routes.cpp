@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
+#include "common/http/request_helpers.hpp"
 #include "common/security/http_guard.hpp"
-#include "edge/api/request_helpers.hpp"
 
 namespace shopeasy::edge::staff {
 
@@ -55,7 +55,7 @@ Response login(const Request& req, security::UserStore& users, const Clock& cloc
                                   "too many sign-in attempts from this address"))
         .with_header("Retry-After", std::to_string(d.retry_after_seconds()));
   }
-  auto body = api::json_body(req);
+  auto body = http::json_body(req);
   if (!body.ok()) return Response::error(body.status());
   auto user = string_field(*body, "user", true);
   if (!user.ok()) return Response::error(user.status());
@@ -86,7 +86,7 @@ Response logout(const Request& req, security::UserStore& users, const StaffRoute
 }
 
 Response add_user(const Request& req, security::UserStore& users) {
-  auto body = api::json_body(req);
+  auto body = http::json_body(req);
   if (!body.ok()) return Response::error(body.status());
   auto name = string_field(*body, "name", true);
   if (!name.ok()) return Response::error(name.status());
@@ -104,7 +104,7 @@ Response add_user(const Request& req, security::UserStore& users) {
 
 Response change_user(const Request& req, security::UserStore& users) {
   const std::string& name = req.params.at(0);
-  auto body = api::json_body(req);
+  auto body = http::json_body(req);
   if (!body.ok()) return Response::error(body.status());
   if (body->empty()) {
     return Response::error(invalid_argument("nothing to change: give role, disabled or password"));

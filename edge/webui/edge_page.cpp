@@ -3,7 +3,7 @@
 namespace shopeasy::edge::webui {
 
 void register_page_routes(http::HttpServer& server, StoreInfo store) {
-  static const shopeasy::webui::StaticAssets kAssets(embedded_files());
+  static const http::StaticAssets kAssets(embedded_files());
   kAssets.register_routes(server, "/", "index.html", "/ui/");
   const nlohmann::json info = {
       {"id", store.id}, {"name", store.name}, {"lat", store.lat}, {"lon", store.lon}};

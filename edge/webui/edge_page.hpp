@@ -6,12 +6,12 @@
 #include <string>
 
 #include "common/http/server.hpp"
-#include "edge/webui/static_assets.hpp"
+#include "common/http/static_assets.hpp"
 
 namespace shopeasy::edge::webui {
 
 // Every file of web/edge.
-std::span<const shopeasy::webui::EmbeddedFile> embedded_files();
+std::span<const http::EmbeddedFile> embedded_files();
 
 struct StoreInfo {
   std::string id;

@@ -1,12 +1,12 @@
-#include "edge/api/request_helpers.hpp"
+#include "common/http/request_helpers.hpp"
 
 #include <charconv>
 
 #include "common/wire/json_fields.hpp"
 
-namespace shopeasy::edge::api {
+namespace shopeasy::http {
 
-StatusOr<nlohmann::json> json_body(const http::Request& request) {
+StatusOr<nlohmann::json> json_body(const Request& request) {
   if (!request.is_json()) {
     return Status(
         StatusCode::kUnsupportedMediaType,
@@ -18,7 +18,7 @@ StatusOr<nlohmann::json> json_body(const http::Request& request) {
   return parsed;
 }
 
-StatusOr<std::optional<std::int64_t>> int_param(const http::Request& request, std::string_view name,
+StatusOr<std::optional<std::int64_t>> int_param(const Request& request, std::string_view name,
                                                 std::int64_t min, std::int64_t max) {
   auto text = request.query_param(name);
   if (!text) return std::optional<std::int64_t>();
@@ -35,8 +35,8 @@ StatusOr<std::optional<std::int64_t>> int_param(const http::Request& request, st
   return std::optional<std::int64_t>(value);
 }
 
-StatusOr<std::optional<std::string>> string_param(const http::Request& request,
-                                                  std::string_view name, std::size_t max_len) {
+StatusOr<std::optional<std::string>> string_param(const Request& request, std::string_view name,
+                                                  std::size_t max_len) {
   auto text = request.query_param(name);
   if (!text || text->empty()) return std::optional<std::string>();
   if (text->size() > max_len) {
@@ -46,9 +46,9 @@ StatusOr<std::optional<std::string>> string_param(const http::Request& request,
   return std::optional<std::string>(*text);
 }
 
-http::Response reply(const StatusOr<nlohmann::json>& result, int ok_status) {
-  if (!result.ok()) return http::Response::error(result.status());
-  return http::Response::json(ok_status, *result);
+Response reply(const StatusOr<nlohmann::json>& result, int ok_status) {
+  if (!result.ok()) return Response::error(result.status());
+  return Response::json(ok_status, *result);
 }
 
-}  // namespace shopeasy::edge::api
+}  // namespace shopeasy::http

@@ -1,8 +1,8 @@
-#include "edge/webui/static_assets.hpp"
+#include "common/http/static_assets.hpp"
 
 #include <regex>
 
-namespace shopeasy::webui {
+namespace shopeasy::http {
 
 namespace {
 
@@ -67,13 +67,13 @@ const EmbeddedFile* StaticAssets::find(std::string_view path) const {
   return nullptr;
 }
 
-http::Response StaticAssets::serve(const http::Request& request, std::string_view path) const {
+Response StaticAssets::serve(const Request& request, std::string_view path) const {
   const EmbeddedFile* f = find(path);
   if (f == nullptr) {
-    return http::Response::error(not_found("no file " + std::string(path) + " in the page"));
+    return Response::error(not_found("no file " + std::string(path) + " in the page"));
   }
   const std::string etag = "\"" + std::string(f->etag) + "\"";
-  http::Response r;
+  Response r;
   r.content_type = std::string(content_type_for(f->path));
   if (etag_matches(request.header("If-None-Match"), etag)) {
     r.status = 304;
@@ -91,16 +91,16 @@ http::Response StaticAssets::serve(const http::Request& request, std::string_vie
   return r;
 }
 
-void StaticAssets::register_routes(http::HttpServer& server, const std::string& index_route,
+void StaticAssets::register_routes(HttpServer& server, const std::string& index_route,
                                    const std::string& index_file, const std::string& prefix) const {
   server.route("GET",
                std::regex_replace(index_route, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)"),
-               http::Access::public_route(),
-               [this, index_file](const http::Request& r) { return serve(r, index_file); });
+               Access::public_route(),
+               [this, index_file](const Request& r) { return serve(r, index_file); });
   const std::string escaped =
       std::regex_replace(prefix, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
-  server.route("GET", escaped + "([A-Za-z0-9._/-]{1,200})", http::Access::public_route(),
-               [this](const http::Request& r) { return serve(r, r.params.at(0)); });
+  server.route("GET", escaped + "([A-Za-z0-9._/-]{1,200})", Access::public_route(),
+               [this](const Request& r) { return serve(r, r.params.at(0)); });
 }
 
-}  // namespace shopeasy::webui
+}  // namespace shopeasy::http

@@ -1,7 +1,7 @@
 # shopeasy_embed_files(<out_cpp> NAMESPACE <ns> DIR <dir>)
 # Generates <out_cpp> at build time: every file under <dir> as a byte array, with its
 # path relative to <dir> and the first 16 hex digits of its SHA-256 (the ETag), and
-# `std::span<const shopeasy::webui::EmbeddedFile> <ns>::embedded_files()`. The web pages
+# `std::span<const shopeasy::http::EmbeddedFile> <ns>::embedded_files()`. The web pages
 # are compiled into the daemons this way, so a package has nothing else to install and
 # nothing can go missing at run time. Regenerated when any file is added or changed.
 #
@@ -36,16 +36,16 @@ if(CMAKE_SCRIPT_MODE_FILE)
   set(content "// Generated from ${DIR} by EmbedFiles.cmake; do not edit.
 #include <span>
 
-#include \"edge/webui/static_assets.hpp\"
+#include \"common/http/static_assets.hpp\"
 
 namespace {
 ${arrays}
-const shopeasy::webui::EmbeddedFile kFiles[] = {
+const shopeasy::http::EmbeddedFile kFiles[] = {
 ${table}};
 }  // namespace
 
 namespace ${NAMESPACE} {
-std::span<const shopeasy::webui::EmbeddedFile> embedded_files() { return kFiles; }
+std::span<const shopeasy::http::EmbeddedFile> embedded_files() { return kFiles; }
 }  // namespace ${NAMESPACE}
 ")
   # Rewrite only on change so an unchanged page does not relink the daemon.
