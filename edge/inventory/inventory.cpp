@@ -312,18 +312,18 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
   if (code_not_in_catalog && !result.ok() && result.status().code() == StatusCode::kNotFound) {
     // Recorded so someone fixes the catalog; the scan itself changed nothing.
     unknown_codes_.inc();
-    auto recorded = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-      SHOPEASY_ASSIGN_OR_RETURN(auto seq,
-                                ctx.emit("scan.unknown_code", {{"code", scan.code},
-                                                               {"scan_id", scan.scan_id},
-                                                               {"scanner_id", scan.scanner_id},
-                                                               {"action", action},
-                                                               {"actor", actor.name},
-                                                               {"source", actor.source}}));
-      return nlohmann::json(seq);
+    Status recorded = store_.write([&](WriteContext& ctx) -> Status {
+      return ctx
+          .emit("scan.unknown_code", {{"code", scan.code},
+                                      {"scan_id", scan.scan_id},
+                                      {"scanner_id", scan.scanner_id},
+                                      {"action", action},
+                                      {"actor", actor.name},
+                                      {"source", actor.source}})
+          .status();
     });
-    if (!recorded.ok()) {
-      logger_.warn("unknown_code_not_recorded", {{"error", recorded.status().to_string()}});
+    if (!recorded.is_ok()) {
+      logger_.warn("unknown_code_not_recorded", {{"error", recorded.to_string()}});
     }
   }
   scans_
