@@ -5,6 +5,7 @@
 #include "common/wire/scan.hpp"
 #include "edge/api/catalog_import.hpp"
 #include "edge/api/request_helpers.hpp"
+#include "edge/inventory/inventory_json.hpp"
 
 namespace shopeasy::edge::api {
 
@@ -39,11 +40,24 @@ std::optional<std::int64_t> parse_etag(std::string text) {
   return v;
 }
 
+http::Response with_etag(http::Response r, std::int64_t version) {
+  r.with_header("ETag", "\"" + std::to_string(version) + "\"");
+  return r;
+}
+
 http::Response with_etag(http::Response r, const StatusOr<nlohmann::json>& body) {
   if (body.ok() && body->contains("version")) {
-    r.with_header("ETag", "\"" + std::to_string((*body)["version"].get<std::int64_t>()) + "\"");
+    return with_etag(std::move(r), (*body)["version"].get<std::int64_t>());
   }
   return r;
+}
+
+// The typed results of the inventory services as the API's JSON (inventory_json.hpp);
+// errors pass through to the error shape.
+template <typename T, typename ToJson>
+StatusOr<nlohmann::json> as_json(const StatusOr<T>& result, ToJson to_json) {
+  if (!result.ok()) return result.status();
+  return to_json(*result);
 }
 
 }  // namespace
@@ -69,7 +83,8 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
       return Response::error(
           Status(StatusCode::kPermissionDenied, "a picker may not adjust stock; ask a manager"));
     }
-    return reply(inv.apply_scan(*scan, actor_of(req, scan->scanner_id)));
+    return reply(
+        as_json(inv.scan(*scan, actor_of(req, scan->scanner_id)), inventory::scan_result_json));
   });
 
   server.route("GET", "/api/stock", Access::roles_of(kReaders), [&inv](const Request& req) {
@@ -90,13 +105,14 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
     q.limit = static_cast<int>(limit->value_or(50));
     q.low_only =
         req.query_param("low").value_or("") == "1" || req.query_param("low").value_or("") == "true";
-    return reply(inv.list_stock(q));
+    return reply(as_json(inv.stock_page(q), inventory::stock_page_json));
   });
 
   server.route("GET", R"(/api/stock/([^/]+))", Access::roles_of(kReaders),
                [&inv](const Request& req) {
-                 auto item = inv.get_sku(req.params[0]);
-                 return with_etag(reply(item), item);
+                 auto item = inv.stock_item(req.params[0]);
+                 auto response = reply(as_json(item, inventory::stock_item_json));
+                 return item.ok() ? with_etag(std::move(response), item->level.version) : response;
                });
 
   server.route("PATCH", R"(/api/inventory/([^/]+))",
@@ -147,7 +163,7 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
     q.until_ms = *until;
     q.before_id = *cursor;
     q.limit = static_cast<int>(limit->value_or(100));
-    return reply(inv.ledger(q));
+    return reply(as_json(inv.movements(q), inventory::ledger_page_json));
   });
 
   server.route(

@@ -6,6 +6,7 @@
 
 #include "common/wire/json_fields.hpp"
 #include "edge/barcode/barcode.hpp"
+#include "edge/inventory/inventory_json.hpp"
 #include "edge/inventory/ledger.hpp"
 
 namespace shopeasy::edge::inventory {
@@ -84,7 +85,7 @@ StatusOr<std::string> bin_or_home(db::Database& db, const std::optional<std::str
 StatusOr<std::int64_t> pick_reserved(WriteContext& ctx, const std::string& store_id,
                                      const Actor& actor, const std::string& order_id,
                                      const std::string& sku, std::int64_t qty,
-                                     nlohmann::json& movements) {
+                                     std::vector<StockMovement>& movements) {
   struct Row {
     std::string bin;
     std::int64_t lot_id;
@@ -131,7 +132,7 @@ Status take_fefo(WriteContext& ctx, const std::string& store_id, const Actor& ac
                  const std::string& sku, std::int64_t qty, const std::optional<std::string>& bin,
                  const std::optional<std::int64_t>& lot_id, const std::string& reason,
                  const std::optional<std::string>& ref, const std::optional<std::string>& note,
-                 const std::optional<std::string>& to_bin, nlohmann::json& movements) {
+                 const std::optional<std::string>& to_bin, std::vector<StockMovement>& movements) {
   SHOPEASY_ASSIGN_OR_RETURN(auto plan, detail::plan_fefo(ctx.db(), sku, qty, bin, lot_id));
   for (const auto& slice : plan) {
     SHOPEASY_ASSIGN_OR_RETURN(
@@ -163,6 +164,11 @@ Inventory::Inventory(store::EdgeStore& store, std::string store_id, log::Logger 
                                      "Scans of codes that are not in the catalog")) {}
 
 StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Actor& actor) {
+  SHOPEASY_ASSIGN_OR_RETURN(auto result, this->scan(scan, actor));
+  return scan_result_json(result);
+}
+
+StatusOr<ScanResult> Inventory::scan(const wire::Scan& scan, const Actor& actor) {
   const std::string action(
       wire::EnumNames<wire::ScanAction>::kNames[static_cast<std::size_t>(scan.action)]);
   if (scan.action == wire::ScanAction::kLookup) {
@@ -172,21 +178,28 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       return product.status();
     }
     scans_.with({action, "ok"}).inc();
-    return get_sku(product->product.sku, 5);
+    SHOPEASY_ASSIGN_OR_RETURN(auto item, stock_item(product->product.sku, 5));
+    ScanResult looked_up;
+    looked_up.looked_up = std::move(item);
+    return looked_up;
   }
 
   // Set inside the write when the scanned code names no product, so the caller records
   // the unknown code by what failed rather than by what the error text happens to say.
   bool code_not_in_catalog = false;
-  auto result = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  auto result = store_.write([&](WriteContext& ctx) -> StatusOr<ScanResult> {
     code_not_in_catalog = false;
     db::Database& db = ctx.db();
     SHOPEASY_ASSIGN_OR_RETURN(
         auto seen, db.query_one<std::string>("SELECT response FROM applied_scans WHERE scan_id = ?",
                                              scan.scan_id));
     if (seen.has_value()) {
-      auto first = nlohmann::json::parse(*seen, nullptr, false);
-      first["duplicate"] = true;
+      auto first = scan_result_from_json(nlohmann::json::parse(*seen, nullptr, false));
+      if (!first.ok()) {
+        return internal_error("the stored result of scan " + scan.scan_id +
+                              " is unreadable: " + first.status().message());
+      }
+      first->duplicate = true;
       return first;
     }
     auto resolved = resolve_code(db, scan.code);
@@ -198,7 +211,13 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     const std::optional<std::string> lot = scan.lot ? scan.lot : resolved->lot;
     const std::optional<std::string> expiry = scan.expiry ? scan.expiry : resolved->expiry;
     const std::int64_t qty = scan.qty * resolved->unit_multiplier;
-    nlohmann::json movements = nlohmann::json::array();
+    ScanResult out;
+    out.scan_id = scan.scan_id;
+    out.action = action;
+    out.sku = product.sku;
+    out.name = product.name;
+    out.qty = qty;
+    std::vector<StockMovement>& movements = out.movements;
 
     switch (scan.action) {
       case wire::ScanAction::kReceive: {
@@ -300,13 +319,11 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       case wire::ScanAction::kLookup:
         break;
     }
-    nlohmann::json response = {
-        {"scan_id", scan.scan_id}, {"action", action}, {"sku", product.sku},
-        {"name", product.name},    {"qty", qty},       {"movements", movements}};
+    // Kept as the API answers it, so a repeat of this scan_id answers the same.
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT INTO applied_scans (scan_id, ts_ms, response) VALUES (?, ?, ?)",
-               scan.scan_id, ctx.now_ms(), response.dump()));
-    return response;
+               scan.scan_id, ctx.now_ms(), scan_result_json(out).dump()));
+    return out;
   });
 
   if (code_not_in_catalog && !result.ok() && result.status().code() == StatusCode::kNotFound) {
@@ -532,7 +549,7 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
           auto moved, detail::apply_movement(ctx, store_id_, actor,
                                              Movement{edit.sku, edit.bin, lot_id, delta, 0,
                                                       edit.reason, std::nullopt, edit.note}));
-      movements.push_back(std::move(moved));
+      movements.push_back(movement_json(moved));
     }
     SHOPEASY_ASSIGN_OR_RETURN(
         const std::optional<std::int64_t> totals,
@@ -610,7 +627,7 @@ StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::str
           detail::apply_movement(ctx, store_id_, actor,
                                  Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
                                           "reserve", order_id, std::nullopt}));
-      movements.push_back(std::move(moved));
+      movements.push_back(movement_json(moved));
       SHOPEASY_RETURN_IF_ERROR(db.run(
           "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
           "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
@@ -645,7 +662,7 @@ StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::str
         auto moved, detail::apply_movement(ctx, store_id_, actor,
                                            Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release",
                                                     order_id, std::nullopt}));
-    movements.push_back(std::move(moved));
+    movements.push_back(movement_json(moved));
   }
   SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
       "DELETE FROM reservations WHERE order_id = ?1 AND (?2 IS NULL OR sku = ?2)", order_id, sku));
