@@ -45,13 +45,6 @@ http::Response with_etag(http::Response r, std::int64_t version) {
   return r;
 }
 
-http::Response with_etag(http::Response r, const StatusOr<nlohmann::json>& body) {
-  if (body.ok() && body->contains("version")) {
-    return with_etag(std::move(r), (*body)["version"].get<std::int64_t>());
-  }
-  return r;
-}
-
 // The typed results of the inventory services as the API's JSON (inventory_json.hpp);
 // errors pass through to the error shape.
 template <typename T, typename ToJson>
@@ -141,8 +134,9 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
                    }
                    edit.expected_version = v;
                  }
-                 auto result = inv.edit_stock(edit, actor_of(req));
-                 return with_etag(reply(result), result);
+                 auto edited = inv.edit_stock(edit, actor_of(req));
+                 auto response = reply(as_json(edited, inventory::stock_edited_json));
+                 return edited.ok() ? with_etag(std::move(response), edited->version) : response;
                });
 
   server.route("GET", "/api/ledger", Access::roles_of(kReaders), [&inv](const Request& req) {
@@ -196,25 +190,27 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
         return reply(inv.upsert_products(*rows, atomic, actor_of(req)));
       });
 
-  server.route("POST", "/api/bins", Access::roles_of(kManagers).audited("bins.upsert"),
-               [&inv](const Request& req) {
-                 auto body = json_body(req);
-                 if (!body.ok()) return Response::error(body.status());
-                 std::vector<inventory::BinInput> bins;
-                 wire::FieldReader r(*body, "");
-                 r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
-                   inventory::BinInput bin;
-                   b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
-                   b.optional_int("walk_order", &bin.walk_order, std::int64_t{0},
-                                  std::int64_t{1'000'000});
-                   std::optional<std::string> zone;
-                   b.optional_string("zone", &zone, {.max_len = 32});
-                   bin.zone = zone.value_or("");
-                   bins.push_back(std::move(bin));
-                 });
-                 if (!r.ok()) return Response::error(r.status());
-                 return reply(inv.upsert_bins(bins, actor_of(req)));
-               });
+  server.route(
+      "POST", "/api/bins", Access::roles_of(kManagers).audited("bins.upsert"),
+      [&inv](const Request& req) {
+        auto body = json_body(req);
+        if (!body.ok()) return Response::error(body.status());
+        std::vector<inventory::BinInput> bins;
+        wire::FieldReader r(*body, "");
+        r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
+          inventory::BinInput bin;
+          b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
+          b.optional_int("walk_order", &bin.walk_order, std::int64_t{0}, std::int64_t{1'000'000});
+          std::optional<std::string> zone;
+          b.optional_string("zone", &zone, {.max_len = 32});
+          bin.zone = zone.value_or("");
+          bins.push_back(std::move(bin));
+        });
+        if (!r.ok()) return Response::error(r.status());
+        return reply(as_json(inv.upsert_bins(bins, actor_of(req)), [](std::size_t applied) {
+          return nlohmann::json{{"applied", applied}};
+        }));
+      });
 
   server.route("POST", "/api/counts", Access::roles_of(kManagers).audited("count.open"),
                [&inv](const Request& req) {

@@ -350,12 +350,12 @@ StatusOr<ScanResult> Inventory::scan(const wire::Scan& scan, const Actor& actor)
   return result;
 }
 
-StatusOr<nlohmann::json> Inventory::upsert_bins(const std::vector<BinInput>& bins,
-                                                const Actor& actor) {
+StatusOr<std::size_t> Inventory::upsert_bins(const std::vector<BinInput>& bins,
+                                             const Actor& actor) {
   for (std::size_t i = 0; i < bins.size(); ++i) {
     SHOPEASY_RETURN_IF_ERROR(validate_code(bins[i].code, "bins[" + std::to_string(i) + "].code"));
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<std::size_t> {
     for (const auto& b : bins) {
       SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
           "INSERT INTO bins (code, walk_order, zone) VALUES (?, ?, ?) ON CONFLICT (code) DO "
@@ -364,7 +364,7 @@ StatusOr<nlohmann::json> Inventory::upsert_bins(const std::vector<BinInput>& bin
     }
     SHOPEASY_RETURN_IF_ERROR(
         ctx.emit("bins.updated", {{"count", bins.size()}, {"actor", actor.name}}).status());
-    return nlohmann::json{{"applied", bins.size()}};
+    return bins.size();
   });
 }
 
@@ -502,7 +502,7 @@ Status Inventory::apply_cloud_catalog_item(WriteContext& ctx, const nlohmann::js
   return write_product(ctx, p, /*emit_event=*/false);
 }
 
-StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Actor& actor) {
+StatusOr<StockEdited> Inventory::edit_stock(const StockEdit& edit, const Actor& actor) {
   SHOPEASY_RETURN_IF_ERROR(validate_code(edit.sku, "sku"));
   SHOPEASY_RETURN_IF_ERROR(validate_code(edit.bin, "bin"));
   if (edit.set.has_value() == edit.adjust.has_value()) {
@@ -517,7 +517,7 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
   if (!is_manual_reason(edit.reason)) {
     return invalid_argument("must be one of adjust, damage, expire, return, count", "reason");
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<StockEdited> {
     db::Database& db = ctx.db();
     SHOPEASY_ASSIGN_OR_RETURN(auto product, detail::product_by_sku(db, edit.sku));
     SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, edit.bin, "bin"));
@@ -543,25 +543,25 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
                             edit.sku, edit.bin, lot_id));
       delta = *edit.set - current.value_or(0);
     }
-    nlohmann::json movements = nlohmann::json::array();
+    StockEdited out;
+    out.sku = edit.sku;
     if (delta != 0) {
       SHOPEASY_ASSIGN_OR_RETURN(
           auto moved, detail::apply_movement(ctx, store_id_, actor,
                                              Movement{edit.sku, edit.bin, lot_id, delta, 0,
                                                       edit.reason, std::nullopt, edit.note}));
-      movements.push_back(movement_json(moved));
+      out.movements.push_back(std::move(moved));
     }
     SHOPEASY_ASSIGN_OR_RETURN(
         const std::optional<std::int64_t> totals,
         db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
-    return nlohmann::json{
-        {"sku", edit.sku}, {"version", totals.value_or(0)}, {"movements", movements}};
+    out.version = totals.value_or(0);
+    return out;
   });
 }
 
-StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
-                                            const std::vector<OrderLine>& lines,
-                                            const Actor& actor) {
+StatusOr<Reservation> Inventory::reserve(const std::string& order_id,
+                                         const std::vector<OrderLine>& lines, const Actor& actor) {
   if (order_id.empty() || order_id.size() > 64) {
     return invalid_argument("must be 1 to 64 characters", "order_id");
   }
@@ -572,19 +572,19 @@ StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
                               "lines[" + std::to_string(i) + "].qty");
     }
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<Reservation> {
     SHOPEASY_ASSIGN_OR_RETURN(
         auto existing, ctx.db().query_one<std::int64_t>(
                            "SELECT count(*) FROM reservations WHERE order_id = ?", order_id));
     if (existing.value_or(0) > 0) {
-      return nlohmann::json{{"order_id", order_id}, {"already_reserved", true}};
+      return Reservation{order_id, {}, /*already_reserved=*/true};
     }
     return reserve_in(ctx, order_id, lines, actor);
   });
 }
 
-StatusOr<nlohmann::json> Inventory::release(const std::string& order_id, const Actor& actor) {
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+StatusOr<Reservation> Inventory::release(const std::string& order_id, const Actor& actor) {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<Reservation> {
     return release_in(ctx, order_id, std::nullopt, actor);
   });
 }
@@ -608,12 +608,12 @@ Status Inventory::check_reservable(db::Database& db, const std::vector<OrderLine
   return Status::ok();
 }
 
-StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::string& order_id,
-                                               const std::vector<OrderLine>& lines,
-                                               const Actor& actor) {
+StatusOr<Reservation> Inventory::reserve_in(WriteContext& ctx, const std::string& order_id,
+                                            const std::vector<OrderLine>& lines,
+                                            const Actor& actor) {
   db::Database& db = ctx.db();
   SHOPEASY_RETURN_IF_ERROR(check_reservable(db, lines));
-  nlohmann::json movements = nlohmann::json::array();
+  Reservation out{order_id, {}, false};
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto& line = lines[i];
     auto plan = detail::plan_fefo(db, line.sku, line.qty, std::nullopt, std::nullopt);
@@ -627,19 +627,19 @@ StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::str
           detail::apply_movement(ctx, store_id_, actor,
                                  Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
                                           "reserve", order_id, std::nullopt}));
-      movements.push_back(movement_json(moved));
+      out.movements.push_back(std::move(moved));
       SHOPEASY_RETURN_IF_ERROR(db.run(
           "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
           "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
           order_id, line.sku, slice.bin, slice.lot_id, slice.qty));
     }
   }
-  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+  return out;
 }
 
-StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::string& order_id,
-                                               const std::optional<std::string>& sku,
-                                               const Actor& actor) {
+StatusOr<Reservation> Inventory::release_in(WriteContext& ctx, const std::string& order_id,
+                                            const std::optional<std::string>& sku,
+                                            const Actor& actor) {
   struct Row {
     std::string sku, bin;
     std::int64_t lot_id, qty;
@@ -656,17 +656,17 @@ StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::str
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
   }
-  nlohmann::json movements = nlohmann::json::array();
+  Reservation out{order_id, {}, false};
   for (const auto& r : rows) {
     SHOPEASY_ASSIGN_OR_RETURN(
         auto moved, detail::apply_movement(ctx, store_id_, actor,
                                            Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release",
                                                     order_id, std::nullopt}));
-    movements.push_back(movement_json(moved));
+    out.movements.push_back(std::move(moved));
   }
   SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
       "DELETE FROM reservations WHERE order_id = ?1 AND (?2 IS NULL OR sku = ?2)", order_id, sku));
-  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+  return out;
 }
 
 StatusOr<std::vector<PickedSlice>> Inventory::pick_in(WriteContext& ctx,

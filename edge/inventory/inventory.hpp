@@ -206,6 +206,21 @@ struct ScanResult {
   std::optional<StockItem> looked_up;
 };
 
+// What a stock edit did: the SKU's stock version after it and its movement (none when
+// the edit set what was already there).
+struct StockEdited {
+  std::string sku;
+  std::int64_t version = 0;
+  std::vector<StockMovement> movements;
+};
+
+// What a reservation or release of an order's stock did.
+struct Reservation {
+  std::string order_id;
+  std::vector<StockMovement> movements;
+  bool already_reserved = false;  // reserve() of an order that holds stock: nothing changed
+};
+
 class Inventory {
  public:
   Inventory(store::EdgeStore& store, std::string store_id, log::Logger logger,
@@ -223,7 +238,8 @@ class Inventory {
   // Returns {"applied": n, "errors": [{"row": i, "field": ..., "message": ...}]}.
   StatusOr<nlohmann::json> upsert_products(const std::vector<StatusOr<ProductInput>>& rows,
                                            bool atomic, const Actor& actor);
-  StatusOr<nlohmann::json> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
+  // Creates or updates bins; returns how many were written.
+  StatusOr<std::size_t> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
 
   // Applies a catalog item from the cloud (which owns catalog and prices) inside the
   // sync client's write, so the item and the sync cursor commit together. Keeps the
@@ -231,14 +247,14 @@ class Inventory {
   Status apply_cloud_catalog_item(store::WriteContext& ctx, const nlohmann::json& body);
 
   // Sets or adjusts on-hand of one (sku, bin, lot) with a reason.
-  StatusOr<nlohmann::json> edit_stock(const StockEdit& edit, const Actor& actor);
+  StatusOr<StockEdited> edit_stock(const StockEdit& edit, const Actor& actor);
 
   // Reserves every line FEFO for an order, all or nothing (kFailedPrecondition naming
   // the first short line). Re-reserving the same order is a no-op returning the same.
-  StatusOr<nlohmann::json> reserve(const std::string& order_id, const std::vector<OrderLine>& lines,
-                                   const Actor& actor);
+  StatusOr<Reservation> reserve(const std::string& order_id, const std::vector<OrderLine>& lines,
+                                const Actor& actor);
   // Releases what is still reserved for the order.
-  StatusOr<nlohmann::json> release(const std::string& order_id, const Actor& actor);
+  StatusOr<Reservation> release(const std::string& order_id, const Actor& actor);
 
   // The same operations as steps of a larger write (an order changing together with
   // its stock): each runs inside the caller's EdgeStore write and checks before it
@@ -249,11 +265,11 @@ class Inventory {
   Status check_reservable(db::Database& db, const std::vector<OrderLine>& lines) const;
   // Reserves the lines FEFO, adding to what the order already holds; fails as
   // check_reservable.
-  StatusOr<nlohmann::json> reserve_in(store::WriteContext& ctx, const std::string& order_id,
-                                      const std::vector<OrderLine>& lines, const Actor& actor);
+  StatusOr<Reservation> reserve_in(store::WriteContext& ctx, const std::string& order_id,
+                                   const std::vector<OrderLine>& lines, const Actor& actor);
   // Releases what the order holds of `sku`, or of every SKU when nullopt.
-  StatusOr<nlohmann::json> release_in(store::WriteContext& ctx, const std::string& order_id,
-                                      const std::optional<std::string>& sku, const Actor& actor);
+  StatusOr<Reservation> release_in(store::WriteContext& ctx, const std::string& order_id,
+                                   const std::optional<std::string>& sku, const Actor& actor);
   // Takes `qty` units of `sku` out of stock for the order ("pick" movements, ref = the
   // order id) from its reservation, earliest expiry first. With `bin` (where the picker
   // scanned), reserved units in that bin go first; the rest come from that bin's free

@@ -141,6 +141,12 @@ json ledger_page_json(const LedgerPage& page) {
           {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json(nullptr)}};
 }
 
+json stock_edited_json(const StockEdited& edited) {
+  json movements = json::array();
+  for (const auto& m : edited.movements) movements.push_back(movement_json(m));
+  return {{"sku", edited.sku}, {"version", edited.version}, {"movements", std::move(movements)}};
+}
+
 json scan_result_json(const ScanResult& r) {
   if (r.looked_up) return stock_item_json(*r.looked_up);
   json movements = json::array();

@@ -23,6 +23,8 @@ nlohmann::json stock_page_json(const StockPage& page);
 nlohmann::json ledger_entry_json(const LedgerEntry& entry);
 // {"items": [ledger_entry_json...], "next_cursor": id or null}
 nlohmann::json ledger_page_json(const LedgerPage& page);
+// {"sku", "version", "movements"}: what PATCH /api/inventory/{sku} answers.
+nlohmann::json stock_edited_json(const StockEdited& edited);
 // {"scan_id", "action", "sku", "name", "qty", "movements", "duplicate"?}; for a lookup,
 // the looked-up product's stock_item_json.
 nlohmann::json scan_result_json(const ScanResult& result);

@@ -164,6 +164,47 @@ TEST_F(InventoryTypedTest, StockItemAndPagesAreTypedAndShapedAsBefore) {
   EXPECT_EQ(stock_page_json(*stock)["next_cursor"], nullptr);
 }
 
+TEST_F(InventoryTypedTest, EditsReservationsAndBinsAreTyped) {
+  ASSERT_TRUE(inv_->scan(scan("r1", kMilkEan, wire::ScanAction::kReceive, 5), actor_).ok());
+  StockEdit edit{"MILK-1L", "A-01", std::nullopt, std::nullopt, -2, "damage", "dropped", {}};
+  auto edited = inv_->edit_stock(edit, actor_);
+  ASSERT_TRUE(edited.ok()) << edited.status().to_string();
+  ASSERT_EQ(edited->movements.size(), 1u);
+  EXPECT_EQ(edited->movements[0].delta, -2);
+  EXPECT_EQ(edited->movements[0].note, "dropped");
+  EXPECT_EQ(edited->version, edited->movements[0].version);
+  const json j = stock_edited_json(*edited);
+  EXPECT_EQ(j["version"], edited->version);
+  EXPECT_EQ(j["movements"][0]["seq"], *edited->movements[0].seq);
+
+  // Setting what is already there moves nothing.
+  StockEdit same{"MILK-1L", "A-01", std::nullopt, 3, std::nullopt, "count", std::nullopt, {}};
+  auto unchanged = inv_->edit_stock(same, actor_);
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_TRUE(unchanged->movements.empty());
+  EXPECT_EQ(unchanged->version, edited->version);
+
+  auto reserved = inv_->reserve("o-1", {{"MILK-1L", 2}}, actor_);
+  ASSERT_TRUE(reserved.ok()) << reserved.status().to_string();
+  EXPECT_FALSE(reserved->already_reserved);
+  ASSERT_EQ(reserved->movements.size(), 1u);
+  EXPECT_EQ(reserved->movements[0].reserved_delta, 2);
+  auto again = inv_->reserve("o-1", {{"MILK-1L", 2}}, actor_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_reserved);
+  EXPECT_TRUE(again->movements.empty());
+  auto released = inv_->release("o-1", actor_);
+  ASSERT_TRUE(released.ok());
+  ASSERT_EQ(released->movements.size(), 1u);
+  EXPECT_EQ(released->movements[0].reserved_delta, -2);
+
+  auto bins = inv_->upsert_bins({{"B-01", 3, ""}, {"B-02", 4, ""}}, actor_);
+  ASSERT_TRUE(bins.ok());
+  EXPECT_EQ(*bins, 2u);
+  EXPECT_EQ(inv_->upsert_bins({{"bad bin", 1, ""}}, actor_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(InventoryTypedTest, LookupScanAnswersTheProduct) {
   auto r = inv_->scan(scan("l1", kMilkEan, wire::ScanAction::kLookup, 1), actor_);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
