@@ -5,6 +5,7 @@
 #include "common/http/request_helpers.hpp"
 #include "common/wire/scan.hpp"
 #include "edge/api/catalog_import.hpp"
+#include "edge/inventory/inventory_json.hpp"
 
 namespace shopeasy::edge::api {
 
@@ -39,11 +40,17 @@ std::optional<std::int64_t> parse_etag(std::string text) {
   return v;
 }
 
-http::Response with_etag(http::Response r, const StatusOr<nlohmann::json>& body) {
-  if (body.ok() && body->contains("version")) {
-    r.with_header("ETag", "\"" + std::to_string((*body)["version"].get<std::int64_t>()) + "\"");
-  }
+http::Response with_etag(http::Response r, std::int64_t version) {
+  r.with_header("ETag", "\"" + std::to_string(version) + "\"");
   return r;
+}
+
+// The typed results of the inventory services as the API's JSON (inventory_json.hpp);
+// errors pass through to the error shape.
+template <typename T, typename ToJson>
+StatusOr<nlohmann::json> as_json(const StatusOr<T>& result, ToJson to_json) {
+  if (!result.ok()) return result.status();
+  return to_json(*result);
 }
 
 }  // namespace
@@ -70,7 +77,8 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
       return Response::error(
           Status(StatusCode::kPermissionDenied, "a picker may not adjust stock; ask a manager"));
     }
-    return reply(inv.apply_scan(*scan, actor_of(req, scan->scanner_id)));
+    return reply(
+        as_json(inv.scan(*scan, actor_of(req, scan->scanner_id)), inventory::scan_result_json));
   });
 
   server.route("GET", "/api/stock", Access::roles_of(kReaders), [&inv](const Request& req) {
@@ -91,13 +99,14 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
     q.limit = static_cast<int>(limit->value_or(50));
     q.low_only =
         req.query_param("low").value_or("") == "1" || req.query_param("low").value_or("") == "true";
-    return reply(inv.list_stock(q));
+    return reply(as_json(inv.stock_page(q), inventory::stock_page_json));
   });
 
   server.route("GET", R"(/api/stock/([^/]+))", Access::roles_of(kReaders),
                [&inv](const Request& req) {
-                 auto item = inv.get_sku(req.params[0]);
-                 return with_etag(reply(item), item);
+                 auto item = inv.stock_item(req.params[0]);
+                 auto response = reply(as_json(item, inventory::stock_item_json));
+                 return item.ok() ? with_etag(std::move(response), item->level.version) : response;
                });
 
   server.route("PATCH", R"(/api/inventory/([^/]+))",
@@ -126,8 +135,9 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
                    }
                    edit.expected_version = v;
                  }
-                 auto result = inv.edit_stock(edit, actor_of(req));
-                 return with_etag(reply(result), result);
+                 auto edited = inv.edit_stock(edit, actor_of(req));
+                 auto response = reply(as_json(edited, inventory::stock_edited_json));
+                 return edited.ok() ? with_etag(std::move(response), edited->version) : response;
                });
 
   server.route("GET", "/api/ledger", Access::roles_of(kReaders), [&inv](const Request& req) {
@@ -148,7 +158,7 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
     q.until_ms = *until;
     q.before_id = *cursor;
     q.limit = static_cast<int>(limit->value_or(100));
-    return reply(inv.ledger(q));
+    return reply(as_json(inv.movements(q), inventory::ledger_page_json));
   });
 
   server.route(
@@ -181,25 +191,27 @@ void register_inventory_routes(http::HttpServer& server, inventory::Inventory& i
         return reply(inv.upsert_products(*rows, atomic, actor_of(req)));
       });
 
-  server.route("POST", "/api/bins", Access::roles_of(kManagers).audited("bins.upsert"),
-               [&inv](const Request& req) {
-                 auto body = json_body(req);
-                 if (!body.ok()) return Response::error(body.status());
-                 std::vector<inventory::BinInput> bins;
-                 wire::FieldReader r(*body, "");
-                 r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
-                   inventory::BinInput bin;
-                   b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
-                   b.optional_int("walk_order", &bin.walk_order, std::int64_t{0},
-                                  std::int64_t{1'000'000});
-                   std::optional<std::string> zone;
-                   b.optional_string("zone", &zone, {.max_len = 32});
-                   bin.zone = zone.value_or("");
-                   bins.push_back(std::move(bin));
-                 });
-                 if (!r.ok()) return Response::error(r.status());
-                 return reply(inv.upsert_bins(bins, actor_of(req)));
-               });
+  server.route(
+      "POST", "/api/bins", Access::roles_of(kManagers).audited("bins.upsert"),
+      [&inv](const Request& req) {
+        auto body = json_body(req);
+        if (!body.ok()) return Response::error(body.status());
+        std::vector<inventory::BinInput> bins;
+        wire::FieldReader r(*body, "");
+        r.required_array("bins", 1, 5000, [&](wire::FieldReader& b, std::size_t) {
+          inventory::BinInput bin;
+          b.required_string("code", &bin.code, {.max_len = 64, .non_empty = true});
+          b.optional_int("walk_order", &bin.walk_order, std::int64_t{0}, std::int64_t{1'000'000});
+          std::optional<std::string> zone;
+          b.optional_string("zone", &zone, {.max_len = 32});
+          bin.zone = zone.value_or("");
+          bins.push_back(std::move(bin));
+        });
+        if (!r.ok()) return Response::error(r.status());
+        return reply(as_json(inv.upsert_bins(bins, actor_of(req)), [](std::size_t applied) {
+          return nlohmann::json{{"applied", applied}};
+        }));
+      });
 
   server.route("POST", "/api/counts", Access::roles_of(kManagers).audited("count.open"),
                [&inv](const Request& req) {

@@ -312,14 +312,14 @@ Status EdgeDaemon::start() {
   disk_guard_->add_purger(20, "acknowledged_events", [this]() -> std::int64_t {
     // Only what the cloud has applied (or everything, when this store does not sync).
     const std::int64_t acked = sync_ ? sync_->status()["acked_seq"].get<std::int64_t>() : INT64_MAX;
-    auto r = store_->write([acked](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    auto dropped = store_->write([acked](store::WriteContext& ctx) -> StatusOr<std::int64_t> {
       SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
           "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq "
           "LIMIT 50000)",
           acked));
-      return nlohmann::json(ctx.db().changes());
+      return ctx.db().changes();
     });
-    return r.ok() ? r->get<std::int64_t>() : 0;
+    return dropped.ok() ? *dropped : 0;
   });
   disk_guard_->tick();
 

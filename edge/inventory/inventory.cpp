@@ -6,6 +6,7 @@
 
 #include "common/wire/json_fields.hpp"
 #include "edge/barcode/barcode.hpp"
+#include "edge/inventory/inventory_json.hpp"
 #include "edge/inventory/ledger.hpp"
 
 namespace shopeasy::edge::inventory {
@@ -84,7 +85,7 @@ StatusOr<std::string> bin_or_home(db::Database& db, const std::optional<std::str
 StatusOr<std::int64_t> pick_reserved(WriteContext& ctx, const std::string& store_id,
                                      const Actor& actor, const std::string& order_id,
                                      const std::string& sku, std::int64_t qty,
-                                     nlohmann::json& movements) {
+                                     std::vector<StockMovement>& movements) {
   struct Row {
     std::string bin;
     std::int64_t lot_id;
@@ -131,7 +132,7 @@ Status take_fefo(WriteContext& ctx, const std::string& store_id, const Actor& ac
                  const std::string& sku, std::int64_t qty, const std::optional<std::string>& bin,
                  const std::optional<std::int64_t>& lot_id, const std::string& reason,
                  const std::optional<std::string>& ref, const std::optional<std::string>& note,
-                 const std::optional<std::string>& to_bin, nlohmann::json& movements) {
+                 const std::optional<std::string>& to_bin, std::vector<StockMovement>& movements) {
   SHOPEASY_ASSIGN_OR_RETURN(auto plan, detail::plan_fefo(ctx.db(), sku, qty, bin, lot_id));
   for (const auto& slice : plan) {
     SHOPEASY_ASSIGN_OR_RETURN(
@@ -163,6 +164,11 @@ Inventory::Inventory(store::EdgeStore& store, std::string store_id, log::Logger 
                                      "Scans of codes that are not in the catalog")) {}
 
 StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Actor& actor) {
+  SHOPEASY_ASSIGN_OR_RETURN(auto result, this->scan(scan, actor));
+  return scan_result_json(result);
+}
+
+StatusOr<ScanResult> Inventory::scan(const wire::Scan& scan, const Actor& actor) {
   const std::string action(
       wire::EnumNames<wire::ScanAction>::kNames[static_cast<std::size_t>(scan.action)]);
   if (scan.action == wire::ScanAction::kLookup) {
@@ -172,21 +178,28 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       return product.status();
     }
     scans_.with({action, "ok"}).inc();
-    return get_sku(product->product.sku, 5);
+    SHOPEASY_ASSIGN_OR_RETURN(auto item, stock_item(product->product.sku, 5));
+    ScanResult looked_up;
+    looked_up.looked_up = std::move(item);
+    return looked_up;
   }
 
   // Set inside the write when the scanned code names no product, so the caller records
   // the unknown code by what failed rather than by what the error text happens to say.
   bool code_not_in_catalog = false;
-  auto result = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  auto result = store_.write([&](WriteContext& ctx) -> StatusOr<ScanResult> {
     code_not_in_catalog = false;
     db::Database& db = ctx.db();
     SHOPEASY_ASSIGN_OR_RETURN(
         auto seen, db.query_one<std::string>("SELECT response FROM applied_scans WHERE scan_id = ?",
                                              scan.scan_id));
     if (seen.has_value()) {
-      auto first = nlohmann::json::parse(*seen, nullptr, false);
-      first["duplicate"] = true;
+      auto first = scan_result_from_json(nlohmann::json::parse(*seen, nullptr, false));
+      if (!first.ok()) {
+        return internal_error("the stored result of scan " + scan.scan_id +
+                              " is unreadable: " + first.status().message());
+      }
+      first->duplicate = true;
       return first;
     }
     auto resolved = resolve_code(db, scan.code);
@@ -198,7 +211,13 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
     const std::optional<std::string> lot = scan.lot ? scan.lot : resolved->lot;
     const std::optional<std::string> expiry = scan.expiry ? scan.expiry : resolved->expiry;
     const std::int64_t qty = scan.qty * resolved->unit_multiplier;
-    nlohmann::json movements = nlohmann::json::array();
+    ScanResult out;
+    out.scan_id = scan.scan_id;
+    out.action = action;
+    out.sku = product.sku;
+    out.name = product.name;
+    out.qty = qty;
+    std::vector<StockMovement>& movements = out.movements;
 
     switch (scan.action) {
       case wire::ScanAction::kReceive: {
@@ -300,30 +319,28 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
       case wire::ScanAction::kLookup:
         break;
     }
-    nlohmann::json response = {
-        {"scan_id", scan.scan_id}, {"action", action}, {"sku", product.sku},
-        {"name", product.name},    {"qty", qty},       {"movements", movements}};
+    // Kept as the API answers it, so a repeat of this scan_id answers the same.
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT INTO applied_scans (scan_id, ts_ms, response) VALUES (?, ?, ?)",
-               scan.scan_id, ctx.now_ms(), response.dump()));
-    return response;
+               scan.scan_id, ctx.now_ms(), scan_result_json(out).dump()));
+    return out;
   });
 
   if (code_not_in_catalog && !result.ok() && result.status().code() == StatusCode::kNotFound) {
     // Recorded so someone fixes the catalog; the scan itself changed nothing.
     unknown_codes_.inc();
-    auto recorded = store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
-      SHOPEASY_ASSIGN_OR_RETURN(auto seq,
-                                ctx.emit("scan.unknown_code", {{"code", scan.code},
-                                                               {"scan_id", scan.scan_id},
-                                                               {"scanner_id", scan.scanner_id},
-                                                               {"action", action},
-                                                               {"actor", actor.name},
-                                                               {"source", actor.source}}));
-      return nlohmann::json(seq);
+    Status recorded = store_.write([&](WriteContext& ctx) -> Status {
+      return ctx
+          .emit("scan.unknown_code", {{"code", scan.code},
+                                      {"scan_id", scan.scan_id},
+                                      {"scanner_id", scan.scanner_id},
+                                      {"action", action},
+                                      {"actor", actor.name},
+                                      {"source", actor.source}})
+          .status();
     });
-    if (!recorded.ok()) {
-      logger_.warn("unknown_code_not_recorded", {{"error", recorded.status().to_string()}});
+    if (!recorded.is_ok()) {
+      logger_.warn("unknown_code_not_recorded", {{"error", recorded.to_string()}});
     }
   }
   scans_
@@ -333,12 +350,12 @@ StatusOr<nlohmann::json> Inventory::apply_scan(const wire::Scan& scan, const Act
   return result;
 }
 
-StatusOr<nlohmann::json> Inventory::upsert_bins(const std::vector<BinInput>& bins,
-                                                const Actor& actor) {
+StatusOr<std::size_t> Inventory::upsert_bins(const std::vector<BinInput>& bins,
+                                             const Actor& actor) {
   for (std::size_t i = 0; i < bins.size(); ++i) {
     SHOPEASY_RETURN_IF_ERROR(validate_code(bins[i].code, "bins[" + std::to_string(i) + "].code"));
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<std::size_t> {
     for (const auto& b : bins) {
       SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
           "INSERT INTO bins (code, walk_order, zone) VALUES (?, ?, ?) ON CONFLICT (code) DO "
@@ -347,7 +364,7 @@ StatusOr<nlohmann::json> Inventory::upsert_bins(const std::vector<BinInput>& bin
     }
     SHOPEASY_RETURN_IF_ERROR(
         ctx.emit("bins.updated", {{"count", bins.size()}, {"actor", actor.name}}).status());
-    return nlohmann::json{{"applied", bins.size()}};
+    return bins.size();
   });
 }
 
@@ -485,7 +502,7 @@ Status Inventory::apply_cloud_catalog_item(WriteContext& ctx, const nlohmann::js
   return write_product(ctx, p, /*emit_event=*/false);
 }
 
-StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Actor& actor) {
+StatusOr<StockEdited> Inventory::edit_stock(const StockEdit& edit, const Actor& actor) {
   SHOPEASY_RETURN_IF_ERROR(validate_code(edit.sku, "sku"));
   SHOPEASY_RETURN_IF_ERROR(validate_code(edit.bin, "bin"));
   if (edit.set.has_value() == edit.adjust.has_value()) {
@@ -500,7 +517,7 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
   if (!is_manual_reason(edit.reason)) {
     return invalid_argument("must be one of adjust, damage, expire, return, count", "reason");
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<StockEdited> {
     db::Database& db = ctx.db();
     SHOPEASY_ASSIGN_OR_RETURN(auto product, detail::product_by_sku(db, edit.sku));
     SHOPEASY_RETURN_IF_ERROR(detail::require_bin(db, edit.bin, "bin"));
@@ -526,25 +543,25 @@ StatusOr<nlohmann::json> Inventory::edit_stock(const StockEdit& edit, const Acto
                             edit.sku, edit.bin, lot_id));
       delta = *edit.set - current.value_or(0);
     }
-    nlohmann::json movements = nlohmann::json::array();
+    StockEdited out;
+    out.sku = edit.sku;
     if (delta != 0) {
       SHOPEASY_ASSIGN_OR_RETURN(
           auto moved, detail::apply_movement(ctx, store_id_, actor,
                                              Movement{edit.sku, edit.bin, lot_id, delta, 0,
                                                       edit.reason, std::nullopt, edit.note}));
-      movements.push_back(std::move(moved));
+      out.movements.push_back(std::move(moved));
     }
     SHOPEASY_ASSIGN_OR_RETURN(
         const std::optional<std::int64_t> totals,
         db.query_one<std::int64_t>("SELECT version FROM sku_totals WHERE sku = ?", edit.sku));
-    return nlohmann::json{
-        {"sku", edit.sku}, {"version", totals.value_or(0)}, {"movements", movements}};
+    out.version = totals.value_or(0);
+    return out;
   });
 }
 
-StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
-                                            const std::vector<OrderLine>& lines,
-                                            const Actor& actor) {
+StatusOr<Reservation> Inventory::reserve(const std::string& order_id,
+                                         const std::vector<OrderLine>& lines, const Actor& actor) {
   if (order_id.empty() || order_id.size() > 64) {
     return invalid_argument("must be 1 to 64 characters", "order_id");
   }
@@ -555,19 +572,19 @@ StatusOr<nlohmann::json> Inventory::reserve(const std::string& order_id,
                               "lines[" + std::to_string(i) + "].qty");
     }
   }
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<Reservation> {
     SHOPEASY_ASSIGN_OR_RETURN(
         auto existing, ctx.db().query_one<std::int64_t>(
                            "SELECT count(*) FROM reservations WHERE order_id = ?", order_id));
     if (existing.value_or(0) > 0) {
-      return nlohmann::json{{"order_id", order_id}, {"already_reserved", true}};
+      return Reservation{order_id, {}, /*already_reserved=*/true};
     }
     return reserve_in(ctx, order_id, lines, actor);
   });
 }
 
-StatusOr<nlohmann::json> Inventory::release(const std::string& order_id, const Actor& actor) {
-  return store_.write([&](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+StatusOr<Reservation> Inventory::release(const std::string& order_id, const Actor& actor) {
+  return store_.write([&](WriteContext& ctx) -> StatusOr<Reservation> {
     return release_in(ctx, order_id, std::nullopt, actor);
   });
 }
@@ -591,12 +608,12 @@ Status Inventory::check_reservable(db::Database& db, const std::vector<OrderLine
   return Status::ok();
 }
 
-StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::string& order_id,
-                                               const std::vector<OrderLine>& lines,
-                                               const Actor& actor) {
+StatusOr<Reservation> Inventory::reserve_in(WriteContext& ctx, const std::string& order_id,
+                                            const std::vector<OrderLine>& lines,
+                                            const Actor& actor) {
   db::Database& db = ctx.db();
   SHOPEASY_RETURN_IF_ERROR(check_reservable(db, lines));
-  nlohmann::json movements = nlohmann::json::array();
+  Reservation out{order_id, {}, false};
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto& line = lines[i];
     auto plan = detail::plan_fefo(db, line.sku, line.qty, std::nullopt, std::nullopt);
@@ -610,19 +627,19 @@ StatusOr<nlohmann::json> Inventory::reserve_in(WriteContext& ctx, const std::str
           detail::apply_movement(ctx, store_id_, actor,
                                  Movement{line.sku, slice.bin, slice.lot_id, 0, slice.qty,
                                           "reserve", order_id, std::nullopt}));
-      movements.push_back(std::move(moved));
+      out.movements.push_back(std::move(moved));
       SHOPEASY_RETURN_IF_ERROR(db.run(
           "INSERT INTO reservations (order_id, sku, bin, lot_id, qty) VALUES (?, ?, ?, ?, ?) "
           "ON CONFLICT (order_id, sku, bin, lot_id) DO UPDATE SET qty = qty + excluded.qty",
           order_id, line.sku, slice.bin, slice.lot_id, slice.qty));
     }
   }
-  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+  return out;
 }
 
-StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::string& order_id,
-                                               const std::optional<std::string>& sku,
-                                               const Actor& actor) {
+StatusOr<Reservation> Inventory::release_in(WriteContext& ctx, const std::string& order_id,
+                                            const std::optional<std::string>& sku,
+                                            const Actor& actor) {
   struct Row {
     std::string sku, bin;
     std::int64_t lot_id, qty;
@@ -639,17 +656,17 @@ StatusOr<nlohmann::json> Inventory::release_in(WriteContext& ctx, const std::str
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
   }
-  nlohmann::json movements = nlohmann::json::array();
+  Reservation out{order_id, {}, false};
   for (const auto& r : rows) {
     SHOPEASY_ASSIGN_OR_RETURN(
         auto moved, detail::apply_movement(ctx, store_id_, actor,
                                            Movement{r.sku, r.bin, r.lot_id, 0, -r.qty, "release",
                                                     order_id, std::nullopt}));
-    movements.push_back(std::move(moved));
+    out.movements.push_back(std::move(moved));
   }
   SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
       "DELETE FROM reservations WHERE order_id = ?1 AND (?2 IS NULL OR sku = ?2)", order_id, sku));
-  return nlohmann::json{{"order_id", order_id}, {"movements", movements}};
+  return out;
 }
 
 StatusOr<std::vector<PickedSlice>> Inventory::pick_in(WriteContext& ctx,

@@ -101,14 +101,136 @@ struct PickedSlice {
   std::int64_t qty = 0;
 };
 
+// Typed results. The services return these; the routes (and the MQTT scan reply) turn
+// them into the API's JSON with the functions in inventory_json.hpp.
+
+// One movement as applied: the ledger row and the stock after it. Also the body of the
+// stock.changed event it emitted (without `seq`).
+struct StockMovement {
+  std::string store_id;
+  std::string sku;
+  std::string bin;
+  std::optional<std::string> lot;     // lot code; none for stock without a lot
+  std::optional<std::string> expiry;  // "YYYY-MM-DD"
+  std::int64_t delta = 0;             // on-hand change
+  std::int64_t reserved_delta = 0;
+  std::string reason;
+  std::string actor;
+  std::string source;
+  std::optional<std::string> ref;
+  std::optional<std::string> note;
+  std::int64_t ts_ms = 0;
+  std::int64_t on_hand_after = 0;  // of this (bin, lot)
+  std::int64_t reserved_after = 0;
+  std::int64_t sku_on_hand = 0;  // of the whole SKU
+  std::int64_t sku_reserved = 0;
+  std::int64_t version = 0;  // the SKU's stock version after this movement
+  std::int64_t ledger_id = 0;
+  std::optional<std::int64_t> seq;  // of its stock.changed event, once emitted
+};
+
+// A product with its stock totals (a row of the stock list).
+struct StockLevel {
+  std::string sku;
+  std::string name;
+  std::string category;
+  std::int64_t price_cents = 0;
+  std::string unit;
+  std::optional<std::string> home_bin;
+  std::int64_t reorder_point = 0;
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+  std::int64_t version = 0;  // changes with every movement of the SKU (the ETag)
+
+  std::int64_t available() const { return on_hand - reserved; }
+  bool low() const { return reorder_point > 0 && available() < reorder_point; }
+};
+
+// A SKU's stock in one bin and lot.
+struct BinStock {
+  std::string bin;
+  std::optional<std::string> lot;
+  std::optional<std::string> expiry;
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+};
+
+// A ledger row as read back.
+struct LedgerEntry {
+  std::int64_t id = 0;
+  std::int64_t ts_ms = 0;
+  std::string sku;
+  std::string bin;
+  std::optional<std::string> lot;
+  std::int64_t delta = 0;
+  std::int64_t reserved_delta = 0;
+  std::string reason;
+  std::string actor;
+  std::string source;
+  std::optional<std::string> ref;
+  std::optional<std::string> note;
+  std::int64_t on_hand_after = 0;
+};
+
+// One SKU in full: totals, barcodes, where its stock is (earliest expiry first) and its
+// latest movements (newest first).
+struct StockItem {
+  StockLevel level;
+  std::vector<std::string> barcodes;  // GTIN-14
+  std::vector<BinStock> stock;
+  std::vector<LedgerEntry> recent_movements;
+};
+
+// A page of the stock list, by SKU; next_cursor is the last SKU when more follow.
+struct StockPage {
+  std::vector<StockLevel> items;
+  std::optional<std::string> next_cursor;
+};
+
+// A page of the ledger, newest first; next_cursor is the last id when more follow.
+struct LedgerPage {
+  std::vector<LedgerEntry> items;
+  std::optional<std::int64_t> next_cursor;
+};
+
+// What a scan did.
+struct ScanResult {
+  std::string scan_id;
+  std::string action;  // a wire::ScanAction name
+  std::string sku;
+  std::string name;
+  std::int64_t qty = 0;  // units, after a case label's multiplier
+  std::vector<StockMovement> movements;
+  bool duplicate = false;  // a repeat of scan_id: the first result, nothing changed now
+  // For action lookup only: the product the code names (nothing else is set).
+  std::optional<StockItem> looked_up;
+};
+
+// What a stock edit did: the SKU's stock version after it and its movement (none when
+// the edit set what was already there).
+struct StockEdited {
+  std::string sku;
+  std::int64_t version = 0;
+  std::vector<StockMovement> movements;
+};
+
+// What a reservation or release of an order's stock did.
+struct Reservation {
+  std::string order_id;
+  std::vector<StockMovement> movements;
+  bool already_reserved = false;  // reserve() of an order that holds stock: nothing changed
+};
+
 class Inventory {
  public:
   Inventory(store::EdgeStore& store, std::string store_id, log::Logger logger,
             metrics::Registry& metrics);
 
   // Applies one handheld or camera scan. Idempotent by scan_id: a repeat returns the
-  // first result with "duplicate": true and changes nothing. An unknown code is
-  // kNotFound and recorded as a scan.unknown_code event.
+  // first result with `duplicate` set and changes nothing. An unknown code is kNotFound
+  // and recorded as a scan.unknown_code event.
+  StatusOr<ScanResult> scan(const wire::Scan& scan, const Actor& actor);
+  // scan() as the API's JSON (scan_result_json), for callers that still want JSON.
   StatusOr<nlohmann::json> apply_scan(const wire::Scan& scan, const Actor& actor);
 
   // Creates or updates products (and their barcodes). With `atomic`, any bad row
@@ -116,7 +238,8 @@ class Inventory {
   // Returns {"applied": n, "errors": [{"row": i, "field": ..., "message": ...}]}.
   StatusOr<nlohmann::json> upsert_products(const std::vector<StatusOr<ProductInput>>& rows,
                                            bool atomic, const Actor& actor);
-  StatusOr<nlohmann::json> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
+  // Creates or updates bins; returns how many were written.
+  StatusOr<std::size_t> upsert_bins(const std::vector<BinInput>& bins, const Actor& actor);
 
   // Applies a catalog item from the cloud (which owns catalog and prices) inside the
   // sync client's write, so the item and the sync cursor commit together. Keeps the
@@ -124,14 +247,14 @@ class Inventory {
   Status apply_cloud_catalog_item(store::WriteContext& ctx, const nlohmann::json& body);
 
   // Sets or adjusts on-hand of one (sku, bin, lot) with a reason.
-  StatusOr<nlohmann::json> edit_stock(const StockEdit& edit, const Actor& actor);
+  StatusOr<StockEdited> edit_stock(const StockEdit& edit, const Actor& actor);
 
   // Reserves every line FEFO for an order, all or nothing (kFailedPrecondition naming
   // the first short line). Re-reserving the same order is a no-op returning the same.
-  StatusOr<nlohmann::json> reserve(const std::string& order_id, const std::vector<OrderLine>& lines,
-                                   const Actor& actor);
+  StatusOr<Reservation> reserve(const std::string& order_id, const std::vector<OrderLine>& lines,
+                                const Actor& actor);
   // Releases what is still reserved for the order.
-  StatusOr<nlohmann::json> release(const std::string& order_id, const Actor& actor);
+  StatusOr<Reservation> release(const std::string& order_id, const Actor& actor);
 
   // The same operations as steps of a larger write (an order changing together with
   // its stock): each runs inside the caller's EdgeStore write and checks before it
@@ -142,11 +265,11 @@ class Inventory {
   Status check_reservable(db::Database& db, const std::vector<OrderLine>& lines) const;
   // Reserves the lines FEFO, adding to what the order already holds; fails as
   // check_reservable.
-  StatusOr<nlohmann::json> reserve_in(store::WriteContext& ctx, const std::string& order_id,
-                                      const std::vector<OrderLine>& lines, const Actor& actor);
+  StatusOr<Reservation> reserve_in(store::WriteContext& ctx, const std::string& order_id,
+                                   const std::vector<OrderLine>& lines, const Actor& actor);
   // Releases what the order holds of `sku`, or of every SKU when nullopt.
-  StatusOr<nlohmann::json> release_in(store::WriteContext& ctx, const std::string& order_id,
-                                      const std::optional<std::string>& sku, const Actor& actor);
+  StatusOr<Reservation> release_in(store::WriteContext& ctx, const std::string& order_id,
+                                   const std::optional<std::string>& sku, const Actor& actor);
   // Takes `qty` units of `sku` out of stock for the order ("pick" movements, ref = the
   // order id) from its reservation, earliest expiry first. With `bin` (where the picker
   // scanned), reserved units in that bin go first; the rest come from that bin's free
@@ -171,6 +294,11 @@ class Inventory {
   StatusOr<nlohmann::json> get_count(const std::string& count_id);
 
   // Reads.
+  StatusOr<StockPage> stock_page(const StockQuery& query);
+  // kInvalidArgument for a malformed SKU, kNotFound for an unknown one.
+  StatusOr<StockItem> stock_item(const std::string& sku, int recent_movements = 20);
+  StatusOr<LedgerPage> movements(const LedgerQuery& query);
+  // The same as the API's JSON, for callers that still want JSON.
   StatusOr<nlohmann::json> list_stock(const StockQuery& query);
   StatusOr<nlohmann::json> get_sku(const std::string& sku, int recent_movements = 20);
   StatusOr<nlohmann::json> ledger(const LedgerQuery& query);

@@ -1,11 +1,12 @@
 #include "edge/inventory/ledger.hpp"
 
 #include "common/wire/stock_change.hpp"
+#include "edge/inventory/inventory_json.hpp"
 
 namespace shopeasy::edge::inventory::detail {
 
-StatusOr<nlohmann::json> apply_movement(store::WriteContext& ctx, const std::string& store_id,
-                                        const Actor& actor, const Movement& m) {
+StatusOr<StockMovement> apply_movement(store::WriteContext& ctx, const std::string& store_id,
+                                       const Actor& actor, const Movement& m) {
   db::Database& db = ctx.db();
   std::int64_t on_hand = 0;
   std::int64_t reserved = 0;
@@ -61,42 +62,36 @@ StatusOr<nlohmann::json> apply_movement(store::WriteContext& ctx, const std::str
       actor.source, m.ref, m.note, on_hand));
   const std::int64_t ledger_id = db.last_insert_rowid();
 
-  std::optional<std::string> lot_code;
-  std::optional<std::string> expiry;
+  StockMovement out;
   if (m.lot_id != kNoLot) {
     auto q = db.query("SELECT lot_code, expiry FROM lots WHERE id = ?", m.lot_id);
     if (const db::Statement* row = q.next()) {
-      lot_code = row->column_text(0);
-      expiry = row->column<std::optional<std::string>>(1);
+      out.lot = row->column_text(0);
+      out.expiry = row->column<std::optional<std::string>>(1);
     }
     while (q.next()) {
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
   }
-
-  nlohmann::json body = {{"store_id", store_id},
-                         {"sku", m.sku},
-                         {"bin", m.bin},
-                         {"delta", m.delta},
-                         {"reserved_delta", m.reserved_delta},
-                         {"reason", m.reason},
-                         {"actor", actor.name},
-                         {"source", actor.source},
-                         {"ts_ms", ctx.now_ms()},
-                         {"on_hand_after", on_hand},
-                         {"reserved_after", reserved},
-                         {"sku_on_hand", sku_on_hand},
-                         {"sku_reserved", sku_reserved},
-                         {"sku_available", sku_on_hand - sku_reserved},
-                         {"version", version},
-                         {"ledger_id", ledger_id}};
-  if (lot_code) body["lot"] = *lot_code;
-  if (expiry) body["expiry"] = *expiry;
-  if (m.ref) body["ref"] = *m.ref;
-  if (m.note) body["note"] = *m.note;
-  SHOPEASY_ASSIGN_OR_RETURN(auto seq, ctx.emit("stock.changed", body));
-  body["seq"] = seq;
-  return body;
+  out.store_id = store_id;
+  out.sku = m.sku;
+  out.bin = m.bin;
+  out.delta = m.delta;
+  out.reserved_delta = m.reserved_delta;
+  out.reason = m.reason;
+  out.actor = actor.name;
+  out.source = actor.source;
+  out.ref = m.ref;
+  out.note = m.note;
+  out.ts_ms = ctx.now_ms();
+  out.on_hand_after = on_hand;
+  out.reserved_after = reserved;
+  out.sku_on_hand = sku_on_hand;
+  out.sku_reserved = sku_reserved;
+  out.version = version;
+  out.ledger_id = ledger_id;
+  SHOPEASY_ASSIGN_OR_RETURN(out.seq, ctx.emit("stock.changed", movement_json(out)));
+  return out;
 }
 
 StatusOr<std::vector<Slice>> plan_fefo(db::Database& db, const std::string& sku, std::int64_t qty,

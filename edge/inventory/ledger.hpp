@@ -30,9 +30,9 @@ struct Movement {
 
 // Appends the movement to the ledger, applies it to stock and sku_totals, and emits
 // stock.changed. kFailedPrecondition if on-hand would go negative or below what is
-// reserved. Returns the event body.
-StatusOr<nlohmann::json> apply_movement(store::WriteContext& ctx, const std::string& store_id,
-                                        const Actor& actor, const Movement& m);
+// reserved. Returns the movement as applied, with its event's seq.
+StatusOr<StockMovement> apply_movement(store::WriteContext& ctx, const std::string& store_id,
+                                       const Actor& actor, const Movement& m);
 
 // A part of a SKU's stock in one bin and lot.
 struct Slice {

@@ -2,6 +2,7 @@
 // run on the store's read connections, never blocking the writer.
 #include "edge/barcode/barcode.hpp"
 #include "edge/inventory/inventory.hpp"
+#include "edge/inventory/inventory_json.hpp"
 #include "edge/inventory/ledger.hpp"
 
 namespace shopeasy::edge::inventory {
@@ -20,23 +21,27 @@ std::string like_literal(std::string_view text) {
 
 int clamp_limit(int limit, int max) { return std::max(1, std::min(limit, max)); }
 
-nlohmann::json stock_item(const db::Statement& row) {
-  const std::int64_t on_hand = row.column_int64(7);
-  const std::int64_t reserved = row.column_int64(8);
-  const std::int64_t reorder = row.column_int64(6);
-  nlohmann::json item = {{"sku", row.column_text(0)},
-                         {"name", row.column_text(1)},
-                         {"category", row.column_text(2)},
-                         {"price_cents", row.column_int64(3)},
-                         {"unit", row.column_text(4)},
-                         {"reorder_point", reorder},
-                         {"on_hand", on_hand},
-                         {"reserved", reserved},
-                         {"available", on_hand - reserved},
-                         {"version", row.column_int64(9)},
-                         {"low", reorder > 0 && on_hand - reserved < reorder}};
-  if (!row.column_is_null(5)) item["home_bin"] = row.column_text(5);
-  return item;
+// A row of kStockColumns.
+StockLevel stock_level(const db::Statement& row) {
+  StockLevel level;
+  level.sku = row.column_text(0);
+  level.name = row.column_text(1);
+  level.category = row.column_text(2);
+  level.price_cents = row.column_int64(3);
+  level.unit = row.column_text(4);
+  level.home_bin = row.column<std::optional<std::string>>(5);
+  level.reorder_point = row.column_int64(6);
+  level.on_hand = row.column_int64(7);
+  level.reserved = row.column_int64(8);
+  level.version = row.column_int64(9);
+  return level;
+}
+
+// A lot code as shown: stock without a lot has the empty code, shown as none.
+std::optional<std::string> lot_code(const db::Statement& row, int column) {
+  std::string code = row.column_text(column);
+  if (code.empty()) return std::nullopt;
+  return code;
 }
 
 constexpr const char* kStockColumns =
@@ -46,6 +51,21 @@ constexpr const char* kStockColumns =
 }  // namespace
 
 StatusOr<nlohmann::json> Inventory::list_stock(const StockQuery& query) {
+  SHOPEASY_ASSIGN_OR_RETURN(auto page, stock_page(query));
+  return stock_page_json(page);
+}
+
+StatusOr<nlohmann::json> Inventory::get_sku(const std::string& sku, int recent_movements) {
+  SHOPEASY_ASSIGN_OR_RETURN(auto item, stock_item(sku, recent_movements));
+  return stock_item_json(item);
+}
+
+StatusOr<nlohmann::json> Inventory::ledger(const LedgerQuery& query) {
+  SHOPEASY_ASSIGN_OR_RETURN(auto page, movements(query));
+  return ledger_page_json(page);
+}
+
+StatusOr<StockPage> Inventory::stock_page(const StockQuery& query) {
   const int limit = clamp_limit(query.limit, 500);
   std::optional<std::string> like;
   std::optional<std::string> gtin;
@@ -53,7 +73,7 @@ StatusOr<nlohmann::json> Inventory::list_stock(const StockQuery& query) {
     like = like_literal(*query.text);
     if (auto g = barcode::to_gtin14(*query.text); g.ok()) gtin = *g;
   }
-  return store_.read([&](db::Database& db) -> StatusOr<nlohmann::json> {
+  return store_.read([&](db::Database& db) -> StatusOr<StockPage> {
     const std::string sql =
         std::string("SELECT ") + kStockColumns +
         " FROM products p LEFT JOIN sku_totals t ON t.sku = p.sku "
@@ -70,26 +90,23 @@ StatusOr<nlohmann::json> Inventory::list_stock(const StockQuery& query) {
         "ORDER BY p.sku LIMIT ?7";
     auto q = db.query(sql, query.after_sku, query.category, like, gtin, query.bin,
                       query.low_only ? 1 : 0, limit + 1);
-    nlohmann::json items = nlohmann::json::array();
-    std::optional<std::string> next;
+    StockPage page;
     while (const db::Statement* row = q.next()) {
-      if (static_cast<int>(items.size()) == limit) {
-        next = items.back()["sku"].get<std::string>();
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_cursor = page.items.back().sku;
         break;
       }
-      items.push_back(stock_item(*row));
+      page.items.push_back(stock_level(*row));
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
-    nlohmann::json page = {{"items", std::move(items)}};
-    page["next_cursor"] = next ? nlohmann::json(*next) : nlohmann::json(nullptr);
     return page;
   });
 }
 
-StatusOr<nlohmann::json> Inventory::get_sku(const std::string& sku, int recent_movements) {
+StatusOr<StockItem> Inventory::stock_item(const std::string& sku, int recent_movements) {
   SHOPEASY_RETURN_IF_ERROR(validate_code(sku, "sku"));
-  return store_.read([&](db::Database& db) -> StatusOr<nlohmann::json> {
-    nlohmann::json out;
+  return store_.read([&](db::Database& db) -> StatusOr<StockItem> {
+    StockItem out;
     {
       auto q = db.query(std::string("SELECT ") + kStockColumns +
                             " FROM products p LEFT JOIN sku_totals t ON t.sku = p.sku "
@@ -100,16 +117,13 @@ StatusOr<nlohmann::json> Inventory::get_sku(const std::string& sku, int recent_m
         SHOPEASY_RETURN_IF_ERROR(q.status());
         return not_found("unknown SKU '" + sku + "'");
       }
-      out = stock_item(*row);
+      out.level = stock_level(*row);
     }
-    nlohmann::json codes = nlohmann::json::array();
     {
       auto q = db.query("SELECT gtin FROM barcodes WHERE sku = ? ORDER BY gtin", sku);
-      while (const db::Statement* row = q.next()) codes.push_back(row->column_text(0));
+      while (const db::Statement* row = q.next()) out.barcodes.push_back(row->column_text(0));
       SHOPEASY_RETURN_IF_ERROR(q.status());
     }
-    out["barcodes"] = std::move(codes);
-    nlohmann::json stock = nlohmann::json::array();
     {
       auto q = db.query(
           "SELECT s.bin, l.lot_code, l.expiry, s.on_hand, s.reserved FROM stock s "
@@ -118,17 +132,12 @@ StatusOr<nlohmann::json> Inventory::get_sku(const std::string& sku, int recent_m
           "ORDER BY l.expiry IS NULL, l.expiry, b.walk_order, s.bin",
           sku);
       while (const db::Statement* row = q.next()) {
-        nlohmann::json part = {{"bin", row->column_text(0)},
-                               {"on_hand", row->column_int64(3)},
-                               {"reserved", row->column_int64(4)}};
-        if (!row->column_text(1).empty()) part["lot"] = row->column_text(1);
-        if (!row->column_is_null(2)) part["expiry"] = row->column_text(2);
-        stock.push_back(std::move(part));
+        out.stock.push_back(BinStock{row->column_text(0), lot_code(*row, 1),
+                                     row->column<std::optional<std::string>>(2),
+                                     row->column_int64(3), row->column_int64(4)});
       }
       SHOPEASY_RETURN_IF_ERROR(q.status());
     }
-    out["stock"] = std::move(stock);
-    nlohmann::json recent = nlohmann::json::array();
     {
       auto q = db.query(
           "SELECT g.id, g.ts_ms, g.bin, l.lot_code, g.delta, g.reserved_delta, g.reason, "
@@ -136,30 +145,31 @@ StatusOr<nlohmann::json> Inventory::get_sku(const std::string& sku, int recent_m
           "g.lot_id WHERE g.sku = ? ORDER BY g.id DESC LIMIT ?",
           sku, clamp_limit(recent_movements, 200));
       while (const db::Statement* row = q.next()) {
-        nlohmann::json m = {{"id", row->column_int64(0)},
-                            {"ts_ms", row->column_int64(1)},
-                            {"bin", row->column_text(2)},
-                            {"delta", row->column_int64(4)},
-                            {"reserved_delta", row->column_int64(5)},
-                            {"reason", row->column_text(6)},
-                            {"actor", row->column_text(7)},
-                            {"source", row->column_text(8)},
-                            {"on_hand_after", row->column_int64(10)}};
-        if (!row->column_text(3).empty()) m["lot"] = row->column_text(3);
-        if (!row->column_is_null(9)) m["ref"] = row->column_text(9);
-        recent.push_back(std::move(m));
+        LedgerEntry e;
+        e.id = row->column_int64(0);
+        e.ts_ms = row->column_int64(1);
+        e.sku = sku;
+        e.bin = row->column_text(2);
+        e.lot = lot_code(*row, 3);
+        e.delta = row->column_int64(4);
+        e.reserved_delta = row->column_int64(5);
+        e.reason = row->column_text(6);
+        e.actor = row->column_text(7);
+        e.source = row->column_text(8);
+        e.ref = row->column<std::optional<std::string>>(9);
+        e.on_hand_after = row->column_int64(10);
+        out.recent_movements.push_back(std::move(e));
       }
       SHOPEASY_RETURN_IF_ERROR(q.status());
     }
-    out["recent_movements"] = std::move(recent);
     return out;
   });
 }
 
-StatusOr<nlohmann::json> Inventory::ledger(const LedgerQuery& query) {
+StatusOr<LedgerPage> Inventory::movements(const LedgerQuery& query) {
   if (query.sku) SHOPEASY_RETURN_IF_ERROR(validate_code(*query.sku, "sku"));
   const int limit = clamp_limit(query.limit, 1000);
-  return store_.read([&](db::Database& db) -> StatusOr<nlohmann::json> {
+  return store_.read([&](db::Database& db) -> StatusOr<LedgerPage> {
     // Only the filters given go into the SQL, so SQLite can use the (sku, id) index;
     // "?1 IS NULL OR ..." terms would make it scan the whole ledger.
     std::string sql =
@@ -174,27 +184,29 @@ StatusOr<nlohmann::json> Inventory::ledger(const LedgerQuery& query) {
     sql += " ORDER BY g.id DESC LIMIT ?6";
     auto q = db.query(sql, query.sku, query.since_ms, query.until_ms, query.reason, query.before_id,
                       limit + 1);
-    nlohmann::json rows = nlohmann::json::array();
-    std::optional<std::int64_t> next;
+    LedgerPage page;
     while (const db::Statement* row = q.next()) {
-      if (static_cast<int>(rows.size()) == limit) {
-        next = rows.back()["id"].get<std::int64_t>();
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_cursor = page.items.back().id;
         break;
       }
-      nlohmann::json m = {
-          {"id", row->column_int64(0)},    {"ts_ms", row->column_int64(1)},
-          {"sku", row->column_text(2)},    {"bin", row->column_text(3)},
-          {"delta", row->column_int64(5)}, {"reserved_delta", row->column_int64(6)},
-          {"reason", row->column_text(7)}, {"actor", row->column_text(8)},
-          {"source", row->column_text(9)}, {"on_hand_after", row->column_int64(12)}};
-      if (!row->column_text(4).empty()) m["lot"] = row->column_text(4);
-      if (!row->column_is_null(10)) m["ref"] = row->column_text(10);
-      if (!row->column_is_null(11)) m["note"] = row->column_text(11);
-      rows.push_back(std::move(m));
+      LedgerEntry e;
+      e.id = row->column_int64(0);
+      e.ts_ms = row->column_int64(1);
+      e.sku = row->column_text(2);
+      e.bin = row->column_text(3);
+      e.lot = lot_code(*row, 4);
+      e.delta = row->column_int64(5);
+      e.reserved_delta = row->column_int64(6);
+      e.reason = row->column_text(7);
+      e.actor = row->column_text(8);
+      e.source = row->column_text(9);
+      e.ref = row->column<std::optional<std::string>>(10);
+      e.note = row->column<std::optional<std::string>>(11);
+      e.on_hand_after = row->column_int64(12);
+      page.items.push_back(std::move(e));
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
-    nlohmann::json page = {{"items", std::move(rows)}};
-    page["next_cursor"] = next ? nlohmann::json(*next) : nlohmann::json(nullptr);
     return page;
   });
 }

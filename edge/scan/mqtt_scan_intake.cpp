@@ -2,6 +2,7 @@
 
 #include "common/wire/json_fields.hpp"
 #include "common/wire/scan.hpp"
+#include "edge/inventory/inventory_json.hpp"
 
 namespace shopeasy::edge::scan {
 
@@ -113,11 +114,12 @@ void MqttScanIntake::run() {
                  {{"code", "permission_denied"},
                   {"message", "adjust through the API with a manager token"}}}};
     } else {
-      auto applied =
-          inventory_.apply_scan(*parsed, inventory::Actor{scanner, "scanner:" + scanner});
+      auto applied = inventory_.scan(*parsed, inventory::Actor{scanner, "scanner:" + scanner});
       applied_.inc();
       if (applied.ok()) {
-        result = {{"ok", true}, {"scan_id", parsed->scan_id}, {"result", *applied}};
+        result = {{"ok", true},
+                  {"scan_id", parsed->scan_id},
+                  {"result", inventory::scan_result_json(*applied)}};
       } else {
         result = {{"ok", false},
                   {"scan_id", parsed->scan_id},

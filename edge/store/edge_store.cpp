@@ -120,8 +120,8 @@ std::size_t EdgeStore::queue_depth() const {
   return queue_.size();
 }
 
-StatusOr<nlohmann::json> EdgeStore::write(WriteFn fn) {
-  std::future<StatusOr<nlohmann::json>> result;
+Status EdgeStore::write_erased(ErasedWriteFn fn) {
+  std::future<Status> result;
   {
     std::lock_guard lock(queue_mutex_);
     if (stopping_) return unavailable("the store is shutting down");
@@ -159,7 +159,7 @@ void EdgeStore::run_writer() {
 
 void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   const auto started = clock_.mono_now();
-  std::vector<StatusOr<nlohmann::json>> results;
+  std::vector<Status> results;
   results.reserve(batch.size());
   std::vector<events::Event> published;
 
@@ -183,18 +183,15 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
       continue;
     }
     ctx.pending_.clear();
-    StatusOr<nlohmann::json> r = internal_error("write function did not run");
+    Status r = internal_error("write function did not run");
     try {
       r = p.fn(ctx);
     } catch (const std::exception& e) {
       r = internal_error(std::string("write failed: ") + e.what());
       logger_.error("write_exception", {{"what", e.what()}});
     }
-    if (r.ok()) {
-      Status released = savepoint->commit();
-      if (!released.is_ok()) r = released;
-    }
-    if (r.ok()) {
+    if (r.is_ok()) r = savepoint->commit();
+    if (r.is_ok()) {
       for (auto& e : ctx.pending_) published.push_back(std::move(e));
     } else {
       (void)savepoint->rollback();
@@ -230,7 +227,7 @@ void EdgeStore::acknowledge(Committed& batch) {
   bus_.publish(std::move(batch.events));
   commit_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - batch.started).count());
   for (std::size_t i = 0; i < batch.promises.size(); ++i) {
-    (batch.results[i].ok() ? writes_ok_ : writes_failed_).inc();
+    (batch.results[i].is_ok() ? writes_ok_ : writes_failed_).inc();
     batch.promises[i].set_value(std::move(batch.results[i]));
   }
 }

@@ -30,8 +30,10 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +67,37 @@ class WriteContext {
   std::vector<events::Event> pending_;
 };
 
-using WriteFn = std::function<StatusOr<nlohmann::json>(WriteContext&)>;
+namespace detail {
+
+// What EdgeStore::write returns for a write function returning R: StatusOr<T> for
+// StatusOr<T> or a plain T, Status for Status or void.
+template <typename R>
+struct WriteResult {
+  using type = StatusOr<R>;
+  using value = R;
+};
+template <typename T>
+struct WriteResult<StatusOr<T>> {
+  using type = StatusOr<T>;
+  using value = T;
+};
+template <>
+struct WriteResult<Status> {
+  using type = Status;
+  using value = void;
+};
+template <>
+struct WriteResult<void> {
+  using type = Status;
+  using value = void;
+};
+
+}  // namespace detail
+
+// The writer thread's view of one write: runs the caller's function and leaves its
+// value (if any) in the caller's frame, returning only whether it succeeded. Two
+// pointers, so std::function keeps it inline without allocating.
+using ErasedWriteFn = std::function<Status(WriteContext&)>;
 
 struct StoreOptions {
   std::string path;                // the database file
@@ -90,11 +122,15 @@ class EdgeStore {
   EdgeStore(const EdgeStore&) = delete;
   EdgeStore& operator=(const EdgeStore&) = delete;
 
-  // Runs `fn` in the next group commit and waits until it is durable. Returns fn's
-  // result; if fn fails its changes are rolled back (and its events dropped). If the
-  // commit itself fails, every write in that batch gets kUnavailable. After stop():
-  // kUnavailable. Thread-safe; must not be called from inside a write function.
-  StatusOr<nlohmann::json> write(WriteFn fn);
+  // Runs `fn(WriteContext&)` in the next group commit and waits until it is durable.
+  // Returns fn's result: StatusOr<T> when fn returns StatusOr<T> (or a plain T),
+  // Status when it returns Status (or void). If fn fails (or throws: kInternal) its
+  // changes are rolled back and its events dropped. If the commit itself fails, every
+  // write in that batch gets kUnavailable and no value. After stop(): kUnavailable.
+  // Thread-safe; must not be called from inside a write function.
+  template <typename Fn>
+  auto write(Fn&& fn) ->
+      typename detail::WriteResult<std::invoke_result_t<Fn&, WriteContext&>>::type;
 
   // Runs `fn` with a read connection from the pool. Thread-safe.
   template <typename F>
@@ -115,8 +151,8 @@ class EdgeStore {
 
  private:
   struct Pending {
-    WriteFn fn;
-    std::promise<StatusOr<nlohmann::json>> result;
+    ErasedWriteFn fn;
+    std::promise<Status> result;  // OK once fn succeeded and its batch is durable
   };
   struct Lease {
     explicit Lease(EdgeStore& s);
@@ -127,14 +163,16 @@ class EdgeStore {
 
   // A batch committed to the WAL, waiting for its fdatasync before anyone hears of it.
   struct Committed {
-    std::vector<std::promise<StatusOr<nlohmann::json>>> promises;
-    std::vector<StatusOr<nlohmann::json>> results;
+    std::vector<std::promise<Status>> promises;
+    std::vector<Status> results;
     std::vector<events::Event> events;
     MonoTime started;
   };
 
   EdgeStore(StoreOptions options, const Clock& clock, events::EventBus& bus, log::Logger logger,
             metrics::Registry& metrics, db::Database writer, std::vector<db::Database> readers);
+  // Queues `fn` and waits for its batch; the non-template half of write().
+  Status write_erased(ErasedWriteFn fn);
   void run_writer();
   void commit_batch(std::vector<Pending>& batch);
   void run_syncer();
@@ -177,5 +215,38 @@ class EdgeStore {
   metrics::Counter& sync_failures_;
   metrics::CallbackGauge queue_gauge_;  // last: unregistered before the rest goes
 };
+
+template <typename Fn>
+auto EdgeStore::write(Fn&& fn) ->
+    typename detail::WriteResult<std::invoke_result_t<Fn&, WriteContext&>>::type {
+  using R = std::invoke_result_t<Fn&, WriteContext&>;
+  using Value = typename detail::WriteResult<R>::value;
+  if constexpr (std::is_void_v<Value>) {
+    return write_erased([&fn](WriteContext& ctx) -> Status {
+      if constexpr (std::is_void_v<R>) {
+        fn(ctx);
+        return Status::ok();
+      } else {
+        return fn(ctx);
+      }
+    });
+  } else {
+    // Filled on the writer thread; read here only after the promise says the write is
+    // durable (set_value happens before get() returns).
+    std::optional<Value> value;
+    Status status = write_erased([&fn, &value](WriteContext& ctx) -> Status {
+      if constexpr (std::is_same_v<R, StatusOr<Value>>) {
+        R r = fn(ctx);
+        if (!r.ok()) return r.status();
+        value.emplace(std::move(r).value());
+      } else {
+        value.emplace(fn(ctx));
+      }
+      return Status::ok();
+    });
+    if (!status.is_ok()) return status;
+    return std::move(*value);
+  }
+}
 
 }  // namespace shopeasy::edge::store

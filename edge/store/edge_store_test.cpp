@@ -134,6 +134,86 @@ TEST_F(EdgeStoreTest, CommittedWritesSurviveReopen) {
   EXPECT_EQ(count_events(), 1);
 }
 
+// A write function's own result type comes back as is, no JSON in between.
+struct BinCreated {
+  std::string code;
+  std::int64_t seq = 0;
+};
+
+TEST_F(EdgeStoreTest, TypedWriteReturnsTheFunctionsStruct) {
+  StatusOr<BinCreated> r = store_->write([](WriteContext& ctx) -> StatusOr<BinCreated> {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("INSERT INTO bins (code) VALUES ('T1')"));
+    SHOPEASY_ASSIGN_OR_RETURN(auto seq, ctx.emit("bin.created", {{"code", "T1"}}));
+    return BinCreated{"T1", seq};
+  });
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->code, "T1");
+  EXPECT_EQ(r->seq, 1);
+
+  // A plain integer, and a plain value from a function that cannot fail.
+  StatusOr<std::int64_t> changed = store_->write([](WriteContext& ctx) -> StatusOr<std::int64_t> {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("UPDATE bins SET walk_order = 5 WHERE code = 'T1'"));
+    return ctx.db().changes();
+  });
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, 1);
+  StatusOr<std::string> plain = store_->write([](WriteContext&) { return std::string("done"); });
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(*plain, "done");
+}
+
+TEST_F(EdgeStoreTest, TypedWriteThatFailsRollsBackAndReturnsOnlyTheError) {
+  const auto from = bus_.head();
+  StatusOr<BinCreated> r = store_->write([](WriteContext& ctx) -> StatusOr<BinCreated> {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("INSERT INTO bins (code) VALUES ('T2')"));
+    SHOPEASY_RETURN_IF_ERROR(ctx.emit("bin.created", {{"code", "T2"}}).status());
+    return conflict("lost a race");
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(r.status().message(), "lost a race");
+  EXPECT_TRUE(bus_.read(from, 10, 0ms).events.empty());
+  EXPECT_EQ(count_events(), 0);
+  auto bins = store_->read([](db::Database& db) {
+    return db.query_one<std::int64_t>("SELECT count(*) FROM bins").value().value_or(-1);
+  });
+  EXPECT_EQ(bins, 0);
+
+  // A write that throws after producing nothing is kInternal, and rolled back too.
+  StatusOr<BinCreated> thrown = store_->write([](WriteContext& ctx) -> StatusOr<BinCreated> {
+    (void)ctx.db().run("INSERT INTO bins (code) VALUES ('T3')");
+    throw std::runtime_error("boom");
+  });
+  EXPECT_EQ(thrown.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->read([](db::Database& db) {
+    return db.query_one<std::int64_t>("SELECT count(*) FROM bins").value().value_or(-1);
+  }),
+            0);
+}
+
+TEST_F(EdgeStoreTest, WriteWithoutAValueReturnsAStatus) {
+  Status ok = store_->write([](WriteContext& ctx) -> Status {
+    return ctx.db().run("INSERT INTO bins (code) VALUES ('V1')");
+  });
+  EXPECT_TRUE(ok.is_ok()) << ok.to_string();
+  Status refused = store_->write([](WriteContext& ctx) -> Status {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("INSERT INTO bins (code) VALUES ('V2')"));
+    return failed_precondition("not today");
+  });
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  bool ran = false;
+  Status nothing_to_say = store_->write([&ran](WriteContext&) { ran = true; });
+  EXPECT_TRUE(nothing_to_say.is_ok());
+  EXPECT_TRUE(ran);
+  auto codes = store_->read([](db::Database& db) {
+    return db.query_one<std::string>("SELECT group_concat(code) FROM bins").value().value_or("");
+  });
+  EXPECT_EQ(codes, "V1");
+  store_->stop();
+  EXPECT_EQ(store_->write([](WriteContext&) -> Status { return Status::ok(); }).code(),
+            StatusCode::kUnavailable);
+}
+
 TEST_F(EdgeStoreTest, WriteAfterStopIsUnavailable) {
   store_->stop();
   auto r =

@@ -1,6 +1,7 @@
 #include "edge/sync/sync_client.hpp"
 
 #include <cstdio>
+#include <map>
 
 #include "common/http/client.hpp"
 #include "common/wire/json_fields.hpp"
@@ -109,7 +110,7 @@ Status SyncClient::resend_buckets(const std::vector<int>& buckets) {
   for (int b : buckets) {
     if (b >= 0 && b < options_.reconcile_buckets) wanted[static_cast<std::size_t>(b)] = true;
   }
-  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  auto resent_skus = store_.write([&](store::WriteContext& ctx) -> StatusOr<std::int64_t> {
     std::int64_t resent = 0;
     struct Row {
       std::string sku;
@@ -145,12 +146,11 @@ Status SyncClient::resend_buckets(const std::vector<int>& buckets) {
     if (first) end["from_seq"] = *first;
     auto end_seq = ctx.emit("stock.snapshot_end", std::move(end));
     if (!end_seq.ok()) return end_seq.status();
-    return nlohmann::json(resent);
+    return resent;
   });
-  if (!written.ok()) return written.status();
+  if (!resent_skus.ok()) return resent_skus.status();
   reconcile_repairs_.inc(buckets.size());
-  logger_.warn("replica_repaired",
-               {{"buckets", buckets.size()}, {"skus_resent", written->get<std::int64_t>()}});
+  logger_.warn("replica_repaired", {{"buckets", buckets.size()}, {"skus_resent", *resent_skus}});
   return Status::ok();
 }
 
@@ -164,26 +164,30 @@ StatusOr<std::int64_t> SyncClient::load_position() {
       b = (static_cast<std::uint64_t>(device()) << 32) ^ static_cast<std::uint64_t>(device());
     }
   }
-  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  using SyncState = std::map<std::string, std::int64_t>;  // the sync_state rows, by key
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<SyncState> {
     db::Database& db = ctx.db();
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('outbox_id_hi', ?), "
                "('outbox_id_lo', ?), ('resync_from_seq', 0)",
                static_cast<std::int64_t>(bits[0]), static_cast<std::int64_t>(bits[1])));
-    nlohmann::json out = nlohmann::json::object();
+    SyncState out;
     auto q = db.query("SELECT key, value FROM sync_state");
     while (const db::Statement* row = q.next()) out[row->column_text(0)] = row->column_int64(1);
     SHOPEASY_RETURN_IF_ERROR(q.status());
     return out;
   });
   if (!written.ok()) return written.status();
-  const nlohmann::json& state = *written;
+  const auto& state = *written;
+  auto value = [&state](const std::string& key) {
+    auto it = state.find(key);
+    return it == state.end() ? std::int64_t{0} : it->second;
+  };
   std::lock_guard lock(status_mutex_);
-  acked_seq_ = state.value("acked_seq", std::int64_t{0});
-  downstream_cursor_ = state.value("downstream_cursor", std::int64_t{0});
-  resync_from_seq_ = state.value("resync_from_seq", std::int64_t{0});
-  outbox_id_ = outbox_hex(state.value("outbox_id_hi", std::int64_t{0}),
-                          state.value("outbox_id_lo", std::int64_t{0}));
+  acked_seq_ = value("acked_seq");
+  downstream_cursor_ = value("downstream_cursor");
+  resync_from_seq_ = value("resync_from_seq");
+  outbox_id_ = outbox_hex(value("outbox_id_hi"), value("outbox_id_lo"));
   return acked_seq_;
 }
 
@@ -191,7 +195,13 @@ Status SyncClient::resync(std::int64_t cloud_acked, const std::string& reason) {
   const std::int64_t since_ms =
       to_unix_ms(clock_.wall_now()) -
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.resync_order_window).count();
-  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  // What the snapshot wrote: its first sequence number and how much it holds.
+  struct Snapshot {
+    std::int64_t from_seq = 0;
+    std::size_t skus = 0;
+    std::size_t order_statuses = 0;
+  };
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<Snapshot> {
     db::Database& db = ctx.db();
     // Seqs up to cloud_acked mean something else to the cloud (or are gone here): the
     // snapshot is numbered past them. AUTOINCREMENT continues from sqlite_sequence.
@@ -259,18 +269,16 @@ Status SyncClient::resync(std::int64_t cloud_acked, const std::string& reason) {
         db.run("UPDATE sync_state SET value = ? WHERE key = 'acked_seq'", from - 1));
     SHOPEASY_RETURN_IF_ERROR(
         db.run("UPDATE sync_state SET value = ? WHERE key = 'resync_from_seq'", from));
-    return nlohmann::json{
-        {"from_seq", from}, {"skus", rows.size()}, {"order_statuses", statuses.size()}};
+    return Snapshot{from, rows.size(), statuses.size()};
   });
   if (!written.ok()) return written.status();
-  const std::int64_t from = (*written)["from_seq"].get<std::int64_t>();
+  const std::int64_t from = written->from_seq;
   resync_counter_.with({reason}).inc();
-  logger_.error("sync_resync",
-                {{"reason", reason},
-                 {"cloud_acked_seq", cloud_acked},
-                 {"from_seq", from},
-                 {"skus", (*written)["skus"].get<std::int64_t>()},
-                 {"order_statuses", (*written)["order_statuses"].get<std::int64_t>()}});
+  logger_.error("sync_resync", {{"reason", reason},
+                                {"cloud_acked_seq", cloud_acked},
+                                {"from_seq", from},
+                                {"skus", written->skus},
+                                {"order_statuses", written->order_statuses}});
   std::lock_guard lock(status_mutex_);
   acked_seq_ = from - 1;
   resync_from_seq_ = from;
@@ -456,7 +464,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   // transaction; trim what both sides no longer need.
   const std::int64_t new_acked = std::min(reply->acked_seq, newest);
   std::int64_t applied_items = 0;
-  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<nlohmann::json> {
+  auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<std::int64_t> {
     std::int64_t new_cursor = cursor;
     for (const auto& item : reply->downstream) {
       if (item.cursor <= new_cursor) continue;  // already applied
@@ -486,14 +494,14 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
           "LIMIT ?)",
           trim_to, kTrimRowsPerRound));
     }
-    return nlohmann::json(new_cursor);
+    return new_cursor;
   });
   if (!written.ok()) return written.status();
   downstream_applied_.inc(static_cast<std::uint64_t>(applied_items));
   {
     std::lock_guard lock(status_mutex_);
     acked_seq_ = new_acked;
-    downstream_cursor_ = written->get<std::int64_t>();
+    downstream_cursor_ = *written;
     last_error_.clear();
     last_success_ms_ = to_unix_ms(clock_.wall_now());
     if (new_acked >= newest) oldest_unacked_ts_ms_ = 0;
