@@ -61,7 +61,9 @@ async function refresh() {
     const tr = document.createElement('tr');
     tr.dataset.store = s.id;
     const lagging = s.active && (!s.online || (s.seconds_since_seen ?? Infinity) > 60);
-    if (lagging) tr.className = 'lagging';
+    // Quarantined changes wait for a person (GET /v1/stores/{id}/quarantine lists them).
+    const quarantined = s.quarantined_changes ?? 0;
+    tr.className = [lagging ? 'lagging' : '', quarantined > 0 ? 'quarantined' : ''].filter(Boolean).join(' ');
     const a = availability.get(s.id);
     tr.append(
       cell(`${s.name} (${s.id})`),
@@ -70,6 +72,8 @@ async function refresh() {
       cell(lagText(s), 'num'),
       cell(String(s.applied_changes ?? 0), 'num'),
       cell(s.open_orders !== undefined ? String(s.open_orders) : '–', 'num'),
+      cell(String(quarantined), quarantined > 0 ? 'num warn' : 'num'),
+      cell(String(s.resyncs ?? 0), 'num'),
       cell(a && a.share !== null && a.share !== undefined ? `${Math.round(a.share * 100)}% of ${a.count}` : '–', 'num'));
     return tr;
   }));
