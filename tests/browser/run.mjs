@@ -474,6 +474,44 @@ try {
     }
   });
 
+  // The cloud's ops page shows operators what waits for them: a store's quarantined changes.
+  await test('the cloud ops page shows a store with quarantined changes', async () => {
+    const cloudPort = await freePort();
+    const cloudBase = `http://127.0.0.1:${cloudPort}`;
+    const opsToken = randomBytes(24).toString('hex');
+    const cloud = start('cloud', path.join(binDir, 'shopeasy-cloud'), [
+      `--http.port=${cloudPort}`, `--state_dir=${path.join(state, 'cloud')}`, '--http.rate_limit_per_s=0',
+      `--auth.tokens=${JSON.stringify([{ name: 'ops', role: 'admin', sha256: createHash('sha256').update(opsToken).digest('hex') }])}`]);
+    const pctx = await openBrowser('ops');
+    try {
+      await waitFor('the cloud to answer /health', async () => (await fetch(`${cloudBase}/health`).catch(() => ({ ok: false }))).ok, 20000);
+      const cloudCall = async (method, p, body, token = opsToken) => {
+        const res = await fetch(cloudBase + p, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        if (res.status >= 300) throw new Error(`${method} ${p}: HTTP ${res.status} ${await res.text()}`);
+        return res.json();
+      };
+      const storeSecret = randomBytes(16).toString('hex');
+      await cloudCall('PUT', '/v1/stores/ops-s1', { name: 'Ops store', lat: STORE.lat, lon: STORE.lon, service_radius_m: 3000, secret: storeSecret });
+      const change = (seq, onHand) => ({ seq, kind: 'stock.changed', body: { sku: 'MILK-1L', sku_on_hand: onHand, sku_reserved: 0, version: seq } });
+      const answer = await cloudCall('POST', '/v1/stores/ops-s1/sync', {
+        store_id: 'ops-s1', first_seq: 1, changes: [change(1, 5), change(2, 'lots')], downstream_cursor: 0, sent_at_ms: Date.now(),
+      }, `ops-s1:${storeSecret}`);
+      if (answer.acked_seq !== 2) throw new Error(`sync answered ${JSON.stringify(answer)}`);
+      const p = pctx.pages()[0] || await pctx.newPage();
+      await p.goto(`${cloudBase}/ops`);
+      await p.fill('#token', opsToken);
+      await p.click('#token-form button[type="submit"]');
+      const row = 'tr[data-store="ops-s1"].quarantined';
+      await p.waitForSelector(row, { timeout: 10000 });
+      const warn = await p.textContent(`${row} td.warn`);
+      if (warn.trim() !== '1') throw new Error(`quarantined cell says ${warn}`);
+      await screenshot(p, 'ops-quarantine');
+    } finally {
+      await pctx.close();
+      await stop(cloud);
+    }
+  });
+
   await test('an admin sees users and the audit log', async () => {
     const actx = await openBrowser('admin');
     try {
