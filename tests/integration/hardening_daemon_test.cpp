@@ -168,17 +168,19 @@ void check_method_labels_bounded(const std::string& name, RunningDaemon& daemon)
   ASSERT_TRUE(metrics.has_value());
   ASSERT_EQ(metrics->status, 200) << metrics->body;
   const std::set<std::string> labels = method_labels(metrics->body);
-  std::string listed;
-  for (const std::string& label : labels) listed += " " + label;
-  std::cout << name << ": method labels after the flood:" << listed << "\n";
   const std::set<std::string> allowed = {"GET",   "HEAD",   "POST",    "PUT",
                                          "PATCH", "DELETE", "OPTIONS", "other"};
+  // Listed briefly: a failure may leave thousands of them.
+  std::string listed;
+  std::size_t invented = 0;
   for (const std::string& label : labels) {
-    EXPECT_TRUE(allowed.count(label)) << "metric label method=\"" << label << "\"";
+    if (allowed.count(label)) continue;
+    if (++invented <= 10) listed += " " + label;
   }
+  EXPECT_EQ(invented, 0u) << invented << " method labels outside the known verbs, e.g." << listed;
   EXPECT_LE(labels.size(), allowed.size());
   // The flood was counted, under "other".
-  EXPECT_GE(counted_as_other(metrics->body), answered) << metrics->body;
+  EXPECT_GE(counted_as_other(metrics->body), answered);
   EXPECT_EQ(metrics->body.find("method=\"ZQ"), std::string::npos);
 }
 
@@ -248,9 +250,18 @@ class ReloadSecretsTest : public ::testing::Test {
   void expect_no_secret_in_output() {
     const std::string out = edge_->process.output();
     for (const char* secret : {kMqttPassword, kStoreSecret, kNumericSecret}) {
-      EXPECT_EQ(out.find(secret), std::string::npos)
-          << "secret " << secret << " in the daemon's output:\n"
-          << out;
+      // Only the lines that leak it, so the failure stays readable.
+      std::string leaking;
+      std::size_t line_start = 0;
+      while (line_start < out.size()) {
+        std::size_t line_end = out.find('\n', line_start);
+        if (line_end == std::string::npos) line_end = out.size();
+        const std::string line = out.substr(line_start, line_end - line_start);
+        if (line.find(secret) != std::string::npos) leaking += line + "\n";
+        line_start = line_end + 1;
+      }
+      EXPECT_TRUE(leaking.empty()) << "secret " << secret << " in the daemon's output:\n"
+                                   << leaking;
     }
   }
 
