@@ -47,9 +47,26 @@ bool is_loopback_url(const std::string& url) {
   return host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
+// Whether the URL's authority carries a user name or password (user:pass@host).
+bool url_has_userinfo(const std::string& url) {
+  const std::size_t start = url.find("://");
+  if (start == std::string::npos) return false;
+  const std::string authority =
+      url.substr(start + 3, url.find_first_of("/?#", start + 3) - (start + 3));
+  return authority.find('@') != std::string::npos;
+}
+
 // Checks across keys that the schema's per-key validators cannot make.
 Status validate_edge_config(const config::Config& config) {
   const std::string url = config.get_string("sync.url");
+  // The store authenticates with sync.store_secret; a password in the URL would only be
+  // echoed by every message and log line that names the URL.
+  if (url_has_userinfo(url)) {
+    return invalid_argument(
+        "sync.url must not carry a user name or password (user@ or user:password@); the "
+        "store authenticates with sync.store_secret",
+        "sync.url");
+  }
   if (config.get_bool("sync.enabled") && url.rfind("http://", 0) == 0 && !is_loopback_url(url) &&
       !config.get_bool("sync.allow_plain_http")) {
     return invalid_argument(

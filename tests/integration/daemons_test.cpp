@@ -185,6 +185,26 @@ TEST_F(DaemonsTest, PlainHttpSyncToAnotherHostIsRefusedUnlessAllowed) {
   }
 }
 
+// A password in sync.url would be echoed by every message naming the URL: refused,
+// without repeating it.
+TEST_F(DaemonsTest, ASyncUrlWithAPasswordIsRefusedWithoutEchoingIt) {
+  for (const char* url : {"http://store1:hunter2-secret@cloud.example.com",
+                          "https://store1:hunter2-secret@cloud.example.com/v1",
+                          "https://hunter2-secret@127.0.0.1:8090"}) {
+    for (const char* allow : {"false", "true"}) {
+      auto refused =
+          ChildProcess::spawn({.argv = {binary_path("shopeasy-edge"), "--check-config",
+                                        "--sync.enabled=true", std::string("--sync.url=") + url,
+                                        std::string("--sync.allow_plain_http=") + allow}});
+      ASSERT_TRUE(refused.ok());
+      EXPECT_EQ(refused->wait_exit(10s), 2) << url << refused->describe();
+      EXPECT_NE(refused->stderr_text().find("sync.url"), std::string::npos) << refused->describe();
+      EXPECT_EQ(refused->stderr_text().find("hunter2"), std::string::npos) << refused->describe();
+      EXPECT_EQ(refused->stdout_text().find("hunter2"), std::string::npos) << refused->describe();
+    }
+  }
+}
+
 TEST_F(DaemonsTest, SecretsAreNeverEchoedInConfigurationErrors) {
   // A secret given with the wrong type, and a token table that fails validation.
   ASSERT_TRUE(dir_->write_file("edge.json",
