@@ -110,6 +110,11 @@ void EdgeStore::stop() {
 
 bool EdgeStore::stalled(std::chrono::seconds limit) const {
   if (sync_failed_.load()) return true;
+  // A disk that hangs in fdatasync leaves the writer free but nobody answered.
+  if (const std::int64_t since = sync_started_ns_.load(); since != 0) {
+    const auto now = clock_.mono_now().time_since_epoch();
+    if (now - std::chrono::nanoseconds(since) > limit) return true;
+  }
   if (queue_depth() == 0) return false;
   const auto now = clock_.mono_now().time_since_epoch();
   return now - std::chrono::nanoseconds(last_progress_ns_.load()) > limit;
@@ -176,11 +181,11 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   }
   WriteContext ctx(writer_db_, clock_);
   ctx.now_ms_ = to_unix_ms(clock_.wall_now());
-  for (auto& p : batch) {
+  auto run = [&](Pending& p) {
     auto savepoint = writer_db_.begin();
     if (!savepoint.ok()) {
       results.emplace_back(savepoint.status());
-      continue;
+      return;
     }
     ctx.pending_.clear();
     Status r = internal_error("write function did not run");
@@ -197,6 +202,23 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
       (void)savepoint->rollback();
     }
     results.push_back(std::move(r));
+  };
+  // While the previous batch's fdatasync is under way, writes that arrive join this open
+  // transaction instead of waiting for a commit of their own: the disk's latency sets the
+  // batch size, so commits (and their page writes) stay few under load, and the writer
+  // never waits for the disk.
+  for (std::size_t done = 0;;) {
+    for (; done < batch.size(); ++done) run(batch[done]);
+    if (!options_.durable || batch.size() >= options_.max_batch) break;
+    std::unique_lock lock(queue_mutex_);
+    queue_cv_.wait(lock,
+                   [&] { return stopping_ || !queue_.empty() || unsynced_batches_.load() == 0; });
+    const std::size_t n = std::min(queue_.size(), options_.max_batch - batch.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    if (n == 0) break;  // the disk caught up (or the store is stopping): commit now
   }
   Status committed = tx->commit();
   if (!committed.is_ok()) {
@@ -215,6 +237,7 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
     acknowledge(done);
     return;
   }
+  unsynced_batches_.fetch_add(1);
   {
     std::lock_guard lock(sync_mutex_);
     committed_.push_back(std::move(done));
@@ -243,7 +266,10 @@ void EdgeStore::run_syncer() {
     }
     Status synced = sync_failed_.load() ? unavailable("an earlier WAL sync failed") : [&] {
       const auto t0 = clock_.mono_now();
+      sync_started_ns_ =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
       Status s = options_.sync_wal ? options_.sync_wal() : fdatasync_wal();
+      sync_started_ns_ = 0;
       sync_seconds_.observe(std::chrono::duration<double>(clock_.mono_now() - t0).count());
       return s;
     }();
@@ -261,7 +287,13 @@ void EdgeStore::run_syncer() {
         p.set_value(unavailable("not known to be stored: " + synced.message()));
       }
     }
+    unsynced_batches_.fetch_sub(static_cast<int>(ready.size()));
     ready.clear();
+    {
+      // Under the writer's mutex, so a writer about to wait for this cannot miss it.
+      std::lock_guard lock(queue_mutex_);
+    }
+    queue_cv_.notify_all();
   }
 }
 

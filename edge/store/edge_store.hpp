@@ -12,7 +12,9 @@
 // fdatasyncs the WAL file and only then answers the batch's writers and publishes its
 // events on the EventBus, in commit order. One fdatasync covers every batch committed
 // before it, so the disk's latency no longer caps how many writes a second the single
-// writer applies. Other connections may read a committed batch before its fdatasync
+// writer applies; writes that arrive while a sync is under way join the writer's open
+// transaction, so the batch grows with the disk's latency instead of the commits
+// multiplying. Other connections may read a committed batch before its fdatasync
 // returns; no caller has been told it is stored until then. If fdatasync fails, what the
 // kernel had buffered may be lost, so the store answers every waiting and later write
 // kUnavailable and reports itself stalled, and the watchdog restarts the daemon (the
@@ -198,6 +200,11 @@ class EdgeStore {
   std::deque<Committed> committed_;
   bool writer_done_ = false;
   std::atomic<bool> sync_failed_{false};
+  // Batches committed but not yet answered; while any are, new writes join the open
+  // transaction (see commit_batch). Changed by both threads; the syncer notifies
+  // queue_cv_ after lowering it.
+  std::atomic<int> unsynced_batches_{0};
+  std::atomic<std::int64_t> sync_started_ns_{0};  // monotonic; 0 when no sync is under way
   int wal_fd_ = -1;  // the syncer thread's own descriptor of the -wal file
   std::thread syncer_;
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -249,18 +250,28 @@ TEST_F(EdgeStoreTest, DurableWriteIsAnsweredOnlyAfterItsWalSync) {
   EXPECT_EQ(answer.wait_for(0ms), std::future_status::timeout);
   EXPECT_TRUE(bus_.read(from, 10, 0ms).events.empty());
   EXPECT_EQ(count_events(), 1);  // committed, readable, not yet acknowledged
-  // The writer does not wait for the disk: the next write commits meanwhile, and waits
-  // for a sync of its own.
-  auto second = std::async(std::launch::async, [&] { return store_->write(emit_one); });
+  // The writer does not wait for the disk: the next write runs meanwhile, in an open
+  // transaction that commits once the sync under way is done.
+  std::atomic<bool> second_ran{false};
+  auto second = std::async(std::launch::async, [&] {
+    return store_->write([&](WriteContext& ctx) {
+      second_ran = true;
+      return emit_one(ctx);
+    });
+  });
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (count_events() < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
-  EXPECT_EQ(count_events(), 2);
+  while (!second_ran && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(second_ran);
   EXPECT_EQ(second.wait_for(0ms), std::future_status::timeout);
+  // A disk that hangs is a stalled store, though the writer itself is free.
+  EXPECT_FALSE(store_->stalled(30s));
+  clock_.advance(31s);
+  EXPECT_TRUE(store_->stalled(30s));
   disk_done.set_value();
   auto r = answer.get();
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   ASSERT_TRUE(second.get().ok());
+  EXPECT_FALSE(store_->stalled(30s));
   EXPECT_EQ(bus_.read(from, 10, 0ms).events.size(), 2u);
 }
 
