@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <exception>
+#include <functional>
 
 #include <opencv2/barcode.hpp>
 #include <opencv2/imgproc.hpp>
@@ -206,7 +207,14 @@ struct Crop {
   // For a rectified crop: the code's outline in the parent crop, reported as the
   // code's corners (the reader's own corners are in rectified coordinates).
   std::optional<std::array<cv::Point2f, 4>> quad;
+  // Crop pixel -> frame pixel, perspective included (rectified crops): tells whether a
+  // point of the crop shows the frame or lies beyond its edge.
+  cv::Matx33d to_frame = cv::Matx33d::eye();
 };
+
+cv::Matx33d affine3(const cv::Matx23d& m) {
+  return cv::Matx33d(m(0, 0), m(0, 1), m(0, 2), m(1, 0), m(1, 1), m(1, 2), 0, 0, 1);
+}
 
 Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
   const double a = r.across_angle;
@@ -244,6 +252,7 @@ Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
   m(1, 2) = c.y - u.y * out_w / 2 / scale - v.y * out_h / 2 / scale_v;
   Crop crop;
   crop.to_image = m;
+  crop.to_frame = affine3(m);
   cv::warpAffine(gray, crop.image, cv::Mat(m),
                  cv::Size(static_cast<int>(out_w), static_cast<int>(out_h)),
                  cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
@@ -259,6 +268,7 @@ Crop matrix_crop(const cv::Mat& gray, const CodeRegion& r) {
   cv::Matx23d m(1 / scale, 0, c.x - side / 2, 0, 1 / scale, c.y - side / 2);
   Crop crop;
   crop.to_image = m;
+  crop.to_frame = affine3(m);
   cv::warpAffine(gray, crop.image, cv::Mat(m),
                  cv::Size(static_cast<int>(out), static_cast<int>(out)),
                  cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
@@ -425,6 +435,7 @@ std::optional<Crop> rectified(const Crop& crop, bool linear, double share = 0.3)
   // Corners are reported through the crop's affine map; the perspective part only
   // moves them within the crop, so map the outline's own corners instead.
   out.to_image = crop.to_image;
+  out.to_frame = crop.to_frame * cv::Matx33d(to_crop);
   out.quad = q;
   return out;
 }
@@ -476,17 +487,57 @@ int symbol_modules(Symbology s) {
   }
 }
 
+// The direction across the bars near a scan line from `a` to `b` (unit length, pointing
+// from a towards b): the dominant gradient orientation along the line. A scan line
+// may cross the bars at a slant, so this is not the line's own direction.
+cv::Point2f across_bars(const cv::Mat& gray, cv::Point2f a, cv::Point2f b) {
+  const double len = cv::norm(b - a);
+  const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
+  double sxx = 0, sxy = 0, syy = 0;
+  for (double t = 0; t <= len; t += 0.5) {
+    const cv::Point2f p = a + u * static_cast<float>(t);
+    const int x = cvRound(p.x);
+    const int y = cvRound(p.y);
+    if (x < 1 || y < 1 || x + 1 >= gray.cols || y + 1 >= gray.rows) continue;
+    const double gx = gray.at<std::uint8_t>(y, x + 1) - gray.at<std::uint8_t>(y, x - 1);
+    const double gy = gray.at<std::uint8_t>(y + 1, x) - gray.at<std::uint8_t>(y - 1, x);
+    sxx += gx * gx;
+    sxy += gx * gy;
+    syy += gy * gy;
+  }
+  if (sxx + syy <= 0) return u;
+  const double theta = 0.5 * std::atan2(2 * sxy, sxx - syy);
+  cv::Point2f n(static_cast<float>(std::cos(theta)), static_cast<float>(std::sin(theta)));
+  if (n.dot(u) < 0) n = -n;
+  // A line nearly along the bars reads nothing; keep its own direction then.
+  return n.dot(u) < 0.25f ? u : n;
+}
+
 // Whether the quiet zones beside a linear read (its scan line from q[0] to q[1]) are
 // free of bars. A short symbol (EAN-8, UPC-E) read from a scan line across part of a
-// longer one has bars there.
-bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s) {
+// longer one has bars there: beside it on the symbol's axis, which a slanted scan line
+// leaving through the ends of the bars does not cross (the left half of an EAN-13
+// with its centre guard reads as a valid UPC-E), so the zones are looked at across
+// the bars and on lines shifted along them. A zone that lies outside the frame
+// (`in_frame` false for a sample), as for a symbol cut by the frame's edge, cannot be
+// seen to be clear and counts as not clear.
+bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s,
+                       const std::function<bool(cv::Point2f)>& in_frame) {
   const cv::Point2f a = (q[0] + q[3]) * 0.5f;
   const cv::Point2f b = (q[1] + q[2]) * 0.5f;
   const double len = cv::norm(b - a);
   if (len < 8) return true;
   const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
-  const double module = len / symbol_modules(s);
+  const cv::Point2f n = across_bars(gray, a, b);
+  const cv::Point2f along(-n.y, n.x);
+  // The symbol's width across the bars, and so its module, from the slanted line.
+  const double module = len * std::abs(n.dot(u)) / symbol_modules(s);
+  bool outside = false;
   auto sample = [&](cv::Point2f p) -> std::optional<float> {
+    if (in_frame && !in_frame(p)) {
+      outside = true;
+      return std::nullopt;
+    }
     const int x = cvRound(p.x);
     const int y = cvRound(p.y);
     if (x < 0 || y < 0 || x >= gray.cols || y >= gray.rows) return std::nullopt;
@@ -500,20 +551,27 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
       hi = std::max(hi, *v);
     }
   }
+  outside = false;  // only the zones must be in the frame
   const float contrast = hi - lo;
   if (contrast < 10) return true;
+  const float step = static_cast<float>(std::max(0.5, module / 2));
   for (int side = 0; side < 2; ++side) {
     const cv::Point2f from = side == 0 ? a : b;
-    const cv::Point2f dir = side == 0 ? -u : u;
-    float zlo = 255;
-    float zhi = 0;
-    for (double t = 1.5 * module; t <= 6.5 * module; t += std::max(0.5, module / 2)) {
-      if (auto v = sample(from + dir * static_cast<float>(t))) {
-        zlo = std::min(zlo, *v);
-        zhi = std::max(zhi, *v);
+    const cv::Point2f dir = side == 0 ? -n : n;
+    for (float shift : {0.0f, -3.0f, 3.0f}) {
+      const cv::Point2f start = from + along * static_cast<float>(shift * module);
+      float zlo = 255;
+      float zhi = 0;
+      for (float t = static_cast<float>(1.5 * module); t <= 6.5 * module; t += step) {
+        if (auto v = sample(start + dir * t)) {
+          zlo = std::min(zlo, *v);
+          zhi = std::max(zhi, *v);
+        }
       }
+      if (shift == 0.0f && outside) return false;
+      if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
     }
-    if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
+    outside = false;  // the shifted lines may leave the frame along the bars
   }
   return true;
 }
@@ -562,6 +620,7 @@ struct BarcodeDecoder::Impl {
   double started_ms = 0;  // thread CPU time when the frame's decode began
   // The reduced copy of the frame the proposals worked on (empty: none made).
   cv::Mat work;
+  cv::Size frame_size;  // of the frame being decoded
 
   bool over_budget() {
     if (options->frame_budget_ms <= 0) return false;
@@ -603,6 +662,18 @@ struct BarcodeDecoder::Impl {
     return true;
   }
 
+  // Whether a point of an image mapped to the frame by `to_frame` shows the frame.
+  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame) const {
+    const cv::Size size = frame_size;
+    return [size, to_frame](cv::Point2f p) {
+      const cv::Vec3d h = to_frame * cv::Vec3d(p.x, p.y, 1);
+      if (std::abs(h[2]) < 1e-9) return false;
+      const double x = h[0] / h[2];
+      const double y = h[1] / h[2];
+      return x >= 0 && y >= 0 && x <= size.width - 1 && y <= size.height - 1;
+    };
+  }
+
   bool covered(cv::Point2f p) const {
     for (const Detection& d : found) {
       if (d.symbology == Symbology::kEan8 || d.symbology == Symbology::kUpcE) continue;
@@ -622,7 +693,8 @@ struct BarcodeDecoder::Impl {
     const auto sym = from_zxing_format(raw.format);
     if (!sym) return false;
     if ((*sym == Symbology::kEan8 || *sym == Symbology::kUpcE) &&
-        !quiet_zones_clear(gray, raw.corners, *sym)) {
+        !quiet_zones_clear(gray, raw.corners, *sym,
+                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye()))) {
       ++stats.implausible;
       return false;
     }
@@ -693,6 +765,7 @@ struct BarcodeDecoder::Impl {
     cv::copyMakeBorder(image, c.image, pad, pad, pad, pad, cv::BORDER_CONSTANT, cv::Scalar(255));
     // padded (x, y) -> frame ((x - pad) / scale, (y - pad) / scale)
     c.to_image = cv::Matx23d(1 / scale, 0, -pad / scale, 0, 1 / scale, -pad / scale);
+    c.to_frame = affine3(c.to_image);
     return zxing(c.image, o, &c, "zxing-frame");
   }
 
@@ -725,10 +798,42 @@ struct BarcodeDecoder::Impl {
     return count_bars(upright, 0, upright.cols);
   }
 
+  // Whether the code area of a linear crop (a rectified crop's outline, else the
+  // middle of the crop, outside the margin linear_crop() adds) reaches past the frame.
+  bool reaches_past_frame(const Crop& c) const {
+    const double cw = c.image.cols;
+    const double ch = c.image.rows;
+    double x0 = 0.13 * cw, x1 = 0.87 * cw, y0 = 0.25 * ch, y1 = 0.75 * ch;
+    if (c.quad) {
+      // rectified(): a margin of 0.15 w + 8 around the outline of width w.
+      const double w = (cw - 16) / 1.3;
+      const double margin = 0.15 * w + 8;
+      x0 = margin;
+      x1 = margin + w;
+      y0 = margin;
+      y1 = std::max(margin, ch - margin);
+    }
+    const auto shows = in_frame(c.to_frame);
+    for (const cv::Point2f p : {cv::Point2f(static_cast<float>(x0), static_cast<float>(y0)),
+                                cv::Point2f(static_cast<float>(x1), static_cast<float>(y0)),
+                                cv::Point2f(static_cast<float>(x1), static_cast<float>(y1)),
+                                cv::Point2f(static_cast<float>(x0), static_cast<float>(y1))}) {
+      if (!shows(p)) return true;
+    }
+    return false;
+  }
+
   // OpenCV on a grey image; `points` are the corners to decode at (empty: detect).
   bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points, const Crop* crop,
                    const char* engine) {
     if (!opencv) return false;
+    // OpenCV decodes the area it is given without looking for quiet zones, so part of a
+    // symbol cut by the frame's edge can read as a whole (shorter) one: an area that
+    // reaches past the frame is not given to it.
+    if (crop && reaches_past_frame(*crop)) {
+      ++stats.implausible;
+      return false;
+    }
     // OpenCV 4.6's barcode detector divides by zero (SIGFPE) on images whose shorter
     // side is 41..50 pixels; small images are not given to it at all.
     if (std::min(gray.cols, gray.rows) < kMinOpenCvSide) return false;
@@ -883,6 +988,7 @@ struct BarcodeDecoder::Impl {
       cv::resize(crop.image, big.image, cv::Size(), 2, 2, cv::INTER_CUBIC);
       big.image = sharpened_by(big.image, 3.0, 1.5);
       big.to_image = crop.to_image * cv::Matx33d(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
+      big.to_frame = crop.to_frame * cv::Matx33d(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
       ++*attempts;
       if (zxing(big.image, o, &big, "zxing-sharpened")) return true;
     }
@@ -921,6 +1027,8 @@ struct BarcodeDecoder::Impl {
           cv::Size(static_cast<int>(side + 2 * margin), static_cast<int>(side + 2 * margin)),
           cv::INTER_CUBIC | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
       out.to_image = crop.to_image;
+      out.to_frame = crop.to_frame * cv::Matx33d(cv::getPerspectiveTransform(
+                                         dst, std::vector<cv::Point2f>(q.begin(), q.end())));
       out.quad = q;
       // A symbol is about half dark modules; a filled shape or a frame is not.
       const cv::Mat inner = out.image(cv::Rect(static_cast<int>(margin), static_cast<int>(margin),
@@ -981,6 +1089,7 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   s.stats = DecodeStats{};
   s.unread_bars = false;
   s.work.release();
+  s.frame_size = image.size();
   s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {
