@@ -191,6 +191,15 @@ constexpr int kMaxRetailBars = 40;
 // With a code already read, second-tier reads go only to candidates at least this
 // strong relative to the strongest.
 constexpr double kTier1ScoreShare = 0.3;
+// Second looks (see second_look()): at most this many a frame, none once the frame
+// has used this share of its budget.
+constexpr int kMaxSecondLooks = 2;
+// A linear candidate's crop is read again with the code read painted over (see
+// read_rest()) at most this often, and only when that code fills less than this
+// share of the crop's width or height.
+constexpr int kMaxRereads = 2;
+constexpr double kRestShare = 0.6;
+constexpr double kSecondLookBudgetShare = 1.5;
 
 // Crops are never larger than this a side: it bounds the cost of one read. Linear
 // crops may be wider (across the bars), as long codes need it and a row costs little.
@@ -210,6 +219,9 @@ struct Crop {
   // Crop pixel -> frame pixel, perspective included (rectified crops): tells whether a
   // point of the crop shows the frame or lies beyond its edge.
   cv::Matx33d to_frame = cv::Matx33d::eye();
+  // The part of the frame the crop was cut from (frame pixels; empty: all of it).
+  // Beyond it a crop holds padding or repeated edge pixels, not what is there.
+  cv::Rect shown;
 };
 
 cv::Matx33d affine3(const cv::Matx23d& m) {
@@ -621,6 +633,8 @@ struct BarcodeDecoder::Impl {
   // The reduced copy of the frame the proposals worked on (empty: none made).
   cv::Mat work;
   cv::Size frame_size;  // of the frame being decoded
+  // Candidates both tiers read nothing from (see second_look()).
+  std::vector<CodeRegion> left_unread;
 
   bool over_budget() {
     if (options->frame_budget_ms <= 0) return false;
@@ -645,6 +659,21 @@ struct BarcodeDecoder::Impl {
       if (other.text != d->text || other.symbology != d->symbology) continue;
       if (same_place(other.corners, corners)) return true;
     }
+    // Two different codes at one place: one of them is wrong (part of one symbol read
+    // with bars from beside it). OpenCV decodes the area it is given with fewer checks
+    // than zxing-cpp (no quiet zones), so its read gives way to zxing-cpp's.
+    const bool from_opencv = std::string_view(engine).rfind("opencv", 0) == 0;
+    for (auto it = found.begin(); it != found.end(); ++it) {
+      const bool other_opencv = it->engine.rfind("opencv", 0) == 0;
+      if (it->text == d->text || from_opencv == other_opencv) continue;
+      if (!inside(corners, centre(it->corners), 4) && !inside(it->corners, centre(corners), 4)) {
+        continue;
+      }
+      ++stats.implausible;
+      if (from_opencv) return false;
+      found.erase(it);
+      break;
+    }
     // A short code read by a scan line across part of a longer symbol (EAN-8 inside
     // an EAN-13) is replaced when the upright read of that area gives another code.
     for (auto it = found.begin(); it != found.end(); ++it) {
@@ -662,15 +691,18 @@ struct BarcodeDecoder::Impl {
     return true;
   }
 
-  // Whether a point of an image mapped to the frame by `to_frame` shows the frame.
-  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame) const {
-    const cv::Size size = frame_size;
-    return [size, to_frame](cv::Point2f p) {
+  // Whether a point of an image mapped to the frame by `to_frame` shows the frame
+  // (within `shown`, when that is set).
+  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame,
+                                            cv::Rect shown = {}) const {
+    if (shown.empty()) shown = cv::Rect(cv::Point(0, 0), frame_size);
+    return [shown, to_frame](cv::Point2f p) {
       const cv::Vec3d h = to_frame * cv::Vec3d(p.x, p.y, 1);
       if (std::abs(h[2]) < 1e-9) return false;
       const double x = h[0] / h[2];
       const double y = h[1] / h[2];
-      return x >= 0 && y >= 0 && x <= size.width - 1 && y <= size.height - 1;
+      return x >= shown.x && y >= shown.y && x <= shown.x + shown.width - 1 &&
+             y <= shown.y + shown.height - 1;
     };
   }
 
@@ -682,7 +714,8 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop, const char* engine) {
+  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop, const char* engine,
+             RawCode* read = nullptr) {
     auto r = zxing_read_one(gray, o);
     if (!r.ok()) {
       ++stats.library_errors;
@@ -694,13 +727,87 @@ struct BarcodeDecoder::Impl {
     if (!sym) return false;
     if ((*sym == Symbology::kEan8 || *sym == Symbology::kUpcE) &&
         !quiet_zones_clear(gray, raw.corners, *sym,
-                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye()))) {
+                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye(),
+                                    crop ? crop->shown : cv::Rect()))) {
       ++stats.implausible;
       return false;
     }
     std::array<cv::Point2f, 4> corners = raw.corners;
     if (crop) corners = map_quad(crop->quad ? *crop->quad : raw.corners, crop->to_image);
+    if (read) *read = raw;
     return add(Candidate{*sym, raw.text, raw.symbology_id}, corners, engine);
+  }
+
+  // A candidate holding more than the code read from it: products side by side, turned
+  // alike, join into one candidate, and its crop reads one of them. The code read (its
+  // columns in the upright crop, and the rows its bars fill) is painted over with the
+  // label's light level and the crop read again, up to kMaxRereads times.
+  void read_rest(Crop crop, RawCode raw, const ZxingReadOptions& o, int* attempts) {
+    for (int k = 0; k < kMaxRereads && !full() && !over_budget(); ++k) {
+      const cv::Rect code = upright_code_extent(crop.image, raw);
+      if (code.empty() || (code.width >= kRestShare * crop.image.cols &&
+                           code.height >= kRestShare * crop.image.rows)) {
+        return;  // nothing else fits beside it
+      }
+      crop.image = crop.image.clone();
+      crop.image(code).setTo(cv::Scalar(light_level(crop.image)));
+      ++*attempts;
+      RawCode next;
+      if (!zxing(crop.image, o, &crop, "zxing-region", &next)) return;
+      raw = next;
+    }
+  }
+
+  // The area a linear code read from an upright image covers: the scan line's span
+  // plus a tenth each side (quiet zones), and the rows around it whose contrast across
+  // that span stays at least half the scan row's (the bars). Empty when the read is
+  // not a horizontal scan line.
+  static cv::Rect upright_code_extent(const cv::Mat& img, const RawCode& raw) {
+    float x0 = 1e9f, x1 = -1e9f, ys = 0;
+    for (const cv::Point2f& p : raw.corners) {
+      x0 = std::min(x0, p.x);
+      x1 = std::max(x1, p.x);
+      ys += p.y / 4;
+    }
+    const cv::Rect all(0, 0, img.cols, img.rows);
+    const int y = cvRound(ys);
+    if (x1 - x0 < 8 || y < 0 || y >= img.rows) return {};
+    for (const cv::Point2f& p : raw.corners) {
+      if (std::abs(p.y - ys) > 0.1f * (x1 - x0) + 3) return {};  // not a row scan
+    }
+    const int c0 = std::max(0, cvFloor(x0));
+    const int c1 = std::min(img.cols, cvCeil(x1) + 1);
+    if (c1 - c0 < 8) return {};
+    auto contrast = [&](int row) {
+      cv::Scalar mean, dev;
+      cv::meanStdDev(img(cv::Rect(c0, row, c1 - c0, 1)), mean, dev);
+      return dev[0];
+    };
+    const double want = 0.5 * contrast(y);
+    int top = y;
+    int bottom = y;
+    for (int miss = 0; top > 0 && miss < 3;) miss = contrast(--top) >= want ? 0 : miss + 1;
+    for (int miss = 0; bottom + 1 < img.rows && miss < 3;) {
+      miss = contrast(++bottom) >= want ? 0 : miss + 1;
+    }
+    const int margin = static_cast<int>(0.1f * (x1 - x0)) + 4;
+    return cv::Rect(cv::Point(c0 - margin, top - 2), cv::Point(c1 + margin, bottom + 3)) & all;
+  }
+
+  // The light level of a crop: its 90th percentile grey value.
+  static std::uint8_t light_level(const cv::Mat& img) {
+    int hist[256] = {};
+    for (int y = 0; y < img.rows; ++y) {
+      const std::uint8_t* row = img.ptr<std::uint8_t>(y);
+      for (int x = 0; x < img.cols; ++x) ++hist[row[x]];
+    }
+    const std::size_t target = img.total() * 9 / 10;
+    std::size_t seen = 0;
+    for (int v = 0; v < 256; ++v) {
+      seen += static_cast<std::size_t>(hist[v]);
+      if (seen >= target) return static_cast<std::uint8_t>(v);
+    }
+    return 255;
   }
 
   // Matrix codes the proposals did not outline or the crops did not read: a symbol
@@ -813,7 +920,7 @@ struct BarcodeDecoder::Impl {
       y0 = margin;
       y1 = std::max(margin, ch - margin);
     }
-    const auto shows = in_frame(c.to_frame);
+    const auto shows = in_frame(c.to_frame, c.shown);
     for (const cv::Point2f p : {cv::Point2f(static_cast<float>(x0), static_cast<float>(y0)),
                                 cv::Point2f(static_cast<float>(x1), static_cast<float>(y0)),
                                 cv::Point2f(static_cast<float>(x1), static_cast<float>(y1)),
@@ -876,7 +983,12 @@ struct BarcodeDecoder::Impl {
         // OpenCV lists bottom-left, top-left, top-right, bottom-right.
         q = {corners[4 * i + 1], corners[4 * i + 2], corners[4 * i + 3], corners[4 * i]};
       }
-      if (!plausible_bar_count(s, bars_in_quad(gray, q, crop))) {
+      // A crop searched by OpenCV itself (a second look around a candidate) is an
+      // axis-aligned cut of the frame: its box is straightened like a whole frame's,
+      // and a symbol it finds against the crop's border may be cut there.
+      const bool searched_crop = crop && !points;
+      if (!plausible_bar_count(s, bars_in_quad(gray, q, searched_crop ? nullptr : crop)) ||
+          (searched_crop && touches_border(q, gray.size()))) {
         ++stats.implausible;
         continue;
       }
@@ -884,6 +996,65 @@ struct BarcodeDecoder::Impl {
       any = add(Candidate{s, infos[i], ""}, q, engine) || any;
     }
     return any;
+  }
+
+  // Whether a box, grown by a tenth about its centre (the ends of a long symbol), comes
+  // within a few pixels of an image's border.
+  static bool touches_border(const std::array<cv::Point2f, 4>& q, cv::Size size) {
+    const cv::Point2f c = centre(q);
+    for (const cv::Point2f& p : q) {
+      const cv::Point2f g = c + (p - c) * 1.1f;
+      if (g.x < 3 || g.y < 3 || g.x > size.width - 4 || g.y > size.height - 4) return true;
+    }
+    return false;
+  }
+
+  // A frame that gave a code but also has strong candidates every read missed (two
+  // products in view, the second keystoned or blurred): the whole-frame fallbacks,
+  // which otherwise run only on frames without any code, on a cut of the frame around
+  // each such candidate (the code read is mostly outside it, and codes read again
+  // are recognised by add()).
+  void second_look(const cv::Mat& gray) {
+    int looks = 0;
+    for (const CodeRegion& r : left_unread) {
+      if (full() || looks >= kMaxSecondLooks) break;
+      if (covered(r.box.center)) continue;
+      if (options->frame_budget_ms > 0 &&
+          thread_cpu_ms() - started_ms > kSecondLookBudgetShare * options->frame_budget_ms) {
+        stats.over_budget = true;
+        break;
+      }
+      ++looks;
+      const cv::Rect2f b = r.box.boundingRect2f();
+      const float grow_w = b.width * 0.25f + 12;
+      const float grow_h = b.height * 0.25f + 12;
+      const cv::Rect area =
+          cv::Rect(cv::Point(cvFloor(b.x - grow_w), cvFloor(b.y - grow_h)),
+                   cv::Point(cvCeil(b.x + b.width + grow_w), cvCeil(b.y + b.height + grow_h))) &
+          cv::Rect(cv::Point(0, 0), gray.size());
+      if (area.width < 32 || area.height < 32) continue;
+      Crop c;
+      c.image = gray(area).clone();
+      c.to_image = cv::Matx23d(1, 0, area.x, 0, 1, area.y);
+      c.to_frame = affine3(c.to_image);
+      c.shown = area;
+      const std::size_t before = found.size();
+      if (r.linear && options->use_opencv) opencv_read(c.image, nullptr, &c, "opencv-region");
+      if (found.size() > before || !options->use_zxing) continue;
+      ZxingReadOptions o;
+      o.formats = r.linear ? kZxLinear : (kZxQr | kZxDataMatrix);
+      o.try_harder = true;
+      o.try_rotate = true;
+      o.try_downscale = true;
+      const int pad = std::max(8, std::max(area.width, area.height) / 20);
+      Crop p;
+      cv::copyMakeBorder(c.image, p.image, pad, pad, pad, pad, cv::BORDER_CONSTANT,
+                         cv::Scalar(255));
+      p.to_image = cv::Matx23d(1, 0, area.x - pad, 0, 1, area.y - pad);
+      p.to_frame = affine3(p.to_image);
+      p.shown = area;
+      zxing(p.image, o, &p, "zxing-region");
+    }
   }
 
   // Two tiers over the candidates, best first: one cheap read of each, then the
@@ -915,11 +1086,9 @@ struct BarcodeDecoder::Impl {
       int& left = r.linear ? linear_left : matrix_left;
       if (left <= 0) continue;
       --left;
-      if (r.linear) {
-        linear_region(gray, r, 1, &attempts);
-      } else if (options->use_zxing) {
-        matrix_region(gray, r, 1, &attempts);
-      }
+      const bool read = r.linear ? linear_region(gray, r, 1, &attempts)
+                                 : (options->use_zxing && matrix_region(gray, r, 1, &attempts));
+      if (!read) left_unread.push_back(r);
     }
     stats.attempts = attempts;
   }
@@ -939,7 +1108,10 @@ struct BarcodeDecoder::Impl {
     if (tier == 0) {
       if (!options->use_zxing) return false;
       ++*attempts;
-      return zxing(crop.image, o, &crop, "zxing-region");
+      RawCode raw;
+      if (!zxing(crop.image, o, &crop, "zxing-region", &raw)) return false;
+      read_rest(crop, raw, o, attempts);
+      return true;
     }
     const std::optional<Crop> rect = rectified(crop, true);
     if (options->use_zxing && rect) {
@@ -1090,6 +1262,7 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   s.unread_bars = false;
   s.work.release();
   s.frame_size = image.size();
+  s.left_unread.clear();
   s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {
@@ -1120,6 +1293,7 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
     if (options_.use_zxing && options_.whole_frame_matrix && s.found.empty()) {
       s.whole_frame_matrix(gray);
     }
+    if (!s.found.empty() && !s.left_unread.empty()) s.second_look(gray);
   } catch (const std::exception&) {
     ++s.stats.library_errors;
   }
