@@ -191,15 +191,11 @@ constexpr int kMaxRetailBars = 40;
 // With a code already read, second-tier reads go only to candidates at least this
 // strong relative to the strongest.
 constexpr double kTier1ScoreShare = 0.3;
-// Second looks (see second_look()): at most this many a frame, none once the frame
-// has used this share of its budget.
-constexpr int kMaxSecondLooks = 2;
 // A linear candidate's crop is read again with the code read painted over (see
 // read_rest()) at most this often, and only when that code fills less than this
 // share of the crop's width or height.
 constexpr int kMaxRereads = 2;
 constexpr double kRestShare = 0.6;
-constexpr double kSecondLookBudgetShare = 1.5;
 
 // Crops are never larger than this a side: it bounds the cost of one read. Linear
 // crops may be wider (across the bars), as long codes need it and a row costs little.
@@ -219,9 +215,6 @@ struct Crop {
   // Crop pixel -> frame pixel, perspective included (rectified crops): tells whether a
   // point of the crop shows the frame or lies beyond its edge.
   cv::Matx33d to_frame = cv::Matx33d::eye();
-  // The part of the frame the crop was cut from (frame pixels; empty: all of it).
-  // Beyond it a crop holds padding or repeated edge pixels, not what is there.
-  cv::Rect shown;
 };
 
 cv::Matx33d affine3(const cv::Matx23d& m) {
@@ -633,8 +626,6 @@ struct BarcodeDecoder::Impl {
   // The reduced copy of the frame the proposals worked on (empty: none made).
   cv::Mat work;
   cv::Size frame_size;  // of the frame being decoded
-  // Candidates both tiers read nothing from (see second_look()).
-  std::vector<CodeRegion> left_unread;
 
   bool over_budget() {
     if (options->frame_budget_ms <= 0) return false;
@@ -691,11 +682,9 @@ struct BarcodeDecoder::Impl {
     return true;
   }
 
-  // Whether a point of an image mapped to the frame by `to_frame` shows the frame
-  // (within `shown`, when that is set).
-  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame,
-                                            cv::Rect shown = {}) const {
-    if (shown.empty()) shown = cv::Rect(cv::Point(0, 0), frame_size);
+  // Whether a point of an image mapped to the frame by `to_frame` shows the frame.
+  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame) const {
+    const cv::Rect shown(cv::Point(0, 0), frame_size);
     return [shown, to_frame](cv::Point2f p) {
       const cv::Vec3d h = to_frame * cv::Vec3d(p.x, p.y, 1);
       if (std::abs(h[2]) < 1e-9) return false;
@@ -727,8 +716,7 @@ struct BarcodeDecoder::Impl {
     if (!sym) return false;
     if ((*sym == Symbology::kEan8 || *sym == Symbology::kUpcE) &&
         !quiet_zones_clear(gray, raw.corners, *sym,
-                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye(),
-                                    crop ? crop->shown : cv::Rect()))) {
+                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye()))) {
       ++stats.implausible;
       return false;
     }
@@ -920,7 +908,7 @@ struct BarcodeDecoder::Impl {
       y0 = margin;
       y1 = std::max(margin, ch - margin);
     }
-    const auto shows = in_frame(c.to_frame, c.shown);
+    const auto shows = in_frame(c.to_frame);
     for (const cv::Point2f p : {cv::Point2f(static_cast<float>(x0), static_cast<float>(y0)),
                                 cv::Point2f(static_cast<float>(x1), static_cast<float>(y0)),
                                 cv::Point2f(static_cast<float>(x1), static_cast<float>(y1)),
@@ -983,12 +971,7 @@ struct BarcodeDecoder::Impl {
         // OpenCV lists bottom-left, top-left, top-right, bottom-right.
         q = {corners[4 * i + 1], corners[4 * i + 2], corners[4 * i + 3], corners[4 * i]};
       }
-      // A crop searched by OpenCV itself (a second look around a candidate) is an
-      // axis-aligned cut of the frame: its box is straightened like a whole frame's,
-      // and a symbol it finds against the crop's border may be cut there.
-      const bool searched_crop = crop && !points;
-      if (!plausible_bar_count(s, bars_in_quad(gray, q, searched_crop ? nullptr : crop)) ||
-          (searched_crop && touches_border(q, gray.size()))) {
+      if (!plausible_bar_count(s, bars_in_quad(gray, q, crop))) {
         ++stats.implausible;
         continue;
       }
@@ -996,65 +979,6 @@ struct BarcodeDecoder::Impl {
       any = add(Candidate{s, infos[i], ""}, q, engine) || any;
     }
     return any;
-  }
-
-  // Whether a box, grown by a tenth about its centre (the ends of a long symbol), comes
-  // within a few pixels of an image's border.
-  static bool touches_border(const std::array<cv::Point2f, 4>& q, cv::Size size) {
-    const cv::Point2f c = centre(q);
-    for (const cv::Point2f& p : q) {
-      const cv::Point2f g = c + (p - c) * 1.1f;
-      if (g.x < 3 || g.y < 3 || g.x > size.width - 4 || g.y > size.height - 4) return true;
-    }
-    return false;
-  }
-
-  // A frame that gave a code but also has strong candidates every read missed (two
-  // products in view, the second keystoned or blurred): the whole-frame fallbacks,
-  // which otherwise run only on frames without any code, on a cut of the frame around
-  // each such candidate (the code read is mostly outside it, and codes read again
-  // are recognised by add()).
-  void second_look(const cv::Mat& gray) {
-    int looks = 0;
-    for (const CodeRegion& r : left_unread) {
-      if (full() || looks >= kMaxSecondLooks) break;
-      if (covered(r.box.center)) continue;
-      if (options->frame_budget_ms > 0 &&
-          thread_cpu_ms() - started_ms > kSecondLookBudgetShare * options->frame_budget_ms) {
-        stats.over_budget = true;
-        break;
-      }
-      ++looks;
-      const cv::Rect2f b = r.box.boundingRect2f();
-      const float grow_w = b.width * 0.25f + 12;
-      const float grow_h = b.height * 0.25f + 12;
-      const cv::Rect area =
-          cv::Rect(cv::Point(cvFloor(b.x - grow_w), cvFloor(b.y - grow_h)),
-                   cv::Point(cvCeil(b.x + b.width + grow_w), cvCeil(b.y + b.height + grow_h))) &
-          cv::Rect(cv::Point(0, 0), gray.size());
-      if (area.width < 32 || area.height < 32) continue;
-      Crop c;
-      c.image = gray(area).clone();
-      c.to_image = cv::Matx23d(1, 0, area.x, 0, 1, area.y);
-      c.to_frame = affine3(c.to_image);
-      c.shown = area;
-      const std::size_t before = found.size();
-      if (r.linear && options->use_opencv) opencv_read(c.image, nullptr, &c, "opencv-region");
-      if (found.size() > before || !options->use_zxing) continue;
-      ZxingReadOptions o;
-      o.formats = r.linear ? kZxLinear : (kZxQr | kZxDataMatrix);
-      o.try_harder = true;
-      o.try_rotate = true;
-      o.try_downscale = true;
-      const int pad = std::max(8, std::max(area.width, area.height) / 20);
-      Crop p;
-      cv::copyMakeBorder(c.image, p.image, pad, pad, pad, pad, cv::BORDER_CONSTANT,
-                         cv::Scalar(255));
-      p.to_image = cv::Matx23d(1, 0, area.x - pad, 0, 1, area.y - pad);
-      p.to_frame = affine3(p.to_image);
-      p.shown = area;
-      zxing(p.image, o, &p, "zxing-region");
-    }
   }
 
   // Two tiers over the candidates, best first: one cheap read of each, then the
@@ -1086,9 +1010,11 @@ struct BarcodeDecoder::Impl {
       int& left = r.linear ? linear_left : matrix_left;
       if (left <= 0) continue;
       --left;
-      const bool read = r.linear ? linear_region(gray, r, 1, &attempts)
-                                 : (options->use_zxing && matrix_region(gray, r, 1, &attempts));
-      if (!read) left_unread.push_back(r);
+      if (r.linear) {
+        linear_region(gray, r, 1, &attempts);
+      } else if (options->use_zxing) {
+        matrix_region(gray, r, 1, &attempts);
+      }
     }
     stats.attempts = attempts;
   }
@@ -1262,7 +1188,6 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   s.unread_bars = false;
   s.work.release();
   s.frame_size = image.size();
-  s.left_unread.clear();
   s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {
@@ -1293,7 +1218,6 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
     if (options_.use_zxing && options_.whole_frame_matrix && s.found.empty()) {
       s.whole_frame_matrix(gray);
     }
-    if (!s.found.empty() && !s.left_unread.empty()) s.second_look(gray);
   } catch (const std::exception&) {
     ++s.stats.library_errors;
   }
