@@ -195,7 +195,7 @@ constexpr double kTier1ScoreShare = 0.3;
 // read_rest()) at most this often, and only when that code fills less than this
 // share of the crop's width or height.
 constexpr int kMaxRereads = 2;
-constexpr double kRestShare = 0.6;
+constexpr double kRestShare = 0.5;
 
 // Crops are never larger than this a side: it bounds the cost of one read. Linear
 // crops may be wider (across the bars), as long codes need it and a row costs little.
@@ -739,6 +739,7 @@ struct BarcodeDecoder::Impl {
       }
       crop.image = crop.image.clone();
       crop.image(code).setTo(cv::Scalar(light_level(crop.image)));
+      if (!has_bars_left(crop.image)) return;  // the label's edges and print, no code
       ++*attempts;
       RawCode next;
       if (!zxing(crop.image, o, &crop, "zxing-region", &next)) return;
@@ -780,6 +781,18 @@ struct BarcodeDecoder::Impl {
     }
     const int margin = static_cast<int>(0.1f * (x1 - x0)) + 4;
     return cv::Rect(cv::Point(c0 - margin, top - 2), cv::Point(c1 + margin, bottom + 3)) & all;
+  }
+
+  // Whether some row of an upright crop still crosses as many bar edges as the
+  // shortest code has (a dozen rows sampled): cheaper than a read that finds nothing.
+  static bool has_bars_left(const cv::Mat& img) {
+    const int step = std::max(1, img.rows / 12);
+    cv::Mat profile;
+    for (int y = step / 2; y < img.rows; y += step) {
+      img.row(y).convertTo(profile, CV_32F);
+      if (count_profile_edges(profile) >= kMinLinearEdges) return true;
+    }
+    return false;
   }
 
   // The light level of a crop: its 90th percentile grey value.
