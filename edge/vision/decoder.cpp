@@ -518,14 +518,17 @@ cv::Point2f across_bars(const cv::Mat& gray, cv::Point2f a, cv::Point2f b) {
   return n.dot(u) < 0.25f ? u : n;
 }
 
+// A scan line crossing the bars at more than about 12 degrees is slanted.
+constexpr float kSlantCos = 0.978f;
+
 // Whether the quiet zones beside a linear read (its scan line from q[0] to q[1]) are
 // free of bars. A short symbol (EAN-8, UPC-E) read from a scan line across part of a
-// longer one has bars there: beside it on the symbol's axis, which a slanted scan line
-// leaving through the ends of the bars does not cross (the left half of an EAN-13
-// with its centre guard reads as a valid UPC-E), so the zones are looked at across
-// the bars and on lines shifted along them. A zone that lies outside the frame
-// (`in_frame` false for a sample), as for a symbol cut by the frame's edge, cannot be
-// seen to be clear and counts as not clear.
+// longer one has bars there. A zone that lies outside the frame (`in_frame` false for
+// a sample, looked for across the bars: a slanted scan line may leave through the
+// ends of the bars) at one end only, as for a symbol cut by the frame's edge, cannot be seen
+// to be clear and counts as not clear (the left half of an EAN-13 whose first digit
+// is not 0, cut just after its centre guard, is a valid UPC-E); at both ends the
+// symbol fills the frame (a label photographed alone).
 bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s,
                        const std::function<bool(cv::Point2f)>& in_frame) {
   const cv::Point2f a = (q[0] + q[3]) * 0.5f;
@@ -533,10 +536,7 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
   const double len = cv::norm(b - a);
   if (len < 8) return true;
   const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
-  const cv::Point2f n = across_bars(gray, a, b);
-  const cv::Point2f along(-n.y, n.x);
-  // The symbol's width across the bars, and so its module, from the slanted line.
-  const double module = len * std::abs(n.dot(u)) / symbol_modules(s);
+  const double module = len / symbol_modules(s);
   bool outside = false;
   auto sample = [&](cv::Point2f p) -> std::optional<float> {
     if (in_frame && !in_frame(p)) {
@@ -556,29 +556,64 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
       hi = std::max(hi, *v);
     }
   }
-  outside = false;  // only the zones must be in the frame
   const float contrast = hi - lo;
   if (contrast < 10) return true;
-  const float step = static_cast<float>(std::max(0.5, module / 2));
+  const cv::Point2f n = across_bars(gray, a, b);
+  const double across_module = module * std::abs(n.dot(u));
+  int sides_outside = 0;
   for (int side = 0; side < 2; ++side) {
     const cv::Point2f from = side == 0 ? a : b;
-    const cv::Point2f dir = side == 0 ? -n : n;
-    for (float shift : {0.0f, -3.0f, 3.0f}) {
-      const cv::Point2f start = from + along * static_cast<float>(shift * module);
-      float zlo = 255;
-      float zhi = 0;
-      for (float t = static_cast<float>(1.5 * module); t <= 6.5 * module; t += step) {
-        if (auto v = sample(start + dir * t)) {
-          zlo = std::min(zlo, *v);
-          zhi = std::max(zhi, *v);
+    const cv::Point2f dir = side == 0 ? -u : u;
+    float zlo = 255;
+    float zhi = 0;
+    for (double t = 1.5 * module; t <= 6.5 * module; t += std::max(0.5, module / 2)) {
+      if (auto v = sample(from + dir * static_cast<float>(t))) {
+        zlo = std::min(zlo, *v);
+        zhi = std::max(zhi, *v);
+      }
+    }
+    if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
+    const cv::Point2f zone = side == 0 ? -n : n;
+    for (double t = 1.5 * across_module; t <= 6.5 * across_module; t += 0.5) {
+      if (in_frame && !in_frame(from + zone * static_cast<float>(t))) {
+        ++sides_outside;
+        break;
+      }
+    }
+    // A slanted line may leave through the ends of the bars, where the line itself
+    // shows no bars beyond: the zone is also looked at across the bars, on lines
+    // shifted along them into the symbol.
+    if (n.dot(u) > kSlantCos) continue;
+    const cv::Point2f along(-n.y, n.x);
+    for (float shift : {-3.0f, 0.0f, 3.0f}) {
+      const cv::Point2f start = from + along * static_cast<float>(shift * across_module);
+      float slo = 255;
+      float shi = 0;
+      for (double t = 1.5 * across_module; t <= 6.5 * across_module;
+           t += std::max(0.5, across_module / 2)) {
+        const cv::Point2f p = start + zone * static_cast<float>(t);
+        if (in_frame && !in_frame(p)) continue;
+        if (auto v = sample(p)) {
+          slo = std::min(slo, *v);
+          shi = std::max(shi, *v);
         }
       }
-      if (shift == 0.0f && outside) return false;
-      if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
+      if (shi > slo && shi - slo > 0.5f * contrast) return false;
     }
-    outside = false;  // the shifted lines may leave the frame along the bars
   }
-  return true;
+  return sides_outside != 1;
+}
+
+// Whether a UPC-E read is the left half of an EAN-13 read beside it: its six digits
+// are the EAN-13's second to seventh (the EAN-13's parity pattern, set by its first
+// digit, is a valid UPC-E one), and the two lie at one place. A row crossing a turned
+// EAN-13 that leaves through the ends of the bars just after the centre guard reads so.
+bool upce_is_half_of(const Detection& upce, const std::array<cv::Point2f, 4>& upce_corners,
+                     const Detection& ean13, const std::array<cv::Point2f, 4>& ean13_corners) {
+  if (upce.symbology != Symbology::kUpcE || ean13.symbology != Symbology::kEan13) return false;
+  if (upce.text.size() != 8 || ean13.text.size() != 13) return false;
+  if (upce.text.compare(1, 6, ean13.text, 1, 6) != 0) return false;
+  return same_place(upce_corners, ean13_corners);
 }
 
 }  // namespace
@@ -664,6 +699,18 @@ struct BarcodeDecoder::Impl {
       if (from_opencv) return false;
       found.erase(it);
       break;
+    }
+    // The left half of an EAN-13 read as a UPC-E, before or after the EAN-13.
+    for (auto it = found.begin(); it != found.end(); ++it) {
+      if (upce_is_half_of(*d, corners, *it, it->corners)) {
+        ++stats.implausible;
+        return false;
+      }
+      if (upce_is_half_of(*it, it->corners, *d, corners)) {
+        ++stats.implausible;
+        found.erase(it);
+        break;
+      }
     }
     // A short code read by a scan line across part of a longer symbol (EAN-8 inside
     // an EAN-13) is replaced when the upright read of that area gives another code.

@@ -124,7 +124,7 @@ json run_smoke_eval(const SmokeEvalOptions& o, std::ostream& out) {
         } else {
           floor_cell = "none set";
         }
-        if (c.contains("chain_wrong")) {
+        if (set.rfind("scenes-", 0) == 0) {
           // Scene sets: a wrong read (a code not in view, a mixed or cut code read as
           // another) is the failure that counts, with or without a read floor.
           int ceiling = max_scene_wrong;
