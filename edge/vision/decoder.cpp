@@ -978,18 +978,6 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  // Whether OpenCV's box of a whole-frame read, grown by a tenth about its centre (it
-  // hugs the bars), reaches the frame's border: the symbol may be cut there, and
-  // OpenCV reads part of a symbol as a whole shorter one.
-  static bool reaches_border(const std::array<cv::Point2f, 4>& q, cv::Size size) {
-    const cv::Point2f c = centre(q);
-    for (const cv::Point2f& p : q) {
-      const cv::Point2f g = c + (p - c) * 1.1f;
-      if (g.x < 2 || g.y < 2 || g.x > size.width - 3 || g.y > size.height - 3) return true;
-    }
-    return false;
-  }
-
   // OpenCV on a grey image; `points` are the corners to decode at (empty: detect).
   bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points, const Crop* crop,
                    const char* engine) {
@@ -1043,8 +1031,7 @@ struct BarcodeDecoder::Impl {
         // OpenCV lists bottom-left, top-left, top-right, bottom-right.
         q = {corners[4 * i + 1], corners[4 * i + 2], corners[4 * i + 3], corners[4 * i]};
       }
-      if (!plausible_bar_count(s, bars_in_quad(gray, q, crop)) ||
-          (!crop && !points && reaches_border(q, gray.size()))) {
+      if (!plausible_bar_count(s, bars_in_quad(gray, q, crop))) {
         ++stats.implausible;
         continue;
       }
