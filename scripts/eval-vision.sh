@@ -2,7 +2,9 @@
 # The vision evaluation: builds vision_eval and runs its decode, speed and shelf parts,
 # then builds it again with AddressSanitizer + UBSan and runs the degenerate-input part
 # there. Prints markdown tables (decode rates of the decoder chain next to zxing-cpp and
-# OpenCV alone and zbarimg on a sample; the same on real photos and zint renders;
+# OpenCV alone and zbarimg on a sample; the scene types: two codes in a frame, codes cut
+# by the frame's edge, larger QR and DataMatrix, catalogs sharing company prefixes; the
+# same on real photos and zint renders;
 # 1080p decoder speed; shelf-scan recall, precision and time; degenerate-input
 # outcomes) and writes them as JSON too. Seeds are fixed, so runs repeat.
 #
@@ -14,9 +16,10 @@
 #                               [--asan-build-dir DIR] [--samples DIR] [--no-build]
 #                               [--no-fuzz] [-- vision_eval args]
 #   --quick            100 images per set, 40 shelves, 1000 degenerate inputs (~3 min)
-#   --smoke            the CI check: the chain alone on the real photos, zint renders and
-#                      held-out generated scenes (about 650 images, under a minute on two
-#                      cores); exits 1 when a count falls below its floor in
+#   --smoke            the CI check: the chain alone on the real photos, zint renders,
+#                      held-out generated scenes and scene types (about 1,050 images,
+#                      about a minute on two cores); exits 1 when a count falls below its
+#                      floor (or wrong reads rise above their ceiling) in
 #                      tests/bench/vision/smoke-floors.json. No sanitizer build.
 #   --samples DIR      the real photos (default: see above)
 #   --jobs N           worker threads for the decode and shelf parts (default 2)
@@ -95,7 +98,7 @@ fi
 out_dir="$build_dir/vision-eval"
 mkdir -p "$out_dir"
 "$build_dir/bin/vision_eval" "${quick[@]}" --jobs "$jobs" --work-dir "$out_dir/work" \
-  --json "$out_dir/results.json" --samples "$samples" "${extra[@]}" decode outside speed shelf | tee "$out_dir/report.md"
+  --json "$out_dir/results.json" --samples "$samples" "${extra[@]}" decode scenes outside speed shelf | tee "$out_dir/report.md"
 
 if [ "$fuzz" = 1 ]; then
   if [ "$do_build" = 1 ]; then

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <exception>
+#include <functional>
 
 #include <opencv2/barcode.hpp>
 #include <opencv2/imgproc.hpp>
@@ -190,6 +191,11 @@ constexpr int kMaxRetailBars = 40;
 // With a code already read, second-tier reads go only to candidates at least this
 // strong relative to the strongest.
 constexpr double kTier1ScoreShare = 0.3;
+// A linear candidate's crop is read again with the code read painted over (see
+// read_rest()) at most this often, and only when that code fills less than this
+// share of the crop's width or height.
+constexpr int kMaxRereads = 2;
+constexpr double kRestShare = 0.5;
 
 // Crops are never larger than this a side: it bounds the cost of one read. Linear
 // crops may be wider (across the bars), as long codes need it and a row costs little.
@@ -206,7 +212,14 @@ struct Crop {
   // For a rectified crop: the code's outline in the parent crop, reported as the
   // code's corners (the reader's own corners are in rectified coordinates).
   std::optional<std::array<cv::Point2f, 4>> quad;
+  // Crop pixel -> frame pixel, perspective included (rectified crops): tells whether a
+  // point of the crop shows the frame or lies beyond its edge.
+  cv::Matx33d to_frame = cv::Matx33d::eye();
 };
+
+cv::Matx33d affine3(const cv::Matx23d& m) {
+  return cv::Matx33d(m(0, 0), m(0, 1), m(0, 2), m(1, 0), m(1, 1), m(1, 2), 0, 0, 1);
+}
 
 Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
   const double a = r.across_angle;
@@ -244,6 +257,7 @@ Crop linear_crop(const cv::Mat& gray, const CodeRegion& r) {
   m(1, 2) = c.y - u.y * out_w / 2 / scale - v.y * out_h / 2 / scale_v;
   Crop crop;
   crop.to_image = m;
+  crop.to_frame = affine3(m);
   cv::warpAffine(gray, crop.image, cv::Mat(m),
                  cv::Size(static_cast<int>(out_w), static_cast<int>(out_h)),
                  cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
@@ -259,6 +273,7 @@ Crop matrix_crop(const cv::Mat& gray, const CodeRegion& r) {
   cv::Matx23d m(1 / scale, 0, c.x - side / 2, 0, 1 / scale, c.y - side / 2);
   Crop crop;
   crop.to_image = m;
+  crop.to_frame = affine3(m);
   cv::warpAffine(gray, crop.image, cv::Mat(m),
                  cv::Size(static_cast<int>(out), static_cast<int>(out)),
                  cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
@@ -425,6 +440,7 @@ std::optional<Crop> rectified(const Crop& crop, bool linear, double share = 0.3)
   // Corners are reported through the crop's affine map; the perspective part only
   // moves them within the crop, so map the outline's own corners instead.
   out.to_image = crop.to_image;
+  out.to_frame = crop.to_frame * cv::Matx33d(to_crop);
   out.quad = q;
   return out;
 }
@@ -476,17 +492,57 @@ int symbol_modules(Symbology s) {
   }
 }
 
+// The direction across the bars near a scan line from `a` to `b` (unit length, pointing
+// from a towards b): the dominant gradient orientation along the line. A scan line
+// may cross the bars at a slant, so this is not the line's own direction.
+cv::Point2f across_bars(const cv::Mat& gray, cv::Point2f a, cv::Point2f b) {
+  const double len = cv::norm(b - a);
+  const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
+  double sxx = 0, sxy = 0, syy = 0;
+  for (double t = 0; t <= len; t += 0.5) {
+    const cv::Point2f p = a + u * static_cast<float>(t);
+    const int x = cvRound(p.x);
+    const int y = cvRound(p.y);
+    if (x < 1 || y < 1 || x + 1 >= gray.cols || y + 1 >= gray.rows) continue;
+    const double gx = gray.at<std::uint8_t>(y, x + 1) - gray.at<std::uint8_t>(y, x - 1);
+    const double gy = gray.at<std::uint8_t>(y + 1, x) - gray.at<std::uint8_t>(y - 1, x);
+    sxx += gx * gx;
+    sxy += gx * gy;
+    syy += gy * gy;
+  }
+  if (sxx + syy <= 0) return u;
+  const double theta = 0.5 * std::atan2(2 * sxy, sxx - syy);
+  cv::Point2f n(static_cast<float>(std::cos(theta)), static_cast<float>(std::sin(theta)));
+  if (n.dot(u) < 0) n = -n;
+  // A line nearly along the bars reads nothing; keep its own direction then.
+  return n.dot(u) < 0.25f ? u : n;
+}
+
+// A scan line crossing the bars at more than about 12 degrees is slanted.
+constexpr float kSlantCos = 0.978f;
+
 // Whether the quiet zones beside a linear read (its scan line from q[0] to q[1]) are
 // free of bars. A short symbol (EAN-8, UPC-E) read from a scan line across part of a
-// longer one has bars there.
-bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s) {
+// longer one has bars there. A zone that lies outside the frame (`in_frame` false for
+// a sample, looked for across the bars: a slanted scan line may leave through the
+// ends of the bars) at one end only, as for a symbol cut by the frame's edge, cannot be seen
+// to be clear and counts as not clear (the left half of an EAN-13 whose first digit
+// is not 0, cut just after its centre guard, is a valid UPC-E); at both ends the
+// symbol fills the frame (a label photographed alone).
+bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q, Symbology s,
+                       const std::function<bool(cv::Point2f)>& in_frame) {
   const cv::Point2f a = (q[0] + q[3]) * 0.5f;
   const cv::Point2f b = (q[1] + q[2]) * 0.5f;
   const double len = cv::norm(b - a);
   if (len < 8) return true;
   const cv::Point2f u = (b - a) * static_cast<float>(1.0 / len);
   const double module = len / symbol_modules(s);
+  bool outside = false;
   auto sample = [&](cv::Point2f p) -> std::optional<float> {
+    if (in_frame && !in_frame(p)) {
+      outside = true;
+      return std::nullopt;
+    }
     const int x = cvRound(p.x);
     const int y = cvRound(p.y);
     if (x < 0 || y < 0 || x >= gray.cols || y >= gray.rows) return std::nullopt;
@@ -502,6 +558,9 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
   }
   const float contrast = hi - lo;
   if (contrast < 10) return true;
+  const cv::Point2f n = across_bars(gray, a, b);
+  const double across_module = module * std::abs(n.dot(u));
+  int sides_outside = 0;
   for (int side = 0; side < 2; ++side) {
     const cv::Point2f from = side == 0 ? a : b;
     const cv::Point2f dir = side == 0 ? -u : u;
@@ -514,8 +573,47 @@ bool quiet_zones_clear(const cv::Mat& gray, const std::array<cv::Point2f, 4>& q,
       }
     }
     if (zhi > zlo && zhi - zlo > 0.5f * contrast) return false;
+    const cv::Point2f zone = side == 0 ? -n : n;
+    for (double t = 1.5 * across_module; t <= 6.5 * across_module; t += 0.5) {
+      if (in_frame && !in_frame(from + zone * static_cast<float>(t))) {
+        ++sides_outside;
+        break;
+      }
+    }
+    // A slanted line may leave through the ends of the bars, where the line itself
+    // shows no bars beyond: the zone is also looked at across the bars, on lines
+    // shifted along them into the symbol.
+    if (n.dot(u) > kSlantCos) continue;
+    const cv::Point2f along(-n.y, n.x);
+    for (float shift : {-3.0f, 0.0f, 3.0f}) {
+      const cv::Point2f start = from + along * static_cast<float>(shift * across_module);
+      float slo = 255;
+      float shi = 0;
+      for (double t = 1.5 * across_module; t <= 6.5 * across_module;
+           t += std::max(0.5, across_module / 2)) {
+        const cv::Point2f p = start + zone * static_cast<float>(t);
+        if (in_frame && !in_frame(p)) continue;
+        if (auto v = sample(p)) {
+          slo = std::min(slo, *v);
+          shi = std::max(shi, *v);
+        }
+      }
+      if (shi > slo && shi - slo > 0.5f * contrast) return false;
+    }
   }
-  return true;
+  return sides_outside != 1;
+}
+
+// Whether a UPC-E read is the left half of an EAN-13 read beside it: its six digits
+// are the EAN-13's second to seventh (the EAN-13's parity pattern, set by its first
+// digit, is a valid UPC-E one), and the two lie at one place. A row crossing a turned
+// EAN-13 that leaves through the ends of the bars just after the centre guard reads so.
+bool upce_is_half_of(const Detection& upce, const std::array<cv::Point2f, 4>& upce_corners,
+                     const Detection& ean13, const std::array<cv::Point2f, 4>& ean13_corners) {
+  if (upce.symbology != Symbology::kUpcE || ean13.symbology != Symbology::kEan13) return false;
+  if (upce.text.size() != 8 || ean13.text.size() != 13) return false;
+  if (upce.text.compare(1, 6, ean13.text, 1, 6) != 0) return false;
+  return same_place(upce_corners, ean13_corners);
 }
 
 }  // namespace
@@ -562,6 +660,7 @@ struct BarcodeDecoder::Impl {
   double started_ms = 0;  // thread CPU time when the frame's decode began
   // The reduced copy of the frame the proposals worked on (empty: none made).
   cv::Mat work;
+  cv::Size frame_size;  // of the frame being decoded
 
   bool over_budget() {
     if (options->frame_budget_ms <= 0) return false;
@@ -586,6 +685,33 @@ struct BarcodeDecoder::Impl {
       if (other.text != d->text || other.symbology != d->symbology) continue;
       if (same_place(other.corners, corners)) return true;
     }
+    // Two different codes at one place: one of them is wrong (part of one symbol read
+    // with bars from beside it). OpenCV decodes the area it is given with fewer checks
+    // than zxing-cpp (no quiet zones), so its read gives way to zxing-cpp's.
+    const bool from_opencv = std::string_view(engine).rfind("opencv", 0) == 0;
+    for (auto it = found.begin(); it != found.end(); ++it) {
+      const bool other_opencv = it->engine.rfind("opencv", 0) == 0;
+      if (it->text == d->text || from_opencv == other_opencv) continue;
+      if (!inside(corners, centre(it->corners), 4) && !inside(it->corners, centre(corners), 4)) {
+        continue;
+      }
+      ++stats.implausible;
+      if (from_opencv) return false;
+      found.erase(it);
+      break;
+    }
+    // The left half of an EAN-13 read as a UPC-E, before or after the EAN-13.
+    for (auto it = found.begin(); it != found.end(); ++it) {
+      if (upce_is_half_of(*d, corners, *it, it->corners)) {
+        ++stats.implausible;
+        return false;
+      }
+      if (upce_is_half_of(*it, it->corners, *d, corners)) {
+        ++stats.implausible;
+        found.erase(it);
+        break;
+      }
+    }
     // A short code read by a scan line across part of a longer symbol (EAN-8 inside
     // an EAN-13) is replaced when the upright read of that area gives another code.
     for (auto it = found.begin(); it != found.end(); ++it) {
@@ -603,6 +729,19 @@ struct BarcodeDecoder::Impl {
     return true;
   }
 
+  // Whether a point of an image mapped to the frame by `to_frame` shows the frame.
+  std::function<bool(cv::Point2f)> in_frame(const cv::Matx33d& to_frame) const {
+    const cv::Rect shown(cv::Point(0, 0), frame_size);
+    return [shown, to_frame](cv::Point2f p) {
+      const cv::Vec3d h = to_frame * cv::Vec3d(p.x, p.y, 1);
+      if (std::abs(h[2]) < 1e-9) return false;
+      const double x = h[0] / h[2];
+      const double y = h[1] / h[2];
+      return x >= shown.x && y >= shown.y && x <= shown.x + shown.width - 1 &&
+             y <= shown.y + shown.height - 1;
+    };
+  }
+
   bool covered(cv::Point2f p) const {
     for (const Detection& d : found) {
       if (d.symbology == Symbology::kEan8 || d.symbology == Symbology::kUpcE) continue;
@@ -611,7 +750,8 @@ struct BarcodeDecoder::Impl {
     return false;
   }
 
-  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop, const char* engine) {
+  bool zxing(const cv::Mat& gray, const ZxingReadOptions& o, const Crop* crop, const char* engine,
+             RawCode* read = nullptr) {
     auto r = zxing_read_one(gray, o);
     if (!r.ok()) {
       ++stats.library_errors;
@@ -622,13 +762,100 @@ struct BarcodeDecoder::Impl {
     const auto sym = from_zxing_format(raw.format);
     if (!sym) return false;
     if ((*sym == Symbology::kEan8 || *sym == Symbology::kUpcE) &&
-        !quiet_zones_clear(gray, raw.corners, *sym)) {
+        !quiet_zones_clear(gray, raw.corners, *sym,
+                           in_frame(crop ? crop->to_frame : cv::Matx33d::eye()))) {
       ++stats.implausible;
       return false;
     }
     std::array<cv::Point2f, 4> corners = raw.corners;
     if (crop) corners = map_quad(crop->quad ? *crop->quad : raw.corners, crop->to_image);
+    if (read) *read = raw;
     return add(Candidate{*sym, raw.text, raw.symbology_id}, corners, engine);
+  }
+
+  // A candidate holding more than the code read from it: products side by side, turned
+  // alike, join into one candidate, and its crop reads one of them. The code read (its
+  // columns in the upright crop, and the rows its bars fill) is painted over with the
+  // label's light level and the crop read again, up to kMaxRereads times.
+  void read_rest(Crop crop, RawCode raw, const ZxingReadOptions& o, int* attempts) {
+    for (int k = 0; k < kMaxRereads && !full() && !over_budget(); ++k) {
+      const cv::Rect code = upright_code_extent(crop.image, raw);
+      if (code.empty() || (code.width >= kRestShare * crop.image.cols &&
+                           code.height >= kRestShare * crop.image.rows)) {
+        return;  // nothing else fits beside it
+      }
+      crop.image = crop.image.clone();
+      crop.image(code).setTo(cv::Scalar(light_level(crop.image)));
+      if (!has_bars_left(crop.image)) return;  // the label's edges and print, no code
+      ++*attempts;
+      RawCode next;
+      if (!zxing(crop.image, o, &crop, "zxing-region", &next)) return;
+      raw = next;
+    }
+  }
+
+  // The area a linear code read from an upright image covers: the scan line's span
+  // plus a tenth each side (quiet zones), and the rows around it whose contrast across
+  // that span stays at least half the scan row's (the bars). Empty when the read is
+  // not a horizontal scan line.
+  static cv::Rect upright_code_extent(const cv::Mat& img, const RawCode& raw) {
+    float x0 = 1e9f, x1 = -1e9f, ys = 0;
+    for (const cv::Point2f& p : raw.corners) {
+      x0 = std::min(x0, p.x);
+      x1 = std::max(x1, p.x);
+      ys += p.y / 4;
+    }
+    const cv::Rect all(0, 0, img.cols, img.rows);
+    const int y = cvRound(ys);
+    if (x1 - x0 < 8 || y < 0 || y >= img.rows) return {};
+    for (const cv::Point2f& p : raw.corners) {
+      if (std::abs(p.y - ys) > 0.1f * (x1 - x0) + 3) return {};  // not a row scan
+    }
+    const int c0 = std::max(0, cvFloor(x0));
+    const int c1 = std::min(img.cols, cvCeil(x1) + 1);
+    if (c1 - c0 < 8) return {};
+    auto contrast = [&](int row) {
+      cv::Scalar mean, dev;
+      cv::meanStdDev(img(cv::Rect(c0, row, c1 - c0, 1)), mean, dev);
+      return dev[0];
+    };
+    const double want = 0.5 * contrast(y);
+    int top = y;
+    int bottom = y;
+    for (int miss = 0; top > 0 && miss < 3;) miss = contrast(--top) >= want ? 0 : miss + 1;
+    for (int miss = 0; bottom + 1 < img.rows && miss < 3;) {
+      miss = contrast(++bottom) >= want ? 0 : miss + 1;
+    }
+    const int margin = static_cast<int>(0.1f * (x1 - x0)) + 4;
+    return cv::Rect(cv::Point(c0 - margin, top - 2), cv::Point(c1 + margin, bottom + 3)) & all;
+  }
+
+  // Whether some row of an upright crop still crosses as many bar edges as the
+  // shortest code has (a dozen rows sampled): cheaper than a read that finds nothing.
+  static bool has_bars_left(const cv::Mat& img) {
+    const int step = std::max(1, img.rows / 12);
+    cv::Mat profile;
+    for (int y = step / 2; y < img.rows; y += step) {
+      img.row(y).convertTo(profile, CV_32F);
+      if (count_profile_edges(profile) >= kMinLinearEdges) return true;
+    }
+    return false;
+  }
+
+  // The light level of a crop: its 90th percentile grey value.
+  static std::uint8_t light_level(const cv::Mat& img) {
+    int hist[256] = {};
+    for (int y = 0; y < img.rows; ++y) {
+      const std::uint8_t* row = img.ptr<std::uint8_t>(y);
+      for (int x = 0; x < img.cols; ++x) ++hist[row[x]];
+    }
+    const std::size_t target = img.total() * 9 / 10;
+    std::size_t seen = 0;
+    for (int v = 0; v < 256; ++v) {
+      seen += static_cast<std::size_t>(hist[v]);
+      if (seen >= target) return static_cast<std::uint8_t>(v);
+    }
+    return 255;
   }
 
   // Matrix codes the proposals did not outline or the crops did not read: a symbol
@@ -693,6 +920,7 @@ struct BarcodeDecoder::Impl {
     cv::copyMakeBorder(image, c.image, pad, pad, pad, pad, cv::BORDER_CONSTANT, cv::Scalar(255));
     // padded (x, y) -> frame ((x - pad) / scale, (y - pad) / scale)
     c.to_image = cv::Matx23d(1 / scale, 0, -pad / scale, 0, 1 / scale, -pad / scale);
+    c.to_frame = affine3(c.to_image);
     return zxing(c.image, o, &c, "zxing-frame");
   }
 
@@ -725,10 +953,42 @@ struct BarcodeDecoder::Impl {
     return count_bars(upright, 0, upright.cols);
   }
 
+  // Whether the code area of a linear crop (a rectified crop's outline, else the
+  // middle of the crop, outside the margin linear_crop() adds) reaches past the frame.
+  bool reaches_past_frame(const Crop& c) const {
+    const double cw = c.image.cols;
+    const double ch = c.image.rows;
+    double x0 = 0.13 * cw, x1 = 0.87 * cw, y0 = 0.25 * ch, y1 = 0.75 * ch;
+    if (c.quad) {
+      // rectified(): a margin of 0.15 w + 8 around the outline of width w.
+      const double w = (cw - 16) / 1.3;
+      const double margin = 0.15 * w + 8;
+      x0 = margin;
+      x1 = margin + w;
+      y0 = margin;
+      y1 = std::max(margin, ch - margin);
+    }
+    const auto shows = in_frame(c.to_frame);
+    for (const cv::Point2f p : {cv::Point2f(static_cast<float>(x0), static_cast<float>(y0)),
+                                cv::Point2f(static_cast<float>(x1), static_cast<float>(y0)),
+                                cv::Point2f(static_cast<float>(x1), static_cast<float>(y1)),
+                                cv::Point2f(static_cast<float>(x0), static_cast<float>(y1))}) {
+      if (!shows(p)) return true;
+    }
+    return false;
+  }
+
   // OpenCV on a grey image; `points` are the corners to decode at (empty: detect).
   bool opencv_read(const cv::Mat& gray, const std::vector<cv::Point2f>* points, const Crop* crop,
                    const char* engine) {
     if (!opencv) return false;
+    // OpenCV decodes the area it is given without looking for quiet zones, so part of a
+    // symbol cut by the frame's edge can read as a whole (shorter) one: an area that
+    // reaches past the frame is not given to it.
+    if (crop && reaches_past_frame(*crop)) {
+      ++stats.implausible;
+      return false;
+    }
     // OpenCV 4.6's barcode detector divides by zero (SIGFPE) on images whose shorter
     // side is 41..50 pixels; small images are not given to it at all.
     if (std::min(gray.cols, gray.rows) < kMinOpenCvSide) return false;
@@ -834,7 +1094,10 @@ struct BarcodeDecoder::Impl {
     if (tier == 0) {
       if (!options->use_zxing) return false;
       ++*attempts;
-      return zxing(crop.image, o, &crop, "zxing-region");
+      RawCode raw;
+      if (!zxing(crop.image, o, &crop, "zxing-region", &raw)) return false;
+      read_rest(crop, raw, o, attempts);
+      return true;
     }
     const std::optional<Crop> rect = rectified(crop, true);
     if (options->use_zxing && rect) {
@@ -883,6 +1146,7 @@ struct BarcodeDecoder::Impl {
       cv::resize(crop.image, big.image, cv::Size(), 2, 2, cv::INTER_CUBIC);
       big.image = sharpened_by(big.image, 3.0, 1.5);
       big.to_image = crop.to_image * cv::Matx33d(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
+      big.to_frame = crop.to_frame * cv::Matx33d(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
       ++*attempts;
       if (zxing(big.image, o, &big, "zxing-sharpened")) return true;
     }
@@ -921,6 +1185,8 @@ struct BarcodeDecoder::Impl {
           cv::Size(static_cast<int>(side + 2 * margin), static_cast<int>(side + 2 * margin)),
           cv::INTER_CUBIC | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
       out.to_image = crop.to_image;
+      out.to_frame = crop.to_frame * cv::Matx33d(cv::getPerspectiveTransform(
+                                         dst, std::vector<cv::Point2f>(q.begin(), q.end())));
       out.quad = q;
       // A symbol is about half dark modules; a filled shape or a frame is not.
       const cv::Mat inner = out.image(cv::Rect(static_cast<int>(margin), static_cast<int>(margin),
@@ -981,6 +1247,7 @@ StatusOr<std::vector<Detection>> BarcodeDecoder::decode(const cv::Mat& image, De
   s.stats = DecodeStats{};
   s.unread_bars = false;
   s.work.release();
+  s.frame_size = image.size();
   s.started_ms = thread_cpu_ms();
   s.options = &options_;
   try {

@@ -20,7 +20,12 @@
 // Every decoded code is validated with edge/barcode: a GTIN or GS1 string failing a
 // check digit is dropped and counted, never corrected. Short reads (EAN-8, UPC-E) with
 // bars in their quiet zones, and OpenCV reads from areas holding more bars than the
-// symbol has, are dropped as parts of longer symbols. Library failures (exceptions,
+// symbol has, are dropped as parts of longer symbols, and so are short reads whose
+// quiet zone lies beyond the frame at one end (a symbol cut by the frame), UPC-Es that
+// are the left half of an EAN-13 read beside them, and OpenCV reads at the place of a
+// different zxing-cpp read. Several codes in a frame are each reported once: region
+// candidates joining codes turned differently are also split by bar direction, and a
+// candidate's crop is read again with the code read from it painted over. Library failures (exceptions,
 // zxing-cpp assertions, OpenCV's division by zero on small images) are contained.
 #pragma once
 

@@ -1,11 +1,13 @@
 #include "edge/vision/decoder.hpp"
 
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
 #include "edge/vision/test_support.hpp"
+#include "tools/vision-gen/scene_types.hpp"
 
 namespace shopeasy::edge::vision {
 namespace {
@@ -90,6 +92,110 @@ TEST(Decoder, FindsSeveralCodesInOneFrame) {
   for (const Detection& d : *found) gtins.insert(d.gtin14);
   EXPECT_TRUE(gtins.count("04006381333931"));
   EXPECT_TRUE(gtins.count("09506000134352"));
+}
+
+// An EAN-13 whose first digit is not 0 has a left half (start guard, six digits, centre
+// guard and the next module) that reads as a valid UPC-E: its parity pattern is one of
+// UPC-E's, which carry the check digit. A row crossing a turned EAN-13 that leaves
+// through the ends of the bars after the centre guard, or a frame cutting the symbol
+// there, shows exactly that.
+TEST(Decoder, NeverReadsTheLeftHalfOfAnEan13AsUpcE) {
+  BarcodeDecoder decoder;
+  // Frames of the evaluation's shared-prefix sets (seed 1, scene_eval.cpp's seeding)
+  // where rows crossing a turned EAN-13 gave such a UPC-E.
+  struct Frame {
+    vision_gen::Difficulty level;
+    std::uint32_t index;
+  };
+  for (const Frame f :
+       {Frame{vision_gen::Difficulty::kMedium, 12}, Frame{vision_gen::Difficulty::kMedium, 28},
+        Frame{vision_gen::Difficulty::kHard, 19}}) {
+    const std::uint32_t set_seed =
+        104729u + 4u * 15485863u + static_cast<std::uint32_t>(f.level) * 10007u;
+    std::mt19937 content(set_seed + f.index * 2654435761u);
+    std::mt19937 scene(set_seed ^ (f.index * 40503u + 17u));
+    auto s = vision_gen::make_typed_scene(vision_gen::SceneType::kSharedPrefix, CodeKind::kEan13,
+                                          f.level, content, scene);
+    ASSERT_TRUE(s.ok());
+    auto found = decoder.decode(s->image);
+    ASSERT_TRUE(found.ok());
+    for (const Detection& d : *found) {
+      EXPECT_EQ(d.text, s->symbols[0].content)
+          << "frame " << f.index << ": " << d.text << " via " << d.engine;
+    }
+  }
+  auto sym = vision_gen::encode(CodeKind::kEan13, "4006381333931");
+  ASSERT_TRUE(sym.ok());
+  // Cut by the frame's right edge around the centre guard (51 of 95 modules in view).
+  for (double cut = 0.40; cut <= 0.50; cut += 0.004) {
+    vision_gen::SceneParams p;
+    p.px_per_module = 3;
+    p.cut_edge = 2;
+    p.cut_fraction = cut;
+    std::mt19937 rng(static_cast<std::uint32_t>(cut * 1000));
+    auto found = decoder.decode(vision_gen::render_scene(*sym, p, rng, nullptr));
+    ASSERT_TRUE(found.ok());
+    for (const Detection& d : *found) {
+      ADD_FAILURE() << "cut " << cut << ": read " << symbology_name(d.symbology) << " " << d.text
+                    << " via " << d.engine;
+    }
+  }
+}
+
+// A code cut by the frame's edge may go unread, but no part of it may read as another
+// code (OpenCV decodes the area it is given, quiet zones or not).
+TEST(Decoder, CodesCutByTheFrameGiveNoWrongRead) {
+  BarcodeDecoder decoder;
+  int wrong = 0;
+  for (CodeKind kind : {CodeKind::kEan13, CodeKind::kUpcA, CodeKind::kEan8, CodeKind::kCode128,
+                        CodeKind::kGs1_128}) {
+    for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+      std::mt19937 content(seed * 31 + static_cast<std::uint32_t>(kind));
+      std::mt19937 scene(seed * 977 + static_cast<std::uint32_t>(kind));
+      auto s = vision_gen::make_typed_scene(vision_gen::SceneType::kCut, kind,
+                                            vision_gen::Difficulty::kMedium, content, scene);
+      ASSERT_TRUE(s.ok());
+      auto found = decoder.decode(s->image);
+      ASSERT_TRUE(found.ok());
+      for (const Detection& d : *found) {
+        const bool right = d.text == s->symbols[0].content ||
+                           (kind == CodeKind::kGs1_128 && !d.gtin14.empty() &&
+                            s->symbols[0].content.find(d.gtin14) != std::string::npos);
+        if (!right) {
+          ++wrong;
+          ADD_FAILURE() << vision_gen::code_kind_name(kind) << " seed " << seed << " cut "
+                        << s->cut_fraction << ": read " << symbology_name(d.symbology) << " "
+                        << d.text << " via " << d.engine;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+// Two products of one brand side by side (EAN-13s sharing the company prefix): both
+// codes, each once, and nothing mixed from the two.
+TEST(Decoder, ReadsTwoCodesOfOneBrandSideBySide) {
+  BarcodeDecoder decoder;
+  int both = 0;
+  for (std::uint32_t seed = 1; seed <= 6; ++seed) {
+    std::mt19937 content(seed);
+    std::mt19937 scene(seed * 13);
+    auto s = vision_gen::make_typed_scene(vision_gen::SceneType::kTwoCodes, CodeKind::kEan13,
+                                          vision_gen::Difficulty::kClean, content, scene);
+    ASSERT_TRUE(s.ok());
+    auto found = decoder.decode(s->image);
+    ASSERT_TRUE(found.ok());
+    std::set<std::string> read;
+    for (const Detection& d : *found) {
+      EXPECT_TRUE(d.text == s->symbols[0].content || d.text == s->symbols[1].content)
+          << "seed " << seed << ": " << d.text << " is neither " << s->symbols[0].content << " nor "
+          << s->symbols[1].content;
+      EXPECT_TRUE(read.insert(d.text).second) << "seed " << seed << ": " << d.text << " twice";
+    }
+    both += read.size() == 2;
+  }
+  EXPECT_GE(both, 5);
 }
 
 TEST(Decoder, KeepsGs1AndIso15434Separators) {

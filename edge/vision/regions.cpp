@@ -14,6 +14,13 @@ constexpr float kMinEnergy = 1500.0f;
 // Coherence above which gradients count as parallel (bars), below which as mixed.
 constexpr float kLinearCoherence = 0.7f;
 constexpr float kMatrixCoherence = 0.55f;
+// A linear area whose gradients are less parallel than this joins codes turned
+// differently; it is also proposed split by bar direction.
+constexpr double kSplitCoherence = 0.8;
+// Bar directions are split into bins this wide, each taking in cells this far from
+// its centre (the bins overlap, so a code's bars do not straddle two of them).
+constexpr double kDirectionBin = CV_PI / 6;
+constexpr double kDirectionReach = CV_PI / 9;
 // Windows cut from one elongated matrix area, at most.
 constexpr int kMaxWindows = 12;
 // Share of a candidate's bounding rectangle its cells must cover.
@@ -71,6 +78,8 @@ void collect(const cv::Mat& mask, const cv::Mat& jxx, const cv::Mat& jyy, const 
     CodeRegion region;
     region.linear = linear;
     region.across_angle = 0.5 * std::atan2(2 * blob.jxy, blob.jxx - blob.jyy);
+    region.coherence =
+        std::hypot(blob.jxx - blob.jyy, 2 * blob.jxy) / std::max(1e-3, blob.jxx + blob.jyy);
     if (region.across_angle < 0) region.across_angle += CV_PI;
     // Cell (x, y) covers pixels [x, x + 1) * scale; a blob of n cells spans n cells.
     const float s = static_cast<float>(scale);
@@ -149,6 +158,55 @@ std::vector<CodeRegion> propose_regions(const cv::Mat& gray, const RegionOptions
   cv::morphologyEx(matrix_mask, matrix_mask, cv::MORPH_CLOSE, k3);
   const double to_image = scale * kCell;
   collect(linear_mask, jxx, jyy, jxy, energy, true, to_image, options, &out);
+  // Codes side by side join into one area when labels, lines or the codes themselves
+  // touch; the crop of that area reads one of them. Where such an area holds bars of
+  // more than one direction, its cells are also grouped by direction, and each group's
+  // parts inside it proposed on their own.
+  std::vector<CodeRegion> mixed;
+  for (const CodeRegion& r : out) {
+    if (r.linear && r.coherence < kSplitCoherence) mixed.push_back(r);
+  }
+  if (!mixed.empty()) {
+    cv::Mat angle(jxx.size(), CV_32F);
+    for (int y = 0; y < angle.rows; ++y) {
+      for (int x = 0; x < angle.cols; ++x) {
+        float a =
+            0.5f * std::atan2(2 * jxy.at<float>(y, x), jxx.at<float>(y, x) - jyy.at<float>(y, x));
+        if (a < 0) a += static_cast<float>(CV_PI);
+        angle.at<float>(y, x) = a;
+      }
+    }
+    const std::size_t whole = out.size();
+    for (double centre = 0; centre < CV_PI - 1e-6; centre += kDirectionBin) {
+      cv::Mat bin(angle.size(), CV_8U);
+      for (int y = 0; y < angle.rows; ++y) {
+        for (int x = 0; x < angle.cols; ++x) {
+          double d = std::abs(angle.at<float>(y, x) - centre);
+          d = std::min(d, CV_PI - d);
+          bin.at<std::uint8_t>(y, x) = d <= kDirectionReach ? 255 : 0;
+        }
+      }
+      bin &= linear_mask;
+      cv::morphologyEx(bin, bin, cv::MORPH_CLOSE, k3);
+      std::vector<CodeRegion> parts;
+      collect(bin, jxx, jyy, jxy, energy, true, to_image, options, &parts);
+      for (CodeRegion& part : parts) {
+        const bool inside_mixed = std::any_of(mixed.begin(), mixed.end(), [&](const CodeRegion& m) {
+          std::vector<cv::Point2f> poly(4);
+          m.box.points(poly.data());
+          return cv::pointPolygonTest(poly, part.box.center, false) >= 0 &&
+                 part.box.size.area() < 0.8 * m.box.size.area();
+        });
+        const bool seen = std::any_of(
+            out.begin(), out.begin() + static_cast<long>(whole), [&](const CodeRegion& o) {
+              return o.linear && cv::norm(o.box.center - part.box.center) < 2 * to_image &&
+                     std::abs(o.box.size.area() - part.box.size.area()) <
+                         0.3 * part.box.size.area();
+            });
+        if (inside_mixed && !seen) out.push_back(part);
+      }
+    }
+  }
   collect(matrix_mask, jxx, jyy, jxy, energy, false, to_image, options, &out);
   // A matrix code beside other busy areas joins them through thin bridges, and the
   // joined blob fails the fill test or is cut into windows: opened, the code's solid

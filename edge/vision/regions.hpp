@@ -16,6 +16,9 @@ struct CodeRegion {
   // Direction across the bars (the gradient), radians in [0, pi); linear only.
   double across_angle = 0;
   double score = 0;  // larger first
+  // How parallel the gradients of the whole area are (0..1); linear only. Low for an
+  // area joining codes turned differently (two products side by side).
+  double coherence = 1;
 };
 
 struct RegionOptions {

@@ -14,6 +14,7 @@
 
 #include "tools/vision-gen/encoders.hpp"
 #include "tools/vision-gen/scene.hpp"
+#include "tools/vision-gen/scene_types.hpp"
 #include "tools/vision-gen/shelf.hpp"
 
 namespace shopeasy::vision_gen {
@@ -25,6 +26,8 @@ int usage(std::ostream& err, const std::string& problem) {
   err << "shopeasy-vision-gen: " << problem << "\n"
       << "usage: shopeasy-vision-gen code --symbology NAME [--content TEXT] [--level LEVEL] "
          "[--seed N] --out FILE\n"
+      << "       shopeasy-vision-gen scene --type two-codes|cut|large-matrix|shared-prefix "
+         "--symbology NAME [--level LEVEL] [--seed N] --out FILE\n"
       << "       shopeasy-vision-gen set --symbology NAME|none --level LEVEL --count N [--seed N] "
          "--dir DIR\n"
       << "       shopeasy-vision-gen shelf [--seed N] [--rows R] [--slots S] [--no-markers] "
@@ -121,6 +124,41 @@ int code_command(const Args& a, std::ostream& out, std::ostream& err) {
                         {"corners", corners}}
              .dump()
       << "\n";
+  return 0;
+}
+
+// One frame of a scene type: the image, and every code in it with its corners.
+int scene_command(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto type = parse_scene_type(a.get("type"));
+  if (!type) return usage(err, "--type must be two-codes, cut, large-matrix or shared-prefix");
+  const auto kind = parse_code_kind(a.get("symbology"));
+  if (!kind) return usage(err, "--symbology must name a symbology");
+  const auto level = to_level(a.get("level", "medium"));
+  if (!level) return usage(err, "--level must be clean, medium, hard or extreme");
+  const auto seed = to_int(a.get("seed", "1"));
+  if (!seed) return usage(err, "--seed must be an integer");
+  if (!a.has("out")) return usage(err, "--out FILE is required");
+  std::mt19937 content_rng(static_cast<std::uint32_t>(*seed));
+  std::mt19937 scene_rng(static_cast<std::uint32_t>(*seed) * 2654435761u + 1u);
+  auto scene = make_typed_scene(*type, *kind, *level, content_rng, scene_rng);
+  if (!scene.ok()) {
+    err << "shopeasy-vision-gen: " << scene.status().message() << "\n";
+    return 1;
+  }
+  if (!write_image(a.get("out"), scene->image, err)) return 1;
+  nlohmann::json codes = nlohmann::json::array();
+  for (std::size_t i = 0; i < scene->symbols.size(); ++i) {
+    nlohmann::json corners = nlohmann::json::array();
+    for (const cv::Point2f& p : scene->truths[i].corners) corners.push_back({p.x, p.y});
+    codes.push_back({{"symbology", code_kind_name(scene->symbols[i].kind)},
+                     {"content", scene->symbols[i].content},
+                     {"corners", corners}});
+  }
+  nlohmann::json line = {
+      {"file", a.get("out")}, {"type", scene_type_name(*type)}, {"codes", codes}};
+  if (!scene->catalog.empty()) line["catalog"] = scene->catalog;
+  if (*type == SceneType::kCut) line["cut_fraction"] = scene->cut_fraction;
+  out << line.dump() << "\n";
   return 0;
 }
 
@@ -238,6 +276,7 @@ int run_gen_cli(const std::vector<std::string>& args, std::ostream& out, std::os
     if (a.error) return usage(err, *a.error);
     if (args[0] == "code") return code_command(a, out, err);
     if (args[0] == "set") return set_command(a, out, err);
+    if (args[0] == "scene") return scene_command(a, out, err);
     if (args[0] == "shelf") return shelf_command(a, out, err);
     return usage(err, "unknown command " + args[0]);
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "tools/vision-gen/encoders.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <exception>
@@ -334,9 +335,11 @@ StatusOr<Symbol> encode_gs1_128(std::string_view content) {
   return code128_symbol(in, CodeKind::kGs1_128, element);
 }
 
+constexpr std::size_t kMaxMatrixContent = 600;
+
 StatusOr<Symbol> encode_matrix(CodeKind kind, std::string_view content) {
-  if (content.empty() || content.size() > 200) {
-    return invalid_argument("matrix code content must be 1..200 characters", kField);
+  if (content.empty() || content.size() > kMaxMatrixContent) {
+    return invalid_argument("matrix code content must be 1..600 characters", kField);
   }
   for (char c : content) {
     if (c < 0x20 || c > 0x7e) return invalid_argument("content must be printable ASCII", kField);
@@ -499,6 +502,56 @@ std::string random_content(CodeKind kind, std::mt19937& rng) {
       return with_check("0" + random_digits(rng, 12, '1'));
   }
   return {};
+}
+
+std::string random_large_content(CodeKind kind, std::mt19937& rng) {
+  std::uniform_int_distribution<int> words(0, 2);
+  switch (kind) {
+    case CodeKind::kQr: {
+      // A GS1 Digital Link with lot, serial and a long query (about versions 7 to 15).
+      const std::string gtin = with_check("0" + random_digits(rng, 12, '1'));
+      std::uniform_int_distribution<int> extra(70, 240);
+      return "https://id.gs1.org/01/" + gtin + "/10/" + random_text(rng, 6, "ABCDEFGH0123456789") +
+             "/21/" + random_text(rng, 10, "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") +
+             "?info=" + random_text(rng, extra(rng), "abcdefghijklmnopqrstuvwxyz0123456789-._~");
+    }
+    case CodeKind::kDataMatrix: {
+      // A GS1-like element string in plain text with a long free-text tail (about 32x32
+      // to 64x64 modules): mixed case, so no encodation packs it much.
+      std::uniform_int_distribution<int> extra(40, 200);
+      const std::string gtin = with_check("0" + random_digits(rng, 12, '1'));
+      return "01" + gtin + "21" + random_text(rng, 12, "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") + " " +
+             random_text(rng, extra(rng) + words(rng),
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.-");
+    }
+    default:
+      return random_content(kind, rng);
+  }
+}
+
+std::vector<std::string> shared_prefix_catalog(int items, std::mt19937& rng) {
+  std::uniform_int_distribution<int> prefix_len(7, 9);
+  std::uniform_int_distribution<int> changed(1, 3);
+  std::uniform_int_distribution<int> digit(0, 9);
+  const int prefix = prefix_len(rng);
+  // 12 digits without the check digit: the company prefix, then the item reference.
+  const std::string base = random_digits(rng, 12, '1');
+  std::uniform_int_distribution<int> position(prefix, 11);
+  std::vector<std::string> out;
+  std::vector<std::string> bodies;
+  out.push_back(with_check(base));
+  bodies.push_back(base);
+  for (int guard = 0; static_cast<int>(out.size()) < std::max(1, items) && guard < 100 * items;
+       ++guard) {
+    std::string body = base;
+    for (int c = changed(rng); c > 0; --c) {
+      body[static_cast<std::size_t>(position(rng))] = static_cast<char>('0' + digit(rng));
+    }
+    if (std::find(bodies.begin(), bodies.end(), body) != bodies.end()) continue;
+    bodies.push_back(body);
+    out.push_back(with_check(body));
+  }
+  return out;
 }
 
 }  // namespace shopeasy::vision_gen

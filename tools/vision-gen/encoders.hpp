@@ -50,12 +50,23 @@ int gs1_check_digit(std::string_view body);
 // - GS1-128: the bracketed form "(01)09506000134352(10)AB1"; the Symbol's content is
 //   the element string with ASCII GS (0x1D) after each variable-length field that is
 //   not last, as readers return it.
-// - QR / DataMatrix: 1..200 printable ASCII characters.
+// - QR / DataMatrix: 1..600 printable ASCII characters.
 // kInvalidArgument with field "content" when the input does not fit the symbology.
 StatusOr<Symbol> encode(CodeKind kind, std::string_view content);
 
 // A random valid content for `kind` (GTINs with correct check digits; product-like
 // Code 128 text; GS1 element strings with GTIN, lot and expiry; URLs for QR).
 std::string random_content(CodeKind kind, std::mt19937& rng);
+
+// Longer payloads than random_content() for larger matrix symbols: QR Codes of about
+// versions 7 to 15 (GS1 Digital Links with a long query) and DataMatrix symbols of
+// about 32x32 to 64x64 modules (element strings with a free-text tail). Other kinds
+// get random_content().
+std::string random_large_content(CodeKind kind, std::mt19937& rng);
+
+// `items` distinct EAN-13 numbers (check digit included) sharing one GS1 company
+// prefix of 7 to 9 digits, each differing from the first in 1 to 3 digits of its item
+// reference: one brand's products, whose codes a misread could confuse.
+std::vector<std::string> shared_prefix_catalog(int items, std::mt19937& rng);
 
 }  // namespace shopeasy::vision_gen

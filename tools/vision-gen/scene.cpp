@@ -298,15 +298,28 @@ void jpeg_roundtrip(cv::Mat& bgr, int quality) {
   bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
 }
 
-cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt19937& rng,
-                     SceneTruth* truth) {
+namespace {
+
+// A label drawn and posed (rotation, keystone, scale) but not yet placed: `m` maps
+// label pixels to the scene up to a translation; `box` bounds the whole label and
+// `symbol_box` the symbol without its quiet zones, both before that translation.
+struct PosedLabel {
+  cv::Mat label;
+  cv::Matx33d m;
+  cv::Rect2f box;
+  cv::Rect2f symbol_box;
+  std::vector<cv::Point2f> symbol_corners;  // label pixels: the symbol's outline
+};
+
+PosedLabel pose_label(const Symbol& symbol, const SceneParams& params) {
   RenderOptions ro;
   ro.px_per_module = params.px_per_module;
   ro.dark = params.dark;
   ro.light = params.light;
-  const cv::Mat label = render_symbol(symbol, ro);
-  const double w = label.cols;
-  const double h = label.rows;
+  PosedLabel out;
+  out.label = render_symbol(symbol, ro);
+  const double w = out.label.cols;
+  const double h = out.label.rows;
 
   // Keystone: the chosen edge shrinks by `keystone` about its middle.
   std::array<cv::Point2f, 4> src = {cv::Point2f(0, 0), cv::Point2f(static_cast<float>(w), 0),
@@ -347,74 +360,156 @@ cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt199
   const double a = params.rotation_deg * CV_PI / 180;
   const cv::Matx33d rot(std::cos(a) * grow, -std::sin(a) * grow, 0, std::sin(a) * grow,
                         std::cos(a) * grow, 0, 0, 0, 1);
-  cv::Matx33d m = rot * k;
-  // Bounding box of the label after the transform, to place it in the scene.
+  out.m = rot * k;
   std::vector<cv::Point2f> placed;
-  cv::perspectiveTransform(std::vector<cv::Point2f>(src.begin(), src.end()), placed, cv::Mat(m));
-  const cv::Rect2f box = cv::boundingRect(placed);
-  cv::Size scene = params.scene;
-  scene.width = std::max(scene.width, static_cast<int>(box.width) + 40);
-  scene.height = std::max(scene.height, static_cast<int>(box.height) + 40);
-  const double tx = -box.x + 20 + params.offset_x * (scene.width - 40 - box.width);
-  const double ty = -box.y + 20 + params.offset_y * (scene.height - 40 - box.height);
-  const cv::Matx33d t(1, 0, tx, 0, 1, ty, 0, 0, 1);
-  m = t * m;
+  cv::perspectiveTransform(std::vector<cv::Point2f>(src.begin(), src.end()), placed,
+                           cv::Mat(out.m));
+  out.box = cv::boundingRect(placed);
 
-  cv::Mat scene_img = make_background(scene, rng);
-  // Warp and blend only within the label's bounding box (plus a pixel for the
-  // anti-aliased edge): the rest of the scene is untouched.
+  const double qz = params.px_per_module;
+  const double ql = symbol.quiet_left * qz;
+  const double qr = symbol.quiet_right * qz;
+  const double qv = (linear ? 4 : symbol.quiet_left) * qz;
+  out.symbol_corners = {cv::Point2f(static_cast<float>(ql), static_cast<float>(qv)),
+                        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(qv)),
+                        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(h - qv)),
+                        cv::Point2f(static_cast<float>(ql), static_cast<float>(h - qv))};
+  std::vector<cv::Point2f> symbol_placed;
+  cv::perspectiveTransform(out.symbol_corners, symbol_placed, cv::Mat(out.m));
+  out.symbol_box = cv::boundingRect(symbol_placed);
+  return out;
+}
+
+// Blends the posed label into the scene, shifted by (tx, ty). Only the label's
+// bounding box (plus a pixel for the anti-aliased edge) within the scene is touched:
+// a label reaching past the frame is cut there. `truth` gets the symbol's corners.
+void blend_label(cv::Mat& scene_img, const PosedLabel& posed, double tx, double ty,
+                 SceneTruth* truth) {
+  const cv::Matx33d t(1, 0, tx, 0, 1, ty, 0, 0, 1);
+  const cv::Matx33d m = t * posed.m;
+  const cv::Rect2f& box = posed.box;
   const cv::Rect area =
-      cv::Rect(cv::Point(static_cast<int>(box.x + tx) - 2, static_cast<int>(box.y + ty) - 2),
+      cv::Rect(cv::Point(static_cast<int>(std::floor(box.x + tx)) - 2,
+                         static_cast<int>(std::floor(box.y + ty)) - 2),
                cv::Size(static_cast<int>(box.width) + 5, static_cast<int>(box.height) + 5)) &
-      cv::Rect(0, 0, scene.width, scene.height);
-  const cv::Matx33d shift(1, 0, -area.x, 0, 1, -area.y, 0, 0, 1);
-  cv::Mat warped;
-  cv::Mat mask;
-  cv::warpPerspective(label, warped, cv::Mat(shift * m), area.size(), cv::INTER_LINEAR,
-                      cv::BORDER_CONSTANT);
-  cv::warpPerspective(cv::Mat(label.size(), CV_8UC1, cv::Scalar(255)), mask, cv::Mat(shift * m),
-                      area.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
-  cv::Mat roi = scene_img(area);
-  for (int y = 0; y < area.height; ++y) {
-    const std::uint8_t* ink = warped.ptr<std::uint8_t>(y);
-    const std::uint8_t* alpha = mask.ptr<std::uint8_t>(y);
-    cv::Vec3b* out = roi.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < area.width; ++x) {
-      if (alpha[x] == 0) continue;
-      for (int c = 0; c < 3; ++c) {
-        out[x][c] = static_cast<std::uint8_t>(
-            (ink[x] * alpha[x] + out[x][c] * (255 - alpha[x]) + 127) / 255);
+      cv::Rect(0, 0, scene_img.cols, scene_img.rows);
+  if (area.width > 0 && area.height > 0) {
+    const cv::Matx33d shift(1, 0, -area.x, 0, 1, -area.y, 0, 0, 1);
+    cv::Mat warped;
+    cv::Mat mask;
+    cv::warpPerspective(posed.label, warped, cv::Mat(shift * m), area.size(), cv::INTER_LINEAR,
+                        cv::BORDER_CONSTANT);
+    cv::warpPerspective(cv::Mat(posed.label.size(), CV_8UC1, cv::Scalar(255)), mask,
+                        cv::Mat(shift * m), area.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+    cv::Mat roi = scene_img(area);
+    for (int y = 0; y < area.height; ++y) {
+      const std::uint8_t* ink = warped.ptr<std::uint8_t>(y);
+      const std::uint8_t* alpha = mask.ptr<std::uint8_t>(y);
+      cv::Vec3b* out = roi.ptr<cv::Vec3b>(y);
+      for (int x = 0; x < area.width; ++x) {
+        if (alpha[x] == 0) continue;
+        for (int c = 0; c < 3; ++c) {
+          out[x][c] = static_cast<std::uint8_t>(
+              (ink[x] * alpha[x] + out[x][c] * (255 - alpha[x]) + 127) / 255);
+        }
       }
     }
   }
-
   if (truth) {
-    const double qz = params.px_per_module;
-    const double ql = symbol.quiet_left * qz;
-    const double qr = symbol.quiet_right * qz;
-    const double qv = (linear ? 4 : symbol.quiet_left) * qz;
-    std::vector<cv::Point2f> inner = {
-        cv::Point2f(static_cast<float>(ql), static_cast<float>(qv)),
-        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(qv)),
-        cv::Point2f(static_cast<float>(w - qr), static_cast<float>(h - qv)),
-        cv::Point2f(static_cast<float>(ql), static_cast<float>(h - qv))};
     std::vector<cv::Point2f> out;
-    cv::perspectiveTransform(inner, out, cv::Mat(m));
+    cv::perspectiveTransform(posed.symbol_corners, out, cv::Mat(m));
     for (std::size_t i = 0; i < 4; ++i) truth->corners[i] = out[i];
   }
+}
+
+void degrade(cv::Mat& scene_img, const SceneParams& params, std::mt19937& rng) {
   apply_lighting(scene_img, params.uneven_light, params.glare, rng);
   apply_blur(scene_img, params.blur_sigma, params.motion_px, params.motion_angle_deg);
   add_noise(scene_img, params.noise_sigma, rng);
   jpeg_roundtrip(scene_img, params.jpeg_quality);
+}
+
+}  // namespace
+
+cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt19937& rng,
+                     SceneTruth* truth) {
+  const PosedLabel posed = pose_label(symbol, params);
+  const cv::Rect2f& box = posed.box;
+  cv::Size scene = params.scene;
+  scene.width = std::max(scene.width, static_cast<int>(box.width) + 40);
+  scene.height = std::max(scene.height, static_cast<int>(box.height) + 40);
+  double tx = -box.x + 20 + params.offset_x * (scene.width - 40 - box.width);
+  double ty = -box.y + 20 + params.offset_y * (scene.height - 40 - box.height);
+  if (params.cut_edge >= 0 && params.cut_fraction > 0) {
+    // The symbol reaches past the chosen edge of the frame by cut_fraction of its
+    // extent across that edge; the other axis keeps its offset.
+    const cv::Rect2f& sb = posed.symbol_box;
+    const double f = std::clamp(params.cut_fraction, 0.0, 0.95);
+    switch (params.cut_edge & 3) {
+      case 0:
+        tx = -sb.x - f * sb.width;
+        break;
+      case 1:
+        ty = -sb.y - f * sb.height;
+        break;
+      case 2:
+        tx = scene.width + f * sb.width - sb.x - sb.width;
+        break;
+      default:
+        ty = scene.height + f * sb.height - sb.y - sb.height;
+        break;
+    }
+  }
+  cv::Mat scene_img = make_background(scene, rng);
+  blend_label(scene_img, posed, tx, ty, truth);
+  degrade(scene_img, params, rng);
+  return scene_img;
+}
+
+cv::Mat render_two_code_scene(const Symbol& first, const Symbol& second,
+                              const SceneParams& first_params, const SceneParams& second_params,
+                              std::mt19937& rng, std::array<SceneTruth, 2>* truth) {
+  const std::array<PosedLabel, 2> posed = {pose_label(first, first_params),
+                                           pose_label(second, second_params)};
+  // Side by side or one above the other, a few to a few tens of pixels apart, like
+  // two products on a shelf or a belt.
+  const bool across = chance(rng, 0.5);
+  const double gap = uniform(rng, 4, 60);
+  auto along = [&](const cv::Rect2f& b) { return across ? b.width : b.height; };
+  auto side = [&](const cv::Rect2f& b) { return across ? b.height : b.width; };
+  const double total = along(posed[0].box) + along(posed[1].box) + gap;
+  const double thick = std::max(side(posed[0].box), side(posed[1].box));
+  cv::Size scene = first_params.scene;
+  if (across) {
+    scene.width = std::max(scene.width, static_cast<int>(std::ceil(total)) + 40);
+    scene.height = std::max(scene.height, static_cast<int>(std::ceil(thick)) + 40);
+  } else {
+    scene.width = std::max(scene.width, static_cast<int>(std::ceil(thick)) + 40);
+    scene.height = std::max(scene.height, static_cast<int>(std::ceil(total)) + 40);
+  }
+  const double length = across ? scene.width : scene.height;
+  const double breadth = across ? scene.height : scene.width;
+  const double free = std::max(0.0, length - 40 - total);
+  const double before = free * uniform(rng, 0, 1);
+  const double between = (free - before) * uniform(rng, 0, 1);
+  cv::Mat scene_img = make_background(scene, rng);
+  double pos = 20 + before;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const cv::Rect2f& b = posed[i].box;
+    const double offset = (i == 0 ? first_params : second_params).offset_y;
+    const double cross = 20 + offset * std::max(0.0, breadth - 40 - side(b));
+    const double tx = across ? pos - b.x : cross - b.x;
+    const double ty = across ? cross - b.y : pos - b.y;
+    blend_label(scene_img, posed[i], tx, ty, truth ? &(*truth)[i] : nullptr);
+    pos += along(b) + gap + (i == 0 ? between : 0);
+  }
+  degrade(scene_img, first_params, rng);
   return scene_img;
 }
 
 cv::Mat render_blank_scene(const SceneParams& params, std::mt19937& rng) {
   cv::Mat scene_img = make_background(params.scene, rng);
-  apply_lighting(scene_img, params.uneven_light, params.glare, rng);
-  apply_blur(scene_img, params.blur_sigma, params.motion_px, params.motion_angle_deg);
-  add_noise(scene_img, params.noise_sigma, rng);
-  jpeg_roundtrip(scene_img, params.jpeg_quality);
+  degrade(scene_img, params, rng);
   return scene_img;
 }
 

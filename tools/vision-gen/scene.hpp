@@ -34,6 +34,11 @@ struct SceneParams {
   std::uint8_t light = 240;  // label grey level
   double offset_x = 0.5;     // placement of the code centre, fraction of the free room
   double offset_y = 0.5;
+  // A code cut by the frame: with cut_edge 0..3 (left, top, right, bottom) the symbol
+  // reaches past that edge by cut_fraction (0..0.95) of its extent across it, and
+  // offset_x or offset_y along that axis is not used. -1: the code is whole.
+  int cut_edge = -1;
+  double cut_fraction = 0;
 };
 
 enum class Difficulty { kClean, kMedium, kHard, kExtreme };
@@ -59,6 +64,14 @@ struct SceneTruth {
 // Renders `symbol` into a BGR scene. `truth` may be null.
 cv::Mat render_scene(const Symbol& symbol, const SceneParams& params, std::mt19937& rng,
                      SceneTruth* truth);
+
+// Two codes in one frame, each on its own label with its own pose (px_per_module,
+// rotation, keystone, print levels, offset_y across the layout) from its params, side
+// by side or one above the other with a gap of 4..60 pixels. The scene size and its
+// light, blur, noise and compression come from `first_params`. `truth` may be null.
+cv::Mat render_two_code_scene(const Symbol& first, const Symbol& second,
+                              const SceneParams& first_params, const SceneParams& second_params,
+                              std::mt19937& rng, std::array<SceneTruth, 2>* truth);
 
 // A scene with clutter but no code, degraded as `params` says.
 cv::Mat render_blank_scene(const SceneParams& params, std::mt19937& rng);

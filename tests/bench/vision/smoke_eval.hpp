@@ -3,11 +3,18 @@
 // medium and hard scenes of every symbology drawn from a held-out seed, each count
 // held against a floor. A change that loses reads on any of them fails.
 //
+// Then the scene types of scene_eval.hpp (two codes in a frame, codes cut by the
+// frame's edge, larger QR and DataMatrix, shared company prefixes) at the medium and
+// hard levels from the same seed: frames with every code read against a floor, and
+// frames with a wrong read against a ceiling.
+//
 // Floors file (JSON): {"photos": {"qr": 58, ...}, "zint": {...},
-// "generated-medium": {...}, "generated-hard": {...}, "max_false_reads": 0}; counts of
-// images read per symbology. A set that is absent
-// from the file is reported and not checked; a set that could not be run (no samples,
-// no zint) is reported as skipped.
+// "generated-medium": {...}, "generated-hard": {...}, "max_false_reads": 0,
+// "scenes-two-codes-medium": {...}, ... (frames with every code read),
+// "max_scene_wrong_reads": 0, "scene_wrong_reads": {"scenes-cut-hard": {"qr": 1}}
+// (per-set exceptions to that ceiling)}; counts of images read per symbology. A set
+// that is absent from the file is reported and not checked (its wrong reads still
+// are); a set that could not be run (no samples, no zint) is reported as skipped.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +34,11 @@ struct SmokeEvalOptions {
   std::string work_dir;
   int jobs = 2;
   int per_kind = 24;  // generated scenes per symbology and level
+  // Scene-type frames per symbology and level (see scene_eval.hpp).
+  int two_codes = 8;
+  int cut = 10;
+  int large_matrix = 16;
+  int shared_prefix = 24;
   std::uint32_t seed = kHeldOutSeed;
   bool verbose = false;
 };

@@ -1,21 +1,23 @@
 // vision_eval: the vision quality and speed figures (run by scripts/eval-vision.sh).
 // Parts: decode (generated scenes: rates, no-code frames, wrong product codes, zbarimg
-// reference), outside (real photos and zint renders beside zxing-cpp alone, OpenCV
-// alone and zbarimg), speed (1080p decoder chain), shelf (empty-slot recall/precision,
-// time per frame), fuzz (degenerate input; run it in a sanitizer build) and smoke (the
-// CI-sized check: real photos, zint renders and held-out generated scenes read by the
-// chain against the floors of --floors FILE; exit status 1 below a floor).
+// reference), scenes (two codes in a frame, codes cut by the frame's edge, larger QR
+// and DataMatrix symbols, catalogs sharing company prefixes), outside (real photos and zint renders
+// beside zxing-cpp alone, OpenCV alone and zbarimg), speed (1080p decoder chain), shelf (empty-slot
+// recall/precision, time per frame), fuzz (degenerate input; run it in a sanitizer build) and smoke
+// (the CI-sized check: real photos, zint renders and held-out generated scenes read by the chain
+// against the floors of --floors FILE; exit status 1 below a floor).
 //
 // Usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] [--per-set N]
 //                    [--shelves N] [--fuzz-inputs N] [--verbose] [--seed N]
 //                    [--only KIND[:LEVEL]]... (e.g. --only datamatrix:medium)
+//                    [--scene-only TYPE[:KIND[:LEVEL]]]... (e.g. --scene-only cut:ean-13)
 //                    [--dump-misses DIR] (images the chain missed, as PNG)
 //                    [--samples DIR] (real photos, see outside_eval.hpp)
 //                    [--floors FILE] (smoke floors, JSON)
 //                    [--no-frame-matrix] (the chain without its whole-frame matrix pass)
 //                    [--budget-ms MS] (the chain's frame budget; 0: none)
-//                    [decode] [outside] [speed] [shelf] [fuzz] [smoke]
-//                    (default: decode outside speed shelf)
+//                    [decode] [scenes] [outside] [speed] [shelf] [fuzz] [smoke]
+//                    (default: decode scenes outside speed shelf)
 // Seeds: the generated sets use seed 1 unless --seed is given; the smoke part's
 // generated scenes use kHeldOutSeed, a seed never used while tuning the decoder.
 #include <filesystem>
@@ -31,6 +33,7 @@
 #include "tests/bench/vision/eval_common.hpp"
 #include "tests/bench/vision/fuzz_eval.hpp"
 #include "tests/bench/vision/outside_eval.hpp"
+#include "tests/bench/vision/scene_eval.hpp"
 #include "tests/bench/vision/shelf_eval.hpp"
 #include "tests/bench/vision/smoke_eval.hpp"
 #include "tests/bench/vision/speed_eval.hpp"
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   int shelves = 0;
   int fuzz_inputs = 0;
   std::vector<std::string> only;
+  std::vector<std::string> scene_only;
   std::string misses_dir;
   std::string samples_dir;
   std::string floors_path;
@@ -71,6 +75,8 @@ int main(int argc, char** argv) {
       fuzz_inputs = std::stoi(argv[++i]);
     } else if (a == "--only" && i + 1 < argc) {
       only.push_back(argv[++i]);
+    } else if (a == "--scene-only" && i + 1 < argc) {
+      scene_only.push_back(argv[++i]);
     } else if (a == "--dump-misses" && i + 1 < argc) {
       misses_dir = argv[++i];
     } else if (a == "--samples" && i + 1 < argc) {
@@ -85,20 +91,21 @@ int main(int argc, char** argv) {
       seed = static_cast<std::uint32_t>(std::stoul(argv[++i]));
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
-    } else if (a == "decode" || a == "outside" || a == "speed" || a == "shelf" || a == "fuzz" ||
-               a == "smoke") {
+    } else if (a == "decode" || a == "scenes" || a == "outside" || a == "speed" || a == "shelf" ||
+               a == "fuzz" || a == "smoke") {
       parts.insert(a);
     } else {
       std::cerr
           << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
              "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
+             "[--scene-only TYPE[:KIND[:LEVEL]]]... "
              "[--dump-misses DIR] [--samples DIR] [--floors FILE] [--seed N] [--no-frame-matrix] "
              "[--budget-ms MS] [--verbose] "
-             "[decode] [outside] [speed] [shelf] [fuzz] [smoke]\n";
+             "[decode] [scenes] [outside] [speed] [shelf] [fuzz] [smoke]\n";
       return 2;
     }
   }
-  if (parts.empty()) parts = {"decode", "outside", "speed", "shelf"};
+  if (parts.empty()) parts = {"decode", "scenes", "outside", "speed", "shelf"};
   // One core per worker: OpenCV must not fan out on its own.
   cv::setNumThreads(1);
   std::filesystem::remove_all(work_dir);
@@ -121,6 +128,19 @@ int main(int argc, char** argv) {
     o.only = only;
     o.misses_dir = misses_dir;
     all["decode"] = run_decode_eval(o, std::cout);
+  }
+  if (parts.count("scenes")) {
+    SceneEvalOptions o;
+    o.jobs = jobs;
+    o.work_dir = work_dir;
+    if (quick) o.per_set = 40;
+    if (per_set > 0) o.per_set = per_set;
+    o.verbose = verbose;
+    if (seed) o.seed = *seed;
+    o.decoder = decoder;
+    o.only = scene_only;
+    o.misses_dir = misses_dir;
+    all["scenes"] = run_scene_eval(o, std::cout);
   }
   if (parts.count("outside")) {
     OutsideEvalOptions o;
