@@ -3,6 +3,8 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <string_view>
+#include <variant>
 
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
@@ -34,6 +36,31 @@ bool postgres_link_is_safe(const std::string& dsn) {
   const std::string host = postgres_host(dsn);
   return host.empty() || host.front() == '/' || host == "localhost" || host == "::1" ||
          host.rfind("127.", 0) == 0;
+}
+
+// The public base URL is shown to customers (confirm_url): http(s), a host, no
+// credentials, query or fragment. The message never repeats the value, which could
+// hold a password.
+std::string validate_public_base_url(const config::Value& v) {
+  const std::string& url = std::get<std::string>(v);
+  if (url.empty()) return {};
+  std::string_view rest;
+  if (url.rfind("https://", 0) == 0) {
+    rest = std::string_view(url).substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = std::string_view(url).substr(7);
+  } else {
+    return "must start with https:// or http://";
+  }
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty()) return "has no host";
+  if (authority.find('@') != std::string_view::npos) {
+    return "must not carry a user name or password (it is shown to customers)";
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return "must have no query or fragment";
+  }
+  return {};
 }
 
 // Checks across keys that the per-key validators cannot make.
@@ -180,10 +207,13 @@ config::Schema cloud_schema() {
   s.add(string_option("payments.webhook_ca_file", "",
                       "With http.tls_cert_file set: the CA that signed this instance's own "
                       "certificate, trusted by the sandbox gateway when it posts webhooks"));
-  s.add(string_option("payments.public_base_url", "",
-                      "The cloud's public base URL (a load balancer's): the sandbox payment "
-                      "page in confirm_url and where payment webhooks are sent, so any "
-                      "instance can take them; empty: this instance's own address"));
+  Option public_base = string_option(
+      "payments.public_base_url", "",
+      "The cloud's public base URL (a load balancer's): the sandbox payment page in "
+      "confirm_url and where payment webhooks are sent, so any instance can take them; "
+      "empty: this instance's own address");
+  public_base.validator = validate_public_base_url;
+  s.add(public_base);
   return s;
 }
 

@@ -205,6 +205,32 @@ TEST_F(DaemonsTest, ASyncUrlWithAPasswordIsRefusedWithoutEchoingIt) {
   }
 }
 
+// The cloud's public base URL reaches customers in confirm_url: no credentials in it,
+// and the refusal does not repeat them.
+TEST_F(DaemonsTest, APublicBaseUrlWithAPasswordIsRefusedWithoutEchoingIt) {
+  for (const char* url : {"https://ops:hunter2-secret@shop.example.com",
+                          "http://hunter2-secret@127.0.0.1:8080/base"}) {
+    auto refused = ChildProcess::spawn(
+        {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--payments.provider=sandbox",
+                  "--payments.webhook_secret=0123456789abcdef0123456789abcdef",
+                  std::string("--payments.public_base_url=") + url}});
+    ASSERT_TRUE(refused.ok());
+    EXPECT_EQ(refused->wait_exit(10s), 2) << url << refused->describe();
+    EXPECT_NE(refused->stderr_text().find("payments.public_base_url"), std::string::npos)
+        << refused->describe();
+    EXPECT_EQ(refused->stderr_text().find("hunter2"), std::string::npos) << refused->describe();
+    EXPECT_EQ(refused->stdout_text().find("hunter2"), std::string::npos) << refused->describe();
+  }
+  for (const char* url : {"https://shop.example.com", "http://127.0.0.1:8080/base"}) {
+    auto accepted = ChildProcess::spawn(
+        {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--payments.provider=sandbox",
+                  "--payments.webhook_secret=0123456789abcdef0123456789abcdef",
+                  std::string("--payments.public_base_url=") + url}});
+    ASSERT_TRUE(accepted.ok());
+    EXPECT_EQ(accepted->wait_exit(10s), 0) << url << accepted->describe();
+  }
+}
+
 TEST_F(DaemonsTest, SecretsAreNeverEchoedInConfigurationErrors) {
   // A secret given with the wrong type, and a token table that fails validation.
   ASSERT_TRUE(dir_->write_file("edge.json",
