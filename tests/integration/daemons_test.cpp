@@ -303,6 +303,17 @@ TEST_F(DaemonsTest, CloudServesHealthAndStopsOnSigint) {
   EXPECT_EQ(wrong->status, 401);
   EXPECT_EQ(get(*cloud, "/metrics", bearer("customer-token"))->status, 403)
       << "customers do not read the cloud's metrics";
+  // Nor do stores: a store credential syncs its own store and reads nothing else.
+  auto headers = bearer();
+  headers["Content-Type"] = "application/json";
+  auto registered = http_request("127.0.0.1", cloud->http_port, "PUT", "/v1/stores/s1",
+                                 R"({"name":"S1","lat":12.97,"lon":77.59,"service_radius_m":3000,)"
+                                 R"("secret":"store-secret-0123456789"})",
+                                 headers);
+  ASSERT_TRUE(registered.has_value());
+  ASSERT_EQ(registered->status, 200) << registered->body;
+  EXPECT_EQ(get(*cloud, "/metrics", bearer("s1:store-secret-0123456789"))->status, 403)
+      << "stores do not read the cloud's metrics";
   ASSERT_TRUE(cloud->process.send_signal(SIGINT).is_ok());
   EXPECT_EQ(cloud->process.wait_exit(10s), 0) << cloud->process.describe();
 }
