@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/http/server.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 #include "tests/harness/temp_dir.hpp"
 
 namespace shopeasy::edge::vision {
@@ -113,6 +116,52 @@ TEST_F(FolderSourceTest, ReportsAnUnreadableFileOnceThenGoesOn) {
 TEST(FolderSource, AMissingFolderIsUnavailable) {
   FolderSource src("/nonexistent/uploads", ImageLimits{}, 0);
   EXPECT_EQ(src.grab().status().code(), StatusCode::kUnavailable);
+}
+
+// Whatever answers at a snapshot camera's address cannot make the edge buffer more
+// than one allowed image file: an answer past the image size limit is refused while it
+// is read, and one within it is decoded.
+TEST(SnapshotSource, AnAnswerPastTheImageLimitIsRefusedNotBuffered) {
+  cv::Mat gray(64, 64, CV_8UC1, cv::Scalar(200));
+  std::vector<unsigned char> png;
+  ASSERT_TRUE(cv::imencode(".png", gray, png));
+  metrics::Registry metrics;
+  http::HttpServer server(http::ServerOptions{}, nullptr, log::Logger(), metrics);
+  server.route("GET", "/big.jpg", http::Access::public_route(), [](const http::Request&) {
+    return http::Response::text(200, std::string(4u << 20, '\xff'), "image/jpeg");
+  });
+  const std::string small(png.begin(), png.end());
+  server.route("GET", "/small.png", http::Access::public_route(), [small](const http::Request&) {
+    return http::Response::text(200, small, "image/png");
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.status().to_string();
+  ImageLimits limits;
+  limits.max_bytes = 256u << 10;
+  auto source_for = [&](const std::string& path) {
+    CameraConfig c;
+    c.id = "snap";
+    c.kind = SourceKind::kSnapshot;
+    c.source = "http://127.0.0.1:" + std::to_string(*port) + path;
+    c.trigger = Trigger::kManual;
+    return open_source(c, limits);
+  };
+  auto big = source_for("/big.jpg");
+  ASSERT_TRUE(big.ok()) << big.status().to_string();
+  auto refused = (*big)->grab();
+  EXPECT_FALSE(refused.ok());
+  // Refused by the HTTP client while reading (the image decoder would refuse it too,
+  // but only after the whole answer was in memory).
+  EXPECT_NE(refused.status().message().find("the answer is larger than 262144 bytes"),
+            std::string::npos)
+      << refused.status().to_string();
+  auto small_source = source_for("/small.png");
+  ASSERT_TRUE(small_source.ok());
+  auto frame = (*small_source)->grab();
+  ASSERT_TRUE(frame.ok()) << frame.status().to_string();
+  ASSERT_TRUE(frame->has_value());
+  EXPECT_EQ((*frame)->image.cols, 64);
+  server.stop();
 }
 
 }  // namespace
