@@ -5,6 +5,8 @@
 // the edge's own name and keeps passwords off command lines.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -159,6 +161,41 @@ TEST_F(MqttAclTest, ScriptRefusesTheEdgeNameAndRevokesScanners) {
   const std::string after = read_text(acl_path_);
   EXPECT_EQ(after.find("scanners/h7"), std::string::npos) << after;
   EXPECT_EQ(read_text(dir_->file("passwd").string()).find("h7:"), std::string::npos);
+}
+
+// The password reaches mosquitto_passwd on standard input, never as an argument (where
+// the process list and shell history would show it): a stand-in mosquitto_passwd
+// records what it was given.
+TEST_F(MqttAclTest, ScriptNeverPutsThePasswordOnACommandLine) {
+  const std::string shim_dir = dir_->file("shim").string();
+  std::filesystem::create_directories(shim_dir);
+  const std::string shim = shim_dir + "/mosquitto_passwd";
+  ASSERT_TRUE(dir_->write_file("shim/mosquitto_passwd",
+                               "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$SHIM_LOG.argv\"\n"
+                               "cat >> \"$SHIM_LOG.stdin\"\n")
+                  .is_ok());
+  std::filesystem::permissions(shim, std::filesystem::perms::owner_all);
+  const std::string log = dir_->file("shim-log").string();
+  const char* path = std::getenv("PATH");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{dir_->file("passwd2").string(), "add", "r9"},
+        std::vector<std::string>{dir_->file("passwd2").string(), "add-scanner", "h9", acl_path_}}) {
+    std::vector<std::string> argv = {"bash", "-c", "printf '%s\\n' \"$PASS\" | bash \"$0\" \"$@\"",
+                                     script()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto run =
+        ChildProcess::spawn({.argv = argv,
+                             .env = {{"PASS", "pw-on-stdin-77"},
+                                     {"SHIM_LOG", log},
+                                     {"PATH", shim_dir + ":" + (path ? path : "/usr/bin:/bin")}}});
+    ASSERT_TRUE(run.ok());
+    ASSERT_EQ(run->wait_exit(20s), 0) << run->describe();
+  }
+  const std::string argv_seen = read_text(log + ".argv");
+  EXPECT_NE(argv_seen.find("r9"), std::string::npos) << "the stand-in was not called";
+  EXPECT_NE(argv_seen.find("h9"), std::string::npos) << argv_seen;
+  EXPECT_EQ(argv_seen.find("pw-on-stdin-77"), std::string::npos) << argv_seen;
+  EXPECT_NE(read_text(log + ".stdin").find("pw-on-stdin-77"), std::string::npos);
 }
 
 }  // namespace
