@@ -163,6 +163,22 @@ std::vector<Condition> conditions_from_health(const nlohmann::json& health) {
 EventEffect effect_of_event(const events::Event& event) {
   EventEffect effect;
   const std::string& t = event.type;
+  if (t == "sync.resynced") {
+    // One alert per resync (keyed by where the new numbering starts): the store's whole
+    // stock and its orders' states were sent again, after a backup was restored on one
+    // side. Nothing clears it by itself; a manager resolves it once they know why.
+    const std::string reason = str(event.body, "reason");
+    effect.raise = Condition{"sync_resynced:" + num(event.body, "from_seq"), "sync_resynced",
+                             // Not "sync": the health refresh clears that source's
+                             // alerts when sync is no longer lagging.
+                             "sync_history", "warning",
+                             "Cloud sync started over (" + (reason.empty() ? "unknown" : reason) +
+                                 "): " + num(event.body, "skus") + " SKUs and " +
+                                 num(event.body, "order_statuses") +
+                                 " order states sent again; was a backup restored?",
+                             event.body};
+    return effect;
+  }
   if (t.rfind("vision.", 0) != 0 && t.rfind("camera.", 0) != 0) return effect;
   const std::string camera = str(event.body, "camera");
   if (camera.empty()) return effect;

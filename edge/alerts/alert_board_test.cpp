@@ -269,6 +269,30 @@ TEST_F(AlertBoardTest, CameraEventsDriveCameraAlerts) {
   EXPECT_TRUE(open_alerts().empty());
 }
 
+// A resync (a backup restored on one side) is raised once per resync and stays until a
+// manager resolves it: the health refresh does not clear it.
+TEST_F(AlertBoardTest, AResyncRaisesAnAlertThatStaysUntilResolved) {
+  const events::Event resynced{0,
+                               "sync.resynced",
+                               {{"reason", "outbox_changed"},
+                                {"from_seq", 41},
+                                {"cloud_acked_seq", 90},
+                                {"skus", 12},
+                                {"order_statuses", 3}},
+                               1};
+  ASSERT_TRUE(board_->apply_event(resynced).is_ok());
+  ASSERT_TRUE(board_->apply_event(resynced).is_ok());  // the same resync seen twice
+  auto a = open_alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["kind"], "sync_resynced");
+  EXPECT_EQ(a[0]["severity"], "warning");
+  EXPECT_EQ(a[0]["title"],
+            "Cloud sync started over (outbox_changed): 12 SKUs and 3 order states sent again; "
+            "was a backup restored?");
+  ASSERT_TRUE(board_->refresh().is_ok());
+  EXPECT_EQ(open_alerts().size(), 1u);
+}
+
 TEST_F(AlertBoardTest, SurvivesARestart) {
   inventory_answer_["alerts"] = {low_stock("MILK-1L", 3)};
   ASSERT_TRUE(board_->refresh().is_ok());

@@ -279,6 +279,16 @@ Status SyncClient::resync(std::int64_t cloud_acked, const std::string& reason) {
                                 {"from_seq", from},
                                 {"skus", written->skus},
                                 {"order_statuses", written->order_statuses}});
+  // For the alert board: a resync means the cloud had lost or mistaken this store's
+  // history (a restored backup on either side), which a manager should know about.
+  bus_.publish(events::Event{0,
+                             "sync.resynced",
+                             {{"reason", reason},
+                              {"from_seq", from},
+                              {"cloud_acked_seq", cloud_acked},
+                              {"skus", written->skus},
+                              {"order_statuses", written->order_statuses}},
+                             to_unix_ms(clock_.wall_now())});
   std::lock_guard lock(status_mutex_);
   acked_seq_ = from - 1;
   resync_from_seq_ = from;

@@ -477,6 +477,14 @@ TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupConverges) {
   json health = edge_health();
   EXPECT_GE(health["sync"].value("resyncs", 0), 1) << health.dump();
   EXPECT_NE(edge_->process.describe().find("event=sync_resync"), std::string::npos);
+  // And the store's managers see it on the alert board.
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return edge_call("GET", "/api/alert-board?state=open").body.find("\"sync_resynced\"") !=
+               std::string::npos;
+      },
+      10s))
+      << edge_call("GET", "/api/alert-board?state=open").body;
   json stores = json::parse(cloud_call("GET", "/v1/stores").body);
   EXPECT_GE(stores["stores"][0].value("resyncs", 0), 1) << stores.dump();
   EXPECT_NE(cloud_call("GET", "/metrics").body.find("cloud_sync_resyncs_total{reason="),
