@@ -293,7 +293,10 @@ void Dispatcher::decide() {
   }
 
   const MonoTime started = clock_.mono_now();
-  auto plan = solve(input, options_.solver);
+  // The search budget is measured on the dispatcher's clock, like everything else it
+  // times: the machine's monotonic clock in the daemon; in tests a fake clock that does
+  // not move, so a slow test machine (a sanitizer build) cannot cut a plan short.
+  auto plan = solve(input, options_.solver, &clock_);
   const double seconds = std::chrono::duration<double>(clock_.mono_now() - started).count();
   decisions_.inc();
   decision_seconds_.observe(seconds);
