@@ -25,8 +25,8 @@
 // are the left half of an EAN-13 read beside them, and OpenCV reads at the place of a
 // different zxing-cpp read. Several codes in a frame are each reported once: region
 // candidates joining codes turned differently are also split by bar direction, and a
-// candidate's crop is read again with the code read from it painted over. Library failures (exceptions,
-// zxing-cpp assertions, OpenCV's division by zero on small images) are contained.
+// candidate's crop is read again with the code read from it painted over. Library failures
+// (exceptions, zxing-cpp assertions, OpenCV's division by zero on small images) are contained.
 #pragma once
 
 #include <array>
