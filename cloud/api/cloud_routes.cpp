@@ -37,12 +37,17 @@ StatusOr<geohash::LatLon> point_of(const Request& req) {
 
 }  // namespace
 
-CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
-                         std::function<void()> refresh_index, const Clock& clock,
+routing::IndexedStore indexed_store(const storage::StoreRecord& record) {
+  const auto& r = record.registration;
+  return routing::IndexedStore{
+      r.id,    r.name, {r.lat, r.lon}, r.service_radius_m, r.opening_hours, record.last_seen_ms,
+      r.active};
+}
+
+CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index, const Clock& clock,
                          CloudRouteOptions options, log::Logger logger, metrics::Registry& metrics)
     : store_(store),
       index_(index),
-      refresh_index_(std::move(refresh_index)),
       clock_(clock),
       options_(options),
       logger_(std::move(logger)),
@@ -384,9 +389,12 @@ Response CloudRoutes::put_store(const Request& req) {
     }
   }
   logger_.info("store_registered", {{"store", reg.id}, {"by", req.principal.subject}});
-  if (refresh_index_) refresh_index_();
   auto saved = store_.get_store(reg.id);
   if (!saved.ok()) return Response::error(saved.status());
+  // Only this store's cells change, whatever the fleet's size.
+  if (Status placed = index_.upsert(indexed_store(*saved)); !placed.is_ok()) {
+    logger_.error("routing_index_refused", {{"store", reg.id}, {"error", placed.to_string()}});
+  }
   return Response::json(200, store_summary(*saved, to_unix_ms(clock_.wall_now())));
 }
 

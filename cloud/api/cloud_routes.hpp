@@ -21,12 +21,15 @@ struct CloudRouteOptions {
   int downstream_page = 1000;             // downstream items per sync reply
 };
 
+// The routing index's view of a stored store.
+routing::IndexedStore indexed_store(const storage::StoreRecord& record);
+
 class CloudRoutes {
  public:
-  // `refresh_index` rebuilds the routing index after a registration changes.
-  CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
-              std::function<void()> refresh_index, const Clock& clock, CloudRouteOptions options,
-              log::Logger logger, metrics::Registry& metrics);
+  // A registration saved here is placed in `index` at once; other instances' changes
+  // reach it through the daemon's periodic reconcile.
+  CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index, const Clock& clock,
+              CloudRouteOptions options, log::Logger logger, metrics::Registry& metrics);
   void register_routes(http::HttpServer& server);
 
  private:
@@ -47,7 +50,6 @@ class CloudRoutes {
 
   storage::CloudStore& store_;
   routing::StoreIndex& index_;
-  std::function<void()> refresh_index_;
   const Clock& clock_;
   CloudRouteOptions options_;
   log::Logger logger_;

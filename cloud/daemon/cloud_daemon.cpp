@@ -260,11 +260,16 @@ Status CloudDaemon::start() {
       std::make_unique<security::RequestRateLimit>(clock_, metrics_, logger_.child("http"));
   rate_limit_->configure(config_.get_double("http.rate_limit_per_s"),
                          config_.get_double("http.rate_limit_burst"));
-  refresh_index();
+  if (auto stores = store_->list_stores(); stores.ok()) {
+    refresh_index(*stores);
+  } else {
+    // Not fatal: the next tick reads the registry again.
+    logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
+  }
   lagging_gauge_ = &metrics_.gauge("cloud_stores_lagging",
                                    "Active stores that have not synced within the alert window");
   routes_ = std::make_unique<api::CloudRoutes>(
-      *store_, index_, [this] { refresh_index(); }, clock_,
+      *store_, index_, clock_,
       api::CloudRouteOptions{config_.get_int("stores.online_window_s") * 1000, 1000},
       logger_.child("api"), metrics_);
   orders_ = std::make_unique<orders::OrderService>(
@@ -473,32 +478,32 @@ Status CloudDaemon::reload(const config::Config& fresh) {
                                 {});
 }
 
-void CloudDaemon::refresh_index() {
-  auto stores = store_->list_stores();
-  if (!stores.ok()) {
-    logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
-    return;
-  }
+void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores) {
   std::vector<routing::IndexedStore> indexed;
-  for (const auto& s : *stores) {
-    const auto& r = s.registration;
-    indexed.push_back(routing::IndexedStore{r.id,
-                                            r.name,
-                                            {r.lat, r.lon},
-                                            r.service_radius_m,
-                                            r.opening_hours,
-                                            s.last_seen_ms,
-                                            r.active});
+  indexed.reserve(stores.size());
+  for (const auto& s : stores) indexed.push_back(api::indexed_store(s));
+  const routing::StoreIndex::ReconcileResult r = index_.reconcile(std::move(indexed));
+  for (const Status& refused : r.refused) {
+    logger_.error("routing_index_refused", {{"error", refused.to_string()}});
   }
-  Status st = index_.rebuild(std::move(indexed));
-  if (!st.is_ok()) logger_.error("routing_index_failed", {{"error", st.to_string()}});
+  if (r.added + r.updated + r.removed > 0) {
+    logger_.info("routing_index_changed", {{"added", static_cast<std::int64_t>(r.added)},
+                                           {"updated", static_cast<std::int64_t>(r.updated)},
+                                           {"removed", static_cast<std::int64_t>(r.removed)}});
+  }
 }
 
 void CloudDaemon::tick() {
   if (!store_) return;
-  refresh_index();
-  if (orders_) orders_->tick();
+  // One read of the registry per tick serves both the routing index (which applies only
+  // what changed, here or on another instance) and the lag alerts.
   auto stores = store_->list_stores();
+  if (stores.ok()) {
+    refresh_index(*stores);
+  } else {
+    logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
+  }
+  if (orders_) orders_->tick();
   if (!stores.ok()) return;
   const std::int64_t now = to_unix_ms(clock_.wall_now());
   const std::int64_t alert_ms = config_.get_int("stores.lag_alert_s") * 1000;

@@ -74,7 +74,8 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<http::HttpServer> http_;
   std::set<std::string> lagging_;
   metrics::Gauge* lagging_gauge_ = nullptr;
-  void refresh_index();
+  // Brings the routing index in line with the registry, applying only what changed.
+  void refresh_index(const std::vector<storage::StoreRecord>& stores);
   MonoTime started_at_;
 };
 

@@ -37,71 +37,185 @@ bool is_open(const nlohmann::json& hours, std::int64_t now_ms) {
   return local_min >= open || local_min < close;  // spans midnight
 }
 
-Status StoreIndex::rebuild(std::vector<IndexedStore> stores) {
-  auto next = std::make_shared<Snapshot>();
-  next->stores = std::move(stores);
-  for (std::uint32_t i = 0; i < next->stores.size(); ++i) {
-    const auto& s = next->stores[i];
-    if (!s.active) continue;
-    if (s.service_radius_m > kMaxIndexedRadiusM || s.service_radius_m <= 0) {
-      return invalid_argument("store " + s.id + " has a service radius outside (0, 50 km]",
-                              "service_radius_m");
+bool same_placement(const IndexedStore& a, const IndexedStore& b) {
+  return a.id == b.id && a.name == b.name && a.location.lat == b.location.lat &&
+         a.location.lon == b.location.lon && a.service_radius_m == b.service_radius_m &&
+         a.active == b.active && a.opening_hours == b.opening_hours;
+}
+
+StatusOr<StoreIndex::Placement> StoreIndex::place(const IndexedStore& s) {
+  Placement out;
+  if (!s.active) return out;  // kept for lookups by id, never served
+  if (s.service_radius_m > kMaxIndexedRadiusM || s.service_radius_m <= 0) {
+    return invalid_argument("store " + s.id + " has a service radius outside (0, 50 km]",
+                            "service_radius_m");
+  }
+  // A bad centre is reported as such rather than as a radius problem below.
+  if (auto centre = geohash::encode(s.location, kCellPrecision); !centre.ok()) {
+    return Status(centre.status().code(), "store " + s.id + ": " + centre.status().message(),
+                  centre.status().field());
+  }
+  // The finest precision whose cells cover the circle in a bounded number of cells;
+  // precision 1 (32 cells in all) always does.
+  for (int precision = kCellPrecision; precision >= geohash::kMinPrecision; --precision) {
+    auto covering = geohash::cells_covering_circle(s.location, s.service_radius_m, precision,
+                                                   kMaxCellsPerStore);
+    if (covering.ok()) {
+      out.precision = precision;
+      out.cells = std::move(*covering);
+      return out;
     }
-    // A bad centre is reported as such rather than as a radius problem below.
-    if (auto centre = geohash::encode(s.location, kCellPrecision); !centre.ok()) {
-      return Status(centre.status().code(), "store " + s.id + ": " + centre.status().message(),
-                    centre.status().field());
-    }
-    // The finest precision whose cells cover the circle in a bounded number of cells;
-    // precision 1 (32 cells in all) always does.
-    std::vector<std::string> cells;
-    int precision = kCellPrecision;
-    for (; precision >= geohash::kMinPrecision; --precision) {
-      auto covering = geohash::cells_covering_circle(s.location, s.service_radius_m, precision,
-                                                     kMaxCellsPerStore);
-      if (covering.ok()) {
-        cells = std::move(*covering);
-        break;
+  }
+  return internal_error("store " + s.id + ": no geohash precision covers its circle");
+}
+
+void StoreIndex::erase_locked(const std::string& store_id) {
+  const auto it = by_id_.find(store_id);
+  if (it == by_id_.end()) return;
+  const std::uint32_t slot_no = it->second;
+  Slot& slot = slots_[slot_no];
+  for (const std::string& cell : slot.cells) {
+    const auto c = cells_.find(cell);
+    if (c == cells_.end()) continue;
+    std::erase(c->second, slot_no);
+    if (c->second.empty()) cells_.erase(c);
+  }
+  if (slot.precision > 0) --stores_at_precision_[slot.precision];
+  slot = Slot{};
+  free_slots_.push_back(slot_no);
+  by_id_.erase(it);
+}
+
+void StoreIndex::insert_locked(std::shared_ptr<const IndexedStore> store, Placement placement) {
+  std::uint32_t slot_no = 0;
+  if (!free_slots_.empty()) {
+    slot_no = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot_no = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  for (const std::string& cell : placement.cells) cells_[cell].push_back(slot_no);
+  if (placement.precision > 0) ++stores_at_precision_[placement.precision];
+  by_id_[store->id] = slot_no;
+  slots_[slot_no] = Slot{std::move(store), placement.precision, std::move(placement.cells)};
+}
+
+Status StoreIndex::upsert(IndexedStore store) {
+  StatusOr<Placement> placement = place(store);
+  const std::string id = store.id;
+  const std::int64_t seen = store.last_seen_ms;
+  {
+    std::unique_lock lock(mutex_);
+    erase_locked(id);
+    // A store that cannot be placed is kept unplaced, so the next reconcile sees it
+    // unchanged instead of refusing (and reporting) it again every time.
+    insert_locked(std::make_shared<const IndexedStore>(std::move(store)),
+                  placement.ok() ? std::move(*placement) : Placement{});
+  }
+  if (seen > 0) touch(id, seen);
+  return placement.ok() ? Status::ok() : placement.status();
+}
+
+bool StoreIndex::remove(const std::string& store_id) {
+  std::unique_lock lock(mutex_);
+  const bool found = by_id_.count(store_id) > 0;
+  erase_locked(store_id);
+  return found;
+}
+
+StoreIndex::ReconcileResult StoreIndex::reconcile(std::vector<IndexedStore> stores) {
+  ReconcileResult result;
+  // Decide what differs under the shared lock, so queries go on meanwhile.
+  std::vector<std::size_t> changed;
+  std::vector<std::string> gone;
+  std::vector<std::pair<std::string, std::int64_t>> seen;
+  {
+    std::shared_lock lock(mutex_);
+    std::unordered_map<std::string, bool> listed;
+    listed.reserve(stores.size());
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+      const IndexedStore& s = stores[i];
+      listed.emplace(s.id, true);
+      const auto it = by_id_.find(s.id);
+      if (it == by_id_.end() || !same_placement(*slots_[it->second].store, s)) {
+        changed.push_back(i);
+        if (it == by_id_.end()) {
+          ++result.added;
+        } else {
+          ++result.updated;
+        }
+      } else if (s.last_seen_ms > 0) {
+        seen.emplace_back(s.id, s.last_seen_ms);
       }
     }
-    if (precision < geohash::kMinPrecision) {
-      return internal_error("store " + s.id + ": no geohash precision covers its circle");
+    for (const auto& [id, slot_no] : by_id_) {
+      if (!listed.count(id)) gone.push_back(id);
     }
-    next->precisions |= 1U << precision;
-    for (auto& cell : cells) next->cells[cell].push_back(i);
   }
-  std::lock_guard lock(mutex_);
-  snapshot_ = std::move(next);
-  return Status::ok();
+  for (std::size_t i : changed) {
+    Status st = upsert(std::move(stores[i]));
+    if (!st.is_ok()) result.refused.push_back(std::move(st));
+  }
+  if (!gone.empty()) {
+    std::unique_lock lock(mutex_);
+    for (const std::string& id : gone) erase_locked(id);
+    result.removed = gone.size();
+  }
+  if (!seen.empty()) {
+    std::lock_guard lock(seen_mutex_);
+    for (const auto& [id, ms] : seen) {
+      auto& known = seen_[id];
+      known = std::max(known, ms);
+    }
+  }
+  return result;
+}
+
+Status StoreIndex::rebuild(std::vector<IndexedStore> stores) {
+  {
+    std::unique_lock lock(mutex_);
+    slots_.clear();
+    free_slots_.clear();
+    by_id_.clear();
+    cells_.clear();
+    std::fill(std::begin(stores_at_precision_), std::end(stores_at_precision_), 0U);
+  }
+  ReconcileResult result = reconcile(std::move(stores));
+  return result.refused.empty() ? Status::ok() : result.refused.front();
 }
 
 Serving StoreIndex::serving(geohash::LatLon point, std::int64_t now_ms,
                             std::int64_t online_window_ms) const {
-  std::shared_ptr<const Snapshot> snap;
-  {
-    std::lock_guard lock(mutex_);
-    snap = snapshot_;
-  }
   Serving result;
-  result.snapshot = snap;
-  auto& out = result.candidates;
   auto cell = geohash::encode(point, kCellPrecision);
   if (!cell.ok()) return result;
-  // The point's cell at a coarser precision is a prefix of its precision-6 hash. Each
-  // store is in the cells of one precision only, so no store is seen twice.
-  for (int precision = kCellPrecision; precision >= geohash::kMinPrecision; --precision) {
-    if ((snap->precisions & (1U << precision)) == 0) continue;
-    const auto it = snap->cells.find(
-        precision == kCellPrecision ? *cell : cell->substr(0, static_cast<std::size_t>(precision)));
-    if (it == snap->cells.end()) continue;
-    for (std::uint32_t i : it->second) {
-      const IndexedStore& s = snap->stores[i];
-      const double d = geohash::haversine_m(point, s.location);
-      if (d > s.service_radius_m) continue;
-      out.push_back(Candidate{&s, d, false, is_open(s.opening_hours, now_ms)});
+  auto& out = result.candidates;
+  // Keeps the entries the candidates point into alive after the lock is released,
+  // whatever changes the index meanwhile.
+  std::vector<std::shared_ptr<const IndexedStore>> held;
+  {
+    std::shared_lock lock(mutex_);
+    // The point's cell at a coarser precision is a prefix of its precision-6 hash. Each
+    // store is in the cells of one precision only, so no store is seen twice.
+    for (int precision = kCellPrecision; precision >= geohash::kMinPrecision; --precision) {
+      if (stores_at_precision_[precision] == 0) continue;
+      const auto it = cells_.find(precision == kCellPrecision
+                                      ? *cell
+                                      : cell->substr(0, static_cast<std::size_t>(precision)));
+      if (it == cells_.end()) continue;
+      for (std::uint32_t slot_no : it->second) {
+        const auto& s = slots_[slot_no].store;
+        const double d = geohash::haversine_m(point, s->location);
+        if (d > s->service_radius_m) continue;
+        out.push_back(Candidate{s.get(), d, false, is_open(s->opening_hours, now_ms)});
+        held.push_back(s);
+      }
     }
   }
   if (out.empty()) return result;
+  result.snapshot =
+      std::make_shared<const std::vector<std::shared_ptr<const IndexedStore>>>(std::move(held));
   {
     // One lock per query, taken after the distance work so queries hardly contend.
     std::lock_guard lock(seen_mutex_);
@@ -127,8 +241,8 @@ void StoreIndex::touch(const std::string& store_id, std::int64_t now_ms) {
 }
 
 std::size_t StoreIndex::size() const {
-  std::lock_guard lock(mutex_);
-  return snapshot_->stores.size();
+  std::shared_lock lock(mutex_);
+  return by_id_.size();
 }
 
 }  // namespace shopeasy::cloud::routing
