@@ -155,6 +155,27 @@ TEST_F(HttpServerTest, RequestsAreCountedPerRouteAndCode) {
   EXPECT_NE(text.find("code=\"401\""), std::string::npos);
 }
 
+// The per-route counters are found once and reused: repeated calls add up on the same
+// child, a HEAD on a GET route keeps its own method label, and latency is observed per
+// route.
+TEST_F(HttpServerTest, RepeatedRequestsAddUpPerMethodAndCode) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client_->Get("/health"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client_->Get("/api/items/x", bearer("admin-secret")));
+  ASSERT_TRUE(client_->Head("/health"));
+  ASSERT_TRUE(client_->Post("/api/admin", bearer("admin-secret"), "{}", "application/json"));
+  ASSERT_TRUE(client_->Post("/api/admin", bearer("admin-secret"), "x", "text/plain"));
+  const std::string text = metrics_.render();
+  for (const char* line :
+       {R"(http_requests_total{code="200",method="GET",route="/health"} 5)",
+        R"(http_requests_total{code="200",method="HEAD",route="/health"} 1)",
+        R"x(http_requests_total{code="200",method="GET",route="/api/items/([a-z0-9-]+)"} 3)x",
+        R"(http_requests_total{code="201",method="POST",route="/api/admin"} 1)",
+        R"(http_requests_total{code="415",method="POST",route="/api/admin"} 1)",
+        R"(http_request_duration_seconds_count{route="/health"} 6)"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+}
+
 TEST(HttpServerBindTest, PortInUseIsUnavailable) {
   metrics::Registry m1, m2;
   HttpServer a(ServerOptions{}, nullptr, log::Logger(), m1);

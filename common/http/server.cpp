@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -326,6 +327,43 @@ struct HttpServer::Impl {
   std::map<std::string, std::size_t> streams_by_principal;
 };
 
+// A route's request counters and latency histogram. Looking a child up by its labels
+// takes the registry's lock and builds the label strings; a busy server would do that
+// twice per request and contend with every /metrics scrape, so each route finds its
+// histogram once and each (method, status) counter the first time it is used.
+struct HttpServer::RouteMetrics {
+  static constexpr int kFirstStatus = 100;
+  static constexpr int kStatuses = 500;  // 100..599; anything else is looked up each time
+
+  RouteMetrics(Impl& impl, std::string route_pattern, std::string route_method)
+      : pattern(std::move(route_pattern)),
+        method(std::move(route_method)),
+        requests(*impl.requests),
+        latency(impl.latency->with({pattern})) {}
+
+  metrics::Counter& counter(const std::string& request_method, int status) {
+    const bool own = request_method == method;  // else HEAD on a GET route, or similar
+    const int i = status - kFirstStatus;
+    if (!own || i < 0 || i >= kStatuses) {
+      return requests.with({pattern, method_label(request_method), std::to_string(status)});
+    }
+    std::atomic<metrics::Counter*>& slot = by_status[static_cast<std::size_t>(i)];
+    metrics::Counter* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      // Two threads may both look it up; they find the same child.
+      c = &requests.with({pattern, method_label(method), std::to_string(status)});
+      slot.store(c, std::memory_order_release);
+    }
+    return *c;
+  }
+
+  const std::string pattern;
+  const std::string method;
+  metrics::CounterFamily& requests;
+  metrics::Histogram& latency;
+  std::array<std::atomic<metrics::Counter*>, kStatuses> by_status{};
+};
+
 HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Logger logger,
                        metrics::Registry& metrics)
     : options_(std::move(options)),
@@ -531,7 +569,7 @@ Response HttpServer::invoke(const Handler& handler, const Access& access, const 
   }
 }
 
-void HttpServer::respond(const std::string& pattern, const Request& request, Response response,
+void HttpServer::respond(RouteMetrics& metrics, const Request& request, Response response,
                          std::chrono::steady_clock::time_point started, void* library_response) {
   auto& out = *static_cast<httplib::Response*>(library_response);
   out.status = response.status;
@@ -588,8 +626,8 @@ void HttpServer::respond(const std::string& pattern, const Request& request, Res
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  impl_->requests->with({pattern, method_label(request.method), std::to_string(out.status)}).inc();
-  impl_->latency->with({pattern}).observe(seconds);
+  metrics.counter(request.method, out.status).inc();
+  metrics.latency.observe(seconds);
   if (out.status >= 500) {
     logger_.warn("request_failed", {{"method", request.method},
                                     {"path", request.path},
@@ -607,14 +645,15 @@ void HttpServer::respond(const std::string& pattern, const Request& request, Res
 void HttpServer::route(std::string_view method, std::string pattern, Access access, Handler handler,
                        BodyOptions body) {
   auto& s = impl_->server;
+  auto route_metrics = std::make_shared<RouteMetrics>(*impl_, pattern, std::string(method));
   if (method == "GET" || method == "HEAD") {
-    auto wrapped = [this, pattern, access = std::move(access), handler = std::move(handler)](
+    auto wrapped = [this, route_metrics, access = std::move(access), handler = std::move(handler)](
                        const httplib::Request& in, httplib::Response& out) {
       const auto started = std::chrono::steady_clock::now();
       Request request = to_request(in);
       std::optional<Response> refused = admit(access, request);
-      respond(pattern, request, refused ? std::move(*refused) : invoke(handler, access, request),
-              started, &out);
+      respond(*route_metrics, request,
+              refused ? std::move(*refused) : invoke(handler, access, request), started, &out);
     };
     s.Get(pattern, wrapped);
     return;
@@ -626,9 +665,9 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
   impl_->body_routes.push_back(Impl::BodyRoute{std::string(method), std::regex(pattern), body});
   // The body is read here, after authentication and admission, never by the library
   // up front: a refused request has cost its headers only.
-  auto wrapped = [this, pattern, access = std::move(access), handler = std::move(handler), body](
-                     const httplib::Request& in, httplib::Response& out,
-                     const httplib::ContentReader& reader) {
+  auto wrapped = [this, route_metrics, access = std::move(access), handler = std::move(handler),
+                  body](const httplib::Request& in, httplib::Response& out,
+                        const httplib::ContentReader& reader) {
     const auto started = std::chrono::steady_clock::now();
     Request request = to_request(in);
     // The declared size is checked first: it costs nothing and needs no identity.
@@ -692,8 +731,8 @@ void HttpServer::route(std::string_view method, std::string pattern, Access acce
       if (current_connection != nullptr) current_connection->close_after_response();
       refused->with_header("Connection", "close");
     }
-    respond(pattern, request, refused ? std::move(*refused) : invoke(handler, access, request),
-            started, &out);
+    respond(*route_metrics, request,
+            refused ? std::move(*refused) : invoke(handler, access, request), started, &out);
   };
   if (method == "POST") {
     s.Post(pattern, wrapped);

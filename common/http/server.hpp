@@ -137,8 +137,10 @@ class HttpServer {
   std::optional<Response> admit(const Access& access, Request& request);
   // Runs the handler (exceptions become 500) and reports audited calls.
   Response invoke(const Handler& handler, const Access& access, const Request& request);
+  // One route's metric children, found once rather than per request (defined in the .cpp).
+  struct RouteMetrics;
   // Turns `response` into the library's, opening a stream when it has one, and counts it.
-  void respond(const std::string& pattern, const Request& request, Response response,
+  void respond(RouteMetrics& metrics, const Request& request, Response response,
                std::chrono::steady_clock::time_point started, void* library_response);
   // For requests no route takes; decides before the body is read.
   bool refuse_unrouted(const void* library_request, void* library_response);

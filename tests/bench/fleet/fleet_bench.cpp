@@ -285,6 +285,7 @@ int main_impl(int argc, char** argv) {
     std::fprintf(stderr, "usage: fleet_bench [--stores=N>=200] [--idle-s=S] [--no-postgres]\n");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show while it runs
   print_lifted_limits("fleet_bench");
   Outcome all;
   {
