@@ -260,14 +260,18 @@ Status CloudDaemon::start() {
       std::make_unique<security::RequestRateLimit>(clock_, metrics_, logger_.child("http"));
   rate_limit_->configure(config_.get_double("http.rate_limit_per_s"),
                          config_.get_double("http.rate_limit_burst"));
-  if (auto stores = store_->list_stores(); stores.ok()) {
-    refresh_index(*stores);
-  } else {
-    // Not fatal: the next tick reads the registry again.
-    logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
-  }
   lagging_gauge_ = &metrics_.gauge("cloud_stores_lagging",
                                    "Active stores that have not synced within the alert window");
+  registry_ = std::make_unique<RegistryWatcher>(
+      *store_, clock_, RegistryWatcher::Options{},
+      [this](const std::vector<storage::StoreRecord>& stores) {
+        refresh_index(stores);
+        check_lagging(stores);
+      },
+      logger_.child("registry"));
+  // The index is complete before the API starts; a failure here is not fatal, the
+  // watcher reads the registry again shortly.
+  registry_->poll_once();
   routes_ = std::make_unique<api::CloudRoutes>(
       *store_, index_, clock_,
       api::CloudRouteOptions{config_.get_int("stores.online_window_s") * 1000, 1000},
@@ -310,6 +314,7 @@ Status CloudDaemon::start() {
   } else {
     logger_.info("no_payment_provider", {{"effect", "POST /api/orders answers 503"}});
   }
+  registry_->start();
   port = http_->start();
   if (!port.ok()) return port.status();
   logger_.info("started", {{"http_port", *port},
@@ -320,6 +325,7 @@ Status CloudDaemon::start() {
 
 void CloudDaemon::stop() {
   if (http_) http_->stop();
+  if (registry_) registry_->stop();
   payments_.reset();
 }
 
@@ -494,21 +500,14 @@ void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores)
 }
 
 void CloudDaemon::tick() {
-  if (!store_) return;
-  // One read of the registry per tick serves both the routing index (which applies only
-  // what changed, here or on another instance) and the lag alerts.
-  auto stores = store_->list_stores();
-  if (stores.ok()) {
-    refresh_index(*stores);
-  } else {
-    logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
-  }
   if (orders_) orders_->tick();
-  if (!stores.ok()) return;
+}
+
+void CloudDaemon::check_lagging(const std::vector<storage::StoreRecord>& stores) {
   const std::int64_t now = to_unix_ms(clock_.wall_now());
   const std::int64_t alert_ms = config_.get_int("stores.lag_alert_s") * 1000;
   std::set<std::string> lagging;
-  for (const auto& s : *stores) {
+  for (const auto& s : stores) {
     if (!s.registration.active || s.last_seen_ms == 0) continue;
     if (now - s.last_seen_ms > alert_ms) {
       lagging.insert(s.registration.id);

@@ -8,6 +8,7 @@
 
 #include "cloud/api/cloud_routes.hpp"
 #include "cloud/api/store_auth.hpp"
+#include "cloud/daemon/registry_watcher.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/payments/payments.hpp"
 #include "cloud/routing/store_index.hpp"
@@ -36,7 +37,7 @@ class CloudDaemon final : public service::Daemon {
   // Starts, in order: state directory, storage, HTTP API.
   Status start() override;
   void stop() override;
-  // Refreshes the routing index and raises lagging-store alerts.
+  // Order timers. The registry (routing index, lag alerts) has its own watcher thread.
   void tick() override;
 
   int http_port() const { return http_ ? http_->port() : 0; }
@@ -72,8 +73,14 @@ class CloudDaemon final : public service::Daemon {
   // For the checkout and UPI routes: the customer whose order an intent pays.
   payments::IntentOwnerFn intent_owner(payments::PaymentProvider* provider);
   std::unique_ptr<http::HttpServer> http_;
+  // Touched only from the registry watcher's callback (and start(), before its thread).
   std::set<std::string> lagging_;
   metrics::Gauge* lagging_gauge_ = nullptr;
+  // Raises and clears lagging-store alerts from a full read of the registry.
+  void check_lagging(const std::vector<storage::StoreRecord>& stores);
+  // Reads the registry when it changes (and every few seconds) on its own thread.
+  // Declared after what its callback uses, so it is destroyed (and joined) first.
+  std::unique_ptr<RegistryWatcher> registry_;
   // Brings the routing index in line with the registry, applying only what changed.
   void refresh_index(const std::vector<storage::StoreRecord>& stores);
   MonoTime started_at_;

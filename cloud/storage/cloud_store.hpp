@@ -264,6 +264,10 @@ class CloudStore {
   virtual StatusOr<StoreRecord> get_store(const std::string& id) = 0;
   // Every store, inactive ones included, in id order.
   virtual StatusOr<std::vector<StoreRecord>> list_stores() = 0;
+  // A number that grows whenever any store's registration is saved (0 with none), so
+  // an instance can poll it cheaply and read the registry only when it moved. Heard-from
+  // times (touch_store, syncs) do not move it.
+  virtual StatusOr<std::int64_t> registry_version() = 0;
   // Records that the store was heard from. kNotFound for an unknown id.
   virtual Status touch_store(const std::string& id, std::int64_t now_ms) = 0;
 

@@ -228,6 +228,31 @@ TEST_P(CloudStoreTest, TouchRecordsLastSeen) {
   EXPECT_EQ(store_->touch_store("nope", kNow).code(), StatusCode::kNotFound);
 }
 
+// Instances poll the version and read the registry only when it moved: every saved
+// registration moves it; being heard from (touch, a sync batch) does not.
+TEST_P(CloudStoreTest, RegistryVersionMovesOnlyWithRegistrations) {
+  EXPECT_EQ(VALUE(store_->registry_version()), 0);
+  register_store("s1");
+  const std::int64_t first = VALUE(store_->registry_version());
+  EXPECT_GT(first, 0);
+  register_store("s2");
+  const std::int64_t second = VALUE(store_->registry_version());
+  EXPECT_GT(second, first);
+  ASSERT_OK(store_->touch_store("s1", kNow + 5));
+  apply("s1", mixed_batch(1, 3));
+  EXPECT_EQ(VALUE(store_->registry_version()), second);
+  StoreRegistration moved = store_reg("s1");
+  moved.lat = 28.6139;
+  ASSERT_OK(store_->upsert_store(moved));
+  EXPECT_GT(VALUE(store_->registry_version()), second);
+  // A refused registration changes nothing.
+  const std::int64_t after_move = VALUE(store_->registry_version());
+  StoreRegistration bad = store_reg("s1");
+  bad.lon = 181;
+  EXPECT_FALSE(store_->upsert_store(bad).is_ok());
+  EXPECT_EQ(VALUE(store_->registry_version()), after_move);
+}
+
 TEST_P(CloudStoreTest, AppliesBatchesInOrder) {
   register_store("s1");
   ApplyResult first = apply(

@@ -187,6 +187,11 @@ CREATE TABLE quarantine (
     {5, "idempotency_by_age", R"sql(
 CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
 )sql"},
+    {6, "store_registry_version", R"sql(
+CREATE SEQUENCE store_registry_version;
+ALTER TABLE stores ADD COLUMN registry_version bigint NOT NULL DEFAULT 0;
+CREATE INDEX stores_by_registry_version ON stores (registry_version);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -204,11 +209,14 @@ struct Sql {
 constexpr Sql kUpsertStore{
     "upsert_store",
     "INSERT INTO stores (id, name, lat, lon, geohash, service_radius_m, opening_hours, "
-    "secret_sha256, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "secret_sha256, active, registry_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "nextval('store_registry_version')) "
     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat, "
     "lon = EXCLUDED.lon, geohash = EXCLUDED.geohash, service_radius_m = EXCLUDED.service_radius_m, "
     "opening_hours = EXCLUDED.opening_hours, secret_sha256 = EXCLUDED.secret_sha256, "
-    "active = EXCLUDED.active"};
+    "active = EXCLUDED.active, registry_version = EXCLUDED.registry_version"};
+constexpr Sql kRegistryVersion{"registry_version",
+                               "SELECT coalesce(max(registry_version), 0) FROM stores"};
 constexpr Sql kGetStore{"get_store", "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores WHERE id = $1"};
 constexpr Sql kListStores{"list_stores",
                           "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores ORDER BY id"};
@@ -1074,6 +1082,16 @@ class PostgresCloudStore final : public CloudStore {
         out.push_back(std::move(*record));
       }
       return out;
+    });
+  }
+
+  StatusOr<std::int64_t> registry_version() override {
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(kRegistryVersion, Params());
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() != 1) return internal_error("registry_version: no row");
+      return rows.int64(0, 0);
     });
   }
 

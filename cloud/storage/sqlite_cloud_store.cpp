@@ -135,6 +135,10 @@ CREATE TABLE quarantine (
     {.version = 5, .name = "idempotency_by_age", .sql = R"sql(
 CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
 )sql"},
+    {.version = 6, .name = "store_registry_version", .sql = R"sql(
+ALTER TABLE stores ADD COLUMN registry_version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX stores_by_registry_version ON stores (registry_version);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -345,13 +349,15 @@ class SqliteCloudStore final : public CloudStore {
       const std::string hours = detail::dump_json(store.opening_hours);
       return write([&](db::Database& db) -> Status {
         return db.run(
+            // One writer: the next version is the largest so far plus one.
             "INSERT INTO stores (id, name, lat, lon, geohash, service_radius_m, opening_hours, "
-            "secret_sha256, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "secret_sha256, active, registry_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT coalesce(max(registry_version), 0) + 1 FROM stores)) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat, "
             "lon = excluded.lon, geohash = excluded.geohash, "
             "service_radius_m = excluded.service_radius_m, "
             "opening_hours = excluded.opening_hours, secret_sha256 = excluded.secret_sha256, "
-            "active = excluded.active",
+            "active = excluded.active, registry_version = excluded.registry_version",
             store.id, store.name, store.lat, store.lon, *hash, store.service_radius_m, hours,
             store.secret_sha256, store.active);
       });
@@ -385,6 +391,17 @@ class SqliteCloudStore final : public CloudStore {
         }
         if (!q.status().is_ok()) return q.status();
         return out;
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> registry_version() override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return read([&](db::Database& db) -> StatusOr<std::int64_t> {
+        auto v =
+            db.query_one<std::int64_t>("SELECT coalesce(max(registry_version), 0) FROM stores");
+        if (!v.ok()) return v.status();
+        return v->value_or(0);
       });
     });
   }

@@ -1,0 +1,70 @@
+#include "cloud/daemon/registry_watcher.hpp"
+
+#include <utility>
+
+namespace shopeasy::cloud {
+
+RegistryWatcher::RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options,
+                                 OnRead on_read, log::Logger logger)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      on_read_(std::move(on_read)),
+      logger_(std::move(logger)) {}
+
+RegistryWatcher::~RegistryWatcher() { stop(); }
+
+bool RegistryWatcher::poll_once() {
+  StatusOr<std::int64_t> version = store_.registry_version();
+  if (!version.ok()) {
+    if (!failing_) {
+      logger_.warn("registry_check_failed", {{"error", version.status().to_string()}});
+    }
+    failing_ = true;
+    return false;
+  }
+  const MonoTime now = clock_.mono_now();
+  const bool moved = !seen_version_ || *seen_version_ != *version;
+  if (!moved && now - last_full_read_ < options_.full_read_every) return false;
+  // The version was read before the list, so a change saved in between is read again
+  // at the next check rather than missed.
+  StatusOr<std::vector<storage::StoreRecord>> stores = store_.list_stores();
+  if (!stores.ok()) {
+    if (!failing_) logger_.warn("store_list_failed", {{"error", stores.status().to_string()}});
+    failing_ = true;
+    return false;
+  }
+  if (failing_) logger_.info("registry_check_recovered", {});
+  failing_ = false;
+  seen_version_ = *version;
+  last_full_read_ = now;
+  on_read_(*stores);
+  return true;
+}
+
+void RegistryWatcher::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void RegistryWatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RegistryWatcher::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, options_.poll_every, [this] { return stopping_; })) return;
+    }
+    poll_once();
+  }
+}
+
+}  // namespace shopeasy::cloud

@@ -1,0 +1,69 @@
+// RegistryWatcher: keeps an instance's view of the store registry current without
+// reading all of it every second. Several instances share one database, and a store
+// registered or moved through one must be routed by all of them within a second; at
+// 10,000 stores reading the whole registry each time costs tens of milliseconds. So the
+// watcher polls the registry's version (one indexed max() query) often, reads the full
+// list only when it moved, and otherwise every `full_read_every` for what the version
+// does not cover: when each store was last heard from (sync or heartbeat on any
+// instance), which drives the online flags and the lag alerts. On PostgreSQL two
+// registrations committing out of their sequence order can leave the version unmoved by
+// the later commit; the periodic full read bounds that case.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "cloud/storage/cloud_store.hpp"
+#include "common/clock/clock.hpp"
+#include "common/log/log.hpp"
+
+namespace shopeasy::cloud {
+
+class RegistryWatcher {
+ public:
+  struct Options {
+    std::chrono::milliseconds poll_every{200};
+    std::chrono::milliseconds full_read_every{10000};
+  };
+  // Receives every full read of the registry, on the watcher's thread.
+  using OnRead = std::function<void(const std::vector<storage::StoreRecord>&)>;
+
+  RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options, OnRead on_read,
+                  log::Logger logger);
+  ~RegistryWatcher();  // stops
+  RegistryWatcher(const RegistryWatcher&) = delete;
+  RegistryWatcher& operator=(const RegistryWatcher&) = delete;
+
+  // One check: reads the list when the version moved or a full read is due, and hands
+  // it to OnRead. True when it read. For tests, and called by the thread.
+  bool poll_once();
+
+  void start();  // the polling thread
+  void stop();   // idempotent
+
+ private:
+  void run();
+
+  storage::CloudStore& store_;
+  const Clock& clock_;
+  Options options_;
+  OnRead on_read_;
+  log::Logger logger_;
+  // Touched only by whoever calls poll_once (the thread once started).
+  std::optional<std::int64_t> seen_version_;
+  MonoTime last_full_read_{};
+  bool failing_ = false;  // storage refused the last check; logged once per streak
+
+  std::mutex mutex_;  // guards stopping_
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace shopeasy::cloud
