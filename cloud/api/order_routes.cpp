@@ -36,6 +36,9 @@ std::int64_t last_event_id(const Request& req) {
 struct EventStream {
   storage::CloudStore* store = nullptr;
   http::HttpServer* server = nullptr;
+  OrderEventHub* hub = nullptr;             // null: the stream polls on its own
+  bool hinted = false;                      // the hub said "look": if the read finds nothing, pause
+  std::vector<storage::OrderEvent> handed;  // events the hub read for this order's streams
   std::string order_id;
   std::int64_t cursor = 0;
   OrderRouteOptions options;
@@ -62,7 +65,13 @@ struct EventStream {
 
   bool step(http::StreamWriter& w) {
     if (!server->running()) return false;
-    auto events = store->order_events(order_id, cursor, kEventPage);
+    StatusOr<std::vector<storage::OrderEvent>> events = std::vector<storage::OrderEvent>{};
+    if (!handed.empty()) {
+      events = std::move(handed);  // the hub read them once for every stream of the order
+      handed.clear();
+    } else {
+      events = store->order_events(order_id, cursor, kEventPage);
+    }
     if (!events.ok()) return false;
     std::string chunk;
     for (const storage::OrderEvent& e : *events) {
@@ -73,6 +82,7 @@ struct EventStream {
     }
     const auto now = std::chrono::steady_clock::now();
     if (!chunk.empty()) {
+      hinted = false;
       last_write = now;
       // The final events are written before the stream ends.
       if (!w.write(chunk)) return false;
@@ -89,7 +99,22 @@ struct EventStream {
       last_write = now;
       return w.write(": keepalive\n\n");
     }
-    std::this_thread::sleep_for(options.poll_interval);
+    if (hub == nullptr || hub->stopped() || hinted) {
+      // No hub, or it woke this stream and the read found nothing new (an event the
+      // read cannot see yet): the old pace, so the stream never spins.
+      hinted = false;
+      std::this_thread::sleep_for(options.poll_interval);
+      return true;
+    }
+    // Until the hub knows of a new event, the next keepalive is due, or the fallback
+    // read (for events the hub cannot see) is.
+    const auto keepalive_due =
+        std::chrono::duration_cast<std::chrono::milliseconds>(last_write + options.keepalive - now);
+    const auto timeout =
+        std::max(std::chrono::milliseconds(1), std::min(options.fallback_interval, keepalive_due));
+    OrderEventHub::Wake wake = hub->wait(order_id, cursor, timeout);
+    hinted = wake.kind == OrderEventHub::Wake::Kind::kLook;
+    if (wake.kind == OrderEventHub::Wake::Kind::kEvents) handed = std::move(wake.events);
     return true;
   }
 };
@@ -97,7 +122,8 @@ struct EventStream {
 }  // namespace
 
 void register_order_routes(http::HttpServer& server, orders::OrderService& service,
-                           storage::CloudStore& store, OrderRouteOptions options) {
+                           storage::CloudStore& store, OrderRouteOptions options,
+                           OrderEventHub* hub) {
   server.route("POST", "/api/orders", Access::roles_of({"customer"}), [&service](const Request& r) {
     if (!r.is_json()) {
       return Response::error(
@@ -119,12 +145,13 @@ void register_order_routes(http::HttpServer& server, orders::OrderService& servi
                  return Response::json(200, orders::OrderService::order_json(*order));
                });
   server.route("GET", std::string(kOrderPath) + "/events", Access::roles_of({"customer", "admin"}),
-               [&service, &store, &server, options](const Request& r) {
+               [&service, &store, &server, options, hub](const Request& r) {
                  auto order = service.get(r.params[0], r.principal.subject, is_admin(r));
                  if (!order.ok()) return Response::error(order.status());
                  auto state = std::make_shared<EventStream>();
                  state->store = &store;
                  state->server = &server;
+                 state->hub = hub;
                  state->order_id = r.params[0];
                  state->cursor = std::max<std::int64_t>(last_event_id(r), 0);
                  state->options = options;

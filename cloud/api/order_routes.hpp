@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "cloud/api/order_event_hub.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/http/server.hpp"
@@ -17,9 +18,12 @@
 namespace shopeasy::cloud::api {
 
 struct OrderRouteOptions {
-  // How often an open event stream looks for new events; the events live in the shared
-  // database, so a stream sees changes made through any cloud instance.
+  // How often an open event stream looks for new events when no OrderEventHub wakes it;
+  // the events live in the shared database, so a stream sees changes made through any
+  // cloud instance.
   std::chrono::milliseconds poll_interval{200};
+  // With a hub: how long a stream waits to be woken before it looks anyway.
+  std::chrono::milliseconds fallback_interval{15000};
   std::chrono::seconds keepalive{15};
   // After a final status (delivered, cancelled, failed) a paid order can still be
   // refunded, so its stream stays open for the refund until this long after the final
@@ -28,7 +32,10 @@ struct OrderRouteOptions {
   std::chrono::milliseconds late_events_window{std::chrono::minutes(10)};
 };
 
+// `hub`, when given (and running), wakes the event streams; it must outlive the server's
+// streams (stop it before the server, which then ends them promptly).
 void register_order_routes(http::HttpServer& server, orders::OrderService& service,
-                           storage::CloudStore& store, OrderRouteOptions options = {});
+                           storage::CloudStore& store, OrderRouteOptions options = {},
+                           OrderEventHub* hub = nullptr);
 
 }  // namespace shopeasy::cloud::api

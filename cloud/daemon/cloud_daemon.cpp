@@ -315,6 +315,7 @@ Status CloudDaemon::start() {
     logger_.info("no_payment_provider", {{"effect", "POST /api/orders answers 503"}});
   }
   registry_->start();
+  order_events_->start();
   port = http_->start();
   if (!port.ok()) return port.status();
   logger_.info("started", {{"http_port", *port},
@@ -324,6 +325,9 @@ Status CloudDaemon::start() {
 }
 
 void CloudDaemon::stop() {
+  // The hub first: it wakes the streams waiting on it, so the server's stop does not
+  // wait out their fallback interval.
+  if (order_events_) order_events_->stop();
   if (http_) http_->stop();
   if (registry_) registry_->stop();
   payments_.reset();
@@ -540,7 +544,10 @@ void CloudDaemon::register_routes() {
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);
                });
-  api::register_order_routes(*http_, *orders_, *store_);
+  order_events_ = std::make_unique<api::OrderEventHub>(
+      *store_, clock_, api::OrderEventHub::Options{}, logger_.child("order_events"), metrics_);
+  api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
+                             order_events_.get());
   webui::register_ops_page(*http_);
 }
 

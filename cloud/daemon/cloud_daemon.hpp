@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cloud/api/cloud_routes.hpp"
+#include "cloud/api/order_event_hub.hpp"
 #include "cloud/api/store_auth.hpp"
 #include "cloud/daemon/registry_watcher.hpp"
 #include "cloud/orders/order_service.hpp"
@@ -72,6 +73,9 @@ class CloudDaemon final : public service::Daemon {
   Status start_payments(int http_port);
   // For the checkout and UPI routes: the customer whose order an intent pays.
   payments::IntentOwnerFn intent_owner(payments::PaymentProvider* provider);
+  // Wakes order-tracking streams; declared before http_ so the server (and its
+  // streams) goes first.
+  std::unique_ptr<api::OrderEventHub> order_events_;
   std::unique_ptr<http::HttpServer> http_;
   // Touched only from the registry watcher's callback (and start(), before its thread).
   std::set<std::string> lagging_;

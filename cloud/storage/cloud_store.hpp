@@ -191,6 +191,12 @@ struct OrderEvent {
   std::int64_t at_ms = 0;
 };
 
+// An order's latest event, for watchers that wake the order's streams.
+struct OrderEventHead {
+  std::string order_id;
+  std::int64_t seq = 0;
+};
+
 // What a customer's POST with an Idempotency-Key produced the first time.
 struct IdempotentReply {
   std::string customer_id;
@@ -395,6 +401,11 @@ class CloudStore {
   // The order's events with seq > after_seq, oldest first, at most `limit` (1..10000).
   virtual StatusOr<std::vector<OrderEvent>> order_events(const std::string& order_id,
                                                          std::int64_t after_seq, int limit) = 0;
+  // Every order with an event stamped at or after `since_ms`, with its latest seq; at
+  // most `limit` (1..10000) orders. One query per instance stands in for one per open
+  // tracking stream.
+  virtual StatusOr<std::vector<OrderEventHead>> recent_order_event_heads(std::int64_t since_ms,
+                                                                         int limit) = 0;
   // The reply recorded for (customer, key), if any.
   virtual StatusOr<std::optional<IdempotentReply>> idempotent_reply(const std::string& customer_id,
                                                                     const std::string& key) = 0;

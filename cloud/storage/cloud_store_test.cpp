@@ -1064,6 +1064,20 @@ TEST_P(CloudStoreTest, OrdersMoveByStoreEventsAndIdempotencyKeysAreKept) {
   ASSERT_EQ(events.size(), 5u);  // pending_payment, confirmed, routed, routed, accepted
   EXPECT_EQ(events.back().body["status"], "accepted");
   EXPECT_EQ(VALUE(store_->order_events("o-1", 4, 100)).size(), 1u);
+  // The heads a stream watcher polls: the order's latest seq, from events at or after
+  // the time asked for.
+  std::int64_t first_at = events.front().at_ms;
+  std::int64_t last_at = events.front().at_ms;
+  for (const OrderEvent& e : events) {
+    first_at = std::min(first_at, e.at_ms);
+    last_at = std::max(last_at, e.at_ms);
+  }
+  const auto heads = VALUE(store_->recent_order_event_heads(first_at, 100));
+  ASSERT_EQ(heads.size(), 1u);
+  EXPECT_EQ(heads[0].order_id, "o-1");
+  EXPECT_EQ(heads[0].seq, events.back().seq);
+  EXPECT_TRUE(VALUE(store_->recent_order_event_heads(last_at + 1, 100)).empty());
+  EXPECT_EQ(store_->recent_order_event_heads(0, 0).status().code(), StatusCode::kInvalidArgument);
   // Cancelling an accepted order tells the store; paid, so a refund is due.
   const OrderRecord cancelled = VALUE(store_->act_on_order(
       "o-1", {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0}, kNow + 2));

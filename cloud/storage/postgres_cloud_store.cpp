@@ -192,6 +192,9 @@ CREATE SEQUENCE store_registry_version;
 ALTER TABLE stores ADD COLUMN registry_version bigint NOT NULL DEFAULT 0;
 CREATE INDEX stores_by_registry_version ON stores (registry_version);
 )sql"},
+    {7, "order_events_by_time", R"sql(
+CREATE INDEX order_events_by_time ON order_events (at_ms);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -389,6 +392,9 @@ constexpr Sql kDueOrders{
     "(SELECT order_id FROM orders WHERE status = 'pending_payment' AND payment_due_ms <= $1) "
     "UNION (SELECT order_id FROM orders WHERE status = 'routed' AND accept_by_ms <= $1) "
     "UNION (SELECT order_id FROM orders WHERE refund_due) LIMIT $2"};
+constexpr Sql kRecentOrderEventHeads{
+    "recent_order_event_heads",
+    "SELECT order_id, max(seq) FROM order_events WHERE at_ms >= $1 GROUP BY order_id LIMIT $2"};
 constexpr Sql kOrderEvents{
     "order_events",
     "SELECT seq, kind, body, at_ms FROM order_events WHERE order_id = $1 AND seq > $2 "
@@ -1448,6 +1454,22 @@ class PostgresCloudStore final : public CloudStore {
       Rows rows(result->get());
       std::vector<std::string> out;
       for (int r = 0; r < rows.count(); ++r) out.push_back(rows.text(r, 0));
+      return out;
+    });
+  }
+
+  StatusOr<std::vector<OrderEventHead>> recent_order_event_heads(std::int64_t since_ms,
+                                                                 int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<OrderEventHead>> {
+      StatusOr<Result> result =
+          s.run(kRecentOrderEventHeads, Params().int64(since_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<OrderEventHead> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back(OrderEventHead{rows.text(r, 0), rows.int64(r, 1)});
+      }
       return out;
     });
   }

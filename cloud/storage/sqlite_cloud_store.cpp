@@ -139,6 +139,9 @@ CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
 ALTER TABLE stores ADD COLUMN registry_version INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX stores_by_registry_version ON stores (registry_version);
 )sql"},
+    {.version = 7, .name = "order_events_by_time", .sql = R"sql(
+CREATE INDEX order_events_by_time ON order_events (at_ms);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -800,6 +803,25 @@ class SqliteCloudStore final : public CloudStore {
             "UNION SELECT order_id FROM orders WHERE refund_due = 1 LIMIT ?",
             now_ms, now_ms, limit);
         while (const db::Statement* row = q.next()) out.push_back(row->column_text(0));
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::vector<OrderEventHead>> recent_order_event_heads(std::int64_t since_ms,
+                                                                 int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<OrderEventHead>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read([&](db::Database& db) -> StatusOr<std::vector<OrderEventHead>> {
+        std::vector<OrderEventHead> out;
+        db::Query q = db.query(
+            "SELECT order_id, max(seq) FROM order_events WHERE at_ms >= ? GROUP BY order_id "
+            "LIMIT ?",
+            since_ms, limit);
+        while (const db::Statement* row = q.next()) {
+          out.push_back(OrderEventHead{row->column_text(0), row->column_int64(1)});
+        }
         if (!q.status().is_ok()) return q.status();
         return out;
       });

@@ -7,7 +7,11 @@
 //   - how long a moved store takes to be routed at its new place on the instance that
 //     saved it and, on PostgreSQL, on a second instance (target < 1 s).
 //
-//   fleet_bench [--stores=10000] [--idle-s=10] [--no-postgres]
+//   - with --streams=N (default 10,000; 0 leaves it out), N customers' order-tracking
+//     streams open on one instance: its CPU and RSS while nothing changes and the time
+//     one status change takes to reach every stream (tracking.cpp).
+//
+//   fleet_bench [--stores=10000] [--idle-s=10] [--streams=10000] [--no-postgres]
 // Exit status: 0 every target met, 1 a target missed, 2 could not measure.
 #include <unistd.h>
 
@@ -26,6 +30,7 @@
 
 #include "common/geohash/geohash.hpp"
 #include "tests/bench/bench_common.hpp"
+#include "tests/bench/fleet/tracking.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
@@ -39,6 +44,7 @@ struct Args {
   int stores = 10000;
   double idle_s = 10;
   bool postgres = true;
+  int streams = 10000;  // 0: no tracking phase
 };
 
 bool parse_args(int argc, char** argv, Args* args) {
@@ -54,8 +60,10 @@ bool parse_args(int argc, char** argv, Args* args) {
     const std::string value = a.substr(eq + 1);
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
-    if (end == value.c_str() || *end != '\0' || v <= 0) return false;
-    if (key == "--stores" && v >= 200) {
+    if (end == value.c_str() || *end != '\0' || v < 0) return false;
+    if (key == "--streams") {
+      args->streams = static_cast<int>(v);
+    } else if (key == "--stores" && v >= 200) {
       args->stores = static_cast<int>(v);
     } else if (key == "--idle-s") {
       args->idle_s = v;
@@ -282,7 +290,9 @@ StatusOr<testing::RunningDaemon> start_cloud(const std::string& state_dir,
 int main_impl(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, &args)) {
-    std::fprintf(stderr, "usage: fleet_bench [--stores=N>=200] [--idle-s=S] [--no-postgres]\n");
+    std::fprintf(
+        stderr,
+        "usage: fleet_bench [--stores=N>=200] [--idle-s=S] [--streams=N] [--no-postgres]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show while it runs
@@ -319,6 +329,12 @@ int main_impl(int argc, char** argv) {
     const Outcome o = run("PostgreSQL", *first, &*second, args);
     all.measured = all.measured && o.measured;
     all.met = all.met && o.met;
+  }
+  if (args.streams > 0) {
+    bool measured = false;
+    const bool met = run_tracking(TrackingArgs{args.streams, args.idle_s}, &measured);
+    all.measured = all.measured && measured;
+    all.met = all.met && met;
   }
   if (!all.measured) return 2;
   return all.met ? 0 : 1;
