@@ -1,0 +1,33 @@
+// Generated hourly demand for tests and benchmarks: SKUs with a store's opening hours,
+// their own day-of-week and hour-of-day tilt, a weekly level drifting at random, and
+// over-dispersed (negative binomial) counts, most of them sparse; optionally stock-outs
+// on a share of days, which cut sales short and mark the rest of the day censored.
+// Deterministic for a seed and SKU index, on every platform (own generator).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "edge/forecast/series.hpp"
+
+namespace shopeasy::forecast {
+
+struct SyntheticOptions {
+  int days = 90;
+  std::uint64_t seed = 1;
+  double median_weekly_units = 15;  // SKU levels are log-normal around this
+  double level_spread = 1.2;        // sd of the log level
+  double weekly_drift = 0.05;       // sd of the weekly log level change
+  double stockout_day_share = 0;    // share of days on which the SKU sells out
+  std::size_t groups = 10;          // SKU i is in group "g<i % groups>"
+};
+
+struct SyntheticSku {
+  Series observed;            // sales and censored hours
+  std::vector<float> demand;  // true demand per hour
+};
+
+SyntheticSku generate_sku(std::size_t index, const SyntheticOptions& options);
+
+}  // namespace shopeasy::forecast
