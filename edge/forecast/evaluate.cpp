@@ -5,8 +5,9 @@
 
 namespace shopeasy::forecast {
 
-void ScoreAccumulator::add(double actual, double forecast) {
+void ScoreAccumulator::add(double actual, double forecast, double median) {
   abs_err_ += std::abs(actual - forecast);
+  abs_err_p50_ += std::abs(actual - median);
   err_ += forecast - actual;
   actual_ += actual;
 }
@@ -21,6 +22,7 @@ Scores ScoreAccumulator::scores() const {
   Scores s;
   s.actual_units = actual_;
   s.wape = actual_ > 0 ? abs_err_ / actual_ : 0;
+  s.wape_p50 = actual_ > 0 ? abs_err_p50_ / actual_ : 0;
   s.bias = actual_ > 0 ? err_ / actual_ : 0;
   s.rmsse = rmsse_weight_ > 0 ? rmsse_sum_ / rmsse_weight_ : 0;
   return s;
@@ -99,23 +101,32 @@ StatusOr<BacktestReport> backtest(const std::vector<Series>& series, Granularity
       }
       for (std::size_t m = 0; m < kMethods; ++m) {
         const std::vector<double>& mean = m < kAllMethods.size() ? fc.by_method[m] : fc.mean;
+        std::vector<double> median(horizon);
+        for (std::size_t k = 0; k < horizon; ++k) median[k] = nb_quantile(mean[k], fc.inv_k, 0.5);
         double sse = 0;
         std::size_t n = 0;
-        std::vector<double> day_actual(horizon / spd + 1, 0.0), day_fc(horizon / spd + 1, 0.0);
+        std::vector<double> day_actual(horizon / spd + 1, 0.0), day_fc(horizon / spd + 1, 0.0),
+            day_var(horizon / spd + 1, 0.0);
         for (std::size_t k = 0; k < horizon; ++k) {
           if (s.censored[origin + k]) continue;
           const double y = s.qty[origin + k];
-          step_acc[m].add(y, mean[k]);
+          step_acc[m].add(y, mean[k], median[k]);
           sse += (y - mean[k]) * (y - mean[k]);
           ++n;
           day_actual[k / spd] += y;
           day_fc[k / spd] += mean[k];
+          day_var[k / spd] += mean[k] + fc.inv_k * mean[k] * mean[k];
         }
         step_acc[m].add_scaled(sse, n, step_scale, weight);
         double day_sse = 0;
         std::size_t day_n = 0;
         for (std::size_t d = 0; d < horizon / spd; ++d) {
-          day_acc[m].add(day_actual[d], day_fc[d]);
+          // The day's median from a negative binomial with the day's mean and the sum of
+          // the steps' variances (steps taken as independent).
+          const double inv_k =
+              day_fc[d] > 0 ? std::max(0.0, (day_var[d] - day_fc[d]) / (day_fc[d] * day_fc[d]))
+                            : 0.0;
+          day_acc[m].add(day_actual[d], day_fc[d], nb_quantile(day_fc[d], inv_k, 0.5));
           day_sse += (day_actual[d] - day_fc[d]) * (day_actual[d] - day_fc[d]);
           ++day_n;
         }

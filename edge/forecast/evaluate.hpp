@@ -2,7 +2,8 @@
 // at a time, each from the weeks before it only (pools included), and scored against
 // what sold, censored steps left out. Scores per method (seasonal naive, the 4-week
 // same-step mean and all-zero are the baselines) and for the per-SKU chosen method:
-//   WAPE  = sum |actual - mean| / sum actual
+//   WAPE  = sum |actual - mean| / sum actual (and of p50, beside it: for sparse series
+//           the median, often 0, has the lower WAPE, the mean the lower squared error)
 //   bias  = sum (mean - actual) / sum actual
 //   RMSSE = per SKU and fold sqrt(MSE / mean squared one-step change in its training
 //           history), averaged weighted by the SKU's units in the 4 weeks before the
@@ -22,7 +23,8 @@
 namespace shopeasy::forecast {
 
 struct Scores {
-  double wape = 0;
+  double wape = 0;      // of the mean
+  double wape_p50 = 0;  // of the median (p50), the forecast WAPE itself favours
   double bias = 0;
   double rmsse = 0;
   double actual_units = 0;
@@ -51,13 +53,13 @@ StatusOr<BacktestReport> backtest(const std::vector<Series>& series, Granularity
 // The same scores for forecasts made elsewhere: accumulates (actual, forecast) pairs.
 class ScoreAccumulator {
  public:
-  void add(double actual, double forecast);
+  void add(double actual, double forecast, double median);
   // One SKU-fold's RMSSE term: sum of squared errors over n pairs, the scale, a weight.
   void add_scaled(double sse, std::size_t n, double scale, double weight);
   Scores scores() const;
 
  private:
-  double abs_err_ = 0, err_ = 0, actual_ = 0;
+  double abs_err_ = 0, abs_err_p50_ = 0, err_ = 0, actual_ = 0;
   double rmsse_sum_ = 0, rmsse_weight_ = 0;
 };
 

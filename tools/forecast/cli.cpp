@@ -151,18 +151,22 @@ int backtest_command(const Args& a, std::ostream& out, std::ostream& err) {
       << "weeks before it)\n\n";
   const bool hourly = *g == Granularity::kHour;
   char line[256];
-  std::snprintf(line, sizeof line, "%-15s %12s %8s %7s   %12s %8s %7s\n", "method",
-                hourly ? "hour WAPE" : "day WAPE", "bias", "RMSSE", hourly ? "day WAPE" : "",
-                hourly ? "bias" : "", hourly ? "RMSSE" : "");
+  std::snprintf(line, sizeof line, "%-15s %10s %9s %8s %7s   %10s %9s %8s %7s\n", "method",
+                hourly ? "hour WAPE" : "day WAPE", "(p50)", "bias", "RMSSE",
+                hourly ? "day WAPE" : "", hourly ? "(p50)" : "", hourly ? "bias" : "",
+                hourly ? "RMSSE" : "");
   out << line;
   for (const MethodScores& m : report->methods) {
     if (hourly) {
-      std::snprintf(line, sizeof line, "%-15s %11.1f%% %8s %7.3f   %11.1f%% %8s %7.3f\n",
-                    m.name.c_str(), m.step.wape * 100, pct(m.step.bias).c_str(), m.step.rmsse,
-                    m.day.wape * 100, pct(m.day.bias).c_str(), m.day.rmsse);
+      std::snprintf(line, sizeof line,
+                    "%-15s %9.1f%% %8.1f%% %8s %7.3f   %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
+                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
+                    m.step.rmsse, m.day.wape * 100, m.day.wape_p50 * 100, pct(m.day.bias).c_str(),
+                    m.day.rmsse);
     } else {
-      std::snprintf(line, sizeof line, "%-15s %11.1f%% %8s %7.3f\n", m.name.c_str(),
-                    m.step.wape * 100, pct(m.step.bias).c_str(), m.step.rmsse);
+      std::snprintf(line, sizeof line, "%-15s %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
+                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
+                    m.step.rmsse);
     }
     out << line;
   }
