@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace shopeasy::forecast {
 
@@ -142,6 +143,56 @@ StatusOr<BacktestReport> backtest(const std::vector<Series>& series, Granularity
     report.methods.push_back(ms);
   }
   return report;
+}
+
+namespace {
+
+std::string pct(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", v * 100);
+  return buf;
+}
+
+}  // namespace
+
+std::string format_report(const BacktestReport& report) {
+  std::string out;
+  const bool hourly = report.granularity == Granularity::kHour;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-15s %10s %9s %8s %7s   %10s %9s %8s %7s\n", "method",
+                hourly ? "hour WAPE" : "day WAPE", "(p50)", "bias", "RMSSE",
+                hourly ? "day WAPE" : "", hourly ? "(p50)" : "", hourly ? "bias" : "",
+                hourly ? "RMSSE" : "");
+  out += line;
+  for (const MethodScores& m : report.methods) {
+    if (hourly) {
+      std::snprintf(line, sizeof line,
+                    "%-15s %9.1f%% %8.1f%% %8s %7.3f   %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
+                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
+                    m.step.rmsse, m.day.wape * 100, m.day.wape_p50 * 100, pct(m.day.bias).c_str(),
+                    m.day.rmsse);
+    } else {
+      std::snprintf(line, sizeof line, "%-15s %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
+                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
+                    m.step.rmsse);
+    }
+    out += line;
+  }
+  out += "\nchosen per SKU and fold:";
+  for (const auto& [name, n] : report.chosen_counts) out += " " + name + " " + std::to_string(n);
+  out += "\n";
+  const MethodScores* chosen = report.find("chosen");
+  const char* level = hourly ? "SKU x hour" : "SKU x day";
+  for (const char* base : {"seasonal-naive", "mean-4w"}) {
+    const MethodScores* b = report.find(base);
+    if (chosen == nullptr || b == nullptr || !(b->step.wape > 0)) continue;
+    out += std::string("chosen vs ") + base + " (" + level + "): WAPE of the mean " +
+           pct(chosen->step.wape / b->step.wape - 1) + ", of the p50 " +
+           pct(chosen->step.wape_p50 / b->step.wape - 1) + " (against " + base +
+           "'s own forecast), RMSSE " +
+           pct(b->step.rmsse > 0 ? chosen->step.rmsse / b->step.rmsse - 1 : 0) + "\n";
+  }
+  return out;
 }
 
 }  // namespace shopeasy::forecast

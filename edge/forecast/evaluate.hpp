@@ -50,6 +50,11 @@ struct BacktestReport {
 StatusOr<BacktestReport> backtest(const std::vector<Series>& series, Granularity g, int folds,
                                   const Options& options);
 
+// The report as a table: per method WAPE (mean, p50), bias and RMSSE at the step and
+// the day; the methods chosen; the chosen against the seasonal-naive and 4-week
+// baselines' own point forecasts.
+std::string format_report(const BacktestReport& report);
+
 // The same scores for forecasts made elsewhere: accumulates (actual, forecast) pairs.
 class ScoreAccumulator {
  public:

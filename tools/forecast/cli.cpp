@@ -115,12 +115,6 @@ std::optional<Granularity> granularity(const Args& a, const History& h, std::ost
   return std::nullopt;
 }
 
-std::string pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%+.1f%%", v * 100);
-  return buf;
-}
-
 int backtest_command(const Args& a, std::ostream& out, std::ostream& err) {
   if (!check_known(a, {"history", "folds", "granularity"}, err)) return 2;
   int folds = 8;
@@ -147,41 +141,9 @@ int backtest_command(const Args& a, std::ostream& out, std::ostream& err) {
   out << "history: " << h->sales.size() << " rows, " << series.size() << " SKUs, "
       << series.front().size() / static_cast<std::size_t>(calendar_for(*g).period)
       << " weeks, granularity " << granularity_name(*g) << "\n";
-  out << "backtest: " << folds << " weekly folds (rolling origin, each week forecast from the "
-      << "weeks before it)\n\n";
-  const bool hourly = *g == Granularity::kHour;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-15s %10s %9s %8s %7s   %10s %9s %8s %7s\n", "method",
-                hourly ? "hour WAPE" : "day WAPE", "(p50)", "bias", "RMSSE",
-                hourly ? "day WAPE" : "", hourly ? "(p50)" : "", hourly ? "bias" : "",
-                hourly ? "RMSSE" : "");
-  out << line;
-  for (const MethodScores& m : report->methods) {
-    if (hourly) {
-      std::snprintf(line, sizeof line,
-                    "%-15s %9.1f%% %8.1f%% %8s %7.3f   %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
-                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
-                    m.step.rmsse, m.day.wape * 100, m.day.wape_p50 * 100, pct(m.day.bias).c_str(),
-                    m.day.rmsse);
-    } else {
-      std::snprintf(line, sizeof line, "%-15s %9.1f%% %8.1f%% %8s %7.3f\n", m.name.c_str(),
-                    m.step.wape * 100, m.step.wape_p50 * 100, pct(m.step.bias).c_str(),
-                    m.step.rmsse);
-    }
-    out << line;
-  }
-  out << "\nchosen per SKU and fold:";
-  for (const auto& [name, n] : report->chosen_counts) out << " " << name << " " << n;
-  out << "\n";
-  const MethodScores* chosen = report->find("chosen");
-  for (const char* base : {"seasonal-naive", "mean-4w"}) {
-    const MethodScores* b = report->find(base);
-    if (b && b->step.wape > 0) {
-      out << "chosen vs " << base << ": WAPE " << pct(chosen->step.wape / b->step.wape - 1)
-          << ", RMSSE " << pct(b->step.rmsse > 0 ? chosen->step.rmsse / b->step.rmsse - 1 : 0)
-          << " (" << (hourly ? "SKU x hour" : "SKU x day") << ")\n";
-    }
-  }
+  out << "backtest: " << folds
+      << " weekly folds (rolling origin, each week forecast from the weeks before it)\n\n"
+      << format_report(*report);
   return 0;
 }
 
