@@ -76,12 +76,14 @@ SyntheticSku generate_sku(std::size_t index, const SyntheticOptions& options) {
   s.qty.assign(hours, 0.0f);
   s.censored.assign(hours, 0);
   out.demand.assign(hours, 0.0f);
+  out.expected.assign(hours, 0.0f);
   for (std::size_t day = 0; day < static_cast<std::size_t>(options.days); ++day) {
     if (day % 7 == 0 && day > 0) level *= std::exp(options.weekly_drift * rng.normal());
     int day_demand = 0;
     for (std::size_t h = 0; h < 24; ++h) {
       const std::size_t t = day * 24 + h;
       const double mu = level * shape[t % kPeriod];
+      out.expected[t] = static_cast<float>(mu);
       // Gamma(2, mu/2) mixing makes the Poisson count negative binomial (size 2).
       const double gamma = -std::log(rng.uniform() * rng.uniform()) / 2;
       const int demand = mu > 0 ? rng.poisson(mu * gamma) : 0;

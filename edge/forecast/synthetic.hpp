@@ -24,8 +24,9 @@ struct SyntheticOptions {
 };
 
 struct SyntheticSku {
-  Series observed;            // sales and censored hours
-  std::vector<float> demand;  // true demand per hour
+  Series observed;              // sales and censored hours
+  std::vector<float> demand;    // true demand per hour
+  std::vector<float> expected;  // its expected value (what a perfect forecast would say)
 };
 
 SyntheticSku generate_sku(std::size_t index, const SyntheticOptions& options);
