@@ -262,7 +262,8 @@ StatusOr<History> parse_history_csv(std::istream& in) {
   }
   if (line.size() >= 3 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
   if (!split_csv(line, &fields)) return invalid_argument("the header has an unclosed quote");
-  int sku_col = -1, ts_col = -1, date_col = -1, qty_col = -1, group_col = -1, stockout_col = -1;
+  int sku_col = -1, ts_col = -1, date_col = -1, qty_col = -1, group_col = -1, stockout_col = -1,
+      order_col = -1;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     std::string name(trim(fields[i]));
     std::transform(name.begin(), name.end(), name.begin(),
@@ -274,6 +275,7 @@ StatusOr<History> parse_history_csv(std::istream& in) {
     if (name == "qty" && qty_col < 0) qty_col = col;
     if (name == "category" && group_col < 0) group_col = col;
     if (name == "stockout" && stockout_col < 0) stockout_col = col;
+    if ((name == "order" || name == "receipt") && order_col < 0) order_col = col;
   }
   std::string missing;
   if (sku_col < 0) missing += " sku";
@@ -285,7 +287,8 @@ StatusOr<History> parse_history_csv(std::istream& in) {
   History history;
   history.granularity = ts_col >= 0 ? Granularity::kHour : Granularity::kDay;
   const int time_col = ts_col >= 0 ? ts_col : date_col;
-  const int needed = std::max({sku_col, time_col, qty_col, group_col, stockout_col}) + 1;
+  const int needed = std::max({sku_col, time_col, qty_col, group_col, stockout_col, order_col}) + 1;
+  history.has_orders = order_col >= 0;
   history.last_ts = INT64_MIN;
   auto bad = [&](std::string reason) {
     ++history.bad_row_count;
@@ -329,6 +332,7 @@ StatusOr<History> parse_history_csv(std::istream& in) {
     }
     sale.qty = *qty;
     if (group_col >= 0) sale.group = std::string(trim(fields[group_col]));
+    if (order_col >= 0) sale.order = std::string(trim(fields[order_col]));
     if (stockout_col >= 0) {
       const std::string_view s = trim(fields[stockout_col]);
       if (s == "1" || s == "true") {

@@ -57,6 +57,7 @@ struct Sale {
   std::int64_t ts = 0;  // local seconds
   double qty = 0;
   bool stockout = false;
+  std::string order;  // the order (receipt) the row belongs to, when the file says
 };
 
 // Builds one series per SKU (sorted by SKU) over a common span: from the Monday before
@@ -77,14 +78,15 @@ struct History {
   std::size_t bad_row_count = 0;  // rows left out
   std::vector<BadRow> bad_rows;   // the first kMaxBadRowsKept of them
   std::int64_t last_ts = 0;       // latest row's local seconds
+  bool has_orders = false;        // the file has an order (receipt) column
   static constexpr std::size_t kMaxBadRowsKept = 50;
 };
 
 // A CSV with a header naming `sku`, `qty` and `ts` (or `date`), in any order; optional
-// `category` (pooling group) and `stockout` (1: the SKU had nothing sellable in that
-// step) columns; other columns are ignored. Rows may come in any order. A row that
-// cannot be read is counted and kept in bad_rows with its line number and reason.
-// invalid_argument: no header, or a required column is missing.
+// `category` (pooling group), `stockout` (1: the SKU had nothing sellable in that
+// step) and `order` (or `receipt`: the order a row belongs to) columns; other columns are ignored.
+// Rows may come in any order. A row that cannot be read is counted and kept in bad_rows with its
+// line number and reason. invalid_argument: no header, or a required column is missing.
 StatusOr<History> parse_history_csv(std::istream& in);
 // not_found / unavailable when the file cannot be opened or read.
 StatusOr<History> load_history_csv(const std::string& path);

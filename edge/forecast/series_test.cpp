@@ -36,9 +36,9 @@ TEST(Timestamp, WeeksStartOnMonday) {
 TEST(BuildSeries, AddsUpHoursAndMarksCensoredSteps) {
   const std::int64_t wed = days_from_civil(2026, 1, 7) * 86400;  // a Wednesday
   std::vector<Sale> sales = {
-      {"b", "", wed + 10 * 3600 + 5, 2, false}, {"a", "", wed + 9 * 3600 + 59, 1, false},
-      {"a", "", wed + 9 * 3600 + 1, 1, false},  {"a", "", wed + 11 * 3600, 0, true},
-      {"a", "", wed + 3 * 86400, 5, false},  // at the end: left out
+      {"b", "", wed + 10 * 3600 + 5, 2, false, ""}, {"a", "", wed + 9 * 3600 + 59, 1, false, ""},
+      {"a", "", wed + 9 * 3600 + 1, 1, false, ""},  {"a", "", wed + 11 * 3600, 0, true, ""},
+      {"a", "", wed + 3 * 86400, 5, false, ""},  // at the end: left out
   };
   const auto series = build_series(sales, Granularity::kHour, wed + 3 * 86400);
   ASSERT_EQ(series.size(), 2u);

@@ -9,6 +9,7 @@
 
 #include "edge/forecast/evaluate.hpp"
 #include "edge/forecast/forecaster.hpp"
+#include "edge/forecast/peak.hpp"
 #include "edge/forecast/series.hpp"
 
 namespace shopeasy::forecast_cli {
@@ -20,8 +21,12 @@ constexpr const char* kUsage =
     "usage: shopeasy-forecast backtest --history FILE.csv [--folds 8] [--granularity hour|day]\n"
     "       shopeasy-forecast predict --history FILE.csv --until TIMESTAMP [--horizon-h 168]\n"
     "                                 [--granularity hour|day] [--out FILE.csv]\n"
+    "       shopeasy-forecast peak --history FILE.csv --until TIMESTAMP [--hours 168]\n"
+    "                              [--orders-per-picker-hour 12] [--orders-per-runner-hour 3]\n"
+    "                              [--out FILE.csv]\n"
     "The history needs a header with sku, qty and ts (ISO 8601 local time or Unix seconds)\n"
-    "or date (daily data); optional category and stockout (1: nothing sellable) columns.\n";
+    "or date (daily data); optional category, stockout (1: nothing sellable) and order (or\n"
+    "receipt) columns; peak needs ts and the order column.\n";
 
 struct Args {
   std::string command;
@@ -219,6 +224,98 @@ int predict_command(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+std::optional<double> parse_rate(const std::string& text) {
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !(v > 0) || v > 1e6) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+int peak_command(const Args& a, std::ostream& out, std::ostream& err) {
+  if (!check_known(
+          a,
+          {"history", "until", "hours", "orders-per-picker-hour", "orders-per-runner-hour", "out"},
+          err)) {
+    return 2;
+  }
+  auto until_it = a.values.find("until");
+  if (until_it == a.values.end()) {
+    err << "shopeasy-forecast peak: --until TIMESTAMP is required\n";
+    return 2;
+  }
+  const auto until = parse_timestamp(until_it->second);
+  if (!until.ok()) {
+    err << "shopeasy-forecast: --until: " << until.status().message() << "\n";
+    return 2;
+  }
+  int hours = 168;
+  if (auto it = a.values.find("hours"); it != a.values.end()) {
+    const auto v = parse_int(it->second, 1, 24 * 31);
+    if (!v) {
+      err << "shopeasy-forecast: --hours must be 1..744, not '" << it->second << "'\n";
+      return 2;
+    }
+    hours = *v;
+  }
+  StaffingRates rates;
+  for (auto [key, field] : {std::pair{"orders-per-picker-hour", &rates.orders_per_picker_hour},
+                            std::pair{"orders-per-runner-hour", &rates.orders_per_runner_hour}}) {
+    if (auto it = a.values.find(key); it != a.values.end()) {
+      const auto v = parse_rate(it->second);
+      if (!v) {
+        err << "shopeasy-forecast: --" << key << " must be a positive number, not '" << it->second
+            << "'\n";
+        return 2;
+      }
+      *field = *v;
+    }
+  }
+  const auto h = load(a, err);
+  if (!h) return 2;
+  if (h->granularity != Granularity::kHour || !h->has_orders) {
+    err << "shopeasy-forecast peak: the history needs a ts column and an order (or receipt) "
+           "column\n";
+    return 2;
+  }
+  const std::int64_t origin = *until / 3600 * 3600;
+  const auto plan = plan_peak_hours(h->sales, origin, hours, rates);
+  if (!plan.ok()) {
+    err << "shopeasy-forecast: " << plan.status().message() << "\n";
+    return plan.status().code() == StatusCode::kFailedPrecondition ? 2 : 1;
+  }
+  std::ofstream file;
+  std::ostream* sink = &out;
+  if (auto it = a.values.find("out"); it != a.values.end()) {
+    file.open(it->second, std::ios::trunc);
+    if (!file) {
+      err << "shopeasy-forecast: cannot write " << it->second << "\n";
+      return 1;
+    }
+    sink = &file;
+  }
+  *sink << "ts,orders_mean,orders_p90,pickers,runners\n";
+  char line[128];
+  for (const HourPlan& p : plan->hours) {
+    std::snprintf(line, sizeof line, ",%.3f,%g,%d,%d\n", p.orders_mean, p.orders_p90, p.pickers,
+                  p.runners);
+    *sink << format_local_time(p.ts) << line;
+  }
+  sink->flush();
+  if (!*sink) {
+    err << "shopeasy-forecast: writing the plan failed\n";
+    return 1;
+  }
+  for (std::size_t i : plan->daily_peaks) {
+    const HourPlan& p = plan->hours[i];
+    std::snprintf(line, sizeof line, " %.1f orders expected (p90 %g): %d pickers, %d runners\n",
+                  p.orders_mean, p.orders_p90, p.pickers, p.runners);
+    err << "peak " << format_local_time(p.ts) << line;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_forecast_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -226,6 +323,7 @@ int run_forecast_cli(const std::vector<std::string>& args, std::ostream& out, st
   if (!a) return 2;
   if (a->command == "backtest") return backtest_command(*a, out, err);
   if (a->command == "predict") return predict_command(*a, out, err);
+  if (a->command == "peak") return peak_command(*a, out, err);
   if (a->command == "--help" || a->command == "help") {
     out << kUsage;
     return 0;

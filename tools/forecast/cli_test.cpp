@@ -59,14 +59,17 @@ class ForecastCli : public ::testing::Test {
   // Six weeks of hourly sales of two SKUs, rows out of order.
   std::string good_history() {
     std::string csv = "receipt,sku,qty,ts\n";
+    int receipt = 0;
     for (int day = 41; day >= 0; --day) {
       for (int hour : {9, 12, 17}) {
         // Bread in Unix seconds, coffee in ISO 8601 (January only).
         const long unix_s = 1767571200L + day * 86400L + hour * 3600L + 900;  // 2026-01-05
-        csv += "1,bread," + std::to_string(1 + (hour == 12)) + "," + std::to_string(unix_s) + "\n";
+        csv += std::to_string(++receipt) + ",bread," + std::to_string(1 + (hour == 12)) + "," +
+               std::to_string(unix_s) + "\n";
         char ts[32];
         std::snprintf(ts, sizeof ts, "2026-01-%02dT%02d:15:00", 5 + day, hour);
-        if (day % 3 == 0 && day < 27) csv += "2,coffee,1," + std::string(ts) + "\n";
+        if (day % 3 == 0 && day < 27)
+          csv += std::to_string(++receipt) + ",coffee,1," + std::string(ts) + "\n";
       }
     }
     return csv;
@@ -95,6 +98,27 @@ TEST_F(ForecastCli, PredictWritesQuantilesAndReportsBadRowsByLine) {
   EXPECT_EQ(forecast.rfind("sku,ts,p50,p90,mean\n", 0), 0u);
   EXPECT_EQ(std::count(forecast.begin(), forecast.end(), '\n'), 1 + 2 * 48);
   EXPECT_NE(forecast.find("bread,2026-02-16T12:00:00,"), std::string::npos);
+}
+
+TEST_F(ForecastCli, PeakPlansOrdersAndStaffPerHour) {
+  const fs::path history = write("history.csv", good_history());
+  const fs::path out = dir_ / "peak.csv";
+  RunResult r = run("peak --history '" + history.string() +
+                    "' --until 2026-02-16T00:00:00 --hours 24 --orders-per-runner-hour 2 --out '" +
+                    out.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string plan = slurp(out);
+  EXPECT_EQ(plan.rfind("ts,orders_mean,orders_p90,pickers,runners\n", 0), 0u);
+  EXPECT_EQ(std::count(plan.begin(), plan.end(), '\n'), 25);
+  EXPECT_NE(r.err.find("peak 2026-02-16T"), std::string::npos) << r.err;
+  // Rates must be positive; the order column is needed.
+  r = run("peak --history '" + history.string() +
+          "' --until 2026-02-16T00:00:00 --orders-per-picker-hour 0");
+  EXPECT_EQ(r.status, 2);
+  const fs::path no_orders = write("no-orders.csv", "sku,ts,qty\nbread,2026-01-05T10:00:00,1\n");
+  r = run("peak --history '" + no_orders.string() + "' --until 2026-02-16T00:00:00");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("order"), std::string::npos) << r.err;
 }
 
 TEST_F(ForecastCli, MissingColumnIsExitTwoNamingIt) {
