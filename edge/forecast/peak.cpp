@@ -21,7 +21,8 @@ Series order_series(const std::vector<Sale>& sales, std::int64_t end) {
     if (!inserted && s.ts < it->second) it->second = s.ts;
   }
   for (const auto& [id, ts] : first_line) orders.push_back(Sale{"orders", "", ts, 1, false, ""});
-  std::vector<Series> series = build_series(orders, Granularity::kHour, end);
+  std::vector<Series> series = build_series(orders, Granularity::kHour, end,
+                                            end - default_history_seconds(Granularity::kHour));
   return series.empty() ? Series{} : std::move(series.front());
 }
 

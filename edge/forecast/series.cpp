@@ -119,8 +119,9 @@ StatusOr<std::int64_t> parse_timestamp(std::string_view raw) {
   if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     std::int64_t v = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || text.size() > 12) {
-      return invalid_argument("Unix time '" + std::string(text) + "' is out of range");
+    // 2000-01-01 .. 2099-12-31 as Unix seconds.
+    if (ec != std::errc() || end != text.data() + text.size() || v < 946684800 || v >= 4102444800) {
+      return invalid_argument("Unix time '" + std::string(text) + "' is outside 2000..2099");
     }
     return v;
   }
@@ -161,24 +162,35 @@ StatusOr<std::int64_t> parse_timestamp(std::string_view raw) {
       minute > 59 || second > 60) {
     return invalid_argument("timestamp '" + std::string(text) + "' is not a real date/time");
   }
+  if (year < 2000 || year > 2099) {
+    return invalid_argument("timestamp '" + std::string(text) + "' is outside 2000..2099");
+  }
   return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
-std::vector<Series> build_series(const std::vector<Sale>& sales, Granularity g, std::int64_t end) {
+std::int64_t default_history_seconds(Granularity g) {
+  return (g == Granularity::kHour ? 2 * 366 : 10 * 366) * std::int64_t{86400};
+}
+
+std::vector<Series> build_series(const std::vector<Sale>& sales, Granularity g, std::int64_t end,
+                                 std::int64_t from) {
   const Calendar cal = calendar_for(g);
   std::int64_t first = end;
   for (const Sale& s : sales) {
-    if (s.ts < end) first = std::min(first, s.ts);
+    if (s.ts < end && s.ts >= from) first = std::min(first, s.ts);
   }
   if (first >= end) return {};
   const std::int64_t start = week_start(first);
   const std::int64_t steps = floor_div(end - start + cal.step_seconds - 1, cal.step_seconds);
+  // Data covers the steps from the day of the first row, or from `from` when rows
+  // before it were left out.
+  const std::int64_t covered_from = std::max(floor_div(first, 86400) * 86400, from);
   const std::int64_t data_from =
-      floor_div(floor_div(first, 86400) * 86400 - start, cal.step_seconds);
+      floor_div(covered_from - start + cal.step_seconds - 1, cal.step_seconds);
 
   std::map<std::string, Series> by_sku;
   for (const Sale& s : sales) {
-    if (s.ts >= end) continue;
+    if (s.ts >= end || s.ts < first) continue;
     auto [it, inserted] = by_sku.try_emplace(s.sku);
     Series& series = it->second;
     if (inserted) {

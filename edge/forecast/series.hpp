@@ -6,6 +6,7 @@
 // ("local seconds"), so weeks and hours of the day are plain arithmetic.
 #pragma once
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <istream>
@@ -36,9 +37,10 @@ std::int64_t week_start(std::int64_t local_seconds);
 // "2017-04-09T13:00:00" and "2017-04-09".
 std::string format_local_time(std::int64_t local_seconds);
 std::string format_date(std::int64_t local_seconds);
-// ISO 8601 local time ("2017-04-09T13:05:00", a space for the T, seconds optional, a
-// trailing Z or +hh:mm offset accepted and the written time kept as the local time),
-// a date alone, or Unix seconds (all digits, read as UTC).
+// Times outside 2000-01-01..2099-12-31 are refused (a typo'd year would otherwise span
+// centuries of hours). ISO 8601 local time ("2017-04-09T13:05:00", a space for the T, seconds
+// optional, a trailing Z or +hh:mm offset accepted and the written time kept as the local time), a
+// date alone, or Unix seconds (all digits, read as UTC).
 StatusOr<std::int64_t> parse_timestamp(std::string_view text);
 
 struct Series {
@@ -61,10 +63,15 @@ struct Sale {
 };
 
 // Builds one series per SKU (sorted by SKU) over a common span: from the Monday before
-// the earliest row to `end` (exclusive, local seconds; rows at or after it are left
-// out). Steps before the day of the earliest row are censored (no data), as are steps
-// a row marks as a stock-out.
-std::vector<Series> build_series(const std::vector<Sale>& sales, Granularity g, std::int64_t end);
+// the earliest row at or after `from` to `end` (local seconds, exclusive; rows outside
+// [from, end) are left out). Steps before the day of the earliest row are censored (no
+// data), as are steps a row marks as a stock-out. `from` bounds the memory a stray
+// early date could otherwise claim.
+std::vector<Series> build_series(const std::vector<Sale>& sales, Granularity g, std::int64_t end,
+                                 std::int64_t from = INT64_MIN);
+
+// A history window that keeps a series of every SKU small: 2 years of hours, 10 of days.
+std::int64_t default_history_seconds(Granularity g);
 
 struct BadRow {
   std::size_t line = 0;  // 1-based line number in the file

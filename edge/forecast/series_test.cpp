@@ -19,8 +19,9 @@ TEST(Timestamp, ReadsIsoLocalDatesAndUnixSeconds) {
 }
 
 TEST(Timestamp, RefusesWhatIsNotATime) {
-  for (const char* bad : {"", "yesterday", "2017-13-01", "2017-02-29", "2017-04-09T25:00",
-                          "2017-04-09T13:05:07 PST", "2017/04/09"}) {
+  for (const char* bad :
+       {"", "yesterday", "2017-13-01", "2017-02-29", "2017-04-09T25:00", "2017-04-09T13:05:07 PST",
+        "2017/04/09", "9999-12-31T00:00:00", "1999-12-31", "99999999999"}) {
     const auto t = parse_timestamp(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument) << bad;
@@ -54,6 +55,13 @@ TEST(BuildSeries, AddsUpHoursAndMarksCensoredSteps) {
   EXPECT_EQ(a.censored[2 * 24 - 1], 1);
   EXPECT_EQ(a.censored[2 * 24], 0);
   EXPECT_EQ(series[1].qty[wed9 + 1], 2.0f);
+
+  // Rows before `from` are left out; the steps before it are censored (no data).
+  const auto recent = build_series(sales, Granularity::kHour, wed + 3 * 86400, wed + 10 * 3600);
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_EQ(recent[0].qty[wed9], 0.0f);
+  EXPECT_EQ(recent[0].censored[wed9], 1);
+  EXPECT_EQ(recent[1].qty[wed9 + 1], 2.0f);
 
   const auto daily = build_series(sales, Granularity::kDay, wed + 3 * 86400);
   ASSERT_EQ(daily[0].size(), 5u);

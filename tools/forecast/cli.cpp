@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "                              [--out FILE.csv]\n"
     "The history needs a header with sku, qty and ts (ISO 8601 local time or Unix seconds)\n"
     "or date (daily data); optional category, stockout (1: nothing sellable) and order (or\n"
-    "receipt) columns; peak needs ts and the order column.\n";
+    "receipt) columns; peak needs ts and the order column. The last 2 years (hourly) or\n"
+    "10 years (daily) before the end are read.\n";
 
 struct Args {
   std::string command;
@@ -137,7 +138,8 @@ int backtest_command(const Args& a, std::ostream& out, std::ostream& err) {
   const auto g = granularity(a, *h, err);
   if (!g) return 2;
   const std::int64_t end = (h->last_ts / 86400 + 1) * 86400;  // the end of the last day
-  const std::vector<Series> series = build_series(h->sales, *g, end);
+  const std::vector<Series> series =
+      build_series(h->sales, *g, end, end - default_history_seconds(*g));
   const auto report = backtest(series, *g, folds, Options{});
   if (!report.ok()) {
     err << "shopeasy-forecast: " << report.status().message() << "\n";
@@ -179,7 +181,8 @@ int predict_command(const Args& a, std::ostream& out, std::ostream& err) {
   if (!g) return 2;
   const Calendar cal = calendar_for(*g);
   const std::int64_t origin_ts = *until / cal.step_seconds * cal.step_seconds;
-  const std::vector<Series> series = build_series(h->sales, *g, origin_ts);
+  const std::vector<Series> series =
+      build_series(h->sales, *g, origin_ts, origin_ts - default_history_seconds(*g));
   if (series.empty()) {
     err << "shopeasy-forecast: no history before --until " << until_it->second << "\n";
     return 2;

@@ -121,6 +121,15 @@ TEST_F(ForecastCli, PeakPlansOrdersAndStaffPerHour) {
   EXPECT_NE(r.err.find("order"), std::string::npos) << r.err;
 }
 
+TEST_F(ForecastCli, FarDatesAreBadRowsNotCenturiesOfHours) {
+  const fs::path history = write(
+      "history.csv", good_history() + "9,bread,1,2999-01-01T10:00:00\n9,bread,1,32503680000\n");
+  const RunResult r = run("backtest --history '" + history.string() + "' --folds 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("2 of"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("outside 2000..2099"), std::string::npos) << r.err;
+}
+
 TEST_F(ForecastCli, MissingColumnIsExitTwoNamingIt) {
   const fs::path history = write("history.csv", "sku,ts\nbread,2026-01-05T10:00:00\n");
   const RunResult r = run("backtest --history '" + history.string() + "'");

@@ -147,7 +147,8 @@ bool real_data(const Args& a, const std::string& file, Granularity g, const std:
     return false;
   }
   const std::int64_t end = (h->last_ts / 86400 + 1) * 86400;
-  const std::vector<Series> series = build_series(h->sales, g, end);
+  const std::vector<Series> series =
+      build_series(h->sales, g, end, end - default_history_seconds(g));
   const double started = thread_cpu_s();
   const auto r = backtest(series, g, a.folds, Options{});
   if (!r.ok()) {
