@@ -135,7 +135,7 @@ TEST(Forecaster, CensoredAwareFitIsUnbiasedOnGeneratedStockOuts) {
   SyntheticOptions gen;
   gen.days = 16 * 7;
   gen.seed = 5;
-  gen.stockout_day_share = 0.2;
+  gen.limited_stock_day_share = 0.25;
   gen.median_weekly_units = 40;
   gen.level_spread = 0.6;
   gen.weekly_drift = 0;

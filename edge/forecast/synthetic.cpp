@@ -79,20 +79,21 @@ SyntheticSku generate_sku(std::size_t index, const SyntheticOptions& options) {
   out.expected.assign(hours, 0.0f);
   for (std::size_t day = 0; day < static_cast<std::size_t>(options.days); ++day) {
     if (day % 7 == 0 && day > 0) level *= std::exp(options.weekly_drift * rng.normal());
-    int day_demand = 0;
+    double day_expected = 0;
     for (std::size_t h = 0; h < 24; ++h) {
       const std::size_t t = day * 24 + h;
       const double mu = level * shape[t % kPeriod];
       out.expected[t] = static_cast<float>(mu);
+      day_expected += mu;
       // Gamma(2, mu/2) mixing makes the Poisson count negative binomial (size 2).
       const double gamma = -std::log(rng.uniform() * rng.uniform()) / 2;
-      const int demand = mu > 0 ? rng.poisson(mu * gamma) : 0;
-      out.demand[t] = static_cast<float>(demand);
-      day_demand += demand;
+      out.demand[t] = static_cast<float>(mu > 0 ? rng.poisson(mu * gamma) : 0);
     }
-    const bool stockout = rng.uniform() < options.stockout_day_share && day_demand > 0;
-    int stock = stockout ? static_cast<int>(std::floor((0.3 + 0.6 * rng.uniform()) * day_demand))
-                         : day_demand;
+    // Limited stock is set from what the day was expected to sell, not from what it did:
+    // the SKU sells out when demand runs above it, so sell-outs fall on busy days.
+    const bool stockout = rng.uniform() < options.limited_stock_day_share;
+    int stock =
+        stockout ? static_cast<int>(std::floor((0.3 + 0.9 * rng.uniform()) * day_expected)) : 0;
     bool sold_out = stockout && stock == 0;
     for (std::size_t h = 0; h < 24; ++h) {
       const std::size_t t = day * 24 + h;
@@ -108,7 +109,7 @@ SyntheticSku generate_sku(std::size_t index, const SyntheticOptions& options) {
       const int sold = std::min(demand, stock);
       stock -= sold;
       s.qty[t] = static_cast<float>(sold);
-      if (stock == 0) {
+      if (stock == 0 && sold > 0) {
         // Nothing left to sell from here on: this hour and the rest of the day.
         sold_out = true;
         s.censored[t] = 1;
