@@ -10,6 +10,7 @@
 #include "edge/api/event_stream.hpp"
 #include "edge/api/inventory_routes.hpp"
 #include "edge/daemon/dispatch_source.hpp"
+#include "edge/demand/demand_routes.hpp"
 #include "edge/orders/order_routes.hpp"
 #include "edge/staff/staff_routes.hpp"
 #include "edge/vision/store_cameras.hpp"
@@ -110,6 +111,11 @@ config::Schema edge_schema() {
   s.add(int_option("inventory.expiry_warn_days", 3, 0, 365,
                    "Alert this many days before a lot expires (per-category overrides in the "
                    "database)"));
+  s.add(int_option("forecast.history_days", 91, 14, 364,
+                   "Days of ledger history a SKU's demand forecast reads"));
+  s.add(int_option("forecast.utc_offset_minutes", 0, -840, 840,
+                   "Store-local time is UTC plus this many minutes (demand forecasts count "
+                   "hours of the week in local time)"));
   s.add(bool_option("dispatch.enabled", true, "Assign packed orders to runners"));
   s.add(int_option("dispatch.tick_ms", 500, 50, 60000, "Decide assignments this often"));
   s.add(double_option("dispatch.speed_mps", 5, 0.5, 100,
@@ -206,6 +212,10 @@ Status EdgeDaemon::start() {
   store_ = std::move(*opened);
   inventory_ = std::make_unique<inventory::Inventory>(*store_, config_.get_string("store.id"),
                                                       logger_.child("inventory"), metrics_);
+  demand_ = std::make_unique<demand::DemandService>(
+      *store_,
+      demand::DemandOptions{static_cast<int>(config_.get_int("forecast.history_days")),
+                            static_cast<int>(config_.get_int("forecast.utc_offset_minutes"))});
   orders::OrderBookOptions oo;
   oo.store_id = config_.get_string("store.id");
   oo.auto_accept = config_.get_bool("orders.auto_accept");
@@ -454,6 +464,7 @@ void EdgeDaemon::register_routes() {
   api::register_inventory_routes(
       *http_, *inventory_, clock_,
       api::InventoryRouteOptions{static_cast<int>(config_.get_int("inventory.expiry_warn_days"))});
+  demand::register_demand_routes(*http_, *demand_, clock_);
   api::register_event_stream(
       *http_, bus_,
       [this](std::int64_t after, int limit) { return inventory_->events_after(after, limit); },

@@ -17,6 +17,7 @@
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
 #include "edge/alerts/alert_board.hpp"
+#include "edge/demand/demand_service.hpp"
 #include "edge/diskguard/disk_guard.hpp"
 #include "edge/dispatch/dispatcher.hpp"
 #include "edge/events/event_bus.hpp"
@@ -74,6 +75,7 @@ class EdgeDaemon final : public service::Daemon {
   events::EventBus bus_;
   std::unique_ptr<store::EdgeStore> store_;
   std::unique_ptr<inventory::Inventory> inventory_;
+  std::unique_ptr<demand::DemandService> demand_;
   std::unique_ptr<orders::OrderBook> orders_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;

@@ -107,6 +107,29 @@ TEST_F(InventoryApiTest, ScansMoveStockAndShowInLedger) {
   EXPECT_EQ(json::parse(list.body)["items"][0]["available"], 7);
 }
 
+TEST_F(InventoryApiTest, DemandForecastPerHourFromTheLedger) {
+  EXPECT_EQ(scan("f1", "receive", 10).status, 200);
+  EXPECT_EQ(scan("f2", "pick", 2, kPickerToken).status, 200);
+  auto f = get_path("/api/forecast/MILK-1L?hours=24", kViewerToken);
+  ASSERT_EQ(f.status, 200) << f.body;
+  const json body = json::parse(f.body);
+  EXPECT_EQ(body["sku"], "MILK-1L");
+  EXPECT_EQ(body["history_days"], 91);
+  ASSERT_EQ(body["hours"].size(), 24u);
+  for (const json& h : body["hours"]) {
+    EXPECT_GE(h["mean"].get<double>(), 0);
+    EXPECT_LE(h["p50"].get<double>(), h["p90"].get<double>());
+    EXPECT_TRUE(h["ts"].is_string());
+  }
+  auto unknown = get_path("/api/forecast/NOPE", kViewerToken);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json::parse(unknown.body)["error"]["code"], "not_found");
+  auto bad = get_path("/api/forecast/MILK-1L?hours=0", kViewerToken);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "hours");
+  EXPECT_EQ(get_path("/api/forecast/MILK-1L", "nope").status, 401);
+}
+
 TEST_F(InventoryApiTest, BadRequestsAreClearErrorsAndChangeNothing) {
   ASSERT_EQ(scan("s1", "receive", 5).status, 200);
   // Unknown barcode: 404 naming the code.

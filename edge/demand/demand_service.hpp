@@ -1,0 +1,59 @@
+// A SKU's demand forecast from the store's own ledger: units picked per hour over the
+// last weeks, hours in which the SKU had nothing on hand marked censored (a sell-out is
+// not low demand), the store's picks of every SKU as the pooled hour-of-week shape, and
+// edge/forecast for the method, mean and quantiles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status/status.hpp"
+#include "edge/store/edge_store.hpp"
+
+namespace shopeasy::edge::demand {
+
+struct DemandOptions {
+  int history_days = 91;       // ledger history the forecast reads
+  int utc_offset_minutes = 0;  // store-local time = UTC + this (hour-of-week profiles)
+};
+
+struct HourForecast {
+  std::int64_t ts_ms = 0;  // start of the hour (UTC milliseconds)
+  std::string local_time;  // start of the hour, store-local ISO 8601
+  double mean = 0;
+  double p50 = 0, p90 = 0, p95 = 0;
+};
+
+struct SkuDemandForecast {
+  std::string sku;
+  std::string method;  // the method the SKU's backtest chose
+  int history_days = 0;
+  int censored_hours = 0;  // hours of that history with nothing on hand
+  double units_sold = 0;   // units picked in that history
+  std::vector<HourForecast> hours;
+};
+
+class DemandService {
+ public:
+  static constexpr int kMaxHours = 336;
+
+  DemandService(store::EdgeStore& store, DemandOptions options);
+
+  // Forecasts `hours` hours from the hour holding `now_ms`. kInvalidArgument for a bad
+  // SKU or hours outside 1..kMaxHours; kNotFound for a SKU not in the catalog.
+  StatusOr<SkuDemandForecast> forecast(const std::string& sku, std::int64_t now_ms,
+                                       int hours) const;
+
+ private:
+  store::EdgeStore& store_;
+  DemandOptions options_;
+};
+
+// {"sku","method","history_days","censored_hours","units_sold",
+//  "hours":[{"ts_ms","ts","mean","p50","p90","p95"}]}
+nlohmann::json sku_demand_forecast_json(const SkuDemandForecast& f);
+
+}  // namespace shopeasy::edge::demand
