@@ -11,7 +11,11 @@
 //     streams open on one instance: its CPU and RSS while nothing changes and the time
 //     one status change takes to reach every stream (tracking.cpp).
 //
-//   fleet_bench [--stores=10000] [--idle-s=10] [--streams=10000] [--no-postgres]
+//   - with --catalog-skus=N (default 1,000; 0 leaves it out), customers reading the
+//     nearest store's catalog over HTTP beside a hello-world server (catalog_reads.cpp).
+//
+//   fleet_bench [--stores=10000] [--idle-s=10] [--streams=10000] [--catalog-skus=1000]
+//               [--read-s=5] [--no-postgres]
 // Exit status: 0 every target met, 1 a target missed, 2 could not measure.
 #include <unistd.h>
 
@@ -30,7 +34,9 @@
 
 #include "common/geohash/geohash.hpp"
 #include "tests/bench/bench_common.hpp"
+#include "tests/bench/fleet/catalog_reads.hpp"
 #include "tests/bench/fleet/tracking.hpp"
+#include "tests/bench/inventory/hello_server.hpp"
 #include "tests/harness/harness.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
@@ -44,7 +50,9 @@ struct Args {
   int stores = 10000;
   double idle_s = 10;
   bool postgres = true;
-  int streams = 10000;  // 0: no tracking phase
+  int streams = 10000;      // 0: no tracking phase
+  int catalog_skus = 1000;  // 0: no catalog-read phase
+  double read_s = 5;
 };
 
 bool parse_args(int argc, char** argv, Args* args) {
@@ -63,6 +71,10 @@ bool parse_args(int argc, char** argv, Args* args) {
     if (end == value.c_str() || *end != '\0' || v < 0) return false;
     if (key == "--streams") {
       args->streams = static_cast<int>(v);
+    } else if (key == "--catalog-skus") {
+      args->catalog_skus = static_cast<int>(v);
+    } else if (key == "--read-s" && v > 0) {
+      args->read_s = v;
     } else if (key == "--stores" && v >= 200) {
       args->stores = static_cast<int>(v);
     } else if (key == "--idle-s") {
@@ -288,6 +300,10 @@ StatusOr<testing::RunningDaemon> start_cloud(const std::string& state_dir,
 }
 
 int main_impl(int argc, char** argv) {
+  // The baseline server of the catalog-read phase is this program run again.
+  if (argc >= 2 && std::string(argv[1]) == "--hello-server") {
+    return run_hello_server(16, false);
+  }
   Args args;
   if (!parse_args(argc, argv, &args)) {
     std::fprintf(
@@ -329,6 +345,18 @@ int main_impl(int argc, char** argv) {
     const Outcome o = run("PostgreSQL", *first, &*second, args);
     all.measured = all.measured && o.measured;
     all.met = all.met && o.met;
+  }
+  if (args.catalog_skus > 0) {
+    bool measured = false;
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    const std::string exe = len > 0 ? std::string(self, static_cast<std::size_t>(len)) : argv[0];
+    const bool met = run_catalog_reads(
+        CatalogReadArgs{
+            .skus = args.catalog_skus, .clients = 8, .seconds = args.read_s, .self_exe = exe},
+        &measured);
+    all.measured = all.measured && measured;
+    all.met = all.met && met;
   }
   if (args.streams > 0) {
     bool measured = false;
