@@ -68,7 +68,8 @@ CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
           "cloud_sync_resyncs_total",
           "Stores told to resynchronise (by reason) and full snapshots started", {"reason"})),
       pruned_(metrics.counter("cloud_sync_replica_rows_removed_total",
-                              "Replica rows removed because the store no longer has the SKU")) {}
+                              "Replica rows removed because the store no longer has the SKU")),
+      pages_(clock, CatalogPageCache::Options{}, metrics) {}
 
 void CloudRoutes::register_routes(http::HttpServer& server) {
   // Stores send their batches gzip-compressed; only this route inflates a body.
@@ -133,6 +134,7 @@ Response CloudRoutes::sync(const Request& req) {
   auto result = store_.apply_batch(id, changes, now, meta);
   if (!result.ok()) return refuse("apply_failed", result.status());
   index_.touch(id, now);
+  if (!changes.empty()) pages_.drop_store(id);  // its stock may have changed
   if (result->conflict != storage::HistoryConflict::kNone) {
     // The store's outbox no longer continues what was applied here (its database was
     // restored or replaced): acknowledging by seq would drop its new changes as
@@ -428,6 +430,7 @@ Response CloudRoutes::put_catalog_item(const Request& req) {
   }
   auto version = store_.upsert_catalog_item(item);
   if (!version.ok()) return Response::error(version.status());
+  pages_.drop_all();  // every store's pages show the catalog
   return Response::json(200, {{"sku", item.sku}, {"version", *version}});
 }
 
@@ -480,28 +483,36 @@ Response CloudRoutes::inventory(const Request& req) {
       return Response::error(invalid_argument("must be between 1 and 1000", "limit"));
     }
   }
-  auto rows = store_.store_catalog(chosen->store->id, after, limit);
-  if (!rows.ok()) return Response::error(rows.status());
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& row : *rows) {
-    items.push_back({{"sku", row.item.sku},
-                     {"name", row.item.name},
-                     {"category", row.item.category},
-                     {"price_cents", row.item.price_cents},
-                     {"unit", row.item.unit},
-                     {"available", row.available},
-                     {"in_stock", row.available > 0}});
+  const std::string& store_id = chosen->store->id;
+  std::shared_ptr<const CatalogPageCache::Page> page = pages_.find(store_id, after, limit);
+  if (!page) {
+    auto rows = store_.store_catalog(store_id, after, limit);
+    if (!rows.ok()) return Response::error(rows.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& row : *rows) {
+      items.push_back({{"sku", row.item.sku},
+                       {"name", row.item.name},
+                       {"category", row.item.category},
+                       {"price_cents", row.item.price_cents},
+                       {"unit", row.item.unit},
+                       {"available", row.available},
+                       {"in_stock", row.available > 0}});
+    }
+    const nlohmann::json next = static_cast<int>(rows->size()) == limit
+                                    ? nlohmann::json(rows->back().item.sku)
+                                    : nlohmann::json(nullptr);
+    CatalogPageCache::Page rendered{items.dump(), next.dump()};
+    pages_.put(store_id, after, limit, rendered);
+    page = std::make_shared<const CatalogPageCache::Page>(std::move(rendered));
   }
-  nlohmann::json out = {{"geo_hash", hash},
-                        {"store",
-                         {{"id", chosen->store->id},
-                          {"name", chosen->store->name},
-                          {"distance_m", static_cast<std::int64_t>(chosen->distance_m)}}},
-                        {"items", items}};
-  out["next_cursor"] = static_cast<int>(rows->size()) == limit
-                           ? nlohmann::json(rows->back().item.sku)
-                           : nlohmann::json(nullptr);
-  return Response::json(200, out);
+  // Keys in the order nlohmann::json writes them, so the body reads the same either way.
+  const nlohmann::json store = {{"id", store_id},
+                                {"name", chosen->store->name},
+                                {"distance_m", static_cast<std::int64_t>(chosen->distance_m)}};
+  std::string body = "{\"geo_hash\":" + nlohmann::json(hash).dump() + ",\"items\":";
+  body += page->items_json;
+  body += ",\"next_cursor\":" + page->next_cursor_json + ",\"store\":" + store.dump() + "}";
+  return Response::text(200, std::move(body), "application/json");
 }
 
 }  // namespace shopeasy::cloud::api

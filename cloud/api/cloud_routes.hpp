@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "cloud/api/catalog_page_cache.hpp"
 #include "cloud/routing/store_index.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
@@ -62,6 +63,8 @@ class CloudRoutes {
   metrics::Counter& quarantined_;
   metrics::CounterFamily& resyncs_;
   metrics::Counter& pruned_;
+  // Rendered customer catalog pages, kept for a moment (see catalog_page_cache.hpp).
+  CatalogPageCache pages_;
 };
 
 }  // namespace shopeasy::cloud::api

@@ -1,6 +1,7 @@
 // The catalog-read phase of fleet_bench: customers reading the nearest store's catalog
 // (GET /api/inventory?geo_hash=) on one cloud instance, beside a hello-world cpp-httplib
-// server driven by the same clients in the same run.
+// server (its keep-alive and backlog limits lifted) driven by the same clients in the
+// same run.
 #pragma once
 
 #include <string>

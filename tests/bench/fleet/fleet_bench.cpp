@@ -302,7 +302,9 @@ StatusOr<testing::RunningDaemon> start_cloud(const std::string& state_dir,
 int main_impl(int argc, char** argv) {
   // The baseline server of the catalog-read phase is this program run again.
   if (argc >= 2 && std::string(argv[1]) == "--hello-server") {
-    return run_hello_server(16, false);
+    bool tuned = false;
+    for (int i = 2; i < argc; ++i) tuned = tuned || std::string(argv[i]) == "--hello-tuned";
+    return run_hello_server(16, tuned);
   }
   Args args;
   if (!parse_args(argc, argv, &args)) {
