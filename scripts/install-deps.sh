@@ -14,7 +14,7 @@ packages=(
   libsystemd-dev
   libargon2-dev
   systemd dpkg-dev file lintian shellcheck ccache mold
-  postgresql libpq-dev
+  postgresql libpq-dev haproxy
   python3
   libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint
 )

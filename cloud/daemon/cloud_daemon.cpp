@@ -268,6 +268,9 @@ Status CloudDaemon::start() {
         refresh_index(stores);
         check_lagging(stores);
       },
+      [this](const std::vector<storage::StoreSeen>& seen) {
+        for (const auto& s : seen) index_.touch(s.id, s.last_seen_ms);
+      },
       logger_.child("registry"));
   // The index is complete before the API starts; a failure here is not fatal, the
   // watcher reads the registry again shortly.

@@ -1,15 +1,17 @@
 #include "cloud/daemon/registry_watcher.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace shopeasy::cloud {
 
 RegistryWatcher::RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options,
-                                 OnRead on_read, log::Logger logger)
+                                 OnRead on_read, OnSeen on_seen, log::Logger logger)
     : store_(store),
       clock_(clock),
       options_(options),
       on_read_(std::move(on_read)),
+      on_seen_(std::move(on_seen)),
       logger_(std::move(logger)) {}
 
 RegistryWatcher::~RegistryWatcher() { stop(); }
@@ -25,7 +27,19 @@ bool RegistryWatcher::poll_once() {
   }
   const MonoTime now = clock_.mono_now();
   const bool moved = !seen_version_ || *seen_version_ != *version;
-  if (!moved && now - last_full_read_ < options_.full_read_every) return false;
+  if (!moved && now - last_full_read_ < options_.full_read_every) {
+    if (on_seen_ && now - last_seen_read_ >= options_.seen_every) {
+      last_seen_read_ = now;
+      // From 1: a store never heard from (0) is not a visit.
+      auto seen = store_.stores_seen_since(
+          std::max<std::int64_t>(1, newest_visit_ms_ - options_.seen_overlap.count()));
+      if (seen.ok()) {
+        for (const auto& s : *seen) newest_visit_ms_ = std::max(newest_visit_ms_, s.last_seen_ms);
+        if (!seen->empty()) on_seen_(*seen);
+      }
+    }
+    return false;
+  }
   // The version was read before the list, so a change saved in between is read again
   // at the next check rather than missed.
   StatusOr<std::vector<storage::StoreRecord>> stores = store_.list_stores();
@@ -38,6 +52,8 @@ bool RegistryWatcher::poll_once() {
   failing_ = false;
   seen_version_ = *version;
   last_full_read_ = now;
+  last_seen_read_ = now;
+  for (const auto& s : *stores) newest_visit_ms_ = std::max(newest_visit_ms_, s.last_seen_ms);
   on_read_(*stores);
   return true;
 }

@@ -30,18 +30,27 @@ class RegistryWatcher {
   struct Options {
     std::chrono::milliseconds poll_every{200};
     std::chrono::milliseconds full_read_every{10000};
+    // How often stores heard from recently (through any instance) are read, so the
+    // online flags follow syncs taken by other instances within about this much.
+    std::chrono::milliseconds seen_every{1000};
+    // How far before the newest visit already known the next read starts: visits are
+    // stamped by each instance's clock and committed in any order.
+    std::chrono::milliseconds seen_overlap{3000};
   };
   // Receives every full read of the registry, on the watcher's thread.
   using OnRead = std::function<void(const std::vector<storage::StoreRecord>&)>;
+  // Receives the stores heard from since the last such read, on the watcher's thread.
+  using OnSeen = std::function<void(const std::vector<storage::StoreSeen>&)>;
 
   RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options, OnRead on_read,
-                  log::Logger logger);
+                  OnSeen on_seen, log::Logger logger);
   ~RegistryWatcher();  // stops
   RegistryWatcher(const RegistryWatcher&) = delete;
   RegistryWatcher& operator=(const RegistryWatcher&) = delete;
 
   // One check: reads the list when the version moved or a full read is due, and hands
-  // it to OnRead. True when it read. For tests, and called by the thread.
+  // it to OnRead (true when it read); else, when due, the recent visits to OnSeen. For
+  // tests, and called by the thread.
   bool poll_once();
 
   void start();  // the polling thread
@@ -54,11 +63,14 @@ class RegistryWatcher {
   const Clock& clock_;
   Options options_;
   OnRead on_read_;
+  OnSeen on_seen_;
   log::Logger logger_;
   // Touched only by whoever calls poll_once (the thread once started).
   std::optional<std::int64_t> seen_version_;
   MonoTime last_full_read_{};
-  bool failing_ = false;  // storage refused the last check; logged once per streak
+  MonoTime last_seen_read_{};
+  std::int64_t newest_visit_ms_ = 0;  // the latest last_seen_ms read so far
+  bool failing_ = false;              // storage refused the last check; logged once per streak
 
   std::mutex mutex_;  // guards stopping_
   std::condition_variable wake_;

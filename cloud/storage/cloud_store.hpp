@@ -191,6 +191,12 @@ struct OrderEvent {
   std::int64_t at_ms = 0;
 };
 
+// When a store was last heard from.
+struct StoreSeen {
+  std::string id;
+  std::int64_t last_seen_ms = 0;
+};
+
 // An order's latest event, for watchers that wake the order's streams.
 struct OrderEventHead {
   std::string order_id;
@@ -270,6 +276,10 @@ class CloudStore {
   virtual StatusOr<StoreRecord> get_store(const std::string& id) = 0;
   // Every store, inactive ones included, in id order.
   virtual StatusOr<std::vector<StoreRecord>> list_stores() = 0;
+  // Stores heard from (sync or heartbeat, through any instance) at or after `since_ms`,
+  // with when; what instances poll to keep their online flags current between full
+  // reads of the registry.
+  virtual StatusOr<std::vector<StoreSeen>> stores_seen_since(std::int64_t since_ms) = 0;
   // A number that grows whenever any store's registration is saved (0 with none), so
   // an instance can poll it cheaply and read the registry only when it moved. Heard-from
   // times (touch_store, syncs) do not move it.

@@ -253,6 +253,19 @@ TEST_P(CloudStoreTest, RegistryVersionMovesOnlyWithRegistrations) {
   EXPECT_EQ(VALUE(store_->registry_version()), after_move);
 }
 
+TEST_P(CloudStoreTest, StoresSeenSinceListsOnlyRecentVisits) {
+  register_store("s1");
+  register_store("s2");
+  register_store("s3");
+  ASSERT_OK(store_->touch_store("s1", kNow));
+  ASSERT_OK(store_->touch_store("s2", kNow + 100));
+  const std::vector<StoreSeen> seen = VALUE(store_->stores_seen_since(kNow + 50));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].id, "s2");
+  EXPECT_EQ(seen[0].last_seen_ms, kNow + 100);
+  EXPECT_EQ(VALUE(store_->stores_seen_since(kNow)).size(), 2u);  // s3 was never seen
+}
+
 TEST_P(CloudStoreTest, AppliesBatchesInOrder) {
   register_store("s1");
   ApplyResult first = apply(

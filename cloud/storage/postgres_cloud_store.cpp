@@ -218,6 +218,8 @@ constexpr Sql kUpsertStore{
     "lon = EXCLUDED.lon, geohash = EXCLUDED.geohash, service_radius_m = EXCLUDED.service_radius_m, "
     "opening_hours = EXCLUDED.opening_hours, secret_sha256 = EXCLUDED.secret_sha256, "
     "active = EXCLUDED.active, registry_version = EXCLUDED.registry_version"};
+constexpr Sql kStoresSeenSince{"stores_seen_since",
+                               "SELECT id, last_seen_ms FROM stores WHERE last_seen_ms >= $1"};
 constexpr Sql kRegistryVersion{"registry_version",
                                "SELECT coalesce(max(registry_version), 0) FROM stores"};
 constexpr Sql kGetStore{"get_store", "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores WHERE id = $1"};
@@ -1086,6 +1088,19 @@ class PostgresCloudStore final : public CloudStore {
         StatusOr<StoreRecord> record = read_store(rows, r);
         if (!record.ok()) return record.status();
         out.push_back(std::move(*record));
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::vector<StoreSeen>> stores_seen_since(std::int64_t since_ms) override {
+    return call([&](Session& s) -> StatusOr<std::vector<StoreSeen>> {
+      StatusOr<Result> result = s.run(kStoresSeenSince, Params().int64(since_ms));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<StoreSeen> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back(StoreSeen{rows.text(r, 0), rows.int64(r, 1)});
       }
       return out;
     });

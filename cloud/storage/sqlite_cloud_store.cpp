@@ -398,6 +398,21 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::vector<StoreSeen>> stores_seen_since(std::int64_t since_ms) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<StoreSeen>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<StoreSeen>> {
+        std::vector<StoreSeen> out;
+        db::Query q =
+            db.query("SELECT id, last_seen_ms FROM stores WHERE last_seen_ms >= ?", since_ms);
+        while (const db::Statement* row = q.next()) {
+          out.push_back(StoreSeen{row->column_text(0), row->column_int64(1)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
   StatusOr<std::int64_t> registry_version() override {
     return detail::guarded([&]() -> StatusOr<std::int64_t> {
       return read([&](db::Database& db) -> StatusOr<std::int64_t> {
