@@ -54,4 +54,8 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
   $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi
+# Likewise HAProxy: the cluster test starts its own balancer on a free port.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet haproxy 2>/dev/null; then
+  $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
+fi
 echo "install-deps: done"
