@@ -1,0 +1,188 @@
+#include "cloud/search/search_service.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+
+namespace shopeasy::cloud::search {
+
+namespace {
+constexpr int kCatalogPage = 5000;
+}
+
+SearchService::SearchService(storage::CloudStore& store, log::Logger logger,
+                             metrics::Registry& metrics, SearchOptions options)
+    : store_(store),
+      logger_(std::move(logger)),
+      options_(options),
+      queries_(metrics.counter("cloud_search_queries_total", "Product searches answered")),
+      refused_(metrics.counter_family("cloud_search_refused_total",
+                                      "Product searches refused, by the field at fault",
+                                      {"field"})),
+      latency_(metrics.histogram("cloud_search_seconds",
+                                 "Time to rank one product search, stock read included",
+                                 metrics::default_latency_buckets())),
+      products_(metrics.gauge("cloud_search_indexed_products", "Products in the search index")) {}
+
+Status SearchService::rebuild() {
+  std::lock_guard rebuild_lock(rebuild_mu_);
+  {
+    std::lock_guard lock(pending_mu_);
+    rebuilding_ = true;
+    pending_.clear();
+  }
+  auto finish = [&] {
+    std::lock_guard lock(pending_mu_);
+    for (const auto& item : pending_) index_.upsert(item);
+    pending_.clear();
+    rebuilding_ = false;
+  };
+  Synonyms synonyms = Synonyms::builtin();
+  StatusOr<std::optional<nlohmann::json>> stored = store_.get_setting(kSynonymsSetting);
+  if (!stored.ok()) {
+    finish();
+    return stored.status();
+  }
+  if (stored->has_value()) {
+    StatusOr<Synonyms> extra = Synonyms::from_json(**stored);
+    if (extra.ok()) {
+      synonyms.merge(*extra);
+    } else {
+      // Written through put_synonyms, so only a hand edit gets here: keep serving.
+      logger_.error("search_synonyms_unreadable", {{"error", extra.status().to_string()}});
+    }
+  }
+  std::vector<storage::CatalogItem> items;
+  std::string after;
+  for (;;) {
+    StatusOr<std::vector<storage::CatalogItem>> page = store_.catalog_page(after, kCatalogPage);
+    if (!page.ok()) {
+      finish();
+      return page.status();
+    }
+    for (auto& item : *page) items.push_back(std::move(item));
+    if (page->size() < static_cast<std::size_t>(kCatalogPage)) break;
+    after = items.back().sku;
+  }
+  index_.set_synonyms(std::move(synonyms));
+  index_.rebuild(items);
+  finish();
+  products_.set(static_cast<double>(index_.size()));
+  return Status::ok();
+}
+
+Status SearchService::load(std::int64_t now_ms) {
+  const auto started = std::chrono::steady_clock::now();
+  Status st = rebuild();
+  if (!st.is_ok()) {
+    logger_.warn("search_index_failed", {{"error", st.to_string()}});
+    next_rebuild_ms_ = now_ms + 1000;
+    return st;
+  }
+  next_rebuild_ms_ = now_ms + options_.rebuild_interval_ms;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  logger_.info("search_index_built", {{"products", static_cast<std::int64_t>(index_.size())},
+                                      {"words", static_cast<std::int64_t>(index_.vocabulary())},
+                                      {"ms", static_cast<std::int64_t>(ms)}});
+  return st;
+}
+
+void SearchService::refresh_if_due(std::int64_t now_ms) {
+  if (now_ms < next_rebuild_ms_.load()) return;
+  (void)load(now_ms);
+}
+
+void SearchService::on_catalog_item(const storage::CatalogItem& item) {
+  index_.upsert(item);
+  products_.set(static_cast<double>(index_.size()));
+  std::lock_guard lock(pending_mu_);
+  if (rebuilding_) pending_.push_back(item);
+}
+
+StatusOr<SearchPage> SearchService::search(const SearchRequest& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  auto refuse = [&](const Status& st) -> Status {
+    refused_.with({st.field().empty() ? "other" : st.field()}).inc();
+    return st;
+  };
+  if (request.limit < 1 || request.limit > 100) {
+    return refuse(invalid_argument("must be between 1 and 100", "limit"));
+  }
+  const std::size_t ranked = request.rank_at_most > 0 ? request.rank_at_most : options_.max_ranked;
+  std::size_t offset = 0;
+  if (!request.cursor.empty()) {
+    const char* b = request.cursor.data();
+    const char* e = b + request.cursor.size();
+    auto [end, ec] = std::from_chars(b, e, offset);
+    if (ec != std::errc() || end != e || offset == 0 || offset > ranked) {
+      return refuse(invalid_argument("is not a cursor this search returned", "cursor"));
+    }
+  }
+  TextQuery query = request.query;
+  query.max_hits = ranked;
+  SearchPage page;
+  StatusOr<std::vector<TextHit>> hits = index_.search(query, &page.parsed);
+  if (!hits.ok()) return refuse(hits.status());
+
+  std::vector<std::string> skus;
+  skus.reserve(hits->size());
+  for (const auto& h : *hits) skus.push_back(h.item.sku);
+  std::vector<storage::Availability> stock;
+  if (!skus.empty()) {
+    StatusOr<std::vector<storage::Availability>> read = store_.availability(request.store_id, skus);
+    if (!read.ok()) return read.status();
+    stock = std::move(*read);  // in SKU order
+  }
+  std::vector<SearchItem> ranked_items;
+  ranked_items.reserve(hits->size());
+  for (auto& h : *hits) {
+    SearchItem item{std::move(h.item), 0, false, h.cost};
+    auto it = std::lower_bound(
+        stock.begin(), stock.end(), item.item.sku,
+        [](const storage::Availability& a, const std::string& sku) { return a.sku < sku; });
+    if (it != stock.end() && it->sku == item.item.sku) {
+      item.available = std::max<std::int64_t>(it->on_hand - it->reserved - it->held, 0);
+    }
+    item.in_stock = item.available > 0;
+    ranked_items.push_back(std::move(item));
+  }
+  // Equal relevance: in stock first; otherwise the index's order stands.
+  std::stable_sort(ranked_items.begin(), ranked_items.end(),
+                   [](const SearchItem& a, const SearchItem& b) {
+                     if (a.relevance != b.relevance) return a.relevance < b.relevance;
+                     return a.in_stock && !b.in_stock;
+                   });
+  page.matched = ranked_items.size();
+  const std::size_t end =
+      std::min(ranked_items.size(), offset + static_cast<std::size_t>(request.limit));
+  for (std::size_t i = offset; i < end; ++i) page.items.push_back(std::move(ranked_items[i]));
+  if (end < ranked_items.size()) page.next_cursor = std::to_string(end);
+  queries_.inc();
+  latency_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return page;
+}
+
+StatusOr<nlohmann::json> SearchService::synonyms() const {
+  StatusOr<std::optional<nlohmann::json>> stored = store_.get_setting(kSynonymsSetting);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return nlohmann::json{{"groups", nlohmann::json::array()}};
+  return **stored;
+}
+
+Status SearchService::put_synonyms(const nlohmann::json& body, std::int64_t now_ms) {
+  StatusOr<Synonyms> parsed = Synonyms::from_json(body);
+  if (!parsed.ok()) return parsed.status();
+  // Stored as normalised, so GET shows what search uses.
+  SHOPEASY_RETURN_IF_ERROR(store_.put_setting(kSynonymsSetting, parsed->to_json(), now_ms));
+  Synonyms merged = Synonyms::builtin();
+  merged.merge(*parsed);
+  index_.set_synonyms(std::move(merged));
+  logger_.info("search_synonyms_replaced",
+               {{"groups", static_cast<std::int64_t>(parsed->groups())}});
+  return Status::ok();
+}
+
+}  // namespace shopeasy::cloud::search
