@@ -267,6 +267,15 @@ Status CloudDaemon::start() {
       *store_, index_, [this] { refresh_index(); }, clock_,
       api::CloudRouteOptions{config_.get_int("stores.online_window_s") * 1000, 1000},
       logger_.child("api"), metrics_);
+  // Product search: built from the catalog now; a failure leaves it empty until the
+  // next tick retries, the daemon serves everything else meanwhile.
+  search_ = std::make_unique<search::SearchService>(*store_, logger_.child("search"), metrics_);
+  (void)search_->load(to_unix_ms(clock_.wall_now()));
+  routes_->set_catalog_listener(
+      [this](const storage::CatalogItem& item) { search_->on_catalog_item(item); });
+  search_routes_ = std::make_unique<search::SearchRoutes>(
+      *search_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
+      logger_.child("search"));
   orders_ = std::make_unique<orders::OrderService>(
       *store_, index_, nullptr, clock_,
       orders::OrderOptions{
@@ -497,6 +506,7 @@ void CloudDaemon::refresh_index() {
 void CloudDaemon::tick() {
   if (!store_) return;
   refresh_index();
+  if (search_) search_->refresh_if_due(to_unix_ms(clock_.wall_now()));
   if (orders_) orders_->tick();
   auto stores = store_->list_stores();
   if (!stores.ok()) return;
@@ -532,6 +542,7 @@ nlohmann::json CloudDaemon::health() const {
 void CloudDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
   routes_->register_routes(*http_);
+  search_routes_->register_routes(*http_);
   http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);
