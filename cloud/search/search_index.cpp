@@ -241,11 +241,11 @@ std::size_t SearchIndex::vocabulary() const {
   return terms_.size();
 }
 
-SearchIndex::Postings SearchIndex::word_postings(const std::string& w) const {
+SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typos) const {
   Postings out;
   const bool quantity = is_quantity(w);
   const bool digits = has_digit(w);
-  const int k = digits ? 0 : max_edits(w.size());
+  const int k = digits || !typos ? 0 : max_edits(w.size());
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const auto& list = postings_[t];
     if (list.empty()) continue;
@@ -273,9 +273,12 @@ SearchIndex::Postings SearchIndex::word_postings(const std::string& w) const {
 }
 
 SearchIndex::Postings SearchIndex::phrase_postings(const Phrase& phrase, int penalty) const {
+  // Typos are the customer's: a synonym's own spelling is matched as written (else
+  // "chai" would reach "chips" and "tea" with it).
+  const bool typos = penalty == 0;
   Postings acc;
   for (std::size_t i = 0; i < phrase.size(); ++i) {
-    Postings p = word_postings(phrase[i]);
+    Postings p = word_postings(phrase[i], typos);
     acc = i == 0 ? std::move(p) : intersect(acc, p);
     if (acc.empty()) break;
   }

@@ -84,7 +84,7 @@ class SearchIndex {
   std::uint32_t term_id(const std::string& word);
   void add_doc_locked(std::uint32_t id);
   void remove_doc_locked(std::uint32_t id);
-  Postings word_postings(const std::string& word) const;
+  Postings word_postings(const std::string& word, bool typos) const;
   Postings phrase_postings(const Phrase& phrase, int penalty) const;
 
   // Guards every member below; queries hold it shared.

@@ -103,6 +103,14 @@ TEST_F(SearchIndexTest, ExactWordsRankAboveTyposAndPrefixes) {
   EXPECT_EQ(skus("onion").front(), "ONION");
 }
 
+TEST_F(SearchIndexTest, SynonymsAreMatchedAsWrittenNotWithTypos) {
+  index_.upsert(item("CHIPS", "Lays Potato Chips 50 g", "snacks"));
+  index_.upsert(item("TEA", "Tata Tea Gold 250 g", "beverages"));
+  // "tea" stands for "chai" too, but "chai" must not reach "chips" by one edit.
+  EXPECT_EQ(skus("tea"), std::vector<std::string>{"TEA"});
+  EXPECT_EQ(skus("chai"), std::vector<std::string>{"TEA"});
+}
+
 TEST_F(SearchIndexTest, CategoryAndBrandFilters) {
   EXPECT_EQ(skus("milk", "Dairy", "mother dairy"), std::vector<std::string>{"MD-MILK"});
   EXPECT_EQ(skus("amul", "beverages"), std::vector<std::string>{"AMLA"});  // a 1-edit match
