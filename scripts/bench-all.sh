@@ -10,7 +10,7 @@
 #   --no-build       run what is already built (vision_eval, which the default build
 #                    leaves out, is still built when the vision evaluation runs)
 #   --build-dir DIR  default build/
-#   --only LIST      a subset: inventory,sync,telemetry,routing,orders,dispatch,vision
+#   --only LIST      a subset: inventory,sync,telemetry,routing,orders,dispatch,search,vision
 # The vision evaluation (scripts/eval-vision.sh) runs with --smoke when that script has
 # the option, and is left out with a note otherwise; it prints its own tables.
 # Exit status: 0 when every benchmark ran (and, without --smoke, met its targets), 1
@@ -20,7 +20,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build"
 smoke=0
 build_flag=()
-only="inventory,sync,telemetry,routing,orders,dispatch,vision"
+only="inventory,sync,telemetry,routing,orders,dispatch,search,vision"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -66,7 +66,7 @@ run_one() {  # name, command...
 
 for name in ${only//,/ }; do
   case "$name" in
-    inventory|sync|telemetry|routing|orders|dispatch)
+    inventory|sync|telemetry|routing|orders|dispatch|search)
       run_one "$name" bash "$root/scripts/bench-$name.sh" --build-dir "$build_dir" \
         "${build_flag[@]}" "${mode_flag[@]}"
       ;;
