@@ -16,13 +16,6 @@
 
 namespace shopeasy::cloud::search {
 
-// Longest query accepted, in bytes.
-inline constexpr std::size_t kMaxQueryBytes = 256;
-
-// kInvalidArgument (field "q") for a missing, empty, too long or control-character
-// query; the message says which.
-Status validate_query_text(const std::optional<std::string>& q);
-
 class SearchRoutes {
  public:
   SearchRoutes(SearchService& service, routing::StoreIndex& index, const Clock& clock,

@@ -10,6 +10,20 @@ namespace {
 constexpr int kCatalogPage = 5000;
 }
 
+Status validate_query_text(std::string_view q) {
+  if (q.empty()) return invalid_argument("q is required and must not be empty", "q");
+  if (q.size() > kMaxQueryBytes) {
+    return invalid_argument("q must be at most " + std::to_string(kMaxQueryBytes) + " bytes", "q");
+  }
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const auto c = static_cast<unsigned char>(q[i]);
+    if (c < 0x20 || c == 0x7F) {
+      return invalid_argument("q has a control character at byte " + std::to_string(i), "q");
+    }
+  }
+  return Status::ok();
+}
+
 SearchService::SearchService(storage::CloudStore& store, log::Logger logger,
                              metrics::Registry& metrics, SearchOptions options)
     : store_(store),
@@ -107,6 +121,7 @@ StatusOr<SearchPage> SearchService::search(const SearchRequest& request) const {
     refused_.with({st.field().empty() ? "other" : st.field()}).inc();
     return st;
   };
+  if (Status st = validate_query_text(request.query.text); !st.is_ok()) return refuse(st);
   if (request.limit < 1 || request.limit > 100) {
     return refuse(invalid_argument("must be between 1 and 100", "limit"));
   }

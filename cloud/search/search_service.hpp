@@ -29,6 +29,12 @@
 namespace shopeasy::cloud::search {
 
 inline constexpr const char* kSynonymsSetting = "search.synonyms";
+// Longest query accepted, in bytes.
+inline constexpr std::size_t kMaxQueryBytes = 256;
+
+// kInvalidArgument (field "q") for an empty or too long query or one holding a control
+// character; the message says which.
+Status validate_query_text(std::string_view q);
 
 struct SearchOptions {
   // Products ranked per query; a query matching more shows the best this many.
@@ -73,7 +79,8 @@ class SearchService {
   // A catalog write of this instance, applied to the index before the write's reply.
   void on_catalog_item(const storage::CatalogItem& item);
 
-  // kInvalidArgument naming the field: q (no letters or digits, too many words), cursor
+  // kInvalidArgument naming the field: q (validate_query_text, no letters or digits, too
+  // many words), cursor
   // (not one this service gave), limit. Errors of the database pass through.
   StatusOr<SearchPage> search(const SearchRequest& request) const;
 

@@ -139,6 +139,9 @@ TEST_F(SearchServiceTest, BadRequestsNameTheField) {
   };
   for (const auto& c : std::vector<Case>{{"", "", 20, "q"},
                                          {"!!!", "", 20, "q"},
+                                         {std::string(257, 'a'), "", 20, "q"},
+                                         {"milk\x01", "", 20, "q"},
+                                         {"milk\x7f", "", 20, "q"},
                                          {"milk", "abc", 20, "cursor"},
                                          {"milk", "-1", 20, "cursor"},
                                          {"milk", "0", 20, "cursor"},
@@ -150,6 +153,9 @@ TEST_F(SearchServiceTest, BadRequestsNameTheField) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(r.status().field(), c.field);
   }
+  // Each refusal is counted by the field at fault.
+  EXPECT_EQ(
+      metrics_.counter_family("cloud_search_refused_total", "", {"field"}).with({"q"}).value(), 5);
   SearchRequest unknown_store;
   unknown_store.store_id = "nope";
   unknown_store.query.text = "milk";
