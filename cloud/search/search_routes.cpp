@@ -37,8 +37,8 @@ void SearchRoutes::register_routes(http::HttpServer& server) {
 }
 
 Response SearchRoutes::search(const Request& req, bool suggest) {
-  // Checked by the service (and counted there with its other refusals).
   const std::string q = req.query_param("q").value_or("");
+  if (Status st = service_.check_query(q); !st.is_ok()) return Response::error(st);
   auto hash = req.query_param("geo_hash");
   if (!hash || hash->empty()) {
     return Response::error(invalid_argument("geo_hash is required", "geo_hash"));

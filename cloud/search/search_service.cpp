@@ -180,6 +180,12 @@ StatusOr<SearchPage> SearchService::search(const SearchRequest& request) const {
   return page;
 }
 
+Status SearchService::check_query(std::string_view q) const {
+  Status st = validate_query_text(q);
+  if (!st.is_ok()) refused_.with({st.field()}).inc();
+  return st;
+}
+
 StatusOr<nlohmann::json> SearchService::synonyms() const {
   StatusOr<std::optional<nlohmann::json>> stored = store_.get_setting(kSynonymsSetting);
   if (!stored.ok()) return stored.status();

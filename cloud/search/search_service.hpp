@@ -84,6 +84,10 @@ class SearchService {
   // (not one this service gave), limit. Errors of the database pass through.
   StatusOr<SearchPage> search(const SearchRequest& request) const;
 
+  // validate_query_text, counting a refusal as search() does: routes check the query
+  // before anything else about the request.
+  Status check_query(std::string_view q) const;
+
   // The operator's synonym groups ({"groups": [...]}; empty when none).
   StatusOr<nlohmann::json> synonyms() const;
   // Replaces the operator's groups (kInvalidArgument naming the field) and applies them.

@@ -254,6 +254,8 @@ TEST_F(SearchApiTest, BadQueriesAreSearchedAsTextOrRefusedByName) {
   // An area no store serves.
   HttpReply far = call("GET", "/api/search?q=milk&geo_hash=u4pruyd", "", kAlice);
   EXPECT_EQ(far.status, 404) << far.body;
+  // The query is checked first, wherever the customer is.
+  expect_400(call("GET", "/api/search?q=&geo_hash=u4pruyd", "", kAlice), "q", "empty q, far");
 }
 
 TEST_F(SearchApiTest, AdminsManageSynonyms) {
