@@ -154,8 +154,12 @@ TEST_F(SearchServiceTest, BadRequestsNameTheField) {
     EXPECT_EQ(r.status().field(), c.field);
   }
   // Each refusal is counted by the field at fault.
-  EXPECT_EQ(
-      metrics_.counter_family("cloud_search_refused_total", "", {"field"}).with({"q"}).value(), 5);
+  EXPECT_EQ(metrics_
+                .counter_family("cloud_search_refused_total",
+                                "Product searches refused, by the field at fault", {"field"})
+                .with({"q"})
+                .value(),
+            5);
   SearchRequest unknown_store;
   unknown_store.store_id = "nope";
   unknown_store.query.text = "milk";
