@@ -1,6 +1,7 @@
 #include "cloud/search/search_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <mutex>
 
@@ -64,6 +65,15 @@ Postings unite(const Postings& a, const Postings& b) {
     }
   }
   return out;
+}
+
+// Bit c % 32 for each of the first `count` bytes of `w`.
+std::uint32_t letters(std::string_view w, std::size_t count) {
+  std::uint32_t mask = 0;
+  for (std::size_t i = 0; i < std::min(count, w.size()); ++i) {
+    mask |= 1u << (static_cast<unsigned char>(w[i]) % 32);
+  }
+  return mask;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -145,6 +155,9 @@ std::uint32_t SearchIndex::term_id(const std::string& word) {
   if (inserted) {
     terms_.push_back(word);
     postings_.emplace_back();
+    head_letters_[0].push_back(letters(word, 3));
+    head_letters_[1].push_back(letters(word, 4));
+    all_letters_.push_back(letters(word, word.size()));
   }
   return it->second;
 }
@@ -204,6 +217,9 @@ void SearchIndex::rebuild(const std::vector<storage::CatalogItem>& items) {
   docs_ = std::move(fresh.docs_);
   doc_by_sku_ = std::move(fresh.doc_by_sku_);
   terms_ = std::move(fresh.terms_);
+  head_letters_[0] = std::move(fresh.head_letters_[0]);
+  head_letters_[1] = std::move(fresh.head_letters_[1]);
+  all_letters_ = std::move(fresh.all_letters_);
   term_by_word_ = std::move(fresh.term_by_word_);
   postings_ = std::move(fresh.postings_);
   live_ = fresh.live_;
@@ -243,30 +259,43 @@ std::size_t SearchIndex::vocabulary() const {
 
 SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typos) const {
   Postings out;
-  const bool quantity = is_quantity(w);
-  const bool digits = has_digit(w);
-  const int k = digits || !typos ? 0 : max_edits(w.size());
+  auto take = [&](std::size_t t, int cost) {
+    for (std::uint32_t doc : postings_[t]) out.emplace_back(doc, cost);
+  };
+  if (is_quantity(w)) {  // 100ml is not 1000ml: only itself
+    auto it = term_by_word_.find(w);
+    if (it != term_by_word_.end()) take(it->second, 0);
+    return out;
+  }
+  const int k = has_digit(w) || !typos ? 0 : max_edits(w.size());
+  // Words are skipped by their letters before any distance is computed. With k edits,
+  // one of the word's first k + 1 bytes is among the match's first k + 2 (a
+  // transposition moves a byte by one); every letter of the word the term lacks costs
+  // an edit; and a match is at least |w| - k long.
+  const std::uint32_t head = k > 0 ? letters(w, static_cast<std::size_t>(k) + 1) : 0;
+  const std::vector<std::uint32_t>* heads = k > 0 ? &head_letters_[k - 1] : nullptr;
+  const std::uint32_t all = letters(w, w.size());
+  const std::size_t shortest = w.size() > static_cast<std::size_t>(k) ? w.size() - k : 0;
   for (std::size_t t = 0; t < terms_.size(); ++t) {
-    const auto& list = postings_[t];
-    if (list.empty()) continue;
+    if (postings_[t].empty()) continue;
     const std::string& term = terms_[t];
-    int cost = -1;
     if (term == w) {
-      cost = 0;
-    } else if (quantity) {
-      continue;  // 100ml is not 1000ml
-    } else if (starts_with(term, w)) {
-      cost = kPrefixCost;
-    } else if (k > 0 && !has_digit(term)) {
-      const int d = osa_distance(w, term, k);
-      const int p = prefix_osa_distance(w, term, k);
-      int best = std::numeric_limits<int>::max();
-      if (d <= k) best = kEditCost * d;
-      if (p <= k) best = std::min(best, kEditCost * p + kPrefixCost);
-      if (best != std::numeric_limits<int>::max()) cost = best;
+      take(t, 0);
+      continue;
     }
-    if (cost < 0) continue;
-    for (std::uint32_t doc : list) out.emplace_back(doc, cost);
+    if (starts_with(term, w)) {
+      take(t, kPrefixCost);
+      continue;
+    }
+    if (k == 0 || term.size() < shortest || ((*heads)[t] & head) == 0 ||
+        std::popcount(all & ~all_letters_[t]) > k || has_digit(term)) {
+      continue;
+    }
+    const OsaDistances d = osa_distances(w, term, k);
+    int best = std::numeric_limits<int>::max();
+    if (d.full <= k) best = kEditCost * d.full;
+    if (d.prefix <= k) best = std::min(best, kEditCost * d.prefix + kPrefixCost);
+    if (best != std::numeric_limits<int>::max()) take(t, best);
   }
   normalise(out);
   return out;

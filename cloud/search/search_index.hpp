@@ -94,6 +94,12 @@ class SearchIndex {
   std::vector<std::string> terms_;
   std::unordered_map<std::string, std::uint32_t> term_by_word_;
   std::vector<std::vector<std::uint32_t>> postings_;  // term -> sorted doc ids
+  // term -> the letters among its first k + 2 bytes (bit c % 32), for k = 1 and 2: a
+  // cheap test that rules out most words before the edit distance is computed.
+  std::vector<std::uint32_t> head_letters_[2];
+  // term -> all its letters (bit c % 32): a query word with more than k letters the
+  // term lacks cannot be within k edits of it.
+  std::vector<std::uint32_t> all_letters_;
   std::size_t live_ = 0;
   std::shared_ptr<const Synonyms> synonyms_;
 };

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
+
+#include "cloud/search/text.hpp"
+
 namespace shopeasy::cloud::search {
 namespace {
 
@@ -159,6 +164,52 @@ TEST_F(SearchIndexTest, HostileQueriesAreSearchedAsText) {
   std::string many;
   for (int i = 0; i < 17; ++i) many += "milk ";
   EXPECT_EQ(index_.search(TextQuery{many, "", "", 10}).status().field(), "q");
+}
+
+// The index skips words by their letters before computing a distance; it must never
+// skip one a full computation would match.
+TEST(SearchIndexFilters, MatchWhatABruteForceScanMatches) {
+  std::mt19937_64 rng(11);
+  auto word = [&](std::size_t min_len) {
+    std::string w;
+    const std::size_t n = min_len + rng() % 8;
+    for (std::size_t i = 0; i < n; ++i) w.push_back(static_cast<char>('a' + rng() % 6));
+    return w;
+  };
+  std::vector<storage::CatalogItem> items;
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) {
+    names.push_back(word(2));
+    items.push_back(item("S" + std::to_string(i), names.back()));
+  }
+  SearchIndex index;
+  index.set_synonyms(Synonyms());
+  index.rebuild(items);
+  for (int q = 0; q < 300; ++q) {
+    // A name with up to two random edits, so that many words are near it.
+    std::string w = names[rng() % names.size()];
+    for (int e = 0; e < 2; ++e) {
+      const std::size_t pos = rng() % w.size();
+      if (rng() % 2 == 0 && w.size() > 4) {
+        w.erase(pos, 1);
+      } else {
+        w[pos] = static_cast<char>('a' + rng() % 6);
+      }
+    }
+    if (w.size() < 4) continue;
+    const int k = max_edits(w.size());
+    std::set<std::string> expected;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (osa_distance(w, names[i], k) <= k || prefix_osa_distance(w, names[i], k) <= k) {
+        expected.insert(items[i].sku);
+      }
+    }
+    auto hits = index.search(TextQuery{w, "", "", 100000});
+    ASSERT_TRUE(hits.ok());
+    std::set<std::string> got;
+    for (const auto& h : *hits) got.insert(h.item.sku);
+    EXPECT_EQ(got, expected) << w;
+  }
 }
 
 }  // namespace

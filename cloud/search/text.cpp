@@ -218,23 +218,22 @@ int max_edits(std::size_t length) {
   return 2;
 }
 
-namespace {
-
-// Shared DP of the two distances: rows over `a`, columns over `b`. With `prefix`, the
-// answer is the best cell of the last row (any prefix of b); otherwise its last cell.
-int bounded_osa(std::string_view a, std::string_view b, int k, bool prefix) {
+OsaDistances osa_distances(std::string_view a, std::string_view b, int k) {
   constexpr std::size_t kMaxLen = 64;
-  if (k < 0) return k + 1;
+  const OsaDistances none{k + 1, k + 1};
+  if (k < 0) return none;
   if (a.size() > kMaxLen) a = a.substr(0, kMaxLen);
   if (b.size() > kMaxLen) b = b.substr(0, kMaxLen);
   const std::size_t m = a.size();
-  // A prefix match never needs more of b than |a| + k characters.
-  const std::size_t n = prefix ? std::min(b.size(), m + static_cast<std::size_t>(k)) : b.size();
-  if (!prefix) {
-    const std::size_t diff = m > n ? m - n : n - m;
-    if (diff > static_cast<std::size_t>(k)) return k + 1;
-  }
-  std::array<int, kMaxLen + 1> prev2{}, prev{}, cur{};
+  // No prefix of b longer than |a| + k can be within k edits; the whole of b only when
+  // it is that short.
+  const std::size_t n = std::min(b.size(), m + static_cast<std::size_t>(k));
+  const bool whole = n == b.size();
+  // Three rows, rotated (row i - 2 for transpositions, i - 1, i).
+  std::array<int, kMaxLen + 1> rows[3];
+  int* prev2 = rows[0].data();
+  int* prev = rows[1].data();
+  int* cur = rows[2].data();
   for (std::size_t j = 0; j <= n; ++j) prev[j] = static_cast<int>(j);
   for (std::size_t i = 1; i <= m; ++i) {
     cur[0] = static_cast<int>(i);
@@ -248,27 +247,26 @@ int bounded_osa(std::string_view a, std::string_view b, int k, bool prefix) {
       cur[j] = v;
       row_min = std::min(row_min, v);
     }
-    if (row_min > k) return k + 1;
+    if (row_min > k) return none;
+    int* spare = prev2;
     prev2 = prev;
     prev = cur;
+    cur = spare;
   }
-  int best;
-  if (prefix) {
-    best = *std::min_element(prev.begin(), prev.begin() + static_cast<std::ptrdiff_t>(n) + 1);
-  } else {
-    best = prev[n];
-  }
-  return best > k ? k + 1 : best;
+  OsaDistances out;
+  out.prefix = std::min(*std::min_element(prev, prev + n + 1), k + 1);
+  out.full = whole ? std::min(prev[n], k + 1) : k + 1;
+  return out;
 }
 
-}  // namespace
-
 int osa_distance(std::string_view a, std::string_view b, int k) {
-  return bounded_osa(a, b, k, false);
+  const std::size_t diff = a.size() > b.size() ? a.size() - b.size() : b.size() - a.size();
+  if (k < 0 || diff > static_cast<std::size_t>(k)) return k + 1;
+  return osa_distances(a, b, k).full;
 }
 
 int prefix_osa_distance(std::string_view query, std::string_view term, int k) {
-  return bounded_osa(query, term, k, true);
+  return osa_distances(query, term, k).prefix;
 }
 
 }  // namespace shopeasy::cloud::search

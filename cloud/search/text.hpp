@@ -37,4 +37,11 @@ int osa_distance(std::string_view a, std::string_view b, int k);
 // it is larger than k: how far a word being typed is from the start of `term`.
 int prefix_osa_distance(std::string_view query, std::string_view term, int k);
 
+// Both of the above in one pass (the index needs both for every candidate word).
+struct OsaDistances {
+  int full = 0;    // osa_distance(query, term, k)
+  int prefix = 0;  // prefix_osa_distance(query, term, k)
+};
+OsaDistances osa_distances(std::string_view query, std::string_view term, int k);
+
 }  // namespace shopeasy::cloud::search
