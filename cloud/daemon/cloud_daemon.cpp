@@ -271,8 +271,10 @@ Status CloudDaemon::start() {
   // next tick retries, the daemon serves everything else meanwhile.
   search_ = std::make_unique<search::SearchService>(*store_, logger_.child("search"), metrics_);
   (void)search_->load(to_unix_ms(clock_.wall_now()));
-  routes_->set_catalog_listener(
-      [this](const storage::CatalogItem& item) { search_->on_catalog_item(item); });
+  search_->start(clock_);
+  routes_->set_catalog_listener([this](const storage::CatalogItem& item) {
+    search_->on_catalog_item(item, to_unix_ms(clock_.wall_now()));
+  });
   search_routes_ = std::make_unique<search::SearchRoutes>(
       *search_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
       logger_.child("search"));
@@ -324,6 +326,7 @@ Status CloudDaemon::start() {
 
 void CloudDaemon::stop() {
   if (http_) http_->stop();
+  if (search_) search_->stop();
   payments_.reset();
 }
 
@@ -506,7 +509,6 @@ void CloudDaemon::refresh_index() {
 void CloudDaemon::tick() {
   if (!store_) return;
   refresh_index();
-  if (search_) search_->refresh_if_due(to_unix_ms(clock_.wall_now()));
   if (orders_) orders_->tick();
   auto stores = store_->list_stores();
   if (!stores.ok()) return;

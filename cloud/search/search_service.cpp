@@ -38,8 +38,33 @@ SearchService::SearchService(storage::CloudStore& store, log::Logger logger,
                                  metrics::default_latency_buckets())),
       products_(metrics.gauge("cloud_search_indexed_products", "Products in the search index")) {}
 
+SearchService::~SearchService() { stop(); }
+
+StatusOr<std::string> SearchService::generation() const {
+  StatusOr<std::optional<nlohmann::json>> g = store_.get_setting(kGenerationSetting);
+  if (!g.ok()) return g.status();
+  return g->has_value() ? (*g)->dump() : std::string();
+}
+
+void SearchService::announce(std::int64_t now_ms) {
+  // Any value not written before will do: this instance's address in memory, a
+  // counter and the time tell writers apart.
+  const nlohmann::json marker = {
+      {"at_ms", now_ms}, {"by", reinterpret_cast<std::uintptr_t>(this)}, {"n", ++announced_}};
+  Status st = store_.put_setting(kGenerationSetting, marker, now_ms);
+  if (!st.is_ok()) {
+    logger_.warn("search_announce_failed",
+                 {{"error", st.to_string()},
+                  {"effect", "other instances see the change at their next periodic rebuild"}});
+  }
+}
+
 Status SearchService::rebuild() {
   std::lock_guard rebuild_lock(rebuild_mu_);
+  // Read first: a change announced while the catalog is read makes the next poll
+  // rebuild again rather than be missed.
+  StatusOr<std::string> generation_now = generation();
+  if (!generation_now.ok()) return generation_now.status();
   {
     std::lock_guard lock(pending_mu_);
     rebuilding_ = true;
@@ -81,6 +106,10 @@ Status SearchService::rebuild() {
   index_.set_synonyms(std::move(synonyms));
   index_.rebuild(items);
   finish();
+  {
+    std::lock_guard lock(generation_mu_);
+    seen_generation_ = std::move(*generation_now);
+  }
   products_.set(static_cast<double>(index_.size()));
   return Status::ok();
 }
@@ -104,15 +133,47 @@ Status SearchService::load(std::int64_t now_ms) {
 }
 
 void SearchService::refresh_if_due(std::int64_t now_ms) {
-  if (now_ms < next_rebuild_ms_.load()) return;
+  if (now_ms < next_rebuild_ms_.load()) {
+    StatusOr<std::string> g = generation();
+    if (!g.ok()) return;  // the database is away; the periodic rebuild retries
+    std::lock_guard lock(generation_mu_);
+    if (*g == seen_generation_) return;
+  }
   (void)load(now_ms);
 }
 
-void SearchService::on_catalog_item(const storage::CatalogItem& item) {
+void SearchService::start(const Clock& clock) {
+  std::lock_guard lock(refresher_mu_);
+  if (refresher_.joinable()) return;
+  stop_ = false;
+  refresher_ = std::thread([this, &clock] {
+    std::unique_lock wait_lock(refresher_mu_);
+    while (!wake_.wait_for(wait_lock, std::chrono::milliseconds(options_.poll_interval_ms),
+                           [this] { return stop_; })) {
+      wait_lock.unlock();
+      refresh_if_due(to_unix_ms(clock.wall_now()));
+      wait_lock.lock();
+    }
+  });
+}
+
+void SearchService::stop() {
+  {
+    std::lock_guard lock(refresher_mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+void SearchService::on_catalog_item(const storage::CatalogItem& item, std::int64_t now_ms) {
   index_.upsert(item);
   products_.set(static_cast<double>(index_.size()));
-  std::lock_guard lock(pending_mu_);
-  if (rebuilding_) pending_.push_back(item);
+  {
+    std::lock_guard lock(pending_mu_);
+    if (rebuilding_) pending_.push_back(item);
+  }
+  announce(now_ms);
 }
 
 StatusOr<SearchPage> SearchService::search(const SearchRequest& request) const {
@@ -201,6 +262,7 @@ Status SearchService::put_synonyms(const nlohmann::json& body, std::int64_t now_
   Synonyms merged = Synonyms::builtin();
   merged.merge(*parsed);
   index_.set_synonyms(std::move(merged));
+  announce(now_ms);
   logger_.info("search_synonyms_replaced",
                {{"groups", static_cast<std::int64_t>(parsed->groups())}});
   return Status::ok();

@@ -100,7 +100,7 @@ TEST_F(SearchServiceTest, InStockRanksFirstAmongEquallyRelevantAndStockIsReadEac
   EXPECT_EQ(skus("milk"), (std::vector<std::string>{"B-MILK", "A-MILK", "C-MILK"}));
   // Relevance still comes first: an exact word beats a prefix match in stock.
   put("D", "Milkshake Mix 200 g");
-  service_->on_catalog_item(*VALUE(store_->get_catalog_item("D")));
+  service_->on_catalog_item(*VALUE(store_->get_catalog_item("D")), kNow);
   stock("D", 9);
   auto milk = skus("milk");
   ASSERT_EQ(milk.size(), 4u);
@@ -112,11 +112,35 @@ TEST_F(SearchServiceTest, CatalogWritesReachTheIndexAtOnce) {
   put("P", "Amul Paneer 200 g");
   // Not yet told: the periodic rebuild would find it.
   EXPECT_TRUE(skus("paneer").empty());
-  service_->on_catalog_item(*VALUE(store_->get_catalog_item("P")));
+  service_->on_catalog_item(*VALUE(store_->get_catalog_item("P")), kNow);
   EXPECT_EQ(skus("paneer"), std::vector<std::string>{"P"});
   put("P", "Amul Paneer 200 g", /*active=*/false);
   service_->refresh_if_due(kNow + 60'000);
   EXPECT_TRUE(skus("paneer").empty());
+}
+
+TEST_F(SearchServiceTest, AnotherInstancesWritesShowAtItsNextPoll) {
+  metrics::Registry other_metrics;
+  SearchService other(*store_, log::Logger(), other_metrics);
+  ASSERT_TRUE(other.load(kNow).is_ok());
+  SearchRequest r;
+  r.store_id = "s1";
+  r.query.text = "paneer";
+  // Nothing changed: a poll does not rebuild (the periodic rebuild is a minute away).
+  put("P", "Amul Paneer 200 g");
+  other.refresh_if_due(kNow + 1000);
+  EXPECT_TRUE(VALUE(other.search(r)).items.empty());
+  // This instance announces its write; the other sees it at its next poll.
+  service_->on_catalog_item(*VALUE(store_->get_catalog_item("P")), kNow);
+  other.refresh_if_due(kNow + 1500);
+  EXPECT_EQ(VALUE(other.search(r)).items.size(), 1u);
+  // Synonyms too.
+  ASSERT_TRUE(
+      service_->put_synonyms(nlohmann::json::parse(R"({"groups":[["chhena","paneer"]]})"), kNow)
+          .is_ok());
+  r.query.text = "chhena";
+  other.refresh_if_due(kNow + 2000);
+  EXPECT_EQ(VALUE(other.search(r)).items.size(), 1u);
 }
 
 TEST_F(SearchServiceTest, CursorsPageThroughTheRanking) {
