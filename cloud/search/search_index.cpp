@@ -283,6 +283,15 @@ SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typo
       take(t, 0);
       continue;
     }
+    if (!typos) {
+      // A synonym's word is a whole word (plurals allowed): "kela" finds "kele" and
+      // "kelas", never "kelat".
+      if (term.size() <= w.size() + 2 && starts_with(term, w) &&
+          (term == w + "s" || term == w + "es")) {
+        take(t, kPrefixCost);
+      }
+      continue;
+    }
     if (starts_with(term, w)) {
       take(t, kPrefixCost);
       continue;
@@ -302,8 +311,8 @@ SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typo
 }
 
 SearchIndex::Postings SearchIndex::phrase_postings(const Phrase& phrase, int penalty) const {
-  // Typos are the customer's: a synonym's own spelling is matched as written (else
-  // "chai" would reach "chips" and "tea" with it).
+  // Typos and half-typed words are the customer's: a synonym's own spelling is matched
+  // as a whole word (else "chai" would reach "chips", and "tea" with it).
   const bool typos = penalty == 0;
   Postings acc;
   for (std::size_t i = 0; i < phrase.size(); ++i) {

@@ -117,6 +117,15 @@ TEST_F(SearchIndexTest, SynonymsAreMatchedAsWrittenNotWithTypos) {
   EXPECT_EQ(skus("chai").front(), "TEA");
 }
 
+TEST_F(SearchIndexTest, SynonymWordsMatchWholeOrAsPlurals) {
+  index_.upsert(item("KELAT", "Kelat Lemon 6 pcs", "fruits"));
+  index_.upsert(item("KELA", "Robusta Kelas 6 pcs", "fruits"));
+  // "banana" stands for "kela": the plural "kelas" matches, the longer word "kelat" not.
+  EXPECT_EQ(skus("banana"), std::vector<std::string>{"KELA"});
+  EXPECT_TRUE(contains(skus("onion"), "ONION"));
+  EXPECT_TRUE(contains(skus("pyaaz"), "ONION"));
+}
+
 TEST_F(SearchIndexTest, CategoryAndBrandFilters) {
   EXPECT_EQ(skus("milk", "Dairy", "mother dairy"), std::vector<std::string>{"MD-MILK"});
   EXPECT_EQ(skus("amul", "beverages"), std::vector<std::string>{"AMLA"});  // a 1-edit match

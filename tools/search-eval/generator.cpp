@@ -237,8 +237,26 @@ const char* class_name(QueryClass c) {
   return "?";
 }
 
-std::vector<Product> generate_catalog(std::uint64_t seed, std::size_t count) {
+std::vector<Product> generate_catalog(std::uint64_t seed, std::size_t count,
+                                      std::size_t noise_words) {
   std::mt19937_64 rng(seed);
+  std::vector<std::string> noise;
+  {
+    std::mt19937_64 noise_rng(seed ^ 0x9E3779B97F4A7C15ull);
+    const char* consonants = "bcdfghjklmnprstvz";
+    const char* vowels = "aeiou";
+    std::set<std::string> made;
+    while (made.size() < noise_words) {
+      std::string w;
+      const std::size_t len = 5 + noise_rng() % 5;
+      while (w.size() < len) {
+        w.push_back(consonants[noise_rng() % 17]);
+        if (w.size() < len) w.push_back(vowels[noise_rng() % 5]);
+      }
+      made.insert(w);
+    }
+    noise.assign(made.begin(), made.end());
+  }
   std::set<std::tuple<int, int, int, int>> seen;
   std::vector<Product> out;
   out.reserve(count);
@@ -255,8 +273,13 @@ std::vector<Product> generate_catalog(std::uint64_t seed, std::size_t count) {
     if (!seen.insert({p.base, p.brand, p.variant, p.size}).second) continue;
     const Size& size = sizes[static_cast<std::size_t>(p.size)];
     p.item.sku = "SKU" + std::to_string(100000 + out.size());
-    p.item.name = join({brands[static_cast<std::size_t>(p.brand)], kVariants[p.variant], base.name,
-                        size.written[rng() % 3]});
+    std::string line;
+    if (!noise.empty()) {
+      line = noise[rng() % noise.size()];
+      line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
+    }
+    p.item.name = join({brands[static_cast<std::size_t>(p.brand)], line, kVariants[p.variant],
+                        base.name, size.written[rng() % 3]});
     p.item.category = kCategories[base.category];
     p.item.price_cents = static_cast<std::int64_t>(1000 + rng() % 90000);
     out.push_back(std::move(p));

@@ -37,7 +37,11 @@ struct LabelledQuery {
   }
 };
 
-std::vector<Product> generate_catalog(std::uint64_t seed, std::size_t count);
+// With noise_words > 0, each name also carries one made-up product-line word (a
+// pronounceable 5..9 letters) from a pool of that many, after the brand: a catalog
+// with a realistic vocabulary, full of near neighbours for typo matching.
+std::vector<Product> generate_catalog(std::uint64_t seed, std::size_t count,
+                                      std::size_t noise_words = 0);
 // `per_class` queries of every class about products of `catalog`.
 std::vector<LabelledQuery> generate_queries(std::uint64_t seed, const std::vector<Product>& catalog,
                                             std::size_t per_class);
