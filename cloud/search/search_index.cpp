@@ -14,6 +14,7 @@ namespace {
 constexpr int kEditCost = 10;
 constexpr int kPrefixCost = 3;
 constexpr int kSynonymCost = 2;
+constexpr int kReusedWordCost = 5;
 // Synonym keys a half-typed last word may stand for ("pya" -> pyaaz, pyaj).
 constexpr std::size_t kMaxPrefixKeys = 8;
 
@@ -169,6 +170,7 @@ void SearchIndex::add_doc_locked(std::uint32_t id) {
   d.category_key = join_phrase(cat);
   d.terms.clear();
   for (const auto& w : d.words) d.terms.push_back(term_id(w));
+  d.word_terms = d.terms;
   std::sort(d.terms.begin(), d.terms.end());
   d.terms.erase(std::unique(d.terms.begin(), d.terms.end()), d.terms.end());
   for (std::uint32_t t : d.terms) {
@@ -189,6 +191,7 @@ void SearchIndex::remove_doc_locked(std::uint32_t id) {
   }
   d.terms.clear();
   d.words.clear();
+  d.word_terms.clear();
   d.live = false;
   --live_;
 }
@@ -200,13 +203,14 @@ void SearchIndex::rebuild(const std::vector<storage::CatalogItem>& items) {
   for (const auto& item : items) {
     if (!item.active || fresh.doc_by_sku_.count(item.sku)) continue;
     const auto id = static_cast<std::uint32_t>(fresh.docs_.size());
-    fresh.docs_.push_back(Doc{item, {}, {}, {}, false});
+    fresh.docs_.push_back(Doc{item, {}, {}, {}, {}, false});
     fresh.doc_by_sku_.emplace(item.sku, id);
     // Ids grow, so appending keeps every posting list sorted.
     Doc& d = fresh.docs_.back();
     d.words = tokenize(item.name);
     d.category_key = join_phrase(tokenize(item.category));
     for (const auto& w : d.words) d.terms.push_back(fresh.term_id(w));
+    d.word_terms = d.terms;
     std::sort(d.terms.begin(), d.terms.end());
     d.terms.erase(std::unique(d.terms.begin(), d.terms.end()), d.terms.end());
     for (std::uint32_t t : d.terms) fresh.postings_[t].push_back(id);
@@ -236,7 +240,7 @@ void SearchIndex::upsert(const storage::CatalogItem& item) {
   }
   if (!item.active) return;
   const auto id = static_cast<std::uint32_t>(docs_.size());
-  docs_.push_back(Doc{item, {}, {}, {}, false});
+  docs_.push_back(Doc{item, {}, {}, {}, {}, false});
   doc_by_sku_.emplace(item.sku, id);
   add_doc_locked(id);
 }
@@ -257,9 +261,11 @@ std::size_t SearchIndex::vocabulary() const {
   return terms_.size();
 }
 
-SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typos) const {
+SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typos,
+                                                 std::vector<std::uint32_t>& matched) const {
   Postings out;
   auto take = [&](std::size_t t, int cost) {
+    matched.push_back(static_cast<std::uint32_t>(t));
     for (std::uint32_t doc : postings_[t]) out.emplace_back(doc, cost);
   };
   if (is_quantity(w)) {  // 100ml is not 1000ml: only itself
@@ -310,13 +316,14 @@ SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typo
   return out;
 }
 
-SearchIndex::Postings SearchIndex::phrase_postings(const Phrase& phrase, int penalty) const {
+SearchIndex::Postings SearchIndex::phrase_postings(const Phrase& phrase, int penalty,
+                                                   std::vector<std::uint32_t>& matched) const {
   // Typos and half-typed words are the customer's: a synonym's own spelling is matched
   // as a whole word (else "chai" would reach "chips", and "tea" with it).
   const bool typos = penalty == 0;
   Postings acc;
   for (std::size_t i = 0; i < phrase.size(); ++i) {
-    Postings p = word_postings(phrase[i], typos);
+    Postings p = word_postings(phrase[i], typos, matched);
     acc = i == 0 ? std::move(p) : intersect(acc, p);
     if (acc.empty()) break;
   }
@@ -343,13 +350,34 @@ StatusOr<std::vector<TextHit>> SearchIndex::search(const TextQuery& query,
     for (const auto& g : groups) parsed->groups.push_back(join_phrase(g.phrase));
   }
   Postings acc;
+  std::vector<std::vector<std::uint32_t>> group_terms(groups.size());  // sorted word ids
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     Postings group;
     for (const auto& [phrase, cost] : groups[gi].alternatives) {
-      group = unite(group, phrase_postings(phrase, cost));
+      group = unite(group, phrase_postings(phrase, cost, group_terms[gi]));
     }
+    std::sort(group_terms[gi].begin(), group_terms[gi].end());
     acc = gi == 0 ? std::move(group) : intersect(acc, group);
     if (acc.empty()) break;
+  }
+  if (groups.size() > 1) {
+    // Each query word takes a name word of its own, in query order; one that finds
+    // none left is a repeat the name does not back.
+    for (auto& [doc, cost] : acc) {
+      const auto& terms = docs_[doc].word_terms;
+      std::uint64_t used = 0;
+      for (const auto& wanted : group_terms) {
+        bool found = false;
+        for (std::size_t i = 0; i < terms.size() && i < 64; ++i) {
+          if ((used >> i & 1u) == 0 && std::binary_search(wanted.begin(), wanted.end(), terms[i])) {
+            used |= std::uint64_t{1} << i;
+            found = true;
+            break;
+          }
+        }
+        if (!found) cost += kReusedWordCost;
+      }
+    }
   }
   if (!category.empty() || !brand.empty()) {
     std::erase_if(acc, [&](const auto& e) {

@@ -6,7 +6,9 @@
 // match without typos.
 //
 // Relevance is a cost, lower is better: 10 per edit, 3 for a word matched only as a
-// prefix, 2 for a match through a synonym, summed over the query's words. Ties are
+// prefix, 2 for a match through a synonym, summed over the query's words, and 5 for
+// each query word left without a name word of its own (in "pure harvest pure apple",
+// the second "pure" needs a second "Pure" in the name). Ties are
 // broken by the shorter name (fewer words left unmatched), then name and SKU, so the
 // order is stable. Availability is not the index's business: the caller re-ranks
 // equal relevance by stock at the serving store (SearchService).
@@ -73,9 +75,10 @@ class SearchIndex {
  private:
   struct Doc {
     storage::CatalogItem item;
-    std::vector<std::uint32_t> terms;  // the name's distinct word ids
-    std::vector<std::string> words;    // the name's words in order (for brand filters)
-    std::string category_key;          // normalised category
+    std::vector<std::uint32_t> terms;       // the name's distinct word ids
+    std::vector<std::string> words;         // the name's words in order (for brand filters)
+    std::vector<std::uint32_t> word_terms;  // the word id of each of them
+    std::string category_key;               // normalised category
     bool live = false;
   };
   // A query word's candidate products with their cost, sorted by product.
@@ -84,8 +87,11 @@ class SearchIndex {
   std::uint32_t term_id(const std::string& word);
   void add_doc_locked(std::uint32_t id);
   void remove_doc_locked(std::uint32_t id);
-  Postings word_postings(const std::string& word, bool typos) const;
-  Postings phrase_postings(const Phrase& phrase, int penalty) const;
+  // Also appends the ids of the words it matched to `matched`.
+  Postings word_postings(const std::string& word, bool typos,
+                         std::vector<std::uint32_t>& matched) const;
+  Postings phrase_postings(const Phrase& phrase, int penalty,
+                           std::vector<std::uint32_t>& matched) const;
 
   // Guards every member below; queries hold it shared.
   mutable std::shared_mutex mu_;

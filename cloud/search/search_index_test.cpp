@@ -126,6 +126,14 @@ TEST_F(SearchIndexTest, SynonymWordsMatchWholeOrAsPlurals) {
   EXPECT_TRUE(contains(skus("pyaaz"), "ONION"));
 }
 
+TEST_F(SearchIndexTest, ARepeatedWordNeedsASecondOccurrence) {
+  index_.upsert(item("PH", "Pure Harvest Apple 1 kg", "fruits"));
+  index_.upsert(item("PHP", "Pure Harvest Pure Apple 1 kg", "fruits"));
+  // The longer name wins: it has a "Pure" for each "pure" of the query.
+  EXPECT_EQ(skus("pure harvest pure app"), (std::vector<std::string>{"PHP", "PH"}));
+  EXPECT_EQ(skus("pure harvest app"), (std::vector<std::string>{"PH", "PHP"}));
+}
+
 TEST_F(SearchIndexTest, CategoryAndBrandFilters) {
   EXPECT_EQ(skus("milk", "Dairy", "mother dairy"), std::vector<std::string>{"MD-MILK"});
   EXPECT_EQ(skus("amul", "beverages"), std::vector<std::string>{"AMLA"});  // a 1-edit match
