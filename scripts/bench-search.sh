@@ -12,6 +12,7 @@
 # Usage: scripts/bench-search.sh [--quick|--smoke] [--build-dir DIR] [--no-build]
 #                                [-- search_bench args]
 #   e.g. scripts/bench-search.sh -- --rate=400 --clients=16 --seconds=30
+#        scripts/bench-search.sh -- --noise-words=20000   (a vocabulary of ~18,000 words)
 # Exit status: 0 measured, 2 a phase could not run.
 set -euo pipefail
 # shellcheck source=scripts/bench-common.sh

@@ -13,6 +13,8 @@
 // an empty database.
 //
 // Usage: search_bench [--skus=N] [--rate=N] [--clients=N] [--seconds=N] [--seed=N]
+//                     [--noise-words=N]  (a made-up product-line word from a pool of N in
+//                                         every name: a vocabulary of realistic size)
 // Exit status: 0 measured, 2 a phase could not run.
 #include <httplib.h>
 
@@ -54,6 +56,7 @@ struct Settings {
   int clients = 8;
   int seconds = 20;
   std::uint64_t seed = 1;
+  std::size_t noise_words = 0;  // see search-eval --noise-words
 };
 
 struct Phase {
@@ -159,7 +162,7 @@ int run(const Settings& s) {
   std::printf("search_bench: the store's online window is 3600 s (it syncs once)\n");
   auto dir = testing::TempDir::create("search-bench");
   if (!dir.ok()) return 2;
-  const std::vector<se::Product> catalog = se::generate_catalog(s.seed, s.skus);
+  const std::vector<se::Product> catalog = se::generate_catalog(s.seed, s.skus, s.noise_words);
   const std::string state = dir->file("cloud").string();
   std::filesystem::create_directories(state);
   const auto load_start = std::chrono::steady_clock::now();
@@ -167,7 +170,8 @@ int run(const Settings& s) {
     std::fprintf(stderr, "search_bench: loading the catalog failed: %s\n", st.to_string().c_str());
     return 2;
   }
-  std::printf("search_bench: %zu SKUs written in %.1f s\n", catalog.size(),
+  std::printf("search_bench: %zu SKUs (%zu made-up line words) written in %.1f s\n", catalog.size(),
+              s.noise_words,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
 
   auto start_cloud = [&](const std::string& state_dir) {
@@ -311,6 +315,8 @@ int main(int argc, char** argv) {
       s.seconds = std::atoi(v4);
     } else if (const char* v5 = value("seed")) {
       s.seed = std::strtoull(v5, nullptr, 10);
+    } else if (const char* v6 = value("noise-words")) {
+      s.noise_words = std::strtoul(v6, nullptr, 10);
     } else {
       std::fprintf(stderr, "search_bench: unknown argument %s\n", a.c_str());
       return 2;
