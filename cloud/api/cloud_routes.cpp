@@ -431,6 +431,8 @@ Response CloudRoutes::put_catalog_item(const Request& req) {
   auto version = store_.upsert_catalog_item(item);
   if (!version.ok()) return Response::error(version.status());
   pages_.drop_all();  // every store's pages show the catalog
+  item.version = *version;
+  if (catalog_listener_) catalog_listener_(item);
   return Response::json(200, {{"sku", item.sku}, {"version", *version}});
 }
 

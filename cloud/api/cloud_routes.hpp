@@ -32,6 +32,11 @@ class CloudRoutes {
   CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index, const Clock& clock,
               CloudRouteOptions options, log::Logger logger, metrics::Registry& metrics);
   void register_routes(http::HttpServer& server);
+  // Called with each catalog item written through PUT /v1/catalog/{sku}, after the
+  // write and before the reply (the search index applies it there).
+  void set_catalog_listener(std::function<void(const storage::CatalogItem&)> listener) {
+    catalog_listener_ = std::move(listener);
+  }
 
  private:
   http::Response sync(const http::Request& req);
@@ -51,6 +56,7 @@ class CloudRoutes {
 
   storage::CloudStore& store_;
   routing::StoreIndex& index_;
+  std::function<void(const storage::CatalogItem&)> catalog_listener_;
   const Clock& clock_;
   CloudRouteOptions options_;
   log::Logger logger_;

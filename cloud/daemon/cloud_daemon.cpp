@@ -279,6 +279,17 @@ Status CloudDaemon::start() {
       *store_, index_, clock_,
       api::CloudRouteOptions{config_.get_int("stores.online_window_s") * 1000, 1000},
       logger_.child("api"), metrics_);
+  // Product search: built from the catalog now; a failure leaves it empty until the
+  // next tick retries, the daemon serves everything else meanwhile.
+  search_ = std::make_unique<search::SearchService>(*store_, logger_.child("search"), metrics_);
+  (void)search_->load(to_unix_ms(clock_.wall_now()));
+  search_->start(clock_);
+  routes_->set_catalog_listener([this](const storage::CatalogItem& item) {
+    search_->on_catalog_item(item, to_unix_ms(clock_.wall_now()));
+  });
+  search_routes_ = std::make_unique<search::SearchRoutes>(
+      *search_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
+      logger_.child("search"));
   orders_ = std::make_unique<orders::OrderService>(
       *store_, index_, nullptr, clock_,
       orders::OrderOptions{
@@ -333,6 +344,7 @@ void CloudDaemon::stop() {
   if (order_events_) order_events_->stop();
   if (http_) http_->stop();
   if (registry_) registry_->stop();
+  if (search_) search_->stop();
   payments_.reset();
 }
 
@@ -543,6 +555,7 @@ nlohmann::json CloudDaemon::health() const {
 void CloudDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
   routes_->register_routes(*http_);
+  search_routes_->register_routes(*http_);
   http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);

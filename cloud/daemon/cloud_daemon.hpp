@@ -13,6 +13,8 @@
 #include "cloud/orders/order_service.hpp"
 #include "cloud/payments/payments.hpp"
 #include "cloud/routing/store_index.hpp"
+#include "cloud/search/search_routes.hpp"
+#include "cloud/search/search_service.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
 #include "common/config/config.hpp"
@@ -67,6 +69,8 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<security::RequestRateLimit> rate_limit_;
   routing::StoreIndex index_;
   std::unique_ptr<api::CloudRoutes> routes_;
+  std::unique_ptr<search::SearchService> search_;
+  std::unique_ptr<search::SearchRoutes> search_routes_;
   std::unique_ptr<cloud::payments::PaymentProvider> payments_;  // sandbox, stripe or razorpay
   std::unique_ptr<cloud::payments::WebhookVerifier> webhooks_;
   std::unique_ptr<orders::OrderService> orders_;

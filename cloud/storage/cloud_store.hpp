@@ -351,6 +351,19 @@ class CloudStore {
                                                                const std::string& after_sku,
                                                                int limit) = 0;
 
+  // Every catalog item, inactive ones included, SKU order (bytes), after `after_sku`; at
+  // most `limit` (1..10000, else kInvalidArgument). For indexes built from the catalog.
+  virtual StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
+                                                          int limit) = 0;
+
+  // Operator settings shared by every instance, one JSON document per key
+  // ("search.synonyms"). nullopt when the key was never written. kInvalidArgument for a
+  // key not 1..64 of [a-z0-9._] or a value over 1 MiB once serialised.
+  virtual StatusOr<std::optional<nlohmann::json>> get_setting(const std::string& key) = 0;
+  // Creates or replaces the document (writing the same value again changes nothing).
+  virtual Status put_setting(const std::string& key, const nlohmann::json& value,
+                             std::int64_t now_ms) = 0;
+
   // Queues an item for one store; returns its cursor (1, 2, ... per store, never reused).
   // kInvalidArgument for a kind not 1..64 of [a-z0-9._] or a body that is not an object;
   // kNotFound for an unknown store.

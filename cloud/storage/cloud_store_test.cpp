@@ -634,6 +634,41 @@ TEST_P(CloudStoreTest, CatalogUpsertVersionsAndFansOutToEveryActiveStoreOnce) {
   EXPECT_EQ(VALUE(store_->downstream("s1", 0, 100)).size(), 3u);
 }
 
+TEST_P(CloudStoreTest, CatalogPagesListEveryItemInSkuOrder) {
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("B", 100)).status());
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("A", 100)).status());
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("C", 100, /*active=*/false)).status());
+  // No store is registered: the catalog is listed all the same.
+  std::vector<CatalogItem> first = VALUE(store_->catalog_page("", 2));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].sku, "A");
+  EXPECT_EQ(first[1].sku, "B");
+  std::vector<CatalogItem> rest = VALUE(store_->catalog_page("B", 2));
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].sku, "C");
+  EXPECT_FALSE(rest[0].active);
+  EXPECT_EQ(store_->catalog_page("", 0).status().field(), "limit");
+}
+
+TEST_P(CloudStoreTest, SettingsAreSharedJsonDocuments) {
+  EXPECT_FALSE(VALUE(store_->get_setting("search.synonyms")).has_value());
+  const nlohmann::json doc = {{"groups", {{"doodh", "milk"}}}};
+  ASSERT_OK(store_->put_setting("search.synonyms", doc, kNow));
+  ASSERT_OK(store_->put_setting("search.synonyms", doc, kNow + 1));  // unchanged: no-op
+  EXPECT_EQ(VALUE(store_->get_setting("search.synonyms")), std::optional<nlohmann::json>(doc));
+  // Another instance sees it.
+  std::unique_ptr<CloudStore> other = open_instance();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(VALUE(other->get_setting("search.synonyms")), std::optional<nlohmann::json>(doc));
+  ASSERT_OK(other->put_setting("search.synonyms", nlohmann::json::object(), kNow + 2));
+  EXPECT_EQ(VALUE(store_->get_setting("search.synonyms")),
+            std::optional<nlohmann::json>(nlohmann::json::object()));
+
+  EXPECT_EQ(store_->put_setting("Bad Key", doc, kNow).field(), "key");
+  EXPECT_EQ(store_->get_setting("").status().field(), "key");
+  EXPECT_EQ(store_->put_setting("big", std::string(2 << 20, 'x'), kNow).field(), "value");
+}
+
 // A write repeated after its reply was lost (as PostgresCloudStore does after a lost
 // COMMIT) must not bump the version or queue the item again.
 TEST_P(CloudStoreTest, CatalogUpsertOfWhatIsStoredChangesNothing) {

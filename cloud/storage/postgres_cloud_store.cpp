@@ -195,6 +195,14 @@ CREATE INDEX stores_by_registry_version ON stores (registry_version);
     {7, "order_events_by_time", R"sql(
 CREATE INDEX order_events_by_time ON order_events (at_ms);
 )sql"},
+    // Operator settings shared by every instance (search synonyms).
+    {8, "settings", R"sql(
+CREATE TABLE settings (
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  updated_at_ms bigint NOT NULL
+);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -301,6 +309,14 @@ constexpr Sql kFanOut{
     "SELECT id, cursor, $1, $2 FROM bumped"};
 constexpr Sql kGetCatalog{"get_catalog",
                           "SELECT " SHOPEASY_CATALOG_COLUMNS " FROM catalog WHERE sku = $1"};
+constexpr Sql kCatalogPage{"catalog_page", "SELECT " SHOPEASY_CATALOG_COLUMNS
+                                           " FROM catalog WHERE sku > $1 ORDER BY sku LIMIT $2"};
+constexpr Sql kGetSetting{"get_setting", "SELECT value FROM settings WHERE key = $1"};
+constexpr Sql kPutSetting{
+    "put_setting",
+    "INSERT INTO settings (key, value, updated_at_ms) VALUES ($1, $2, $3) "
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+    "updated_at_ms = EXCLUDED.updated_at_ms WHERE settings.value <> EXCLUDED.value"};
 constexpr Sql kStoreCatalog{
     "store_catalog",
     "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, c.version, "
@@ -1276,6 +1292,49 @@ class PostgresCloudStore final : public CloudStore {
       StatusOr<CatalogItem> item = read_catalog_item(rows, 0);
       if (!item.ok()) return item.status();
       return std::optional<CatalogItem>(std::move(*item));
+    });
+  }
+
+  StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
+                                                  int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<CatalogItem>> {
+      StatusOr<Result> result = s.run(kCatalogPage, Params().text(after_sku).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<CatalogItem> out;
+      out.reserve(static_cast<std::size_t>(rows.count()));
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<CatalogItem> item = read_catalog_item(rows, r);
+        if (!item.ok()) return item.status();
+        out.push_back(std::move(*item));
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::optional<nlohmann::json>> get_setting(const std::string& key) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_setting(key, nullptr).status());
+    return call([&](Session& s) -> StatusOr<std::optional<nlohmann::json>> {
+      StatusOr<Result> result = s.run(kGetSetting, Params().text(key));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<nlohmann::json>();
+      StatusOr<nlohmann::json> value = detail::parse_stored_json(rows.text(0, 0), "setting");
+      if (!value.ok()) return value.status();
+      return std::optional<nlohmann::json>(std::move(*value));
+    });
+  }
+
+  // Writing the same document again changes nothing, so a call whose COMMIT reply was
+  // lost may run again (Replay::kSafe).
+  Status put_setting(const std::string& key, const nlohmann::json& value,
+                     std::int64_t now_ms) override {
+    StatusOr<std::string> text = detail::validate_setting(key, value);
+    if (!text.ok()) return text.status();
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result = s.run(kPutSetting, Params().text(key).text(*text).int64(now_ms));
+      return result.ok() ? Status::ok() : result.status();
     });
   }
 

@@ -142,6 +142,14 @@ CREATE INDEX stores_by_registry_version ON stores (registry_version);
     {.version = 7, .name = "order_events_by_time", .sql = R"sql(
 CREATE INDEX order_events_by_time ON order_events (at_ms);
 )sql"},
+    // Operator settings shared by every instance (search synonyms).
+    {.version = 8, .name = "settings", .sql = R"sql(
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -611,6 +619,58 @@ class SqliteCloudStore final : public CloudStore {
         StatusOr<CatalogItem> item = read_catalog_item(*row);
         if (!item.ok()) return item.status();
         return std::optional<CatalogItem>(std::move(*item));
+      });
+    });
+  }
+
+  StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
+                                                  int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<CatalogItem>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read([&](db::Database& db) -> StatusOr<std::vector<CatalogItem>> {
+        db::Query q = db.query("SELECT " + std::string(kCatalogColumns) +
+                                   " FROM catalog WHERE sku > ? ORDER BY sku LIMIT ?",
+                               after_sku, limit);
+        std::vector<CatalogItem> out;
+        while (const db::Statement* row = q.next()) {
+          StatusOr<CatalogItem> item = read_catalog_item(*row);
+          if (!item.ok()) return item.status();
+          out.push_back(std::move(*item));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::optional<nlohmann::json>> get_setting(const std::string& key) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<nlohmann::json>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_setting(key, nullptr).status());
+      return read([&](db::Database& db) -> StatusOr<std::optional<nlohmann::json>> {
+        db::Query q = db.query("SELECT value FROM settings WHERE key = ?", key);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          SHOPEASY_RETURN_IF_ERROR(q.status());
+          return std::optional<nlohmann::json>();
+        }
+        StatusOr<nlohmann::json> value = detail::parse_stored_json(row->column_text(0), "setting");
+        if (!value.ok()) return value.status();
+        return std::optional<nlohmann::json>(std::move(*value));
+      });
+    });
+  }
+
+  Status put_setting(const std::string& key, const nlohmann::json& value,
+                     std::int64_t now_ms) override {
+    return detail::guarded([&]() -> Status {
+      StatusOr<std::string> text = detail::validate_setting(key, value);
+      if (!text.ok()) return text.status();
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO settings (key, value, updated_at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at_ms = excluded.updated_at_ms WHERE settings.value <> excluded.value",
+            key, *text, now_ms);
       });
     });
   }

@@ -240,6 +240,13 @@ Status validate_downstream(std::string_view kind, const nlohmann::json& body) {
   return Status::ok();
 }
 
+StatusOr<std::string> validate_setting(std::string_view key, const nlohmann::json& value) {
+  if (!wire::is_valid_kind(key)) return invalid_argument("must be 1 to 64 of [a-z0-9._]", "key");
+  std::string text = dump_json(value);
+  if (text.size() > (1u << 20)) return invalid_argument("must be at most 1 MiB", "value");
+  return text;
+}
+
 Status validate_batch(const std::vector<Change>& changes) {
   if (changes.empty()) return Status::ok();
   if (changes.front().seq < 1) return invalid_argument("must be at least 1", "changes[0].seq");

@@ -49,6 +49,10 @@ Status validate_cursor(std::int64_t cursor, std::string_view field);
 // Downstream kinds follow the sync kind rule (1..64 of [a-z0-9._]); bodies are objects.
 Status validate_downstream(std::string_view kind, const nlohmann::json& body);
 
+// Settings: the key 1..64 of [a-z0-9._] (field "key"), the value at most 1 MiB once
+// serialised (field "value"). Returns the serialised value.
+StatusOr<std::string> validate_setting(std::string_view key, const nlohmann::json& value);
+
 // The replica row a stock change leaves behind.
 struct StockUpdate {
   std::string sku;

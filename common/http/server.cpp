@@ -443,6 +443,14 @@ HttpServer::HttpServer(ServerOptions options, const Authenticator* auth, log::Lo
         case 415:
           st = Status(StatusCode::kUnsupportedMediaType, "unsupported Content-Encoding");
           break;
+        case 414:
+          // The library's own bound on the request target; named so a client (a search
+          // box sending a pasted page) learns what to shorten.
+          st = Status(
+              StatusCode::kPayloadTooLarge,
+              "request URI exceeds " + std::to_string(CPPHTTPLIB_REQUEST_URI_MAX_LENGTH) + " bytes",
+              "uri");
+          break;
         case 400:
           // After a request the library could not parse, nothing on the connection
           // can be framed reliably (a bad request line leaves its headers unread).
