@@ -318,6 +318,7 @@ Status CloudDaemon::start() {
   order_events_->start();
   port = http_->start();
   if (!port.ok()) return port.status();
+  service::log_routes(*http_, logger_);
   logger_.info("started", {{"http_port", *port},
                            {"storage", config_.get_string("storage.backend")},
                            {"state_dir", state_dir}});

@@ -375,6 +375,7 @@ Status EdgeDaemon::start() {
   register_routes();
   auto port = http_->start();
   if (!port.ok()) return port.status();
+  service::log_routes(*http_, logger_);
   logger_.info(
       "started",
       {{"store", config_.get_string("store.id")}, {"http_port", *port}, {"state_dir", state_dir}});
