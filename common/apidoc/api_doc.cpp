@@ -21,7 +21,8 @@ void register_openapi_route(http::HttpServer& server, std::string_view file) {
                  file.data());
     std::abort();
   }
-  server.route("GET", "/openapi.json", http::Access::public_route(),
+  // Escaped: an unescaped "." would also take "/openapiXjson".
+  server.route("GET", R"(/openapi\.json)", http::Access::public_route(),
                [name = std::string(file)](const http::Request& request) {
                  return assets().serve(request, name);
                });
