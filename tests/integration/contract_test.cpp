@@ -292,6 +292,11 @@ TEST_F(ContractTest, Cloud) {
       401);
   r.call("GET", "/v1/stores/{id}/sync-status", "/v1/stores/blr-1/sync-status", store);
   r.call("GET", "/v1/stores/{id}/replica", "/v1/stores/blr-1/replica", admin);
+  r.call("GET", "/v1/stores/{id}/replica", "/v1/stores/blr-1/replica?sku=MILK-1L", store);
+  expect_error_shape(
+      doc, r.call("GET", "/v1/stores/{id}/replica", "/v1/stores/blr-2/replica", store), 403);
+  expect_error_shape(
+      doc, r.call("PUT", "/v1/catalog/{sku}", "/v1/catalog/X", admin, {{"price_cents", -1}}), 400);
   r.call("GET", "/v1/stores/{id}/quarantine", "/v1/stores/blr-1/quarantine?limit=5", store);
   expect_error_shape(
       doc, r.call("GET", "/v1/stores/{id}/sync-status", "/v1/stores/nope/sync-status", admin), 404);
@@ -441,6 +446,9 @@ TEST_F(ContractTest, Edge) {
   if (count.status == 200) {
     r.call("GET", "/api/counts/{id}",
            "/api/counts/" + json::parse(count.body).value("count_id", ""), kPicker);
+    r.call("POST", "/api/counts/{id}/close",
+           "/api/counts/" + json::parse(count.body).value("count_id", "") + "/close", admin,
+           json::object());
   }
   r.call("GET", "/api/forecast/{sku}", "/api/forecast/MILK-1L", kPicker);
   r.call("GET", "/api/orders", "/api/orders", kPicker);
@@ -450,6 +458,26 @@ TEST_F(ContractTest, Edge) {
   r.call("GET", "/api/shelf-scans", "/api/shelf-scans", kPicker);
   r.call("GET", "/api/alert-board", "/api/alert-board", kPicker);
   r.call("POST", "/api/alert-board/{id}/ack", "/api/alert-board/999/ack", admin, json::object());
+  EXPECT_EQ(r.call("PUT", "/api/runners/{id}", "/api/runners/r1", admin, {{"name", "Ravi"}}).status,
+            201);
+  EXPECT_EQ(
+      r.call("PUT", "/api/runners/{id}", "/api/runners/r1", admin, {{"name", "Ravi K"}}).status,
+      200);
+  r.call("GET", "/api/runners/{id}", "/api/runners/r1", kPicker);
+  r.call("GET", "/api/runners/{id}/trail", "/api/runners/r1/trail", kPicker);
+  r.call("DELETE", "/api/runners/{id}", "/api/runners/r1", admin);
+  expect_error_shape(doc, r.call("DELETE", "/api/runners/{id}", "/api/runners/r1", kPicker), 403);
+  r.call("PATCH", "/api/users/{name}", "/api/users/ann", admin, {{"role", "manager"}});
+  r.call("GET", "/api/shelf-scans/{id}", "/api/shelf-scans/nope", kPicker);
+  r.call("POST", "/api/shelf-scans/{id}/trigger", "/api/shelf-scans/nope/trigger", admin,
+         json::object());
+  r.call("POST", "/api/alert-board/{id}/resolve", "/api/alert-board/999/resolve", admin,
+         json::object());
+  r.call("GET", "/api/orders/{id}/picklist", "/api/orders/ord_nope/picklist", kPicker);
+  r.call("POST", "/api/orders/{id}/accept", "/api/orders/ord_nope/accept", kPicker, json::object());
+  r.call("POST", "/api/orders/{id}/pack", "/api/orders/ord_nope/pack", kPicker, json::object());
+  r.call("GET", "/api/session", "/api/session", "", nullptr,
+         {{"Cookie", "shopeasy_session=" + token}});
   r.call("GET", "/api/store", "/api/store", kPicker);
   r.call("GET", "/api/audit", "/api/audit?limit=2", admin);
   r.call("GET", "/", "/", "");
