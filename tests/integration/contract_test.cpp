@@ -425,6 +425,45 @@ TEST_F(ContractTest, Edge) {
     ASSERT_TRUE(reply.has_value());
     check_reply(doc, {"POST", "/api/catalog", *reply});
   }
+  {
+    // MQTT: the edge's answers on scanners/{id}/result fit the AsyncAPI document, for
+    // an applied scan and a refused one.
+    const json mqtt_doc = load_document("mqtt.asyncapi.json");
+    ASSERT_FALSE(mqtt_doc.is_discarded());
+    ASSERT_TRUE(wait_edge_subscribed(*edge)) << edge->process.describe();
+    auto sub = start_subscriber(broker->port(), {"-t", "scanners/h7/result", "-C", "2", "-q", "1"});
+    ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+    const json scan_schema =
+        mqtt_doc.at("channels").at("scannerScan").at("messages").at("m").at("payload");
+    const json result_schema =
+        mqtt_doc.at("channels").at("scannerResult").at("messages").at("m").at("payload");
+    const json good = {{"scan_id", "m1"},     {"scanner_id", "h7"}, {"code", "4006381333931"},
+                       {"action", "receive"}, {"qty", 1},           {"bin", "A-01"}};
+    const json unknown_code = {{"scan_id", "m2"},
+                               {"scanner_id", "h7"},
+                               {"code", "5901234123457"},
+                               {"action", "receive"},
+                               {"qty", 1}};
+    for (const json& payload : {good, unknown_code}) {
+      EXPECT_TRUE(contract::SchemaValidator(mqtt_doc).validate(payload, scan_schema).empty());
+      auto pub = ChildProcess::spawn(
+          {.argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker->port()), "-t",
+                    "scanners/h7/scan", "-q", "1", "-m", payload.dump()}});
+      ASSERT_TRUE(pub.ok());
+      ASSERT_EQ(pub->wait_exit(10s), 0) << pub->describe();
+    }
+    ASSERT_TRUE(sub->wait_exit(10s).has_value()) << sub->describe();
+    std::istringstream lines(sub->stdout_text());
+    int results = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] != '{') continue;  // mosquitto_sub -d debug lines
+      const auto errors = contract::SchemaValidator(mqtt_doc).validate(
+          json::parse(line, nullptr, false), result_schema);
+      EXPECT_TRUE(errors.empty()) << line << "\n" << contract::describe(errors);
+      ++results;
+    }
+    EXPECT_EQ(results, 2) << sub->describe();
+  }
   const json scan = {{"scan_id", "s1"},     {"scanner_id", "h1"}, {"code", "4006381333931"},
                      {"action", "receive"}, {"qty", 10},          {"bin", "A-01"}};
   EXPECT_EQ(r.call("POST", "/api/scans", "/api/scans", kPicker, scan).status, 200);
