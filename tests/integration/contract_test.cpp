@@ -467,6 +467,12 @@ TEST_F(ContractTest, Edge) {
   const json scan = {{"scan_id", "s1"},     {"scanner_id", "h1"}, {"code", "4006381333931"},
                      {"action", "receive"}, {"qty", 10},          {"bin", "A-01"}};
   EXPECT_EQ(r.call("POST", "/api/scans", "/api/scans", kPicker, scan).status, 200);
+  EXPECT_EQ(r.call("POST", "/api/scans", "/api/scans", kPicker, scan).status, 200);  // duplicate
+  json lookup = scan;
+  lookup["scan_id"] = "s-lookup";
+  lookup["action"] = "lookup";
+  lookup.erase("qty");
+  EXPECT_EQ(r.call("POST", "/api/scans", "/api/scans", kPicker, lookup).status, 200);
   expect_error_shape(doc, r.call("POST", "/api/scans", "/api/scans", kPicker, {{"code", "x"}}),
                      400);
   json unknown = scan;
