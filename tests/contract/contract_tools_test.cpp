@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/contract/json_schema.hpp"
+#include "tests/contract/openapi_lint.hpp"
 #include "tests/contract/route_template.hpp"
 
 namespace shopeasy::contract {
@@ -105,6 +108,35 @@ TEST(RouteTemplate, PatternsAndPaths) {
   EXPECT_EQ(template_of_pattern("/api/x.*"), std::nullopt);
   EXPECT_EQ(template_of_path("/v1/stores/{id}/sync"), "/v1/stores/{}/sync");
   EXPECT_EQ(template_of_path("/health"), "/health");
+}
+
+TEST(OpenApiLint, FindsStructuralProblems) {
+  const json doc = json::parse(R"({
+    "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+    "components": {"securitySchemes": {"bearer": {"type": "http"}}},
+    "paths": {"/a/{id}": {"get": {
+      "security": [{"nope": []}],
+      "responses": {"200": {"$ref": "#/components/responses/Missing"}}}}}})");
+  const auto problems = lint_openapi(doc);
+  std::string all;
+  for (const auto& p : problems) all += p + "\n";
+  EXPECT_NE(all.find("does not resolve"), std::string::npos) << all;
+  EXPECT_NE(all.find("path parameters declared differ"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown security scheme nope"), std::string::npos) << all;
+  EXPECT_FALSE(lint_openapi(json{{"swagger", "2.0"}}).empty());
+}
+
+TEST(OpenApiLint, ShippedDocumentsAreClean) {
+  for (const char* name : {"cloud.openapi.json", "edge.openapi.json"}) {
+    std::ifstream in(std::string(SHOPEASY_SOURCE_DIR) + "/docs/api/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    const json doc = json::parse(text.str(), nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << name;
+    std::string all;
+    for (const auto& p : lint_openapi(doc)) all += p + "\n";
+    EXPECT_TRUE(all.empty()) << name << ":\n" << all;
+  }
 }
 
 }  // namespace
