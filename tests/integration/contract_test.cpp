@@ -192,6 +192,12 @@ void expect_serves_document(const RunningDaemon& d, const json& doc) {
   EXPECT_FALSE(reply->headers["etag"].empty());
   EXPECT_EQ(json::parse(reply->body, nullptr, false), doc)
       << "the served document differs from docs/api";
+  auto again = get(d, "/openapi.json", {{"If-None-Match", reply->headers["etag"]}});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 304);
+  auto wrong = get(d, "/openapiXjson");
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->status, 404) << "the document's route must match its path exactly";
 }
 
 class Recorder {
