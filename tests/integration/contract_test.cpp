@@ -542,5 +542,101 @@ TEST_F(ContractTest, Edge) {
             << " calls checked\n";
 }
 
+// An order from a customer to the store's picker: the cloud's order routes and the
+// edge's order routes (list, pick list, pick, pack) on real, synced data.
+TEST_F(ContractTest, OrderJourneyAcrossCloudAndEdge) {
+  const json cloud_doc = load_document("cloud.openapi.json");
+  const json edge_doc = load_document("edge.openapi.json");
+  auto cloud = start_daemon("shopeasy-cloud",
+                            {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                             "--auth.tokens=" + tokens_json({{"alice", "customer", kCustomer}}),
+                             "--payments.provider=sandbox"});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  Recorder c(cloud->http_port, cloud_doc);
+  ASSERT_EQ(c.call("PUT", "/v1/stores/{id}", "/v1/stores/blr-1", kAdminToken,
+                   {{"name", "Store 1"},
+                    {"lat", 12.9716},
+                    {"lon", 77.5946},
+                    {"service_radius_m", 3000},
+                    {"secret", kStoreSecret}})
+                .status,
+            200);
+  ASSERT_EQ(c.call("PUT", "/v1/catalog/{sku}", "/v1/catalog/MILK-1L", kAdminToken,
+                   {{"name", "Milk"}, {"price_cents", 6500}, {"barcodes", {"04006381333931"}}})
+                .status,
+            200);
+  auto edge = start_daemon(
+      "shopeasy-edge",
+      {"--http.port=0", "--state_dir=" + dir_->file("edge").string(), "--mqtt.enabled=false",
+       "--store.id=blr-1", "--auth.tokens=" + tokens_json({{"pick", "picker", kPicker}}),
+       "--sync.enabled=true", "--sync.url=http://127.0.0.1:" + std::to_string(cloud->http_port),
+       "--sync.heartbeat_ms=300"},
+      {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
+  ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+  Recorder e(edge->http_port, edge_doc);
+  auto edge_get = [&](const std::string& path) {
+    return http_request("127.0.0.1", edge->http_port, "GET", path, "", bearer(kPicker), 10s)
+        .value_or(HttpReply{});
+  };
+  ASSERT_TRUE(wait_for([&] { return edge_get("/api/stock/MILK-1L").status == 200; }, 15s))
+      << edge->process.describe();
+  e.call("POST", "/api/bins", "/api/bins", kAdminToken, {{"bins", {{{"code", "A-01"}}}}});
+  ASSERT_EQ(e.call("POST", "/api/scans", "/api/scans", kPicker,
+                   {{"scan_id", "r1"},
+                    {"scanner_id", "h1"},
+                    {"code", "4006381333931"},
+                    {"action", "receive"},
+                    {"qty", 5},
+                    {"bin", "A-01"}})
+                .status,
+            200);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = http_request("127.0.0.1", cloud->http_port, "GET",
+                              "/api/inventory?geo_hash=tdr1v9", "", bearer(kCustomer), 10s);
+        return r && r->status == 200 && r->body.find("\"available\":5") != std::string::npos;
+      },
+      15s));
+  const HttpReply placed = c.call("POST", "/api/orders", "/api/orders", kCustomer,
+                                  {{"lines", {{{"sku", "MILK-1L"}, {"qty", 2}}}},
+                                   {"delivery", {{"lat", 12.972}, {"lon", 77.595}}}},
+                                  {{"Idempotency-Key", "journey-1"}});
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  const std::string id = json::parse(placed.body).at("order_id");
+  const std::string intent = json::parse(placed.body).at("payment").at("intent_id");
+  ASSERT_EQ(c.call("POST", "/sandbox/pay/{intent_id}", "/sandbox/pay/" + intent, "",
+                   {{"outcome", "succeed"}})
+                .status,
+            200);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = edge_get("/api/orders/" + id);
+        return r.status == 200 && r.body.find("\"accepted\"") != std::string::npos;
+      },
+      20s))
+      << edge->process.describe();
+  e.call("GET", "/api/orders", "/api/orders", kPicker);
+  e.call("GET", "/api/orders/{id}", "/api/orders/" + id, kPicker);
+  e.call("GET", "/api/orders/{id}/picklist", "/api/orders/" + id + "/picklist", kPicker);
+  expect_error_shape(edge_doc,
+                     e.call("POST", "/api/orders/{id}/pick", "/api/orders/" + id + "/pick", kPicker,
+                            {{"code", "5901234123457"}}),
+                     409);
+  e.call("POST", "/api/orders/{id}/pick", "/api/orders/" + id + "/pick", kPicker,
+         {{"code", "4006381333931"}, {"qty", 2}, {"bin", "A-01"}});
+  e.call("POST", "/api/orders/{id}/pack", "/api/orders/" + id + "/pack", kPicker, json::object());
+  e.call("POST", "/api/orders/{id}/accept", "/api/orders/" + id + "/accept", kPicker,
+         json::object());
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto r = http_request("127.0.0.1", cloud->http_port, "GET", "/api/orders/" + id, "",
+                              bearer(kCustomer), 10s);
+        return r && r->body.find("\"packed\"") != std::string::npos;
+      },
+      20s));
+  c.call("GET", "/api/orders/{id}", "/api/orders/" + id, kCustomer);
+  std::cout << "journey: " << c.calls() << " cloud and " << e.calls() << " edge calls checked\n";
+}
+
 }  // namespace
 }  // namespace shopeasy::testing
