@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cloud/payments/fake_razorpay.hpp"
 #include "tests/contract/json_schema.hpp"
 #include "tests/contract/route_template.hpp"
 #include "tests/integration/daemon_fixture.hpp"
@@ -367,6 +368,43 @@ TEST_F(ContractTest, Cloud) {
   r.call("GET", "/ops/{file}", "/ops/no-such-file.js", "");
   std::cout << "cloud: " << documented << " documented operations, " << r.calls()
             << " calls checked\n";
+}
+
+// The routes a provider other than the sandbox registers (x-registered-when).
+TEST_F(ContractTest, CloudWithRazorpay) {
+  const json doc = load_document("cloud.openapi.json");
+  cloud::payments::FakeRazorpayOptions fake_options;
+  auto fake = cloud::payments::FakeRazorpay::start(fake_options);
+  ASSERT_TRUE(fake.ok()) << fake.status().to_string();
+  auto cloud = start_daemon(
+      "shopeasy-cloud",
+      {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(), "--log.level=debug",
+       "--auth.tokens=" + tokens_json({{"alice", "customer", kCustomer}}),
+       "--payments.provider=razorpay", "--payments.api_base_url=" + (*fake)->base_url(),
+       "--payments.razorpay.key_id=" + fake_options.key_id, "--orders.currency=INR"},
+      {{"SHOPEASY_CLOUD_PAYMENTS_RAZORPAY_KEY_SECRET", fake_options.key_secret},
+       {"SHOPEASY_CLOUD_PAYMENTS_WEBHOOK_SECRET", fake_options.webhook_secret}});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  std::size_t documented = 0;
+  expect_route_sets_match(doc, cloud->process.output(), &documented);
+  std::set<std::string> registered;
+  for (const auto& r : registered_routes(cloud->process.output())) {
+    registered.insert(r.method + " " + r.path);
+  }
+  EXPECT_TRUE(registered.contains("GET /v1/payments/checkout/{}"));
+  EXPECT_TRUE(registered.contains("POST /v1/payments/upi/{}"));
+  EXPECT_FALSE(registered.contains("GET /sandbox/pay/{}"));
+  Recorder r(cloud->http_port, doc);
+  expect_error_shape(doc,
+                     r.call("GET", "/v1/payments/checkout/{intent_id}",
+                            "/v1/payments/checkout/order_nope", kCustomer),
+                     404);
+  r.call("POST", "/v1/payments/upi/{intent_id}", "/v1/payments/upi/order_nope", kCustomer,
+         {{"flow", "intent"}});
+  expect_error_shape(
+      doc,
+      r.call("GET", "/v1/payments/checkout/{intent_id}", "/v1/payments/checkout/order_nope", ""),
+      401);
 }
 
 TEST_F(ContractTest, CloudRateLimitAnswersTheErrorShape) {
