@@ -8,6 +8,7 @@
 
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
+#include "common/apidoc/api_doc.hpp"
 #include "common/security/encoding.hpp"
 
 namespace shopeasy::cloud {
@@ -332,6 +333,7 @@ Status CloudDaemon::start() {
   order_events_->start();
   port = http_->start();
   if (!port.ok()) return port.status();
+  service::log_routes(*http_, logger_);
   logger_.info("started", {{"http_port", *port},
                            {"storage", config_.get_string("storage.backend")},
                            {"state_dir", state_dir}});
@@ -565,6 +567,7 @@ void CloudDaemon::register_routes() {
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
                              order_events_.get());
   webui::register_ops_page(*http_);
+  apidoc::register_openapi_route(*http_, "cloud.openapi.json");
 }
 
 int run_cloud(int argc, const char* const* argv) {

@@ -176,6 +176,28 @@ TEST_F(HttpServerTest, RepeatedRequestsAddUpPerMethodAndCode) {
   }
 }
 
+TEST(HttpServerRoutesTest, ListsRegisteredRoutesInOrderWithTheirAccess) {
+  metrics::Registry metrics;
+  HttpServer server(ServerOptions{}, nullptr, log::Logger(), metrics);
+  EXPECT_TRUE(server.routes().empty());
+  const Handler ok = [](const Request&) { return Response::json(200, nlohmann::json::object()); };
+  server.route("GET", "/health", Access::public_identified(), ok);
+  server.route("POST", "/api/things/([a-z]+)", Access::roles_of({"admin", "manager"}), ok);
+  server.route("DELETE", "/api/session", Access::authenticated(), ok);
+  const std::vector<RouteInfo> routes = server.routes();
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes[0].method, "GET");
+  EXPECT_EQ(routes[0].pattern, "/health");
+  EXPECT_TRUE(routes[0].access.is_public);
+  EXPECT_TRUE(routes[0].access.identify);
+  EXPECT_EQ(routes[1].method, "POST");
+  EXPECT_EQ(routes[1].pattern, "/api/things/([a-z]+)");
+  EXPECT_EQ(routes[1].access.roles, (std::vector<std::string>{"admin", "manager"}));
+  EXPECT_EQ(routes[2].method, "DELETE");
+  EXPECT_FALSE(routes[2].access.is_public);
+  EXPECT_TRUE(routes[2].access.roles.empty());
+}
+
 TEST(HttpServerBindTest, PortInUseIsUnavailable) {
   metrics::Registry m1, m2;
   HttpServer a(ServerOptions{}, nullptr, log::Logger(), m1);

@@ -267,6 +267,9 @@ struct HttpServer::Impl {
 
   std::unique_ptr<BoundedServer> owned;
   BoundedServer& server;
+  // Every route() call's method, pattern and access, for routes(). Written only while
+  // routes are registered (before start()), so it needs no lock.
+  std::vector<RouteInfo> registered;
   Status setup_error;  // a TLS certificate or key that could not be loaded
   explicit Impl(const ServerOptions& o) : owned(make_server(o, setup_error)), server(*owned) {}
   static ConnectionLimits limits_for(const ServerOptions& o) {
@@ -650,9 +653,12 @@ void HttpServer::respond(RouteMetrics& metrics, const Request& request, Response
   }
 }
 
+std::vector<RouteInfo> HttpServer::routes() const { return impl_->registered; }
+
 void HttpServer::route(std::string_view method, std::string pattern, Access access, Handler handler,
                        BodyOptions body) {
   auto& s = impl_->server;
+  impl_->registered.push_back(RouteInfo{std::string(method), pattern, access});
   auto route_metrics = std::make_shared<RouteMetrics>(*impl_, pattern, std::string(method));
   if (method == "GET" || method == "HEAD") {
     auto wrapped = [this, route_metrics, access = std::move(access), handler = std::move(handler)](

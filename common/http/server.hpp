@@ -86,6 +86,13 @@ struct BodyOptions {
 };
 
 using Handler = std::function<Response(const Request&)>;
+
+// A registered route as route() was given it, for listings (logs, contract checks).
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  Access access;
+};
 // Runs before every handler, after authentication (principal set for non-public
 // routes): returns a response to refuse the request (e.g. 429 from a rate limiter) or
 // nullopt to let it through. Must be thread-safe.
@@ -108,6 +115,10 @@ class HttpServer {
   // DELETE; `pattern` must match the whole path.
   void route(std::string_view method, std::string pattern, Access access, Handler handler,
              BodyOptions body = {});
+
+  // Every route registered so far, in registration order. Read-only; call it once
+  // registration is over (route() is not synchronised with it).
+  std::vector<RouteInfo> routes() const;
 
   // Call before start().
   void set_admission(Admission admission) { admission_ = std::move(admission); }

@@ -220,6 +220,24 @@ void redact_for_anonymous(nlohmann::json& j) {
 
 }  // namespace
 
+void log_routes(const http::HttpServer& server, const log::Logger& logger) {
+  for (const http::RouteInfo& route : server.routes()) {
+    std::string access;
+    if (route.access.is_public) {
+      access = route.access.identify ? "identified" : "public";
+    } else if (route.access.roles.empty()) {
+      access = "authenticated";
+    } else {
+      access = "roles:";
+      for (std::size_t i = 0; i < route.access.roles.size(); ++i) {
+        access += (i ? "," : "") + route.access.roles[i];
+      }
+    }
+    logger.debug("http_route",
+                 {{"method", route.method}, {"pattern", route.pattern}, {"access", access}});
+  }
+}
+
 void add_health_and_metrics(http::HttpServer& server, const metrics::Registry& metrics,
                             std::function<nlohmann::json()> health) {
   server.route("GET", "/health", http::Access::public_identified(),

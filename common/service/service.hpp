@@ -70,6 +70,11 @@ Status ensure_directory(const std::string& path, const std::string& key);
 void add_health_and_metrics(http::HttpServer& server, const metrics::Registry& metrics,
                             std::function<nlohmann::json()> health);
 
+// One debug line per registered route (event=http_route method=... pattern=...
+// access=public|identified|roles:a,b|authenticated), so an operator or a contract
+// check can see exactly what a running daemon serves.
+void log_routes(const http::HttpServer& server, const log::Logger& logger);
+
 // A long-running program's parts, owned by one object.
 class Daemon {
  public:

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/apidoc/api_doc.hpp"
 #include "common/service/service.hpp"
 #include "edge/alerts/alert_board.hpp"
 #include "edge/api/event_stream.hpp"
@@ -375,6 +376,7 @@ Status EdgeDaemon::start() {
   register_routes();
   auto port = http_->start();
   if (!port.ok()) return port.status();
+  service::log_routes(*http_, logger_);
   logger_.info(
       "started",
       {{"store", config_.get_string("store.id")}, {"http_port", *port}, {"state_dir", state_dir}});
@@ -473,6 +475,7 @@ void EdgeDaemon::register_routes() {
   telemetry_->register_routes(*http_);
   vision_->register_routes(*http_);
   alert_board_->register_routes(*http_);
+  apidoc::register_openapi_route(*http_, "edge.openapi.json");
   webui::register_page_routes(*http_,
                               {config_.get_string("store.id"), config_.get_string("store.name"),
                                config_.get_double("store.lat"), config_.get_double("store.lon")});
