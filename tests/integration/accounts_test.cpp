@@ -13,7 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock/clock.hpp"
 #include "common/geohash/geohash.hpp"
+#include "common/security/jwt.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
 namespace shopeasy::testing {
@@ -216,6 +218,37 @@ TEST_F(AccountsTest, FourthCodeIn15MinutesIs429WithRetryAfter) {
   EXPECT_GT(wait, 800);
   EXPECT_LE(wait, 900);
   EXPECT_EQ(metric("cloud_auth_otp_limited_total{limit=\"phone_15m\"}"), 1);
+}
+
+TEST_F(AccountsTest, ExternalIssuerKeepsWorkingBesideTheCloudsOwnTokens) {
+  const std::string secret = "0123456789abcdef0123456789abcdef-test";
+  const json keys = json::array({{{"alg", "HS256"}, {"secret", secret}}});
+  start_cloud({"--auth.jwt.issuer=https://id.test", "--auth.jwt.keys=" + keys.dump()});
+  auto signer = security::JwtSigner::create({security::JwtAlgorithm::kHS256, secret, ""});
+  ASSERT_TRUE(signer.ok());
+  const std::int64_t now = to_unix_ms(SystemClock().wall_now()) / 1000;
+  auto external = signer->sign({{"iss", "https://id.test"},
+                                {"aud", "shopeasy-cloud"},
+                                {"sub", "customer-42"},
+                                {"iat", now},
+                                {"exp", now + 600}});
+  ASSERT_TRUE(external.ok());
+  HttpReply me = call("GET", "/api/me", "", *external);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["customer_id"], "customer-42");
+  EXPECT_FALSE(json::parse(me.body).contains("phone"));
+
+  const std::string phone = "+919800000042";
+  ASSERT_EQ(ask_code(phone).status, 202);
+  HttpReply verified =
+      call("POST", "/api/auth/verify", json{{"phone", phone}, {"code", code_for(phone)}}.dump());
+  ASSERT_EQ(verified.status, 200) << verified.body;
+  const std::string own = json::parse(verified.body)["access_token"];
+  me = call("GET", "/api/me", "", own);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["phone"], phone);
+  // The admin token still goes to the token table.
+  EXPECT_EQ(call("GET", "/v1/sandbox/sms?phone=%2B919800000042", "", kAdminToken).status, 200);
 }
 
 TEST_F(AccountsTest, SignInLatency) {
