@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "cloud/accounts/account_routes.hpp"
+#include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
 #include "common/security/encoding.hpp"
@@ -665,6 +666,8 @@ void CloudDaemon::register_routes() {
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
                              order_events_.get());
   webui::register_ops_page(*http_);
+  // Any customer's own orders, whoever issued their token.
+  accounts::register_my_orders_route(*http_, *store_);
   if (otp_) {
     accounts::register_account_routes(*http_, *otp_, *tokens_, *account_store_,
                                       config_.get_string("accounts.sms_provider") == "sandbox");

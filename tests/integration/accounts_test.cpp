@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <regex>
+#include <set>
 
 #include <sys/stat.h>
 
@@ -149,6 +150,32 @@ TEST_F(AccountsTest, SignInOrderRefreshAndReuseRevokesTheFamily) {
   ASSERT_EQ(placed.status, 201) << placed.body;
   const std::string order_id = json::parse(placed.body)["order_id"];
   EXPECT_EQ(call("GET", "/api/orders/" + order_id, "", access).status, 200);
+  // The customer's own orders, paged; a second order, then one per page.
+  HttpReply second_order =
+      call("POST", "/api/orders", order.dump(), access, {{"Idempotency-Key", "a-2"}});
+  ASSERT_EQ(second_order.status, 201) << second_order.body;
+  HttpReply mine = call("GET", "/api/me/orders?limit=1", "", access);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  json page = json::parse(mine.body);
+  ASSERT_EQ(page["orders"].size(), 1u);
+  ASSERT_TRUE(page["next_cursor"].is_string());
+  std::set<std::string> ids = {page["orders"][0]["order_id"]};
+  mine = call("GET", "/api/me/orders?limit=1&cursor=" + page["next_cursor"].get<std::string>(), "",
+              access);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  page = json::parse(mine.body);
+  ASSERT_EQ(page["orders"].size(), 1u);
+  ids.insert(page["orders"][0]["order_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{order_id, json::parse(second_order.body)["order_id"]}));
+  mine = call("GET", "/api/me/orders?limit=1&cursor=" + page["next_cursor"].get<std::string>(), "",
+              access);
+  EXPECT_TRUE(json::parse(mine.body)["orders"].empty());
+  EXPECT_TRUE(json::parse(mine.body)["next_cursor"].is_null());
+  HttpReply bad_cursor = call("GET", "/api/me/orders?cursor=nonsense", "", access);
+  EXPECT_EQ(bad_cursor.status, 400);
+  EXPECT_EQ(error_field(bad_cursor), "cursor");
+  // The admin token is not a customer.
+  EXPECT_EQ(call("GET", "/api/me/orders", "", kAdminToken).status, 403);
 
   // The public key is published and names the token's kid.
   HttpReply jwks = call("GET", "/.well-known/jwks.json");
