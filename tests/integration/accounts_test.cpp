@@ -278,6 +278,63 @@ TEST_F(AccountsTest, ExternalIssuerKeepsWorkingBesideTheCloudsOwnTokens) {
   EXPECT_EQ(call("GET", "/v1/sandbox/sms?phone=%2B919800000042", "", kAdminToken).status, 200);
 }
 
+// Two instances on one PostgreSQL sharing a signing key: a code sent by one is checked
+// by the other, each accepts the other's tokens, a refresh token spent on one is reused
+// on the other, and the per-number limit counts the sends of both.
+TEST_F(AccountsTest, TwoInstancesOnPostgresShareCodesTokensAndLimits) {
+  auto pg = PostgresServer::start({.settings = {"fsync=off"}});
+  ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+  ASSERT_TRUE(pg->create_database("accounts").is_ok());
+  const std::string key_file = dir_->file("shared-key.pem").string();
+  std::vector<RunningDaemon> clouds;
+  for (int i = 0; i < 2; ++i) {
+    auto cloud = start_daemon(
+        "shopeasy-cloud",
+        {"--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
+         "--auth.tokens=" + admin_tokens_json(), "--accounts.sms_provider=sandbox",
+         "--accounts.signing_key_file=" + key_file, "--storage.backend=postgres",
+         "--storage.postgres_dsn=" + pg->dsn("accounts")});
+    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+    clouds.push_back(std::move(*cloud));
+  }
+  auto on = [&](std::size_t i, const std::string& method, const std::string& path,
+                const std::string& body = "", const std::string& token = "") {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers = bearer(token);
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    return http_request("127.0.0.1", clouds[i].http_port, method, path, body, headers, 30s)
+        .value_or(HttpReply{});
+  };
+  const std::string phone = "+919870000001";
+  ASSERT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 202);
+  const HttpReply sms = on(1, "GET", "/v1/sandbox/sms?phone=%2B919870000001", "", kAdminToken);
+  ASSERT_EQ(sms.status, 200);
+  std::smatch m;
+  const std::string text = json::parse(sms.body)["messages"][0]["body"];
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("code is ([0-9]{6})")));
+  const HttpReply verified =
+      on(1, "POST", "/api/auth/verify", json{{"phone", phone}, {"code", m[1].str()}}.dump());
+  ASSERT_EQ(verified.status, 200) << verified.body;
+  const json tokens = json::parse(verified.body);
+  EXPECT_EQ(on(0, "GET", "/api/me", "", tokens["access_token"]).status, 200);
+  const HttpReply rotated =
+      on(0, "POST", "/api/auth/refresh", json{{"refresh_token", tokens["refresh_token"]}}.dump());
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  EXPECT_EQ(
+      on(1, "POST", "/api/auth/refresh", json{{"refresh_token", tokens["refresh_token"]}}.dump())
+          .status,
+      401);
+  EXPECT_EQ(on(0, "POST", "/api/auth/refresh",
+               json{{"refresh_token", json::parse(rotated.body)["refresh_token"]}}.dump())
+                .status,
+            401);
+  // Two more sends, one on each instance, then the fourth is refused on either.
+  EXPECT_EQ(on(1, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 202);
+  EXPECT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 202);
+  EXPECT_EQ(on(1, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 429);
+  EXPECT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 429);
+}
+
 TEST_F(AccountsTest, SignInLatency) {
   start_cloud({"--accounts.otp.per_client_15m=1000", "--accounts.otp.per_client_day=1000",
                "--accounts.otp.per_prefix_hour=1000", "--http.rate_limit_per_s=1000"});
