@@ -335,6 +335,28 @@ TEST_F(AccountsTest, TwoInstancesOnPostgresShareCodesTokensAndLimits) {
   EXPECT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 429);
 }
 
+TEST_F(AccountsTest, SandboxSmsIsRefusedInProductionAndAWorldReadableKeyAtStart) {
+  auto child = ChildProcess::spawn(
+      {.argv = {binary_path("shopeasy-cloud"), "--check-config", "--accounts.sms_provider=sandbox",
+                "--deployment.production=true"}});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->wait_exit(10s), 2);
+  EXPECT_NE(child->stderr_text().find("accounts.sms_provider"), std::string::npos)
+      << child->describe();
+  // A signing key others may read is refused, naming the option.
+  start_cloud();
+  cloud_.reset();
+  ASSERT_EQ(::chmod(dir_->file("cloud/customer-jwt-key.pem").c_str(), 0644), 0);
+  auto again =
+      start_daemon("shopeasy-cloud",
+                   {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                    "--auth.tokens=" + admin_tokens_json(), "--accounts.sms_provider=sandbox"},
+                   {}, 5s);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("accounts.signing_key_file"), std::string::npos)
+      << again.status().to_string();
+}
+
 TEST_F(AccountsTest, SignInLatency) {
   start_cloud({"--accounts.otp.per_client_15m=1000", "--accounts.otp.per_client_day=1000",
                "--accounts.otp.per_prefix_hour=1000", "--http.rate_limit_per_s=1000"});
