@@ -73,20 +73,27 @@ void register_account_routes(http::HttpServer& server, OtpService& otp, TokenSer
     return Response::json(202, {{"sent", true}, {"expires_in", sent->expires_in_s}});
   });
 
-  server.route("POST", "/api/auth/verify", Access::public_route(),
-               [&otp, &tokens](const Request& r) {
-                 StatusOr<json> body = small_body(r);
-                 if (!body.ok()) return refuse(otp, body.status());
-                 StatusOr<std::string> phone = string_field(*body, "phone", 32);
-                 if (!phone.ok()) return refuse(otp, phone.status());
-                 StatusOr<std::string> code = string_field(*body, "code", 16);
-                 if (!code.ok()) return refuse(otp, code.status());
-                 StatusOr<std::string> customer = otp.verify(*phone, *code);
-                 if (!customer.ok()) return Response::error(customer.status());
-                 StatusOr<TokenPair> pair = tokens.issue(*customer);
-                 if (!pair.ok()) return Response::error(pair.status());
-                 return Response::json(200, pair_json(*pair));
-               });
+  server.route(
+      "POST", "/api/auth/verify", Access::public_route(), [&otp, &tokens](const Request& r) {
+        StatusOr<json> body = small_body(r);
+        if (!body.ok()) return refuse(otp, body.status());
+        StatusOr<std::string> phone = string_field(*body, "phone", 32);
+        if (!phone.ok()) return refuse(otp, phone.status());
+        StatusOr<std::string> code = string_field(*body, "code", 16);
+        if (!code.ok()) return refuse(otp, code.status());
+        StatusOr<OtpVerifyResult> checked = otp.verify(*phone, *code, r.remote_addr);
+        if (!checked.ok()) return Response::error(checked.status());
+        if (checked->customer_id.empty()) {
+          return Response::error(Status(StatusCode::kResourceExhausted,
+                                        "too many code checks from this address; retry after " +
+                                            std::to_string(checked->retry_after_s) + " s",
+                                        "code"))
+              .with_header("Retry-After", std::to_string(checked->retry_after_s));
+        }
+        StatusOr<TokenPair> pair = tokens.issue(checked->customer_id);
+        if (!pair.ok()) return Response::error(pair.status());
+        return Response::json(200, pair_json(*pair));
+      });
 
   server.route("POST", "/api/auth/refresh", Access::public_route(),
                [&otp, &tokens](const Request& r) {

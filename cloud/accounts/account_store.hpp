@@ -18,6 +18,10 @@
 
 namespace shopeasy::cloud::accounts {
 
+// The longest window a limit may have: sends older than this are deleted whatever keys
+// a call counts, so every limit sharing the table must fit in it.
+inline constexpr std::int64_t kMaxLimitWindowMs = 24 * 60 * 60 * 1000;
+
 // One sliding-window limit: at most `max` recorded sends under `key` within `window_ms`.
 struct SendLimit {
   std::string kind{};  // what the caller reports when it trips ("phone_15m", "prefix", ...)
@@ -66,7 +70,8 @@ class AccountStore {
   // Counts, for every limit, the sends under its key within its window ending at now_ms;
   // if one is full answers which (the first in the given order) and the wait until its
   // oldest send leaves the window, recording nothing. Otherwise records one send per
-  // distinct key at now_ms. Sends older than the longest window are deleted on the way.
+  // distinct key at now_ms. Sends older than kMaxLimitWindowMs are deleted on the way;
+  // kInvalidArgument for a window longer than that.
   virtual StatusOr<SendDecision> record_send(const std::vector<SendLimit>& limits,
                                              std::int64_t now_ms) = 0;
 

@@ -83,6 +83,15 @@ class AccountsTest : public ::testing::TestWithParam<std::string> {
     return std::regex_search(body, m, std::regex("code is ([0-9]{6})")) ? m[1].str() : "";
   }
 
+  // verify() as the customer id, or kResourceExhausted naming the limit.
+  StatusOr<std::string> check(const std::string& phone, const std::string& code,
+                              const std::string& client = "10.9.0.1") {
+    StatusOr<OtpVerifyResult> r = otp_->verify(phone, code, client);
+    if (!r.ok()) return r.status();
+    if (r->customer_id.empty()) return Status(StatusCode::kResourceExhausted, r->limit);
+    return r->customer_id;
+  }
+
   std::size_t messages_to(const std::string& phone) {
     auto messages = store_->sandbox_sms(phone, 100);
     return messages.ok() ? messages->size() : 0;
@@ -120,17 +129,17 @@ TEST_P(AccountsTest, RightCodeSignsInOnceAndKeepsTheCustomer) {
   ASSERT_TRUE(send(phone).sent);
   const std::string code = last_code(phone);
   ASSERT_EQ(code.size(), 6u);
-  auto first = otp_->verify(phone, code);
+  auto first = check(phone, code);
   ASSERT_TRUE(first.ok()) << first.status().to_string();
   EXPECT_EQ(first->rfind("c_", 0), 0u);
   // The used code is gone.
-  auto again = otp_->verify(phone, code);
+  auto again = check(phone, code);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), StatusCode::kUnauthenticated);
   // A second sign-in is the same customer.
   clock_.advance(1min);
   ASSERT_TRUE(send(phone).sent);
-  auto second = otp_->verify(phone, last_code(phone));
+  auto second = check(phone, last_code(phone));
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(*second, *first);
   EXPECT_EQ(counter("cloud_auth_otp_verifications_total{result=\"ok\"}"), 2u);
@@ -143,17 +152,46 @@ TEST_P(AccountsTest, FiveChecksPerCode) {
   const std::string right = last_code(phone);
   const std::string wrong = wrong_code(phone);
   for (int i = 0; i < 4; ++i) {
-    auto r = otp_->verify(phone, wrong);
+    auto r = check(phone, wrong);
     ASSERT_EQ(r.status().code(), StatusCode::kUnauthenticated);
   }
   // The fifth check may still be the right one.
   ASSERT_TRUE(send("+919876543219").sent);
   const std::string other_right = last_code("+919876543219");
-  for (int i = 0; i < 5; ++i) (void)otp_->verify("+919876543219", wrong_code("+919876543219"));
+  for (int i = 0; i < 5; ++i) (void)check("+919876543219", wrong_code("+919876543219"));
   // Five wrong checks used the other code up: its right code no longer works.
-  EXPECT_EQ(otp_->verify("+919876543219", other_right).status().code(),
-            StatusCode::kUnauthenticated);
-  EXPECT_TRUE(otp_->verify(phone, right).ok());
+  EXPECT_EQ(check("+919876543219", other_right).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_TRUE(check(phone, right).ok());
+}
+
+TEST_P(AccountsTest, ChecksPerClientAddressAreLimitedAcrossNumbers) {
+  make_otp(OtpOptions{.secret = kSecret, .verify_per_client_15m = 6});
+  // Two numbers, three wrong checks each from one address: its budget is spent.
+  for (const std::string phone : {"+919811111111", "+919822222222"}) {
+    ASSERT_TRUE(send(phone, "10.6.0.1").sent);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(check(phone, wrong_code(phone), "10.6.6.6").status().code(),
+                StatusCode::kUnauthenticated);
+    }
+  }
+  // Even the right code is not checked from that address now, and no check is spent.
+  const std::string right = last_code("+919811111111");
+  auto limited = otp_->verify("+919811111111", right, "10.6.6.6");
+  ASSERT_TRUE(limited.ok());
+  EXPECT_TRUE(limited->customer_id.empty());
+  EXPECT_EQ(limited->limit, "verify_client_15m");
+  EXPECT_GT(limited->retry_after_s, 0);
+  EXPECT_EQ(counter("cloud_auth_otp_limited_total{limit=\"verify_client_15m\"}"), 1u);
+  // Another address may still use the code's remaining checks.
+  EXPECT_TRUE(check("+919811111111", right, "10.6.0.1").ok());
+  // The day's send counts survive the pruning the 15-minute check log does.
+  for (int i = 0; i < 10; ++i) {
+    clock_.advance(16min);
+    if (!send("+919833333333", "10.6.1." + std::to_string(i)).sent) FAIL() << i;
+    (void)check("+919822222222", "000000", "10.6.3." + std::to_string(i));
+  }
+  clock_.advance(16min);
+  EXPECT_EQ(send("+919833333333", "10.6.2.1").limit, "phone_day");
 }
 
 TEST_P(AccountsTest, ExpiredCodeIsRefused) {
@@ -161,7 +199,7 @@ TEST_P(AccountsTest, ExpiredCodeIsRefused) {
   ASSERT_TRUE(send(phone).sent);
   const std::string code = last_code(phone);
   clock_.advance(5min + 1s);
-  EXPECT_EQ(otp_->verify(phone, code).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(check(phone, code).status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST_P(AccountsTest, NewCodeReplacesTheOldOne) {
@@ -172,9 +210,9 @@ TEST_P(AccountsTest, NewCodeReplacesTheOldOne) {
   ASSERT_TRUE(send(phone).sent);
   const std::string new_code = last_code(phone);
   if (old_code != new_code) {
-    EXPECT_EQ(otp_->verify(phone, old_code).status().code(), StatusCode::kUnauthenticated);
+    EXPECT_EQ(check(phone, old_code).status().code(), StatusCode::kUnauthenticated);
   }
-  EXPECT_TRUE(otp_->verify(phone, new_code).ok());
+  EXPECT_TRUE(check(phone, new_code).ok());
 }
 
 TEST_P(AccountsTest, PerNumberLimits) {
@@ -236,18 +274,18 @@ TEST_P(AccountsTest, ClientAndGlobalLimits) {
 TEST_P(AccountsTest, SameAnswerWhetherTheNumberHasAnAccount) {
   const std::string known = "+919876543215", unknown = "+919876543216";
   ASSERT_TRUE(send(known).sent);
-  ASSERT_TRUE(otp_->verify(known, last_code(known)).ok());
+  ASSERT_TRUE(check(known, last_code(known)).ok());
   clock_.advance(1min);
   const OtpSendResult a = send(known, "10.4.0.1");
   const OtpSendResult b = send(unknown, "10.4.0.2");
   EXPECT_EQ(a.sent, b.sent);
   EXPECT_EQ(a.expires_in_s, b.expires_in_s);
-  auto wa = otp_->verify(known, wrong_code(known));
-  auto wb = otp_->verify(unknown, wrong_code(unknown));
+  auto wa = check(known, wrong_code(known));
+  auto wb = check(unknown, wrong_code(unknown));
   EXPECT_EQ(wa.status().code(), wb.status().code());
   EXPECT_EQ(wa.status().message(), wb.status().message());
   // A number that never asked for a code gets that same answer too.
-  auto wc = otp_->verify("+919876543217", "123456");
+  auto wc = check("+919876543217", "123456");
   EXPECT_EQ(wc.status().message(), wa.status().message());
 }
 
@@ -263,7 +301,7 @@ TEST_P(AccountsTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   }
   EXPECT_EQ(counter("cloud_auth_bad_requests_total{field=\"phone\"}"), 8u);
   for (const std::string bad : {"", "12345", "1234567", "12a456"}) {
-    auto r = otp_->verify("+919876543218", bad);
+    auto r = check("+919876543218", bad);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(r.status().field(), "code") << bad;
   }

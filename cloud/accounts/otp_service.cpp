@@ -146,7 +146,8 @@ StatusOr<OtpSendResult> OtpService::send(const std::string& phone, const std::st
   return OtpSendResult{.sent = true, .expires_in_s = options_.code_ttl_ms / 1000};
 }
 
-StatusOr<std::string> OtpService::verify(const std::string& phone, const std::string& code) {
+StatusOr<OtpVerifyResult> OtpService::verify(const std::string& phone, const std::string& code,
+                                             const std::string& client) {
   if (Status st = check_phone(phone, options_.allowed_country_codes); !st.is_ok()) {
     count_bad_request("phone");
     return st;
@@ -156,6 +157,18 @@ StatusOr<std::string> OtpService::verify(const std::string& phone, const std::st
     return invalid_argument("must be the 6 digits sent by SMS", "code");
   }
   const std::int64_t now = to_unix_ms(clock_.wall_now());
+  SHOPEASY_ASSIGN_OR_RETURN(SendDecision budget,
+                            store_.record_send({{"verify_client_15m", "verify:" + client,
+                                                 15 * kMinute, options_.verify_per_client_15m}},
+                                               now));
+  if (!budget.allowed) {
+    metrics_
+        .counter("cloud_auth_otp_limited_total", "Sign-in code sends refused by a limit",
+                 {{"limit", budget.tripped_kind}})
+        .inc();
+    return OtpVerifyResult{.limit = budget.tripped_kind,
+                           .retry_after_s = (budget.retry_after_ms + 999) / 1000};
+  }
   SHOPEASY_ASSIGN_OR_RETURN(std::optional<StoredCode> stored,
                             store_.take_attempt(phone, now, options_.max_checks_per_code));
   bool match = false;
@@ -175,7 +188,7 @@ StatusOr<std::string> OtpService::verify(const std::string& phone, const std::st
   SHOPEASY_ASSIGN_OR_RETURN(std::string id, security::random_hex(12));
   SHOPEASY_ASSIGN_OR_RETURN(std::string customer, store_.customer_for_phone(phone, "c_" + id, now));
   verified_.inc();
-  return customer;
+  return OtpVerifyResult{.customer_id = std::move(customer)};
 }
 
 }  // namespace shopeasy::cloud::accounts

@@ -38,12 +38,22 @@ struct OtpOptions {
   // Numbers sharing their first 8 digits (after '+'): SMS pumping walks adjacent ones.
   std::int64_t per_prefix_hour = 20;
   std::int64_t global_per_day = 10000;
+  // Code checks one client address may make within 15 minutes, whatever the numbers:
+  // without it one address could spend the 5 checks of every live code.
+  std::int64_t verify_per_client_15m = 30;
 };
 
 // A phone number in E.164 ("+" and 8 to 15 digits, no leading zero) with an allowed
 // country code, or kInvalidArgument naming `field`.
 Status check_phone(const std::string& phone, const std::vector<std::string>& allowed,
                    const std::string& field = "phone");
+
+// What verify() did: signed a customer in, or refused by the client's check budget.
+struct OtpVerifyResult {
+  std::string customer_id{};       // set when signed in
+  std::string limit{};             // the limit that refused the check (nothing spent)
+  std::int64_t retry_after_s = 0;  // when a check may be made again
+};
 
 // What send() did: sent, or refused by a limit (nothing sent, nothing stored).
 struct OtpSendResult {
@@ -65,9 +75,11 @@ class OtpService {
   // the database or the SMS provider fails (the send is then still counted).
   StatusOr<OtpSendResult> send(const std::string& phone, const std::string& client);
 
-  // The customer id the code signs in. kInvalidArgument naming "phone" or "code" for
-  // malformed input; kUnauthenticated for every refused code, with one message.
-  StatusOr<std::string> verify(const std::string& phone, const std::string& code);
+  // The customer id the code signs in, or the limit that refused the check.
+  // kInvalidArgument naming "phone" or "code" for malformed input; kUnauthenticated for
+  // every refused code, with one message.
+  StatusOr<OtpVerifyResult> verify(const std::string& phone, const std::string& code,
+                                   const std::string& client);
 
   // Counts a refused request (bad body or field) under cloud_auth_bad_requests_total.
   void count_bad_request(const std::string& field);

@@ -65,9 +65,11 @@ class SqliteAccountStore final : public AccountStore {
                                      std::int64_t now_ms) override {
     std::lock_guard lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
-    std::int64_t longest = 0;
-    for (const SendLimit& l : limits) longest = std::max(longest, l.window_ms);
-    SHOPEASY_RETURN_IF_ERROR(db_.run("DELETE FROM otp_sends WHERE at_ms <= ?", now_ms - longest));
+    for (const SendLimit& l : limits) {
+      if (l.window_ms > kMaxLimitWindowMs) return invalid_argument("window too long", l.kind);
+    }
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("DELETE FROM otp_sends WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs));
     for (const SendLimit& l : limits) {
       SHOPEASY_ASSIGN_OR_RETURN(
           std::optional<std::int64_t> count,

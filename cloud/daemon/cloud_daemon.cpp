@@ -184,6 +184,9 @@ config::Schema cloud_schema() {
                    "hour (SMS pumping walks adjacent numbers)"));
   s.add(int_option("accounts.otp.global_per_day", 10000, 1, 100000000,
                    "Sign-in codes sent in 24 hours across all numbers (the SMS budget)"));
+  s.add(int_option("accounts.otp.verify_per_client_15m", 30, 1, 100000,
+                   "Sign-in code checks one client address may make within 15 minutes, "
+                   "whatever the numbers"));
   s.add(int_option("storage.postgres_pool", 8, 1, 128, "PostgreSQL connections per instance"));
   s.add(int_option("stores.online_window_s", 30, 5, 3600,
                    "A store heard from within this many seconds counts as online"));
@@ -536,6 +539,7 @@ Status CloudDaemon::setup_accounts(const std::string& state_dir) {
   o.per_client_day = config_.get_int("accounts.otp.per_client_day");
   o.per_prefix_hour = config_.get_int("accounts.otp.per_prefix_hour");
   o.global_per_day = config_.get_int("accounts.otp.global_per_day");
+  o.verify_per_client_15m = config_.get_int("accounts.otp.verify_per_client_15m");
   sms_ = std::make_unique<accounts::SandboxSmsProvider>(*account_store_, clock_);
   auto otp = accounts::OtpService::create(std::move(o), *account_store_, *sms_, clock_,
                                           logger_.child("otp"), metrics_);

@@ -357,9 +357,28 @@ TEST_F(AccountsTest, SandboxSmsIsRefusedInProductionAndAWorldReadableKeyAtStart)
       << again.status().to_string();
 }
 
+TEST_F(AccountsTest, TooManyChecksFromOneAddressIs429) {
+  start_cloud({"--accounts.otp.verify_per_client_15m=3"});
+  const std::string phone = "+919876500001";
+  ASSERT_EQ(ask_code(phone).status, 202);
+  const std::string code = code_for(phone);
+  const std::string wrong = code == "000000" ? "000001" : "000000";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(
+        call("POST", "/api/auth/verify", json{{"phone", phone}, {"code", wrong}}.dump()).status,
+        401);
+  }
+  const HttpReply limited =
+      call("POST", "/api/auth/verify", json{{"phone", phone}, {"code", code}}.dump());
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(error_field(limited), "code");
+  EXPECT_TRUE(limited.headers.count("retry-after"));
+}
+
 TEST_F(AccountsTest, SignInLatency) {
   start_cloud({"--accounts.otp.per_client_15m=1000", "--accounts.otp.per_client_day=1000",
-               "--accounts.otp.per_prefix_hour=1000", "--http.rate_limit_per_s=1000"});
+               "--accounts.otp.verify_per_client_15m=1000", "--accounts.otp.per_prefix_hour=1000",
+               "--http.rate_limit_per_s=1000"});
   std::vector<double> send_ms, verify_ms;
   for (int i = 0; i < 60; ++i) {
     const std::string phone = "+9198" + std::to_string(10000000 + i * 7919);
