@@ -1,7 +1,7 @@
 // Where sign-in codes go. SmsProvider is what OtpService calls; SandboxSmsProvider
 // keeps the messages in the accounts database instead of sending them, for the demo and
-// the tests, which read them back through GET /v1/sandbox/sms (admins only). A provider
-// that posts to a real SMS gateway's HTTP API is not written yet.
+// the tests, which read them back through GET /v1/sandbox/sms (admins only);
+// HttpSmsProvider (http_sms_provider.hpp) posts them to a gateway's HTTP API.
 #pragma once
 
 #include <string>

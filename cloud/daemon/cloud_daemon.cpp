@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "cloud/accounts/account_routes.hpp"
+#include "cloud/accounts/http_sms_provider.hpp"
 #include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
@@ -114,6 +115,15 @@ Status validate_cloud_config(const config::Config& config) {
         "cannot run with deployment.production",
         "accounts.sms_provider");
   }
+  if (config.get_string("accounts.sms_provider") == "http") {
+    if (config.get_string("accounts.sms.http_url").empty()) {
+      return invalid_argument("required with accounts.sms_provider=http", "accounts.sms.http_url");
+    }
+    if (config.get_string("accounts.sms.http_token").empty()) {
+      return invalid_argument("required with accounts.sms_provider=http",
+                              "accounts.sms.http_token");
+    }
+  }
   if (production && config.get_string("storage.backend") == "postgres" &&
       !postgres_link_is_safe(config.get_string("storage.postgres_dsn"))) {
     return invalid_argument(
@@ -149,11 +159,25 @@ config::Schema cloud_schema() {
   s.add(jwt_keys);
   s.add(int_option("auth.jwt.leeway_s", 60, 0, 600,
                    "Clock skew tolerated on JWT exp, nbf and iat, in seconds"));
-  s.add(choice_option("accounts.sms_provider", "none", {"none", "sandbox"},
+  s.add(choice_option("accounts.sms_provider", "none", {"none", "sandbox", "http"},
                       "Customer phone sign-in (POST /api/auth/otp and /api/auth/verify): none "
-                      "(off; customers need JWTs from auth.jwt.keys) or sandbox (codes are "
-                      "kept for admins at GET /v1/sandbox/sms instead of sent: demos and "
-                      "tests only, refused with deployment.production)"));
+                      "(off; customers need JWTs from auth.jwt.keys), sandbox (codes are kept "
+                      "for admins at GET /v1/sandbox/sms instead of sent: demos and tests "
+                      "only, refused with deployment.production) or http (posted to "
+                      "accounts.sms.http_url)"));
+  s.add(string_option("accounts.sms.http_url", "",
+                      "With accounts.sms_provider=http: the SMS gateway's URL, which gets POST "
+                      "{\"to\",\"text\"} as JSON with the token as Bearer; https unless the "
+                      "host is a loopback address"));
+  Option sms_token = string_option("accounts.sms.http_token", "",
+                                   "With accounts.sms_provider=http: the gateway's API token");
+  sms_token.secret = true;
+  s.add(sms_token);
+  s.add(int_option("accounts.sms.http_timeout_ms", 5000, 500, 60000,
+                   "Timeout of one call to the SMS gateway; a timeout answers 503 (retry)"));
+  s.add(string_option("accounts.sms.http_ca_file", "",
+                      "Trust only this CA for the SMS gateway's certificate (empty: the "
+                      "system's trust store)"));
   s.add(string_option("accounts.allowed_country_codes", "+91",
                       "Comma-separated country calling codes whose numbers may sign in "
                       "(\"+91,+44\")"));
@@ -540,14 +564,29 @@ Status CloudDaemon::setup_accounts(const std::string& state_dir) {
   o.per_prefix_hour = config_.get_int("accounts.otp.per_prefix_hour");
   o.global_per_day = config_.get_int("accounts.otp.global_per_day");
   o.verify_per_client_15m = config_.get_int("accounts.otp.verify_per_client_15m");
-  sms_ = std::make_unique<accounts::SandboxSmsProvider>(*account_store_, clock_);
+  if (provider == "http") {
+    auto http_sms = accounts::HttpSmsProvider::create(accounts::HttpSmsOptions{
+        .url = config_.get_string("accounts.sms.http_url"),
+        .token = config_.get_string("accounts.sms.http_token"),
+        .timeout = std::chrono::milliseconds(config_.get_int("accounts.sms.http_timeout_ms")),
+        .ca_file = config_.get_string("accounts.sms.http_ca_file")});
+    if (!http_sms.ok()) {
+      const Status& st = http_sms.status();
+      return Status(st.code(), st.message(), "accounts.sms.http_" + st.field());
+    }
+    sms_ = std::move(*http_sms);
+  } else {
+    sms_ = std::make_unique<accounts::SandboxSmsProvider>(*account_store_, clock_);
+  }
   auto otp = accounts::OtpService::create(std::move(o), *account_store_, *sms_, clock_,
                                           logger_.child("otp"), metrics_);
   if (!otp.ok()) return otp.status().with_field_prefix("accounts");
   otp_ = std::move(*otp);
-  logger_.warn("sandbox_sms", {{"effect",
-                                "sign-in codes are kept for admins (GET /v1/sandbox/sms), not "
-                                "sent; never use with real customers"}});
+  if (provider == "sandbox") {
+    logger_.warn("sandbox_sms", {{"effect",
+                                  "sign-in codes are kept for admins (GET /v1/sandbox/sms), not "
+                                  "sent; never use with real customers"}});
+  }
   return Status::ok();
 }
 

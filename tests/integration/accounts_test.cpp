@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <regex>
 #include <set>
 
@@ -16,6 +18,8 @@
 
 #include "common/clock/clock.hpp"
 #include "common/geohash/geohash.hpp"
+#include "common/http/server.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/security/jwt.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
@@ -373,6 +377,53 @@ TEST_F(AccountsTest, TooManyChecksFromOneAddressIs429) {
   EXPECT_EQ(limited.status, 429) << limited.body;
   EXPECT_EQ(error_field(limited), "code");
   EXPECT_TRUE(limited.headers.count("retry-after"));
+}
+
+// The http provider posts the code to a gateway (a local server here); a gateway that
+// fails answers the customer 503.
+TEST_F(AccountsTest, HttpProviderPostsCodesToTheGateway) {
+  metrics::Registry gateway_metrics;
+  http::HttpServer gateway(http::ServerOptions{}, nullptr, log::Logger(), gateway_metrics);
+  std::mutex mu;  // guards received, written by the gateway's threads
+  std::vector<json> received;
+  std::atomic<int> answer{202};
+  gateway.route("POST", "/send", http::Access::public_route(), [&](const http::Request& r) {
+    if (r.header("Authorization") != "Bearer sms-gateway-token-0123") {
+      return http::Response::json(401, {{"error", "token"}});
+    }
+    std::lock_guard lock(mu);
+    received.push_back(json::parse(r.body));
+    return http::Response::json(answer.load(), {{"id", "m"}});
+  });
+  auto port = gateway.start();
+  ASSERT_TRUE(port.ok());
+  auto cloud =
+      start_daemon("shopeasy-cloud",
+                   {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+                    "--auth.tokens=" + admin_tokens_json(), "--accounts.sms_provider=http",
+                    "--accounts.sms.http_url=http://127.0.0.1:" + std::to_string(*port) + "/send"},
+                   {{"SHOPEASY_CLOUD_ACCOUNTS_SMS_HTTP_TOKEN", "sms-gateway-token-0123"}});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  cloud_.emplace(std::move(*cloud));
+  const std::string phone = "+919876511111";
+  ASSERT_EQ(ask_code(phone).status, 202);
+  std::string text;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(received.size(), 1u);
+    EXPECT_EQ(received[0]["to"], phone);
+    text = received[0]["text"];
+  }
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("code is ([0-9]{6})")));
+  EXPECT_EQ(
+      call("POST", "/api/auth/verify", json{{"phone", phone}, {"code", m[1].str()}}.dump()).status,
+      200);
+  // No sandbox outbox with a real provider.
+  EXPECT_EQ(call("GET", "/v1/sandbox/sms?phone=%2B919876511111", "", kAdminToken).status, 404);
+  answer = 500;
+  EXPECT_EQ(ask_code(phone).status, 503);
+  gateway.stop();
 }
 
 TEST_F(AccountsTest, SignInLatency) {
