@@ -109,6 +109,11 @@ class AccountStore {
   // Revokes the family of the token (sign-out); false if the token is unknown.
   virtual StatusOr<bool> revoke_family(const std::string& token_hash) = 0;
 
+  // Deletes what can no longer matter at now_ms: expired codes and refresh tokens (an
+  // expired token is refused as unknown afterwards), sends and sandbox messages older
+  // than kMaxLimitWindowMs. Returns the rows deleted.
+  virtual StatusOr<std::int64_t> purge(std::int64_t now_ms) = 0;
+
   virtual Status add_sandbox_sms(const SandboxSms& sms) = 0;
   // The newest `limit` messages to `phone`, newest first.
   virtual StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,

@@ -32,6 +32,17 @@ using namespace std::chrono_literals;
 
 const std::string kSecret(32, 's');
 
+// The value of a StatusOr, failing the test (and answering T{}) on an error.
+template <typename T>
+T value_or_die(StatusOr<T> r, const char* what) {
+  if (!r.ok()) {
+    ADD_FAILURE() << what << ": " << r.status().to_string();
+    return T{};
+  }
+  return std::move(*r);
+}
+#define VALUE_OR_DIE(expr) value_or_die((expr), #expr)
+
 class AccountsTest : public ::testing::TestWithParam<std::string> {
  protected:
   static std::optional<PostgresServer>& server() {
@@ -325,6 +336,27 @@ TEST_P(AccountsTest, ServiceRefusesWeakOptions) {
                 .status()
                 .field(),
             "allowed_country_codes");
+}
+
+TEST_P(AccountsTest, PurgeDropsOnlyWhatCanNoLongerMatter) {
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  ASSERT_TRUE(send("+919844444444").sent);
+  ASSERT_OK(store_->add_refresh(std::string(64, 'a'), "f1", "c_1", now, now + 60'000));
+  ASSERT_OK(store_->add_refresh(std::string(64, 'b'), "f1", "c_1", now, now + 86'400'000));
+  // Nothing has expired yet.
+  EXPECT_EQ(store_->purge(now).value_or(-1), 0);
+  clock_.advance(6min);  // the code and the first refresh token have expired
+  const std::int64_t later = to_unix_ms(clock_.wall_now());
+  EXPECT_EQ(store_->purge(later).value_or(-1), 2);
+  EXPECT_EQ(VALUE_OR_DIE(store_->rotate_refresh(std::string(64, 'a'), std::string(64, 'c'), later,
+                                                later + 1000))
+                .outcome,
+            RotateOutcome::kUnknown);
+  EXPECT_EQ(messages_to("+919844444444"), 1u);
+  // A day on, the sends and sandbox messages go too; the number may be sent codes again.
+  clock_.advance(24h);
+  EXPECT_GT(store_->purge(to_unix_ms(clock_.wall_now())).value_or(-1), 0);
+  EXPECT_EQ(messages_to("+919844444444"), 0u);
 }
 
 class TokensTest : public AccountsTest {

@@ -292,6 +292,22 @@ class PostgresAccountStore final : public AccountStore {
     return std::string(PQcmdTuples(r.get())) != "0";
   }
 
+  StatusOr<std::int64_t> purge(std::int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    std::int64_t deleted = 0;
+    const std::pair<const char*, std::int64_t> steps[] = {
+        {"DELETE FROM otp_codes WHERE expires_ms <= $1", now_ms},
+        {"DELETE FROM refresh_tokens WHERE expires_ms <= $1", now_ms},
+        {"DELETE FROM otp_sends WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs},
+        {"DELETE FROM sandbox_sms WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs}};
+    for (const auto& [sql, bound] : steps) {
+      SHOPEASY_ASSIGN_OR_RETURN(Result r, exec(sql, {std::to_string(bound)}));
+      deleted += std::stoll(PQcmdTuples(r.get()));
+    }
+    return deleted;
+  }
+
   Status add_sandbox_sms(const SandboxSms& sms) override {
     std::lock_guard lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());

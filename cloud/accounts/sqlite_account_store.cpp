@@ -238,6 +238,23 @@ class SqliteAccountStore final : public AccountStore {
     return db_.changes() > 0;
   }
 
+  StatusOr<std::int64_t> purge(std::int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
+    std::int64_t deleted = 0;
+    const std::pair<const char*, std::int64_t> steps[] = {
+        {"DELETE FROM otp_codes WHERE expires_ms <= ?", now_ms},
+        {"DELETE FROM refresh_tokens WHERE expires_ms <= ?", now_ms},
+        {"DELETE FROM otp_sends WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs},
+        {"DELETE FROM sandbox_sms WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs}};
+    for (const auto& [sql, bound] : steps) {
+      SHOPEASY_RETURN_IF_ERROR(db_.run(sql, bound));
+      deleted += db_.changes();
+    }
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return deleted;
+  }
+
   Status add_sandbox_sms(const SandboxSms& sms) override {
     std::lock_guard lock(mu_);
     return db_.run("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES (?, ?, ?)", sms.phone,

@@ -665,6 +665,14 @@ void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores)
 
 void CloudDaemon::tick() {
   if (orders_) orders_->tick();
+  // Expired sign-in codes, refresh tokens, old send counts and sandbox messages, once a
+  // minute; a failure is retried next time.
+  if (account_store_ && clock_.mono_now() - last_accounts_purge_ >= std::chrono::minutes(1)) {
+    last_accounts_purge_ = clock_.mono_now();
+    StatusOr<std::int64_t> purged = account_store_->purge(to_unix_ms(clock_.wall_now()));
+    if (!purged.ok())
+      logger_.warn("accounts_purge_failed", {{"error", purged.status().to_string()}});
+  }
 }
 
 void CloudDaemon::check_lagging(const std::vector<storage::StoreRecord>& stores) {
