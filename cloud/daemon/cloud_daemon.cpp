@@ -6,6 +6,9 @@
 #include <string_view>
 #include <variant>
 
+#include "cloud/accounts/account_routes.hpp"
+#include "cloud/accounts/http_sms_provider.hpp"
+#include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
 #include "common/apidoc/api_doc.hpp"
@@ -107,6 +110,21 @@ Status validate_cloud_config(const config::Config& config) {
       }
     }
   }
+  if (production && config.get_string("accounts.sms_provider") == "sandbox") {
+    return invalid_argument(
+        "the sandbox SMS provider shows sign-in codes to admins instead of sending them; it "
+        "cannot run with deployment.production",
+        "accounts.sms_provider");
+  }
+  if (config.get_string("accounts.sms_provider") == "http") {
+    if (config.get_string("accounts.sms.http_url").empty()) {
+      return invalid_argument("required with accounts.sms_provider=http", "accounts.sms.http_url");
+    }
+    if (config.get_string("accounts.sms.http_token").empty()) {
+      return invalid_argument("required with accounts.sms_provider=http",
+                              "accounts.sms.http_token");
+    }
+  }
   if (production && config.get_string("storage.backend") == "postgres" &&
       !postgres_link_is_safe(config.get_string("storage.postgres_dsn"))) {
     return invalid_argument(
@@ -142,6 +160,58 @@ config::Schema cloud_schema() {
   s.add(jwt_keys);
   s.add(int_option("auth.jwt.leeway_s", 60, 0, 600,
                    "Clock skew tolerated on JWT exp, nbf and iat, in seconds"));
+  s.add(choice_option("accounts.sms_provider", "none", {"none", "sandbox", "http"},
+                      "Customer phone sign-in (POST /api/auth/otp and /api/auth/verify): none "
+                      "(off; customers need JWTs from auth.jwt.keys), sandbox (codes are kept "
+                      "for admins at GET /v1/sandbox/sms instead of sent: demos and tests "
+                      "only, refused with deployment.production) or http (posted to "
+                      "accounts.sms.http_url)"));
+  s.add(string_option("accounts.sms.http_url", "",
+                      "With accounts.sms_provider=http: the SMS gateway's URL, which gets POST "
+                      "{\"to\",\"text\"} as JSON with the token as Bearer; https unless the "
+                      "host is a loopback address"));
+  Option sms_token = string_option("accounts.sms.http_token", "",
+                                   "With accounts.sms_provider=http: the gateway's API token");
+  sms_token.secret = true;
+  s.add(sms_token);
+  s.add(int_option("accounts.sms.http_timeout_ms", 5000, 500, 60000,
+                   "Timeout of one call to the SMS gateway; a timeout answers 503 (retry)"));
+  s.add(string_option("accounts.sms.http_ca_file", "",
+                      "Trust only this CA for the SMS gateway's certificate (empty: the "
+                      "system's trust store)"));
+  s.add(string_option("accounts.allowed_country_codes", "+91",
+                      "Comma-separated country calling codes whose numbers may sign in "
+                      "(\"+91,+44\")"));
+  s.add(string_option("accounts.signing_key_file", "",
+                      "PEM P-256 private key signing the customer tokens the cloud issues, "
+                      "created (mode 0600) when missing; empty: customer-jwt-key.pem in "
+                      "state_dir. Instances sharing one database must share this file"));
+  Option otp_secret = string_option(
+      "accounts.otp_secret", "",
+      "Secret keying the stored hashes of sign-in codes (at least 32 bytes); empty: derived "
+      "from the signing key");
+  otp_secret.secret = true;
+  s.add(otp_secret);
+  s.add(int_option("accounts.access_token_ttl_s", 900, 60, 3600,
+                   "Lifetime of the customer access tokens the cloud issues"));
+  s.add(int_option("accounts.refresh_token_ttl_s", 2592000, 3600, 31536000,
+                   "Lifetime of a refresh token (each use replaces it)"));
+  s.add(int_option("accounts.otp.per_phone_15m", 3, 1, 100,
+                   "Sign-in codes one number may be sent within 15 minutes"));
+  s.add(int_option("accounts.otp.per_phone_day", 10, 1, 1000,
+                   "Sign-in codes one number may be sent within 24 hours"));
+  s.add(int_option("accounts.otp.per_client_15m", 10, 1, 100000,
+                   "Sign-in codes one client address may request within 15 minutes"));
+  s.add(int_option("accounts.otp.per_client_day", 50, 1, 1000000,
+                   "Sign-in codes one client address may request within 24 hours"));
+  s.add(int_option("accounts.otp.per_prefix_hour", 20, 1, 1000000,
+                   "Sign-in codes numbers sharing their first 8 digits may be sent within an "
+                   "hour (SMS pumping walks adjacent numbers)"));
+  s.add(int_option("accounts.otp.global_per_day", 10000, 1, 100000000,
+                   "Sign-in codes sent in 24 hours across all numbers (the SMS budget)"));
+  s.add(int_option("accounts.otp.verify_per_client_15m", 30, 1, 100000,
+                   "Sign-in code checks one client address may make within 15 minutes, "
+                   "whatever the numbers"));
   s.add(int_option("storage.postgres_pool", 8, 1, 128, "PostgreSQL connections per instance"));
   s.add(int_option("stores.online_window_s", 30, 5, 3600,
                    "A store heard from within this many seconds counts as online"));
@@ -251,6 +321,7 @@ Status CloudDaemon::start() {
   }
   SHOPEASY_RETURN_IF_ERROR(store_->migrate());
   auth_ = std::make_unique<api::CloudAuthenticator>(std::move(*tokens), *store_);
+  SHOPEASY_RETURN_IF_ERROR(setup_accounts(state_dir));
   SHOPEASY_RETURN_IF_ERROR(setup_customer_jwt());
   security::UserStoreOptions audit_options;
   audit_options.path = state_dir + "/audit.db";
@@ -449,10 +520,97 @@ Status CloudDaemon::start_payments(int http_port) {
   return Status::ok();
 }
 
+// The issuer of the tokens the cloud signs: auth.jwt.issuer, or the program's name.
+std::string CloudDaemon::own_issuer() const {
+  const std::string configured = config_.get_string("auth.jwt.issuer");
+  return configured.empty() ? std::string(kProgram.name) : configured;
+}
+
+Status CloudDaemon::setup_accounts(const std::string& state_dir) {
+  const std::string provider = config_.get_string("accounts.sms_provider");
+  if (provider == "none") return Status::ok();
+  if (config_.get_string("storage.backend") == "postgres") {
+    auto pg = accounts::open_postgres_account_store(config_.get_string("storage.postgres_dsn"));
+    if (!pg.ok()) return pg.status();
+    account_store_ = std::move(*pg);
+  } else {
+    // A file of its own: its schema versions are counted apart from cloud.db's.
+    auto lite = accounts::open_sqlite_account_store(state_dir + "/accounts.db");
+    if (!lite.ok()) return lite.status();
+    account_store_ = std::move(*lite);
+  }
+  SHOPEASY_RETURN_IF_ERROR(account_store_->migrate());
+  std::string key_file = config_.get_string("accounts.signing_key_file");
+  if (key_file.empty()) key_file = state_dir + "/customer-jwt-key.pem";
+  auto tokens = accounts::TokenService::open(
+      accounts::TokenOptions{.key_file = key_file,
+                             .issuer = own_issuer(),
+                             .audience = config_.get_string("auth.jwt.audience"),
+                             .access_ttl_s = config_.get_int("accounts.access_token_ttl_s"),
+                             .refresh_ttl_s = config_.get_int("accounts.refresh_token_ttl_s")},
+      *account_store_, clock_, logger_.child("tokens"), metrics_);
+  if (!tokens.ok()) {
+    const Status& st = tokens.status();
+    return Status(st.code(), st.message(), "accounts.signing_key_file");
+  }
+  tokens_ = std::move(*tokens);
+  accounts::OtpOptions o;
+  o.allowed_country_codes.clear();
+  const std::string codes = config_.get_string("accounts.allowed_country_codes");
+  for (std::size_t start = 0; start <= codes.size();) {
+    std::size_t end = codes.find(',', start);
+    if (end == std::string::npos) end = codes.size();
+    std::string cc = codes.substr(start, end - start);
+    while (!cc.empty() && cc.front() == ' ') cc.erase(0, 1);
+    while (!cc.empty() && cc.back() == ' ') cc.pop_back();
+    if (!cc.empty() && cc.front() == '+') cc.erase(0, 1);
+    if (!cc.empty()) o.allowed_country_codes.push_back(cc);
+    start = end + 1;
+  }
+  o.secret = config_.get_string("accounts.otp_secret");
+  if (o.secret.empty()) {
+    // Derived from the signing key, so instances sharing the key share the secret.
+    std::ifstream in(key_file, std::ios::binary);
+    const std::string pem((std::istreambuf_iterator<char>(in)), {});
+    o.secret = accounts::token_hash("otp-code-hmac\n" + pem);
+  }
+  o.per_phone_15m = config_.get_int("accounts.otp.per_phone_15m");
+  o.per_phone_day = config_.get_int("accounts.otp.per_phone_day");
+  o.per_client_15m = config_.get_int("accounts.otp.per_client_15m");
+  o.per_client_day = config_.get_int("accounts.otp.per_client_day");
+  o.per_prefix_hour = config_.get_int("accounts.otp.per_prefix_hour");
+  o.global_per_day = config_.get_int("accounts.otp.global_per_day");
+  o.verify_per_client_15m = config_.get_int("accounts.otp.verify_per_client_15m");
+  if (provider == "http") {
+    auto http_sms = accounts::HttpSmsProvider::create(accounts::HttpSmsOptions{
+        .url = config_.get_string("accounts.sms.http_url"),
+        .token = config_.get_string("accounts.sms.http_token"),
+        .timeout = std::chrono::milliseconds(config_.get_int("accounts.sms.http_timeout_ms")),
+        .ca_file = config_.get_string("accounts.sms.http_ca_file")});
+    if (!http_sms.ok()) {
+      const Status& st = http_sms.status();
+      return Status(st.code(), st.message(), "accounts.sms.http_" + st.field());
+    }
+    sms_ = std::move(*http_sms);
+  } else {
+    sms_ = std::make_unique<accounts::SandboxSmsProvider>(*account_store_, clock_);
+  }
+  auto otp = accounts::OtpService::create(std::move(o), *account_store_, *sms_, clock_,
+                                          logger_.child("otp"), metrics_);
+  if (!otp.ok()) return otp.status().with_field_prefix("accounts");
+  otp_ = std::move(*otp);
+  if (provider == "sandbox") {
+    logger_.warn("sandbox_sms", {{"effect",
+                                  "sign-in codes are kept for admins (GET /v1/sandbox/sms), not "
+                                  "sent; never use with real customers"}});
+  }
+  return Status::ok();
+}
+
 Status CloudDaemon::setup_customer_jwt() {
   const nlohmann::json& keys = config_.get_json("auth.jwt.keys");
   if (!keys.is_array()) return invalid_argument("must be an array", "auth.jwt.keys");
-  if (keys.empty()) return Status::ok();
+  if (keys.empty() && !tokens_) return Status::ok();
   std::vector<security::JwtKey> parsed;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const std::string field = "auth.jwt.keys[" + std::to_string(i) + "]";
@@ -481,8 +639,10 @@ Status CloudDaemon::setup_customer_jwt() {
     key.kid = k.value("kid", "");
     parsed.push_back(std::move(key));
   }
+  // The cloud's own key verifies the tokens it issues, beside any external issuer's.
+  if (tokens_) parsed.push_back(tokens_->public_key());
   security::JwtVerifierOptions o;
-  o.issuer = config_.get_string("auth.jwt.issuer");
+  o.issuer = tokens_ ? own_issuer() : config_.get_string("auth.jwt.issuer");
   o.audience = config_.get_string("auth.jwt.audience");
   o.leeway = std::chrono::seconds(config_.get_int("auth.jwt.leeway_s"));
   auto verifier = security::JwtVerifier::create(o, parsed, clock_);
@@ -522,6 +682,14 @@ void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores)
 
 void CloudDaemon::tick() {
   if (orders_) orders_->tick();
+  // Expired sign-in codes, refresh tokens, old send counts and sandbox messages, once a
+  // minute; a failure is retried next time.
+  if (account_store_ && clock_.mono_now() - last_accounts_purge_ >= std::chrono::minutes(1)) {
+    last_accounts_purge_ = clock_.mono_now();
+    StatusOr<std::int64_t> purged = account_store_->purge(to_unix_ms(clock_.wall_now()));
+    if (!purged.ok())
+      logger_.warn("accounts_purge_failed", {{"error", purged.status().to_string()}});
+  }
 }
 
 void CloudDaemon::check_lagging(const std::vector<storage::StoreRecord>& stores) {
@@ -567,6 +735,12 @@ void CloudDaemon::register_routes() {
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
                              order_events_.get());
   webui::register_ops_page(*http_);
+  // Any customer's own orders, whoever issued their token.
+  accounts::register_my_orders_route(*http_, *store_);
+  if (otp_) {
+    accounts::register_account_routes(*http_, *otp_, *tokens_, *account_store_,
+                                      config_.get_string("accounts.sms_provider") == "sandbox");
+  }
   apidoc::register_openapi_route(*http_, "cloud.openapi.json");
 }
 

@@ -6,6 +6,10 @@
 #include <optional>
 #include <set>
 
+#include "cloud/accounts/account_store.hpp"
+#include "cloud/accounts/otp_service.hpp"
+#include "cloud/accounts/sms.hpp"
+#include "cloud/accounts/token_service.hpp"
 #include "cloud/api/cloud_routes.hpp"
 #include "cloud/api/order_event_hub.hpp"
 #include "cloud/api/store_auth.hpp"
@@ -52,6 +56,10 @@ class CloudDaemon final : public service::Daemon {
   void register_routes();
   // Customer JWT verification from auth.jwt.*, when keys are configured.
   Status setup_customer_jwt();
+  // The customer sign-in services when accounts.sms_provider is set; before the JWT
+  // verifier, which takes the signing key's public half.
+  Status setup_accounts(const std::string& state_dir);
+  std::string own_issuer() const;
   // JWTs first (when configured), then tokens and store credentials.
   const http::Authenticator* authenticator() const;
   nlohmann::json health() const;
@@ -62,6 +70,12 @@ class CloudDaemon final : public service::Daemon {
   metrics::Registry metrics_;
   std::unique_ptr<storage::CloudStore> store_;
   std::unique_ptr<api::CloudAuthenticator> auth_;
+  // Customer sign-in (null while accounts.sms_provider is none).
+  std::unique_ptr<accounts::AccountStore> account_store_;
+  std::unique_ptr<accounts::SmsProvider> sms_;
+  std::unique_ptr<accounts::OtpService> otp_;
+  std::unique_ptr<accounts::TokenService> tokens_;
+  MonoTime last_accounts_purge_{};  // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
   // The audit log of admin actions (a local file per instance).

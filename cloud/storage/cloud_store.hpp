@@ -408,6 +408,13 @@ class CloudStore {
   virtual StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) = 0;
   // kNotFound for an unknown order.
   virtual StatusOr<OrderRecord> get_order(const std::string& order_id) = 0;
+  // A customer's orders, newest first (created_at_ms, then order id, both descending),
+  // at most `limit`, starting after the order (before_created_at_ms, before_order_id) of
+  // the previous page; INT64_MAX and "" for the first page.
+  virtual StatusOr<std::vector<OrderRecord>> customer_orders(const std::string& customer_id,
+                                                             std::int64_t before_created_at_ms,
+                                                             const std::string& before_order_id,
+                                                             std::int64_t limit) = 0;
   // Records the payment intent of an order (kNotFound for an unknown order).
   virtual Status set_payment_intent(const std::string& order_id, const std::string& intent_id) = 0;
   // Applies one cloud-side action; returns the order after it. kNotFound for an unknown

@@ -1025,6 +1025,35 @@ NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::str
                   .request_hash = "h"};
 }
 
+TEST_P(CloudStoreTest, CustomerOrdersPageNewestFirst) {
+  register_store("s1");
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  // Five of alice's orders, two of them created in the same millisecond, and one of bob's.
+  for (int i = 0; i < 5; ++i) {
+    NewOrder o = new_order("o-" + std::to_string(i), 1, {"s1"});
+    o.order.created_at_ms = kNow + (i < 2 ? 0 : i);
+    ASSERT_TRUE(VALUE(store_->place_order(o, kNow)).placed);
+  }
+  NewOrder bobs = new_order("o-bob", 1, {"s1"});
+  bobs.order.customer_id = "bob";
+  ASSERT_TRUE(VALUE(store_->place_order(bobs, kNow)).placed);
+
+  std::vector<std::string> seen;
+  std::int64_t before_ms = INT64_MAX;
+  std::string before_id;
+  for (;;) {
+    const std::vector<OrderRecord> page =
+        VALUE(store_->customer_orders("alice", before_ms, before_id, 2));
+    for (const OrderRecord& r : page) seen.push_back(r.order.order_id);
+    if (page.size() < 2) break;
+    before_ms = page.back().order.created_at_ms;
+    before_id = page.back().order.order_id;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"o-4", "o-3", "o-2", "o-1", "o-0"}));
+  EXPECT_EQ(VALUE(store_->customer_orders("bob", INT64_MAX, "", 10)).size(), 1u);
+  EXPECT_TRUE(VALUE(store_->customer_orders("carol", INT64_MAX, "", 10)).empty());
+}
+
 TEST_P(CloudStoreTest, HoldsNeverOversellAcrossInstancesAndThreads) {
   register_store("s1");
   apply("s1", {stock_change(1, "SKU-1", 25, 5)});  // 20 free

@@ -345,6 +345,11 @@ constexpr Sql kChangeCounts{"change_counts",
                             "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
 constexpr Sql kLockOrder{"lock_order", "SELECT doc FROM orders WHERE order_id = $1 FOR UPDATE"};
 constexpr Sql kGetOrder{"get_order", "SELECT doc FROM orders WHERE order_id = $1"};
+constexpr Sql kCustomerOrders{
+    "customer_orders",
+    "SELECT doc FROM orders WHERE customer_id = $1 AND (created_at_ms < $2 OR "
+    "(created_at_ms = $2 AND order_id < $3)) ORDER BY created_at_ms DESC, order_id DESC "
+    "LIMIT $4"};
 constexpr Sql kOrdersAtStore{
     "orders_at_store",
     "SELECT doc FROM orders WHERE order_id = ANY ($1::text[]) AND store_id = $2"};
@@ -1481,6 +1486,28 @@ class PostgresCloudStore final : public CloudStore {
       if (!order.ok()) return order.status();
       if (!order->has_value()) return not_found("unknown order");
       return std::move(**order);
+    });
+  }
+
+  StatusOr<std::vector<OrderRecord>> customer_orders(const std::string& customer_id,
+                                                     std::int64_t before_created_at_ms,
+                                                     const std::string& before_order_id,
+                                                     std::int64_t limit) override {
+    return call([&](Session& s) -> StatusOr<std::vector<OrderRecord>> {
+      StatusOr<Result> result = s.run(kCustomerOrders, Params()
+                                                           .text(customer_id)
+                                                           .int64(before_created_at_ms)
+                                                           .text(before_order_id)
+                                                           .int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<OrderRecord> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        StatusOr<OrderRecord> order = detail::parse_order_doc(rows.text(r, 0));
+        if (!order.ok()) return order.status();
+        out.push_back(std::move(*order));
+      }
+      return out;
     });
   }
 

@@ -844,6 +844,29 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::vector<OrderRecord>> customer_orders(const std::string& customer_id,
+                                                     std::int64_t before_created_at_ms,
+                                                     const std::string& before_order_id,
+                                                     std::int64_t limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<OrderRecord>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<OrderRecord>> {
+        std::vector<OrderRecord> out;
+        db::Query q = db.query(
+            "SELECT doc FROM orders WHERE customer_id = ? AND (created_at_ms < ? OR "
+            "(created_at_ms = ? AND order_id < ?)) ORDER BY created_at_ms DESC, order_id DESC "
+            "LIMIT ?",
+            customer_id, before_created_at_ms, before_created_at_ms, before_order_id, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<OrderRecord> order = detail::parse_order_doc(row->column_text(0));
+          if (!order.ok()) return order.status();
+          out.push_back(std::move(*order));
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
   Status set_payment_intent(const std::string& order_id, const std::string& intent_id) override {
     return detail::guarded([&]() -> Status {
       return write_tx([&](db::Database& db) -> Status {

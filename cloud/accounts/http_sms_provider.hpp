@@ -1,0 +1,43 @@
+// An SmsProvider that posts each message to an SMS gateway's HTTP API:
+// POST <url> with {"to": "+91...", "text": "..."} as JSON and "Authorization: Bearer
+// <token>". Any 2xx is accepted; another status or a transport failure is kUnavailable
+// naming the status only (never the token or the gateway's answer, which may echo the
+// message). Gateways with another request shape need a small adapter in front, or a
+// provider of their own here. Thread-safe: the client is used by one call at a time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cloud/accounts/sms.hpp"
+#include "common/http/client.hpp"
+
+namespace shopeasy::cloud::accounts {
+
+struct HttpSmsOptions {
+  // https://host[:port]/path; http only for a loopback host (tests, a local relay).
+  std::string url{};
+  std::string token{};  // secret
+  std::chrono::milliseconds timeout{5000};
+  std::string ca_file{};  // trust only this CA for the gateway (empty: the system's)
+};
+
+class HttpSmsProvider final : public SmsProvider {
+ public:
+  // kInvalidArgument naming "url" for a malformed or plain-http remote URL.
+  static StatusOr<std::unique_ptr<HttpSmsProvider>> create(HttpSmsOptions options);
+  Status send(const std::string& phone, const std::string& text) override;
+
+ private:
+  HttpSmsProvider(HttpSmsOptions options, std::string base, std::string path)
+      : options_(std::move(options)), base_(std::move(base)), path_(std::move(path)) {}
+  HttpSmsOptions options_;
+  std::string base_;  // scheme://host[:port]
+  std::string path_;
+  std::mutex mu_;  // guards client_: HttpClient is not thread-safe
+  std::unique_ptr<http::HttpClient> client_;
+};
+
+}  // namespace shopeasy::cloud::accounts

@@ -1,0 +1,401 @@
+// AccountStore on PostgreSQL through libpq, in the cloud's database. One connection per
+// instance behind a mutex (sign-ins are rare next to orders), re-established when the
+// server dropped it. Counting and recording a send takes a transaction-scoped advisory
+// lock per counted key, in key order, so instances sharing the database count every
+// send exactly once and never deadlock on each other; a code check is one UPDATE ...
+// RETURNING (the row lock orders concurrent checks), and a refresh rotation locks the
+// token's row (SELECT ... FOR UPDATE), so a token is rotated at most once.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "cloud/accounts/account_store.hpp"
+
+namespace shopeasy::cloud::accounts {
+namespace {
+
+// Serializes migrations across instances (pg_advisory_xact_lock key).
+constexpr const char* kMigrationLock = "7307018830517351233";  // "eSAccMig"-ish, any constant
+
+struct PgMigration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+const PgMigration kMigrations[] = {
+    {1, "accounts_initial", R"sql(
+CREATE TABLE customers (
+  customer_id text COLLATE "C" PRIMARY KEY,
+  phone text COLLATE "C" NOT NULL UNIQUE,
+  created_at_ms bigint NOT NULL
+);
+CREATE TABLE otp_codes (
+  phone text COLLATE "C" PRIMARY KEY,
+  code_id text NOT NULL,
+  code_hash text NOT NULL,
+  expires_ms bigint NOT NULL,
+  attempts bigint NOT NULL
+);
+CREATE TABLE otp_sends (
+  limit_key text COLLATE "C" NOT NULL,
+  at_ms bigint NOT NULL
+);
+CREATE INDEX otp_sends_by_key ON otp_sends (limit_key, at_ms);
+CREATE INDEX otp_sends_by_age ON otp_sends (at_ms);
+CREATE TABLE refresh_tokens (
+  token_hash text COLLATE "C" PRIMARY KEY,
+  family_id text COLLATE "C" NOT NULL,
+  customer_id text COLLATE "C" NOT NULL,
+  created_at_ms bigint NOT NULL,
+  expires_ms bigint NOT NULL,
+  used boolean NOT NULL DEFAULT false,
+  revoked boolean NOT NULL DEFAULT false
+);
+CREATE INDEX refresh_by_family ON refresh_tokens (family_id);
+CREATE TABLE sandbox_sms (
+  id bigserial PRIMARY KEY,
+  phone text COLLATE "C" NOT NULL,
+  body text NOT NULL,
+  at_ms bigint NOT NULL
+);
+CREATE INDEX sandbox_sms_by_phone ON sandbox_sms (phone, id);
+)sql"},
+};
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+class PostgresAccountStore final : public AccountStore {
+ public:
+  explicit PostgresAccountStore(PGconn* conn) : conn_(conn) {}
+  ~PostgresAccountStore() override { PQfinish(conn_); }
+
+  Status migrate() override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("CREATE TABLE IF NOT EXISTS accounts_schema_migrations (version integer PRIMARY "
+             "KEY, name text NOT NULL, applied_at_ms bigint NOT NULL)")
+            .status());
+    for (const PgMigration& m : kMigrations) {
+      Tx tx(*this);
+      SHOPEASY_RETURN_IF_ERROR(tx.begin());
+      SHOPEASY_RETURN_IF_ERROR(
+          exec("SELECT pg_advisory_xact_lock($1::bigint)", {kMigrationLock}).status());
+      SHOPEASY_ASSIGN_OR_RETURN(
+          Result done, exec("SELECT name FROM accounts_schema_migrations WHERE version = $1",
+                            {std::to_string(m.version)}));
+      if (PQntuples(done.get()) > 0) {
+        if (std::string(PQgetvalue(done.get(), 0, 0)) != m.name) {
+          return failed_precondition("accounts migration " + std::to_string(m.version) +
+                                     " is recorded under another name");
+        }
+        continue;  // the destructor rolls back the empty transaction
+      }
+      SHOPEASY_RETURN_IF_ERROR(exec(m.sql).status());
+      SHOPEASY_RETURN_IF_ERROR(
+          exec("INSERT INTO accounts_schema_migrations (version, name, applied_at_ms) VALUES "
+               "($1, $2, (extract(epoch from now()) * 1000)::bigint)",
+               {std::to_string(m.version), m.name})
+              .status());
+      SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    }
+    return Status::ok();
+  }
+
+  StatusOr<SendDecision> record_send(const std::vector<SendLimit>& limits,
+                                     std::int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    Tx tx(*this);
+    SHOPEASY_RETURN_IF_ERROR(tx.begin());
+    std::set<std::string> keys;
+    for (const SendLimit& l : limits) {
+      if (l.window_ms > kMaxLimitWindowMs) return invalid_argument("window too long", l.kind);
+      keys.insert(l.key);
+    }
+    for (const std::string& key : keys) {  // std::set: key order, the same in every instance
+      SHOPEASY_RETURN_IF_ERROR(
+          exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {key}).status());
+    }
+    for (const SendLimit& l : limits) {
+      const std::string since = std::to_string(now_ms - l.window_ms);
+      SHOPEASY_ASSIGN_OR_RETURN(
+          Result count, exec("SELECT count(*) FROM otp_sends WHERE limit_key = $1 AND at_ms > $2",
+                             {l.key, since}));
+      const std::int64_t n = std::stoll(PQgetvalue(count.get(), 0, 0));
+      if (n < l.max) continue;
+      SHOPEASY_ASSIGN_OR_RETURN(
+          Result oldest,
+          exec("SELECT at_ms FROM otp_sends WHERE limit_key = $1 AND at_ms > $2 ORDER BY at_ms "
+               "LIMIT 1 OFFSET $3",
+               {l.key, since, std::to_string(n - l.max)}));
+      const std::int64_t at =
+          PQntuples(oldest.get()) > 0 ? std::stoll(PQgetvalue(oldest.get(), 0, 0)) : now_ms;
+      SendDecision d;
+      d.tripped_kind = l.kind;
+      d.retry_after_ms = std::max<std::int64_t>(1, at + l.window_ms - now_ms);
+      return d;
+    }
+    for (const std::string& key : keys) {
+      SHOPEASY_RETURN_IF_ERROR(exec("INSERT INTO otp_sends (limit_key, at_ms) VALUES ($1, $2)",
+                                    {key, std::to_string(now_ms)})
+                                   .status());
+    }
+    SHOPEASY_RETURN_IF_ERROR(exec("DELETE FROM otp_sends WHERE at_ms <= $1",
+                                  {std::to_string(now_ms - kMaxLimitWindowMs)})
+                                 .status());
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return SendDecision{.allowed = true};
+  }
+
+  Status put_code(const std::string& phone, const StoredCode& code) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    return exec(
+               "INSERT INTO otp_codes (phone, code_id, code_hash, expires_ms, attempts) VALUES "
+               "($1, $2, $3, $4, 0) ON CONFLICT (phone) DO UPDATE SET code_id = "
+               "excluded.code_id, code_hash = excluded.code_hash, expires_ms = "
+               "excluded.expires_ms, attempts = 0",
+               {phone, code.code_id, code.code_hash, std::to_string(code.expires_ms)})
+        .status();
+  }
+
+  StatusOr<std::optional<StoredCode>> take_attempt(const std::string& phone, std::int64_t now_ms,
+                                                   std::int64_t max_attempts) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    const std::string now = std::to_string(now_ms), max = std::to_string(max_attempts);
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("UPDATE otp_codes SET attempts = attempts + 1 WHERE phone = $1 AND "
+                       "expires_ms > $2 AND attempts < $3 RETURNING code_id, code_hash, "
+                       "expires_ms, attempts",
+                       {phone, now, max}));
+    if (PQntuples(r.get()) == 1) {
+      return std::optional<StoredCode>(
+          StoredCode{.code_id = PQgetvalue(r.get(), 0, 0),
+                     .code_hash = PQgetvalue(r.get(), 0, 1),
+                     .expires_ms = std::stoll(PQgetvalue(r.get(), 0, 2)),
+                     .attempts = std::stoll(PQgetvalue(r.get(), 0, 3))});
+    }
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("DELETE FROM otp_codes WHERE phone = $1 AND (expires_ms <= $2 OR attempts >= $3)",
+             {phone, now, max})
+            .status());
+    return std::optional<StoredCode>();
+  }
+
+  StatusOr<bool> consume_code(const std::string& phone, const std::string& code_id) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r,
+        exec("DELETE FROM otp_codes WHERE phone = $1 AND code_id = $2", {phone, code_id}));
+    return std::string(PQcmdTuples(r.get())) == "1";
+  }
+
+  StatusOr<std::string> customer_for_phone(const std::string& phone, const std::string& new_id,
+                                           std::int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_RETURN_IF_ERROR(exec("INSERT INTO customers (customer_id, phone, created_at_ms) "
+                                  "VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING",
+                                  {new_id, phone, std::to_string(now_ms)})
+                                 .status());
+    SHOPEASY_ASSIGN_OR_RETURN(Result r,
+                              exec("SELECT customer_id FROM customers WHERE phone = $1", {phone}));
+    if (PQntuples(r.get()) != 1) return internal_error("customer row missing after insert");
+    return std::string(PQgetvalue(r.get(), 0, 0));
+  }
+
+  StatusOr<std::string> phone_of(const std::string& customer_id) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("SELECT phone FROM customers WHERE customer_id = $1", {customer_id}));
+    if (PQntuples(r.get()) != 1) return not_found("no such customer");
+    return std::string(PQgetvalue(r.get(), 0, 0));
+  }
+
+  Status add_refresh(const std::string& token_hash, const std::string& family_id,
+                     const std::string& customer_id, std::int64_t now_ms,
+                     std::int64_t expires_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    return exec(
+               "INSERT INTO refresh_tokens (token_hash, family_id, customer_id, created_at_ms, "
+               "expires_ms) VALUES ($1, $2, $3, $4, $5)",
+               {token_hash, family_id, customer_id, std::to_string(now_ms),
+                std::to_string(expires_ms)})
+        .status();
+  }
+
+  StatusOr<RotateResult> rotate_refresh(const std::string& token_hash, const std::string& new_hash,
+                                        std::int64_t now_ms, std::int64_t new_expires_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    Tx tx(*this);
+    SHOPEASY_RETURN_IF_ERROR(tx.begin());
+    SHOPEASY_ASSIGN_OR_RETURN(Result row,
+                              exec("SELECT family_id, customer_id, expires_ms, used, revoked FROM "
+                                   "refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+                                   {token_hash}));
+    RotateResult r;
+    if (PQntuples(row.get()) != 1) return r;
+    r.family_id = PQgetvalue(row.get(), 0, 0);
+    r.customer_id = PQgetvalue(row.get(), 0, 1);
+    const std::int64_t expires = std::stoll(PQgetvalue(row.get(), 0, 2));
+    const bool used = PQgetvalue(row.get(), 0, 3)[0] == 't';
+    const bool revoked = PQgetvalue(row.get(), 0, 4)[0] == 't';
+    if (revoked) {
+      r.outcome = RotateOutcome::kRevoked;
+      return r;
+    }
+    if (used) {
+      SHOPEASY_RETURN_IF_ERROR(
+          exec("UPDATE refresh_tokens SET revoked = true WHERE family_id = $1", {r.family_id})
+              .status());
+      SHOPEASY_RETURN_IF_ERROR(tx.commit());
+      r.outcome = RotateOutcome::kReused;
+      return r;
+    }
+    if (expires <= now_ms) {
+      r.outcome = RotateOutcome::kExpired;
+      return r;
+    }
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("UPDATE refresh_tokens SET used = true WHERE token_hash = $1", {token_hash}).status());
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("INSERT INTO refresh_tokens (token_hash, family_id, customer_id, created_at_ms, "
+             "expires_ms) VALUES ($1, $2, $3, $4, $5)",
+             {new_hash, r.family_id, r.customer_id, std::to_string(now_ms),
+              std::to_string(new_expires_ms)})
+            .status());
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    r.outcome = RotateOutcome::kRotated;
+    return r;
+  }
+
+  StatusOr<bool> revoke_family(const std::string& token_hash) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("UPDATE refresh_tokens SET revoked = true WHERE family_id = (SELECT "
+                       "family_id FROM refresh_tokens WHERE token_hash = $1)",
+                       {token_hash}));
+    return std::string(PQcmdTuples(r.get())) != "0";
+  }
+
+  StatusOr<std::int64_t> purge(std::int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    std::int64_t deleted = 0;
+    const std::pair<const char*, std::int64_t> steps[] = {
+        {"DELETE FROM otp_codes WHERE expires_ms <= $1", now_ms},
+        {"DELETE FROM refresh_tokens WHERE expires_ms <= $1", now_ms},
+        {"DELETE FROM otp_sends WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs},
+        {"DELETE FROM sandbox_sms WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs}};
+    for (const auto& [sql, bound] : steps) {
+      SHOPEASY_ASSIGN_OR_RETURN(Result r, exec(sql, {std::to_string(bound)}));
+      deleted += std::stoll(PQcmdTuples(r.get()));
+    }
+    return deleted;
+  }
+
+  Status add_sandbox_sms(const SandboxSms& sms) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    return exec("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES ($1, $2, $3)",
+                {sms.phone, sms.body, std::to_string(sms.at_ms)})
+        .status();
+  }
+
+  StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,
+                                                std::int64_t limit) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("SELECT phone, body, at_ms FROM sandbox_sms WHERE phone = $1 ORDER BY id "
+                       "DESC LIMIT $2",
+                       {phone, std::to_string(limit)}));
+    std::vector<SandboxSms> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1),
+                     std::stoll(PQgetvalue(r.get(), i, 2))});
+    }
+    return out;
+  }
+
+ private:
+  // BEGIN ... COMMIT; rolled back at destruction unless committed.
+  class Tx {
+   public:
+    explicit Tx(PostgresAccountStore& s) : s_(s) {}
+    ~Tx() {
+      if (open_) (void)s_.exec("ROLLBACK");
+    }
+    Status begin() {
+      SHOPEASY_RETURN_IF_ERROR(s_.exec("BEGIN").status());
+      open_ = true;
+      return Status::ok();
+    }
+    Status commit() {
+      open_ = false;
+      return s_.exec("COMMIT").status();
+    }
+
+   private:
+    PostgresAccountStore& s_;
+    bool open_ = false;
+  };
+
+  // Reconnects a connection the server dropped.
+  Status ready() {
+    if (PQstatus(conn_) == CONNECTION_OK) return Status::ok();
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return unavailable(std::string("accounts database: ") + PQerrorMessage(conn_));
+    }
+    return Status::ok();
+  }
+
+  StatusOr<Result> exec(const std::string& sql, const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const std::string& p : params) values.push_back(p.c_str());
+    Result r(params.empty() ? PQexec(conn_, sql.c_str())
+                            : PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()),
+                                           nullptr, values.data(), nullptr, nullptr, 0));
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+    const std::string message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) return unavailable("accounts database: " + message);
+    return internal_error("accounts database: " + message);
+  }
+
+  std::mutex mu_;  // guards conn_: libpq connections are not shared between threads
+  PGconn* conn_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<AccountStore>> open_postgres_account_store(const std::string& dsn) {
+  PGconn* conn = PQconnectdb(dsn.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    // The message may quote parts of the connection string; keep it out of the error.
+    PQfinish(conn);
+    return unavailable("cannot connect to the accounts database");
+  }
+  // Server notices ("already exists, skipping") are not errors; keep them off stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<AccountStore>(std::make_unique<PostgresAccountStore>(conn));
+}
+
+}  // namespace shopeasy::cloud::accounts
