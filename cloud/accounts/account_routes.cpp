@@ -116,9 +116,11 @@ void register_account_routes(http::HttpServer& server, OtpService& otp, TokenSer
                  return Response::json(200, {{"signed_out", true}});
                });
 
-  server.route("GET", "/.well-known/jwks.json", Access::public_route(), [&tokens](const Request&) {
-    return Response::json(200, tokens.jwks()).with_header("Cache-Control", "public, max-age=300");
-  });
+  server.route("GET", R"(/\.well-known/jwks\.json)", Access::public_route(),
+               [&tokens](const Request&) {
+                 return Response::json(200, tokens.jwks())
+                     .with_header("Cache-Control", "public, max-age=300");
+               });
 
   server.route("GET", "/api/me", Access::roles_of({"customer"}), [&store](const Request& r) {
     StatusOr<std::string> phone = store.phone_of(r.principal.subject);

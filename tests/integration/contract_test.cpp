@@ -407,6 +407,52 @@ TEST_F(ContractTest, CloudWithRazorpay) {
       401);
 }
 
+// Phone sign-in (x-registered-when accounts.sms_provider) and search, with real replies.
+TEST_F(ContractTest, CloudWithAccountsAndSearch) {
+  const json doc = load_document("cloud.openapi.json");
+  auto cloud = start_daemon(
+      "shopeasy-cloud",
+      {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(), "--log.level=debug",
+       "--auth.tokens=" + tokens_json({{"alice", "customer", kCustomer}}),
+       "--accounts.sms_provider=sandbox", "--payments.provider=sandbox"});
+  ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+  std::size_t documented = 0;
+  expect_route_sets_match(doc, cloud->process.output(), &documented);
+  std::set<std::string> registered;
+  for (const auto& r : registered_routes(cloud->process.output())) {
+    registered.insert(r.method + " " + r.path);
+  }
+  EXPECT_TRUE(registered.contains("POST /api/auth/otp"));
+  EXPECT_TRUE(registered.contains("GET /v1/sandbox/sms"));
+  Recorder r(cloud->http_port, doc);
+  const std::string phone = "+919812345678";
+  expect_error_shape(doc, r.call("POST", "/api/auth/otp", "/api/auth/otp", "", {{"phone", "12"}}),
+                     400);
+  EXPECT_EQ(r.call("POST", "/api/auth/otp", "/api/auth/otp", "", {{"phone", phone}}).status, 202);
+  EXPECT_EQ(
+      r.call("GET", "/v1/sandbox/sms", "/v1/sandbox/sms?phone=%2B919812345678", kAdminToken).status,
+      200);
+  expect_error_shape(doc,
+                     r.call("POST", "/api/auth/verify", "/api/auth/verify", "",
+                            {{"phone", phone}, {"code", "000000"}}),
+                     401);
+  expect_error_shape(doc,
+                     r.call("POST", "/api/auth/refresh", "/api/auth/refresh", "",
+                            {{"refresh_token", "not-a-token"}}),
+                     400);
+  EXPECT_EQ(r.call("GET", "/.well-known/jwks.json", "/.well-known/jwks.json", "").status, 200);
+  EXPECT_EQ(r.call("GET", "/api/me/orders", "/api/me/orders", kCustomer).status, 200);
+  expect_error_shape(doc, r.call("GET", "/api/search", "/api/search?geo_hash=tdr1v9", kCustomer),
+                     400);
+  expect_error_shape(
+      doc, r.call("GET", "/api/suggest", "/api/suggest?q=milk&geo_hash=tdr1v9", kCustomer), 404);
+  EXPECT_EQ(r.call("GET", "/v1/search/synonyms", "/v1/search/synonyms", kAdminToken).status, 200);
+  EXPECT_EQ(r.call("PUT", "/v1/search/synonyms", "/v1/search/synonyms", kAdminToken,
+                   {{"groups", json::array({json::array({"chhena", "paneer"})})}})
+                .status,
+            200);
+}
+
 TEST_F(ContractTest, CloudRateLimitAnswersTheErrorShape) {
   const json doc = load_document("cloud.openapi.json");
   auto cloud = start_daemon("shopeasy-cloud",
