@@ -10,13 +10,19 @@ Standard library only; talks to loopback addresses given on the command line.
 import json
 import math
 import random
+import re
 import statistics
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+
+
+# The demo's customers who sign in with their phone (sandbox SMS: nothing is sent).
+PHONES = ["+919800000001", "+919800000002", "+919800000003"]
 
 
 def call(method, url, token=None, body=None, headers=None):
@@ -59,6 +65,27 @@ class Demo:
         self.refused = {}  # error code -> count
         self.lock = threading.Lock()
         self.stores = []
+        self.signed_in = {}  # phone -> access token (None when sign-in failed)
+
+    def sign_in(self, phone):
+        """A customer's phone sign-in: ask for a code, read it from the sandbox SMS
+        provider (as the phone would receive it), exchange it for tokens."""
+        status, _ = call("POST", self.cloud + "/api/auth/otp", None, {"phone": phone})
+        if status != 202:
+            return None
+        status, sms = call("GET", self.cloud + "/v1/sandbox/sms?phone=" +
+                           urllib.parse.quote(phone), self.edge_token)
+        found = re.search(r"code is ([0-9]{6})",
+                          (sms.get("messages") or [{}])[0].get("body", "")) if status == 200 else None
+        if not found:
+            return None
+        status, tokens = call("POST", self.cloud + "/api/auth/verify", None,
+                              {"phone": phone, "code": found.group(1)})
+        if status != 200:
+            return None
+        print(f"demo: {phone} signed in with a one-time code as {tokens.get('customer_id')}",
+              flush=True)
+        return tokens.get("access_token")
 
     def customers(self, every_s):
         while True:
@@ -73,7 +100,14 @@ class Demo:
             lines = [{"sku": s, "qty": random.randint(1, 2)}
                      for s in random.sample(self.skus, random.randint(1, 3))]
             key = str(uuid.uuid4())
-            status, order = call("POST", self.cloud + "/api/orders", self.customer_token,
+            # One order in four comes from a customer signed in with their phone.
+            token = self.customer_token
+            if random.random() < 0.25:
+                phone = random.choice(PHONES)
+                if phone not in self.signed_in:
+                    self.signed_in[phone] = self.sign_in(phone)
+                token = self.signed_in[phone] or self.customer_token
+            status, order = call("POST", self.cloud + "/api/orders", token,
                                  {"lines": lines, "delivery": {"lat": lat, "lon": lon}},
                                  {"Idempotency-Key": key})
             if status == 201:
@@ -83,6 +117,8 @@ class Demo:
                 if pay:
                     call("POST", pay, None, {"outcome": "succeed"})
             else:
+                if status == 401 and token != self.customer_token:
+                    self.signed_in = {p: t for p, t in self.signed_in.items() if t != token}
                 code = (order.get("error") or {}).get("code", str(status))
                 with self.lock:
                     self.refused[code] = self.refused.get(code, 0) + 1

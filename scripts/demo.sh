@@ -89,13 +89,15 @@ wait_http() {  # url, name
   exit 1
 }
 
-# Cloud. The simulated customers share one token, so the per-customer cap on unpaid
-# orders is raised for them; the sandbox gateway takes their payments.
+# Cloud. Most simulated customers share one token, so the per-customer cap on unpaid
+# orders is raised for them; a few sign in with their phone (codes from the sandbox SMS
+# provider); the sandbox gateway takes their payments.
 cloud_port=$((base + 10))
 mkdir -p "$state/cloud"
 cat >"$state/cloud/cloud.json" <<JSON
 {"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $cloud_tokens_json},
  "stores": {"online_window_s": 30}, "payments": {"provider": "sandbox"},
+ "accounts": {"sms_provider": "sandbox"},
  "orders": {"max_unpaid_per_customer": 1000}}
 JSON
 "$bin/shopeasy-cloud" --config "$state/cloud/cloud.json" >"$state/cloud/cloud.log" 2>&1 &
