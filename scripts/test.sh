@@ -42,4 +42,6 @@ ctest --output-on-failure -j "$(nproc)" --timeout 600 "${sanitize_ctest_args[@]}
 # a real edge, broker and runner fleet. SHOPEASY_SKIP_BROWSER_TESTS=1 leaves them out.
 if [ -z "${SHOPEASY_SKIP_BROWSER_TESTS:-}" ]; then
   bash "$root/scripts/test-browser.sh" --build-dir "$build_dir" --no-build
+  # The API contracts, linted with npm validators (Node.js is there for the browser tests).
+  bash "$root/scripts/lint-api-docs.sh" "$build_dir"
 fi
