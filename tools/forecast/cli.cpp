@@ -154,27 +154,43 @@ int backtest_command(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int predict_command(const Args& a, std::ostream& out, std::ostream& err) {
-  if (!check_known(a, {"history", "until", "horizon-h", "granularity", "out"}, err)) return 2;
-  auto until_it = a.values.find("until");
-  if (until_it == a.values.end()) {
-    err << "shopeasy-forecast predict: --until TIMESTAMP is required\n";
-    return 2;
+// The --until timestamp `command` requires; nullopt (after saying why) when it is
+// missing or unreadable.
+std::optional<std::int64_t> until_of(const Args& a, const char* command, std::ostream& err) {
+  const auto it = a.values.find("until");
+  if (it == a.values.end()) {
+    err << "shopeasy-forecast " << command << ": --until TIMESTAMP is required\n";
+    return std::nullopt;
   }
-  const auto until = parse_timestamp(until_it->second);
+  const auto until = parse_timestamp(it->second);
   if (!until.ok()) {
     err << "shopeasy-forecast: --until: " << until.status().message() << "\n";
-    return 2;
+    return std::nullopt;
   }
-  int horizon_h = 168;
-  if (auto it = a.values.find("horizon-h"); it != a.values.end()) {
-    const auto v = parse_int(it->second, 1, 24 * 366);
-    if (!v) {
-      err << "shopeasy-forecast: --horizon-h must be 1..8784 hours, not '" << it->second << "'\n";
-      return 2;
-    }
-    horizon_h = *v;
+  return *until;
+}
+
+// A number of hours in 1..`max` given as --`key` (else `fallback`); nullopt (after saying
+// why) when it is not one.
+std::optional<int> hours_flag(const Args& a, const std::string& key, int fallback, int max,
+                              std::ostream& err) {
+  const auto it = a.values.find(key);
+  if (it == a.values.end()) return fallback;
+  const auto v = parse_int(it->second, 1, max);
+  if (!v) {
+    err << "shopeasy-forecast: --" << key << " must be 1.." << max << " hours, not '" << it->second
+        << "'\n";
   }
+  return v;
+}
+
+int predict_command(const Args& a, std::ostream& out, std::ostream& err) {
+  if (!check_known(a, {"history", "until", "horizon-h", "granularity", "out"}, err)) return 2;
+  const auto until = until_of(a, "predict", err);
+  if (!until) return 2;
+  const auto horizon_flag = hours_flag(a, "horizon-h", 168, 24 * 366, err);
+  if (!horizon_flag) return 2;
+  const int horizon_h = *horizon_flag;
   const auto h = load(a, err);
   if (!h) return 2;
   const auto g = granularity(a, *h, err);
@@ -184,7 +200,7 @@ int predict_command(const Args& a, std::ostream& out, std::ostream& err) {
   const std::vector<Series> series =
       build_series(h->sales, *g, origin_ts, origin_ts - default_history_seconds(*g));
   if (series.empty()) {
-    err << "shopeasy-forecast: no history before --until " << until_it->second << "\n";
+    err << "shopeasy-forecast: no history before --until " << a.values.at("until") << "\n";
     return 2;
   }
   const int horizon = *g == Granularity::kHour ? horizon_h : (horizon_h + 23) / 24;
@@ -243,25 +259,11 @@ int peak_command(const Args& a, std::ostream& out, std::ostream& err) {
           err)) {
     return 2;
   }
-  auto until_it = a.values.find("until");
-  if (until_it == a.values.end()) {
-    err << "shopeasy-forecast peak: --until TIMESTAMP is required\n";
-    return 2;
-  }
-  const auto until = parse_timestamp(until_it->second);
-  if (!until.ok()) {
-    err << "shopeasy-forecast: --until: " << until.status().message() << "\n";
-    return 2;
-  }
-  int hours = 168;
-  if (auto it = a.values.find("hours"); it != a.values.end()) {
-    const auto v = parse_int(it->second, 1, 24 * 31);
-    if (!v) {
-      err << "shopeasy-forecast: --hours must be 1..744, not '" << it->second << "'\n";
-      return 2;
-    }
-    hours = *v;
-  }
+  const auto until = until_of(a, "peak", err);
+  if (!until) return 2;
+  const auto hours_wanted = hours_flag(a, "hours", 168, 24 * 31, err);
+  if (!hours_wanted) return 2;
+  const int hours = *hours_wanted;
   StaffingRates rates;
   for (auto [key, field] : {std::pair{"orders-per-picker-hour", &rates.orders_per_picker_hour},
                             std::pair{"orders-per-runner-hour", &rates.orders_per_runner_hour}}) {
