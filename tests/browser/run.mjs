@@ -475,7 +475,7 @@ try {
   });
 
   // The cloud's ops page shows operators what waits for them: a store's quarantined changes.
-  await test('the cloud ops page shows a store with quarantined changes', async () => {
+  await test('the cloud ops page shows a store with quarantined changes and searches its catalog', async () => {
     const cloudPort = await freePort();
     const cloudBase = `http://127.0.0.1:${cloudPort}`;
     const opsToken = randomBytes(24).toString('hex');
@@ -506,6 +506,18 @@ try {
       const warn = await p.textContent(`${row} td.warn`);
       if (warn.trim() !== '1') throw new Error(`quarantined cell says ${warn}`);
       await screenshot(p, 'ops-quarantine');
+      // Search as a customer near the store would: a Hinglish word finds the milk, with
+      // the stock the store synced.
+      await cloudCall('PUT', '/v1/catalog/MILK-1L', { name: 'Toned milk 1 L', category: 'dairy', price_cents: 6500 });
+      await p.waitForSelector('#search-store option', { state: 'attached', timeout: 10000 });
+      await p.fill('#search-q', 'doodh');
+      const hit = '#search-rows tr[data-sku="MILK-1L"]';
+      await p.waitForSelector(hit, { timeout: 10000 });
+      const cells = await p.$$eval(`${hit} td`, (tds) => tds.map((td) => td.textContent));
+      if (cells[3] !== '5') throw new Error(`search row says ${JSON.stringify(cells)}`);
+      await p.fill('#search-q', 'zzzqqq');
+      await p.waitForFunction(() => document.querySelector('#search-status').textContent.includes('nothing matches'), null, { timeout: 10000 });
+      await screenshot(p, 'ops-search');
     } finally {
       await pctx.close();
       await stop(cloud);

@@ -77,8 +77,56 @@ async function refresh() {
       cell(a && a.share !== null && a.share !== undefined ? `${Math.round(a.share * 100)}% of ${a.count}` : '–', 'num'));
     return tr;
   }));
+  fillSearchStores(stores);
   $('summary').textContent = `${stores.length} stores, ${online} online`;
   $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+// Product search as a customer at a store's place would see it (GET /api/suggest): the
+// store the cloud would choose there, its live availability, every word matched.
+function fillSearchStores(stores) {
+  const select = $('search-store');
+  const chosen = select.value;
+  select.replaceChildren(...stores.filter((s) => s.active && s.geohash).map((s) => {
+    const option = document.createElement('option');
+    option.value = s.geohash;
+    option.textContent = `${s.name} (${s.id})`;
+    return option;
+  }));
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+}
+
+let searchTimer = null;
+let searchSeq = 0;
+async function search() {
+  const q = $('search-q').value.trim();
+  const area = $('search-store').value;  // the store's geohash
+  const seq = ++searchSeq;
+  if (!q || !area) {
+    $('search-rows').replaceChildren();
+    $('search-status').textContent = '';
+    return;
+  }
+  try {
+    const r = await get(`/api/suggest?q=${encodeURIComponent(q)}&geo_hash=${encodeURIComponent(area)}&limit=10`);
+    if (seq !== searchSeq) return;  // a later keystroke's answer wins
+    const items = r.items || [];
+    $('search-rows').replaceChildren(...items.map((i) => {
+      const tr = document.createElement('tr');
+      tr.dataset.sku = i.sku;
+      if (!i.in_stock) tr.className = 'out';
+      tr.append(cell(i.sku), cell(i.name), cell((i.price_cents / 100).toFixed(2), 'num'),
+        cell(i.in_stock ? String(i.available) : 'out of stock', 'num'));
+      return tr;
+    }));
+    $('search-status').textContent = items.length
+      ? `${items.length} from ${r.store ? r.store.name : 'the serving store'}`
+      : 'nothing matches every word';
+  } catch (e) {
+    if (seq !== searchSeq) return;
+    $('search-rows').replaceChildren();
+    $('search-status').textContent = e.message;
+  }
 }
 
 function start() {
@@ -104,4 +152,7 @@ $('token-form').addEventListener('submit', (ev) => {
   start();
 });
 $('forget').addEventListener('click', () => forget());
+$('search-form').addEventListener('submit', (ev) => { ev.preventDefault(); search(); });
+$('search-q').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, 150); });
+$('search-store').addEventListener('change', search);
 if (sessionStorage.getItem(KEY)) start(); else forget();
