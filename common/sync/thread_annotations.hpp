@@ -33,6 +33,8 @@
 #define TRY_ACQUIRE(...) SHOPEASY_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define TRY_ACQUIRE_SHARED(...) \
   SHOPEASY_THREAD_ANNOTATION(try_acquire_shared_capability(__VA_ARGS__))
+// After the call the analysis takes the lock as held (the function checks that it is).
+#define ASSERT_CAPABILITY(x) SHOPEASY_THREAD_ANNOTATION(assert_capability(x))
 // The function returns a reference to the given lock (lets the analysis follow it).
 #define RETURN_CAPABILITY(x) SHOPEASY_THREAD_ANNOTATION(lock_returned(x))
 // Opts one function out; each use says why the analysis cannot follow it.
