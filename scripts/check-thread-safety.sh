@@ -51,6 +51,8 @@ files=(
   cloud/api/order_event_hub.cpp
   cloud/api/catalog_page_cache.cpp
   cloud/daemon/registry_watcher.cpp
+  edge/events/event_bus.cpp
+  edge/store/edge_store.cpp
 )
 
 db="$build_dir/compile_commands.json"
