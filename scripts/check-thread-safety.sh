@@ -53,6 +53,8 @@ files=(
   cloud/daemon/registry_watcher.cpp
   edge/events/event_bus.cpp
   edge/store/edge_store.cpp
+  common/http/server.cpp
+  common/http/elastic_pool.cpp
 )
 
 db="$build_dir/compile_commands.json"
