@@ -18,8 +18,8 @@
 # CatalogPageCache::drop_all (cloud/api/catalog_page_cache.cpp) the check fails with
 # "reading variable 'pages_' requires holding mutex 'mutex_'"; with the ReaderLock
 # removed from StoreIndex::size() it fails with "reading variable 'by_id_' requires
-# holding shared_mutex 'mutex_'"; restoring either makes it pass again. It takes about
-# 10 s for these files on two cores.
+# holding shared_mutex 'mutex_'"; restoring either makes it pass again. It takes 10 to
+# 30 s for these files on two shared cores (the HTTP server's file is the slowest).
 #
 # A module moved onto common/sync adds its files to `files` below.
 set -euo pipefail
