@@ -13,7 +13,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libsystemd-dev
   libargon2-dev
-  systemd dpkg-dev file lintian shellcheck ccache mold
+  systemd dpkg-dev file lintian shellcheck ccache mold clang
   postgresql libpq-dev haproxy
   python3
   libopencv-dev libopencv-contrib-dev libzxing-dev zbar-tools zint

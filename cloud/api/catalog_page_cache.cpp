@@ -23,7 +23,7 @@ std::shared_ptr<const CatalogPageCache::Page> CatalogPageCache::find(const std::
                                                                      int limit) {
   const MonoTime now = clock_.mono_now();
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     const auto it = pages_.find(key(store_id, after, limit));
     if (it != pages_.end() && now < it->second.expires) {
       hits_.inc();
@@ -38,18 +38,18 @@ void CatalogPageCache::put(const std::string& store_id, const std::string& after
                            Page page) {
   Entry entry{std::make_shared<const Page>(std::move(page)), clock_.mono_now() + options_.ttl,
               store_id};
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (pages_.size() >= options_.max_pages) pages_.clear();
   pages_[key(store_id, after, limit)] = std::move(entry);
 }
 
 void CatalogPageCache::drop_store(const std::string& store_id) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   std::erase_if(pages_, [&](const auto& kv) { return kv.second.store_id == store_id; });
 }
 
 void CatalogPageCache::drop_all() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   pages_.clear();
 }
 

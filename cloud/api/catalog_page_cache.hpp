@@ -13,13 +13,13 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock/clock.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::api {
 
@@ -38,13 +38,14 @@ class CatalogPageCache {
   CatalogPageCache(const Clock& clock, Options options, metrics::Registry& metrics);
 
   // The page of `store_id` after `after` with `limit` items, if a fresh copy is held.
-  std::shared_ptr<const Page> find(const std::string& store_id, const std::string& after,
-                                   int limit);
-  void put(const std::string& store_id, const std::string& after, int limit, Page page);
+  std::shared_ptr<const Page> find(const std::string& store_id, const std::string& after, int limit)
+      EXCLUDES(mutex_);
+  void put(const std::string& store_id, const std::string& after, int limit, Page page)
+      EXCLUDES(mutex_);
   // Drops every page of one store (its stock changed here), or of all stores (the
   // catalog changed).
-  void drop_store(const std::string& store_id);
-  void drop_all();
+  void drop_store(const std::string& store_id) EXCLUDES(mutex_);
+  void drop_all() EXCLUDES(mutex_);
 
  private:
   struct Entry {
@@ -58,8 +59,8 @@ class CatalogPageCache {
   Options options_;
   metrics::Counter& hits_;
   metrics::Counter& misses_;
-  std::mutex mutex_;  // guards pages_
-  std::unordered_map<std::string, Entry> pages_;
+  sync::Mutex mutex_;
+  std::unordered_map<std::string, Entry> pages_ GUARDED_BY(mutex_);
 };
 
 }  // namespace shopeasy::cloud::api

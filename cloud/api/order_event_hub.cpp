@@ -18,7 +18,7 @@ OrderEventHub::OrderEventHub(storage::CloudStore& store, const Clock& clock, Opt
       waiting_gauge_(metrics.gauge_fn("cloud_order_streams_waiting",
                                       "Order-tracking streams waiting for their next event",
                                       [this] {
-                                        std::lock_guard lock(mutex_);
+                                        sync::MutexLock lock(mutex_);
                                         double n = 0;
                                         for (const auto& [id, w] : waiters_) n += w->count;
                                         return n;
@@ -50,7 +50,7 @@ OrderEventHub::Wake OrderEventHub::wait(const std::string& order_id, std::int64_
                                         std::chrono::milliseconds timeout) {
   Found found;
   {
-    std::unique_lock lock(mutex_);
+    sync::MutexLock lock(mutex_);
     if (stopping_) return Wake{};
     found = wake_locked(order_id, after_seq);
     if (found.kind == Wake::Kind::kTimedOut) {
@@ -58,11 +58,19 @@ OrderEventHub::Wake OrderEventHub::wait(const std::string& order_id, std::int64_
       if (!slot) slot = std::make_shared<Waiters>();
       const std::shared_ptr<Waiters> waiters = slot;  // kept while this call waits on it
       ++waiters->count;
-      waiters->cv.wait_for(lock, timeout, [&] {
+      // Woken (or timed out): looks once more, as a predicate wait would.
+      const auto done = [&]() REQUIRES(mutex_) {
         if (stopping_) return true;
         found = wake_locked(order_id, after_seq);
         return found.kind != Wake::Kind::kTimedOut;
-      });
+      };
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      while (!done()) {
+        if (waiters->cv.wait_until(mutex_, deadline) == std::cv_status::timeout) {
+          done();
+          break;
+        }
+      }
       if (--waiters->count == 0) waiters_.erase(order_id);
       if (stopping_) return Wake{};
     }
@@ -98,7 +106,7 @@ int OrderEventHub::poll_once() {
   std::vector<std::pair<std::string, std::int64_t>> moved;
   std::vector<std::size_t> to_read;
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     for (const storage::OrderEventHead& h : *heads) {
       const auto before = heads_.find(h.order_id);
       if (before != heads_.end() && h.seq <= before->second) continue;
@@ -115,7 +123,7 @@ int OrderEventHub::poll_once() {
     auto events = store_.order_events(order_id, after, kEventsPerRead);
     if (events.ok()) read.emplace(order_id, std::make_pair(after, std::move(*events)));
   }
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   std::unordered_map<std::string, std::int64_t> next;
   next.reserve(heads->size());
   for (storage::OrderEventHead& h : *heads) next.emplace(std::move(h.order_id), h.seq);
@@ -140,14 +148,14 @@ int OrderEventHub::poll_once() {
 }
 
 void OrderEventHub::start() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
 }
 
 void OrderEventHub::stop() {
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     stopping_ = true;
     for (auto& [id, w] : waiters_) w->cv.notify_all();
   }
@@ -156,15 +164,19 @@ void OrderEventHub::stop() {
 }
 
 bool OrderEventHub::stopped() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return stopping_;
 }
 
 void OrderEventHub::run() {
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
-      if (poll_wake_.wait_for(lock, options_.poll_every, [this] { return stopping_; })) return;
+      sync::MutexLock lock(mutex_);
+      const auto deadline = std::chrono::steady_clock::now() + options_.poll_every;
+      while (!stopping_) {
+        if (poll_wake_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;
+      }
+      if (stopping_) return;
     }
     poll_once();
   }

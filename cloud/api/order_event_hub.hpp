@@ -15,11 +15,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -29,6 +27,7 @@
 #include "common/clock/clock.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::api {
 
@@ -65,19 +64,22 @@ class OrderEventHub {
 
   // Waits until the hub knows of an event of `order_id` past `after_seq`, `timeout`
   // passes or the hub stops. Thread-safe.
-  Wake wait(const std::string& order_id, std::int64_t after_seq, std::chrono::milliseconds timeout);
+  Wake wait(const std::string& order_id, std::int64_t after_seq, std::chrono::milliseconds timeout)
+      EXCLUDES(mutex_);
 
   // One poll of the database; wakes the streams of orders with new events. Returns
   // how many orders had a new event. For tests, and called by the thread.
-  int poll_once();
+  int poll_once() EXCLUDES(mutex_);
 
-  void start();
-  void stop();  // wakes every waiting stream; idempotent
-  bool stopped() const;
+  void start() EXCLUDES(mutex_);
+  void stop() EXCLUDES(mutex_);  // wakes every waiting stream; idempotent
+  bool stopped() const EXCLUDES(mutex_);
 
  private:
+  // Every field is guarded by the hub's mutex_ (not annotated: a nested struct cannot
+  // name the enclosing object's member); it is only reached through waiters_, which is.
   struct Waiters {
-    std::condition_variable cv;
+    sync::CondVar cv;
     int count = 0;
     // The order's events past `covered_after` as the hub last read them (at most one
     // page); a waiter at or past covered_after is served from here.
@@ -86,8 +88,8 @@ class OrderEventHub {
     std::shared_ptr<const std::vector<storage::OrderEvent>> events;
   };
   // What a waiter at `after_seq` gets, with mutex_ held.
-  Found wake_locked(const std::string& order_id, std::int64_t after_seq) const;
-  void run();
+  Found wake_locked(const std::string& order_id, std::int64_t after_seq) const REQUIRES(mutex_);
+  void run() EXCLUDES(mutex_);
   static constexpr int kEventsPerRead = 100;
 
   storage::CloudStore& store_;
@@ -97,14 +99,14 @@ class OrderEventHub {
   metrics::Counter& polls_failed_;
   metrics::Counter& wakeups_;
 
-  mutable std::mutex mutex_;  // guards heads_, waiters_ and stopping_
+  mutable sync::Mutex mutex_;
   // The latest seq seen per order with an event inside the window.
-  std::unordered_map<std::string, std::int64_t> heads_;
+  std::unordered_map<std::string, std::int64_t> heads_ GUARDED_BY(mutex_);
   // Streams waiting, per order: each order has its own condition variable, so an event
   // wakes only that order's streams.
-  std::unordered_map<std::string, std::shared_ptr<Waiters>> waiters_;
-  std::condition_variable poll_wake_;  // ends the poll thread's wait on stop
-  bool stopping_ = false;
+  std::unordered_map<std::string, std::shared_ptr<Waiters>> waiters_ GUARDED_BY(mutex_);
+  sync::CondVar poll_wake_;  // ends the poll thread's wait on stop
+  bool stopping_ GUARDED_BY(mutex_) = false;
   bool failing_ = false;  // only the poll thread (or a test calling poll_once) touches it
   std::thread thread_;
   metrics::CallbackGauge waiting_gauge_;  // last: unregistered before the rest goes

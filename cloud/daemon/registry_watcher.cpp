@@ -59,14 +59,14 @@ bool RegistryWatcher::poll_once() {
 }
 
 void RegistryWatcher::start() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
 }
 
 void RegistryWatcher::stop() {
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -76,8 +76,12 @@ void RegistryWatcher::stop() {
 void RegistryWatcher::run() {
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
-      if (wake_.wait_for(lock, options_.poll_every, [this] { return stopping_; })) return;
+      sync::MutexLock lock(mutex_);
+      const auto deadline = std::chrono::steady_clock::now() + options_.poll_every;
+      while (!stopping_) {
+        if (wake_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;
+      }
+      if (stopping_) return;
     }
     poll_once();
   }

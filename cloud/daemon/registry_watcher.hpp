@@ -11,10 +11,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -22,6 +20,7 @@
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
 #include "common/log/log.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud {
 
@@ -53,11 +52,11 @@ class RegistryWatcher {
   // tests, and called by the thread.
   bool poll_once();
 
-  void start();  // the polling thread
-  void stop();   // idempotent
+  void start() EXCLUDES(mutex_);  // the polling thread
+  void stop() EXCLUDES(mutex_);   // idempotent
 
  private:
-  void run();
+  void run() EXCLUDES(mutex_);
 
   storage::CloudStore& store_;
   const Clock& clock_;
@@ -72,9 +71,9 @@ class RegistryWatcher {
   std::int64_t newest_visit_ms_ = 0;  // the latest last_seen_ms read so far
   bool failing_ = false;              // storage refused the last check; logged once per streak
 
-  std::mutex mutex_;  // guards stopping_
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  sync::Mutex mutex_;
+  sync::CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -106,7 +106,7 @@ Status StoreIndex::upsert(IndexedStore store) {
   const std::string id = store.id;
   const std::int64_t seen = store.last_seen_ms;
   {
-    std::unique_lock lock(mutex_);
+    sync::MutexLock lock(mutex_);
     erase_locked(id);
     // A store that cannot be placed is kept unplaced, so the next reconcile sees it
     // unchanged instead of refusing (and reporting) it again every time.
@@ -118,7 +118,7 @@ Status StoreIndex::upsert(IndexedStore store) {
 }
 
 bool StoreIndex::remove(const std::string& store_id) {
-  std::unique_lock lock(mutex_);
+  sync::MutexLock lock(mutex_);
   const bool found = by_id_.count(store_id) > 0;
   erase_locked(store_id);
   return found;
@@ -131,7 +131,7 @@ StoreIndex::ReconcileResult StoreIndex::reconcile(std::vector<IndexedStore> stor
   std::vector<std::string> gone;
   std::vector<std::pair<std::string, std::int64_t>> seen;
   {
-    std::shared_lock lock(mutex_);
+    sync::ReaderLock lock(mutex_);
     std::unordered_map<std::string, bool> listed;
     listed.reserve(stores.size());
     for (std::size_t i = 0; i < stores.size(); ++i) {
@@ -158,12 +158,12 @@ StoreIndex::ReconcileResult StoreIndex::reconcile(std::vector<IndexedStore> stor
     if (!st.is_ok()) result.refused.push_back(std::move(st));
   }
   if (!gone.empty()) {
-    std::unique_lock lock(mutex_);
+    sync::MutexLock lock(mutex_);
     for (const std::string& id : gone) erase_locked(id);
     result.removed = gone.size();
   }
   if (!seen.empty()) {
-    std::lock_guard lock(seen_mutex_);
+    sync::MutexLock lock(seen_mutex_);
     for (const auto& [id, ms] : seen) {
       auto& known = seen_[id];
       known = std::max(known, ms);
@@ -174,7 +174,7 @@ StoreIndex::ReconcileResult StoreIndex::reconcile(std::vector<IndexedStore> stor
 
 Status StoreIndex::rebuild(std::vector<IndexedStore> stores) {
   {
-    std::unique_lock lock(mutex_);
+    sync::MutexLock lock(mutex_);
     slots_.clear();
     free_slots_.clear();
     by_id_.clear();
@@ -195,7 +195,7 @@ Serving StoreIndex::serving(geohash::LatLon point, std::int64_t now_ms,
   // whatever changes the index meanwhile.
   std::vector<std::shared_ptr<const IndexedStore>> held;
   {
-    std::shared_lock lock(mutex_);
+    sync::ReaderLock lock(mutex_);
     // The point's cell at a coarser precision is a prefix of its precision-6 hash. Each
     // store is in the cells of one precision only, so no store is seen twice.
     for (int precision = kCellPrecision; precision >= geohash::kMinPrecision; --precision) {
@@ -218,7 +218,7 @@ Serving StoreIndex::serving(geohash::LatLon point, std::int64_t now_ms,
       std::make_shared<const std::vector<std::shared_ptr<const IndexedStore>>>(std::move(held));
   {
     // One lock per query, taken after the distance work so queries hardly contend.
-    std::lock_guard lock(seen_mutex_);
+    sync::MutexLock lock(seen_mutex_);
     for (Candidate& c : out) {
       std::int64_t seen = c.store->last_seen_ms;
       if (!seen_.empty()) {
@@ -235,13 +235,13 @@ Serving StoreIndex::serving(geohash::LatLon point, std::int64_t now_ms,
 }
 
 void StoreIndex::touch(const std::string& store_id, std::int64_t now_ms) {
-  std::lock_guard lock(seen_mutex_);
+  sync::MutexLock lock(seen_mutex_);
   auto& seen = seen_[store_id];
   seen = std::max(seen, now_ms);
 }
 
 std::size_t StoreIndex::size() const {
-  std::shared_lock lock(mutex_);
+  sync::ReaderLock lock(mutex_);
   return by_id_.size();
 }
 

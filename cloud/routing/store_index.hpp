@@ -19,8 +19,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +27,7 @@
 
 #include "common/geohash/geohash.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::routing {
 
@@ -80,31 +79,33 @@ class StoreIndex {
 
   // Replaces the indexed stores. kInvalidArgument naming the first store with a bad
   // location or a radius too large to index (> 50 km); the others are indexed.
-  Status rebuild(std::vector<IndexedStore> stores);
+  Status rebuild(std::vector<IndexedStore> stores) EXCLUDES(mutex_, seen_mutex_);
 
   // Makes the index hold exactly `stores`, touching only what differs: new and changed
   // stores are (re)placed, missing ones removed, and a newer last_seen_ms recorded.
   // A store that cannot be placed is reported once (until it changes again) and never
   // served; its older circle is dropped, so a bad edit never leaves the store routed
   // by its previous circle.
-  ReconcileResult reconcile(std::vector<IndexedStore> stores);
+  ReconcileResult reconcile(std::vector<IndexedStore> stores) EXCLUDES(mutex_, seen_mutex_);
 
   // Adds or replaces one store. kInvalidArgument as for rebuild, and the store is then
   // never served (its previous circle dropped).
-  Status upsert(IndexedStore store);
+  Status upsert(IndexedStore store) EXCLUDES(mutex_, seen_mutex_);
   // Removes one store; false when it was not indexed.
-  bool remove(const std::string& store_id);
+  bool remove(const std::string& store_id) EXCLUDES(mutex_);
 
   // Active stores whose service circle contains `point`, nearest first (equal distances
   // by id, so the order never depends on how the stores were loaded), with online
   // (heard from within `online_window_ms` of now) and open flags. Thread-safe.
-  Serving serving(geohash::LatLon point, std::int64_t now_ms, std::int64_t online_window_ms) const;
+  Serving serving(geohash::LatLon point, std::int64_t now_ms, std::int64_t online_window_ms) const
+      EXCLUDES(mutex_, seen_mutex_);
 
-  std::size_t size() const;  // stores known, inactive and unplaceable ones included
+  std::size_t size() const
+      EXCLUDES(mutex_);  // stores known, inactive and unplaceable ones included
 
   // Records that a store was just heard from, so it counts as online at once rather than
   // after the next rebuild. Thread-safe.
-  void touch(const std::string& store_id, std::int64_t now_ms);
+  void touch(const std::string& store_id, std::int64_t now_ms) EXCLUDES(seen_mutex_);
 
  private:
   // A store's entry and where it was placed.
@@ -120,20 +121,21 @@ class StoreIndex {
   };
   static StatusOr<Placement> place(const IndexedStore& store);
   // Both need mutex_ held exclusively.
-  void erase_locked(const std::string& store_id);
-  void insert_locked(std::shared_ptr<const IndexedStore> store, Placement placement);
+  void erase_locked(const std::string& store_id) REQUIRES(mutex_);
+  void insert_locked(std::shared_ptr<const IndexedStore> store, Placement placement)
+      REQUIRES(mutex_);
 
   // Guards slots_, free_slots_, by_id_, cells_ and stores_at_precision_: queries read
   // under a shared lock, changes take it exclusively.
-  mutable std::shared_mutex mutex_;
-  std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
-  std::unordered_map<std::string, std::uint32_t> by_id_;
+  mutable sync::SharedMutex mutex_;
+  std::vector<Slot> slots_ GUARDED_BY(mutex_);
+  std::vector<std::uint32_t> free_slots_ GUARDED_BY(mutex_);
+  std::unordered_map<std::string, std::uint32_t> by_id_ GUARDED_BY(mutex_);
   // Keyed by geohash; a store's cells all have the precision it was indexed at.
-  std::unordered_map<std::string, std::vector<std::uint32_t>> cells_;
-  std::uint32_t stores_at_precision_[geohash::kMaxPrecision + 1] = {};
-  mutable std::mutex seen_mutex_;
-  std::unordered_map<std::string, std::int64_t> seen_;  // guarded by seen_mutex_
+  std::unordered_map<std::string, std::vector<std::uint32_t>> cells_ GUARDED_BY(mutex_);
+  std::uint32_t stores_at_precision_[geohash::kMaxPrecision + 1] GUARDED_BY(mutex_) = {};
+  mutable sync::Mutex seen_mutex_;
+  std::unordered_map<std::string, std::int64_t> seen_ GUARDED_BY(seen_mutex_);
 };
 
 }  // namespace shopeasy::cloud::routing

@@ -17,7 +17,7 @@ ElasticPool::ElasticPool(std::size_t max_threads)
 ElasticPool::~ElasticPool() { shutdown(); }
 
 void ElasticPool::enqueue(std::function<void()> job) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   jobs_.push_back(std::move(job));
   if (idle_ >= jobs_.size() || live_ >= max_threads_ || shutdown_) {
     wake_.notify_one();
@@ -33,11 +33,18 @@ void ElasticPool::enqueue(std::function<void()> job) {
 }
 
 void ElasticPool::work() {
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   for (;;) {
     ++idle_;
-    const bool woken =
-        wake_.wait_for(lock, kIdleExit, [this] { return shutdown_ || !jobs_.empty(); });
+    // Woken: a job or shutdown came before kIdleExit passed (or came with it).
+    bool woken = true;
+    const auto deadline = std::chrono::steady_clock::now() + kIdleExit;
+    while (!shutdown_ && jobs_.empty()) {
+      if (wake_.wait_until(mu_, deadline) == std::cv_status::timeout) {
+        woken = shutdown_ || !jobs_.empty();
+        break;
+      }
+    }
     --idle_;
     if (jobs_.empty() && (shutdown_ || !woken)) break;
     if (jobs_.empty()) continue;
@@ -53,10 +60,10 @@ void ElasticPool::work() {
 }
 
 void ElasticPool::shutdown() {
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   shutdown_ = true;
   wake_.notify_all();
-  all_done_.wait(lock, [this] { return live_ == 0; });
+  while (live_ != 0) all_done_.wait(mu_);
   // Jobs no thread could be started for still own their connections: run them here.
   while (!jobs_.empty()) {
     std::function<void()> job = std::move(jobs_.front());
@@ -68,7 +75,7 @@ void ElasticPool::shutdown() {
 }
 
 std::size_t ElasticPool::threads() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   return live_;
 }
 

@@ -9,11 +9,11 @@
 
 #include <httplib.h>
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
+
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::http::internal {
 
@@ -22,23 +22,23 @@ class ElasticPool final : public httplib::TaskQueue {
   explicit ElasticPool(std::size_t max_threads);
   ~ElasticPool() override;
 
-  void enqueue(std::function<void()> job) override;
+  void enqueue(std::function<void()> job) override EXCLUDES(mu_);
   // Runs what is queued, then waits for every thread to end.
-  void shutdown() override;
+  void shutdown() override EXCLUDES(mu_);
 
-  std::size_t threads() const;
+  std::size_t threads() const EXCLUDES(mu_);
 
  private:
-  void work();
+  void work() EXCLUDES(mu_);
 
   const std::size_t max_threads_;
-  mutable std::mutex mu_;             // guards everything below
-  std::condition_variable wake_;      // a job arrived, or shutdown
-  std::condition_variable all_done_;  // live_ reached 0
-  std::deque<std::function<void()>> jobs_;
-  std::size_t live_ = 0;  // threads started and not yet ended
-  std::size_t idle_ = 0;  // of those, waiting for a job
-  bool shutdown_ = false;
+  mutable sync::Mutex mu_;
+  sync::CondVar wake_;      // a job arrived, or shutdown
+  sync::CondVar all_done_;  // live_ reached 0
+  std::deque<std::function<void()>> jobs_ GUARDED_BY(mu_);
+  std::size_t live_ GUARDED_BY(mu_) = 0;  // threads started and not yet ended
+  std::size_t idle_ GUARDED_BY(mu_) = 0;  // of those, waiting for a job
+  bool shutdown_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shopeasy::http::internal

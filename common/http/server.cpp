@@ -10,14 +10,13 @@
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <regex>
 #include <thread>
 
 #include "common/http/connection.hpp"
 #include "common/http/elastic_pool.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::http {
 
@@ -322,12 +321,12 @@ struct HttpServer::Impl {
   metrics::Counter* auth_failures = nullptr;
 
   // Handler slots: at most ServerOptions::threads handlers run at once.
-  std::mutex slots_mu;  // guards busy_slots
-  std::condition_variable slot_freed;
-  std::size_t busy_slots = 0;
+  sync::Mutex slots_mu;
+  sync::CondVar slot_freed;
+  std::size_t busy_slots GUARDED_BY(slots_mu) = 0;
 
-  std::mutex streams_mu;  // guards streams_by_principal
-  std::map<std::string, std::size_t> streams_by_principal;
+  sync::Mutex streams_mu;
+  std::map<std::string, std::size_t> streams_by_principal GUARDED_BY(streams_mu);
 };
 
 // A route's request counters and latency histogram. Looking a child up by its labels
@@ -554,14 +553,14 @@ std::optional<Response> HttpServer::admit(const Access& access, Request& request
 Response HttpServer::invoke(const Handler& handler, const Access& access, const Request& request) {
   const std::size_t slots = std::max<std::size_t>(1, options_.threads);
   {
-    std::unique_lock lock(impl_->slots_mu);
-    impl_->slot_freed.wait(lock, [&] { return impl_->busy_slots < slots; });
+    sync::MutexLock lock(impl_->slots_mu);
+    while (impl_->busy_slots >= slots) impl_->slot_freed.wait(impl_->slots_mu);
     ++impl_->busy_slots;
   }
   struct SlotRelease {
     Impl& impl;
     ~SlotRelease() {
-      std::lock_guard lock(impl.slots_mu);
+      sync::MutexLock lock(impl.slots_mu);
       --impl.busy_slots;
       impl.slot_freed.notify_one();
     }
@@ -593,7 +592,7 @@ void HttpServer::respond(RouteMetrics& metrics, const Request& request, Response
                                    : "addr:" + request.remote_addr;
     bool admitted = false;
     {
-      std::lock_guard<std::mutex> lock(impl_->streams_mu);
+      sync::MutexLock lock(impl_->streams_mu);
       std::size_t& held = impl_->streams_by_principal[holder];
       if (active_streams_.load() < options_.max_streams && held < options_.max_streams_per_client) {
         ++held;
@@ -623,7 +622,7 @@ void HttpServer::respond(RouteMetrics& metrics, const Request& request, Response
             return writer.ok();
           },
           [this, holder](bool) {
-            std::lock_guard<std::mutex> lock(impl_->streams_mu);
+            sync::MutexLock lock(impl_->streams_mu);
             auto it = impl_->streams_by_principal.find(holder);
             if (it != impl_->streams_by_principal.end() && --it->second == 0) {
               impl_->streams_by_principal.erase(it);

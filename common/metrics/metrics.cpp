@@ -159,16 +159,23 @@ struct Child {
 // All series of one metric name. Every member is guarded by the registry mutex,
 // which `mutex` refers to.
 struct Family {
-  Family(std::mutex& registry_mutex, Kind k, std::string n, std::string h, std::vector<double> b)
+  Family(sync::Mutex& registry_mutex, Kind k, std::string n, std::string h, std::vector<double> b)
       : mutex(registry_mutex),
         kind(k),
         name(std::move(n)),
         help(std::move(h)),
         bounds(std::move(b)) {}
 
+  // Tells the analysis that `mutex` is held: the caller holds the registry's lock, and
+  // this checks (in every build) that it is the one `mutex` refers to.
+  void held_by_registry(const sync::Mutex& registry_mutex) const REQUIRES(registry_mutex)
+      ASSERT_CAPABILITY(mutex) {
+    if (&registry_mutex != &mutex) std::abort();
+  }
+
   // Sorts and checks `labels` against the family's label-name set, fixing that set
   // if this is the family's first series.
-  Labels normalize(Labels labels) {
+  Labels normalize(Labels labels) REQUIRES(mutex) {
     std::sort(labels.begin(), labels.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::string> keys;
@@ -193,7 +200,7 @@ struct Family {
     }
   }
 
-  void fix_keys(std::vector<std::string> sorted) {
+  void fix_keys(std::vector<std::string> sorted) REQUIRES(mutex) {
     if (!label_keys) {
       label_keys = std::move(sorted);
     } else if (*label_keys != sorted) {
@@ -203,7 +210,7 @@ struct Family {
   }
 
   // Handles the label names passed to a *_family() call.
-  void declare(std::vector<std::string> names) {
+  void declare(std::vector<std::string> names) REQUIRES(mutex) {
     if (declared_order) {
       if (*declared_order != names) {
         programming_error("family " + quote(name) + " requested with different label names");
@@ -220,7 +227,7 @@ struct Family {
     declared_order = std::move(names);
   }
 
-  Labels from_values(const std::vector<std::string>& values) const {
+  Labels from_values(const std::vector<std::string>& values) const REQUIRES(mutex) {
     if (values.size() != declared_order->size()) {
       programming_error("family " + quote(name) + " has " + std::to_string(declared_order->size()) +
                         " label names but got " + std::to_string(values.size()) + " values");
@@ -233,13 +240,13 @@ struct Family {
     return labels;
   }
 
-  Counter& counter(Labels labels) {
+  Counter& counter(Labels labels) REQUIRES(mutex) {
     Child& child = children[normalize(std::move(labels))];
     if (!child.counter) child.counter.reset(new Counter());
     return *child.counter;
   }
 
-  Gauge& gauge(Labels labels) {
+  Gauge& gauge(Labels labels) REQUIRES(mutex) {
     Child& child = children[normalize(std::move(labels))];
     if (child.fn) {
       programming_error("gauge " + quote(name) + " already has a callback for these labels");
@@ -248,7 +255,7 @@ struct Family {
     return *child.gauge;
   }
 
-  void gauge_fn(Labels labels, std::function<double()> fn) {
+  void gauge_fn(Labels labels, std::function<double()> fn) REQUIRES(mutex) {
     Child& child = children[normalize(std::move(labels))];
     if (child.fn || child.gauge) {
       programming_error("gauge " + quote(name) + " is already registered for these labels");
@@ -256,18 +263,18 @@ struct Family {
     child.fn = std::move(fn);
   }
 
-  void remove_gauge_fn(Labels labels) {
+  void remove_gauge_fn(Labels labels) REQUIRES(mutex) {
     auto it = children.find(normalize(std::move(labels)));
     if (it != children.end() && it->second.fn) children.erase(it);
   }
 
-  Histogram& histogram(Labels labels) {
+  Histogram& histogram(Labels labels) REQUIRES(mutex) {
     Child& child = children[normalize(std::move(labels))];
     if (!child.histogram) child.histogram.reset(new Histogram(bounds));
     return *child.histogram;
   }
 
-  void render(std::string& out) const {
+  void render(std::string& out) const REQUIRES(mutex) {
     if (children.empty()) return;
     if (!help.empty()) {
       out += "# HELP ";
@@ -332,30 +339,34 @@ struct Family {
   }
 
   // The handle constructors are private to the handle classes' friend, this struct.
-  CounterFamily& counter_family() {
+  CounterFamily& counter_family() REQUIRES(mutex) {
     if (!counter_handle) counter_handle.reset(new CounterFamily(*this));
     return *counter_handle;
   }
-  GaugeFamily& gauge_family() {
+  GaugeFamily& gauge_family() REQUIRES(mutex) {
     if (!gauge_handle) gauge_handle.reset(new GaugeFamily(*this));
     return *gauge_handle;
   }
-  HistogramFamily& histogram_family() {
+  HistogramFamily& histogram_family() REQUIRES(mutex) {
     if (!histogram_handle) histogram_handle.reset(new HistogramFamily(*this));
     return *histogram_handle;
   }
 
-  std::mutex& mutex;
+  // The analysis cannot tell that this is the Registry's mutex_; a Registry method
+  // that holds mutex_ says so with held_by_registry() before calling in.
+  sync::Mutex& mutex;
   const Kind kind;
   const std::string name;
   const std::string help;
   const std::vector<double> bounds;
-  std::optional<std::vector<std::string>> label_keys;      // Sorted; set by the first series.
-  std::optional<std::vector<std::string>> declared_order;  // Set by the first *_family().
-  std::map<Labels, Child> children;
-  std::unique_ptr<CounterFamily> counter_handle;
-  std::unique_ptr<GaugeFamily> gauge_handle;
-  std::unique_ptr<HistogramFamily> histogram_handle;
+  std::optional<std::vector<std::string>> label_keys
+      GUARDED_BY(mutex);  // Sorted; set by the first series.
+  std::optional<std::vector<std::string>> declared_order
+      GUARDED_BY(mutex);  // Set by the first *_family().
+  std::map<Labels, Child> children GUARDED_BY(mutex);
+  std::unique_ptr<CounterFamily> counter_handle GUARDED_BY(mutex);
+  std::unique_ptr<GaugeFamily> gauge_handle GUARDED_BY(mutex);
+  std::unique_ptr<HistogramFamily> histogram_handle GUARDED_BY(mutex);
 };
 
 }  // namespace detail
@@ -411,17 +422,17 @@ Histogram::Snapshot Histogram::snapshot() const {
 }
 
 Counter& CounterFamily::with(const std::vector<std::string>& values) {
-  std::lock_guard lock(family_.mutex);
+  sync::MutexLock lock(family_.mutex);
   return family_.counter(family_.from_values(values));
 }
 
 Gauge& GaugeFamily::with(const std::vector<std::string>& values) {
-  std::lock_guard lock(family_.mutex);
+  sync::MutexLock lock(family_.mutex);
   return family_.gauge(family_.from_values(values));
 }
 
 Histogram& HistogramFamily::with(const std::vector<std::string>& values) {
-  std::lock_guard lock(family_.mutex);
+  sync::MutexLock lock(family_.mutex);
   return family_.histogram(family_.from_values(values));
 }
 
@@ -473,34 +484,44 @@ detail::Family& Registry::family(std::string_view name, std::string_view help, K
 }
 
 Counter& Registry::counter(std::string_view name, std::string_view help, Labels labels) {
-  std::lock_guard lock(mutex_);
-  return family(name, help, Kind::kCounter, {}).counter(std::move(labels));
+  sync::MutexLock lock(mutex_);
+  detail::Family& f = family(name, help, Kind::kCounter, {});
+  f.held_by_registry(mutex_);
+  return f.counter(std::move(labels));
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, Labels labels) {
-  std::lock_guard lock(mutex_);
-  return family(name, help, Kind::kGauge, {}).gauge(std::move(labels));
+  sync::MutexLock lock(mutex_);
+  detail::Family& f = family(name, help, Kind::kGauge, {});
+  f.held_by_registry(mutex_);
+  return f.gauge(std::move(labels));
 }
 
 Histogram& Registry::histogram(std::string_view name, std::string_view help,
                                std::vector<double> bucket_bounds, Labels labels) {
-  std::lock_guard lock(mutex_);
-  return family(name, help, Kind::kHistogram, std::move(bucket_bounds))
-      .histogram(std::move(labels));
+  sync::MutexLock lock(mutex_);
+  detail::Family& f = family(name, help, Kind::kHistogram, std::move(bucket_bounds));
+  f.held_by_registry(mutex_);
+  return f.histogram(std::move(labels));
 }
 
 CallbackGauge Registry::gauge_fn(std::string_view name, std::string_view help,
                                  std::function<double()> fn, Labels labels) {
   if (!fn) programming_error("gauge_fn " + quote(name) + " given an empty function");
-  std::lock_guard lock(mutex_);
-  family(name, help, Kind::kGauge, {}).gauge_fn(labels, std::move(fn));
+  sync::MutexLock lock(mutex_);
+  detail::Family& f = family(name, help, Kind::kGauge, {});
+  f.held_by_registry(mutex_);
+  f.gauge_fn(labels, std::move(fn));
   return CallbackGauge(this, std::string(name), std::move(labels));
 }
 
 void Registry::remove_gauge_fn(const std::string& name, const Labels& labels) noexcept {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   auto it = families_.find(name);
-  if (it != families_.end()) it->second->remove_gauge_fn(labels);
+  if (it != families_.end()) {
+    it->second->held_by_registry(mutex_);
+    it->second->remove_gauge_fn(labels);
+  }
 }
 
 CallbackGauge::CallbackGauge(CallbackGauge&& other) noexcept
@@ -527,16 +548,18 @@ void CallbackGauge::release() noexcept {
 
 CounterFamily& Registry::counter_family(std::string_view name, std::string_view help,
                                         std::vector<std::string> label_names) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   detail::Family& f = family(name, help, Kind::kCounter, {});
+  f.held_by_registry(mutex_);
   f.declare(std::move(label_names));
   return f.counter_family();
 }
 
 GaugeFamily& Registry::gauge_family(std::string_view name, std::string_view help,
                                     std::vector<std::string> label_names) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   detail::Family& f = family(name, help, Kind::kGauge, {});
+  f.held_by_registry(mutex_);
   f.declare(std::move(label_names));
   return f.gauge_family();
 }
@@ -544,16 +567,20 @@ GaugeFamily& Registry::gauge_family(std::string_view name, std::string_view help
 HistogramFamily& Registry::histogram_family(std::string_view name, std::string_view help,
                                             std::vector<double> bucket_bounds,
                                             std::vector<std::string> label_names) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   detail::Family& f = family(name, help, Kind::kHistogram, std::move(bucket_bounds));
+  f.held_by_registry(mutex_);
   f.declare(std::move(label_names));
   return f.histogram_family();
 }
 
 std::string Registry::render() const {
   std::string out;
-  std::lock_guard lock(mutex_);
-  for (const auto& [name, f] : families_) f->render(out);
+  sync::MutexLock lock(mutex_);
+  for (const auto& [name, f] : families_) {
+    f->held_by_registry(mutex_);
+    f->render(out);
+  }
   return out;
 }
 

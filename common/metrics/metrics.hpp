@@ -13,11 +13,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::metrics {
 
@@ -221,15 +222,15 @@ class Registry {
 
  private:
   friend class CallbackGauge;
-  void remove_gauge_fn(const std::string& name, const Labels& labels) noexcept;
+  void remove_gauge_fn(const std::string& name, const Labels& labels) noexcept EXCLUDES(mutex_);
 
   // Finds or creates the family `name`, checking it agrees with what is asked for.
   // Caller holds mutex_.
   detail::Family& family(std::string_view name, std::string_view help, detail::Kind kind,
-                         std::vector<double> bounds);
+                         std::vector<double> bounds) REQUIRES(mutex_);
 
-  mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<detail::Family>, std::less<>> families_;
+  mutable sync::Mutex mutex_;
+  std::map<std::string, std::unique_ptr<detail::Family>, std::less<>> families_ GUARDED_BY(mutex_);
 };
 
 }  // namespace shopeasy::metrics

@@ -8,14 +8,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::edge::events {
 
@@ -31,11 +31,11 @@ class EventBus {
   explicit EventBus(std::size_t capacity = 16384);
 
   // Appends events in order and wakes readers. Thread-safe; never blocks on readers.
-  void publish(std::vector<Event> events);
-  void publish(Event event);
+  void publish(std::vector<Event> events) EXCLUDES(mutex_);
+  void publish(Event event) EXCLUDES(mutex_);
 
   // Position just past the newest event: a reader starting here sees only new ones.
-  std::uint64_t head() const;
+  std::uint64_t head() const EXCLUDES(mutex_);
 
   struct ReadResult {
     std::vector<Event> events;
@@ -44,17 +44,18 @@ class EventBus {
   };
   // Events from position `from`, waiting up to `timeout` if there are none yet; at most
   // `max` events. Thread-safe.
-  ReadResult read(std::uint64_t from, std::size_t max, std::chrono::milliseconds timeout) const;
+  ReadResult read(std::uint64_t from, std::size_t max, std::chrono::milliseconds timeout) const
+      EXCLUDES(mutex_);
 
   // Wakes every waiting reader (used at shutdown).
   void wake_all();
 
  private:
   std::size_t capacity_;
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;
-  std::deque<Event> ring_;
-  std::uint64_t first_ = 0;  // position of ring_.front()
+  mutable sync::Mutex mutex_;
+  mutable sync::CondVar changed_;  // a publish (or wake_all) for waiting readers
+  std::deque<Event> ring_ GUARDED_BY(mutex_);
+  std::uint64_t first_ GUARDED_BY(mutex_) = 0;  // position of ring_.front()
 };
 
 }  // namespace shopeasy::edge::events

@@ -93,7 +93,7 @@ EdgeStore::~EdgeStore() {
 
 void EdgeStore::stop() {
   {
-    std::lock_guard lock(queue_mutex_);
+    sync::MutexLock lock(queue_mutex_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -101,7 +101,7 @@ void EdgeStore::stop() {
   if (writer_.joinable()) writer_.join();
   // The writer has committed everything it took; the syncer makes it durable and answers.
   {
-    std::lock_guard lock(sync_mutex_);
+    sync::MutexLock lock(sync_mutex_);
     writer_done_ = true;
   }
   sync_cv_.notify_all();
@@ -121,14 +121,14 @@ bool EdgeStore::stalled(std::chrono::seconds limit) const {
 }
 
 std::size_t EdgeStore::queue_depth() const {
-  std::lock_guard lock(queue_mutex_);
+  sync::MutexLock lock(queue_mutex_);
   return queue_.size();
 }
 
 Status EdgeStore::write_erased(ErasedWriteFn fn) {
   std::future<Status> result;
   {
-    std::lock_guard lock(queue_mutex_);
+    sync::MutexLock lock(queue_mutex_);
     if (stopping_) return unavailable("the store is shutting down");
     if (sync_failed_.load()) {
       return unavailable("the store's disk failed to sync; the daemon must restart");
@@ -145,8 +145,8 @@ void EdgeStore::run_writer() {
   std::vector<Pending> batch;
   for (;;) {
     {
-      std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      sync::MutexLock lock(queue_mutex_);
+      while (!stopping_ && queue_.empty()) queue_cv_.wait(queue_mutex_);
       if (queue_.empty()) return;  // stopping with nothing left
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       for (std::size_t i = 0; i < n; ++i) {
@@ -210,9 +210,10 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   for (std::size_t done = 0;;) {
     for (; done < batch.size(); ++done) run(batch[done]);
     if (!options_.durable || batch.size() >= options_.max_batch) break;
-    std::unique_lock lock(queue_mutex_);
-    queue_cv_.wait(lock,
-                   [&] { return stopping_ || !queue_.empty() || unsynced_batches_.load() == 0; });
+    sync::MutexLock lock(queue_mutex_);
+    while (!stopping_ && queue_.empty() && unsynced_batches_.load() != 0) {
+      queue_cv_.wait(queue_mutex_);
+    }
     const std::size_t n = std::min(queue_.size(), options_.max_batch - batch.size());
     for (std::size_t i = 0; i < n; ++i) {
       batch.push_back(std::move(queue_.front()));
@@ -239,7 +240,7 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   }
   unsynced_batches_.fetch_add(1);
   {
-    std::lock_guard lock(sync_mutex_);
+    sync::MutexLock lock(sync_mutex_);
     committed_.push_back(std::move(done));
   }
   sync_cv_.notify_one();
@@ -259,8 +260,8 @@ void EdgeStore::run_syncer() {
   std::deque<Committed> ready;
   for (;;) {
     {
-      std::unique_lock lock(sync_mutex_);
-      sync_cv_.wait(lock, [&] { return writer_done_ || !committed_.empty(); });
+      sync::MutexLock lock(sync_mutex_);
+      while (!writer_done_ && committed_.empty()) sync_cv_.wait(sync_mutex_);
       if (committed_.empty()) return;  // the writer stopped and everything is answered
       ready.swap(committed_);
     }
@@ -291,7 +292,7 @@ void EdgeStore::run_syncer() {
     ready.clear();
     {
       // Under the writer's mutex, so a writer about to wait for this cannot miss it.
-      std::lock_guard lock(queue_mutex_);
+      sync::MutexLock lock(queue_mutex_);
     }
     queue_cv_.notify_all();
   }
@@ -331,15 +332,15 @@ Status EdgeStore::fdatasync_wal() {
 }
 
 EdgeStore::Lease::Lease(EdgeStore& s) : store(s) {
-  std::unique_lock lock(s.readers_mutex_);
-  s.readers_cv_.wait(lock, [&] { return !s.idle_readers_.empty(); });
+  sync::MutexLock lock(s.readers_mutex_);
+  while (s.idle_readers_.empty()) s.readers_cv_.wait(s.readers_mutex_);
   db = s.idle_readers_.back();
   s.idle_readers_.pop_back();
 }
 
 EdgeStore::Lease::~Lease() {
   {
-    std::lock_guard lock(store.readers_mutex_);
+    sync::MutexLock lock(store.readers_mutex_);
     store.idle_readers_.push_back(db);
   }
   store.readers_cv_.notify_one();

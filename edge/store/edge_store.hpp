@@ -25,13 +25,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -45,6 +43,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/events/event_bus.hpp"
 
 namespace shopeasy::edge::store {
@@ -142,10 +141,10 @@ class EdgeStore {
   }
 
   // Processes what is queued, then stops the writer. Idempotent.
-  void stop();
+  void stop() EXCLUDES(queue_mutex_, sync_mutex_);
 
   // Number of writes waiting for the writer.
-  std::size_t queue_depth() const;
+  std::size_t queue_depth() const EXCLUDES(queue_mutex_);
   // True when writes are waiting and the writer has not finished a batch for `limit`:
   // a hung writer (a stuck disk, a bug) that the watchdog should restart. Also true
   // once a WAL sync has failed.
@@ -174,10 +173,10 @@ class EdgeStore {
   EdgeStore(StoreOptions options, const Clock& clock, events::EventBus& bus, log::Logger logger,
             metrics::Registry& metrics, db::Database writer, std::vector<db::Database> readers);
   // Queues `fn` and waits for its batch; the non-template half of write().
-  Status write_erased(ErasedWriteFn fn);
-  void run_writer();
-  void commit_batch(std::vector<Pending>& batch);
-  void run_syncer();
+  Status write_erased(ErasedWriteFn fn) EXCLUDES(queue_mutex_);
+  void run_writer() EXCLUDES(queue_mutex_);
+  void commit_batch(std::vector<Pending>& batch) EXCLUDES(queue_mutex_, sync_mutex_);
+  void run_syncer() EXCLUDES(queue_mutex_, sync_mutex_);
   // Answers the batch's writers and publishes its events (after its sync, if durable).
   void acknowledge(Committed& batch);
   Status fdatasync_wal();
@@ -188,17 +187,17 @@ class EdgeStore {
   log::Logger logger_;
   db::Database writer_db_;
 
-  mutable std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
+  mutable sync::Mutex queue_mutex_;
+  sync::CondVar queue_cv_;
+  std::deque<Pending> queue_ GUARDED_BY(queue_mutex_);
+  bool stopping_ GUARDED_BY(queue_mutex_) = false;
   std::atomic<std::int64_t> last_progress_ns_{0};  // monotonic, after each batch
   std::thread writer_;
 
-  std::mutex sync_mutex_;  // guards committed_ and writer_done_
-  std::condition_variable sync_cv_;
-  std::deque<Committed> committed_;
-  bool writer_done_ = false;
+  sync::Mutex sync_mutex_;
+  sync::CondVar sync_cv_;
+  std::deque<Committed> committed_ GUARDED_BY(sync_mutex_);
+  bool writer_done_ GUARDED_BY(sync_mutex_) = false;
   std::atomic<bool> sync_failed_{false};
   // Batches committed but not yet answered; while any are, new writes join the open
   // transaction (see commit_batch). Changed by both threads; the syncer notifies
@@ -208,10 +207,10 @@ class EdgeStore {
   int wal_fd_ = -1;  // the syncer thread's own descriptor of the -wal file
   std::thread syncer_;
 
-  std::mutex readers_mutex_;
-  std::condition_variable readers_cv_;
-  std::vector<db::Database> readers_;
-  std::vector<db::Database*> idle_readers_;
+  sync::Mutex readers_mutex_;
+  sync::CondVar readers_cv_;
+  std::vector<db::Database> readers_;  // fixed at construction; leased through idle_readers_
+  std::vector<db::Database*> idle_readers_ GUARDED_BY(readers_mutex_);
 
   metrics::Histogram& batch_size_;
   metrics::Histogram& commit_seconds_;
