@@ -67,6 +67,10 @@ CloudRoutes::CloudRoutes(storage::CloudStore& store, routing::StoreIndex& index,
       resyncs_(metrics.counter_family(
           "cloud_sync_resyncs_total",
           "Stores told to resynchronise (by reason) and full snapshots started", {"reason"})),
+      realigned_(metrics.counter_family(
+          "cloud_sync_downstream_realigned_total",
+          "Downstream queues realigned with a store's cursor after a restore on either side",
+          {"gap"})),
       pruned_(metrics.counter("cloud_sync_replica_rows_removed_total",
                               "Replica rows removed because the store no longer has the SKU")),
       pages_(clock, CatalogPageCache::Options{}, metrics) {}
@@ -182,6 +186,21 @@ Response CloudRoutes::sync(const Request& req) {
     body["expected_seq"] = *result->expected_seq;
     body["acked_seq"] = result->acked_seq;
     return Response::json(409, body);
+  }
+  // A store or a cloud restored from a backup no longer agrees with the queue on where
+  // the store stands; realign before anything is trimmed or handed out.
+  auto aligned =
+      store_.align_downstream(id, batch->downstream_cursor, batch->downstream_hash.value_or(""),
+                              to_unix_ms(clock_.wall_now()));
+  if (!aligned.ok()) return Response::error(aligned.status());
+  if (aligned->gap != storage::DownstreamGap::kNone) {
+    const char* gap =
+        aligned->gap == storage::DownstreamGap::kStoreBehind ? "store_behind" : "store_ahead";
+    realigned_.with({gap}).inc();
+    logger_.warn("downstream_realigned", {{"store", id},
+                                          {"gap", gap},
+                                          {"store_cursor", batch->downstream_cursor},
+                                          {"items", aligned->requeued}});
   }
   // The edge confirmed applying everything up to its cursor: those can go.
   if (batch->downstream_cursor > 0) {

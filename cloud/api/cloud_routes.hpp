@@ -68,6 +68,7 @@ class CloudRoutes {
   metrics::Counter& reconcile_mismatches_;
   metrics::Counter& quarantined_;
   metrics::CounterFamily& resyncs_;
+  metrics::CounterFamily& realigned_;
   metrics::Counter& pruned_;
   // Rendered customer catalog pages, kept for a moment (see catalog_page_cache.hpp).
   CatalogPageCache pages_;

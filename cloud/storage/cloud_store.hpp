@@ -136,6 +136,17 @@ struct DownstreamItem {
   nlohmann::json body;
 };
 
+// How the downstream cursor a store reports stood against the queue (align_downstream).
+enum class DownstreamGap {
+  kNone,         // in step
+  kStoreBehind,  // items after its cursor were trimmed: the store lost what it applied
+  kStoreAhead,   // past every cursor issued here: this database lost what it issued
+};
+struct DownstreamAlignment {
+  DownstreamGap gap = DownstreamGap::kNone;
+  std::int64_t requeued = 0;  // items queued again (behind) or renumbered (ahead)
+};
+
 // Checksum of a store's replica over SKUs whose hash falls in one of `buckets` buckets.
 struct RangeChecksum {
   int bucket = 0;
@@ -375,6 +386,21 @@ class CloudStore {
   virtual StatusOr<std::vector<DownstreamItem>> downstream(const std::string& store_id,
                                                            std::int64_t after_cursor,
                                                            int limit) = 0;
+  // Checks the cursor a store reports (the last item it applied) against the queue, in
+  // one transaction, before anything is trimmed or handed out. When one side was
+  // restored from a backup the two no longer line up: a store behind what was trimmed
+  // gets its whole catalog, its open orders and its recent cancellations queued again;
+  // for a store ahead of every cursor issued here the queue is renumbered past its
+  // cursor. Either way the queue then follows the store's cursor without a hole, so the
+  // same cursor reported again changes nothing. `store_hash` is what the store applied
+  // at its cursor (wire::downstream_item_hash; "" when it did not say): an item queued
+  // here at that cursor with other content means this database issued the cursor again
+  // after a restore, and counts as the store being ahead. kInvalidArgument for a
+  // negative cursor, kNotFound for an unknown store.
+  virtual StatusOr<DownstreamAlignment> align_downstream(const std::string& store_id,
+                                                         std::int64_t store_cursor,
+                                                         const std::string& store_hash,
+                                                         std::int64_t now_ms) = 0;
   // Deletes items at or below the cursor the store has confirmed applying. kOutOfRange
   // for a cursor that was never issued (the store is ahead of this database: restored
   // from an older backup?), kInvalidArgument if negative, kNotFound for an unknown store.

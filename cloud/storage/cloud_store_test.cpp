@@ -12,6 +12,7 @@
 
 #include "common/db/database.hpp"
 #include "common/geohash/geohash.hpp"
+#include "common/wire/sync.hpp"
 #include "tests/harness/postgres_server.hpp"
 #include "tests/harness/temp_dir.hpp"
 
@@ -1023,6 +1024,114 @@ NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::str
                   .payment_due_ms = kNow + 60'000,
                   .idempotency_key = key,
                   .request_hash = "h"};
+}
+
+// A store restored from a backup reports a cursor from before items it applied and then
+// lost; those were trimmed, so they are queued again from what the cloud knows now.
+TEST_P(CloudStoreTest, AStoreBehindTheTrimmedQueueGetsItsCatalogAndOrdersAgain) {
+  register_store("s1");
+  register_store("s2");
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("SKU-1", 100)).status());
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("OLD", 50, /*active=*/false)).status());
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  // One order routed to s1, one cancelled there, one still unpaid (not the store's yet).
+  for (const char* id : {"o-open", "o-cancelled", "o-unpaid"}) {
+    ASSERT_TRUE(VALUE(store_->place_order(new_order(id, 1, {"s1"}), kNow)).placed);
+  }
+  for (const char* id : {"o-open", "o-cancelled"}) {
+    ASSERT_OK(store_
+                  ->act_on_order(id,
+                                 {.action = OrderAction::kPaymentSucceeded,
+                                  .reason = "",
+                                  .accept_window_ms = 60'000},
+                                 kNow + 1)
+                  .status());
+  }
+  ASSERT_OK(store_
+                ->act_on_order(
+                    "o-cancelled",
+                    {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0}, kNow + 2)
+                .status());
+  // The store applied everything queued so far (2 catalog items, 2 routings and a
+  // cancel) and confirmed it.
+  const std::vector<DownstreamItem> before = VALUE(store_->downstream("s1", 0, 100));
+  ASSERT_EQ(before.size(), 5u);
+  const std::int64_t confirmed = before.back().cursor;
+  EXPECT_EQ(VALUE(store_->align_downstream("s1", confirmed, "", kNow)).gap, DownstreamGap::kNone);
+  ASSERT_OK(store_->trim_downstream("s1", confirmed));
+  // Restored: it stands at cursor 1 again.
+  DownstreamAlignment aligned = VALUE(store_->align_downstream("s1", 1, "", kNow + 3));
+  EXPECT_EQ(aligned.gap, DownstreamGap::kStoreBehind);
+  EXPECT_EQ(aligned.requeued, 4);  // 2 catalog items, the open order, the cancellation
+  const std::vector<DownstreamItem> again = VALUE(store_->downstream("s1", 1, 100));
+  ASSERT_EQ(again.size(), 4u);
+  for (std::size_t i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(again[i].cursor, 2 + static_cast<std::int64_t>(i)) << "no hole after its cursor";
+  }
+  EXPECT_EQ(again[0].kind, "catalog_item");
+  EXPECT_EQ(again[0].body["sku"], "OLD");
+  EXPECT_EQ(again[0].body["active"], false);
+  EXPECT_EQ(again[1].body["sku"], "SKU-1");
+  std::map<std::string, std::string> orders;
+  for (std::size_t i = 2; i < again.size(); ++i) {
+    orders[again[i].body["order_id"].get<std::string>()] = again[i].kind;
+  }
+  EXPECT_EQ(orders, (std::map<std::string, std::string>{{"o-open", "order"},
+                                                        {"o-cancelled", "order.cancel"}}));
+  for (const DownstreamItem& item : again) {
+    if (item.kind == "order") {
+      EXPECT_EQ(item.body["status"], "routed");
+    }
+  }
+  // The same cursor reported again (the reply was lost) queues nothing twice.
+  EXPECT_EQ(VALUE(store_->align_downstream("s1", 1, "", kNow + 4)).gap, DownstreamGap::kNone);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 1, 100)).size(), 4u);
+  // New items follow on; the other store's queue is untouched.
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"n", 1}})), 6);
+  EXPECT_EQ(VALUE(store_->align_downstream("s2", 0, "", kNow)).gap, DownstreamGap::kNone);
+}
+
+// A cloud restored from a backup would hand out cursors the store already applied (and
+// skips); the queue moves past the store's cursor instead.
+TEST_P(CloudStoreTest, AStoreAheadOfTheQueueHasTheQueueRenumberedPastIt) {
+  register_store("s1");
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_OK(store_->enqueue_downstream("s1", "order", {{"n", i}}).status());
+  ASSERT_OK(store_->trim_downstream("s1", 1));
+  DownstreamAlignment aligned = VALUE(store_->align_downstream("s1", 10, "", kNow));
+  EXPECT_EQ(aligned.gap, DownstreamGap::kStoreAhead);
+  EXPECT_EQ(aligned.requeued, 2);
+  std::vector<DownstreamItem> items = VALUE(store_->downstream("s1", 10, 100));
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].cursor, 11);
+  EXPECT_EQ(items[0].body["n"], 2);
+  EXPECT_EQ(items[1].cursor, 12);
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s1", "order", {{"n", 4}})), 13);
+  EXPECT_EQ(VALUE(store_->align_downstream("s1", 10, "", kNow)).gap, DownstreamGap::kNone);
+  // An empty queue: the next item is the one after the store's cursor.
+  register_store("s2");
+  EXPECT_EQ(VALUE(store_->align_downstream("s2", 7, "", kNow)).gap, DownstreamGap::kStoreAhead);
+  EXPECT_EQ(VALUE(store_->enqueue_downstream("s2", "order", {{"n", 1}})), 8);
+
+  // Restored with items queued before the store's first contact: the cursor the store
+  // stands at is taken, by something other than what it applied there.
+  register_store("s3");
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_OK(store_->enqueue_downstream("s3", "order", {{"n", i}}).status());
+  }
+  const std::string applied = wire::downstream_item_hash("order", {{"n", 99}});
+  const std::string same = wire::downstream_item_hash("order", {{"n", 2}});
+  EXPECT_EQ(VALUE(store_->align_downstream("s3", 2, same, kNow)).gap, DownstreamGap::kNone);
+  aligned = VALUE(store_->align_downstream("s3", 2, applied, kNow));
+  EXPECT_EQ(aligned.gap, DownstreamGap::kStoreAhead);
+  items = VALUE(store_->downstream("s3", 2, 100));
+  ASSERT_EQ(items.size(), 3u);  // all three: which ones the store has is unknown
+  EXPECT_EQ(items[0].cursor, 3);
+  EXPECT_EQ(items[0].body["n"], 1);
+
+  EXPECT_EQ(store_->align_downstream("s1", -1, "", kNow).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->align_downstream("nope", 0, "", kNow).status().code(), StatusCode::kNotFound);
 }
 
 TEST_P(CloudStoreTest, CustomerOrdersPageNewestFirst) {

@@ -39,6 +39,7 @@
 #include <unordered_set>
 
 #include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/downstream_rules.hpp"
 #include "cloud/storage/order_rules.hpp"
 #include "cloud/storage/store_rules.hpp"
 
@@ -335,6 +336,26 @@ constexpr Sql kDownstream{
     "ORDER BY cursor LIMIT $3"};
 constexpr Sql kNextCursor{"next_cursor", "SELECT next_cursor FROM stores WHERE id = $1"};
 constexpr Sql kTrim{"trim", "DELETE FROM downstream WHERE store_id = $1 AND cursor <= $2"};
+constexpr Sql kLockNextCursor{"lock_next_cursor",
+                              "SELECT next_cursor FROM stores WHERE id = $1 FOR UPDATE"};
+constexpr Sql kItemAt{"item_at",
+                      "SELECT kind, body FROM downstream WHERE store_id = $1 AND cursor = $2"};
+constexpr Sql kFirstItemAfter{"first_item_after",
+                              "SELECT cursor FROM downstream WHERE store_id = $1 AND cursor > $2 "
+                              "ORDER BY cursor LIMIT 1"};
+// Through negative cursors, so no row lands on another's key on the way.
+constexpr Sql kNegateCursors{"negate_cursors",
+                             "UPDATE downstream SET cursor = -cursor WHERE store_id = $1"};
+constexpr Sql kShiftCursors{
+    "shift_cursors",
+    "UPDATE downstream SET cursor = $2 - cursor WHERE store_id = $1 AND cursor < 0"};
+constexpr Sql kShiftNextCursor{"shift_next_cursor",
+                               "UPDATE stores SET next_cursor = next_cursor + $2 WHERE id = $1"};
+constexpr Sql kOrdersForReplay{
+    "orders_for_replay",
+    "SELECT doc FROM orders WHERE store_id = $1 AND (status IN ('routed', 'accepted', "
+    "'picking', 'packed') OR (status = 'cancelled' AND updated_at_ms >= $2)) "
+    "ORDER BY created_at_ms, order_id"};
 constexpr Sql kReplicaRows{"replica_rows",
                            "SELECT sku, on_hand, reserved FROM replica WHERE store_id = $1"};
 constexpr Sql kUnknownCodes{
@@ -862,6 +883,16 @@ StatusOr<std::optional<IdempotentReply>> find_reply(Session& s, const std::strin
                       .body = std::move(*body)});
 }
 
+// Queues one downstream item inside an open transaction, at the store's next cursor.
+Status enqueue_item(Session& s, const std::string& store_id, std::string_view kind,
+                    const nlohmann::json& body) {
+  StatusOr<Result> result =
+      s.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
+  if (!result.ok()) return result.status();
+  if (PQntuples(result->get()) == 0) return unknown_store(store_id);
+  return Status::ok();
+}
+
 StatusOr<std::optional<OrderRecord>> read_order(Session& s, const Sql& sql,
                                                 const std::string& order_id) {
   StatusOr<Result> result = s.run(sql, Params().text(order_id));
@@ -872,6 +903,78 @@ StatusOr<std::optional<OrderRecord>> read_order(Session& s, const Sql& sql,
   if (!order.ok()) return order.status();
   return std::optional<OrderRecord>(std::move(*order));
 }
+
+// align_downstream's database work inside an open transaction that holds the store row.
+class PgDownstreamTx final : public detail::DownstreamTx {
+ public:
+  explicit PgDownstreamTx(Session& s) : s_(s) {}
+
+  StatusOr<std::optional<std::int64_t>> lock_next_cursor(const std::string& store_id) override {
+    return optional_int(s_.run(kLockNextCursor, Params().text(store_id)));
+  }
+  StatusOr<std::optional<std::int64_t>> first_item_after(const std::string& store_id,
+                                                         std::int64_t after) override {
+    return optional_int(s_.run(kFirstItemAfter, Params().text(store_id).int64(after)));
+  }
+  StatusOr<std::optional<DownstreamItem>> item_at(const std::string& store_id,
+                                                  std::int64_t cursor) override {
+    StatusOr<Result> result = s_.run(kItemAt, Params().text(store_id).int64(cursor));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    if (rows.count() == 0) return std::optional<DownstreamItem>();
+    StatusOr<nlohmann::json> body = detail::parse_stored_json(rows.text(0, 1), "downstream body");
+    if (!body.ok()) return body.status();
+    return std::optional<DownstreamItem>(
+        DownstreamItem{.cursor = cursor, .kind = rows.text(0, 0), .body = std::move(*body)});
+  }
+  Status shift_items(const std::string& store_id, std::int64_t by) override {
+    if (by == 0) return Status::ok();
+    SHOPEASY_RETURN_IF_ERROR(s_.run(kNegateCursors, Params().text(store_id)).status());
+    SHOPEASY_RETURN_IF_ERROR(s_.run(kShiftCursors, Params().text(store_id).int64(by)).status());
+    return s_.run(kShiftNextCursor, Params().text(store_id).int64(by)).status();
+  }
+  StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
+                                                  int limit) override {
+    StatusOr<Result> result = s_.run(kCatalogPage, Params().text(after_sku).int64(limit));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    std::vector<CatalogItem> out;
+    for (int r = 0; r < rows.count(); ++r) {
+      StatusOr<CatalogItem> item = read_catalog_item(rows, r);
+      if (!item.ok()) return item.status();
+      out.push_back(std::move(*item));
+    }
+    return out;
+  }
+  StatusOr<std::vector<OrderRecord>> orders_for_replay(const std::string& store_id,
+                                                       std::int64_t cancelled_since_ms) override {
+    StatusOr<Result> result =
+        s_.run(kOrdersForReplay, Params().text(store_id).int64(cancelled_since_ms));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    std::vector<OrderRecord> out;
+    for (int r = 0; r < rows.count(); ++r) {
+      StatusOr<OrderRecord> order = detail::parse_order_doc(rows.text(r, 0));
+      if (!order.ok()) return order.status();
+      out.push_back(std::move(*order));
+    }
+    return out;
+  }
+  Status enqueue(const std::string& store_id, std::string_view kind,
+                 const nlohmann::json& body) override {
+    return enqueue_item(s_, store_id, kind, body);
+  }
+
+ private:
+  static StatusOr<std::optional<std::int64_t>> optional_int(StatusOr<Result> result) {
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    if (rows.count() == 0) return std::optional<std::int64_t>();
+    return std::optional<std::int64_t>(rows.int64(0, 0));
+  }
+
+  Session& s_;
+};
 
 // The order logic's database work inside an open transaction; loading an order locks
 // its row, so concurrent changes of one order (a webhook, a store event, a deadline)
@@ -965,11 +1068,7 @@ class PgOrderTx final : public detail::OrderTx {
   }
   Status enqueue(const std::string& store_id, std::string_view kind,
                  const nlohmann::json& body) override {
-    StatusOr<Result> result =
-        s_.run(kEnqueue, Params().text(store_id).text(kind).text(detail::dump_json(body)));
-    if (!result.ok()) return result.status();
-    if (PQntuples(result->get()) == 0) return unknown_store(store_id);
-    return Status::ok();
+    return enqueue_item(s_, store_id, kind, body);
   }
   StatusOr<std::optional<IdempotentReply>> find_reply(const std::string& customer_id,
                                                       const std::string& key) override {
@@ -1398,6 +1497,19 @@ class PostgresCloudStore final : public CloudStore {
             .cursor = rows.int64(r, 0), .kind = rows.text(r, 1), .body = std::move(*body)});
       }
       return out;
+    });
+  }
+
+  StatusOr<DownstreamAlignment> align_downstream(const std::string& store_id,
+                                                 std::int64_t store_cursor,
+                                                 const std::string& store_hash,
+                                                 std::int64_t now_ms) override {
+    // Safe to run again after a lost COMMIT reply: a queue already aligned is in step.
+    return call([&](Session& s) -> StatusOr<DownstreamAlignment> {
+      return s.transaction([&]() -> StatusOr<DownstreamAlignment> {
+        PgDownstreamTx tx(s);
+        return detail::align_downstream(tx, store_id, store_cursor, store_hash, now_ms);
+      });
     });
   }
 

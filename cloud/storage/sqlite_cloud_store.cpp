@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "cloud/storage/cloud_store.hpp"
+#include "cloud/storage/downstream_rules.hpp"
 #include "cloud/storage/order_rules.hpp"
 #include "cloud/storage/store_rules.hpp"
 #include "common/db/database.hpp"
@@ -213,6 +214,18 @@ Status require_store(db::Database& db, const std::string& id) {
   return Status::ok();
 }
 
+// Queues one downstream item on an open write transaction, at the store's next cursor.
+Status enqueue_item(db::Database& db, const std::string& store_id, std::string_view kind,
+                    const nlohmann::json& body) {
+  StatusOr<std::optional<std::int64_t>> cursor = db.query_one<std::int64_t>(
+      "UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = ? RETURNING next_cursor - 1",
+      store_id);
+  if (!cursor.ok()) return cursor.status();
+  if (!cursor->has_value()) return unknown_store(store_id);
+  return db.run("INSERT INTO downstream (store_id, cursor, kind, body) VALUES (?, ?, ?, ?)",
+                store_id, **cursor, kind, detail::dump_json(body));
+}
+
 // The order logic's database work on the writer's open IMMEDIATE transaction, which
 // already excludes every other writer (in this process and in others).
 class SqliteOrderTx final : public detail::OrderTx {
@@ -279,13 +292,7 @@ class SqliteOrderTx final : public detail::OrderTx {
   }
   Status enqueue(const std::string& store_id, std::string_view kind,
                  const nlohmann::json& body) override {
-    StatusOr<std::optional<std::int64_t>> cursor = db_.query_one<std::int64_t>(
-        "UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = ? RETURNING next_cursor - 1",
-        store_id);
-    if (!cursor.ok()) return cursor.status();
-    if (!cursor->has_value()) return unknown_store(store_id);
-    return db_.run("INSERT INTO downstream (store_id, cursor, kind, body) VALUES (?, ?, ?, ?)",
-                   store_id, **cursor, kind, detail::dump_json(body));
+    return enqueue_item(db_, store_id, kind, body);
   }
   StatusOr<std::optional<IdempotentReply>> find_reply(const std::string& customer_id,
                                                       const std::string& key) override {
@@ -336,6 +343,82 @@ class SqliteOrderTx final : public detail::OrderTx {
 bool is_memory_path(const std::string& path) {
   return path == ":memory:" || path.empty() || path.rfind("file::memory:", 0) == 0;
 }
+
+// align_downstream's database work on the writer's open IMMEDIATE transaction.
+class SqliteDownstreamTx final : public detail::DownstreamTx {
+ public:
+  explicit SqliteDownstreamTx(db::Database& db) : db_(db) {}
+
+  StatusOr<std::optional<std::int64_t>> lock_next_cursor(const std::string& store_id) override {
+    return db_.query_one<std::int64_t>("SELECT next_cursor FROM stores WHERE id = ?", store_id);
+  }
+  StatusOr<std::optional<std::int64_t>> first_item_after(const std::string& store_id,
+                                                         std::int64_t after) override {
+    return db_.query_one<std::int64_t>(
+        "SELECT cursor FROM downstream WHERE store_id = ? AND cursor > ? ORDER BY cursor LIMIT 1",
+        store_id, after);
+  }
+  StatusOr<std::optional<DownstreamItem>> item_at(const std::string& store_id,
+                                                  std::int64_t cursor) override {
+    db::Query q = db_.query("SELECT kind, body FROM downstream WHERE store_id = ? AND cursor = ?",
+                            store_id, cursor);
+    const db::Statement* row = q.next();
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    if (row == nullptr) return std::optional<DownstreamItem>();
+    StatusOr<nlohmann::json> body =
+        detail::parse_stored_json(row->column_text(1), "downstream body");
+    if (!body.ok()) return body.status();
+    return std::optional<DownstreamItem>(
+        DownstreamItem{.cursor = cursor, .kind = row->column_text(0), .body = std::move(*body)});
+  }
+  Status shift_items(const std::string& store_id, std::int64_t by) override {
+    if (by == 0) return Status::ok();
+    // Through negative cursors, so no row lands on another's key on the way.
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("UPDATE downstream SET cursor = -cursor WHERE store_id = ?", store_id));
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("UPDATE downstream SET cursor = ? - cursor WHERE store_id = ? AND cursor < 0", by,
+                store_id));
+    return db_.run("UPDATE stores SET next_cursor = next_cursor + ? WHERE id = ?", by, store_id);
+  }
+  StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
+                                                  int limit) override {
+    db::Query q = db_.query("SELECT " + std::string(kCatalogColumns) +
+                                " FROM catalog WHERE sku > ? ORDER BY sku LIMIT ?",
+                            after_sku, limit);
+    std::vector<CatalogItem> out;
+    while (const db::Statement* row = q.next()) {
+      StatusOr<CatalogItem> item = read_catalog_item(*row);
+      if (!item.ok()) return item.status();
+      out.push_back(std::move(*item));
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return out;
+  }
+  StatusOr<std::vector<OrderRecord>> orders_for_replay(const std::string& store_id,
+                                                       std::int64_t cancelled_since_ms) override {
+    db::Query q = db_.query(
+        "SELECT doc FROM orders WHERE store_id = ? AND (status IN ('routed', 'accepted', "
+        "'picking', 'packed') OR (status = 'cancelled' AND updated_at_ms >= ?)) "
+        "ORDER BY created_at_ms, order_id",
+        store_id, cancelled_since_ms);
+    std::vector<OrderRecord> out;
+    while (const db::Statement* row = q.next()) {
+      StatusOr<OrderRecord> order = detail::parse_order_doc(row->column_text(0));
+      if (!order.ok()) return order.status();
+      out.push_back(std::move(*order));
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return out;
+  }
+  Status enqueue(const std::string& store_id, std::string_view kind,
+                 const nlohmann::json& body) override {
+    return enqueue_item(db_, store_id, kind, body);
+  }
+
+ private:
+  db::Database& db_;
+};
 
 class SqliteCloudStore final : public CloudStore {
  public:
@@ -743,6 +826,18 @@ class SqliteCloudStore final : public CloudStore {
         }
         if (!q.status().is_ok()) return q.status();
         return out;
+      });
+    });
+  }
+
+  StatusOr<DownstreamAlignment> align_downstream(const std::string& store_id,
+                                                 std::int64_t store_cursor,
+                                                 const std::string& store_hash,
+                                                 std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<DownstreamAlignment> {
+      return write_tx([&](db::Database& db) -> StatusOr<DownstreamAlignment> {
+        SqliteDownstreamTx tx(db);
+        return detail::align_downstream(tx, store_id, store_cursor, store_hash, now_ms);
       });
     });
   }

@@ -1,5 +1,7 @@
 #include "common/wire/sync.hpp"
 
+#include <cstdio>
+
 namespace shopeasy::wire {
 
 using nlohmann::json;
@@ -14,6 +16,26 @@ bool is_valid_kind(std::string_view kind) {
 
 bool is_valid_outbox_id(std::string_view id) {
   return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::string downstream_item_hash(std::string_view kind, const nlohmann::json& body) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  auto mix = [&hash](std::string_view data) {
+    for (unsigned char c : data) {
+      hash ^= c;
+      hash *= 1099511628211ULL;
+    }
+  };
+  mix(kind);
+  mix("|");
+  mix(body.dump(-1, ' ', false, json::error_handler_t::replace));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+bool is_valid_item_hash(std::string_view hash) {
+  return hash.size() == 16 && hash.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 namespace {
@@ -51,6 +73,11 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
       r.fail("outbox_id", "must be 32 lower-case hex digits");
     }
     r.optional_int("head_seq", &b.head_seq, 0, kMaxInt64);
+    if (r.optional_string("downstream_hash", &b.downstream_hash,
+                          {.max_len = 16, .non_empty = true}) &&
+        b.downstream_hash && !is_valid_item_hash(*b.downstream_hash)) {
+      r.fail("downstream_hash", "must be 16 lower-case hex digits");
+    }
     r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);
     if (b.resync_from_seq && *b.resync_from_seq != b.first_seq) {
       r.fail("resync_from_seq", "must equal first_seq");
@@ -80,6 +107,7 @@ json encode(const SyncBatch& b) {
   set_optional(j, "outbox_id", b.outbox_id);
   set_optional(j, "head_seq", b.head_seq);
   set_optional(j, "resync_from_seq", b.resync_from_seq);
+  set_optional(j, "downstream_hash", b.downstream_hash);
   return j;
 }
 

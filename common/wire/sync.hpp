@@ -66,6 +66,9 @@ struct SyncBatch {
   // Set on the batch that starts a resynchronisation: changes before this seq are
   // superseded by the full snapshot starting here (== first_seq).
   std::optional<std::int64_t> resync_from_seq{};
+  // downstream_item_hash of the item at downstream_cursor, so a cloud restored from a
+  // backup notices it issued that cursor to something else; absent from older edges.
+  std::optional<std::string> downstream_hash{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 
@@ -85,6 +88,11 @@ struct DownstreamItem {
   nlohmann::json body = nlohmann::json::object();  // a JSON object
   friend bool operator==(const DownstreamItem&, const DownstreamItem&) = default;
 };
+
+// A downstream item's content fingerprint: 16 lower-case hex digits (FNV-1a 64 over its
+// kind and its body as JSON). Equal on both sides for the same item.
+std::string downstream_item_hash(std::string_view kind, const nlohmann::json& body);
+bool is_valid_item_hash(std::string_view hash);
 
 struct SyncReply {
   std::int64_t acked_seq = 0;                  // >= 0; every change up to here is durably applied

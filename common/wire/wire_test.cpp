@@ -914,17 +914,35 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   text["outbox_id"] = "0123456789abcdef0123456789abcdef";
   text["head_seq"] = 40;
   text["resync_from_seq"] = text["first_seq"];
+  text["downstream_hash"] = downstream_item_hash("catalog_item", {{"sku", "MILK"}});
   StatusOr<SyncBatch> b = decode_sync_batch(text);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_EQ(b->downstream_hash, downstream_item_hash("catalog_item", {{"sku", "MILK"}}));
   EXPECT_EQ(b->outbox_id, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(b->head_seq, 40);
   EXPECT_EQ(b->resync_from_seq, b->first_seq);
   EXPECT_EQ(decode_sync_batch(encode(*b)).value(), *b);
 }
 
+TEST(SyncBatchTest, AnItemHashIsTheSameForTheSameItemWhateverItsKeyOrder) {
+  const json a = json::parse(R"({"sku":"MILK","price_cents":6500,"lat":12.9716})");
+  const json b = json::parse(R"({"lat":12.9716,"price_cents":6500,"sku":"MILK"})");
+  EXPECT_EQ(downstream_item_hash("catalog_item", a), downstream_item_hash("catalog_item", b));
+  EXPECT_TRUE(is_valid_item_hash(downstream_item_hash("catalog_item", a)));
+  EXPECT_NE(downstream_item_hash("catalog_item", a), downstream_item_hash("order", a));
+  // Through the text a reply carries, as the store receives it.
+  EXPECT_EQ(downstream_item_hash("catalog_item", json::parse(a.dump())),
+            downstream_item_hash("catalog_item", a));
+}
+
 TEST(SyncBatchTest, RejectsBadFields) {
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["outbox_id"] = "ABC"; }), "outbox_id",
                          "must be 32 lower-case hex digits"));
+  EXPECT_TRUE(
+      is_invalid(sync_batch_with([](json& j) { j["downstream_hash"] = "0123456789ABCDEF"; }),
+                 "downstream_hash", "must be 16 lower-case hex digits"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["downstream_hash"] = 7; }),
+                         "downstream_hash", "must be a string"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["head_seq"] = -1; }), "head_seq",
                          "must be a non-negative integer"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["resync_from_seq"] = 99; }),

@@ -45,6 +45,18 @@ nlohmann::json compact_body(const std::string& type, const std::string& body_tex
   return out;
 }
 
+// An item hash is kept in sync_state's integer column as its 64 bits; 0 is "none".
+std::string hash_hex(std::int64_t bits) {
+  if (bits == 0) return "";
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(static_cast<std::uint64_t>(bits)));
+  return hex;
+}
+std::int64_t hash_bits(const std::string& hex) {
+  return hex.empty() ? 0 : static_cast<std::int64_t>(std::stoull(hex, nullptr, 16));
+}
+
 }  // namespace
 
 SyncClient::SyncClient(SyncOptions options, store::EdgeStore& store, events::EventBus& bus,
@@ -169,7 +181,7 @@ StatusOr<std::int64_t> SyncClient::load_position() {
     db::Database& db = ctx.db();
     SHOPEASY_RETURN_IF_ERROR(
         db.run("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('outbox_id_hi', ?), "
-               "('outbox_id_lo', ?), ('resync_from_seq', 0)",
+               "('outbox_id_lo', ?), ('resync_from_seq', 0), ('downstream_hash', 0)",
                static_cast<std::int64_t>(bits[0]), static_cast<std::int64_t>(bits[1])));
     SyncState out;
     auto q = db.query("SELECT key, value FROM sync_state");
@@ -186,6 +198,7 @@ StatusOr<std::int64_t> SyncClient::load_position() {
   std::lock_guard lock(status_mutex_);
   acked_seq_ = value("acked_seq");
   downstream_cursor_ = value("downstream_cursor");
+  downstream_hash_ = hash_hex(value("downstream_hash"));
   resync_from_seq_ = value("resync_from_seq");
   outbox_id_ = outbox_hex(value("outbox_id_hi"), value("outbox_id_lo"));
   return acked_seq_;
@@ -329,10 +342,12 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   std::int64_t cursor = 0;
   std::int64_t resync_from = 0;
   std::string outbox_id;
+  std::string cursor_hash;
   {
     std::lock_guard lock(status_mutex_);
     acked = acked_seq_;
     cursor = downstream_cursor_;
+    cursor_hash = downstream_hash_;
     resync_from = resync_from_seq_;
     outbox_id = outbox_id_;
   }
@@ -382,6 +397,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
                           {"outbox_id", outbox_id},
                           {"head_seq", newest}};
   if (resync_from > 0 && acked + 1 == resync_from) batch["resync_from_seq"] = resync_from;
+  if (!cursor_hash.empty()) batch["downstream_hash"] = cursor_hash;
   // Caught up: now and then, let the cloud check its replica against our stock.
   if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
       clock_.mono_now() >= next_reconcile_) {
@@ -474,8 +490,10 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   // transaction; trim what both sides no longer need.
   const std::int64_t new_acked = std::min(reply->acked_seq, newest);
   std::int64_t applied_items = 0;
+  std::string new_hash = cursor_hash;
   auto written = store_.write([&](store::WriteContext& ctx) -> StatusOr<std::int64_t> {
     std::int64_t new_cursor = cursor;
+    new_hash = cursor_hash;
     for (const auto& item : reply->downstream) {
       if (item.cursor <= new_cursor) continue;  // already applied
       auto savepoint = ctx.db().begin();
@@ -492,9 +510,12 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
         ++applied_items;
       }
       new_cursor = item.cursor;
+      new_hash = wire::downstream_item_hash(item.kind, item.body);
     }
     SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
         "UPDATE sync_state SET value = ? WHERE key = 'downstream_cursor'", new_cursor));
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
+        "UPDATE sync_state SET value = ? WHERE key = 'downstream_hash'", hash_bits(new_hash)));
     SHOPEASY_RETURN_IF_ERROR(
         ctx.db().run("UPDATE sync_state SET value = ? WHERE key = 'acked_seq'", new_acked));
     const std::int64_t trim_to = std::min(new_acked, newest - options_.keep_acked_events);
@@ -512,6 +533,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
     std::lock_guard lock(status_mutex_);
     acked_seq_ = new_acked;
     downstream_cursor_ = *written;
+    downstream_hash_ = new_hash;
     last_error_.clear();
     last_success_ms_ = to_unix_ms(clock_.wall_now());
     if (new_acked >= newest) oldest_unacked_ts_ms_ = 0;

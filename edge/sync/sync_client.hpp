@@ -108,6 +108,8 @@ class SyncClient {
   mutable std::mutex status_mutex_;
   std::int64_t acked_seq_ = 0;
   std::int64_t downstream_cursor_ = 0;
+  // wire::downstream_item_hash of the item at downstream_cursor_ ("" before the first).
+  std::string downstream_hash_;
   std::int64_t newest_seq_ = 0;
   std::int64_t oldest_unacked_ts_ms_ = 0;
   std::string last_error_;

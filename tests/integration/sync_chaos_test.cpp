@@ -187,6 +187,22 @@ class SyncChaosTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // What both sides hold for one SKU, printed when they disagree: the replica row (its
+  // version and the seq that last wrote it), the store's totals, and the store's last
+  // stock changes for the SKU with the seq the cloud was sent.
+  std::string stock_trail(const std::string& sku) {
+    std::string out =
+        "replica: " +
+        cloud_call("GET", "/v1/stores/" + std::string(kStoreId) + "/replica?sku=" + sku).body +
+        "\nstore: " + edge_call("GET", "/api/stock/" + sku).body;
+    auto child =
+        ChildProcess::spawn({.argv = {"sqlite3", "-readonly", dir_->file("edge/edge.db").string(),
+                                      "SELECT seq, type, body FROM events WHERE body LIKE '%\"" +
+                                          sku + "\"%' ORDER BY seq DESC LIMIT 6"}});
+    if (child.ok() && child->wait_exit(30s) == 0) out += "\nstore outbox:\n" + child->stdout_text();
+    return out;
+  }
+
   std::optional<TempDir> dir_;
   std::optional<PostgresServer> pg_;
   int cloud_port_ = 0;
@@ -389,7 +405,7 @@ TEST_P(SyncChaosTest, EveryAcknowledgedScanAndOrderSurvivesKillsInFlight) {
     const std::string sku = sku_of(i);
     const std::int64_t expected = kOpeningStock + acked.received[sku];
     EXPECT_EQ(edge_stock(sku, "on_hand"), expected) << sku;
-    EXPECT_EQ(replica_on_hand(sku), expected) << sku;
+    EXPECT_EQ(replica_on_hand(sku), expected) << sku << "\n" << stock_trail(sku);
   }
 
   // Orders: each one a customer was told about exists once on the cloud and reaches

@@ -532,6 +532,71 @@ TEST_F(SyncTest, ACloudRestoredFromAnOldBackupConverges) {
       std::string::npos);
 }
 
+// A store restored from a backup reports a downstream cursor from before items it had
+// applied, and the cloud had trimmed those: a catalog item (or an order) sent after the
+// backup was lost to the store for good. The cloud now queues the catalog and the
+// store's orders again.
+TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupGetsWhatTheCloudSentSince) {
+  start_edge({"--sync.reconcile_every_ms=0"});
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("edge"), dir_->file("edge-backup"));
+  start_edge({"--sync.reconcile_every_ms=0"});
+  add_bread();  // sent to the store after the backup
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
+  // A later batch confirms the store applied it, and the cloud trims it.
+  ASSERT_EQ(receive("r1", 3).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 3; }, 10s));
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("edge-backup"), dir_->file("edge"));
+  start_edge({"--sync.reconcile_every_ms=0"});
+  EXPECT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s))
+      << edge_->process.describe() << "\n"
+      << cloud_->process.describe();
+  EXPECT_NE(cloud_call("GET", "/metrics")
+                .body.find("cloud_sync_downstream_realigned_total{gap=\"store_behind\"} 1"),
+            std::string::npos);
+  EXPECT_NE(cloud_->process.describe().find("event=downstream_realigned"), std::string::npos);
+  // Later items flow as usual, once.
+  ASSERT_EQ(cloud_call("PUT", "/v1/catalog/EGGS",
+                       json{{"name", "Eggs"}, {"price_cents", 9000}, {"category", "dairy"}}.dump())
+                .status,
+            200);
+  EXPECT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/EGGS").status == 200; }, 10s));
+  EXPECT_NE(cloud_call("GET", "/metrics")
+                .body.find("cloud_sync_downstream_realigned_total{gap=\"store_behind\"} 1"),
+            std::string::npos);
+}
+
+// A cloud restored from a backup hands out downstream cursors again that the store has
+// already applied, so the store skipped the new items as seen. The queue now moves past
+// the store's cursor.
+TEST_F(SyncTest, ACloudRestoredFromAnOldBackupStillReachesTheStore) {
+  start_edge({"--sync.reconcile_every_ms=0"});
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  const int port = cloud_->http_port;
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("cloud"), dir_->file("cloud-backup"));
+  start_cloud(port);
+  add_bread();  // the store applies a cursor the backup never issued
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state(dir_->file("cloud-backup"), dir_->file("cloud"));
+  start_cloud(port);
+  ASSERT_EQ(cloud_call("PUT", "/v1/catalog/EGGS",
+                       json{{"name", "Eggs"}, {"price_cents", 9000}, {"category", "dairy"}}.dump())
+                .status,
+            200);
+  EXPECT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/EGGS").status == 200; }, 10s))
+      << edge_->process.describe() << "\n"
+      << cloud_->process.describe();
+  EXPECT_NE(cloud_call("GET", "/metrics")
+                .body.find("cloud_sync_downstream_realigned_total{gap=\"store_ahead\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(SyncTest, CustomerCatalogNeedsAServedCell) {
   auto far = cloud_call("GET", "/api/inventory?geo_hash=u4pruydqqvj", "", kCustomerToken);
   EXPECT_EQ(far.status, 404);
