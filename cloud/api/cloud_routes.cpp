@@ -383,32 +383,12 @@ Response CloudRoutes::put_store(const Request& req) {
   }
   reg.active = active.value_or(true);
   if (radius) reg.service_radius_m = *radius;
-  const bool is_new = store_.get_store(reg.id).status().code() == StatusCode::kNotFound;
   Status st = store_.upsert_store(reg);
   if (!st.is_ok()) return Response::error(st);
-  if (is_new) {
-    // A new store starts with the whole catalog waiting for its first sync.
-    std::string after;
-    for (;;) {
-      auto page = store_.store_catalog(reg.id, after, 1000);
-      if (!page.ok()) return Response::error(page.status());
-      for (const auto& row : *page) {
-        const auto& item = row.item;
-        auto queued = store_.enqueue_downstream(reg.id, "catalog_item",
-                                                {{"sku", item.sku},
-                                                 {"name", item.name},
-                                                 {"category", item.category},
-                                                 {"price_cents", item.price_cents},
-                                                 {"unit", item.unit},
-                                                 {"barcodes", item.barcodes},
-                                                 {"active", item.active},
-                                                 {"version", item.version}});
-        if (!queued.ok()) return Response::error(queued.status());
-      }
-      if (page->size() < 1000) break;
-      after = page->back().item.sku;
-    }
-  }
+  // A new store starts with the whole catalog waiting for its first sync (queued in one
+  // transaction; a registration repeated after a failure here queues it then).
+  auto queued = store_.queue_initial_catalog(reg.id);
+  if (!queued.ok()) return Response::error(queued.status());
   logger_.info("store_registered", {{"store", reg.id}, {"by", req.principal.subject}});
   auto saved = store_.get_store(reg.id);
   if (!saved.ok()) return Response::error(saved.status());

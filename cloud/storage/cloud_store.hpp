@@ -401,6 +401,11 @@ class CloudStore {
                                                          std::int64_t store_cursor,
                                                          const std::string& store_hash,
                                                          std::int64_t now_ms) = 0;
+  // Queues the whole catalog for a store whose queue never issued a cursor (a new
+  // store), in one transaction, and returns how many items; 0 for any other store, so
+  // a registration repeated after a failure queues it then and never twice.
+  // kNotFound for an unknown store.
+  virtual StatusOr<std::int64_t> queue_initial_catalog(const std::string& store_id) = 0;
   // Deletes items at or below the cursor the store has confirmed applying. kOutOfRange
   // for a cursor that was never issued (the store is ahead of this database: restored
   // from an older backup?), kInvalidArgument if negative, kNotFound for an unknown store.

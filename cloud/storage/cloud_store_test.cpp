@@ -1026,6 +1026,22 @@ NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::str
                   .request_hash = "h"};
 }
 
+TEST_P(CloudStoreTest, ANewStoreHasItsCatalogQueuedOnce) {
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("A", 100)).status());
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("B", 200, /*active=*/false)).status());
+  register_store("s1");
+  EXPECT_EQ(VALUE(store_->queue_initial_catalog("s1")), 2);
+  std::vector<DownstreamItem> items = VALUE(store_->downstream("s1", 0, 100));
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].kind, "catalog_item");
+  EXPECT_EQ(items[0].body["sku"], "A");
+  EXPECT_EQ(items[1].body["active"], false);
+  // Registered again (the first reply was lost): nothing twice.
+  EXPECT_EQ(VALUE(store_->queue_initial_catalog("s1")), 0);
+  EXPECT_EQ(VALUE(store_->downstream("s1", 0, 100)).size(), 2u);
+  EXPECT_EQ(store_->queue_initial_catalog("nope").status().code(), StatusCode::kNotFound);
+}
+
 // A store restored from a backup reports a cursor from before items it applied and then
 // lost; those were trimmed, so they are queued again from what the cloud knows now.
 TEST_P(CloudStoreTest, AStoreBehindTheTrimmedQueueGetsItsCatalogAndOrdersAgain) {

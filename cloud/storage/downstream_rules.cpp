@@ -14,18 +14,9 @@ namespace {
 // knows is left as it is, a cancellation of an order it never had is nothing.
 StatusOr<std::int64_t> queue_replay(DownstreamTx& tx, const std::string& store_id,
                                     std::int64_t now_ms) {
-  std::int64_t queued = 0;
-  std::string after;
-  for (;;) {
-    StatusOr<std::vector<CatalogItem>> page = tx.catalog_page(after, kReplayCatalogPage);
-    if (!page.ok()) return page.status();
-    for (const CatalogItem& item : *page) {
-      SHOPEASY_RETURN_IF_ERROR(tx.enqueue(store_id, "catalog_item", catalog_item_body(item)));
-      ++queued;
-    }
-    if (page->size() < static_cast<std::size_t>(kReplayCatalogPage)) break;
-    after = page->back().sku;
-  }
+  StatusOr<std::int64_t> catalog = queue_catalog(tx, store_id);
+  if (!catalog.ok()) return catalog.status();
+  std::int64_t queued = *catalog;
   StatusOr<std::vector<OrderRecord>> orders =
       tx.orders_for_replay(store_id, now_ms - kReplayCancelsWithinMs);
   if (!orders.ok()) return orders.status();
@@ -59,6 +50,30 @@ nlohmann::json catalog_item_body(const CatalogItem& item) {
           {"category", item.category}, {"price_cents", item.price_cents},
           {"unit", item.unit},         {"barcodes", item.barcodes},
           {"active", item.active},     {"version", item.version}};
+}
+
+StatusOr<std::int64_t> queue_catalog(DownstreamTx& tx, const std::string& store_id) {
+  std::int64_t queued = 0;
+  std::string after;
+  for (;;) {
+    StatusOr<std::vector<CatalogItem>> page = tx.catalog_page(after, kReplayCatalogPage);
+    if (!page.ok()) return page.status();
+    for (const CatalogItem& item : *page) {
+      SHOPEASY_RETURN_IF_ERROR(tx.enqueue(store_id, "catalog_item", catalog_item_body(item)));
+      ++queued;
+    }
+    if (page->size() < static_cast<std::size_t>(kReplayCatalogPage)) break;
+    after = page->back().sku;
+  }
+  return queued;
+}
+
+StatusOr<std::int64_t> queue_initial_catalog(DownstreamTx& tx, const std::string& store_id) {
+  StatusOr<std::optional<std::int64_t>> next = tx.lock_next_cursor(store_id);
+  if (!next.ok()) return next.status();
+  if (!next->has_value()) return Status(StatusCode::kNotFound, "no store '" + store_id + "'");
+  if (**next > 1) return std::int64_t{0};
+  return queue_catalog(tx, store_id);
 }
 
 StatusOr<DownstreamAlignment> align_downstream(DownstreamTx& tx, const std::string& store_id,

@@ -52,6 +52,13 @@ class DownstreamTx {
 // The body of a "catalog_item" downstream item.
 nlohmann::json catalog_item_body(const CatalogItem& item);
 
+// Queues every catalog item for the store; the number queued.
+StatusOr<std::int64_t> queue_catalog(DownstreamTx& tx, const std::string& store_id);
+
+// CloudStore::queue_initial_catalog: the catalog, unless the store's queue ever issued
+// a cursor.
+StatusOr<std::int64_t> queue_initial_catalog(DownstreamTx& tx, const std::string& store_id);
+
 // Compares the cursor a store reports (the last item it applied) with the queue and
 // repairs what does not line up:
 // - The store is behind what was trimmed (the item after its cursor was issued and is

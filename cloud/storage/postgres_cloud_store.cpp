@@ -1513,6 +1513,16 @@ class PostgresCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::int64_t> queue_initial_catalog(const std::string& store_id) override {
+    // Safe to run again after a lost COMMIT reply: a queue that issued cursors is left.
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      return s.transaction([&]() -> StatusOr<std::int64_t> {
+        PgDownstreamTx tx(s);
+        return detail::queue_initial_catalog(tx, store_id);
+      });
+    });
+  }
+
   Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(up_to_cursor, "up_to_cursor"));
     return call([&](Session& s) -> Status {

@@ -842,6 +842,15 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::int64_t> queue_initial_catalog(const std::string& store_id) override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write_tx([&](db::Database& db) -> StatusOr<std::int64_t> {
+        SqliteDownstreamTx tx(db);
+        return detail::queue_initial_catalog(tx, store_id);
+      });
+    });
+  }
+
   Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) override {
     return detail::guarded([&]() -> Status {
       SHOPEASY_RETURN_IF_ERROR(detail::validate_cursor(up_to_cursor, "up_to_cursor"));
