@@ -232,7 +232,7 @@ Proposal propose(const ProposalInput& in) {
   for (const StockLot& lot : lots) {
     if (lot.qty <= 0) continue;
     p.on_hand += lot.qty;
-    if (!lot.expires_in_steps || *lot.expires_in_steps >= arrival) {
+    if (!lot.expires_in_steps || *lot.expires_in_steps > arrival) {
       p.usable_on_hand += lot.qty;
       continue;
     }
