@@ -71,6 +71,76 @@ std::int64_t nb_quantile(double mean, double inv_k, double p) {
   return static_cast<std::int64_t>(n);
 }
 
+// A negative binomial (Poisson when inv_k is 0) walked upwards from 0: at each n, the
+// expected shortfall E[(X - n)+] and P(X <= n). E[(X - n)+] falls by P(X > n) with
+// each step of n, from the mean at n = 0.
+class NbWalk {
+ public:
+  NbWalk(double mean, double inv_k)
+      : mean_(mean),
+        poisson_(inv_k <= 1e-9),
+        k_(poisson_ ? 0 : 1 / inv_k),
+        q_(poisson_ ? 0 : mean / (k_ + mean)),
+        pmf_(mean > 0 ? (poisson_ ? std::exp(-mean) : std::exp(k_ * std::log(k_ / (k_ + mean))))
+                      : 1.0),
+        cdf_(pmf_),
+        shortfall_(std::max(0.0, mean)) {}
+  // False when the probabilities underflow (a mean too large to walk).
+  bool walkable() const { return pmf_ > 1e-250 && mean_ <= 1e5; }
+  double shortfall() const { return shortfall_; }
+  void step() {
+    shortfall_ = std::max(0.0, shortfall_ - (1 - std::min(1.0, cdf_)));
+    pmf_ *= poisson_ ? mean_ / (n_ + 1) : (n_ + k_) / (n_ + 1) * q_;
+    n_ += 1;
+    cdf_ += pmf_;
+  }
+
+ private:
+  double mean_;
+  bool poisson_;
+  double k_, q_;
+  double pmf_, cdf_, shortfall_;
+  double n_ = 0;
+};
+
+// E[(X - n)+] of a normal of this mean and sd.
+double normal_shortfall(double mean, double sd, double n) {
+  if (!(sd > 0)) return std::max(0.0, mean - n);
+  const double z = (n - mean) / sd;
+  const double phi = std::exp(-z * z / 2) / std::sqrt(2 * 3.141592653589793);
+  const double tail = 0.5 * std::erfc(z / std::sqrt(2.0));
+  return sd * (phi - z * tail);
+}
+
+// Smallest level n at which the expected units short in one order cycle, E[(P - n)+]
+// - E[(L - n)+] (shortfall by the next arrival less what was already short when this
+// order arrived), is at most `max_short`. P: demand over the protection period, L:
+// over the lead time, each a negative binomial (mean, 1/size).
+std::int64_t level_for_cycle_shortfall(double p_mean, double p_inv_k, double l_mean, double l_inv_k,
+                                       double max_short) {
+  if (!(p_mean > 0)) return 0;
+  NbWalk p(p_mean, p_inv_k), l(l_mean, l_inv_k);
+  if (!p.walkable() || !l.walkable()) {
+    const double p_sd = std::sqrt(p_mean + p_inv_k * p_mean * p_mean);
+    const double l_sd = std::sqrt(l_mean + l_inv_k * l_mean * l_mean);
+    double lo = 0, hi = p_mean + 10 * p_sd;
+    for (int i = 0; i < 100; ++i) {
+      const double mid = (lo + hi) / 2;
+      const double cycle =
+          normal_shortfall(p_mean, p_sd, mid) - normal_shortfall(l_mean, l_sd, mid);
+      (cycle > max_short ? lo : hi) = mid;
+    }
+    return static_cast<std::int64_t>(std::ceil(hi));
+  }
+  std::int64_t n = 0;
+  while (p.shortfall() - l.shortfall() > max_short && p.shortfall() > 1e-12 && n < 10'000'000) {
+    p.step();
+    l.step();
+    ++n;
+  }
+  return n;
+}
+
 // Mean of step i, the last week of the forecast repeating beyond its end.
 double step_mean(const DemandForecast& d, std::int64_t i) {
   const auto n = static_cast<std::int64_t>(d.mean.size());
@@ -193,6 +263,20 @@ std::int64_t demand_quantile(const DemandForecast& d, double from, double to, do
   return nb_quantile(mean, d.inv_k * mean_sq / (mean * mean), p);
 }
 
+std::int64_t fill_rate_level(const DemandForecast& d, double arrival, double protection,
+                             double fill_rate) {
+  const auto [mean, mean_sq] = sums(d, 0, protection);
+  if (!(mean > 0)) return 0;
+  const auto [l_mean, l_mean_sq] = sums(d, 0, arrival);
+  // The units this order is for: demand between its arrival and the next one's, at the
+  // protection period's average rate (a day the forecast puts at zero must not ask for
+  // a shortfall of zero, which only the far tail meets).
+  const double cycle = mean * (protection - arrival) / protection;
+  return level_for_cycle_shortfall(mean, d.inv_k * mean_sq / (mean * mean), l_mean,
+                                   l_mean > 0 ? d.inv_k * l_mean_sq / (l_mean * l_mean) : 0,
+                                   (1 - fill_rate) * cycle);
+}
+
 int review_days(std::uint8_t order_days, int weekday) {
   for (int k = 1; k <= 7; ++k) {
     if ((order_days & (1u << ((weekday + k) % 7))) != 0) return k;
@@ -218,7 +302,7 @@ Proposal propose(const ProposalInput& in) {
   p.demand_lead_time = demand_mean(in.demand, 0, arrival);
   p.demand_protection = demand_mean(in.demand, 0, protection);
   p.reorder_point = demand_quantile(in.demand, 0, arrival, p.service_level);
-  p.order_up_to = demand_quantile(in.demand, 0, protection, p.service_level);
+  p.order_up_to = fill_rate_level(in.demand, arrival, protection, p.service_level);
   p.safety_stock = static_cast<double>(p.order_up_to) - p.demand_protection;
 
   // On hand, with lots that expire before the delivery counted only for what should

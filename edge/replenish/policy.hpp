@@ -5,9 +5,12 @@
 // A periodic-review order-up-to policy: an order placed now arrives after the lead
 // time, and the next chance to order is the supplier's next order day, so what is on
 // hand and on order now has to cover demand over lead time + review period (the
-// protection period) at the service level. The order-up-to level is that quantile of
-// demand over the protection period; the reorder point the quantile over the lead time
-// alone (below it the SKU will probably sell out before any order arrives). The demand
+// protection period). The service level is a fill rate, the share of demand served
+// from stock: the order-up-to level is the least stock over the protection period whose
+// expected shortfall is at most (1 - service level) of the demand the order is for
+// (between its arrival and the next order's). The reorder point is the service level's
+// quantile of demand over the lead time alone (below it the SKU will probably sell out
+// before any order arrives). The demand
 // distribution is the forecast's negative binomial: hourly means summed, their
 // dispersion (fitted to the forecast's own backtest errors) carried into the sum, so
 // the safety stock grows with how wrong the forecast has been. The forecast already
@@ -118,6 +121,12 @@ struct Proposal {
 
 // Smallest q with P(X <= q) >= p for demand over steps [from, to) of the forecast.
 std::int64_t demand_quantile(const DemandForecast& d, double from, double to, double p);
+// The smallest level that, covering demand over [0, protection), leaves on average at
+// most (1 - fill_rate) of the demand one order is for (the period between its arrival
+// and the next one's, at the protection period's average rate) unserved: the
+// order-up-to level for a fill-rate target.
+std::int64_t fill_rate_level(const DemandForecast& d, double arrival, double protection,
+                             double fill_rate);
 // Mean demand over steps [from, to) (fractions of a step count in part).
 double demand_mean(const DemandForecast& d, double from, double to);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace shopeasy::edge::replenish {
 namespace {
@@ -112,8 +113,19 @@ TEST(ReplenishPolicyTest, QuantileOfTheSumNotTheSumOfQuantiles) {
   EXPECT_LT(q, 1e6 + 2.4 * 1000);
 }
 
-TEST(ReplenishPolicyTest, OrdersUpToTheProtectionQuantileNetOfPosition) {
-  // 10 a day, lead time 2 days, orders every day: protection 3 days.
+// E[(X - n)+] for a Poisson X, summed directly.
+double poisson_shortfall(double mean, int n) {
+  double pmf = std::exp(-mean), sum = 0;
+  for (int x = 0; x < 400; ++x) {
+    if (x > n) sum += (x - n) * pmf;
+    pmf *= mean / (x + 1);
+  }
+  return sum;
+}
+
+TEST(ReplenishPolicyTest, OrderUpToMeetsTheFillRateNetOfPosition) {
+  // 10 a day, lead time 2 days, orders every day: protection 3 days (Poisson 30), and
+  // an order is for one day's demand (10).
   ProposalInput in = input(10, 2);
   in.position.lots = {{12, std::nullopt}};
   in.position.reserved = 2;
@@ -122,13 +134,33 @@ TEST(ReplenishPolicyTest, OrdersUpToTheProtectionQuantileNetOfPosition) {
   EXPECT_EQ(p.review_days, 1);
   EXPECT_DOUBLE_EQ(p.demand_lead_time, 20);
   EXPECT_DOUBLE_EQ(p.demand_protection, 30);
-  EXPECT_EQ(p.order_up_to, 39);
+  // The least level whose expected shortfall in the order's cycle (short by the next
+  // arrival, less short already when this one arrives) is at most 5% of 10 units.
+  auto cycle_short = [](int n) { return poisson_shortfall(30, n) - poisson_shortfall(20, n); };
+  EXPECT_LE(cycle_short(static_cast<int>(p.order_up_to)), 0.5);
+  EXPECT_GT(cycle_short(static_cast<int>(p.order_up_to) - 1), 0.5);
+  EXPECT_EQ(p.order_up_to, 36);
   EXPECT_EQ(p.reorder_point, demand_quantile(in.demand, 0, 2, 0.95));
-  EXPECT_DOUBLE_EQ(p.safety_stock, 9);
+  EXPECT_DOUBLE_EQ(p.safety_stock, 6);
   EXPECT_EQ(p.inventory_position, 12 + 5 - 2);
-  EXPECT_EQ(p.shortfall, 39 - 15);
-  EXPECT_EQ(p.qty, 24);
+  EXPECT_EQ(p.shortfall, 36 - 15);
+  EXPECT_EQ(p.qty, 21);
   EXPECT_TRUE(has_reason(p, "below_order_up_to"));
+  // A higher service level or a less certain forecast holds more.
+  in.link.service_level = 0.99;
+  EXPECT_GT(propose(in).order_up_to, 36);
+  in.link.service_level = 0.95;
+  in.demand.inv_k = 0.3;
+  EXPECT_GT(propose(in).order_up_to, 36);
+}
+
+TEST(ReplenishPolicyTest, FillRateLevelOfLargeMeansUsesTheNormal) {
+  DemandForecast big = flat_daily(1e6);
+  // Protection 3 days, lead 2: the cycle is 1e6 units and 5% of them may be short; with
+  // so little noise (sd 1,732) that is the mean less 50,000.
+  const auto s = fill_rate_level(big, 2, 3, 0.95);
+  EXPECT_NEAR(static_cast<double>(s), 3e6 - 5e4, 2000);
+  EXPECT_EQ(fill_rate_level(flat_daily(0), 2, 3, 0.95), 0);
 }
 
 TEST(ReplenishPolicyTest, NothingWhenCovered) {
