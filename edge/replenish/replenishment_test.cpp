@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "common/clock/clock.hpp"
 #include "edge/forecast/series.hpp"
@@ -346,6 +347,66 @@ TEST_F(ReplenishmentTest, ExpiringLotsAreNotCover) {
   EXPECT_LT(p.usable_on_hand, 40);
   EXPECT_GT(p.qty, 0);
   EXPECT_TRUE(has_reason(proposal_json(p), "expiring_stock_not_cover"));
+}
+
+// Property: whatever managers do, in any order (proposal POs, explicit lines, sends,
+// cancels, receipts, repeats), a SKU is never on two open drafts of one supplier, a
+// line never has more received than ordered, and stock equals what was received.
+TEST_F(ReplenishmentTest, NeverTwoOpenSuggestionsForOneSkuAndSupplier) {
+  ASSERT_TRUE(rep_->create_supplier(Supplier{"DAIRY", "Dairy Co", 2, 0x7F, 0, 1, true}).ok());
+  ASSERT_TRUE(rep_->create_supplier(Supplier{"BAKE", "Bakery", 1, 0x7F, 0, 1, true}).ok());
+  ASSERT_TRUE(rep_->link_sku(SkuSupply{"MILK-1L", "DAIRY", 0.95, {}, {}}).ok());
+  ASSERT_TRUE(rep_->link_sku(SkuSupply{"BREAD", "BAKE", 0.95, {}, {}}).ok());
+  const std::vector<std::string> suppliers = {"DAIRY", "BAKE"};
+  const std::vector<std::string> skus = {"MILK-1L", "BREAD"};
+  std::mt19937 rng(20261207);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  std::vector<std::string> pos;
+  std::int64_t received_units = 0;
+  int refused = 0;
+  for (int step = 0; step < 3000; ++step) {
+    clock_.advance(std::chrono::minutes(7));
+    const int action = pick(6);
+    const std::string request = "req-" + std::to_string(pick(400));  // repeats happen
+    if (action == 0 || action == 1) {
+      PoCreate in{request, suppliers[pick(2)], {}, {}};
+      if (action == 1) in.lines.push_back(PoLineInput{skus[pick(2)], 1 + pick(20)});
+      auto po = rep_->create_po(in, actor_);
+      if (po.ok() && !po->duplicate) pos.push_back(po->po_id);
+      if (!po.ok()) ++refused;
+    } else if (!pos.empty()) {
+      const std::string& id = pos[pick(static_cast<int>(pos.size()))];
+      if (action == 2) {
+        (void)rep_->send_po(id, actor_);
+      } else if (action == 3) {
+        (void)rep_->cancel_po(id, "", actor_);
+      } else {
+        auto r = rep_->receive(
+            id,
+            PoReceive{"rc-" + std::to_string(pick(2000)), 1, std::nullopt, 1 + pick(5), {}, {}, {}},
+            actor_);
+        if (r.ok() && !r->duplicate) received_units += r->qty;
+      }
+    }
+    // The invariants, read straight from the ledger's tables.
+    const Status checked = store_->read([&](db::Database& db) -> Status {
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto twice, db.query_one<std::int64_t>(
+                          "SELECT COUNT(*) FROM (SELECT l.sku, p.supplier_id FROM po_lines l "
+                          "JOIN purchase_orders p ON p.po_id = l.po_id WHERE p.status = 'draft' "
+                          "GROUP BY 1, 2 HAVING COUNT(*) > 1)"));
+      if (twice.value_or(0) != 0) return internal_error("a SKU is on two drafts");
+      SHOPEASY_ASSIGN_OR_RETURN(
+          auto over,
+          db.query_one<std::int64_t>("SELECT COUNT(*) FROM po_lines WHERE received > qty"));
+      if (over.value_or(0) != 0) return internal_error("a line received more than ordered");
+      return Status();
+    });
+    ASSERT_TRUE(checked.is_ok()) << "step " << step << ": " << checked.to_string();
+  }
+  EXPECT_EQ(on_hand("MILK-1L") + on_hand("BREAD"), received_units);
+  EXPECT_GT(pos.size(), 20u);
+  EXPECT_GT(refused, 0);  // the property was put to the test
 }
 
 }  // namespace
