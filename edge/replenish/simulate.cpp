@@ -31,11 +31,11 @@ struct DayState {
 
 using Decide = std::function<std::int64_t(const DayState&)>;
 
-// Days before the first uncensored step are not data; the simulation starts after the
-// warm-up that follows it.
+// A SKU's simulation starts after the warm-up that follows its first sale (a SKU new
+// to the range has no history before it, for either policy).
 std::optional<std::size_t> start_day(const fc::Series& s, int warmup_days) {
   for (std::size_t t = 0; t < s.size(); ++t) {
-    if (s.censored[t] == 0) {
+    if (s.censored[t] == 0 && s.qty[t] > 0) {
       const std::size_t start = t + static_cast<std::size_t>(std::max(0, warmup_days));
       if (start < s.size()) return start;
       return std::nullopt;
@@ -171,7 +171,8 @@ SimResult simulate_static(const std::vector<fc::Series>& daily, const SimOptions
     if (!start) continue;
     double sum = 0;
     int n = 0;
-    for (std::size_t t = 0; t < *start; ++t) {
+    for (std::size_t t = *start - static_cast<std::size_t>(std::max(0, o.warmup_days)); t < *start;
+         ++t) {
       if (daily[i].censored[t] != 0) continue;
       sum += daily[i].qty[t];
       ++n;

@@ -51,7 +51,7 @@ struct SimResult {
 };
 
 // `daily` holds one series per SKU at daily granularity (forecast::Granularity::kDay,
-// starting on a Monday); censored steps before a SKU's first day of data are skipped.
+// starting on a Monday); each SKU is simulated from `warmup_days` after its first sale.
 SimResult simulate_proposal(const std::vector<forecast::Series>& daily, const SimOptions& options);
 SimResult simulate_static(const std::vector<forecast::Series>& daily, const SimOptions& options,
                           double multiplier);
