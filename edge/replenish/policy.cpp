@@ -272,9 +272,14 @@ std::int64_t fill_rate_level(const DemandForecast& d, double arrival, double pro
   // protection period's average rate (a day the forecast puts at zero must not ask for
   // a shortfall of zero, which only the far tail meets).
   const double cycle = mean * (protection - arrival) / protection;
-  return level_for_cycle_shortfall(mean, d.inv_k * mean_sq / (mean * mean), l_mean,
-                                   l_mean > 0 ? d.inv_k * l_mean_sq / (l_mean * l_mean) : 0,
-                                   (1 - fill_rate) * cycle);
+  // The total's dispersion is capped at a geometric tail (size 1): fitted to a slow
+  // mover's residuals, mostly zeros, 1/size runs to 5-20, and the tail that implies
+  // (a dozen units held for a SKU that sells one a month) is not in the data.
+  constexpr double kMaxInvK = 1.0;
+  const double p_inv_k = std::min(kMaxInvK, d.inv_k * mean_sq / (mean * mean));
+  const double l_inv_k =
+      l_mean > 0 ? std::min(kMaxInvK, d.inv_k * l_mean_sq / (l_mean * l_mean)) : 0;
+  return level_for_cycle_shortfall(mean, p_inv_k, l_mean, l_inv_k, (1 - fill_rate) * cycle);
 }
 
 int review_days(std::uint8_t order_days, int weekday) {
