@@ -333,8 +333,9 @@ StatusOr<ProposalReport> Replenishment::proposal(const ProposalQuery& query) {
     return invalid_argument("sku must be 1..64 characters", "sku");
   std::vector<SupplierRecord> suppliers;
   if (query.supplier_id) {
-    SHOPEASY_ASSIGN_OR_RETURN(auto s, get_supplier(*query.supplier_id));
-    suppliers.push_back(std::move(s));
+    auto s = get_supplier(*query.supplier_id);
+    if (!s.ok()) return Status(s.status().code(), s.status().message(), "supplier");
+    suppliers.push_back(std::move(*s));
   } else {
     SHOPEASY_ASSIGN_OR_RETURN(suppliers, list_suppliers());
   }

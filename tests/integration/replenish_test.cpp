@@ -169,6 +169,8 @@ TEST_F(ReplenishApiTest, SupplierBadInputNamesTheField) {
 
   EXPECT_EQ(error_of(send("GET", "/api/replenishment/proposal?to_order=2", "")),
             "invalid_argument to_order");
+  EXPECT_EQ(error_of(send("GET", "/api/replenishment/proposal?supplier=NOPE", "")),
+            "not_found supplier");
   EXPECT_EQ(error_of(send("GET", "/api/purchase-orders?status=open", "")),
             "invalid_argument status");
   EXPECT_EQ(send("GET", "/api/purchase-orders", "", kPickerToken).status, 403);
