@@ -117,6 +117,12 @@ struct Proposal {
   std::vector<std::string> reasons;  // codes, see reason_* in policy.cpp
   std::string method;
   int censored_steps = 0;
+  // Set by the store's service: the open draft purchase order holding this SKU for the
+  // supplier, if any, and its quantity (part of on_order). "draft_no_longer_needed" is
+  // added when stock without it already reaches the order-up-to level: the draft
+  // should be withdrawn (cancelled).
+  std::optional<std::string> draft_po_id;
+  std::int64_t draft_qty = 0;
 };
 
 // Smallest q with P(X <= q) >= p for demand over steps [from, to) of the forecast.

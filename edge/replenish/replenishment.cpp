@@ -290,6 +290,8 @@ StatusOr<Proposal> Replenishment::propose_one(const Supplier& supplier, const Sk
   const std::int64_t local_s =
       floor_div(now, 1000) + std::int64_t{options_.utc_offset_minutes} * 60;
   in.weekday = static_cast<int>((floor_div(local_s, 86400) + 3) % 7);  // 1970-01-01: Thursday
+  std::optional<std::string> draft_po_id;
+  std::int64_t draft_qty = 0;
   const Status read = store_.read([&](db::Database& db) -> Status {
     auto lots = db.query(
         "SELECT s.on_hand, l.expiry FROM stock s JOIN lots l ON l.id = s.lot_id "
@@ -319,10 +321,27 @@ StatusOr<Proposal> Replenishment::propose_one(const Supplier& supplier, const Sk
                                    "AND p.status IN ('draft', 'sent', 'partially_received')",
                                    link.sku));
     in.position.on_order = on_order.value_or(0);
-    return Status();
+    auto draft = db.query(
+        "SELECT p.po_id, l.qty - l.received FROM po_lines l JOIN purchase_orders p "
+        "ON p.po_id = l.po_id WHERE l.sku = ? AND p.supplier_id = ? AND p.status = 'draft'",
+        link.sku, supplier.id);
+    if (const db::Statement* row = draft.next()) {
+      draft_po_id = row->column_text(0);
+      draft_qty = row->column_int64(1);
+    }
+    return draft.status();
   });
   SHOPEASY_RETURN_IF_ERROR(read);
-  return propose(in);
+  Proposal p = propose(in);
+  if (draft_po_id) {
+    p.draft_po_id = draft_po_id;
+    p.draft_qty = draft_qty;
+    // Without the draft, would the SKU still need ordering?
+    if (p.inventory_position - draft_qty >= p.order_up_to) {
+      p.reasons.emplace_back("draft_no_longer_needed");
+    }
+  }
+  return p;
 }
 
 StatusOr<ProposalReport> Replenishment::proposal(const ProposalQuery& query) {
@@ -717,7 +736,9 @@ nlohmann::json proposal_json(const Proposal& p) {
           {"pack_size", p.pack_size},
           {"method", p.method},
           {"censored_hours", p.censored_steps},
-          {"reasons", p.reasons}};
+          {"reasons", p.reasons},
+          {"draft_po_id", p.draft_po_id ? nlohmann::json(*p.draft_po_id) : nlohmann::json(nullptr)},
+          {"draft_qty", p.draft_qty}};
 }
 
 nlohmann::json proposal_report_json(const ProposalReport& r) {

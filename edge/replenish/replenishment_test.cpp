@@ -192,6 +192,16 @@ TEST_F(ReplenishmentTest, ProposalFromForecastThenPoNetsOnOrder) {
   EXPECT_EQ(twice.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(twice.status().field(), "lines[0].sku");
 
+  EXPECT_EQ(after->lines[0].draft_po_id, po->po_id);
+  EXPECT_EQ(after->lines[0].draft_qty, qty);
+  EXPECT_FALSE(has_reason(proposal_json(after->lines[0]), "draft_no_longer_needed"));
+  // Stock arrives some other way: the draft is no longer needed, and the proposal says so.
+  scan(21, 9, 0, kMilkEan, wire::ScanAction::kReceive, 200);
+  auto covered = rep_->proposal({});
+  ASSERT_TRUE(covered.ok());
+  EXPECT_TRUE(has_reason(proposal_json(covered->lines[0]), "draft_no_longer_needed"))
+      << proposal_json(covered->lines[0]).dump();
+
   // The same request again is the same PO, nothing new.
   auto repeat = rep_->create_po(PoCreate{"req-1", "DAIRY", {}, {}}, actor_);
   ASSERT_TRUE(repeat.ok());
