@@ -8,6 +8,11 @@
 # generated stock-outs on 20% of days, censoring-aware (target within +-3%) next to a
 # naive fit; and a refit of 25,000 SKUs x 90 days hourly on one core (targets <= 30 s
 # CPU, <= 300 MB RSS). Under a minute after the build on a 2-core machine.
+# Before it, the replenishment simulation (shopeasy-forecast replenish-sim): the same
+# data's daily demand replayed with lost sales under the proposal policy (forecast
+# quantiles, fill-rate target 95%) and under the best static min/max at the same fill
+# rate: fill rate, lost, expired, average units on hand. A --smoke run without the data
+# simulates generated demand instead (--no-data).
 #
 # Usage: scripts/bench-forecast.sh [--data DIR] [--quick|--smoke] [--build-dir DIR]
 #                                  [--no-build] [-- forecast_bench args]
@@ -44,6 +49,42 @@ for f in bakery-sales.csv grocery-daily.csv; do
     exit 2
   fi
 done
+# The replenishment simulation; its figures are printed, not judged.
+replenish_sim() {
+  local root build_dir no_build=0 prev="" a
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  build_dir="$root/build"
+  for a in ${pass[@]+"${pass[@]}"}; do
+    [ "$prev" = --build-dir ] && build_dir="$a"
+    [ "$a" = --no-build ] && no_build=1
+    prev="$a"
+  done
+  if [ "$no_build" = 0 ]; then
+    bash "$root/scripts/build.sh" "$build_dir" --targets shopeasy-forecast
+  fi
+  local sim="$build_dir/bin/shopeasy-forecast"
+  if [ ! -x "$sim" ]; then
+    echo "bench-forecast.sh: $sim is missing; build first (or drop --no-build)" >&2
+    exit 2
+  fi
+  local runs=()
+  if [ "$data_arg" = --no-data ]; then
+    runs=("--no-data")
+  else
+    runs=("--history $data_dir/bakery-sales.csv"
+          "--history $data_dir/bakery-sales.csv --lead-time-days 1 --shelf-life-days 2"
+          "--history $data_dir/grocery-daily.csv")
+  fi
+  local run
+  for run in "${runs[@]}"; do
+    echo "bench-forecast.sh: shopeasy-forecast replenish-sim $run"
+    # shellcheck disable=SC2086  # the run's words are separate arguments
+    "$sim" replenish-sim $run || { echo "bench-forecast.sh: replenish-sim failed" >&2; exit 1; }
+    echo
+  done
+}
+replenish_sim
+
 bench_name=forecast
 bench_target=forecast_bench
 bench_quick_args=(--refit-skus=5000)

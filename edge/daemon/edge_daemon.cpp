@@ -13,6 +13,7 @@
 #include "edge/daemon/dispatch_source.hpp"
 #include "edge/demand/demand_routes.hpp"
 #include "edge/orders/order_routes.hpp"
+#include "edge/replenish/replenish_routes.hpp"
 #include "edge/staff/staff_routes.hpp"
 #include "edge/vision/store_cameras.hpp"
 #include "edge/webui/edge_page.hpp"
@@ -217,6 +218,12 @@ Status EdgeDaemon::start() {
       *store_,
       demand::DemandOptions{static_cast<int>(config_.get_int("forecast.history_days")),
                             static_cast<int>(config_.get_int("forecast.utc_offset_minutes"))});
+  replenish_ = std::make_unique<replenish::Replenishment>(
+      *store_, *inventory_, *demand_, clock_,
+      replenish::ReplenishOptions{config_.get_string("store.id"),
+                                  static_cast<int>(config_.get_int("forecast.utc_offset_minutes")),
+                                  demand::DemandService::kMaxHours},
+      logger_.child("replenish"), metrics_);
   orders::OrderBookOptions oo;
   oo.store_id = config_.get_string("store.id");
   oo.auto_accept = config_.get_bool("orders.auto_accept");
@@ -467,6 +474,7 @@ void EdgeDaemon::register_routes() {
       *http_, *inventory_, clock_,
       api::InventoryRouteOptions{static_cast<int>(config_.get_int("inventory.expiry_warn_days"))});
   demand::register_demand_routes(*http_, *demand_, clock_);
+  replenish::register_replenish_routes(*http_, *replenish_);
   api::register_event_stream(
       *http_, bus_,
       [this](std::int64_t after, int limit) { return inventory_->events_after(after, limit); },

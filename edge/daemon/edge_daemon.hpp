@@ -24,6 +24,7 @@
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 #include "edge/orders/order_book.hpp"
+#include "edge/replenish/replenishment.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/store/edge_store.hpp"
 #include "edge/sync/sync_client.hpp"
@@ -76,6 +77,7 @@ class EdgeDaemon final : public service::Daemon {
   std::unique_ptr<store::EdgeStore> store_;
   std::unique_ptr<inventory::Inventory> inventory_;
   std::unique_ptr<demand::DemandService> demand_;
+  std::unique_ptr<replenish::Replenishment> replenish_;
   std::unique_ptr<orders::OrderBook> orders_;
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;

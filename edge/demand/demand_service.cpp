@@ -128,6 +128,7 @@ StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std:
   pools.finish();
   const fc::SkuForecast f = fc::forecast_sku(series, steps, hours, pools, cal, fc::Options{});
   out.method = std::string(fc::method_name(f.method));
+  out.inv_k = f.inv_k;
   for (int k = 0; k < hours; ++k) {
     HourForecast h;
     const std::int64_t local = end_local + std::int64_t{k} * 3600;

@@ -33,6 +33,8 @@ struct SkuDemandForecast {
   int history_days = 0;
   int censored_hours = 0;  // hours of that history with nothing on hand
   double units_sold = 0;   // units picked in that history
+  double inv_k = 0;        // negative binomial 1/size of one hour (0: Poisson), from the
+                           // backtest errors; replenishment sums hours with it
   std::vector<HourForecast> hours;
 };
 

@@ -211,10 +211,90 @@ CREATE TABLE order_history (
 CREATE INDEX order_history_order ON order_history(order_id, id);
 )sql";
 
-const std::array<db::Migration, 3> kMigrations = {
+// Version 4: replenishment. A supplier's lead time, order days (bit d: weekday d,
+// Monday 0), minimum order and pack size; each SKU's supplier with its service level,
+// shelf life and pack size (when not the supplier's). Purchase orders go draft -> sent
+// -> partially_received -> received, or cancelled; request_id makes creating one
+// idempotent. po_lines.received counts what was scanned in against the line, written
+// in the same transaction as the ledger's receive movement; po_receipts keeps each
+// receipt by its id (a repeat answers the first result) and po_history every status.
+constexpr const char* kV4Replenishment = R"sql(
+CREATE TABLE suppliers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  lead_time_days INTEGER NOT NULL CHECK (lead_time_days BETWEEN 1 AND 365),
+  order_days INTEGER NOT NULL CHECK (order_days BETWEEN 1 AND 127),
+  min_order_qty INTEGER NOT NULL DEFAULT 0 CHECK (min_order_qty >= 0),
+  pack_size INTEGER NOT NULL DEFAULT 1 CHECK (pack_size >= 1),
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sku_suppliers (
+  sku TEXT PRIMARY KEY REFERENCES products(sku),
+  supplier_id TEXT NOT NULL REFERENCES suppliers(id),
+  service_level REAL NOT NULL DEFAULT 0.95 CHECK (service_level >= 0.5 AND service_level < 1),
+  shelf_life_days INTEGER CHECK (shelf_life_days IS NULL OR shelf_life_days >= 1),
+  pack_size INTEGER CHECK (pack_size IS NULL OR pack_size >= 1),
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sku_suppliers_supplier ON sku_suppliers(supplier_id, sku);
+
+CREATE TABLE purchase_orders (
+  po_id TEXT PRIMARY KEY,
+  supplier_id TEXT NOT NULL REFERENCES suppliers(id),
+  status TEXT NOT NULL
+    CHECK (status IN ('draft', 'sent', 'partially_received', 'received', 'cancelled')),
+  request_id TEXT UNIQUE,
+  created_by TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  expected_at_ms INTEGER,
+  note TEXT
+) WITHOUT ROWID;
+CREATE INDEX purchase_orders_status ON purchase_orders(status, created_at_ms);
+CREATE INDEX purchase_orders_supplier ON purchase_orders(supplier_id, status);
+
+CREATE TABLE po_lines (
+  po_id TEXT NOT NULL REFERENCES purchase_orders(po_id),
+  line_no INTEGER NOT NULL,
+  sku TEXT NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0),
+  received INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0 AND received <= qty),
+  why TEXT,
+  PRIMARY KEY (po_id, line_no),
+  UNIQUE (po_id, sku)
+) WITHOUT ROWID;
+CREATE INDEX po_lines_sku ON po_lines(sku);
+
+CREATE TABLE po_receipts (
+  receipt_id TEXT PRIMARY KEY,
+  po_id TEXT NOT NULL,
+  line_no INTEGER NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0),
+  ledger_id INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  response TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX po_receipts_po ON po_receipts(po_id);
+
+CREATE TABLE po_history (
+  id INTEGER PRIMARY KEY,
+  po_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT
+);
+CREATE INDEX po_history_po ON po_history(po_id, id);
+)sql";
+
+const std::array<db::Migration, 4> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
+    db::Migration{4, "replenishment: suppliers and purchase orders", kV4Replenishment},
 };
 
 }  // namespace

@@ -586,6 +586,46 @@ TEST_F(ContractTest, Edge) {
            json::object());
   }
   r.call("GET", "/api/forecast/{sku}", "/api/forecast/MILK-1L", kPicker);
+  // Replenishment: a supplier, the proposal, a purchase order from draft to received.
+  EXPECT_EQ(r.call("POST", "/api/suppliers", "/api/suppliers", admin,
+                   {{"id", "DAIRY"},
+                    {"name", "Dairy Co"},
+                    {"lead_time_days", 2},
+                    {"order_days", "mon,thu"}})
+                .status,
+            201);
+  expect_error_shape(doc,
+                     r.call("POST", "/api/suppliers", "/api/suppliers", admin,
+                            {{"id", "BAD"}, {"name", "Bad"}, {"lead_time_days", 0}}),
+                     400);
+  r.call("GET", "/api/suppliers", "/api/suppliers", admin);
+  r.call("PUT", "/api/suppliers/{id}", "/api/suppliers/DAIRY", admin,
+         {{"name", "Dairy Co"}, {"lead_time_days", 3}});
+  r.call("PUT", "/api/suppliers/{id}/skus/{sku}", "/api/suppliers/DAIRY/skus/MILK-1L", admin,
+         {{"service_level", 0.95}, {"shelf_life_days", 5}});
+  r.call("GET", "/api/suppliers/{id}", "/api/suppliers/DAIRY", admin);
+  r.call("GET", "/api/replenishment/proposal", "/api/replenishment/proposal", admin);
+  expect_error_shape(doc, r.call("GET", "/api/purchase-orders", "/api/purchase-orders", kPicker),
+                     403);
+  const HttpReply po = r.call("POST", "/api/purchase-orders", "/api/purchase-orders", admin,
+                              {{"request_id", "contract-1"},
+                               {"supplier_id", "DAIRY"},
+                               {"lines", {{{"sku", "MILK-1L"}, {"qty", 2}}}}});
+  ASSERT_EQ(po.status, 201) << po.body;
+  const std::string po_path = "/api/purchase-orders/" + json::parse(po.body).value("po_id", "");
+  r.call("GET", "/api/purchase-orders", "/api/purchase-orders?status=draft", admin);
+  r.call("GET", "/api/purchase-orders/{id}", po_path, admin);
+  expect_error_shape(doc,
+                     r.call("POST", "/api/purchase-orders/{id}/receive", po_path + "/receive",
+                            admin, {{"receipt_id", "c-r1"}, {"line_no", 1}, {"qty", 1}}),
+                     409);
+  r.call("POST", "/api/purchase-orders/{id}/send", po_path + "/send", admin, json::object());
+  r.call("POST", "/api/purchase-orders/{id}/receive", po_path + "/receive", admin,
+         {{"receipt_id", "c-r1"}, {"line_no", 1}, {"qty", 1}});
+  r.call("POST", "/api/purchase-orders/{id}/cancel", po_path + "/cancel", admin,
+         {{"reason", "contract check"}});
+  r.call("DELETE", "/api/suppliers/{id}/skus/{sku}", "/api/suppliers/DAIRY/skus/MILK-1L", admin);
+  r.call("DELETE", "/api/suppliers/{id}", "/api/suppliers/DAIRY", admin);
   r.call("GET", "/api/orders", "/api/orders", kPicker);
   expect_error_shape(doc, r.call("GET", "/api/orders/{id}", "/api/orders/ord_nope", kPicker), 404);
   r.call("GET", "/api/runners", "/api/runners", kPicker);

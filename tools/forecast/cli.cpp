@@ -6,11 +6,15 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "edge/forecast/evaluate.hpp"
 #include "edge/forecast/forecaster.hpp"
 #include "edge/forecast/peak.hpp"
 #include "edge/forecast/series.hpp"
+#include "edge/forecast/synthetic.hpp"
+#include "edge/replenish/policy.hpp"
+#include "edge/replenish/simulate.hpp"
 
 namespace shopeasy::forecast_cli {
 namespace {
@@ -24,6 +28,10 @@ constexpr const char* kUsage =
     "       shopeasy-forecast peak --history FILE.csv --until TIMESTAMP [--hours 168]\n"
     "                              [--orders-per-picker-hour 12] [--orders-per-runner-hour 3]\n"
     "                              [--out FILE.csv]\n"
+    "       shopeasy-forecast replenish-sim (--history FILE.csv | --no-data)\n"
+    "                              [--lead-time-days 2] [--order-days daily|mon,thu,...]\n"
+    "                              [--service-level 0.95] [--shelf-life-days N]\n"
+    "                              [--pack-size 1] [--min-order-qty 0] [--warmup-weeks 8]\n"
     "The history needs a header with sku, qty and ts (ISO 8601 local time or Unix seconds)\n"
     "or date (daily data); optional category, stockout (1: nothing sellable) and order (or\n"
     "receipt) columns; peak needs ts and the order column. The last 2 years (hourly) or\n"
@@ -34,7 +42,7 @@ struct Args {
   std::map<std::string, std::string> values;
 };
 
-// --key value or --key=value; every option takes a value.
+// --key value or --key=value; every option takes a value but --no-data.
 std::optional<Args> parse(const std::vector<std::string>& args, std::ostream& err) {
   if (args.empty()) {
     err << kUsage;
@@ -49,7 +57,9 @@ std::optional<Args> parse(const std::vector<std::string>& args, std::ostream& er
       return std::nullopt;
     }
     const std::size_t eq = a.find('=');
-    if (eq != std::string::npos) {
+    if (a == "--no-data") {
+      out.values["no-data"] = "1";
+    } else if (eq != std::string::npos) {
       out.values[a.substr(2, eq - 2)] = a.substr(eq + 1);
     } else if (i + 1 < args.size()) {
       out.values[a.substr(2)] = args[++i];
@@ -321,6 +331,154 @@ int peak_command(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// Generated daily demand for a run without data: negative binomial hours with weekly
+// patterns and drifting levels (edge/forecast/synthetic), summed into days.
+std::vector<Series> generated_daily(std::size_t skus, int days) {
+  std::vector<Series> out;
+  SyntheticOptions o;
+  o.days = days;
+  o.median_weekly_units = 40;
+  o.seed = 17;
+  for (std::size_t i = 0; i < skus; ++i) {
+    const SyntheticSku g = generate_sku(i, o);
+    Series d;
+    d.sku = g.observed.sku;
+    d.start = g.observed.start;
+    for (std::size_t t = 0; t + 24 <= g.demand.size(); t += 24) {
+      float sum = 0;
+      for (std::size_t h = t; h < t + 24; ++h) sum += g.demand[h];
+      d.qty.push_back(sum);
+    }
+    d.censored.assign(d.qty.size(), 0);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+int replenish_sim_command(const Args& a, std::ostream& out, std::ostream& err) {
+  namespace rp = shopeasy::edge::replenish;
+  if (!check_known(a,
+                   {"history", "no-data", "lead-time-days", "order-days", "service-level",
+                    "shelf-life-days", "pack-size", "min-order-qty", "warmup-weeks"},
+                   err)) {
+    return 2;
+  }
+  rp::SimOptions o;
+  for (auto [key, field, lo, hi] :
+       {std::tuple{"lead-time-days", &o.lead_time_days, rp::kMinLeadTimeDays, rp::kMaxLeadTimeDays},
+        std::tuple{"warmup-weeks", &o.warmup_days, 1, 520}}) {
+    if (auto it = a.values.find(key); it != a.values.end()) {
+      const auto v = parse_int(it->second, lo, hi);
+      if (!v) {
+        err << "shopeasy-forecast: --" << key << " must be a whole number " << lo << ".." << hi
+            << ", not '" << it->second << "'\n";
+        return 2;
+      }
+      *field = *v;
+    }
+  }
+  if (a.values.contains("warmup-weeks")) {
+    o.warmup_days *= 7;
+  }
+  for (auto [key, field] :
+       {std::pair{"pack-size", &o.pack_size}, std::pair{"min-order-qty", &o.min_order_qty}}) {
+    if (auto it = a.values.find(key); it != a.values.end()) {
+      const auto v = parse_int(it->second, key == std::string("pack-size") ? 1 : 0, 100000);
+      if (!v) {
+        err << "shopeasy-forecast: --" << key << " must be a whole number, not '" << it->second
+            << "'\n";
+        return 2;
+      }
+      *field = *v;
+    }
+  }
+  if (auto it = a.values.find("shelf-life-days"); it != a.values.end()) {
+    const auto v = parse_int(it->second, 1, 3650);
+    if (!v) {
+      err << "shopeasy-forecast: --shelf-life-days must be 1..3650, not '" << it->second << "'\n";
+      return 2;
+    }
+    o.shelf_life_days = *v;
+  }
+  if (auto it = a.values.find("order-days"); it != a.values.end()) {
+    const auto d = rp::parse_order_days(it->second, "--order-days");
+    if (!d.ok()) {
+      err << "shopeasy-forecast: " << d.status().message() << "\n";
+      return 2;
+    }
+    o.order_days = *d;
+  }
+  if (auto it = a.values.find("service-level"); it != a.values.end()) {
+    double v = 0;
+    const auto [end, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || end != it->second.data() + it->second.size() || !(v >= 0.5) ||
+        !(v <= 0.999)) {
+      err << "shopeasy-forecast: --service-level must be 0.5..0.999, not '" << it->second << "'\n";
+      return 2;
+    }
+    o.service_level = v;
+  }
+  std::vector<Series> daily;
+  std::string source;
+  if (a.values.contains("no-data")) {
+    if (a.values.contains("history")) {
+      err << "shopeasy-forecast replenish-sim: give --history or --no-data, not both\n";
+      return 2;
+    }
+    daily = generated_daily(40, 26 * 7);
+    source = "generated demand (no data)";
+  } else {
+    const auto h = load(a, err);
+    if (!h) return 2;
+    const std::int64_t end = (h->last_ts / 86400 + 1) * 86400;
+    daily = build_series(h->sales, Granularity::kDay, end,
+                         end - default_history_seconds(Granularity::kDay));
+    source = a.values.at("history");
+  }
+  const rp::SimResult p = rp::simulate_proposal(daily, o);
+  if (p.skus == 0) {
+    err << "shopeasy-forecast replenish-sim: no SKU has more than the " << o.warmup_days
+        << " warm-up days of history\n";
+    return 1;
+  }
+  const rp::SimResult same = rp::find_static_for_fill_rate(daily, o, p.fill_rate());
+  const rp::SimResult at_target = rp::find_static_for_fill_rate(daily, o, o.service_level);
+  char line[256];
+  out << "replenish-sim: " << source << "\n";
+  std::snprintf(line, sizeof line,
+                "%zu SKUs, %lld SKU-days simulated after %d warm-up days; lead time %d days, "
+                "orders %s, service level %.1f%%, shelf life %s, pack %lld, minimum order %lld\n\n",
+                p.skus, static_cast<long long>(p.sku_days), o.warmup_days, o.lead_time_days,
+                rp::format_order_days(o.order_days).c_str(), o.service_level * 100,
+                o.shelf_life_days ? (std::to_string(*o.shelf_life_days) + " days").c_str() : "none",
+                static_cast<long long>(o.pack_size), static_cast<long long>(o.min_order_qty));
+  out << line;
+  out << "policy                            fill_rate   demand     lost  expired  avg_on_hand  "
+         "orders\n";
+  auto row = [&](const std::string& name, const rp::SimResult& r) {
+    std::snprintf(line, sizeof line, "%-32s  %8.2f%%  %7.0f  %7.0f  %7.0f  %11.2f  %6lld\n",
+                  name.c_str(), r.fill_rate() * 100, r.demand, r.lost(), r.expired,
+                  r.average_on_hand(), static_cast<long long>(r.orders));
+    out << line;
+  };
+  row("proposal (forecast quantiles)", p);
+  char name[64];
+  std::snprintf(name, sizeof name, "static min/max x%.2f (same fill)", same.multiplier);
+  row(name, same);
+  std::snprintf(name, sizeof name, "static min/max x%.2f (>= target)", at_target.multiplier);
+  row(name, at_target);
+  std::snprintf(
+      line, sizeof line,
+      "\nfill rate %.2f%% against a %.1f%% target (%+.2f points); average on hand %.2f "
+      "vs %.2f for the best static min/max at the same fill rate (%+.1f%%)\n",
+      p.fill_rate() * 100, o.service_level * 100, (p.fill_rate() - o.service_level) * 100,
+      p.average_on_hand(), same.average_on_hand(),
+      same.average_on_hand() > 0 ? (p.average_on_hand() / same.average_on_hand() - 1) * 100 : 0.0);
+  out << line;
+  return 0;
+}
+
 }  // namespace
 
 int run_forecast_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -329,6 +487,7 @@ int run_forecast_cli(const std::vector<std::string>& args, std::ostream& out, st
   if (a->command == "backtest") return backtest_command(*a, out, err);
   if (a->command == "predict") return predict_command(*a, out, err);
   if (a->command == "peak") return peak_command(*a, out, err);
+  if (a->command == "replenish-sim") return replenish_sim_command(*a, out, err);
   if (a->command == "--help" || a->command == "help") {
     out << kUsage;
     return 0;

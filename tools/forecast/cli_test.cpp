@@ -175,3 +175,46 @@ TEST_F(ForecastCli, BacktestPrintsEveryMethodAndTheChosen) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ForecastCli, ReplenishSimWithoutDataPrintsBothPolicies) {
+  const RunResult r = run("replenish-sim --no-data --lead-time-days 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("proposal (forecast quantiles)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("static min/max"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fill rate"), std::string::npos) << r.out;
+}
+
+TEST_F(ForecastCli, ReplenishSimOnAHistoryFile) {
+  // Twelve weeks of daily sales of one SKU: 5 a day.
+  std::string csv = "sku,date,qty\n";
+  for (int d = 1; d <= 84; ++d) {
+    char date[16];
+    std::snprintf(date, sizeof date, "2026-%02d-%02d", d <= 31 ? 1 : d <= 59 ? 2 : 3,
+                  d <= 31 ? d : d <= 59 ? d - 31 : d - 59);
+    csv += std::string("MILK,") + date + ",5\n";
+  }
+  csv += "MILK,not-a-date,5\n";
+  const RunResult r = run("replenish-sim --history '" + write("daily.csv", csv).string() +
+                          "' --order-days mon,thu --shelf-life-days 10 --warmup-weeks 4");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("1 SKUs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("orders mon,thu"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("1 of 85 rows left out"), std::string::npos) << r.err;
+}
+
+TEST_F(ForecastCli, ReplenishSimBadArgumentsAreExitTwo) {
+  EXPECT_EQ(run("replenish-sim").status, 2);  // neither --history nor --no-data
+  EXPECT_EQ(run("replenish-sim --no-data --lead-time-days 0").status, 2);
+  EXPECT_EQ(run("replenish-sim --no-data --lead-time-days 400").status, 2);
+  EXPECT_EQ(run("replenish-sim --no-data --service-level 1.5").status, 2);
+  EXPECT_EQ(run("replenish-sim --no-data --order-days funday").status, 2);
+  EXPECT_EQ(run("replenish-sim --no-data --pack-size 0").status, 2);
+  EXPECT_EQ(run("replenish-sim --no-data --bogus 1").status, 2);
+  const RunResult both = run("replenish-sim --no-data --history x.csv");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
+}
+
+}  // namespace
