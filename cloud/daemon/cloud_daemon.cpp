@@ -374,6 +374,13 @@ Status CloudDaemon::start() {
           .max_unpaid_per_customer = config_.get_int("orders.max_unpaid_per_customer"),
           .idempotency_window_ms = config_.get_int("orders.idempotency_window_s") * 1000},
       logger_.child("orders"), metrics_);
+  pricing_ = std::make_unique<pricing::PricingService>(
+      *store_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
+      logger_.child("pricing"), metrics_);
+  orders_->set_quote_checker(
+      [this](const std::string& quote_id, const std::vector<wire::OrderLine>& lines) {
+        return pricing_->check_quote(quote_id, lines);
+      });
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
                                              logger_.child("http"), metrics_);
@@ -726,6 +733,7 @@ void CloudDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
   routes_->register_routes(*http_);
   search_routes_->register_routes(*http_);
+  pricing::register_pricing_routes(*http_, *pricing_);
   http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);
