@@ -21,7 +21,7 @@ StatusOr<PricingConfig> config_from_json(const nlohmann::json& j) {
   r.optional_bool("enabled", &enabled);
   r.optional_int("max_change_per_hour_bp", &c.max_change_per_hour_bp, 0, 10'000);
   r.optional_int("approval_threshold_bp", &c.approval_threshold_bp, 0, 10'000);
-  r.optional_int("quote_ttl_ms", &c.quote_ttl_ms, 10'000, 86'400'000);
+  r.optional_int("quote_ttl_ms", &c.quote_ttl_ms, 1'000, 86'400'000);
   r.optional_object("surge", [&](wire::FieldReader& s) {
     s.optional_int("base_fee_cents", &c.surge.base_fee_cents, 0, kMaxPriceCents);
     s.optional_int("hysteresis_bp", &c.surge.hysteresis_bp, 0, 9'000);

@@ -231,17 +231,17 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
 
   // The delivery fee from the store's load.
   SurgeDecision fee;
+  int previous = 0;
+  {
+    sync::MutexLock lock(mutex_);
+    previous = surge_step_[store_id];
+  }
   if (!snap.config.enabled) {
     fee.fee_cents = snap.config.surge.base_fee_cents;
     fee.reason = "base delivery fee (dynamic pricing is off)";
   } else {
     const auto load = snap.load.find(store_id);
     const auto weather = snap.weather.find(store_id);
-    int previous = 0;
-    {
-      sync::MutexLock lock(mutex_);
-      previous = surge_step_[store_id];
-    }
     fee = evaluate_surge(snap.config.surge, load == snap.load.end() ? nullptr : &load->second,
                          weather == snap.weather.end() ? WeatherFlag{} : weather->second, previous,
                          now);
@@ -249,28 +249,25 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
       stale_signals_.inc();
       logger_.info("pricing_signal_stale", {{"store", store_id}, {"reason", fee.reason}});
     }
-    bool moved = false;
-    {
-      sync::MutexLock lock(mutex_);
-      moved = surge_step_[store_id] != fee.step;
-      surge_step_[store_id] = fee.step;
-    }
-    if (moved) {
-      changes.push_back(
-          {.at_ms = now,
-           .store_id = store_id,
-           .sku = "",
-           .kind = "fee",
-           .rule = "surge",
-           .old_cents =
-               previous == 0
-                   ? snap.config.surge.base_fee_cents
-                   : snap.config.surge
-                         .steps[std::min<std::size_t>(previous, snap.config.surge.steps.size()) - 1]
-                         .fee_cents,
-           .new_cents = fee.fee_cents,
-           .inputs = {{"step", fee.step}, {"reason", fee.reason}}});
-    }
+  }
+  bool moved = false;
+  {
+    sync::MutexLock lock(mutex_);
+    moved = surge_step_[store_id] != fee.step;
+    surge_step_[store_id] = fee.step;
+  }
+  if (moved) {
+    const auto& steps = snap.config.surge.steps;
+    const std::size_t was = std::min<std::size_t>(static_cast<std::size_t>(previous), steps.size());
+    changes.push_back(
+        {.at_ms = now,
+         .store_id = store_id,
+         .sku = "",
+         .kind = "fee",
+         .rule = snap.config.enabled ? "surge" : "kill_switch",
+         .old_cents = was == 0 ? snap.config.surge.base_fee_cents : steps[was - 1].fee_cents,
+         .new_cents = fee.fee_cents,
+         .inputs = {{"step", fee.step}, {"reason", fee.reason}}});
   }
   out.fees.push_back(
       {{"kind", "delivery"}, {"amount_cents", fee.fee_cents}, {"reason", fee.reason}});
