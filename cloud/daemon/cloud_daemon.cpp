@@ -689,6 +689,12 @@ void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores)
 
 void CloudDaemon::tick() {
   if (orders_) orders_->tick();
+  // Quotes a day past their expiry, once a minute; a failure is retried next time.
+  if (pricing_ && clock_.mono_now() - last_quotes_purge_ >= std::chrono::minutes(1)) {
+    last_quotes_purge_ = clock_.mono_now();
+    StatusOr<std::int64_t> purged = pricing_->purge_quotes();
+    if (!purged.ok()) logger_.warn("quotes_purge_failed", {{"error", purged.status().to_string()}});
+  }
   // Expired sign-in codes, refresh tokens, old send counts and sandbox messages, once a
   // minute; a failure is retried next time.
   if (account_store_ && clock_.mono_now() - last_accounts_purge_ >= std::chrono::minutes(1)) {

@@ -50,6 +50,13 @@ class PricingService {
   StatusOr<orders::QuoteCheck> check_quote(const std::string& quote_id,
                                            const std::vector<wire::OrderLine>& lines);
 
+  // Deletes quotes that expired more than kQuoteRetentionMs ago (at most 1,000 a call);
+  // returns how many.
+  static constexpr std::int64_t kQuoteRetentionMs = 86'400'000;
+  StatusOr<std::int64_t> purge_quotes() {
+    return store_.purge_quotes(now_ms() - kQuoteRetentionMs, 1'000);
+  }
+
   // Operators.
   StatusOr<nlohmann::json> get_model(const std::string& sku);
   StatusOr<nlohmann::json> put_model(const std::string& sku, const std::string& store_id,
