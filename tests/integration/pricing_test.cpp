@@ -1,8 +1,9 @@
 // Dynamic pricing with the real shopeasy-cloud binary: a quote shows every line and fee,
 // an order carrying it is charged exactly that total, the same cart gets the same quote
 // whoever asks and from whatever device, an expired quote is refused with the lines
-// that moved, and the kill switch serves base prices on the next quote. The store is
-// played by sync requests.
+// that moved, and the kill switch serves base prices on the next quote, on a second
+// instance sharing the PostgreSQL database within a second. The store is played by sync
+// requests.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -36,13 +37,26 @@ class PricingApiTest : public ::testing::Test {
     auto dir = TempDir::create("pricing");
     ASSERT_TRUE(dir.ok());
     dir_.emplace(std::move(*dir));
-    auto cloud = start_daemon(
-        "shopeasy-cloud",
-        {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-         "--auth.tokens=" + tokens_json({{"alice", "customer", kAlice}, {"bob", "customer", kBob}}),
-         "--payments.provider=sandbox"});
-    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
-    cloud_.emplace(std::move(*cloud));
+    std::vector<std::string> shared;
+    if (instances_ > 1) {
+      // Several instances share one PostgreSQL database.
+      auto pg = PostgresServer::start({.settings = {"fsync=off"}});
+      ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+      pg_.emplace(std::move(*pg));
+      ASSERT_TRUE(pg_->create_database("pricing").is_ok());
+      shared = {"--storage.backend=postgres", "--storage.postgres_dsn=" + pg_->dsn("pricing")};
+    }
+    for (int i = 0; i < instances_; ++i) {
+      std::vector<std::string> args = {
+          "--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
+          "--auth.tokens=" +
+              tokens_json({{"alice", "customer", kAlice}, {"bob", "customer", kBob}}),
+          "--payments.provider=sandbox"};
+      args.insert(args.end(), shared.begin(), shared.end());
+      auto cloud = start_daemon("shopeasy-cloud", args);
+      ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+      clouds_.push_back(std::move(*cloud));
+    }
 
     ASSERT_EQ(call("PUT", "/v1/stores/s1",
                    json{{"name", "Store s1"},
@@ -93,11 +107,11 @@ class PricingApiTest : public ::testing::Test {
 
   HttpReply call_raw(const std::string& method, const std::string& path, const std::string& body,
                      const std::string& token, const std::string& type,
-                     std::map<std::string, std::string> extra = {}) {
+                     std::map<std::string, std::string> extra = {}, std::size_t instance = 0) {
     auto headers = bearer(token);
     if (!body.empty()) headers["Content-Type"] = type;
     for (auto& [k, v] : extra) headers[k] = v;
-    return http_request("127.0.0.1", cloud_->http_port, method, path, body, headers, 30s)
+    return http_request("127.0.0.1", clouds_[instance].http_port, method, path, body, headers, 30s)
         .value_or(HttpReply{});
   }
   HttpReply call(const std::string& method, const std::string& path, const json& body = nullptr,
@@ -112,8 +126,16 @@ class PricingApiTest : public ::testing::Test {
     return r.status == 200 ? json::parse(r.body) : json::object();
   }
 
+  int instances_ = 1;
   std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cloud_;
+  std::optional<PostgresServer> pg_;
+  std::vector<RunningDaemon> clouds_;
+};
+
+// Two instances on one PostgreSQL database.
+class PricingClusterTest : public PricingApiTest {
+ protected:
+  PricingClusterTest() { instances_ = 2; }
 };
 
 TEST_F(PricingApiTest, OrderWithQuoteIsChargedTheQuotedTotal) {
@@ -211,6 +233,38 @@ TEST_F(PricingApiTest, BadFeedIsRefusedNamingTheRowAndChangesNothing) {
   ASSERT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(json::parse(r.body)["error"]["field"], "cost_cents");
   EXPECT_EQ(quote()["lines"][0]["unit_price_cents"], 5520);
+}
+
+TEST_F(PricingClusterTest, KillSwitchReachesTheOtherInstanceWithinASecond) {
+  auto quote_on = [&](std::size_t instance) {
+    HttpReply r =
+        call_raw("POST", "/api/quote", cart().dump(), kAlice, "application/json", {}, instance);
+    return r.status == 200 ? json::parse(r.body) : json{{"http_status", r.status}};
+  };
+  // The second instance learns of the store through its registry watcher.
+  json q;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        q = quote_on(1);
+        return q.contains("lines");
+      },
+      15s))
+      << q.dump();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 5520);
+  const auto switched = std::chrono::steady_clock::now();
+  ASSERT_EQ(call("PUT", "/v1/pricing", json{{"enabled", false}}).status, 200);
+  EXPECT_EQ(quote_on(0)["lines"][0]["unit_price_cents"], 6000);  // this instance: at once
+  ASSERT_TRUE(wait_for([&] { return quote_on(1)["lines"][0]["unit_price_cents"] == 6000; }, 5s));
+  const auto took = std::chrono::steady_clock::now() - switched;
+  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
+  // A quote from one instance is honoured by the other.
+  const json other = quote_on(1);
+  json body = cart();
+  body["quote_id"] = other["quote_id"];
+  HttpReply placed = call("POST", "/api/orders", body, kAlice, {{"Idempotency-Key", "k1"}});
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  EXPECT_EQ(json::parse(placed.body)["total_cents"], other["total_cents"]);
 }
 
 }  // namespace
