@@ -65,6 +65,13 @@ void register_pricing_routes(http::HttpServer& server, PricingService& service) 
                  }
                  return http::reply(service.import_competitor_feed(r.body, json));
                });
+  server.route("POST", "/v1/prices/approvals",
+               Access::roles_of({"admin"}).audited("pricing.price.approve"),
+               [&service](const Request& r) {
+                 StatusOr<nlohmann::json> body = http::json_body(r);
+                 if (!body.ok()) return Response::error(body.status());
+                 return http::reply(service.approve(*body));
+               });
   server.route("GET", "/v1/pricing", Access::roles_of({"admin"}),
                [&service](const Request&) { return http::reply(service.get_config()); });
   server.route("PUT", "/v1/pricing", Access::roles_of({"admin"}).audited("pricing.config.put"),

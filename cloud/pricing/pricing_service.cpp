@@ -179,7 +179,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
           std::optional<storage::PriceChange> hour_ago,
           store_.last_price_change(store_id, line.sku, "price", now - kHourMs));
       if (hour_ago) inputs.hour_ago_cents = hour_ago->new_cents;
-      const PriceDecision d = price_sku(snap.config, *model, inputs, now);
+      PriceDecision d = price_sku(snap.config, *model, inputs, now);
       unit = d.price_cents;
       rule = d.rule;
       reason = d.reason;
@@ -194,6 +194,18 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
                                                    : nlohmann::json(nullptr)},
           {"competitor_rows", inputs.competitor.size()},
           {"reason", d.reason}};
+      if (d.pending_approval) {
+        // A manager's approval of exactly this proposal lets it through.
+        SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::PriceChange> approved,
+                                  store_.last_price_change(store_id, line.sku, "approved", now));
+        if (approved && approved->new_cents == d.proposed_cents) {
+          d.pending_approval = false;
+          d.price_cents = d.proposed_cents;
+          d.reason += " (approved)";
+          unit = d.price_cents;
+          reason = d.reason;
+        }
+      }
       if (unit != current) {
         changes.push_back({.at_ms = now,
                            .store_id = store_id,
@@ -526,6 +538,37 @@ StatusOr<nlohmann::json> PricingService::import_competitor_feed(const std::strin
   SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, load_snapshot());
   publish(snap);
   return nlohmann::json{{"rows", rows->size()}, {"skus", skus.size()}};
+}
+
+StatusOr<nlohmann::json> PricingService::approve(const nlohmann::json& body) {
+  wire::FieldReader r(body, "");
+  std::string store_id, sku;
+  std::int64_t price = 0;
+  r.required_string("store_id", &store_id, wire::kIdRule);
+  r.required_string("sku", &sku, wire::kIdRule);
+  r.required_int("price_cents", &price, 1, kMaxPriceCents);
+  if (!r.ok()) return r.status();
+  const std::int64_t now = now_ms();
+  SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::PriceChange> pending,
+                            store_.last_price_change(store_id, sku, "pending", now));
+  if (!pending || pending->new_cents != price) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "no price of " + std::to_string(price) + " waits for approval for " + sku +
+                      " at " + store_id +
+                      (pending ? " (the pending one is " + std::to_string(pending->new_cents) + ")"
+                               : std::string()),
+                  "price_cents");
+  }
+  SHOPEASY_RETURN_IF_ERROR(store_.add_price_changes({{.at_ms = now,
+                                                      .store_id = store_id,
+                                                      .sku = sku,
+                                                      .kind = "approved",
+                                                      .rule = "manager",
+                                                      .old_cents = pending->old_cents,
+                                                      .new_cents = price,
+                                                      .inputs = {{"pending_id", pending->id}}}}));
+  changes_.with({"approved"}).inc();
+  return nlohmann::json{{"store_id", store_id}, {"sku", sku}, {"price_cents", price}};
 }
 
 StatusOr<nlohmann::json> PricingService::put_signal(const std::string& store_id,

@@ -69,6 +69,10 @@ class PricingService {
   // Replaces the competitor feed with an upload (CSV or JSON by content type); all rows
   // or none.
   StatusOr<nlohmann::json> import_competitor_feed(const std::string& body, bool is_json);
+  // Approves the price waiting for approval for (store, SKU): `price_cents` must be the
+  // pending proposal (kFailedPrecondition otherwise, e.g. when the rules moved on); it is
+  // then served while the rules keep proposing it.
+  StatusOr<nlohmann::json> approve(const nlohmann::json& body);
   // A store's load ({"open_orders", "available_runners", "pick_queue"}) and/or weather
   // flag ({"bad_weather_until_ms"}), stamped with the time it arrives.
   StatusOr<nlohmann::json> put_signal(const std::string& store_id, const nlohmann::json& body);

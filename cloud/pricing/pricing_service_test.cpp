@@ -216,6 +216,28 @@ TEST_F(PricingServiceTest, FrozenLoadSignalEndsTheSurgeWithin60Seconds) {
   EXPECT_EQ(fees, 2);
 }
 
+TEST_F(PricingServiceTest, PriceFarFromBaseWaitsForApproval) {
+  ASSERT_TRUE(
+      service_->put_config({{"max_change_per_hour_bp", 10'000}, {"approval_threshold_bp", 500}})
+          .ok());
+  feed("sku,price\nMILK,50.00\n");  // asks for 49.00: 18% under the base
+  json q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6'000);
+  auto h = service_->history("MILK", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  ASSERT_FALSE((*h)["items"].empty());
+  EXPECT_EQ((*h)["items"].back()["kind"], "pending");
+  EXPECT_EQ((*h)["items"].back()["new_cents"], 4'900);
+  auto wrong = service_->approve({{"store_id", "near"}, {"sku", "MILK"}, {"price_cents", 4'000}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      service_->approve({{"store_id", "near"}, {"sku", "MILK"}, {"price_cents", 4'900}}).ok());
+  q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 4'900);
+  EXPECT_NE(q["lines"][0]["reason"].get<std::string>().find("approved"), std::string::npos);
+}
+
 TEST_F(PricingServiceTest, BadFeedChangesNothing) {
   feed("sku,price\nMILK,55.00\n");
   auto r = service_->import_competitor_feed("sku,price\nMILK,50\nBREAD,\n", false);

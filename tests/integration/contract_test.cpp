@@ -416,6 +416,14 @@ TEST_F(ContractTest, Cloud) {
                      r.call("POST", "/api/orders", "/api/orders", kCustomer, with_quote,
                             {{"Idempotency-Key", "k5"}}),
                      404);
+  expect_error_shape(doc,
+                     r.call("POST", "/v1/prices/approvals", "/v1/prices/approvals", admin,
+                            {{"store_id", "blr-1"}, {"sku", "MILK-1L"}, {"price_cents", 100}}),
+                     409);
+  expect_error_shape(
+      doc,
+      r.call("POST", "/v1/prices/approvals", "/v1/prices/approvals", admin, {{"sku", "MILK-1L"}}),
+      400);
   r.call("GET", "/v1/prices/history", "/v1/prices/history?sku=MILK-1L&limit=5", admin);
   expect_error_shape(doc, r.call("GET", "/v1/prices/history", "/v1/prices/history?limit=0", admin),
                      400);
