@@ -374,6 +374,13 @@ Status CloudDaemon::start() {
           .max_unpaid_per_customer = config_.get_int("orders.max_unpaid_per_customer"),
           .idempotency_window_ms = config_.get_int("orders.idempotency_window_s") * 1000},
       logger_.child("orders"), metrics_);
+  pricing_ = std::make_unique<pricing::PricingService>(
+      *store_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
+      logger_.child("pricing"), metrics_);
+  orders_->set_quote_checker(
+      [this](const std::string& quote_id, const std::vector<wire::OrderLine>& lines) {
+        return pricing_->check_quote(quote_id, lines);
+      });
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
                                              logger_.child("http"), metrics_);
@@ -682,6 +689,12 @@ void CloudDaemon::refresh_index(const std::vector<storage::StoreRecord>& stores)
 
 void CloudDaemon::tick() {
   if (orders_) orders_->tick();
+  // Quotes a day past their expiry, once a minute; a failure is retried next time.
+  if (pricing_ && clock_.mono_now() - last_quotes_purge_ >= std::chrono::minutes(1)) {
+    last_quotes_purge_ = clock_.mono_now();
+    StatusOr<std::int64_t> purged = pricing_->purge_quotes();
+    if (!purged.ok()) logger_.warn("quotes_purge_failed", {{"error", purged.status().to_string()}});
+  }
   // Expired sign-in codes, refresh tokens, old send counts and sandbox messages, once a
   // minute; a failure is retried next time.
   if (account_store_ && clock_.mono_now() - last_accounts_purge_ >= std::chrono::minutes(1)) {
@@ -726,6 +739,7 @@ void CloudDaemon::register_routes() {
   service::add_health_and_metrics(*http_, metrics_, [this] { return health(); });
   routes_->register_routes(*http_);
   search_routes_->register_routes(*http_);
+  pricing::register_pricing_routes(*http_, *pricing_);
   http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);

@@ -16,6 +16,8 @@
 #include "cloud/daemon/registry_watcher.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/payments/payments.hpp"
+#include "cloud/pricing/pricing_routes.hpp"
+#include "cloud/pricing/pricing_service.hpp"
 #include "cloud/routing/store_index.hpp"
 #include "cloud/search/search_routes.hpp"
 #include "cloud/search/search_service.hpp"
@@ -76,6 +78,7 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<accounts::OtpService> otp_;
   std::unique_ptr<accounts::TokenService> tokens_;
   MonoTime last_accounts_purge_{};  // tick() thread only
+  MonoTime last_quotes_purge_{};  // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
   // The audit log of admin actions (a local file per instance).
@@ -87,6 +90,8 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<search::SearchRoutes> search_routes_;
   std::unique_ptr<cloud::payments::PaymentProvider> payments_;  // sandbox, stripe or razorpay
   std::unique_ptr<cloud::payments::WebhookVerifier> webhooks_;
+  // Before orders_: the order service asks it about quotes, so it must outlive it.
+  std::unique_ptr<pricing::PricingService> pricing_;
   std::unique_ptr<orders::OrderService> orders_;
   Status start_payments(int http_port);
   // For the checkout and UPI routes: the customer whose order an intent pays.

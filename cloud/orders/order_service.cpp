@@ -207,6 +207,46 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
     order.total_cents += line.qty * line.unit_price_cents;
     units += line.qty;
   }
+  if (body->contains("quote_id")) {
+    // A quoted order is charged exactly the quote's total (fees included) or refused:
+    // the price shown is the price paid.
+    const nlohmann::json& qid = (*body)["quote_id"];
+    if (!qid.is_string() || qid.get<std::string>().empty() ||
+        qid.get<std::string>().size() > kMaxKey) {
+      return outcome("bad_request",
+                     error_reply(400, "invalid_argument", "must be a quote id from POST /api/quote",
+                                 "quote_id"));
+    }
+    if (!quote_checker_) {
+      return outcome("bad_request", error_reply(400, "invalid_argument",
+                                                "this cloud gives no quotes", "quote_id"));
+    }
+    StatusOr<QuoteCheck> check = quote_checker_(qid.get<std::string>(), request->lines);
+    if (!check.ok()) return outcome("error", status_reply(check.status()));
+    switch (check->outcome) {
+      case QuoteCheck::Outcome::kHonoured:
+        break;
+      case QuoteCheck::Outcome::kUnknown:
+        return outcome("quote_unknown", error_reply(404, "not_found", "no such quote", "quote_id"));
+      case QuoteCheck::Outcome::kExpired:
+      case QuoteCheck::Outcome::kCartChanged: {
+        const bool expired = check->outcome == QuoteCheck::Outcome::kExpired;
+        Reply reply =
+            error_reply(409, expired ? "quote_expired" : "quote_mismatch",
+                        expired ? "the quote has expired; these are the prices now"
+                                : "the order's lines are not the quoted ones; ask for a new quote",
+                        "quote_id");
+        reply.body["lines"] = check->changed_lines;
+        if (!check->current.is_null()) reply.body["quote"] = check->current;
+        return outcome(expired ? "quote_expired" : "quote_mismatch", std::move(reply));
+      }
+    }
+    for (wire::OrderLine& line : request->lines) {
+      auto it = check->unit_price_cents.find(line.sku);
+      if (it != check->unit_price_cents.end()) line.unit_price_cents = it->second;
+    }
+    order.total_cents = check->total_cents;
+  }
   order.lines = request->lines;
 
   const std::int64_t now = to_unix_ms(clock_.wall_now());

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,20 @@ struct Reply {
   nlohmann::json body;
 };
 
+// What an order carrying a "quote_id" is charged: the quote's unit prices and total
+// when it is still good for these lines, or why not (with the lines whose price moved
+// or that differ from the quote, for the customer to see before ordering again).
+struct QuoteCheck {
+  enum class Outcome { kHonoured, kUnknown, kExpired, kCartChanged };
+  Outcome outcome = Outcome::kUnknown;
+  std::int64_t total_cents = 0;
+  std::map<std::string, std::int64_t> unit_price_cents;  // by SKU
+  nlohmann::json changed_lines = nlohmann::json::array();
+  nlohmann::json current = nullptr;  // a fresh quote for the same cart, when refused
+};
+using QuoteChecker = std::function<StatusOr<QuoteCheck>(const std::string& quote_id,
+                                                        const std::vector<wire::OrderLine>& lines)>;
+
 class OrderService {
  public:
   // `payments` may be null: orders are then confirmed and routed at once (no payment
@@ -74,6 +89,9 @@ class OrderService {
 
   // Sets the payment provider (null: no payment step) for orders placed from now on.
   void set_payments(payments::PaymentProvider* payments) { payments_.store(payments); }
+  // Sets the check for orders that carry a quote id; called once, before the first
+  // place(). Without one such orders are refused.
+  void set_quote_checker(QuoteChecker checker) { quote_checker_ = std::move(checker); }
 
   // POST /api/orders for `customer_id` with the raw JSON body.
   Reply place(const std::string& customer_id, const std::string& idempotency_key,
@@ -105,6 +123,7 @@ class OrderService {
   OrderOptions options_;
   log::Logger logger_;
   CandidateRanker ranker_;
+  QuoteChecker quote_checker_;
   metrics::CounterFamily& placed_;
   metrics::Histogram& place_seconds_;
   metrics::Counter& keys_purged_;

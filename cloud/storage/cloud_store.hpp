@@ -269,6 +269,41 @@ struct OrderActionRequest {
   std::int64_t accept_window_ms = 0;  // for routing: accept_by_ms = now + this
 };
 
+// ---- pricing (see cloud/pricing) ------------------------------------------------------
+
+// One row of the price model as stored: a SKU's defaults (store_id empty) or one store's
+// override. The pricing module validates rows before they get here.
+struct PriceModelRow {
+  std::string sku{};
+  std::string store_id{};
+  std::int64_t base_cents = 0;
+  std::int64_t mrp_cents = 0;
+  std::optional<std::int64_t> cost_cents{};  // absent: no floor (never repriced)
+  std::int32_t min_margin_bp = 0;
+  std::int64_t updated_at_ms = 0;
+};
+
+// One entry of the pricing audit: a price or fee that changed, with what led to it.
+struct PriceChange {
+  std::int64_t id = 0;  // assigned by the store, rising
+  std::int64_t at_ms = 0;
+  std::string store_id{};  // empty: every store (a model or configuration change)
+  std::string sku{};       // empty for a store's fee or the configuration
+  std::string kind{};      // "price", "fee", "pending", "model", "config", "feed"
+  std::string rule{};      // what decided it ("competitor", "surge", "kill_switch", ...)
+  std::int64_t old_cents = 0;
+  std::int64_t new_cents = 0;
+  nlohmann::json inputs = nlohmann::json::object();  // the inputs the rule saw
+};
+
+// A quote as handed to the customer; `body` is the JSON answered.
+struct StoredQuote {
+  std::string quote_id{};
+  std::int64_t created_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
+  nlohmann::json body = nlohmann::json::object();
+};
+
 class CloudStore {
  public:
   virtual ~CloudStore() = default;
@@ -477,6 +512,29 @@ class CloudStore {
   // and returns how many: the key may then be used for a new request. kInvalidArgument
   // for a limit out of range.
   virtual StatusOr<std::int64_t> purge_idempotent_replies(std::int64_t before_ms, int limit) = 0;
+
+  // ---- pricing ----
+  // Creates or replaces one model row (keyed by SKU and store id).
+  virtual Status put_price_model(const PriceModelRow& row) = 0;
+  // The SKU's defaults and every override, defaults first then by store id.
+  virtual StatusOr<std::vector<PriceModelRow>> price_model_rows(const std::string& sku) = 0;
+  // Appends audit entries in one transaction; ids are assigned in order.
+  virtual Status add_price_changes(const std::vector<PriceChange>& changes) = 0;
+  // Entries with id > after_id, oldest first, at most `limit` (1..10000), narrowed to a
+  // SKU and/or store when those are not empty.
+  virtual StatusOr<std::vector<PriceChange>> price_history(const std::string& sku,
+                                                           const std::string& store_id,
+                                                           std::int64_t after_id, int limit) = 0;
+  // The newest entry of `kind` for (store, SKU) stamped at or before `at_or_before_ms`.
+  virtual StatusOr<std::optional<PriceChange>> last_price_change(const std::string& store_id,
+                                                                 const std::string& sku,
+                                                                 const std::string& kind,
+                                                                 std::int64_t at_or_before_ms) = 0;
+  virtual Status put_quote(const StoredQuote& quote) = 0;
+  // nullopt when no quote has that id.
+  virtual StatusOr<std::optional<StoredQuote>> get_quote(const std::string& quote_id) = 0;
+  // Deletes quotes that expired before `before_ms`, at most `limit`; returns how many.
+  virtual StatusOr<std::int64_t> purge_quotes(std::int64_t before_ms, int limit) = 0;
 };
 
 // Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one

@@ -670,6 +670,86 @@ TEST_P(CloudStoreTest, SettingsAreSharedJsonDocuments) {
   EXPECT_EQ(store_->put_setting("big", std::string(2 << 20, 'x'), kNow).field(), "value");
 }
 
+TEST_P(CloudStoreTest, PriceModelsHistoryAndQuotes) {
+  EXPECT_TRUE(VALUE(store_->price_model_rows("milk")).empty());
+  ASSERT_OK(store_->put_price_model({.sku = "milk",
+                                     .store_id = "",
+                                     .base_cents = 6'000,
+                                     .mrp_cents = 6'800,
+                                     .cost_cents = 4'500,
+                                     .min_margin_bp = 1'000,
+                                     .updated_at_ms = kNow}));
+  ASSERT_OK(store_->put_price_model({.sku = "milk",
+                                     .store_id = "s1",
+                                     .base_cents = 5'900,
+                                     .mrp_cents = 6'800,
+                                     .cost_cents = std::nullopt,
+                                     .min_margin_bp = 0,
+                                     .updated_at_ms = kNow}));
+  // Replaced, not added.
+  ASSERT_OK(store_->put_price_model({.sku = "milk",
+                                     .store_id = "",
+                                     .base_cents = 6'100,
+                                     .mrp_cents = 6'800,
+                                     .cost_cents = 4'500,
+                                     .min_margin_bp = 1'000,
+                                     .updated_at_ms = kNow + 1}));
+  std::vector<PriceModelRow> rows = VALUE(store_->price_model_rows("milk"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].store_id, "");
+  EXPECT_EQ(rows[0].base_cents, 6'100);
+  EXPECT_EQ(rows[0].cost_cents, std::optional<std::int64_t>(4'500));
+  EXPECT_EQ(rows[1].store_id, "s1");
+  EXPECT_FALSE(rows[1].cost_cents.has_value());
+
+  ASSERT_OK(store_->add_price_changes({{.at_ms = kNow,
+                                        .store_id = "s1",
+                                        .sku = "milk",
+                                        .kind = "price",
+                                        .rule = "competitor",
+                                        .old_cents = 6'000,
+                                        .new_cents = 5'800,
+                                        .inputs = {{"median", 5'900}}},
+                                       {.at_ms = kNow + 10,
+                                        .store_id = "s1",
+                                        .sku = "",
+                                        .kind = "fee",
+                                        .rule = "surge",
+                                        .old_cents = 2'500,
+                                        .new_cents = 3'500},
+                                       {.at_ms = kNow + 20,
+                                        .store_id = "s1",
+                                        .sku = "milk",
+                                        .kind = "price",
+                                        .rule = "base",
+                                        .old_cents = 5'800,
+                                        .new_cents = 6'000}}));
+  std::vector<PriceChange> all = VALUE(store_->price_history("", "", 0, 100));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_LT(all[0].id, all[1].id);
+  EXPECT_EQ(all[0].inputs, nlohmann::json({{"median", 5'900}}));
+  EXPECT_EQ(VALUE(store_->price_history("milk", "s1", 0, 100)).size(), 2u);
+  EXPECT_EQ(VALUE(store_->price_history("", "", all[1].id, 100)).size(), 1u);
+  EXPECT_EQ(VALUE(store_->last_price_change("s1", "milk", "price", kNow + 15))->new_cents, 5'800);
+  EXPECT_EQ(VALUE(store_->last_price_change("s1", "milk", "price", kNow + 20))->new_cents, 6'000);
+  EXPECT_FALSE(VALUE(store_->last_price_change("s1", "milk", "price", kNow - 1)).has_value());
+  EXPECT_EQ(store_->price_history("", "", 0, 0).status().field(), "limit");
+
+  EXPECT_FALSE(VALUE(store_->get_quote("q1")).has_value());
+  const nlohmann::json body = {{"total_cents", 12'500}};
+  ASSERT_OK(store_->put_quote(
+      {.quote_id = "q1", .created_at_ms = kNow, .expires_at_ms = kNow + 600'000, .body = body}));
+  std::unique_ptr<CloudStore> other = open_instance();
+  ASSERT_NE(other, nullptr);
+  const std::optional<StoredQuote> q = VALUE(other->get_quote("q1"));
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->expires_at_ms, kNow + 600'000);
+  EXPECT_EQ(q->body, body);
+  EXPECT_EQ(VALUE(store_->purge_quotes(kNow + 600'000, 100)), 0);
+  EXPECT_EQ(VALUE(store_->purge_quotes(kNow + 600'001, 100)), 1);
+  EXPECT_FALSE(VALUE(store_->get_quote("q1")).has_value());
+}
+
 // A write repeated after its reply was lost (as PostgresCloudStore does after a lost
 // COMMIT) must not bump the version or queue the item again.
 TEST_P(CloudStoreTest, CatalogUpsertOfWhatIsStoredChangesNothing) {

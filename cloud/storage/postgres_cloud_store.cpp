@@ -204,6 +204,40 @@ CREATE TABLE settings (
   updated_at_ms bigint NOT NULL
 );
 )sql"},
+    // Dynamic pricing: the price model, the audit of every price and fee change, and
+    // the quotes customers were given. A cost of 0 means none (no floor).
+    {9, "pricing", R"sql(
+CREATE TABLE price_models (
+  sku text COLLATE "C" NOT NULL,
+  store_id text COLLATE "C" NOT NULL,
+  base_cents bigint NOT NULL,
+  mrp_cents bigint NOT NULL,
+  cost_cents bigint NOT NULL,
+  min_margin_bp integer NOT NULL,
+  updated_at_ms bigint NOT NULL,
+  PRIMARY KEY (sku, store_id)
+);
+CREATE TABLE price_history (
+  id bigserial PRIMARY KEY,
+  at_ms bigint NOT NULL,
+  store_id text COLLATE "C" NOT NULL,
+  sku text COLLATE "C" NOT NULL,
+  kind text NOT NULL,
+  rule text NOT NULL,
+  old_cents bigint NOT NULL,
+  new_cents bigint NOT NULL,
+  inputs text NOT NULL
+);
+CREATE INDEX price_history_by_key ON price_history (store_id, sku, kind, at_ms);
+CREATE INDEX price_history_by_sku ON price_history (sku, id);
+CREATE TABLE price_quotes (
+  quote_id text COLLATE "C" PRIMARY KEY,
+  created_at_ms bigint NOT NULL,
+  expires_at_ms bigint NOT NULL,
+  body text NOT NULL
+);
+CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -318,6 +352,43 @@ constexpr Sql kPutSetting{
     "INSERT INTO settings (key, value, updated_at_ms) VALUES ($1, $2, $3) "
     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
     "updated_at_ms = EXCLUDED.updated_at_ms WHERE settings.value <> EXCLUDED.value"};
+constexpr Sql kPutPriceModel{
+    "put_price_model",
+    "INSERT INTO price_models (sku, store_id, base_cents, mrp_cents, cost_cents, "
+    "min_margin_bp, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (sku, store_id) DO UPDATE SET base_cents = EXCLUDED.base_cents, "
+    "mrp_cents = EXCLUDED.mrp_cents, cost_cents = EXCLUDED.cost_cents, "
+    "min_margin_bp = EXCLUDED.min_margin_bp, updated_at_ms = EXCLUDED.updated_at_ms"};
+constexpr Sql kPriceModelRows{
+    "price_model_rows",
+    "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, updated_at_ms "
+    "FROM price_models WHERE sku = $1 ORDER BY store_id"};
+constexpr Sql kAddPriceChange{
+    "add_price_change",
+    "INSERT INTO price_history (at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
+#define SHOPEASY_PRICE_CHANGE_COLUMNS \
+  "id, at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs "
+constexpr Sql kPriceHistory{"price_history",
+                            "SELECT " SHOPEASY_PRICE_CHANGE_COLUMNS
+                            "FROM price_history WHERE id > $1 AND ($2 = '' OR sku = $2) AND "
+                            "($3 = '' OR store_id = $3) ORDER BY id LIMIT $4"};
+constexpr Sql kLastPriceChange{
+    "last_price_change",
+    "SELECT " SHOPEASY_PRICE_CHANGE_COLUMNS
+    "FROM price_history WHERE store_id = $1 AND sku = $2 AND kind = $3 AND at_ms <= $4 "
+    "ORDER BY at_ms DESC, id DESC LIMIT 1"};
+#undef SHOPEASY_PRICE_CHANGE_COLUMNS
+constexpr Sql kPutQuote{"put_quote",
+                        "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
+                        "VALUES ($1, $2, $3, $4)"};
+constexpr Sql kGetQuote{
+    "get_quote",
+    "SELECT quote_id, created_at_ms, expires_at_ms, body FROM price_quotes WHERE quote_id = $1"};
+constexpr Sql kPurgeQuotes{
+    "purge_quotes",
+    "DELETE FROM price_quotes WHERE quote_id IN (SELECT quote_id FROM price_quotes "
+    "WHERE expires_at_ms < $1 ORDER BY expires_at_ms LIMIT $2)"};
 constexpr Sql kStoreCatalog{
     "store_catalog",
     "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, c.version, "
@@ -1744,6 +1815,148 @@ class PostgresCloudStore final : public CloudStore {
     if (limit < 1 || limit > 10'000) return invalid_argument("limit must be 1..10000", "limit");
     return call([&](Session& s) -> StatusOr<std::int64_t> {
       StatusOr<Result> result = s.run(kPurgeReplies, Params().int64(before_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
+    });
+  }
+
+  Status put_price_model(const PriceModelRow& row) override {
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result = s.run(kPutPriceModel, Params()
+                                                          .text(row.sku)
+                                                          .text(row.store_id)
+                                                          .int64(row.base_cents)
+                                                          .int64(row.mrp_cents)
+                                                          .int64(row.cost_cents.value_or(0))
+                                                          .int64(row.min_margin_bp)
+                                                          .int64(row.updated_at_ms));
+      return result.ok() ? Status::ok() : result.status();
+    });
+  }
+
+  StatusOr<std::vector<PriceModelRow>> price_model_rows(const std::string& sku) override {
+    return call([&](Session& s) -> StatusOr<std::vector<PriceModelRow>> {
+      StatusOr<Result> result = s.run(kPriceModelRows, Params().text(sku));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<PriceModelRow> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        PriceModelRow m{.sku = rows.text(r, 0),
+                        .store_id = rows.text(r, 1),
+                        .base_cents = rows.int64(r, 2),
+                        .mrp_cents = rows.int64(r, 3),
+                        .cost_cents = std::nullopt,
+                        .min_margin_bp = static_cast<std::int32_t>(rows.int64(r, 5)),
+                        .updated_at_ms = rows.int64(r, 6)};
+        if (rows.int64(r, 4) > 0) m.cost_cents = rows.int64(r, 4);
+        out.push_back(std::move(m));
+      }
+      return out;
+    });
+  }
+
+  // Audit entries are appended, so a call whose COMMIT reply was lost is not repeated.
+  Status add_price_changes(const std::vector<PriceChange>& changes) override {
+    if (changes.empty()) return Status::ok();
+    return call(
+        [&](Session& s) -> Status {
+          return s.transaction([&]() -> Status {
+            for (const PriceChange& c : changes) {
+              StatusOr<Result> result = s.run(kAddPriceChange, Params()
+                                                                   .int64(c.at_ms)
+                                                                   .text(c.store_id)
+                                                                   .text(c.sku)
+                                                                   .text(c.kind)
+                                                                   .text(c.rule)
+                                                                   .int64(c.old_cents)
+                                                                   .int64(c.new_cents)
+                                                                   .text(c.inputs.dump()));
+              if (!result.ok()) return result.status();
+            }
+            return Status::ok();
+          });
+        },
+        Replay::kUnlessCommitted);
+  }
+
+  static StatusOr<PriceChange> read_price_change(const Rows& rows, int r) {
+    PriceChange c{.id = rows.int64(r, 0),
+                  .at_ms = rows.int64(r, 1),
+                  .store_id = rows.text(r, 2),
+                  .sku = rows.text(r, 3),
+                  .kind = rows.text(r, 4),
+                  .rule = rows.text(r, 5),
+                  .old_cents = rows.int64(r, 6),
+                  .new_cents = rows.int64(r, 7)};
+    SHOPEASY_ASSIGN_OR_RETURN(c.inputs, detail::parse_stored_json(rows.text(r, 8), "price change"));
+    return c;
+  }
+
+  StatusOr<std::vector<PriceChange>> price_history(const std::string& sku,
+                                                   const std::string& store_id,
+                                                   std::int64_t after_id, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<PriceChange>> {
+      StatusOr<Result> result =
+          s.run(kPriceHistory, Params().int64(after_id).text(sku).text(store_id).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<PriceChange> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, r));
+        out.push_back(std::move(c));
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::optional<PriceChange>> last_price_change(const std::string& store_id,
+                                                         const std::string& sku,
+                                                         const std::string& kind,
+                                                         std::int64_t at_or_before_ms) override {
+    return call([&](Session& s) -> StatusOr<std::optional<PriceChange>> {
+      StatusOr<Result> result = s.run(
+          kLastPriceChange, Params().text(store_id).text(sku).text(kind).int64(at_or_before_ms));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<PriceChange>();
+      SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, 0));
+      return std::optional<PriceChange>(std::move(c));
+    });
+  }
+
+  // A quote id is new: a repeat after a lost COMMIT would fail on the key, so not repeated.
+  Status put_quote(const StoredQuote& quote) override {
+    return call(
+        [&](Session& s) -> Status {
+          StatusOr<Result> result = s.run(kPutQuote, Params()
+                                                         .text(quote.quote_id)
+                                                         .int64(quote.created_at_ms)
+                                                         .int64(quote.expires_at_ms)
+                                                         .text(quote.body.dump()));
+          return result.ok() ? Status::ok() : result.status();
+        },
+        Replay::kUnlessCommitted);
+  }
+
+  StatusOr<std::optional<StoredQuote>> get_quote(const std::string& quote_id) override {
+    return call([&](Session& s) -> StatusOr<std::optional<StoredQuote>> {
+      StatusOr<Result> result = s.run(kGetQuote, Params().text(quote_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<StoredQuote>();
+      StoredQuote q{.quote_id = rows.text(0, 0),
+                    .created_at_ms = rows.int64(0, 1),
+                    .expires_at_ms = rows.int64(0, 2)};
+      SHOPEASY_ASSIGN_OR_RETURN(q.body, detail::parse_stored_json(rows.text(0, 3), "quote"));
+      return std::optional<StoredQuote>(std::move(q));
+    });
+  }
+
+  StatusOr<std::int64_t> purge_quotes(std::int64_t before_ms, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(kPurgeQuotes, Params().int64(before_ms).int64(limit));
       if (!result.ok()) return result.status();
       return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
     });

@@ -151,6 +151,40 @@ CREATE TABLE settings (
   updated_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    // Dynamic pricing: the price model, the audit of every price and fee change, and
+    // the quotes customers were given. A cost of 0 means none (no floor).
+    {.version = 9, .name = "pricing", .sql = R"sql(
+CREATE TABLE price_models (
+  sku TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  base_cents INTEGER NOT NULL,
+  mrp_cents INTEGER NOT NULL,
+  cost_cents INTEGER NOT NULL,
+  min_margin_bp INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (sku, store_id)
+) WITHOUT ROWID;
+CREATE TABLE price_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  store_id TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  old_cents INTEGER NOT NULL,
+  new_cents INTEGER NOT NULL,
+  inputs TEXT NOT NULL
+);
+CREATE INDEX price_history_by_key ON price_history (store_id, sku, kind, at_ms);
+CREATE INDEX price_history_by_sku ON price_history (sku, id);
+CREATE TABLE price_quotes (
+  quote_id TEXT PRIMARY KEY,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -1086,6 +1120,166 @@ class SqliteCloudStore final : public CloudStore {
             "DELETE FROM idempotency WHERE (customer_id, idem_key) IN (SELECT customer_id, "
             "idem_key FROM idempotency WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)",
             before_ms, limit));
+        return static_cast<std::int64_t>(db.changes());
+      });
+    });
+  }
+
+  Status put_price_model(const PriceModelRow& row) override {
+    return detail::guarded([&]() -> Status {
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO price_models (sku, store_id, base_cents, mrp_cents, cost_cents, "
+            "min_margin_bp, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sku, store_id) DO UPDATE SET base_cents = excluded.base_cents, "
+            "mrp_cents = excluded.mrp_cents, cost_cents = excluded.cost_cents, "
+            "min_margin_bp = excluded.min_margin_bp, updated_at_ms = excluded.updated_at_ms",
+            row.sku, row.store_id, row.base_cents, row.mrp_cents, row.cost_cents.value_or(0),
+            static_cast<std::int64_t>(row.min_margin_bp), row.updated_at_ms);
+      });
+    });
+  }
+
+  StatusOr<std::vector<PriceModelRow>> price_model_rows(const std::string& sku) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<PriceModelRow>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<PriceModelRow>> {
+        std::vector<PriceModelRow> out;
+        db::Query q = db.query(
+            "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, "
+            "updated_at_ms FROM price_models WHERE sku = ? ORDER BY store_id",
+            sku);
+        while (const db::Statement* row = q.next()) {
+          PriceModelRow r{.sku = row->column_text(0),
+                          .store_id = row->column_text(1),
+                          .base_cents = row->column_int64(2),
+                          .mrp_cents = row->column_int64(3),
+                          .cost_cents = std::nullopt,
+                          .min_margin_bp = static_cast<std::int32_t>(row->column_int64(5)),
+                          .updated_at_ms = row->column_int64(6)};
+          if (row->column_int64(4) > 0) r.cost_cents = row->column_int64(4);
+          out.push_back(std::move(r));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  Status add_price_changes(const std::vector<PriceChange>& changes) override {
+    if (changes.empty()) return Status::ok();
+    return detail::guarded([&]() -> Status {
+      return write_tx([&](db::Database& db) -> Status {
+        for (const PriceChange& c : changes) {
+          SHOPEASY_RETURN_IF_ERROR(
+              db.run("INSERT INTO price_history (at_ms, store_id, sku, kind, rule, old_cents, "
+                     "new_cents, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     c.at_ms, c.store_id, c.sku, c.kind, c.rule, c.old_cents, c.new_cents,
+                     c.inputs.dump()));
+        }
+        return Status::ok();
+      });
+    });
+  }
+
+  static StatusOr<PriceChange> read_price_change(const db::Statement& row) {
+    PriceChange c{.id = row.column_int64(0),
+                  .at_ms = row.column_int64(1),
+                  .store_id = row.column_text(2),
+                  .sku = row.column_text(3),
+                  .kind = row.column_text(4),
+                  .rule = row.column_text(5),
+                  .old_cents = row.column_int64(6),
+                  .new_cents = row.column_int64(7)};
+    SHOPEASY_ASSIGN_OR_RETURN(c.inputs,
+                              detail::parse_stored_json(row.column_text(8), "price change"));
+    return c;
+  }
+
+  StatusOr<std::vector<PriceChange>> price_history(const std::string& sku,
+                                                   const std::string& store_id,
+                                                   std::int64_t after_id, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return detail::guarded([&]() -> StatusOr<std::vector<PriceChange>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<PriceChange>> {
+        std::vector<PriceChange> out;
+        db::Query q = db.query(
+            "SELECT id, at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs "
+            "FROM price_history WHERE id > ? AND (? = '' OR sku = ?) AND "
+            "(? = '' OR store_id = ?) ORDER BY id LIMIT ?",
+            after_id, sku, sku, store_id, store_id, static_cast<std::int64_t>(limit));
+        while (const db::Statement* row = q.next()) {
+          SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(*row));
+          out.push_back(std::move(c));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::optional<PriceChange>> last_price_change(const std::string& store_id,
+                                                         const std::string& sku,
+                                                         const std::string& kind,
+                                                         std::int64_t at_or_before_ms) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<PriceChange>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<PriceChange>> {
+        db::Query q = db.query(
+            "SELECT id, at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs "
+            "FROM price_history WHERE store_id = ? AND sku = ? AND kind = ? AND at_ms <= ? "
+            "ORDER BY at_ms DESC, id DESC LIMIT 1",
+            store_id, sku, kind, at_or_before_ms);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          SHOPEASY_RETURN_IF_ERROR(q.status());
+          return std::optional<PriceChange>();
+        }
+        SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(*row));
+        return std::optional<PriceChange>(std::move(c));
+      });
+    });
+  }
+
+  Status put_quote(const StoredQuote& quote) override {
+    return detail::guarded([&]() -> Status {
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
+            "VALUES (?, ?, ?, ?)",
+            quote.quote_id, quote.created_at_ms, quote.expires_at_ms, quote.body.dump());
+      });
+    });
+  }
+
+  StatusOr<std::optional<StoredQuote>> get_quote(const std::string& quote_id) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<StoredQuote>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<StoredQuote>> {
+        db::Query q = db.query(
+            "SELECT quote_id, created_at_ms, expires_at_ms, body FROM price_quotes "
+            "WHERE quote_id = ?",
+            quote_id);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          SHOPEASY_RETURN_IF_ERROR(q.status());
+          return std::optional<StoredQuote>();
+        }
+        StoredQuote out{.quote_id = row->column_text(0),
+                        .created_at_ms = row->column_int64(1),
+                        .expires_at_ms = row->column_int64(2)};
+        SHOPEASY_ASSIGN_OR_RETURN(out.body,
+                                  detail::parse_stored_json(row->column_text(3), "quote"));
+        return std::optional<StoredQuote>(std::move(out));
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> purge_quotes(std::int64_t before_ms, int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write([&](db::Database& db) -> StatusOr<std::int64_t> {
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("DELETE FROM price_quotes WHERE quote_id IN (SELECT quote_id FROM price_quotes "
+                   "WHERE expires_at_ms < ? ORDER BY expires_at_ms LIMIT ?)",
+                   before_ms, static_cast<std::int64_t>(limit)));
         return static_cast<std::int64_t>(db.changes());
       });
     });

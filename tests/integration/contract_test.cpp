@@ -363,6 +363,70 @@ TEST_F(ContractTest, Cloud) {
     ++seen;
   }
   EXPECT_GE(seen, 2) << events.body;
+
+  // Pricing: the model, the rules, a feed, a quote and an order charged at it.
+  const json model = {
+      {"base_cents", 6500}, {"mrp_cents", 7000}, {"cost_cents", 5000}, {"min_margin_bp", 500}};
+  r.call("PUT", "/v1/prices/models/{sku}", "/v1/prices/models/MILK-1L", admin, model);
+  expect_error_shape(doc,
+                     r.call("PUT", "/v1/prices/models/{sku}", "/v1/prices/models/MILK-1L", admin,
+                            {{"base_cents", 0}, {"mrp_cents", 7000}}),
+                     400);
+  r.call("PUT", "/v1/prices/models/{sku}/stores/{store_id}",
+         "/v1/prices/models/MILK-1L/stores/blr-1", admin, model);
+  r.call("GET", "/v1/prices/models/{sku}", "/v1/prices/models/MILK-1L", admin);
+  expect_error_shape(doc, r.call("GET", "/v1/prices/models/{sku}", "/v1/prices/models/NOPE", admin),
+                     404);
+  expect_error_shape(
+      doc, r.call("GET", "/v1/prices/models/{sku}", "/v1/prices/models/MILK-1L", kCustomer), 403);
+  r.call("POST", "/v1/prices/competitor", "/v1/prices/competitor", admin,
+         json::array({{{"sku", "MILK-1L"}, {"price", 62.5}}}));
+  expect_error_shape(doc,
+                     r.call("POST", "/v1/prices/competitor", "/v1/prices/competitor", admin,
+                            json::array({{{"sku", "MILK-1L"}, {"price", nullptr}}})),
+                     400);
+  r.call("PUT", "/v1/pricing/signals/{store_id}", "/v1/pricing/signals/blr-1", admin,
+         {{"open_orders", 4}, {"available_runners", 2}, {"pick_queue", 3}});
+  expect_error_shape(doc,
+                     r.call("PUT", "/v1/pricing/signals/{store_id}", "/v1/pricing/signals/blr-1",
+                            admin, {{"open_orders", -4}, {"available_runners", 2}}),
+                     400);
+  r.call("GET", "/v1/pricing", "/v1/pricing", admin);
+  r.call("PUT", "/v1/pricing", "/v1/pricing", admin, {{"max_change_per_hour_bp", 1000}});
+  expect_error_shape(
+      doc, r.call("PUT", "/v1/pricing", "/v1/pricing", admin, {{"quote_ttl_ms", -1}}), 400);
+  const HttpReply quoted = r.call("POST", "/api/quote", "/api/quote", kCustomer, order);
+  ASSERT_EQ(quoted.status, 200) << quoted.body;
+  expect_error_shape(
+      doc, r.call("POST", "/api/quote", "/api/quote", kCustomer, {{"lines", json::array()}}), 400);
+  expect_error_shape(
+      doc,
+      r.call("POST", "/api/quote", "/api/quote", kCustomer,
+             {{"lines", {{{"sku", "NOPE"}, {"qty", 1}}}}, {"delivery", {{"geohash", "tdr1v9"}}}}),
+      404);
+  json with_quote = order;
+  with_quote["quote_id"] = json::parse(quoted.body).at("quote_id");
+  const HttpReply quoted_order = r.call("POST", "/api/orders", "/api/orders", kCustomer, with_quote,
+                                        {{"Idempotency-Key", "k4"}});
+  ASSERT_EQ(quoted_order.status, 201) << quoted_order.body;
+  EXPECT_EQ(json::parse(quoted_order.body).at("total_cents"),
+            json::parse(quoted.body).at("total_cents"));
+  with_quote["quote_id"] = "qt_nope";
+  expect_error_shape(doc,
+                     r.call("POST", "/api/orders", "/api/orders", kCustomer, with_quote,
+                            {{"Idempotency-Key", "k5"}}),
+                     404);
+  expect_error_shape(doc,
+                     r.call("POST", "/v1/prices/approvals", "/v1/prices/approvals", admin,
+                            {{"store_id", "blr-1"}, {"sku", "MILK-1L"}, {"price_cents", 100}}),
+                     409);
+  expect_error_shape(
+      doc,
+      r.call("POST", "/v1/prices/approvals", "/v1/prices/approvals", admin, {{"sku", "MILK-1L"}}),
+      400);
+  r.call("GET", "/v1/prices/history", "/v1/prices/history?sku=MILK-1L&limit=5", admin);
+  expect_error_shape(doc, r.call("GET", "/v1/prices/history", "/v1/prices/history?limit=0", admin),
+                     400);
   r.call("GET", "/v1/audit", "/v1/audit?limit=2", admin);
   r.call("GET", "/ops", "/ops", "");
   r.call("GET", "/ops/{file}", "/ops/no-such-file.js", "");

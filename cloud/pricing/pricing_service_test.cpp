@@ -1,0 +1,282 @@
+// PricingService on an in-memory SQLite CloudStore with a fake clock: quotes, the order
+// charged at its quote, expiry, the kill switch, surge from load signals, feed imports
+// and the audit they leave.
+#include "cloud/pricing/pricing_service.hpp"
+
+#include <gtest/gtest.h>
+
+namespace shopeasy::cloud::pricing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr double kLat = 12.975;
+constexpr double kLon = 77.645;
+
+class PricingServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = storage::open_sqlite_store(":memory:");
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    store_ = std::move(*opened);
+    ASSERT_TRUE(store_->migrate().is_ok());
+    ASSERT_TRUE(store_
+                    ->upsert_store({.id = "near",
+                                    .name = "near",
+                                    .lat = 12.9740,
+                                    .lon = 77.6440,
+                                    .service_radius_m = 3000,
+                                    .opening_hours = json::object(),
+                                    .secret_sha256 = "",
+                                    .active = true})
+                    .is_ok());
+    for (const auto& [sku, price] : {std::pair<std::string, std::int64_t>{"MILK", 6'000},
+                                     std::pair<std::string, std::int64_t>{"BREAD", 4'000}}) {
+      ASSERT_TRUE(store_
+                      ->upsert_catalog_item({.sku = sku,
+                                             .name = sku,
+                                             .category = "x",
+                                             .price_cents = price,
+                                             .unit = "each",
+                                             .barcodes = {},
+                                             .active = true,
+                                             .version = 0})
+                      .ok());
+    }
+    ASSERT_TRUE(
+        index_.rebuild({{"near", "near", {12.9740, 77.6440}, 3000, json::object(), now(), true}})
+            .is_ok());
+    service_ = std::make_unique<PricingService>(*store_, index_, clock_, 3'600'000, log::Logger(),
+                                                metrics_);
+    orders_ = std::make_unique<orders::OrderService>(
+        *store_, index_, nullptr, clock_,
+        orders::OrderOptions{.payment_timeout_ms = 60'000, .online_window_ms = 3'600'000},
+        log::Logger(), metrics_);
+    orders_->set_quote_checker(
+        [this](const std::string& id, const std::vector<wire::OrderLine>& lines) {
+          return service_->check_quote(id, lines);
+        });
+    std::vector<storage::Change> stock;
+    stock.push_back(
+        {1, "stock.changed", json{{"sku", "MILK"}, {"sku_on_hand", 50}, {"sku_reserved", 0}}});
+    stock.push_back(
+        {2, "stock.changed", json{{"sku", "BREAD"}, {"sku_on_hand", 50}, {"sku_reserved", 0}}});
+    ASSERT_TRUE(store_->apply_batch("near", stock, now()).ok());
+    auto quarantined = store_->quarantined("near", 10);
+    ASSERT_TRUE(quarantined.ok() && quarantined->empty());
+    // MILK has a floor; BREAD has a model without a cost (never repriced).
+    ASSERT_TRUE(service_
+                    ->put_model("MILK", "",
+                                {{"base_cents", 6'000},
+                                 {"mrp_cents", 6'800},
+                                 {"cost_cents", 4'000},
+                                 {"min_margin_bp", 1'000}})
+                    .ok());
+    ASSERT_TRUE(
+        service_->put_model("BREAD", "", {{"base_cents", 4'000}, {"mrp_cents", 4'500}}).ok());
+  }
+
+  std::int64_t now() const { return to_unix_ms(clock_.wall_now()); }
+  static json cart(std::int64_t milk = 2, std::int64_t bread = 1) {
+    return {{"lines", {{{"sku", "MILK"}, {"qty", milk}}, {{"sku", "BREAD"}, {"qty", bread}}}},
+            {"delivery", {{"lat", kLat}, {"lon", kLon}}}};
+  }
+  json quote(const json& body = cart()) {
+    auto q = service_->quote(body);
+    EXPECT_TRUE(q.ok()) << q.status().to_string();
+    return q.ok() ? *q : json();
+  }
+  void feed(const std::string& csv) {
+    auto r = service_->import_competitor_feed(csv, false);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+  }
+  orders::Reply order(json body, const std::string& key) {
+    return orders_->place("alice", key, body.dump());
+  }
+
+  FakeClock clock_{WallTime(std::chrono::milliseconds(1'800'000'000'000))};
+  metrics::Registry metrics_;
+  std::unique_ptr<storage::CloudStore> store_;
+  routing::StoreIndex index_;
+  std::unique_ptr<PricingService> service_;
+  std::unique_ptr<orders::OrderService> orders_;
+};
+
+TEST_F(PricingServiceTest, QuoteShowsEveryLineAndFeeUpFront) {
+  const json q = quote();
+  ASSERT_TRUE(q.contains("quote_id"));
+  EXPECT_EQ(q["store_id"], "near");
+  ASSERT_EQ(q["lines"].size(), 2u);
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6'000);
+  EXPECT_EQ(q["lines"][0]["amount_cents"], 12'000);
+  ASSERT_EQ(q["fees"].size(), 1u);
+  EXPECT_EQ(q["fees"][0]["kind"], "delivery");
+  EXPECT_EQ(q["fees"][0]["amount_cents"], 2'500);
+  EXPECT_EQ(q["total_cents"], 12'000 + 4'000 + 2'500);
+  EXPECT_EQ(q["expires_at_ms"], now() + PricingConfig{}.quote_ttl_ms);
+  // The same cart at the same moment gets the same prices.
+  json again = quote();
+  again.erase("quote_id");
+  json first = q;
+  first.erase("quote_id");
+  EXPECT_EQ(again, first);
+}
+
+TEST_F(PricingServiceTest, BadCartsAreRefusedNamingTheField) {
+  auto r =
+      service_->quote({{"lines", json::array()}, {"delivery", {{"lat", kLat}, {"lon", kLon}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "lines");
+  r = service_->quote(
+      {{"lines", {{{"sku", "NOPE"}, {"qty", 1}}}}, {"delivery", {{"lat", kLat}, {"lon", kLon}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(r.status().field(), "lines[0].sku");
+  r = service_->quote(
+      {{"lines", {{{"sku", "MILK"}, {"qty", 1}}}}, {"delivery", {{"lat", 40.0}, {"lon", -3.0}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "delivery");
+}
+
+TEST_F(PricingServiceTest, OrderWithQuoteIsChargedExactlyTheQuotedTotal) {
+  feed("sku,price\nMILK,55.00\n");
+  const json q = quote();
+  // 8% an hour at most: 60.00 -> 55.20, though the competitor rule asks for 54.00.
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 5'520);
+  EXPECT_EQ(q["lines"][0]["rule"], "competitor");
+  EXPECT_EQ(q["lines"][1]["unit_price_cents"], 4'000);  // no floor: never repriced
+  EXPECT_EQ(q["lines"][1]["rule"], "no_floor");
+  // Prices move after the quote; the order still pays what was shown.
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  json body = cart();
+  body["quote_id"] = q["quote_id"];
+  orders::Reply r = order(body, "k1");
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  EXPECT_EQ(r.body["total_cents"], q["total_cents"]);
+  EXPECT_EQ(r.body["lines"][0]["unit_price_cents"], 5'520);
+}
+
+TEST_F(PricingServiceTest, ExpiredOrChangedQuoteIsRefusedWithTheLines) {
+  feed("sku,price\nMILK,55.00\n");
+  const json q = quote();
+  json body = cart();
+  body["quote_id"] = q["quote_id"];
+  json other = cart(3, 1);
+  other["quote_id"] = q["quote_id"];
+  orders::Reply r = order(other, "k0");
+  ASSERT_EQ(r.status, 409) << r.body.dump();
+  EXPECT_EQ(r.body["error"]["code"], "quote_mismatch");
+  EXPECT_EQ(r.body["lines"][0]["sku"], "MILK");
+
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  clock_.advance(std::chrono::milliseconds(PricingConfig{}.quote_ttl_ms));
+  r = order(body, "k1");
+  ASSERT_EQ(r.status, 409) << r.body.dump();
+  EXPECT_EQ(r.body["error"]["code"], "quote_expired");
+  ASSERT_EQ(r.body["lines"].size(), 1u);
+  EXPECT_EQ(r.body["lines"][0]["sku"], "MILK");
+  EXPECT_EQ(r.body["lines"][0]["quoted_unit_price_cents"], 5'520);
+  EXPECT_EQ(r.body["lines"][0]["unit_price_cents"], 6'000);
+  EXPECT_EQ(r.body["quote"]["total_cents"], 12'000 + 4'000 + 2'500);
+  body["quote_id"] = "qt_unknown";
+  EXPECT_EQ(order(body, "k2").status, 404);
+}
+
+TEST_F(PricingServiceTest, KillSwitchServesBasePricesAtOnce) {
+  feed("sku,price\nMILK,55.00\n");
+  ASSERT_TRUE(service_->put_signal("near", {{"open_orders", 30}, {"available_runners", 5}}).ok());
+  json q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 5'520);
+  EXPECT_EQ(q["fees"][0]["amount_cents"], 6'900);
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6'000);
+  EXPECT_EQ(q["lines"][0]["rule"], "kill_switch");
+  EXPECT_EQ(q["fees"][0]["amount_cents"], 2'500);
+  auto cfg = service_->get_config();
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ((*cfg)["enabled"], false);
+}
+
+TEST_F(PricingServiceTest, FrozenLoadSignalEndsTheSurgeWithin60Seconds) {
+  ASSERT_TRUE(service_->put_signal("near", {{"open_orders", 30}, {"available_runners", 5}}).ok());
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 6'900);
+  clock_.advance(60s);
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 6'900);
+  clock_.advance(1ms);
+  const json q = quote();
+  EXPECT_EQ(q["fees"][0]["amount_cents"], 2'500);
+  EXPECT_NE(q["fees"][0]["reason"].get<std::string>().find("neutral"), std::string::npos);
+  // Both fee moves are in the audit.
+  auto h = service_->history("", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  int fees = 0;
+  for (const json& e : (*h)["items"]) fees += e["kind"] == "fee" ? 1 : 0;
+  EXPECT_EQ(fees, 2);
+}
+
+TEST_F(PricingServiceTest, PriceFarFromBaseWaitsForApproval) {
+  ASSERT_TRUE(
+      service_->put_config({{"max_change_per_hour_bp", 10'000}, {"approval_threshold_bp", 500}})
+          .ok());
+  feed("sku,price\nMILK,50.00\n");  // asks for 49.00: 18% under the base
+  json q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6'000);
+  auto h = service_->history("MILK", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  ASSERT_FALSE((*h)["items"].empty());
+  EXPECT_EQ((*h)["items"].back()["kind"], "pending");
+  EXPECT_EQ((*h)["items"].back()["new_cents"], 4'900);
+  auto wrong = service_->approve({{"store_id", "near"}, {"sku", "MILK"}, {"price_cents", 4'000}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      service_->approve({{"store_id", "near"}, {"sku", "MILK"}, {"price_cents", 4'900}}).ok());
+  q = quote();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 4'900);
+  EXPECT_NE(q["lines"][0]["reason"].get<std::string>().find("approved"), std::string::npos);
+}
+
+TEST_F(PricingServiceTest, BadFeedChangesNothing) {
+  feed("sku,price\nMILK,55.00\n");
+  auto r = service_->import_competitor_feed("sku,price\nMILK,50\nBREAD,\n", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "line 3: price is blank");
+  r = service_->import_competitor_feed("sku,price\nMILK,0.01\n", false);  // absurd for the model
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "line 2");
+  r = service_->import_competitor_feed(R"([{"sku":"MILK","price":"NaN"}])", true);
+  ASSERT_FALSE(r.ok());
+  // The earlier feed still prices.
+  EXPECT_EQ(quote()["lines"][0]["unit_price_cents"], 5'520);
+}
+
+TEST_F(PricingServiceTest, ModelsAndPriceChangesAreAudited) {
+  auto bad = service_->put_model(
+      "MILK", "", {{"base_cents", 6'000}, {"mrp_cents", 6'800}, {"cost_cents", nullptr}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().field(), "cost_cents");
+  ASSERT_TRUE(service_
+                  ->put_model("MILK", "near",
+                              {{"base_cents", 5'800}, {"mrp_cents", 6'800}, {"cost_cents", 4'000}})
+                  .ok());
+  EXPECT_EQ(quote()["lines"][0]["unit_price_cents"], 5'800);  // the store's override
+  auto model = service_->get_model("MILK");
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)["rows"].size(), 2u);
+  feed("sku,price\nMILK,55.00\n");
+  (void)quote();
+  auto h = service_->history("MILK", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  ASSERT_FALSE((*h)["items"].empty());
+  const json& last = (*h)["items"].back();
+  EXPECT_EQ(last["kind"], "price");
+  EXPECT_EQ(last["rule"], "competitor");
+  EXPECT_EQ(last["old_cents"], 5'800);
+  EXPECT_EQ(last["new_cents"], 5'400);
+  EXPECT_EQ(last["inputs"]["base_cents"], 5'800);
+}
+
+}  // namespace
+}  // namespace shopeasy::cloud::pricing
