@@ -243,7 +243,23 @@ function stockScan(kind, code, t0) {
 
 // ---------------------------------------------------------------- answers from the edge
 
-function answered(item, response, error) {
+// Packs and short picks carry no scan id: sent again after a reply was lost, the edge
+// refuses them because they already happened. Such a refusal is no problem to report.
+async function alreadyDone(item) {
+  try {
+    if (item.kind === 'pack') {
+      const o = await api('GET', `/api/orders/${encodeURIComponent(item.orderId)}`);
+      return ['packed', 'out_for_delivery', 'delivered'].includes(o.status);
+    }
+    const pl = await api('GET', `/api/orders/${encodeURIComponent(item.orderId)}/picklist`);
+    const line = pl.lines.find((l) => l.sku === item.body.sku);
+    return !!line && line.state !== 'open';
+  } catch (e) {
+    return false;
+  }
+}
+
+async function answered(item, response, error) {
   if (item.entry) {
     item.entry.state = error ? 'refused' : 'done';
     if (response && response.name) item.entry.name = response.name;
@@ -261,6 +277,7 @@ function answered(item, response, error) {
     if (ui.screen !== 'menu') render();
     return;
   }
+  if ((item.kind === 'pack' || item.kind === 'short') && await alreadyDone(item)) return;
   if (item.kind === 'pack') pick.packedHere.delete(item.orderId);
   refuse(error.message, null);
   if (item.orderId && (!pick.order || pick.order.id === item.orderId || item.kind === 'pack')) {

@@ -194,11 +194,13 @@ export async function startCamera(video, onCode, onProblem) {
       const codes = await decodeFrame(blob);
       for (const c of codes) {
         const now = performance.now();
-        if (c.text === camera.last && now - camera.lastAt < 2000) continue;
-        camera.last = c.text;
+        // scan_code is the form a hardware scanner sends (what the scan routes read).
+        const code = c.scan_code || c.text;
+        if (code === camera.last && now - camera.lastAt < 2000) continue;
+        camera.last = code;
         camera.lastAt = now;
         stats.cameraCodes++;
-        onCode(c.text, { source: 'camera', at: now });
+        onCode(code, { source: 'camera', at: now });
         break;
       }
     } catch (e) {
