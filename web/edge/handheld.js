@@ -290,8 +290,9 @@ async function answered(item, response, error) {
 
 function show(message, t0, beep = true) {
   ui.message = message;
-  if (beep) scanner.feedback(message.ok);
+  // The screen first: sound and vibration calls may take a few milliseconds on a phone.
   render();
+  if (beep) scanner.feedback(message.ok);
   if (t0) {
     // From the scan's Enter key to the frame after the one that drew this screen (the
     // second animation frame starts only once the first was painted): an upper bound.
