@@ -175,8 +175,8 @@ export async function handheldTests(h) {
 
   // Nothing outside the viewport, no sideways scroll, no text running out of its box, and
   // (with allowVertical false) no vertical scroll either.
-  const fits = async (where, { allowVertical = false } = {}) => {
-    const problems = await page.evaluate((vertical) => {
+  const fits = async (where, { allowVertical = false } = {}, p = page) => {
+    const problems = await p.evaluate((vertical) => {
       const vw = window.innerWidth;
       const vh = window.innerHeight;
       const out = [];
@@ -423,6 +423,8 @@ export async function handheldTests(h) {
         await cp.press('#hh-receive-bin', 'Enter');
         await cp.tap('#hh-camera');
         await cp.waitForFunction(() => document.querySelector('#hh-receive-log li.hh-done'), null, { timeout: 20000 });
+        await fits('camera', { allowVertical: true }, cp);
+        await cp.screenshot({ path: path.join(artifacts, `hh-${String(++shot).padStart(2, '0')}-camera.png`) });
         await cp.tap('#hh-camera');
         const text = await cp.textContent('#hh-receive-log li:first-child');
         if (!text.includes(product.name)) throw new Error(`camera receive log: ${text}`);
@@ -430,7 +432,7 @@ export async function handheldTests(h) {
         const after = (await call('GET', `/api/stock/${product.sku}`)).body.on_hand;
         figures.handheld_camera = { frames_sent: cam.cameraFrames, codes: cam.cameraCodes };
         if (after !== before + cam.cameraCodes || cam.cameraCodes < 1) throw new Error(`on hand ${before} -> ${after} for ${cam.cameraCodes} codes read`);
-        await cp.screenshot({ path: path.join(artifacts, `hh-${String(++shot).padStart(2, '0')}-camera-receive.png`) });
+        await cp.screenshot({ path: path.join(artifacts, `hh-${String(++shot).padStart(2, '0')}-camera-received.png`) });
       } finally {
         await cctx.close().catch(() => {});
       }

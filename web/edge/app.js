@@ -10,7 +10,10 @@ import * as runners from './runners.js';
 import * as shelf from './shelf.js';
 import * as health from './health.js';
 import * as admin from './admin.js';
-import * as handheld from './handheld.js';
+
+// The handheld mode's modules load only when it is used: the desktop page's first
+// render does not wait for them.
+let handheld = null;
 
 // Handheld mode (handheld.js) for phone-sized screens and for pickers, unless the person
 // chose otherwise on this device with the Desktop / Handheld buttons.
@@ -25,9 +28,10 @@ function switchMode(mode) {
   location.hash = '';
   location.reload();
 }
-function enter() {
+async function enter() {
   if (wantHandheld()) {
     $('login-view').hidden = true;
+    handheld = handheld || await import('./handheld.js');
     handheld.start({ onDesktop: () => switchMode('desktop') });
   } else {
     startApp();
@@ -128,7 +132,7 @@ function startApp() {
 
 function showLogin(message = '') {
   live.disconnect();
-  handheld.stop();
+  if (handheld) handheld.stop();
   clearInterval(healthTimer);
   document.body.dataset.ready = 'false';
   $('app-view').hidden = true;
@@ -144,7 +148,7 @@ $('login-form').addEventListener('submit', async (ev) => {
   try {
     await login($('login-user').value.trim(), $('login-password').value);
     $('login-password').value = '';
-    enter();
+    await enter();
   } catch (e) {
     $('login-error').textContent = e.status === 401 ? 'Wrong user name or password'
       : e.status === 429 ? 'Too many attempts; wait a minute and try again' : e.message;

@@ -266,7 +266,7 @@ async function answered(item, response, error) {
     if (error) item.entry.name = error.message;
   }
   if (!error) {
-    if (item.kind === 'pick' && !item.sku && pick.order && item.orderId === pick.order.id) {
+    if (item.kind === 'pick' && !item.sku && response && pick.order && item.orderId === pick.order.id) {
       // A code only the edge could read: count it against its line now.
       const step = pick.steps.find((s) => s.sku === response.sku && remaining(s) > 0);
       if (step) step.done++;
@@ -290,9 +290,10 @@ async function answered(item, response, error) {
 
 function show(message, t0, beep = true) {
   ui.message = message;
-  // The screen first: sound and vibration calls may take a few milliseconds on a phone.
   render();
-  if (beep) scanner.feedback(message.ok);
+  // Sound and vibration right after the frame that shows the result: opening the audio
+  // device can take a long time on first use, and must not hold the screen back.
+  if (beep) requestAnimationFrame(() => setTimeout(() => scanner.feedback(message.ok), 0));
   if (t0) {
     // From the scan's Enter key to the frame after the one that drew this screen (the
     // second animation frame starts only once the first was painted): an upper bound.
@@ -510,6 +511,7 @@ export function start({ onDesktop }) {
       location.reload();
     });
     scanner.startWedge(onScan);
+    scanner.prepareAudio();
     outbox.onChange(renderQueue);
     outbox.onAnswer(answered);
     live.onStatus((up) => {

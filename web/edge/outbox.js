@@ -81,7 +81,9 @@ export async function pump() {
       let response = null;
       let error = null;
       try {
-        response = await api(item.method, item.path, item.body);
+        // An action whose answer was lost is sent again: scans by their scan_id, and
+        // packs and short picks are checked against the order (handheld.js).
+        response = await api(item.method, item.path, item.body, { timeoutMs: 8000 });
       } catch (e) {
         if (e.status === 0 || e.status >= 500 || e.status === 429 || e.status === 401) {
           // 401: the session ended; the queue waits for the next sign-in.

@@ -63,8 +63,12 @@ function audioContext() {
   if (audio.state === 'suspended') audio.resume().catch(() => {});
   return audio;
 }
-// Browsers allow sound only after a gesture: the first tap (sign-in included) unlocks it.
-window.addEventListener('pointerdown', () => audioContext(), { once: true, capture: true });
+// Browsers allow sound only after a gesture on the page (the sign-in counts); a tap
+// later unlocks it otherwise. Opened ahead of the first scan, which must not wait for it.
+export function prepareAudio() {
+  try { audioContext(); } catch (e) { /* no sound on this device */ }
+  window.addEventListener('pointerdown', () => audioContext(), { once: true, capture: true });
+}
 
 function tone(ctx, freq, start, length) {
   const osc = ctx.createOscillator();
