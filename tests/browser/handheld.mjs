@@ -311,6 +311,8 @@ export async function handheldTests(h) {
       await page.tap('#hh-pack-done');
       const waiting = (await hh(() => window.shopeasyHandheld.outbox())).waiting;
       if (waiting !== 4) throw new Error(`${waiting} actions waiting, expected 3 picks and the pack`);
+      // The next order was read ahead: picking goes on while the edge is away.
+      await page.waitForFunction((id) => window.shopeasyHandheld.pick().order === id && window.shopeasyHandheld.pick().phase === 'item', third, { timeout: 5000 });
       await fits('offline after pack', {});
       await shoot('offline-next');
       await sleep(Math.max(0, 10000 - (Date.now() - stoppedAt)));
@@ -367,6 +369,9 @@ export async function handheldTests(h) {
       await page.waitForFunction(() => document.querySelector('#hh-receive-log li.hh-done'), null, { timeout: 5000 });
       const text = await lastLog('receive');
       if (!text.includes('GS1LOT7') || !text.includes('2027-11-30') || !text.includes(p.name)) throw new Error(`receive log: ${text}`);
+      // The same element string as a scanner sends it raw: AIM identifier, FNC1 as GS.
+      const raw = await page.evaluate(async (c) => (await import('/ui/scanner.js')).parseGs1(c), `]C101${'0' + p.ean}10LOT\u001d17270300`);
+      if (raw.lot !== 'LOT' || raw.expiry !== '2027-03-31' || raw.gtin !== `0${p.ean}`) throw new Error(`raw GS1 read as ${JSON.stringify(raw)}`);
       const item = (await call('GET', `/api/stock/${p.sku}`)).body;
       const lot = JSON.stringify(item).includes('GS1LOT7');
       if (!lot) throw new Error(`the edge has no lot GS1LOT7: ${JSON.stringify(item.stock)}`);

@@ -29,6 +29,7 @@ const pick = {
   // Orders packed on this device: an order list read before the pack reached the edge
   // still shows them as picking, and they must not come back.
   packedHere: new Set(),
+  next: null, // {order, list}: the following order's pick list, read ahead
   problem: '',
   loadSeq: 0,
 };
@@ -57,6 +58,14 @@ function stepsFrom(list) {
   return steps;
 }
 
+function takeOrder(order, list) {
+  pick.order = order;
+  pick.steps = stepsFrom(list);
+  pick.bags = Math.max(1, Math.ceil(pick.steps.reduce((n, s) => n + s.qty, 0) / 8));
+  pick.phase = pick.steps.length ? 'item' : 'pack';
+  pick.problem = '';
+}
+
 async function loadNextOrder() {
   const seq = ++pick.loadSeq;
   pick.phase = pick.order ? pick.phase : 'loading';
@@ -77,13 +86,26 @@ async function loadNextOrder() {
     const id = order.order_id;
     const pl = await api('GET', `/api/orders/${encodeURIComponent(id)}/picklist`);
     if (seq !== pick.loadSeq) return;
-    pick.order = { ...order, id };
-    pick.steps = stepsFrom(pl);
-    pick.bags = Math.max(1, Math.ceil(pick.steps.reduce((n, s) => n + s.qty, 0) / 8));
-    pick.phase = pick.steps.length ? 'item' : 'pack';
-    pick.problem = '';
+    takeOrder({ ...order, id }, pl);
+    // The order after this one, read now so that a Wi-Fi drop at the pack does not
+    // leave the picker waiting for the next.
+    pick.next = null;
+    if (list[1]) {
+      const after = list[1];
+      api('GET', `/api/orders/${encodeURIComponent(after.order_id)}/picklist`)
+        .then((p) => { if (seq === pick.loadSeq) pick.next = { order: { ...after, id: after.order_id }, list: p }; })
+        .catch(() => {});
+    }
   } catch (e) {
     if (seq !== pick.loadSeq) return;
+    const next = pick.next;
+    if (e.status === 0 && next && !pick.packedHere.has(next.order.id) && (!pick.order || pick.order.id !== next.order.id)) {
+      // Offline: go on with the order read ahead; the edge checks every scan of it later.
+      pick.next = null;
+      takeOrder(next.order, next.list);
+      render();
+      return;
+    }
     pick.phase = 'waiting';
     pick.problem = e.status === 0 ? 'The store box does not answer; retrying' : e.message;
     setTimeout(() => { if (ui.screen === 'pick' && pick.phase === 'waiting') loadNextOrder(); }, 1500);
