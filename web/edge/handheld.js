@@ -244,6 +244,14 @@ const stock = {
   count: { id: '', bin: '', qty: 1, tally: new Map(), log: [] },
 };
 
+function stockMessage(kind, entry, what) {
+  const s = stock[kind];
+  const where = kind === 'move' ? `${s.bin} → ${s.to}` : s.bin;
+  const lot = entry.lot || entry.expiry ? ` · lot ${entry.lot || '-'} · exp ${entry.expiry || '-'}` : '';
+  const verb = { receive: 'received into', move: 'moved', count: 'counted in' }[kind];
+  return `${entry.qty} × ${what} ${verb} ${where}${lot}`;
+}
+
 function stockScan(kind, code, t0) {
   const s = stock[kind];
   if (!s.bin) { refuse(kind === 'move' ? 'Enter the bin to move from first' : 'Enter the bin first', t0); return; }
@@ -258,9 +266,7 @@ function stockScan(kind, code, t0) {
   s.log.length = Math.min(s.log.length, 5);
   if (kind === 'count') s.tally.set(code, (s.tally.get(code) || 0) + s.qty);
   outbox.enqueue({ kind, method: 'POST', path: '/api/scans', body, label: `${kind} ${code} x${s.qty}`, entry });
-  const where = kind === 'move' ? `${s.bin} → ${s.to}` : s.bin;
-  const lot = entry.lot || entry.expiry ? ` · lot ${entry.lot || '-'} exp ${entry.expiry || '-'}` : '';
-  show({ ok: true, text: `${kind === 'receive' ? '+' : ''}${s.qty} ${code} ${where}${lot}` }, t0);
+  show({ ok: true, text: stockMessage(kind, entry, gs1 ? gs1.gtin : code) }, t0);
 }
 
 // ---------------------------------------------------------------- answers from the edge
@@ -286,6 +292,11 @@ async function answered(item, response, error) {
     item.entry.state = error ? 'refused' : 'done';
     if (response && response.name) item.entry.name = response.name;
     if (error) item.entry.name = error.message;
+    // The latest scan's banner names the product once the edge has said which it is.
+    const latest = stock[item.kind] && stock[item.kind].log[0] === item.entry;
+    if (latest && !error && ui.screen === item.kind && item.entry.name) {
+      ui.message = { ok: true, text: stockMessage(item.kind, item.entry, item.entry.name) };
+    }
   }
   if (!error) {
     if (item.kind === 'pick' && !item.sku && response && pick.order && item.orderId === pick.order.id) {
