@@ -263,7 +263,13 @@ export async function handheldTests(h) {
           if (after.left !== s.left || after.step.sku !== s.step.sku) throw new Error('a refused scan moved the pick on');
           await fits('wrong item');
           await shoot('pick-wrong-item');
-          // The edge refuses the same scan the same way.
+          // The page reports the refused scan to the edge, which counts it with its own...
+          const wrongScans = async () => {
+            const m = (await call('GET', '/metrics')).text.match(/edge_order_pick_scans_total\{result="wrong_item"\} (\d+)/);
+            return m ? Number(m[1]) : 0;
+          };
+          await waitFor('the edge to count the wrong scan', async () => (await wrongScans()) === 1, 5000);
+          // ...and refuses the same scan the same way.
           const r = await call('POST', `/api/orders/${first}/pick`, { code: P(8).ean });
           if (r.status < 400 || !r.body.error.message.includes('expected')) throw new Error(`edge: ${r.status} ${r.text}`);
         },

@@ -141,7 +141,8 @@ function onPickScan(code, t0) {
   if (!step) {
     const known = pick.steps.some((s) => matchesCode(s, code, gtin));
     if (known || gtin || !navigator.onLine) {
-      refuse(`Wrong item${known ? ': already picked in full' : ''}. Expected ${describeStep(cur)}`, t0, code);
+      refuse(`Wrong item${known ? ': already picked in full' : ''}. Expected ${describeStep(cur)}`, t0);
+      reportRefused(code);
       return;
     }
     // A code the pick list has no barcode for (a SKU label): the edge decides.
@@ -165,10 +166,19 @@ function sendPick(code, step, t0) {
   outbox.enqueue(item);
 }
 
-function refuse(text, t0, code = '') {
+function refuse(text, t0) {
   metrics.refused++;
   show({ ok: false, text }, t0);
-  if (code) console.info('refused scan', code);
+}
+
+// A scan refused here is still sent to the edge (not queued: best effort), which refuses
+// it too and counts and logs it with the store's other wrong scans. Should the edge take
+// it after all, the pick list here was stale: read the order again.
+function reportRefused(code) {
+  const orderId = pick.order.id;
+  api('POST', `/api/orders/${encodeURIComponent(orderId)}/pick`, { code, qty: 1, scan_id: outbox.newScanId(), scanner_id: outbox.deviceId() }, { timeoutMs: 5000 })
+    .then(() => { if (pick.order && pick.order.id === orderId) reloadAfterQueue(); })
+    .catch(() => {});
 }
 
 function shortLine(action) {
