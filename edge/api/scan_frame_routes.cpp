@@ -1,12 +1,14 @@
 #include "edge/api/scan_frame_routes.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/sync/mutex.hpp"
 #include "edge/vision/decoder.hpp"
 #include "edge/vision/image_io.hpp"
 
@@ -17,10 +19,19 @@ namespace {
 const std::vector<std::string> kScanners = {"picker", "manager", "admin"};
 
 // The decoder and the lock that serialises its use.
-struct SharedDecoder {
-  std::mutex mutex;  // guards decoder (one frame at a time; BarcodeDecoder is not thread-safe)
-  vision::BarcodeDecoder decoder;
-  explicit SharedDecoder(vision::DecoderOptions o) : decoder(std::move(o)) {}
+class SharedDecoder {
+ public:
+  explicit SharedDecoder(vision::DecoderOptions o) : decoder_(std::move(o)) {}
+  StatusOr<std::vector<vision::Detection>> decode(const cv::Mat& image) {
+    sync::MutexLock lock(mutex_);
+    return decoder_.decode(image);
+  }
+
+ private:
+  // Guards decoder_: BarcodeDecoder is not thread-safe, and one frame at a time keeps
+  // camera frames from taking both of a store box's cores.
+  sync::Mutex mutex_;
+  vision::BarcodeDecoder decoder_ GUARDED_BY(mutex_);
 };
 
 std::string content_type_of(const http::Request& req) {
@@ -90,11 +101,7 @@ void register_scan_frame_routes(http::HttpServer& server, const ScanFrameOptions
           return refuse(st, too_large ? "too_large" : "bad_image");
         }
         const auto started = std::chrono::steady_clock::now();
-        StatusOr<std::vector<vision::Detection>> found = std::vector<vision::Detection>{};
-        {
-          std::lock_guard lock(shared->mutex);
-          found = shared->decoder.decode(*image);
-        }
+        auto found = shared->decode(*image);
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                 .count();
