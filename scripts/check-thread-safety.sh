@@ -56,6 +56,7 @@ files=(
   edge/store/edge_store.cpp
   common/http/server.cpp
   common/http/elastic_pool.cpp
+  edge/api/scan_frame_routes.cpp
 )
 
 db="$build_dir/compile_commands.json"

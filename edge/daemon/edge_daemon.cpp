@@ -10,6 +10,7 @@
 #include "edge/alerts/alert_board.hpp"
 #include "edge/api/event_stream.hpp"
 #include "edge/api/inventory_routes.hpp"
+#include "edge/api/scan_frame_routes.hpp"
 #include "edge/daemon/dispatch_source.hpp"
 #include "edge/demand/demand_routes.hpp"
 #include "edge/orders/order_routes.hpp"
@@ -482,6 +483,7 @@ void EdgeDaemon::register_routes() {
   orders::register_order_routes(*http_, *orders_);
   telemetry_->register_routes(*http_);
   vision_->register_routes(*http_);
+  api::register_scan_frame_routes(*http_, {}, logger_.child("scan_frames"), metrics_);
   alert_board_->register_routes(*http_);
   apidoc::register_openapi_route(*http_, "edge.openapi.json");
   webui::register_page_routes(*http_,

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { handheldTests } from './handheld.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
@@ -96,7 +97,10 @@ function ean13(n) {
 }
 const sku = (i) => `SKU-${String(i).padStart(5, '0')}`;
 
+// --only REGEX runs just the tests whose names match (the store is still set up in full).
+const only = args.only ? new RegExp(args.only) : null;
 async function test(name, fn) {
+  if (only && !only.test(name)) return;
   const started = Date.now();
   try {
     await fn();
@@ -455,6 +459,9 @@ try {
     try {
       const p = pctx.pages()[0] || await pctx.newPage();
       await signIn(p, 'picker');
+      // A picker starts in handheld mode; the desktop page is one tap away.
+      await p.click('#hh-desktop');
+      await p.waitForSelector('#tabs button', { timeout: 10000 });
       const tabs = await p.locator('#tabs button').allTextContents();
       if (tabs[0] !== 'Picking' || tabs.some((t) => t.startsWith('Users'))) throw new Error(`tabs: ${tabs}`);
       await p.click('#tabs button[data-tab="inventory"]');
@@ -523,6 +530,13 @@ try {
       await stop(cloud);
     }
   });
+
+  if (!only || args.only.includes('handheld')) {
+    await handheldTests({
+      test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
+      brokerPort, ean13, figures, which,
+    }).catch((e) => test('handheld: setup', () => { throw e; }));
+  }
 
   await test('an admin sees users and the audit log', async () => {
     const actx = await openBrowser('admin');

@@ -30,10 +30,13 @@ export const session = {
 let onUnauthenticated = () => {};
 export function whenUnauthenticated(fn) { onUnauthenticated = fn; }
 
-export async function api(method, path, body, { quiet401 = false } = {}) {
+// timeoutMs: give up after this long (as if the box did not answer), for callers that
+// retry: a request lost in a Wi-Fi drop can otherwise hang for minutes.
+export async function api(method, path, body, { quiet401 = false, timeoutMs = 0 } = {}) {
   const headers = {};
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (timeoutMs > 0 && typeof AbortSignal.timeout === 'function') init.signal = AbortSignal.timeout(timeoutMs);
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

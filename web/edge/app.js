@@ -11,6 +11,33 @@ import * as shelf from './shelf.js';
 import * as health from './health.js';
 import * as admin from './admin.js';
 
+// The handheld mode's modules load only when it is used: the desktop page's first
+// render does not wait for them.
+let handheld = null;
+
+// Handheld mode (handheld.js) for phone-sized screens and for pickers, unless the person
+// chose otherwise on this device with the Desktop / Handheld buttons.
+const MODE_KEY = 'shopeasy.mode';
+function wantHandheld() {
+  const chosen = localStorage.getItem(MODE_KEY);
+  if (chosen) return chosen === 'handheld';
+  return window.matchMedia('(max-width: 600px)').matches || session.role === 'picker';
+}
+function switchMode(mode) {
+  localStorage.setItem(MODE_KEY, mode);
+  location.hash = '';
+  location.reload();
+}
+async function enter() {
+  if (wantHandheld()) {
+    $('login-view').hidden = true;
+    handheld = handheld || await import('./handheld.js');
+    handheld.start({ onDesktop: () => switchMode('desktop') });
+  } else {
+    startApp();
+  }
+}
+
 const PANELS = {
   inventory: { label: 'Inventory', load: inventory.load, shown: inventory.shown },
   alerts: { label: 'Alerts', load: alerts.load },
@@ -105,6 +132,7 @@ function startApp() {
 
 function showLogin(message = '') {
   live.disconnect();
+  if (handheld) handheld.stop();
   clearInterval(healthTimer);
   document.body.dataset.ready = 'false';
   $('app-view').hidden = true;
@@ -120,7 +148,7 @@ $('login-form').addEventListener('submit', async (ev) => {
   try {
     await login($('login-user').value.trim(), $('login-password').value);
     $('login-password').value = '';
-    startApp();
+    await enter();
   } catch (e) {
     $('login-error').textContent = e.status === 401 ? 'Wrong user name or password'
       : e.status === 429 ? 'Too many attempts; wait a minute and try again' : e.message;
@@ -128,6 +156,8 @@ $('login-form').addEventListener('submit', async (ev) => {
     $('login-submit').disabled = false;
   }
 });
+
+$('mode-handheld').addEventListener('click', () => switchMode('handheld'));
 
 $('logout').addEventListener('click', async () => {
   await logout();
@@ -146,8 +176,9 @@ window.shopeasy = { inventory: inventory.metrics, live: live.stats, session, atL
 health.refresh();
 // With a session from before a reload, the stock list (the slowest read) starts at
 // once instead of after the session check; a stale session just fails it quietly.
-let earlyStock = session.token ? inventory.load().catch(() => {}) : null;
-restore().then((ok) => (ok ? startApp() : showLogin())).catch((e) => {
+let earlyStock = session.token && !window.matchMedia('(max-width: 600px)').matches && localStorage.getItem(MODE_KEY) !== 'handheld'
+  ? inventory.load().catch(() => {}) : null;
+restore().then((ok) => (ok ? enter() : showLogin())).catch((e) => {
   showLogin(e.status === 401 ? '' : e.message);
   if (e.status && e.status !== 401) toast(e.message, 'error');
 });
