@@ -377,10 +377,11 @@ Status CloudDaemon::start() {
   pricing_ = std::make_unique<pricing::PricingService>(
       *store_, index_, clock_, config_.get_int("stores.online_window_s") * 1000,
       logger_.child("pricing"), metrics_);
-  orders_->set_quote_checker(
-      [this](const std::string& quote_id, const std::vector<wire::OrderLine>& lines) {
-        return pricing_->check_quote(quote_id, lines);
-      });
+  orders_->set_quote_checker([this](const std::string& quote_id,
+                                    const std::vector<wire::OrderLine>& lines,
+                                    const wire::DeliveryLocation& delivery) {
+    return pricing_->check_quote(quote_id, lines, delivery);
+  });
 
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
                                              logger_.child("http"), metrics_);

@@ -221,13 +221,19 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
       return outcome("bad_request", error_reply(400, "invalid_argument",
                                                 "this cloud gives no quotes", "quote_id"));
     }
-    StatusOr<QuoteCheck> check = quote_checker_(qid.get<std::string>(), request->lines);
+    StatusOr<QuoteCheck> check =
+        quote_checker_(qid.get<std::string>(), request->lines, request->delivery);
     if (!check.ok()) return outcome("error", status_reply(check.status()));
     switch (check->outcome) {
       case QuoteCheck::Outcome::kHonoured:
         break;
       case QuoteCheck::Outcome::kUnknown:
         return outcome("quote_unknown", error_reply(404, "not_found", "no such quote", "quote_id"));
+      case QuoteCheck::Outcome::kPlaceChanged:
+        return outcome("quote_mismatch",
+                       error_reply(409, "quote_mismatch",
+                                   "the delivery point is not the quoted one; ask for a new quote",
+                                   "delivery"));
       case QuoteCheck::Outcome::kExpired:
       case QuoteCheck::Outcome::kCartChanged: {
         const bool expired = check->outcome == QuoteCheck::Outcome::kExpired;

@@ -69,7 +69,9 @@ struct Reply {
 // when it is still good for these lines, or why not (with the lines whose price moved
 // or that differ from the quote, for the customer to see before ordering again).
 struct QuoteCheck {
-  enum class Outcome { kHonoured, kUnknown, kExpired, kCartChanged };
+  // kPlaceChanged: the order goes somewhere other than the point that was quoted (a fee
+  // quoted where no store is busy must not pay for a delivery where one is).
+  enum class Outcome { kHonoured, kUnknown, kExpired, kCartChanged, kPlaceChanged };
   Outcome outcome = Outcome::kUnknown;
   std::int64_t total_cents = 0;
   std::map<std::string, std::int64_t> unit_price_cents;  // by SKU
@@ -77,7 +79,8 @@ struct QuoteCheck {
   nlohmann::json current = nullptr;  // a fresh quote for the same cart, when refused
 };
 using QuoteChecker = std::function<StatusOr<QuoteCheck>(const std::string& quote_id,
-                                                        const std::vector<wire::OrderLine>& lines)>;
+                                                        const std::vector<wire::OrderLine>& lines,
+                                                        const wire::DeliveryLocation& delivery)>;
 
 class OrderService {
  public:

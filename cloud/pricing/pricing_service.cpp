@@ -21,6 +21,10 @@ struct CartRequest {
   geohash::LatLon point{};
 };
 
+// A quote holds for deliveries within its geohash cell at this precision (about
+// 150 m x 150 m): close enough that the same stores serve it at the same fee.
+constexpr int kQuoteCellPrecision = 7;
+
 // The order body's "lines" and "delivery", read as POST /api/orders reads them.
 StatusOr<CartRequest> parse_cart(const nlohmann::json& j) {
   CartRequest out;
@@ -326,18 +330,28 @@ StatusOr<nlohmann::json> PricingService::quote(const nlohmann::json& body) {
   nlohmann::json answer = {
       {"quote_id", quote_id}, {"store_id", priced.store_id},       {"lines", priced.lines},
       {"fees", priced.fees},  {"total_cents", priced.total_cents}, {"expires_at_ms", expires}};
+  // Kept with the quote, not shown: where it holds.
+  nlohmann::json stored = answer;
+  SHOPEASY_ASSIGN_OR_RETURN(stored["delivery_cell"],
+                            geohash::encode(cart->point, kQuoteCellPrecision));
   SHOPEASY_RETURN_IF_ERROR(store_.put_quote(storage::StoredQuote{
-      .quote_id = quote_id, .created_at_ms = now, .expires_at_ms = expires, .body = answer}));
+      .quote_id = quote_id, .created_at_ms = now, .expires_at_ms = expires, .body = stored}));
   quotes_.with({"quoted"}).inc();
   return answer;
 }
 
-StatusOr<orders::QuoteCheck> PricingService::check_quote(
-    const std::string& quote_id, const std::vector<wire::OrderLine>& lines) {
+StatusOr<orders::QuoteCheck> PricingService::check_quote(const std::string& quote_id,
+                                                         const std::vector<wire::OrderLine>& lines,
+                                                         const wire::DeliveryLocation& delivery) {
   orders::QuoteCheck out;
   SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::StoredQuote> q, store_.get_quote(quote_id));
   if (!q) {
     out.outcome = orders::QuoteCheck::Outcome::kUnknown;
+    return out;
+  }
+  StatusOr<std::string> cell = geohash::encode({delivery.lat, delivery.lon}, kQuoteCellPrecision);
+  if (!cell.ok() || *cell != q->body.value("delivery_cell", "")) {
+    out.outcome = orders::QuoteCheck::Outcome::kPlaceChanged;
     return out;
   }
   const nlohmann::json& quoted = q->body["lines"];

@@ -47,8 +47,10 @@ class PricingService {
 
   // Whether an order for `lines` may be charged the quote's total at now: the
   // OrderService's hook (see orders::QuoteCheck).
+  // The order must go to the quoted place: the same geohash cell of kQuoteCellPrecision.
   StatusOr<orders::QuoteCheck> check_quote(const std::string& quote_id,
-                                           const std::vector<wire::OrderLine>& lines);
+                                           const std::vector<wire::OrderLine>& lines,
+                                           const wire::DeliveryLocation& delivery);
 
   // Deletes quotes that expired more than kQuoteRetentionMs ago (at most 1,000 a call);
   // returns how many.

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/geohash/geohash.hpp"
+
 namespace shopeasy::cloud::pricing {
 namespace {
 
@@ -53,10 +55,11 @@ class PricingServiceTest : public ::testing::Test {
         *store_, index_, nullptr, clock_,
         orders::OrderOptions{.payment_timeout_ms = 60'000, .online_window_ms = 3'600'000},
         log::Logger(), metrics_);
-    orders_->set_quote_checker(
-        [this](const std::string& id, const std::vector<wire::OrderLine>& lines) {
-          return service_->check_quote(id, lines);
-        });
+    orders_->set_quote_checker([this](const std::string& id,
+                                      const std::vector<wire::OrderLine>& lines,
+                                      const wire::DeliveryLocation& delivery) {
+      return service_->check_quote(id, lines, delivery);
+    });
     std::vector<storage::Change> stock;
     stock.push_back(
         {1, "stock.changed", json{{"sku", "MILK"}, {"sku_on_hand", 50}, {"sku_reserved", 0}}});
@@ -181,6 +184,24 @@ TEST_F(PricingServiceTest, ExpiredOrChangedQuoteIsRefusedWithTheLines) {
   EXPECT_EQ(r.body["quote"]["total_cents"], 12'000 + 4'000 + 2'500);
   body["quote_id"] = "qt_unknown";
   EXPECT_EQ(order(body, "k2").status, 404);
+}
+
+// A quote holds where it was asked for: a fee quoted at a quiet spot cannot pay for a
+// delivery elsewhere, however close the cart.
+TEST_F(PricingServiceTest, AQuoteIsRefusedForAnotherDeliveryPoint) {
+  const json q = quote();
+  json moved = cart();
+  moved["quote_id"] = q["quote_id"];
+  moved["delivery"] = {{"lat", kLat + 0.01}, {"lon", kLon}};  // about 1.1 km north
+  orders::Reply r = order(moved, "k1");
+  ASSERT_EQ(r.status, 409) << r.body.dump();
+  EXPECT_EQ(r.body["error"]["code"], "quote_mismatch");
+  EXPECT_EQ(r.body["error"]["field"], "delivery");
+  // The quoted point, given as its own geohash cell, is the same place.
+  json same = cart();
+  same["quote_id"] = q["quote_id"];
+  same["delivery"] = {{"geohash", *geohash::encode({kLat, kLon}, 9)}};
+  EXPECT_EQ(order(same, "k2").status, 201) << order(same, "k2").body.dump();
 }
 
 TEST_F(PricingServiceTest, KillSwitchServesBasePricesAtOnce) {
