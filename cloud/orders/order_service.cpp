@@ -36,14 +36,10 @@ bool is_printable(std::string_view s) {
   });
 }
 
-struct ParsedRequest {
-  std::vector<wire::OrderLine> lines;
-  wire::DeliveryLocation delivery;
-  std::string notes;
-};
+}  // namespace
 
-StatusOr<ParsedRequest> parse_request(const nlohmann::json& j) {
-  ParsedRequest out;
+StatusOr<Cart> parse_cart(const nlohmann::json& j) {
+  Cart out;
   wire::FieldReader r(j, "");
   r.required_array("lines", 1, wire::kMaxOrderLines, [&](wire::FieldReader& item, std::size_t) {
     wire::OrderLine& line = out.lines.emplace_back();
@@ -77,6 +73,21 @@ StatusOr<ParsedRequest> parse_request(const nlohmann::json& j) {
   if (!lat || !lon) return invalid_argument("lat and lon, or geohash, are required", "delivery");
   out.delivery.lat = *lat;
   out.delivery.lon = *lon;
+  return out;
+}
+
+namespace {
+
+struct ParsedRequest {
+  std::vector<wire::OrderLine> lines;
+  wire::DeliveryLocation delivery;
+  std::string notes;
+};
+
+StatusOr<ParsedRequest> parse_request(const nlohmann::json& j) {
+  StatusOr<Cart> cart = parse_cart(j);
+  if (!cart.ok()) return cart.status();
+  ParsedRequest out{.lines = std::move(cart->lines), .delivery = cart->delivery, .notes = {}};
   std::optional<std::string> notes;
   wire::FieldReader nr(j, "");
   nr.optional_string("notes", &notes, wire::StringRule{.max_len = kMaxNotes});

@@ -59,6 +59,15 @@ CandidateRanker rank_by_eta();
 // kUnavailable if the generator fails.
 StatusOr<std::string> new_order_id();
 
+// What an order body asks for: its "lines" (1..wire::kMaxOrderLines of {"sku","qty"}) and
+// its "delivery" ({"lat","lon"}, or {"geohash"} meaning the cell's centre). POST
+// /api/quote reads a cart the same way. kInvalidArgument names the first bad field.
+struct Cart {
+  std::vector<wire::OrderLine> lines;
+  wire::DeliveryLocation delivery;
+};
+StatusOr<Cart> parse_cart(const nlohmann::json& j);
+
 // An HTTP-shaped answer: status code and JSON body (errors in the project's shape).
 struct Reply {
   int status = 200;

@@ -27,35 +27,10 @@ constexpr int kQuoteCellPrecision = 7;
 
 // The order body's "lines" and "delivery", read as POST /api/orders reads them.
 StatusOr<CartRequest> parse_cart(const nlohmann::json& j) {
-  CartRequest out;
-  wire::FieldReader r(j, "");
-  r.required_array("lines", 1, wire::kMaxOrderLines, [&](wire::FieldReader& item, std::size_t) {
-    wire::OrderLine& line = out.lines.emplace_back();
-    item.required_string("sku", &line.sku, wire::kIdRule);
-    item.required_int("qty", &line.qty, 1, wire::kMaxLineQty);
-  });
-  if (!r.ok()) return r.status();
-  if (!j.contains("delivery") || !j["delivery"].is_object()) {
-    return invalid_argument("must be an object with lat and lon, or geohash", "delivery");
-  }
-  wire::FieldReader dr(j["delivery"], "delivery");
-  std::optional<std::string> hash;
-  std::optional<double> lat, lon;
-  dr.optional_string("geohash", &hash, wire::StringRule{.max_len = 12, .non_empty = true});
-  dr.optional_double("lat", &lat, -90, 90);
-  dr.optional_double("lon", &lon, -180, 180);
-  if (!dr.ok()) return dr.status();
-  if (hash && (!lat || !lon)) {
-    StatusOr<geohash::LatLon> centre = geohash::decode(*hash);
-    if (!centre.ok()) {
-      return invalid_argument("must be 1 to 12 geohash characters", "delivery.geohash");
-    }
-    lat = centre->lat;
-    lon = centre->lon;
-  }
-  if (!lat || !lon) return invalid_argument("lat and lon, or geohash, are required", "delivery");
-  out.point = {*lat, *lon};
-  return out;
+  StatusOr<orders::Cart> cart = orders::parse_cart(j);
+  if (!cart.ok()) return cart.status();
+  return CartRequest{.lines = std::move(cart->lines),
+                     .point = {cart->delivery.lat, cart->delivery.lon}};
 }
 
 PriceModel from_row(const storage::PriceModelRow& r) {

@@ -954,6 +954,22 @@ StatusOr<std::optional<IdempotentReply>> find_reply(Session& s, const std::strin
                       .body = std::move(*body)});
 }
 
+// Catalog items with sku > after_sku in SKU order, inactive ones included.
+StatusOr<std::vector<CatalogItem>> read_catalog_page(Session& s, const std::string& after_sku,
+                                                     int limit) {
+  StatusOr<Result> result = s.run(kCatalogPage, Params().text(after_sku).int64(limit));
+  if (!result.ok()) return result.status();
+  Rows rows(result->get());
+  std::vector<CatalogItem> out;
+  out.reserve(static_cast<std::size_t>(rows.count()));
+  for (int r = 0; r < rows.count(); ++r) {
+    StatusOr<CatalogItem> item = read_catalog_item(rows, r);
+    if (!item.ok()) return item.status();
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
 // Queues one downstream item inside an open transaction, at the store's next cursor.
 Status enqueue_item(Session& s, const std::string& store_id, std::string_view kind,
                     const nlohmann::json& body) {
@@ -1006,16 +1022,7 @@ class PgDownstreamTx final : public detail::DownstreamTx {
   }
   StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
                                                   int limit) override {
-    StatusOr<Result> result = s_.run(kCatalogPage, Params().text(after_sku).int64(limit));
-    if (!result.ok()) return result.status();
-    Rows rows(result->get());
-    std::vector<CatalogItem> out;
-    for (int r = 0; r < rows.count(); ++r) {
-      StatusOr<CatalogItem> item = read_catalog_item(rows, r);
-      if (!item.ok()) return item.status();
-      out.push_back(std::move(*item));
-    }
-    return out;
+    return read_catalog_page(s_, after_sku, limit);
   }
   StatusOr<std::vector<OrderRecord>> orders_for_replay(const std::string& store_id,
                                                        std::int64_t cancelled_since_ms) override {
@@ -1474,17 +1481,7 @@ class PostgresCloudStore final : public CloudStore {
                                                   int limit) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
     return call([&](Session& s) -> StatusOr<std::vector<CatalogItem>> {
-      StatusOr<Result> result = s.run(kCatalogPage, Params().text(after_sku).int64(limit));
-      if (!result.ok()) return result.status();
-      Rows rows(result->get());
-      std::vector<CatalogItem> out;
-      out.reserve(static_cast<std::size_t>(rows.count()));
-      for (int r = 0; r < rows.count(); ++r) {
-        StatusOr<CatalogItem> item = read_catalog_item(rows, r);
-        if (!item.ok()) return item.status();
-        out.push_back(std::move(*item));
-      }
-      return out;
+      return read_catalog_page(s, after_sku, limit);
     });
   }
 

@@ -248,6 +248,22 @@ Status require_store(db::Database& db, const std::string& id) {
   return Status::ok();
 }
 
+// Catalog items with sku > after_sku in SKU order, inactive ones included.
+StatusOr<std::vector<CatalogItem>> read_catalog_page(db::Database& db, const std::string& after_sku,
+                                                     int limit) {
+  db::Query q = db.query(
+      "SELECT " + std::string(kCatalogColumns) + " FROM catalog WHERE sku > ? ORDER BY sku LIMIT ?",
+      after_sku, limit);
+  std::vector<CatalogItem> out;
+  while (const db::Statement* row = q.next()) {
+    StatusOr<CatalogItem> item = read_catalog_item(*row);
+    if (!item.ok()) return item.status();
+    out.push_back(std::move(*item));
+  }
+  SHOPEASY_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
 // Queues one downstream item on an open write transaction, at the store's next cursor.
 Status enqueue_item(db::Database& db, const std::string& store_id, std::string_view kind,
                     const nlohmann::json& body) {
@@ -417,17 +433,7 @@ class SqliteDownstreamTx final : public detail::DownstreamTx {
   }
   StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
                                                   int limit) override {
-    db::Query q = db_.query("SELECT " + std::string(kCatalogColumns) +
-                                " FROM catalog WHERE sku > ? ORDER BY sku LIMIT ?",
-                            after_sku, limit);
-    std::vector<CatalogItem> out;
-    while (const db::Statement* row = q.next()) {
-      StatusOr<CatalogItem> item = read_catalog_item(*row);
-      if (!item.ok()) return item.status();
-      out.push_back(std::move(*item));
-    }
-    SHOPEASY_RETURN_IF_ERROR(q.status());
-    return out;
+    return read_catalog_page(db_, after_sku, limit);
   }
   StatusOr<std::vector<OrderRecord>> orders_for_replay(const std::string& store_id,
                                                        std::int64_t cancelled_since_ms) override {
@@ -745,17 +751,7 @@ class SqliteCloudStore final : public CloudStore {
     return detail::guarded([&]() -> StatusOr<std::vector<CatalogItem>> {
       SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
       return read([&](db::Database& db) -> StatusOr<std::vector<CatalogItem>> {
-        db::Query q = db.query("SELECT " + std::string(kCatalogColumns) +
-                                   " FROM catalog WHERE sku > ? ORDER BY sku LIMIT ?",
-                               after_sku, limit);
-        std::vector<CatalogItem> out;
-        while (const db::Statement* row = q.next()) {
-          StatusOr<CatalogItem> item = read_catalog_item(*row);
-          if (!item.ok()) return item.status();
-          out.push_back(std::move(*item));
-        }
-        SHOPEASY_RETURN_IF_ERROR(q.status());
-        return out;
+        return read_catalog_page(db, after_sku, limit);
       });
     });
   }
