@@ -26,15 +26,15 @@ StatusOr<nlohmann::json> optional_json_body(const http::Request& req) {
 }
 
 // A claim refused because another picker holds the order: the usual error shape (409,
-// failed_precondition) plus error.reason and who holds it, so the handheld can move on
+// failed_precondition) with, next to it, reason and who holds it, so the handheld can move on
 // to the next order and say why.
 http::Response claim_refused(const Status& status, const std::optional<ClaimHolder>& held_by) {
   if (!held_by) return http::Response::error(status);
   nlohmann::json body = nlohmann::json::parse(http::error_body(status));
-  body["error"]["reason"] = kClaimedByOther;
-  body["error"]["picker"] = held_by->picker;
-  body["error"]["picker_seen_at_ms"] = held_by->picker_seen_at_ms;
-  body["error"]["stale_at_ms"] = held_by->stale_at_ms;
+  body["reason"] = kClaimedByOther;
+  body["picker"] = held_by->picker;
+  body["picker_seen_at_ms"] = held_by->picker_seen_at_ms;
+  body["stale_at_ms"] = held_by->stale_at_ms;
   return http::Response::json(http::http_status_for(status.code()), body);
 }
 
