@@ -405,7 +405,11 @@ StatusOr<json> OrderBook::set_picker(const std::string& order_id, const inventor
     }
     return detail_json(db, order_id);
   });
-  if (outcome.empty()) outcome = "error";
+  // A write that failed after the decision (the commit) is an error, whatever was decided.
+  if (outcome.empty() || (!result.ok() && outcome != kClaimedByOther &&
+                          outcome != "unknown_order" && outcome != "wrong_state")) {
+    outcome = "error";
+  }
   claims_.with({outcome}).inc();
   if (outcome == "stale_taken" || outcome == "taken_over" ||
       (outcome == "released" && previous && *previous != actor.name)) {
