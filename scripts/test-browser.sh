@@ -7,17 +7,20 @@
 #   --soak-seconds N  how long the 100 events/s memory check runs (default 60)
 #   --long            the 10-minute memory check (same as --soak-seconds 600)
 #   --no-build        use the daemons already built
+#   --only REGEX      run just the tests whose names match (e.g. --only handheld)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build"
 soak=60
 build=1
+only=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir="$(realpath -m "$2")"; shift ;;
     --soak-seconds) soak="$2"; shift ;;
     --long) soak=600 ;;
     --no-build) build=0 ;;
+    --only) only=(--only "$2"); shift ;;
     *) echo "test-browser.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
   esac
   shift
@@ -46,4 +49,4 @@ if [ ! -d "$modules/node_modules/playwright-core" ] ||
 fi
 
 exec node "$root/tests/browser/run.mjs" --bin-dir "${SHOPEASY_BIN_DIR:-$build_dir/bin}" \
-  --artifacts "$build_dir/browser-artifacts" --modules "$modules" --soak-seconds "$soak"
+  --artifacts "$build_dir/browser-artifacts" --modules "$modules" --soak-seconds "$soak" "${only[@]}"

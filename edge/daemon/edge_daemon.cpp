@@ -130,6 +130,9 @@ config::Schema edge_schema() {
   s.add(bool_option("orders.auto_accept", true,
                     "Accept a routed order at once when every line is in stock (else staff "
                     "accept or refuse it)"));
+  s.add(int_option("orders.claim_timeout_s", 300, 10, 86400,
+                   "A picker's claim on an order lapses after this long without a claim or "
+                   "pick scan by them, and another picker may take the order"));
   s.add(bool_option("sync.enabled", false, "Send changes to the cloud and apply what it sends"));
   s.add(string_option("sync.url", "http://127.0.0.1:8090", "The cloud's base URL (http or https)"));
   Option store_secret = string_option(
@@ -228,6 +231,7 @@ Status EdgeDaemon::start() {
   orders::OrderBookOptions oo;
   oo.store_id = config_.get_string("store.id");
   oo.auto_accept = config_.get_bool("orders.auto_accept");
+  oo.claim_timeout = std::chrono::seconds(config_.get_int("orders.claim_timeout_s"));
   orders_ = std::make_unique<orders::OrderBook>(*store_, *inventory_, oo, clock_,
                                                 logger_.child("orders"), metrics_);
 

@@ -31,6 +31,8 @@ OrderBook::OrderBook(store::EdgeStore& store, inventory::Inventory& inventory,
       pick_scans_(metrics.counter_family("edge_order_pick_scans_total",
                                          "Pick scans by result (anything but ok was refused)",
                                          {"result"})),
+      claims_(metrics.counter_family("edge_order_claims_total",
+                                     "Picker claims and releases by result", {"result"})),
       runner_events_refused_(
           metrics.counter("edge_order_runner_events_refused_total",
                           "Runner events for an order not assigned to that runner")),
@@ -81,7 +83,7 @@ StatusOr<json> OrderBook::list(const std::optional<std::string>& status,
         "SELECT o.order_id, o.status, o.reason, o.promised_at_ms, o.accept_by_ms, o.runner_id, "
         "o.eta_ms, o.received_at_ms, o.updated_at_ms, (SELECT coalesce(sum(qty), 0) FROM "
         "order_lines l WHERE l.order_id = o.order_id), (SELECT coalesce(sum(picked), 0) FROM "
-        "order_lines l WHERE l.order_id = o.order_id) FROM orders o "
+        "order_lines l WHERE l.order_id = o.order_id), o.picker, o.picker_seen_at_ms FROM orders o "
         "WHERE (?1 IS NULL OR o.status = ?1) AND (?2 IS NULL OR (o.received_at_ms, o.order_id) "
         "> (?2, ?3)) ORDER BY o.received_at_ms, o.order_id LIMIT ?4",
         status, after_ts, after, limit + 1);
@@ -100,6 +102,8 @@ StatusOr<json> OrderBook::list(const std::optional<std::string>& status,
       if (!r->column_is_null(4)) item["accept_by_ms"] = r->column_int64(4);
       if (!r->column_is_null(5)) item["runner_id"] = r->column_text(5);
       if (!r->column_is_null(6)) item["eta_ms"] = r->column_int64(6);
+      if (!r->column_is_null(11)) item["picker"] = r->column_text(11);
+      if (!r->column_is_null(12)) item["picker_seen_at_ms"] = r->column_int64(12);
       items.push_back(std::move(item));
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());

@@ -52,7 +52,23 @@ struct OrderBookOptions {
   bool auto_accept = true;
   // Live position events per order are sent at most this often.
   std::chrono::milliseconds position_interval{3000};
+  // A picker's claim on an order lapses after this long without a claim or a pick scan
+  // by that picker, so an order left by someone who walked away is not stuck.
+  std::chrono::milliseconds claim_timeout{std::chrono::minutes(5)};
 };
+
+// Who holds an order another picker asked to claim (the claim was refused).
+struct ClaimHolder {
+  std::string picker;
+  std::int64_t picker_seen_at_ms = 0;
+  std::int64_t stale_at_ms = 0;  // when the claim lapses unless the picker is seen again
+};
+
+// Most bags one order is packed into.
+inline constexpr std::int64_t kMaxBags = 50;
+
+// The machine-readable reason of a claim refused because another picker holds the order.
+inline constexpr const char* kClaimedByOther = "claimed_by_other";
 
 // One scan at the packing table or shelf (POST /api/orders/{id}/pick).
 struct PickScan {
@@ -104,8 +120,24 @@ class OrderBook {
   // lines ("order.lines": sku, qty, unit_price_cents, substitute_for).
   StatusOr<nlohmann::json> short_pick(const std::string& order_id, const ShortPick& request,
                                       const inventory::Actor& actor);
-  // Closes the pick when every line is picked or resolved: packed.
-  StatusOr<nlohmann::json> pack(const std::string& order_id, const inventory::Actor& actor);
+  // Closes the pick when every line is picked or resolved: packed. `bags`, when given
+  // (1..50, else kInvalidArgument naming "bags"), is stored and shown in the detail.
+  StatusOr<nlohmann::json> pack(const std::string& order_id, const inventory::Actor& actor,
+                                std::optional<std::int64_t> bags = std::nullopt);
+
+  // One picker works an order at a time. claim() gives an accepted or picking order to
+  // the actor when it is unclaimed, already theirs, or its claim is stale (see
+  // claim_timeout); with take_over (managers) whatever the claim. Otherwise
+  // kFailedPrecondition with field "picker", and *held_by (when given) names who holds
+  // it: the HTTP answer carries reason kClaimedByOther. A pick scan by the holder keeps
+  // the claim fresh. Returns the order's detail.
+  StatusOr<nlohmann::json> claim(const std::string& order_id, const inventory::Actor& actor,
+                                 bool take_over, std::optional<ClaimHolder>* held_by = nullptr);
+  // Gives the order back (it becomes unclaimed). A no-op when it is not claimed; another
+  // picker's fresh claim is refused like claim() unless take_over.
+  StatusOr<nlohmann::json> release(const std::string& order_id, const inventory::Actor& actor,
+                                   bool take_over = false,
+                                   std::optional<ClaimHolder>* held_by = nullptr);
 
   // Reads.
   StatusOr<nlohmann::json> get(const std::string& order_id);
@@ -140,6 +172,10 @@ class OrderBook {
  private:
   Status receive(store::WriteContext& ctx, const nlohmann::json& body);
   Status cancel_from_cloud(store::WriteContext& ctx, const nlohmann::json& body);
+  // Shared by claim() and release(): sets or clears orders.picker for the actor.
+  StatusOr<nlohmann::json> set_picker(const std::string& order_id, const inventory::Actor& actor,
+                                      bool take_over, bool claiming,
+                                      std::optional<ClaimHolder>* held_by);
 
   store::EdgeStore& store_;
   inventory::Inventory& inventory_;
@@ -152,6 +188,7 @@ class OrderBook {
 
   metrics::CounterFamily& transitions_;
   metrics::CounterFamily& pick_scans_;
+  metrics::CounterFamily& claims_;
   metrics::Counter& runner_events_refused_;
   metrics::Counter& positions_dropped_;
   std::vector<metrics::CallbackGauge> by_status_;  // last: unregistered first

@@ -13,8 +13,8 @@ using wire::OrderStatus;
 StatusOr<std::optional<OrderRow>> find_order(db::Database& db, const std::string& id) {
   auto q = db.query(
       "SELECT order_id, customer_id, status, reason, lat, lon, promised_at_ms, accept_by_ms, "
-      "total_cents, runner_id, assignment_id, eta_ms, received_at_ms, updated_at_ms "
-      "FROM orders WHERE order_id = ?",
+      "total_cents, runner_id, assignment_id, eta_ms, received_at_ms, updated_at_ms, picker, "
+      "picker_seen_at_ms, bags FROM orders WHERE order_id = ?",
       id);
   const db::Statement* r = q.next();
   if (r == nullptr) {
@@ -38,6 +38,9 @@ StatusOr<std::optional<OrderRow>> find_order(db::Database& db, const std::string
   o.eta_ms = r->column<std::optional<std::int64_t>>(11);
   o.received_at_ms = r->column_int64(12);
   o.updated_at_ms = r->column_int64(13);
+  o.picker = r->column<std::optional<std::string>>(14);
+  o.picker_seen_at_ms = r->column<std::optional<std::int64_t>>(15);
+  o.bags = r->column<std::optional<std::int64_t>>(16);
   while (q.next()) {
   }
   SHOPEASY_RETURN_IF_ERROR(q.status());
@@ -189,6 +192,9 @@ StatusOr<json> detail_json(db::Database& db, const std::string& order_id) {
   if (o->runner_id) j["runner_id"] = *o->runner_id;
   if (o->assignment_id) j["assignment_id"] = *o->assignment_id;
   if (o->eta_ms) j["eta_ms"] = *o->eta_ms;
+  if (o->picker) j["picker"] = *o->picker;
+  if (o->picker_seen_at_ms) j["picker_seen_at_ms"] = *o->picker_seen_at_ms;
+  if (o->bags) j["bags"] = *o->bags;
   return j;
 }
 

@@ -39,6 +39,9 @@ struct OrderRow {
   std::optional<std::int64_t> eta_ms;
   std::int64_t received_at_ms = 0;
   std::int64_t updated_at_ms = 0;
+  std::optional<std::string> picker;  // who holds the pick (see OrderBook::claim)
+  std::optional<std::int64_t> picker_seen_at_ms;
+  std::optional<std::int64_t> bags;  // given at packing
 };
 
 // One line of an order: one per SKU, since reservations and scans are per SKU.

@@ -456,6 +456,132 @@ TEST_F(OrderBookTest, ARunnerFailureAndAnUnassignAreRecorded) {
   EXPECT_EQ((*o)["reason"], "runner_failed: flat tyre");
 }
 
+TEST_F(OrderBookTest, TwoPickersClaimDifferentOrders) {
+  ASSERT_TRUE(downstream("order", order("o-30", {{"BREAD", 1}})).is_ok());
+  ASSERT_TRUE(downstream("order", order("o-31", {{"BREAD", 1}})).is_ok());
+  const inventory::Actor other{"picker-2", "api"};
+
+  auto mine = book_->claim("o-30", picker_, false);
+  ASSERT_TRUE(mine.ok()) << mine.status().to_string();
+  EXPECT_EQ((*mine)["picker"], "picker-1");
+  EXPECT_EQ((*mine)["picker_seen_at_ms"], now_ms());
+  // Claiming again is harmless.
+  ASSERT_TRUE(book_->claim("o-30", picker_, false).ok());
+
+  std::optional<ClaimHolder> held_by;
+  auto refused = book_->claim("o-30", other, false, &held_by);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().field(), "picker");
+  ASSERT_TRUE(held_by.has_value());
+  EXPECT_EQ(held_by->picker, "picker-1");
+  EXPECT_EQ(held_by->stale_at_ms, now_ms() + 300000);
+  auto theirs = book_->claim("o-31", other, false, &held_by);
+  ASSERT_TRUE(theirs.ok()) << theirs.status().to_string();
+  EXPECT_FALSE(held_by.has_value());
+
+  // The list shows who holds what.
+  auto page = book_->list("accepted", std::nullopt, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ((*page)["items"].size(), 2u);
+  EXPECT_EQ((*page)["items"][0]["picker"], "picker-1");
+  EXPECT_EQ((*page)["items"][1]["picker"], "picker-2");
+
+  // A picker cannot release someone else's claim; the holder can.
+  EXPECT_EQ(book_->release("o-30", other).status().code(), StatusCode::kFailedPrecondition);
+  auto released = book_->release("o-30", picker_);
+  ASSERT_TRUE(released.ok());
+  EXPECT_FALSE(released->contains("picker"));
+  EXPECT_FALSE(released->contains("picker_seen_at_ms"));
+  EXPECT_TRUE(book_->release("o-30", picker_).ok());  // not claimed: a no-op
+  ASSERT_TRUE(book_->claim("o-30", other, false).ok());
+
+  // Only orders being picked can be claimed.
+  EXPECT_EQ(book_->claim("nope", picker_, false).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(downstream("order", order("o-32", {{"MILK-1L", 9}})).is_ok());  // refused
+  EXPECT_EQ(book_->claim("o-32", picker_, false).status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(OrderBookTest, AStaleClaimCanBeTakenAndPicksKeepItFresh) {
+  ASSERT_TRUE(downstream("order", order("o-33", {{"BREAD", 3}})).is_ok());
+  const inventory::Actor other{"picker-2", "api"};
+  ASSERT_TRUE(book_->claim("o-33", picker_, false).ok());
+  clock_.advance(4min);
+  // A scan by the holder renews the claim: five minutes from now, not from the claim.
+  ASSERT_TRUE(pick("o-33", kBreadEan).ok());
+  auto detail = book_->get("o-33");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ((*detail)["picker_seen_at_ms"], now_ms());
+  clock_.advance(4min);
+  EXPECT_EQ(book_->claim("o-33", other, false).status().code(), StatusCode::kFailedPrecondition);
+  // A scan by someone else does not keep the claim alive for the holder.
+  ASSERT_TRUE(book_->pick("o-33", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, other).ok());
+  clock_.advance(1min);
+  auto taken = book_->claim("o-33", other, false);
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ((*taken)["picker"], "picker-2");
+  EXPECT_EQ((*taken)["status"], "picking");
+  // The first picker, back, is now the one refused.
+  std::optional<ClaimHolder> held_by;
+  EXPECT_EQ(book_->claim("o-33", picker_, false, &held_by).status().code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(held_by.has_value());
+  EXPECT_EQ(held_by->picker, "picker-2");
+}
+
+TEST_F(OrderBookTest, AManagerTakesOverAFreshClaim) {
+  ASSERT_TRUE(downstream("order", order("o-34", {{"BREAD", 1}})).is_ok());
+  ASSERT_TRUE(book_->claim("o-34", picker_, false).ok());
+  EXPECT_EQ(book_->claim("o-34", staff_, false).status().code(), StatusCode::kFailedPrecondition);
+  auto taken = book_->claim("o-34", staff_, true);
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ((*taken)["picker"], "manager-1");
+  ASSERT_TRUE(book_->claim("o-34", picker_, true).ok());  // the route decides who may
+  ASSERT_TRUE(book_->release("o-34", staff_, true).ok());
+  auto detail = book_->get("o-34");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_FALSE(detail->contains("picker"));
+}
+
+TEST_F(OrderBookTest, PackingRecordsTheBagCountAndRefusesBadOnes) {
+  ASSERT_TRUE(downstream("order", order("o-35", {{"BREAD", 1}})).is_ok());
+  ASSERT_TRUE(pick("o-35", kBreadEan).ok());
+  for (std::int64_t bad : {0, -1, 51}) {
+    auto refused = book_->pack("o-35", picker_, bad);
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(refused.status().field(), "bags");
+  }
+  EXPECT_EQ(status_of("o-35"), "picking");
+  auto packed = book_->pack("o-35", picker_, 2);
+  ASSERT_TRUE(packed.ok()) << packed.status().to_string();
+  EXPECT_EQ((*packed)["status"], "packed");
+  EXPECT_EQ((*packed)["bags"], 2);
+  EXPECT_EQ((*book_->get("o-35"))["bags"], 2);
+  // A packed order is no longer claimed for picking.
+  EXPECT_EQ(book_->claim("o-35", picker_, false).status().code(), StatusCode::kFailedPrecondition);
+
+  // Packing without a count still works and shows none.
+  ASSERT_TRUE(downstream("order", order("o-36", {{"BREAD", 1}})).is_ok());
+  ASSERT_TRUE(pick("o-36", kBreadEan).ok());
+  auto plain = book_->pack("o-36", picker_);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->contains("bags"));
+}
+
+TEST_F(OrderBookTest, TheClaimTimeoutIsAnOption) {
+  book_.reset();
+  OrderBookOptions opts;
+  opts.store_id = "blr-1";
+  opts.claim_timeout = 30s;
+  book_ = std::make_unique<OrderBook>(*store_, *inv_, opts, clock_, logger_, metrics_);
+  ASSERT_TRUE(downstream("order", order("o-37", {{"BREAD", 1}})).is_ok());
+  ASSERT_TRUE(book_->claim("o-37", picker_, false).ok());
+  const inventory::Actor other{"picker-2", "api"};
+  clock_.advance(29s);
+  EXPECT_EQ(book_->claim("o-37", other, false).status().code(), StatusCode::kFailedPrecondition);
+  clock_.advance(1s);
+  EXPECT_TRUE(book_->claim("o-37", other, false).ok());
+}
+
 class ManualOrderBookTest : public OrderBookTest {
  protected:
   void SetUp() override { open(false); }

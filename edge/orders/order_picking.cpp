@@ -152,6 +152,11 @@ StatusOr<json> OrderBook::pick(const std::string& order_id, const PickScan& scan
     SHOPEASY_RETURN_IF_ERROR(
         db.run("UPDATE order_lines SET picked = picked + ? WHERE order_id = ? AND line_no = ?",
                units, order_id, line->line_no));
+    if (o->picker && *o->picker == actor.name) {
+      // The holder is still at it: the claim stays fresh.
+      SHOPEASY_RETURN_IF_ERROR(db.run("UPDATE orders SET picker_seen_at_ms = ? WHERE order_id = ?",
+                                      ctx.now_ms(), order_id));
+    }
     if (o->status == OrderStatus::kAccepted) {
       SHOPEASY_RETURN_IF_ERROR(transition(ctx, *o, OrderStatus::kPicking, std::nullopt, actor,
                                           ctx.now_ms(), transitions_));
@@ -302,7 +307,11 @@ StatusOr<json> OrderBook::short_pick(const std::string& order_id, const ShortPic
   return result;
 }
 
-StatusOr<json> OrderBook::pack(const std::string& order_id, const inventory::Actor& actor) {
+StatusOr<json> OrderBook::pack(const std::string& order_id, const inventory::Actor& actor,
+                               std::optional<std::int64_t> bags) {
+  if (bags && (*bags < 1 || *bags > kMaxBags)) {
+    return invalid_argument("must be between 1 and " + std::to_string(kMaxBags), "bags");
+  }
   auto result = store_.write([&](WriteContext& ctx) -> StatusOr<json> {
     db::Database& db = ctx.db();
     auto o = load_order(db, order_id);
@@ -318,11 +327,102 @@ StatusOr<json> OrderBook::pack(const std::string& order_id, const inventory::Act
                                    *expected + " (or resolve them as short)");
       }
     }
+    if (bags) {
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("UPDATE orders SET bags = ? WHERE order_id = ?", *bags, order_id));
+    }
     SHOPEASY_RETURN_IF_ERROR(
         transition(ctx, *o, OrderStatus::kPacked, std::nullopt, actor, ctx.now_ms(), transitions_));
     return detail_json(db, order_id);
   });
-  if (result.ok()) logger_.info("order_packed", {{"order_id", order_id}, {"by", actor.name}});
+  if (result.ok()) {
+    logger_.info("order_packed",
+                 {{"order_id", order_id}, {"by", actor.name}, {"bags", bags.value_or(0)}});
+  }
+  return result;
+}
+
+StatusOr<json> OrderBook::claim(const std::string& order_id, const inventory::Actor& actor,
+                                bool take_over, std::optional<ClaimHolder>* held_by) {
+  return set_picker(order_id, actor, take_over, /*claiming=*/true, held_by);
+}
+
+StatusOr<json> OrderBook::release(const std::string& order_id, const inventory::Actor& actor,
+                                  bool take_over, std::optional<ClaimHolder>* held_by) {
+  return set_picker(order_id, actor, take_over, /*claiming=*/false, held_by);
+}
+
+StatusOr<json> OrderBook::set_picker(const std::string& order_id, const inventory::Actor& actor,
+                                     bool take_over, bool claiming,
+                                     std::optional<ClaimHolder>* held_by) {
+  if (held_by != nullptr) held_by->reset();
+  if (actor.name.empty()) return invalid_argument("a claim needs a named picker", "picker");
+  const std::int64_t timeout_ms = options_.claim_timeout.count();
+  std::string outcome;
+  std::optional<std::string> previous;
+  auto result = store_.write([&](WriteContext& ctx) -> StatusOr<json> {
+    db::Database& db = ctx.db();
+    auto o = load_order(db, order_id);
+    if (!o.ok()) {
+      outcome = "unknown_order";
+      return o.status();
+    }
+    if (claiming) {
+      if (Status st =
+              require_status(*o, {OrderStatus::kAccepted, OrderStatus::kPicking}, "to be claimed");
+          !st.is_ok()) {
+        outcome = "wrong_state";
+        return st;
+      }
+    }
+    const std::int64_t now = ctx.now_ms();
+    const bool held_by_other = o->picker && *o->picker != actor.name;
+    const std::int64_t seen = o->picker_seen_at_ms.value_or(0);
+    const bool stale = now - seen >= timeout_ms;
+    if (held_by_other && !stale && !take_over) {
+      outcome = kClaimedByOther;
+      if (held_by != nullptr) *held_by = ClaimHolder{*o->picker, seen, seen + timeout_ms};
+      return Status(StatusCode::kFailedPrecondition,
+                    "order " + order_id + " is being picked by " + *o->picker +
+                        " (claim lapses unless they are seen within " +
+                        std::to_string((seen + timeout_ms - now + 999) / 1000) + " s)",
+                    "picker");
+    }
+    previous = o->picker;
+    if (claiming) {
+      outcome = !o->picker       ? "claimed"
+                : !held_by_other ? "renewed"
+                : stale          ? "stale_taken"
+                                 : "taken_over";
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("UPDATE orders SET picker = ?, picker_seen_at_ms = ? WHERE order_id = ?",
+                 actor.name, now, order_id));
+    } else {
+      outcome = !o->picker ? "not_claimed" : "released";
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("UPDATE orders SET picker = NULL, picker_seen_at_ms = NULL WHERE order_id = ?",
+                 order_id));
+    }
+    return detail_json(db, order_id);
+  });
+  // A write that failed after the decision (the commit) is an error, whatever was decided.
+  if (outcome.empty() || (!result.ok() && outcome != kClaimedByOther &&
+                          outcome != "unknown_order" && outcome != "wrong_state")) {
+    outcome = "error";
+  }
+  claims_.with({outcome}).inc();
+  if (outcome == "stale_taken" || outcome == "taken_over" ||
+      (outcome == "released" && previous && *previous != actor.name)) {
+    logger_.info("order_claim_taken", {{"order_id", order_id},
+                                       {"from", previous.value_or("")},
+                                       {"by", actor.name},
+                                       {"result", outcome}});
+  } else if (!result.ok() && outcome != kClaimedByOther) {
+    logger_.warn("order_claim_refused", {{"order_id", order_id},
+                                         {"by", actor.name},
+                                         {"result", outcome},
+                                         {"error", result.status().message()}});
+  }
   return result;
 }
 

@@ -17,6 +17,27 @@ bool is_manager(const http::Request& req) {
   return req.principal.role == "manager" || req.principal.role == "admin";
 }
 
+// The body of a POST whose body is optional: an empty body (or none) reads as {}.
+StatusOr<nlohmann::json> optional_json_body(const http::Request& req) {
+  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return nlohmann::json::object();
+  }
+  return http::json_body(req);
+}
+
+// A claim refused because another picker holds the order: the usual error shape (409,
+// failed_precondition) with, next to it, reason and who holds it, so the handheld can move on
+// to the next order and say why.
+http::Response claim_refused(const Status& status, const std::optional<ClaimHolder>& held_by) {
+  if (!held_by) return http::Response::error(status);
+  nlohmann::json body = nlohmann::json::parse(http::error_body(status));
+  body["reason"] = kClaimedByOther;
+  body["picker"] = held_by->picker;
+  body["picker_seen_at_ms"] = held_by->picker_seen_at_ms;
+  body["stale_at_ms"] = held_by->stale_at_ms;
+  return http::Response::json(http::http_status_for(status.code()), body);
+}
+
 }  // namespace
 
 void register_order_routes(http::HttpServer& server, OrderBook& book) {
@@ -99,9 +120,42 @@ void register_order_routes(http::HttpServer& server, OrderBook& book) {
                  return reply(book.short_pick(req.params[0], request, api::actor_of(req)));
                });
 
-  server.route(
-      "POST", R"(/api/orders/([^/]+)/pack)", Access::roles_of(kPickers),
-      [&book](const Request& req) { return reply(book.pack(req.params[0], api::actor_of(req))); });
+  server.route("POST", R"(/api/orders/([^/]+)/pack)", Access::roles_of(kPickers),
+               [&book](const Request& req) {
+                 auto body = optional_json_body(req);
+                 if (!body.ok()) return Response::error(body.status());
+                 std::optional<std::int64_t> bags;
+                 wire::FieldReader r(*body, "");
+                 r.optional_int("bags", &bags, std::int64_t{1}, kMaxBags);
+                 if (!r.ok()) return Response::error(r.status());
+                 return reply(book.pack(req.params[0], api::actor_of(req), bags));
+               });
+
+  // claim and release share their body ({"take_over": true}, managers only) and answer.
+  for (const bool claiming : {true, false}) {
+    server.route("POST",
+                 claiming ? R"(/api/orders/([^/]+)/claim)" : R"(/api/orders/([^/]+)/release)",
+                 Access::roles_of(kPickers), [&book, claiming](const Request& req) {
+                   auto body = optional_json_body(req);
+                   if (!body.ok()) return Response::error(body.status());
+                   std::optional<bool> take_over;
+                   wire::FieldReader r(*body, "");
+                   r.optional_bool("take_over", &take_over);
+                   if (!r.ok()) return Response::error(r.status());
+                   if (take_over.value_or(false) && !is_manager(req)) {
+                     return Response::error(
+                         Status(StatusCode::kPermissionDenied,
+                                "taking over another picker's order needs a manager", "take_over"));
+                   }
+                   std::optional<ClaimHolder> held_by;
+                   auto result = claiming ? book.claim(req.params[0], api::actor_of(req),
+                                                       take_over.value_or(false), &held_by)
+                                          : book.release(req.params[0], api::actor_of(req),
+                                                         take_over.value_or(false), &held_by);
+                   if (!result.ok()) return claim_refused(result.status(), held_by);
+                   return reply(result);
+                 });
+  }
 }
 
 }  // namespace shopeasy::edge::orders

@@ -8,6 +8,9 @@
 #include <future>
 #include <thread>
 
+#include "common/db/migration.hpp"
+#include "edge/store/schema.hpp"
+
 namespace shopeasy::edge::store {
 namespace {
 
@@ -293,6 +296,53 @@ TEST_F(EdgeStoreTest, DurableStoreSyncsTheRealWalFile) {
   EXPECT_NE(text.find("edge_store_sync_seconds_count"), std::string::npos);
   EXPECT_EQ(text.find("edge_store_sync_seconds_count 0"), std::string::npos);
   EXPECT_NE(text.find("edge_store_sync_failures_total 0"), std::string::npos);
+}
+
+// A store's database from before picker claims (version 4) is brought to version 6 on
+// open: its orders stay, unclaimed and without a bag count, and the new columns take
+// values (bags within 1..50 only).
+TEST_F(EdgeStoreTest, AVersion4DatabaseGainsPickerClaimsAndBags) {
+  store_.reset();
+  const std::string path = dir_ + "/old.db";
+  {
+    auto db = db::Database::open(path);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    const auto all = edge_migrations();
+    ASSERT_GE(all.size(), 4u);
+    ASSERT_EQ(all[3].version, 4);
+    ASSERT_TRUE(db::migrate(*db, all.first(4), clock_).is_ok());
+    ASSERT_TRUE(db->run("INSERT INTO orders (order_id, customer_id, status, lat, lon, "
+                        "promised_at_ms, total_cents, received_at_ms, updated_at_ms, body) "
+                        "VALUES ('o-1', 'c-1', 'accepted', 1, 2, 3, 4, 5, 6, '{}')")
+                    .is_ok());
+  }
+  StoreOptions o;
+  o.path = path;
+  auto s = EdgeStore::open(o, clock_, bus_, log::Logger(sink_, log::Level::kInfo, "t"), metrics_);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  store_ = std::move(*s);
+  auto version = store_->read([](db::Database& db) { return db::schema_version(db); });
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, 6);
+  auto unclaimed = store_->read([](db::Database& db) {
+    return db.query_one<std::int64_t>(
+        "SELECT count(*) FROM orders WHERE order_id = 'o-1' AND picker IS NULL AND "
+        "picker_seen_at_ms IS NULL AND bags IS NULL");
+  });
+  ASSERT_TRUE(unclaimed.ok()) << unclaimed.status().to_string();
+  EXPECT_EQ(unclaimed->value_or(0), 1);
+  auto claimed = store_->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    SHOPEASY_RETURN_IF_ERROR(
+        ctx.db().run("UPDATE orders SET picker = 'ann', picker_seen_at_ms = 7, bags = 2 WHERE "
+                     "order_id = 'o-1'"));
+    return nlohmann::json::object();
+  });
+  EXPECT_TRUE(claimed.ok()) << claimed.status().to_string();
+  auto too_many = store_->write([](WriteContext& ctx) -> StatusOr<nlohmann::json> {
+    SHOPEASY_RETURN_IF_ERROR(ctx.db().run("UPDATE orders SET bags = 51 WHERE order_id = 'o-1'"));
+    return nlohmann::json::object();
+  });
+  EXPECT_FALSE(too_many.ok());
 }
 
 }  // namespace

@@ -75,9 +75,10 @@ export async function handheldTests(h) {
   const base = `http://127.0.0.1:${port}`;
   const token = randomBytes(24).toString('hex');
   const secret = randomBytes(16).toString('hex');
-  const passwords = { picker: 'picker-pass-1', manager: 'manager-pass-1' };
+  const passwords = { picker: 'picker-pass-1', manager: 'manager-pass-1', picker2: 'picker-pass-2' };
+  const roles = { picker: 'picker', manager: 'manager', picker2: 'picker' };
   for (const [name, password] of Object.entries(passwords)) {
-    const r = spawnSync(path.join(binDir, 'shopeasy-edge-users'), ['--db', path.join(dir, 'users.db'), 'add', name, name],
+    const r = spawnSync(path.join(binDir, 'shopeasy-edge-users'), ['--db', path.join(dir, 'users.db'), 'add', name, roles[name]],
       { input: `${password}\n`, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`shopeasy-edge-users add ${name} failed: ${r.stderr}`);
   }
@@ -315,7 +316,8 @@ export async function handheldTests(h) {
       await fits('offline pack');
       await shoot('offline-waiting');
       await page.tap('#hh-pack-done');
-      const waiting = (await hh(() => window.shopeasyHandheld.outbox())).waiting;
+      // Picks and the pack (the claim of the next order may be queued behind them too).
+      const waiting = (await hh(() => window.shopeasyHandheld.outbox())).labels.filter((l) => !l.startsWith('claim ')).length;
       if (waiting !== 4) throw new Error(`${waiting} actions waiting, expected 3 picks and the pack`);
       // The next order was read ahead: picking goes on while the edge is away.
       await page.waitForFunction((id) => window.shopeasyHandheld.pick().order === id && window.shopeasyHandheld.pick().phase === 'item', third, { timeout: 5000 });
@@ -446,6 +448,71 @@ export async function handheldTests(h) {
         await cp.screenshot({ path: path.join(artifacts, `hh-${String(++shot).padStart(2, '0')}-camera-received.png`) });
       } finally {
         await cctx.close().catch(() => {});
+      }
+    });
+
+    await test('handheld: two pickers open Pick at the same time and get different orders; the bag count reaches the edge', async () => {
+      const a = routeOrder([[1, 1]], 5);
+      const b = routeOrder([[2, 1]], 6);
+      await waitFor('both new orders to be accepted', async () => (await orderStatus(a)) === 'accepted' && (await orderStatus(b)) === 'accepted', 20000);
+      const open = async (user) => {
+        const c = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(state, `profile-${user}-`)), {
+          executablePath: chromiumPath, headless: true, args: browserArgs,
+          viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+        });
+        const p = c.pages()[0] || await c.newPage();
+        p.on('pageerror', (e) => console.log(`${user} page error: ${e.message}`));
+        await p.goto(base + '/');
+        await p.fill('#login-user', user);
+        await p.fill('#login-password', passwords[user]);
+        return { user, c, p };
+      };
+      const pickers = await Promise.all([open('picker'), open('picker2')]);
+      try {
+        // Both sign in at once; a picker lands on Pick, which claims the next order.
+        await Promise.all(pickers.map(({ p }) => p.tap('#login-submit')));
+        await Promise.all(pickers.map(({ p }) => p.waitForSelector('#hh-screen[data-phase="item"]', { timeout: 10000 })));
+        const held = await Promise.all(pickers.map(({ p }) => p.evaluate(() => window.shopeasyHandheld.pick())));
+        const orders = held.map((x) => x.order);
+        if (orders[0] === orders[1]) throw new Error(`both pickers were given ${orders[0]}`);
+        if (!orders.includes(a) || !orders.includes(b)) throw new Error(`pickers were given ${orders.join(', ')}, expected ${a} and ${b}`);
+        for (const [i, { user, p }] of pickers.entries()) {
+          if (!held[i].claimed) throw new Error(`${user}'s claim on ${orders[i]} is not confirmed`);
+          const detail = (await call('GET', `/api/orders/${orders[i]}`)).body;
+          if (detail.picker !== user) throw new Error(`the edge says ${orders[i]} is held by ${detail.picker}, expected ${user}`);
+          const shown = await p.textContent('#hh-holder');
+          if (!shown.includes(user)) throw new Error(`${user}'s screen says: ${shown}`);
+          await fits(`pick as ${user}`, {}, p);
+        }
+        await pickers[1].p.screenshot({ path: path.join(artifacts, `hh-${String(++shot).padStart(2, '0')}-second-picker.png`) });
+
+        // The second picker picks their order and packs it in 3 bags.
+        const { p } = pickers[1];
+        const sku = held[1].step.sku;
+        await p.evaluate(() => document.activeElement && document.activeElement.blur());
+        await p.keyboard.type(bySku.get(sku).ean);
+        await p.keyboard.press('Enter');
+        await p.waitForSelector('#hh-screen[data-phase="pack"]', { timeout: 5000 });
+        for (let n = Number((await p.textContent('#hh-bags output')).trim()); n < 3; n++) await p.tap('#hh-bags-plus');
+        if ((await p.textContent('#hh-bags output')).trim() !== '3') throw new Error('the bag count is not 3');
+        await p.tap('#hh-pack-done');
+        const packed = await waitFor(`${orders[1]} packed with its bags at the edge`, async () => {
+          const o = (await call('GET', `/api/orders/${orders[1]}`)).body;
+          return ['packed', 'out_for_delivery'].includes(o.status) && o;
+        }, 10000);
+        if (packed.bags !== 3) throw new Error(`the edge has ${packed.bags} bags for ${orders[1]}`);
+
+        // The first picker leaves the pick screen: the order is given back.
+        await pickers[0].p.tap('#hh-back');
+        await waitFor(`${orders[0]} to be released`, async () => {
+          const o = (await call('GET', `/api/orders/${orders[0]}`)).body;
+          return o && o.status === 'accepted' && o.picker === undefined;
+        }, 10000);
+        // ...and the second picker, with nothing else left, is given it.
+        await p.waitForFunction((id) => window.shopeasyHandheld.pick().order === id, orders[0], { timeout: 15000 });
+        await waitFor(`${orders[0]} to be held by picker2`, async () => (await call('GET', `/api/orders/${orders[0]}`)).body.picker === 'picker2', 5000);
+      } finally {
+        await Promise.all(pickers.map(({ c }) => c.close().catch(() => {})));
       }
     });
   } finally {

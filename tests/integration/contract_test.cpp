@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kCustomer = "contract-customer-token";
 constexpr const char* kPicker = "contract-picker-token";
+constexpr const char* kOtherPicker = "contract-other-picker-token";
 constexpr const char* kStoreSecret = "contract-store-secret-0123456789";
 
 json load_document(const std::string& name) {
@@ -715,6 +716,8 @@ TEST_F(ContractTest, Edge) {
   r.call("GET", "/api/orders/{id}/picklist", "/api/orders/ord_nope/picklist", kPicker);
   r.call("POST", "/api/orders/{id}/accept", "/api/orders/ord_nope/accept", kPicker, json::object());
   r.call("POST", "/api/orders/{id}/pack", "/api/orders/ord_nope/pack", kPicker, json::object());
+  r.call("POST", "/api/orders/{id}/claim", "/api/orders/ord_nope/claim", kPicker, json::object());
+  r.call("POST", "/api/orders/{id}/release", "/api/orders/ord_nope/release", kPicker);
   r.call("GET", "/api/session", "/api/session", "", nullptr,
          {{"Cookie", "shopeasy_session=" + token}});
   r.call("GET", "/api/store", "/api/store", kPicker);
@@ -756,7 +759,9 @@ TEST_F(ContractTest, OrderJourneyAcrossCloudAndEdge) {
   auto edge = start_daemon(
       "shopeasy-edge",
       {"--http.port=0", "--state_dir=" + dir_->file("edge").string(), "--mqtt.enabled=false",
-       "--store.id=blr-1", "--auth.tokens=" + tokens_json({{"pick", "picker", kPicker}}),
+       "--store.id=blr-1",
+       "--auth.tokens=" +
+           tokens_json({{"pick", "picker", kPicker}, {"pick2", "picker", kOtherPicker}}),
        "--sync.enabled=true", "--sync.url=http://127.0.0.1:" + std::to_string(cloud->http_port),
        "--sync.heartbeat_ms=300"},
       {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
@@ -810,9 +815,43 @@ TEST_F(ContractTest, OrderJourneyAcrossCloudAndEdge) {
                      e.call("POST", "/api/orders/{id}/pick", "/api/orders/" + id + "/pick", kPicker,
                             {{"code", "5901234123457"}}),
                      409);
+  // One picker claims the order; the other is told who has it, and may not take over.
+  const std::string order_path = "/api/orders/" + id;
+  EXPECT_EQ(e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kPicker).status, 200);
+  const HttpReply refused =
+      e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kOtherPicker, json::object());
+  expect_error_shape(edge_doc, refused, 409);
+  const json refusal = json::parse(refused.body, nullptr, false);
+  EXPECT_EQ(refusal.value("reason", ""), "claimed_by_other") << refused.body;
+  EXPECT_EQ(refusal.value("picker", ""), "pick") << refused.body;
+  expect_error_shape(edge_doc,
+                     e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kOtherPicker,
+                            {{"take_over", true}}),
+                     403);
+  expect_error_shape(edge_doc,
+                     e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kPicker,
+                            {{"take_over", "yes"}}),
+                     400);
+  EXPECT_EQ(
+      e.call("POST", "/api/orders/{id}/release", order_path + "/release", kOtherPicker).status,
+      409);
+  EXPECT_EQ(e.call("POST", "/api/orders/{id}/release", order_path + "/release", kPicker).status,
+            200);
+  EXPECT_EQ(e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kPicker).status, 200);
   e.call("POST", "/api/orders/{id}/pick", "/api/orders/" + id + "/pick", kPicker,
          {{"code", "4006381333931"}, {"qty", 2}, {"bin", "A-01"}});
-  e.call("POST", "/api/orders/{id}/pack", "/api/orders/" + id + "/pack", kPicker, json::object());
+  for (const json& bad : {json{{"bags", 0}}, json{{"bags", 51}}, json{{"bags", "two"}}}) {
+    const HttpReply reply =
+        e.call("POST", "/api/orders/{id}/pack", order_path + "/pack", kPicker, bad);
+    expect_error_shape(edge_doc, reply, 400);
+    EXPECT_EQ(json::parse(reply.body, nullptr, false)["error"].value("field", ""), "bags");
+  }
+  EXPECT_EQ(
+      e.call("POST", "/api/orders/{id}/pack", order_path + "/pack", kPicker, {{"bags", 2}}).status,
+      200);
+  const HttpReply detail = e.call("GET", "/api/orders/{id}", order_path, kPicker);
+  EXPECT_EQ(json::parse(detail.body, nullptr, false).value("bags", 0), 2) << detail.body;
+  EXPECT_EQ(json::parse(detail.body, nullptr, false).value("picker", ""), "pick") << detail.body;
   e.call("POST", "/api/orders/{id}/accept", "/api/orders/" + id + "/accept", kPicker,
          json::object());
   ASSERT_TRUE(wait_for(

@@ -12,6 +12,9 @@ export class ApiError extends Error {
     this.status = status;
     this.code = err.code || '';
     this.field = err.field || '';
+    // Some refusals carry more next to `error` (a claim: reason and who holds the order).
+    this.reason = (body && body.reason) || '';
+    this.body = body || null;
   }
 }
 

@@ -4,6 +4,10 @@
 // Scans come from a keyboard-wedge scanner or the camera (scanner.js); every action
 // goes through the outbox (outbox.js), so a Wi-Fi drop stops nothing.
 //
+// Each handheld claims the order it picks (POST /api/orders/{id}/claim), so two pickers
+// never walk the same order: the next-order step claims the first order nobody else
+// holds, and leaving the pick screen gives the order back.
+//
 // A pick scan is checked here first against the pick list the edge gave (its barcodes),
 // so the screen moves on at once; the edge checks it again when the action reaches it,
 // and a refusal then puts the order back the way the edge sees it.
@@ -30,6 +34,8 @@ const pick = {
   // still shows them as picking, and they must not come back.
   packedHere: new Set(),
   next: null, // {order, list}: the following order's pick list, read ahead
+  claimed: false, // the edge has confirmed this device's claim on pick.order
+  others: [], // orders other pickers hold: [{id, picker}]
   problem: '',
   loadSeq: 0,
 };
@@ -58,12 +64,57 @@ function stepsFrom(list) {
   return steps;
 }
 
-function takeOrder(order, list) {
+function takeOrder(order, list, claimed) {
   pick.order = order;
+  pick.claimed = claimed;
   pick.steps = stepsFrom(list);
-  pick.bags = Math.max(1, Math.ceil(pick.steps.reduce((n, s) => n + s.qty, 0) / 8));
+  pick.bags = Math.min(MAX_BAGS, Math.max(1, Math.ceil(pick.steps.reduce((n, s) => n + s.qty, 0) / 8)));
   pick.phase = pick.steps.length ? 'item' : 'pack';
   pick.problem = '';
+}
+
+const claimPath = (id) => `/api/orders/${encodeURIComponent(id)}/claim`;
+
+// A claim sent through the outbox, after whatever is already waiting there (offline, or
+// coming back to an order given back on leaving the pick screen).
+function queueClaim(id) {
+  outbox.enqueue({ kind: 'claim', method: 'POST', path: claimPath(id), body: {}, label: `claim ${id}`, orderId: id });
+}
+
+// Gives the current order back so another picker can take it (the picks made so far stay
+// with the order). Queued: it must reach the edge after this device's scans of it.
+function releaseOrder() {
+  if (!pick.order || pick.phase === 'loading') return;
+  const id = pick.order.id;
+  pick.claimed = false;
+  outbox.enqueue({ kind: 'release', method: 'POST', path: `/api/orders/${encodeURIComponent(id)}/release`, body: {}, label: `release ${id}`, orderId: id });
+}
+
+// Claims the first order nobody else holds: this picker's own first, then the rest by
+// promise. An order another picker holds answers 409 claimed_by_other and the next is
+// tried; an order that moved on meanwhile (packed, cancelled) is skipped the same way.
+// Returns {order, claimed} or null; offline, the first candidate with claimed false.
+async function claimFirst(candidates, seq) {
+  for (const order of candidates) {
+    if (seq !== pick.loadSeq) return null;
+    try {
+      const o = await api('POST', claimPath(order.order_id), {}, { timeoutMs: 5000 });
+      return { order: { ...order, picker: o.picker, id: order.order_id }, claimed: true };
+    } catch (e) {
+      if (e.status === 0 || e.status >= 500) {
+        // The edge does not answer: go on with this order; the claim follows when it does.
+        queueClaim(order.order_id);
+        return { order: { ...order, id: order.order_id }, claimed: false };
+      }
+      if (e.reason === 'claimed_by_other') {
+        pick.others = pick.others.filter((x) => x.id !== order.order_id).concat([{ id: order.order_id, picker: e.body.picker }]);
+        continue;
+      }
+      if (e.status === 409 || e.status === 404) continue;
+      throw e;
+    }
+  }
+  return null;
 }
 
 async function loadNextOrder() {
@@ -73,25 +124,32 @@ async function loadNextOrder() {
     // Only the orders waiting for a picker: a store's history would not fit one page.
     const pages = await Promise.all(['picking', 'accepted'].map((st) => api('GET', `/api/orders?status=${st}&limit=500`)));
     const list = pages.flatMap((r) => r.items || []).filter((o) => !pick.packedHere.has(o.order_id));
-    list.sort((a, b) => (promisedMs(a) ?? Infinity) - (promisedMs(b) ?? Infinity));
+    const rank = (o) => (o.picker === session.user ? 0 : o.picker ? 2 : 1);
+    list.sort((a, b) => rank(a) - rank(b) || (promisedMs(a) ?? Infinity) - (promisedMs(b) ?? Infinity));
     if (seq !== pick.loadSeq) return;
-    if (!list.length) {
+    pick.others = list.filter((o) => o.picker && o.picker !== session.user).map((o) => ({ id: o.order_id, picker: o.picker }));
+    const taken = list.length ? await claimFirst(list, seq) : null;
+    if (seq !== pick.loadSeq) return;
+    if (!taken) {
       pick.order = null;
       pick.steps = [];
       pick.phase = 'empty';
+      // A claim given back or gone stale sends no event: look again now and then.
+      if (pick.others.length) setTimeout(() => { if (ui.screen === 'pick' && pick.phase === 'empty' && seq === pick.loadSeq) loadNextOrder(); }, 5000);
       render();
       return;
     }
-    const order = list[0];
-    const id = order.order_id;
+    const order = taken.order;
+    const id = order.id;
+    pick.others = pick.others.filter((x) => x.id !== id);
     const pl = await api('GET', `/api/orders/${encodeURIComponent(id)}/picklist`);
     if (seq !== pick.loadSeq) return;
-    takeOrder({ ...order, id }, pl);
+    takeOrder(order, pl, taken.claimed);
     // The order after this one, read now so that a Wi-Fi drop at the pack does not
-    // leave the picker waiting for the next.
+    // leave the picker waiting for the next (it is claimed only when its turn comes).
     pick.next = null;
-    if (list[1]) {
-      const after = list[1];
+    const after = list.find((o) => o.order_id !== id && !o.picker);
+    if (after) {
       api('GET', `/api/orders/${encodeURIComponent(after.order_id)}/picklist`)
         .then((p) => { if (seq === pick.loadSeq) pick.next = { order: { ...after, id: after.order_id }, list: p }; })
         .catch(() => {});
@@ -100,9 +158,11 @@ async function loadNextOrder() {
     if (seq !== pick.loadSeq) return;
     const next = pick.next;
     if (e.status === 0 && next && !pick.packedHere.has(next.order.id) && (!pick.order || pick.order.id !== next.order.id)) {
-      // Offline: go on with the order read ahead; the edge checks every scan of it later.
+      // Offline: go on with the order read ahead; the edge checks every scan of it later,
+      // and hears the claim when it answers again.
       pick.next = null;
-      takeOrder(next.order, next.list);
+      queueClaim(next.order.id);
+      takeOrder(next.order, next.list, false);
       render();
       return;
     }
@@ -225,6 +285,7 @@ async function loadNextOrderKeepingOrder() {
   try {
     const pl = await api('GET', `/api/orders/${encodeURIComponent(pick.order.id)}/picklist`);
     pick.steps = stepsFrom(pl);
+    pick.claimed = true;
     pick.phase = pick.steps.length ? 'item' : 'pack';
   } catch (e) { pick.problem = e.message; }
   render();
@@ -308,6 +369,24 @@ async function answered(item, response, error) {
       ui.message = { ok: true, text: stockMessage(item.kind, item.entry, item.entry.name) };
     }
   }
+  if (item.kind === 'release') return; // given back, or someone had taken it meanwhile
+  if (item.kind === 'claim') {
+    const current = pick.order && pick.order.id === item.orderId;
+    if (!error) {
+      if (current) { pick.claimed = true; pick.order.picker = response.picker; }
+      if (ui.screen === 'pick') render();
+      return;
+    }
+    if (!current) return;
+    // Someone else took the order while this device was away or offline: leave it to
+    // them (what was picked here is already on the order) and take the next.
+    refuse(error.reason === 'claimed_by_other' ? `Order ${item.orderId} is being picked by ${error.body.picker}` : error.message, null);
+    pick.order = null;
+    pick.steps = [];
+    pick.phase = 'loading';
+    loadNextOrder();
+    return;
+  }
   if (!error) {
     if (item.kind === 'pick' && !item.sku && response && pick.order && item.orderId === pick.order.id) {
       // A code only the edge could read: count it against its line now.
@@ -354,11 +433,14 @@ function bigButton(text, cls, onclick, id) {
   return b;
 }
 
-function stepper(value, set, id) {
+// The edge takes 1..50 bags per order.
+const MAX_BAGS = 50;
+
+function stepper(value, set, id, max = 999) {
   return el('div', { class: 'hh-stepper', id },
     bigButton('−', 'hh-small', () => set(Math.max(1, value - 1)), id && `${id}-minus`),
     el('output', { class: 'hh-count', text: String(value) }),
-    bigButton('+', 'hh-small', () => set(Math.min(999, value + 1)), id && `${id}-plus`));
+    bigButton('+', 'hh-small', () => set(Math.min(max, value + 1)), id && `${id}-plus`));
 }
 
 function binField(id, label, value, set) {
@@ -378,7 +460,12 @@ function timerText(o) {
 function renderPick() {
   if (pick.phase === 'loading') return [el('p', { class: 'hh-note', text: 'Loading the next order…' })];
   if (pick.phase === 'waiting') return [el('p', { class: 'hh-note', id: 'hh-pick-waiting', text: pick.problem })];
-  if (pick.phase === 'empty') return [el('p', { class: 'hh-note', id: 'hh-pick-empty', text: 'No orders waiting. New ones appear here.' })];
+  const others = pick.others.length
+    ? el('ul', { class: 'hh-log', id: 'hh-pick-others' }, pick.others.slice(0, 5).map((x) => el('li', { text: `${x.id}: ${x.picker} is picking` })))
+    : null;
+  if (pick.phase === 'empty') {
+    return [el('p', { class: 'hh-note', id: 'hh-pick-empty', text: pick.others.length ? 'No order free to pick. Other pickers hold:' : 'No orders waiting. New ones appear here.' }), others].filter(Boolean);
+  }
   const o = pick.order;
   const left = promisedMs(o) - Date.now();
   const head = el('div', { class: 'hh-order' },
@@ -387,11 +474,13 @@ function renderPick() {
   const total = pick.steps.reduce((n, s) => n + (s.skipped ? s.done : s.qty), 0);
   const picked = pick.steps.reduce((n, s) => n + s.done, 0);
   const progress = el('div', { class: 'hh-progress', id: 'hh-progress', text: `${picked} of ${total} units picked` });
+  const holder = el('div', { class: 'hh-holder muted', id: 'hh-holder', dataset: { claimed: String(pick.claimed) },
+    text: pick.claimed ? `Held by ${o.picker || session.user} (you)` : 'Claim waiting for the store box' });
   if (pick.phase === 'pack') {
-    return [head, progress,
+    return [head, holder, progress,
       el('div', { class: 'hh-card', id: 'hh-pack' },
         el('div', { class: 'hh-label', text: 'Bags' }),
-        stepper(pick.bags, (n) => { pick.bags = n; render(); }, 'hh-bags')),
+        stepper(pick.bags, (n) => { pick.bags = n; render(); }, 'hh-bags', MAX_BAGS)),
       bigButton('Packed', 'hh-go', packOrder, 'hh-pack-done')];
   }
   const s = currentStep();
@@ -411,7 +500,7 @@ function renderPick() {
       bigButton('Back', 'hh-plain', () => { ui.shortOpen = false; render(); }, 'hh-short-back'))
     : el('div', { class: 'hh-actions' },
       bigButton('Short / substitute', 'hh-plain', () => { ui.shortOpen = true; render(); }, 'hh-short'));
-  return [head, progress, card, el('p', { class: 'hh-hint', text: ui.awaitingSubstitute ? 'Scan the substitute' : 'Scan the item' }), actions];
+  return [head, holder, progress, card, el('p', { class: 'hh-hint', text: ui.awaitingSubstitute ? 'Scan the substitute' : 'Scan the item' }), actions];
 }
 
 function renderStock(kind) {
@@ -492,12 +581,15 @@ function render() {
 
 function go(screen) {
   if (!SCREENS.includes(screen)) screen = 'menu';
+  if (ui.screen === 'pick' && screen !== 'pick') releaseOrder();
+  const returning = ui.screen !== 'pick' && screen === 'pick';
   ui.screen = screen;
   ui.message = null;
   ui.shortOpen = false;
   ui.awaitingSubstitute = false;
   if (location.hash !== `#hh-${screen}`) history.replaceState(null, '', `#hh-${screen}`);
   if (screen === 'pick' && (!pick.order || pick.phase !== 'item')) loadNextOrder();
+  else if (returning && !pick.claimed) queueClaim(pick.order.id); // given back on leaving
   render();
 }
 
@@ -549,6 +641,10 @@ export function start({ onDesktop }) {
     $('hh-desktop').addEventListener('click', onDesktop);
     $('hh-logout').addEventListener('click', async () => {
       scanner.stopCamera();
+      if (ui.screen === 'pick' && pick.order && pick.claimed) {
+        // The outbox dies with the session: give the order back directly, best effort.
+        await api('POST', `/api/orders/${encodeURIComponent(pick.order.id)}/release`, {}, { timeoutMs: 2000 }).catch(() => {});
+      }
       await logout();
       location.hash = '';
       location.reload();
@@ -581,8 +677,12 @@ export function start({ onDesktop }) {
 
 export function stop() {
   scanner.stopCamera();
+  if (ui.screen === 'pick') {
+    releaseOrder();
+    ui.screen = 'menu';
+  }
   $('hh-view').hidden = true;
   document.body.classList.remove('handheld');
 }
 
-window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, left: unitsLeft(), step: currentStep() }) };
+window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, claimed: pick.claimed, others: pick.others, left: unitsLeft(), step: currentStep() }) };
