@@ -290,12 +290,11 @@ CREATE TABLE po_history (
 CREATE INDEX po_history_po ON po_history(po_id, id);
 )sql";
 
-// Version 6: who is picking an order. picker is the staff user holding the claim;
+// Version 5: who is picking an order. picker is the staff user holding the claim;
 // picker_seen_at_ms moves with the claim and with each of that picker's scans, so a
 // claim whose picker walked away goes stale and another picker can take the order.
-// bags is the bag count given at packing. (Version 5 belongs to another change; the
-// numbers only have to increase.)
-constexpr const char* kV6PickerClaims = R"sql(
+// bags is the bag count given at packing.
+constexpr const char* kV5PickerClaims = R"sql(
 ALTER TABLE orders ADD COLUMN picker TEXT;
 ALTER TABLE orders ADD COLUMN picker_seen_at_ms INTEGER;
 ALTER TABLE orders ADD COLUMN bags INTEGER CHECK (bags IS NULL OR bags BETWEEN 1 AND 50);
@@ -306,7 +305,7 @@ const std::array<db::Migration, 5> kMigrations = {
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
     db::Migration{4, "replenishment: suppliers and purchase orders", kV4Replenishment},
-    db::Migration{6, "orders: picker claims and bag counts", kV6PickerClaims},
+    db::Migration{5, "orders: picker claims and bag counts", kV5PickerClaims},
 };
 
 }  // namespace
