@@ -49,10 +49,15 @@ constexpr double kBandBrightness = 0.35;
 // - a column's body (below its panel band) looks like the panel sampled in the same
 //   frame when within these;
 constexpr double kPanelChroma = 0.035;
-constexpr double kPanelBrightness = 0.3;
+constexpr double kPanelBrightness = 0.45;
 constexpr double kPanelTexture = 1.0;
+// - a column shows the panel in the full reference when its body is within these of
+//   its slot's band there (same image, same light: tight);
+constexpr double kGapChroma = 0.015;
+constexpr double kGapBrightness = 0.12;
+constexpr double kGapTexture = 0.4;
 // - and is unlike its full look (match probability below this);
-constexpr double kUnlikeFull = 0.3;
+constexpr double kUnlikeFull = 0.6;
 // - a column is recorded as an empty sample when unlike its full look below this and
 //   like the panel (or the ledger has none), as a full sample above kLikeFull.
 constexpr double kLearnEmpty = 0.3;
@@ -74,6 +79,9 @@ struct SlotGeometry {
   std::vector<int> band;
   cv::Mat band_mask;
   std::vector<cv::Mat> body;
+  // Columns whose body shows the panel in the full reference too (the gaps between
+  // facings): seen as panel they say nothing about product, so count as empty.
+  std::vector<bool> panel_in_full;
 };
 
 // One column's judgement.
@@ -519,7 +527,18 @@ struct ShelfScanner::Impl {
       cv::Mat band_seen;
       cv::bitwise_and(g.band_mask, valid(g.bounds), band_seen);
       const AreaStats local = area_stats(w_bgr(g.bounds), w_gray(g.bounds), band_seen);
-      if (local.pixels >= 24) panel = local;
+      if (local.pixels >= 24) {
+        panel = local;
+      } else {
+        // Products as tall as the slot: the panel beside it, on the same shelf.
+        const cv::Rect near =
+            cv::Rect(g.bounds.x - g.bounds.width, g.bounds.y, g.bounds.width * 3, g.bounds.height) &
+            cv::Rect(0, 0, work.width, work.height);
+        cv::Mat near_seen;
+        cv::bitwise_and(panel_mask(near), valid(near), near_seen);
+        const AreaStats beside = area_stats(w_bgr(near), w_gray(near), near_seen);
+        if (beside.pixels >= 24) panel = beside;
+      }
     }
     for (std::size_t k = 0; k < g.columns.size(); ++k) {
       const cv::Rect& col = g.columns[k];
@@ -548,21 +567,23 @@ struct ShelfScanner::Impl {
           cv::bitwise_and(g.body[k], seen, body);
           if (cv::countNonZero(body) >= 8) {
             const AreaStats b = area_stats(w_bgr(at), w_gray(at), body);
-            c.panel_like =
-                chroma_gap(b.colour, panel.colour) < kPanelChroma &&
-                brightness_gap(b.colour, panel.colour) < kPanelBrightness &&
-                std::abs(std::log((b.var + kFlatVariance) / (panel.var + kFlatVariance))) <
-                    kPanelTexture;
+            // More texture than the panel is the sign of product; less is not (the
+            // band may hold the shadow edge of the board above).
+            const double tex = std::log((b.var + kFlatVariance) / (panel.var + kFlatVariance));
+            c.panel_like = chroma_gap(b.colour, panel.colour) < kPanelChroma &&
+                           brightness_gap(b.colour, panel.colour) < kPanelBrightness &&
+                           tex < kPanelTexture && tex > -2 * kPanelTexture;
           }
         }
         if (memory && memory->column_has_empty_look(slot, k)) {
           c.p_empty = match_probability(column_stats(w_gray(at), memory->empty_texture()(at),
                                                      w_bgr(at), memory->empty_look()(at), seen),
                                         true);
-          c.empty = c.p_empty > kLearnedEmptyMatch && c.p_empty > c.p_full;
-        } else {
-          c.empty = c.p_full < kUnlikeFull && c.panel_like;
         }
+        const bool by_panel = c.panel_like && (c.p_full < kUnlikeFull ||
+                                               (k < g.panel_in_full.size() && g.panel_in_full[k]));
+        const bool by_look = c.p_empty > kLearnedEmptyMatch && c.p_empty > c.p_full;
+        c.empty = by_panel || by_look;
       }
       if (!c.empty) ++occupied;
     }
@@ -637,6 +658,10 @@ struct ShelfScanner::Impl {
         if (h > col.height * 9 / 10) h = 0;
         g.band[k] = h;
         cv::Mat body = g.mask(col).clone();
+        // Off the slot's bottom edge: a pixel or two of registration error there shows
+        // the shelf board, whose edge would pass for texture.
+        const int trim = std::min(col.height / 2, std::max(3, col.height / 16));
+        body(cv::Rect(0, col.height - trim, col.width, trim)).setTo(0);
         if (h > 0) {
           const cv::Rect top(col.x, 0, col.width, h);
           g.band_mask(top).setTo(255, g.mask(top));
@@ -645,6 +670,19 @@ struct ShelfScanner::Impl {
         g.body.push_back(body);
       }
       if (!g.bounds.empty()) panel_mask(g.bounds).setTo(255, g.band_mask);
+      g.panel_in_full.assign(g.columns.size(), false);
+      if (g.bounds.empty() || cv::countNonZero(g.band_mask) < 24) continue;
+      const AreaStats band = area_stats(full_bgr(g.bounds), full_gray(g.bounds), g.band_mask);
+      for (std::size_t k = 0; k < g.columns.size(); ++k) {
+        const cv::Rect at(g.bounds.x + g.columns[k].x, g.bounds.y, g.columns[k].width,
+                          g.columns[k].height);
+        if (cv::countNonZero(g.body[k]) < 8) continue;
+        const AreaStats b = area_stats(full_bgr(at), full_gray(at), g.body[k]);
+        g.panel_in_full[k] =
+            chroma_gap(b.colour, band.colour) < kGapChroma &&
+            brightness_gap(b.colour, band.colour) < kGapBrightness &&
+            std::abs(std::log((b.var + kFlatVariance) / (band.var + kFlatVariance))) < kGapTexture;
+      }
     }
   }
 

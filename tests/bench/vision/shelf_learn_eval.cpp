@@ -8,6 +8,8 @@
 #include <random>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "edge/vision/shelf_scanner.hpp"
 #include "tests/bench/vision/eval_common.hpp"
@@ -105,12 +107,12 @@ void trade(Trading& t, std::mt19937& rng) {
   for (auto& p : t.present) {
     const int n = static_cast<int>(std::count(p.begin(), p.end(), true));
     if (n == 0) {
-      if (u(rng) < 0.1) std::fill(p.begin(), p.end(), true);
+      if (u(rng) < 0.08) std::fill(p.begin(), p.end(), true);
       continue;
     }
     if (n < static_cast<int>(p.size()) && u(rng) < 0.03) std::fill(p.begin(), p.end(), true);
     for (std::size_t k = 0; k < p.size(); ++k) {
-      if (p[k] && u(rng) < 0.035) p[k] = false;
+      if (p[k] && u(rng) < 0.06) p[k] = false;
     }
   }
 }
@@ -214,6 +216,16 @@ SourceResult run_source(const std::string& name, const ShelfLearnEvalOptions& o)
         res.learn[f].add(frame_counts);
         auto ref = (*with_empty)->scan(frame, f * 60000, on_hand);
         if (ref.ok()) score(t, *ref, &res.reference[f]);
+        if (!o.dump_dir.empty() && i == 0) {
+          const std::string stem = o.dump_dir + "/" + name + "-" + std::to_string(f);
+          {
+            cv::Mat small;
+            cv::resize((*learner)->annotate(frame, *scan), small, cv::Size(), 0.6, 0.6);
+            cv::imwrite(stem + ".png", small);
+            cv::resize(shelf.full, small, cv::Size(), 0.6, 0.6);
+            cv::imwrite(o.dump_dir + "/" + name + "-full.png", small);
+          }
+        }
         if (o.verbose) {
           std::cerr << name << " seed " << seed << " frame " << f << ": tp " << frame_counts.tp
                     << " fp " << frame_counts.fp << " fn " << frame_counts.fn << " learned "

@@ -29,6 +29,7 @@ struct ShelfLearnEvalOptions {
   bool ledger = true;            // the scanner may ask the ledger
   std::string sources = "both";  // "gen", "sim" or "both"
   bool verbose = false;
+  std::string dump_dir;  // annotated frames of the first sequence at the checkpoints
 };
 
 nlohmann::json run_shelf_learn_eval(const ShelfLearnEvalOptions& options, std::ostream& out);

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
     o.sources = shelf_sources;
     o.ledger = !no_ledger;
     o.verbose = verbose;
+    o.dump_dir = misses_dir;
     all["shelf_learn"] = run_shelf_learn_eval(o, std::cout);
   }
   if (parts.count("fuzz")) {
