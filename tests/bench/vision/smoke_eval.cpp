@@ -152,11 +152,11 @@ json run_smoke_eval(const SmokeEvalOptions& o, std::ostream& out) {
   // Shelf scans without an empty reference: a short trading sequence per source, its
   // recall on the first frame and after 10 frames and its precision against floors.
   {
-    ShelfLearnEvalOptions so;
-    so.jobs = o.jobs;
-    so.sequences = o.shelf_sequences;
-    so.frames = 11;
-    const json learn = run_shelf_learn_eval(so, out);
+    ShelfLearnEvalOptions lo;
+    lo.jobs = o.jobs;
+    lo.sequences = o.shelf_sequences;
+    lo.frames = 11;
+    const json learn = run_shelf_learn_eval(lo, out);
     counts["shelf_no_reference"] = learn;
     const json f = floors.value("shelf-no-reference", json::object());
     out << "\n| shelf, no empty reference | measure | value | floor | |\n| --- | --- | --- | --- | "
