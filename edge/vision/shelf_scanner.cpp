@@ -56,7 +56,8 @@ constexpr double kPanelTexture = 1.0;
 constexpr double kGapChroma = 0.015;
 constexpr double kGapBrightness = 0.12;
 constexpr double kGapTexture = 0.4;
-// - and is unlike its full look (match probability below this);
+// - and is unlike its full look (match probability below this; below kLikeFull when
+//   it is within a third of those of the panel, half in brightness);
 constexpr double kUnlikeFull = 0.6;
 // - a column is recorded as an empty sample when unlike its full look below this and
 //   like the panel (or the ledger has none), as a full sample above kLikeFull.
@@ -91,7 +92,8 @@ struct Column {
   double p_full = 1;
   double p_empty = -1;  // against the learned empty look; -1: none
   bool panel_like = false;
-  cv::Rect at;  // work coordinates
+  bool panel_close = false;  // like the panel by a wide margin
+  cv::Rect at;               // work coordinates
   cv::Mat seen;
 };
 
@@ -573,6 +575,9 @@ struct ShelfScanner::Impl {
             c.panel_like = chroma_gap(b.colour, panel.colour) < kPanelChroma &&
                            brightness_gap(b.colour, panel.colour) < kPanelBrightness &&
                            tex < kPanelTexture && tex > -2 * kPanelTexture;
+            c.panel_close = c.panel_like && chroma_gap(b.colour, panel.colour) < kPanelChroma / 3 &&
+                            brightness_gap(b.colour, panel.colour) < kPanelBrightness / 2 &&
+                            std::abs(tex) < kPanelTexture / 3;
           }
         }
         if (memory && memory->column_has_empty_look(slot, k)) {
@@ -580,8 +585,9 @@ struct ShelfScanner::Impl {
                                                      w_bgr(at), memory->empty_look()(at), seen),
                                         true);
         }
-        const bool by_panel = c.panel_like && (c.p_full < kUnlikeFull ||
-                                               (k < g.panel_in_full.size() && g.panel_in_full[k]));
+        const bool by_panel =
+            c.panel_like && (c.p_full < kUnlikeFull || (c.panel_close && c.p_full < kLikeFull) ||
+                             (k < g.panel_in_full.size() && g.panel_in_full[k]));
         const bool by_look = c.p_empty > kLearnedEmptyMatch && c.p_empty > c.p_full;
         c.empty = by_panel || by_look;
       }
