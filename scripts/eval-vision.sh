@@ -5,7 +5,8 @@
 # OpenCV alone and zbarimg on a sample; the scene types: two codes in a frame, codes cut
 # by the frame's edge, larger QR and DataMatrix, catalogs sharing company prefixes; the
 # same on real photos and zint renders;
-# 1080p decoder speed; shelf-scan recall, precision and time; degenerate-input
+# 1080p decoder speed; shelf-scan recall, precision and time, and the same without an
+# empty reference over trading sequences from two renderers; degenerate-input
 # outcomes) and writes them as JSON too. Seeds are fixed, so runs repeat.
 #
 # Real photos: the development set of real barcode photos (see outside_eval.hpp for
@@ -17,8 +18,10 @@
 #                               [--no-fuzz] [-- vision_eval args]
 #   --quick            100 images per set, 40 shelves, 1000 degenerate inputs (~3 min)
 #   --smoke            the CI check: the chain alone on the real photos, zint renders,
-#                      held-out generated scenes and scene types (about 1,050 images,
-#                      about a minute on two cores); exits 1 when a count falls below its
+#                      held-out generated scenes and scene types (about 1,050 images),
+#                      and shelf scans without an empty reference (2 trading sequences
+#                      of 11 frames per renderer; 1-3 minutes on two cores in all);
+#                      exits 1 when a count falls below its
 #                      floor (or wrong reads rise above their ceiling) in
 #                      tests/bench/vision/smoke-floors.json. No sanitizer build.
 #   --samples DIR      the real photos (default: see above)
@@ -98,7 +101,7 @@ fi
 out_dir="$build_dir/vision-eval"
 mkdir -p "$out_dir"
 "$build_dir/bin/vision_eval" "${quick[@]}" --jobs "$jobs" --work-dir "$out_dir/work" \
-  --json "$out_dir/results.json" --samples "$samples" "${extra[@]}" decode scenes outside speed shelf | tee "$out_dir/report.md"
+  --json "$out_dir/results.json" --samples "$samples" "${extra[@]}" decode scenes outside speed shelf shelf-learn | tee "$out_dir/report.md"
 
 if [ "$fuzz" = 1 ]; then
   if [ "$do_build" = 1 ]; then

@@ -1,10 +1,14 @@
 #include "edge/vision/cli.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +22,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: shopeasy-vision decode [--engine chain|zxing|opencv] IMAGE...\n"
-    "       shopeasy-vision shelf --planogram FILE [--out ANNOTATED.jpg] [--json] IMAGE\n";
+    "       shopeasy-vision shelf --planogram FILE [--state PREFIX] [--out ANNOTATED.jpg] "
+    "[--json] IMAGE|FOLDER\n";
 
 int usage(std::ostream& err, const std::string& problem) {
   err << "shopeasy-vision: " << problem << "\n" << kUsage;
@@ -78,29 +83,79 @@ int decode_command(const std::vector<std::string>& args, std::ostream& out, std:
   return status;
 }
 
+bool is_image_name(const std::filesystem::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string name = p.filename().string();
+  return !name.empty() && name[0] != '.' &&
+         (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".tif" ||
+          ext == ".tiff" || ext == ".webp");
+}
+
+void print_slots(const ShelfScan& scan, std::ostream& out) {
+  out << "camera " << scan.camera << "  registration " << scan.registration;
+  if (scan.registered)
+    out << " (" << scan.inliers << " points, moved " << std::fixed << std::setprecision(1)
+        << scan.shift_px << " px)";
+  out << "\n";
+  for (const SlotResult& s : scan.slots) {
+    out << std::left << std::setw(10) << s.id << std::setw(15) << slot_state_name(s.state)
+        << "fill " << std::fixed << std::setprecision(2) << s.fill << "  facings " << s.facings_seen
+        << "/" << s.facings_expected << "  sku " << s.sku;
+    for (const std::string& c : s.codes) out << "  code " << c;
+    out << "\n";
+  }
+}
+
 int shelf_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string planogram_path;
   std::string out_path;
-  std::string image_path;
+  std::string input;
+  std::string state_prefix;
   bool as_json = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--planogram" || args[i] == "--out") {
+    if (args[i] == "--planogram" || args[i] == "--out" || args[i] == "--state") {
       if (i + 1 >= args.size()) return usage(err, args[i] + " needs a value");
-      (args[i] == "--planogram" ? planogram_path : out_path) = args[i + 1];
+      (args[i] == "--planogram" ? planogram_path
+       : args[i] == "--out"     ? out_path
+                                : state_prefix) = args[i + 1];
       ++i;
     } else if (args[i] == "--json") {
       as_json = true;
     } else if (!args[i].empty() && args[i][0] == '-') {
       return usage(err, "unknown option " + args[i]);
-    } else if (image_path.empty()) {
-      image_path = args[i];
+    } else if (input.empty()) {
+      input = args[i];
     } else {
-      return usage(err, "shelf takes one image");
+      return usage(err, "shelf takes one image or one folder");
     }
   }
   if (planogram_path.empty()) return usage(err, "shelf needs --planogram FILE");
-  if (image_path.empty()) return usage(err, "shelf needs an image");
-  if (out_path.empty()) out_path = image_path + ".annotated.jpg";
+  if (input.empty()) return usage(err, "shelf needs an image or a folder of frames");
+
+  // A folder: its images in name order, which is time order for camera uploads
+  // (timestamped names); the learned state carries from frame to frame.
+  std::vector<std::string> frames;
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(input, ec);
+  if (folder) {
+    for (const auto& e : std::filesystem::directory_iterator(input, ec)) {
+      if (e.is_regular_file() && is_image_name(e.path())) frames.push_back(e.path().string());
+    }
+    if (ec) {
+      err << "shopeasy-vision: cannot list " << input << ": " << ec.message() << "\n";
+      return 1;
+    }
+    std::sort(frames.begin(), frames.end());
+    if (frames.empty()) {
+      err << "shopeasy-vision: no images (jpg, png, bmp, tif, webp) in " << input << "\n";
+      return 1;
+    }
+  } else {
+    frames.push_back(input);
+  }
+  if (out_path.empty()) out_path = frames.back() + ".annotated.jpg";
 
   auto plan = load_planogram(planogram_path);
   if (!plan.ok()) {
@@ -108,23 +163,63 @@ int shelf_command(const std::vector<std::string>& args, std::ostream& out, std::
     return 1;
   }
   ShelfScannerOptions options;
+  options.state_prefix = state_prefix;
+  options.save_every_ms = 0;  // by hand: keep what each frame taught
   auto scanner = ShelfScanner::create(*plan, options);
   if (!scanner.ok()) {
     err << "shopeasy-vision: cannot use planogram " << planogram_path << ": "
         << scanner.status().to_string() << "\n";
     return 1;
   }
-  auto image = read_image_file(image_path, options.limits);
-  if (!image.ok()) {
-    err << "shopeasy-vision: " << image.status().message() << "\n";
-    return 1;
+  if (!(*scanner)->memory_note().empty()) {
+    err << "shopeasy-vision: learned state not used: " << (*scanner)->memory_note() << "\n";
   }
-  auto scan = (*scanner)->scan(*image, 0);
-  if (!scan.ok()) {
-    err << "shopeasy-vision: cannot scan " << image_path << ": " << scan.status().message() << "\n";
-    return 1;
+  int status = 0;
+  std::optional<ShelfScan> last;
+  cv::Mat last_image;
+  nlohmann::json per_frame = nlohmann::json::array();
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    auto image = read_image_file(frames[f], options.limits);
+    if (!image.ok()) {
+      err << "shopeasy-vision: " << frames[f] << ": " << image.status().message() << "\n";
+      status = 1;
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto scan = (*scanner)->scan(*image, static_cast<std::int64_t>(f) * 1000);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!scan.ok()) {
+      err << "shopeasy-vision: cannot scan " << frames[f] << ": " << scan.status().message()
+          << "\n";
+      status = 1;
+      continue;
+    }
+    if (folder) {
+      const std::string name = std::filesystem::path(frames[f]).filename().string();
+      if (as_json) {
+        per_frame.push_back({{"frame", name},
+                             {"ms", std::round(ms * 10) / 10},
+                             {"summary", to_json(*scan)["summary"]},
+                             {"learned_empty_slots", scan->learned_empty_slots}});
+      } else {
+        out << "frame " << f << " " << name << ": " << scan->count(SlotState::kEmpty) << " empty, "
+            << scan->count(SlotState::kLow) << " low, " << scan->count(SlotState::kOk) << " ok";
+        if (scan->learning) out << ", learned empty looks " << scan->learned_empty_slots;
+        out << ", " << std::fixed << std::setprecision(1) << ms << " ms\n";
+      }
+    }
+    last = std::move(*scan);
+    last_image = std::move(*image);
   }
-  auto jpeg = encode_jpeg((*scanner)->annotate(*image, *scan), 85);
+  if (!last) return 1;
+  if (!state_prefix.empty()) {
+    if (Status st = (*scanner)->save_memory(); !st.is_ok()) {
+      err << "shopeasy-vision: cannot save the learned state: " << st.to_string() << "\n";
+      status = 1;
+    }
+  }
+  auto jpeg = encode_jpeg((*scanner)->annotate(last_image, *last), 85);
   if (jpeg.ok()) {
     std::ofstream f(out_path, std::ios::binary | std::ios::trunc);
     f.write(jpeg->data(), static_cast<std::streamsize>(jpeg->size()));
@@ -134,23 +229,14 @@ int shelf_command(const std::vector<std::string>& args, std::ostream& out, std::
     }
   }
   if (as_json) {
-    out << to_json(*scan).dump(2) << "\n";
-    return 0;
+    nlohmann::json j = to_json(*last);
+    if (folder) j["frames"] = per_frame;
+    out << j.dump(2) << "\n";
+    return status;
   }
-  out << "camera " << scan->camera << "  registration " << scan->registration;
-  if (scan->registered)
-    out << " (" << scan->inliers << " points, moved " << std::fixed << std::setprecision(1)
-        << scan->shift_px << " px)";
-  out << "\n";
-  for (const SlotResult& s : scan->slots) {
-    out << std::left << std::setw(10) << s.id << std::setw(15) << slot_state_name(s.state)
-        << "fill " << std::fixed << std::setprecision(2) << s.fill << "  facings " << s.facings_seen
-        << "/" << s.facings_expected << "  sku " << s.sku;
-    for (const std::string& c : s.codes) out << "  code " << c;
-    out << "\n";
-  }
+  print_slots(*last, out);
   out << "annotated image: " << out_path << "\n";
-  return 0;
+  return status;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "edge/vision/cli.hpp"
 
+#include <filesystem>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -82,6 +83,38 @@ TEST_F(CliTest, ShelfPrintsSlotStatesAndWritesTheAnnotatedImage) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("R1S1      empty"), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(path("out.jpg")));
+}
+
+TEST_F(CliTest, ShelfReadsAFolderOfFramesInOrderAndKeepsWhatItLearned) {
+  testing::SmallShelf shelf = testing::small_shelf(42);
+  ASSERT_TRUE(cv::imwrite(path("full.png"), shelf.full));
+  nlohmann::json plan = shelf.planogram;
+  plan["reference"].erase("empty");
+  ASSERT_TRUE(dir_->write_file("plan.json", plan.dump()).is_ok());
+  std::filesystem::create_directories(path("frames"));
+  vision_gen::ShelfState st = vision_gen::full_state(shelf.layout);
+  std::fill(st.present[0].begin(), st.present[0].end(), false);
+  for (int f = 0; f < 3; ++f) {
+    std::mt19937 rng(static_cast<std::uint32_t>(f));
+    ASSERT_TRUE(cv::imwrite(path("frames/2026-12-07T10-0" + std::to_string(f) + ".png"),
+                            vision_gen::render_shelf(shelf.layout, st, {}, rng)));
+  }
+  ASSERT_TRUE(dir_->write_file("frames/notes.txt", "not a frame").is_ok());
+  const CliRun r = run({"shelf", "--planogram", path("plan.json"), "--state", path("cam1.shelf"),
+                        "--out", path("out.jpg"), path("frames")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("frame 0 2026-12-07T10-00.png: 1 empty"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("frame 2 2026-12-07T10-02.png"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("learned empty looks 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" ms\n"), std::string::npos);
+  EXPECT_NE(r.out.find("R1S1      empty"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(path("cam1.shelf.json")));
+  EXPECT_TRUE(std::filesystem::exists(path("out.jpg")));
+  // An empty folder is an error naming it.
+  std::filesystem::create_directories(path("none"));
+  const CliRun e = run({"shelf", "--planogram", path("plan.json"), path("none")});
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.err.find("no images"), std::string::npos) << e.err;
 }
 
 TEST_F(CliTest, ShelfFailsClearlyOnABadPlanogramOrImage) {

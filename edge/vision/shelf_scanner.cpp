@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <map>
 #include <set>
@@ -40,6 +41,31 @@ constexpr double kTextureSigma = 6.0;
 // view) are not judged; a slot with fewer than half its columns judged is unknown.
 constexpr double kMinValid = 0.8;
 constexpr int kColumnsPerFacing = 4;
+// Without an empty reference (see the header):
+// - the back panel: a row of a column in the full reference is panel when its colour is
+//   within these of the panel colour (the median over the slots' top rows);
+constexpr double kBandChroma = 0.04;
+constexpr double kBandBrightness = 0.35;
+// - a column's body (below its panel band) looks like the panel sampled in the same
+//   frame when within these;
+constexpr double kPanelChroma = 0.035;
+constexpr double kPanelBrightness = 0.45;
+constexpr double kPanelTexture = 1.0;
+// - a column shows the panel in the full reference when its body is within these of
+//   its slot's band there (same image, same light: tight);
+constexpr double kGapChroma = 0.015;
+constexpr double kGapBrightness = 0.12;
+constexpr double kGapTexture = 0.4;
+// - and is unlike its full look (match probability below this; below kLikeFull when
+//   it is within a third of those of the panel, half in brightness);
+constexpr double kUnlikeFull = 0.6;
+// - a column is recorded as an empty sample when unlike its full look below this and
+//   like the panel (or the ledger has none), as a full sample above kLikeFull.
+constexpr double kLearnEmpty = 0.3;
+constexpr double kLikeFull = 0.9;
+// - with a learned empty look a column is empty when it matches that look above this
+//   and better than its full look.
+constexpr double kLearnedEmptyMatch = 0.6;
 // The gain field's resolution, in cells across and down the shelf.
 constexpr int kGainCellsX = 24;
 constexpr int kGainCellsY = 14;
@@ -48,6 +74,27 @@ struct SlotGeometry {
   cv::Rect bounds;                // work coordinates, inside the image
   cv::Mat mask;                   // bounds-sized, 255 inside the polygon
   std::vector<cv::Rect> columns;  // relative to bounds
+  // Without an empty reference: rows at the top of each column that show the back
+  // panel in the full reference, the union of those (bounds-sized mask) and each
+  // column's body below its band (column-sized masks).
+  std::vector<int> band;
+  cv::Mat band_mask;
+  std::vector<cv::Mat> body;
+  // Columns whose body shows the panel in the full reference too (the gaps between
+  // facings): seen as panel they say nothing about product, so count as empty.
+  std::vector<bool> panel_in_full;
+};
+
+// One column's judgement.
+struct Column {
+  bool judged = false;
+  bool empty = false;
+  double p_full = 1;
+  double p_empty = -1;  // against the learned empty look; -1: none
+  bool panel_like = false;
+  bool panel_close = false;  // like the panel by a wide margin
+  cv::Rect at;               // work coordinates
+  cv::Mat seen;
 };
 
 struct ColumnStats {
@@ -96,11 +143,53 @@ double brightness_distance(const ColumnStats& s) {
   return std::abs(std::log(w / r));
 }
 
-bool matches(const ColumnStats& s) {
+double texture_ratio(const ColumnStats& s) {
+  return std::log((s.var_w + kFlatVariance) / (s.var_r + kFlatVariance));
+}
+
+// The fitted model compares a frame with the empty reference, where a frame more
+// textured than the reference is the sign of product (signed texture term). Against a
+// full reference or a learned look either direction is a difference: `symmetric` uses
+// the texture ratio's size.
+double match_probability(const ColumnStats& s, bool symmetric = false) {
+  const double t = symmetric ? std::abs(texture_ratio(s)) : texture_ratio(s);
   const double z = kWeightBias + kWeightStructure * structure(s) +
                    kWeightChroma * chroma_distance(s) + kWeightBrightness * brightness_distance(s) +
-                   kWeightTexture * std::log((s.var_w + kFlatVariance) / (s.var_r + kFlatVariance));
-  return 1.0 / (1.0 + std::exp(-z)) > kMatchProbability;
+                   kWeightTexture * t;
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+bool matches(const ColumnStats& s) { return match_probability(s) > kMatchProbability; }
+
+// Mean colour and texture variance of an area.
+struct AreaStats {
+  cv::Scalar colour;
+  double var = 0;
+  int pixels = 0;
+};
+
+AreaStats area_stats(const cv::Mat& bgr, const cv::Mat& tex, const cv::Mat& mask) {
+  AreaStats a;
+  a.pixels = cv::countNonZero(mask);
+  if (a.pixels == 0) return a;
+  a.colour = cv::mean(bgr, mask);
+  cv::Scalar m;
+  cv::Scalar sd;
+  cv::meanStdDev(tex, m, sd, mask);
+  a.var = sd[0] * sd[0];
+  return a;
+}
+
+double chroma_gap(const cv::Scalar& a, const cv::Scalar& b) {
+  const double sa = a[0] + a[1] + a[2] + 24;
+  const double sb = b[0] + b[1] + b[2] + 24;
+  double d = 0;
+  for (int c = 0; c < 3; ++c) d = std::max(d, std::abs((a[c] + 8) / sa - (b[c] + 8) / sb));
+  return d;
+}
+
+double brightness_gap(const cv::Scalar& a, const cv::Scalar& b) {
+  return std::abs(std::log((a[0] + a[1] + a[2] + 24) / (b[0] + b[1] + b[2] + 24)));
 }
 
 // Fills cells without an estimate (value < 0) from their neighbours.
@@ -199,20 +288,27 @@ nlohmann::json to_json(const ShelfScan& scan) {
     if (s.phantom_stock) ++phantom;
     slots.push_back(std::move(j));
   }
-  return {{"camera", scan.camera},
-          {"ts_ms", scan.ts_ms},
-          {"registered", scan.registered},
-          {"registration", scan.registration},
-          {"inliers", scan.inliers},
-          {"shift_px", std::round(scan.shift_px * 10) / 10},
-          {"summary",
-           {{"ok", scan.count(SlotState::kOk)},
-            {"low", scan.count(SlotState::kLow)},
-            {"empty", scan.count(SlotState::kEmpty)},
-            {"wrong_product", scan.count(SlotState::kWrongProduct)},
-            {"unknown", scan.count(SlotState::kUnknown)},
-            {"phantom_stock", phantom}}},
-          {"slots", std::move(slots)}};
+  nlohmann::json j = {{"camera", scan.camera},
+                      {"ts_ms", scan.ts_ms},
+                      {"registered", scan.registered},
+                      {"registration", scan.registration},
+                      {"inliers", scan.inliers},
+                      {"shift_px", std::round(scan.shift_px * 10) / 10},
+                      {"summary",
+                       {{"ok", scan.count(SlotState::kOk)},
+                        {"low", scan.count(SlotState::kLow)},
+                        {"empty", scan.count(SlotState::kEmpty)},
+                        {"wrong_product", scan.count(SlotState::kWrongProduct)},
+                        {"unknown", scan.count(SlotState::kUnknown)},
+                        {"phantom_stock", phantom}}},
+                      {"slots", std::move(slots)}};
+  if (scan.learning) {
+    j["learning"] = {{"slots_with_empty_look", scan.learned_empty_slots},
+                     {"slots", scan.slots.size()},
+                     {"resets", scan.learning_resets}};
+    if (!scan.learning_reset.empty()) j["learning"]["last_reset"] = scan.learning_reset;
+  }
+  return j;
 }
 
 struct ShelfScanner::Impl {
@@ -224,7 +320,8 @@ struct ShelfScanner::Impl {
   cv::Mat empty_bgr;  // work scale, CV_32FC3, empty when there is no empty reference
   cv::Mat full_gray;  // work scale, CV_32F, lightly blurred
   cv::Mat empty_gray;
-  cv::Mat static_mask;                                  // work scale, 255 where no slot is
+  cv::Mat static_mask;  // work scale, 255 where no slot is
+  cv::Mat panel_mask;   // work scale, 255 on the slots' panel bands (no empty reference)
   std::map<int, std::vector<cv::Point2f>> ref_markers;  // full-resolution corners
   std::vector<cv::KeyPoint> ref_keypoints;
   cv::Mat ref_descriptors;
@@ -232,6 +329,13 @@ struct ShelfScanner::Impl {
   cv::Ptr<cv::aruco::Dictionary> dictionary;
   cv::Ptr<cv::aruco::DetectorParameters> aruco_params;
   std::vector<SlotGeometry> geometry;
+  // Without an empty reference and with learning on: the learned looks.
+  std::optional<SlotMemory> memory;
+  std::string memory_note;
+  std::int64_t last_save_ms = 0;
+  int saved_slots = -1;
+  std::uint64_t saved_version = 0;
+  std::uint64_t saved_resets = 0;
   // Product codes on box fronts: one pass over the frame with a lean chain (no
   // whole-frame OpenCV search, few second-tier reads) keeps a shelf of slots within the
   // frame budget.
@@ -409,15 +513,40 @@ struct ShelfScanner::Impl {
     warped = warped.mul(gain);
   }
 
-  // Share of the slot's judged columns holding product; nullopt when too little of
-  // the slot is in view.
-  std::optional<double> column_fill(const cv::Mat& w_gray, const cv::Mat& w_bgr,
-                                    const cv::Mat& valid, const SlotGeometry& g) const {
+  // Judges each column of a slot; fills `cols`. The slot's fill is the share of its
+  // judged columns holding product; nullopt when too little of the slot is in view.
+  std::optional<double> judge_slot(std::size_t slot, const cv::Mat& w_gray, const cv::Mat& w_bgr,
+                                   const cv::Mat& valid, const AreaStats& global_panel,
+                                   std::vector<Column>* cols) const {
+    const SlotGeometry& g = geometry[slot];
+    cols->assign(g.columns.size(), Column{});
     int occupied = 0;
     int judged = 0;
     int columns = 0;
-    for (const cv::Rect& col : g.columns) {
+    const bool learned_mode = empty_gray.empty();
+    AreaStats panel = global_panel;
+    if (learned_mode && !g.band_mask.empty()) {
+      cv::Mat band_seen;
+      cv::bitwise_and(g.band_mask, valid(g.bounds), band_seen);
+      const AreaStats local = area_stats(w_bgr(g.bounds), w_gray(g.bounds), band_seen);
+      if (local.pixels >= 24) {
+        panel = local;
+      } else {
+        // Products as tall as the slot: the panel beside it, on the same shelf.
+        const cv::Rect near =
+            cv::Rect(g.bounds.x - g.bounds.width, g.bounds.y, g.bounds.width * 3, g.bounds.height) &
+            cv::Rect(0, 0, work.width, work.height);
+        cv::Mat near_seen;
+        cv::bitwise_and(panel_mask(near), valid(near), near_seen);
+        const AreaStats beside = area_stats(w_bgr(near), w_gray(near), near_seen);
+        if (beside.pixels >= 24) panel = beside;
+      }
+    }
+    for (std::size_t k = 0; k < g.columns.size(); ++k) {
+      const cv::Rect& col = g.columns[k];
+      Column& c = (*cols)[k];
       const cv::Rect at(g.bounds.x + col.x, g.bounds.y + col.y, col.width, col.height);
+      c.at = at;
       const cv::Mat mask = g.mask(col);
       const int inside = cv::countNonZero(mask);
       if (inside < 8) continue;
@@ -426,16 +555,169 @@ struct ShelfScanner::Impl {
       cv::bitwise_and(mask, valid(at), seen);
       if (cv::countNonZero(seen) < kMinValid * inside) continue;
       ++judged;
-      bool empty;
-      if (!empty_gray.empty()) {
-        empty = matches(column_stats(w_gray(at), empty_gray(at), w_bgr(at), empty_bgr(at), seen));
+      c.judged = true;
+      c.seen = seen;
+      if (!learned_mode) {
+        c.empty = matches(column_stats(w_gray(at), empty_gray(at), w_bgr(at), empty_bgr(at), seen));
       } else {
-        empty = !matches(column_stats(w_gray(at), full_gray(at), w_bgr(at), full_bgr(at), seen));
+        const cv::Mat& f_bgr = memory ? memory->full_look() : full_bgr;
+        const cv::Mat& f_tex = memory ? memory->full_texture() : full_gray;
+        c.p_full = match_probability(
+            column_stats(w_gray(at), f_tex(at), w_bgr(at), f_bgr(at), seen), true);
+        if (panel.pixels > 0 && k < g.body.size()) {
+          cv::Mat body;
+          cv::bitwise_and(g.body[k], seen, body);
+          if (cv::countNonZero(body) >= 8) {
+            const AreaStats b = area_stats(w_bgr(at), w_gray(at), body);
+            // More texture than the panel is the sign of product; less is not (the
+            // band may hold the shadow edge of the board above).
+            const double tex = std::log((b.var + kFlatVariance) / (panel.var + kFlatVariance));
+            c.panel_like = chroma_gap(b.colour, panel.colour) < kPanelChroma &&
+                           brightness_gap(b.colour, panel.colour) < kPanelBrightness &&
+                           tex < kPanelTexture && tex > -2 * kPanelTexture;
+            c.panel_close = c.panel_like && chroma_gap(b.colour, panel.colour) < kPanelChroma / 3 &&
+                            brightness_gap(b.colour, panel.colour) < kPanelBrightness / 2 &&
+                            std::abs(tex) < kPanelTexture / 3;
+          }
+        }
+        if (memory && memory->column_has_empty_look(slot, k)) {
+          c.p_empty = match_probability(column_stats(w_gray(at), memory->empty_texture()(at),
+                                                     w_bgr(at), memory->empty_look()(at), seen),
+                                        true);
+        }
+        const bool by_panel =
+            c.panel_like && (c.p_full < kUnlikeFull || (c.panel_close && c.p_full < kLikeFull) ||
+                             (k < g.panel_in_full.size() && g.panel_in_full[k]));
+        const bool by_look = c.p_empty > kLearnedEmptyMatch && c.p_empty > c.p_full;
+        c.empty = by_panel || by_look;
       }
-      if (!empty) ++occupied;
+      if (!c.empty) ++occupied;
     }
     if (columns == 0 || judged * 2 < columns) return std::nullopt;
     return static_cast<double>(occupied) / judged;
+  }
+
+  // Records the slot's confidently empty and full columns in the memory.
+  void learn(std::size_t slot, const std::vector<Column>& cols, bool ledger_empty,
+             const cv::Mat& w_gray, const cv::Mat& w_bgr) {
+    if (!memory) return;
+    const SlotGeometry& g = geometry[slot];
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const Column& c = cols[k];
+      if (!c.judged) continue;
+      if (c.p_empty >= 0) {
+        if (c.empty && c.p_empty > kLikeFull) {
+          memory->learn_empty(slot, k, c.at, c.seen, w_bgr, w_gray);
+        } else if (!c.empty && c.p_full > kLikeFull && c.p_empty < 1 - kLikeFull) {
+          memory->learn_full(slot, k, c.at, c.seen, w_bgr, w_gray);
+        }
+      } else if (c.p_full < kLearnEmpty && (c.panel_like || ledger_empty)) {
+        memory->learn_empty(slot, k, c.at, c.seen, w_bgr, w_gray);
+      } else if (c.p_full > kLikeFull) {
+        memory->learn_full(slot, k, c.at, c.seen, w_bgr, w_gray);
+      }
+    }
+    (void)g;
+  }
+
+  // The back panel in the full reference: the median colour of the slots' top rows,
+  // then per column the rows from the top that keep to it.
+  void find_panel_bands() {
+    std::vector<double> ch[3];
+    for (const SlotGeometry& g : geometry) {
+      if (g.bounds.height < 6 || g.bounds.width < 2) continue;
+      const cv::Rect top(g.bounds.x, g.bounds.y, g.bounds.width, 2);
+      const cv::Scalar c = cv::mean(full_bgr(top), g.mask(cv::Rect(0, 0, g.bounds.width, 2)));
+      for (int k = 0; k < 3; ++k) ch[k].push_back(c[k]);
+    }
+    if (ch[0].empty()) return;
+    cv::Scalar panel;
+    for (int k = 0; k < 3; ++k) {
+      std::nth_element(ch[k].begin(), ch[k].begin() + static_cast<long>(ch[k].size() / 2),
+                       ch[k].end());
+      panel[k] = ch[k][ch[k].size() / 2];
+    }
+    cv::Mat smooth;
+    cv::blur(full_bgr, smooth, cv::Size(1, 3));
+    for (SlotGeometry& g : geometry) {
+      g.band.assign(g.columns.size(), 0);
+      g.band_mask = cv::Mat(g.bounds.size(), CV_8UC1, cv::Scalar(0));
+      g.body.clear();
+      for (std::size_t k = 0; k < g.columns.size(); ++k) {
+        const cv::Rect& col = g.columns[k];
+        int h = 0;
+        int misses = 0;
+        for (int y = 0; y < col.height; ++y) {
+          const cv::Rect row(g.bounds.x + col.x, g.bounds.y + y, col.width, 1);
+          const cv::Mat row_mask = g.mask(cv::Rect(col.x, y, col.width, 1));
+          if (cv::countNonZero(row_mask) == 0) continue;
+          const cv::Scalar c = cv::mean(smooth(row), row_mask);
+          if (chroma_gap(c, panel) < kBandChroma && brightness_gap(c, panel) < kBandBrightness) {
+            h = y + 1;
+            misses = 0;
+          } else if (++misses > 1) {
+            break;
+          }
+        }
+        // A band reaching (nearly) the bottom is a column without product in the
+        // reference: it has no body to judge apart from the panel.
+        if (h > col.height * 9 / 10) h = 0;
+        g.band[k] = h;
+        cv::Mat body = g.mask(col).clone();
+        // Off the slot's bottom edge: a pixel or two of registration error there shows
+        // the shelf board, whose edge would pass for texture.
+        const int trim = std::min(col.height / 2, std::max(3, col.height / 16));
+        body(cv::Rect(0, col.height - trim, col.width, trim)).setTo(0);
+        if (h > 0) {
+          const cv::Rect top(col.x, 0, col.width, h);
+          g.band_mask(top).setTo(255, g.mask(top));
+          body(cv::Rect(0, 0, col.width, h)).setTo(0);
+        }
+        g.body.push_back(body);
+      }
+      if (!g.bounds.empty()) panel_mask(g.bounds).setTo(255, g.band_mask);
+      g.panel_in_full.assign(g.columns.size(), false);
+      if (g.bounds.empty() || cv::countNonZero(g.band_mask) < 24) continue;
+      const AreaStats band = area_stats(full_bgr(g.bounds), full_gray(g.bounds), g.band_mask);
+      for (std::size_t k = 0; k < g.columns.size(); ++k) {
+        const cv::Rect at(g.bounds.x + g.columns[k].x, g.bounds.y, g.columns[k].width,
+                          g.columns[k].height);
+        if (cv::countNonZero(g.body[k]) < 8) continue;
+        const AreaStats b = area_stats(full_bgr(at), full_gray(at), g.body[k]);
+        g.panel_in_full[k] =
+            chroma_gap(b.colour, band.colour) < kGapChroma &&
+            brightness_gap(b.colour, band.colour) < kGapBrightness &&
+            std::abs(std::log((b.var + kFlatVariance) / (band.var + kFlatVariance))) < kGapTexture;
+      }
+    }
+  }
+
+  // Identifies the planogram and full reference the learned state belongs to.
+  std::string fingerprint() const {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](const void* data, std::size_t n) {
+      const auto* b = static_cast<const unsigned char*>(data);
+      for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    mix(&plan.image.width, sizeof(int));
+    mix(&plan.image.height, sizeof(int));
+    for (const PlanogramSlot& sl : plan.slots) {
+      mix(sl.id.data(), sl.id.size());
+      mix(sl.sku.data(), sl.sku.size());
+      mix(&sl.facings, sizeof(int));
+      for (const cv::Point2f& p : sl.polygon) {
+        const int xy[2] = {static_cast<int>(std::lround(p.x)), static_cast<int>(std::lround(p.y))};
+        mix(xy, sizeof(xy));
+      }
+    }
+    // The reference image, coarsely (a re-encoded copy of the same photo still matches).
+    cv::Mat small;
+    cv::resize(full_bgr, small, cv::Size(16, 9), 0, 0, cv::INTER_AREA);
+    small.convertTo(small, CV_8UC3, 1.0 / 16);
+    if (small.isContinuous()) mix(small.data, small.total() * small.elemSize());
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+    return buf;
   }
 
   // Product codes in the whole frame, read once (one proposal pass for every slot).
@@ -463,6 +745,20 @@ ShelfScanner::ShelfScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ShelfScanner::~ShelfScanner() = default;
 
 const Planogram& ShelfScanner::planogram() const { return impl_->plan; }
+
+const SlotMemory* ShelfScanner::memory() const { return impl_->memory ? &*impl_->memory : nullptr; }
+
+const std::string& ShelfScanner::memory_note() const { return impl_->memory_note; }
+
+Status ShelfScanner::save_memory() {
+  Impl& m = *impl_;
+  if (!m.memory || m.opt.state_prefix.empty()) return Status();
+  SHOPEASY_RETURN_IF_ERROR(m.memory->save(m.opt.state_prefix));
+  m.saved_slots = m.memory->slots_with_empty_look();
+  m.saved_version = m.memory->version();
+  m.saved_resets = m.memory->resets();
+  return Status();
+}
 
 StatusOr<std::unique_ptr<ShelfScanner>> ShelfScanner::create(Planogram planogram,
                                                              ShelfScannerOptions options) {
@@ -547,6 +843,28 @@ StatusOr<std::unique_ptr<ShelfScanner>> ShelfScanner::create_from_images(
         if (x1 > x0) g.columns.emplace_back(x0, 0, x1 - x0, g.bounds.height);
       }
       impl->geometry.push_back(std::move(g));
+    }
+    if (!empty && options.learn) {
+      impl->panel_mask = cv::Mat(impl->work, CV_8UC1, cv::Scalar(0));
+      impl->find_panel_bands();
+      std::vector<int> columns;
+      for (const SlotGeometry& g : impl->geometry)
+        columns.push_back(static_cast<int>(g.columns.size()));
+      impl->memory.emplace(impl->work, columns, impl->fingerprint(), impl->full_bgr,
+                           impl->full_gray, options.memory);
+      if (!options.state_prefix.empty()) {
+        const Status st = impl->memory->load(options.state_prefix);
+        // Nothing saved is the normal first start; anything else starts afresh and says why.
+        if (!st.is_ok() && st.code() != StatusCode::kNotFound) {
+          impl->memory_note = st.to_string();
+          impl->memory->reset(st.code() == StatusCode::kFailedPrecondition
+                                  ? "planogram changed"
+                                  : "saved state unreadable");
+        }
+      }
+    } else if (!empty) {
+      impl->panel_mask = cv::Mat(impl->work, CV_8UC1, cv::Scalar(0));
+      impl->find_panel_bands();
     }
     // Keep a margin of the static area away from slot edges (boxes overhang a little).
     cv::erode(impl->static_mask, impl->static_mask,
@@ -633,6 +951,15 @@ StatusOr<ShelfScan> ShelfScanner::scan(const cv::Mat& frame_in, std::int64_t ts_
     out.inliers = reg.inliers;
     out.shift_px = reg.ok ? shift : 0;
     const cv::Matx33d ref_to_frame = reg.ok ? reg.frame_to_ref.inv() : cv::Matx33d::eye();
+    if (reg.ok && m.memory) {
+      const std::vector<cv::Point2f> corners = {
+          {0, 0},
+          {static_cast<float>(m.plan.image.width), 0},
+          {static_cast<float>(m.plan.image.width), static_cast<float>(m.plan.image.height)},
+          {0, static_cast<float>(m.plan.image.height)}};
+      m.memory->note_registration(transform(corners, reg.frame_to_ref),
+                                  std::hypot(m.plan.image.width, m.plan.image.height));
+    }
 
     cv::Mat w_bgr;
     cv::Mat w_gray;
@@ -652,6 +979,13 @@ StatusOr<ShelfScan> ShelfScanner::scan(const cv::Mat& frame_in, std::int64_t ts_
     }
     std::vector<Detection> codes;
     if (reg.ok && m.opt.read_codes) codes = m.read_codes(frame);
+    AreaStats global_panel;
+    if (reg.ok && !m.panel_mask.empty()) {
+      cv::Mat seen;
+      cv::bitwise_and(m.panel_mask, valid, seen);
+      global_panel = area_stats(w_bgr, w_gray, seen);
+    }
+    std::vector<Column> cols;
     for (std::size_t i = 0; i < m.plan.slots.size(); ++i) {
       const PlanogramSlot& p = m.plan.slots[i];
       SlotResult r;
@@ -660,7 +994,21 @@ StatusOr<ShelfScan> ShelfScanner::scan(const cv::Mat& frame_in, std::int64_t ts_
       r.facings_expected = p.facings;
       r.polygon = transform(p.polygon, ref_to_frame);
       const std::optional<double> fill =
-          reg.ok ? m.column_fill(w_gray, w_bgr, valid, m.geometry[i]) : std::nullopt;
+          reg.ok ? m.judge_slot(i, w_gray, w_bgr, valid, global_panel, &cols) : std::nullopt;
+      bool asked = false;
+      if (fill && m.memory) {
+        // The ledger's word helps learn a slot's empty look: asked when some column is
+        // unlike the full look and has no learned empty look yet.
+        bool ask = false;
+        for (std::size_t k = 0; k < cols.size(); ++k) {
+          ask |= cols[k].judged && cols[k].p_full < kLearnEmpty && cols[k].p_empty < 0;
+        }
+        if (ask && on_hand) {
+          r.on_hand = on_hand(p.sku);
+          asked = true;
+        }
+        m.learn(i, cols, asked && r.on_hand && *r.on_hand == 0, w_gray, w_bgr);
+      }
       if (fill) {
         r.fill = *fill;
         r.facings_seen = static_cast<int>(std::lround(r.fill * p.facings));
@@ -679,11 +1027,28 @@ StatusOr<ShelfScan> ShelfScanner::scan(const cv::Mat& frame_in, std::int64_t ts_
           }
         }
         if (r.state == SlotState::kEmpty && on_hand) {
-          r.on_hand = on_hand(p.sku);
+          if (!asked) r.on_hand = on_hand(p.sku);
           r.phantom_stock = r.on_hand && *r.on_hand > 0;
+        } else if (r.state != SlotState::kEmpty) {
+          r.on_hand.reset();  // reported for empty slots only
         }
       }
       out.slots.push_back(std::move(r));
+    }
+    if (m.memory) {
+      out.learning = true;
+      out.learned_empty_slots = m.memory->slots_with_empty_look();
+      out.learning_resets = m.memory->resets();
+      out.learning_reset = m.memory->last_reset_reason();
+      const bool changed = m.memory->version() != m.saved_version;
+      const bool milestone =
+          out.learned_empty_slots != m.saved_slots || m.memory->resets() != m.saved_resets;
+      if (!m.opt.state_prefix.empty() && changed &&
+          (milestone || ts_ms - m.last_save_ms >= m.opt.save_every_ms)) {
+        m.last_save_ms = ts_ms;
+        const Status st = save_memory();
+        m.memory_note = st.is_ok() ? "" : st.to_string();
+      }
     }
   } catch (const std::exception& e) {
     return internal_error(std::string("shelf scan failed: ") + e.what());

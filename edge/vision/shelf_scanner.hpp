@@ -9,8 +9,12 @@
 //    reference. The slot's fill is its share of non-empty columns;
 // 4. reads product codes inside non-empty slots (wrong product when a code of another
 //    product is read there) and asks the ledger about empty ones (phantom stock).
-// An empty reference matters: without it a column counts as full only where it looks
-// like the full reference, which misses little but calls moved products "empty".
+// Without an empty reference a column is empty when it is unlike the full reference
+// and like the shelf's back panel, sampled in the same frame above the products (the
+// panel band each column shows in the full reference); and the scanner learns each
+// column's empty look in service (SlotMemory): columns confidently empty (that, or
+// unlike the full reference while the ledger has none of the SKU) are recorded, and
+// from then on judged against their learned empty look as against an empty reference.
 // Not thread-safe (one scanner per camera, used by one thread at a time).
 #pragma once
 
@@ -28,6 +32,7 @@
 #include "edge/vision/decoder.hpp"
 #include "edge/vision/image_io.hpp"
 #include "edge/vision/planogram.hpp"
+#include "edge/vision/slot_memory.hpp"
 
 namespace shopeasy::edge::vision {
 
@@ -59,13 +64,19 @@ struct ShelfScan {
   int inliers = 0;           // points agreeing with the homography
   double shift_px = 0;       // mean move of the frame corners against the reference
   std::vector<SlotResult> slots;
+  // Without an empty reference: the learned state after this frame.
+  bool learning = false;
+  int learned_empty_slots = 0;  // slots with a learned empty look
+  std::uint64_t learning_resets = 0;
+  std::string learning_reset;  // why it was last cleared (empty: never)
   int count(SlotState s) const;
 };
 
 // {"camera", "ts_ms", "registered", "registration", "inliers", "shift_px",
 //  "summary": {"ok", "low", "empty", "wrong_product", "unknown", "phantom_stock"},
 //  "slots": [{"id", "sku", "state", "fill", "facings": {"expected", "seen"}, "codes",
-//             "on_hand"?, "phantom_stock"}]}
+//             "on_hand"?, "phantom_stock"}],
+//  "learning"?: {"slots_with_empty_look", "slots", "resets", "last_reset"?}}
 nlohmann::json to_json(const ShelfScan& scan);
 
 struct ShelfScannerOptions {
@@ -75,6 +86,15 @@ struct ShelfScannerOptions {
   double max_shift = 0.15;  // registrations moving corners further (share of the
                             // diagonal) are refused as wrong
   bool read_codes = true;   // product codes inside non-empty slots (wrong product)
+  // Without an empty reference: learn each slot's empty look in service.
+  bool learn = true;
+  // Where the learned state is kept ("<dir>/<camera>.shelf"; files <prefix>.json and
+  // PNGs beside it); empty: in memory only. Loaded at create, saved after frames that
+  // learned something (at most every save_every_ms, and whenever a slot's look is first
+  // learned or the state is cleared).
+  std::string state_prefix;
+  std::int64_t save_every_ms = 60000;
+  SlotMemoryOptions memory{};
   ImageLimits limits{};
 };
 
@@ -104,6 +124,14 @@ class ShelfScanner {
   cv::Mat annotate(const cv::Mat& frame, const ShelfScan& scan) const;
 
   const Planogram& planogram() const;
+
+  // The learned state (nullptr with an empty reference or learning off).
+  const SlotMemory* memory() const;
+  // Saves the learned state now (no-op without state_prefix or memory).
+  [[nodiscard]] Status save_memory();
+  // Why the learned state could not be loaded at create or saved last (empty: fine,
+  // or nothing saved yet). A state of another planogram or reference is not loaded.
+  const std::string& memory_note() const;
 
  private:
   struct Impl;

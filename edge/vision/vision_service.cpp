@@ -118,6 +118,7 @@ struct VisionService::Camera {
   std::map<std::string, SlotState> slot_states;
   std::map<std::string, bool> phantom;
   bool was_registered = true;
+  std::uint64_t learning_resets = 0;  // of the scanner's learned state, last seen
   std::optional<json> latest_summary;
   metrics::Gauge* online = nullptr;
 };
@@ -219,20 +220,32 @@ Status VisionService::init() {
                                    ? cfg.planogram
                                    : (fs::path(options_.planogram_dir) / cfg.planogram).string();
       auto plan = load_planogram(path);
+      ShelfScannerOptions shelf_options = options_.shelf;
+      // What the scanner learns without an empty reference survives restarts.
+      if (!options_.state_dir.empty()) {
+        shelf_options.state_prefix =
+            (fs::path(options_.state_dir) / "vision" / (cfg.id + ".shelf")).string();
+      }
       StatusOr<std::unique_ptr<ShelfScanner>> scanner =
           plan.ok()
-              ? (plan->camera == cfg.id ? ShelfScanner::create(*plan, options_.shelf)
+              ? (plan->camera == cfg.id ? ShelfScanner::create(*plan, shelf_options)
                                         : StatusOr<std::unique_ptr<ShelfScanner>>(invalid_argument(
                                               "planogram is for camera " + plan->camera, "camera")))
               : StatusOr<std::unique_ptr<ShelfScanner>>(plan.status());
       if (scanner.ok()) {
         c->scanner = std::move(*scanner);
         if (!plan->reference_empty) {
-          // Measured: without it, empty slots are found about one time in seven.
-          logger_.warn("planogram_without_empty_reference",
+          logger_.info("planogram_without_empty_reference",
                        {{"camera", cfg.id},
                         {"path", path},
-                        {"effect", "empty slots are detected unreliably"}});
+                        {"effect", "empty looks are learned in service"}});
+        }
+        if (c->scanner->memory()) c->learning_resets = c->scanner->memory()->resets();
+        if (!c->scanner->memory_note().empty()) {
+          // A saved state of another planogram or reference, or a damaged one: the
+          // camera learns afresh.
+          logger_.warn("shelf_learning_reset",
+                       {{"camera", cfg.id}, {"reason", c->scanner->memory_note()}});
         }
       } else {
         c->planogram_error = scanner.status().to_string();
@@ -515,6 +528,12 @@ void VisionService::scan_shelf(Camera& c, const cv::Mat& frame, std::int64_t ts_
     logger_.warn("shelf_registration_failed", {{"camera", c.config.id}});
   }
   c.was_registered = scan->registered;
+  if (scan->learning && scan->learning_resets > c.learning_resets) {
+    logger_.warn("shelf_learning_reset",
+                 {{"camera", c.config.id}, {"reason", scan->learning_reset}});
+    publish("vision.learning_reset", {{"camera", c.config.id}, {"reason", scan->learning_reset}});
+  }
+  c.learning_resets = scan->learning_resets;
   for (const SlotResult& s : scan->slots) {
     if (s.state == SlotState::kUnknown) continue;
     auto prev = c.slot_states.find(s.id);
@@ -584,6 +603,15 @@ void VisionService::refresh_status(const Camera& c) {
     json p = {{"file", c.config.planogram},
               {"ok", c.scanner != nullptr && c.planogram_error.empty()}};
     if (!c.planogram_error.empty()) p["error"] = c.planogram_error;
+    if (c.scanner && c.scanner->memory()) {
+      const SlotMemory& m = *c.scanner->memory();
+      json l = {{"slots_with_empty_look", m.slots_with_empty_look()},
+                {"slots", c.scanner->planogram().slots.size()},
+                {"resets", m.resets()}};
+      if (!m.last_reset_reason().empty()) l["last_reset"] = m.last_reset_reason();
+      if (!c.scanner->memory_note().empty()) l["note"] = c.scanner->memory_note();
+      p["learning"] = l;
+    }
     s["planogram"] = p;
   }
   if (c.latest_summary) s["latest"] = *c.latest_summary;

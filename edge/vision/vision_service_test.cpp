@@ -286,6 +286,43 @@ TEST_F(ShelfServiceTest, ScansUploadedFramesAndRaisesSlotEvents) {
   EXPECT_TRUE(service_->latest_image("cam1"));
 }
 
+TEST_F(ShelfServiceTest, WithoutAnEmptyReferenceShowsAndKeepsTheLearnedLooks) {
+  json plan = shelf_.planogram;
+  plan["reference"].erase("empty");
+  write_planogram(plan);
+  open_service();
+  json st = service_->status()["cameras"][0];
+  ASSERT_TRUE(st["planogram"].contains("learning")) << st.dump();
+  EXPECT_EQ(st["planogram"]["learning"]["slots_with_empty_look"], 0);
+  upload("f1.png", frame_with_first_slot_empty());
+  clock_.advance(1s);
+  service_->tick();
+  auto scan = service_->latest_scan("cam1");
+  ASSERT_TRUE(scan);
+  EXPECT_EQ((*scan)["slots"][0]["state"], "empty");
+  EXPECT_EQ((*scan)["learning"]["slots_with_empty_look"], 1);
+  st = service_->status()["cameras"][0];
+  EXPECT_EQ(st["planogram"]["learning"]["slots_with_empty_look"], 1);
+  EXPECT_EQ(st["planogram"]["learning"]["slots"], 8);
+  EXPECT_TRUE(std::filesystem::exists(dir_->file("state/vision/cam1.shelf.json")));
+  // Kept across a restart.
+  service_->stop();
+  service_.reset();
+  open_service();
+  st = service_->status()["cameras"][0];
+  EXPECT_EQ(st["planogram"]["learning"]["slots_with_empty_look"], 1);
+  // A changed planogram starts afresh and says so.
+  service_->stop();
+  service_.reset();
+  plan["slots"][2]["sku"] = "SKU-MOVED";
+  write_planogram(plan);
+  open_service();
+  st = service_->status()["cameras"][0];
+  EXPECT_EQ(st["planogram"]["learning"]["slots_with_empty_look"], 0);
+  EXPECT_EQ(st["planogram"]["learning"]["last_reset"], "planogram changed");
+  EXPECT_TRUE(sink_->contains({"shelf_learning_reset", "fingerprint"}));
+}
+
 TEST_F(ShelfServiceTest, ABadPlanogramIsReportedAndTheCameraKeepsRunning) {
   json bad = shelf_.planogram;
   bad["slots"][1]["polygon"] = bad["slots"][0]["polygon"];

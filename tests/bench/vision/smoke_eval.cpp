@@ -9,6 +9,7 @@
 #include "tests/bench/vision/eval_common.hpp"
 #include "tests/bench/vision/outside_eval.hpp"
 #include "tests/bench/vision/scene_eval.hpp"
+#include "tests/bench/vision/shelf_learn_eval.hpp"
 #include "tools/vision-gen/scene.hpp"
 
 namespace shopeasy::bench::vision {
@@ -146,6 +147,43 @@ json run_smoke_eval(const SmokeEvalOptions& o, std::ostream& out) {
       out << "| " << set << " | " << sym << " | " << value << " | " << floor_cell << " | "
           << (ok ? "ok" : "**BELOW**") << " |\n";
       checks.push_back({{"set", set}, {"symbology", sym}, {"value", value}, {"ok", ok}});
+    }
+  }
+  // Shelf scans without an empty reference: a short trading sequence per source, its
+  // recall on the first frame and after 10 frames and its precision against floors.
+  {
+    ShelfLearnEvalOptions lo;
+    lo.jobs = o.jobs;
+    lo.sequences = o.shelf_sequences;
+    lo.frames = 11;
+    const json learn = run_shelf_learn_eval(lo, out);
+    counts["shelf_no_reference"] = learn;
+    const json f = floors.value("shelf-no-reference", json::object());
+    out << "\n| shelf, no empty reference | measure | value | floor | |\n| --- | --- | --- | --- | "
+           "--- "
+           "|\n";
+    for (const char* source : {"gen", "sim"}) {
+      if (!learn.contains(source)) continue;
+      const json& r = learn[source];
+      const std::pair<const char*, double> measures[] = {
+          {"frame0_recall", r["frame_0"].value("recall", 0.0)},
+          {"frame10_recall", r["frame_10"].value("recall", 0.0)},
+          {"precision",
+           std::min(r["frame_0"].value("precision", 0.0), r["frame_10"].value("precision", 0.0))},
+          {"phantom_precision", r.value("phantom_precision", 0.0)}};
+      for (const auto& [name, value] : measures) {
+        const bool checked = f.contains(source) && f[source].contains(name);
+        const double floor = checked ? f[source][name].get<double>() : 0.0;
+        const bool ok = !checked || value >= floor;
+        passed = passed && ok;
+        out << "| " << source << " | " << name << " | " << fmt(value, 3) << " | "
+            << (checked ? fmt(floor, 2) : std::string("not checked")) << " | "
+            << (ok ? "ok" : "**BELOW**") << " |\n";
+        checks.push_back({{"set", std::string("shelf-no-reference-") + source},
+                          {"measure", name},
+                          {"value", value},
+                          {"ok", ok}});
+      }
     }
   }
   out << "\nSmoke check " << (passed ? "passed" : "FAILED") << " in "

@@ -15,6 +15,10 @@
 // (per-set exceptions to that ceiling)}; counts of images read per symbology. A set
 // that is absent from the file is reported and not checked (its wrong reads still
 // are); a set that could not be run (no samples, no zint) is reported as skipped.
+//
+// Then shelf scans without an empty reference (shelf_learn_eval.hpp, held-out seeds):
+// "shelf-no-reference": {"gen": {"frame0_recall", "frame10_recall", "precision",
+// "phantom_precision"}, "sim": {...}}, each a floor for its measure.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +42,8 @@ struct SmokeEvalOptions {
   int two_codes = 8;
   int cut = 10;
   int large_matrix = 16;
+  // Trading sequences per shelf source for the no-empty-reference check (11 frames).
+  int shelf_sequences = 2;
   int shared_prefix = 24;
   std::uint32_t seed = kHeldOutSeed;
   bool verbose = false;

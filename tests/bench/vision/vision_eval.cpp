@@ -16,7 +16,8 @@
 //                    [--floors FILE] (smoke floors, JSON)
 //                    [--no-frame-matrix] (the chain without its whole-frame matrix pass)
 //                    [--budget-ms MS] (the chain's frame budget; 0: none)
-//                    [decode] [scenes] [outside] [speed] [shelf] [fuzz] [smoke]
+//                    [--sequences N] [--frames N] [--shelf-sources gen|sim|both] [--no-ledger]
+//                    [decode] [scenes] [outside] [speed] [shelf] [shelf-learn] [fuzz] [smoke]
 //                    (default: decode scenes outside speed shelf)
 // Seeds: the generated sets use seed 1 unless --seed is given; the smoke part's
 // generated scenes use kHeldOutSeed, a seed never used while tuning the decoder.
@@ -35,6 +36,7 @@
 #include "tests/bench/vision/outside_eval.hpp"
 #include "tests/bench/vision/scene_eval.hpp"
 #include "tests/bench/vision/shelf_eval.hpp"
+#include "tests/bench/vision/shelf_learn_eval.hpp"
 #include "tests/bench/vision/smoke_eval.hpp"
 #include "tests/bench/vision/speed_eval.hpp"
 
@@ -48,6 +50,10 @@ int main(int argc, char** argv) {
   std::set<std::string> parts;
   int per_set = 0;
   int shelves = 0;
+  int sequences = 0;
+  int frames = 0;
+  std::string shelf_sources = "both";
+  bool no_ledger = false;
   int fuzz_inputs = 0;
   std::vector<std::string> only;
   std::vector<std::string> scene_only;
@@ -71,6 +77,14 @@ int main(int argc, char** argv) {
       per_set = std::stoi(argv[++i]);
     } else if (a == "--shelves" && i + 1 < argc) {
       shelves = std::stoi(argv[++i]);
+    } else if (a == "--sequences" && i + 1 < argc) {
+      sequences = std::stoi(argv[++i]);
+    } else if (a == "--frames" && i + 1 < argc) {
+      frames = std::stoi(argv[++i]);
+    } else if (a == "--shelf-sources" && i + 1 < argc) {
+      shelf_sources = argv[++i];
+    } else if (a == "--no-ledger") {
+      no_ledger = true;
     } else if (a == "--fuzz-inputs" && i + 1 < argc) {
       fuzz_inputs = std::stoi(argv[++i]);
     } else if (a == "--only" && i + 1 < argc) {
@@ -92,16 +106,17 @@ int main(int argc, char** argv) {
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
     } else if (a == "decode" || a == "scenes" || a == "outside" || a == "speed" || a == "shelf" ||
-               a == "fuzz" || a == "smoke") {
+               a == "shelf-learn" || a == "fuzz" || a == "smoke") {
       parts.insert(a);
     } else {
       std::cerr
           << "usage: vision_eval [--quick] [--jobs N] [--work-dir DIR] [--json FILE] "
-             "[--per-set N] [--shelves N] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
+             "[--per-set N] [--shelves N] [--sequences N] [--frames N] [--shelf-sources "
+             "gen|sim|both] [--no-ledger] [--fuzz-inputs N] [--only KIND[:LEVEL]]... "
              "[--scene-only TYPE[:KIND[:LEVEL]]]... "
              "[--dump-misses DIR] [--samples DIR] [--floors FILE] [--seed N] [--no-frame-matrix] "
              "[--budget-ms MS] [--verbose] "
-             "[decode] [scenes] [outside] [speed] [shelf] [fuzz] [smoke]\n";
+             "[decode] [scenes] [outside] [speed] [shelf] [shelf-learn] [fuzz] [smoke]\n";
       return 2;
     }
   }
@@ -182,6 +197,19 @@ int main(int argc, char** argv) {
     }
     if (shelves > 0) o.shelves = shelves;
     all["shelf"] = run_shelf_eval(o, std::cout);
+  }
+  if (parts.count("shelf-learn")) {
+    ShelfLearnEvalOptions o;
+    o.jobs = jobs;
+    if (quick) o.sequences = 6;
+    if (sequences > 0) o.sequences = sequences;
+    if (frames > 0) o.frames = frames;
+    if (seed) o.seed = *seed;
+    o.sources = shelf_sources;
+    o.ledger = !no_ledger;
+    o.verbose = verbose;
+    o.dump_dir = misses_dir;
+    all["shelf_learn"] = run_shelf_learn_eval(o, std::cout);
   }
   if (parts.count("fuzz")) {
     FuzzEvalOptions o;
