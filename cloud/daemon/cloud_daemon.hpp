@@ -78,7 +78,7 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<accounts::OtpService> otp_;
   std::unique_ptr<accounts::TokenService> tokens_;
   MonoTime last_accounts_purge_{};  // tick() thread only
-  MonoTime last_quotes_purge_{};  // tick() thread only
+  MonoTime last_quotes_purge_{};    // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
   // The audit log of admin actions (a local file per instance).

@@ -191,8 +191,13 @@ TEST_F(ForecastCli, ReplenishSimOnAHistoryFile) {
   std::string csv = "sku,date,qty\n";
   for (int d = 1; d <= 84; ++d) {
     char date[16];
-    std::snprintf(date, sizeof date, "2026-%02d-%02d", d <= 31 ? 1 : d <= 59 ? 2 : 3,
-                  d <= 31 ? d : d <= 59 ? d - 31 : d - 59);
+    std::snprintf(date, sizeof date, "2026-%02d-%02d",
+                  d <= 31   ? 1
+                  : d <= 59 ? 2
+                            : 3,
+                  d <= 31   ? d
+                  : d <= 59 ? d - 31
+                            : d - 59);
     csv += std::string("MILK,") + date + ",5\n";
   }
   csv += "MILK,not-a-date,5\n";
