@@ -154,13 +154,15 @@ void OrderEventHub::start() {
 }
 
 void OrderEventHub::stop() {
+  std::thread poller;  // taken under the lock: start() may run on another thread
   {
     sync::MutexLock lock(mutex_);
     stopping_ = true;
     for (auto& [id, w] : waiters_) w->cv.notify_all();
+    poller = std::move(thread_);
   }
   poll_wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (poller.joinable()) poller.join();
 }
 
 bool OrderEventHub::stopped() const {

@@ -108,8 +108,8 @@ class OrderEventHub {
   sync::CondVar poll_wake_;  // ends the poll thread's wait on stop
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool failing_ = false;  // only the poll thread (or a test calling poll_once) touches it
-  std::thread thread_;
-  metrics::CallbackGauge waiting_gauge_;  // last: unregistered before the rest goes
+  std::thread thread_ GUARDED_BY(mutex_);  // the poll thread, until stop() takes it
+  metrics::CallbackGauge waiting_gauge_;   // last: unregistered before the rest goes
 };
 
 }  // namespace shopeasy::cloud::api

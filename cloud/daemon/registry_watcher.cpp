@@ -65,12 +65,14 @@ void RegistryWatcher::start() {
 }
 
 void RegistryWatcher::stop() {
+  std::thread poller;  // taken under the lock: start() may run on another thread
   {
     sync::MutexLock lock(mutex_);
     stopping_ = true;
+    poller = std::move(thread_);
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (poller.joinable()) poller.join();
 }
 
 void RegistryWatcher::run() {

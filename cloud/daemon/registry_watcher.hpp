@@ -74,7 +74,7 @@ class RegistryWatcher {
   sync::Mutex mutex_;
   sync::CondVar wake_;
   bool stopping_ GUARDED_BY(mutex_) = false;
-  std::thread thread_;
+  std::thread thread_ GUARDED_BY(mutex_);  // the poll thread, until stop() takes it
 };
 
 }  // namespace shopeasy::cloud
