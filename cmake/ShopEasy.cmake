@@ -83,7 +83,8 @@ function(shopeasy_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main
+                        shopeasy_test_process)
   if(ARG_SINGLE_PROCESS)
     # One CTest entry for the whole binary, for suites whose tests share an expensive
     # fixture (a database server per suite rather than per test).
