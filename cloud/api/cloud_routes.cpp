@@ -187,6 +187,18 @@ Response CloudRoutes::sync(const Request& req) {
     body["acked_seq"] = result->acked_seq;
     return Response::json(409, body);
   }
+  if (batch->load) {
+    // Best effort: a lost report only leaves the last one to age into neutral.
+    Status reported = store_.put_store_load(
+        storage::StoreLoad{.store_id = id,
+                           .open_orders = batch->load->open_orders,
+                           .available_runners = batch->load->available_runners,
+                           .pick_queue = batch->load->pick_queue,
+                           .at_ms = to_unix_ms(clock_.wall_now())});
+    if (!reported.is_ok()) {
+      logger_.warn("store_load_not_recorded", {{"store", id}, {"error", reported.to_string()}});
+    }
+  }
   // A store or a cloud restored from a backup no longer agrees with the queue on where
   // the store stands; realign before anything is trimmed or handed out.
   auto aligned =

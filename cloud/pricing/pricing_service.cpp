@@ -100,6 +100,20 @@ StatusOr<std::shared_ptr<const PricingService::Snapshot>> PricingService::load_s
       if (until > 0) snap->weather[it.key()] = WeatherFlag{.bad_weather = true, .until_ms = until};
     }
   }
+  // What stores reported with their sync batches; the newer of that and an operator's
+  // signal counts. Only loads young enough to matter are read (older ones are neutral).
+  SHOPEASY_ASSIGN_OR_RETURN(
+      std::vector<storage::StoreLoad> reported,
+      store_.store_loads(now_ms() - 2 * snap->config.surge.max_signal_age_ms));
+  for (const storage::StoreLoad& l : reported) {
+    LoadSignal& current = snap->load[l.store_id];
+    if (l.at_ms >= current.at_ms) {
+      current = LoadSignal{.open_orders = l.open_orders,
+                           .available_runners = l.available_runners,
+                           .pick_queue = l.pick_queue,
+                           .at_ms = l.at_ms};
+    }
+  }
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 

@@ -237,6 +237,42 @@ TEST_F(PricingServiceTest, FrozenLoadSignalEndsTheSurgeWithin60Seconds) {
   EXPECT_EQ(fees, 2);
 }
 
+// The load a store reports with its sync batches drives the surge like an operator's
+// signal, and goes neutral the same way when the store stops reporting.
+TEST_F(PricingServiceTest, TheLoadAStoreReportsDrivesTheSurge) {
+  ASSERT_TRUE(store_
+                  ->put_store_load({.store_id = "near",
+                                    .open_orders = 30,
+                                    .available_runners = 5,
+                                    .pick_queue = 12,
+                                    .at_ms = now()})
+                  .is_ok());
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 6'900);
+  // A calmer report replaces it (one row per store).
+  clock_.advance(2s);
+  ASSERT_TRUE(store_
+                  ->put_store_load({.store_id = "near",
+                                    .open_orders = 1,
+                                    .available_runners = 5,
+                                    .pick_queue = 0,
+                                    .at_ms = now()})
+                  .is_ok());
+  clock_.advance(1s);  // past the snapshot's refresh
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 2'500);
+  // A busy report, then silence: neutral after the signal's maximum age.
+  ASSERT_TRUE(store_
+                  ->put_store_load({.store_id = "near",
+                                    .open_orders = 30,
+                                    .available_runners = 5,
+                                    .pick_queue = 12,
+                                    .at_ms = now()})
+                  .is_ok());
+  clock_.advance(1s);
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 6'900);
+  clock_.advance(61s);
+  EXPECT_EQ(quote()["fees"][0]["amount_cents"], 2'500);
+}
+
 TEST_F(PricingServiceTest, PriceFarFromBaseWaitsForApproval) {
   ASSERT_TRUE(
       service_->put_config({{"max_change_per_hour_bp", 10'000}, {"approval_threshold_bp", 500}})

@@ -297,6 +297,16 @@ struct PriceChange {
 };
 
 // A quote as handed to the customer; `body` is the JSON answered.
+// A store's load as it last reported it with a sync batch; at_ms is when the cloud
+// received it (the cloud's clock, so a store's skewed clock cannot make it look fresh).
+struct StoreLoad {
+  std::string store_id{};
+  std::int64_t open_orders = 0;
+  std::int64_t available_runners = 0;
+  std::int64_t pick_queue = 0;
+  std::int64_t at_ms = 0;
+};
+
 struct StoredQuote {
   std::string quote_id{};
   std::int64_t created_at_ms = 0;
@@ -535,6 +545,13 @@ class CloudStore {
   virtual StatusOr<std::optional<StoredQuote>> get_quote(const std::string& quote_id) = 0;
   // Deletes quotes that expired before `before_ms`, at most `limit`; returns how many.
   virtual StatusOr<std::int64_t> purge_quotes(std::int64_t before_ms, int limit) = 0;
+
+  // Replaces the store's load (one row per store, so stores reporting at once on
+  // several instances never overwrite each other). kInvalidArgument for a negative
+  // figure, kNotFound for an unknown store.
+  virtual Status put_store_load(const StoreLoad& load) = 0;
+  // Every store's load received at or after `since_ms`, by store id.
+  virtual StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) = 0;
 };
 
 // Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one

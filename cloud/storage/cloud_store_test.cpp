@@ -1106,6 +1106,38 @@ NewOrder new_order(const std::string& id, std::int64_t qty, std::vector<std::str
                   .request_hash = "h"};
 }
 
+TEST_P(CloudStoreTest, StoreLoadsAreOneRowPerStoreAndReadByAge) {
+  register_store("s1");
+  register_store("s2");
+  ASSERT_OK(store_->put_store_load({.store_id = "s1",
+                                    .open_orders = 3,
+                                    .available_runners = 1,
+                                    .pick_queue = 2,
+                                    .at_ms = kNow}));
+  ASSERT_OK(store_->put_store_load({.store_id = "s1",
+                                    .open_orders = 9,
+                                    .available_runners = 0,
+                                    .pick_queue = 4,
+                                    .at_ms = kNow + 5}));
+  ASSERT_OK(store_->put_store_load({.store_id = "s2",
+                                    .open_orders = 1,
+                                    .available_runners = 2,
+                                    .pick_queue = 0,
+                                    .at_ms = kNow - 100}));
+  std::vector<StoreLoad> loads = VALUE(store_->store_loads(kNow));
+  ASSERT_EQ(loads.size(), 1u);  // s2's is older than asked for
+  EXPECT_EQ(loads[0].store_id, "s1");
+  EXPECT_EQ(loads[0].open_orders, 9);
+  EXPECT_EQ(loads[0].pick_queue, 4);
+  EXPECT_EQ(loads[0].at_ms, kNow + 5);
+  EXPECT_EQ(VALUE(store_->store_loads(0)).size(), 2u);
+  EXPECT_EQ(store_->put_store_load({.store_id = "nope", .open_orders = 1, .at_ms = kNow}).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->put_store_load({.store_id = "s1", .open_orders = -1, .at_ms = kNow}).field(),
+            "open_orders");
+  EXPECT_EQ(store_->put_store_load({.store_id = "s1", .at_ms = 0}).field(), "at_ms");
+}
+
 TEST_P(CloudStoreTest, ANewStoreHasItsCatalogQueuedOnce) {
   ASSERT_OK(store_->upsert_catalog_item(catalog_item("A", 100)).status());
   ASSERT_OK(store_->upsert_catalog_item(catalog_item("B", 200, /*active=*/false)).status());

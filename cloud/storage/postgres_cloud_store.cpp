@@ -238,6 +238,16 @@ CREATE TABLE price_quotes (
 );
 CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
 )sql"},
+    {10, "store_load", R"sql(
+CREATE TABLE store_load (
+  store_id text COLLATE "C" PRIMARY KEY,
+  open_orders bigint NOT NULL,
+  available_runners bigint NOT NULL,
+  pick_queue bigint NOT NULL,
+  at_ms bigint NOT NULL
+);
+CREATE INDEX store_load_by_time ON store_load (at_ms);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -379,6 +389,16 @@ constexpr Sql kLastPriceChange{
     "FROM price_history WHERE store_id = $1 AND sku = $2 AND kind = $3 AND at_ms <= $4 "
     "ORDER BY at_ms DESC, id DESC LIMIT 1"};
 #undef SHOPEASY_PRICE_CHANGE_COLUMNS
+constexpr Sql kPutStoreLoad{
+    "put_store_load",
+    "INSERT INTO store_load (store_id, open_orders, available_runners, pick_queue, at_ms) "
+    "SELECT id, $2, $3, $4, $5 FROM stores WHERE id = $1 "
+    "ON CONFLICT (store_id) DO UPDATE SET open_orders = EXCLUDED.open_orders, "
+    "available_runners = EXCLUDED.available_runners, pick_queue = EXCLUDED.pick_queue, "
+    "at_ms = EXCLUDED.at_ms"};
+constexpr Sql kStoreLoads{"store_loads",
+                          "SELECT store_id, open_orders, available_runners, pick_queue, at_ms "
+                          "FROM store_load WHERE at_ms >= $1 ORDER BY store_id"};
 constexpr Sql kPutQuote{"put_quote",
                         "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
                         "VALUES ($1, $2, $3, $4)"};
@@ -1919,6 +1939,39 @@ class PostgresCloudStore final : public CloudStore {
       if (rows.count() == 0) return std::optional<PriceChange>();
       SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, 0));
       return std::optional<PriceChange>(std::move(c));
+    });
+  }
+
+  // The last report wins, so a repeat after a lost COMMIT changes nothing.
+  Status put_store_load(const StoreLoad& load) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_store_load(load));
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result = s.run(kPutStoreLoad, Params()
+                                                         .text(load.store_id)
+                                                         .int64(load.open_orders)
+                                                         .int64(load.available_runners)
+                                                         .int64(load.pick_queue)
+                                                         .int64(load.at_ms));
+      if (!result.ok()) return result.status();
+      if (std::string_view(PQcmdTuples(result->get())) == "0") return unknown_store(load.store_id);
+      return Status::ok();
+    });
+  }
+
+  StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) override {
+    return call([&](Session& s) -> StatusOr<std::vector<StoreLoad>> {
+      StatusOr<Result> result = s.run(kStoreLoads, Params().int64(since_ms));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<StoreLoad> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back(StoreLoad{.store_id = rows.text(r, 0),
+                                .open_orders = rows.int64(r, 1),
+                                .available_runners = rows.int64(r, 2),
+                                .pick_queue = rows.int64(r, 3),
+                                .at_ms = rows.int64(r, 4)});
+      }
+      return out;
     });
   }
 

@@ -185,6 +185,16 @@ CREATE TABLE price_quotes (
 ) WITHOUT ROWID;
 CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
 )sql"},
+    {.version = 10, .name = "store_load", .sql = R"sql(
+CREATE TABLE store_load (
+  store_id TEXT PRIMARY KEY,
+  open_orders INTEGER NOT NULL,
+  available_runners INTEGER NOT NULL,
+  pick_queue INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX store_load_by_time ON store_load (at_ms);
+)sql"},
 };
 
 constexpr std::string_view kStoreColumns =
@@ -1231,6 +1241,42 @@ class SqliteCloudStore final : public CloudStore {
         }
         SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(*row));
         return std::optional<PriceChange>(std::move(c));
+      });
+    });
+  }
+
+  Status put_store_load(const StoreLoad& load) override {
+    return detail::guarded([&]() -> Status {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_store_load(load));
+      return write_tx([&](db::Database& db) -> Status {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, load.store_id));
+        return db.run(
+            "INSERT INTO store_load (store_id, open_orders, available_runners, pick_queue, at_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET "
+            "open_orders = excluded.open_orders, available_runners = excluded.available_runners, "
+            "pick_queue = excluded.pick_queue, at_ms = excluded.at_ms",
+            load.store_id, load.open_orders, load.available_runners, load.pick_queue, load.at_ms);
+      });
+    });
+  }
+
+  StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<StoreLoad>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<StoreLoad>> {
+        db::Query q = db.query(
+            "SELECT store_id, open_orders, available_runners, pick_queue, at_ms FROM store_load "
+            "WHERE at_ms >= ? ORDER BY store_id",
+            since_ms);
+        std::vector<StoreLoad> out;
+        while (const db::Statement* row = q.next()) {
+          out.push_back(StoreLoad{.store_id = row->column_text(0),
+                                  .open_orders = row->column_int64(1),
+                                  .available_runners = row->column_int64(2),
+                                  .pick_queue = row->column_int64(3),
+                                  .at_ms = row->column_int64(4)});
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
       });
     });
   }

@@ -234,6 +234,21 @@ Status validate_cursor(std::int64_t cursor, std::string_view field) {
   return invalid_argument("must not be negative", std::string(field));
 }
 
+Status validate_store_load(const StoreLoad& load) {
+  constexpr std::int64_t kMaxFigure = 1'000'000;
+  const std::pair<std::int64_t, const char*> figures[] = {
+      {load.open_orders, "open_orders"},
+      {load.available_runners, "available_runners"},
+      {load.pick_queue, "pick_queue"}};
+  for (const auto& [value, field] : figures) {
+    if (value < 0 || value > kMaxFigure) {
+      return Status(StatusCode::kInvalidArgument, "must be 0 to 1000000", field);
+    }
+  }
+  if (load.at_ms <= 0) return Status(StatusCode::kInvalidArgument, "must be positive", "at_ms");
+  return Status::ok();
+}
+
 Status validate_downstream(std::string_view kind, const nlohmann::json& body) {
   if (!wire::is_valid_kind(kind)) return invalid_argument("must be 1 to 64 of [a-z0-9._]", "kind");
   if (!body.is_object()) return invalid_argument("must be a JSON object", "body");

@@ -48,6 +48,8 @@ Status validate_buckets(int buckets);
 Status validate_cursor(std::int64_t cursor, std::string_view field);
 // Downstream kinds follow the sync kind rule (1..64 of [a-z0-9._]); bodies are objects.
 Status validate_downstream(std::string_view kind, const nlohmann::json& body);
+// A store load: every figure 0..1,000,000, at_ms positive.
+Status validate_store_load(const StoreLoad& load);
 
 // Settings: the key 1..64 of [a-z0-9._] (field "key"), the value at most 1 MiB once
 // serialised (field "value"). Returns the serialised value.

@@ -78,6 +78,13 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
         b.downstream_hash && !is_valid_item_hash(*b.downstream_hash)) {
       r.fail("downstream_hash", "must be 16 lower-case hex digits");
     }
+    r.optional_object("load", [&b](FieldReader& l) {
+      StoreLoadReport load;
+      l.required_int("open_orders", &load.open_orders, 0, 1'000'000);
+      l.required_int("available_runners", &load.available_runners, 0, 1'000'000);
+      l.required_int("pick_queue", &load.pick_queue, 0, 1'000'000);
+      b.load = load;
+    });
     r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);
     if (b.resync_from_seq && *b.resync_from_seq != b.first_seq) {
       r.fail("resync_from_seq", "must equal first_seq");
@@ -108,6 +115,11 @@ json encode(const SyncBatch& b) {
   set_optional(j, "head_seq", b.head_seq);
   set_optional(j, "resync_from_seq", b.resync_from_seq);
   set_optional(j, "downstream_hash", b.downstream_hash);
+  if (b.load) {
+    j["load"] = {{"open_orders", b.load->open_orders},
+                 {"available_runners", b.load->available_runners},
+                 {"pick_queue", b.load->pick_queue}};
+  }
   return j;
 }
 

@@ -48,6 +48,14 @@ struct SyncChange {
 // outbox is created.
 bool is_valid_outbox_id(std::string_view id);
 
+// The store's load when it sent a batch, for the cloud's surge pricing.
+struct StoreLoadReport {
+  std::int64_t open_orders = 0;        // 0..1,000,000: accepted and not yet handed over
+  std::int64_t available_runners = 0;  // 0..1,000,000: online and free
+  std::int64_t pick_queue = 0;         // 0..1,000,000: waiting for a picker
+  friend bool operator==(const StoreLoadReport&, const StoreLoadReport&) = default;
+};
+
 struct SyncBatch {
   std::string store_id{};              // token id
   std::int64_t first_seq = 0;          // >= 1
@@ -69,6 +77,8 @@ struct SyncBatch {
   // downstream_item_hash of the item at downstream_cursor, so a cloud restored from a
   // backup notices it issued that cursor to something else; absent from older edges.
   std::optional<std::string> downstream_hash{};
+  // The store's load now; absent from older edges (and stores that do not report it).
+  std::optional<StoreLoadReport> load{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 

@@ -915,9 +915,11 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   text["head_seq"] = 40;
   text["resync_from_seq"] = text["first_seq"];
   text["downstream_hash"] = downstream_item_hash("catalog_item", {{"sku", "MILK"}});
+  text["load"] = {{"open_orders", 7}, {"available_runners", 2}, {"pick_queue", 3}};
   StatusOr<SyncBatch> b = decode_sync_batch(text);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->downstream_hash, downstream_item_hash("catalog_item", {{"sku", "MILK"}}));
+  EXPECT_EQ(b->load, (StoreLoadReport{.open_orders = 7, .available_runners = 2, .pick_queue = 3}));
   EXPECT_EQ(b->outbox_id, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(b->head_seq, 40);
   EXPECT_EQ(b->resync_from_seq, b->first_seq);
@@ -941,6 +943,15 @@ TEST(SyncBatchTest, RejectsBadFields) {
   EXPECT_TRUE(
       is_invalid(sync_batch_with([](json& j) { j["downstream_hash"] = "0123456789ABCDEF"; }),
                  "downstream_hash", "must be 16 lower-case hex digits"));
+  EXPECT_TRUE(
+      is_invalid(sync_batch_with([](json& j) {
+                   j["load"] = {{"open_orders", -1}, {"available_runners", 0}, {"pick_queue", 0}};
+                 }),
+                 "load.open_orders", "must be an integer between 0 and 1000000"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) {
+                           j["load"] = {{"open_orders", 1}};
+                         }),
+                         "load.available_runners", "is required"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["downstream_hash"] = 7; }),
                          "downstream_hash", "must be a string"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["head_seq"] = -1; }), "head_seq",

@@ -326,6 +326,7 @@ Status EdgeDaemon::start() {
     opts.heartbeat = std::chrono::milliseconds(config_.get_int("sync.heartbeat_ms"));
     opts.keep_acked_events = config_.get_int("sync.keep_acked_events");
     opts.reconcile_every = std::chrono::milliseconds(config_.get_int("sync.reconcile_every_ms"));
+    opts.load = [this]() { return load_report(); };
     sync_ = std::make_unique<sync::SyncClient>(
         opts, *store_, bus_,
         [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {
@@ -408,6 +409,31 @@ void EdgeDaemon::stop() {
 }
 
 bool EdgeDaemon::healthy() const { return !(store_ && store_->stalled(std::chrono::seconds(30))); }
+
+std::optional<wire::StoreLoadReport> EdgeDaemon::load_report() const {
+  auto counts = store_->read([](db::Database& db) -> StatusOr<wire::StoreLoadReport> {
+    wire::StoreLoadReport out;
+    SHOPEASY_ASSIGN_OR_RETURN(
+        std::optional<std::int64_t> open,
+        db.query_one<std::int64_t>("SELECT count(*) FROM orders WHERE status IN ('routed', "
+                                   "'accepted', 'picking', 'packed')"));
+    SHOPEASY_ASSIGN_OR_RETURN(std::optional<std::int64_t> waiting,
+                              db.query_one<std::int64_t>("SELECT count(*) FROM orders WHERE "
+                                                         "status IN ('routed', 'accepted')"));
+    out.open_orders = open.value_or(0);
+    out.pick_queue = waiting.value_or(0);
+    return out;
+  });
+  if (!counts.ok()) return std::nullopt;
+  if (telemetry_) {
+    for (const telemetry::RunnerView& r : telemetry_->runners()) {
+      if (r.presence == telemetry::Presence::kOnline && r.state == wire::RunnerState::kIdle) {
+        ++counts->available_runners;
+      }
+    }
+  }
+  return *counts;
+}
 
 void EdgeDaemon::tick() {
   if (disk_guard_ && ++ticks_ % 10 == 0) disk_guard_->tick();

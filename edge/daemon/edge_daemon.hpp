@@ -16,6 +16,7 @@
 #include "common/security/user_store.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "common/wire/sync.hpp"
 #include "edge/alerts/alert_board.hpp"
 #include "edge/demand/demand_service.hpp"
 #include "edge/diskguard/disk_guard.hpp"
@@ -82,6 +83,10 @@ class EdgeDaemon final : public service::Daemon {
   std::unique_ptr<mqtt::MosquittoClient> mqtt_;
   std::unique_ptr<scan::MqttScanIntake> scan_intake_;
   std::unique_ptr<telemetry::Telemetry> telemetry_;
+  // The store's load for the cloud's surge pricing: orders not yet handed over, those
+  // still waiting for a picker, and runners online with nothing to do. nullopt when the
+  // ledger cannot be read.
+  std::optional<wire::StoreLoadReport> load_report() const;
   std::unique_ptr<vision::VisionService> vision_;
   std::unique_ptr<sync::SyncClient> sync_;
   std::unique_ptr<dispatch::OrderSource> dispatch_source_;

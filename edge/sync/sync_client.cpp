@@ -398,6 +398,13 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
                           {"head_seq", newest}};
   if (resync_from > 0 && acked + 1 == resync_from) batch["resync_from_seq"] = resync_from;
   if (!cursor_hash.empty()) batch["downstream_hash"] = cursor_hash;
+  if (options_.load) {
+    if (std::optional<wire::StoreLoadReport> load = options_.load()) {
+      batch["load"] = {{"open_orders", load->open_orders},
+                       {"available_runners", load->available_runners},
+                       {"pick_queue", load->pick_queue}};
+    }
+  }
   // Caught up: now and then, let the cloud check its replica against our stock.
   if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
       clock_.mono_now() >= next_reconcile_) {

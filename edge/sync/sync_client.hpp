@@ -25,6 +25,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/wire/sync.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/store/edge_store.hpp"
 
@@ -52,6 +53,9 @@ struct SyncOptions {
   // When caught up, send reconciliation checksums this often (0: never).
   std::chrono::milliseconds reconcile_every{30000};
   int reconcile_buckets = 64;
+  // The store's load, sent with every batch for the cloud's surge pricing (nullopt, or
+  // no function: none sent). Called on the sync thread.
+  std::function<std::optional<wire::StoreLoadReport>()> load;
 };
 
 // Applies one downstream item inside the write that also advances the cursor.

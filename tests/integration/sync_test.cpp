@@ -597,6 +597,49 @@ TEST_F(SyncTest, ACloudRestoredFromAnOldBackupStillReachesTheStore) {
             std::string::npos);
 }
 
+// The store's load rides on its sync batches and drives the cloud's surge fee, so the
+// fee follows a busy store without an operator typing its figures in.
+TEST_F(SyncTest, TheStoresLoadReachesTheCloudsSurgeFee) {
+  start_edge();
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  // The edge reports its own figures with every batch (nothing open, no runners here).
+  const std::string db = dir_->file("cloud/cloud.db").string();
+  auto reported = [&]() -> std::string {
+    auto child = ChildProcess::spawn(
+        {.argv = {"sqlite3", "-readonly", db,
+                  "SELECT open_orders || ',' || available_runners || ',' || pick_queue FROM "
+                  "store_load WHERE store_id = 'blr-1'"}});
+    if (!child.ok() || child->wait_exit(30s) != 0) return "";
+    return child->stdout_text();
+  };
+  EXPECT_TRUE(wait_for([&] { return reported() == "0,0,0\n"; }, 10s)) << reported();
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+
+  json cart = {{"lines", {{{"sku", "MILK-1L"}, {"qty", 1}}}},
+               {"delivery", {{"lat", kLat}, {"lon", kLon}}}};
+  auto fee = [&]() -> std::int64_t {
+    auto r = cloud_call("POST", "/api/quote", cart.dump(), kCustomerToken);
+    if (r.status != 200) return -1;
+    return json::parse(r.body)["fees"][0]["amount_cents"].get<std::int64_t>();
+  };
+  const std::int64_t calm = fee();
+  ASSERT_GT(calm, 0);
+  // A busy store: 30 open orders for 5 free runners.
+  json busy = {{"store_id", kStoreId},
+               {"first_seq", 1},
+               {"changes", json::array()},
+               {"downstream_cursor", 0},
+               {"sent_at_ms", 1767225600000},
+               {"load", {{"open_orders", 30}, {"available_runners", 5}, {"pick_queue", 12}}}};
+  ASSERT_EQ(raw_sync(busy).status, 200);
+  EXPECT_TRUE(wait_for([&] { return fee() > calm; }, 5s)) << fee() << " vs " << calm;
+  // A load that does not add up is refused with the batch, naming the field.
+  busy["load"]["pick_queue"] = -1;
+  auto refused = raw_sync(busy);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("load.pick_queue"), std::string::npos) << refused.body;
+}
+
 TEST_F(SyncTest, CustomerCatalogNeedsAServedCell) {
   auto far = cloud_call("GET", "/api/inventory?geo_hash=u4pruydqqvj", "", kCustomerToken);
   EXPECT_EQ(far.status, 404);
