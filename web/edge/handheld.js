@@ -1,6 +1,7 @@
 // The picker's handheld: one task per screen, large targets, high contrast, for a 5-6
 // inch screen used with one gloved hand. Screens: a menu, Pick (the next order, one item
-// at a time in bin-walk order, then Pack with a bag count), Receive, Move and Count.
+// at a time in bin-walk order, then Pack with a bag count), Receive (freely, or for a
+// manager against an open purchase order, line by line), Move and Count.
 // Scans come from a keyboard-wedge scanner or the camera (scanner.js); every action
 // goes through the outbox (outbox.js), so a Wi-Fi drop stops nothing.
 //
