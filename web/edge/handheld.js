@@ -800,8 +800,8 @@ function go(screen) {
   ui.awaitingSubstitute = false;
   if (location.hash !== `#hh-${screen}`) history.replaceState(null, '', `#hh-${screen}`);
   if (screen === 'pick' && (!pick.order || pick.phase !== 'item')) loadNextOrder();
-  if (screen === 'receive' && mayReceivePo() && po.mode === 'choose') loadPoList();
   else if (returning && !pick.claimed) queueClaim(pick.order.id); // given back on leaving
+  if (screen === 'receive' && mayReceivePo() && po.mode === 'choose') loadPoList();
   render();
 }
 
