@@ -483,6 +483,8 @@ export async function handheldTests(h) {
         edge = startEdge();
         await waitFor('the queue to drain', async () => (await hh(() => window.shopeasyHandheld.outbox())).waiting === 0, 20000);
         await page.waitForSelector('#hh-po-done', { timeout: 5000 });
+        const received = await page.textContent('#hh-msg');
+        if (!received.includes(`Every line of ${poId} is received`)) throw new Error(`once sent the screen says: ${received}`);
         await fits('purchase order received', { allowVertical: true });
         await shoot('po-received');
 

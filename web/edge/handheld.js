@@ -472,7 +472,8 @@ function sendPoReceipt(code, line, gs1, t0) {
   if (!line) { show({ ok: true, text: `Sent to the store box to match: ${code}` }, t0); return; }
   const f = lineFigures(order, line);
   const lot = entry.lot || entry.expiry ? ` · lot ${entry.lot || '-'} · exp ${entry.expiry || '-'}` : '';
-  const text = poAllScanned(order) ? `✓ ${poName(line.sku)}: every line of ${order.po_id} is received`
+  // "Scanned": the edge says "received" (poAnswered) once it has applied the last receipt.
+  const text = poAllScanned(order) ? `✓ ${poName(line.sku)}: every line of ${order.po_id} is scanned`
     : `✓ ${po.qty} × ${poName(line.sku)}: ${f.ordered - f.remaining} of ${f.ordered}${lot}`;
   show({ ok: true, text }, t0);
 }
@@ -482,7 +483,11 @@ function poAnswered(item, response, error) {
     item.entry.state = error ? 'refused' : 'done';
     item.entry.name = error ? error.message : poName(response.sku);
   }
-  if (!error && response.order && po.order && response.order.po_id === po.order.po_id) po.order = response.order;
+  if (!error && response.order && po.order && response.order.po_id === po.order.po_id) {
+    const was = poComplete(po.order);
+    po.order = response.order;
+    if (!was && poComplete(po.order) && ui.screen === 'receive') ui.message = { ok: true, text: `Every line of ${po.order.po_id} is received` };
+  }
   if (error) {
     refuse(`${item.poId}: ${error.message}`, null);
     // The order as the edge has it now.
