@@ -240,6 +240,8 @@ export async function handheldTests(h) {
       await page.fill('#login-password', passwords.picker);
       await page.tap('#login-submit');
       await page.waitForSelector('#hh-screen[data-phase="item"]', { timeout: 10000 });
+      // The handheld started in full (an exception on the way leaves the page not ready).
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 5000 });
       const s = await pickState();
       if (s.order !== first) throw new Error(`first order shown is ${s.order}`);
       // Walk order: the first bin holding anything of the order, with the FEFO lot.
@@ -370,6 +372,8 @@ export async function handheldTests(h) {
       await fits('menu');
       await shoot('menu');
       await screen('receive');
+      // A picker receives freely: purchase orders are for managers.
+      if (!(await page.isVisible('#hh-po-manager')) || await page.isVisible('#hh-receive-free')) throw new Error('a picker is offered purchase orders');
       await setField('#hh-receive-bin', 'D-01');
       const p = P(8);
       const code = `(01)0${p.ean}(17)271130(10)GS1LOT7`;
@@ -410,6 +414,103 @@ export async function handheldTests(h) {
       if (!JSON.stringify(report).includes('"counted":1')) throw new Error(`count report ${JSON.stringify(report)}`);
     });
 
+    await test('handheld: a manager receives a purchase order by scans; a product not on it and an over-receipt are refused on the spot', async () => {
+      // The supplier's order: two lines, sent (receiving needs it sent).
+      await ok('POST', '/api/suppliers', { id: 'hh-sup', name: 'Handheld test supplier', lead_time_days: 2 });
+      const created = await ok('POST', '/api/purchase-orders', { request_id: 'hh-po-1', supplier_id: 'hh-sup', lines: [{ sku: P(3).sku, qty: 2 }, { sku: P(5).sku, qty: 3 }] });
+      const poId = created.po_id;
+      await ok('POST', `/api/purchase-orders/${encodeURIComponent(poId)}/send`);
+      const onHand = async (sku) => (await call('GET', `/api/stock/${sku}`)).body.on_hand;
+      const before = { three: await onHand(P(3).sku), five: await onHand(P(5).sku) };
+      const receipts = [];
+      const seen = (req) => { if (req.method() === 'POST' && req.url().endsWith('/receive')) receipts.push(req.postDataJSON()); };
+      page.on('request', seen);
+      try {
+        // Purchase orders are the managers' (the edge's rule): the picker signs out.
+        await page.tap('#hh-logout');
+        await page.waitForSelector('#login-user', { state: 'visible', timeout: 10000 });
+        await page.fill('#login-user', 'manager');
+        await page.fill('#login-password', passwords.manager);
+        await page.tap('#login-submit');
+        await page.waitForSelector('#hh-go-receive', { timeout: 10000 });
+        await page.tap('#hh-go-receive');
+        const choice = `#hh-po-list [data-po="${poId}"]`;
+        await page.waitForSelector(choice, { timeout: 5000 });
+        await fits('purchase order choice', { allowVertical: true });
+        await shoot('po-choice');
+        await page.tap(choice);
+        await page.waitForSelector('#hh-screen[data-phase="po"] #hh-po-lines');
+        await waitFor('the lines to show product names', async () => (await page.textContent('#hh-po-lines')).includes(P(5).name), 5000);
+        const line = (sku) => page.evaluate((s) => ({ ...document.querySelector(`#hh-po-lines li[data-sku="${s}"]`).dataset }), sku);
+        const first = await line(P(3).sku);
+        if (first.ordered !== '2' || first.received !== '0' || first.remaining !== '2') throw new Error(`line shown as ${JSON.stringify(first)}`);
+        await fits('purchase order', { allowVertical: true });
+        await shoot('po-open');
+
+        // A GS1-128 with lot and expiry, twice: the first line in full.
+        const gs1 = `(01)0${P(3).ean}(17)280131(10)POLOT1`;
+        for (let i = 1; i <= 2; i++) {
+          await wedge(gs1);
+          const msg = await page.textContent('#hh-msg');
+          if (!msg.startsWith('✓') || !msg.includes(P(3).name)) throw new Error(`scan ${i} answered: ${msg}`);
+        }
+        await waitFor('the first line received at the edge', async () => (await line(P(3).sku)).received === '2', 5000);
+        // A third is more than was ordered.
+        await wedge(gs1, () => document.getElementById('hh-msg').classList.contains('hh-bad'));
+        const over = await page.textContent('#hh-msg');
+        if (!over.includes('Over receipt') || !over.includes(P(3).name)) throw new Error(`over-receipt refusal says: ${over}`);
+        // A product the order does not have, refused and named.
+        await wedge(P(8).ean, () => document.getElementById('hh-msg').classList.contains('hh-bad') && document.getElementById('hh-msg').textContent.includes('Not on'));
+        await waitFor('the refusal to name the product', async () => (await page.textContent('#hh-msg')).includes(P(8).name), 5000);
+        if (!(await page.textContent('#hh-msg')).includes(poId)) throw new Error('the refusal does not name the order');
+        await fits('purchase order wrong item', { allowVertical: true });
+        await shoot('po-wrong-item');
+
+        // The second line: three units in one scan, which completes the order, scanned
+        // while the store box is down: it waits in the queue and goes when the box is back.
+        await page.tap('#hh-po-qty-plus');
+        await page.tap('#hh-po-qty-plus');
+        if ((await page.textContent('#hh-po-qty output')).trim() !== '3') throw new Error('units per scan did not go to 3');
+        await stop(edge);
+        await wedge(P(5).ean);
+        const done = await page.textContent('#hh-msg');
+        if (!done.includes('every line')) throw new Error(`last scan answered: ${done}`);
+        await waitFor('the receipt to wait in the queue', async () => /Offline: 1 waiting/.test(await page.textContent('#hh-queue')), 5000);
+        const queued = await line(P(5).sku);
+        if (queued.received !== '0' || queued.remaining !== '0') throw new Error(`queued line shown as ${JSON.stringify(queued)}`);
+        await fits('purchase order offline', { allowVertical: true });
+        await shoot('po-offline');
+        edge = startEdge();
+        await waitFor('the queue to drain', async () => (await hh(() => window.shopeasyHandheld.outbox())).waiting === 0, 20000);
+        await page.waitForSelector('#hh-po-done', { timeout: 5000 });
+        const received = await page.textContent('#hh-msg');
+        if (!received.includes(`Every line of ${poId} is received`)) throw new Error(`once sent the screen says: ${received}`);
+        await fits('purchase order received', { allowVertical: true });
+        await shoot('po-received');
+
+        // The edge: the order received line by line, the stock in the home bins with the lot.
+        const edgePo = await ok('GET', `/api/purchase-orders/${encodeURIComponent(poId)}`);
+        if (edgePo.status !== 'received') throw new Error(`the edge has ${poId} ${edgePo.status}`);
+        for (const l of edgePo.lines) if (l.received !== l.qty) throw new Error(`line ${JSON.stringify(l)}`);
+        const three = (await call('GET', `/api/stock/${P(3).sku}`)).body;
+        if (three.on_hand !== before.three + 2) throw new Error(`${P(3).sku} on hand ${before.three} -> ${three.on_hand}`);
+        if (!three.stock.some((s) => s.bin === 'A-03' && s.lot === 'POLOT1' && s.expiry === '2028-01-31' && s.on_hand === 2)) throw new Error(`no lot POLOT1 in A-03: ${JSON.stringify(three.stock)}`);
+        if (await onHand(P(5).sku) !== before.five + 3) throw new Error(`${P(5).sku} did not gain 3`);
+        const stats = await hh(() => window.shopeasyHandheld.outboxStats);
+        if (stats.refused !== 0) throw new Error(`${stats.refused} receipts refused by the edge (the device should have refused them)`);
+        // Three receipts, each with its own id (the last one tried again while the box was
+        // down); the first sent again changes nothing.
+        if (new Set(receipts.map((r) => r.receipt_id)).size !== 3) throw new Error(`receipts sent: ${JSON.stringify(receipts)}`);
+        if (receipts[0].lot !== 'POLOT1' || receipts[0].expiry !== '2028-01-31') throw new Error(`first receipt ${JSON.stringify(receipts[0])}`);
+        const again = await call('POST', `/api/purchase-orders/${encodeURIComponent(poId)}/receive`, receipts[0]);
+        if (again.status !== 200 || !again.body.duplicate) throw new Error(`resent receipt: ${again.status} ${again.text}`);
+        if (await onHand(P(3).sku) !== before.three + 2) throw new Error('a resent receipt moved stock');
+        figures.handheld_po_receive = { receipts: 3, requests: receipts.length, refused_on_device: 2 };
+      } finally {
+        page.off('request', seen);
+      }
+    });
+
     await test('handheld: Chromium\'s fake camera shows a barcode and the edge\'s decoder reads it', async () => {
       const gen = path.join(binDir, 'shopeasy-vision-gen');
       if (!fs.existsSync(gen)) throw new Error(`${gen} is not built (ninja shopeasy-vision-gen)`);
@@ -432,6 +533,8 @@ export async function handheldTests(h) {
         await cp.waitForSelector('#hh-go-receive', { timeout: 10000 });
         const before = (await call('GET', `/api/stock/${product.sku}`)).body.on_hand;
         await cp.tap('#hh-go-receive');
+        // A manager chooses between a purchase order and free receiving.
+        await cp.tap('#hh-receive-free');
         await cp.fill('#hh-receive-bin', 'A-01');
         await cp.press('#hh-receive-bin', 'Enter');
         await cp.tap('#hh-camera');

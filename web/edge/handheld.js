@@ -1,6 +1,7 @@
 // The picker's handheld: one task per screen, large targets, high contrast, for a 5-6
 // inch screen used with one gloved hand. Screens: a menu, Pick (the next order, one item
-// at a time in bin-walk order, then Pack with a bag count), Receive, Move and Count.
+// at a time in bin-walk order, then Pack with a bag count), Receive (freely, or for a
+// manager against an open purchase order, line by line), Move and Count.
 // Scans come from a keyboard-wedge scanner or the camera (scanner.js); every action
 // goes through the outbox (outbox.js), so a Wi-Fi drop stops nothing.
 //
@@ -340,6 +341,219 @@ function stockScan(kind, code, t0) {
   show({ ok: true, text: stockMessage(kind, entry, gs1 ? gs1.gtin : code) }, t0);
 }
 
+// ---------------------------------------------------------------- receive against a purchase order
+
+// The edge keeps the purchase-order routes to managers and admins (receiving against an
+// order moves stock and closes the supplier's delivery): only they see the choice. A
+// picker receives freely, as the scan routes allow.
+const PO_ROLES = new Set(['manager', 'admin']);
+const mayReceivePo = () => PO_ROLES.has(session.role);
+
+const po = {
+  mode: 'choose', // choose | po | free (a picker is always free)
+  list: [], // the open purchase orders, as /api/purchase-orders gives them
+  listState: 'idle', // idle | loading | ready | failed
+  problem: '',
+  order: null, // the chosen purchase order as the edge last answered it
+  products: new Map(), // sku -> {name, barcodes (GTIN-14)} of the chosen order's lines
+  bin: '', // '' = each product's home bin
+  qty: 1,
+  log: [],
+};
+
+const poPath = (id) => `/api/purchase-orders/${encodeURIComponent(id)}`;
+const poName = (sku) => (po.products.get(sku) || {}).name || sku;
+
+// Units scanned on this device and not yet answered by the edge, per line: they count as
+// received here, so a second scan cannot take the line past what was ordered.
+function pendingUnits(poId, lineNo) {
+  return outbox.waiting('po-receive').filter((i) => i.poId === poId && i.lineNo === lineNo).reduce((n, i) => n + i.units, 0);
+}
+
+function lineFigures(order, l) {
+  const pending = pendingUnits(order.po_id, l.line_no);
+  return { ordered: l.qty, received: l.received, pending, remaining: Math.max(0, l.qty - l.received - pending) };
+}
+
+const poComplete = (order) => order.status === 'received' || order.lines.every((l) => l.received >= l.qty);
+const poAllScanned = (order) => order.lines.every((l) => lineFigures(order, l).remaining === 0);
+
+async function loadPoList() {
+  po.listState = 'loading';
+  try {
+    const pages = await Promise.all(['sent', 'partially_received'].map((st) => api('GET', `/api/purchase-orders?status=${st}&limit=100`)));
+    po.list = pages.flatMap((r) => r.items || []).sort((a, b) => a.po_id.localeCompare(b.po_id));
+    po.listState = 'ready';
+  } catch (e) {
+    po.listState = 'failed';
+    po.problem = e.status === 0 ? 'The store box does not answer' : e.message;
+  }
+  if (ui.screen === 'receive') render();
+}
+
+// Opens a purchase order for receiving and reads the names and barcodes of its products,
+// so that each scan is matched to its line on the device at once.
+async function choosePo(order) {
+  po.order = order;
+  po.mode = 'po';
+  po.log = [];
+  ui.message = null;
+  render();
+  await Promise.all(order.lines.filter((l) => !po.products.has(l.sku)).map(async (l) => {
+    try {
+      const item = await api('GET', `/api/stock/${encodeURIComponent(l.sku)}`);
+      po.products.set(l.sku, { name: item.name || l.sku, barcodes: item.barcodes || [] });
+    } catch (e) { /* unknown here: the edge matches this line's scans itself */ }
+  }));
+  // The list may be older than the order: take the edge's current state.
+  try {
+    const fresh = await api('GET', poPath(order.po_id));
+    if (po.order && po.order.po_id === fresh.po_id) po.order = fresh;
+  } catch (e) { /* offline: receive against the list's copy; the edge checks every scan */ }
+  if (ui.screen === 'receive') render();
+}
+
+function poLineFor(order, code, gtin) {
+  return order.lines.find((l) => l.sku === code || (gtin && ((po.products.get(l.sku) || {}).barcodes || []).includes(gtin))) || null;
+}
+
+function onPoScan(code, t0) {
+  const order = po.order;
+  if (poAllScanned(order)) { refuse(`Every line of ${order.po_id} is received`, t0); return; }
+  const gs1 = scanner.parseGs1(code);
+  const gtin = scanner.gtin14(code);
+  const line = poLineFor(order, code, gtin);
+  if (!line) {
+    // A product code matching no line is refused here when every line's barcodes are
+    // known; anything else (a case label, a SKU label) is left to the edge.
+    if (gtin && order.lines.every((l) => po.products.has(l.sku))) {
+      refuse(`Not on ${order.po_id}: ${gtin}`, t0);
+      nameRefused(code, order.po_id);
+      return;
+    }
+    sendPoReceipt(code, null, gs1, t0);
+    return;
+  }
+  const f = lineFigures(order, line);
+  if (po.qty > f.remaining) {
+    refuse(`Over receipt: ${poName(line.sku)} has ${f.remaining} of ${f.ordered} still to come, ${po.qty} scanned`, t0);
+    return;
+  }
+  sendPoReceipt(code, line, gs1, t0);
+}
+
+// Names a product refused as not on the order once the edge has said which it is.
+function nameRefused(code, poId) {
+  const shown = ui.message;
+  api('POST', '/api/scans', { scan_id: outbox.newScanId(), scanner_id: outbox.deviceId(), code, action: 'lookup' }, { timeoutMs: 5000 })
+    .then((p) => {
+      if (ui.message !== shown || ui.screen !== 'receive') return;
+      ui.message = { ok: false, text: `Not on ${poId}: ${p.name} (${p.sku})` };
+      render();
+    })
+    .catch(() => {});
+}
+
+function sendPoReceipt(code, line, gs1, t0) {
+  const order = po.order;
+  // A fresh receipt id per scan: the edge applies each id once, so the outbox may resend.
+  const body = { receipt_id: outbox.newScanId(), code, qty: po.qty };
+  if (po.bin) body.bin = po.bin;
+  if (gs1 && gs1.lot) body.lot = gs1.lot;
+  if (gs1 && gs1.expiry) body.expiry = gs1.expiry;
+  const entry = { code, qty: po.qty, lot: body.lot || '', expiry: body.expiry || '', name: line ? poName(line.sku) : '', state: 'waiting' };
+  po.log.unshift(entry);
+  po.log.length = Math.min(po.log.length, 5);
+  outbox.enqueue({
+    kind: 'po-receive', method: 'POST', path: `${poPath(order.po_id)}/receive`, body,
+    label: `receive ${line ? line.sku : code} x${po.qty} on ${order.po_id}`,
+    poId: order.po_id, lineNo: line ? line.line_no : null, units: line ? po.qty : 0, entry,
+  });
+  if (!line) { show({ ok: true, text: `Sent to the store box to match: ${code}` }, t0); return; }
+  const f = lineFigures(order, line);
+  const lot = entry.lot || entry.expiry ? ` · lot ${entry.lot || '-'} · exp ${entry.expiry || '-'}` : '';
+  // "Scanned": the edge says "received" (poAnswered) once it has applied the last receipt.
+  const text = poAllScanned(order) ? `✓ ${poName(line.sku)}: every line of ${order.po_id} is scanned`
+    : `✓ ${po.qty} × ${poName(line.sku)}: ${f.ordered - f.remaining} of ${f.ordered}${lot}`;
+  show({ ok: true, text }, t0);
+}
+
+function poAnswered(item, response, error) {
+  if (item.entry) {
+    item.entry.state = error ? 'refused' : 'done';
+    item.entry.name = error ? error.message : poName(response.sku);
+  }
+  if (!error && response.order && po.order && response.order.po_id === po.order.po_id) {
+    const was = poComplete(po.order);
+    po.order = response.order;
+    if (!was && poComplete(po.order) && ui.screen === 'receive') ui.message = { ok: true, text: `Every line of ${po.order.po_id} is received` };
+  }
+  if (error) {
+    refuse(`${item.poId}: ${error.message}`, null);
+    // The order as the edge has it now.
+    api('GET', poPath(item.poId)).then((o) => {
+      if (po.order && po.order.po_id === o.po_id) { po.order = o; if (ui.screen === 'receive') render(); }
+    }).catch(() => {});
+    return;
+  }
+  if (ui.screen === 'receive') render();
+}
+
+function renderPoChoice() {
+  const parts = [el('p', { class: 'hh-note', text: 'Receive against a purchase order, or freely' })];
+  if (po.listState === 'loading' || po.listState === 'idle') parts.push(el('p', { class: 'hh-note', text: 'Loading open purchase orders…' }));
+  if (po.listState === 'failed') {
+    parts.push(el('p', { class: 'hh-note', id: 'hh-po-problem', text: po.problem }));
+    parts.push(bigButton('Try again', 'hh-plain', () => { loadPoList(); render(); }, 'hh-po-retry'));
+  }
+  if (po.listState === 'ready' && !po.list.length) parts.push(el('p', { class: 'hh-note', id: 'hh-po-none', text: 'No purchase order is open' }));
+  if (po.list.length) {
+    parts.push(el('div', { class: 'hh-actions', id: 'hh-po-list' }, po.list.map((o) => {
+      const open = o.lines.reduce((n, l) => n + Math.max(0, l.qty - l.received), 0);
+      const b = bigButton(`${o.po_id} · ${o.supplier_id} · ${o.lines.length} line${o.lines.length === 1 ? '' : 's'}, ${open} to come`, 'hh-plain hh-po-choice', () => choosePo(o));
+      b.dataset.po = o.po_id;
+      return b;
+    })));
+  }
+  parts.push(bigButton('Free receiving', 'hh-plain', () => { po.mode = 'free'; ui.message = null; render(); }, 'hh-receive-free'));
+  return parts;
+}
+
+function renderPo() {
+  const order = po.order;
+  const parts = [el('div', { class: 'hh-order' },
+    el('span', { class: 'hh-order-id', id: 'hh-po-id', text: order.po_id }),
+    el('span', { class: 'hh-po-supplier muted', text: order.supplier_id }))];
+  if (poComplete(order)) parts.push(el('div', { class: 'hh-card hh-po-done', id: 'hh-po-done', text: `Every line of ${order.po_id} is received` }));
+  parts.push(el('ul', { class: 'hh-po-lines', id: 'hh-po-lines' }, order.lines.map((l) => {
+    const f = lineFigures(order, l);
+    return el('li', { class: f.remaining === 0 ? 'hh-po-full' : '', dataset: { sku: l.sku, ordered: String(f.ordered), received: String(l.received), remaining: String(f.remaining) } },
+      el('div', { class: 'hh-po-name', text: `${poName(l.sku)} (${l.sku})` }),
+      el('div', { class: 'hh-po-nums' },
+        el('span', { text: `ordered ${f.ordered}` }),
+        el('span', { text: `received ${l.received}${f.pending ? ` +${f.pending} sending` : ''}` }),
+        el('span', { class: 'hh-po-left', text: `remaining ${f.remaining}` })));
+  })));
+  parts.push(binField('hh-po-bin', 'Bin (empty: the item\'s home bin)', po.bin, (v) => { po.bin = v; render(); }));
+  parts.push(el('div', { class: 'hh-field' }, el('span', { text: 'Units per scan' }), stepper(po.qty, (n) => { po.qty = n; render(); }, 'hh-po-qty')));
+  parts.push(el('p', { class: 'hh-hint', text: 'Scan an item of the order' }));
+  parts.push(el('ul', { class: 'hh-log', id: 'hh-po-log' }, po.log.map((e) => el('li', { class: `hh-${e.state}` },
+    `${e.qty} × ${e.name || e.code}${e.lot ? ` · lot ${e.lot}` : ''}${e.expiry ? ` · exp ${e.expiry}` : ''} · ${e.state}`))));
+  parts.push(bigButton('Another order or free receiving', 'hh-plain', () => { po.mode = 'choose'; po.order = null; ui.message = null; loadPoList(); render(); }, 'hh-po-change'));
+  return parts;
+}
+
+function renderReceive() {
+  if (!mayReceivePo()) {
+    return [...renderStock('receive'), el('p', { class: 'hh-note muted', id: 'hh-po-manager', text: 'Receiving against a purchase order needs a manager' })];
+  }
+  if (po.mode === 'po' && po.order) return renderPo();
+  if (po.mode === 'free') {
+    return [...renderStock('receive'), bigButton('Against a purchase order', 'hh-plain', () => { po.mode = 'choose'; loadPoList(); render(); }, 'hh-receive-po')];
+  }
+  return renderPoChoice();
+}
+
 // ---------------------------------------------------------------- answers from the edge
 
 // Packs and short picks carry no scan id: sent again after a reply was lost, the edge
@@ -359,6 +573,7 @@ async function alreadyDone(item) {
 }
 
 async function answered(item, response, error) {
+  if (item.kind === 'po-receive') { poAnswered(item, response, error); return; }
   if (item.entry) {
     item.entry.state = error ? 'refused' : 'done';
     if (response && response.name) item.entry.name = response.name;
@@ -562,7 +777,8 @@ function renderQueue() {
 function render() {
   $('hh-title').textContent = TITLES[ui.screen];
   $('hh-back').hidden = ui.screen === 'menu';
-  const body = ui.screen === 'menu' ? renderMenu() : ui.screen === 'pick' ? renderPick() : renderStock(ui.screen);
+  const body = ui.screen === 'menu' ? renderMenu() : ui.screen === 'pick' ? renderPick()
+    : ui.screen === 'receive' ? renderReceive() : renderStock(ui.screen);
   const msg = ui.message;
   $('hh-msg').hidden = !msg;
   if (msg) {
@@ -575,7 +791,7 @@ function render() {
   if (active && active.tagName === 'INPUT' && $('hh-screen').contains(active)) return;
   $('hh-screen').replaceChildren(...body);
   $('hh-screen').dataset.screen = ui.screen;
-  $('hh-screen').dataset.phase = ui.screen === 'pick' ? pick.phase : '';
+  $('hh-screen').dataset.phase = ui.screen === 'pick' ? pick.phase : ui.screen === 'receive' && mayReceivePo() ? po.mode : '';
   renderQueue();
 }
 
@@ -590,6 +806,7 @@ function go(screen) {
   if (location.hash !== `#hh-${screen}`) history.replaceState(null, '', `#hh-${screen}`);
   if (screen === 'pick' && (!pick.order || pick.phase !== 'item')) loadNextOrder();
   else if (returning && !pick.claimed) queueClaim(pick.order.id); // given back on leaving
+  if (screen === 'receive' && mayReceivePo() && po.mode === 'choose') loadPoList();
   render();
 }
 
@@ -602,7 +819,12 @@ function onScan(code, { at }) {
   if (!code) return;
   switch (ui.screen) {
     case 'pick': onPickScan(code, t0); break;
-    case 'receive': case 'move': case 'count': stockScan(ui.screen, code, t0); break;
+    case 'receive':
+      if (!mayReceivePo() || po.mode === 'free') stockScan('receive', code, t0);
+      else if (po.mode === 'po' && po.order) onPoScan(code, t0);
+      else refuse('Choose a purchase order or free receiving first', t0);
+      break;
+    case 'move': case 'count': stockScan(ui.screen, code, t0); break;
     default: refuse('Choose Pick, Receive, Move or Count first', t0);
   }
 }
@@ -685,4 +907,4 @@ export function stop() {
   document.body.classList.remove('handheld');
 }
 
-window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, claimed: pick.claimed, others: pick.others, left: unitsLeft(), step: currentStep() }) };
+window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, claimed: pick.claimed, others: pick.others, left: unitsLeft(), step: currentStep() }), po: () => ({ mode: po.mode, order: po.order }) };
