@@ -31,7 +31,8 @@ if [ "$build" -eq 1 ]; then
   if [ ! -f "$build_dir/build.ninja" ]; then
     cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  ninja -C "$build_dir" shopeasy-edge shopeasy-runner shopeasy-edge-users shopeasy-vision-gen
+  ninja -C "$build_dir" shopeasy-edge shopeasy-cloud shopeasy-runner shopeasy-edge-users \
+    shopeasy-vision-gen
 fi
 
 # playwright-core only (it downloads no browser): the tests drive Debian's Chromium.
