@@ -58,6 +58,10 @@ std::int64_t DemandService::local_hour(std::int64_t now_ms) const {
   return window_for(now_ms, options_).end_local / 3600;
 }
 
+std::int64_t DemandService::hour_start_ms(std::int64_t now_ms) const {
+  return window_for(now_ms, options_).end_ms;
+}
+
 StatusOr<StorePool> DemandService::store_pool(std::int64_t now_ms) const {
   const Window w = window_for(now_ms, options_);
   fc::Series store_picks;

@@ -67,6 +67,8 @@ class DemandService {
   // The local hour (hours since the epoch, store-local) holding `now_ms`: forecasts made
   // in one hour read the same history.
   std::int64_t local_hour(std::int64_t now_ms) const;
+  // The start of that hour (UTC milliseconds): the history ends there.
+  std::int64_t hour_start_ms(std::int64_t now_ms) const;
 
  private:
   store::EdgeStore& store_;
