@@ -424,7 +424,7 @@ TEST_F(ReplenishmentTest, NeverTwoOpenSuggestionsForOneSkuAndSupplier) {
 
 // --- the forecast cache ---
 
-class ProposalCacheTest : public ReplenishmentTest {
+class ReplenishmentCacheTest : public ReplenishmentTest {
  protected:
   void SetUp() override {
     ReplenishmentTest::SetUp();
@@ -456,7 +456,7 @@ class ProposalCacheTest : public ReplenishmentTest {
   std::unique_ptr<Replenishment> plain_;
 };
 
-TEST_F(ProposalCacheTest, WarmProposalIsTheUncachedOneWithoutRefitting) {
+TEST_F(ReplenishmentCacheTest, WarmProposalIsTheUncachedOneWithoutRefitting) {
   three_weeks_of_milk();
   both_linked();
   same_as_uncached();
@@ -478,7 +478,7 @@ TEST_F(ProposalCacheTest, WarmProposalIsTheUncachedOneWithoutRefitting) {
   EXPECT_EQ(rep_->forecast_cache_stats().misses, 4u);
 }
 
-TEST_F(ProposalCacheTest, ASaleRefitsThatSkuOnly) {
+TEST_F(ReplenishmentCacheTest, ASaleRefitsThatSkuOnly) {
   three_weeks_of_milk();
   both_linked();
   const nlohmann::json before = same_as_uncached();
@@ -489,7 +489,7 @@ TEST_F(ProposalCacheTest, ASaleRefitsThatSkuOnly) {
   EXPECT_EQ(rep_->forecast_cache_stats().hits, 1u);
 }
 
-TEST_F(ProposalCacheTest, APickWrittenIntoAPastHourRefitsEverySku) {
+TEST_F(ReplenishmentCacheTest, APickWrittenIntoAPastHourRefitsEverySku) {
   three_weeks_of_milk();
   both_linked();
   const nlohmann::json before = same_as_uncached();
@@ -510,7 +510,7 @@ TEST_F(ProposalCacheTest, APickWrittenIntoAPastHourRefitsEverySku) {
   EXPECT_EQ(rep_->forecast_cache_stats().misses, 4u);
 }
 
-TEST_F(ProposalCacheTest, LinkAndSupplierChangesRefitTheirSkus) {
+TEST_F(ReplenishmentCacheTest, LinkAndSupplierChangesRefitTheirSkus) {
   three_weeks_of_milk();
   both_linked();
   const nlohmann::json before = same_as_uncached();
@@ -530,7 +530,7 @@ TEST_F(ProposalCacheTest, LinkAndSupplierChangesRefitTheirSkus) {
   EXPECT_EQ(rep_->forecast_cache_stats().entries, 1u);
 }
 
-TEST_F(ProposalCacheTest, UnknownSkuAndBadQueryAreNotCached) {
+TEST_F(ReplenishmentCacheTest, UnknownSkuAndBadQueryAreNotCached) {
   three_weeks_of_milk();
   both_linked();
   auto bad = rep_->proposal(ProposalQuery{std::string(""), std::nullopt, false});
