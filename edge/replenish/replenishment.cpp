@@ -331,11 +331,23 @@ Status Replenishment::sync_forecast_cache(std::int64_t now) {
   SHOPEASY_RETURN_IF_ERROR(read);
   if (all) {
     forecast_cache_->invalidate_all();
+    std::lock_guard pool_lock(pool_mu_);
+    pool_.reset();
   } else {
     for (const std::string& sku : changed) forecast_cache_->invalidate(sku);
   }
   ledger_seen_ = seen;
   return Status();
+}
+
+StatusOr<std::shared_ptr<const demand::StorePool>> Replenishment::store_pool(std::int64_t now) {
+  std::lock_guard lock(pool_mu_);
+  const std::int64_t end_local = demand_.local_hour(now) * 3600;
+  if (pool_ && pool_->end_local == end_local) return pool_;
+  SHOPEASY_ASSIGN_OR_RETURN(auto pool, demand_.store_pool(now));
+  auto kept = std::make_shared<const demand::StorePool>(std::move(pool));
+  pool_ = kept;
+  return kept;
 }
 
 void Replenishment::forget_forecasts(const SupplierRecord& r) {
@@ -424,14 +436,14 @@ StatusOr<ProposalReport> Replenishment::proposal(const ProposalQuery& query) {
   report.generated_at_ms = now_ms();
   const std::int64_t now = report.generated_at_ms;
   if (forecast_cache_) SHOPEASY_RETURN_IF_ERROR(sync_forecast_cache(now));
-  // Read once, at the first SKU that needs a fit: every SKU's forecast pools it.
-  std::optional<demand::StorePool> pool;
+  // Read at the first SKU that needs a fit, and kept for the hour: every SKU's forecast
+  // in the hour pools it.
+  std::shared_ptr<const demand::StorePool> pool;
   auto fit_sku = [&](const std::string& sku) -> StatusOr<DemandForecast> {
     if (!pool) {
-      SHOPEASY_ASSIGN_OR_RETURN(auto p, demand_.store_pool(now));
-      pool = std::move(p);
+      SHOPEASY_ASSIGN_OR_RETURN(pool, store_pool(now));
     }
-    return fit(sku, now, &*pool);
+    return fit(sku, now, pool.get());
   };
   for (const SupplierRecord& s : suppliers) {
     if (!s.supplier.active) continue;

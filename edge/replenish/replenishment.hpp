@@ -195,6 +195,12 @@ class Replenishment {
   std::unique_ptr<ForecastCache> forecast_cache_;  // null when cache_forecasts is off
   std::mutex ledger_seen_mu_;                      // guards ledger_seen_ (one sync at a time)
   std::int64_t ledger_seen_ = -1;  // the last ledger id synced into the cache; -1 none yet
+  // The store's pooled shape for the hour it was read in, kept with the cache: reading
+  // it scans every pick in the history window. Held while it is read, so concurrent
+  // proposals wait for one read.
+  std::mutex pool_mu_;  // guards pool_
+  std::shared_ptr<const demand::StorePool> pool_;
+  StatusOr<std::shared_ptr<const demand::StorePool>> store_pool(std::int64_t now_ms);
 };
 
 // JSON for the routes.
