@@ -6,7 +6,7 @@
 // Then, at a fixed instant (a fake clock, so no hour boundary falls inside the run):
 //  1. uncached: the proposal as it was before the forecast cache (every SKU fitted and
 //     the store's pooled shape read per SKU). Above --uncached-full SKUs only a sample
-//     of --uncached-sample SKUs is proposed one by one and the time scaled to N.
+//     of --uncached-sample SKUs (default 5) is proposed one by one and the time scaled to N.
 //  2. cached, cold: the first proposal (every SKU fitted once, the shape read once).
 //  3. cached, warm: the same proposal again (nothing fitted).
 //  4. after sales of 1% of the SKUs in the current hour: those SKUs are fitted again.
@@ -44,7 +44,7 @@ struct Args {
   int skus = 25000;
   double picks_per_day = 1.0;
   int uncached_full = 2000;
-  int uncached_sample = 20;
+  int uncached_sample = 5;
   unsigned seed = 1;
 };
 
