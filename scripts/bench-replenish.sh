@@ -2,9 +2,9 @@
 # The replenishment proposal benchmark: builds replenish_bench and runs it. It seeds a
 # real edge store with N SKUs (default 25,000), their supplier links and 91 days of
 # ledger history, and times the proposal uncached (as before the forecast cache; above
-# 2,000 SKUs scaled from 5 SKUs, each about 20 s at 25,000) and cached, cold and warm, and after sales of 1% of
-# the SKUs; prints the ratios, the cache's memory and the peak RSS. Target: a warm
-# proposal at least 20x faster than the uncached one.
+# 2,000 SKUs scaled from 5 SKUs, each about 20 s at 25,000) and cached, cold and warm,
+# and after sales of 1% of the SKUs; prints the ratios, the cache's memory and the peak
+# RSS. Target: a warm proposal at least 20x faster than the uncached one.
 #
 # Usage: scripts/bench-replenish.sh [--quick|--smoke] [--build-dir DIR] [--no-build]
 #                                   [-- replenish_bench args]
