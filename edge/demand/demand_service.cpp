@@ -20,25 +20,99 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return q;
 }
 
-}  // namespace
+struct Window {
+  std::int64_t offset_s, end_local, window_local, start_local;
+  std::size_t steps, window_step;
+  std::int64_t window_ms, end_ms;
+};
 
-StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std::int64_t now_ms,
-                                                    int hours) const {
+// The series ends at the start of the current local hour and starts on the Monday
+// before the history window; steps before the window are censored (not read).
+Window window_for(std::int64_t now_ms, const DemandOptions& options) {
+  Window w;
+  w.offset_s = static_cast<std::int64_t>(options.utc_offset_minutes) * 60;
+  w.end_local = floor_div(floor_div(now_ms, 1000) + w.offset_s, 3600) * 3600;
+  w.window_local = w.end_local - std::int64_t{options.history_days} * 86400;
+  w.start_local = fc::week_start(w.window_local);
+  w.steps = static_cast<std::size_t>((w.end_local - w.start_local) / 3600);
+  w.window_step = static_cast<std::size_t>((w.window_local - w.start_local) / 3600);
+  w.window_ms = (w.window_local - w.offset_s) * 1000;
+  w.end_ms = (w.end_local - w.offset_s) * 1000;
+  return w;
+}
+
+Status valid_request(const std::string& sku, int hours) {
   if (sku.empty() || sku.size() > 64) {
     return invalid_argument("sku must be 1..64 characters", "sku");
   }
-  if (hours < 1 || hours > kMaxHours) {
-    return invalid_argument("hours must be 1.." + std::to_string(kMaxHours), "hours");
+  if (hours < 1 || hours > DemandService::kMaxHours) {
+    return invalid_argument("hours must be 1.." + std::to_string(DemandService::kMaxHours),
+                            "hours");
   }
-  const std::int64_t offset_s = static_cast<std::int64_t>(options_.utc_offset_minutes) * 60;
-  // The series ends at the start of the current local hour and starts on the Monday
-  // before the history window; steps before the window are censored (not read).
-  const std::int64_t end_local = floor_div(floor_div(now_ms, 1000) + offset_s, 3600) * 3600;
-  const std::int64_t window_local = end_local - std::int64_t{options_.history_days} * 86400;
-  const std::int64_t start_local = fc::week_start(window_local);
-  const std::size_t steps = static_cast<std::size_t>((end_local - start_local) / 3600);
-  const std::int64_t window_ms = (window_local - offset_s) * 1000;
-  const std::int64_t end_ms = (end_local - offset_s) * 1000;
+  return Status();
+}
+
+}  // namespace
+
+std::int64_t DemandService::local_hour(std::int64_t now_ms) const {
+  return window_for(now_ms, options_).end_local / 3600;
+}
+
+std::int64_t DemandService::hour_start_ms(std::int64_t now_ms) const {
+  return window_for(now_ms, options_).end_ms;
+}
+
+StatusOr<StorePool> DemandService::store_pool(std::int64_t now_ms) const {
+  const Window w = window_for(now_ms, options_);
+  fc::Series store_picks;
+  store_picks.sku = "store";
+  store_picks.start = w.start_local;
+  store_picks.qty.assign(w.steps, 0.0f);
+  store_picks.censored.assign(w.steps, 0);
+  for (std::size_t t = 0; t < w.window_step; ++t) store_picks.censored[t] = 1;
+  const Status read = store_.read([&](db::Database& db) -> Status {
+    // The store's picks per hour: the pooled shape.
+    auto q = db.query(
+        "SELECT (ts_ms / 1000 + ?) / 3600, SUM(-delta) FROM ledger "
+        "WHERE reason = 'pick' AND delta < 0 AND ts_ms >= ? AND ts_ms < ? "
+        "GROUP BY 1",
+        w.offset_s, w.window_ms, w.end_ms);
+    while (const db::Statement* row = q.next()) {
+      const std::int64_t t = row->column_int64(0) - w.start_local / 3600;
+      if (t >= 0 && t < static_cast<std::int64_t>(w.steps)) {
+        store_picks.qty[static_cast<std::size_t>(t)] += static_cast<float>(row->column_int64(1));
+      }
+    }
+    return q.status();
+  });
+  if (!read.is_ok()) return read;
+  StorePool pool;
+  pool.end_local = w.end_local;
+  pool.pools.add(store_picks, w.steps);
+  pool.pools.finish();
+  return pool;
+}
+
+StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std::int64_t now_ms,
+                                                    int hours) const {
+  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours));
+  SHOPEASY_ASSIGN_OR_RETURN(auto pool, store_pool(now_ms));
+  return forecast(sku, now_ms, hours, pool);
+}
+
+StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std::int64_t now_ms,
+                                                    int hours, const StorePool& pool) const {
+  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours));
+  const Window w = window_for(now_ms, options_);
+  if (pool.end_local != w.end_local) {
+    return invalid_argument("the store pool was read for another hour", "pool");
+  }
+  const std::int64_t offset_s = w.offset_s;
+  const std::int64_t end_local = w.end_local;
+  const std::int64_t start_local = w.start_local;
+  const std::size_t steps = w.steps;
+  const std::int64_t window_ms = w.window_ms;
+  const std::int64_t end_ms = w.end_ms;
   auto step_of = [&](std::int64_t ts_ms) {
     return floor_div(floor_div(ts_ms, 1000) + offset_s - start_local, 3600);
   };
@@ -48,10 +122,8 @@ StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std:
   series.start = start_local;
   series.qty.assign(steps, 0.0f);
   series.censored.assign(steps, 0);
-  fc::Series store_picks = series;
-  store_picks.sku = "store";
-  const std::size_t window_step = static_cast<std::size_t>((window_local - start_local) / 3600);
-  for (std::size_t t = 0; t < window_step; ++t) series.censored[t] = store_picks.censored[t] = 1;
+  const std::size_t window_step = w.window_step;
+  for (std::size_t t = 0; t < window_step; ++t) series.censored[t] = 1;
 
   SkuDemandForecast out;
   out.sku = sku;
@@ -103,30 +175,14 @@ StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std:
       }
     }
     if (out_since >= 0) mark_out(out_since, end_ms);
-
-    // The store's picks per hour: the pooled shape.
-    auto q = db.query(
-        "SELECT (ts_ms / 1000 + ?) / 3600, SUM(-delta) FROM ledger "
-        "WHERE reason = 'pick' AND delta < 0 AND ts_ms >= ? AND ts_ms < ? "
-        "GROUP BY 1",
-        offset_s, window_ms, end_ms);
-    while (const db::Statement* row = q.next()) {
-      const std::int64_t t = row->column_int64(0) - start_local / 3600;
-      if (t >= 0 && t < static_cast<std::int64_t>(steps)) {
-        store_picks.qty[static_cast<std::size_t>(t)] += static_cast<float>(row->column_int64(1));
-      }
-    }
-    return q.status();
+    return Status();
   });
   if (!read.is_ok()) return read;
   for (std::uint8_t c : series.censored) out.censored_hours += c;
   out.censored_hours -= static_cast<int>(window_step);
 
   const fc::Calendar cal = fc::calendar_for(fc::Granularity::kHour);
-  fc::Pools pools(cal);
-  pools.add(store_picks, steps);
-  pools.finish();
-  const fc::SkuForecast f = fc::forecast_sku(series, steps, hours, pools, cal, fc::Options{});
+  const fc::SkuForecast f = fc::forecast_sku(series, steps, hours, pool.pools, cal, fc::Options{});
   out.method = std::string(fc::method_name(f.method));
   out.inv_k = f.inv_k;
   for (int k = 0; k < hours; ++k) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status/status.hpp"
+#include "edge/forecast/forecaster.hpp"
 #include "edge/store/edge_store.hpp"
 
 namespace shopeasy::edge::demand {
@@ -38,6 +39,15 @@ struct SkuDemandForecast {
   std::vector<HourForecast> hours;
 };
 
+// The store's picks of every SKU per hour as the pooled hour-of-week shape, for the
+// hour holding the `now_ms` it was read for. Every SKU's forecast in that hour pools the
+// same shape (picks of the current hour are not in it), so a caller forecasting many
+// SKUs reads it once instead of once per SKU.
+struct StorePool {
+  std::int64_t end_local = 0;  // start of the local hour the forecasts start at (seconds)
+  forecast::Pools pools{forecast::calendar_for(forecast::Granularity::kHour)};
+};
+
 class DemandService {
  public:
   static constexpr int kMaxHours = 336;
@@ -48,6 +58,17 @@ class DemandService {
   // SKU or hours outside 1..kMaxHours; kNotFound for a SKU not in the catalog.
   StatusOr<SkuDemandForecast> forecast(const std::string& sku, std::int64_t now_ms,
                                        int hours) const;
+  // The same with the pooled shape read before (store_pool() for the same hour; a pool
+  // of another hour is kInvalidArgument): the result is identical to forecast() above.
+  StatusOr<SkuDemandForecast> forecast(const std::string& sku, std::int64_t now_ms, int hours,
+                                       const StorePool& pool) const;
+  StatusOr<StorePool> store_pool(std::int64_t now_ms) const;
+
+  // The local hour (hours since the epoch, store-local) holding `now_ms`: forecasts made
+  // in one hour read the same history.
+  std::int64_t local_hour(std::int64_t now_ms) const;
+  // The start of that hour (UTC milliseconds): the history ends there.
+  std::int64_t hour_start_ms(std::int64_t now_ms) const;
 
  private:
   store::EdgeStore& store_;

@@ -168,7 +168,14 @@ Replenishment::Replenishment(store::EdgeStore& store, inventory::Inventory& inve
                                          {"action", "result"})),
       receipts_(metrics.counter_family("edge_po_receipts_total",
                                        "Receipts scanned against purchase orders by result",
-                                       {"result"})) {}
+                                       {"result"})),
+      forecast_cache_(options_.cache_forecasts
+                          ? std::make_unique<ForecastCache>(options_.forecast_cache_bytes)
+                          : nullptr) {}
+
+ForecastCacheStats Replenishment::forecast_cache_stats() const {
+  return forecast_cache_ ? forecast_cache_->stats() : ForecastCacheStats{};
+}
 
 std::int64_t Replenishment::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
@@ -195,7 +202,7 @@ StatusOr<SupplierRecord> Replenishment::create_supplier(const Supplier& s) {
 
 StatusOr<SupplierRecord> Replenishment::update_supplier(const Supplier& s) {
   SHOPEASY_RETURN_IF_ERROR(validate_supplier(s));
-  return store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
+  auto r = store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
     SHOPEASY_RETURN_IF_ERROR(require_supplier(ctx.db(), s.id).status());
     SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
         "UPDATE suppliers SET name = ?, lead_time_days = ?, order_days = ?, min_order_qty = ?, "
@@ -204,6 +211,8 @@ StatusOr<SupplierRecord> Replenishment::update_supplier(const Supplier& s) {
         s.pack_size, s.active, ctx.now_ms(), s.id));
     return require_supplier(ctx.db(), s.id);
   });
+  if (r.ok()) forget_forecasts(*r);
+  return r;
 }
 
 StatusOr<SupplierRecord> Replenishment::get_supplier(const std::string& id) {
@@ -228,17 +237,19 @@ StatusOr<std::vector<SupplierRecord>> Replenishment::list_suppliers() {
 
 StatusOr<SupplierRecord> Replenishment::deactivate_supplier(const std::string& id) {
   if (!valid_id(id)) return invalid_argument("supplier id must be 1..64 characters", "id");
-  return store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
+  auto r = store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
     SHOPEASY_RETURN_IF_ERROR(require_supplier(ctx.db(), id).status());
     SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
         "UPDATE suppliers SET active = 0, updated_at_ms = ? WHERE id = ?", ctx.now_ms(), id));
     return require_supplier(ctx.db(), id);
   });
+  if (r.ok()) forget_forecasts(*r);
+  return r;
 }
 
 StatusOr<SupplierRecord> Replenishment::link_sku(const SkuSupply& link) {
   SHOPEASY_RETURN_IF_ERROR(validate_sku_supply(link));
-  return store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
+  auto r = store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
     db::Database& db = ctx.db();
     SHOPEASY_RETURN_IF_ERROR(require_supplier(db, link.supplier_id).status());
     SHOPEASY_ASSIGN_OR_RETURN(
@@ -254,6 +265,8 @@ StatusOr<SupplierRecord> Replenishment::link_sku(const SkuSupply& link) {
         ctx.now_ms()));
     return require_supplier(db, link.supplier_id);
   });
+  if (r.ok() && forecast_cache_) forecast_cache_->invalidate(link.sku);
+  return r;
 }
 
 StatusOr<SupplierRecord> Replenishment::unlink_sku(const std::string& supplier_id,
@@ -262,7 +275,7 @@ StatusOr<SupplierRecord> Replenishment::unlink_sku(const std::string& supplier_i
     return invalid_argument("supplier id must be 1..64 characters", "supplier_id");
   }
   if (!valid_id(sku)) return invalid_argument("sku must be 1..64 characters", "sku");
-  return store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
+  auto r = store_.write([&](WriteContext& ctx) -> StatusOr<SupplierRecord> {
     SHOPEASY_RETURN_IF_ERROR(require_supplier(ctx.db(), supplier_id).status());
     SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
         "DELETE FROM sku_suppliers WHERE sku = ? AND supplier_id = ?", sku, supplier_id));
@@ -271,22 +284,83 @@ StatusOr<SupplierRecord> Replenishment::unlink_sku(const std::string& supplier_i
     }
     return require_supplier(ctx.db(), supplier_id);
   });
+  if (r.ok() && forecast_cache_) forecast_cache_->invalidate(sku);
+  return r;
 }
 
 // --- proposal ---
 
+StatusOr<DemandForecast> Replenishment::fit(const std::string& sku, std::int64_t now,
+                                            const demand::StorePool* pool) const {
+  auto f = pool != nullptr ? demand_.forecast(sku, now, options_.forecast_hours, *pool)
+                           : demand_.forecast(sku, now, options_.forecast_hours);
+  if (!f.ok()) return f.status();
+  DemandForecast d;
+  d.step_hours = 1;
+  d.inv_k = f->inv_k;
+  d.method = f->method;
+  d.censored_steps = f->censored_hours;
+  d.mean.reserve(f->hours.size());
+  for (const auto& h : f->hours) d.mean.push_back(h.mean);
+  return d;
+}
+
+Status Replenishment::sync_forecast_cache(std::int64_t now) {
+  std::lock_guard lock(ledger_seen_mu_);
+  const std::int64_t hour_start_ms = demand_.hour_start_ms(now);
+  bool all = false;
+  std::vector<std::string> changed;
+  std::int64_t seen = ledger_seen_;
+  const Status read = store_.read([&](db::Database& db) -> Status {
+    if (seen < 0) {
+      SHOPEASY_ASSIGN_OR_RETURN(auto max_id,
+                                db.query_one<std::int64_t>("SELECT MAX(id) FROM ledger"));
+      seen = max_id.value_or(0);
+      all = true;
+      return Status();
+    }
+    auto q = db.query("SELECT id, sku, ts_ms, reason = 'pick' FROM ledger WHERE id > ? ORDER BY id",
+                      seen);
+    while (const db::Statement* row = q.next()) {
+      seen = row->column_int64(0);
+      if (row->column_int64(3) != 0 && row->column_int64(2) < hour_start_ms) all = true;
+      if (!all) changed.push_back(row->column_text(1));
+    }
+    return q.status();
+  });
+  SHOPEASY_RETURN_IF_ERROR(read);
+  if (all) {
+    forecast_cache_->invalidate_all();
+    std::lock_guard pool_lock(pool_mu_);
+    pool_.reset();
+  } else {
+    for (const std::string& sku : changed) forecast_cache_->invalidate(sku);
+  }
+  ledger_seen_ = seen;
+  return Status();
+}
+
+StatusOr<std::shared_ptr<const demand::StorePool>> Replenishment::store_pool(std::int64_t now) {
+  std::lock_guard lock(pool_mu_);
+  const std::int64_t end_local = demand_.local_hour(now) * 3600;
+  if (pool_ && pool_->end_local == end_local) return pool_;
+  SHOPEASY_ASSIGN_OR_RETURN(auto pool, demand_.store_pool(now));
+  auto kept = std::make_shared<const demand::StorePool>(std::move(pool));
+  pool_ = kept;
+  return kept;
+}
+
+void Replenishment::forget_forecasts(const SupplierRecord& r) {
+  if (!forecast_cache_) return;
+  for (const SkuSupply& link : r.skus) forecast_cache_->invalidate(link.sku);
+}
+
 StatusOr<Proposal> Replenishment::propose_one(const Supplier& supplier, const SkuSupply& link,
-                                              std::int64_t now) {
-  SHOPEASY_ASSIGN_OR_RETURN(auto f, demand_.forecast(link.sku, now, options_.forecast_hours));
+                                              std::int64_t now, const DemandForecast& demand) {
   ProposalInput in;
   in.supplier = supplier;
   in.link = link;
-  in.demand.step_hours = 1;
-  in.demand.inv_k = f.inv_k;
-  in.demand.method = f.method;
-  in.demand.censored_steps = f.censored_hours;
-  in.demand.mean.reserve(f.hours.size());
-  for (const auto& h : f.hours) in.demand.mean.push_back(h.mean);
+  in.demand = demand;
   const std::int64_t local_s =
       floor_div(now, 1000) + std::int64_t{options_.utc_offset_minutes} * 60;
   in.weekday = static_cast<int>((floor_div(local_s, 86400) + 3) % 7);  // 1970-01-01: Thursday
@@ -360,11 +434,31 @@ StatusOr<ProposalReport> Replenishment::proposal(const ProposalQuery& query) {
   }
   ProposalReport report;
   report.generated_at_ms = now_ms();
+  const std::int64_t now = report.generated_at_ms;
+  if (forecast_cache_) SHOPEASY_RETURN_IF_ERROR(sync_forecast_cache(now));
+  // Read at the first SKU that needs a fit, and kept for the hour: every SKU's forecast
+  // in the hour pools it.
+  std::shared_ptr<const demand::StorePool> pool;
+  auto fit_sku = [&](const std::string& sku) -> StatusOr<DemandForecast> {
+    if (!pool) {
+      SHOPEASY_ASSIGN_OR_RETURN(pool, store_pool(now));
+    }
+    return fit(sku, now, pool.get());
+  };
   for (const SupplierRecord& s : suppliers) {
     if (!s.supplier.active) continue;
     for (const SkuSupply& link : s.skus) {
       if (query.sku && link.sku != *query.sku) continue;
-      SHOPEASY_ASSIGN_OR_RETURN(auto p, propose_one(s.supplier, link, report.generated_at_ms));
+      std::shared_ptr<const DemandForecast> demand;
+      if (forecast_cache_) {
+        SHOPEASY_ASSIGN_OR_RETURN(demand, forecast_cache_->get(link.sku, demand_.local_hour(now),
+                                                               [&] { return fit_sku(link.sku); }));
+      } else {
+        // Uncached: each SKU's forecast reads the pooled shape itself, as before.
+        SHOPEASY_ASSIGN_OR_RETURN(auto d, fit(link.sku, now, nullptr));
+        demand = std::make_shared<const DemandForecast>(std::move(d));
+      }
+      SHOPEASY_ASSIGN_OR_RETURN(auto p, propose_one(s.supplier, link, now, *demand));
       if (query.only_to_order && p.qty == 0) continue;
       report.lines.push_back(std::move(p));
     }

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "common/clock/clock.hpp"
 #include "edge/forecast/series.hpp"
@@ -417,6 +420,183 @@ TEST_F(ReplenishmentTest, NeverTwoOpenSuggestionsForOneSkuAndSupplier) {
   EXPECT_EQ(on_hand("MILK-1L") + on_hand("BREAD"), received_units);
   EXPECT_GT(pos.size(), 20u);
   EXPECT_GT(refused, 0);  // the property was put to the test
+}
+
+// --- the forecast cache ---
+
+class ReplenishmentCacheTest : public ReplenishmentTest {
+ protected:
+  void SetUp() override {
+    ReplenishmentTest::SetUp();
+    ReplenishOptions off{"store-1", 0, 336};
+    off.cache_forecasts = false;
+    plain_ =
+        std::make_unique<Replenishment>(*store_, *inv_, *demand_, clock_, off, logger_, metrics_);
+  }
+  void TearDown() override {
+    plain_.reset();
+    ReplenishmentTest::TearDown();
+  }
+  // The cached proposal, checked equal to the uncached one at the same instant.
+  nlohmann::json same_as_uncached() {
+    auto cached = rep_->proposal(ProposalQuery{});
+    EXPECT_TRUE(cached.ok()) << cached.status().to_string();
+    auto fresh = plain_->proposal(ProposalQuery{});
+    EXPECT_TRUE(fresh.ok()) << fresh.status().to_string();
+    if (!cached.ok() || !fresh.ok()) return {};
+    const nlohmann::json a = proposal_report_json(*cached);
+    EXPECT_EQ(a.dump(), proposal_report_json(*fresh).dump());
+    return a;
+  }
+  void both_linked() {
+    dairy();
+    auto l = rep_->link_sku(SkuSupply{"BREAD", "DAIRY", 0.9, std::nullopt, std::nullopt});
+    ASSERT_TRUE(l.ok()) << l.status().to_string();
+  }
+  std::unique_ptr<Replenishment> plain_;
+};
+
+TEST_F(ReplenishmentCacheTest, WarmProposalIsTheUncachedOneWithoutRefitting) {
+  three_weeks_of_milk();
+  both_linked();
+  same_as_uncached();
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 2u);
+  EXPECT_EQ(rep_->forecast_cache_stats().entries, 2u);
+  clock_.set_wall(at(21, 8, 40));  // same hour: nothing refitted
+  const nlohmann::json warm = same_as_uncached();
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 2u);
+  EXPECT_EQ(rep_->forecast_cache_stats().hits, 2u);
+  EXPECT_GT(rep_->forecast_cache_stats().bytes, 2 * 336 * sizeof(double));
+  // The next hour reads one more hour of history: every SKU is fitted again.
+  clock_.set_wall(at(21, 9, 0));
+  same_as_uncached();
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 4u);
+  // One SKU asked for: the same line as in the whole proposal.
+  auto one = rep_->proposal(ProposalQuery{std::nullopt, std::string("MILK-1L"), false});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->lines.size(), 1u);
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 4u);
+}
+
+TEST_F(ReplenishmentCacheTest, ASaleRefitsThatSkuOnly) {
+  three_weeks_of_milk();
+  both_linked();
+  const nlohmann::json before = same_as_uncached();
+  scan(21, 8, 30, kMilkEan, wire::ScanAction::kPick, 6);
+  const nlohmann::json after = same_as_uncached();
+  EXPECT_NE(before.dump(), after.dump());
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 3u);  // milk again, not bread
+  EXPECT_EQ(rep_->forecast_cache_stats().hits, 1u);
+}
+
+TEST_F(ReplenishmentCacheTest, APickWrittenIntoAPastHourRefitsEverySku) {
+  three_weeks_of_milk();
+  both_linked();
+  const nlohmann::json before = same_as_uncached();
+  // A pick recorded late (e.g. replayed from a scanner that was offline) lands in
+  // yesterday's history: the SKU's series and the store's pooled shape both change.
+  const std::int64_t yesterday_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(at(20, 12, 0).time_since_epoch())
+          .count();
+  auto w = store_->write([&](store::WriteContext& ctx) -> Status {
+    return ctx.db().run(
+        "INSERT INTO ledger (ts_ms, sku, bin, lot_id, delta, reason, actor, source, "
+        "on_hand_after) VALUES (?, 'MILK-1L', 'A-01', 0, -40, 'pick', 't', 't', 0)",
+        yesterday_ms);
+  });
+  ASSERT_TRUE(w.is_ok()) << w.to_string();
+  const nlohmann::json after = same_as_uncached();
+  EXPECT_NE(before.dump(), after.dump());
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 4u);
+}
+
+TEST_F(ReplenishmentCacheTest, LinkAndSupplierChangesRefitTheirSkus) {
+  three_weeks_of_milk();
+  both_linked();
+  const nlohmann::json before = same_as_uncached();
+  auto l = rep_->link_sku(SkuSupply{"MILK-1L", "DAIRY", 0.99, 3, std::nullopt});
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+  const nlohmann::json linked = same_as_uncached();
+  EXPECT_NE(before.dump(), linked.dump());
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 3u);
+  auto s = rep_->update_supplier(Supplier{"DAIRY", "Dairy Co", 4, 0x7F, 0, 6, true});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  const nlohmann::json updated = same_as_uncached();
+  EXPECT_NE(linked.dump(), updated.dump());
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 5u);
+  auto u = rep_->unlink_sku("DAIRY", "BREAD");
+  ASSERT_TRUE(u.ok()) << u.status().to_string();
+  EXPECT_EQ(same_as_uncached()["lines"].size(), 1u);
+  EXPECT_EQ(rep_->forecast_cache_stats().entries, 1u);
+}
+
+TEST_F(ReplenishmentCacheTest, UnknownSkuAndBadQueryAreNotCached) {
+  three_weeks_of_milk();
+  both_linked();
+  auto bad = rep_->proposal(ProposalQuery{std::string(""), std::nullopt, false});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(rep_->forecast_cache_stats().misses, 0u);
+}
+
+TEST(ForecastCache, ConcurrentRequestsFitASkuOnce) {
+  ForecastCache cache(std::size_t{1} << 20);
+  std::atomic<int> fits{0};
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool open = false;
+  auto slow_fit = [&]() -> StatusOr<DemandForecast> {
+    ++fits;
+    std::unique_lock lock(gate_mu);
+    gate_cv.wait(lock, [&] { return open; });
+    DemandForecast d;
+    d.mean.assign(336, 1.5);
+    return d;
+  };
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto r = cache.get("MILK", 100, slow_fit);
+      if (r.ok() && (*r)->mean.size() == 336) ++ok;
+    });
+  }
+  // Every other request waits for the first one's fit (polled, with a deadline).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (cache.stats().waits < 7 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(cache.stats().waits, 7u);
+  {
+    std::lock_guard lock(gate_mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fits.load(), 1);
+  EXPECT_EQ(ok.load(), 8);
+}
+
+TEST(ForecastCache, FailedFitsAreNotKeptAndMemoryIsBounded) {
+  DemandForecast one;
+  one.mean.assign(336, 2.0);
+  const std::size_t each = ForecastCache::entry_bytes("SKU-00", one);
+  ForecastCache cache(each * 3);
+  auto fail = []() -> StatusOr<DemandForecast> { return not_found("no SKU"); };
+  EXPECT_EQ(cache.get("SKU-00", 1, fail).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(cache.stats().entries, 0u);
+  auto fit = [&]() -> StatusOr<DemandForecast> { return one; };
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(cache.get("SKU-0" + std::to_string(i), 1, fit).ok());
+  EXPECT_EQ(cache.stats().entries, 3u);
+  EXPECT_LE(cache.stats().bytes, each * 3);
+  EXPECT_EQ(cache.stats().evictions, 2u);
+  // The least recently used went first; a kept one is a hit until its hour passes.
+  const auto misses = cache.stats().misses;
+  ASSERT_TRUE(cache.get("SKU-04", 1, fit).ok());
+  EXPECT_EQ(cache.stats().misses, misses);
+  ASSERT_TRUE(cache.get("SKU-04", 2, fit).ok());
+  EXPECT_EQ(cache.stats().misses, misses + 1);
+  ASSERT_TRUE(cache.get("SKU-00", 1, fit).ok());
+  EXPECT_EQ(cache.stats().misses, misses + 2);
 }
 
 }  // namespace
