@@ -176,11 +176,13 @@ TEST_F(CloudClusterTest, KillingAnInstanceUnderLoadLosesNoBatchOrderOrEvent) {
           .status,
       200);
   auto cell = geohash::encode({12.975, 77.645}, 7);
+  // Each instance must see the store as serving and online (its registry watcher learns
+  // of the sync on the other instance within about a second): placement needs both.
   for (const RunningDaemon& c : clouds_) {
     ASSERT_TRUE(wait_for(
         [&] {
-          auto r = get(c, "/api/stores?geo_hash=" + *cell, bearer(kAlice));
-          return r && r->body.find("\"s1\"") != std::string::npos;
+          auto r = get(c, "/api/inventory?geo_hash=" + *cell, bearer(kAlice));
+          return r && r->status == 200 && r->body.find("\"s1\"") != std::string::npos;
         },
         10s));
   }
