@@ -200,6 +200,10 @@ class SyncChaosTest : public ::testing::TestWithParam<std::string> {
                                       "SELECT seq, type, body FROM events WHERE body LIKE '%\"" +
                                           sku + "\"%' ORDER BY seq DESC LIMIT 6"}});
     if (child.ok() && child->wait_exit(30s) == 0) out += "\nstore outbox:\n" + child->stdout_text();
+    // The cloud's view of the store's history: position, counters, what it set aside.
+    const std::string store_path = "/v1/stores/" + std::string(kStoreId);
+    out += "\ncloud sync-status: " + cloud_call("GET", store_path + "/sync-status").body;
+    out += "\ncloud quarantine: " + cloud_call("GET", store_path + "/quarantine?limit=20").body;
     return out;
   }
 
