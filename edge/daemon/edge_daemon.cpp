@@ -277,7 +277,7 @@ Status EdgeDaemon::start() {
     mo.ca_file = config_.get_string("mqtt.ca_file");
     mqtt_ = std::make_unique<mqtt::MosquittoClient>(
         mo, [this](const mqtt::Message& m) { route_message(m); }, logger_.child("mqtt"), metrics_);
-    scan_intake_ = std::make_unique<scan::MqttScanIntake>(*inventory_, mqtt_.get(),
+    scan_intake_ = std::make_unique<scan::MqttScanIntake>(*inventory_, mqtt_.get(), &bus_,
                                                           logger_.child("scan"), metrics_);
     mqtt_->subscribe(scan::MqttScanIntake::kTopicFilter, 1);
     telemetry_->set_publisher(mqtt_.get());

@@ -64,6 +64,15 @@ struct ClaimHolder {
   std::int64_t stale_at_ms = 0;  // when the claim lapses unless the picker is seen again
 };
 
+// How a pick, short pick or pack treats another picker's claim on the order. A fresh
+// claim held by someone else refuses the change (kFailedPrecondition with field
+// "picker", *held_by naming the holder) unless may_override (managers); an unclaimed
+// order, or one whose claim went stale, is claimed by the actor on the way.
+struct ClaimGuard {
+  bool may_override = false;
+  std::optional<ClaimHolder>* held_by = nullptr;
+};
+
 // Most bags one order is packed into.
 inline constexpr std::int64_t kMaxBags = 50;
 
@@ -113,17 +122,18 @@ class OrderBook {
   // wants, is kFailedPrecondition naming what is expected. The first good scan moves the
   // order to picking.
   StatusOr<nlohmann::json> pick(const std::string& order_id, const PickScan& scan,
-                                const inventory::Actor& actor);
+                                const inventory::Actor& actor, ClaimGuard guard = {});
   // Resolves a line the picker cannot fill: a substitute must be of the same category
   // and cost no more than the line's unit price, and be in stock; cancelling the last
   // remaining units of the order cancels it. Otherwise the cloud hears the order's new
   // lines ("order.lines": sku, qty, unit_price_cents, substitute_for).
   StatusOr<nlohmann::json> short_pick(const std::string& order_id, const ShortPick& request,
-                                      const inventory::Actor& actor);
+                                      const inventory::Actor& actor, ClaimGuard guard = {});
   // Closes the pick when every line is picked or resolved: packed. `bags`, when given
   // (1..50, else kInvalidArgument naming "bags"), is stored and shown in the detail.
   StatusOr<nlohmann::json> pack(const std::string& order_id, const inventory::Actor& actor,
-                                std::optional<std::int64_t> bags = std::nullopt);
+                                std::optional<std::int64_t> bags = std::nullopt,
+                                ClaimGuard guard = {});
 
   // One picker works an order at a time. claim() gives an accepted or picking order to
   // the actor when it is unclaimed, already theirs, or its claim is stale (see
@@ -172,6 +182,14 @@ class OrderBook {
  private:
   Status receive(store::WriteContext& ctx, const nlohmann::json& body);
   Status cancel_from_cloud(store::WriteContext& ctx, const nlohmann::json& body);
+  // The ClaimGuard check inside a pick, short pick or pack: refuses the change when
+  // another picker's claim is fresh (and the guard may not override), else makes the
+  // actor the holder (claiming an unclaimed or stale order, renewing their own).
+  // `outcome` gets kClaimedByOther when refused.
+  Status hold_claim(store::WriteContext& ctx, const std::string& order_id,
+                    const std::optional<std::string>& picker,
+                    std::optional<std::int64_t> picker_seen_at_ms, const inventory::Actor& actor,
+                    const ClaimGuard& guard);
   // Shared by claim() and release(): sets or clears orders.picker for the actor.
   StatusOr<nlohmann::json> set_picker(const std::string& order_id, const inventory::Actor& actor,
                                       bool take_over, bool claiming,

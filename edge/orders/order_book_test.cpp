@@ -157,6 +157,8 @@ class OrderBookTest : public ::testing::Test {
   std::unique_ptr<inventory::Inventory> inv_;
   std::unique_ptr<OrderBook> book_;
   inventory::Actor staff_{"manager-1", "api"};
+  // What the routes pass for a manager: another picker's claim does not stop them.
+  static constexpr ClaimGuard kManager{.may_override = true, .held_by = nullptr};
   inventory::Actor picker_{"picker-1", "api"};
 };
 
@@ -303,15 +305,15 @@ TEST_F(OrderBookTest, ShortPicksSubstituteWithinRulesOrCancelTheLine) {
   ASSERT_TRUE(downstream("order", order("o-9", {{"MILK-1L", 2}, {"BREAD", 1}})).is_ok());
   ASSERT_TRUE(pick("o-9", kMilkEan).ok());
   // Another category, or a dearer product, is not a substitute.
-  auto other = book_->short_pick("o-9", {"MILK-1L", true, "BREAD"}, staff_);
+  auto other = book_->short_pick("o-9", {"MILK-1L", true, "BREAD"}, staff_, kManager);
   EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(other.status().message().find("same category"), std::string::npos);
-  auto dearer = book_->short_pick("o-9", {"MILK-1L", true, "CREAM"}, staff_);
+  auto dearer = book_->short_pick("o-9", {"MILK-1L", true, "CREAM"}, staff_, kManager);
   EXPECT_EQ(dearer.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(book_->short_pick("o-9", {"MILK-1L", true, "NOPE"}, staff_).status().code(),
+  EXPECT_EQ(book_->short_pick("o-9", {"MILK-1L", true, "NOPE"}, staff_, kManager).status().code(),
             StatusCode::kNotFound);
 
-  auto sub = book_->short_pick("o-9", {"MILK-1L", true, "CURD"}, staff_);
+  auto sub = book_->short_pick("o-9", {"MILK-1L", true, "CURD"}, staff_, kManager);
   ASSERT_TRUE(sub.ok()) << sub.status().to_string();
   const auto& lines = (*sub)["lines"];
   ASSERT_EQ(lines.size(), 3u);
@@ -322,7 +324,7 @@ TEST_F(OrderBookTest, ShortPicksSubstituteWithinRulesOrCancelTheLine) {
   EXPECT_EQ(sku_field("MILK-1L", "reserved"), 0);
   EXPECT_EQ(sku_field("CURD", "reserved"), 1);
 
-  ASSERT_TRUE(book_->short_pick("o-9", {"BREAD", false, std::nullopt}, staff_).ok());
+  ASSERT_TRUE(book_->short_pick("o-9", {"BREAD", false, std::nullopt}, staff_, kManager).ok());
   EXPECT_EQ(sku_field("BREAD", "reserved"), 0);
   ASSERT_TRUE(pick("o-9", "CURD").ok());
   auto packed = book_->pack("o-9", picker_);
@@ -513,8 +515,20 @@ TEST_F(OrderBookTest, AStaleClaimCanBeTakenAndPicksKeepItFresh) {
   EXPECT_EQ((*detail)["picker_seen_at_ms"], now_ms());
   clock_.advance(4min);
   EXPECT_EQ(book_->claim("o-33", other, false).status().code(), StatusCode::kFailedPrecondition);
-  // A scan by someone else does not keep the claim alive for the holder.
-  ASSERT_TRUE(book_->pick("o-33", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, other).ok());
+  // Someone else's scan is refused while the claim is fresh, naming the holder; a
+  // manager's is taken and does not keep the claim alive for the holder.
+  std::optional<ClaimHolder> refused_by;
+  EXPECT_EQ(book_
+                ->pick("o-33", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, other,
+                       {.may_override = false, .held_by = &refused_by})
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(refused_by.has_value());
+  EXPECT_EQ(refused_by->picker, "picker-1");
+  ASSERT_TRUE(
+      book_->pick("o-33", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, staff_, kManager)
+          .ok());
   clock_.advance(1min);
   auto taken = book_->claim("o-33", other, false);
   ASSERT_TRUE(taken.ok()) << taken.status().to_string();
@@ -526,6 +540,49 @@ TEST_F(OrderBookTest, AStaleClaimCanBeTakenAndPicksKeepItFresh) {
             StatusCode::kFailedPrecondition);
   ASSERT_TRUE(held_by.has_value());
   EXPECT_EQ(held_by->picker, "picker-2");
+}
+
+TEST_F(OrderBookTest, TheFirstPickClaimsTheOrderAndOthersAreRefusedUntilItLapses) {
+  ASSERT_TRUE(downstream("order", order("o-36", {{"BREAD", 3}})).is_ok());
+  const inventory::Actor other{"picker-2", "api"};
+  const std::uint64_t from = bus_.head();
+  // Nobody claimed it: the first scan does, and the store's screens hear who holds it.
+  ASSERT_TRUE(pick("o-36", kBreadEan).ok());
+  auto detail = book_->get("o-36");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ((*detail)["picker"], "picker-1");
+  auto seen = bus_.read(from, 100, 0ms);
+  auto claim_event = std::find_if(seen.events.begin(), seen.events.end(),
+                                  [](const events::Event& e) { return e.type == "order.claim"; });
+  ASSERT_NE(claim_event, seen.events.end());
+  EXPECT_EQ(claim_event->seq, 0);  // store-local: never in the outbox
+  EXPECT_EQ(claim_event->body["picker"], "picker-1");
+  EXPECT_TRUE(status_events("o-36").size() >= 1);
+
+  // Another picker's scan, short pick and pack are refused while the claim is fresh,
+  // and change nothing.
+  std::optional<ClaimHolder> held_by;
+  auto refused = book_->pick("o-36", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, other,
+                             {.may_override = false, .held_by = &held_by});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().field(), "picker");
+  ASSERT_TRUE(held_by.has_value());
+  EXPECT_EQ(held_by->picker, "picker-1");
+  EXPECT_EQ(book_->short_pick("o-36", {"BREAD", false, std::nullopt}, other).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book_->pack("o-36", other).status().code(), StatusCode::kFailedPrecondition);
+  detail = book_->get("o-36");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ((*detail)["lines"][0]["picked"], 1);
+  EXPECT_EQ((*detail)["status"], "picking");
+
+  // Once the holder has not been seen for the timeout, the next picker's scan takes it.
+  clock_.advance(5min);
+  ASSERT_TRUE(book_->pick("o-36", PickScan{kBreadEan, std::nullopt, 1, std::nullopt}, other).ok());
+  detail = book_->get("o-36");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ((*detail)["picker"], "picker-2");
+  EXPECT_EQ(pick("o-36", kBreadEan).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(OrderBookTest, AManagerTakesOverAFreshClaim) {

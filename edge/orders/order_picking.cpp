@@ -69,7 +69,7 @@ Status set_line_short(db::Database& db, const std::string& order_id, const Line&
 }  // namespace
 
 StatusOr<json> OrderBook::pick(const std::string& order_id, const PickScan& scan,
-                               const inventory::Actor& actor) {
+                               const inventory::Actor& actor, ClaimGuard guard) {
   if (scan.code.empty()) return invalid_argument("must not be empty", "code");
   if (scan.qty < 1 || scan.qty > wire::kMaxLineQty) {
     return invalid_argument("must be between 1 and " + std::to_string(wire::kMaxLineQty), "qty");
@@ -101,6 +101,11 @@ StatusOr<json> OrderBook::pick(const std::string& order_id, const PickScan& scan
     if (Status st = require_status(*o, {OrderStatus::kAccepted, OrderStatus::kPicking}, "to pick");
         !st.is_ok()) {
       outcome = "wrong_state";
+      return st;
+    }
+    if (Status st = hold_claim(ctx, order_id, o->picker, o->picker_seen_at_ms, actor, guard);
+        !st.is_ok()) {
+      outcome = kClaimedByOther;
       return st;
     }
     auto expected = expected_items(db, order_id);
@@ -152,11 +157,6 @@ StatusOr<json> OrderBook::pick(const std::string& order_id, const PickScan& scan
     SHOPEASY_RETURN_IF_ERROR(
         db.run("UPDATE order_lines SET picked = picked + ? WHERE order_id = ? AND line_no = ?",
                units, order_id, line->line_no));
-    if (o->picker && *o->picker == actor.name) {
-      // The holder is still at it: the claim stays fresh.
-      SHOPEASY_RETURN_IF_ERROR(db.run("UPDATE orders SET picker_seen_at_ms = ? WHERE order_id = ?",
-                                      ctx.now_ms(), order_id));
-    }
     if (o->status == OrderStatus::kAccepted) {
       SHOPEASY_RETURN_IF_ERROR(transition(ctx, *o, OrderStatus::kPicking, std::nullopt, actor,
                                           ctx.now_ms(), transitions_));
@@ -195,7 +195,7 @@ StatusOr<json> OrderBook::pick(const std::string& order_id, const PickScan& scan
 }
 
 StatusOr<json> OrderBook::short_pick(const std::string& order_id, const ShortPick& request,
-                                     const inventory::Actor& actor) {
+                                     const inventory::Actor& actor, ClaimGuard guard) {
   if (request.sku.empty()) return invalid_argument("must not be empty", "sku");
   if (request.substitute && (!request.substitute_sku || request.substitute_sku->empty())) {
     return invalid_argument("a substitution names the substitute SKU", "substitute_sku");
@@ -209,6 +209,8 @@ StatusOr<json> OrderBook::short_pick(const std::string& order_id, const ShortPic
     if (!o.ok()) return o.status();
     SHOPEASY_RETURN_IF_ERROR(require_status(*o, {OrderStatus::kAccepted, OrderStatus::kPicking},
                                             "to resolve a short pick"));
+    SHOPEASY_RETURN_IF_ERROR(
+        hold_claim(ctx, order_id, o->picker, o->picker_seen_at_ms, actor, guard));
     auto lines = load_lines(db, order_id);
     if (!lines.ok()) return lines.status();
     auto line = std::find_if(lines->begin(), lines->end(),
@@ -308,7 +310,7 @@ StatusOr<json> OrderBook::short_pick(const std::string& order_id, const ShortPic
 }
 
 StatusOr<json> OrderBook::pack(const std::string& order_id, const inventory::Actor& actor,
-                               std::optional<std::int64_t> bags) {
+                               std::optional<std::int64_t> bags, ClaimGuard guard) {
   if (bags && (*bags < 1 || *bags > kMaxBags)) {
     return invalid_argument("must be between 1 and " + std::to_string(kMaxBags), "bags");
   }
@@ -317,6 +319,8 @@ StatusOr<json> OrderBook::pack(const std::string& order_id, const inventory::Act
     auto o = load_order(db, order_id);
     if (!o.ok()) return o.status();
     SHOPEASY_RETURN_IF_ERROR(require_status(*o, {OrderStatus::kPicking}, "to be packed"));
+    SHOPEASY_RETURN_IF_ERROR(
+        hold_claim(ctx, order_id, o->picker, o->picker_seen_at_ms, actor, guard));
     auto lines = load_lines(db, order_id);
     if (!lines.ok()) return lines.status();
     for (const Line& l : *lines) {
@@ -403,6 +407,11 @@ StatusOr<json> OrderBook::set_picker(const std::string& order_id, const inventor
           db.run("UPDATE orders SET picker = NULL, picker_seen_at_ms = NULL WHERE order_id = ?",
                  order_id));
     }
+    if (outcome != "renewed" && outcome != "not_claimed") {
+      ctx.publish_local("order.claim", {{"order_id", order_id},
+                                        {"picker", claiming ? json(actor.name) : json(nullptr)},
+                                        {"result", outcome}});
+    }
     return detail_json(db, order_id);
   });
   // A write that failed after the decision (the commit) is an error, whatever was decided.
@@ -424,6 +433,41 @@ StatusOr<json> OrderBook::set_picker(const std::string& order_id, const inventor
                                          {"error", result.status().message()}});
   }
   return result;
+}
+
+Status OrderBook::hold_claim(WriteContext& ctx, const std::string& order_id,
+                             const std::optional<std::string>& picker,
+                             std::optional<std::int64_t> picker_seen_at_ms,
+                             const inventory::Actor& actor, const ClaimGuard& guard) {
+  if (guard.held_by != nullptr) guard.held_by->reset();
+  const std::int64_t now = ctx.now_ms();
+  const std::int64_t timeout_ms = options_.claim_timeout.count();
+  const std::int64_t seen = picker_seen_at_ms.value_or(0);
+  const bool held_by_other = picker && *picker != actor.name;
+  const bool stale = now - seen >= timeout_ms;
+  if (held_by_other && !stale && !guard.may_override) {
+    if (guard.held_by != nullptr) *guard.held_by = ClaimHolder{*picker, seen, seen + timeout_ms};
+    claims_.with({"refused_change"}).inc();
+    logger_.warn("order_change_refused_claimed",
+                 {{"order_id", order_id}, {"by", actor.name}, {"picker", *picker}});
+    return Status(StatusCode::kFailedPrecondition,
+                  "order " + order_id + " is being picked by " + *picker +
+                      " (claim lapses unless they are seen within " +
+                      std::to_string((seen + timeout_ms - now + 999) / 1000) + " s)",
+                  "picker");
+  }
+  // A manager finishing someone's order leaves the claim where it is; anyone else now
+  // holds it (an unclaimed or stale order is claimed, the holder's own claim renewed).
+  if (held_by_other && !stale) return Status::ok();
+  if (actor.name.empty()) return Status::ok();
+  SHOPEASY_RETURN_IF_ERROR(
+      ctx.db().run("UPDATE orders SET picker = ?, picker_seen_at_ms = ? WHERE order_id = ?",
+                   actor.name, now, order_id));
+  if (!picker || *picker != actor.name) {
+    ctx.publish_local("order.claim",
+                      {{"order_id", order_id}, {"picker", actor.name}, {"result", "claimed"}});
+  }
+  return Status::ok();
 }
 
 StatusOr<json> OrderBook::picklist(const std::string& order_id) {

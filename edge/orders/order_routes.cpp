@@ -81,22 +81,26 @@ void register_order_routes(http::HttpServer& server, OrderBook& book) {
                  return reply(book.refuse(req.params[0], reason, api::actor_of(req)));
                });
 
-  server.route(
-      "POST", R"(/api/orders/([^/]+)/pick)", Access::roles_of(kPickers),
-      [&book](const Request& req) {
-        auto body = json_body(req);
-        if (!body.ok()) return Response::error(body.status());
-        PickScan scan;
-        wire::FieldReader r(*body, "");
-        r.required_string("code", &scan.code, {.max_len = 256, .non_empty = true});
-        r.optional_string("bin", &scan.bin, {.max_len = 64, .non_empty = true});
-        r.optional_int("qty", &scan.qty, std::int64_t{1}, wire::kMaxLineQty);
-        r.optional_string("scan_id", &scan.scan_id, wire::kIdRule);
-        std::optional<std::string> scanner;
-        r.optional_string("scanner_id", &scanner, wire::kTokenIdRule);
-        if (!r.ok()) return Response::error(r.status());
-        return reply(book.pick(req.params[0], scan, api::actor_of(req, scanner.value_or(""))));
-      });
+  server.route("POST", R"(/api/orders/([^/]+)/pick)", Access::roles_of(kPickers),
+               [&book](const Request& req) {
+                 auto body = json_body(req);
+                 if (!body.ok()) return Response::error(body.status());
+                 PickScan scan;
+                 wire::FieldReader r(*body, "");
+                 r.required_string("code", &scan.code, {.max_len = 256, .non_empty = true});
+                 r.optional_string("bin", &scan.bin, {.max_len = 64, .non_empty = true});
+                 r.optional_int("qty", &scan.qty, std::int64_t{1}, wire::kMaxLineQty);
+                 r.optional_string("scan_id", &scan.scan_id, wire::kIdRule);
+                 std::optional<std::string> scanner;
+                 r.optional_string("scanner_id", &scanner, wire::kTokenIdRule);
+                 if (!r.ok()) return Response::error(r.status());
+                 std::optional<ClaimHolder> held_by;
+                 auto result =
+                     book.pick(req.params[0], scan, api::actor_of(req, scanner.value_or("")),
+                               {.may_override = is_manager(req), .held_by = &held_by});
+                 if (!result.ok()) return claim_refused(result.status(), held_by);
+                 return reply(result);
+               });
 
   server.route("POST", R"(/api/orders/([^/]+)/short)",
                Access::roles_of(kPickers).audited("order.short_pick"), [&book](const Request& req) {
@@ -117,7 +121,12 @@ void register_order_routes(http::HttpServer& server, OrderBook& book) {
                    return Response::error(
                        Status(StatusCode::kPermissionDenied, "a substitution needs a manager"));
                  }
-                 return reply(book.short_pick(req.params[0], request, api::actor_of(req)));
+                 std::optional<ClaimHolder> held_by;
+                 auto result =
+                     book.short_pick(req.params[0], request, api::actor_of(req),
+                                     {.may_override = is_manager(req), .held_by = &held_by});
+                 if (!result.ok()) return claim_refused(result.status(), held_by);
+                 return reply(result);
                });
 
   server.route("POST", R"(/api/orders/([^/]+)/pack)", Access::roles_of(kPickers),
@@ -128,7 +137,11 @@ void register_order_routes(http::HttpServer& server, OrderBook& book) {
                  wire::FieldReader r(*body, "");
                  r.optional_int("bags", &bags, std::int64_t{1}, kMaxBags);
                  if (!r.ok()) return Response::error(r.status());
-                 return reply(book.pack(req.params[0], api::actor_of(req), bags));
+                 std::optional<ClaimHolder> held_by;
+                 auto result = book.pack(req.params[0], api::actor_of(req), bags,
+                                         {.may_override = is_manager(req), .held_by = &held_by});
+                 if (!result.ok()) return claim_refused(result.status(), held_by);
+                 return reply(result);
                });
 
   // claim and release share their body ({"take_over": true}, managers only) and answer.

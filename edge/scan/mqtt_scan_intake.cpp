@@ -23,10 +23,11 @@ std::string scanner_of(const std::string& topic) {
 }  // namespace
 
 MqttScanIntake::MqttScanIntake(inventory::Inventory& inventory, mqtt::MqttClient* publisher,
-                               log::Logger logger, metrics::Registry& metrics,
-                               std::size_t max_queue)
+                               events::EventBus* bus, log::Logger logger,
+                               metrics::Registry& metrics, std::size_t max_queue)
     : inventory_(inventory),
       publisher_(publisher),
+      bus_(bus),
       logger_(std::move(logger)),
       max_queue_(max_queue),
       dropped_(metrics.counter_family("edge_mqtt_scans_dropped_total",
@@ -116,6 +117,17 @@ void MqttScanIntake::run() {
     } else {
       auto applied = inventory_.scan(*parsed, inventory::Actor{scanner, "scanner:" + scanner});
       applied_.inc();
+      if (bus_ != nullptr && parsed->action == wire::ScanAction::kLookup) {
+        // Live only (seq 0): the screen paired with this scanner decides what the code
+        // means; a redelivered message carries the same scan_id, which it ignores.
+        bus_->publish(events::Event{0,
+                                    "scanner.input",
+                                    {{"scanner_id", scanner},
+                                     {"scan_id", parsed->scan_id},
+                                     {"code", parsed->code},
+                                     {"known", applied.ok()}},
+                                    parsed->ts_ms.value_or(0)});
+      }
       if (applied.ok()) {
         result = {{"ok", true},
                   {"scan_id", parsed->scan_id},

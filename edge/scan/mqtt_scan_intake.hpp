@@ -2,7 +2,9 @@
 // deliver a message twice; the scan id makes the second delivery a no-op. The MQTT
 // thread only queues (bounded; a full queue drops and counts); one worker applies
 // scans through Inventory and answers on scanners/{id}/result so the handheld can
-// beep or buzz.
+// beep or buzz. A lookup (the scanner used as an input device) is also published on the
+// store's bus as a live "scanner.input" event, so a handheld screen paired with that
+// scanner takes the code as its own scan (pick, receive, move, count).
 #pragma once
 
 #include <condition_variable>
@@ -12,6 +14,7 @@
 
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "edge/events/event_bus.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 
@@ -19,8 +22,10 @@ namespace shopeasy::edge::scan {
 
 class MqttScanIntake {
  public:
-  MqttScanIntake(inventory::Inventory& inventory, mqtt::MqttClient* publisher, log::Logger logger,
-                 metrics::Registry& metrics, std::size_t max_queue = 10000);
+  // `bus` (may be null) receives the "scanner.input" events.
+  MqttScanIntake(inventory::Inventory& inventory, mqtt::MqttClient* publisher,
+                 events::EventBus* bus, log::Logger logger, metrics::Registry& metrics,
+                 std::size_t max_queue = 10000);
   ~MqttScanIntake();
 
   // For the MQTT client's message callback: routes scanners/+/scan messages; ignores
@@ -36,6 +41,7 @@ class MqttScanIntake {
 
   inventory::Inventory& inventory_;
   mqtt::MqttClient* publisher_;
+  events::EventBus* bus_;
   log::Logger logger_;
   std::size_t max_queue_;
   std::mutex mutex_;

@@ -24,6 +24,10 @@ StatusOr<std::int64_t> WriteContext::emit(std::string type, nlohmann::json body)
   return seq;
 }
 
+void WriteContext::publish_local(std::string type, nlohmann::json body) {
+  pending_.push_back(events::Event{0, std::move(type), std::move(body), now_ms_});
+}
+
 StatusOr<std::unique_ptr<EdgeStore>> EdgeStore::open(StoreOptions options, const Clock& clock,
                                                      events::EventBus& bus, log::Logger logger,
                                                      metrics::Registry& metrics) {

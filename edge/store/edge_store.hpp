@@ -59,6 +59,10 @@ class WriteContext {
   // this transaction; it is published on the bus only if the transaction commits.
   // Returns its sequence number.
   StatusOr<std::int64_t> emit(std::string type, nlohmann::json body);
+  // Publishes a store-local event (seq 0: not in the outbox, so the cloud never hears of
+  // it) on the bus once the transaction is durable; dropped with the transaction. For
+  // what only the store's own screens need, such as who holds an order's pick.
+  void publish_local(std::string type, nlohmann::json body);
 
  private:
   friend class EdgeStore;

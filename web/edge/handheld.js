@@ -135,7 +135,8 @@ async function loadNextOrder() {
       pick.order = null;
       pick.steps = [];
       pick.phase = 'empty';
-      // A claim given back or gone stale sends no event: look again now and then.
+      // A claim given back arrives as an order.claim event; one that lapses by time sends
+      // none: look again now and then.
       if (pick.others.length) setTimeout(() => { if (ui.screen === 'pick' && pick.phase === 'empty' && seq === pick.loadSeq) loadNextOrder(); }, 5000);
       render();
       return;
@@ -757,12 +758,45 @@ async function closeCount() {
   } catch (e) { refuse(e.message, null); }
 }
 
+// ---------------------------------------------------------------- paired MQTT scanner
+
+// A ring or gun scanner that talks MQTT (scanners/{id}/scan with action "lookup") can
+// drive this screen: the edge publishes each of its reads as a live scanner.input event,
+// and this device takes the reads of the scanner it is paired with as its own scans.
+const PAIR_KEY = 'shopeasy.hh.pairedScanner';
+const paired = { id: localStorage.getItem(PAIR_KEY) || '', seen: new Set() };
+
+function onScannerInput(_type, body) {
+  if (!body || !paired.id || body.scanner_id !== paired.id || typeof body.code !== 'string') return;
+  // QoS 1 may deliver a read twice; its scan id makes the second a no-op.
+  if (body.scan_id) {
+    if (paired.seen.has(body.scan_id)) return;
+    paired.seen.add(body.scan_id);
+    if (paired.seen.size > 500) paired.seen.delete(paired.seen.values().next().value);
+  }
+  onScan(body.code, { source: 'mqtt', at: performance.now() });
+}
+
+function savePairing(id) {
+  paired.id = id.trim();
+  if (paired.id) localStorage.setItem(PAIR_KEY, paired.id);
+  else localStorage.removeItem(PAIR_KEY);
+  show({ ok: true, text: paired.id ? `Paired with scanner ${paired.id}` : 'No scanner paired' }, null, false);
+  render();
+}
+
 function renderMenu() {
+  const input = el('input', { id: 'hh-pair-id', type: 'text', value: paired.id, placeholder: 'scanner id',
+    autocomplete: 'off', 'aria-label': 'Paired scanner id' });
   return [el('div', { class: 'hh-menu' },
     bigButton('Pick', 'hh-go', () => go('pick'), 'hh-go-pick'),
     bigButton('Receive', 'hh-plain', () => go('receive'), 'hh-go-receive'),
     bigButton('Move', 'hh-plain', () => go('move'), 'hh-go-move'),
-    bigButton('Count', 'hh-plain', () => go('count'), 'hh-go-count'))];
+    bigButton('Count', 'hh-plain', () => go('count'), 'hh-go-count')),
+  el('form', { class: 'hh-pair', id: 'hh-pair', onsubmit: (e) => { e.preventDefault(); savePairing(input.value); } },
+    el('label', { for: 'hh-pair-id', text: paired.id ? `Scanner ${paired.id} drives this screen` : 'Pair an MQTT scanner' }),
+    input,
+    el('button', { type: 'submit', class: 'hh-plain', id: 'hh-pair-save', text: 'Pair' }))];
 }
 
 function renderQueue() {
@@ -875,11 +909,22 @@ export function start({ onDesktop }) {
     scanner.prepareAudio();
     outbox.onChange(renderQueue);
     outbox.onAnswer(answered);
+    live.on('scanner.input', onScannerInput);
     live.onStatus((up) => {
       $('hh-live').classList.toggle('on', up);
       $('hh-live').textContent = up ? 'live' : 'offline';
     });
-    live.on('order.', () => {
+    live.on('order.', (type, body) => {
+      // A manager took over the order this device holds: say so and move on.
+      if (type === 'order.claim' && ui.screen === 'pick' && pick.order && body && body.order_id === pick.order.id &&
+          body.picker && body.picker !== session.user && pick.claimed) {
+        pick.claimed = false;
+        refuse(`Order ${pick.order.id} was taken over by ${body.picker}`, null);
+        pick.order = null;
+        pick.phase = 'loading';
+        loadNextOrder();
+        return;
+      }
       if (ui.screen === 'pick' && (pick.phase === 'empty' || pick.phase === 'waiting')) loadNextOrder();
     });
     ui.timer = setInterval(() => {
@@ -907,4 +952,4 @@ export function stop() {
   document.body.classList.remove('handheld');
 }
 
-window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, claimed: pick.claimed, others: pick.others, left: unitsLeft(), step: currentStep() }), po: () => ({ mode: po.mode, order: po.order }) };
+window.shopeasyHandheld = { metrics, outbox: outbox.status, outboxStats: outbox.stats, scanner: scanner.stats, paired: () => paired.id, pick: () => ({ phase: pick.phase, order: pick.order && pick.order.id, claimed: pick.claimed, others: pick.others, left: unitsLeft(), step: currentStep() }), po: () => ({ mode: po.mode, order: po.order }) };

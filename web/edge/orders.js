@@ -31,6 +31,8 @@ function card(o, now) {
   return el('div', { class: `order${late ? ' late' : ''}`, dataset: { id: idOf(o), status: statusOf(o) }, onclick: () => openOrder(idOf(o)) },
     left === null || done ? null : el('span', { class: 'timer', text: fmtTimer(left) }),
     el('strong', { text: idOf(o) }),
+    // Who is picking it: claims arrive live as order.claim events.
+    o.picker && !done ? el('div', { class: 'picker', dataset: { picker: o.picker }, text: `picker ${o.picker}` }) : null,
     el('div', { class: 'muted', text: `${o.units ? `${o.units_picked ?? 0}/${o.units} picked` : lines.length ? `${lines.length} lines` : ''}${o.runner_id ? ` · ${o.runner_id}` : ''}${done ? ` · ${statusOf(o)}` : ''}` }),
     late ? el('div', { text: 'LATE' }) : null);
 }
@@ -85,7 +87,7 @@ async function openOrder(id) {
   box.replaceChildren(
     el('h3', { text: `Order ${idOf(o)}` }),
     el('p', { text: `${statusOf(o)}${promisedMs(o) ? ` · promised ${fmtTime(promisedMs(o))}` : ''}${o.runner_id ? ` · runner ${o.runner_id}` : ''}` }),
-    el('p', { text: `Picked ${picked} of ${wanted}` }),
+    el('p', { text: `Picked ${picked} of ${wanted}${o.picker ? ` · picker ${o.picker}` : ''}` }),
     el('table', {}, el('tbody', {}, lines.map((l) => el('tr', {}, el('td', { text: l.sku }), el('td', { text: l.name || '' }),
       el('td', { class: 'num', text: `${l.picked ?? l.picked_qty ?? 0}/${l.qty ?? l.quantity ?? ''}` }), el('td', { text: l.bin || '' }))))),
     el('button', { type: 'button', onclick: () => { box.hidden = true; state.open = null; } }, 'Close'));
@@ -98,6 +100,7 @@ export function init({ pickerView }) {
     if (id === undefined) return;
     const o = state.orders.get(id) || { id };
     Object.assign(o, b);
+    if (_type === 'order.claim' && !b.picker) delete o.picker; // given back
     if (b.status || b.to) o.status = b.status ?? b.to;
     state.orders.set(id, o);
     // Delivered orders leave the board after a while; keep the map bounded.
