@@ -778,7 +778,11 @@ Status Inventory::put_back_in(WriteContext& ctx, const std::string& order_id,
 StatusOr<ScannedProduct> Inventory::resolve_scan_code(db::Database& db,
                                                       std::string_view code) const {
   SHOPEASY_ASSIGN_OR_RETURN(auto resolved, resolve_code(db, code));
-  return ScannedProduct{resolved.product.sku, resolved.product.name, resolved.unit_multiplier};
+  return ScannedProduct{.sku = resolved.product.sku,
+                        .name = resolved.product.name,
+                        .units = resolved.unit_multiplier,
+                        .lot = resolved.lot,
+                        .expiry = resolved.expiry};
 }
 
 }  // namespace shopeasy::edge::inventory

@@ -91,7 +91,9 @@ Status validate_code(std::string_view value, std::string_view field);
 struct ScannedProduct {
   std::string sku;
   std::string name;
-  std::int64_t units = 1;  // a GS1 case label's count of trade items, else 1
+  std::int64_t units = 1;               // a GS1 case label's count of trade items, else 1
+  std::optional<std::string> lot{};     // a GS1 code's batch/lot (AI 10)
+  std::optional<std::string> expiry{};  // a GS1 code's expiry (AI 17), "YYYY-MM-DD"
 };
 
 // Part of an order's pick: units of one (bin, lot) that left stock.

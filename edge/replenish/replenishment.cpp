@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "edge/forecast/series.hpp"
 #include "edge/inventory/ledger.hpp"
@@ -696,6 +697,8 @@ StatusOr<PoReceipt> Replenishment::receive(const std::string& po_id, const PoRec
     }
     std::int64_t units = in.qty;
     std::optional<std::string> scanned_sku;
+    std::optional<std::string> lot = in.lot;
+    std::optional<std::string> expiry = in.expiry;
     if (in.code) {
       auto scanned = inventory_.resolve_scan_code(db, *in.code);
       if (!scanned.ok()) {
@@ -703,6 +706,17 @@ StatusOr<PoReceipt> Replenishment::receive(const std::string& po_id, const PoRec
       }
       scanned_sku = scanned->sku;
       units = in.qty * scanned->units;  // a case label counts its trade items
+      // A GS1-128 label carries the lot and expiry: they fill what the request left out,
+      // and a request that says otherwise is a mistake, not a choice.
+      for (auto [field, given, label] : {std::tuple{"lot", &lot, &scanned->lot},
+                                         std::tuple{"expiry", &expiry, &scanned->expiry}}) {
+        if (!label->has_value()) continue;
+        if (given->has_value() && **given != **label) {
+          return invalid_argument(
+              std::string(field) + " " + **given + " differs from the label's " + **label, field);
+        }
+        *given = *label;
+      }
     }
     const PoLine* line = nullptr;
     for (const PoLine& l : po.lines) {
@@ -737,8 +751,8 @@ StatusOr<PoReceipt> Replenishment::receive(const std::string& po_id, const PoRec
       return invalid_argument(line->sku + " has no home bin; give a bin", "bin");
     }
     SHOPEASY_RETURN_IF_ERROR(inventory::detail::require_bin(db, bin, "bin"));
-    SHOPEASY_ASSIGN_OR_RETURN(
-        auto lot_id, inventory::detail::lot_id_for(db, line->sku, in.lot, in.expiry, true));
+    SHOPEASY_ASSIGN_OR_RETURN(auto lot_id,
+                              inventory::detail::lot_id_for(db, line->sku, lot, expiry, true));
     SHOPEASY_ASSIGN_OR_RETURN(
         auto moved, inventory::detail::apply_movement(
                         ctx, options_.store_id, actor,

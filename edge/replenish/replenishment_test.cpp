@@ -1,6 +1,8 @@
 #include "edge/replenish/replenishment.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <atomic>
@@ -263,9 +265,30 @@ TEST_F(ReplenishmentTest, ReceivingMovesStockAndTheLineTogether) {
   EXPECT_EQ(on_hand("MILK-1L"), 20);
   EXPECT_EQ(rep_->get_po(po.po_id)->lines[0].received, 20);
 
-  // The rest, with a lot and expiry; then bread: the PO is received.
+  // A GS1-128 label gives the lot and expiry; a request that says otherwise is refused.
+  const std::string label = "(01)04006381333931(10)L42(17)260201";
+  auto mismatch =
+      rep_->receive(po.po_id, PoReceive{"rc-3", std::nullopt, label, 5, {}, "L43", {}}, actor_);
+  EXPECT_EQ(mismatch.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(mismatch.status().field(), "lot");
+  auto by_label =
+      rep_->receive(po.po_id, PoReceive{"rc-3", std::nullopt, label, 5, {}, {}, {}}, actor_);
+  ASSERT_TRUE(by_label.ok()) << by_label.status().to_string();
+  auto labelled = inv_->movements(inventory::LedgerQuery{"MILK-1L", {}, {}, {}, {}, 1});
+  ASSERT_TRUE(labelled.ok());
+  ASSERT_EQ(labelled->items.size(), 1u);
+  EXPECT_EQ(labelled->items[0].lot, "L42");
+  auto item = inv_->stock_item("MILK-1L");
+  ASSERT_TRUE(item.ok());
+  auto l42 = std::find_if(item->stock.begin(), item->stock.end(),
+                          [](const inventory::BinStock& b) { return b.lot == "L42"; });
+  ASSERT_NE(l42, item->stock.end());
+  EXPECT_EQ(l42->expiry, "2026-02-01");
+  EXPECT_EQ(l42->on_hand, 5);
+
+  // The rest, with a lot and expiry given as fields; then bread: the PO is received.
   auto r2 = rep_->receive(
-      po.po_id, PoReceive{"rc-3", 1, std::nullopt, 10, "A-01", "L42", "2026-02-01"}, actor_);
+      po.po_id, PoReceive{"rc-3b", 1, std::nullopt, 5, "A-01", "L42", "2026-02-01"}, actor_);
   ASSERT_TRUE(r2.ok()) << r2.status().to_string();
   EXPECT_EQ(r2->order.status, PoStatus::kPartiallyReceived);
   auto r3 = rep_->receive(po.po_id, PoReceive{"rc-4", 2, kBreadEan, 12, {}, {}, {}}, actor_);
