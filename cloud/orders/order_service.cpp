@@ -218,6 +218,7 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
     order.total_cents += line.qty * line.unit_price_cents;
     units += line.qty;
   }
+  nlohmann::json priced_now;  // the implicit quote of an order placed without one
   if (body->contains("quote_id")) {
     // A quoted order is charged exactly the quote's total (fees included) or refused:
     // the price shown is the price paid.
@@ -263,6 +264,19 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
       if (it != check->unit_price_cents.end()) line.unit_price_cents = it->second;
     }
     order.total_cents = check->total_cents;
+  } else if (quote_checker_) {
+    // No quote: charged what a quote would say now (fees included), shown in the answer
+    // and on the payment page before anything is paid.
+    StatusOr<QuoteCheck> implicit = quote_checker_("", request->lines, request->delivery);
+    if (!implicit.ok()) return outcome("error", status_reply(implicit.status()));
+    if (implicit->outcome == QuoteCheck::Outcome::kHonoured) {
+      for (wire::OrderLine& line : request->lines) {
+        auto it = implicit->unit_price_cents.find(line.sku);
+        if (it != implicit->unit_price_cents.end()) line.unit_price_cents = it->second;
+      }
+      order.total_cents = implicit->total_cents;
+      priced_now = std::move(implicit->current);
+    }
   }
   order.lines = request->lines;
 
@@ -357,11 +371,13 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
     if (!saved.is_ok()) logger_.warn("idempotency_save_failed", {{"error", saved.to_string()}});
     return outcome("out_of_stock", std::move(reply));
   }
-  return outcome("placed", finish_placement(*placed->placed, idempotency_key, request_hash));
+  return outcome("placed",
+                 finish_placement(*placed->placed, idempotency_key, request_hash,
+                                  priced_now.is_object() ? priced_now["fees"] : nlohmann::json()));
 }
 
 Reply OrderService::finish_placement(const OrderRecord& placed, const std::string& idempotency_key,
-                                     const std::string& request_hash) {
+                                     const std::string& request_hash, const nlohmann::json& fees) {
   OrderRecord order = placed;
   nlohmann::json payment = nullptr;
   const std::int64_t now = to_unix_ms(clock_.wall_now());
@@ -399,6 +415,7 @@ Reply OrderService::finish_placement(const OrderRecord& placed, const std::strin
   }
   nlohmann::json body = order_json(order);
   body["payment"] = payment;
+  if (!fees.is_null()) body["fees"] = fees;
   Status saved =
       store_.save_idempotent_reply(storage::IdempotentReply{.customer_id = order.order.customer_id,
                                                             .key = idempotency_key,

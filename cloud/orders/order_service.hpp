@@ -76,7 +76,9 @@ struct Reply {
 
 // What an order carrying a "quote_id" is charged: the quote's unit prices and total
 // when it is still good for these lines, or why not (with the lines whose price moved
-// or that differ from the quote, for the customer to see before ordering again).
+// or that differ from the quote, for the customer to see before ordering again). An
+// empty quote_id asks what an order without one is charged: what a quote would say now,
+// fees included (in `current`), or kUnknown when no store can quote.
 struct QuoteCheck {
   // kPlaceChanged: the order goes somewhere other than the point that was quoted (a fee
   // quoted where no store is busy must not pay for a delivery where one is).
@@ -124,8 +126,11 @@ class OrderService {
   static nlohmann::json order_json(const storage::OrderRecord& order);
 
  private:
+  // `fees`, when not null, is the fee breakdown of an order priced without a quote; it
+  // is shown in the answer (and its replays).
   Reply finish_placement(const storage::OrderRecord& order, const std::string& idempotency_key,
-                         const std::string& request_hash);
+                         const std::string& request_hash,
+                         const nlohmann::json& fees = nlohmann::json());
   Status settle_refund(const storage::OrderRecord& order);
 
   storage::CloudStore& store_;

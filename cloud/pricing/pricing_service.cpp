@@ -333,6 +333,38 @@ StatusOr<orders::QuoteCheck> PricingService::check_quote(const std::string& quot
                                                          const std::vector<wire::OrderLine>& lines,
                                                          const wire::DeliveryLocation& delivery) {
   orders::QuoteCheck out;
+  if (quote_id.empty()) {
+    // An order placed without a quote pays what a quote asked now would say, fees
+    // included, at the store that would quote it: skipping the quote must not skip the
+    // delivery fee. Where no open store delivers, routing refuses the order anyway.
+    const geohash::LatLon point{delivery.lat, delivery.lon};
+    const std::int64_t now = now_ms();
+    routing::Serving serving = index_.serving(point, now, online_window_ms_);
+    const routing::Candidate* chosen = nullptr;
+    for (const auto& c : serving.candidates) {
+      if (c.online && c.open) {
+        chosen = &c;
+        break;
+      }
+    }
+    if (chosen == nullptr) {
+      out.outcome = orders::QuoteCheck::Outcome::kUnknown;
+      return out;
+    }
+    SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
+    SHOPEASY_ASSIGN_OR_RETURN(Priced priced, price_cart(*snap, chosen->store->id, lines, now));
+    out.outcome = orders::QuoteCheck::Outcome::kHonoured;
+    out.total_cents = priced.total_cents;
+    for (const nlohmann::json& l : priced.lines) {
+      out.unit_price_cents[l.value("sku", "")] = l.value("unit_price_cents", std::int64_t{0});
+    }
+    out.current = {{"store_id", priced.store_id},
+                   {"lines", priced.lines},
+                   {"fees", priced.fees},
+                   {"total_cents", priced.total_cents}};
+    quotes_.with({"implicit"}).inc();
+    return out;
+  }
   SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::StoredQuote> q, store_.get_quote(quote_id));
   if (!q) {
     out.outcome = orders::QuoteCheck::Outcome::kUnknown;

@@ -252,7 +252,9 @@ TEST_F(JourneyTest, OrderIsPaidPickedDispatchedAndDelivered) {
   const json order = json::parse(placed.body);
   const std::string id = order["order_id"];
   EXPECT_EQ(order["status"], "pending_payment");
-  EXPECT_EQ(order["total_cents"], 13000);
+  // No quote asked: the lines at their prices plus the delivery fee a quote shows.
+  ASSERT_TRUE(order.contains("fees")) << order.dump();
+  EXPECT_EQ(order["total_cents"], 13000 + order["fees"][0]["amount_cents"].get<std::int64_t>());
   EXPECT_GT(order["promised_at_ms"].get<std::int64_t>(),
             order["created_at_ms"].get<std::int64_t>());
   const std::string confirm = order["payment"]["confirm_url"];

@@ -373,7 +373,15 @@ TEST_F(OrdersTest, ARetryReturnsTheFirstAnswerAndAReusedKeyIsRefused) {
   ASSERT_EQ(first.status, 201) << first.body;
   const json placed = json::parse(first.body);
   EXPECT_EQ(placed["status"], "pending_payment");
-  EXPECT_EQ(placed["total_cents"], 13000);
+  // Placed without a quote: charged what a quote says now, the base delivery fee (no
+  // load signal yet) included and shown; skipping the quote does not skip the fee.
+  ASSERT_TRUE(placed.contains("fees")) << placed.dump();
+  ASSERT_EQ(placed["fees"].size(), 1u);
+  EXPECT_EQ(placed["fees"][0]["kind"], "delivery");
+  const std::int64_t fee = placed["fees"][0]["amount_cents"];
+  EXPECT_GT(fee, 0);
+  EXPECT_EQ(placed["total_cents"], 13000 + fee);
+  EXPECT_EQ(placed["payment"]["amount_cents"], 13000 + fee);
   EXPECT_FALSE(placed["payment"]["intent_id"].get<std::string>().empty());
   EXPECT_NE(placed["payment"]["confirm_url"].get<std::string>().find("/sandbox/pay/"),
             std::string::npos);
