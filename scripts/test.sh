@@ -44,4 +44,7 @@ if [ -z "${SHOPEASY_SKIP_BROWSER_TESTS:-}" ]; then
   bash "$root/scripts/test-browser.sh" --build-dir "$build_dir" --no-build
   # The API contracts, linted with npm validators (Node.js is there for the browser tests).
   bash "$root/scripts/lint-api-docs.sh" "$build_dir"
+  # ...and used as an app team would: a client generated from the cloud's contract,
+  # type-checked against it and run through a customer journey on a real cloud.
+  bash "$root/scripts/test-api-client.sh" "$build_dir"
 fi
