@@ -9,6 +9,7 @@ build_dir="$root/build"
 cmake_args=()
 ctest_args=()
 sanitize_ctest_args=()
+record_replies=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize)
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
       # The sync chaos test (kills and restarts for minutes) runs in the first pass:
       # under the sanitizers its accepted orders did not all settle within its deadline.
       sanitize_ctest_args=(-E '^(PackagesTest[.]|Backends/SyncChaosTest[.])')
+      record_replies=0  # the first pass checks the replies against the contract
       ;;
     --) shift; ctest_args=("$@"); break ;;
     *) echo "test.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
@@ -36,7 +38,19 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export SHOPEASY_BIN_DIR="$build_dir/bin"
 cd "$build_dir"
+# Every reply the integration tests get from a daemon is recorded, then checked against
+# the daemon's OpenAPI document (route, status, content type, schema) by contract_replay.
+if [ "$record_replies" = 1 ]; then
+  rm -rf "$build_dir/recorded-replies"
+  mkdir -p "$build_dir/recorded-replies"
+  export SHOPEASY_RECORD_REPLIES="$build_dir/recorded-replies"
+fi
 ctest --output-on-failure -j "$(nproc)" --timeout 600 "${sanitize_ctest_args[@]}" "${ctest_args[@]}"
+if [ "$record_replies" = 1 ]; then
+  unset SHOPEASY_RECORD_REPLIES
+  "$build_dir/bin/contract_replay" --cloud "$root/docs/api/cloud.openapi.json" \
+    --edge "$root/docs/api/edge.openapi.json" "$build_dir/recorded-replies"
+fi
 
 # --- Browser tests (tests/browser): the store command center in a real Chromium against
 # a real edge, broker and runner fleet. SHOPEASY_SKIP_BROWSER_TESTS=1 leaves them out.

@@ -10,6 +10,12 @@
 #include <charconv>
 #include <cstring>
 
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
 #include "tests/harness/net.hpp"
 #include "tests/harness/unique_fd.hpp"
 
@@ -215,10 +221,73 @@ bool set_by_caller(const std::map<std::string, std::string>& headers, std::strin
 
 }  // namespace
 
+namespace {
+
+// The exchange itself (below); http_request_checked records what it returns.
+StatusOr<HttpReply> http_exchange(const std::string& host, int port, std::string_view method,
+                                  std::string_view path, std::string_view body,
+                                  const std::map<std::string, std::string>& headers,
+                                  std::chrono::milliseconds timeout);
+
+// Bodies past this are recorded cut (and marked so): the check skips their schema.
+constexpr std::size_t kMaxRecordedBody = 256 * 1024;
+
+struct Recorder {
+  std::mutex mutex;                       // guards everything below
+  std::map<int, std::string> service_of;  // port -> daemon name
+  std::optional<std::ofstream> out;       // opened on the first recorded reply
+};
+
+Recorder& recorder() {
+  static Recorder* r = new Recorder();  // never destroyed: replies may come at exit
+  return *r;
+}
+
+void record(int port, std::string_view method, std::string_view path, const HttpReply& reply) {
+  const char* dir = std::getenv("SHOPEASY_RECORD_REPLIES");
+  if (dir == nullptr || *dir == '\0') return;
+  Recorder& r = recorder();
+  std::lock_guard lock(r.mutex);
+  auto service = r.service_of.find(port);
+  if (service == r.service_of.end()) return;
+  if (!r.out) {
+    r.out.emplace(std::string(dir) + "/" + std::to_string(::getpid()) + ".jsonl", std::ios::app);
+  }
+  auto type = reply.headers.find("content-type");
+  const bool cut = reply.body.size() > kMaxRecordedBody;
+  nlohmann::json line = {{"service", service->second},
+                         {"method", std::string(method)},
+                         {"path", std::string(path)},
+                         {"status", reply.status},
+                         {"type", type == reply.headers.end() ? std::string() : type->second},
+                         {"body", cut ? reply.body.substr(0, kMaxRecordedBody) : reply.body}};
+  if (cut) line["truncated"] = true;
+  *r.out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  r.out->flush();
+}
+
+}  // namespace
+
+void record_replies_of(int port, const std::string& service) {
+  Recorder& r = recorder();
+  std::lock_guard lock(r.mutex);
+  r.service_of[port] = service;
+}
+
 StatusOr<HttpReply> http_request_checked(const std::string& host, int port, std::string_view method,
                                          std::string_view path, std::string_view body,
                                          const std::map<std::string, std::string>& headers,
                                          std::chrono::milliseconds timeout) {
+  StatusOr<HttpReply> reply = http_exchange(host, port, method, path, body, headers, timeout);
+  if (reply.ok()) record(port, method, path, *reply);
+  return reply;
+}
+
+namespace {
+StatusOr<HttpReply> http_exchange(const std::string& host, int port, std::string_view method,
+                                  std::string_view path, std::string_view body,
+                                  const std::map<std::string, std::string>& headers,
+                                  std::chrono::milliseconds timeout) {
   if (method.empty() || has_line_break(method) || method.find(' ') != std::string_view::npos) {
     return invalid_argument("bad HTTP method", "method");
   }
@@ -289,6 +358,8 @@ StatusOr<HttpReply> http_request_checked(const std::string& host, int port, std:
   reply.body = std::move(*content);
   return reply;
 }
+
+}  // namespace
 
 std::optional<HttpReply> http_request(const std::string& host, int port, std::string_view method,
                                       std::string_view path, std::string_view body,

@@ -37,4 +37,11 @@ std::optional<HttpReply> http_request(const std::string& host, int port, std::st
                                       const std::map<std::string, std::string>& headers = {},
                                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Recording for the contract check (tests/contract/replay_main.cpp): when the environment
+// variable SHOPEASY_RECORD_REPLIES names a directory, every reply that http_request and
+// http_request_checked get from a port registered here is appended, one JSON object per
+// line ({"service","method","path","status","type","body"}), to <dir>/<pid>.jsonl.
+// start_daemon registers each daemon it starts. Thread-safe.
+void record_replies_of(int port, const std::string& service);
+
 }  // namespace shopeasy::testing

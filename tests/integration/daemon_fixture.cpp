@@ -52,6 +52,7 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
   if (port <= 0 || port > 65535) {
     return internal_error(binary + " started without logging http_port:\n" + out);
   }
+  record_replies_of(port, binary);
   return RunningDaemon{std::move(*child), port};
 }
 
