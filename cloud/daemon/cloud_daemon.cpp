@@ -750,6 +750,7 @@ void CloudDaemon::register_routes() {
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
                              order_events_.get());
   webui::register_ops_page(*http_);
+  webui::register_shop_page(*http_);
   // Any customer's own orders, whoever issued their token.
   accounts::register_my_orders_route(*http_, *store_);
   if (otp_) {
