@@ -242,6 +242,8 @@ curl -fsS -H "Authorization: Bearer $customer_token" \
   "http://127.0.0.1:$cloud_port/api/inventory?geo_hash=$cell&limit=3" | head -c 600
 echo
 echo "  cloud operations page: http://127.0.0.1:$cloud_port/ops"
+echo "  customer app: http://127.0.0.1:$cloud_port/shop   (sign in with any +91 number; the code is in"
+echo "    the sandbox SMS: curl -H \"Authorization: Bearer <admin token>\" \"http://127.0.0.1:$cloud_port/v1/sandbox/sms?phone=%2B91...\")"
 echo "  staff sign-in and tokens in $state/tokens.txt, e.g.:"
 echo "    curl -H \"Authorization: Bearer \$(head -1 $state/tokens.txt | cut -d' ' -f6)\" http://127.0.0.1:$((base + 11))/metrics"
 echo "Press Ctrl-C to stop."

@@ -1,4 +1,5 @@
-// End-to-end tests of the store command center in a real browser: starts a mosquitto
+// End-to-end tests of the store command center (and, in shop.mjs, the cloud's customer
+// app) in a real browser: starts a mosquitto
 // broker, a shopeasy-edge and a shopeasy-runner fleet on free loopback ports, creates
 // staff users with shopeasy-edge-users, seeds a 10,000-SKU catalog, then drives
 // Debian's Chromium headless through playwright-core. Screenshots and daemon logs go
@@ -15,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { handheldTests } from './handheld.mjs';
+import { shopTests } from './shop.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
@@ -536,6 +538,13 @@ try {
       test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
       brokerPort, ean13, figures, which,
     }).catch((e) => test('handheld: setup', () => { throw e; }));
+  }
+
+  if (!only || args.only.includes('shop')) {
+    await shopTests({
+      test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
+      ean13, figures, which, children,
+    }).catch((e) => test('shop: setup', () => { throw e; }));
   }
 
   await test('an admin sees users and the audit log', async () => {
