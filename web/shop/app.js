@@ -553,6 +553,8 @@ function applyOrder(o) {
   const store = area.find((s) => s.id === o.store_id);
   t.map.setStores(store ? [{ ...store, service_radius_m: Math.min(store.service_radius_m, distanceM(store, o.delivery) + 400) }] : area);
   t.map.setAddress(o.delivery);
+  if (o.status === 'delivered') t.map.setRunner(o.delivery);
+  else if (FINAL.has(o.status)) t.map.setRunner(null);
   if (o.eta_ms) t.eta = o.eta_ms;
   renderTrack();
   $('track-lines').replaceChildren(...o.lines.map((l) => el('li', {}, el('span', { text: `${l.qty} × ${state.names[l.sku] || l.sku}` }), el('span', { class: 'num', text: money(l.line_total_cents) }))),
@@ -568,9 +570,14 @@ function onOrderEvent(type, data, eventId) {
   if (type === 'status') {
     t.order.status = data.status;
     if (data.runner_id !== undefined) t.order.runner_id = data.runner_id;
-    notify(LABEL[data.status] || data.status, data.at_ms, data.reason);
+    // Packed again with a runner is the store handing the order to one (or to another).
+    const text = data.status === 'packed' && data.runner_id ? 'A runner is assigned' : LABEL[data.status] || data.status;
+    notify(text, data.at_ms, data.reason);
     if (FINAL.has(data.status)) t.map.setRunner(data.status === 'delivered' && t.order.delivery ? t.order.delivery : null);
+    if (data.status === 'delivered') t.deliveredAt = data.at_ms;
   } else if (type === 'position' && data.lat !== undefined) {
+    // A late position after the order ended (events replayed out of step) is not news.
+    if (FINAL.has(t.order.status)) return;
     t.map.setRunner({ lat: data.lat, lon: data.lon });
     t.moves.push({ at: Date.now(), lat: data.lat, lon: data.lon });
     if (t.moves.length > 500) t.moves.shift();
@@ -604,7 +611,16 @@ function tickEta() {
   const t = tracking;
   if (!t || !t.order || $('screen-track').hidden) return;
   const o = t.order;
-  if (FINAL.has(o.status)) { $('eta').textContent = o.status === 'delivered' ? 'delivered' : '–'; $('eta-note').textContent = ''; return; }
+  if (FINAL.has(o.status)) {
+    const at = o.status === 'delivered' ? (t.deliveredAt || o.updated_at_ms) : 0;
+    $('eta-label').textContent = o.status === 'delivered' ? 'Delivered at' : 'Not arriving:';
+    $('eta').textContent = at ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : (LABEL[o.status] || o.status);
+    $('eta').dataset.final = o.status;
+    $('eta-note').textContent = '';
+    return;
+  }
+  $('eta-label').textContent = 'Arriving in';
+  delete $('eta').dataset.final;
   const target = t.eta || o.promised_at_ms;
   if (!target) return;
   const left = Math.round((target - Date.now()) / 1000);
