@@ -1,6 +1,7 @@
 // The cloud's pages, compiled into shopeasy-cloud. The operations page (web/cloud): every store
-// with online state, sync lag, open orders and availability. The page itself is public
-// and holds no data; it reads GET /v1/stores with an admin token typed into it.
+// on a map coloured by state and in a table with sync lag, open orders and availability.
+// The page itself is public and holds no data; an operator signs in on it (POST
+// /v1/session, see cloud/api/operator_sessions.hpp) and it reads GET /v1/stores.
 #pragma once
 
 #include <span>

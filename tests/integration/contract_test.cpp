@@ -321,6 +321,16 @@ TEST_F(ContractTest, Cloud) {
     expect_error_shape(doc, r.call("GET", "/api/area", "/api/area", ""), 401);
   }
   r.call("GET", "/shop", "/shop", "");
+  // Operator sign-in: wrong credentials in the error shape; signing out without a
+  // session is not an error.
+  expect_error_shape(
+      doc,
+      r.call("POST", "/v1/session", "/v1/session", "", {{"user", "nobody"}, {"password", "wrong"}}),
+      401);
+  expect_error_shape(doc, r.call("POST", "/v1/session", "/v1/session", "", {{"user", "x"}}), 400);
+  EXPECT_EQ(r.call("DELETE", "/v1/session", "/v1/session", "").status, 200);
+  expect_error_shape(doc, r.call("GET", "/v1/session", "/v1/session", ""), 401);
+  EXPECT_EQ(r.call("GET", "/v1/session", "/v1/session", admin).status, 200);
   r.call("GET", "/shop/{file}", "/shop/app.js", "");
   EXPECT_EQ(
       r.call("GET", "/api/inventory", "/api/inventory?geo_hash=tdr1v9&limit=1", kCustomer).status,
