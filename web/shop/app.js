@@ -542,7 +542,8 @@ function showTrack(id) {
       readOrder(id).then((o) => { if (tracking === t) applyOrder(o); }).catch(() => {});
     },
     onDown: () => { if (tracking === t && !FINAL.has(t.order && t.order.status)) $('live').textContent = 'Reconnecting…'; },
-    isFinal: () => !!(t.order && FINAL.has(t.order.status) && t.order.status !== 'delivered'),
+    // A finished order's stream ends on the server's side (after a refund window); then stop.
+    isFinal: () => !!(t.order && FINAL.has(t.order.status)),
     onEvent: (type, data, eventId) => { if (tracking === t) onOrderEvent(type, data, eventId); },
   });
 }
