@@ -252,7 +252,11 @@ export async function shopTests(h) {
       await page.bringToFront();
       await page.waitForSelector('#categories button:has-text("bakery")');
       await page.click('#categories button:has-text("bakery")');
-      await page.waitForFunction(() => [...document.querySelectorAll('#products li.product')].filter((li) => !li.hidden).every((li) => li.dataset.category === 'bakery'));
+      // What is on screen (laid out, not merely unflagged) is bakery only.
+      await page.waitForFunction(() => {
+        const shown = [...document.querySelectorAll('#products li.product')].filter((li) => li.offsetParent !== null);
+        return shown.length > 0 && shown.every((li) => li.dataset.category === 'bakery');
+      });
       await noOverflow(page, 'browse');
       await shoot(page, 'browse-category');
       await page.click('#categories button:has-text("All")');
