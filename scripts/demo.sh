@@ -66,6 +66,7 @@ cat >"$state/tokens.txt" <<TOKENS
 admin token (edges and cloud): $admin_token
 customer token (cloud): $customer_token
 staff sign-in on each edge's web page: user admin, password $staff_password
+operator sign-in on the cloud's /ops page: user admin, password $staff_password
 TOKENS
 chmod 600 "$state/tokens.txt"
 tokens_json="[{\"name\":\"demo-admin\",\"role\":\"admin\",\"sha256\":\"$(sha256 "$admin_token")\"}]"
@@ -94,6 +95,8 @@ wait_http() {  # url, name
 # provider); the sandbox gateway takes their payments.
 cloud_port=$((base + 10))
 mkdir -p "$state/cloud"
+# The operator who signs in to /ops: an account in the cloud's own user file.
+printf '%s\n' "$staff_password" | "$bin/shopeasy-edge-users" --db "$state/cloud/audit.db" add admin admin >/dev/null
 cat >"$state/cloud/cloud.json" <<JSON
 {"http": {"port": $cloud_port}, "state_dir": "$state/cloud", "auth": {"tokens": $cloud_tokens_json},
  "stores": {"online_window_s": 30}, "payments": {"provider": "sandbox"},
@@ -241,7 +244,9 @@ echo "  customer view of geohash $cell (first items):"
 curl -fsS -H "Authorization: Bearer $customer_token" \
   "http://127.0.0.1:$cloud_port/api/inventory?geo_hash=$cell&limit=3" | head -c 600
 echo
-echo "  cloud operations page: http://127.0.0.1:$cloud_port/ops"
+echo "  cloud operations page: http://127.0.0.1:$cloud_port/ops   (operator sign-in in $state/tokens.txt)"
+echo "  customer app: http://127.0.0.1:$cloud_port/shop   (sign in with any +91 number; the code is in"
+echo "    the sandbox SMS: curl -H \"Authorization: Bearer <admin token>\" \"http://127.0.0.1:$cloud_port/v1/sandbox/sms?phone=%2B91...\")"
 echo "  staff sign-in and tokens in $state/tokens.txt, e.g.:"
 echo "    curl -H \"Authorization: Bearer \$(head -1 $state/tokens.txt | cut -d' ' -f6)\" http://127.0.0.1:$((base + 11))/metrics"
 echo "Press Ctrl-C to stop."

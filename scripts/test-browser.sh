@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser tests of the store command center (tests/browser): installs Chromium and
+# The browser tests of the store command center and the customer app (tests/browser): installs Chromium and
 # Node.js if missing, installs playwright-core from the npm registry into the build
 # directory, builds the daemons they start, and runs them. Screenshots, daemon logs and
 # the measured figures (figures.json) land in <build>/browser-artifacts.
@@ -7,7 +7,7 @@
 #   --soak-seconds N  how long the 100 events/s memory check runs (default 60)
 #   --long            the 10-minute memory check (same as --soak-seconds 600)
 #   --no-build        use the daemons already built
-#   --only REGEX      run just the tests whose names match (e.g. --only handheld)
+#   --only REGEX      run just the tests whose names match (e.g. --only handheld, --only shop)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build"

@@ -101,6 +101,8 @@ void CloudRoutes::register_routes(http::HttpServer& server) {
                [this](const Request& r) { return serving_stores(r); });
   server.route("GET", "/api/inventory", Access::roles_of(kCustomers),
                [this](const Request& r) { return inventory(r); });
+  server.route("GET", "/api/area", Access::roles_of(kCustomers),
+               [this](const Request& r) { return served_area(r); });
 }
 
 Response CloudRoutes::sync(const Request& req) {
@@ -463,6 +465,28 @@ Response CloudRoutes::serving_stores(const Request& req) {
   nlohmann::json out = {{"geo_hash", *req.query_param("geo_hash")}, {"stores", stores}};
   if (stores.empty()) out["message"] = "no store serves this area";
   return Response::json(200, out);
+}
+
+// Where the service is: every active store's place and circle, so a customer app can
+// draw the served area and let the customer pick a point in it. No stock, no sync state.
+Response CloudRoutes::served_area(const Request&) {
+  auto stores = store_.list_stores();
+  if (!stores.ok()) return Response::error(stores.status());
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : *stores) {
+    const auto& r = s.registration;
+    if (!r.active) continue;
+    const bool online = s.last_seen_ms > 0 && now - s.last_seen_ms <= options_.online_window_ms;
+    out.push_back({{"id", r.id},
+                   {"name", r.name},
+                   {"lat", r.lat},
+                   {"lon", r.lon},
+                   {"service_radius_m", r.service_radius_m},
+                   {"online", online},
+                   {"open", routing::is_open(r.opening_hours, now)}});
+  }
+  return Response::json(200, {{"stores", out}});
 }
 
 Response CloudRoutes::inventory(const Request& req) {

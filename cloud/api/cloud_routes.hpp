@@ -48,6 +48,7 @@ class CloudRoutes {
   http::Response put_catalog_item(const http::Request& req);
   http::Response serving_stores(const http::Request& req);
   http::Response inventory(const http::Request& req);
+  http::Response served_area(const http::Request& req);
   // Buckets where the store's checksums differ from the replica's; empty when they
   // agree or are not comparable yet.
   StatusOr<std::vector<int>> reconcile(const std::string& store_id, const nlohmann::json& request,

@@ -383,7 +383,8 @@ Status CloudDaemon::start() {
     return pricing_->check_quote(quote_id, lines, delivery);
   });
 
-  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), authenticator(),
+  operator_auth_ = std::make_unique<api::OperatorAuthenticator>(*audit_, clock_, *authenticator());
+  http_ = std::make_unique<http::HttpServer>(service::http_options(config_), operator_auth_.get(),
                                              logger_.child("http"), metrics_);
   http_->set_admission(rate_limit_->admission());
   http_->set_audit_sink(
@@ -750,6 +751,11 @@ void CloudDaemon::register_routes() {
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
                              order_events_.get());
   webui::register_ops_page(*http_);
+  api::register_operator_session_routes(
+      *http_, *audit_, clock_, metrics_,
+      api::OperatorSessionOptions{.secure_cookie =
+                                      !config_.get_string("http.tls_cert_file").empty()});
+  webui::register_shop_page(*http_);
   // Any customer's own orders, whoever issued their token.
   accounts::register_my_orders_route(*http_, *store_);
   if (otp_) {

@@ -11,6 +11,7 @@
 #include "cloud/accounts/sms.hpp"
 #include "cloud/accounts/token_service.hpp"
 #include "cloud/api/cloud_routes.hpp"
+#include "cloud/api/operator_sessions.hpp"
 #include "cloud/api/order_event_hub.hpp"
 #include "cloud/api/store_auth.hpp"
 #include "cloud/daemon/registry_watcher.hpp"
@@ -81,8 +82,11 @@ class CloudDaemon final : public service::Daemon {
   MonoTime last_quotes_purge_{};    // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
-  // The audit log of admin actions (a local file per instance).
+  // The audit log of admin actions and the operators who sign in to /ops (a local file
+  // per instance: an operator signs in to each instance behind a load balancer apart).
   std::unique_ptr<security::UserStore> audit_;
+  // Operator sessions first, then authenticator(); what the HTTP server uses.
+  std::unique_ptr<api::OperatorAuthenticator> operator_auth_;
   std::unique_ptr<security::RequestRateLimit> rate_limit_;
   routing::StoreIndex index_;
   std::unique_ptr<api::CloudRoutes> routes_;

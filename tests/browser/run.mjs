@@ -1,4 +1,5 @@
-// End-to-end tests of the store command center in a real browser: starts a mosquitto
+// End-to-end tests of the store command center (and, in shop.mjs, the cloud's customer
+// app) in a real browser: starts a mosquitto
 // broker, a shopeasy-edge and a shopeasy-runner fleet on free loopback ports, creates
 // staff users with shopeasy-edge-users, seeds a 10,000-SKU catalog, then drives
 // Debian's Chromium headless through playwright-core. Screenshots and daemon logs go
@@ -15,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { handheldTests } from './handheld.mjs';
+import { shopTests } from './shop.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
@@ -482,10 +484,16 @@ try {
   });
 
   // The cloud's ops page shows operators what waits for them: a store's quarantined changes.
-  await test('the cloud ops page shows a store with quarantined changes and searches its catalog', async () => {
+  await test('the cloud ops page signs an operator in and shows a store with quarantined changes on its map and searches its catalog', async () => {
     const cloudPort = await freePort();
     const cloudBase = `http://127.0.0.1:${cloudPort}`;
     const opsToken = randomBytes(24).toString('hex');
+    // An operator account in the cloud's own user file, made with the same tool as the
+    // store's staff accounts.
+    fs.mkdirSync(path.join(state, 'cloud'), { recursive: true });
+    const made = spawnSync(path.join(binDir, 'shopeasy-edge-users'), ['--db', path.join(state, 'cloud', 'audit.db'), 'add', 'ops', 'admin'],
+      { input: 'ops-pass-1\n', encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`shopeasy-edge-users add ops failed: ${made.stderr}`);
     const cloud = start('cloud', path.join(binDir, 'shopeasy-cloud'), [
       `--http.port=${cloudPort}`, `--state_dir=${path.join(state, 'cloud')}`, '--http.rate_limit_per_s=0',
       `--auth.tokens=${JSON.stringify([{ name: 'ops', role: 'admin', sha256: createHash('sha256').update(opsToken).digest('hex') }])}`]);
@@ -506,12 +514,29 @@ try {
       if (answer.acked_seq !== 2) throw new Error(`sync answered ${JSON.stringify(answer)}`);
       const p = pctx.pages()[0] || await pctx.newPage();
       await p.goto(`${cloudBase}/ops`);
-      await p.fill('#token', opsToken);
-      await p.click('#token-form button[type="submit"]');
+      await p.waitForSelector('#signin-form:not([hidden])');
+      await p.fill('#signin-user', 'ops');
+      await p.fill('#signin-password', 'wrong-pass');
+      await p.click('#signin-submit');
+      await p.waitForFunction(() => /Wrong user name or password/.test(document.getElementById('signin-error').textContent));
+      await screenshot(p, 'ops-signin-refused');
+      await p.fill('#signin-password', 'ops-pass-1');
+      await p.click('#signin-submit');
       const row = 'tr[data-store="ops-s1"].quarantined';
       await p.waitForSelector(row, { timeout: 10000 });
       const warn = await p.textContent(`${row} td.warn`);
       if (warn.trim() !== '1') throw new Error(`quarantined cell says ${warn}`);
+      // The map colours the store by its worst state; the session is an HttpOnly cookie
+      // (the page never sees it) and a new tab is signed in by it.
+      await p.waitForSelector('#store-map g[data-store="ops-s1"][data-state="quarantined"]');
+      const cookies = await pctx.cookies(cloudBase);
+      const session = cookies.find((c) => c.name === 'shopeasy_ops_session');
+      if (!session || !session.httpOnly || session.sameSite !== 'Strict') throw new Error(`session cookie: ${JSON.stringify(cookies)}`);
+      if ((await p.evaluate(() => document.cookie)).includes('shopeasy_ops_session')) throw new Error('the page can read the session cookie');
+      const tab = await pctx.newPage();
+      await tab.goto(`${cloudBase}/ops`);
+      await tab.waitForSelector('tr[data-store="ops-s1"]');
+      await tab.close();
       await screenshot(p, 'ops-quarantine');
       // Search as a customer near the store would: a Hinglish word finds the milk, with
       // the stock the store synced.
@@ -525,6 +550,11 @@ try {
       await p.fill('#search-q', 'zzzqqq');
       await p.waitForFunction(() => document.querySelector('#search-status').textContent.includes('nothing matches'), null, { timeout: 10000 });
       await screenshot(p, 'ops-search');
+      // Signing out ends the session: a reload asks again.
+      await p.click('#signout');
+      await p.waitForSelector('#signin-form:not([hidden])');
+      await p.reload();
+      await p.waitForSelector('#signin-form:not([hidden])');
     } finally {
       await pctx.close();
       await stop(cloud);
@@ -536,6 +566,13 @@ try {
       test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
       brokerPort, ean13, figures, which,
     }).catch((e) => test('handheld: setup', () => { throw e; }));
+  }
+
+  if (!only || args.only.includes('shop')) {
+    await shopTests({
+      test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
+      ean13, figures, which, children,
+    }).catch((e) => test('shop: setup', () => { throw e; }));
   }
 
   await test('an admin sees users and the audit log', async () => {

@@ -310,6 +310,28 @@ TEST_F(ContractTest, Cloud) {
       doc, r.call("GET", "/v1/stores/{id}/sync-status", "/v1/stores/nope/sync-status", admin), 404);
   r.call("GET", "/api/stores", "/api/stores?geo_hash=tdr1v9", kCustomer);
   expect_error_shape(doc, r.call("GET", "/api/stores", "/api/stores", kCustomer), 400);
+  {
+    const HttpReply area = r.call("GET", "/api/area", "/api/area", kCustomer);
+    ASSERT_EQ(area.status, 200) << area.body;
+    const json stores = json::parse(area.body)["stores"];
+    ASSERT_EQ(stores.size(), 1U);
+    EXPECT_EQ(stores[0]["id"], "blr-1");
+    EXPECT_DOUBLE_EQ(stores[0]["lat"].get<double>(), 12.97);
+    EXPECT_DOUBLE_EQ(stores[0]["service_radius_m"].get<double>(), 3000);
+    expect_error_shape(doc, r.call("GET", "/api/area", "/api/area", ""), 401);
+  }
+  r.call("GET", "/shop", "/shop", "");
+  // Operator sign-in: wrong credentials in the error shape; signing out without a
+  // session is not an error.
+  expect_error_shape(
+      doc,
+      r.call("POST", "/v1/session", "/v1/session", "", {{"user", "nobody"}, {"password", "wrong"}}),
+      401);
+  expect_error_shape(doc, r.call("POST", "/v1/session", "/v1/session", "", {{"user", "x"}}), 400);
+  EXPECT_EQ(r.call("DELETE", "/v1/session", "/v1/session", "").status, 200);
+  expect_error_shape(doc, r.call("GET", "/v1/session", "/v1/session", ""), 401);
+  EXPECT_EQ(r.call("GET", "/v1/session", "/v1/session", admin).status, 200);
+  r.call("GET", "/shop/{file}", "/shop/app.js", "");
   EXPECT_EQ(
       r.call("GET", "/api/inventory", "/api/inventory?geo_hash=tdr1v9&limit=1", kCustomer).status,
       200);

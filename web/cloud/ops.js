@@ -1,7 +1,9 @@
 // The cloud operations page: every store with its online state, sync lag, open orders
-// and availability, refreshed every few seconds. The admin token is typed in and kept
-// for this browser tab only.
-const KEY = 'shopeasy.ops.token';
+// and availability, on a map coloured by state and in a table, refreshed every few
+// seconds. Operators sign in with a user name and password (POST /v1/session): the
+// session's HttpOnly cookie lets the page's reads through, and its token (kept for this
+// tab only) goes in the Authorization header, which changes need.
+const KEY = 'shopeasy.ops.session';
 const $ = (id) => document.getElementById(id);
 let timer = null;
 const availability = new Map();  // store id -> {share, at}
@@ -13,16 +15,21 @@ function cell(text, cls = '') {
   return td;
 }
 
-async function get(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` }, cache: 'no-store' });
-  const body = await res.json().catch(() => null);
+async function call(method, path, body) {
+  const headers = {};
+  const token = sessionStorage.getItem(KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = new Error((body && body.error && body.error.message) || `HTTP ${res.status}`);
+    const err = new Error((data && data.error && data.error.message) || `HTTP ${res.status}`);
     err.status = res.status;
     throw err;
   }
-  return body;
+  return data;
 }
+const get = (path) => call('GET', path);
 
 // Share of the store's SKUs with stock to sell, from the cloud's replica of its stock.
 // Read at most once a minute per store: it lists every SKU.
@@ -49,7 +56,7 @@ async function refresh() {
   try {
     r = await get('/v1/stores');
   } catch (e) {
-    if (e.status === 401 || e.status === 403) { forget(e.status === 403 ? 'That token is not an admin token' : 'Token not accepted'); return; }
+    if (e.status === 401 || e.status === 403) { signedOut(e.status === 403 ? 'This account may not see the stores' : 'Your session has ended; sign in again'); return; }
     $('status').textContent = `cloud unreachable: ${e.message}`;
     return;
   }
@@ -78,6 +85,7 @@ async function refresh() {
     return tr;
   }));
   fillSearchStores(stores);
+  drawMap(stores);
   $('summary').textContent = `${stores.length} stores, ${online} online`;
   $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
@@ -129,30 +137,88 @@ async function search() {
   }
 }
 
-function start() {
-  $('token-form').hidden = true;
+// The state a store's dot shows, worst first.
+function stateOf(s) {
+  if (!s.active) return 'inactive';
+  if (!s.online) return 'offline';
+  if ((s.quarantined_changes ?? 0) > 0) return 'quarantined';
+  if ((s.seconds_since_seen ?? Infinity) > 60) return 'lagging';
+  return 'online';
+}
+const COLOURS = { online: '#067647', lagging: '#dc6803', quarantined: '#b42318', offline: '#7a271a', inactive: '#98a2b3' };
+
+// Every store's circle on a flat projection in metres, drawn here (nothing fetched).
+function drawMap(stores) {
+  const placed = stores.filter((s) => Number.isFinite(s.lat) && Number.isFinite(s.lon));
+  const NS = 'http://www.w3.org/2000/svg';
+  const node = (tag, attrs) => { const n = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v)); return n; };
+  const root = node('svg', { preserveAspectRatio: 'xMidYMid meet' });
+  if (placed.length) {
+    const lat0 = placed.reduce((a, s) => a + s.lat, 0) / placed.length;
+    const lon0 = placed.reduce((a, s) => a + s.lon, 0) / placed.length;
+    const k = 111320;
+    const xy = (s) => ({ x: (s.lon - lon0) * Math.cos((lat0 * Math.PI) / 180) * k, y: -(s.lat - lat0) * k });
+    let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
+    for (const s of placed) {
+      const p = xy(s); const r = s.service_radius_m || 1000;
+      minX = Math.min(minX, p.x - r); maxX = Math.max(maxX, p.x + r); minY = Math.min(minY, p.y - r); maxY = Math.max(maxY, p.y + r);
+    }
+    const pad = 300;
+    root.setAttribute('viewBox', `${minX - pad} ${minY - pad} ${maxX - minX + 2 * pad} ${maxY - minY + 2 * pad}`);
+    for (const s of placed) {
+      const p = xy(s);
+      const state = stateOf(s);
+      const g = node('g', { 'data-store': s.id, 'data-state': state });
+      const title = node('title', {});
+      title.textContent = `${s.name} (${s.id}): ${state}`;
+      g.append(title,
+        node('circle', { class: 'area', cx: p.x, cy: p.y, r: s.service_radius_m || 1000, fill: COLOURS[state], stroke: COLOURS[state] }),
+        node('circle', { cx: p.x, cy: p.y, r: 140, fill: COLOURS[state] }));
+      const label = node('text', { x: p.x, y: p.y + 380, 'text-anchor': 'middle' });
+      label.textContent = s.name;
+      g.append(label);
+      root.append(g);
+    }
+  }
+  $('store-map').replaceChildren(root);
+  $('store-map').setAttribute('aria-label', `Map of ${placed.length} stores: ${placed.map((s) => `${s.name} ${stateOf(s)}`).join(', ')}`);
+}
+
+function start(user = '') {
+  $('signin-form').hidden = true;
   $('main').hidden = false;
+  if (user) $('who').textContent = `signed in as ${user}`;
   refresh();
   clearInterval(timer);
   timer = setInterval(refresh, 5000);
 }
 
-function forget(message = '') {
+function signedOut(message = '') {
   sessionStorage.removeItem(KEY);
   clearInterval(timer);
   $('main').hidden = true;
-  $('token-form').hidden = false;
-  $('token-error').textContent = message;
+  $('signin-form').hidden = false;
+  $('signin-error').textContent = message;
 }
 
-$('token-form').addEventListener('submit', (ev) => {
+$('signin-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  sessionStorage.setItem(KEY, $('token').value.trim());
-  $('token').value = '';
-  start();
+  $('signin-error').textContent = '';
+  try {
+    const r = await call('POST', '/v1/session', { user: $('signin-user').value.trim(), password: $('signin-password').value });
+    sessionStorage.setItem(KEY, r.token);
+    $('signin-password').value = '';
+    start(r.user);
+  } catch (e) {
+    $('signin-error').textContent = e.status === 401 ? 'Wrong user name or password' : e.message;
+  }
 });
-$('forget').addEventListener('click', () => forget());
+$('signout').addEventListener('click', async () => {
+  await call('DELETE', '/v1/session').catch(() => {});
+  signedOut();
+});
 $('search-form').addEventListener('submit', (ev) => { ev.preventDefault(); search(); });
 $('search-q').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, 150); });
 $('search-store').addEventListener('change', search);
-if (sessionStorage.getItem(KEY)) start(); else forget();
+// A session from an earlier visit (the cookie) signs the page in without asking.
+get('/v1/session').then((r) => start(r.user)).catch(() => signedOut());
