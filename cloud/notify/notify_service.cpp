@@ -155,6 +155,13 @@ StatusOr<int> NotifyService::run_once() {
   }
   std::vector<storage::NotificationRow>& rows = *claimed;
   if (rows.empty()) return 0;
+  // In the order they were queued; every row of one order goes to the same sender, so a
+  // customer hears of an order's changes in the order they happened (unless a retry
+  // holds one back).
+  std::sort(rows.begin(), rows.end(),
+            [](const storage::NotificationRow& a, const storage::NotificationRow& b) {
+              return a.id < b.id;
+            });
 
   // What each customer allows and each SMS recipient's number, read once per batch.
   std::map<std::string, Preferences> prefs;
@@ -162,7 +169,6 @@ StatusOr<int> NotifyService::run_once() {
   std::vector<std::string> phones(rows.size());
   std::vector<storage::NotificationOutcome> outcomes(rows.size());
   std::vector<std::vector<std::size_t>> slices(clients_.size());
-  std::size_t next_slice = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const storage::NotificationRow& row = rows[i];
     // Unless sent or skipped below, a row keeps its state and gives its lease back.
@@ -209,8 +215,7 @@ StatusOr<int> NotifyService::run_once() {
       outcomes[i].error = skip;
       continue;
     }
-    slices[next_slice].push_back(i);
-    next_slice = (next_slice + 1) % slices.size();
+    slices[std::hash<std::string>{}(row.order_id) % slices.size()].push_back(i);
   }
 
   // Rows not tried before this are left for the next claim rather than sent after the
