@@ -63,6 +63,9 @@ StatusOr<std::unique_ptr<WebhookSink>> WebhookSink::start(std::string secret) {
   auto impl = std::make_unique<Impl>();
   impl->secret = std::move(secret);
   Impl* raw = impl.get();
+  // Headers and body go out in separate writes: without this, Nagle holds each answer's
+  // body for the client's delayed ACK (up to 40 ms).
+  impl->server.set_tcp_nodelay(true);
   impl->server.Post("/hooks/shopeasy", [raw](const httplib::Request& req, httplib::Response& res) {
     raw->handle(req, res);
   });
