@@ -338,5 +338,59 @@ TEST_F(NotifyTest, PreferencesRefuseBadInputAndSkipWhatIsSwitchedOff) {
   EXPECT_EQ(sink_->seen().begin()->second.body["type"], "order.packed");
 }
 
+// Two instances on one PostgreSQL database share the outbox: each notification is
+// queued once and sent by one of them, whichever claims it.
+TEST_F(NotifyTest, TwoInstancesOnPostgresSendEachNotificationOnce) {
+  auto pg = PostgresServer::start({.settings = {"fsync=off"}});
+  ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+  ASSERT_TRUE(pg->create_database("notify").is_ok());
+  const std::vector<std::string> shared = {
+      "--storage.backend=postgres", "--storage.postgres_dsn=" + pg->dsn("notify"),
+      "--orders.max_unpaid_per_customer=1000", "--http.rate_limit_per_s=0"};
+  start_cloud(shared);
+  std::vector<std::string> second_args = {
+      "--http.port=0",
+      "--state_dir=" + dir_->file("cloud2").string(),
+      "--auth.tokens=" + tokens_json({{"alice", "customer", kAlice}}),
+      "--payments.provider=sandbox",
+      "--notify.enabled=true",
+      "--notify.webhook_url=" + sink_->url(),
+      "--notify.webhook_secret=" + std::string(kHookSecret),
+      "--notify.poll_interval_ms=20"};
+  second_args.insert(second_args.end(), shared.begin(), shared.end());
+  auto second = start_daemon("shopeasy-cloud", second_args);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  add_store_with_stock();
+  const json order = {{"lines", {{{"sku", "MILK"}, {"qty", 1}}}},
+                      {"delivery", {{"lat", 12.975}, {"lon", 77.645}}}};
+  constexpr int kOrders = 200;
+  for (int i = 0; i < kOrders; ++i) {
+    const HttpReply placed = call("POST", "/api/orders", order.dump(), kAlice,
+                                  {{"Idempotency-Key", "pg-" + std::to_string(i)}});
+    ASSERT_EQ(placed.status, 201) << placed.body;
+    const std::string id = json::parse(placed.body)["order_id"];
+    // Cancelled through either instance.
+    auto headers = bearer(kAlice);
+    const int port = i % 2 == 0 ? cloud_->http_port : second->http_port;
+    auto cancelled =
+        http_request("127.0.0.1", port, "POST", "/api/orders/" + id + "/cancel", "", headers, 30s);
+    ASSERT_TRUE(cancelled && cancelled->status == 200) << (cancelled ? cancelled->body : "");
+  }
+  ASSERT_TRUE(wait_for([&] { return sink_->accepted_ids() == kOrders; }, 30s))
+      << sink_->accepted_ids();
+  EXPECT_EQ(sink_->posts(), kOrders);
+  for (const auto& [key, seen] : sink_->seen()) EXPECT_EQ(seen.posts, 1) << key;
+  const std::int64_t here = metric("cloud_notify_sent_total{channel=\"webhook\"}");
+  auto other = http_request("127.0.0.1", second->http_port, "GET", "/metrics", "", bearer(), 10s);
+  ASSERT_TRUE(other.has_value());
+  const std::string series = "\ncloud_notify_sent_total{channel=\"webhook\"} ";
+  const std::size_t at = other->body.find(series);
+  ASSERT_NE(at, std::string::npos);
+  const std::int64_t there = std::stoll(other->body.substr(at + series.size()));
+  EXPECT_EQ(here + there, kOrders);
+  std::printf("[ shared   ] %d notifications: %lld sent by one instance, %lld by the other\n",
+              kOrders, static_cast<long long>(here), static_cast<long long>(there));
+}
+
 }  // namespace
 }  // namespace shopeasy::testing
