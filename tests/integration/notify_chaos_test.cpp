@@ -53,21 +53,16 @@ class NotifyChaosTest : public ::testing::Test {
   }
 
   std::vector<std::string> args() const {
-    return {"--http.port=0",
-            "--state_dir=" + dir_->file("cloud").string(),
-            "--auth.tokens=" + admin_tokens_json(),
-            "--http.rate_limit_per_s=0",
-            "--payments.provider=sandbox",
-            "--accounts.sms_provider=sandbox",
+    return {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
+            "--auth.tokens=" + admin_tokens_json(), "--http.rate_limit_per_s=0",
+            "--payments.provider=sandbox", "--accounts.sms_provider=sandbox",
             "--orders.max_unpaid_per_customer=1000",
-            "--notify.enabled=true",
+            // The full-size run drives orders for longer than the default 15 minutes.
+            "--accounts.access_token_ttl_s=3600", "--notify.enabled=true",
             "--notify.webhook_url=" + sink_->url(),
             "--notify.webhook_secret=" + std::string(kHookSecret),
-            "--notify.webhook_timeout_ms=500",
-            "--notify.lease_s=2",
-            "--notify.poll_interval_ms=20",
-            "--notify.retry_base_ms=50",
-            "--notify.retry_max_ms=500",
+            "--notify.webhook_timeout_ms=500", "--notify.lease_s=2", "--notify.poll_interval_ms=20",
+            "--notify.retry_base_ms=50", "--notify.retry_max_ms=500",
             "--notify.batch_size=" + std::to_string(kBatchSize)};
   }
 
