@@ -515,11 +515,11 @@ TEST_F(ContractTest, CloudWithAccountsAndSearch) {
                    kCustomer, {{"channels", {{"sms", false}}}})
                 .status,
             200);
-  expect_error_shape(doc,
-                     r.call("PUT", "/api/me/notification-preferences",
-                            "/api/me/notification-preferences", kCustomer,
-                            {{"channels", {{"fax", true}}}}),
-                     400);
+  expect_error_shape(
+      doc,
+      r.call("PUT", "/api/me/notification-preferences", "/api/me/notification-preferences",
+             kCustomer, {{"channels", {{"fax", true}}}}),
+      400);
   EXPECT_EQ(r.call("GET", "/api/me/notifications", "/api/me/notifications", kCustomer).status, 200);
   expect_error_shape(doc, r.call("GET", "/api/search", "/api/search?geo_hash=tdr1v9", kCustomer),
                      400);
