@@ -392,5 +392,32 @@ TEST_F(NotifyTest, TwoInstancesOnPostgresSendEachNotificationOnce) {
               kOrders, static_cast<long long>(here), static_cast<long long>(there));
 }
 
+// A configuration the worker could not honour is refused before the daemon starts,
+// naming the option; the webhook secret itself is never printed.
+TEST_F(NotifyTest, BadNotifyOptionsAreRefusedAtStartNamingTheOption) {
+  struct Bad {
+    std::vector<std::string> flags;
+    std::string option;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{"--notify.webhook_url=" + sink_->url(), "--notify.webhook_secret=short-secret-x"},
+            "notify.webhook_secret"},
+           {{"--notify.webhook_url=ftp://example.com/hooks",
+             "--notify.webhook_secret=" + std::string(kHookSecret)},
+            "notify.webhook_url"},
+           {{"--notify.lease_s=1", "--notify.webhook_timeout_ms=5000"}, "notify.lease_s"},
+           {{"--notify.retry_base_ms=5000", "--notify.retry_max_ms=1000"}, "notify.retry_max_ms"},
+           {{"--notify.batch_size=0"}, "notify.batch_size"}}) {
+    std::vector<std::string> argv = {binary_path("shopeasy-cloud"), "--check-config",
+                                     "--notify.enabled=true"};
+    argv.insert(argv.end(), bad.flags.begin(), bad.flags.end());
+    auto child = ChildProcess::spawn({.argv = argv});
+    ASSERT_TRUE(child.ok());
+    EXPECT_EQ(child->wait_exit(10s), 2) << bad.option << "\n" << child->describe();
+    EXPECT_NE(child->stderr_text().find(bad.option), std::string::npos) << child->describe();
+    EXPECT_EQ(child->output().find("short-secret-x"), std::string::npos) << child->describe();
+  }
+}
+
 }  // namespace
 }  // namespace shopeasy::testing
