@@ -57,9 +57,10 @@ class NotifyChaosTest : public ::testing::Test {
             "--auth.tokens=" + admin_tokens_json(), "--http.rate_limit_per_s=0",
             "--payments.provider=sandbox", "--accounts.sms_provider=sandbox",
             "--orders.max_unpaid_per_customer=1000",
-            // The full-size run drives orders for longer than the default 15 minutes.
-            "--accounts.access_token_ttl_s=3600", "--notify.enabled=true",
-            "--notify.webhook_url=" + sink_->url(),
+            // The full-size run drives orders for longer than the default 15 minutes, and
+            // the store syncs only once, at the start: it must stay online throughout.
+            "--accounts.access_token_ttl_s=3600", "--stores.online_window_s=3600",
+            "--notify.enabled=true", "--notify.webhook_url=" + sink_->url(),
             "--notify.webhook_secret=" + std::string(kHookSecret),
             "--notify.webhook_timeout_ms=500", "--notify.lease_s=2", "--notify.poll_interval_ms=20",
             "--notify.retry_base_ms=50", "--notify.retry_max_ms=500",
@@ -184,17 +185,21 @@ TEST_F(NotifyChaosTest, EveryEventIsDeliveredThroughKillsAndRepeatsAreOnlyCrashW
           call_until_answered("POST", "/api/orders", order.dump(), token,
                               {{"Idempotency-Key", "chaos-" + std::to_string(i)}});
       if (placed.status != 201) {
-        ++refused;
-        ADD_FAILURE() << "placement " << i << ": " << placed.status << " " << placed.body;
-        continue;
+        // One refusal says it all; the rest would only repeat it.
+        if (refused.fetch_add(1) == 0) {
+          ADD_FAILURE() << "placement " << i << ": " << placed.status << " " << placed.body;
+        }
+        return;
       }
       const std::string id = json::parse(placed.body)["order_id"];
       const HttpReply cancelled =
           call_until_answered("POST", "/api/orders/" + id + "/cancel", "", token);
       // 409: a run before the crash already cancelled it.
       if (cancelled.status != 200 && cancelled.status != 409) {
-        ++refused;
-        ADD_FAILURE() << "cancel " << id << ": " << cancelled.status << " " << cancelled.body;
+        if (refused.fetch_add(1) == 0) {
+          ADD_FAILURE() << "cancel " << id << ": " << cancelled.status << " " << cancelled.body;
+        }
+        return;
       }
     }
   };
@@ -203,6 +208,11 @@ TEST_F(NotifyChaosTest, EveryEventIsDeliveredThroughKillsAndRepeatsAreOnlyCrashW
   b.join();
   const double driven_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (refused.load() > 0) {
+    stop_killing = true;
+    killer.join();
+    FAIL() << refused.load() << " requests refused";
+  }
   const bool all_in =
       wait_for([&] { return sink_->accepted_ids() >= static_cast<std::size_t>(events); },
                std::chrono::seconds(60 + events / 100));
@@ -210,7 +220,6 @@ TEST_F(NotifyChaosTest, EveryEventIsDeliveredThroughKillsAndRepeatsAreOnlyCrashW
   killer.join();
   const double total_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(refused.load(), 0);
   ASSERT_TRUE(all_in) << sink_->accepted_ids() << " of " << events << " delivered";
 
   // The last instance finishes what it has, then stops.
