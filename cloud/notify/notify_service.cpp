@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 
 #include "cloud/payments/webhook.hpp"
 #include "common/security/encoding.hpp"
@@ -62,7 +63,6 @@ NotifyService::NotifyService(NotifyOptions options, WebhookTarget target,
       clock_(clock),
       logger_(std::move(logger)),
       owner_(std::move(owner)),
-      seed_rng_(std::random_device{}()),
       sent_(metrics.counter_family("cloud_notify_sent_total",
                                    "Customer notifications delivered, by channel", {"channel"})),
       failed_(metrics.counter_family(

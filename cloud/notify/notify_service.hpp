@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,8 +102,6 @@ class NotifyService {
   const std::string owner_;
   // One keep-alive client per sender thread, each used only by its thread.
   std::vector<std::unique_ptr<http::HttpClient>> clients_;
-  // Seeds each batch's per-sender generators; used by the worker thread only.
-  std::mt19937_64 seed_rng_;
 
   metrics::CounterFamily& sent_;
   metrics::CounterFamily& failed_;
