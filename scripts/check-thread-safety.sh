@@ -52,6 +52,7 @@ files=(
   cloud/api/catalog_page_cache.cpp
   cloud/daemon/registry_watcher.cpp
   cloud/pricing/pricing_service.cpp
+  cloud/notify/notify_service.cpp
   edge/events/event_bus.cpp
   edge/store/edge_store.cpp
   common/http/server.cpp

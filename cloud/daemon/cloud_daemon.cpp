@@ -10,6 +10,7 @@
 #include "cloud/accounts/http_sms_provider.hpp"
 #include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
+#include "cloud/notify/notify_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
 #include "common/apidoc/api_doc.hpp"
 #include "common/security/encoding.hpp"
@@ -125,6 +126,21 @@ Status validate_cloud_config(const config::Config& config) {
                               "accounts.sms.http_token");
     }
   }
+  if (const std::string url = config.get_string("notify.webhook_url"); !url.empty()) {
+    if (!notify::parse_webhook_url(url).ok()) {
+      return invalid_argument("must be an http:// or https:// URL", "notify.webhook_url");
+    }
+    if (config.get_string("notify.webhook_secret").size() < 32) {
+      return invalid_argument("at least 32 bytes are required with notify.webhook_url",
+                              "notify.webhook_secret");
+    }
+  }
+  if (config.get_int("notify.lease_s") * 1000 < 4 * config.get_int("notify.webhook_timeout_ms")) {
+    return invalid_argument("must be at least 4 x notify.webhook_timeout_ms", "notify.lease_s");
+  }
+  if (config.get_int("notify.retry_max_ms") < config.get_int("notify.retry_base_ms")) {
+    return invalid_argument("must be at least notify.retry_base_ms", "notify.retry_max_ms");
+  }
   if (production && config.get_string("storage.backend") == "postgres" &&
       !postgres_link_is_safe(config.get_string("storage.postgres_dsn"))) {
     return invalid_argument(
@@ -233,6 +249,42 @@ config::Schema cloud_schema() {
   s.add(int_option("orders.idempotency_window_s", 86400, 1, 2592000,
                    "How long an order's Idempotency-Key is remembered: a retry within it gets "
                    "the first answer, after it the key is forgotten and may be used again"));
+  s.add(bool_option("notify.enabled", false,
+                    "Tell customers about their orders (confirmed, packed, out for delivery, "
+                    "delivered, cancelled, refunded, failed) by SMS through "
+                    "accounts.sms_provider and by signed webhook to notify.webhook_url"));
+  s.add(bool_option("notify.sms", true,
+                    "With notify.enabled and an accounts.sms_provider: send SMS notifications"));
+  s.add(string_option("notify.webhook_url", "",
+                      "With notify.enabled: the customer app backend's URL that gets a signed "
+                      "POST per notification (ShopEasy-Signature, Idempotency-Key); empty: none"));
+  Option notify_secret = string_option(
+      "notify.webhook_secret", "",
+      "HMAC-SHA256 key signing notification webhooks (at least 32 bytes with a webhook_url)");
+  notify_secret.secret = true;
+  s.add(notify_secret);
+  s.add(int_option("notify.webhook_timeout_ms", 5000, 100, 60000,
+                   "Connect and answer timeout of one notification webhook request"));
+  s.add(int_option("notify.max_age_s", 259200, 60, 2592000,
+                   "A notification still failing this long after its order change is given "
+                   "up (marked dead and counted)"));
+  s.add(int_option("notify.retry_base_ms", 1000, 10, 3600000,
+                   "The first retry of a failed notification waits up to this; each further "
+                   "one up to twice as long (full jitter)"));
+  s.add(int_option("notify.retry_max_ms", 3600000, 10, 86400000,
+                   "No wait between notification retries is longer than this"));
+  s.add(int_option("notify.lease_s", 60, 1, 3600,
+                   "How long an instance holds the notifications it claimed before another "
+                   "may take them (at least 4 x notify.webhook_timeout_ms)"));
+  s.add(int_option("notify.batch_size", 200, 1, 5000,
+                   "Notifications claimed and recorded per database transaction"));
+  s.add(int_option("notify.poll_interval_ms", 200, 10, 60000,
+                   "How often an idle notification worker looks for due notifications"));
+  s.add(int_option("notify.senders", 4, 1, 64,
+                   "Threads sending one batch of notifications in parallel"));
+  s.add(int_option("notify.purge_after_days", 7, 1, 365,
+                   "Sent, failed, dead and skipped notifications are deleted this long after "
+                   "their last change (pending ones never)"));
   s.add(bool_option("deployment.production", false,
                     "This instance serves real customers: features for demos and tests (the "
                     "sandbox payment gateway) are refused at start-up"));
@@ -323,6 +375,7 @@ Status CloudDaemon::start() {
   auth_ = std::make_unique<api::CloudAuthenticator>(std::move(*tokens), *store_);
   SHOPEASY_RETURN_IF_ERROR(setup_accounts(state_dir));
   SHOPEASY_RETURN_IF_ERROR(setup_customer_jwt());
+  SHOPEASY_RETURN_IF_ERROR(setup_notify());
   security::UserStoreOptions audit_options;
   audit_options.path = state_dir + "/audit.db";
   auto audit = security::UserStore::open(audit_options, clock_);
@@ -411,6 +464,7 @@ Status CloudDaemon::start() {
   }
   registry_->start();
   order_events_->start();
+  if (notify_) notify_->start();
   port = http_->start();
   if (!port.ok()) return port.status();
   service::log_routes(*http_, logger_);
@@ -425,6 +479,7 @@ void CloudDaemon::stop() {
   // wait out their fallback interval.
   if (order_events_) order_events_->stop();
   if (http_) http_->stop();
+  if (notify_) notify_->stop();
   if (registry_) registry_->stop();
   if (search_) search_->stop();
   payments_.reset();
@@ -616,6 +671,43 @@ Status CloudDaemon::setup_accounts(const std::string& state_dir) {
   return Status::ok();
 }
 
+// The notification worker and the channels the store queues rows for. Set before any
+// thread can change an order.
+Status CloudDaemon::setup_notify() {
+  if (!config_.get_bool("notify.enabled")) return Status::ok();
+  notify::NotifyOptions o;
+  o.webhook_url = config_.get_string("notify.webhook_url");
+  o.webhook_secret = config_.get_string("notify.webhook_secret");
+  o.webhook_timeout = std::chrono::milliseconds(config_.get_int("notify.webhook_timeout_ms"));
+  o.retry = notify::RetryPolicy{.base_ms = config_.get_int("notify.retry_base_ms"),
+                                .cap_ms = config_.get_int("notify.retry_max_ms"),
+                                .max_age_ms = config_.get_int("notify.max_age_s") * 1000};
+  o.lease_ms = config_.get_int("notify.lease_s") * 1000;
+  o.batch_size = static_cast<int>(config_.get_int("notify.batch_size"));
+  o.poll_interval = std::chrono::milliseconds(config_.get_int("notify.poll_interval_ms"));
+  o.senders = static_cast<int>(config_.get_int("notify.senders"));
+  o.purge_after_ms = config_.get_int("notify.purge_after_days") * 24 * 3600 * 1000;
+  const bool sms = config_.get_bool("notify.sms") && sms_ != nullptr;
+  auto service = notify::NotifyService::create(
+      std::move(o), *store_, sms ? account_store_.get() : nullptr, sms ? sms_.get() : nullptr,
+      clock_, logger_.child("notify"), metrics_);
+  if (!service.ok()) return service.status().with_field_prefix("notify");
+  notify_ = std::move(*service);
+  const std::vector<std::string> channels = notify_->channels();
+  store_->set_notification_channels(channels);
+  std::string names;
+  for (const std::string& c : channels) names += (names.empty() ? "" : ",") + c;
+  if (channels.empty()) {
+    logger_.warn("notify_no_channels",
+                 {{"effect",
+                   "notify.enabled but neither notify.webhook_url nor an SMS provider is set: "
+                   "customers are told nothing"}});
+  } else {
+    logger_.info("notify", {{"channels", names}});
+  }
+  return Status::ok();
+}
+
 Status CloudDaemon::setup_customer_jwt() {
   const nlohmann::json& keys = config_.get_json("auth.jwt.keys");
   if (!keys.is_array()) return invalid_argument("must be an array", "auth.jwt.keys");
@@ -697,6 +789,13 @@ void CloudDaemon::tick() {
     StatusOr<std::int64_t> purged = pricing_->purge_quotes();
     if (!purged.ok()) logger_.warn("quotes_purge_failed", {{"error", purged.status().to_string()}});
   }
+  // Finished notifications past notify.purge_after_days, once a minute; a failure is
+  // retried next time.
+  if (notify_ && clock_.mono_now() - last_notify_purge_ >= std::chrono::minutes(1)) {
+    last_notify_purge_ = clock_.mono_now();
+    StatusOr<std::int64_t> purged = notify_->purge();
+    if (!purged.ok()) logger_.warn("notify_purge_failed", {{"error", purged.status().to_string()}});
+  }
   // Expired sign-in codes, refresh tokens, old send counts and sandbox messages, once a
   // minute; a failure is retried next time.
   if (account_store_ && clock_.mono_now() - last_accounts_purge_ >= std::chrono::minutes(1)) {
@@ -758,6 +857,7 @@ void CloudDaemon::register_routes() {
   webui::register_shop_page(*http_);
   // Any customer's own orders, whoever issued their token.
   accounts::register_my_orders_route(*http_, *store_);
+  notify::register_notify_routes(*http_, *store_, clock_, metrics_);
   if (otp_) {
     accounts::register_account_routes(*http_, *otp_, *tokens_, *account_store_,
                                       config_.get_string("accounts.sms_provider") == "sandbox");

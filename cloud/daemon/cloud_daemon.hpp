@@ -15,6 +15,7 @@
 #include "cloud/api/order_event_hub.hpp"
 #include "cloud/api/store_auth.hpp"
 #include "cloud/daemon/registry_watcher.hpp"
+#include "cloud/notify/notify_service.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/payments/payments.hpp"
 #include "cloud/pricing/pricing_routes.hpp"
@@ -59,6 +60,7 @@ class CloudDaemon final : public service::Daemon {
   void register_routes();
   // Customer JWT verification from auth.jwt.*, when keys are configured.
   Status setup_customer_jwt();
+  Status setup_notify();
   // The customer sign-in services when accounts.sms_provider is set; before the JWT
   // verifier, which takes the signing key's public half.
   Status setup_accounts(const std::string& state_dir);
@@ -78,8 +80,10 @@ class CloudDaemon final : public service::Daemon {
   std::unique_ptr<accounts::SmsProvider> sms_;
   std::unique_ptr<accounts::OtpService> otp_;
   std::unique_ptr<accounts::TokenService> tokens_;
-  MonoTime last_accounts_purge_{};  // tick() thread only
-  MonoTime last_quotes_purge_{};    // tick() thread only
+  MonoTime last_accounts_purge_{};                 // tick() thread only
+  std::unique_ptr<notify::NotifyService> notify_;  // null unless notify.enabled
+  MonoTime last_notify_purge_{};                   // tick() thread only
+  MonoTime last_quotes_purge_{};                   // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
   // The audit log of admin actions and the operators who sign in to /ops (a local file

@@ -254,6 +254,62 @@ struct PlaceResult {
   bool too_many_unpaid = false;            // the customer's unpaid orders hit the cap
 };
 
+// ---- Customer notifications ----
+//
+// A notification is written to the outbox in the transaction that records the order
+// change it tells of, one row per (order event, channel, customer): the row's key is
+// unique, so a replayed batch or a second instance can never queue it twice. Delivery
+// claims rows with a lease (an instance that dies mid-send leaves them to another once
+// the lease ends) and records what happened; cloud/notify holds the rules.
+
+// What the order rules hand the backend for each status change a customer hears about.
+struct NotificationEvent {
+  std::string order_id;
+  std::int64_t event_seq = 0;
+  std::string customer_id;
+  std::string kind;     // "confirmed", "packed", "out_for_delivery", "delivered", ...
+  nlohmann::json body;  // the order event's body (status, eta_ms, reason, ...)
+  std::int64_t at_ms = 0;
+};
+
+// One outbox row.
+struct NotificationRow {
+  std::int64_t id = 0;
+  std::string dedupe_key;  // notification_key(): also the webhook's idempotency id
+  std::string order_id;
+  std::int64_t event_seq = 0;
+  std::string customer_id;
+  std::string channel;  // "sms" or "webhook"
+  std::string kind;
+  nlohmann::json body;
+  std::string state;  // pending, sent, failed, dead, skipped
+  std::int64_t attempts = 0;
+  std::int64_t next_at_ms = 0;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::string last_error;
+};
+
+// What one delivery attempt left a claimed row as.
+struct NotificationOutcome {
+  std::int64_t id = 0;
+  std::string state;  // pending (to retry at next_at_ms), sent, failed, dead, skipped
+  std::int64_t attempts = 0;
+  std::int64_t next_at_ms = 0;
+  std::string error;
+};
+
+// Pending rows of one channel.
+struct NotificationBacklog {
+  std::string channel;
+  std::int64_t pending = 0;
+  std::int64_t oldest_created_at_ms = 0;  // 0 when none
+};
+
+// "<order_id>:<event seq>:<channel>:<customer_id>".
+std::string notification_key(const std::string& order_id, std::int64_t event_seq,
+                             std::string_view channel, const std::string& customer_id);
+
 // A change of an order requested by the cloud itself (not by the store).
 enum class OrderAction {
   kPaymentSucceeded,  // pending_payment -> confirmed -> routed (order sent to the store)
@@ -552,6 +608,38 @@ class CloudStore {
   virtual Status put_store_load(const StoreLoad& load) = 0;
   // Every store's load received at or after `since_ms`, by store id.
   virtual StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) = 0;
+  // Channels a notification row is written for with each order change a customer hears
+  // about ("sms", "webhook"); none (the default) writes no rows. Set once before the
+  // store is used by other threads.
+  void set_notification_channels(std::vector<std::string> channels) {
+    notification_channels_ = std::move(channels);
+  }
+  const std::vector<std::string>& notification_channels() const { return notification_channels_; }
+
+  // Leases up to `limit` pending rows due at now_ms (and not leased by anyone) to
+  // `owner` until now_ms + lease_ms, oldest due first.
+  virtual StatusOr<std::vector<NotificationRow>> claim_notifications(const std::string& owner,
+                                                                     std::int64_t now_ms,
+                                                                     std::int64_t lease_ms,
+                                                                     int limit) = 0;
+  // Records outcomes in one transaction; a row whose lease `owner` no longer holds is
+  // left alone (another instance has it). Returns the rows updated.
+  virtual StatusOr<std::int64_t> finish_notifications(
+      const std::string& owner, const std::vector<NotificationOutcome>& outcomes,
+      std::int64_t now_ms) = 0;
+  virtual StatusOr<std::vector<NotificationBacklog>> notification_backlog() = 0;
+  // Deletes rows no longer pending last changed before `before_ms` (at most `limit`).
+  virtual StatusOr<std::int64_t> purge_notifications(std::int64_t before_ms, int limit) = 0;
+  // A customer's rows, newest first, with id < before_id.
+  virtual StatusOr<std::vector<NotificationRow>> customer_notifications(
+      const std::string& customer_id, std::int64_t before_id, int limit) = 0;
+  virtual StatusOr<std::optional<nlohmann::json>> notification_prefs(
+      const std::string& customer_id) = 0;
+  virtual Status put_notification_prefs(const std::string& customer_id, const nlohmann::json& prefs,
+                                        std::int64_t now_ms) = 0;
+
+ private:
+  std::vector<std::string> notification_channels_;
 };
 
 // Opens the embedded store at `path` (created if missing; WAL, synchronous=FULL): one

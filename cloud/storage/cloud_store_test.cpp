@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "common/db/database.hpp"
@@ -1450,6 +1452,100 @@ TEST_P(CloudStoreTest, IdempotencyKeysAreForgottenAfterTheirWindowOldestFirst) {
   // Before kNow+25: the reused k-0 (kNow), k-1 (kNow+10) and k-2 (kNow+20, not +1000).
   EXPECT_EQ(VALUE(store_->purge_idempotent_replies(kNow + 25, 100)), 3);
   EXPECT_FALSE(VALUE(store_->idempotent_reply("alice", "k-2")).has_value());
+}
+
+// Each order change a customer hears about queues one row per channel in the transaction
+// that records it; a replayed store batch queues nothing twice; a lease keeps a second
+// instance off rows the first is sending until it ends.
+TEST_P(CloudStoreTest, NotificationsAreQueuedWithTheOrderChangeOnceAndLeased) {
+  store_->set_notification_channels({"sms", "webhook"});
+  register_store("s1");
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("SKU-1", 100)).status());
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  ASSERT_TRUE(VALUE(store_->place_order(new_order("o-1", 1, {"s1"}), kNow)).placed);
+  // Waiting for payment: nothing to tell yet.
+  EXPECT_TRUE(VALUE(store_->claim_notifications("a", kNow, 1000, 100)).empty());
+  ASSERT_OK(
+      store_
+          ->act_on_order(
+              "o-1",
+              {.action = OrderAction::kPaymentSucceeded, .reason = "", .accept_window_ms = 60'000},
+              kNow + 1)
+          .status());
+  const auto status = [](std::int64_t seq, const std::string& to) {
+    return Change{.seq = seq,
+                  .kind = "order.status",
+                  .body = {{"order_id", "o-1"}, {"status", to}, {"eta_ms", kNow + 600'000}}};
+  };
+  apply("s1", {status(2, "accepted"), status(3, "picking"), status(4, "packed")}, kNow + 2);
+  // The same batch again (a store that did not see the reply) changes nothing.
+  apply("s1", {status(2, "accepted"), status(3, "picking"), status(4, "packed")}, kNow + 3);
+  std::vector<NotificationRow> rows = VALUE(store_->claim_notifications("a", kNow + 10, 5000, 100));
+  ASSERT_EQ(rows.size(), 4u);  // confirmed and packed, on two channels each
+  std::set<std::string> keys;
+  for (const NotificationRow& r : rows) {
+    keys.insert(r.dedupe_key);
+    EXPECT_EQ(r.customer_id, "alice");
+    EXPECT_EQ(r.state, "pending");
+    EXPECT_EQ(r.dedupe_key, notification_key("o-1", r.event_seq, r.channel, "alice"));
+  }
+  EXPECT_EQ(keys.size(), 4u);
+  EXPECT_EQ(rows[0].kind, "confirmed");
+  EXPECT_EQ(rows[3].kind, "packed");
+  EXPECT_EQ(rows[3].body["eta_ms"], kNow + 600'000);
+  // Leased to "a": another instance gets none of them until the lease ends.
+  EXPECT_TRUE(VALUE(store_->claim_notifications("b", kNow + 20, 5000, 100)).empty());
+  std::vector<NotificationBacklog> backlog = VALUE(store_->notification_backlog());
+  ASSERT_EQ(backlog.size(), 2u);
+  EXPECT_EQ(backlog[0].pending, 2);
+  EXPECT_EQ(backlog[0].oldest_created_at_ms, kNow + 1);
+  // "a" finishes three; one fails and waits. Outcomes for rows it does not hold are ignored.
+  std::vector<NotificationOutcome> outcomes;
+  for (std::size_t i = 0; i < 3; ++i) {
+    outcomes.push_back(
+        {.id = rows[i].id, .state = "sent", .attempts = 1, .next_at_ms = 0, .error = ""});
+  }
+  outcomes.push_back({.id = rows[3].id,
+                      .state = "pending",
+                      .attempts = 1,
+                      .next_at_ms = kNow + 2000,
+                      .error = "HTTP 503"});
+  EXPECT_EQ(VALUE(store_->finish_notifications("b", outcomes, kNow + 30)), 0);
+  EXPECT_EQ(VALUE(store_->finish_notifications("a", outcomes, kNow + 30)), 4);
+  EXPECT_TRUE(VALUE(store_->claim_notifications("b", kNow + 1999, 5000, 100)).empty());
+  rows = VALUE(store_->claim_notifications("b", kNow + 2000, 5000, 100));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].attempts, 1);
+  EXPECT_EQ(rows[0].last_error, "HTTP 503");
+  // "b" dies holding it; once the lease ends "a" takes it over.
+  EXPECT_TRUE(VALUE(store_->claim_notifications("a", kNow + 6999, 5000, 100)).empty());
+  ASSERT_EQ(VALUE(store_->claim_notifications("a", kNow + 7000, 5000, 100)).size(), 1u);
+  // The customer's list, newest first, paged by id.
+  std::vector<NotificationRow> mine = VALUE(store_->customer_notifications("alice", INT64_MAX, 3));
+  ASSERT_EQ(mine.size(), 3u);
+  EXPECT_GT(mine[0].id, mine[1].id);
+  EXPECT_EQ(VALUE(store_->customer_notifications("alice", mine[2].id, 10)).size(), 1u);
+  EXPECT_TRUE(VALUE(store_->customer_notifications("bob", INT64_MAX, 10)).empty());
+  // Finished rows go after their purge age; pending ones stay.
+  EXPECT_EQ(VALUE(store_->purge_notifications(kNow + 31, 100)), 3);
+  EXPECT_EQ(VALUE(store_->customer_notifications("alice", INT64_MAX, 10)).size(), 1u);
+  // Preferences round-trip.
+  EXPECT_FALSE(VALUE(store_->notification_prefs("alice")).has_value());
+  ASSERT_OK(store_->put_notification_prefs("alice", {{"channels", {{"sms", false}}}}, kNow));
+  EXPECT_EQ((*VALUE(store_->notification_prefs("alice")))["channels"]["sms"], false);
+}
+
+TEST_P(CloudStoreTest, NoNotificationChannelsQueueNothing) {
+  register_store("s1");
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("SKU-1", 100)).status());
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  ASSERT_TRUE(VALUE(store_->place_order(new_order("o-1", 1, {"s1"}), kNow)).placed);
+  ASSERT_OK(store_
+                ->act_on_order(
+                    "o-1", {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0},
+                    kNow + 1)
+                .status());
+  EXPECT_TRUE(VALUE(store_->claim_notifications("a", kNow + 10, 5000, 100)).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CloudStoreTest, ::testing::Values("sqlite", "postgres"),

@@ -68,6 +68,7 @@ Status release(OrderTx& tx, OrderRecord& order) {
 // Records the new status and its event. The caller has checked legality.
 Status set_status(OrderTx& tx, OrderRecord& order, OrderStatus to, const std::string& reason,
                   std::int64_t now_ms) {
+  const OrderStatus from = order.order.status;
   order.order.status = to;
   order.order.updated_at_ms = now_ms;
   if (!reason.empty()) order.reason = reason;
@@ -77,6 +78,18 @@ Status set_status(OrderTx& tx, OrderRecord& order, OrderStatus to, const std::st
   if (order.eta_ms > 0) body["eta_ms"] = order.eta_ms;
   if (!order.runner_id.empty()) body["runner_id"] = order.runner_id;
   ++order.event_seq;
+  // The customer hears of it in the transaction that records it: never one without the
+  // other.
+  const std::string_view kind = notification_kind(from, to);
+  if (!kind.empty() && !order.order.customer_id.empty()) {
+    SHOPEASY_RETURN_IF_ERROR(
+        tx.add_notifications(NotificationEvent{.order_id = order.order.order_id,
+                                               .event_seq = order.event_seq,
+                                               .customer_id = order.order.customer_id,
+                                               .kind = std::string(kind),
+                                               .body = body,
+                                               .at_ms = now_ms}));
+  }
   return tx.append_event(
       order.order.order_id,
       OrderEvent{
@@ -132,6 +145,22 @@ Status not_allowed(const OrderRecord& order, std::string_view what) {
 }
 
 }  // namespace
+
+std::string_view notification_kind(OrderStatus from, OrderStatus to) {
+  if (from == to) return {};
+  switch (to) {
+    case OrderStatus::kConfirmed:
+    case OrderStatus::kPacked:
+    case OrderStatus::kOutForDelivery:
+    case OrderStatus::kDelivered:
+    case OrderStatus::kCancelled:
+    case OrderStatus::kRefunded:
+    case OrderStatus::kFailed:
+      return wire::to_string(to);
+    default:
+      return {};
+  }
+}
 
 bool is_order_kind(std::string_view kind) {
   return kind == kOrderStatusKind || kind == kOrderPositionKind || kind == kOrderLinesKind;
@@ -519,3 +548,13 @@ StatusOr<OrderRecord> parse_order_doc(std::string_view text) {
 }
 
 }  // namespace shopeasy::cloud::storage::detail
+
+namespace shopeasy::cloud::storage {
+
+std::string notification_key(const std::string& order_id, std::int64_t event_seq,
+                             std::string_view channel, const std::string& customer_id) {
+  return order_id + ":" + std::to_string(event_seq) + ":" + std::string(channel) + ":" +
+         customer_id;
+}
+
+}  // namespace shopeasy::cloud::storage

@@ -62,6 +62,9 @@ class OrderTx {
   virtual StatusOr<std::int64_t> free_stock(const std::string& store_id,
                                             const std::string& sku) = 0;
   virtual Status append_event(const std::string& order_id, const OrderEvent& event) = 0;
+  // Queues the notification rows of one order event (one per configured channel),
+  // skipping any whose key is already there.
+  virtual Status add_notifications(const NotificationEvent& event) = 0;
   virtual Status enqueue(const std::string& store_id, std::string_view kind,
                          const nlohmann::json& body) = 0;
   virtual StatusOr<std::optional<IdempotentReply>> find_reply(const std::string& customer_id,
@@ -85,6 +88,9 @@ StatusOr<OrderRecord> act_on_order(OrderTx& tx, const std::string& order_id,
 Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change& change,
                           std::int64_t now_ms);
 bool is_order_kind(std::string_view kind);
+// The notification kind of a change into `to` from `from`; empty when customers are not
+// told of it (payment pending, routing, accepted, picking, an unchanged status).
+std::string_view notification_kind(wire::OrderStatus from, wire::OrderStatus to);
 
 // The stored text form of an order record, and back (kInternal if corrupt).
 std::string order_doc(const OrderRecord& order);

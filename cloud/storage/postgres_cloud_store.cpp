@@ -248,6 +248,34 @@ CREATE TABLE store_load (
 );
 CREATE INDEX store_load_by_time ON store_load (at_ms);
 )sql"},
+    {11, "notifications", R"sql(
+CREATE TABLE notify_outbox (
+  id bigserial PRIMARY KEY,
+  dedupe_key text COLLATE "C" NOT NULL UNIQUE,
+  order_id text COLLATE "C" NOT NULL,
+  event_seq bigint NOT NULL,
+  customer_id text COLLATE "C" NOT NULL,
+  channel text COLLATE "C" NOT NULL,
+  kind text NOT NULL,
+  body text NOT NULL,
+  state text COLLATE "C" NOT NULL,
+  attempts bigint NOT NULL DEFAULT 0,
+  next_at_ms bigint NOT NULL,
+  lease_owner text NOT NULL DEFAULT '',
+  lease_until_ms bigint NOT NULL DEFAULT 0,
+  created_at_ms bigint NOT NULL,
+  updated_at_ms bigint NOT NULL,
+  last_error text NOT NULL DEFAULT ''
+);
+CREATE INDEX notify_outbox_due ON notify_outbox (next_at_ms) WHERE state = 'pending';
+CREATE INDEX notify_outbox_done ON notify_outbox (updated_at_ms) WHERE state <> 'pending';
+CREATE INDEX notify_outbox_by_customer ON notify_outbox (customer_id, id);
+CREATE TABLE notify_prefs (
+  customer_id text COLLATE "C" PRIMARY KEY,
+  prefs text NOT NULL,
+  updated_at_ms bigint NOT NULL
+);
+)sql"},
 };
 
 // A statement prepared per connection under `name`.
@@ -501,6 +529,49 @@ constexpr Sql kFreeStock{
 constexpr Sql kAppendEvent{
     "append_event",
     "INSERT INTO order_events (order_id, seq, kind, body, at_ms) VALUES ($1, $2, $3, $4, $5)"};
+#define SHOPEASY_NOTIFICATION_COLUMNS                                                        \
+  "id, dedupe_key, order_id, event_seq, customer_id, channel, kind, body, state, attempts, " \
+  "next_at_ms, created_at_ms, updated_at_ms, last_error"
+constexpr Sql kAddNotification{
+    "add_notification",
+    "INSERT INTO notify_outbox (dedupe_key, order_id, event_seq, customer_id, channel, kind, "
+    "body, state, next_at_ms, created_at_ms, updated_at_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"};
+// SKIP LOCKED: instances claiming at once take different rows instead of queueing.
+constexpr Sql kClaimNotifications{
+    "claim_notifications",
+    "UPDATE notify_outbox SET lease_owner = $1, lease_until_ms = $2 WHERE id IN (SELECT id FROM "
+    "notify_outbox WHERE state = 'pending' AND next_at_ms <= $3 AND lease_until_ms <= $3 "
+    "ORDER BY next_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) "
+    "RETURNING " SHOPEASY_NOTIFICATION_COLUMNS};
+constexpr Sql kFinishNotifications{
+    "finish_notifications",
+    "UPDATE notify_outbox AS n SET state = o.state, attempts = o.attempts, next_at_ms = o.next_at, "
+    "last_error = o.error, updated_at_ms = $7, lease_owner = '', lease_until_ms = 0 "
+    "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) "
+    "AS o(id, state, attempts, next_at, error) "
+    "WHERE n.id = o.id AND n.lease_owner = $6 AND n.state = 'pending'"};
+constexpr Sql kNotificationBacklog{
+    "notification_backlog",
+    "SELECT channel, count(*), min(created_at_ms) FROM notify_outbox WHERE state = 'pending' "
+    "GROUP BY channel"};
+constexpr Sql kPurgeNotifications{
+    "purge_notifications",
+    "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox WHERE state <> 'pending' "
+    "AND updated_at_ms < $1 ORDER BY updated_at_ms LIMIT $2)"};
+constexpr Sql kCustomerNotifications{
+    "customer_notifications",
+    "SELECT " SHOPEASY_NOTIFICATION_COLUMNS
+    " FROM notify_outbox WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"};
+constexpr Sql kGetNotifyPrefs{"get_notify_prefs",
+                              "SELECT prefs FROM notify_prefs WHERE customer_id = $1"};
+constexpr Sql kPutNotifyPrefs{
+    "put_notify_prefs",
+    "INSERT INTO notify_prefs (customer_id, prefs, updated_at_ms) VALUES ($1, $2, $3) "
+    "ON CONFLICT (customer_id) DO UPDATE SET prefs = EXCLUDED.prefs, "
+    "updated_at_ms = EXCLUDED.updated_at_ms"};
+
 constexpr Sql kFindReply{"find_reply",
                          "SELECT request_hash, order_id, status_code, body FROM idempotency "
                          "WHERE customer_id = $1 AND idem_key = $2"};
@@ -1074,14 +1145,43 @@ class PgDownstreamTx final : public detail::DownstreamTx {
   Session& s_;
 };
 
+StatusOr<std::vector<NotificationRow>> read_notifications(const PGresult* result) {
+  Rows rows(result);
+  std::vector<NotificationRow> out;
+  for (int r = 0; r < rows.count(); ++r) {
+    NotificationRow n;
+    n.id = rows.int64(r, 0);
+    n.dedupe_key = rows.text(r, 1);
+    n.order_id = rows.text(r, 2);
+    n.event_seq = rows.int64(r, 3);
+    n.customer_id = rows.text(r, 4);
+    n.channel = rows.text(r, 5);
+    n.kind = rows.text(r, 6);
+    StatusOr<nlohmann::json> body = detail::parse_stored_json(rows.text(r, 7), "notification");
+    if (!body.ok()) return body.status();
+    n.body = std::move(*body);
+    n.state = rows.text(r, 8);
+    n.attempts = rows.int64(r, 9);
+    n.next_at_ms = rows.int64(r, 10);
+    n.created_at_ms = rows.int64(r, 11);
+    n.updated_at_ms = rows.int64(r, 12);
+    n.last_error = rows.text(r, 13);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+// For an OrderTx used only to lock rows: it queues no notifications.
+const std::vector<std::string> kNoChannels;
+
 // The order logic's database work inside an open transaction; loading an order locks
 // its row, so concurrent changes of one order (a webhook, a store event, a deadline)
 // from any instance apply one after the other.
 class PgOrderTx final : public detail::OrderTx {
  public:
   // `savepoint_set`: the transaction began with kBeginPlacement.
-  explicit PgOrderTx(Session& s, bool savepoint_set = false)
-      : s_(s), try_savepoint_(savepoint_set) {}
+  PgOrderTx(Session& s, const std::vector<std::string>& channels, bool savepoint_set = false)
+      : s_(s), channels_(channels), try_savepoint_(savepoint_set) {}
 
   StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
     return read_order(s_, kLockOrder, order_id);
@@ -1190,9 +1290,27 @@ class PgOrderTx final : public detail::OrderTx {
   Status count_kind(const std::string& store_id, std::string_view kind) override {
     return s_.run(kCountKind, Params().text(store_id).text(kind)).status();
   }
+  Status add_notifications(const NotificationEvent& n) override {
+    for (const std::string& channel : channels_) {
+      SHOPEASY_RETURN_IF_ERROR(
+          s_.run(kAddNotification,
+                 Params()
+                     .text(notification_key(n.order_id, n.event_seq, channel, n.customer_id))
+                     .text(n.order_id)
+                     .int64(n.event_seq)
+                     .text(n.customer_id)
+                     .text(channel)
+                     .text(n.kind)
+                     .text(detail::dump_json(n.body))
+                     .int64(n.at_ms))
+              .status());
+    }
+    return Status::ok();
+  }
 
  private:
   Session& s_;
+  const std::vector<std::string>& channels_;
   bool try_savepoint_ = false;
 };
 
@@ -1368,7 +1486,7 @@ class PostgresCloudStore final : public CloudStore {
         SHOPEASY_RETURN_IF_ERROR(lock_batch_stock(s, store_id, changes, plan));
         StatusOr<std::int64_t> pruned = apply_plan(s, store_id, plan, now_ms);
         if (!pruned.ok()) return pruned.status();
-        PgOrderTx orders(s);
+        PgOrderTx orders(s, notification_channels());
         for (std::size_t i : plan.order_changes) {
           SHOPEASY_RETURN_IF_ERROR(
               detail::apply_order_change(orders, store_id, changes[i], now_ms));
@@ -1682,7 +1800,7 @@ class PostgresCloudStore final : public CloudStore {
         [&](Session& s) -> StatusOr<PlaceResult> {
           return s.transaction(
               [&]() -> StatusOr<PlaceResult> {
-                PgOrderTx tx(s, /*savepoint_set=*/true);
+                PgOrderTx tx(s, notification_channels(), /*savepoint_set=*/true);
                 return detail::place_order(tx, order, now_ms);
               },
               kBeginPlacement);
@@ -1724,7 +1842,7 @@ class PostgresCloudStore final : public CloudStore {
   Status set_payment_intent(const std::string& order_id, const std::string& intent_id) override {
     return call([&](Session& s) -> Status {
       return s.transaction([&]() -> Status {
-        PgOrderTx tx(s);
+        PgOrderTx tx(s, notification_channels());
         StatusOr<std::optional<OrderRecord>> order = tx.load_order(order_id);
         if (!order.ok()) return order.status();
         if (!order->has_value()) return not_found("unknown order");
@@ -1742,7 +1860,7 @@ class PostgresCloudStore final : public CloudStore {
         // (apply_batch), which may change this order at the same time.
         StatusOr<Result> store_row = s.run(kLockOrderStore, Params().text(order_id));
         if (!store_row.ok()) return store_row.status();
-        PgOrderTx tx(s);
+        PgOrderTx tx(s, notification_channels());
         if (s.resumed()) {
           // The run before may have committed: an action that shows as done answers with
           // the order as it is, where running it again would refuse (cancel, refunded).
@@ -1834,6 +1952,110 @@ class PostgresCloudStore final : public CloudStore {
       StatusOr<Result> result = s.run(kPurgeReplies, Params().int64(before_ms).int64(limit));
       if (!result.ok()) return result.status();
       return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
+    });
+  }
+
+  StatusOr<std::vector<NotificationRow>> claim_notifications(const std::string& owner,
+                                                             std::int64_t now_ms,
+                                                             std::int64_t lease_ms,
+                                                             int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<NotificationRow>> {
+      StatusOr<Result> result =
+          s.run(kClaimNotifications,
+                Params().text(owner).int64(now_ms + lease_ms).int64(now_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      StatusOr<std::vector<NotificationRow>> rows = read_notifications(result->get());
+      // RETURNING keeps no order: oldest due first, as SQLite hands them out.
+      if (rows.ok()) {
+        std::sort(rows->begin(), rows->end(),
+                  [](const NotificationRow& a, const NotificationRow& b) {
+                    return std::tie(a.next_at_ms, a.id) < std::tie(b.next_at_ms, b.id);
+                  });
+      }
+      return rows;
+    });
+  }
+
+  StatusOr<std::int64_t> finish_notifications(const std::string& owner,
+                                              const std::vector<NotificationOutcome>& outcomes,
+                                              std::int64_t now_ms) override {
+    if (outcomes.empty()) return std::int64_t{0};
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(
+          kFinishNotifications,
+          Params()
+              .int64_array(outcomes, [](const NotificationOutcome& o) { return o.id; })
+              .text_array(outcomes,
+                          [](const NotificationOutcome& o) -> std::string_view { return o.state; })
+              .int64_array(outcomes, [](const NotificationOutcome& o) { return o.attempts; })
+              .int64_array(outcomes, [](const NotificationOutcome& o) { return o.next_at_ms; })
+              .text_array(outcomes,
+                          [](const NotificationOutcome& o) -> std::string_view { return o.error; })
+              .text(owner)
+              .int64(now_ms));
+      if (!result.ok()) return result.status();
+      return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
+    });
+  }
+
+  StatusOr<std::vector<NotificationBacklog>> notification_backlog() override {
+    return call([&](Session& s) -> StatusOr<std::vector<NotificationBacklog>> {
+      StatusOr<Result> result = s.run(kNotificationBacklog, Params());
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<NotificationBacklog> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        out.push_back(NotificationBacklog{.channel = rows.text(r, 0),
+                                          .pending = rows.int64(r, 1),
+                                          .oldest_created_at_ms = rows.int64(r, 2)});
+      }
+      return out;
+    });
+  }
+
+  StatusOr<std::int64_t> purge_notifications(std::int64_t before_ms, int limit) override {
+    if (limit < 1 || limit > 10'000) return invalid_argument("limit must be 1..10000", "limit");
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(kPurgeNotifications, Params().int64(before_ms).int64(limit));
+      if (!result.ok()) return result.status();
+      return static_cast<std::int64_t>(std::stoll(PQcmdTuples(result->get())));
+    });
+  }
+
+  StatusOr<std::vector<NotificationRow>> customer_notifications(const std::string& customer_id,
+                                                                std::int64_t before_id,
+                                                                int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<NotificationRow>> {
+      StatusOr<Result> result =
+          s.run(kCustomerNotifications, Params().text(customer_id).int64(before_id).int64(limit));
+      if (!result.ok()) return result.status();
+      return read_notifications(result->get());
+    });
+  }
+
+  StatusOr<std::optional<nlohmann::json>> notification_prefs(
+      const std::string& customer_id) override {
+    return call([&](Session& s) -> StatusOr<std::optional<nlohmann::json>> {
+      StatusOr<Result> result = s.run(kGetNotifyPrefs, Params().text(customer_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<nlohmann::json>();
+      StatusOr<nlohmann::json> prefs =
+          detail::parse_stored_json(rows.text(0, 0), "notification prefs");
+      if (!prefs.ok()) return prefs.status();
+      return std::optional<nlohmann::json>(std::move(*prefs));
+    });
+  }
+
+  Status put_notification_prefs(const std::string& customer_id, const nlohmann::json& prefs,
+                                std::int64_t now_ms) override {
+    return call([&](Session& s) -> Status {
+      return s
+          .run(kPutNotifyPrefs,
+               Params().text(customer_id).text(detail::dump_json(prefs)).int64(now_ms))
+          .status();
     });
   }
 
@@ -2051,7 +2273,7 @@ class PostgresCloudStore final : public CloudStore {
     }
     std::sort(skus.begin(), skus.end());
     skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
-    PgOrderTx tx(s);
+    PgOrderTx tx(s, kNoChannels);
     return tx.lock_stock({store_id}, skus);
   }
 

@@ -195,7 +195,60 @@ CREATE TABLE store_load (
 ) WITHOUT ROWID;
 CREATE INDEX store_load_by_time ON store_load (at_ms);
 )sql"},
+    {.version = 11, .name = "notifications", .sql = R"sql(
+CREATE TABLE notify_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  order_id TEXT NOT NULL,
+  event_seq INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at_ms INTEGER NOT NULL,
+  lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notify_outbox_due ON notify_outbox (next_at_ms) WHERE state = 'pending';
+CREATE INDEX notify_outbox_done ON notify_outbox (updated_at_ms) WHERE state <> 'pending';
+CREATE INDEX notify_outbox_by_customer ON notify_outbox (customer_id, id);
+CREATE TABLE notify_prefs (
+  customer_id TEXT PRIMARY KEY,
+  prefs TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
+
+constexpr std::string_view kNotificationColumns =
+    "id, dedupe_key, order_id, event_seq, customer_id, channel, kind, body, state, attempts, "
+    "next_at_ms, created_at_ms, updated_at_ms, last_error";
+
+StatusOr<NotificationRow> read_notification(const db::Statement& row) {
+  NotificationRow n;
+  n.id = row.column_int64(0);
+  n.dedupe_key = row.column_text(1);
+  n.order_id = row.column_text(2);
+  n.event_seq = row.column_int64(3);
+  n.customer_id = row.column_text(4);
+  n.channel = row.column_text(5);
+  n.kind = row.column_text(6);
+  StatusOr<nlohmann::json> body = detail::parse_stored_json(row.column_text(7), "notification");
+  if (!body.ok()) return body.status();
+  n.body = std::move(*body);
+  n.state = row.column_text(8);
+  n.attempts = row.column_int64(9);
+  n.next_at_ms = row.column_int64(10);
+  n.created_at_ms = row.column_int64(11);
+  n.updated_at_ms = row.column_int64(12);
+  n.last_error = row.column_text(13);
+  return n;
+}
 
 constexpr std::string_view kStoreColumns =
     "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, "
@@ -290,7 +343,8 @@ Status enqueue_item(db::Database& db, const std::string& store_id, std::string_v
 // already excludes every other writer (in this process and in others).
 class SqliteOrderTx final : public detail::OrderTx {
  public:
-  explicit SqliteOrderTx(db::Database& db) : db_(db) {}
+  SqliteOrderTx(db::Database& db, const std::vector<std::string>& channels)
+      : db_(db), channels_(channels) {}
 
   StatusOr<std::optional<OrderRecord>> load_order(const std::string& order_id) override {
     StatusOr<std::optional<std::string>> doc =
@@ -350,6 +404,18 @@ class SqliteOrderTx final : public detail::OrderTx {
         "INSERT INTO order_events (order_id, seq, kind, body, at_ms) VALUES (?, ?, ?, ?, ?)",
         order_id, e.seq, e.kind, detail::dump_json(e.body), e.at_ms);
   }
+  Status add_notifications(const NotificationEvent& n) override {
+    for (const std::string& channel : channels_) {
+      SHOPEASY_RETURN_IF_ERROR(db_.run(
+          "INSERT INTO notify_outbox (dedupe_key, order_id, event_seq, customer_id, channel, "
+          "kind, body, state, next_at_ms, created_at_ms, updated_at_ms) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+          notification_key(n.order_id, n.event_seq, channel, n.customer_id), n.order_id,
+          n.event_seq, n.customer_id, channel, n.kind, detail::dump_json(n.body), n.at_ms, n.at_ms,
+          n.at_ms));
+    }
+    return Status::ok();
+  }
   Status enqueue(const std::string& store_id, std::string_view kind,
                  const nlohmann::json& body) override {
     return enqueue_item(db_, store_id, kind, body);
@@ -398,6 +464,7 @@ class SqliteOrderTx final : public detail::OrderTx {
 
  private:
   db::Database& db_;
+  const std::vector<std::string>& channels_;
 };
 
 bool is_memory_path(const std::string& path) {
@@ -610,7 +677,7 @@ class SqliteCloudStore final : public CloudStore {
         detail::BatchPlan plan = detail::plan_batch(changes, decision.last_applied, now_ms);
         StatusOr<std::int64_t> pruned = apply_plan(db, store_id, plan, now_ms);
         if (!pruned.ok()) return pruned.status();
-        SqliteOrderTx orders(db);
+        SqliteOrderTx orders(db, notification_channels());
         for (std::size_t i : plan.order_changes) {
           SHOPEASY_RETURN_IF_ERROR(
               detail::apply_order_change(orders, store_id, changes[i], now_ms));
@@ -970,7 +1037,7 @@ class SqliteCloudStore final : public CloudStore {
       return write_tx([&](db::Database& db) -> StatusOr<PlaceResult> {
         // Attempts that fail release their holds again, so an unplaced order commits
         // no change.
-        SqliteOrderTx tx(db);
+        SqliteOrderTx tx(db, notification_channels());
         return detail::place_order(tx, order, now_ms);
       });
     });
@@ -1014,7 +1081,7 @@ class SqliteCloudStore final : public CloudStore {
   Status set_payment_intent(const std::string& order_id, const std::string& intent_id) override {
     return detail::guarded([&]() -> Status {
       return write_tx([&](db::Database& db) -> Status {
-        SqliteOrderTx tx(db);
+        SqliteOrderTx tx(db, notification_channels());
         StatusOr<std::optional<OrderRecord>> order = tx.load_order(order_id);
         if (!order.ok()) return order.status();
         if (!order->has_value()) return not_found("unknown order");
@@ -1028,7 +1095,7 @@ class SqliteCloudStore final : public CloudStore {
                                      std::int64_t now_ms) override {
     return detail::guarded([&]() -> StatusOr<OrderRecord> {
       return write_tx([&](db::Database& db) -> StatusOr<OrderRecord> {
-        SqliteOrderTx tx(db);
+        SqliteOrderTx tx(db, notification_channels());
         return detail::act_on_order(tx, order_id, request, now_ms);
       });
     });
@@ -1323,6 +1390,131 @@ class SqliteCloudStore final : public CloudStore {
                    "WHERE expires_at_ms < ? ORDER BY expires_at_ms LIMIT ?)",
                    before_ms, static_cast<std::int64_t>(limit)));
         return static_cast<std::int64_t>(db.changes());
+      });
+    });
+  }
+
+  StatusOr<std::vector<NotificationRow>> claim_notifications(const std::string& owner,
+                                                             std::int64_t now_ms,
+                                                             std::int64_t lease_ms,
+                                                             int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<NotificationRow>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return write_tx([&](db::Database& db) -> StatusOr<std::vector<NotificationRow>> {
+        std::vector<NotificationRow> out;
+        db::Query q = db.query(
+            "UPDATE notify_outbox SET lease_owner = ?, lease_until_ms = ? WHERE id IN (SELECT id "
+            "FROM notify_outbox WHERE state = 'pending' AND next_at_ms <= ? AND lease_until_ms "
+            "<= ? ORDER BY next_at_ms LIMIT ?) RETURNING " +
+                std::string(kNotificationColumns),
+            owner, now_ms + lease_ms, now_ms, now_ms, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<NotificationRow> n = read_notification(*row);
+          if (!n.ok()) return n.status();
+          out.push_back(std::move(*n));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> finish_notifications(const std::string& owner,
+                                              const std::vector<NotificationOutcome>& outcomes,
+                                              std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write_tx([&](db::Database& db) -> StatusOr<std::int64_t> {
+        std::int64_t updated = 0;
+        for (const NotificationOutcome& o : outcomes) {
+          SHOPEASY_RETURN_IF_ERROR(db.run(
+              "UPDATE notify_outbox SET state = ?, attempts = ?, next_at_ms = ?, last_error = ?, "
+              "updated_at_ms = ?, lease_owner = '', lease_until_ms = 0 "
+              "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+              o.state, o.attempts, o.next_at_ms, o.error, now_ms, o.id, owner));
+          updated += db.changes();
+        }
+        return updated;
+      });
+    });
+  }
+
+  StatusOr<std::vector<NotificationBacklog>> notification_backlog() override {
+    return detail::guarded([&]() -> StatusOr<std::vector<NotificationBacklog>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<NotificationBacklog>> {
+        std::vector<NotificationBacklog> out;
+        db::Query q = db.query(
+            "SELECT channel, count(*), min(created_at_ms) FROM notify_outbox "
+            "WHERE state = 'pending' GROUP BY channel");
+        while (const db::Statement* row = q.next()) {
+          out.push_back(NotificationBacklog{.channel = row->column_text(0),
+                                            .pending = row->column_int64(1),
+                                            .oldest_created_at_ms = row->column_int64(2)});
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::int64_t> purge_notifications(std::int64_t before_ms, int limit) override {
+    if (limit < 1 || limit > 10'000) return invalid_argument("limit must be 1..10000", "limit");
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write([&](db::Database& db) -> StatusOr<std::int64_t> {
+        SHOPEASY_RETURN_IF_ERROR(
+            db.run("DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox WHERE "
+                   "state <> 'pending' AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)",
+                   before_ms, static_cast<std::int64_t>(limit)));
+        return static_cast<std::int64_t>(db.changes());
+      });
+    });
+  }
+
+  StatusOr<std::vector<NotificationRow>> customer_notifications(const std::string& customer_id,
+                                                                std::int64_t before_id,
+                                                                int limit) override {
+    return detail::guarded([&]() -> StatusOr<std::vector<NotificationRow>> {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+      return read([&](db::Database& db) -> StatusOr<std::vector<NotificationRow>> {
+        std::vector<NotificationRow> out;
+        db::Query q = db.query("SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notify_outbox WHERE customer_id = ? AND id < ? "
+                                   "ORDER BY id DESC LIMIT ?",
+                               customer_id, before_id, limit);
+        while (const db::Statement* row = q.next()) {
+          StatusOr<NotificationRow> n = read_notification(*row);
+          if (!n.ok()) return n.status();
+          out.push_back(std::move(*n));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::optional<nlohmann::json>> notification_prefs(
+      const std::string& customer_id) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<nlohmann::json>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<nlohmann::json>> {
+        StatusOr<std::optional<std::string>> text = db.query_one<std::string>(
+            "SELECT prefs FROM notify_prefs WHERE customer_id = ?", customer_id);
+        if (!text.ok()) return text.status();
+        if (!text->has_value()) return std::optional<nlohmann::json>();
+        StatusOr<nlohmann::json> prefs = detail::parse_stored_json(**text, "notification prefs");
+        if (!prefs.ok()) return prefs.status();
+        return std::optional<nlohmann::json>(std::move(*prefs));
+      });
+    });
+  }
+
+  Status put_notification_prefs(const std::string& customer_id, const nlohmann::json& prefs,
+                                std::int64_t now_ms) override {
+    return detail::guarded([&]() -> Status {
+      return write([&](db::Database& db) -> Status {
+        return db.run(
+            "INSERT INTO notify_prefs (customer_id, prefs, updated_at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (customer_id) DO UPDATE SET prefs = excluded.prefs, "
+            "updated_at_ms = excluded.updated_at_ms",
+            customer_id, detail::dump_json(prefs), now_ms);
       });
     });
   }

@@ -73,10 +73,12 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& base
 
 StatusOr<ClientResponse> HttpClient::exchange(const std::string& method, const std::string& path,
                                               std::string body, const std::string& content_type,
-                                              bool gzipped) {
+                                              bool gzipped,
+                                              const std::map<std::string, std::string>& headers) {
   httplib::Request req;
   req.method = method;
   req.path = path;
+  for (const auto& [name, value] : headers) req.set_header(name, value);
   if (!content_type.empty()) req.set_header("Content-Type", content_type);
   if (gzipped) req.set_header("Content-Encoding", "gzip");
   last_body_bytes_ = body.size();
@@ -117,6 +119,12 @@ StatusOr<ClientResponse> HttpClient::post(const std::string& path, const std::st
     if (!packed.empty()) return exchange("POST", path, std::move(packed), content_type, true);
   }
   return exchange("POST", path, body, content_type, false);
+}
+
+StatusOr<ClientResponse> HttpClient::post(const std::string& path, const std::string& body,
+                                          const std::string& content_type,
+                                          const std::map<std::string, std::string>& headers) {
+  return exchange("POST", path, body, content_type, false, headers);
 }
 
 StatusOr<ClientResponse> HttpClient::put(const std::string& path, const std::string& body,

@@ -47,6 +47,10 @@ class HttpClient {
   // Sends a request; any HTTP status is a response, only transport failures are errors.
   StatusOr<ClientResponse> post(const std::string& path, const std::string& body,
                                 const std::string& content_type);
+  // The same with extra request headers (a signature, an idempotency key).
+  StatusOr<ClientResponse> post(const std::string& path, const std::string& body,
+                                const std::string& content_type,
+                                const std::map<std::string, std::string>& headers);
   StatusOr<ClientResponse> get(const std::string& path);
   StatusOr<ClientResponse> put(const std::string& path, const std::string& body,
                                const std::string& content_type);
@@ -59,8 +63,8 @@ class HttpClient {
   explicit HttpClient(std::unique_ptr<Impl> impl);
   // One request through the library with the answer body capped.
   StatusOr<ClientResponse> exchange(const std::string& method, const std::string& path,
-                                    std::string body, const std::string& content_type,
-                                    bool gzipped);
+                                    std::string body, const std::string& content_type, bool gzipped,
+                                    const std::map<std::string, std::string>& headers = {});
   std::unique_ptr<Impl> impl_;
   std::size_t last_body_bytes_ = 0;
 };

@@ -529,6 +529,20 @@ TEST_F(ContractTest, CloudWithAccountsAndSearch) {
                      400);
   EXPECT_EQ(r.call("GET", "/.well-known/jwks.json", "/.well-known/jwks.json", "").status, 200);
   EXPECT_EQ(r.call("GET", "/api/me/orders", "/api/me/orders", kCustomer).status, 200);
+  EXPECT_EQ(r.call("GET", "/api/me/notification-preferences", "/api/me/notification-preferences",
+                   kCustomer)
+                .status,
+            200);
+  EXPECT_EQ(r.call("PUT", "/api/me/notification-preferences", "/api/me/notification-preferences",
+                   kCustomer, {{"channels", {{"sms", false}}}})
+                .status,
+            200);
+  expect_error_shape(
+      doc,
+      r.call("PUT", "/api/me/notification-preferences", "/api/me/notification-preferences",
+             kCustomer, {{"channels", {{"fax", true}}}}),
+      400);
+  EXPECT_EQ(r.call("GET", "/api/me/notifications", "/api/me/notifications", kCustomer).status, 200);
   expect_error_shape(doc, r.call("GET", "/api/search", "/api/search?geo_hash=tdr1v9", kCustomer),
                      400);
   expect_error_shape(
