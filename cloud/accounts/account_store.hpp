@@ -58,6 +58,7 @@ struct SandboxSms {
   std::string phone{};
   std::string body{};
   std::int64_t at_ms = 0;
+  std::string ref{};  // the sender's idempotency key; a second message under it is dropped
 };
 
 class AccountStore {
@@ -114,6 +115,7 @@ class AccountStore {
   // than kMaxLimitWindowMs. Returns the rows deleted.
   virtual StatusOr<std::int64_t> purge(std::int64_t now_ms) = 0;
 
+  // Keeps a message; one whose non-empty ref was already kept is dropped (not an error).
   virtual Status add_sandbox_sms(const SandboxSms& sms) = 0;
   // The newest `limit` messages to `phone`, newest first.
   virtual StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,

@@ -338,6 +338,24 @@ TEST_P(AccountsTest, ServiceRefusesWeakOptions) {
             "allowed_country_codes");
 }
 
+TEST_P(AccountsTest, TheSandboxKeepsOneMessagePerIdempotencyKey) {
+  const std::string phone = "+919812300001";
+  SandboxSmsProvider sandbox(*store_, clock_);
+  ASSERT_TRUE(sandbox.send(phone, "Your order was packed.", "ord-1:4:sms:c1").is_ok());
+  // Sent again after a crash, with the same key: dropped, not an error.
+  ASSERT_TRUE(sandbox.send(phone, "Your order was packed.", "ord-1:4:sms:c1").is_ok());
+  ASSERT_TRUE(sandbox.send(phone, "Your order is on its way.", "ord-1:5:sms:c1").is_ok());
+  // Without a key (sign-in codes) every message is kept.
+  ASSERT_TRUE(sandbox.send(phone, "Your code is 1").is_ok());
+  ASSERT_TRUE(sandbox.send(phone, "Your code is 1").is_ok());
+  auto messages = store_->sandbox_sms(phone, 100);
+  ASSERT_TRUE(messages.ok()) << messages.status().to_string();
+  EXPECT_EQ(messages->size(), 4u);
+  std::size_t packed = 0;
+  for (const auto& m : *messages) packed += m.body == "Your order was packed." ? 1 : 0;
+  EXPECT_EQ(packed, 1u);
+}
+
 TEST_P(AccountsTest, PurgeDropsOnlyWhatCanNoLongerMatter) {
   const std::int64_t now = to_unix_ms(clock_.wall_now());
   ASSERT_TRUE(send("+919844444444").sent);

@@ -24,7 +24,8 @@ StatusOr<std::unique_ptr<HttpSmsProvider>> HttpSmsProvider::create(HttpSmsOption
       new HttpSmsProvider(std::move(options), std::move(base), std::move(path)));
 }
 
-Status HttpSmsProvider::send(const std::string& phone, const std::string& text) {
+Status HttpSmsProvider::send(const std::string& phone, const std::string& text,
+                             const std::string& idempotency_key) {
   std::lock_guard lock(mu_);
   if (!client_) {
     http::ClientOptions o;
@@ -38,8 +39,10 @@ Status HttpSmsProvider::send(const std::string& phone, const std::string& text) 
     if (!client.ok()) return client.status();
     client_ = std::move(*client);
   }
+  std::map<std::string, std::string> headers;
+  if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
   StatusOr<http::ClientResponse> r = client_->post(
-      path_, nlohmann::json{{"to", phone}, {"text", text}}.dump(), "application/json");
+      path_, nlohmann::json{{"to", phone}, {"text", text}}.dump(), "application/json", headers);
   if (!r.ok()) {
     client_.reset();  // a fresh connection next time
     return unavailable("the SMS gateway cannot be reached");

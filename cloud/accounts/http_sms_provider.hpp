@@ -28,7 +28,10 @@ class HttpSmsProvider final : public SmsProvider {
  public:
   // kInvalidArgument naming "url" for a malformed or plain-http remote URL.
   static StatusOr<std::unique_ptr<HttpSmsProvider>> create(HttpSmsOptions options);
-  Status send(const std::string& phone, const std::string& text) override;
+  // A non-empty idempotency_key goes along as the Idempotency-Key header, for gateways
+  // that drop a message they were already given.
+  Status send(const std::string& phone, const std::string& text,
+              const std::string& idempotency_key = "") override;
 
  private:
   HttpSmsProvider(HttpSmsOptions options, std::string base, std::string path)

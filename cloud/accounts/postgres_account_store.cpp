@@ -64,6 +64,10 @@ CREATE TABLE sandbox_sms (
 );
 CREATE INDEX sandbox_sms_by_phone ON sandbox_sms (phone, id);
 )sql"},
+    {2, "sandbox_sms_ref", R"sql(
+ALTER TABLE sandbox_sms ADD COLUMN ref text COLLATE "C";
+CREATE UNIQUE INDEX sandbox_sms_by_ref ON sandbox_sms (ref) WHERE ref IS NOT NULL;
+)sql"},
 };
 
 struct ResultDeleter {
@@ -311,8 +315,15 @@ class PostgresAccountStore final : public AccountStore {
   Status add_sandbox_sms(const SandboxSms& sms) override {
     std::lock_guard lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
-    return exec("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES ($1, $2, $3)",
-                {sms.phone, sms.body, std::to_string(sms.at_ms)})
+    if (sms.ref.empty()) {
+      return exec("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES ($1, $2, $3)",
+                  {sms.phone, sms.body, std::to_string(sms.at_ms)})
+          .status();
+    }
+    return exec(
+               "INSERT INTO sandbox_sms (phone, body, at_ms, ref) VALUES ($1, $2, $3, $4) "
+               "ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING",
+               {sms.phone, sms.body, std::to_string(sms.at_ms), sms.ref})
         .status();
   }
 

@@ -16,14 +16,22 @@ class SmsProvider {
  public:
   virtual ~SmsProvider() = default;
   // Sends `text` to `phone` (E.164). kUnavailable when the provider cannot take it.
-  virtual Status send(const std::string& phone, const std::string& text) = 0;
+  // `idempotency_key`, when not empty, names the message: a provider that was already
+  // given a message under that key does not send it again (a notification resent after
+  // a crash between sending and recording it reaches the customer once).
+  virtual Status send(const std::string& phone, const std::string& text,
+                      const std::string& idempotency_key = "") = 0;
 };
 
 class SandboxSmsProvider final : public SmsProvider {
  public:
   SandboxSmsProvider(AccountStore& store, const Clock& clock) : store_(store), clock_(clock) {}
-  Status send(const std::string& phone, const std::string& text) override {
-    return store_.add_sandbox_sms({phone, text, to_unix_ms(clock_.wall_now())});
+  Status send(const std::string& phone, const std::string& text,
+              const std::string& idempotency_key = "") override {
+    return store_.add_sandbox_sms({.phone = phone,
+                                   .body = text,
+                                   .at_ms = to_unix_ms(clock_.wall_now()),
+                                   .ref = idempotency_key});
   }
 
  private:

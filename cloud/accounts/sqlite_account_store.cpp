@@ -50,6 +50,10 @@ CREATE TABLE sandbox_sms (
 );
 CREATE INDEX sandbox_sms_by_phone ON sandbox_sms (phone, id);
 )sql"},
+    {2, "sandbox_sms_ref", R"sql(
+ALTER TABLE sandbox_sms ADD COLUMN ref TEXT;
+CREATE UNIQUE INDEX sandbox_sms_by_ref ON sandbox_sms (ref) WHERE ref IS NOT NULL;
+)sql"},
 };
 
 class SqliteAccountStore final : public AccountStore {
@@ -257,8 +261,14 @@ class SqliteAccountStore final : public AccountStore {
 
   Status add_sandbox_sms(const SandboxSms& sms) override {
     std::lock_guard lock(mu_);
-    return db_.run("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES (?, ?, ?)", sms.phone,
-                   sms.body, sms.at_ms);
+    if (sms.ref.empty()) {
+      return db_.run("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES (?, ?, ?)", sms.phone,
+                     sms.body, sms.at_ms);
+    }
+    return db_.run(
+        "INSERT INTO sandbox_sms (phone, body, at_ms, ref) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING",
+        sms.phone, sms.body, sms.at_ms, sms.ref);
   }
 
   StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,

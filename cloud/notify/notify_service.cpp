@@ -258,7 +258,7 @@ void NotifyService::send_slice(std::size_t sender,
     std::string error;
     Attempt attempt = Attempt::kTransient;
     if (row.channel == kSms) {
-      const Status sent = sms_->send(phones[i], sms_text(row));
+      const Status sent = sms_->send(phones[i], sms_text(row), row.dedupe_key);
       attempt = classify_status(sent);
       if (!sent.is_ok()) error = sent.to_string();
     } else {
