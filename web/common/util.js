@@ -1,5 +1,6 @@
-// Small helpers shared by the page's modules: element creation without innerHTML (so
-// data from the API can never become markup), time formatting and toasts.
+// Small helpers shared by the pages of both daemons (the store's command center and the
+// customer app; compiled into each beside its own files): element creation without
+// innerHTML (so data from the API can never become markup), time formatting and toasts.
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
