@@ -7,9 +7,10 @@
 //
 // The steps: an operator registers a store and a product, the store syncs its stock (as
 // its own sync client would), and a new customer signs in with a code from the sandbox
-// SMS, searches in Hinglish, asks for a quote, orders at the quoted price, pays on the
-// sandbox gateway, finds the order in their history, cancels it, rotates their refresh
-// token (a reused one is refused) and signs out.
+// SMS, browses the catalog of their geohash, searches in Hinglish, asks for a quote,
+// orders at the quoted price, pays on the sandbox gateway, follows the order until it is
+// paid, finds it in their history, cancels it, rotates their refresh token (a reused one
+// is refused) and signs out.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./cloud-api.js";
 
@@ -141,7 +142,16 @@ export async function journey(cfg: JourneyConfig): Promise<JourneyFigures> {
     expect("the profile is the signed-in number", me.phone === cfg.phone, me);
   }
 
-  // --- Search, quote, order at the quoted price, pay.
+  // --- Browse, search, quote, order at the quoted price, pay.
+  {
+    const { data, response } = await customer.GET("/api/inventory", {
+      params: { query: { geo_hash: geo, limit: 20 } },
+    });
+    const page = must("GET /api/inventory", data, response);
+    const milk = page.items.find((i) => i.sku === "MILK-1L");
+    expect("browsing the geohash shows the store's milk", milk?.available === 40, page);
+    step(`browsing ${page.geo_hash}: ${page.items.length} product(s) from ${page.store.name}`);
+  }
   {
     const { data, response } = await customer.GET("/api/suggest", {
       params: { query: { q: "doodh", geo_hash: geo } },
