@@ -50,6 +50,8 @@ if [ "$record_replies" = 1 ]; then
   unset SHOPEASY_RECORD_REPLIES
   "$build_dir/bin/contract_replay" --cloud "$root/docs/api/cloud.openapi.json" \
     --edge "$root/docs/api/edge.openapi.json" "$build_dir/recorded-replies"
+  # The shipped Prometheus alerting rules, with their unit tests.
+  bash "$root/scripts/check-alert-rules.sh" "$build_dir"
 fi
 
 # --- Browser tests (tests/browser): the store command center in a real Chromium against
