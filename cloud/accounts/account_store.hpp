@@ -61,6 +61,20 @@ struct SandboxSms {
   std::string ref{};  // the sender's idempotency key; a second message under it is dropped
 };
 
+// A place a customer saved to deliver to.
+struct SavedAddress {
+  std::string address_id{};  // the customer's own name for it: [A-Za-z0-9_-]{1,32}
+  std::string label{};       // "Home", "Office"
+  std::string line{};        // free text for the runner: flat, floor, landmark
+  double lat = 0;
+  double lon = 0;
+  std::string geohash{};  // of (lat, lon), precision 9
+  std::int64_t updated_at_ms = 0;
+};
+
+// Most addresses one customer keeps.
+inline constexpr std::int64_t kMaxSavedAddresses = 20;
+
 class AccountStore {
  public:
   virtual ~AccountStore() = default;
@@ -117,6 +131,16 @@ class AccountStore {
 
   // Keeps a message; one whose non-empty ref was already kept is dropped (not an error).
   virtual Status add_sandbox_sms(const SandboxSms& sms) = 0;
+
+  // The customer's saved addresses, by address_id.
+  virtual StatusOr<std::vector<SavedAddress>> addresses(const std::string& customer_id) = 0;
+  // Creates or replaces one. false (nothing stored) when it is new and the customer
+  // already has kMaxSavedAddresses.
+  virtual StatusOr<bool> put_address(const std::string& customer_id,
+                                     const SavedAddress& address) = 0;
+  // false when the customer has no address by that id.
+  virtual StatusOr<bool> delete_address(const std::string& customer_id,
+                                        const std::string& address_id) = 0;
   // The newest `limit` messages to `phone`, newest first.
   virtual StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,
                                                         std::int64_t limit) = 0;

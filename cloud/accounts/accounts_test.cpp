@@ -356,6 +356,45 @@ TEST_P(AccountsTest, TheSandboxKeepsOneMessagePerIdempotencyKey) {
   EXPECT_EQ(packed, 1u);
 }
 
+TEST_P(AccountsTest, SavedAddressesAreTheCustomersOwnAndCapped) {
+  const SavedAddress home{.address_id = "home",
+                          .label = "Home",
+                          .line = "Flat 4B, near the temple",
+                          .lat = 12.9716,
+                          .lon = 77.5946,
+                          .geohash = "tdr1vzc9e",
+                          .updated_at_ms = 1};
+  ASSERT_TRUE(*store_->put_address("c1", home));
+  // Replacing keeps one row; another customer's list is apart.
+  SavedAddress moved = home;
+  moved.line = "Flat 5C";
+  moved.updated_at_ms = 2;
+  ASSERT_TRUE(*store_->put_address("c1", moved));
+  auto mine = store_->addresses("c1");
+  ASSERT_TRUE(mine.ok()) << mine.status().to_string();
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].line, "Flat 5C");
+  EXPECT_DOUBLE_EQ((*mine)[0].lat, 12.9716);
+  EXPECT_EQ((*mine)[0].geohash, "tdr1vzc9e");
+  EXPECT_TRUE(store_->addresses("c2")->empty());
+  EXPECT_FALSE(*store_->delete_address("c2", "home"));  // not theirs: nothing gone
+
+  // The cap counts new addresses only: the 21st is refused, replacing one is not.
+  for (int i = 1; i < kMaxSavedAddresses; ++i) {
+    SavedAddress a = home;
+    a.address_id = "a" + std::to_string(i);
+    ASSERT_TRUE(*store_->put_address("c1", a)) << i;
+  }
+  SavedAddress extra = home;
+  extra.address_id = "extra";
+  EXPECT_FALSE(*store_->put_address("c1", extra));
+  EXPECT_TRUE(*store_->put_address("c1", moved));
+  EXPECT_EQ(store_->addresses("c1")->size(), static_cast<std::size_t>(kMaxSavedAddresses));
+  EXPECT_TRUE(*store_->delete_address("c1", "home"));
+  EXPECT_FALSE(*store_->delete_address("c1", "home"));
+  EXPECT_TRUE(*store_->put_address("c1", extra));
+}
+
 TEST_P(AccountsTest, PurgeDropsOnlyWhatCanNoLongerMatter) {
   const std::int64_t now = to_unix_ms(clock_.wall_now());
   ASSERT_TRUE(send("+919844444444").sent);

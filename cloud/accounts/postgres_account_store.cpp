@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -67,6 +68,19 @@ CREATE INDEX sandbox_sms_by_phone ON sandbox_sms (phone, id);
     {2, "sandbox_sms_ref", R"sql(
 ALTER TABLE sandbox_sms ADD COLUMN ref text COLLATE "C";
 CREATE UNIQUE INDEX sandbox_sms_by_ref ON sandbox_sms (ref) WHERE ref IS NOT NULL;
+)sql"},
+    {3, "saved_addresses", R"sql(
+CREATE TABLE saved_addresses (
+  customer_id text COLLATE "C" NOT NULL,
+  address_id text COLLATE "C" NOT NULL,
+  label text NOT NULL,
+  line text NOT NULL,
+  lat double precision NOT NULL,
+  lon double precision NOT NULL,
+  geohash text NOT NULL,
+  updated_at_ms bigint NOT NULL,
+  PRIMARY KEY (customer_id, address_id)
+);
 )sql"},
 };
 
@@ -325,6 +339,65 @@ class PostgresAccountStore final : public AccountStore {
                "ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING",
                {sms.phone, sms.body, std::to_string(sms.at_ms), sms.ref})
         .status();
+  }
+
+  StatusOr<std::vector<SavedAddress>> addresses(const std::string& customer_id) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("SELECT address_id, label, line, lat, lon, geohash, updated_at_ms FROM "
+                       "saved_addresses WHERE customer_id = $1 ORDER BY address_id",
+                       {customer_id}));
+    std::vector<SavedAddress> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back(SavedAddress{.address_id = PQgetvalue(r.get(), i, 0),
+                                 .label = PQgetvalue(r.get(), i, 1),
+                                 .line = PQgetvalue(r.get(), i, 2),
+                                 .lat = std::stod(PQgetvalue(r.get(), i, 3)),
+                                 .lon = std::stod(PQgetvalue(r.get(), i, 4)),
+                                 .geohash = PQgetvalue(r.get(), i, 5),
+                                 .updated_at_ms = std::stoll(PQgetvalue(r.get(), i, 6))});
+    }
+    return out;
+  }
+
+  StatusOr<bool> put_address(const std::string& customer_id, const SavedAddress& a) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    Tx tx(*this);
+    SHOPEASY_RETURN_IF_ERROR(tx.begin());
+    // Serializes one customer's writes, so two instances cannot both add the 21st.
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"addr:" + customer_id}).status());
+    SHOPEASY_ASSIGN_OR_RETURN(Result n, exec("SELECT count(*) FROM saved_addresses WHERE "
+                                             "customer_id = $1 AND address_id <> $2",
+                                             {customer_id, a.address_id}));
+    if (std::stoll(PQgetvalue(n.get(), 0, 0)) >= kMaxSavedAddresses) return false;
+    char lat[32];
+    char lon[32];
+    std::snprintf(lat, sizeof lat, "%.9f", a.lat);
+    std::snprintf(lon, sizeof lon, "%.9f", a.lon);
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("INSERT INTO saved_addresses (customer_id, address_id, label, line, lat, lon, "
+             "geohash, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+             "ON CONFLICT (customer_id, address_id) DO UPDATE SET label = excluded.label, "
+             "line = excluded.line, lat = excluded.lat, lon = excluded.lon, "
+             "geohash = excluded.geohash, updated_at_ms = excluded.updated_at_ms",
+             {customer_id, a.address_id, a.label, a.line, lat, lon, a.geohash,
+              std::to_string(a.updated_at_ms)})
+            .status());
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return true;
+  }
+
+  StatusOr<bool> delete_address(const std::string& customer_id,
+                                const std::string& address_id) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result r, exec("DELETE FROM saved_addresses WHERE customer_id = $1 AND address_id = $2",
+                       {customer_id, address_id}));
+    return std::string(PQcmdTuples(r.get())) != "0";
   }
 
   StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,

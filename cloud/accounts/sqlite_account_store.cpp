@@ -54,6 +54,19 @@ CREATE INDEX sandbox_sms_by_phone ON sandbox_sms (phone, id);
 ALTER TABLE sandbox_sms ADD COLUMN ref TEXT;
 CREATE UNIQUE INDEX sandbox_sms_by_ref ON sandbox_sms (ref) WHERE ref IS NOT NULL;
 )sql"},
+    {3, "saved_addresses", R"sql(
+CREATE TABLE saved_addresses (
+  customer_id TEXT NOT NULL,
+  address_id TEXT NOT NULL,
+  label TEXT NOT NULL,
+  line TEXT NOT NULL,
+  lat REAL NOT NULL,
+  lon REAL NOT NULL,
+  geohash TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (customer_id, address_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 class SqliteAccountStore final : public AccountStore {
@@ -269,6 +282,54 @@ class SqliteAccountStore final : public AccountStore {
         "INSERT INTO sandbox_sms (phone, body, at_ms, ref) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING",
         sms.phone, sms.body, sms.at_ms, sms.ref);
+  }
+
+  StatusOr<std::vector<SavedAddress>> addresses(const std::string& customer_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<SavedAddress> out;
+    db::Query q = db_.query(
+        "SELECT address_id, label, line, lat, lon, geohash, updated_at_ms FROM saved_addresses "
+        "WHERE customer_id = ? ORDER BY address_id",
+        customer_id);
+    while (const db::Statement* row = q.next()) {
+      out.push_back(SavedAddress{.address_id = row->column_text(0),
+                                 .label = row->column_text(1),
+                                 .line = row->column_text(2),
+                                 .lat = row->column_double(3),
+                                 .lon = row->column_double(4),
+                                 .geohash = row->column_text(5),
+                                 .updated_at_ms = row->column_int64(6)});
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return out;
+  }
+
+  StatusOr<bool> put_address(const std::string& customer_id, const SavedAddress& a) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        std::optional<std::int64_t> others,
+        db_.query_one<std::int64_t>(
+            "SELECT count(*) FROM saved_addresses WHERE customer_id = ? AND address_id <> ?",
+            customer_id, a.address_id));
+    if (others.value_or(0) >= kMaxSavedAddresses) return false;
+    SHOPEASY_RETURN_IF_ERROR(db_.run(
+        "INSERT INTO saved_addresses (customer_id, address_id, label, line, lat, lon, geohash, "
+        "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, address_id) "
+        "DO UPDATE SET label = excluded.label, line = excluded.line, lat = excluded.lat, "
+        "lon = excluded.lon, geohash = excluded.geohash, updated_at_ms = excluded.updated_at_ms",
+        customer_id, a.address_id, a.label, a.line, a.lat, a.lon, a.geohash, a.updated_at_ms));
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return true;
+  }
+
+  StatusOr<bool> delete_address(const std::string& customer_id,
+                                const std::string& address_id) override {
+    std::lock_guard lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("DELETE FROM saved_addresses WHERE customer_id = ? AND address_id = ?", customer_id,
+                address_id));
+    return db_.changes() > 0;
   }
 
   StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "cloud/accounts/account_routes.hpp"
+#include "cloud/accounts/address_routes.hpp"
 #include "cloud/accounts/http_sms_provider.hpp"
 #include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
@@ -861,6 +862,7 @@ void CloudDaemon::register_routes() {
   if (otp_) {
     accounts::register_account_routes(*http_, *otp_, *tokens_, *account_store_,
                                       config_.get_string("accounts.sms_provider") == "sandbox");
+    accounts::register_address_routes(*http_, *account_store_, clock_);
   }
   apidoc::register_openapi_route(*http_, "cloud.openapi.json");
 }

@@ -7,7 +7,7 @@
 //
 // The steps: an operator registers a store and a product, the store syncs its stock (as
 // its own sync client would), and a new customer signs in with a code from the sandbox
-// SMS, browses the catalog of their geohash, searches in Hinglish, asks for a quote,
+// SMS, saves a delivery address, browses the catalog of their geohash, searches in Hinglish, asks for a quote,
 // orders at the quoted price, pays on the sandbox gateway, follows the order until it is
 // paid, finds it in their history, cancels it, rotates their refresh token (a reused one
 // is refused) and signs out.
@@ -142,7 +142,19 @@ export async function journey(cfg: JourneyConfig): Promise<JourneyFigures> {
     expect("the profile is the signed-in number", me.phone === cfg.phone, me);
   }
 
-  // --- Browse, search, quote, order at the quoted price, pay.
+  // --- A saved delivery address, then browse, search, quote, order, pay.
+  const delivery = { lat: where.lat + 0.004, lon: where.lon };
+  {
+    const { data, response } = await customer.PUT("/api/me/addresses/{address_id}", {
+      params: { path: { address_id: "home" } },
+      body: { label: "Home", line: "Flat 4B, near the temple", ...delivery },
+    });
+    const home = must("PUT /api/me/addresses/{address_id}", data, response);
+    const listed = await customer.GET("/api/me/addresses");
+    const all = must("GET /api/me/addresses", listed.data, listed.response).addresses;
+    expect("the saved address is listed", all.some((a) => a.geohash === home.geohash), all);
+    step(`saved address "${home.label}" at geohash ${home.geohash}`);
+  }
   {
     const { data, response } = await customer.GET("/api/inventory", {
       params: { query: { geo_hash: geo, limit: 20 } },
@@ -162,7 +174,6 @@ export async function journey(cfg: JourneyConfig): Promise<JourneyFigures> {
     step(`"doodh" suggests ${milk?.name} at ${milk?.price_cents} paise from ${found.store.name}`);
   }
   const lines = [{ sku: "MILK-1L", qty: 2 }];
-  const delivery = { lat: where.lat + 0.004, lon: where.lon };
   const quote = await (async () => {
     const { data, response } = await customer.POST("/api/quote", { body: { lines, delivery } });
     return must("POST /api/quote", data, response);

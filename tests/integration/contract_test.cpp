@@ -543,6 +543,30 @@ TEST_F(ContractTest, CloudWithAccountsAndSearch) {
              kCustomer, {{"channels", {{"fax", true}}}}),
       400);
   EXPECT_EQ(r.call("GET", "/api/me/notifications", "/api/me/notifications", kCustomer).status, 200);
+  // Saved addresses: stored with their geohash, listed, refused when out of range or
+  // at 0,0, deleted once.
+  const json home = {{"label", "Home"}, {"line", "Flat 4B"}, {"lat", 12.9716}, {"lon", 77.5946}};
+  const HttpReply saved =
+      r.call("PUT", "/api/me/addresses/{address_id}", "/api/me/addresses/home", kCustomer, home);
+  ASSERT_EQ(saved.status, 200) << saved.body;
+  EXPECT_EQ(json::parse(saved.body)["geohash"].get<std::string>().substr(0, 5), "tdr1v");
+  const HttpReply listed = r.call("GET", "/api/me/addresses", "/api/me/addresses", kCustomer);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(json::parse(listed.body)["addresses"].size(), 1u);
+  const HttpReply far = r.call("PUT", "/api/me/addresses/{address_id}", "/api/me/addresses/x",
+                               kCustomer, {{"label", "X"}, {"lat", 91}, {"lon", 0}});
+  expect_error_shape(doc, far, 400);
+  EXPECT_NE(far.body.find("\"lat\""), std::string::npos) << far.body;
+  expect_error_shape(doc,
+                     r.call("PUT", "/api/me/addresses/{address_id}", "/api/me/addresses/y",
+                            kCustomer, {{"label", "Y"}, {"lat", 0}, {"lon", 0}}),
+                     400);
+  EXPECT_EQ(r.call("DELETE", "/api/me/addresses/{address_id}", "/api/me/addresses/home", kCustomer)
+                .status,
+            200);
+  expect_error_shape(
+      doc, r.call("DELETE", "/api/me/addresses/{address_id}", "/api/me/addresses/home", kCustomer),
+      404);
   expect_error_shape(doc, r.call("GET", "/api/search", "/api/search?geo_hash=tdr1v9", kCustomer),
                      400);
   expect_error_shape(
