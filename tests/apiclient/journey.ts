@@ -7,10 +7,10 @@
 //
 // The steps: an operator registers a store and a product, the store syncs its stock (as
 // its own sync client would), and a new customer signs in with a code from the sandbox
-// SMS, saves a delivery address, browses the catalog of their geohash, searches in Hinglish, asks for a quote,
-// orders at the quoted price, pays on the sandbox gateway, follows the order until it is
-// paid, finds it in their history, cancels it, rotates their refresh token (a reused one
-// is refused) and signs out.
+// SMS, saves a delivery address, browses the catalog of their geohash, searches in
+// Hinglish, asks for a quote, orders at the quoted price, pays on the sandbox gateway,
+// follows the order until it is paid, finds it in their history, cancels it, rotates
+// their refresh token (a reused one is refused) and signs out.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./cloud-api.js";
 
