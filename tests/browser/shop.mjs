@@ -213,6 +213,13 @@ export async function shopTests(h) {
       await page.fill('#save-name', 'Home');
       await page.click('#save-form button[type=submit]');
       await page.waitForSelector('#saved button:has-text("Home")');
+      // Saved on the server, with its geohash, not only on this phone.
+      await waitFor('the saved place on the server', async () => {
+        const token = await page.evaluate(() => JSON.parse(localStorage.getItem('shopeasy.shop.tokens')).access_token);
+        const r = await fetch(`${cloudBase}/api/me/addresses`, { headers: { Authorization: `Bearer ${token}` } });
+        const body = await r.json();
+        return r.ok && (body.addresses || []).some((a) => a.address_id === 'home' && a.label === 'Home' && a.geohash.length === 9);
+      }, 10000);
       await noOverflow(page, 'location');
       await shoot(page, 'location');
       await page.click('#location-done');

@@ -25,7 +25,7 @@ const LABEL = {
 
 const state = Object.assign({
   location: null,  // {lat, lon, label}
-  saved: [],       // [{name, lat, lon}]
+  saved: [],       // [{id, name, lat, lon}], a copy of GET /api/me/addresses
   cart: [],        // [{sku, name, unit, price_cents, qty}]
   names: {},       // sku -> name, for reorders
   order: null,     // the order being followed
@@ -135,8 +135,23 @@ function showLocation() {
   picked = state.location;
   areaMap.setAddress(picked);
   renderSaved();
+  loadSaved();
   if (picked) checkServed(picked);
 }
+
+// Saved places live on the server (GET/PUT /api/me/addresses), so they follow the
+// customer to another phone; the copy in localStorage shows them at once and offline.
+async function loadSaved() {
+  try {
+    const r = await api('GET', '/api/me/addresses');
+    state.saved = (r.addresses || []).map((a) => ({ id: a.address_id, name: a.label, lat: a.lat, lon: a.lon }));
+    save();
+    renderSaved();
+  } catch { /* keep the local copy */ }
+}
+
+// An address id from its name: "Mom's place" -> "mom-s-place".
+const addressId = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 32) || 'place';
 
 function renderSaved() {
   $('saved').replaceChildren(...state.saved.map((s) => el('button', {
@@ -181,11 +196,15 @@ $('save-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const name = $('save-name').value.trim();
   if (!name || !picked) return;
-  state.saved = [...state.saved.filter((s) => s.name !== name), { name, lat: picked.lat, lon: picked.lon }];
+  const id = addressId(name);
+  state.saved = [...state.saved.filter((s) => s.name !== name), { id, name, lat: picked.lat, lon: picked.lon }];
   picked.label = name;
   save();
   renderSaved();
   $('save-name').value = '';
+  api('PUT', `/api/me/addresses/${encodeURIComponent(id)}`, { label: name.slice(0, 40), lat: picked.lat, lon: picked.lon })
+    .then(loadSaved)
+    .catch((e) => { $('location-status').textContent = `Saved on this phone only: ${e.message}`; });
 });
 $('location-done').addEventListener('click', () => {
   const moved = !state.location || state.location.lat !== picked.lat || state.location.lon !== picked.lon;
