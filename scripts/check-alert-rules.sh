@@ -14,7 +14,13 @@ if [ -z "$promtool" ]; then
   promtool="$tool_dir/usr/bin/promtool"
   if [ ! -x "$promtool" ]; then
     mkdir -p "$tool_dir"
-    (cd "$tool_dir" && apt-get download prometheus >/dev/null)
+    if ! (cd "$tool_dir" && apt-get download prometheus >/dev/null 2>&1); then
+      # No package lists yet (a fresh machine whose packages were all present).
+      sudo_cmd=""
+      if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+      $sudo_cmd apt-get update -qq
+      (cd "$tool_dir" && apt-get download prometheus >/dev/null)
+    fi
     dpkg -x "$tool_dir"/prometheus_*.deb "$tool_dir"
   fi
 fi
