@@ -38,33 +38,17 @@ StatusOr<std::string> string_field(const nlohmann::json& body, const char* key) 
 // The session token of the request: the header, else the cookie.
 std::string session_token(const Request& req) {
   std::string token = http::bearer_token(req);
-  if (token.empty()) token = cookie_value(req, kOperatorCookie);
+  if (token.empty()) token = http::cookie_value(req, kOperatorCookie);
   return token;
 }
 
 }  // namespace
 
-std::string cookie_value(const http::Request& request, std::string_view name) {
-  const std::string cookies = request.header("Cookie");
-  std::size_t pos = 0;
-  while (pos < cookies.size()) {
-    while (pos < cookies.size() && (cookies[pos] == ' ' || cookies[pos] == ';')) ++pos;
-    const std::size_t end = std::min(cookies.find(';', pos), cookies.size());
-    const std::string_view pair = std::string_view(cookies).substr(pos, end - pos);
-    if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
-        pair[name.size()] == '=') {
-      return std::string(pair.substr(name.size() + 1));
-    }
-    pos = end + 1;
-  }
-  return {};
-}
-
 StatusOr<http::Principal> OperatorAuthenticator::authenticate(const http::Request& request) const {
   std::string token = http::bearer_token(request);
   const bool from_header = !token.empty();
   if (!from_header && (request.method == "GET" || request.method == "HEAD")) {
-    token = cookie_value(request, kOperatorCookie);
+    token = http::cookie_value(request, kOperatorCookie);
   }
   if (!session_shaped(token)) return fallback_.authenticate(request);
   StatusOr<http::Principal> session = users_.authenticate(token, clock_.wall_now());

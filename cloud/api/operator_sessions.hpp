@@ -21,9 +21,6 @@ namespace shopeasy::cloud::api {
 
 inline constexpr std::string_view kOperatorCookie = "shopeasy_ops_session";
 
-// The value of cookie `name` in the request's Cookie header, or empty.
-std::string cookie_value(const http::Request& request, std::string_view name);
-
 // Operator sessions first (the bearer token, or the cookie on GET/HEAD), then
 // `fallback` (machine tokens, store credentials, customer JWTs). Only a token shaped like
 // a session token costs a lookup in the user file, so customers' and stores' requests

@@ -41,6 +41,22 @@ std::string bearer_token(const Request& request) {
   return value.substr(kScheme.size());
 }
 
+std::string cookie_value(const Request& request, std::string_view name) {
+  const std::string cookies = request.header("Cookie");
+  std::size_t pos = 0;
+  while (pos < cookies.size()) {
+    while (pos < cookies.size() && (cookies[pos] == ' ' || cookies[pos] == ';')) ++pos;
+    const std::size_t end = std::min(cookies.find(';', pos), cookies.size());
+    const std::string_view pair = std::string_view(cookies).substr(pos, end - pos);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+        pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
 StatusOr<TokenAuthenticator> TokenAuthenticator::from_json(
     const nlohmann::json& table, const std::vector<std::string>& allowed_roles) {
   if (!table.is_array()) return invalid_argument("must be an array of token entries");

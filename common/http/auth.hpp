@@ -52,4 +52,7 @@ class TokenAuthenticator final : public Authenticator {
 // The token of an "Authorization: Bearer <token>" header, or empty.
 std::string bearer_token(const Request& request);
 
+// The value of cookie `name` in the request's Cookie header, or empty.
+std::string cookie_value(const Request& request, std::string_view name);
+
 }  // namespace shopeasy::http

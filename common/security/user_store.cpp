@@ -470,20 +470,7 @@ StatusOr<std::int64_t> UserStore::purge_expired_sessions(WallTime now) {
 }
 
 std::string session_cookie(const http::Request& request) {
-  const std::string cookies = request.header("Cookie");
-  const std::string_view name = kSessionCookie;
-  std::size_t pos = 0;
-  while (pos < cookies.size()) {
-    while (pos < cookies.size() && (cookies[pos] == ' ' || cookies[pos] == ';')) ++pos;
-    const std::size_t end = std::min(cookies.find(';', pos), cookies.size());
-    const std::string_view pair = std::string_view(cookies).substr(pos, end - pos);
-    if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
-        pair[name.size()] == '=') {
-      return std::string(pair.substr(name.size() + 1));
-    }
-    pos = end + 1;
-  }
-  return {};
+  return http::cookie_value(request, kSessionCookie);
 }
 
 StatusOr<http::Principal> SessionAuthenticator::authenticate(const http::Request& request) const {
