@@ -53,11 +53,57 @@ files=(
   cloud/daemon/registry_watcher.cpp
   cloud/pricing/pricing_service.cpp
   cloud/notify/notify_service.cpp
+  cloud/fleet/fleet_service.cpp
+  cloud/fleet/sqlite_fleet_stats.cpp
+  cloud/fleet/postgres_fleet_stats.cpp
   edge/events/event_bus.cpp
   edge/store/edge_store.cpp
   common/http/server.cpp
   common/http/elastic_pool.cpp
   edge/api/scan_frame_routes.cpp
+  edge/orders/order_runner_events.cpp
+  edge/telemetry/registry.cpp
+  edge/telemetry/roster.cpp
+  edge/telemetry/trail_store.cpp
+  edge/telemetry/telemetry.cpp
+  edge/telemetry/ingest.cpp
+  edge/dispatch/dispatcher.cpp
+  edge/replenish/forecast_cache.cpp
+  edge/replenish/replenishment.cpp
+  edge/sync/sync_client.cpp
+  edge/alerts/alert_board.cpp
+  edge/scan/mqtt_scan_intake.cpp
+  edge/diskguard/disk_guard.cpp
+  edge/vision/vision_service.cpp
+  cloud/search/search_service.cpp
+  common/search/search_index.cpp
+  common/search/search_index_test.cpp
+  edge/search/product_search.cpp
+  common/security/http_guard.cpp
+  common/security/rate_limiter.cpp
+  common/security/audit_log.cpp
+  common/security/user_store.cpp
+  common/clock/clock.cpp
+  common/clock/clock_test.cpp
+  common/log/log.cpp
+  common/log/log_test.cpp
+  edge/dispatch/dispatcher_test.cpp
+  tools/runner/runner_device.cpp
+  tools/runner/runner_daemon.cpp
+  cloud/storage/sqlite_cloud_store.cpp
+  cloud/storage/postgres_cloud_store.cpp
+  cloud/storage/postgres_session.cpp
+  cloud/payments/webhook.cpp
+  cloud/payments/sandbox_provider.cpp
+  cloud/payments/provider_http.cpp
+  cloud/payments/razorpay_provider.cpp
+  cloud/payments/fake_provider_common.cpp
+  cloud/payments/fake_razorpay.cpp
+  cloud/payments/fake_stripe.cpp
+  cloud/accounts/postgres_account_store.cpp
+  cloud/accounts/sqlite_account_store.cpp
+  cloud/accounts/http_sms_provider.cpp
+  cloud/accounts/deleted_account_gate.cpp
 )
 
 db="$build_dir/compile_commands.json"

@@ -1,6 +1,7 @@
 // The accounts module's state: customers known by phone number, one-time sign-in codes
 // (stored as keyed hashes), the sliding-window send log every OTP limit counts in,
-// refresh-token families, and the sandbox SMS outbox. Two implementations with the same
+// refresh-token families, the ids of deleted customers (whose access tokens are refused),
+// and the sandbox SMS outbox. Two implementations with the same
 // behaviour: SQLite (its own file beside cloud.db, so its schema versions do not mix
 // with the cloud store's) and PostgreSQL (tables in the cloud's database, with their own
 // migrations table), so several cloud instances share every counter. Every method is
@@ -21,6 +22,11 @@ namespace shopeasy::cloud::accounts {
 // The longest window a limit may have: sends older than this are deleted whatever keys
 // a call counts, so every limit sharing the table must fit in it.
 inline constexpr std::int64_t kMaxLimitWindowMs = 24 * 60 * 60 * 1000;
+
+// How long the id of a deleted customer is kept to refuse their access tokens: longer
+// than any access token the cloud accepts lives (its own last 15 minutes; the verifier
+// refuses any whose lifetime exceeds 24 hours, plus at most 10 minutes of leeway).
+inline constexpr std::int64_t kDeletedCustomerKeepMs = 2 * 24 * 60 * 60 * 1000;
 
 // One sliding-window limit: at most `max` recorded sends under `key` within `window_ms`.
 struct SendLimit {
@@ -126,7 +132,8 @@ class AccountStore {
 
   // Deletes what can no longer matter at now_ms: expired codes and refresh tokens (an
   // expired token is refused as unknown afterwards), sends and sandbox messages older
-  // than kMaxLimitWindowMs. Returns the rows deleted.
+  // than kMaxLimitWindowMs, deleted customers' ids older than kDeletedCustomerKeepMs.
+  // Returns the rows deleted.
   virtual StatusOr<std::int64_t> purge(std::int64_t now_ms) = 0;
 
   // Keeps a message; one whose non-empty ref was already kept is dropped (not an error).
@@ -141,6 +148,16 @@ class AccountStore {
   // false when the customer has no address by that id.
   virtual StatusOr<bool> delete_address(const std::string& customer_id,
                                         const std::string& address_id) = 0;
+  // Deletes a customer's account in one transaction: the phone number's link to the
+  // customer id (signing in again with it makes a new customer), live codes, every
+  // refresh token (so no new access token is issued) and saved addresses, and records
+  // the id as deleted at now_ms (customer_deleted), so access tokens already issued to
+  // it are refused by every instance sharing the store. false when there was no such
+  // customer (already deleted, or signed in elsewhere); the id is recorded all the same.
+  virtual StatusOr<bool> delete_customer(const std::string& customer_id, std::int64_t now_ms) = 0;
+  // Whether delete_customer recorded this id within the last kDeletedCustomerKeepMs. One
+  // primary-key read: it runs on every request a customer token authenticates.
+  virtual StatusOr<bool> customer_deleted(const std::string& customer_id) = 0;
   // The newest `limit` messages to `phone`, newest first.
   virtual StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,
                                                         std::int64_t limit) = 0;

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 
 #include "cloud/accounts/account_store.hpp"
+#include "cloud/accounts/deleted_account_gate.hpp"
 #include "cloud/accounts/otp_service.hpp"
 #include "cloud/accounts/sms.hpp"
 #include "cloud/accounts/token_service.hpp"
@@ -63,6 +65,7 @@ class AccountsTest : public ::testing::TestWithParam<std::string> {
       }
       static int databases = 0;
       const std::string name = "accounts_" + std::to_string(++databases);
+      pg_database_ = name;
       ASSERT_OK(server()->create_database(name));
       auto opened = open_postgres_account_store(server()->dsn(name));
       ASSERT_TRUE(opened.ok()) << opened.status().to_string();
@@ -128,6 +131,7 @@ class AccountsTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::optional<TempDir> dir_;
+  std::string pg_database_;  // the PostgreSQL backend's database
   FakeClock clock_{WallTime(std::chrono::milliseconds(1'795'000'000'000))};
   metrics::Registry metrics_;
   std::unique_ptr<AccountStore> store_;
@@ -414,6 +418,182 @@ TEST_P(AccountsTest, PurgeDropsOnlyWhatCanNoLongerMatter) {
   clock_.advance(24h);
   EXPECT_GT(store_->purge(to_unix_ms(clock_.wall_now())).value_or(-1), 0);
   EXPECT_EQ(messages_to("+919844444444"), 0u);
+}
+
+// Deleting a customer removes their refresh tokens, addresses and the phone's link, and
+// records the id so that access tokens already issued to it are refused; the record is
+// kept for longer than any accepted access token lives, then purged.
+TEST_P(AccountsTest, DeletedCustomerIsRecordedUntilNoTokenCanOutliveIt) {
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  ASSERT_TRUE(send("+919855555555").sent);
+  const std::string customer = VALUE_OR_DIE(check("+919855555555", last_code("+919855555555")));
+  ASSERT_FALSE(customer.empty());
+  ASSERT_OK(store_->add_refresh(std::string(64, 'd'), "f9", customer, now, now + 86'400'000));
+  ASSERT_TRUE(*store_->put_address(customer, SavedAddress{.address_id = "home",
+                                                          .label = "Home",
+                                                          .lat = 12.97,
+                                                          .lon = 77.59,
+                                                          .geohash = "tdr1vzc9e",
+                                                          .updated_at_ms = now}));
+  EXPECT_FALSE(VALUE_OR_DIE(store_->customer_deleted(customer)));
+
+  EXPECT_TRUE(VALUE_OR_DIE(store_->delete_customer(customer, now)));
+  EXPECT_TRUE(VALUE_OR_DIE(store_->customer_deleted(customer)));
+  EXPECT_FALSE(VALUE_OR_DIE(store_->customer_deleted("c_other")));
+  EXPECT_EQ(VALUE_OR_DIE(
+                store_->rotate_refresh(std::string(64, 'd'), std::string(64, 'e'), now, now + 1000))
+                .outcome,
+            RotateOutcome::kUnknown);
+  EXPECT_TRUE(store_->addresses(customer)->empty());
+  EXPECT_EQ(store_->phone_of(customer).status().code(), StatusCode::kNotFound);
+  // A second deletion (another instance, a retry) finds no account but keeps the record.
+  EXPECT_FALSE(VALUE_OR_DIE(store_->delete_customer(customer, now + 1)));
+  EXPECT_TRUE(VALUE_OR_DIE(store_->customer_deleted(customer)));
+  // An id that never signed in here (an external issuer's subject) is recorded too.
+  EXPECT_FALSE(VALUE_OR_DIE(store_->delete_customer("ext-7", now)));
+  EXPECT_TRUE(VALUE_OR_DIE(store_->customer_deleted("ext-7")));
+
+  // A day on, every token issued before the deletion has expired, yet the record stays
+  // as long as a token the verifier accepts could live; then purge drops it.
+  const std::int64_t day = 24 * 3600 * 1000;
+  ASSERT_TRUE(store_->purge(now + day).ok());
+  EXPECT_TRUE(VALUE_OR_DIE(store_->customer_deleted(customer)));
+  ASSERT_TRUE(store_->purge(now + kDeletedCustomerKeepMs + 1).ok());
+  EXPECT_FALSE(VALUE_OR_DIE(store_->customer_deleted(customer)));
+  EXPECT_FALSE(VALUE_OR_DIE(store_->customer_deleted("ext-7")));
+}
+
+// What the per-request check costs on each backend (printed; bounded loosely, as the
+// machine may be shared).
+TEST_P(AccountsTest, DeletedCheckIsOnePrimaryKeyRead) {
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(store_->delete_customer("gone-" + std::to_string(i), 1).ok());
+  }
+  ASSERT_TRUE(store_->customer_deleted("warm-up").ok());
+  constexpr int kChecks = 2000;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kChecks; ++i) {
+    ASSERT_EQ(VALUE_OR_DIE(store_->customer_deleted(i % 2 ? "gone-" + std::to_string(i % 200)
+                                                          : "live-" + std::to_string(i))),
+              i % 2 == 1);
+  }
+  const double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started)
+          .count() /
+      kChecks;
+  std::printf("customer_deleted on %s: %.1f us per check\n", GetParam().c_str(), us);
+  EXPECT_LT(us, 5000.0);
+}
+
+// A check connection the server dropped fails that one check (the gate answers 503) and
+// is replaced on the next.
+TEST_P(AccountsTest, DeletedCheckReconnectsAfterTheServerDroppedItsConnection) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "PostgreSQL's own connections";
+  ASSERT_TRUE(store_->delete_customer("c_gone", 1).ok());
+  ASSERT_TRUE(VALUE_OR_DIE(store_->customer_deleted("c_gone")));
+  ASSERT_OK(server()->execute("postgres",
+                              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                              "datname = '" +
+                                  pg_database_ + "'"));
+  EXPECT_EQ(store_->customer_deleted("c_gone").status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(VALUE_OR_DIE(store_->customer_deleted("c_gone")));
+  EXPECT_FALSE(VALUE_OR_DIE(store_->customer_deleted("c_live")));
+}
+
+// The gate in front of the JWT authenticator: a deleted customer's token is refused 401
+// and counted; other customers and other roles pass.
+TEST_P(AccountsTest, GateRefusesTokensOfDeletedCustomersOnly) {
+  class Fixed final : public http::Authenticator {
+   public:
+    StatusOr<http::Principal> authenticate(const http::Request& r) const override {
+      const std::string who = r.header("X-Who");
+      if (who.empty()) return Status(StatusCode::kUnauthenticated, "no credentials");
+      const std::size_t colon = who.find(':');
+      return http::Principal{who.substr(colon + 1), who.substr(0, colon)};
+    }
+  } inner;
+  const DeletedAccountGate gate(inner, *store_, clock_, metrics_);
+  auto as = [&](const std::string& who) {
+    http::Request r;
+    if (!who.empty()) r.headers["X-Who"] = who;
+    return gate.authenticate(r);
+  };
+  ASSERT_TRUE(store_->delete_customer("c_gone", to_unix_ms(clock_.wall_now())).ok());
+  EXPECT_EQ(VALUE_OR_DIE(as("customer:c_live")).subject, "c_live");
+  const StatusOr<http::Principal> refused = as("customer:c_gone");
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find("deleted"), std::string::npos);
+  // An admin token whose name happens to equal a deleted id is not a customer's.
+  EXPECT_EQ(VALUE_OR_DIE(as("admin:c_gone")).role, "admin");
+  // The inner refusal passes unchanged.
+  EXPECT_EQ(as("").status().message(), "no credentials");
+  EXPECT_EQ(counter("cloud_auth_customer_refused_total{reason=\"account_deleted\"}"), 1u);
+  EXPECT_NE(metrics_.render().find("cloud_auth_deleted_check_seconds_count 2"), std::string::npos);
+}
+
+// A store whose every call fails, as when the database is unreachable.
+class UnreachableStore final : public AccountStore {
+ public:
+  Status migrate() override { return down(); }
+  StatusOr<SendDecision> record_send(const std::vector<SendLimit>&, std::int64_t) override {
+    return down();
+  }
+  Status put_code(const std::string&, const StoredCode&) override { return down(); }
+  StatusOr<std::optional<StoredCode>> take_attempt(const std::string&, std::int64_t,
+                                                   std::int64_t) override {
+    return down();
+  }
+  StatusOr<bool> consume_code(const std::string&, const std::string&) override { return down(); }
+  StatusOr<std::string> customer_for_phone(const std::string&, const std::string&,
+                                           std::int64_t) override {
+    return down();
+  }
+  StatusOr<std::string> phone_of(const std::string&) override { return down(); }
+  Status add_refresh(const std::string&, const std::string&, const std::string&, std::int64_t,
+                     std::int64_t) override {
+    return down();
+  }
+  StatusOr<RotateResult> rotate_refresh(const std::string&, const std::string&, std::int64_t,
+                                        std::int64_t) override {
+    return down();
+  }
+  StatusOr<bool> revoke_family(const std::string&) override { return down(); }
+  StatusOr<std::int64_t> purge(std::int64_t) override { return down(); }
+  Status add_sandbox_sms(const SandboxSms&) override { return down(); }
+  StatusOr<std::vector<SavedAddress>> addresses(const std::string&) override { return down(); }
+  StatusOr<bool> put_address(const std::string&, const SavedAddress&) override { return down(); }
+  StatusOr<bool> delete_address(const std::string&, const std::string&) override { return down(); }
+  StatusOr<bool> delete_customer(const std::string&, std::int64_t) override { return down(); }
+  StatusOr<bool> customer_deleted(const std::string&) override { return down(); }
+  StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string&, std::int64_t) override {
+    return down();
+  }
+
+ private:
+  static Status down() { return unavailable("accounts database: connection refused"); }
+};
+
+// When the store cannot say whether the account was deleted, a customer token is refused
+// with 503 (unavailable) rather than let through, and counted; other roles never ask.
+TEST(DeletedAccountGateTest, StoreThatCannotAnswerRefusesCustomersOnly) {
+  class Customer final : public http::Authenticator {
+   public:
+    StatusOr<http::Principal> authenticate(const http::Request& r) const override {
+      return http::Principal{"c_1", r.header("X-Role")};
+    }
+  } inner;
+  UnreachableStore store;
+  FakeClock clock{WallTime(std::chrono::milliseconds(1'795'000'000'000))};
+  metrics::Registry metrics;
+  const DeletedAccountGate gate(inner, store, clock, metrics);
+  http::Request request;
+  request.headers["X-Role"] = "customer";
+  EXPECT_EQ(gate.authenticate(request).status().code(), StatusCode::kUnavailable);
+  request.headers["X-Role"] = "store";
+  EXPECT_TRUE(gate.authenticate(request).ok());
+  EXPECT_NE(metrics.render().find("cloud_auth_customer_refused_total{reason=\"check_failed\"} 1"),
+            std::string::npos)
+      << metrics.render();
 }
 
 class TokensTest : public AccountsTest {

@@ -26,7 +26,7 @@ StatusOr<std::unique_ptr<HttpSmsProvider>> HttpSmsProvider::create(HttpSmsOption
 
 Status HttpSmsProvider::send(const std::string& phone, const std::string& text,
                              const std::string& idempotency_key) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(mu_);
   if (!client_) {
     http::ClientOptions o;
     o.connect_timeout = options_.timeout;

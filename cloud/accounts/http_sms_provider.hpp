@@ -8,11 +8,11 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "cloud/accounts/sms.hpp"
 #include "common/http/client.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::accounts {
 
@@ -31,7 +31,7 @@ class HttpSmsProvider final : public SmsProvider {
   // A non-empty idempotency_key goes along as the Idempotency-Key header, for gateways
   // that drop a message they were already given.
   Status send(const std::string& phone, const std::string& text,
-              const std::string& idempotency_key = "") override;
+              const std::string& idempotency_key = "") override EXCLUDES(mu_);
 
  private:
   HttpSmsProvider(HttpSmsOptions options, std::string base, std::string path)
@@ -39,8 +39,8 @@ class HttpSmsProvider final : public SmsProvider {
   HttpSmsOptions options_;
   std::string base_;  // scheme://host[:port]
   std::string path_;
-  std::mutex mu_;  // guards client_: HttpClient is not thread-safe
-  std::unique_ptr<http::HttpClient> client_;
+  sync::Mutex mu_;  // guards client_: HttpClient is not thread-safe
+  std::unique_ptr<http::HttpClient> client_ GUARDED_BY(mu_);
 };
 
 }  // namespace shopeasy::cloud::accounts

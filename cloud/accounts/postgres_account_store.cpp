@@ -4,16 +4,19 @@
 // lock per counted key, in key order, so instances sharing the database count every
 // send exactly once and never deadlock on each other; a code check is one UPDATE ...
 // RETURNING (the row lock orders concurrent checks), and a refresh rotation locks the
-// token's row (SELECT ... FOR UPDATE), so a token is rotated at most once.
+// token's row (SELECT ... FOR UPDATE), so a token is rotated at most once. The check
+// of deleted customers, made on every customer request, reads on a few connections of
+// its own (CheckPool), so it never waits behind a sign-in's transaction.
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <set>
+#include <vector>
 
 #include "cloud/accounts/account_store.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::accounts {
 namespace {
@@ -82,20 +85,101 @@ CREATE TABLE saved_addresses (
   PRIMARY KEY (customer_id, address_id)
 );
 )sql"},
+    {4, "deleted_customers", R"sql(
+CREATE TABLE deleted_customers (
+  customer_id text COLLATE "C" PRIMARY KEY,
+  deleted_at_ms bigint NOT NULL
+);
+CREATE INDEX deleted_customers_by_age ON deleted_customers (deleted_at_ms);
+)sql"},
 };
+
+// The statement every check connection has prepared.
+constexpr const char* kDeletedCheck = "deleted_customer_check";
+constexpr const char* kDeletedCheckSql = "SELECT 1 FROM deleted_customers WHERE customer_id = $1";
+// Check connections per instance: enough for the handler threads' customer requests to
+// rarely queue, few enough not to crowd the server's connection limit.
+constexpr std::size_t kCheckConnections = 4;
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
+// Connections for customer_deleted, opened when first needed (each with the check
+// prepared) and closed when one fails, so a restarted server costs one failed check.
+class CheckPool {
+ public:
+  explicit CheckPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  ~CheckPool() {
+    for (PGconn* c : idle_) PQfinish(c);
+  }
+
+  StatusOr<bool> deleted(const std::string& customer_id) {
+    SHOPEASY_ASSIGN_OR_RETURN(PGconn * conn, acquire());
+    const char* values[] = {customer_id.c_str()};
+    Result r(PQexecPrepared(conn, kDeletedCheck, 1, values, nullptr, nullptr, 0));
+    const bool ok = r && PQresultStatus(r.get()) == PGRES_TUPLES_OK;
+    if (!ok) {
+      const std::string message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn);
+      release(conn, false);
+      return unavailable("accounts database: " + message);
+    }
+    const bool found = PQntuples(r.get()) > 0;
+    release(conn, true);
+    return found;
+  }
+
+ private:
+  StatusOr<PGconn*> acquire() {
+    {
+      sync::MutexLock lock(mu_);
+      while (idle_.empty() && open_ >= kCheckConnections) freed_.wait(mu_);
+      if (!idle_.empty()) {
+        PGconn* c = idle_.back();
+        idle_.pop_back();
+        return c;
+      }
+      ++open_;  // a slot for the connection made below, outside the lock
+    }
+    PGconn* c = PQconnectdb(dsn_.c_str());
+    if (PQstatus(c) == CONNECTION_OK) {
+      PQsetNoticeProcessor(
+          c, [](void*, const char*) {}, nullptr);
+      Result prepared(PQprepare(c, kDeletedCheck, kDeletedCheckSql, 1, nullptr));
+      if (prepared && PQresultStatus(prepared.get()) == PGRES_COMMAND_OK) return c;
+    }
+    release(c, false);
+    return unavailable("cannot connect to the accounts database");
+  }
+
+  void release(PGconn* c, bool healthy) {
+    {
+      sync::MutexLock lock(mu_);
+      if (healthy) {
+        idle_.push_back(c);
+      } else {
+        --open_;
+      }
+    }
+    if (!healthy) PQfinish(c);
+    freed_.notify_one();
+  }
+
+  const std::string dsn_;
+  sync::Mutex mu_;       // guards idle_ and open_
+  sync::CondVar freed_;  // a connection was given back, or a slot freed
+  std::vector<PGconn*> idle_ GUARDED_BY(mu_);
+  std::size_t open_ GUARDED_BY(mu_) = 0;  // connections in idle_, lent out, or being made
+};
+
 class PostgresAccountStore final : public AccountStore {
  public:
-  explicit PostgresAccountStore(PGconn* conn) : conn_(conn) {}
+  PostgresAccountStore(PGconn* conn, std::string dsn) : conn_(conn), checks_(std::move(dsn)) {}
   ~PostgresAccountStore() override { PQfinish(conn_); }
 
   Status migrate() override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_RETURN_IF_ERROR(
         exec("CREATE TABLE IF NOT EXISTS accounts_schema_migrations (version integer PRIMARY "
@@ -129,7 +213,7 @@ class PostgresAccountStore final : public AccountStore {
 
   StatusOr<SendDecision> record_send(const std::vector<SendLimit>& limits,
                                      std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     Tx tx(*this);
     SHOPEASY_RETURN_IF_ERROR(tx.begin());
@@ -174,7 +258,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   Status put_code(const std::string& phone, const StoredCode& code) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     return exec(
                "INSERT INTO otp_codes (phone, code_id, code_hash, expires_ms, attempts) VALUES "
@@ -187,7 +271,7 @@ class PostgresAccountStore final : public AccountStore {
 
   StatusOr<std::optional<StoredCode>> take_attempt(const std::string& phone, std::int64_t now_ms,
                                                    std::int64_t max_attempts) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     const std::string now = std::to_string(now_ms), max = std::to_string(max_attempts);
     SHOPEASY_ASSIGN_OR_RETURN(
@@ -210,7 +294,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> consume_code(const std::string& phone, const std::string& code_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r,
@@ -220,7 +304,7 @@ class PostgresAccountStore final : public AccountStore {
 
   StatusOr<std::string> customer_for_phone(const std::string& phone, const std::string& new_id,
                                            std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_RETURN_IF_ERROR(exec("INSERT INTO customers (customer_id, phone, created_at_ms) "
                                   "VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING",
@@ -233,7 +317,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<std::string> phone_of(const std::string& customer_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r, exec("SELECT phone FROM customers WHERE customer_id = $1", {customer_id}));
@@ -244,7 +328,7 @@ class PostgresAccountStore final : public AccountStore {
   Status add_refresh(const std::string& token_hash, const std::string& family_id,
                      const std::string& customer_id, std::int64_t now_ms,
                      std::int64_t expires_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     return exec(
                "INSERT INTO refresh_tokens (token_hash, family_id, customer_id, created_at_ms, "
@@ -256,7 +340,7 @@ class PostgresAccountStore final : public AccountStore {
 
   StatusOr<RotateResult> rotate_refresh(const std::string& token_hash, const std::string& new_hash,
                                         std::int64_t now_ms, std::int64_t new_expires_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     Tx tx(*this);
     SHOPEASY_RETURN_IF_ERROR(tx.begin());
@@ -301,7 +385,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> revoke_family(const std::string& token_hash) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r, exec("UPDATE refresh_tokens SET revoked = true WHERE family_id = (SELECT "
@@ -311,14 +395,16 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<std::int64_t> purge(std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     std::int64_t deleted = 0;
     const std::pair<const char*, std::int64_t> steps[] = {
         {"DELETE FROM otp_codes WHERE expires_ms <= $1", now_ms},
         {"DELETE FROM refresh_tokens WHERE expires_ms <= $1", now_ms},
         {"DELETE FROM otp_sends WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs},
-        {"DELETE FROM sandbox_sms WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs}};
+        {"DELETE FROM sandbox_sms WHERE at_ms <= $1", now_ms - kMaxLimitWindowMs},
+        {"DELETE FROM deleted_customers WHERE deleted_at_ms <= $1",
+         now_ms - kDeletedCustomerKeepMs}};
     for (const auto& [sql, bound] : steps) {
       SHOPEASY_ASSIGN_OR_RETURN(Result r, exec(sql, {std::to_string(bound)}));
       deleted += std::stoll(PQcmdTuples(r.get()));
@@ -327,7 +413,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   Status add_sandbox_sms(const SandboxSms& sms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     if (sms.ref.empty()) {
       return exec("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES ($1, $2, $3)",
@@ -342,7 +428,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<std::vector<SavedAddress>> addresses(const std::string& customer_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r, exec("SELECT address_id, label, line, lat, lon, geohash, updated_at_ms FROM "
@@ -362,7 +448,7 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> put_address(const std::string& customer_id, const SavedAddress& a) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     Tx tx(*this);
     SHOPEASY_RETURN_IF_ERROR(tx.begin());
@@ -392,7 +478,7 @@ class PostgresAccountStore final : public AccountStore {
 
   StatusOr<bool> delete_address(const std::string& customer_id,
                                 const std::string& address_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r, exec("DELETE FROM saved_addresses WHERE customer_id = $1 AND address_id = $2",
@@ -400,9 +486,41 @@ class PostgresAccountStore final : public AccountStore {
     return std::string(PQcmdTuples(r.get())) != "0";
   }
 
+  StatusOr<bool> delete_customer(const std::string& customer_id, std::int64_t now_ms) override {
+    sync::MutexLock lock(mu_);
+    SHOPEASY_RETURN_IF_ERROR(ready());
+    Tx tx(*this);
+    SHOPEASY_RETURN_IF_ERROR(tx.begin());
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("INSERT INTO deleted_customers (customer_id, deleted_at_ms) VALUES ($1, $2) "
+             "ON CONFLICT (customer_id) DO UPDATE SET deleted_at_ms = excluded.deleted_at_ms",
+             {customer_id, std::to_string(now_ms)})
+            .status());
+    SHOPEASY_ASSIGN_OR_RETURN(
+        Result found,
+        exec("SELECT phone FROM customers WHERE customer_id = $1 FOR UPDATE", {customer_id}));
+    const bool existed = PQntuples(found.get()) == 1;
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("DELETE FROM refresh_tokens WHERE customer_id = $1", {customer_id}).status());
+    SHOPEASY_RETURN_IF_ERROR(
+        exec("DELETE FROM saved_addresses WHERE customer_id = $1", {customer_id}).status());
+    if (existed) {
+      const std::string phone = PQgetvalue(found.get(), 0, 0);
+      SHOPEASY_RETURN_IF_ERROR(exec("DELETE FROM otp_codes WHERE phone = $1", {phone}).status());
+      SHOPEASY_RETURN_IF_ERROR(
+          exec("DELETE FROM customers WHERE customer_id = $1", {customer_id}).status());
+    }
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return existed;
+  }
+
+  StatusOr<bool> customer_deleted(const std::string& customer_id) override {
+    return checks_.deleted(customer_id);
+  }
+
   StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,
                                                 std::int64_t limit) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(ready());
     SHOPEASY_ASSIGN_OR_RETURN(
         Result r, exec("SELECT phone, body, at_ms FROM sandbox_sms WHERE phone = $1 ORDER BY id "
@@ -417,19 +535,21 @@ class PostgresAccountStore final : public AccountStore {
   }
 
  private:
-  // BEGIN ... COMMIT; rolled back at destruction unless committed.
+  // BEGIN ... COMMIT; rolled back at destruction unless committed. Lives inside a
+  // method holding s_.mu_; the analysis cannot tie s_ to that store, so its calls are
+  // left unchecked.
   class Tx {
    public:
     explicit Tx(PostgresAccountStore& s) : s_(s) {}
-    ~Tx() {
+    ~Tx() NO_THREAD_SAFETY_ANALYSIS {
       if (open_) (void)s_.exec("ROLLBACK");
     }
-    Status begin() {
+    Status begin() NO_THREAD_SAFETY_ANALYSIS {
       SHOPEASY_RETURN_IF_ERROR(s_.exec("BEGIN").status());
       open_ = true;
       return Status::ok();
     }
-    Status commit() {
+    Status commit() NO_THREAD_SAFETY_ANALYSIS {
       open_ = false;
       return s_.exec("COMMIT").status();
     }
@@ -440,7 +560,7 @@ class PostgresAccountStore final : public AccountStore {
   };
 
   // Reconnects a connection the server dropped.
-  Status ready() {
+  Status ready() REQUIRES(mu_) {
     if (PQstatus(conn_) == CONNECTION_OK) return Status::ok();
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
@@ -449,7 +569,8 @@ class PostgresAccountStore final : public AccountStore {
     return Status::ok();
   }
 
-  StatusOr<Result> exec(const std::string& sql, const std::vector<std::string>& params = {}) {
+  StatusOr<Result> exec(const std::string& sql, const std::vector<std::string>& params = {})
+      REQUIRES(mu_) {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const std::string& p : params) values.push_back(p.c_str());
@@ -463,8 +584,9 @@ class PostgresAccountStore final : public AccountStore {
     return internal_error("accounts database: " + message);
   }
 
-  std::mutex mu_;  // guards conn_: libpq connections are not shared between threads
-  PGconn* conn_;
+  sync::Mutex mu_;  // guards conn_: libpq connections are not shared between threads
+  PGconn* conn_ GUARDED_BY(mu_);
+  CheckPool checks_;  // its own lock; never used with mu_ held
 };
 
 }  // namespace
@@ -479,7 +601,7 @@ StatusOr<std::unique_ptr<AccountStore>> open_postgres_account_store(const std::s
   // Server notices ("already exists, skipping") are not errors; keep them off stderr.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<AccountStore>(std::make_unique<PostgresAccountStore>(conn));
+  return std::unique_ptr<AccountStore>(std::make_unique<PostgresAccountStore>(conn, dsn));
 }
 
 }  // namespace shopeasy::cloud::accounts

@@ -2,12 +2,12 @@
 // transaction (the write lock up front, so counting and recording a send cannot be
 // interleaved with another process's).
 #include <algorithm>
-#include <mutex>
 #include <set>
 
 #include "cloud/accounts/account_store.hpp"
 #include "common/db/database.hpp"
 #include "common/db/migration.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::accounts {
 namespace {
@@ -67,6 +67,13 @@ CREATE TABLE saved_addresses (
   PRIMARY KEY (customer_id, address_id)
 ) WITHOUT ROWID;
 )sql"},
+    {4, "deleted_customers", R"sql(
+CREATE TABLE deleted_customers (
+  customer_id TEXT PRIMARY KEY,
+  deleted_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deleted_customers_by_age ON deleted_customers (deleted_at_ms);
+)sql"},
 };
 
 class SqliteAccountStore final : public AccountStore {
@@ -74,13 +81,13 @@ class SqliteAccountStore final : public AccountStore {
   explicit SqliteAccountStore(db::Database db) : db_(std::move(db)) {}
 
   Status migrate() override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return db::migrate(db_, kMigrations);
   }
 
   StatusOr<SendDecision> record_send(const std::vector<SendLimit>& limits,
                                      std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     for (const SendLimit& l : limits) {
       if (l.window_ms > kMaxLimitWindowMs) return invalid_argument("window too long", l.kind);
@@ -116,7 +123,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   Status put_code(const std::string& phone, const StoredCode& code) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return db_.run(
         "INSERT INTO otp_codes (phone, code_id, code_hash, expires_ms, attempts) "
         "VALUES (?, ?, ?, ?, 0) ON CONFLICT (phone) DO UPDATE SET code_id = excluded.code_id, "
@@ -126,7 +133,7 @@ class SqliteAccountStore final : public AccountStore {
 
   StatusOr<std::optional<StoredCode>> take_attempt(const std::string& phone, std::int64_t now_ms,
                                                    std::int64_t max_attempts) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     std::optional<StoredCode> found;
     {
@@ -155,7 +162,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> consume_code(const std::string& phone, const std::string& code_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(
         db_.run("DELETE FROM otp_codes WHERE phone = ? AND code_id = ?", phone, code_id));
     return db_.changes() == 1;
@@ -163,7 +170,7 @@ class SqliteAccountStore final : public AccountStore {
 
   StatusOr<std::string> customer_for_phone(const std::string& phone, const std::string& new_id,
                                            std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     SHOPEASY_RETURN_IF_ERROR(
         db_.run("INSERT INTO customers (customer_id, phone, created_at_ms) VALUES (?, ?, ?) "
@@ -178,7 +185,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<std::string> phone_of(const std::string& customer_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(
         std::optional<std::string> phone,
         db_.query_one<std::string>("SELECT phone FROM customers WHERE customer_id = ?",
@@ -190,7 +197,7 @@ class SqliteAccountStore final : public AccountStore {
   Status add_refresh(const std::string& token_hash, const std::string& family_id,
                      const std::string& customer_id, std::int64_t now_ms,
                      std::int64_t expires_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     return db_.run(
         "INSERT INTO refresh_tokens (token_hash, family_id, customer_id, created_at_ms, "
         "expires_ms) VALUES (?, ?, ?, ?, ?)",
@@ -199,7 +206,7 @@ class SqliteAccountStore final : public AccountStore {
 
   StatusOr<RotateResult> rotate_refresh(const std::string& token_hash, const std::string& new_hash,
                                         std::int64_t now_ms, std::int64_t new_expires_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     RotateResult r;
     bool used = false, revoked = false;
@@ -247,7 +254,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> revoke_family(const std::string& token_hash) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(
         db_.run("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = "
                 "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
@@ -256,14 +263,16 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<std::int64_t> purge(std::int64_t now_ms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     std::int64_t deleted = 0;
     const std::pair<const char*, std::int64_t> steps[] = {
         {"DELETE FROM otp_codes WHERE expires_ms <= ?", now_ms},
         {"DELETE FROM refresh_tokens WHERE expires_ms <= ?", now_ms},
         {"DELETE FROM otp_sends WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs},
-        {"DELETE FROM sandbox_sms WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs}};
+        {"DELETE FROM sandbox_sms WHERE at_ms <= ?", now_ms - kMaxLimitWindowMs},
+        {"DELETE FROM deleted_customers WHERE deleted_at_ms <= ?",
+         now_ms - kDeletedCustomerKeepMs}};
     for (const auto& [sql, bound] : steps) {
       SHOPEASY_RETURN_IF_ERROR(db_.run(sql, bound));
       deleted += db_.changes();
@@ -273,7 +282,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   Status add_sandbox_sms(const SandboxSms& sms) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     if (sms.ref.empty()) {
       return db_.run("INSERT INTO sandbox_sms (phone, body, at_ms) VALUES (?, ?, ?)", sms.phone,
                      sms.body, sms.at_ms);
@@ -285,7 +294,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<std::vector<SavedAddress>> addresses(const std::string& customer_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     std::vector<SavedAddress> out;
     db::Query q = db_.query(
         "SELECT address_id, label, line, lat, lon, geohash, updated_at_ms FROM saved_addresses "
@@ -305,7 +314,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   StatusOr<bool> put_address(const std::string& customer_id, const SavedAddress& a) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
     SHOPEASY_ASSIGN_OR_RETURN(
         std::optional<std::int64_t> others,
@@ -325,16 +334,48 @@ class SqliteAccountStore final : public AccountStore {
 
   StatusOr<bool> delete_address(const std::string& customer_id,
                                 const std::string& address_id) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     SHOPEASY_RETURN_IF_ERROR(
         db_.run("DELETE FROM saved_addresses WHERE customer_id = ? AND address_id = ?", customer_id,
                 address_id));
     return db_.changes() > 0;
   }
 
+  StatusOr<bool> delete_customer(const std::string& customer_id, std::int64_t now_ms) override {
+    sync::MutexLock lock(mu_);
+    SHOPEASY_ASSIGN_OR_RETURN(db::Transaction tx, db_.begin());
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("INSERT INTO deleted_customers (customer_id, deleted_at_ms) VALUES (?, ?) "
+                "ON CONFLICT (customer_id) DO UPDATE SET deleted_at_ms = excluded.deleted_at_ms",
+                customer_id, now_ms));
+    SHOPEASY_ASSIGN_OR_RETURN(
+        std::optional<std::string> phone,
+        db_.query_one<std::string>("SELECT phone FROM customers WHERE customer_id = ?",
+                                   customer_id));
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("DELETE FROM refresh_tokens WHERE customer_id = ?", customer_id));
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("DELETE FROM saved_addresses WHERE customer_id = ?", customer_id));
+    if (phone) {
+      SHOPEASY_RETURN_IF_ERROR(db_.run("DELETE FROM otp_codes WHERE phone = ?", *phone));
+      SHOPEASY_RETURN_IF_ERROR(db_.run("DELETE FROM customers WHERE customer_id = ?", customer_id));
+    }
+    SHOPEASY_RETURN_IF_ERROR(tx.commit());
+    return phone.has_value();
+  }
+
+  StatusOr<bool> customer_deleted(const std::string& customer_id) override {
+    sync::MutexLock lock(mu_);
+    SHOPEASY_ASSIGN_OR_RETURN(
+        std::optional<std::int64_t> found,
+        db_.query_one<std::int64_t>("SELECT 1 FROM deleted_customers WHERE customer_id = ?",
+                                    customer_id));
+    return found.has_value();
+  }
+
   StatusOr<std::vector<SandboxSms>> sandbox_sms(const std::string& phone,
                                                 std::int64_t limit) override {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(mu_);
     std::vector<SandboxSms> out;
     db::Query q = db_.query(
         "SELECT phone, body, at_ms FROM sandbox_sms WHERE phone = ? ORDER BY id DESC LIMIT ?",
@@ -347,8 +388,8 @@ class SqliteAccountStore final : public AccountStore {
   }
 
  private:
-  std::mutex mu_;  // guards db_: one connection, used by one request at a time
-  db::Database db_;
+  sync::Mutex mu_;  // guards db_: one connection, used by one request at a time
+  db::Database db_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "common/geohash/geohash.hpp"
 #include "common/http/auth.hpp"
+#include "common/http/request_helpers.hpp"
 #include "common/wire/json_fields.hpp"
 #include "common/wire/reconcile.hpp"
 #include "common/wire/sync.hpp"
@@ -86,6 +87,9 @@ void CloudRoutes::register_routes(http::HttpServer& server) {
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/replica)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return replica(r); });
+  server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/purchase-orders)",
+               Access::roles_of({"store", "admin"}),
+               [this](const Request& r) { return purchase_orders(r); });
   server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/quarantine)",
                Access::roles_of({"store", "admin"}),
                [this](const Request& r) { return quarantine(r); });
@@ -136,7 +140,8 @@ Response CloudRoutes::sync(const Request& req) {
   const std::int64_t now = to_unix_ms(clock_.wall_now());
   const storage::BatchMeta meta{.outbox_id = batch->outbox_id.value_or(""),
                                 .head_seq = batch->head_seq,
-                                .resync_from_seq = batch->resync_from_seq};
+                                .resync_from_seq = batch->resync_from_seq,
+                                .oldest_unsent_ms = batch->oldest_unsent_ts_ms};
   auto result = store_.apply_batch(id, changes, now, meta);
   if (!result.ok()) return refuse("apply_failed", result.status());
   index_.touch(id, now);
@@ -359,6 +364,27 @@ Response CloudRoutes::replica(const Request& req) {
   return Response::json(200, {{"store_id", id}, {"items", items}});
 }
 
+Response CloudRoutes::purchase_orders(const Request& req) {
+  const std::string& id = req.params[0];
+  if (req.principal.role == "store" && req.principal.subject != id) {
+    return Response::error(Status(StatusCode::kPermissionDenied, "another store's orders"));
+  }
+  auto status = http::string_param(req, "status", 32);
+  if (!status.ok()) return Response::error(status.status());
+  auto limit = http::int_param(req, "limit", 1, 10000);
+  if (!limit.ok()) return Response::error(limit.status());
+  auto rows =
+      store_.purchase_orders(id, status->value_or(""), static_cast<int>(limit->value_or(100)));
+  if (!rows.ok()) return Response::error(rows.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& po : *rows) {
+    nlohmann::json item = po.body;
+    item["updated_seq"] = po.updated_seq;
+    items.push_back(std::move(item));
+  }
+  return Response::json(200, {{"store_id", id}, {"items", std::move(items)}});
+}
+
 Response CloudRoutes::list_stores(const Request&) {
   auto stores = store_.list_stores();
   if (!stores.ok()) return Response::error(stores.status());
@@ -520,10 +546,14 @@ Response CloudRoutes::inventory(const Request& req) {
       return Response::error(invalid_argument("must be between 1 and 1000", "limit"));
     }
   }
+  StatusOr<std::optional<std::string>> category = http::string_param(req, "category", 128);
+  if (!category.ok()) return Response::error(category.status());
   const std::string& store_id = chosen->store->id;
-  std::shared_ptr<const CatalogPageCache::Page> page = pages_.find(store_id, after, limit);
+  // Only the whole catalog's pages are cached: they are what every customer reads first.
+  std::shared_ptr<const CatalogPageCache::Page> page =
+      category->has_value() ? nullptr : pages_.find(store_id, after, limit);
   if (!page) {
-    auto rows = store_.store_catalog(store_id, after, limit);
+    auto rows = store_.store_catalog(store_id, after, limit, category->value_or(""));
     if (!rows.ok()) return Response::error(rows.status());
     nlohmann::json items = nlohmann::json::array();
     for (const auto& row : *rows) {
@@ -539,7 +569,7 @@ Response CloudRoutes::inventory(const Request& req) {
                                     ? nlohmann::json(rows->back().item.sku)
                                     : nlohmann::json(nullptr);
     CatalogPageCache::Page rendered{items.dump(), next.dump()};
-    pages_.put(store_id, after, limit, rendered);
+    if (!category->has_value()) pages_.put(store_id, after, limit, rendered);
     page = std::make_shared<const CatalogPageCache::Page>(std::move(rendered));
   }
   // Keys in the order nlohmann::json writes them, so the body reads the same either way.

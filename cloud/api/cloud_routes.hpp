@@ -43,6 +43,9 @@ class CloudRoutes {
   http::Response put_store(const http::Request& req);
   http::Response sync_status(const http::Request& req);
   http::Response replica(const http::Request& req);
+  // GET /v1/stores/{id}/purchase-orders?status=&limit=: the store's purchase orders as
+  // its outbox last reported them.
+  http::Response purchase_orders(const http::Request& req);
   http::Response quarantine(const http::Request& req);
   http::Response list_stores(const http::Request& req);
   http::Response put_catalog_item(const http::Request& req);

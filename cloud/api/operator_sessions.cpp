@@ -42,13 +42,54 @@ std::string session_token(const Request& req) {
   return token;
 }
 
+// The host of an Origin header ("https://ops.example:8443" -> "ops.example:8443"), or ""
+// for "null" and anything without a scheme.
+std::string origin_host(std::string_view origin) {
+  const std::size_t sep = origin.find("://");
+  if (sep == std::string_view::npos) return "";
+  return std::string(origin.substr(sep + 3));
+}
+
 }  // namespace
+
+std::string csrf_token(std::string_view session_token) {
+  return http::sha256_hex("shopeasy-ops-csrf\n" + std::string(session_token));
+}
+
+StatusOr<std::string> OperatorAuthenticator::cookie_write_token(const Request& request) const {
+  if (request.method == "GET" || request.method == "HEAD") return std::string();
+  const std::string route = request.method + " " + request.path;
+  if (std::find(cookie_writes_.begin(), cookie_writes_.end(), route) == cookie_writes_.end()) {
+    return std::string();
+  }
+  const std::string token = http::cookie_value(request, kOperatorCookie);
+  if (!session_shaped(token)) return std::string();
+  const std::string host = request.header("Host");
+  const std::string origin = request.header("Origin");
+  if (origin.empty() || host.empty() || origin_host(origin) != host) {
+    return Status(StatusCode::kPermissionDenied,
+                  "a change made with the session cookie needs an Origin header naming this host",
+                  "Origin");
+  }
+  const std::string sent = request.header(std::string(kCsrfHeader));
+  if (sent.empty() || !http::constant_time_equal(sent, csrf_token(token))) {
+    return Status(StatusCode::kPermissionDenied,
+                  "a change made with the session cookie needs the " + std::string(kCsrfHeader) +
+                      " header from GET /v1/session",
+                  std::string(kCsrfHeader));
+  }
+  return token;
+}
 
 StatusOr<http::Principal> OperatorAuthenticator::authenticate(const http::Request& request) const {
   std::string token = http::bearer_token(request);
   const bool from_header = !token.empty();
   if (!from_header && (request.method == "GET" || request.method == "HEAD")) {
     token = http::cookie_value(request, kOperatorCookie);
+  } else if (!from_header) {
+    StatusOr<std::string> checked = cookie_write_token(request);
+    if (!checked.ok()) return checked.status();
+    token = std::move(*checked);
   }
   if (!session_shaped(token)) return fallback_.authenticate(request);
   StatusOr<http::Principal> session = users_.authenticate(token, clock_.wall_now());
@@ -108,6 +149,7 @@ void register_operator_session_routes(http::HttpServer& server, security::UserSt
         const auto ttl_s =
             std::chrono::duration_cast<std::chrono::seconds>(session->expires_at - now).count();
         return Response::json(200, {{"token", session->token},
+                                    {"csrf_token", csrf_token(session->token)},
                                     {"user", session->user},
                                     {"role", session->role},
                                     {"expires_at_ms", to_unix_ms(session->expires_at)}})
@@ -115,8 +157,12 @@ void register_operator_session_routes(http::HttpServer& server, security::UserSt
             .with_header("Cache-Control", "no-store");
       });
   server.route("GET", "/v1/session", Access::roles_of({"admin"}), [](const Request& req) {
-    return Response::json(200, {{"user", req.principal.subject}, {"role", req.principal.role}})
-        .with_header("Cache-Control", "no-store");
+    nlohmann::json body = {{"user", req.principal.subject}, {"role", req.principal.role}};
+    // Only a session has a CSRF token; a machine token needs none.
+    if (const std::string token = session_token(req); session_shaped(token)) {
+      body["csrf_token"] = csrf_token(token);
+    }
+    return Response::json(200, body).with_header("Cache-Control", "no-store");
   });
   // Public, so a page holding only the cookie (a new tab) can sign out: ending a session
   // and clearing the cookie is all it can do, whoever asks.

@@ -34,7 +34,7 @@ class OperatorSessionsTest : public ::testing::Test {
     ASSERT_TRUE(users_->add_user("viewer", "viewer", "viewer-password-1", cli).is_ok());
     tokens_.emplace(
         std::vector<http::TokenEntry>{{"machine", "admin", http::sha256_hex(kMachineToken)}});
-    auth_.emplace(*users_, clock_, *tokens_);
+    auth_.emplace(*users_, clock_, *tokens_, std::vector<std::string>{"PUT /v1/pricing/enabled"});
     server_.emplace(http::ServerOptions{}, &*auth_, logger_, metrics_);
     register_operator_session_routes(*server_, *users_, clock_, metrics_, {});
     // Stand-ins for the admin routes the ops page reads and changes.
@@ -44,6 +44,10 @@ class OperatorSessionsTest : public ::testing::Test {
                    });
     server_->route("PUT", "/v1/pricing", http::Access::roles_of({"admin"}),
                    [](const http::Request&) { return http::Response::json(200, {}); });
+    server_->route("PUT", "/v1/pricing/enabled", http::Access::roles_of({"admin"}),
+                   [](const http::Request& r) {
+                     return http::Response::json(200, {{"who", r.principal.subject}});
+                   });
     auto port = server_->start();
     ASSERT_TRUE(port.ok());
     port_ = *port;
@@ -158,6 +162,61 @@ TEST_F(OperatorSessionsTest, SignInAttemptsAreRateLimitedPerAddress) {
     }
   }
   EXPECT_GT(limited, 0);
+}
+
+TEST_F(OperatorSessionsTest, CookieMayFlipOnlyTheNamedRouteWithItsCsrfTokenAndOwnOrigin) {
+  const HttpReply in = call("POST", "/v1/session", R"({"user":"ops","password":"ops-password-1"})");
+  ASSERT_EQ(in.status, 200) << in.body;
+  const std::string token = cookie_of(in);
+  const std::string csrf = nlohmann::json::parse(in.body).at("csrf_token");
+  EXPECT_EQ(csrf, csrf_token(token));
+  EXPECT_NE(csrf, token);
+  const std::string cookie = std::string(kOperatorCookie) + "=" + token;
+  // GET /v1/session gives the page holding only the cookie the same token.
+  const HttpReply who = call("GET", "/v1/session", "", {{"Cookie", cookie}});
+  ASSERT_EQ(who.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(who.body).at("csrf_token"), csrf);
+  // A machine token has no session, so no CSRF token.
+  const HttpReply machine =
+      call("GET", "/v1/session", "", {{"Authorization", std::string("Bearer ") + kMachineToken}});
+  EXPECT_FALSE(nlohmann::json::parse(machine.body).contains("csrf_token"));
+
+  const std::string origin = "http://127.0.0.1:" + std::to_string(port_);
+  const std::string body = R"({"enabled":false})";
+  HttpReply ok = call("PUT", "/v1/pricing/enabled", body,
+                      {{"Cookie", cookie}, {"Origin", origin}, {"X-ShopEasy-CSRF", csrf}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(nlohmann::json::parse(ok.body).at("who"), "ops");
+  struct Case {
+    std::string path;
+    std::map<std::string, std::string> headers;
+    int status;
+  };
+  const std::vector<Case> refused = {
+      {"/v1/pricing/enabled", {{"Cookie", cookie}, {"Origin", origin}}, 403},
+      {"/v1/pricing/enabled",
+       {{"Cookie", cookie}, {"Origin", origin}, {"X-ShopEasy-CSRF", csrf_token("other")}},
+       403},
+      {"/v1/pricing/enabled",
+       {{"Cookie", cookie}, {"Origin", "http://127.0.0.1:1"}, {"X-ShopEasy-CSRF", csrf}},
+       403},
+      {"/v1/pricing/enabled",
+       {{"Cookie", cookie}, {"Origin", "null"}, {"X-ShopEasy-CSRF", csrf}},
+       403},
+      {"/v1/pricing/enabled", {{"Cookie", cookie}, {"X-ShopEasy-CSRF", csrf}}, 403},
+      // Any other change still needs the bearer token.
+      {"/v1/pricing", {{"Cookie", cookie}, {"Origin", origin}, {"X-ShopEasy-CSRF", csrf}}, 401},
+  };
+  for (const Case& c : refused) {
+    const HttpReply r = call("PUT", c.path, body, c.headers);
+    EXPECT_EQ(r.status, c.status) << c.path << " " << r.body;
+  }
+  // A finished session's cookie and token no longer work.
+  ASSERT_EQ(call("DELETE", "/v1/session", "", {{"Cookie", cookie}}).status, 200);
+  EXPECT_EQ(call("PUT", "/v1/pricing/enabled", body,
+                 {{"Cookie", cookie}, {"Origin", origin}, {"X-ShopEasy-CSRF", csrf}})
+                .status,
+            401);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 namespace shopeasy::cloud::api {
 
-OrderEventHub::OrderEventHub(storage::CloudStore& store, const Clock& clock, Options options,
+OrderEventHub::OrderEventHub(storage::OrderStore& store, const Clock& clock, Options options,
                              log::Logger logger, metrics::Registry& metrics)
     : store_(store),
       clock_(clock),

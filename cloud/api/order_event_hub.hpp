@@ -41,7 +41,7 @@ class OrderEventHub {
     int max_orders_per_poll = 10000;
   };
 
-  OrderEventHub(storage::CloudStore& store, const Clock& clock, Options options, log::Logger logger,
+  OrderEventHub(storage::OrderStore& store, const Clock& clock, Options options, log::Logger logger,
                 metrics::Registry& metrics);
   ~OrderEventHub();  // stops
   OrderEventHub(const OrderEventHub&) = delete;
@@ -92,7 +92,7 @@ class OrderEventHub {
   void run() EXCLUDES(mutex_);
   static constexpr int kEventsPerRead = 100;
 
-  storage::CloudStore& store_;
+  storage::OrderStore& store_;
   const Clock& clock_;
   Options options_;
   log::Logger logger_;

@@ -36,13 +36,14 @@ std::int64_t last_event_id(const Request& req) {
 struct EventStream {
   storage::CloudStore* store = nullptr;
   http::HttpServer* server = nullptr;
+  const Clock* clock = nullptr;
   OrderEventHub* hub = nullptr;             // null: the stream polls on its own
   bool hinted = false;                      // the hub said "look": if the read finds nothing, pause
   std::vector<storage::OrderEvent> handed;  // events the hub read for this order's streams
   std::string order_id;
   std::int64_t cursor = 0;
   OrderRouteOptions options;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+  MonoTime last_write{};
   // Set once a final status has gone out: the stream then waits for a late refund
   // until this wall time (Unix ms) and ends.
   std::optional<std::int64_t> linger_until_ms;
@@ -80,7 +81,7 @@ struct EventStream {
                "\n\n";
       if (e.kind == "status" && is_final(e.body)) on_final(e);
     }
-    const auto now = std::chrono::steady_clock::now();
+    const MonoTime now = clock->mono_now();
     if (!chunk.empty()) {
       hinted = false;
       last_write = now;
@@ -90,9 +91,7 @@ struct EventStream {
       return true;
     }
     if (ended) return false;
-    if (linger_until_ms && std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                                   .count() >= *linger_until_ms) {
+    if (linger_until_ms && to_unix_ms(clock->wall_now()) >= *linger_until_ms) {
       return false;  // the window for late events has passed
     }
     if (now - last_write >= options.keepalive) {
@@ -123,7 +122,7 @@ struct EventStream {
 
 void register_order_routes(http::HttpServer& server, orders::OrderService& service,
                            storage::CloudStore& store, OrderRouteOptions options,
-                           OrderEventHub* hub) {
+                           OrderEventHub* hub, const Clock& clock) {
   server.route("POST", "/api/orders", Access::roles_of({"customer"}), [&service](const Request& r) {
     if (!r.is_json()) {
       return Response::error(
@@ -145,13 +144,15 @@ void register_order_routes(http::HttpServer& server, orders::OrderService& servi
                  return Response::json(200, orders::OrderService::order_json(*order));
                });
   server.route("GET", std::string(kOrderPath) + "/events", Access::roles_of({"customer", "admin"}),
-               [&service, &store, &server, options, hub](const Request& r) {
+               [&service, &store, &server, options, hub, &clock](const Request& r) {
                  auto order = service.get(r.params[0], r.principal.subject, is_admin(r));
                  if (!order.ok()) return Response::error(order.status());
                  auto state = std::make_shared<EventStream>();
                  state->store = &store;
                  state->server = &server;
                  state->hub = hub;
+                 state->clock = &clock;
+                 state->last_write = clock.mono_now();
                  state->order_id = r.params[0];
                  state->cursor = std::max<std::int64_t>(last_event_id(r), 0);
                  state->options = options;

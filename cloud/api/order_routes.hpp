@@ -13,6 +13,7 @@
 #include "cloud/api/order_event_hub.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/storage/cloud_store.hpp"
+#include "common/clock/clock.hpp"
 #include "common/http/server.hpp"
 
 namespace shopeasy::cloud::api {
@@ -33,9 +34,10 @@ struct OrderRouteOptions {
 };
 
 // `hub`, when given (and running), wakes the event streams; it must outlive the server's
-// streams (stop it before the server, which then ends them promptly).
+// streams (stop it before the server, which then ends them promptly). `clock` times the
+// streams' keepalives and late-event windows and must outlive them too.
 void register_order_routes(http::HttpServer& server, orders::OrderService& service,
                            storage::CloudStore& store, OrderRouteOptions options = {},
-                           OrderEventHub* hub = nullptr);
+                           OrderEventHub* hub = nullptr, const Clock& clock = real_clock());
 
 }  // namespace shopeasy::cloud::api

@@ -10,13 +10,13 @@ namespace shopeasy::cloud::api {
 
 class CloudAuthenticator final : public http::Authenticator {
  public:
-  CloudAuthenticator(http::TokenAuthenticator tokens, storage::CloudStore& store)
+  CloudAuthenticator(http::TokenAuthenticator tokens, storage::StoreRegistry& store)
       : tokens_(std::move(tokens)), store_(store) {}
   StatusOr<http::Principal> authenticate(const http::Request& request) const override;
 
  private:
   http::TokenAuthenticator tokens_;
-  storage::CloudStore& store_;
+  storage::StoreRegistry& store_;
 };
 
 }  // namespace shopeasy::cloud::api

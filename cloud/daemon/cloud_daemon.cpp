@@ -1,16 +1,20 @@
 #include "cloud/daemon/cloud_daemon.hpp"
 
+#include "cloud/fleet/fleet_routes.hpp"
+
 #include <fstream>
 #include <iterator>
 #include <regex>
 #include <string_view>
 #include <variant>
 
+#include "cloud/accounts/account_deletion_route.hpp"
 #include "cloud/accounts/account_routes.hpp"
 #include "cloud/accounts/address_routes.hpp"
 #include "cloud/accounts/http_sms_provider.hpp"
 #include "cloud/accounts/my_orders_route.hpp"
 #include "cloud/api/order_routes.hpp"
+#include "cloud/fleet/fleet_routes.hpp"
 #include "cloud/notify/notify_routes.hpp"
 #include "cloud/webui/ops_page.hpp"
 #include "common/apidoc/api_doc.hpp"
@@ -229,11 +233,20 @@ config::Schema cloud_schema() {
   s.add(int_option("accounts.otp.verify_per_client_15m", 30, 1, 100000,
                    "Sign-in code checks one client address may make within 15 minutes, "
                    "whatever the numbers"));
-  s.add(int_option("storage.postgres_pool", 8, 1, 128, "PostgreSQL connections per instance"));
+  s.add(int_option("storage.postgres_pool", 8, 1, 128,
+                   "PostgreSQL connections per instance (the fleet dashboard holds one more "
+                   "of its own)"));
   s.add(int_option("stores.online_window_s", 30, 5, 3600,
                    "A store heard from within this many seconds counts as online"));
   s.add(int_option("stores.lag_alert_s", 60, 10, 86400,
                    "Alert when a store has not synced for this many seconds"));
+  s.add(config::double_option(
+      "fleet.breach_late_share", 0.2, 0, 1,
+      "The fleet dashboard lists a store as breaching its delivery promise when more than "
+      "this share of its deliveries in the window were late"));
+  s.add(int_option("fleet.breach_min_delivered", 3, 1, 100000,
+                   "Deliveries in the window a store needs before it can be listed as "
+                   "breaching its promise"));
   s.add(int_option("orders.payment_timeout_s", 900, 10, 86400,
                    "An order not paid within this many seconds is cancelled and its stock "
                    "released"));
@@ -407,7 +420,8 @@ Status CloudDaemon::start() {
       logger_.child("api"), metrics_);
   // Product search: built from the catalog now; a failure leaves it empty until the
   // next tick retries, the daemon serves everything else meanwhile.
-  search_ = std::make_unique<search::SearchService>(*store_, logger_.child("search"), metrics_);
+  search_ = std::make_unique<search::SearchService>(*store_, logger_.child("search"), metrics_,
+                                                    search::SearchOptions{}, clock_);
   (void)search_->load(to_unix_ms(clock_.wall_now()));
   search_->start(clock_);
   routes_->set_catalog_listener([this](const storage::CatalogItem& item) {
@@ -436,8 +450,47 @@ Status CloudDaemon::start() {
                                     const wire::DeliveryLocation& delivery) {
     return pricing_->check_quote(quote_id, lines, delivery);
   });
+  // Every new order's units count toward its products' popularity in search.
+  orders_->set_placed_listener([this](const wire::Order& order) {
+    std::vector<std::pair<std::string, std::int64_t>> lines;
+    lines.reserve(order.lines.size());
+    for (const wire::OrderLine& l : order.lines) lines.emplace_back(l.sku, l.qty);
+    search_->count_order(lines);
+  });
 
-  operator_auth_ = std::make_unique<api::OperatorAuthenticator>(*audit_, clock_, *authenticator());
+  if (config_.get_string("storage.backend") == "postgres") {
+    auto stats = fleet::open_postgres_fleet_stats(config_.get_string("storage.postgres_dsn"));
+    if (!stats.ok()) return stats.status().with_field_prefix("storage.postgres_dsn");
+    fleet_stats_ = std::move(*stats);
+  } else {
+    auto stats = fleet::open_sqlite_fleet_stats(state_dir + "/cloud.db");
+    if (!stats.ok()) return stats.status();
+    fleet_stats_ = std::move(*stats);
+  }
+  fleet_ = std::make_unique<fleet::FleetService>(
+      *store_, *fleet_stats_,
+      [this](const std::vector<std::string>& ids) -> StatusOr<fleet::PricingState> {
+        SHOPEASY_ASSIGN_OR_RETURN(pricing::PricingService::SurgeNow now, pricing_->surge_now(ids));
+        fleet::PricingState out;
+        out.enabled = now.enabled;
+        for (auto& [id, fee] : now.fees) {
+          out.surge[id] = fleet::SurgeState{
+              .step = fee.step, .fee_cents = fee.fee_cents, .reason = std::move(fee.reason)};
+        }
+        return out;
+      },
+      clock_,
+      fleet::FleetOptions{.breach_late_share = config_.get_double("fleet.breach_late_share"),
+                          .breach_min_delivered = config_.get_int("fleet.breach_min_delivered"),
+                          .online_window_ms = config_.get_int("stores.online_window_s") * 1000});
+
+  // The /ops page may flip the pricing kill switch and edit the search synonyms with its
+  // session cookie alone (CSRF header and Origin checked; see operator_sessions.hpp): in
+  // an emergency an operator with the page open should not have to find a bearer token,
+  // and the synonyms editor lives on the same page. Nothing else.
+  operator_auth_ = std::make_unique<api::OperatorAuthenticator>(
+      *audit_, clock_, *authenticator(),
+      std::vector<std::string>{"PUT /v1/pricing/enabled", "PUT /v1/search/synonyms"});
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_), operator_auth_.get(),
                                              logger_.child("http"), metrics_);
   http_->set_admission(rate_limit_->admission());
@@ -755,10 +808,16 @@ Status CloudDaemon::setup_customer_jwt() {
   }
   jwt_verifier_ = std::make_unique<security::JwtVerifier>(std::move(*verifier));
   jwt_auth_ = std::make_unique<security::JwtAuthenticator>(*jwt_verifier_, auth_.get());
+  // A deleted account's access tokens are refused at once, not when they expire.
+  if (account_store_) {
+    deleted_gate_ = std::make_unique<accounts::DeletedAccountGate>(*jwt_auth_, *account_store_,
+                                                                   clock_, metrics_);
+  }
   return Status::ok();
 }
 
 const http::Authenticator* CloudDaemon::authenticator() const {
+  if (deleted_gate_) return deleted_gate_.get();
   return jwt_auth_ ? static_cast<const http::Authenticator*>(jwt_auth_.get()) : auth_.get();
 }
 
@@ -842,6 +901,7 @@ void CloudDaemon::register_routes() {
   routes_->register_routes(*http_);
   search_routes_->register_routes(*http_);
   pricing::register_pricing_routes(*http_, *pricing_);
+  fleet::register_fleet_routes(*http_, *fleet_);
   http_->route("GET", "/v1/audit", http::Access::roles_of({"admin"}),
                [this](const http::Request& req) {
                  return security::audit_query_response(audit_->audit(), req);
@@ -849,7 +909,7 @@ void CloudDaemon::register_routes() {
   order_events_ = std::make_unique<api::OrderEventHub>(
       *store_, clock_, api::OrderEventHub::Options{}, logger_.child("order_events"), metrics_);
   api::register_order_routes(*http_, *orders_, *store_, api::OrderRouteOptions{},
-                             order_events_.get());
+                             order_events_.get(), clock_);
   webui::register_ops_page(*http_);
   api::register_operator_session_routes(
       *http_, *audit_, clock_, metrics_,
@@ -858,6 +918,8 @@ void CloudDaemon::register_routes() {
   webui::register_shop_page(*http_);
   // Any customer's own orders, whoever issued their token.
   accounts::register_my_orders_route(*http_, *store_);
+  accounts::register_account_deletion_route(*http_, *store_, account_store_.get(), clock_,
+                                            logger_.child("accounts"), metrics_);
   notify::register_notify_routes(*http_, *store_, clock_, metrics_);
   if (otp_) {
     accounts::register_account_routes(*http_, *otp_, *tokens_, *account_store_,

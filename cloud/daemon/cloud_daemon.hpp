@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cloud/accounts/account_store.hpp"
+#include "cloud/accounts/deleted_account_gate.hpp"
 #include "cloud/accounts/otp_service.hpp"
 #include "cloud/accounts/sms.hpp"
 #include "cloud/accounts/token_service.hpp"
@@ -15,6 +16,8 @@
 #include "cloud/api/order_event_hub.hpp"
 #include "cloud/api/store_auth.hpp"
 #include "cloud/daemon/registry_watcher.hpp"
+#include "cloud/fleet/fleet_service.hpp"
+#include "cloud/fleet/fleet_stats.hpp"
 #include "cloud/notify/notify_service.hpp"
 #include "cloud/orders/order_service.hpp"
 #include "cloud/payments/payments.hpp"
@@ -86,6 +89,8 @@ class CloudDaemon final : public service::Daemon {
   MonoTime last_quotes_purge_{};                   // tick() thread only
   std::unique_ptr<security::JwtVerifier> jwt_verifier_;
   std::unique_ptr<security::JwtAuthenticator> jwt_auth_;
+  // jwt_auth_ refusing the tokens of deleted accounts (null without phone sign-in).
+  std::unique_ptr<accounts::DeletedAccountGate> deleted_gate_;
   // The audit log of admin actions and the operators who sign in to /ops (a local file
   // per instance: an operator signs in to each instance behind a load balancer apart).
   std::unique_ptr<security::UserStore> audit_;
@@ -101,6 +106,9 @@ class CloudDaemon final : public service::Daemon {
   // Before orders_: the order service asks it about quotes, so it must outlive it.
   std::unique_ptr<pricing::PricingService> pricing_;
   std::unique_ptr<orders::OrderService> orders_;
+  // The operators' dashboard: its own connection to the database, and the figures.
+  std::unique_ptr<fleet::FleetStats> fleet_stats_;
+  std::unique_ptr<fleet::FleetService> fleet_;
   Status start_payments(int http_port);
   // For the checkout and UPI routes: the customer whose order an intent pays.
   payments::IntentOwnerFn intent_owner(payments::PaymentProvider* provider);

@@ -5,7 +5,7 @@
 
 namespace shopeasy::cloud {
 
-RegistryWatcher::RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options,
+RegistryWatcher::RegistryWatcher(storage::StoreRegistry& store, const Clock& clock, Options options,
                                  OnRead on_read, OnSeen on_seen, log::Logger logger)
     : store_(store),
       clock_(clock),

@@ -41,8 +41,8 @@ class RegistryWatcher {
   // Receives the stores heard from since the last such read, on the watcher's thread.
   using OnSeen = std::function<void(const std::vector<storage::StoreSeen>&)>;
 
-  RegistryWatcher(storage::CloudStore& store, const Clock& clock, Options options, OnRead on_read,
-                  OnSeen on_seen, log::Logger logger);
+  RegistryWatcher(storage::StoreRegistry& store, const Clock& clock, Options options,
+                  OnRead on_read, OnSeen on_seen, log::Logger logger);
   ~RegistryWatcher();  // stops
   RegistryWatcher(const RegistryWatcher&) = delete;
   RegistryWatcher& operator=(const RegistryWatcher&) = delete;
@@ -58,7 +58,7 @@ class RegistryWatcher {
  private:
   void run() EXCLUDES(mutex_);
 
-  storage::CloudStore& store_;
+  storage::StoreRegistry& store_;
   const Clock& clock_;
   Options options_;
   OnRead on_read_;

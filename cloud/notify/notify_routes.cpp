@@ -25,7 +25,7 @@ nlohmann::json row_json(const storage::NotificationRow& n) {
 
 }  // namespace
 
-void register_notify_routes(http::HttpServer& server, storage::CloudStore& store,
+void register_notify_routes(http::HttpServer& server, storage::NotificationStore& store,
                             const Clock& clock, metrics::Registry& metrics) {
   metrics::CounterFamily& bad =
       metrics.counter_family("cloud_notify_bad_requests_total",

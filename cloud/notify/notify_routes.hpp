@@ -13,7 +13,7 @@
 
 namespace shopeasy::cloud::notify {
 
-void register_notify_routes(http::HttpServer& server, storage::CloudStore& store,
+void register_notify_routes(http::HttpServer& server, storage::NotificationStore& store,
                             const Clock& clock, metrics::Registry& metrics);
 
 }  // namespace shopeasy::cloud::notify

@@ -24,7 +24,7 @@ StatusOr<WebhookTarget> parse_webhook_url(const std::string& url) {
 }
 
 StatusOr<std::unique_ptr<NotifyService>> NotifyService::create(
-    NotifyOptions options, storage::CloudStore& store, accounts::AccountStore* accounts,
+    NotifyOptions options, storage::NotificationStore& store, accounts::AccountStore* accounts,
     accounts::SmsProvider* sms, const Clock& clock, log::Logger logger,
     metrics::Registry& metrics) {
   WebhookTarget target;
@@ -52,7 +52,7 @@ StatusOr<std::unique_ptr<NotifyService>> NotifyService::create(
 }
 
 NotifyService::NotifyService(NotifyOptions options, WebhookTarget target,
-                             storage::CloudStore& store, accounts::AccountStore* accounts,
+                             storage::NotificationStore& store, accounts::AccountStore* accounts,
                              accounts::SmsProvider* sms, const Clock& clock, log::Logger logger,
                              metrics::Registry& metrics, std::string owner)
     : options_(std::move(options)),

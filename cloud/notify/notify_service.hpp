@@ -58,7 +58,7 @@ class NotifyService {
   // `sms` and `accounts` may be null (no SMS channel). The owner id naming this
   // instance's leases is drawn at random.
   static StatusOr<std::unique_ptr<NotifyService>> create(NotifyOptions options,
-                                                         storage::CloudStore& store,
+                                                         storage::NotificationStore& store,
                                                          accounts::AccountStore* accounts,
                                                          accounts::SmsProvider* sms,
                                                          const Clock& clock, log::Logger logger,
@@ -80,7 +80,7 @@ class NotifyService {
   void refresh_backlog();
 
  private:
-  NotifyService(NotifyOptions options, WebhookTarget target, storage::CloudStore& store,
+  NotifyService(NotifyOptions options, WebhookTarget target, storage::NotificationStore& store,
                 accounts::AccountStore* accounts, accounts::SmsProvider* sms, const Clock& clock,
                 log::Logger logger, metrics::Registry& metrics, std::string owner);
   void loop();
@@ -94,7 +94,7 @@ class NotifyService {
 
   const NotifyOptions options_;
   const WebhookTarget target_;
-  storage::CloudStore& store_;
+  storage::NotificationStore& store_;
   accounts::AccountStore* accounts_;
   accounts::SmsProvider* sms_;
   const Clock& clock_;

@@ -371,6 +371,7 @@ Reply OrderService::place(const std::string& customer_id, const std::string& ide
     if (!saved.is_ok()) logger_.warn("idempotency_save_failed", {{"error", saved.to_string()}});
     return outcome("out_of_stock", std::move(reply));
   }
+  if (on_placed_) on_placed_(placed->placed->order);
   return outcome("placed",
                  finish_placement(*placed->placed, idempotency_key, request_hash,
                                   priced_now.is_object() ? priced_now["fees"] : nlohmann::json()));

@@ -106,6 +106,10 @@ class OrderService {
   // Sets the check for orders that carry a quote id; called once, before the first
   // place(). Without one such orders are refused.
   void set_quote_checker(QuoteChecker checker) { quote_checker_ = std::move(checker); }
+  // Told of every new order once it is placed (not of replays of its key); called once,
+  // before the first place(). Product search counts the units toward popularity.
+  using PlacedListener = std::function<void(const wire::Order& order)>;
+  void set_placed_listener(PlacedListener listener) { on_placed_ = std::move(listener); }
 
   // POST /api/orders for `customer_id` with the raw JSON body.
   Reply place(const std::string& customer_id, const std::string& idempotency_key,
@@ -133,6 +137,7 @@ class OrderService {
                          const nlohmann::json& fees = nlohmann::json());
   Status settle_refund(const storage::OrderRecord& order);
 
+  PlacedListener on_placed_;
   storage::CloudStore& store_;
   const routing::StoreIndex& index_;
   std::atomic<payments::PaymentProvider*> payments_;

@@ -9,22 +9,22 @@
 namespace shopeasy::cloud::payments::fake {
 
 void Faults::fail(int count, int status) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   for (int i = 0; i < count; ++i) queue_.push_back({Kind::kStatus, status, {}});
 }
 
 void Faults::delay(int count, std::chrono::milliseconds delay) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   for (int i = 0; i < count; ++i) queue_.push_back({Kind::kDelay, 0, delay});
 }
 
 void Faults::malform(int count) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   for (int i = 0; i < count; ++i) queue_.push_back({Kind::kMalformed, 200, {}});
 }
 
 Faults::Next Faults::take() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (queue_.empty()) return {};
   Next next = queue_.front();
   queue_.pop_front();
@@ -35,7 +35,7 @@ WebhookPump::WebhookPump() : thread_([this] { run(); }) {}
 
 WebhookPump::~WebhookPump() {
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -43,14 +43,14 @@ WebhookPump::~WebhookPump() {
 }
 
 void WebhookPump::set_url(std::string url) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   url_ = std::move(url);
 }
 
 void WebhookPump::post(std::string event_id, std::string type, std::string body,
                        std::map<std::string, std::string> headers) {
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     queue_.push_back(
         Item{std::move(event_id), std::move(type), std::move(body), std::move(headers)});
   }
@@ -61,7 +61,7 @@ int WebhookPump::post_now(const std::string& body,
                           const std::map<std::string, std::string>& headers) {
   std::string url;
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     url = url_;
   }
   const std::size_t scheme_end = url.find("://");
@@ -79,19 +79,25 @@ int WebhookPump::post_now(const std::string& body,
 }
 
 std::vector<Delivery> WebhookPump::deliveries() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return done_;
 }
 
 bool WebhookPump::drain(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+  sync::MutexLock lock(mutex_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!queue_.empty() || busy_) {
+    if (cv_.wait_until(mutex_, deadline) == std::cv_status::timeout) {
+      return queue_.empty() && !busy_;
+    }
+  }
+  return true;
 }
 
 void WebhookPump::run() {
-  std::unique_lock lock(mutex_);
+  sync::MutexLock lock(mutex_);
   while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) cv_.wait(mutex_);
     if (stopping_) return;
     Item item = std::move(queue_.front());
     queue_.pop_front();
@@ -105,7 +111,10 @@ void WebhookPump::run() {
       delivery.status = status;
       delivery.attempts = attempt + 1;
       if (status >= 200 && status < 300) break;
-      cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
+      const auto retry_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      while (!stopping_) {
+        if (cv_.wait_until(mutex_, retry_at) == std::cv_status::timeout) break;
+      }
     }
     done_.push_back(delivery);
     busy_ = false;

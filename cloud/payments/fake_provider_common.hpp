@@ -4,14 +4,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments::fake {
 
@@ -24,15 +24,16 @@ class Faults {
     int status = 0;
     std::chrono::milliseconds delay{0};
   };
-  void fail(int count, int status);
-  void delay(int count, std::chrono::milliseconds delay);
-  void malform(int count);
+  void fail(int count, int status) EXCLUDES(mutex_);
+  void delay(int count, std::chrono::milliseconds delay) EXCLUDES(mutex_);
+  void malform(int count) EXCLUDES(mutex_);
   // Takes the next fault, if any.
-  Next take();
+  Next take() EXCLUDES(mutex_);
 
  private:
-  std::mutex mutex_;  // guards queue_
-  std::deque<Next> queue_;
+  // Guards queue_: the test sets faults while the fake's server threads take them.
+  sync::Mutex mutex_;
+  std::deque<Next> queue_ GUARDED_BY(mutex_);
 };
 
 struct Delivery {
@@ -49,29 +50,33 @@ class WebhookPump {
   WebhookPump(const WebhookPump&) = delete;
   WebhookPump& operator=(const WebhookPump&) = delete;
 
-  void set_url(std::string url);  // "http://127.0.0.1:port/path"; empty: events are dropped
+  // "http://127.0.0.1:port/path"; empty: events are dropped.
+  void set_url(std::string url) EXCLUDES(mutex_);
   // Queues one delivery: the body and headers exactly as they are to be sent.
   void post(std::string event_id, std::string type, std::string body,
-            std::map<std::string, std::string> headers);
+            std::map<std::string, std::string> headers) EXCLUDES(mutex_);
   // Sends now on the calling thread, once; the receiver's HTTP status (0: unreachable).
-  int post_now(const std::string& body, const std::map<std::string, std::string>& headers);
-  std::vector<Delivery> deliveries();
+  int post_now(const std::string& body, const std::map<std::string, std::string>& headers)
+      EXCLUDES(mutex_);
+  std::vector<Delivery> deliveries() EXCLUDES(mutex_);
   // Blocks until every queued event got an answer (or was given up), at most `timeout`.
-  bool drain(std::chrono::milliseconds timeout);
+  bool drain(std::chrono::milliseconds timeout) EXCLUDES(mutex_);
 
  private:
   struct Item {
     std::string event_id, type, body;
     std::map<std::string, std::string> headers;
   };
-  void run();
-  std::mutex mutex_;  // guards everything below
-  std::condition_variable cv_;
-  std::string url_;
-  std::deque<Item> queue_;
-  std::vector<Delivery> done_;
-  bool busy_ = false;
-  bool stopping_ = false;
+  void run() EXCLUDES(mutex_);
+  // Guards the receiver's URL, the queue, the answers and the flags below: the test
+  // posts and reads while the pump's thread delivers.
+  sync::Mutex mutex_;
+  sync::CondVar cv_;
+  std::string url_ GUARDED_BY(mutex_);
+  std::deque<Item> queue_ GUARDED_BY(mutex_);
+  std::vector<Delivery> done_ GUARDED_BY(mutex_);
+  bool busy_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

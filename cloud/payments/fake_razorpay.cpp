@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <utility>
 
 #include "cloud/payments/provider_http.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 namespace {
@@ -37,17 +37,18 @@ struct FakeRazorpay::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
-  mutable std::mutex mutex;  // guards the maps and counters below
-  std::map<std::string, json> orders;
-  std::map<std::string, json> payments;
+  mutable sync::Mutex mutex;  // guards the maps and counters below
+  std::map<std::string, json> orders GUARDED_BY(mutex);
+  std::map<std::string, json> payments GUARDED_BY(mutex);
   struct StoredRefund {
     std::string body;  // the request body, compared on a retry
     json refund;
   };
-  std::map<std::string, StoredRefund> refund_keys;  // X-Refund-Idempotency -> first refund
-  json last_upi;
-  int orders_created = 0;
-  int refunds_created = 0;
+  std::map<std::string, StoredRefund> refund_keys
+      GUARDED_BY(mutex);  // X-Refund-Idempotency -> first refund
+  json last_upi GUARDED_BY(mutex);
+  int orders_created GUARDED_BY(mutex) = 0;
+  int refunds_created GUARDED_BY(mutex) = 0;
 };
 
 FakeRazorpay::FakeRazorpay(FakeRazorpayOptions options)
@@ -63,17 +64,17 @@ std::string FakeRazorpay::base_url() const {
 }
 
 int FakeRazorpay::orders_created() const {
-  std::lock_guard lock(impl_->mutex);
+  sync::MutexLock lock(impl_->mutex);
   return impl_->orders_created;
 }
 
 int FakeRazorpay::refunds_created() const {
-  std::lock_guard lock(impl_->mutex);
+  sync::MutexLock lock(impl_->mutex);
   return impl_->refunds_created;
 }
 
 json FakeRazorpay::last_upi_request() const {
-  std::lock_guard lock(impl_->mutex);
+  sync::MutexLock lock(impl_->mutex);
   return impl_->last_upi;
 }
 
@@ -97,7 +98,7 @@ json FakeRazorpay::event_for(const std::string& event, const std::string& paymen
                              std::int64_t created_at) {
   json payment;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->payments.find(payment_id);
     if (it != impl_->payments.end()) payment = it->second;
   }
@@ -120,7 +121,7 @@ int FakeRazorpay::deliver(const std::string& body, const std::string& signature,
 StatusOr<FakeCheckoutResult> FakeRazorpay::pay(const std::string& order_id) {
   std::string payment_id;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->orders.find(order_id);
     if (it == impl_->orders.end()) return not_found("no such order " + order_id);
     if (it->second["status"] == "paid") return failed_precondition("order already paid");
@@ -151,7 +152,7 @@ Status FakeRazorpay::decline(const std::string& payment_id) { return finish(paym
 Status FakeRazorpay::finish(const std::string& payment_id, bool captured) {
   json payment;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->payments.find(payment_id);
     if (it == impl_->payments.end()) return not_found("no such payment " + payment_id);
     if (it->second["status"] != "created") return failed_precondition("payment already finished");
@@ -258,7 +259,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
                   {"attempts", 0},
                   {"notes", notes},
                   {"created_at", fake::unix_now()}};
-    std::lock_guard lock(impl.mutex);
+    sync::MutexLock lock(impl.mutex);
     impl.orders[id] = order;
     ++impl.orders_created;
     reply(res, 200, order);
@@ -269,7 +270,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
         if (intercept(req, res)) return;
         const std::string receipt = req.get_param_value("receipt");
         json items = json::array();
-        std::lock_guard lock(impl.mutex);
+        sync::MutexLock lock(impl.mutex);
         for (const auto& [id, order] : impl.orders) {
           if (receipt.empty() || (order["receipt"].is_string() && order["receipt"] == receipt)) {
             items.push_back(order);
@@ -282,7 +283,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
       R"(/v1/orders/([A-Za-z0-9_]+))",
       [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
         if (intercept(req, res)) return;
-        std::lock_guard lock(impl.mutex);
+        sync::MutexLock lock(impl.mutex);
         auto it = impl.orders.find(req.matches[1].str());
         if (it == impl.orders.end()) return no_such_id(res);
         reply(res, 200, it->second);
@@ -292,7 +293,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
       R"(/v1/orders/([A-Za-z0-9_]+)/payments)",
       [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
         if (intercept(req, res)) return;
-        std::lock_guard lock(impl.mutex);
+        sync::MutexLock lock(impl.mutex);
         if (!impl.orders.count(req.matches[1].str())) return no_such_id(res);
         json items = json::array();
         for (const auto& [id, p] : impl.payments) {
@@ -305,7 +306,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
       R"(/v1/payments/([A-Za-z0-9_]+))",
       [intercept, reply, no_such_id, &impl](const httplib::Request& req, httplib::Response& res) {
         if (intercept(req, res)) return;
-        std::lock_guard lock(impl.mutex);
+        sync::MutexLock lock(impl.mutex);
         auto it = impl.payments.find(req.matches[1].str());
         if (it == impl.payments.end()) return no_such_id(res);
         reply(res, 200, it->second);
@@ -332,7 +333,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     if (flow == "collect" && !upi.contains("vpa")) {
       return reply(res, 400, rzp_error("The vpa field is required.", "upi.vpa"));
     }
-    std::lock_guard lock(impl.mutex);
+    sync::MutexLock lock(impl.mutex);
     impl.last_upi = body;
     const std::string order_id =
         body["order_id"].is_string() ? body["order_id"].get<std::string>() : "";
@@ -386,7 +387,7 @@ StatusOr<std::unique_ptr<FakeRazorpay>> FakeRazorpay::start(FakeRazorpayOptions 
     json refund;
     json payment_snapshot;
     {
-      std::lock_guard lock(impl.mutex);
+      sync::MutexLock lock(impl.mutex);
       if (!key.empty()) {
         auto it = impl.refund_keys.find(key);
         if (it != impl.refund_keys.end()) {

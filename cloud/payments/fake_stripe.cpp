@@ -4,13 +4,13 @@
 #include <httplib.h>
 
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include "cloud/payments/provider_http.hpp"
 #include "cloud/payments/webhook.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 namespace {
@@ -40,17 +40,18 @@ struct FakeStripe::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
-  mutable std::mutex mutex;             // guards the maps and counters below
-  std::map<std::string, json> intents;  // id -> PaymentIntent (latest_charge as an id)
-  std::map<std::string, json> charges;  // id -> Charge
+  mutable sync::Mutex mutex;  // guards the maps and counters below
+  std::map<std::string, json> intents
+      GUARDED_BY(mutex);  // id -> PaymentIntent (latest_charge as an id)
+  std::map<std::string, json> charges GUARDED_BY(mutex);  // id -> Charge
   struct Stored {
     std::string fingerprint;
     int status = 0;
     std::string body;
   };
-  std::map<std::string, Stored> idempotent;  // Idempotency-Key -> first answer
-  int intents_created = 0;
-  int refunds_created = 0;
+  std::map<std::string, Stored> idempotent GUARDED_BY(mutex);  // Idempotency-Key -> first answer
+  int intents_created GUARDED_BY(mutex) = 0;
+  int refunds_created GUARDED_BY(mutex) = 0;
 };
 
 FakeStripe::FakeStripe(FakeStripeOptions options)
@@ -66,12 +67,12 @@ std::string FakeStripe::base_url() const {
 }
 
 int FakeStripe::intents_created() const {
-  std::lock_guard lock(impl_->mutex);
+  sync::MutexLock lock(impl_->mutex);
   return impl_->intents_created;
 }
 
 int FakeStripe::refunds_created() const {
-  std::lock_guard lock(impl_->mutex);
+  sync::MutexLock lock(impl_->mutex);
   return impl_->refunds_created;
 }
 
@@ -97,7 +98,7 @@ void FakeStripe::emit(const std::string& type, const json& object) {
 json FakeStripe::event_for(const std::string& type, const std::string& intent_id) {
   json object;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->intents.find(intent_id);
     if (it != impl_->intents.end()) {
       if (type == "charge.refunded" && it->second["latest_charge"].is_string()) {
@@ -121,7 +122,7 @@ int FakeStripe::deliver(const std::string& body, const std::string& signature_he
 Status FakeStripe::succeed(const std::string& intent_id) {
   json snapshot;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->intents.find(intent_id);
     if (it == impl_->intents.end()) return not_found("no such payment_intent " + intent_id);
     json& pi = it->second;
@@ -151,7 +152,7 @@ Status FakeStripe::succeed(const std::string& intent_id) {
 Status FakeStripe::decline(const std::string& intent_id) {
   json snapshot;
   {
-    std::lock_guard lock(impl_->mutex);
+    sync::MutexLock lock(impl_->mutex);
     auto it = impl_->intents.find(intent_id);
     if (it == impl_->intents.end()) return not_found("no such payment_intent " + intent_id);
     json& pi = it->second;
@@ -204,7 +205,7 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
     const std::string key = req.get_header_value("Idempotency-Key");
     const std::string fingerprint = req.path + "\n" + req.body;
     if (!key.empty()) {
-      std::lock_guard lock(impl.mutex);
+      sync::MutexLock lock(impl.mutex);
       auto it = impl.idempotent.find(key);
       if (it != impl.idempotent.end()) {
         if (it->second.fingerprint != fingerprint) {
@@ -223,7 +224,7 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
     auto [status, body] = work();
     // Stripe stores answers that executed, including 4xx, but not 5xx.
     if (!key.empty() && status < 500) {
-      std::lock_guard lock(impl.mutex);
+      sync::MutexLock lock(impl.mutex);
       impl.idempotent[key] = Impl::Stored{fingerprint, status, body.dump()};
     }
     (void)self;
@@ -287,7 +288,7 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
                  {"created", fake::unix_now()},
                  {"latest_charge", nullptr},
                  {"livemode", false}};
-      std::lock_guard lock(impl.mutex);
+      sync::MutexLock lock(impl.mutex);
       impl.intents[id] = pi;
       ++impl.intents_created;
       (void)self;
@@ -298,7 +299,7 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
   impl.server.Get(R"(/v1/payment_intents/([A-Za-z0-9_]+))",
                   [intercept, reply, &impl](const httplib::Request& req, httplib::Response& res) {
                     if (intercept(req, res)) return;
-                    std::lock_guard lock(impl.mutex);
+                    sync::MutexLock lock(impl.mutex);
                     auto it = impl.intents.find(req.matches[1].str());
                     if (it == impl.intents.end()) {
                       reply(res, 404,
@@ -337,7 +338,7 @@ StatusOr<std::unique_ptr<FakeStripe>> FakeStripe::start(FakeStripeOptions option
                                     "parameter_unknown", key)};
         }
       }
-      std::lock_guard lock(impl.mutex);
+      sync::MutexLock lock(impl.mutex);
       auto it = impl.intents.find(intent_id);
       if (it == impl.intents.end()) {
         return {404,

@@ -97,7 +97,7 @@ StatusOr<http::ClientResponse> ProviderHttp::send(
     const std::string& content_type, const std::map<std::string, std::string>& headers) {
   std::unique_ptr<WebhookSender> client;
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     if (!idle_.empty()) {
       client = std::move(idle_.back());
       idle_.pop_back();
@@ -117,7 +117,7 @@ StatusOr<http::ClientResponse> ProviderHttp::send(
   StatusOr<http::ClientResponse> response = client->send(method, path, body, content_type, headers);
   if (response.ok()) {
     // A connection that failed may be half-closed; only healthy ones go back.
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     if (idle_.size() < options_.pool_size) idle_.push_back(std::move(client));
   }
   return response;

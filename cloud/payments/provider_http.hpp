@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +17,7 @@
 
 #include "common/http/client.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 
@@ -45,15 +45,16 @@ class ProviderHttp {
   // larger than max_response_bytes kPayloadTooLarge. `method` is GET or POST.
   StatusOr<http::ClientResponse> send(const std::string& method, const std::string& path,
                                       const std::string& body, const std::string& content_type,
-                                      const std::map<std::string, std::string>& headers);
+                                      const std::map<std::string, std::string>& headers)
+      EXCLUDES(mutex_);
 
   const std::string& base_url() const { return options_.base_url; }
 
  private:
   explicit ProviderHttp(ProviderHttpOptions options);
   ProviderHttpOptions options_;
-  std::mutex mutex_;  // guards idle_
-  std::vector<std::unique_ptr<WebhookSender>> idle_;
+  sync::Mutex mutex_;  // guards idle_: requests run on many threads at once
+  std::vector<std::unique_ptr<WebhookSender>> idle_ GUARDED_BY(mutex_);
 };
 
 // Whether `base_url` (scheme://host[:port]) is acceptable for API traffic; the empty

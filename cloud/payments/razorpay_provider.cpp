@@ -88,26 +88,27 @@ bool valid_contact(const std::string& contact) {
   return digits >= 8 && digits <= 15;
 }
 
-// Releases an idempotency key claimed for the length of one call.
+// Releases an idempotency key claimed for the length of one call. `keys` is guarded by
+// `mutex`.
 class KeyClaim {
  public:
-  KeyClaim(std::mutex& mutex, std::set<std::string>& keys, std::string key)
+  KeyClaim(sync::Mutex& mutex, std::set<std::string>* keys, std::string key)
       : mutex_(mutex), keys_(keys), key_(std::move(key)) {
-    std::lock_guard lock(mutex_);
-    claimed_ = keys_.insert(key_).second;
+    sync::MutexLock lock(mutex_);
+    claimed_ = keys_->insert(key_).second;
   }
   ~KeyClaim() {
     if (!claimed_) return;
-    std::lock_guard lock(mutex_);
-    keys_.erase(key_);
+    sync::MutexLock lock(mutex_);
+    keys_->erase(key_);
   }
   KeyClaim(const KeyClaim&) = delete;
   KeyClaim& operator=(const KeyClaim&) = delete;
   bool claimed() const { return claimed_; }
 
  private:
-  std::mutex& mutex_;
-  std::set<std::string>& keys_;
+  sync::Mutex& mutex_;
+  std::set<std::string>* const keys_ PT_GUARDED_BY(mutex_);
   std::string key_;
   bool claimed_ = false;
 };
@@ -202,7 +203,7 @@ StatusOr<nlohmann::json> RazorpayProvider::call(
 }
 
 StatusOr<std::string> RazorpayProvider::local_order_of(const std::string& rzp_order_id) {
-  std::lock_guard lock(db_mutex_);
+  sync::MutexLock lock(db_mutex_);
   db::Query q =
       db_.query("SELECT order_id FROM razorpay_orders WHERE razorpay_order_id = ?", rzp_order_id);
   std::string found;
@@ -214,7 +215,7 @@ StatusOr<std::string> RazorpayProvider::local_order_of(const std::string& rzp_or
 Status RazorpayProvider::remember(const std::string& key, const std::string& order_id,
                                   std::int64_t amount, const std::string& currency,
                                   const std::string& rzp_order_id) {
-  std::lock_guard lock(db_mutex_);
+  sync::MutexLock lock(db_mutex_);
   return db_.run(
       "INSERT INTO razorpay_orders(idempotency_key, order_id, amount, currency, "
       "razorpay_order_id) VALUES(?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",
@@ -283,14 +284,14 @@ StatusOr<PaymentIntent> RazorpayProvider::create_intent(const std::string& order
   if (idempotency_key.empty() || idempotency_key.size() > 255) {
     return invalid_argument("idempotency key must have 1 to 255 characters", "idempotency_key");
   }
-  KeyClaim claim(keys_mutex_, in_flight_, "order:" + idempotency_key);
+  KeyClaim claim(keys_mutex_, &in_flight_, "order:" + idempotency_key);
   if (!claim.claimed()) {
     return unavailable("a request with idempotency key " + idempotency_key +
                        " is under way; retry");
   }
   std::string known;
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     db::Query q = db_.query(
         "SELECT order_id, amount, currency, razorpay_order_id FROM razorpay_orders "
         "WHERE idempotency_key = ?",
@@ -369,13 +370,13 @@ StatusOr<PaymentIntent> RazorpayProvider::refund(const std::string& intent_id,
   if (idempotency_key.empty() || idempotency_key.size() > 255) {
     return invalid_argument("idempotency key must have 1 to 255 characters", "idempotency_key");
   }
-  KeyClaim claim(keys_mutex_, in_flight_, "refund:" + idempotency_key);
+  KeyClaim claim(keys_mutex_, &in_flight_, "refund:" + idempotency_key);
   if (!claim.claimed()) {
     return unavailable("a refund with idempotency key " + idempotency_key + " is under way; retry");
   }
   bool done = false;
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     db::Query q = db_.query(
         "SELECT razorpay_order_id, amount FROM razorpay_refunds WHERE idempotency_key = ?",
         idempotency_key);
@@ -426,7 +427,7 @@ StatusOr<PaymentIntent> RazorpayProvider::refund(const std::string& intent_id,
     return failed_precondition("razorpay refund " + refund_id + " failed");
   }
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     SHOPEASY_RETURN_IF_ERROR(db_.run(
         "INSERT INTO razorpay_refunds(idempotency_key, razorpay_order_id, amount, refund_id) "
         "VALUES(?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",

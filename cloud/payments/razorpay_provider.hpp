@@ -19,7 +19,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,6 +30,7 @@
 #include "common/db/database.hpp"
 #include "common/log/log.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 
@@ -112,19 +112,19 @@ class RazorpayProvider final : public PaymentProvider {
                                     const std::string& what);
   // The order's payments (GET /v1/orders/{id}/payments).
   StatusOr<nlohmann::json> payments_of(const std::string& order_id);
-  StatusOr<std::string> local_order_of(const std::string& rzp_order_id);
+  StatusOr<std::string> local_order_of(const std::string& rzp_order_id) EXCLUDES(db_mutex_);
   Status remember(const std::string& key, const std::string& order_id, std::int64_t amount,
-                  const std::string& currency, const std::string& rzp_order_id);
+                  const std::string& currency, const std::string& rzp_order_id) EXCLUDES(db_mutex_);
 
   RazorpayOptions options_;
   std::unique_ptr<ProviderHttp> http_;
   log::Logger logger_;
-  std::mutex db_mutex_;  // guards db_
-  db::Database db_;
-  std::mutex keys_mutex_;  // guards in_flight_
-  // Idempotency keys with a create or refund under way, so two concurrent calls with one
-  // key cannot both create.
-  std::set<std::string> in_flight_;
+  sync::Mutex db_mutex_;  // guards db_: one connection, calls come from many threads
+  db::Database db_ GUARDED_BY(db_mutex_);
+  // Guards in_flight_: idempotency keys with a create or refund under way, so two
+  // concurrent calls with one key cannot both create.
+  sync::Mutex keys_mutex_;
+  std::set<std::string> in_flight_ GUARDED_BY(keys_mutex_);
 };
 
 }  // namespace shopeasy::cloud::payments

@@ -198,7 +198,7 @@ SandboxProvider::SandboxProvider(SandboxOptions options, log::Logger logger,
 
 SandboxProvider::~SandboxProvider() {
   {
-    std::lock_guard lock(wake_mutex_);
+    sync::MutexLock lock(wake_mutex_);
     stopping_ = true;
   }
   wake_cv_.notify_all();
@@ -238,7 +238,7 @@ StatusOr<PaymentIntent> SandboxProvider::create_intent(const std::string& order_
   StatusOr<std::string> token = security::random_hex(16);
   if (!token.ok()) return token.status();
 
-  std::lock_guard lock(db_mutex_);
+  sync::MutexLock lock(db_mutex_);
   StatusOr<db::Transaction> tx = db_.begin();
   if (!tx.ok()) return tx.status();
   {
@@ -270,7 +270,7 @@ StatusOr<PaymentIntent> SandboxProvider::create_intent(const std::string& order_
 }
 
 StatusOr<PaymentIntent> SandboxProvider::get_intent(const std::string& id) {
-  std::lock_guard lock(db_mutex_);
+  sync::MutexLock lock(db_mutex_);
   return load(id);
 }
 
@@ -294,7 +294,7 @@ Status SandboxProvider::enqueue(const std::string& type, const PaymentIntent& in
 
 StatusOr<PaymentIntent> SandboxProvider::confirm(const std::string& intent_id, bool succeed) {
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     StatusOr<db::Transaction> tx = db_.begin();
     if (!tx.ok()) return tx.status();
     StatusOr<PaymentIntent> intent = load(intent_id);
@@ -325,7 +325,7 @@ StatusOr<PaymentIntent> SandboxProvider::refund(const std::string& intent_id,
   StatusOr<std::string> token = security::random_hex(16);
   if (!token.ok()) return token.status();
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     StatusOr<db::Transaction> tx = db_.begin();
     if (!tx.ok()) return tx.status();
     {
@@ -372,14 +372,14 @@ StatusOr<PaymentIntent> SandboxProvider::refund(const std::string& intent_id,
 
 void SandboxProvider::wake() {
   {
-    std::lock_guard lock(wake_mutex_);
+    sync::MutexLock lock(wake_mutex_);
     woken_ = true;
   }
   wake_cv_.notify_all();
 }
 
 std::size_t SandboxProvider::deliver_due() {
-  std::lock_guard delivery_lock(delivery_mutex_);
+  sync::MutexLock delivery_lock(delivery_mutex_);
   struct Due {
     std::int64_t seq;
     std::string event_id;
@@ -389,7 +389,7 @@ std::size_t SandboxProvider::deliver_due() {
   };
   std::vector<Due> due;
   {
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     db::Query q = db_.query(
         "SELECT seq, event_id, body, created_ms, attempts FROM webhook_outbox "
         "WHERE delivered_ms IS NULL AND abandoned = 0 AND next_attempt_ms <= ? "
@@ -437,7 +437,7 @@ std::size_t SandboxProvider::deliver_due() {
     } else if (response->status < 200 || response->status > 299) {
       error = "HTTP " + std::to_string(response->status) + ": " + response->body.substr(0, 200);
     }
-    std::lock_guard lock(db_mutex_);
+    sync::MutexLock lock(db_mutex_);
     Status updated;
     if (error.empty()) {
       updated = db_.run(
@@ -481,7 +481,7 @@ std::size_t SandboxProvider::deliver_due() {
 }
 
 StatusOr<OutboxStats> SandboxProvider::outbox_stats() {
-  std::lock_guard lock(db_mutex_);
+  sync::MutexLock lock(db_mutex_);
   db::Query q = db_.query(
       "SELECT "
       " COALESCE(SUM(delivered_ms IS NULL AND abandoned = 0), 0),"
@@ -506,7 +506,7 @@ void SandboxProvider::run() {
     deliver_due();
     std::int64_t wait_ms = kMaxIdleMs;
     {
-      std::lock_guard lock(db_mutex_);
+      sync::MutexLock lock(db_mutex_);
       StatusOr<std::optional<std::int64_t>> next = db_.query_one<std::int64_t>(
           "SELECT MIN(next_attempt_ms) FROM webhook_outbox "
           "WHERE delivered_ms IS NULL AND abandoned = 0");
@@ -514,9 +514,11 @@ void SandboxProvider::run() {
         wait_ms = std::clamp<std::int64_t>(**next - now_ms(*options_.clock), 0, kMaxIdleMs);
       }
     }
-    std::unique_lock lock(wake_mutex_);
-    wake_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                      [this] { return woken_ || stopping_; });
+    sync::MutexLock lock(wake_mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    while (!woken_ && !stopping_) {
+      if (wake_cv_.wait_until(wake_mutex_, deadline) == std::cv_status::timeout) break;
+    }
     if (stopping_) return;
     woken_ = false;
   }

@@ -8,11 +8,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,6 +22,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 
@@ -72,31 +71,33 @@ class SandboxProvider final : public PaymentProvider {
 
   StatusOr<PaymentIntent> create_intent(const std::string& order_id, std::int64_t amount_cents,
                                         const std::string& currency,
-                                        const std::string& idempotency_key) override;
-  StatusOr<PaymentIntent> get_intent(const std::string& id) override;
+                                        const std::string& idempotency_key) override
+      EXCLUDES(db_mutex_);
+  StatusOr<PaymentIntent> get_intent(const std::string& id) override EXCLUDES(db_mutex_);
   StatusOr<PaymentIntent> refund(const std::string& intent_id, std::int64_t amount_cents,
-                                 const std::string& idempotency_key) override;
+                                 const std::string& idempotency_key) override EXCLUDES(db_mutex_);
 
   // The customer's answer on the hosted page: `succeed` true pays, false declines.
   // Repeating the same answer returns the intent unchanged; a different answer after
   // the first is kFailedPrecondition. Queues payment_intent.succeeded or
   // payment_intent.payment_failed.
-  StatusOr<PaymentIntent> confirm(const std::string& intent_id, bool succeed);
+  StatusOr<PaymentIntent> confirm(const std::string& intent_id, bool succeed) EXCLUDES(db_mutex_);
 
   // Delivers every event that is due now, on the calling thread (the delivery thread
   // does the same on its own). Returns how many were delivered.
-  std::size_t deliver_due();
+  std::size_t deliver_due() EXCLUDES(delivery_mutex_, db_mutex_);
   // Wakes the delivery thread to look at the queue now, e.g. after a receiver came back.
-  void wake();
+  void wake() EXCLUDES(wake_mutex_);
 
-  StatusOr<OutboxStats> outbox_stats();
+  StatusOr<OutboxStats> outbox_stats() EXCLUDES(db_mutex_);
 
  private:
   SandboxProvider(SandboxOptions options, log::Logger logger, metrics::Registry& metrics,
                   db::Database db);
-  StatusOr<PaymentIntent> load(const std::string& id);
-  Status enqueue(const std::string& type, const PaymentIntent& intent, std::int64_t amount_cents);
-  void run();
+  StatusOr<PaymentIntent> load(const std::string& id) REQUIRES(db_mutex_);
+  Status enqueue(const std::string& type, const PaymentIntent& intent, std::int64_t amount_cents)
+      REQUIRES(db_mutex_);
+  void run() EXCLUDES(delivery_mutex_, db_mutex_, wake_mutex_);
 
   SandboxOptions options_;
   log::Logger logger_;
@@ -106,16 +107,18 @@ class SandboxProvider final : public PaymentProvider {
   metrics::Counter& failed_attempts_;
   metrics::Counter& abandoned_;
 
-  std::mutex db_mutex_;
-  db::Database db_;
+  // Guards db_: one connection for the request threads and the delivery thread.
+  sync::Mutex db_mutex_;
+  db::Database db_ GUARDED_BY(db_mutex_);
 
-  std::mutex delivery_mutex_;  // one delivery pass at a time; guards client_
-  std::unique_ptr<WebhookSender> client_;
+  sync::Mutex delivery_mutex_;  // one delivery pass at a time; guards client_
+  std::unique_ptr<WebhookSender> client_ GUARDED_BY(delivery_mutex_);
 
-  std::mutex wake_mutex_;
-  std::condition_variable wake_cv_;
-  bool woken_ = false;
-  bool stopping_ = false;
+  // Guards the delivery thread's wake and stop flags.
+  sync::Mutex wake_mutex_;
+  sync::CondVar wake_cv_;
+  bool woken_ GUARDED_BY(wake_mutex_) = false;
+  bool stopping_ GUARDED_BY(wake_mutex_) = false;
   std::thread thread_;
 };
 

@@ -191,6 +191,8 @@ StatusOr<std::unique_ptr<WebhookVerifier>> WebhookVerifier::create(WebhookVerifi
                  " event_id TEXT PRIMARY KEY, signed_t INTEGER NOT NULL,"
                  " seen_s INTEGER NOT NULL);"
                  "CREATE INDEX IF NOT EXISTS webhook_seen_by_time ON webhook_seen(seen_s);"));
+    // Not yet shared; locked only so the analysis sees db_ written under its lock.
+    sync::MutexLock lock(verifier->mutex_);
     verifier->db_ = std::move(db).value();
   }
   return verifier;
@@ -330,7 +332,7 @@ StatusOr<PaymentEvent> WebhookVerifier::check(const WebhookDelivery& delivery, b
 
 StatusOr<std::optional<WebhookVerifier::Seen>> WebhookVerifier::lookup(
     const std::string& event_id) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   forget_expired(unix_seconds(*options_.clock));
   if (db_) {
     db::Query q =
@@ -364,7 +366,7 @@ void WebhookVerifier::forget_expired(std::int64_t now_s) {
 }
 
 Status WebhookVerifier::mark_seen(const PaymentEvent& event) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   const std::int64_t now = unix_seconds(*options_.clock);
   // The newest signature time still acceptable now. Every copy of this delivery (and any
   // other signed so far) is at or below it and counts as a replay; only a delivery the
@@ -389,12 +391,12 @@ Status WebhookVerifier::mark_seen(const PaymentEvent& event) {
 }
 
 bool WebhookVerifier::claim(const std::string& event_id) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return in_flight_.insert(event_id).second;
 }
 
 void WebhookVerifier::release(const std::string& event_id) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   in_flight_.erase(event_id);
 }
 

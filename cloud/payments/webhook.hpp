@@ -20,7 +20,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +33,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::payments {
 
@@ -107,7 +107,7 @@ class WebhookVerifier {
   WebhookScheme scheme() const { return options_.scheme; }
 
   // Records that the event was handled, so later deliveries of it are refused.
-  Status mark_seen(const PaymentEvent& event);
+  Status mark_seen(const PaymentEvent& event) EXCLUDES(mutex_);
 
   // Refusals per reason since start ("missing_header", "malformed_header",
   // "bad_signature", "timestamp", "replay", "malformed_body").
@@ -127,11 +127,11 @@ class WebhookVerifier {
   // secret) sent it again because it missed the acknowledgement.
   StatusOr<PaymentEvent> check(const WebhookDelivery& delivery, bool* redelivery);
   Status refuse(std::string_view reason, Status status);
-  StatusOr<std::optional<Seen>> lookup(const std::string& event_id);
-  void forget_expired(std::int64_t now_s);
+  StatusOr<std::optional<Seen>> lookup(const std::string& event_id) EXCLUDES(mutex_);
+  void forget_expired(std::int64_t now_s) REQUIRES(mutex_);
   // In-flight guard so two concurrent deliveries of one event are not both handled.
-  bool claim(const std::string& event_id);
-  void release(const std::string& event_id);
+  bool claim(const std::string& event_id) EXCLUDES(mutex_);
+  void release(const std::string& event_id) EXCLUDES(mutex_);
 
   WebhookVerifierOptions options_;
   log::Logger logger_;
@@ -140,12 +140,15 @@ class WebhookVerifier {
   metrics::Counter& accepted_;
   metrics::Counter& redeliveries_;
 
-  mutable std::mutex mutex_;
-  std::optional<db::Database> db_;
-  std::unordered_map<std::string, Seen> seen_;                   // memory store
-  std::deque<std::pair<std::int64_t, std::string>> seen_order_;  // (seen_s, id), oldest first
-  std::set<std::string> in_flight_;
-  std::int64_t last_prune_s_ = 0;
+  // Guards the events remembered (the database or the memory store), the in-flight set
+  // and the prune time: deliveries arrive on the server's threads.
+  mutable sync::Mutex mutex_;
+  std::optional<db::Database> db_ GUARDED_BY(mutex_);
+  // The memory store: (seen_s, id) oldest first in seen_order_.
+  std::unordered_map<std::string, Seen> seen_ GUARDED_BY(mutex_);
+  std::deque<std::pair<std::int64_t, std::string>> seen_order_ GUARDED_BY(mutex_);
+  std::set<std::string> in_flight_ GUARDED_BY(mutex_);
+  std::int64_t last_prune_s_ GUARDED_BY(mutex_) = 0;
 };
 
 // POST /v1/payments/webhook, public (authenticated by its signature): 400/401 for a

@@ -80,6 +80,25 @@ void register_pricing_routes(http::HttpServer& server, PricingService& service) 
                  if (!body.ok()) return Response::error(body.status());
                  return http::reply(service.put_config(*body));
                });
+  // The kill switch alone: {"enabled": false} turns dynamic pricing off. The /ops page
+  // may call it with its session cookie (see cloud/api/operator_sessions.hpp), which
+  // is why it takes nothing else of the configuration.
+  server.route("PUT", "/v1/pricing/enabled",
+               Access::roles_of({"admin"}).audited("pricing.switch.put"),
+               [&service](const Request& r) {
+                 StatusOr<nlohmann::json> body = http::json_body(r);
+                 if (!body.ok()) return Response::error(body.status());
+                 auto enabled = body->find("enabled");
+                 if (enabled == body->end() || !enabled->is_boolean()) {
+                   return Response::error(invalid_argument("must be true or false", "enabled"));
+                 }
+                 if (body->size() != 1) {
+                   return Response::error(
+                       invalid_argument("only \"enabled\" may be set here; PUT /v1/pricing "
+                                        "changes the rest"));
+                 }
+                 return http::reply(service.put_config({{"enabled", enabled->get<bool>()}}));
+               });
   server.route("PUT", std::string("/v1/pricing/signals/") + kId,
                Access::roles_of({"admin"}).audited("pricing.signal.put"),
                [&service](const Request& r) {

@@ -497,6 +497,37 @@ StatusOr<nlohmann::json> PricingService::get_config() {
   return config_to_json(snap->config);
 }
 
+StatusOr<PricingService::SurgeNow> PricingService::surge_now(
+    const std::vector<std::string>& store_ids) {
+  SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
+  std::map<std::string, int> previous;
+  {
+    sync::MutexLock lock(mutex_);
+    for (const std::string& id : store_ids) {
+      auto it = surge_step_.find(id);
+      previous[id] = it == surge_step_.end() ? 0 : it->second;
+    }
+  }
+  SurgeNow out;
+  out.enabled = snap->config.enabled;
+  const std::int64_t now = now_ms();
+  for (const std::string& id : store_ids) {
+    SurgeDecision fee;
+    if (!snap->config.enabled) {
+      fee.fee_cents = snap->config.surge.base_fee_cents;
+      fee.reason = "base delivery fee (dynamic pricing is off)";
+    } else {
+      const auto load = snap->load.find(id);
+      const auto weather = snap->weather.find(id);
+      fee = evaluate_surge(snap->config.surge, load == snap->load.end() ? nullptr : &load->second,
+                           weather == snap->weather.end() ? WeatherFlag{} : weather->second,
+                           previous[id], now);
+    }
+    out.fees[id] = std::move(fee);
+  }
+  return out;
+}
+
 StatusOr<nlohmann::json> PricingService::put_config(const nlohmann::json& patch) {
   if (!patch.is_object()) return invalid_argument("the body must be an object");
   sync::MutexLock lock(write_mutex_);

@@ -68,6 +68,14 @@ class PricingService {
   StatusOr<nlohmann::json> get_config();
   // Fields given replace the current ones; {"enabled": false} is the kill switch.
   StatusOr<nlohmann::json> put_config(const nlohmann::json& patch);
+  // Whether dynamic pricing is on, and the delivery fee each of `store_ids` would be
+  // quoted now (from this instance's last served step, which it does not move): what
+  // the operators' dashboard shows.
+  struct SurgeNow {
+    bool enabled = true;
+    std::map<std::string, SurgeDecision> fees{};  // by store id
+  };
+  StatusOr<SurgeNow> surge_now(const std::vector<std::string>& store_ids);
   // Replaces the competitor feed with an upload (CSV or JSON by content type); all rows
   // or none.
   StatusOr<nlohmann::json> import_competitor_feed(const std::string& body, bool is_json);

@@ -220,6 +220,29 @@ TEST_F(PricingServiceTest, KillSwitchServesBasePricesAtOnce) {
   EXPECT_EQ((*cfg)["enabled"], false);
 }
 
+// What the operators' dashboard shows: each store's fee now, without moving the step a
+// quote would record, and the base fee for every store once the kill switch is on.
+TEST_F(PricingServiceTest, SurgeNowShowsEachStoresFeeWithoutQuoting) {
+  ASSERT_TRUE(service_->put_signal("near", {{"open_orders", 30}, {"available_runners", 5}}).ok());
+  auto now = service_->surge_now({"near", "elsewhere"});
+  ASSERT_TRUE(now.ok()) << now.status().to_string();
+  EXPECT_TRUE(now->enabled);
+  EXPECT_EQ(now->fees.at("near").step, 3);
+  EXPECT_EQ(now->fees.at("near").fee_cents, 6'900);
+  EXPECT_EQ(now->fees.at("elsewhere").step, 0);
+  EXPECT_EQ(now->fees.at("elsewhere").fee_cents, 2'500);
+  // Looking changed nothing a quote records.
+  auto h = service_->history("", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE((*h)["items"].empty()) << h->dump();
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  now = service_->surge_now({"near"});
+  ASSERT_TRUE(now.ok());
+  EXPECT_FALSE(now->enabled);
+  EXPECT_EQ(now->fees.at("near").step, 0);
+  EXPECT_EQ(now->fees.at("near").fee_cents, 2'500);
+}
+
 TEST_F(PricingServiceTest, FrozenLoadSignalEndsTheSurgeWithin60Seconds) {
   ASSERT_TRUE(service_->put_signal("near", {{"open_orders", 30}, {"available_runners", 5}}).ok());
   EXPECT_EQ(quote()["fees"][0]["amount_cents"], 6'900);

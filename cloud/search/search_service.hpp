@@ -14,9 +14,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,14 +24,25 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cloud/search/search_index.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/search/search_index.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::search {
+
+using ::shopeasy::search::ParsedQuery;
+using ::shopeasy::search::Product;
+using ::shopeasy::search::SearchIndex;
+using ::shopeasy::search::Synonyms;
+using ::shopeasy::search::TextHit;
+using ::shopeasy::search::TextQuery;
+
+// A catalog item as the index holds it.
+Product to_search_product(const storage::CatalogItem& item);
 
 inline constexpr const char* kSynonymsSetting = "search.synonyms";
 inline constexpr const char* kGenerationSetting = "search.generation";
@@ -49,6 +60,12 @@ struct SearchOptions {
   std::int64_t rebuild_interval_ms = 60000;
   // How often the refresher reads the shared marker.
   std::int64_t poll_interval_ms = 500;
+  // Popularity (the last key of the ranking): units ordered per SKU over this many days,
+  // counted by each instance and added to the database every popularity_flush_ms, and
+  // read back from it every popularity_read_ms.
+  std::int64_t popularity_days = 30;
+  std::int64_t popularity_flush_ms = 10000;
+  std::int64_t popularity_read_ms = 60000;
 };
 
 struct SearchRequest {
@@ -61,10 +78,11 @@ struct SearchRequest {
 };
 
 struct SearchItem {
-  storage::CatalogItem item;
+  Product item;
   std::int64_t available = 0;  // at the serving store, never negative
   bool in_stock = false;
-  int relevance = 0;  // the text cost, lower is better
+  int relevance = 0;            // the text cost, lower is better
+  std::int64_t popularity = 0;  // units ordered fleet-wide over popularity_days
 };
 
 struct SearchPage {
@@ -76,22 +94,23 @@ struct SearchPage {
 
 class SearchService {
  public:
+  // `clock` times index builds and queries (and must outlive the service).
   SearchService(storage::CloudStore& store, log::Logger logger, metrics::Registry& metrics,
-                SearchOptions options = {});
+                SearchOptions options = {}, const Clock& clock = real_clock());
   ~SearchService();
 
   // Builds the index and loads the operator's synonyms. kUnavailable when the database
   // cannot be read (the daemon starts anyway, with an empty index, and retries).
-  Status load(std::int64_t now_ms);
+  Status load(std::int64_t now_ms) EXCLUDES(rebuild_mu_, pending_mu_, generation_mu_);
   // Rebuilds when the shared marker changed since the last build, or when
   // rebuild_interval_ms has passed (or the last build failed).
-  void refresh_if_due(std::int64_t now_ms);
+  void refresh_if_due(std::int64_t now_ms) EXCLUDES(rebuild_mu_, pending_mu_, generation_mu_);
   // Runs refresh_if_due every poll_interval_ms on a thread of its own until stop().
-  void start(const Clock& clock);
-  void stop();
+  void start(const Clock& clock) EXCLUDES(refresher_mu_);
+  void stop() EXCLUDES(refresher_mu_);
   // A catalog write of this instance, applied to the index before the write's reply,
   // and announced to the other instances through the marker.
-  void on_catalog_item(const storage::CatalogItem& item, std::int64_t now_ms);
+  void on_catalog_item(const storage::CatalogItem& item, std::int64_t now_ms) EXCLUDES(pending_mu_);
 
   // kInvalidArgument naming the field: q (validate_query_text, no letters or digits, too
   // many words), cursor
@@ -105,12 +124,26 @@ class SearchService {
   // The operator's synonym groups ({"groups": [...]}; empty when none).
   StatusOr<nlohmann::json> synonyms() const;
   // Replaces the operator's groups (kInvalidArgument naming the field) and applies them.
-  Status put_synonyms(const nlohmann::json& body, std::int64_t now_ms);
+  Status put_synonyms(const nlohmann::json& body, std::int64_t now_ms)
+      EXCLUDES(rebuild_mu_, pending_mu_, generation_mu_);
 
   const SearchIndex& index() const { return index_; }
 
+  // Counts an order's units toward its SKUs' popularity (kept in memory until the next
+  // flush: a crash loses at most popularity_flush_ms of counts, which only nudges a
+  // ranking). Called by the order service for every new order.
+  void count_order(const std::vector<std::pair<std::string, std::int64_t>>& lines)
+      EXCLUDES(popularity_mu_);
+  // Adds the counts kept since the last flush to the database and, every
+  // popularity_read_ms, reads the fleet's figures back (the refresher calls both; tests
+  // call them directly). On failure the counts are kept for the next flush.
+  Status flush_popularity(std::int64_t now_ms) EXCLUDES(popularity_mu_);
+  Status read_popularity(std::int64_t now_ms) EXCLUDES(popularity_mu_);
+
  private:
-  Status rebuild();
+  Status rebuild() EXCLUDES(rebuild_mu_, pending_mu_, generation_mu_);
+  // The refresher thread: refresh_if_due every poll_interval_ms until stop().
+  void run_refresher(const Clock& clock) EXCLUDES(refresher_mu_);
   // Replaces the shared marker; a failure is logged (the periodic rebuild still comes).
   void announce(std::int64_t now_ms);
   // The marker as stored ("" when never written).
@@ -119,28 +152,37 @@ class SearchService {
   storage::CloudStore& store_;
   log::Logger logger_;
   SearchOptions options_;
+  const Clock& clock_;
   SearchIndex index_;
   metrics::Counter& queries_;
   metrics::CounterFamily& refused_;
   metrics::Histogram& latency_;
   metrics::Gauge& products_;
   // Serializes rebuilds (the periodic one and a synonyms change).
-  std::mutex rebuild_mu_;
+  sync::Mutex rebuild_mu_;
   std::atomic<std::int64_t> next_rebuild_ms_{0};
   // Guards seen_generation_: the marker the last successful build started from.
-  std::mutex generation_mu_;
-  std::string seen_generation_;
+  sync::Mutex generation_mu_;
+  std::string seen_generation_ GUARDED_BY(generation_mu_);
   std::atomic<std::uint64_t> announced_{0};  // makes each marker this instance writes new
   // The refresher: stop_ is set (under refresher_mu_) and wake_ notified to end it.
-  std::mutex refresher_mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;
+  sync::Mutex refresher_mu_;
+  sync::CondVar wake_;
+  bool stop_ GUARDED_BY(refresher_mu_) = false;
   std::thread refresher_;
   // Guards the two below: catalog writes that arrive while a rebuild reads the catalog
   // are applied again after it, so the rebuild's older copy cannot undo them.
-  std::mutex pending_mu_;
-  bool rebuilding_ = false;
-  std::vector<storage::CatalogItem> pending_;
+  sync::Mutex pending_mu_;
+  bool rebuilding_ GUARDED_BY(pending_mu_) = false;
+  std::vector<storage::CatalogItem> pending_ GUARDED_BY(pending_mu_);
+  // Guards the popularity figures: units counted here since the last flush, the fleet's
+  // figures as last read, and when the next flush and read are due.
+  mutable sync::Mutex popularity_mu_;
+  std::map<std::string, std::int64_t> unflushed_ GUARDED_BY(popularity_mu_);
+  std::shared_ptr<const std::map<std::string, std::int64_t>> popularity_ GUARDED_BY(popularity_mu_);
+  std::int64_t next_flush_ms_ GUARDED_BY(popularity_mu_) = 0;
+  std::int64_t next_read_ms_ GUARDED_BY(popularity_mu_) = 0;
+  std::int64_t purged_day_ GUARDED_BY(popularity_mu_) = 0;
 };
 
 }  // namespace shopeasy::cloud::search

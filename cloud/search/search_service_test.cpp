@@ -107,6 +107,35 @@ TEST_F(SearchServiceTest, InStockRanksFirstAmongEquallyRelevantAndStockIsReadEac
   EXPECT_EQ(milk.back(), "D");
 }
 
+// Popularity is the last key: among equally relevant products with the same stock
+// state, the one customers order most comes first. Counts reach the ranking through the
+// database (flushed, then read), so every instance ranks alike; they cover
+// popularity_days, and a failed flush keeps them for the next one.
+TEST_F(SearchServiceTest, AmongEquallyRelevantTheMoreOrderedComesFirst) {
+  EXPECT_EQ(skus("milk"), (std::vector<std::string>{"A-MILK", "C-MILK", "B-MILK"}));
+  service_->count_order({{"B-MILK", 3}, {"BREAD", 1}});
+  service_->count_order({{"C-MILK", 1}});
+  // Counted, but not yet in the database: the ranking has not moved.
+  EXPECT_EQ(skus("milk"), (std::vector<std::string>{"A-MILK", "C-MILK", "B-MILK"}));
+  ASSERT_TRUE(service_->flush_popularity(kNow).is_ok());
+  ASSERT_TRUE(service_->read_popularity(kNow).is_ok());
+  auto page = search("milk");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items[0].item.sku, "B-MILK");
+  EXPECT_EQ(page->items[0].popularity, 3);
+  EXPECT_EQ(skus("milk"), (std::vector<std::string>{"B-MILK", "C-MILK", "A-MILK"}));
+  // Stock still beats popularity.
+  stock("A-MILK", 5);
+  EXPECT_EQ(skus("milk"), (std::vector<std::string>{"A-MILK", "B-MILK", "C-MILK"}));
+  // Another instance's counts add up in the database.
+  ASSERT_TRUE(store_->add_sku_sales(kNow / 86'400'000, {{"C-MILK", 5}}).is_ok());
+  ASSERT_TRUE(service_->read_popularity(kNow + 60'000).is_ok());
+  EXPECT_EQ(skus("milk"), (std::vector<std::string>{"A-MILK", "C-MILK", "B-MILK"}));
+  // Orders older than the window no longer count.
+  ASSERT_TRUE(service_->read_popularity(kNow + 31LL * 86'400'000).is_ok());
+  EXPECT_EQ(VALUE(search("milk")).items[1].popularity, 0);
+}
+
 TEST_F(SearchServiceTest, CatalogWritesReachTheIndexAtOnce) {
   EXPECT_TRUE(skus("paneer").empty());
   put("P", "Amul Paneer 200 g");

@@ -51,6 +51,9 @@ struct StoreRecord {
   std::string outbox_id;                 // the store's outbox identity, "" until it sends one
   std::int64_t quarantined_changes = 0;  // total malformed changes set aside
   std::int64_t resyncs = 0;              // full snapshots that replaced the replica
+  // When the oldest change the store had not sent with its last applied batch was made
+  // (Unix ms; 0: that batch reached the store's head, or the store does not say).
+  std::int64_t oldest_unsynced_ms = 0;
 };
 
 // One change from a store's outbox (wire::SyncChange).
@@ -63,9 +66,11 @@ struct Change {
 // What a batch says about the history its seqs number (docs/PROTOCOL.md, "Restores").
 // Every field is optional: batches of older edges carry none of them.
 struct BatchMeta {
-  std::string outbox_id;                        // "" when not sent
-  std::optional<std::int64_t> head_seq;         // newest seq the store's outbox has issued
-  std::optional<std::int64_t> resync_from_seq;  // == the first change's seq on a resync
+  std::string outbox_id{};                        // "" when not sent
+  std::optional<std::int64_t> head_seq{};         // newest seq the store's outbox has issued
+  std::optional<std::int64_t> resync_from_seq{};  // == the first change's seq on a resync
+  // The time of the store's oldest change after this batch; absent: none left behind.
+  std::optional<std::int64_t> oldest_unsent_ms{};
 };
 
 // A change that could not be applied (malformed kind or body), kept for people to read.
@@ -225,6 +230,15 @@ struct IdempotentReply {
   std::int64_t created_at_ms = 0;  // when the key was first used; purged a window later
 };
 
+// What forgetting a customer did (CloudStore::forget_customer).
+struct ForgetResult {
+  // Orders still open (not delivered, refunded, failed, or cancelled with nothing owed):
+  // when non-zero nothing was changed, since a store is still serving one of them.
+  std::int64_t open_orders = 0;
+  std::int64_t orders_forgotten = 0;  // orders now carrying the tombstone id
+  std::int64_t stores_told = 0;       // stores sent a customer.forget item
+};
+
 struct NewOrder {
   // status pending_payment, order_id/customer_id/lines/delivery/times/total set, store_id
   // unset: placement picks the first candidate that can hold every line.
@@ -363,6 +377,17 @@ struct StoreLoad {
   std::int64_t at_ms = 0;
 };
 
+// A store's purchase order as its last "purchase_order.changed" said (the body as sent:
+// lines with quantities ordered and received, expected delivery).
+struct StorePurchaseOrder {
+  std::string po_id;
+  std::string supplier_id;
+  std::string status;              // draft, sent, partially_received, received, cancelled
+  std::int64_t updated_at_ms = 0;  // the store's time of the change
+  std::int64_t updated_seq = 0;    // the store's change that set it
+  nlohmann::json body;
+};
+
 struct StoredQuote {
   std::string quote_id{};
   std::int64_t created_at_ms = 0;
@@ -370,14 +395,11 @@ struct StoredQuote {
   nlohmann::json body = nlohmann::json::object();
 };
 
-class CloudStore {
+// The registered stores: registrations, when each was last heard from, and a version
+// that moves with every saved registration.
+class StoreRegistry {
  public:
-  virtual ~CloudStore() = default;
-
-  // Creates or upgrades the schema; call once after opening, before anything else.
-  // Safe to call from several instances at once. kFailedPrecondition if the database
-  // was migrated by a newer build (or one that numbers its changes differently).
-  virtual Status migrate() = 0;
+  virtual ~StoreRegistry() = default;
 
   // Registers a store or updates its registration (keeps its sync position, counters
   // and downstream queue). kInvalidArgument naming the field: id, name (1..200
@@ -398,6 +420,13 @@ class CloudStore {
   virtual StatusOr<std::int64_t> registry_version() = 0;
   // Records that the store was heard from. kNotFound for an unknown id.
   virtual Status touch_store(const std::string& id, std::int64_t now_ms) = 0;
+};
+
+// What stores sync up: their batches applied to the replica (in order, once), the
+// changes quarantined on the way, and what reconciliation compares.
+class SyncLedger {
+ public:
+  virtual ~SyncLedger() = default;
 
   // Applies a store's batch in one transaction, only from last_applied + 1 on and in
   // order: changes at or below last_applied are counted as duplicates and ignored; if
@@ -407,7 +436,9 @@ class CloudStore {
   // body's sku_on_hand / sku_reserved / version (sku 1..64 printable, sku_on_hand /
   // sku_reserved integers within +-10^12, version an optional integer >= 0);
   // "scan.unknown_code" counts the code (1..256 characters) in the unknown-codes table;
-  // every other kind is counted only (change_counts). A store's batches apply even while
+  // "purchase_order.changed" (po_id and supplier_id 1..64, status 1..32) keeps the order
+  // as sent, the change with the highest seq winning; every kind but stock and unknown
+  // codes is counted (change_counts). A store's batches apply even while
   // it is inactive. kNotFound for an unknown store; kInvalidArgument (field
   // "changes[i].seq") if the seqs are not consecutive from >= 1: then nothing of the
   // batch is applied.
@@ -446,6 +477,30 @@ class CloudStore {
   virtual StatusOr<std::vector<Availability>> availability(
       const std::string& store_id, const std::vector<std::string>& skus) = 0;
 
+  // Reconciliation checksums of the store's replica: one entry per bucket 0..buckets-1,
+  // empty buckets included. kInvalidArgument unless 1 <= buckets <= 65536.
+  virtual StatusOr<std::vector<RangeChecksum>> checksums(const std::string& store_id,
+                                                         int buckets) = 0;
+  // Unknown codes reported by a store, most frequent first (ties by code), at most
+  // `limit` (1..10000): [{"code": "...", "count": 3, "last_seen_ms": ...}, ...].
+  virtual StatusOr<nlohmann::json> unknown_codes(const std::string& store_id, int limit) = 0;
+  // How many changes of each counted-only kind (neither stock nor unknown code) the store
+  // has sent, by kind. kNotFound for an unknown store.
+  virtual StatusOr<std::map<std::string, std::int64_t>> change_counts(
+      const std::string& store_id) = 0;
+  // The store's purchase orders as its "purchase_order.changed" changes last set them,
+  // most recently changed first, at most `limit` (1..10000); only those in `status`
+  // when it is not empty. kNotFound for an unknown store.
+  virtual StatusOr<std::vector<StorePurchaseOrder>> purchase_orders(const std::string& store_id,
+                                                                    const std::string& status,
+                                                                    int limit) = 0;
+};
+
+// The customer catalog, and each store's view of it with its stock.
+class CatalogStore {
+ public:
+  virtual ~CatalogStore() = default;
+
   // Creates or updates a catalog item (version 1, then incremented) and queues it
   // downstream ("catalog_item", the item with its version) for every active store, in
   // one transaction. Returns the version. Writing what is already stored changes
@@ -456,17 +511,25 @@ class CloudStore {
   virtual StatusOr<std::int64_t> upsert_catalog_item(const CatalogItem& item) = 0;
   // The item, inactive ones included; nullopt if there is none.
   virtual StatusOr<std::optional<CatalogItem>> get_catalog_item(const std::string& sku) = 0;
-  // Active catalog items with the store's availability, SKU order, after `after_sku`.
-  // SKUs compare as bytes on both backends. At most `limit` (1..10000, else
-  // kInvalidArgument); kNotFound for an unknown store.
+  // Active catalog items with the store's availability, SKU order, after `after_sku`,
+  // only those of `category` when it is not empty. SKUs compare as bytes on both
+  // backends. At most `limit` (1..10000, else kInvalidArgument); kNotFound for an
+  // unknown store.
   virtual StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
                                                                const std::string& after_sku,
-                                                               int limit) = 0;
+                                                               int limit,
+                                                               const std::string& category) = 0;
 
   // Every catalog item, inactive ones included, SKU order (bytes), after `after_sku`; at
   // most `limit` (1..10000, else kInvalidArgument). For indexes built from the catalog.
   virtual StatusOr<std::vector<CatalogItem>> catalog_page(const std::string& after_sku,
                                                           int limit) = 0;
+};
+
+// Operator settings shared by every instance.
+class SettingsStore {
+ public:
+  virtual ~SettingsStore() = default;
 
   // Operator settings shared by every instance, one JSON document per key
   // ("search.synonyms"). nullopt when the key was never written. kInvalidArgument for a
@@ -475,6 +538,12 @@ class CloudStore {
   // Creates or replaces the document (writing the same value again changes nothing).
   virtual Status put_setting(const std::string& key, const nlohmann::json& value,
                              std::int64_t now_ms) = 0;
+};
+
+// Each store's queue of items going down to it (catalog, orders), by cursor.
+class DownstreamQueue {
+ public:
+  virtual ~DownstreamQueue() = default;
 
   // Queues an item for one store; returns its cursor (1, 2, ... per store, never reused).
   // kInvalidArgument for a kind not 1..64 of [a-z0-9._] or a body that is not an object;
@@ -511,18 +580,13 @@ class CloudStore {
   // for a cursor that was never issued (the store is ahead of this database: restored
   // from an older backup?), kInvalidArgument if negative, kNotFound for an unknown store.
   virtual Status trim_downstream(const std::string& store_id, std::int64_t up_to_cursor) = 0;
+};
 
-  // Reconciliation checksums of the store's replica: one entry per bucket 0..buckets-1,
-  // empty buckets included. kInvalidArgument unless 1 <= buckets <= 65536.
-  virtual StatusOr<std::vector<RangeChecksum>> checksums(const std::string& store_id,
-                                                         int buckets) = 0;
-  // Unknown codes reported by a store, most frequent first (ties by code), at most
-  // `limit` (1..10000): [{"code": "...", "count": 3, "last_seen_ms": ...}, ...].
-  virtual StatusOr<nlohmann::json> unknown_codes(const std::string& store_id, int limit) = 0;
-  // How many changes of each counted-only kind (neither stock nor unknown code) the store
-  // has sent, by kind. kNotFound for an unknown store.
-  virtual StatusOr<std::map<std::string, std::int64_t>> change_counts(
-      const std::string& store_id) = 0;
+// Customer orders: placement with holds, cloud-side actions, their events, and the
+// idempotency records of the requests that made them.
+class OrderStore {
+ public:
+  virtual ~OrderStore() = default;
 
   // Orders. apply_batch also applies a store's "order.status" and "order.position"
   // changes (see docs/PROTOCOL.md and the orders contract): a status that is not a legal
@@ -547,6 +611,17 @@ class CloudStore {
                                                              std::int64_t before_created_at_ms,
                                                              const std::string& before_order_id,
                                                              std::int64_t limit) = 0;
+  // Forgets a customer who deleted their account, keeping their orders for accounting:
+  // in one transaction each order's customer id becomes `tombstone` and its delivery
+  // point is coarsened to two decimals (about 1 km, enough for zone figures); the
+  // runners' positions on the way to the door, the customer's idempotency records,
+  // notifications and notification preferences are deleted; and each store that held one
+  // of the orders is sent a "customer.forget" item so its copy is anonymised too.
+  // Refuses (ForgetResult::open_orders, nothing changed) while an order is still open.
+  // Repeating it finds nothing left to forget.
+  virtual StatusOr<ForgetResult> forget_customer(const std::string& customer_id,
+                                                 const std::string& tombstone,
+                                                 std::int64_t now_ms) = 0;
   // Records the payment intent of an order (kNotFound for an unknown order).
   virtual Status set_payment_intent(const std::string& order_id, const std::string& intent_id) = 0;
   // Applies one cloud-side action; returns the order after it. kNotFound for an unknown
@@ -578,8 +653,14 @@ class CloudStore {
   // and returns how many: the key may then be used for a new request. kInvalidArgument
   // for a limit out of range.
   virtual StatusOr<std::int64_t> purge_idempotent_replies(std::int64_t before_ms, int limit) = 0;
+};
 
-  // ---- pricing ----
+// The pricing engine's state: price model, audit, quotes held for orders, and the
+// stores' reported load (the surge signal).
+class PricingStore {
+ public:
+  virtual ~PricingStore() = default;
+
   // Creates or replaces one model row (keyed by SKU and store id).
   virtual Status put_price_model(const PriceModelRow& row) = 0;
   // The SKU's defaults and every override, defaults first then by store id.
@@ -608,13 +689,13 @@ class CloudStore {
   virtual Status put_store_load(const StoreLoad& load) = 0;
   // Every store's load received at or after `since_ms`, by store id.
   virtual StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) = 0;
-  // Channels a notification row is written for with each order change a customer hears
-  // about ("sms", "webhook"); none (the default) writes no rows. Set once before the
-  // store is used by other threads.
-  void set_notification_channels(std::vector<std::string> channels) {
-    notification_channels_ = std::move(channels);
-  }
-  const std::vector<std::string>& notification_channels() const { return notification_channels_; }
+};
+
+// The customer notification outbox (rows written with each order change) and the
+// customers' preferences.
+class NotificationStore {
+ public:
+  virtual ~NotificationStore() = default;
 
   // Leases up to `limit` pending rows due at now_ms (and not leased by anyone) to
   // `owner` until now_ms + lease_ms, oldest due first.
@@ -637,6 +718,50 @@ class CloudStore {
       const std::string& customer_id) = 0;
   virtual Status put_notification_prefs(const std::string& customer_id, const nlohmann::json& prefs,
                                         std::int64_t now_ms) = 0;
+};
+
+// Units ordered per SKU and day, for search ranking.
+class SalesStore {
+ public:
+  virtual ~SalesStore() = default;
+
+  // Product popularity for search ranking: units ordered per SKU and day (days since the
+  // Unix epoch, UTC). add_sku_sales adds `units` (sku -> units, each 1..1e9) to `day`'s
+  // counts, in one transaction; sku_popularity sums the counts of days >= since_day;
+  // purge_sku_sales deletes days before `before_day` and returns the rows deleted.
+  virtual Status add_sku_sales(std::int64_t day,
+                               const std::map<std::string, std::int64_t>& units) = 0;
+  virtual StatusOr<std::map<std::string, std::int64_t>> sku_popularity(std::int64_t since_day) = 0;
+  virtual StatusOr<std::int64_t> purge_sku_sales(std::int64_t before_day) = 0;
+};
+
+// The cloud's whole state behind one object, SQLite or PostgreSQL. Each part is its own
+// interface above, so a service that needs only one takes that one; callers needing
+// several (or all) keep taking a CloudStore.
+class CloudStore : public StoreRegistry,
+                   public SyncLedger,
+                   public CatalogStore,
+                   public SettingsStore,
+                   public DownstreamQueue,
+                   public OrderStore,
+                   public PricingStore,
+                   public NotificationStore,
+                   public SalesStore {
+ public:
+  ~CloudStore() override = default;
+
+  // Creates or upgrades the schema; call once after opening, before anything else.
+  // Safe to call from several instances at once. kFailedPrecondition if the database
+  // was migrated by a newer build (or one that numbers its changes differently).
+  virtual Status migrate() = 0;
+
+  // Channels a notification row is written for with each order change a customer hears
+  // about ("sms", "webhook"); none (the default) writes no rows. Set once before the
+  // store is used by other threads.
+  void set_notification_channels(std::vector<std::string> channels) {
+    notification_channels_ = std::move(channels);
+  }
+  const std::vector<std::string>& notification_channels() const { return notification_channels_; }
 
  private:
   std::vector<std::string> notification_channels_;

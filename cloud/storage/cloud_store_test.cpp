@@ -308,6 +308,64 @@ TEST_P(CloudStoreTest, AnEmptyBatchOnlyRecordsTheVisit) {
   EXPECT_EQ(VALUE(store_->get_store("s1")).last_seen_ms, kNow + 7);
 }
 
+// The store says what its batch left behind; the fleet dashboard shows it until the next
+// applied batch says otherwise. A refused batch (a gap) says nothing new.
+TEST_P(CloudStoreTest, KeepsTheOldestUnsyncedChangeTheLastAppliedBatchReported) {
+  register_store("s1");
+  EXPECT_EQ(VALUE(store_->get_store("s1")).oldest_unsynced_ms, 0);
+  const BatchMeta behind{.oldest_unsent_ms = kNow - 90'000};
+  ASSERT_TRUE(store_->apply_batch("s1", mixed_batch(1, 3), kNow, behind).ok());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).oldest_unsynced_ms, kNow - 90'000);
+  ApplyResult gap = VALUE(store_->apply_batch("s1", {stock_change(9, "A", 1)}, kNow, BatchMeta{}));
+  ASSERT_TRUE(gap.expected_seq.has_value());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).oldest_unsynced_ms, kNow - 90'000);
+  ASSERT_TRUE(store_->apply_batch("s1", mixed_batch(4, 2), kNow, BatchMeta{}).ok());
+  EXPECT_EQ(VALUE(store_->get_store("s1")).oldest_unsynced_ms, 0);
+}
+
+// A store's purchase orders, as its purchase_order.changed changes last said: the
+// latest change wins, a replay of an older one does not go back, a malformed one is
+// quarantined, and the kind is still counted.
+TEST_P(CloudStoreTest, KeepsEachPurchaseOrderAsTheStoresLastChangeSaid) {
+  register_store("s1");
+  auto po = [](std::int64_t seq, const std::string& id, const std::string& status,
+               std::int64_t at) {
+    return Change{.seq = seq,
+                  .kind = "purchase_order.changed",
+                  .body = {{"po_id", id},
+                           {"supplier_id", "dairy"},
+                           {"status", status},
+                           {"updated_at_ms", at},
+                           {"lines", {{{"sku", "MILK"}, {"qty", 24}, {"received", 0}}}}}};
+  };
+  apply("s1", {po(1, "PO-1", "draft", kNow), po(2, "PO-2", "draft", kNow + 1),
+               po(3, "PO-1", "sent", kNow + 2)});
+  std::vector<StorePurchaseOrder> all = VALUE(store_->purchase_orders("s1", "", 100));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].po_id, "PO-1");  // most recently changed first
+  EXPECT_EQ(all[0].status, "sent");
+  EXPECT_EQ(all[0].updated_seq, 3);
+  EXPECT_EQ(all[0].body["lines"][0]["qty"], 24);
+  EXPECT_EQ(all[1].status, "draft");
+  EXPECT_EQ(VALUE(store_->purchase_orders("s1", "draft", 100)).size(), 1u);
+  EXPECT_EQ(VALUE(store_->purchase_orders("s1", "", 1)).size(), 1u);
+  // A replay changes nothing; a malformed change is set aside, the rest applies.
+  apply("s1", {po(1, "PO-1", "draft", kNow)});
+  ApplyResult more = apply("s1", {Change{.seq = 4,
+                                         .kind = "purchase_order.changed",
+                                         .body = {{"po_id", ""}, {"supplier_id", "d"}}},
+                                  po(5, "PO-2", "cancelled", kNow + 5)});
+  ASSERT_EQ(more.quarantined.size(), 1u);
+  EXPECT_EQ(more.quarantined[0].field, "changes[0].body.po_id");
+  all = VALUE(store_->purchase_orders("s1", "", 100));
+  EXPECT_EQ(all[0].po_id, "PO-2");
+  EXPECT_EQ(all[0].status, "cancelled");
+  EXPECT_EQ(all[1].status, "sent");
+  EXPECT_EQ(VALUE(store_->change_counts("s1")).at("purchase_order.changed"), 4);
+  EXPECT_EQ(store_->purchase_orders("nope", "", 10).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->purchase_orders("s1", "", 0).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(CloudStoreTest, ReplayIsANoOpCountedAsDuplicates) {
   register_store("s1");
   apply("s1", {stock_change(1, "A", 10), counted(2)});
@@ -375,7 +433,7 @@ TEST_P(CloudStoreTest, UnknownStoresAreNotFound) {
   auto code = [](const auto& result) { return result.status().code(); };
   EXPECT_EQ(code(store_->apply_batch("s2", mixed_batch(1, 3), kNow)), StatusCode::kNotFound);
   EXPECT_EQ(code(store_->availability("s2", {})), StatusCode::kNotFound);
-  EXPECT_EQ(code(store_->store_catalog("s2", "", 10)), StatusCode::kNotFound);
+  EXPECT_EQ(code(store_->store_catalog("s2", "", 10, "")), StatusCode::kNotFound);
   EXPECT_EQ(code(store_->enqueue_downstream("s2", "order", {{"id", 1}})), StatusCode::kNotFound);
   EXPECT_EQ(code(store_->downstream("s2", 0, 10)), StatusCode::kNotFound);
   EXPECT_EQ(store_->trim_downstream("s2", 0).code(), StatusCode::kNotFound);
@@ -826,7 +884,7 @@ TEST_P(CloudStoreTest, StoreCatalogJoinsPriceAndAvailability) {
                stock_change(4, "Z-UNLISTED", 9, 0)});
   apply("s2", {stock_change(1, "B-BREAD", 8, 0)});
 
-  std::vector<StoreCatalogRow> rows = VALUE(store_->store_catalog("s1", "", 10));
+  std::vector<StoreCatalogRow> rows = VALUE(store_->store_catalog("s1", "", 10, ""));
   ASSERT_EQ(rows.size(), 3u);  // C-EGGS is inactive, Z-UNLISTED not in the catalog
   EXPECT_EQ(rows[0].item.sku, "A-MILK");
   EXPECT_EQ(rows[0].item.price_cents, 6500);
@@ -837,12 +895,29 @@ TEST_P(CloudStoreTest, StoreCatalogJoinsPriceAndAvailability) {
   EXPECT_EQ(rows[2].available, 7);
   EXPECT_EQ(rows[2].item.version, 1);
 
-  std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", "A-MILK", 1));
+  std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", "A-MILK", 1, ""));
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].item.sku, "B-BREAD");
-  EXPECT_EQ(VALUE(store_->store_catalog("s2", "", 10))[1].available, 8);
-  EXPECT_EQ(store_->store_catalog("s1", "", 0).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->store_catalog("s1", "", 10001).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(VALUE(store_->store_catalog("s2", "", 10, ""))[1].available, 8);
+  EXPECT_EQ(store_->store_catalog("s1", "", 0, "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->store_catalog("s1", "", 10001, "").status().code(),
+            StatusCode::kInvalidArgument);
+  // One category, paged in SKU order like the whole catalog.
+  CatalogItem rice = catalog_item("D-RICE", 12000);
+  rice.category = "staples";
+  VALUE(store_->upsert_catalog_item(rice));
+  CatalogItem atta = catalog_item("E-ATTA", 30000);
+  atta.category = "staples";
+  VALUE(store_->upsert_catalog_item(atta));
+  std::vector<StoreCatalogRow> staples = VALUE(store_->store_catalog("s1", "", 1, "staples"));
+  ASSERT_EQ(staples.size(), 1u);
+  EXPECT_EQ(staples[0].item.sku, "D-RICE");
+  EXPECT_EQ(staples[0].available, 7);
+  staples = VALUE(store_->store_catalog("s1", "D-RICE", 10, "staples"));
+  ASSERT_EQ(staples.size(), 1u);
+  EXPECT_EQ(staples[0].item.sku, "E-ATTA");
+  EXPECT_EQ(VALUE(store_->store_catalog("s1", "", 10, "dairy")).size(), 2u);
+  EXPECT_TRUE(VALUE(store_->store_catalog("s1", "", 10, "toys")).empty());
 }
 
 TEST_P(CloudStoreTest, StoreCatalogPagesInByteOrder) {
@@ -854,7 +929,7 @@ TEST_P(CloudStoreTest, StoreCatalogPagesInByteOrder) {
   std::vector<std::string> seen;
   std::string after;
   for (int guard = 0; guard < 10; ++guard) {
-    std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", after, 2));
+    std::vector<StoreCatalogRow> page = VALUE(store_->store_catalog("s1", after, 2, ""));
     if (page.empty()) break;
     for (const StoreCatalogRow& row : page) seen.push_back(row.item.sku);
     after = page.back().item.sku;
@@ -1321,7 +1396,7 @@ TEST_P(CloudStoreTest, HoldsNeverOversellAcrossInstancesAndThreads) {
   EXPECT_EQ(placed.load(), 20);
   EXPECT_EQ(short_of_stock.load(), 40);
   EXPECT_EQ(VALUE(store_->availability("s1", {"SKU-1"})).at(0).held, 20);
-  EXPECT_EQ(VALUE(store_->store_catalog("s1", "", 10)).size(), 0u);  // no catalog item
+  EXPECT_EQ(VALUE(store_->store_catalog("s1", "", 10, "")).size(), 0u);  // no catalog item
   // A new stock report from the store keeps the cloud's holds.
   apply("s1", {stock_change(2, "SKU-1", 26, 5)});
   const PlaceResult one_more = VALUE(store_->place_order(new_order("o-x", 2, {"s1"}), kNow));
@@ -1546,6 +1621,118 @@ TEST_P(CloudStoreTest, NoNotificationChannelsQueueNothing) {
                     kNow + 1)
                 .status());
   EXPECT_TRUE(VALUE(store_->claim_notifications("a", kNow + 10, 5000, 100)).empty());
+}
+
+// A customer who deletes their account: the orders stay, for accounting, under a
+// tombstone id with a coarse delivery point; what identifies the customer goes, and the
+// store that served them is told. An open order refuses it with nothing changed.
+TEST_P(CloudStoreTest, AForgottenCustomersOrdersKeepOnlyWhatAccountingNeeds) {
+  store_->set_notification_channels({"sms"});
+  register_store("s1");
+  ASSERT_OK(store_->upsert_catalog_item(catalog_item("SKU-1", 100)).status());
+  apply("s1", {stock_change(1, "SKU-1", 50)});
+  NewOrder first = new_order("o-1", 1, {"s1"}, "key-1");
+  first.order.delivery = {.lat = 12.971234, .lon = 77.641234, .geohash = "tdr1yc2rk"};
+  ASSERT_TRUE(VALUE(store_->place_order(first, kNow)).placed);
+  ASSERT_TRUE(VALUE(store_->place_order(new_order("o-2", 1, {"s1"}, "key-2"), kNow)).placed);
+  NewOrder bobs = new_order("o-bob", 1, {"s1"}, "key-b");
+  bobs.order.customer_id = "bob";
+  ASSERT_TRUE(VALUE(store_->place_order(bobs, kNow)).placed);
+  for (const char* id : {"o-1", "o-bob"}) {
+    ASSERT_OK(store_
+                  ->act_on_order(id,
+                                 {.action = OrderAction::kPaymentSucceeded,
+                                  .reason = "",
+                                  .accept_window_ms = 60'000},
+                                 kNow + 1)
+                  .status());
+  }
+  ASSERT_OK(store_->put_notification_prefs("alice", {{"sms", true}}, kNow));
+  const auto status = [](std::int64_t seq, const std::string& id, const std::string& to) {
+    return Change{.seq = seq,
+                  .kind = "order.status",
+                  .body = {{"order_id", id}, {"status", to}, {"runner_id", "r-1"}}};
+  };
+  apply("s1",
+        {status(2, "o-1", "accepted"), status(3, "o-1", "picking"), status(4, "o-1", "packed"),
+         status(5, "o-1", "out_for_delivery"),
+         Change{.seq = 6,
+                .kind = "order.position",
+                .body = {{"order_id", "o-1"}, {"lat", 12.9713}, {"lon", 77.6413}}}},
+        kNow + 2);
+  // o-1 is on its way and o-2 waits for payment: nothing is forgotten yet.
+  ForgetResult refused = VALUE(store_->forget_customer("alice", "forgotten-1", kNow + 3));
+  EXPECT_EQ(refused.open_orders, 2);
+  EXPECT_EQ(refused.orders_forgotten, 0);
+  EXPECT_EQ(VALUE(store_->get_order("o-1")).order.customer_id, "alice");
+  EXPECT_EQ(VALUE(store_->customer_orders("alice", INT64_MAX, "", 10)).size(), 2u);
+
+  EXPECT_EQ(VALUE(store_->get_order("o-1")).order.status, wire::OrderStatus::kOutForDelivery);
+  apply("s1", {status(7, "o-1", "delivered")}, kNow + 4);
+  ASSERT_OK(store_
+                ->act_on_order(
+                    "o-2", {.action = OrderAction::kCancel, .reason = "", .accept_window_ms = 0},
+                    kNow + 4)
+                .status());
+  const std::int64_t queued_before = VALUE(store_->downstream("s1", 0, 1000)).size();
+  ForgetResult done = VALUE(store_->forget_customer("alice", "forgotten-1", kNow + 5));
+  EXPECT_EQ(done.open_orders, 0);
+  EXPECT_EQ(done.orders_forgotten, 2);
+  EXPECT_EQ(done.stores_told, 1);
+  // The orders stay, amounts and all, under the tombstone with a coarse delivery point.
+  const OrderRecord kept = VALUE(store_->get_order("o-1"));
+  EXPECT_EQ(kept.order.customer_id, "forgotten-1");
+  EXPECT_EQ(kept.order.status, wire::OrderStatus::kDelivered);
+  EXPECT_EQ(kept.order.total_cents, 100);
+  EXPECT_DOUBLE_EQ(kept.order.delivery.lat, 12.97);
+  EXPECT_DOUBLE_EQ(kept.order.delivery.lon, 77.64);
+  EXPECT_EQ(kept.order.delivery.geohash, "tdr1y");
+  EXPECT_TRUE(VALUE(store_->customer_orders("alice", INT64_MAX, "", 10)).empty());
+  EXPECT_EQ(VALUE(store_->customer_orders("forgotten-1", INT64_MAX, "", 10)).size(), 2u);
+  // The runner's way to the door is gone; the status history stays.
+  for (const OrderEvent& e : VALUE(store_->order_events("o-1", 0, 100))) {
+    EXPECT_NE(e.kind, "position") << e.body.dump();
+    EXPECT_FALSE(e.body.contains("lat")) << e.body.dump();
+  }
+  EXPECT_FALSE(VALUE(store_->order_events("o-1", 0, 100)).empty());
+  EXPECT_FALSE(VALUE(store_->idempotent_reply("alice", "key-1")).has_value());
+  EXPECT_TRUE(VALUE(store_->customer_notifications("alice", INT64_MAX, 100)).empty());
+  EXPECT_FALSE(VALUE(store_->notification_prefs("alice")).has_value());
+  // The store hears it once.
+  const std::vector<DownstreamItem> queued = VALUE(store_->downstream("s1", 0, 1000));
+  ASSERT_EQ(static_cast<std::int64_t>(queued.size()), queued_before + 1);
+  EXPECT_EQ(queued.back().kind, "customer.forget");
+  EXPECT_EQ(queued.back().body["customer_id"], "alice");
+  EXPECT_EQ(queued.back().body["tombstone"], "forgotten-1");
+  // Bob is untouched, and asking again finds nothing left.
+  EXPECT_EQ(VALUE(store_->get_order("o-bob")).order.customer_id, "bob");
+  EXPECT_TRUE(VALUE(store_->idempotent_reply("bob", "key-b")).has_value());
+  ForgetResult again = VALUE(store_->forget_customer("alice", "forgotten-2", kNow + 6));
+  EXPECT_EQ(again.orders_forgotten, 0);
+  EXPECT_EQ(again.stores_told, 0);
+  EXPECT_EQ(store_->forget_customer("alice", "alice", kNow).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(CloudStoreTest, SkuSalesAddUpByDayAndOldDaysArePurged) {
+  EXPECT_TRUE(VALUE(store_->sku_popularity(0)).empty());
+  ASSERT_OK(store_->add_sku_sales(100, {{"SKU-1", 2}, {"SKU-2", 1}}));
+  ASSERT_OK(store_->add_sku_sales(100, {{"SKU-1", 3}}));  // another instance's flush
+  ASSERT_OK(store_->add_sku_sales(101, {{"SKU-1", 1}}));
+  ASSERT_OK(store_->add_sku_sales(101, {}));
+  auto all = VALUE(store_->sku_popularity(100));
+  EXPECT_EQ(all.at("SKU-1"), 6);
+  EXPECT_EQ(all.at("SKU-2"), 1);
+  EXPECT_EQ(VALUE(store_->sku_popularity(101)).at("SKU-1"), 1);
+  EXPECT_EQ(VALUE(store_->sku_popularity(101)).count("SKU-2"), 0u);
+  EXPECT_EQ(VALUE(store_->purge_sku_sales(101)), 2);
+  EXPECT_EQ(VALUE(store_->sku_popularity(0)).at("SKU-1"), 1);
+  // Bad counts are refused whole, naming the SKU.
+  Status bad = store_->add_sku_sales(101, {{"SKU-3", 4}, {"SKU-4", 0}});
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.field(), "units[SKU-4]");
+  EXPECT_EQ(VALUE(store_->sku_popularity(0)).count("SKU-3"), 0u);
+  EXPECT_EQ(store_->add_sku_sales(101, {{"", 1}}).field(), "units[]");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CloudStoreTest, ::testing::Values("sqlite", "postgres"),

@@ -1,7 +1,9 @@
 #include "cloud/storage/order_rules.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 
 #include "cloud/storage/store_rules.hpp"
 #include "common/wire/json_fields.hpp"
@@ -468,9 +470,11 @@ Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change
     if (order.eta_ms > 0) body["eta_ms"] = order.eta_ms;
     if (!order.runner_id.empty()) body["runner_id"] = order.runner_id;
     ++order.event_seq;
-    SHOPEASY_RETURN_IF_ERROR(tx.append_event(
-        order_id,
-        OrderEvent{.seq = order.event_seq, .kind = "position", .body = body, .at_ms = now_ms}));
+    SHOPEASY_RETURN_IF_ERROR(
+        tx.append_event(order_id, OrderEvent{.seq = order.event_seq,
+                                             .kind = std::string(kOrderEventPositionKind),
+                                             .body = body,
+                                             .at_ms = now_ms}));
     return tx.update_order(order);
   }
 
@@ -497,6 +501,70 @@ Status apply_order_change(OrderTx& tx, const std::string& store_id, const Change
     SHOPEASY_RETURN_IF_ERROR(set_status(tx, order, *to, why, now_ms));
   }
   return tx.update_order(order);
+}
+
+namespace {
+
+// Whether an order is over for its store and its customer: nothing left to deliver,
+// and no refund still owed.
+bool order_is_closed(const OrderRecord& o) {
+  switch (o.order.status) {
+    case OrderStatus::kDelivered:
+    case OrderStatus::kRefunded:
+      return true;
+    case OrderStatus::kCancelled:
+    case OrderStatus::kFailed:
+      return !o.refund_due;
+    default:
+      return false;
+  }
+}
+
+// Two decimals of a degree: about 1.1 km, the size of a delivery zone.
+double coarse_degrees(double v) { return std::round(v * 100.0) / 100.0; }
+
+}  // namespace
+
+StatusOr<ForgetResult> forget_customer(OrderTx& tx, const std::string& customer_id,
+                                       const std::string& tombstone, std::int64_t now_ms) {
+  if (customer_id.empty()) return invalid_argument("is required", "customer_id");
+  if (tombstone.empty() || tombstone == customer_id) {
+    return invalid_argument("must be a new, non-empty id", "tombstone");
+  }
+  SHOPEASY_ASSIGN_OR_RETURN(std::vector<std::string> ids, tx.customer_order_ids(customer_id));
+  std::vector<OrderRecord> orders;
+  ForgetResult result;
+  for (const std::string& id : ids) {
+    SHOPEASY_ASSIGN_OR_RETURN(std::optional<OrderRecord> order, tx.load_order(id));
+    if (!order) continue;
+    if (!order_is_closed(*order)) ++result.open_orders;
+    orders.push_back(std::move(*order));
+  }
+  if (result.open_orders > 0) return result;
+  std::set<std::string> stores;
+  for (OrderRecord& o : orders) {
+    o.order.customer_id = tombstone;
+    o.order.delivery.lat = coarse_degrees(o.order.delivery.lat);
+    o.order.delivery.lon = coarse_degrees(o.order.delivery.lon);
+    if (o.order.delivery.geohash && o.order.delivery.geohash->size() > 5) {
+      o.order.delivery.geohash->resize(5);
+    }
+    o.order.updated_at_ms = std::max(o.order.updated_at_ms, now_ms);
+    SHOPEASY_RETURN_IF_ERROR(tx.update_order(o));
+    if (o.order.store_id && !o.order.store_id->empty()) stores.insert(*o.order.store_id);
+    for (const std::string& tried : o.tried) stores.insert(tried);
+    ++result.orders_forgotten;
+  }
+  SHOPEASY_RETURN_IF_ERROR(tx.erase_customer_traces(customer_id, ids));
+  for (const std::string& store : stores) {
+    const Status queued = tx.enqueue(store, kCustomerForgetKind,
+                                     {{"customer_id", customer_id}, {"tombstone", tombstone}});
+    // A store removed from the registry since keeps nothing the cloud can reach.
+    if (queued.code() == StatusCode::kNotFound) continue;
+    SHOPEASY_RETURN_IF_ERROR(queued);
+    ++result.stores_told;
+  }
+  return result;
 }
 
 std::string order_doc(const OrderRecord& o) {

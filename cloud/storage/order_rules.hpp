@@ -26,6 +26,8 @@ inline constexpr std::string_view kOrderLinesKind = "order.lines";
 inline constexpr std::string_view kOrderIgnoredKind = "order.status.ignored";
 inline constexpr std::string_view kOrderMalformedKind = "order.malformed";
 inline constexpr std::size_t kMaxCandidates = 64;
+// The kind of an order event carrying the runner's position (OrderEvent::kind).
+inline constexpr std::string_view kOrderEventPositionKind = "position";
 
 // The database work behind the order logic, on one open transaction.
 class OrderTx {
@@ -74,6 +76,12 @@ class OrderTx {
   virtual Status count_kind(const std::string& store_id, std::string_view kind) = 0;
   // Orders of `customer_id` still waiting for payment (each holds its stock).
   virtual StatusOr<std::int64_t> unpaid_orders(const std::string& customer_id) = 0;
+  // The ids of `customer_id`'s orders in byte order, each locked as load_order would.
+  virtual StatusOr<std::vector<std::string>> customer_order_ids(const std::string& customer_id) = 0;
+  // Deletes what is kept about `customer_id` beside the orders themselves: idempotency
+  // records, notification rows and preferences, and the position events of `order_ids`.
+  virtual Status erase_customer_traces(const std::string& customer_id,
+                                       const std::vector<std::string>& order_ids) = 0;
 };
 
 // Checks what place_order is given: the order as wire::decode_order would accept it,
@@ -91,6 +99,11 @@ bool is_order_kind(std::string_view kind);
 // The notification kind of a change into `to` from `from`; empty when customers are not
 // told of it (payment pending, routing, accepted, picking, an unchanged status).
 std::string_view notification_kind(wire::OrderStatus from, wire::OrderStatus to);
+
+inline constexpr std::string_view kCustomerForgetKind = "customer.forget";
+// See CloudStore::forget_customer.
+StatusOr<ForgetResult> forget_customer(OrderTx& tx, const std::string& customer_id,
+                                       const std::string& tombstone, std::int64_t now_ms);
 
 // The stored text form of an order record, and back (kInternal if corrupt).
 std::string order_doc(const OrderRecord& order);

@@ -1,10 +1,11 @@
 // PostgresCloudStore: CloudStore on a PostgreSQL server through libpq, for several
-// stateless cloud instances sharing one database. A small pool of connections (mutex +
-// condition variable) serves calls; each connection prepares the statements it uses on
-// first use. A connection the server dropped is replaced on its next use, and a call
-// whose very first command found its pooled connection dead is retried on another one
-// (nothing of it can have reached the server), so a server restart costs no errors
-// once the server is back.
+// stateless cloud instances sharing one database. A small pool of connections serves
+// calls; each connection prepares the statements it uses on first use (the pool, the
+// session and error classification are in postgres_session.*, the statements in
+// postgres_statements.hpp, the schema and its migrations in postgres_schema.*). A connection the
+// server dropped is replaced on its next use, and a call whose very first command found its pooled
+// connection dead is retried on another one (nothing of it can have reached the server), so a
+// server restart costs no errors once the server is back.
 //
 // Concurrency between instances: apply_batch locks the store's row (SELECT ... FOR
 // UPDATE) before reading last_applied_seq, so two instances applying batches of one
@@ -26,956 +27,32 @@
 // idempotency key, order actions by state); the others answer kUnavailable saying so.
 // Every retry counts in cloud_pg_retries_total{reason}.
 #include <libpq-fe.h>
-#include <poll.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <random>
 #include <thread>
-#include <unordered_set>
 
 #include "cloud/storage/cloud_store.hpp"
 #include "cloud/storage/downstream_rules.hpp"
 #include "cloud/storage/order_rules.hpp"
+#include "cloud/storage/postgres_schema.hpp"
+#include "cloud/storage/postgres_session.hpp"
+#include "cloud/storage/postgres_statements.hpp"
 #include "cloud/storage/store_rules.hpp"
 
 namespace shopeasy::cloud::storage {
 namespace {
 
-using std::chrono_literals::operator""s;
+// The store is written in terms of its libpq layer and its statements.
+using namespace pg;
 
 constexpr int kMaxPoolSize = 100;
 // A placement's transaction starts with the savepoint its failed tries roll back to.
 constexpr const char* kBeginPlacement = "BEGIN; SAVEPOINT placement_try";
 // Runs of one call after a deadlock, serialization failure or lost connection.
 constexpr int kMaxRetries = 5;
-// How long a call waits for a pooled connection before giving up with kUnavailable.
-constexpr std::chrono::seconds kAcquireTimeout = 30s;
-// Serializes schema migrations across instances (pg_advisory_xact_lock key).
-constexpr std::int64_t kMigrationLockKey = 0x53684573794D6967;  // "ShEsyMig"
-
-struct PgMigration {
-  int version;
-  const char* name;
-  const char* sql;
-};
-
-// Text columns compared or ordered by the API use the "C" collation, so paging order is
-// byte order whatever the server's default locale (and the same as SQLite's).
-// The hot child tables carry no foreign keys: a referential check per row would cost a
-// server-side query per replica row, and every writer checks the store under its row
-// lock anyway.
-const PgMigration kMigrations[] = {
-    {1, "cloud_store_initial", R"sql(
-CREATE TABLE stores (
-  id text COLLATE "C" PRIMARY KEY,
-  name text NOT NULL,
-  lat double precision NOT NULL,
-  lon double precision NOT NULL,
-  geohash text COLLATE "C" NOT NULL,
-  service_radius_m double precision NOT NULL,
-  opening_hours text NOT NULL,
-  secret_sha256 text NOT NULL,
-  active boolean NOT NULL,
-  last_applied_seq bigint NOT NULL DEFAULT 0,
-  last_seen_ms bigint NOT NULL DEFAULT 0,
-  applied_changes bigint NOT NULL DEFAULT 0,
-  duplicate_changes bigint NOT NULL DEFAULT 0,
-  next_cursor bigint NOT NULL DEFAULT 1
-);
-CREATE INDEX stores_by_geohash ON stores (geohash);
-CREATE TABLE replica (
-  store_id text COLLATE "C" NOT NULL,
-  sku text COLLATE "C" NOT NULL,
-  on_hand bigint NOT NULL,
-  reserved bigint NOT NULL,
-  version bigint NOT NULL,
-  updated_seq bigint NOT NULL,
-  PRIMARY KEY (store_id, sku)
-);
-CREATE TABLE catalog (
-  sku text COLLATE "C" PRIMARY KEY,
-  name text NOT NULL,
-  category text NOT NULL,
-  price_cents bigint NOT NULL,
-  unit text NOT NULL,
-  barcodes text NOT NULL,
-  active boolean NOT NULL,
-  version bigint NOT NULL
-);
-CREATE TABLE downstream (
-  store_id text COLLATE "C" NOT NULL REFERENCES stores (id),
-  cursor bigint NOT NULL,
-  kind text NOT NULL,
-  body text NOT NULL,
-  PRIMARY KEY (store_id, cursor)
-);
-CREATE TABLE unknown_codes (
-  store_id text COLLATE "C" NOT NULL,
-  code text COLLATE "C" NOT NULL,
-  occurrences bigint NOT NULL,
-  last_seen_ms bigint NOT NULL,
-  PRIMARY KEY (store_id, code)
-);
-CREATE TABLE change_kind_counts (
-  store_id text COLLATE "C" NOT NULL,
-  kind text COLLATE "C" NOT NULL,
-  count bigint NOT NULL,
-  PRIMARY KEY (store_id, kind)
-);
-)sql"},
-    {2, "cloud_orders", R"sql(
-ALTER TABLE replica ADD COLUMN held bigint NOT NULL DEFAULT 0;
-CREATE TABLE orders (
-  order_id text COLLATE "C" PRIMARY KEY,
-  customer_id text COLLATE "C" NOT NULL,
-  store_id text COLLATE "C" NOT NULL,
-  status text COLLATE "C" NOT NULL,
-  payment_due_ms bigint NOT NULL,
-  accept_by_ms bigint NOT NULL,
-  refund_due boolean NOT NULL,
-  created_at_ms bigint NOT NULL,
-  updated_at_ms bigint NOT NULL,
-  doc text NOT NULL
-);
-CREATE INDEX orders_unpaid ON orders (payment_due_ms) WHERE status = 'pending_payment';
-CREATE INDEX orders_routed ON orders (accept_by_ms) WHERE status = 'routed';
-CREATE INDEX orders_refund_due ON orders (order_id) WHERE refund_due;
-CREATE TABLE order_events (
-  order_id text COLLATE "C" NOT NULL,
-  seq bigint NOT NULL,
-  kind text NOT NULL,
-  body text NOT NULL,
-  at_ms bigint NOT NULL,
-  PRIMARY KEY (order_id, seq)
-);
-CREATE TABLE idempotency (
-  customer_id text COLLATE "C" NOT NULL,
-  idem_key text COLLATE "C" NOT NULL,
-  request_hash text NOT NULL,
-  order_id text NOT NULL,
-  status_code integer NOT NULL,
-  body text NOT NULL,
-  created_at_ms bigint NOT NULL,
-  PRIMARY KEY (customer_id, idem_key)
-);
-)sql"},
-    {3, "orders_by_customer", R"sql(
-CREATE INDEX orders_by_customer ON orders (customer_id, status);
-)sql"},
-    // The history a store's seqs number (outbox id, hash of the change at
-    // last_applied_seq) and the changes set aside as malformed.
-    {4, "sync_history_and_quarantine", R"sql(
-ALTER TABLE stores ADD COLUMN outbox_id text NOT NULL DEFAULT '';
-ALTER TABLE stores ADD COLUMN last_change_hash text NOT NULL DEFAULT '';
-ALTER TABLE stores ADD COLUMN quarantined_changes bigint NOT NULL DEFAULT 0;
-ALTER TABLE stores ADD COLUMN resyncs bigint NOT NULL DEFAULT 0;
-CREATE TABLE quarantine (
-  store_id text COLLATE "C" NOT NULL,
-  seq bigint NOT NULL,
-  kind text NOT NULL,
-  body text NOT NULL,
-  field text NOT NULL,
-  reason text NOT NULL,
-  at_ms bigint NOT NULL,
-  PRIMARY KEY (store_id, seq)
-);
-)sql"},
-    {5, "idempotency_by_age", R"sql(
-CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
-)sql"},
-    {6, "store_registry_version", R"sql(
-CREATE SEQUENCE store_registry_version;
-ALTER TABLE stores ADD COLUMN registry_version bigint NOT NULL DEFAULT 0;
-CREATE INDEX stores_by_registry_version ON stores (registry_version);
-)sql"},
-    {7, "order_events_by_time", R"sql(
-CREATE INDEX order_events_by_time ON order_events (at_ms);
-)sql"},
-    // Operator settings shared by every instance (search synonyms).
-    {8, "settings", R"sql(
-CREATE TABLE settings (
-  key text COLLATE "C" PRIMARY KEY,
-  value text NOT NULL,
-  updated_at_ms bigint NOT NULL
-);
-)sql"},
-    // Dynamic pricing: the price model, the audit of every price and fee change, and
-    // the quotes customers were given. A cost of 0 means none (no floor).
-    {9, "pricing", R"sql(
-CREATE TABLE price_models (
-  sku text COLLATE "C" NOT NULL,
-  store_id text COLLATE "C" NOT NULL,
-  base_cents bigint NOT NULL,
-  mrp_cents bigint NOT NULL,
-  cost_cents bigint NOT NULL,
-  min_margin_bp integer NOT NULL,
-  updated_at_ms bigint NOT NULL,
-  PRIMARY KEY (sku, store_id)
-);
-CREATE TABLE price_history (
-  id bigserial PRIMARY KEY,
-  at_ms bigint NOT NULL,
-  store_id text COLLATE "C" NOT NULL,
-  sku text COLLATE "C" NOT NULL,
-  kind text NOT NULL,
-  rule text NOT NULL,
-  old_cents bigint NOT NULL,
-  new_cents bigint NOT NULL,
-  inputs text NOT NULL
-);
-CREATE INDEX price_history_by_key ON price_history (store_id, sku, kind, at_ms);
-CREATE INDEX price_history_by_sku ON price_history (sku, id);
-CREATE TABLE price_quotes (
-  quote_id text COLLATE "C" PRIMARY KEY,
-  created_at_ms bigint NOT NULL,
-  expires_at_ms bigint NOT NULL,
-  body text NOT NULL
-);
-CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
-)sql"},
-    {10, "store_load", R"sql(
-CREATE TABLE store_load (
-  store_id text COLLATE "C" PRIMARY KEY,
-  open_orders bigint NOT NULL,
-  available_runners bigint NOT NULL,
-  pick_queue bigint NOT NULL,
-  at_ms bigint NOT NULL
-);
-CREATE INDEX store_load_by_time ON store_load (at_ms);
-)sql"},
-    {11, "notifications", R"sql(
-CREATE TABLE notify_outbox (
-  id bigserial PRIMARY KEY,
-  dedupe_key text COLLATE "C" NOT NULL UNIQUE,
-  order_id text COLLATE "C" NOT NULL,
-  event_seq bigint NOT NULL,
-  customer_id text COLLATE "C" NOT NULL,
-  channel text COLLATE "C" NOT NULL,
-  kind text NOT NULL,
-  body text NOT NULL,
-  state text COLLATE "C" NOT NULL,
-  attempts bigint NOT NULL DEFAULT 0,
-  next_at_ms bigint NOT NULL,
-  lease_owner text NOT NULL DEFAULT '',
-  lease_until_ms bigint NOT NULL DEFAULT 0,
-  created_at_ms bigint NOT NULL,
-  updated_at_ms bigint NOT NULL,
-  last_error text NOT NULL DEFAULT ''
-);
-CREATE INDEX notify_outbox_due ON notify_outbox (next_at_ms) WHERE state = 'pending';
-CREATE INDEX notify_outbox_done ON notify_outbox (updated_at_ms) WHERE state <> 'pending';
-CREATE INDEX notify_outbox_by_customer ON notify_outbox (customer_id, id);
-CREATE TABLE notify_prefs (
-  customer_id text COLLATE "C" PRIMARY KEY,
-  prefs text NOT NULL,
-  updated_at_ms bigint NOT NULL
-);
-)sql"},
-};
-
-// A statement prepared per connection under `name`.
-struct Sql {
-  const char* name;
-  const char* text;
-};
-
-#define SHOPEASY_STORE_COLUMNS                                                            \
-  "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, " \
-  "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes, outbox_id, "       \
-  "quarantined_changes, resyncs"
-#define SHOPEASY_CATALOG_COLUMNS "sku, name, category, price_cents, unit, barcodes, active, version"
-
-constexpr Sql kUpsertStore{
-    "upsert_store",
-    "INSERT INTO stores (id, name, lat, lon, geohash, service_radius_m, opening_hours, "
-    "secret_sha256, active, registry_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-    "nextval('store_registry_version')) "
-    "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat, "
-    "lon = EXCLUDED.lon, geohash = EXCLUDED.geohash, service_radius_m = EXCLUDED.service_radius_m, "
-    "opening_hours = EXCLUDED.opening_hours, secret_sha256 = EXCLUDED.secret_sha256, "
-    "active = EXCLUDED.active, registry_version = EXCLUDED.registry_version"};
-constexpr Sql kStoresSeenSince{"stores_seen_since",
-                               "SELECT id, last_seen_ms FROM stores WHERE last_seen_ms >= $1"};
-constexpr Sql kRegistryVersion{"registry_version",
-                               "SELECT coalesce(max(registry_version), 0) FROM stores"};
-constexpr Sql kGetStore{"get_store", "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores WHERE id = $1"};
-constexpr Sql kListStores{"list_stores",
-                          "SELECT " SHOPEASY_STORE_COLUMNS " FROM stores ORDER BY id"};
-constexpr Sql kStoreExists{"store_exists", "SELECT 1 FROM stores WHERE id = $1"};
-constexpr Sql kTouchStore{"touch_store", "UPDATE stores SET last_seen_ms = $2 WHERE id = $1"};
-constexpr Sql kLockStore{"lock_store",
-                         "SELECT last_applied_seq, outbox_id, last_change_hash FROM stores "
-                         "WHERE id = $1 FOR UPDATE"};
-constexpr Sql kInsertQuarantine{
-    "insert_quarantine",
-    "INSERT INTO quarantine (store_id, seq, kind, body, field, reason, at_ms) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store_id, seq) DO NOTHING"};
-constexpr Sql kPruneCandidates{
-    "prune_candidates",
-    "SELECT sku, updated_seq FROM replica WHERE store_id = $1 AND updated_seq < $2"};
-constexpr Sql kPruneRows{"prune_rows",
-                         "DELETE FROM replica WHERE store_id = $1 AND sku = ANY ($2::text[])"};
-constexpr Sql kQuarantined{
-    "quarantined",
-    "SELECT seq, kind, body, field, reason, at_ms FROM quarantine WHERE store_id = $1 "
-    "ORDER BY seq DESC LIMIT $2"};
-constexpr Sql kConflictSeen{"conflict_seen", "UPDATE stores SET last_seen_ms = $2 WHERE id = $1"};
-constexpr Sql kApplyStock{
-    "apply_stock",
-    "INSERT INTO replica (store_id, sku, on_hand, reserved, version, updated_seq) "
-    "SELECT $1, u.sku, u.on_hand, u.reserved, u.version, u.seq "
-    "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
-    "AS u (sku, on_hand, reserved, version, seq) "
-    "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
-    "reserved = EXCLUDED.reserved, version = EXCLUDED.version, "
-    "updated_seq = EXCLUDED.updated_seq"};
-constexpr Sql kApplyUnknownCodes{
-    "apply_unknown_codes",
-    "INSERT INTO unknown_codes (store_id, code, occurrences, last_seen_ms) "
-    "SELECT $1, u.code, u.n, $4 FROM unnest($2::text[], $3::bigint[]) AS u (code, n) "
-    "ON CONFLICT (store_id, code) DO UPDATE SET "
-    "occurrences = unknown_codes.occurrences + EXCLUDED.occurrences, "
-    "last_seen_ms = EXCLUDED.last_seen_ms"};
-constexpr Sql kApplyKindCounts{
-    "apply_kind_counts",
-    "INSERT INTO change_kind_counts (store_id, kind, count) "
-    "SELECT $1, u.kind, u.n FROM unnest($2::text[], $3::bigint[]) AS u (kind, n) "
-    "ON CONFLICT (store_id, kind) DO UPDATE SET count = change_kind_counts.count + EXCLUDED.count"};
-constexpr Sql kFinishBatch{
-    "finish_batch",
-    "UPDATE stores SET last_applied_seq = $2, last_seen_ms = $3, "
-    "applied_changes = applied_changes + $4, duplicate_changes = duplicate_changes + $5, "
-    "last_change_hash = $6, outbox_id = $7, quarantined_changes = quarantined_changes + $8, "
-    "resyncs = resyncs + $9 WHERE id = $1"};
-constexpr Sql kAvailabilityAll{
-    "availability_all",
-    "SELECT sku, on_hand, reserved, version, updated_seq, held FROM replica WHERE store_id = $1 "
-    "ORDER BY sku"};
-constexpr Sql kAvailabilitySome{"availability_some",
-                                "SELECT sku, on_hand, reserved, version, updated_seq, held "
-                                "FROM replica WHERE store_id = $1 AND sku = ANY ($2::text[]) "
-                                "ORDER BY sku"};
-constexpr Sql kUpsertCatalog{
-    "upsert_catalog",
-    "INSERT INTO catalog (sku, name, category, price_cents, unit, barcodes, active, version) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (sku) DO UPDATE SET "
-    "name = EXCLUDED.name, category = EXCLUDED.category, price_cents = EXCLUDED.price_cents, "
-    "unit = EXCLUDED.unit, barcodes = EXCLUDED.barcodes, active = EXCLUDED.active, "
-    "version = catalog.version + 1 "
-    "WHERE (catalog.name, catalog.category, catalog.price_cents, catalog.unit, "
-    "catalog.barcodes, catalog.active) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.category, "
-    "EXCLUDED.price_cents, EXCLUDED.unit, EXCLUDED.barcodes, EXCLUDED.active) "
-    "RETURNING version"};
-constexpr Sql kCatalogVersion{"catalog_version", "SELECT version FROM catalog WHERE sku = $1"};
-constexpr Sql kLockActiveStores{"lock_active_stores",
-                                "SELECT id FROM stores WHERE active ORDER BY id FOR UPDATE"};
-constexpr Sql kFanOut{
-    "fan_out",
-    "WITH bumped AS (UPDATE stores SET next_cursor = next_cursor + 1 WHERE active "
-    "RETURNING id, next_cursor - 1 AS cursor) "
-    "INSERT INTO downstream (store_id, cursor, kind, body) "
-    "SELECT id, cursor, $1, $2 FROM bumped"};
-constexpr Sql kGetCatalog{"get_catalog",
-                          "SELECT " SHOPEASY_CATALOG_COLUMNS " FROM catalog WHERE sku = $1"};
-constexpr Sql kCatalogPage{"catalog_page", "SELECT " SHOPEASY_CATALOG_COLUMNS
-                                           " FROM catalog WHERE sku > $1 ORDER BY sku LIMIT $2"};
-constexpr Sql kGetSetting{"get_setting", "SELECT value FROM settings WHERE key = $1"};
-constexpr Sql kPutSetting{
-    "put_setting",
-    "INSERT INTO settings (key, value, updated_at_ms) VALUES ($1, $2, $3) "
-    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-    "updated_at_ms = EXCLUDED.updated_at_ms WHERE settings.value <> EXCLUDED.value"};
-constexpr Sql kPutPriceModel{
-    "put_price_model",
-    "INSERT INTO price_models (sku, store_id, base_cents, mrp_cents, cost_cents, "
-    "min_margin_bp, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT (sku, store_id) DO UPDATE SET base_cents = EXCLUDED.base_cents, "
-    "mrp_cents = EXCLUDED.mrp_cents, cost_cents = EXCLUDED.cost_cents, "
-    "min_margin_bp = EXCLUDED.min_margin_bp, updated_at_ms = EXCLUDED.updated_at_ms"};
-constexpr Sql kPriceModelRows{
-    "price_model_rows",
-    "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, updated_at_ms "
-    "FROM price_models WHERE sku = $1 ORDER BY store_id"};
-constexpr Sql kAddPriceChange{
-    "add_price_change",
-    "INSERT INTO price_history (at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
-#define SHOPEASY_PRICE_CHANGE_COLUMNS \
-  "id, at_ms, store_id, sku, kind, rule, old_cents, new_cents, inputs "
-constexpr Sql kPriceHistory{"price_history",
-                            "SELECT " SHOPEASY_PRICE_CHANGE_COLUMNS
-                            "FROM price_history WHERE id > $1 AND ($2 = '' OR sku = $2) AND "
-                            "($3 = '' OR store_id = $3) ORDER BY id LIMIT $4"};
-constexpr Sql kLastPriceChange{
-    "last_price_change",
-    "SELECT " SHOPEASY_PRICE_CHANGE_COLUMNS
-    "FROM price_history WHERE store_id = $1 AND sku = $2 AND kind = $3 AND at_ms <= $4 "
-    "ORDER BY at_ms DESC, id DESC LIMIT 1"};
-#undef SHOPEASY_PRICE_CHANGE_COLUMNS
-constexpr Sql kPutStoreLoad{
-    "put_store_load",
-    "INSERT INTO store_load (store_id, open_orders, available_runners, pick_queue, at_ms) "
-    "SELECT id, $2, $3, $4, $5 FROM stores WHERE id = $1 "
-    "ON CONFLICT (store_id) DO UPDATE SET open_orders = EXCLUDED.open_orders, "
-    "available_runners = EXCLUDED.available_runners, pick_queue = EXCLUDED.pick_queue, "
-    "at_ms = EXCLUDED.at_ms"};
-constexpr Sql kStoreLoads{"store_loads",
-                          "SELECT store_id, open_orders, available_runners, pick_queue, at_ms "
-                          "FROM store_load WHERE at_ms >= $1 ORDER BY store_id"};
-constexpr Sql kPutQuote{"put_quote",
-                        "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
-                        "VALUES ($1, $2, $3, $4)"};
-constexpr Sql kGetQuote{
-    "get_quote",
-    "SELECT quote_id, created_at_ms, expires_at_ms, body FROM price_quotes WHERE quote_id = $1"};
-constexpr Sql kPurgeQuotes{
-    "purge_quotes",
-    "DELETE FROM price_quotes WHERE quote_id IN (SELECT quote_id FROM price_quotes "
-    "WHERE expires_at_ms < $1 ORDER BY expires_at_ms LIMIT $2)"};
-constexpr Sql kStoreCatalog{
-    "store_catalog",
-    "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, c.version, "
-    "GREATEST(COALESCE(r.on_hand - r.reserved - r.held, 0), 0) "
-    "FROM catalog c LEFT JOIN replica r ON r.store_id = $1 AND r.sku = c.sku "
-    "WHERE c.active AND c.sku > $2 ORDER BY c.sku LIMIT $3"};
-constexpr Sql kEnqueue{
-    "enqueue",
-    "WITH bumped AS (UPDATE stores SET next_cursor = next_cursor + 1 WHERE id = $1 "
-    "RETURNING id, next_cursor - 1 AS cursor) "
-    "INSERT INTO downstream (store_id, cursor, kind, body) "
-    "SELECT id, cursor, $2, $3 FROM bumped RETURNING cursor"};
-constexpr Sql kDownstream{
-    "downstream",
-    "SELECT cursor, kind, body FROM downstream WHERE store_id = $1 AND cursor > $2 "
-    "ORDER BY cursor LIMIT $3"};
-constexpr Sql kNextCursor{"next_cursor", "SELECT next_cursor FROM stores WHERE id = $1"};
-constexpr Sql kTrim{"trim", "DELETE FROM downstream WHERE store_id = $1 AND cursor <= $2"};
-constexpr Sql kLockNextCursor{"lock_next_cursor",
-                              "SELECT next_cursor FROM stores WHERE id = $1 FOR UPDATE"};
-constexpr Sql kItemAt{"item_at",
-                      "SELECT kind, body FROM downstream WHERE store_id = $1 AND cursor = $2"};
-constexpr Sql kFirstItemAfter{"first_item_after",
-                              "SELECT cursor FROM downstream WHERE store_id = $1 AND cursor > $2 "
-                              "ORDER BY cursor LIMIT 1"};
-// Through negative cursors, so no row lands on another's key on the way.
-constexpr Sql kNegateCursors{"negate_cursors",
-                             "UPDATE downstream SET cursor = -cursor WHERE store_id = $1"};
-constexpr Sql kShiftCursors{
-    "shift_cursors",
-    "UPDATE downstream SET cursor = $2 - cursor WHERE store_id = $1 AND cursor < 0"};
-constexpr Sql kShiftNextCursor{"shift_next_cursor",
-                               "UPDATE stores SET next_cursor = next_cursor + $2 WHERE id = $1"};
-constexpr Sql kOrdersForReplay{
-    "orders_for_replay",
-    "SELECT doc FROM orders WHERE store_id = $1 AND (status IN ('routed', 'accepted', "
-    "'picking', 'packed') OR (status = 'cancelled' AND updated_at_ms >= $2)) "
-    "ORDER BY created_at_ms, order_id"};
-constexpr Sql kReplicaRows{"replica_rows",
-                           "SELECT sku, on_hand, reserved FROM replica WHERE store_id = $1"};
-constexpr Sql kUnknownCodes{
-    "unknown_codes",
-    "SELECT code, occurrences, last_seen_ms FROM unknown_codes WHERE store_id = $1 "
-    "ORDER BY occurrences DESC, code LIMIT $2"};
-constexpr Sql kChangeCounts{"change_counts",
-                            "SELECT kind, count FROM change_kind_counts WHERE store_id = $1"};
-constexpr Sql kLockOrder{"lock_order", "SELECT doc FROM orders WHERE order_id = $1 FOR UPDATE"};
-constexpr Sql kGetOrder{"get_order", "SELECT doc FROM orders WHERE order_id = $1"};
-constexpr Sql kCustomerOrders{
-    "customer_orders",
-    "SELECT doc FROM orders WHERE customer_id = $1 AND (created_at_ms < $2 OR "
-    "(created_at_ms = $2 AND order_id < $3)) ORDER BY created_at_ms DESC, order_id DESC "
-    "LIMIT $4"};
-constexpr Sql kOrdersAtStore{
-    "orders_at_store",
-    "SELECT doc FROM orders WHERE order_id = ANY ($1::text[]) AND store_id = $2"};
-// The row of the store an order is at, locked before the order's own row (see
-// act_on_order).
-constexpr Sql kLockOrderStore{
-    "lock_order_store",
-    "SELECT 1 FROM stores WHERE id = (SELECT store_id FROM orders WHERE order_id = $1) "
-    "FOR UPDATE"};
-constexpr Sql kInsertOrder{
-    "insert_order",
-    "INSERT INTO orders (order_id, customer_id, store_id, status, payment_due_ms, accept_by_ms, "
-    "refund_due, created_at_ms, updated_at_ms, doc) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
-constexpr Sql kUpdateOrder{
-    "update_order",
-    "UPDATE orders SET store_id = $2, status = $3, payment_due_ms = $4, accept_by_ms = $5, "
-    "refund_due = $6, updated_at_ms = $7, doc = $8 WHERE order_id = $1"};
-// READ COMMITTED re-evaluates the WHERE on the newest row version after waiting for a
-// concurrent holder, so two instances can never both take the last units.
-constexpr Sql kTryHold{"try_hold",
-                       "UPDATE replica SET held = held + $3 WHERE store_id = $1 AND sku = $2 "
-                       "AND on_hand - reserved - held >= $3"};
-// ORDER BY below FOR UPDATE: rows are locked in the order they are sorted.
-constexpr Sql kLockStock{
-    "lock_stock",
-    "SELECT 1 FROM replica WHERE store_id = ANY ($1::text[]) AND sku = ANY ($2::text[]) "
-    "ORDER BY store_id, sku FOR UPDATE"};
-constexpr Sql kReleaseHold{
-    "release_hold",
-    "UPDATE replica SET held = GREATEST(held - $3, 0) WHERE store_id = $1 AND sku = $2"};
-constexpr Sql kUnpaidOrders{
-    "unpaid_orders",
-    "SELECT count(*) FROM orders WHERE customer_id = $1 AND status = 'pending_payment'"};
-constexpr Sql kFreeStock{
-    "free_stock", "SELECT on_hand - reserved - held FROM replica WHERE store_id = $1 AND sku = $2"};
-constexpr Sql kAppendEvent{
-    "append_event",
-    "INSERT INTO order_events (order_id, seq, kind, body, at_ms) VALUES ($1, $2, $3, $4, $5)"};
-#define SHOPEASY_NOTIFICATION_COLUMNS                                                        \
-  "id, dedupe_key, order_id, event_seq, customer_id, channel, kind, body, state, attempts, " \
-  "next_at_ms, created_at_ms, updated_at_ms, last_error"
-constexpr Sql kAddNotification{
-    "add_notification",
-    "INSERT INTO notify_outbox (dedupe_key, order_id, event_seq, customer_id, channel, kind, "
-    "body, state, next_at_ms, created_at_ms, updated_at_ms) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8) "
-    "ON CONFLICT (dedupe_key) DO NOTHING"};
-// SKIP LOCKED: instances claiming at once take different rows instead of queueing.
-constexpr Sql kClaimNotifications{
-    "claim_notifications",
-    "UPDATE notify_outbox SET lease_owner = $1, lease_until_ms = $2 WHERE id IN (SELECT id FROM "
-    "notify_outbox WHERE state = 'pending' AND next_at_ms <= $3 AND lease_until_ms <= $3 "
-    "ORDER BY next_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) "
-    "RETURNING " SHOPEASY_NOTIFICATION_COLUMNS};
-constexpr Sql kFinishNotifications{
-    "finish_notifications",
-    "UPDATE notify_outbox AS n SET state = o.state, attempts = o.attempts, next_at_ms = o.next_at, "
-    "last_error = o.error, updated_at_ms = $7, lease_owner = '', lease_until_ms = 0 "
-    "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) "
-    "AS o(id, state, attempts, next_at, error) "
-    "WHERE n.id = o.id AND n.lease_owner = $6 AND n.state = 'pending'"};
-constexpr Sql kNotificationBacklog{
-    "notification_backlog",
-    "SELECT channel, count(*), min(created_at_ms) FROM notify_outbox WHERE state = 'pending' "
-    "GROUP BY channel"};
-constexpr Sql kPurgeNotifications{
-    "purge_notifications",
-    "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox WHERE state <> 'pending' "
-    "AND updated_at_ms < $1 ORDER BY updated_at_ms LIMIT $2)"};
-constexpr Sql kCustomerNotifications{
-    "customer_notifications",
-    "SELECT " SHOPEASY_NOTIFICATION_COLUMNS
-    " FROM notify_outbox WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"};
-constexpr Sql kGetNotifyPrefs{"get_notify_prefs",
-                              "SELECT prefs FROM notify_prefs WHERE customer_id = $1"};
-constexpr Sql kPutNotifyPrefs{
-    "put_notify_prefs",
-    "INSERT INTO notify_prefs (customer_id, prefs, updated_at_ms) VALUES ($1, $2, $3) "
-    "ON CONFLICT (customer_id) DO UPDATE SET prefs = EXCLUDED.prefs, "
-    "updated_at_ms = EXCLUDED.updated_at_ms"};
-
-constexpr Sql kFindReply{"find_reply",
-                         "SELECT request_hash, order_id, status_code, body FROM idempotency "
-                         "WHERE customer_id = $1 AND idem_key = $2"};
-constexpr Sql kInsertReply{
-    "insert_reply",
-    "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, status_code, body, "
-    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT (customer_id, idem_key) DO NOTHING"};
-constexpr Sql kSaveReply{
-    "save_reply",
-    "INSERT INTO idempotency (customer_id, idem_key, request_hash, order_id, status_code, body, "
-    "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT (customer_id, idem_key) DO UPDATE SET order_id = EXCLUDED.order_id, "
-    "status_code = EXCLUDED.status_code, body = EXCLUDED.body"};
-constexpr Sql kPurgeReplies{"purge_replies",
-                            "DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency "
-                            "WHERE created_at_ms < $1 ORDER BY created_at_ms LIMIT $2)"};
-constexpr Sql kCountKind{
-    "count_kind",
-    "INSERT INTO change_kind_counts (store_id, kind, count) VALUES ($1, $2, 1) "
-    "ON CONFLICT (store_id, kind) DO UPDATE SET count = change_kind_counts.count + 1"};
-constexpr Sql kDueOrders{
-    "due_orders",
-    "(SELECT order_id FROM orders WHERE status = 'pending_payment' AND payment_due_ms <= $1) "
-    "UNION (SELECT order_id FROM orders WHERE status = 'routed' AND accept_by_ms <= $1) "
-    "UNION (SELECT order_id FROM orders WHERE refund_due) LIMIT $2"};
-constexpr Sql kRecentOrderEventHeads{
-    "recent_order_event_heads",
-    "SELECT order_id, max(seq) FROM order_events WHERE at_ms >= $1 GROUP BY order_id LIMIT $2"};
-constexpr Sql kOrderEvents{
-    "order_events",
-    "SELECT seq, kind, body, at_ms FROM order_events WHERE order_id = $1 AND seq > $2 "
-    "ORDER BY seq LIMIT $3"};
-
-#undef SHOPEASY_STORE_COLUMNS
-#undef SHOPEASY_CATALOG_COLUMNS
-
-struct ResultDeleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-struct ConnDeleter {
-  void operator()(PGconn* c) const noexcept { PQfinish(c); }
-};
-
-struct Connection {
-  std::unique_ptr<PGconn, ConnDeleter> conn;
-  std::unordered_set<std::string> prepared;  // statement names prepared in this session
-};
-
-std::string trimmed(const char* message) {
-  std::string out = message == nullptr ? "" : message;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-// Why a failed call may run again.
-enum class RetryReason { kNone, kDeadlock, kSerialization, kConnection };
-
-const char* reason_label(RetryReason r) {
-  switch (r) {
-    case RetryReason::kDeadlock:
-      return "deadlock";
-    case RetryReason::kSerialization:
-      return "serialization";
-    case RetryReason::kConnection:
-      return "connection";
-    case RetryReason::kNone:
-      break;
-  }
-  return "none";
-}
-
-RetryReason retry_reason(PGconn* conn, const PGresult* result) {
-  if (PQstatus(conn) == CONNECTION_BAD) return RetryReason::kConnection;
-  const char* field = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const std::string_view state = field == nullptr ? std::string_view() : std::string_view(field);
-  if (state == "40P01") return RetryReason::kDeadlock;
-  if (state == "40001") return RetryReason::kSerialization;
-  if (state.substr(0, 2) == "08") return RetryReason::kConnection;
-  return RetryReason::kNone;
-}
-
-// SQLSTATE classes mapped by what the caller should do next.
-Status map_error(PGconn* conn, const PGresult* result, std::string_view what) {
-  std::string message = trimmed(result != nullptr ? PQresultErrorMessage(result) : nullptr);
-  if (message.empty()) message = trimmed(PQerrorMessage(conn));
-  message = std::string(what) + ": " + message;
-  if (PQstatus(conn) == CONNECTION_BAD) return unavailable("connection lost: " + message);
-  const char* field = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const std::string_view state = field == nullptr ? std::string_view() : std::string_view(field);
-  if (state.empty()) return internal_error(message);
-  if (state.substr(0, 2) == "08") return unavailable(message);
-  if (state == "40001" || state == "40P01") return unavailable(message + " (retry)");
-  // Server shutting down or out of resources: another try later may well succeed.
-  if (state.substr(0, 3) == "57P" || state.substr(0, 2) == "53") return unavailable(message);
-  if (state == "23505") return Status(StatusCode::kAlreadyExists, message);
-  if (state.substr(0, 2) == "23") return failed_precondition(message);
-  if (state.substr(0, 2) == "22") return invalid_argument(message);
-  return internal_error(message + " (SQLSTATE " + std::string(state) + ")");
-}
-
-bool has_pending_input(PGconn* conn) {
-  pollfd p{PQsocket(conn), POLLIN, 0};
-  return ::poll(&p, 1, 0) != 0;  // readable, closed, or an error
-}
-
-// Parameters in libpq's text format.
-class Params {
- public:
-  Params& text(std::string_view v) {
-    values_.emplace_back(v);
-    return *this;
-  }
-  Params& int64(std::int64_t v) {
-    values_.push_back(std::to_string(v));
-    return *this;
-  }
-  Params& real(double v) {
-    // Shortest text that reads back as the same double.
-    char buffer[64];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
-    values_.emplace_back(buffer, ec == std::errc() ? end : buffer);
-    return *this;
-  }
-  Params& boolean(bool v) {
-    values_.emplace_back(v ? "t" : "f");
-    return *this;
-  }
-  // A text[] literal: every element double-quoted, with '"' and '\' escaped.
-  template <typename Range, typename Get>
-  Params& text_array(const Range& range, Get get) {
-    std::string out = "{";
-    for (const auto& element : range) {
-      if (out.size() > 1) out += ',';
-      out += '"';
-      for (char c : std::string_view(get(element))) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
-      }
-      out += '"';
-    }
-    out += '}';
-    values_.push_back(std::move(out));
-    return *this;
-  }
-  template <typename Range, typename Get>
-  Params& int64_array(const Range& range, Get get) {
-    std::string out = "{";
-    for (const auto& element : range) {
-      if (out.size() > 1) out += ',';
-      out += std::to_string(get(element));
-    }
-    out += '}';
-    values_.push_back(std::move(out));
-    return *this;
-  }
-
-  int size() const { return static_cast<int>(values_.size()); }
-  std::vector<const char*> pointers() const {
-    std::vector<const char*> out;
-    out.reserve(values_.size());
-    for (const std::string& v : values_) out.push_back(v.c_str());
-    return out;
-  }
-
- private:
-  std::vector<std::string> values_;
-};
-
-// Typed reads of a text-format result. Columns come from our own typed schema, so a
-// failed number parse cannot happen short of server corruption; it reads as 0.
-class Rows {
- public:
-  explicit Rows(const PGresult* result) : result_(result) {}
-  int count() const { return PQntuples(result_); }
-  std::string text(int row, int col) const {
-    return std::string(PQgetvalue(result_, row, col),
-                       static_cast<std::size_t>(PQgetlength(result_, row, col)));
-  }
-  std::int64_t int64(int row, int col) const {
-    const char* v = PQgetvalue(result_, row, col);
-    std::int64_t out = 0;
-    std::from_chars(v, v + PQgetlength(result_, row, col), out);
-    return out;
-  }
-  double real(int row, int col) const {
-    const char* v = PQgetvalue(result_, row, col);
-    double out = 0;
-    std::from_chars(v, v + PQgetlength(result_, row, col), out);
-    return out;
-  }
-  bool boolean(int row, int col) const { return PQgetvalue(result_, row, col)[0] == 't'; }
-
- private:
-  const PGresult* result_;
-};
-
-const Status& status_of(const Status& s) { return s; }
-template <typename T>
-const Status& status_of(const StatusOr<T>& s) {
-  return s.status();
-}
-
-// One call's use of one pooled connection.
-class Session {
- public:
-  // `resumed`: an earlier run of the same call may have committed.
-  Session(Connection& connection, bool resumed) : c_(connection), resumed_(resumed) {}
-
-  // Runs a prepared statement (preparing it on this connection first if needed).
-  StatusOr<Result> run(const Sql& sql, const Params& params) {
-    PGconn* conn = c_.conn.get();
-    if (c_.prepared.count(sql.name) == 0) {
-      ++commands_;
-      Result prepared(PQprepare(conn, sql.name, sql.text, 0, nullptr));
-      if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
-        return fail(conn, prepared.get(), std::string("prepare ") + sql.name);
-      }
-      c_.prepared.insert(sql.name);
-    }
-    ++commands_;
-    std::vector<const char*> values = params.pointers();
-    Result result(
-        PQexecPrepared(conn, sql.name, params.size(), values.data(), nullptr, nullptr, 0));
-    const ExecStatusType status = PQresultStatus(result.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return fail(conn, result.get(), sql.name);
-    }
-    return result;
-  }
-
-  // Runs a script through the simple query protocol (transaction control, DDL).
-  Status exec(const char* sql, std::string_view what) {
-    PGconn* conn = c_.conn.get();
-    ++commands_;
-    Result result(PQexec(conn, sql));
-    const ExecStatusType status = PQresultStatus(result.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return fail(conn, result.get(), what);
-    }
-    return Status::ok();
-  }
-
-  // fn() between BEGIN and COMMIT; rolled back when fn fails. `begin` may add statements
-  // to the BEGIN (one round trip for all).
-  template <typename Fn>
-  auto transaction(Fn&& fn, const char* begin = "BEGIN") -> decltype(fn()) {
-    // Set before BEGIN: a BEGIN that fails cannot have committed anything either.
-    in_transaction_ = true;
-    SHOPEASY_RETURN_IF_ERROR(exec(begin, "begin"));
-    auto result = fn();
-    if (!status_of(result).is_ok()) {
-      rollback();
-      in_transaction_ = false;
-      return result;
-    }
-    committing_ = true;
-    SHOPEASY_RETURN_IF_ERROR(exec("COMMIT", "commit"));
-    committing_ = false;
-    in_transaction_ = false;
-    return result;
-  }
-
-  // Why the last failed command failed, as far as running the call again goes.
-  RetryReason failure_reason() const { return reason_; }
-  // The connection dropped while a COMMIT or a statement outside a transaction was in
-  // flight: the server may have applied it without our hearing so.
-  bool may_have_committed() const { return may_have_committed_; }
-  bool resumed() const { return resumed_; }
-
-  // True when the first command this session sent failed because the connection was
-  // gone: the call never reached the server and may be repeated on a new connection.
-  bool lost_before_first_command() const {
-    return first_failed_ && PQstatus(c_.conn.get()) == CONNECTION_BAD;
-  }
-
- private:
-  Status fail(PGconn* conn, const PGresult* result, std::string_view what) {
-    if (commands_ == 1) first_failed_ = true;
-    reason_ = retry_reason(conn, result);
-    // Judged now: transaction() forgets its state once it has rolled back.
-    may_have_committed_ = reason_ == RetryReason::kConnection && (committing_ || !in_transaction_);
-    return map_error(conn, result, what);
-  }
-  void rollback() {
-    if (PQstatus(c_.conn.get()) != CONNECTION_OK) return;
-    Result ignored(PQexec(c_.conn.get(), "ROLLBACK"));
-  }
-
-  Connection& c_;
-  const bool resumed_;
-  int commands_ = 0;
-  bool first_failed_ = false;
-  bool in_transaction_ = false;
-  bool committing_ = false;
-  bool may_have_committed_ = false;
-  RetryReason reason_ = RetryReason::kNone;
-};
-
-class Pool {
- public:
-  Pool(std::string dsn, int size) : dsn_(std::move(dsn)), size_(size) {}
-
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<Connection> connection, bool fresh)
-        : pool_(pool), connection_(std::move(connection)), fresh_(fresh) {}
-    Lease(Lease&& other) noexcept = default;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (connection_) pool_->release(std::move(connection_));
-    }
-    Connection& operator*() const { return *connection_; }
-    // Connected by this lease rather than reused from the pool.
-    bool fresh() const { return fresh_; }
-
-   private:
-    Pool* pool_;
-    std::unique_ptr<Connection> connection_;
-    bool fresh_;
-  };
-
-  // A connected connection. kUnavailable when none frees up in time or the server
-  // cannot be reached.
-  StatusOr<Lease> acquire() {
-    std::unique_ptr<Connection> connection;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      const bool got = available_.wait_for(lock, kAcquireTimeout,
-                                           [&] { return !idle_.empty() || created_ < size_; });
-      if (!got) {
-        return unavailable("all " + std::to_string(size_) +
-                           " database connections stayed busy for " +
-                           std::to_string(kAcquireTimeout.count()) + " s");
-      }
-      if (!idle_.empty()) {
-        connection = std::move(idle_.back());
-        idle_.pop_back();
-      } else {
-        ++created_;
-        connection = std::make_unique<Connection>();
-      }
-    }
-    bool fresh = false;
-    // An idle connection has nothing to read; anything there is the server's goodbye (a
-    // termination notice, end of stream), so the connection is replaced before a call
-    // sends it a write whose fate it could then not tell.
-    if (connection->conn && PQstatus(connection->conn.get()) == CONNECTION_OK &&
-        has_pending_input(connection->conn.get())) {
-      connection->conn.reset();
-    }
-    if (!connection->conn || PQstatus(connection->conn.get()) != CONNECTION_OK) {
-      fresh = true;
-      Status connected = connect(*connection);
-      if (!connected.is_ok()) {
-        release(std::move(connection));
-        return connected;
-      }
-    }
-    return Lease(this, std::move(connection), fresh);
-  }
-
- private:
-  Status connect(Connection& c) {
-    c.prepared.clear();
-    // Defaults first: settings in the caller's connection string override them.
-    const char* keywords[] = {"connect_timeout", "client_encoding", "dbname", nullptr};
-    const char* values[] = {"10", "UTF8", dsn_.c_str(), nullptr};
-    c.conn.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
-    if (!c.conn) return unavailable("out of memory connecting to PostgreSQL");
-    if (PQstatus(c.conn.get()) != CONNECTION_OK) {
-      Status status =
-          unavailable("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(c.conn.get())));
-      c.conn.reset();
-      return status;
-    }
-    // Server notices ("relation already exists, skipping") are not errors; keep stderr clean.
-    PQsetNoticeProcessor(
-        c.conn.get(), [](void*, const char*) {}, nullptr);
-    return Status::ok();
-  }
-
-  void release(std::unique_ptr<Connection> connection) {
-    // A connection left inside a transaction (or broken) is not reused as it is.
-    if (connection->conn && (PQstatus(connection->conn.get()) != CONNECTION_OK ||
-                             PQtransactionStatus(connection->conn.get()) != PQTRANS_IDLE)) {
-      connection->conn.reset();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      idle_.push_back(std::move(connection));
-    }
-    available_.notify_one();
-  }
-
-  const std::string dsn_;
-  const int size_;
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int created_ = 0;
-};
 
 Status unknown_store(const std::string& id) {
   return not_found(detail::is_valid_store_id(id) ? "unknown store '" + id + "'"
@@ -1003,6 +80,7 @@ StatusOr<StoreRecord> read_store(const Rows& rows, int r) {
   record.outbox_id = rows.text(r, 13);
   record.quarantined_changes = rows.int64(r, 14);
   record.resyncs = rows.int64(r, 15);
+  record.oldest_unsynced_ms = rows.int64(r, 16);
   return record;
 }
 
@@ -1211,7 +289,8 @@ class PgOrderTx final : public detail::OrderTx {
                                .int64(o.accept_by_ms)
                                .boolean(o.refund_due)
                                .int64(o.order.updated_at_ms)
-                               .text(detail::order_doc(o)))
+                               .text(detail::order_doc(o))
+                               .text(o.order.customer_id))
         .status();
   }
   StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
@@ -1247,6 +326,27 @@ class PgOrderTx final : public detail::OrderTx {
     if (!result.ok()) return result.status();
     Rows rows(result->get());
     return rows.count() == 0 ? 0 : rows.int64(0, 0);
+  }
+  StatusOr<std::vector<std::string>> customer_order_ids(const std::string& customer_id) override {
+    StatusOr<Result> result = s_.run(kCustomerOrderIds, Params().text(customer_id));
+    if (!result.ok()) return result.status();
+    Rows rows(result->get());
+    std::vector<std::string> ids;
+    for (int r = 0; r < rows.count(); ++r) ids.push_back(rows.text(r, 0));
+    return ids;
+  }
+  Status erase_customer_traces(const std::string& customer_id,
+                               const std::vector<std::string>& order_ids) override {
+    auto same = [](const std::string& v) -> std::string_view { return v; };
+    SHOPEASY_RETURN_IF_ERROR(
+        s_.run(kDeleteOrderPositions, Params()
+                                          .text_array(order_ids, same)
+                                          .text(std::string(detail::kOrderEventPositionKind)))
+            .status());
+    SHOPEASY_RETURN_IF_ERROR(s_.run(kDeleteCustomerReplies, Params().text(customer_id)).status());
+    SHOPEASY_RETURN_IF_ERROR(
+        s_.run(kDeleteCustomerNotifications, Params().text(customer_id)).status());
+    return s_.run(kDeleteCustomerPrefs, Params().text(customer_id)).status();
   }
   StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
     StatusOr<Result> result = s_.run(kFreeStock, Params().text(store_id).text(sku));
@@ -1338,51 +438,7 @@ class PostgresCloudStore final : public CloudStore {
   }
 
   Status migrate() override {
-    return call([&](Session& s) -> Status {
-      return s.transaction([&]() -> Status {
-        SHOPEASY_RETURN_IF_ERROR(s.exec(
-            ("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")").c_str(),
-            "migration lock"));
-        SHOPEASY_RETURN_IF_ERROR(
-            s.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
-                   "name text NOT NULL, applied_at_ms bigint NOT NULL)",
-                   "create schema_migrations"));
-        constexpr Sql kApplied{"applied_migrations",
-                               "SELECT version, name FROM schema_migrations ORDER BY version"};
-        StatusOr<Result> applied = s.run(kApplied, Params());
-        if (!applied.ok()) return applied.status();
-        Rows rows(applied->get());
-        std::int64_t current = 0;
-        for (int r = 0; r < rows.count(); ++r) {
-          const std::int64_t version = rows.int64(r, 0);
-          const PgMigration* known = nullptr;
-          for (const PgMigration& m : kMigrations) {
-            if (m.version == version) known = &m;
-          }
-          if (known == nullptr) {
-            return failed_precondition("the database is at schema version " +
-                                       std::to_string(version) + ", newer than this build knows");
-          }
-          if (rows.text(r, 1) != known->name) {
-            return failed_precondition("migration " + std::to_string(version) +
-                                       " was applied as '" + rows.text(r, 1) +
-                                       "' but this build calls it '" + known->name + "'");
-          }
-          current = std::max(current, version);
-        }
-        for (const PgMigration& m : kMigrations) {
-          if (m.version <= current) continue;
-          SHOPEASY_RETURN_IF_ERROR(s.exec(m.sql, std::string("migration ") + m.name));
-          constexpr Sql kRecord{"record_migration",
-                                "INSERT INTO schema_migrations (version, name, applied_at_ms) "
-                                "VALUES ($1, $2, (extract(epoch from clock_timestamp()) * "
-                                "1000)::bigint)"};
-          StatusOr<Result> recorded = s.run(kRecord, Params().int64(m.version).text(m.name));
-          if (!recorded.ok()) return recorded.status();
-        }
-        return Status::ok();
-      });
-    });
+    return call([&](Session& s) -> Status { return migrate_schema(s); });
   }
 
   Status upsert_store(const StoreRegistration& store) override {
@@ -1501,7 +557,8 @@ class PostgresCloudStore final : public CloudStore {
                                     .text(plan.applied > 0 ? plan.last_hash : last_hash)
                                     .text(decision.outbox_id)
                                     .int64(static_cast<std::int64_t>(plan.quarantined.size()))
-                                    .int64(decision.resync ? 1 : 0));
+                                    .int64(decision.resync ? 1 : 0)
+                                    .int64(detail::oldest_unsynced_after(meta, plan)));
         if (!finished.ok()) return finished.status();
         return ApplyResult{.acked_seq = detail::acked_for(meta, changes, plan),
                            .expected_seq = plan.expected_seq,
@@ -1649,13 +706,13 @@ class PostgresCloudStore final : public CloudStore {
   }
 
   StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
-                                                       const std::string& after_sku,
-                                                       int limit) override {
+                                                       const std::string& after_sku, int limit,
+                                                       const std::string& category) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
     return call([&](Session& s) -> StatusOr<std::vector<StoreCatalogRow>> {
       SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
       StatusOr<Result> result =
-          s.run(kStoreCatalog, Params().text(store_id).text(after_sku).int64(limit));
+          s.run(kStoreCatalog, Params().text(store_id).text(after_sku).int64(limit).text(category));
       if (!result.ok()) return result.status();
       Rows rows(result->get());
       std::vector<StoreCatalogRow> out;
@@ -1793,6 +850,31 @@ class PostgresCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::vector<StorePurchaseOrder>> purchase_orders(const std::string& store_id,
+                                                            const std::string& status,
+                                                            int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<StorePurchaseOrder>> {
+      SHOPEASY_RETURN_IF_ERROR(require_store(s, store_id));
+      StatusOr<Result> result =
+          s.run(kPurchaseOrders, Params().text(store_id).text(status).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<StorePurchaseOrder> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        SHOPEASY_ASSIGN_OR_RETURN(nlohmann::json body,
+                                  detail::parse_stored_json(rows.text(r, 5), "purchase order"));
+        out.push_back(StorePurchaseOrder{.po_id = rows.text(r, 0),
+                                         .supplier_id = rows.text(r, 1),
+                                         .status = rows.text(r, 2),
+                                         .updated_at_ms = rows.int64(r, 3),
+                                         .updated_seq = rows.int64(r, 4),
+                                         .body = std::move(body)});
+      }
+      return out;
+    });
+  }
+
   StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) override {
     SHOPEASY_RETURN_IF_ERROR(detail::validate_new_order(order));
     // With a key, a second run finds the first's record instead of placing again.
@@ -1871,6 +953,17 @@ class PostgresCloudStore final : public CloudStore {
           }
         }
         return detail::act_on_order(tx, order_id, request, now_ms);
+      });
+    });
+  }
+
+  StatusOr<ForgetResult> forget_customer(const std::string& customer_id,
+                                         const std::string& tombstone,
+                                         std::int64_t now_ms) override {
+    return call([&](Session& s) -> StatusOr<ForgetResult> {
+      return s.transaction([&]() -> StatusOr<ForgetResult> {
+        PgOrderTx tx(s, notification_channels());
+        return detail::forget_customer(tx, customer_id, tombstone, now_ms);
       });
     });
   }
@@ -2032,6 +1125,38 @@ class PostgresCloudStore final : public CloudStore {
           s.run(kCustomerNotifications, Params().text(customer_id).int64(before_id).int64(limit));
       if (!result.ok()) return result.status();
       return read_notifications(result->get());
+    });
+  }
+
+  Status add_sku_sales(std::int64_t day,
+                       const std::map<std::string, std::int64_t>& units) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_sku_sales(units));
+    if (units.empty()) return Status::ok();
+    return call([&](Session& s) -> Status {
+      return s
+          .run(kAddSkuSales,
+               Params()
+                   .int64(day)
+                   .text_array(units, [](const auto& e) -> std::string_view { return e.first; })
+                   .int64_array(units, [](const auto& e) { return e.second; }))
+          .status();
+    });
+  }
+  StatusOr<std::map<std::string, std::int64_t>> sku_popularity(std::int64_t since_day) override {
+    return call([&](Session& s) -> StatusOr<std::map<std::string, std::int64_t>> {
+      StatusOr<Result> result = s.run(kSkuPopularity, Params().int64(since_day));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::map<std::string, std::int64_t> out;
+      for (int r = 0; r < rows.count(); ++r) out[rows.text(r, 0)] = rows.int64(r, 1);
+      return out;
+    });
+  }
+  StatusOr<std::int64_t> purge_sku_sales(std::int64_t before_day) override {
+    return call([&](Session& s) -> StatusOr<std::int64_t> {
+      StatusOr<Result> result = s.run(kPurgeSkuSales, Params().int64(before_day));
+      if (!result.ok()) return result.status();
+      return static_cast<std::int64_t>(std::atoll(PQcmdTuples(result->get())));
     });
   }
 
@@ -2198,15 +1323,22 @@ class PostgresCloudStore final : public CloudStore {
   }
 
   // A quote id is new: a repeat after a lost COMMIT would fail on the key, so not repeated.
+  // As on SQLite, a quote's commit does not wait for the server's disk
+  // (synchronous_commit off for this transaction only): a crash of the server may lose
+  // the last quotes, which the app asks for again, never anything else.
   Status put_quote(const StoredQuote& quote) override {
     return call(
         [&](Session& s) -> Status {
-          StatusOr<Result> result = s.run(kPutQuote, Params()
-                                                         .text(quote.quote_id)
-                                                         .int64(quote.created_at_ms)
-                                                         .int64(quote.expires_at_ms)
-                                                         .text(quote.body.dump()));
-          return result.ok() ? Status::ok() : result.status();
+          return s.transaction(
+              [&]() -> Status {
+                StatusOr<Result> result = s.run(kPutQuote, Params()
+                                                               .text(quote.quote_id)
+                                                               .int64(quote.created_at_ms)
+                                                               .int64(quote.expires_at_ms)
+                                                               .text(quote.body.dump()));
+                return result.ok() ? Status::ok() : result.status();
+              },
+              "BEGIN; SET LOCAL synchronous_commit = off");
         },
         Replay::kUnlessCommitted);
   }
@@ -2292,6 +1424,17 @@ class PostgresCloudStore final : public CloudStore {
           .int64_array(plan.stock, [](const Update& u) { return u.version; })
           .int64_array(plan.stock, [](const Update& u) { return u.seq; });
       SHOPEASY_RETURN_IF_ERROR(s.run(kApplyStock, params).status());
+    }
+    for (const StorePurchaseOrder& po : plan.purchase_orders) {
+      SHOPEASY_RETURN_IF_ERROR(s.run(kApplyPurchaseOrder, Params()
+                                                              .text(store_id)
+                                                              .text(po.po_id)
+                                                              .text(po.supplier_id)
+                                                              .text(po.status)
+                                                              .int64(po.updated_at_ms)
+                                                              .int64(po.updated_seq)
+                                                              .text(detail::dump_json(po.body)))
+                                   .status());
     }
     if (!plan.unknown_codes.empty()) {
       Params params;

@@ -2,228 +2,22 @@
 // mutex) takes every write in an IMMEDIATE transaction; a small pool of reader
 // connections serves reads concurrently, which WAL allows. synchronous=FULL, so an
 // acknowledged batch survives power loss. Several processes may open the same file:
-// IMMEDIATE transactions serialize their writers.
-#include <condition_variable>
-#include <mutex>
+// IMMEDIATE transactions serialize their writers. The schema and its migrations are in
+// sqlite_schema.*.
 
 #include "cloud/storage/cloud_store.hpp"
 #include "cloud/storage/downstream_rules.hpp"
 #include "cloud/storage/order_rules.hpp"
+#include "cloud/storage/sqlite_schema.hpp"
 #include "cloud/storage/store_rules.hpp"
 #include "common/db/database.hpp"
 #include "common/db/migration.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::cloud::storage {
 namespace {
 
 constexpr int kReaderConnections = 3;
-
-const db::Migration kMigrations[] = {
-    {.version = 1, .name = "cloud_store_initial", .sql = R"sql(
-CREATE TABLE stores (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  lat REAL NOT NULL,
-  lon REAL NOT NULL,
-  geohash TEXT NOT NULL,
-  service_radius_m REAL NOT NULL,
-  opening_hours TEXT NOT NULL,
-  secret_sha256 TEXT NOT NULL,
-  active INTEGER NOT NULL,
-  last_applied_seq INTEGER NOT NULL DEFAULT 0,
-  last_seen_ms INTEGER NOT NULL DEFAULT 0,
-  applied_changes INTEGER NOT NULL DEFAULT 0,
-  duplicate_changes INTEGER NOT NULL DEFAULT 0,
-  next_cursor INTEGER NOT NULL DEFAULT 1
-) WITHOUT ROWID;
-CREATE INDEX stores_by_geohash ON stores (geohash);
-CREATE TABLE replica (
-  store_id TEXT NOT NULL REFERENCES stores (id),
-  sku TEXT NOT NULL,
-  on_hand INTEGER NOT NULL,
-  reserved INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  updated_seq INTEGER NOT NULL,
-  PRIMARY KEY (store_id, sku)
-) WITHOUT ROWID;
-CREATE TABLE catalog (
-  sku TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  category TEXT NOT NULL,
-  price_cents INTEGER NOT NULL,
-  unit TEXT NOT NULL,
-  barcodes TEXT NOT NULL,
-  active INTEGER NOT NULL,
-  version INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE downstream (
-  store_id TEXT NOT NULL REFERENCES stores (id),
-  cursor INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (store_id, cursor)
-) WITHOUT ROWID;
-CREATE TABLE unknown_codes (
-  store_id TEXT NOT NULL REFERENCES stores (id),
-  code TEXT NOT NULL,
-  occurrences INTEGER NOT NULL,
-  last_seen_ms INTEGER NOT NULL,
-  PRIMARY KEY (store_id, code)
-) WITHOUT ROWID;
-CREATE TABLE change_kind_counts (
-  store_id TEXT NOT NULL REFERENCES stores (id),
-  kind TEXT NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (store_id, kind)
-) WITHOUT ROWID;
-)sql"},
-    {.version = 2, .name = "cloud_orders", .sql = R"sql(
-ALTER TABLE replica ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE orders (
-  order_id TEXT PRIMARY KEY,
-  customer_id TEXT NOT NULL,
-  store_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  payment_due_ms INTEGER NOT NULL,
-  accept_by_ms INTEGER NOT NULL,
-  refund_due INTEGER NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL,
-  doc TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX orders_by_status ON orders (status, payment_due_ms, accept_by_ms);
-CREATE INDEX orders_refund_due ON orders (refund_due) WHERE refund_due = 1;
-CREATE TABLE order_events (
-  order_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  body TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  PRIMARY KEY (order_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE idempotency (
-  customer_id TEXT NOT NULL,
-  idem_key TEXT NOT NULL,
-  request_hash TEXT NOT NULL,
-  order_id TEXT NOT NULL,
-  status_code INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  PRIMARY KEY (customer_id, idem_key)
-) WITHOUT ROWID;
-)sql"},
-    {.version = 3, .name = "orders_by_customer", .sql = R"sql(
-CREATE INDEX orders_by_customer ON orders (customer_id, status);
-)sql"},
-    // The history a store's seqs number (outbox id, hash of the change at
-    // last_applied_seq) and the changes set aside as malformed.
-    {.version = 4, .name = "sync_history_and_quarantine", .sql = R"sql(
-ALTER TABLE stores ADD COLUMN outbox_id TEXT NOT NULL DEFAULT '';
-ALTER TABLE stores ADD COLUMN last_change_hash TEXT NOT NULL DEFAULT '';
-ALTER TABLE stores ADD COLUMN quarantined_changes INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE stores ADD COLUMN resyncs INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE quarantine (
-  store_id TEXT NOT NULL REFERENCES stores (id),
-  seq INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  body TEXT NOT NULL,
-  field TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  PRIMARY KEY (store_id, seq)
-) WITHOUT ROWID;
-)sql"},
-    {.version = 5, .name = "idempotency_by_age", .sql = R"sql(
-CREATE INDEX idempotency_by_age ON idempotency (created_at_ms);
-)sql"},
-    {.version = 6, .name = "store_registry_version", .sql = R"sql(
-ALTER TABLE stores ADD COLUMN registry_version INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX stores_by_registry_version ON stores (registry_version);
-)sql"},
-    {.version = 7, .name = "order_events_by_time", .sql = R"sql(
-CREATE INDEX order_events_by_time ON order_events (at_ms);
-)sql"},
-    // Operator settings shared by every instance (search synonyms).
-    {.version = 8, .name = "settings", .sql = R"sql(
-CREATE TABLE settings (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL,
-  updated_at_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql"},
-    // Dynamic pricing: the price model, the audit of every price and fee change, and
-    // the quotes customers were given. A cost of 0 means none (no floor).
-    {.version = 9, .name = "pricing", .sql = R"sql(
-CREATE TABLE price_models (
-  sku TEXT NOT NULL,
-  store_id TEXT NOT NULL,
-  base_cents INTEGER NOT NULL,
-  mrp_cents INTEGER NOT NULL,
-  cost_cents INTEGER NOT NULL,
-  min_margin_bp INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL,
-  PRIMARY KEY (sku, store_id)
-) WITHOUT ROWID;
-CREATE TABLE price_history (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at_ms INTEGER NOT NULL,
-  store_id TEXT NOT NULL,
-  sku TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  rule TEXT NOT NULL,
-  old_cents INTEGER NOT NULL,
-  new_cents INTEGER NOT NULL,
-  inputs TEXT NOT NULL
-);
-CREATE INDEX price_history_by_key ON price_history (store_id, sku, kind, at_ms);
-CREATE INDEX price_history_by_sku ON price_history (sku, id);
-CREATE TABLE price_quotes (
-  quote_id TEXT PRIMARY KEY,
-  created_at_ms INTEGER NOT NULL,
-  expires_at_ms INTEGER NOT NULL,
-  body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX price_quotes_by_expiry ON price_quotes (expires_at_ms);
-)sql"},
-    {.version = 10, .name = "store_load", .sql = R"sql(
-CREATE TABLE store_load (
-  store_id TEXT PRIMARY KEY,
-  open_orders INTEGER NOT NULL,
-  available_runners INTEGER NOT NULL,
-  pick_queue INTEGER NOT NULL,
-  at_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX store_load_by_time ON store_load (at_ms);
-)sql"},
-    {.version = 11, .name = "notifications", .sql = R"sql(
-CREATE TABLE notify_outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  dedupe_key TEXT NOT NULL UNIQUE,
-  order_id TEXT NOT NULL,
-  event_seq INTEGER NOT NULL,
-  customer_id TEXT NOT NULL,
-  channel TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  body TEXT NOT NULL,
-  state TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_at_ms INTEGER NOT NULL,
-  lease_owner TEXT NOT NULL DEFAULT '',
-  lease_until_ms INTEGER NOT NULL DEFAULT 0,
-  created_at_ms INTEGER NOT NULL,
-  updated_at_ms INTEGER NOT NULL,
-  last_error TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX notify_outbox_due ON notify_outbox (next_at_ms) WHERE state = 'pending';
-CREATE INDEX notify_outbox_done ON notify_outbox (updated_at_ms) WHERE state <> 'pending';
-CREATE INDEX notify_outbox_by_customer ON notify_outbox (customer_id, id);
-CREATE TABLE notify_prefs (
-  customer_id TEXT PRIMARY KEY,
-  prefs TEXT NOT NULL,
-  updated_at_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql"},
-};
 
 constexpr std::string_view kNotificationColumns =
     "id, dedupe_key, order_id, event_seq, customer_id, channel, kind, body, state, attempts, "
@@ -253,7 +47,7 @@ StatusOr<NotificationRow> read_notification(const db::Statement& row) {
 constexpr std::string_view kStoreColumns =
     "id, name, lat, lon, service_radius_m, opening_hours, secret_sha256, active, geohash, "
     "last_applied_seq, last_seen_ms, applied_changes, duplicate_changes, outbox_id, "
-    "quarantined_changes, resyncs";
+    "quarantined_changes, resyncs, oldest_unsynced_ms";
 
 constexpr std::string_view kCatalogColumns =
     "sku, name, category, price_cents, unit, barcodes, active, version";
@@ -284,6 +78,7 @@ StatusOr<StoreRecord> read_store(const db::Statement& row) {
   record.outbox_id = row.column_text(13);
   record.quarantined_changes = row.column_int64(14);
   record.resyncs = row.column_int64(15);
+  record.oldest_unsynced_ms = row.column_int64(16);
   return record;
 }
 
@@ -366,10 +161,10 @@ class SqliteOrderTx final : public detail::OrderTx {
   }
   Status update_order(const OrderRecord& o) override {
     return db_.run(
-        "UPDATE orders SET store_id = ?, status = ?, payment_due_ms = ?, accept_by_ms = ?, "
-        "refund_due = ?, updated_at_ms = ?, doc = ? WHERE order_id = ?",
-        o.order.store_id.value_or(""), wire::to_string(o.order.status), o.payment_due_ms,
-        o.accept_by_ms, o.refund_due, o.order.updated_at_ms, detail::order_doc(o),
+        "UPDATE orders SET customer_id = ?, store_id = ?, status = ?, payment_due_ms = ?, "
+        "accept_by_ms = ?, refund_due = ?, updated_at_ms = ?, doc = ? WHERE order_id = ?",
+        o.order.customer_id, o.order.store_id.value_or(""), wire::to_string(o.order.status),
+        o.payment_due_ms, o.accept_by_ms, o.refund_due, o.order.updated_at_ms, detail::order_doc(o),
         o.order.order_id);
   }
   StatusOr<bool> try_hold(const std::string& store_id, const std::string& sku,
@@ -391,6 +186,25 @@ class SqliteOrderTx final : public detail::OrderTx {
         customer_id);
     if (!n.ok()) return n.status();
     return n->value_or(0);
+  }
+  StatusOr<std::vector<std::string>> customer_order_ids(const std::string& customer_id) override {
+    std::vector<std::string> ids;
+    db::Query q = db_.query("SELECT order_id FROM orders WHERE customer_id = ? ORDER BY order_id",
+                            customer_id);
+    while (const db::Statement* row = q.next()) ids.push_back(row->column_text(0));
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return ids;
+  }
+  Status erase_customer_traces(const std::string& customer_id,
+                               const std::vector<std::string>& order_ids) override {
+    for (const std::string& id : order_ids) {
+      SHOPEASY_RETURN_IF_ERROR(db_.run("DELETE FROM order_events WHERE order_id = ? AND kind = ?",
+                                       id, std::string(detail::kOrderEventPositionKind)));
+    }
+    SHOPEASY_RETURN_IF_ERROR(db_.run("DELETE FROM idempotency WHERE customer_id = ?", customer_id));
+    SHOPEASY_RETURN_IF_ERROR(
+        db_.run("DELETE FROM notify_outbox WHERE customer_id = ?", customer_id));
+    return db_.run("DELETE FROM notify_prefs WHERE customer_id = ?", customer_id);
   }
   StatusOr<std::int64_t> free_stock(const std::string& store_id, const std::string& sku) override {
     StatusOr<std::optional<std::int64_t>> free = db_.query_one<std::int64_t>(
@@ -548,8 +362,8 @@ class SqliteCloudStore final : public CloudStore {
 
   Status migrate() override {
     return detail::guarded([&]() -> Status {
-      std::lock_guard<std::mutex> lock(writer_mutex_);
-      return db::migrate(writer_, kMigrations);
+      sync::MutexLock lock(writer_mutex_);
+      return db::migrate(writer_, sqlite::migrations());
     });
   }
 
@@ -686,11 +500,14 @@ class SqliteCloudStore final : public CloudStore {
             "UPDATE stores SET last_applied_seq = ?, last_seen_ms = ?, "
             "applied_changes = applied_changes + ?, duplicate_changes = duplicate_changes + ?, "
             "last_change_hash = ?, outbox_id = ?, "
-            "quarantined_changes = quarantined_changes + ?, resyncs = resyncs + ? WHERE id = ?",
+            "quarantined_changes = quarantined_changes + ?, resyncs = resyncs + ?, "
+            "oldest_unsynced_ms = CASE WHEN ? < 0 THEN oldest_unsynced_ms ELSE ? END WHERE id = ?",
             plan.new_last_applied, now_ms, plan.applied, plan.duplicates,
             plan.applied > 0 ? plan.last_hash : last_hash, decision.outbox_id,
             static_cast<std::int64_t>(plan.quarantined.size()),
-            static_cast<std::int64_t>(decision.resync ? 1 : 0), store_id));
+            static_cast<std::int64_t>(decision.resync ? 1 : 0),
+            detail::oldest_unsynced_after(meta, plan), detail::oldest_unsynced_after(meta, plan),
+            store_id));
         return ApplyResult{.acked_seq = detail::acked_for(meta, changes, plan),
                            .expected_seq = plan.expected_seq,
                            .applied = plan.applied,
@@ -866,8 +683,8 @@ class SqliteCloudStore final : public CloudStore {
   }
 
   StatusOr<std::vector<StoreCatalogRow>> store_catalog(const std::string& store_id,
-                                                       const std::string& after_sku,
-                                                       int limit) override {
+                                                       const std::string& after_sku, int limit,
+                                                       const std::string& category) override {
     return detail::guarded([&]() -> StatusOr<std::vector<StoreCatalogRow>> {
       SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
       return read_tx([&](db::Database& db) -> StatusOr<std::vector<StoreCatalogRow>> {
@@ -877,8 +694,9 @@ class SqliteCloudStore final : public CloudStore {
             "SELECT c.sku, c.name, c.category, c.price_cents, c.unit, c.barcodes, c.active, "
             "c.version, max(coalesce(r.on_hand - r.reserved - r.held, 0), 0) "
             "FROM catalog c LEFT JOIN replica r ON r.store_id = ? AND r.sku = c.sku "
-            "WHERE c.active = 1 AND c.sku > ? ORDER BY c.sku LIMIT ?",
-            store_id, after_sku, limit);
+            "WHERE c.active = 1 AND c.sku > ? AND (? = '' OR c.category = ?) ORDER BY c.sku "
+            "LIMIT ?",
+            store_id, after_sku, category, category, limit);
         while (const db::Statement* row = q.next()) {
           StatusOr<CatalogItem> item = read_catalog_item(*row);
           if (!item.ok()) return item.status();
@@ -1031,6 +849,36 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  StatusOr<std::vector<StorePurchaseOrder>> purchase_orders(const std::string& store_id,
+                                                            const std::string& status,
+                                                            int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return detail::guarded([&]() -> StatusOr<std::vector<StorePurchaseOrder>> {
+      return read_tx([&](db::Database& db) -> StatusOr<std::vector<StorePurchaseOrder>> {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, store_id));
+        db::Query q = db.query(
+            "SELECT po_id, supplier_id, status, updated_at_ms, updated_seq, body "
+            "FROM store_purchase_orders WHERE store_id = ? AND (? = '' OR status = ?) "
+            "ORDER BY updated_at_ms DESC, po_id LIMIT ?",
+            store_id, status, status, static_cast<std::int64_t>(limit));
+        std::vector<StorePurchaseOrder> out;
+        while (const db::Statement* row = q.next()) {
+          SHOPEASY_ASSIGN_OR_RETURN(
+              nlohmann::json body,
+              detail::parse_stored_json(row->column_text(5), "purchase order"));
+          out.push_back(StorePurchaseOrder{.po_id = row->column_text(0),
+                                           .supplier_id = row->column_text(1),
+                                           .status = row->column_text(2),
+                                           .updated_at_ms = row->column_int64(3),
+                                           .updated_seq = row->column_int64(4),
+                                           .body = std::move(body)});
+        }
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+
   StatusOr<PlaceResult> place_order(const NewOrder& order, std::int64_t now_ms) override {
     return detail::guarded([&]() -> StatusOr<PlaceResult> {
       SHOPEASY_RETURN_IF_ERROR(detail::validate_new_order(order));
@@ -1097,6 +945,17 @@ class SqliteCloudStore final : public CloudStore {
       return write_tx([&](db::Database& db) -> StatusOr<OrderRecord> {
         SqliteOrderTx tx(db, notification_channels());
         return detail::act_on_order(tx, order_id, request, now_ms);
+      });
+    });
+  }
+
+  StatusOr<ForgetResult> forget_customer(const std::string& customer_id,
+                                         const std::string& tombstone,
+                                         std::int64_t now_ms) override {
+    return detail::guarded([&]() -> StatusOr<ForgetResult> {
+      return write_tx([&](db::Database& db) -> StatusOr<ForgetResult> {
+        SqliteOrderTx tx(db, notification_channels());
+        return detail::forget_customer(tx, customer_id, tombstone, now_ms);
       });
     });
   }
@@ -1348,13 +1207,23 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  // A quote is an offer the app asks for again when it is lost, so its commit does not
+  // wait for the disk: synchronous=NORMAL for this one statement (the WAL keeps it across
+  // a crash of the process; the next full commit, which syncs the WAL, makes it
+  // durable). That takes the fsync off every quote's path. A power cut in between loses
+  // quotes, never orders: an order naming a lost quote is refused as an unknown quote,
+  // and the app quotes again.
   Status put_quote(const StoredQuote& quote) override {
     return detail::guarded([&]() -> Status {
       return write([&](db::Database& db) -> Status {
-        return db.run(
+        SHOPEASY_RETURN_IF_ERROR(db.run("PRAGMA synchronous = NORMAL"));
+        const Status inserted = db.run(
             "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
             "VALUES (?, ?, ?, ?)",
             quote.quote_id, quote.created_at_ms, quote.expires_at_ms, quote.body.dump());
+        // Back to full durability before the writer serves anything else.
+        const Status restored = db.run("PRAGMA synchronous = FULL");
+        return inserted.is_ok() ? restored : inserted;
       });
     });
   }
@@ -1491,6 +1360,43 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  Status add_sku_sales(std::int64_t day,
+                       const std::map<std::string, std::int64_t>& units) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_sku_sales(units));
+    if (units.empty()) return Status::ok();
+    return detail::guarded([&]() -> Status {
+      return write_tx([&](db::Database& db) -> Status {
+        for (const auto& [sku, n] : units) {
+          SHOPEASY_RETURN_IF_ERROR(db.run(
+              "INSERT INTO sku_sales (sku, day, units) VALUES (?, ?, ?) ON CONFLICT (sku, day) "
+              "DO UPDATE SET units = units + excluded.units",
+              sku, day, n));
+        }
+        return Status::ok();
+      });
+    });
+  }
+  StatusOr<std::map<std::string, std::int64_t>> sku_popularity(std::int64_t since_day) override {
+    return detail::guarded([&]() -> StatusOr<std::map<std::string, std::int64_t>> {
+      return read([&](db::Database& db) -> StatusOr<std::map<std::string, std::int64_t>> {
+        std::map<std::string, std::int64_t> out;
+        db::Query q = db.query("SELECT sku, SUM(units) FROM sku_sales WHERE day >= ? GROUP BY sku",
+                               since_day);
+        while (const db::Statement* row = q.next()) out[row->column_text(0)] = row->column_int64(1);
+        if (!q.status().is_ok()) return q.status();
+        return out;
+      });
+    });
+  }
+  StatusOr<std::int64_t> purge_sku_sales(std::int64_t before_day) override {
+    return detail::guarded([&]() -> StatusOr<std::int64_t> {
+      return write_tx([&](db::Database& db) -> StatusOr<std::int64_t> {
+        SHOPEASY_RETURN_IF_ERROR(db.run("DELETE FROM sku_sales WHERE day < ?", before_day));
+        return db.changes();
+      });
+    });
+  }
+
   StatusOr<std::optional<nlohmann::json>> notification_prefs(
       const std::string& customer_id) override {
     return detail::guarded([&]() -> StatusOr<std::optional<nlohmann::json>> {
@@ -1534,6 +1440,23 @@ class SqliteCloudStore final : public CloudStore {
       for (const detail::StockUpdate& u : plan.stock) {
         SHOPEASY_RETURN_IF_ERROR(
             (*stmt)->bind_all(store_id, u.sku, u.on_hand, u.reserved, u.version, u.seq));
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
+      }
+    }
+    if (!plan.purchase_orders.empty()) {
+      // A replay of an older change never overwrites a newer one.
+      StatusOr<db::CachedStatement> stmt = db.cached(
+          "INSERT INTO store_purchase_orders (store_id, po_id, supplier_id, status, "
+          "updated_at_ms, updated_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (store_id, po_id) DO UPDATE SET supplier_id = excluded.supplier_id, "
+          "status = excluded.status, updated_at_ms = excluded.updated_at_ms, "
+          "updated_seq = excluded.updated_seq, body = excluded.body "
+          "WHERE excluded.updated_seq > store_purchase_orders.updated_seq");
+      if (!stmt.ok()) return stmt.status();
+      for (const StorePurchaseOrder& po : plan.purchase_orders) {
+        SHOPEASY_RETURN_IF_ERROR((*stmt)->bind_all(store_id, po.po_id, po.supplier_id, po.status,
+                                                   po.updated_at_ms, po.updated_seq,
+                                                   detail::dump_json(po.body)));
         SHOPEASY_RETURN_IF_ERROR((*stmt)->execute());
       }
     }
@@ -1592,14 +1515,14 @@ class SqliteCloudStore final : public CloudStore {
   // fn(db) on the writer connection, outside an explicit transaction (single statements).
   template <typename Fn>
   auto write(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
-    std::lock_guard<std::mutex> lock(writer_mutex_);
+    sync::MutexLock lock(writer_mutex_);
     return fn(writer_);
   }
 
   // fn(db) inside an IMMEDIATE transaction on the writer; committed when fn succeeds.
   template <typename Fn>
   auto write_tx(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
-    std::lock_guard<std::mutex> lock(writer_mutex_);
+    sync::MutexLock lock(writer_mutex_);
     StatusOr<db::Transaction> tx = writer_.begin(db::TxMode::kImmediate);
     if (!tx.ok()) return tx.status();
     auto result = fn(writer_);
@@ -1612,11 +1535,11 @@ class SqliteCloudStore final : public CloudStore {
   template <typename Fn>
   auto read(Fn&& fn) -> decltype(fn(std::declval<db::Database&>())) {
     if (no_readers_) {
-      std::lock_guard<std::mutex> lock(writer_mutex_);
+      sync::MutexLock lock(writer_mutex_);
       return fn(writer_);
     }
-    std::unique_lock<std::mutex> lock(readers_mutex_);
-    readers_free_.wait(lock, [&] { return !idle_readers_.empty(); });
+    sync::MutexLock lock(readers_mutex_);
+    while (idle_readers_.empty()) readers_free_.wait(readers_mutex_);
     db::Database reader = std::move(idle_readers_.back());
     idle_readers_.pop_back();
     lock.unlock();
@@ -1626,7 +1549,7 @@ class SqliteCloudStore final : public CloudStore {
       db::Database* reader;
       ~GiveBack() {
         {
-          std::lock_guard<std::mutex> relock(self->readers_mutex_);
+          sync::MutexLock relock(self->readers_mutex_);
           self->idle_readers_.push_back(std::move(*reader));
         }
         self->readers_free_.notify_one();
@@ -1656,11 +1579,14 @@ class SqliteCloudStore final : public CloudStore {
     return s.status();
   }
 
-  std::mutex writer_mutex_;
-  db::Database writer_;
-  std::mutex readers_mutex_;
-  std::condition_variable readers_free_;
-  std::vector<db::Database> idle_readers_;
+  // Guards writer_: SQLite takes one writer at a time, and the connection is not shared
+  // between threads.
+  sync::Mutex writer_mutex_;
+  db::Database writer_ GUARDED_BY(writer_mutex_);
+  // Guards the reader connections not lent out; a read waits on readers_free_ for one.
+  sync::Mutex readers_mutex_;
+  sync::CondVar readers_free_;
+  std::vector<db::Database> idle_readers_ GUARDED_BY(readers_mutex_);
   const bool no_readers_;
 };
 

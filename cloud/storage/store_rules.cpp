@@ -44,6 +44,7 @@ constexpr std::string_view kStockChanged = "stock.changed";
 constexpr std::string_view kStockSnapshot = "stock.snapshot";
 constexpr std::string_view kUnknownCode = "scan.unknown_code";
 constexpr std::string_view kSnapshotEnd = "stock.snapshot_end";
+constexpr std::string_view kPurchaseOrderChanged = "purchase_order.changed";
 constexpr std::size_t kMaxQuarantinedBodyBytes = 64 * 1024;
 
 // Bounded so that on_hand - reserved cannot overflow in SQL on either backend.
@@ -153,6 +154,16 @@ Status validate_change_body(const Change& change, std::size_t index) {
     r.optional_int("version", &version, std::int64_t{0});
     return r.status();
   }
+  if (change.kind == kPurchaseOrderChanged) {
+    wire::FieldReader r(change.body, change_path(index) + ".body");
+    std::string po_id, supplier_id, status;
+    std::optional<std::int64_t> updated_at_ms;
+    r.required_string("po_id", &po_id, wire::kIdRule);
+    r.required_string("supplier_id", &supplier_id, wire::kIdRule);
+    r.required_string("status", &status, wire::StringRule{.max_len = 32, .non_empty = true});
+    r.optional_int("updated_at_ms", &updated_at_ms, std::int64_t{0});
+    return r.status();
+  }
   if (change.kind == kUnknownCode) {
     wire::FieldReader r(change.body, change_path(index) + ".body");
     std::string code;
@@ -222,6 +233,18 @@ Status validate_limit(int limit, std::string_view field) {
   if (limit >= 1 && limit <= kMaxPageLimit) return Status::ok();
   return invalid_argument("must be between 1 and " + std::to_string(kMaxPageLimit),
                           std::string(field));
+}
+
+Status validate_sku_sales(const std::map<std::string, std::int64_t>& units) {
+  for (const auto& [sku, n] : units) {
+    if (sku.empty() || sku.size() > 64) {
+      return invalid_argument("must be a SKU of 1..64 bytes", "units[" + sku.substr(0, 64) + "]");
+    }
+    if (n < 1 || n > 1'000'000'000) {
+      return invalid_argument("must be between 1 and 1000000000", "units[" + sku + "]");
+    }
+  }
+  return Status::ok();
 }
 
 Status validate_buckets(int buckets) {
@@ -310,6 +333,7 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
   std::unordered_map<std::string_view, std::size_t> stock_index;
   std::unordered_map<std::string_view, std::size_t> code_index;
   std::unordered_map<std::string_view, std::size_t> kind_index;
+  std::unordered_map<std::string, std::size_t> po_index;
   plan.last_hash = change_hash(changes.back());
   for (std::size_t i = skip; i < changes.size(); ++i) {
     const Change& change = changes[i];
@@ -362,6 +386,20 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
       }
     } else {
       if (is_order_kind(change.kind)) plan.order_changes.push_back(i);
+      if (change.kind == kPurchaseOrderChanged) {
+        StorePurchaseOrder po{.po_id = change.body["po_id"].get<std::string>(),
+                              .supplier_id = change.body["supplier_id"].get<std::string>(),
+                              .status = change.body["status"].get<std::string>(),
+                              .updated_at_ms = change.body.value("updated_at_ms", std::int64_t{0}),
+                              .updated_seq = change.seq,
+                              .body = change.body};
+        auto [it, inserted] = po_index.try_emplace(po.po_id, plan.purchase_orders.size());
+        if (inserted) {
+          plan.purchase_orders.push_back(std::move(po));
+        } else {
+          plan.purchase_orders[it->second] = std::move(po);
+        }
+      }
       auto [it, inserted] = kind_index.try_emplace(change.kind, plan.kind_counts.size());
       if (inserted) {
         plan.kind_counts.emplace_back(change.kind, 1);
@@ -374,6 +412,9 @@ BatchPlan plan_batch(const std::vector<Change>& changes, std::int64_t last_appli
   std::sort(plan.stock.begin(), plan.stock.end(),
             [](const StockUpdate& a, const StockUpdate& b) { return a.sku < b.sku; });
   std::sort(plan.unknown_codes.begin(), plan.unknown_codes.end());
+  std::sort(
+      plan.purchase_orders.begin(), plan.purchase_orders.end(),
+      [](const StorePurchaseOrder& a, const StorePurchaseOrder& b) { return a.po_id < b.po_id; });
   std::sort(plan.kind_counts.begin(), plan.kind_counts.end());
   return plan;
 }
@@ -447,6 +488,11 @@ std::int64_t acked_for(const BatchMeta& meta, const std::vector<Change>& changes
     return changes.back().seq;
   }
   return plan.new_last_applied;
+}
+
+std::int64_t oldest_unsynced_after(const BatchMeta& meta, const BatchPlan& plan) {
+  if (plan.expected_seq) return kKeepOldestUnsynced;
+  return meta.oldest_unsent_ms.value_or(0);
 }
 
 std::string quarantine_kind(const std::string& kind) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,9 @@ Status validate_catalog_item(const CatalogItem& item);
 Status validate_limit(int limit, std::string_view field = "limit");
 // kInvalidArgument unless 1 <= buckets <= kMaxBuckets.
 Status validate_buckets(int buckets);
+// kInvalidArgument naming "units[<sku>]" for an empty or over-long SKU or a count
+// outside 1..1e9 (CloudStore::add_sku_sales).
+Status validate_sku_sales(const std::map<std::string, std::int64_t>& units);
 // kInvalidArgument naming `field` for a negative cursor.
 Status validate_cursor(std::int64_t cursor, std::string_view field);
 // Downstream kinds follow the sync kind rule (1..64 of [a-z0-9._]); bodies are objects.
@@ -84,10 +88,11 @@ struct BatchPlan {
   std::vector<StockUpdate> stock;            // last change per SKU wins; SKU order
   std::vector<std::pair<std::string, std::int64_t>> unknown_codes;  // code -> occurrences
   std::vector<std::pair<std::string, std::int64_t>> kind_counts;    // counted-only kinds
-  std::vector<std::size_t> order_changes;      // indices of order events, applied in order
-  std::vector<QuarantinedChange> quarantined;  // malformed new changes, seq order
-  std::vector<Prune> prunes;                   // applied after the stock rows
-  std::string last_hash;                       // change_hash of the last new change ("" when none)
+  std::vector<std::size_t> order_changes;           // indices of order events, applied in order
+  std::vector<StorePurchaseOrder> purchase_orders;  // last change per po_id wins; po_id order
+  std::vector<QuarantinedChange> quarantined;       // malformed new changes, seq order
+  std::vector<Prune> prunes;                        // applied after the stock rows
+  std::string last_hash;  // change_hash of the last new change ("" when none)
 };
 
 // How a batch relates to the history the cloud applied, from the store's stored
@@ -104,6 +109,11 @@ BatchDecision decide_batch(const BatchMeta& meta, const std::vector<Change>& cha
 // The acknowledgement to give for a planned batch (see CloudStore::apply_batch).
 std::int64_t acked_for(const BatchMeta& meta, const std::vector<Change>& changes,
                        const BatchPlan& plan);
+// What to keep as the store's oldest unsynced change after a planned batch: the time the
+// store reported for what the batch left behind, 0 when it left nothing, and
+// kKeepOldestUnsynced for a batch that was not applied (a gap), which says nothing new.
+inline constexpr std::int64_t kKeepOldestUnsynced = -1;
+std::int64_t oldest_unsynced_after(const BatchMeta& meta, const BatchPlan& plan);
 // 16 hex digits of FNV-1a 64 over "seq|kind|body" (the body's compact JSON): what the
 // cloud compares when a store replays the change at last_applied.
 std::string change_hash(const Change& change);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 
 #include "common/http/server.hpp"
 #include "common/http/static_assets.hpp"
@@ -20,10 +21,18 @@ void register_ops_page(http::HttpServer& server);
 namespace shop {
 // Every file of web/shop.
 std::span<const http::EmbeddedFile> embedded_files();
+// The app's service worker, served with "@SHELL_VERSION@" replaced by shell_version().
+inline constexpr const char* kWorkerFile = "sw.js";
+// The first 16 hex digits of a SHA-256 over every file's name and ETag: changes with any
+// file of the app, so each build's worker keeps a cache of its own.
+const std::string& shell_version();
 }  // namespace shop
 
 // GET /shop (the customer app, public like the ops page: it holds no data and signs the
-// customer in with a phone code) and GET /shop/<file>.
+// customer in with a phone code) and GET /shop/<file>. /shop/sw.js, the service worker,
+// carries Service-Worker-Allowed: /shop so that its scope covers the page at /shop;
+// like every file it is served with Cache-Control: no-cache and an ETag (its version), so
+// the browser's update check always asks the server.
 void register_shop_page(http::HttpServer& server);
 
 }  // namespace shopeasy::cloud::webui

@@ -8,28 +8,33 @@ namespace {
 constexpr std::int64_t kDefaultFakeStartMs = 1767225600000;  // 2026-01-01T00:00:00Z
 }
 
+const Clock& real_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 FakeClock::FakeClock() : FakeClock(from_unix_ms(kDefaultFakeStartMs)) {}
 
 FakeClock::FakeClock(WallTime start) : wall_(start), mono_(MonoTime{} + std::chrono::hours(1)) {}
 
 WallTime FakeClock::wall_now() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return wall_;
 }
 
 MonoTime FakeClock::mono_now() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return mono_;
 }
 
 void FakeClock::advance(std::chrono::nanoseconds by) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   wall_ += std::chrono::duration_cast<WallTime::duration>(by);
   mono_ += by;
 }
 
 void FakeClock::set_wall(WallTime to) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   wall_ = to;
 }
 

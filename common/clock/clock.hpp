@@ -6,8 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
+
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy {
 
@@ -30,23 +31,28 @@ class SystemClock final : public Clock {
   MonoTime mono_now() const override { return std::chrono::steady_clock::now(); }
 };
 
+// The machine's clocks, shared: the default for a constructor that takes a Clock so its
+// callers need not keep one. Lives for the whole program.
+const Clock& real_clock();
+
 // A clock that moves only when the test says so. Starts at a fixed wall time
 // (2026-01-01T00:00:00Z) unless given another. Thread-safe.
 class FakeClock final : public Clock {
  public:
   FakeClock();
   explicit FakeClock(WallTime start);
-  WallTime wall_now() const override;
-  MonoTime mono_now() const override;
+  WallTime wall_now() const override EXCLUDES(mutex_);
+  MonoTime mono_now() const override EXCLUDES(mutex_);
   // Moves both wall and monotonic time forward.
-  void advance(std::chrono::nanoseconds by);
+  void advance(std::chrono::nanoseconds by) EXCLUDES(mutex_);
   // Sets wall time only (as an operator or NTP would); monotonic time is unchanged.
-  void set_wall(WallTime to);
+  void set_wall(WallTime to) EXCLUDES(mutex_);
 
  private:
-  mutable std::mutex mutex_;
-  WallTime wall_;
-  MonoTime mono_;
+  // Guards both times: a test thread moves them while the code under test reads them.
+  mutable sync::Mutex mutex_;
+  WallTime wall_ GUARDED_BY(mutex_);
+  MonoTime mono_ GUARDED_BY(mutex_);
 };
 
 // Milliseconds since the Unix epoch, the unit used in stored rows and on the wire.

@@ -85,6 +85,9 @@ Response StaticAssets::serve(const Request& request, std::string_view path) cons
       .with_header("Cache-Control", "no-cache")
       .with_header("X-Content-Type-Options", "nosniff")
       .with_header("Referrer-Policy", "no-referrer");
+  for (const FileHeader& h : headers_) {
+    if (h.path == f->path) r.with_header(h.name, h.value);
+  }
   if (ends_with(f->path, ".html")) {
     r.with_header("Content-Security-Policy", kPolicy).with_header("X-Frame-Options", "DENY");
   }

@@ -30,9 +30,18 @@ struct EmbeddedFile {
 // unknown.
 std::string_view content_type_for(std::string_view path);
 
+// A header one file is served with beside the usual ones (e.g. a service worker's
+// Service-Worker-Allowed).
+struct FileHeader {
+  std::string path;  // as in EmbeddedFile::path
+  std::string name;
+  std::string value;
+};
+
 class StaticAssets {
  public:
-  explicit StaticAssets(std::span<const EmbeddedFile> files) : files_(files) {}
+  explicit StaticAssets(std::span<const EmbeddedFile> files, std::vector<FileHeader> headers = {})
+      : files_(files), headers_(std::move(headers)) {}
 
   // The file at `path`, or null. Only exact names match, so "..", "//" or
   // percent-escapes can never reach anything that was not embedded.
@@ -51,6 +60,7 @@ class StaticAssets {
 
  private:
   std::span<const EmbeddedFile> files_;
+  std::vector<FileHeader> headers_;
 };
 
 }  // namespace shopeasy::http

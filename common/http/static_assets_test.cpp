@@ -59,6 +59,18 @@ TEST(StaticAssetsTest, ServesWithETagAndRevalidates) {
   EXPECT_TRUE(header(empty, "Content-Security-Policy").empty());
 }
 
+TEST(StaticAssetsTest, AFileCarriesItsOwnExtraHeadersOnly) {
+  StaticAssets assets(kFiles, {{"js/app.js", "Service-Worker-Allowed", "/"}});
+  const Response worker = assets.serve(get(), "js/app.js");
+  EXPECT_EQ(header(worker, "Service-Worker-Allowed"), "/");
+  EXPECT_EQ(header(worker, "Cache-Control"), "no-cache");
+  // A revalidation answers with the same headers.
+  EXPECT_EQ(
+      header(assets.serve(get("\"fedcba9876543210\""), "js/app.js"), "Service-Worker-Allowed"),
+      "/");
+  EXPECT_TRUE(header(assets.serve(get(), "index.html"), "Service-Worker-Allowed").empty());
+}
+
 TEST(StaticAssetsTest, OnlyEmbeddedNamesAreFound) {
   StaticAssets assets(kFiles);
   for (const char* path : {"", "missing.js", "../index.html", "js/../index.html", "/index.html",

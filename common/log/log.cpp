@@ -131,17 +131,17 @@ void StderrSink::write(Level, std::string_view line) {
 }
 
 void MemorySink::write(Level, std::string_view line) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   lines_.emplace_back(line);
 }
 
 std::vector<std::string> MemorySink::lines() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return lines_;
 }
 
 bool MemorySink::contains(std::initializer_list<std::string_view> needles) const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   for (const auto& line : lines_) {
     bool all = true;
     for (auto n : needles) {
@@ -179,7 +179,7 @@ RateLimiter::RateLimiter(std::uint32_t burst, std::chrono::milliseconds window)
     : burst_(burst), window_(window) {}
 
 bool RateLimiter::allow(MonoTime now, std::uint64_t* suppressed) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (now - window_start_ >= window_) {
     window_start_ = now;
     used_ = 0;

@@ -9,12 +9,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock/clock.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::log {
 
@@ -56,14 +56,15 @@ class StderrSink final : public Sink {
 // Keeps lines in memory; for tests.
 class MemorySink final : public Sink {
  public:
-  void write(Level level, std::string_view line) override;
-  std::vector<std::string> lines() const;
+  void write(Level level, std::string_view line) override EXCLUDES(mutex_);
+  std::vector<std::string> lines() const EXCLUDES(mutex_);
   // True when some line contains every one of `needles`.
-  bool contains(std::initializer_list<std::string_view> needles) const;
+  bool contains(std::initializer_list<std::string_view> needles) const EXCLUDES(mutex_);
 
  private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> lines_;
+  // Guards lines_: the code under test writes while the test reads.
+  mutable sync::Mutex mutex_;
+  std::vector<std::string> lines_ GUARDED_BY(mutex_);
 };
 
 // Formats one logfmt line (no trailing newline). Exposed for tests.
@@ -113,15 +114,16 @@ class RateLimiter {
   RateLimiter(std::uint32_t burst, std::chrono::milliseconds window);
   // True if this line may be logged now; `*suppressed` receives how many were
   // dropped since the last line that passed.
-  bool allow(MonoTime now, std::uint64_t* suppressed);
+  bool allow(MonoTime now, std::uint64_t* suppressed) EXCLUDES(mutex_);
 
  private:
-  std::mutex mutex_;
-  std::uint32_t burst_;
-  std::chrono::milliseconds window_;
-  MonoTime window_start_{};
-  std::uint32_t used_ = 0;
-  std::uint64_t suppressed_ = 0;
+  const std::uint32_t burst_;
+  const std::chrono::milliseconds window_;
+  // Guards the window's state below: any thread of the noisy source may log.
+  sync::Mutex mutex_;
+  MonoTime window_start_ GUARDED_BY(mutex_){};
+  std::uint32_t used_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t suppressed_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace shopeasy::log

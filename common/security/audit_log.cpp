@@ -48,12 +48,13 @@ StatusOr<std::int64_t> AuditLog::record(std::string_view actor, std::string_view
                                         std::string_view action, std::string_view target,
                                         const nlohmann::json& details,
                                         std::string_view remote_addr) {
-  std::lock_guard lock(db_->mutex);
-  return record_locked(actor, role, action, target, details, remote_addr);
+  sync::MutexLock lock(db_->mutex);
+  return record_locked(*db_, actor, role, action, target, details, remote_addr);
 }
 
-StatusOr<std::int64_t> AuditLog::record_locked(std::string_view actor, std::string_view role,
-                                               std::string_view action, std::string_view target,
+StatusOr<std::int64_t> AuditLog::record_locked(detail::GuardedDb& guarded, std::string_view actor,
+                                               std::string_view role, std::string_view action,
+                                               std::string_view target,
                                                const nlohmann::json& details,
                                                std::string_view remote_addr) {
   if (action.empty()) return invalid_argument("action must not be empty", "action");
@@ -74,7 +75,7 @@ StatusOr<std::int64_t> AuditLog::record_locked(std::string_view actor, std::stri
   }
   const std::string who = actor.empty() ? "-" : std::string(actor);
   const std::int64_t ts = to_unix_ms(clock_.wall_now());
-  auto& db = db_->db;
+  auto& db = guarded.db;
   auto tx = db.begin();
   if (!tx.ok()) return tx.status();
   std::int64_t last_id = 0;
@@ -105,7 +106,7 @@ StatusOr<AuditPage> AuditLog::query(const AuditQuery& q) const {
   const std::int64_t since =
       q.since ? to_unix_ms(*q.since) : std::numeric_limits<std::int64_t>::min();
   AuditPage page;
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto rows = db_->db.query(
       "SELECT id, ts_ms, actor, role, action, target, details, remote_addr FROM audit_log "
       "WHERE id > ?1 AND ts_ms >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR action = ?4) "
@@ -136,7 +137,7 @@ StatusOr<AuditPage> AuditLog::query(const AuditQuery& q) const {
 }
 
 StatusOr<std::string> AuditLog::verify_chain() const {
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto rows = db_->db.query(
       "SELECT id, ts_ms, actor, role, action, target, details, remote_addr, chain "
       "FROM audit_log ORDER BY id");

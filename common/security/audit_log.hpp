@@ -17,13 +17,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock/clock.hpp"
+#include "common/security/guarded_db.hpp"
 #include "common/status/status.hpp"
 
 namespace shopeasy::security {
 
-namespace detail {
-struct GuardedDb;
-}
 class UserStore;
 
 struct AuditEntry {
@@ -82,10 +80,12 @@ class AuditLog {
  private:
   friend class UserStore;
   // record() for a caller that already holds the database lock, so a change and its
-  // audit entry commit in one transaction.
-  StatusOr<std::int64_t> record_locked(std::string_view actor, std::string_view role,
-                                       std::string_view action, std::string_view target,
-                                       const nlohmann::json& details, std::string_view remote_addr);
+  // audit entry commit in one transaction. `guarded` is the database this log shares
+  // with the caller (*db_), named by the caller so the lock it holds is checked.
+  StatusOr<std::int64_t> record_locked(detail::GuardedDb& guarded, std::string_view actor,
+                                       std::string_view role, std::string_view action,
+                                       std::string_view target, const nlohmann::json& details,
+                                       std::string_view remote_addr) REQUIRES(guarded.mutex);
 
   std::shared_ptr<detail::GuardedDb> db_;
   const Clock& clock_;

@@ -3,17 +3,18 @@
 // single-threaded).
 #pragma once
 
-#include <mutex>
 #include <utility>
 
 #include "common/db/database.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::security::detail {
 
 struct GuardedDb {
   explicit GuardedDb(db::Database database) : db(std::move(database)) {}
-  std::mutex mutex;
-  db::Database db;
+  // Guards db: UserStore's and AuditLog's calls come from any HTTP thread.
+  sync::Mutex mutex;
+  db::Database db GUARDED_BY(mutex);
 };
 
 }  // namespace shopeasy::security::detail

@@ -21,14 +21,14 @@ void RequestRateLimit::configure(double per_second, double burst) {
     o.capacity = burst;
     fresh = std::make_shared<RateLimiter>(o, clock_);
   }
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   limiter_ = std::move(fresh);
 }
 
 std::optional<http::Response> RequestRateLimit::admit(const http::Request& request) {
   std::shared_ptr<RateLimiter> limiter;
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     limiter = limiter_;
   }
   // Liveness probes (systemd, load balancers) must never be refused, or a busy client

@@ -6,7 +6,6 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include "common/clock/clock.hpp"
@@ -16,6 +15,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/security/audit_log.hpp"
 #include "common/security/rate_limiter.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::security {
 
@@ -24,10 +24,10 @@ class RequestRateLimit {
   // Starts disabled until configure(). `clock` and `metrics` must outlive it.
   RequestRateLimit(const Clock& clock, metrics::Registry& metrics, log::Logger logger);
   // per_second <= 0 turns the limit off. Buckets start afresh (full) after a change.
-  void configure(double per_second, double burst);
+  void configure(double per_second, double burst) EXCLUDES(mutex_);
   // A 429 response for a client over its rate, or nullopt. /health is never limited.
   // Thread-safe.
-  std::optional<http::Response> admit(const http::Request& request);
+  std::optional<http::Response> admit(const http::Request& request) EXCLUDES(mutex_);
   // For HttpServer::set_admission.
   http::Admission admission() {
     return [this](const http::Request& r) { return admit(r); };
@@ -38,8 +38,9 @@ class RequestRateLimit {
   log::Logger logger_;
   metrics::Counter& refused_;
   log::RateLimiter log_limit_;
-  std::mutex mutex_;
-  std::shared_ptr<RateLimiter> limiter_;  // null while off
+  // Guards limiter_: a reload swaps it while request threads take copies.
+  sync::Mutex mutex_;
+  std::shared_ptr<RateLimiter> limiter_ GUARDED_BY(mutex_);  // null while off
 };
 
 // Records successful audited calls: actor = the principal's subject and role, action =

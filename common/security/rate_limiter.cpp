@@ -81,7 +81,7 @@ Decision RateLimiter::allow(std::string_view key, double cost) {
 
 Decision RateLimiter::allow(std::string_view key, MonoTime now, double cost) {
   cost = std::clamp(std::isfinite(cost) ? cost : options_.capacity, 1e-9, options_.capacity);
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   auto it = index_.find(key);
   Lru::iterator bucket;
   if (it == index_.end()) {
@@ -114,12 +114,12 @@ Decision RateLimiter::allow(std::string_view key, MonoTime now, double cost) {
 }
 
 std::size_t RateLimiter::tracked_clients() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return lru_.size();
 }
 
 std::uint64_t RateLimiter::lossy_evictions() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   return lossy_evictions_;
 }
 

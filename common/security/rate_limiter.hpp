@@ -15,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +22,7 @@
 #include "common/clock/clock.hpp"
 #include "common/http/types.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::security {
 
@@ -51,15 +51,15 @@ class RateLimiter {
   RateLimiter(RateLimiterOptions options, const Clock& clock);
 
   // Takes `cost` tokens (> 0, at most capacity) from `key`'s bucket if it has them.
-  Decision allow(std::string_view key, double cost = 1);
+  Decision allow(std::string_view key, double cost = 1) EXCLUDES(mutex_);
   // As above at monotonic time `now` (for callers that already read the clock).
-  Decision allow(std::string_view key, MonoTime now, double cost = 1);
+  Decision allow(std::string_view key, MonoTime now, double cost = 1) EXCLUDES(mutex_);
 
   // Buckets currently tracked (<= max_clients).
-  std::size_t tracked_clients() const;
+  std::size_t tracked_clients() const EXCLUDES(mutex_);
   // Partly drained buckets dropped because the table was full; each one may have let a
   // client burst early. A growing count means max_clients is too small.
-  std::uint64_t lossy_evictions() const;
+  std::uint64_t lossy_evictions() const EXCLUDES(mutex_);
 
  private:
   struct Bucket {
@@ -70,14 +70,16 @@ class RateLimiter {
   using Lru = std::list<Bucket>;  // most recently used first
 
   double refill(const Bucket& b, MonoTime now) const;
-  void make_room(MonoTime now);
+  void make_room(MonoTime now) REQUIRES(mutex_);
 
   RateLimiterOptions options_;
   const Clock& clock_;
-  mutable std::mutex mutex_;
-  Lru lru_;
-  std::unordered_map<std::string_view, Lru::iterator> index_;  // views into lru_ keys
-  std::uint64_t lossy_evictions_ = 0;
+  // Guards the buckets and their index: every request thread spends tokens.
+  mutable sync::Mutex mutex_;
+  Lru lru_ GUARDED_BY(mutex_);
+  // Views into lru_ keys.
+  std::unordered_map<std::string_view, Lru::iterator> index_ GUARDED_BY(mutex_);
+  std::uint64_t lossy_evictions_ GUARDED_BY(mutex_) = 0;
 };
 
 // The key a request is limited by: "principal:<subject>" when authenticated, otherwise

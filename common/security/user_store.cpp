@@ -180,7 +180,7 @@ Status UserStore::add_user(std::string_view name, std::string_view role, std::st
   if (!hash.ok()) return hash.status();
   const std::int64_t now = to_unix_ms(clock_.wall_now());
 
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   Status inserted = db_->db.run(
@@ -192,8 +192,8 @@ Status UserStore::add_user(std::string_view name, std::string_view role, std::st
                   "name");
   }
   SHOPEASY_RETURN_IF_ERROR(inserted);
-  auto logged =
-      audit_.record_locked(by.name, by.role, "user.add", name, {{"role", role}}, by.remote_addr);
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "user.add", name, {{"role", role}},
+                                     by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
 }
@@ -205,7 +205,7 @@ Status UserStore::set_password(std::string_view name, std::string_view password,
   if (!hash.ok()) return hash.status();
   const std::int64_t now = to_unix_ms(clock_.wall_now());
 
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   SHOPEASY_RETURN_IF_ERROR(
@@ -215,7 +215,7 @@ Status UserStore::set_password(std::string_view name, std::string_view password,
   SHOPEASY_RETURN_IF_ERROR(
       db_->db.run("DELETE FROM sessions WHERE user_name = ?", std::string(name)));
   const std::int64_t ended = db_->db.changes();
-  auto logged = audit_.record_locked(by.name, by.role, "user.password", name,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "user.password", name,
                                      {{"sessions_ended", ended}}, by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
@@ -242,7 +242,7 @@ Status UserStore::set_role(std::string_view name, std::string_view role, const A
   SHOPEASY_RETURN_IF_ERROR(check_name(name));
   SHOPEASY_RETURN_IF_ERROR(check_role(role));
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   auto old_role =
@@ -253,7 +253,7 @@ Status UserStore::set_role(std::string_view name, std::string_view role, const A
   if (role != "admin") SHOPEASY_RETURN_IF_ERROR(check_not_last_admin(name));
   SHOPEASY_RETURN_IF_ERROR(db_->db.run("UPDATE users SET role = ?, updated_ms = ? WHERE name = ?",
                                        std::string(role), now, std::string(name)));
-  auto logged = audit_.record_locked(by.name, by.role, "user.role", name,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "user.role", name,
                                      {{"from", **old_role}, {"to", role}}, by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
@@ -262,7 +262,7 @@ Status UserStore::set_role(std::string_view name, std::string_view role, const A
 Status UserStore::disable_user(std::string_view name, const Actor& by) {
   SHOPEASY_RETURN_IF_ERROR(check_name(name));
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   SHOPEASY_RETURN_IF_ERROR(check_not_last_admin(name));
@@ -272,7 +272,7 @@ Status UserStore::disable_user(std::string_view name, const Actor& by) {
   SHOPEASY_RETURN_IF_ERROR(
       db_->db.run("DELETE FROM sessions WHERE user_name = ?", std::string(name)));
   const std::int64_t ended = db_->db.changes();
-  auto logged = audit_.record_locked(by.name, by.role, "user.disable", name,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "user.disable", name,
                                      {{"sessions_ended", ended}}, by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
@@ -281,13 +281,13 @@ Status UserStore::disable_user(std::string_view name, const Actor& by) {
 Status UserStore::enable_user(std::string_view name, const Actor& by) {
   SHOPEASY_RETURN_IF_ERROR(check_name(name));
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   SHOPEASY_RETURN_IF_ERROR(db_->db.run(
       "UPDATE users SET disabled = 0, updated_ms = ? WHERE name = ?", now, std::string(name)));
   if (db_->db.changes() == 0) return not_found("no user '" + std::string(name) + "'");
-  auto logged = audit_.record_locked(by.name, by.role, "user.enable", name,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "user.enable", name,
                                      nlohmann::json::object(), by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
@@ -295,7 +295,7 @@ Status UserStore::enable_user(std::string_view name, const Actor& by) {
 
 StatusOr<std::vector<User>> UserStore::list_users() const {
   std::vector<User> users;
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto rows =
       db_->db.query("SELECT name, role, disabled, created_ms, updated_ms FROM users ORDER BY name");
   while (const auto* row = rows.next()) {
@@ -307,7 +307,7 @@ StatusOr<std::vector<User>> UserStore::list_users() const {
 }
 
 StatusOr<User> UserStore::get_user(std::string_view name) const {
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto rows =
       db_->db.query("SELECT name, role, disabled, created_ms, updated_ms FROM users WHERE name = ?",
                     std::string(name));
@@ -328,7 +328,7 @@ void UserStore::audit_best_effort(const Actor& by, std::string_view action, std:
 void UserStore::audit_failed_login(const Actor& attempt, std::string_view reason) {
   std::int64_t suppressed = 0;
   {
-    std::lock_guard lock(failed_audit_mu_);
+    sync::MutexLock lock(failed_audit_mu_);
     const double per_minute = options_.failed_login_audits_per_minute;
     const MonoTime now = clock_.mono_now();
     const double elapsed_s = std::chrono::duration<double>(now - failed_audit_refilled_).count();
@@ -360,7 +360,7 @@ StatusOr<Session> UserStore::login(std::string_view name, std::string_view passw
   };
   std::optional<Row> user;
   {
-    std::lock_guard lock(db_->mutex);
+    sync::MutexLock lock(db_->mutex);
     auto rows = db_->db.query("SELECT role, password_hash, disabled FROM users WHERE name = ?",
                               std::string(name));
     if (const auto* row = rows.next()) {
@@ -389,7 +389,7 @@ StatusOr<Session> UserStore::login(std::string_view name, std::string_view passw
   const std::int64_t expires_ms =
       now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(options_.session_ttl).count();
 
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   SHOPEASY_RETURN_IF_ERROR(db_->db.run("DELETE FROM sessions WHERE expires_ms <= ?", now_ms));
@@ -407,7 +407,7 @@ StatusOr<Session> UserStore::login(std::string_view name, std::string_view passw
         db_->db.run("UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
                     *rehashed, std::string(name), user->hash));
   }
-  auto logged = audit_.record_locked(name, user->role, "session.login", name,
+  auto logged = audit_.record_locked(*db_, name, user->role, "session.login", name,
                                      {{"expires_ms", expires_ms}}, remote_addr);
   if (!logged.ok()) return logged.status();
   SHOPEASY_RETURN_IF_ERROR(tx->commit());
@@ -416,7 +416,7 @@ StatusOr<Session> UserStore::login(std::string_view name, std::string_view passw
 
 StatusOr<http::Principal> UserStore::authenticate(std::string_view token, WallTime now) const {
   if (!is_token_shape(token)) return unauthenticated("malformed session token");
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto rows = db_->db.query(
       "SELECT s.user_name, s.expires_ms, u.role, u.disabled FROM sessions s "
       "JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?",
@@ -433,7 +433,7 @@ StatusOr<http::Principal> UserStore::authenticate(std::string_view token, WallTi
 
 Status UserStore::revoke_session(std::string_view token, const Actor& by) {
   if (!is_token_shape(token)) return not_found("no such session");
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   auto owner = db_->db.query_one<std::string>("SELECT user_name FROM sessions WHERE token_hash = ?",
@@ -442,20 +442,20 @@ Status UserStore::revoke_session(std::string_view token, const Actor& by) {
   if (!owner->has_value()) return not_found("no such session");
   SHOPEASY_RETURN_IF_ERROR(
       db_->db.run("DELETE FROM sessions WHERE token_hash = ?", http::sha256_hex(token)));
-  auto logged = audit_.record_locked(by.name, by.role, "session.logout", **owner,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "session.logout", **owner,
                                      nlohmann::json::object(), by.remote_addr);
   if (!logged.ok()) return logged.status();
   return tx->commit();
 }
 
 StatusOr<std::int64_t> UserStore::revoke_user_sessions(std::string_view name, const Actor& by) {
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   auto tx = db_->db.begin();
   if (!tx.ok()) return tx.status();
   SHOPEASY_RETURN_IF_ERROR(
       db_->db.run("DELETE FROM sessions WHERE user_name = ?", std::string(name)));
   const std::int64_t ended = db_->db.changes();
-  auto logged = audit_.record_locked(by.name, by.role, "session.revoke_all", name,
+  auto logged = audit_.record_locked(*db_, by.name, by.role, "session.revoke_all", name,
                                      {{"sessions_ended", ended}}, by.remote_addr);
   if (!logged.ok()) return logged.status();
   SHOPEASY_RETURN_IF_ERROR(tx->commit());
@@ -463,7 +463,7 @@ StatusOr<std::int64_t> UserStore::revoke_user_sessions(std::string_view name, co
 }
 
 StatusOr<std::int64_t> UserStore::purge_expired_sessions(WallTime now) {
-  std::lock_guard lock(db_->mutex);
+  sync::MutexLock lock(db_->mutex);
   SHOPEASY_RETURN_IF_ERROR(
       db_->db.run("DELETE FROM sessions WHERE expires_ms <= ?", to_unix_ms(now)));
   return db_->db.changes();

@@ -17,7 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "common/http/auth.hpp"
 #include "common/http/types.hpp"
 #include "common/security/audit_log.hpp"
+#include "common/security/guarded_db.hpp"
 #include "common/security/password.hpp"
 #include "common/status/status.hpp"
 
@@ -126,11 +126,11 @@ class UserStore {
  private:
   UserStore(UserStoreOptions options, const Clock& clock, std::shared_ptr<detail::GuardedDb> db,
             std::string dummy_hash);
-  Status check_not_last_admin(std::string_view name);
+  Status check_not_last_admin(std::string_view name) REQUIRES(db_->mutex);
   void audit_best_effort(const Actor& by, std::string_view action, std::string_view target,
                          const nlohmann::json& details);
   // Records a failed sign-in within the per-minute budget.
-  void audit_failed_login(const Actor& attempt, std::string_view reason);
+  void audit_failed_login(const Actor& attempt, std::string_view reason) EXCLUDES(failed_audit_mu_);
 
   UserStoreOptions options_;
   const Clock& clock_;
@@ -140,10 +140,10 @@ class UserStore {
   // against it for unknown names so they take as long as known ones.
   std::string dummy_hash_;
 
-  std::mutex failed_audit_mu_;  // guards the three fields below
-  double failed_audit_tokens_;
-  MonoTime failed_audit_refilled_{};
-  std::int64_t failed_audits_suppressed_ = 0;
+  sync::Mutex failed_audit_mu_;  // guards the three fields below
+  double failed_audit_tokens_ GUARDED_BY(failed_audit_mu_);
+  MonoTime failed_audit_refilled_ GUARDED_BY(failed_audit_mu_){};
+  std::int64_t failed_audits_suppressed_ GUARDED_BY(failed_audit_mu_) = 0;
 };
 
 // The cookie the staff web page keeps its session in (HttpOnly, SameSite=Strict).

@@ -73,6 +73,7 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
       r.fail("outbox_id", "must be 32 lower-case hex digits");
     }
     r.optional_int("head_seq", &b.head_seq, 0, kMaxInt64);
+    r.optional_int("oldest_unsent_ts_ms", &b.oldest_unsent_ts_ms, 0, kMaxInt64);
     if (r.optional_string("downstream_hash", &b.downstream_hash,
                           {.max_len = 16, .non_empty = true}) &&
         b.downstream_hash && !is_valid_item_hash(*b.downstream_hash)) {
@@ -115,6 +116,7 @@ json encode(const SyncBatch& b) {
   set_optional(j, "head_seq", b.head_seq);
   set_optional(j, "resync_from_seq", b.resync_from_seq);
   set_optional(j, "downstream_hash", b.downstream_hash);
+  set_optional(j, "oldest_unsent_ts_ms", b.oldest_unsent_ts_ms);
   if (b.load) {
     j["load"] = {{"open_orders", b.load->open_orders},
                  {"available_runners", b.load->available_runners},

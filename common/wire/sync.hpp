@@ -79,6 +79,9 @@ struct SyncBatch {
   std::optional<std::string> downstream_hash{};
   // The store's load now; absent from older edges (and stores that do not report it).
   std::optional<StoreLoadReport> load{};
+  // When the oldest outbox change this batch does not carry was made (Unix ms): the
+  // backlog left after it. Absent when the batch reaches head_seq, and from older edges.
+  std::optional<std::int64_t> oldest_unsent_ts_ms{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 

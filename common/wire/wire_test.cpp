@@ -916,6 +916,7 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   text["resync_from_seq"] = text["first_seq"];
   text["downstream_hash"] = downstream_item_hash("catalog_item", {{"sku", "MILK"}});
   text["load"] = {{"open_orders", 7}, {"available_runners", 2}, {"pick_queue", 3}};
+  text["oldest_unsent_ts_ms"] = 1700000000123;
   StatusOr<SyncBatch> b = decode_sync_batch(text);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->downstream_hash, downstream_item_hash("catalog_item", {{"sku", "MILK"}}));
@@ -923,6 +924,7 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   EXPECT_EQ(b->outbox_id, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(b->head_seq, 40);
   EXPECT_EQ(b->resync_from_seq, b->first_seq);
+  EXPECT_EQ(b->oldest_unsent_ts_ms, 1700000000123);
   EXPECT_EQ(decode_sync_batch(encode(*b)).value(), *b);
 }
 
@@ -956,6 +958,8 @@ TEST(SyncBatchTest, RejectsBadFields) {
                          "downstream_hash", "must be a string"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["head_seq"] = -1; }), "head_seq",
                          "must be a non-negative integer"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["oldest_unsent_ts_ms"] = "soon"; }),
+                         "oldest_unsent_ts_ms", "must be a non-negative integer"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["resync_from_seq"] = 99; }),
                          "resync_from_seq", "must equal first_seq"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["first_seq"] = 0; }), "first_seq",

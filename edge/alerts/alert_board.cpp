@@ -291,7 +291,7 @@ Status AlertBoard::refresh() {
     SHOPEASY_RETURN_IF_ERROR(
         reconcile({"sync", "disk", "broker"}, conditions_from_health(health_())));
   }
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   const std::int64_t cutoff =
       now_ms() -
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.keep_resolved).count();
@@ -306,7 +306,7 @@ Status AlertBoard::apply_event(const events::Event& event) {
   if (!effect.raise && effect.clear_keys.empty()) return Status::ok();
   std::vector<events::Event> out;
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     auto tx = db_.begin();
     if (!tx.ok()) return tx.status();
     if (effect.raise) SHOPEASY_RETURN_IF_ERROR(raise_locked(*effect.raise, out));
@@ -321,7 +321,7 @@ Status AlertBoard::reconcile(const std::vector<std::string>& sources,
                              const std::vector<Condition>& present) {
   std::vector<events::Event> out;
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     auto tx = db_.begin();
     if (!tx.ok()) return tx.status();
     std::set<std::string> keys;
@@ -430,7 +430,7 @@ StatusOr<nlohmann::json> AlertBoard::get_locked(std::int64_t id) {
 }
 
 StatusOr<nlohmann::json> AlertBoard::get(std::int64_t id) {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return get_locked(id);
 }
 
@@ -446,7 +446,7 @@ StatusOr<nlohmann::json> AlertBoard::list(const ListQuery& query) {
     return invalid_argument("must be open, resolved or all", "state");
   }
   const int limit = std::clamp(query.limit, 1, 1000);
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   nlohmann::json items = nlohmann::json::array();
   {
     // Critical first, then newest: what needs a person now is on top.
@@ -471,7 +471,7 @@ StatusOr<nlohmann::json> AlertBoard::acknowledge(std::int64_t id, const std::str
   nlohmann::json a;
   const std::int64_t now = now_ms();
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     auto current = get_locked(id);
     if (!current.ok()) return current.status();
     const std::string state = (*current)["state"].get<std::string>();
@@ -497,7 +497,7 @@ StatusOr<nlohmann::json> AlertBoard::resolve(std::int64_t id, const std::string&
   nlohmann::json a;
   const std::int64_t now = now_ms();
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     auto current = get_locked(id);
     if (!current.ok()) return current.status();
     if ((*current)["state"] == "resolved") {

@@ -19,11 +19,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -37,6 +35,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/events/event_bus.hpp"
 
 namespace shopeasy::edge::alerts {
@@ -103,24 +102,25 @@ class AlertBoard {
 
   // Reads the polled sources and brings their alerts up to date. A failing source is
   // logged and its alerts left as they are.
-  Status refresh();
+  Status refresh() EXCLUDES(mutex_);
   // Applies one bus event (ignored unless it is a camera event).
-  Status apply_event(const events::Event& event);
+  Status apply_event(const events::Event& event) EXCLUDES(mutex_);
   // Brings the alerts of `sources` in line with `present`: raises new ones, updates
   // changed ones, resolves (as "system") open ones whose condition is gone.
-  Status reconcile(const std::vector<std::string>& sources, const std::vector<Condition>& present);
+  Status reconcile(const std::vector<std::string>& sources, const std::vector<Condition>& present)
+      EXCLUDES(mutex_);
 
   // Alerts newest first. kInvalidArgument for an unknown state.
-  StatusOr<nlohmann::json> list(const ListQuery& query);
+  StatusOr<nlohmann::json> list(const ListQuery& query) EXCLUDES(mutex_);
   // One alert. kNotFound.
-  StatusOr<nlohmann::json> get(std::int64_t id);
+  StatusOr<nlohmann::json> get(std::int64_t id) EXCLUDES(mutex_);
   // Marks an alert acknowledged by `who`. Acknowledging again is a no-op; kNotFound;
   // kFailedPrecondition when it is resolved.
   StatusOr<nlohmann::json> acknowledge(std::int64_t id, const std::string& who,
-                                       const std::optional<std::string>& note);
+                                       const std::optional<std::string>& note) EXCLUDES(mutex_);
   // Resolves an alert. kNotFound; kFailedPrecondition when it is resolved already.
   StatusOr<nlohmann::json> resolve(std::int64_t id, const std::string& who,
-                                   const std::optional<std::string>& note);
+                                   const std::optional<std::string>& note) EXCLUDES(mutex_);
 
   // GET /api/alert-board[?state=open|resolved|all][&limit=1..1000] (viewer and up),
   // POST /api/alert-board/{id}/ack and /resolve with an optional {"note"} (manager
@@ -133,9 +133,9 @@ class AlertBoard {
              metrics::Registry& metrics);
   void run();
   std::int64_t now_ms() const;
-  StatusOr<nlohmann::json> get_locked(std::int64_t id);
-  Status raise_locked(const Condition& c, std::vector<events::Event>& out);
-  Status clear_locked(const std::string& key, std::vector<events::Event>& out);
+  StatusOr<nlohmann::json> get_locked(std::int64_t id) REQUIRES(mutex_);
+  Status raise_locked(const Condition& c, std::vector<events::Event>& out) REQUIRES(mutex_);
+  Status clear_locked(const std::string& key, std::vector<events::Event>& out) REQUIRES(mutex_);
   void publish(std::vector<events::Event> events);
 
   AlertBoardOptions options_;
@@ -144,8 +144,9 @@ class AlertBoard {
   InventorySource inventory_;
   HealthSource health_;
   log::Logger logger_;
-  std::mutex mutex_;  // guards db_
-  db::Database db_;
+  // Guards db_: the board's connection, shared by its thread and the HTTP handlers.
+  shopeasy::sync::Mutex mutex_;
+  db::Database db_ GUARDED_BY(mutex_);
   metrics::Counter& raised_;
   metrics::Gauge& open_gauge_;
   std::atomic<bool> stopping_{false};

@@ -23,14 +23,14 @@ class SharedDecoder {
  public:
   explicit SharedDecoder(vision::DecoderOptions o) : decoder_(std::move(o)) {}
   StatusOr<std::vector<vision::Detection>> decode(const cv::Mat& image) {
-    sync::MutexLock lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     return decoder_.decode(image);
   }
 
  private:
   // Guards decoder_: BarcodeDecoder is not thread-safe, and one frame at a time keeps
   // camera frames from taking both of a store box's cores.
-  sync::Mutex mutex_;
+  shopeasy::sync::Mutex mutex_;
   vision::BarcodeDecoder decoder_ GUARDED_BY(mutex_);
 };
 
@@ -45,7 +45,8 @@ std::string content_type_of(const http::Request& req) {
 }  // namespace
 
 void register_scan_frame_routes(http::HttpServer& server, const ScanFrameOptions& options,
-                                log::Logger logger, metrics::Registry& metrics) {
+                                log::Logger logger, metrics::Registry& metrics,
+                                const Clock& clock) {
   vision::DecoderOptions decoder_options;
   decoder_options.limits.max_bytes = options.max_bytes;
   decoder_options.limits.max_side = options.max_side;
@@ -58,7 +59,7 @@ void register_scan_frame_routes(http::HttpServer& server, const ScanFrameOptions
 
   server.route(
       "POST", "/api/scan-frames", http::Access::roles_of(kScanners),
-      [shared, options, logger, &frames, &codes_read](const http::Request& req) {
+      [shared, options, logger, &frames, &codes_read, &clock](const http::Request& req) {
         auto refuse = [&](const Status& st, const char* result) {
           frames.with({result}).inc();
           logger.warn("scan_frame_refused", {{"by", req.principal.subject},
@@ -100,11 +101,10 @@ void register_scan_frame_routes(http::HttpServer& server, const ScanFrameOptions
                           : image.status();
           return refuse(st, too_large ? "too_large" : "bad_image");
         }
-        const auto started = std::chrono::steady_clock::now();
+        const MonoTime started = clock.mono_now();
         auto found = shared->decode(*image);
         const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                .count();
+            std::chrono::duration<double, std::milli>(clock.mono_now() - started).count();
         if (!found.ok()) {
           return refuse(found.status(), found.status().code() == StatusCode::kPayloadTooLarge
                                             ? "too_large"

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "common/clock/clock.hpp"
 #include "common/http/server.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
@@ -24,8 +25,9 @@ struct ScanFrameOptions {
 
 // Registers the route (roles picker, manager, admin). Frames are decoded one at a time:
 // the decoder is not thread-safe, and a store box with two cores must not spend both
-// on camera frames.
+// on camera frames. `clock` times each decode (and must outlive the server).
 void register_scan_frame_routes(http::HttpServer& server, const ScanFrameOptions& options,
-                                log::Logger logger, metrics::Registry& metrics);
+                                log::Logger logger, metrics::Registry& metrics,
+                                const Clock& clock = real_clock());
 
 }  // namespace shopeasy::edge::api

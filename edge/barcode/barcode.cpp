@@ -759,6 +759,12 @@ std::string_view symbology_name(Symbology s) {
       return "code-128";
     case Symbology::kGs1:
       return "gs1";
+    case Symbology::kGs1_128:
+      return "gs1-128";
+    case Symbology::kQr:
+      return "qr";
+    case Symbology::kDataMatrix:
+      return "datamatrix";
     case Symbology::kUnknown:
       break;
   }

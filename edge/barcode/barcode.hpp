@@ -31,6 +31,9 @@ inline constexpr std::size_t kMaxCode128Length = 80;
 // The ASCII group separator scanners send for GS1 FNC1.
 inline constexpr char kGroupSeparator = '\x1d';
 
+// The symbologies of the edge: what a scanner's text parses to (parse_scan) and what a
+// camera frame's decoder (edge/vision) read. One enum for both, so a name means the same
+// in the scan API, the camera routes and the ledger.
 enum class Symbology {
   kEan13,
   kEan8,
@@ -39,11 +42,16 @@ enum class Symbology {
   kGtin14,   // 14 bare digits: an ITF-14 case code, or a GTIN-14 keyed in by hand.
   kCode128,  // Plain (non-GS1) Code 128 text; ParsedCode::raw holds it.
   kGs1,      // A GS1 element string from any GS1 carrier.
-  kUnknown,  // Never produced by parse_scan; the value of a default ParsedCode.
+  // Carriers a camera frame reads (edge/vision); parse_scan never produces them.
+  kGs1_128,     // Code 128 with FNC1 first: a GS1 element string.
+  kQr,          // QR Code (GS1 when its AIM identifier is "]Q3").
+  kDataMatrix,  // Data Matrix (GS1 when its AIM identifier is "]d2").
+  kUnknown,     // Never produced by parse_scan; the value of a default ParsedCode.
 };
 
 // Stable lower-case name: "ean-13", "ean-8", "upc-a", "upc-e", "gtin-14", "code-128",
-// "gs1", "unknown". The same spellings are accepted as parse_scan hints.
+// "gs1", "gs1-128", "qr", "datamatrix", "unknown". These are wire names (scan results,
+// camera reads). parse_scan accepts the first seven (and "gs1-128") as hints.
 std::string_view symbology_name(Symbology s);
 
 // What a scan decodes to. Exactly one of gtin14 and raw is non-empty, except for a GS1

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -445,6 +446,30 @@ TEST(Names, SymbologyNamesAreStable) {
   EXPECT_EQ(symbology_name(Symbology::kCode128), "code-128");
   EXPECT_EQ(symbology_name(Symbology::kGs1), "gs1");
   EXPECT_EQ(symbology_name(Symbology::kUnknown), "unknown");
+}
+
+// The camera decoder (edge/vision) reports its reads with this enum too; its wire names
+// are the ones the camera routes always sent, and each name belongs to one value.
+TEST(Names, CameraCarriersShareTheEnumWithTheirOwnNames) {
+  EXPECT_EQ(symbology_name(Symbology::kEan8), "ean-8");
+  EXPECT_EQ(symbology_name(Symbology::kUpcA), "upc-a");
+  EXPECT_EQ(symbology_name(Symbology::kGs1_128), "gs1-128");
+  EXPECT_EQ(symbology_name(Symbology::kQr), "qr");
+  EXPECT_EQ(symbology_name(Symbology::kDataMatrix), "datamatrix");
+  const Symbology all[] = {Symbology::kEan13,      Symbology::kEan8,    Symbology::kUpcA,
+                           Symbology::kUpcE,       Symbology::kGtin14,  Symbology::kCode128,
+                           Symbology::kGs1,        Symbology::kGs1_128, Symbology::kQr,
+                           Symbology::kDataMatrix, Symbology::kUnknown};
+  std::set<std::string_view> names;
+  for (Symbology s : all) names.insert(symbology_name(s));
+  EXPECT_EQ(names.size(), std::size(all));
+  // Carriers are not parse_scan hints (a camera read goes through its AIM identifier).
+  for (std::string_view hint : {"qr", "datamatrix"}) {
+    auto r = parse_scan("4006381333931", hint);
+    ASSERT_FALSE(r.ok()) << hint;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().field(), "symbology");
+  }
 }
 
 // ---- Fuzz -------------------------------------------------------------------------

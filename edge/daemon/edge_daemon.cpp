@@ -1,4 +1,5 @@
 #include "edge/daemon/edge_daemon.hpp"
+#include "edge/search/search_routes.hpp"
 
 #include <sys/stat.h>
 
@@ -119,6 +120,12 @@ config::Schema edge_schema() {
   s.add(int_option("forecast.utc_offset_minutes", 0, -840, 840,
                    "Store-local time is UTC plus this many minutes (demand forecasts count "
                    "hours of the week in local time)"));
+  s.add(double_option("forecast.orders_per_picker_hour", 12, 0.1, 1000,
+                      "Orders one picker picks and packs in an hour, for peak-hour staffing "
+                      "until the store has measured its own (5 orders picked)"));
+  s.add(double_option("forecast.deliveries_per_runner_hour", 3, 0.1, 100,
+                      "Deliveries one runner makes in an hour, out and back, until the store "
+                      "has measured its own (5 orders delivered)"));
   s.add(bool_option("dispatch.enabled", true, "Assign packed orders to runners"));
   s.add(int_option("dispatch.tick_ms", 500, 50, 60000, "Decide assignments this often"));
   s.add(double_option("dispatch.speed_mps", 5, 0.5, 100,
@@ -187,16 +194,50 @@ EdgeDaemon::EdgeDaemon(config::Config config, log::Logger logger)
 
 EdgeDaemon::~EdgeDaemon() { stop(); }
 
+// Start-up, one step per part in dependency order (docs/ARCHITECTURE.md, "Start-up order").
+// Each step builds its part and starts its threads, or returns the problem that makes the
+// daemon exit; stop() undoes the steps in reverse.
 Status EdgeDaemon::start() {
   started_at_ = clock_.mono_now();
-  // 1. State directory: everything acknowledged lives here.
-  const std::string state_dir = config_.get_string("state_dir");
-  SHOPEASY_RETURN_IF_ERROR(service::ensure_directory(state_dir, "state_dir"));
+  SHOPEASY_RETURN_IF_ERROR(open_state_dir());
+  SHOPEASY_RETURN_IF_ERROR(open_users());
+  SHOPEASY_RETURN_IF_ERROR(open_ledger());
+  SHOPEASY_RETURN_IF_ERROR(start_telemetry());
+  SHOPEASY_RETURN_IF_ERROR(start_cameras());
+  SHOPEASY_RETURN_IF_ERROR(start_broker());
+  SHOPEASY_RETURN_IF_ERROR(start_dispatch());
+  SHOPEASY_RETURN_IF_ERROR(start_sync());
+  SHOPEASY_RETURN_IF_ERROR(start_disk_guard());
+  SHOPEASY_RETURN_IF_ERROR(start_alert_board());
+  SHOPEASY_RETURN_IF_ERROR(start_http());
+  return Status::ok();
+}
 
-  // 2. Staff users and sessions (their own file, kept apart from the ledger), with the
-  // configured machine tokens as the fallback; and the per-client request rate limit.
+// The steps of start() in reverse. Each stop is a no-op for a part never built (a start
+// that failed part-way) and safe to repeat; the state directory, users and disk budget have
+// no threads to stop.
+void EdgeDaemon::stop() {
+  stop_http();
+  stop_alert_board();
+  stop_sync();
+  stop_dispatch();
+  stop_broker();
+  stop_cameras();
+  stop_telemetry();
+  stop_ledger();
+}
+
+// Everything acknowledged lives in the state directory.
+Status EdgeDaemon::open_state_dir() {
+  state_dir_ = config_.get_string("state_dir");
+  return service::ensure_directory(state_dir_, "state_dir");
+}
+
+// Staff users and sessions (their own file, kept apart from the ledger), with the
+// configured machine tokens as the fallback; and the per-client request rate limit.
+Status EdgeDaemon::open_users() {
   security::UserStoreOptions uo;
-  uo.path = state_dir + "/users.db";
+  uo.path = state_dir_ + "/users.db";
   uo.session_ttl = std::chrono::seconds(config_.get_int("auth.session_ttl_s"));
   uo.durable = config_.get_bool("store.durable");
   auto users = security::UserStore::open(uo, clock_);
@@ -207,10 +248,14 @@ Status EdgeDaemon::start() {
       std::make_unique<security::RequestRateLimit>(clock_, metrics_, logger_.child("http"));
   rate_limit_->configure(config_.get_double("http.rate_limit_per_s"),
                          config_.get_double("http.rate_limit_burst"));
+  return Status::ok();
+}
 
-  // 3. The ledger database: migrations run before anything can read or write it.
+// The ledger database (migrations run before anything can read or write it) and the
+// services over it: inventory, demand, replenishment, the order book.
+Status EdgeDaemon::open_ledger() {
   store::StoreOptions so;
-  so.path = state_dir + "/edge.db";
+  so.path = state_dir_ + "/edge.db";
   so.durable = config_.get_bool("store.durable");
   so.readers = static_cast<std::size_t>(config_.get_int("store.readers"));
   auto opened = store::EdgeStore::open(so, clock_, bus_, logger_.child("store"), metrics_);
@@ -218,6 +263,8 @@ Status EdgeDaemon::start() {
   store_ = std::move(*opened);
   inventory_ = std::make_unique<inventory::Inventory>(*store_, config_.get_string("store.id"),
                                                       logger_.child("inventory"), metrics_);
+  product_search_ = std::make_unique<search::ProductSearch>(*store_, clock_, metrics_);
+  SHOPEASY_RETURN_IF_ERROR(product_search_->rebuild());
   demand_ = std::make_unique<demand::DemandService>(
       *store_,
       demand::DemandOptions{static_cast<int>(config_.get_int("forecast.history_days")),
@@ -234,10 +281,13 @@ Status EdgeDaemon::start() {
   oo.claim_timeout = std::chrono::seconds(config_.get_int("orders.claim_timeout_s"));
   orders_ = std::make_unique<orders::OrderBook>(*store_, *inventory_, oo, clock_,
                                                 logger_.child("orders"), metrics_);
+  return Status::ok();
+}
 
-  // 4. Runner telemetry (its own SQLite files: trails are the least valuable data).
+// Runner telemetry (its own SQLite files: trails are the least valuable data).
+Status EdgeDaemon::start_telemetry() {
   telemetry::TelemetryOptions to;
-  to.state_dir = state_dir;
+  to.state_dir = state_dir_;
   for (const auto& id : config_.get_json("telemetry.runners")) {
     if (!id.is_string()) {
       return invalid_argument("telemetry.runners must be an array of runner ids",
@@ -258,15 +308,22 @@ Status EdgeDaemon::start() {
       telemetry::Telemetry::open(to, clock_, bus_, nullptr, logger_.child("telemetry"), metrics_);
   if (!tele.ok()) return tele.status();
   telemetry_ = std::move(*tele);
+  return Status::ok();
+}
 
-  // 4b. Cameras: each polled on its own schedule by the service's thread; a failing
-  // camera is retried with backoff and reported, never fatal.
-  auto cameras = vision::open_store_cameras(config_, state_dir, *inventory_, clock_, bus_,
+// Cameras: each polled on its own schedule by the service's thread; a failing camera is
+// retried with backoff and reported, never fatal.
+Status EdgeDaemon::start_cameras() {
+  auto cameras = vision::open_store_cameras(config_, state_dir_, *inventory_, clock_, bus_,
                                             logger_.child("vision"), metrics_);
   if (!cameras.ok()) return cameras.status();
   vision_ = std::move(*cameras);
+  return Status::ok();
+}
 
-  // 5. Broker: connection problems are retried in the background, never fatal.
+// The broker and the MQTT scan intake: connection problems are retried in the background,
+// never fatal.
+Status EdgeDaemon::start_broker() {
   if (config_.get_bool("mqtt.enabled")) {
     mqtt::MosquittoOptions mo;
     mo.host = config_.get_string("mqtt.host");
@@ -276,9 +333,11 @@ Status EdgeDaemon::start() {
     mo.password = config_.get_string("mqtt.password");
     mo.ca_file = config_.get_string("mqtt.ca_file");
     mqtt_ = std::make_unique<mqtt::MosquittoClient>(
-        mo, [this](const mqtt::Message& m) { route_message(m); }, logger_.child("mqtt"), metrics_);
-    scan_intake_ = std::make_unique<scan::MqttScanIntake>(*inventory_, mqtt_.get(), &bus_,
-                                                          logger_.child("scan"), metrics_);
+        mo, [this](const mqtt::Message& m) { route_message(m); }, logger_.child("mqtt"), metrics_,
+        clock_);
+    scan_intake_ = std::make_unique<scan::MqttScanIntake>(
+        *inventory_, mqtt_.get(), &bus_, logger_.child("scan"), metrics_,
+        scan::MqttScanIntake::kDefaultMaxQueue, clock_);
     mqtt_->subscribe(scan::MqttScanIntake::kTopicFilter, 1);
     telemetry_->set_publisher(mqtt_.get());
     for (const auto& sub : telemetry::Telemetry::subscriptions()) {
@@ -286,9 +345,12 @@ Status EdgeDaemon::start() {
     }
     SHOPEASY_RETURN_IF_ERROR(mqtt_->start());
   }
+  return Status::ok();
+}
 
-  // 5b. Dispatch: packed orders go to runners over the broker (assignments are
-  // published through telemetry, so without a broker orders simply wait).
+// Dispatch: packed orders go to runners over the broker (assignments are published through
+// telemetry, so without a broker orders simply wait).
+Status EdgeDaemon::start_dispatch() {
   if (config_.get_bool("dispatch.enabled")) {
     dispatch_source_ = std::make_unique<OrderBookDispatchSource>(*orders_);
     dispatch::DispatcherOptions d;
@@ -304,8 +366,11 @@ Status EdgeDaemon::start() {
     if (!dispatcher.ok()) return dispatcher.status().with_field_prefix("dispatch");
     dispatcher_ = std::move(*dispatcher);
   }
+  return Status::ok();
+}
 
-  // 6. Cloud sync: an unreachable cloud is retried forever; the store keeps working.
+// Cloud sync: an unreachable cloud is retried forever; the store keeps working.
+Status EdgeDaemon::start_sync() {
   if (config_.get_bool("sync.enabled")) {
     if (config_.get_string("sync.store_secret").size() < 16) {
       return invalid_argument("sync.store_secret must be at least 16 characters when sync is on",
@@ -337,9 +402,12 @@ Status EdgeDaemon::start() {
         clock_, logger_.child("sync"), metrics_);
     SHOPEASY_RETURN_IF_ERROR(sync_->start());
   }
+  return Status::ok();
+}
 
-  // 7. Disk budget: least valuable data goes first, unsynced changes never.
-  diskguard::DiskGuardOptions dg{state_dir, config_.get_int("storage.disk_cap_bytes"),
+// Disk budget: least valuable data goes first, unsynced changes never.
+Status EdgeDaemon::start_disk_guard() {
+  diskguard::DiskGuardOptions dg{state_dir_, config_.get_int("storage.disk_cap_bytes"),
                                  config_.get_double("storage.disk_warn_ratio"),
                                  config_.get_double("storage.disk_critical_ratio")};
   disk_guard_ = std::make_unique<diskguard::DiskGuard>(dg, diskguard::filesystem_probe(dg),
@@ -363,10 +431,13 @@ Status EdgeDaemon::start() {
     return dropped.ok() ? *dropped : 0;
   });
   disk_guard_->tick();
+  return Status::ok();
+}
 
-  // 7b. The alert board (its own alerts.db): inventory, health and camera alerts.
+// The alert board (its own alerts.db): inventory, health and camera alerts.
+Status EdgeDaemon::start_alert_board() {
   alerts::AlertBoardOptions ao;
-  ao.path = state_dir + "/alerts.db";
+  ao.path = state_dir_ + "/alerts.db";
   ao.durable = config_.get_bool("store.durable");
   const int expiry_days = static_cast<int>(config_.get_int("inventory.expiry_warn_days"));
   auto board = alerts::AlertBoard::open(
@@ -378,8 +449,11 @@ Status EdgeDaemon::start() {
   if (!board.ok()) return board.status();
   alert_board_ = std::move(*board);
   alert_board_->start();
+  return Status::ok();
+}
 
-  // 8. HTTP API last, so /health never reports a daemon that is half built.
+// The HTTP API last, so /health never reports a daemon that is half built.
+Status EdgeDaemon::start_http() {
   http_ = std::make_unique<http::HttpServer>(service::http_options(config_),
                                              authenticators_.back().get(), logger_.child("http"),
                                              metrics_);
@@ -392,19 +466,44 @@ Status EdgeDaemon::start() {
   service::log_routes(*http_, logger_);
   logger_.info(
       "started",
-      {{"store", config_.get_string("store.id")}, {"http_port", *port}, {"state_dir", state_dir}});
+      {{"store", config_.get_string("store.id")}, {"http_port", *port}, {"state_dir", state_dir_}});
   return Status::ok();
 }
 
-void EdgeDaemon::stop() {
+void EdgeDaemon::stop_http() {
   if (http_) http_->stop();
+}
+
+void EdgeDaemon::stop_alert_board() {
   if (alert_board_) alert_board_->stop();
-  if (vision_) vision_->stop();
+}
+
+// Before dispatch and the broker: what those write to the ledger while they stop stays in
+// the outbox and goes up after the next start.
+void EdgeDaemon::stop_sync() {
+  if (sync_) sync_->stop();
+}
+
+void EdgeDaemon::stop_dispatch() {
   if (dispatcher_) dispatcher_->stop();
+}
+
+// The broker first, so no scan arrives any more, then the intake applies what it queued.
+void EdgeDaemon::stop_broker() {
   if (mqtt_) mqtt_->stop();
   if (scan_intake_) scan_intake_->stop();
+}
+
+void EdgeDaemon::stop_cameras() {
+  if (vision_) vision_->stop();
+}
+
+void EdgeDaemon::stop_telemetry() {
   if (telemetry_) telemetry_->stop();
-  if (sync_) sync_->stop();
+}
+
+// Last: every other part may still write to the ledger while it stops.
+void EdgeDaemon::stop_ledger() {
   if (store_) store_->stop();
 }
 
@@ -504,7 +603,12 @@ void EdgeDaemon::register_routes() {
   api::register_inventory_routes(
       *http_, *inventory_, clock_,
       api::InventoryRouteOptions{static_cast<int>(config_.get_int("inventory.expiry_warn_days"))});
-  demand::register_demand_routes(*http_, *demand_, clock_);
+  search::register_search_routes(*http_, *product_search_);
+  demand::register_demand_routes(
+      *http_, *demand_, clock_,
+      forecast::StaffingRates{
+          .orders_per_picker_hour = config_.get_double("forecast.orders_per_picker_hour"),
+          .orders_per_runner_hour = config_.get_double("forecast.deliveries_per_runner_hour")});
   replenish::register_replenish_routes(*http_, *replenish_);
   api::register_event_stream(
       *http_, bus_,
@@ -513,7 +617,7 @@ void EdgeDaemon::register_routes() {
   orders::register_order_routes(*http_, *orders_);
   telemetry_->register_routes(*http_);
   vision_->register_routes(*http_);
-  api::register_scan_frame_routes(*http_, {}, logger_.child("scan_frames"), metrics_);
+  api::register_scan_frame_routes(*http_, {}, logger_.child("scan_frames"), metrics_, clock_);
   alert_board_->register_routes(*http_);
   apidoc::register_openapi_route(*http_, "edge.openapi.json");
   webui::register_page_routes(*http_,

@@ -1,10 +1,12 @@
 // EdgeDaemon owns every part of the store box's service and wires them together:
-// configuration, the SQLite state, the broker connection, and the staff HTTP API.
-// The start-up order is deliberate (see start()); main() only calls run_edge().
+// configuration, the SQLite state, telemetry, cameras, the broker connection, dispatch,
+// cloud sync, the disk budget, the alert board and the staff HTTP API. The start-up
+// order is deliberate (see start()); main() only calls run_edge().
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/clock/clock.hpp"
 #include "common/config/config.hpp"
@@ -27,6 +29,7 @@
 #include "edge/orders/order_book.hpp"
 #include "edge/replenish/replenishment.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
+#include "edge/search/product_search.hpp"
 #include "edge/store/edge_store.hpp"
 #include "edge/sync/sync_client.hpp"
 #include "edge/telemetry/telemetry.hpp"
@@ -42,10 +45,11 @@ class EdgeDaemon final : public service::Daemon {
   EdgeDaemon(config::Config config, log::Logger logger);
   ~EdgeDaemon() override;
 
-  // Starts, in order: state directory, database, broker connection (retried in the
-  // background, never fatal), HTTP API. Returns the first fatal problem.
+  // Runs the start-up steps below in order: state directory, users, ledger, telemetry,
+  // cameras, broker (retried in the background, never fatal), dispatch, cloud sync,
+  // disk budget, alert board, HTTP API. Returns the first fatal problem.
   Status start() override;
-  // Stops in reverse order. Idempotent.
+  // Stops what the steps started, in reverse order. Idempotent.
   void stop() override;
   // Housekeeping once a second: disk budget.
   void tick() override;
@@ -58,6 +62,28 @@ class EdgeDaemon final : public service::Daemon {
   int http_port() const { return http_ ? http_->port() : 0; }
 
  private:
+  // The start-up steps, in start()'s order; each builds one part and starts its threads.
+  Status open_state_dir();
+  Status open_users();
+  Status open_ledger();
+  Status start_telemetry();
+  Status start_cameras();
+  Status start_broker();
+  Status start_dispatch();
+  Status start_sync();
+  Status start_disk_guard();
+  Status start_alert_board();
+  Status start_http();
+  // Their stops, in stop()'s order (the reverse); each is a no-op for a part not built.
+  void stop_http();
+  void stop_alert_board();
+  void stop_sync();
+  void stop_dispatch();
+  void stop_broker();
+  void stop_cameras();
+  void stop_telemetry();
+  void stop_ledger();
+
   void register_routes();
   // Builds the session authenticator over `config`'s machine tokens and makes it current.
   Status install_authenticator(const config::Config& config);
@@ -67,6 +93,7 @@ class EdgeDaemon final : public service::Daemon {
 
   config::Config config_;
   log::Logger logger_;
+  std::string state_dir_;  // set by open_state_dir()
   SystemClock clock_;
   metrics::Registry metrics_;
   // Authenticators in use and retired by reloads; retired ones stay alive because
@@ -77,6 +104,7 @@ class EdgeDaemon final : public service::Daemon {
   events::EventBus bus_;
   std::unique_ptr<store::EdgeStore> store_;
   std::unique_ptr<inventory::Inventory> inventory_;
+  std::unique_ptr<search::ProductSearch> product_search_;
   std::unique_ptr<demand::DemandService> demand_;
   std::unique_ptr<replenish::Replenishment> replenish_;
   std::unique_ptr<orders::OrderBook> orders_;

@@ -1,6 +1,7 @@
 #include "edge/demand/demand_service.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "edge/forecast/forecaster.hpp"
 #include "edge/forecast/series.hpp"
@@ -41,7 +42,7 @@ Window window_for(std::int64_t now_ms, const DemandOptions& options) {
   return w;
 }
 
-Status valid_request(const std::string& sku, int hours) {
+Status valid_request(const std::string& sku, int hours, int history_hours) {
   if (sku.empty() || sku.size() > 64) {
     return invalid_argument("sku must be 1..64 characters", "sku");
   }
@@ -49,7 +50,52 @@ Status valid_request(const std::string& sku, int hours) {
     return invalid_argument("hours must be 1.." + std::to_string(DemandService::kMaxHours),
                             "hours");
   }
+  if (history_hours < 0 || history_hours > DemandService::kMaxHours) {
+    return invalid_argument("history_hours must be 0.." + std::to_string(DemandService::kMaxHours),
+                            "history_hours");
+  }
   return Status();
+}
+
+// The median of the store's own times for one step of its orders: from the first time
+// an order reached `from` to the first time it reached `to`, for orders that reached
+// `from` in [since_ms, until_ms).
+StatusOr<std::vector<double>> step_seconds(db::Database& db, const char* from, const char* to,
+                                           std::int64_t since_ms, std::int64_t until_ms) {
+  auto q = db.query(
+      "SELECT (b.at - a.at) / 1000.0 FROM "
+      "(SELECT order_id, MIN(at_ms) AS at FROM order_history "
+      " WHERE status = ? AND at_ms >= ? AND at_ms < ? GROUP BY order_id) a "
+      "JOIN (SELECT order_id, MIN(at_ms) AS at FROM order_history "
+      " WHERE status = ? AND at_ms >= ? GROUP BY order_id) b USING (order_id) "
+      "WHERE b.at > a.at",
+      std::string(from), since_ms, until_ms, std::string(to), since_ms);
+  std::vector<double> out;
+  while (const db::Statement* row = q.next()) out.push_back(row->column_double(0));
+  SHOPEASY_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  return v[mid];
+}
+
+// `seconds_per_order` measured for `samples` orders, or the configured rate.
+MeasuredRate rate_from(const std::vector<double>& seconds, double factor, double configured) {
+  MeasuredRate r{.per_hour = configured,
+                 .measured = false,
+                 .samples = static_cast<int>(seconds.size()),
+                 .median_s = 0};
+  if (seconds.size() < static_cast<std::size_t>(DemandService::kMinRateSamples)) return r;
+  r.median_s = median(seconds) * factor;
+  if (r.median_s > 0) {
+    r.per_hour = 3600.0 / r.median_s;
+    r.measured = true;
+  }
+  return r;
 }
 
 }  // namespace
@@ -94,15 +140,16 @@ StatusOr<StorePool> DemandService::store_pool(std::int64_t now_ms) const {
 }
 
 StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std::int64_t now_ms,
-                                                    int hours) const {
-  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours));
+                                                    int hours, int history_hours) const {
+  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours, history_hours));
   SHOPEASY_ASSIGN_OR_RETURN(auto pool, store_pool(now_ms));
-  return forecast(sku, now_ms, hours, pool);
+  return forecast(sku, now_ms, hours, pool, history_hours);
 }
 
 StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std::int64_t now_ms,
-                                                    int hours, const StorePool& pool) const {
-  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours));
+                                                    int hours, const StorePool& pool,
+                                                    int history_hours) const {
+  SHOPEASY_RETURN_IF_ERROR(valid_request(sku, hours, history_hours));
   const Window w = window_for(now_ms, options_);
   if (pool.end_local != w.end_local) {
     return invalid_argument("the store pool was read for another hour", "pool");
@@ -196,6 +243,75 @@ StatusOr<SkuDemandForecast> DemandService::forecast(const std::string& sku, std:
     h.p95 = f.p95[static_cast<std::size_t>(k)];
     out.hours.push_back(std::move(h));
   }
+  const std::size_t shown = std::min(static_cast<std::size_t>(history_hours), steps - window_step);
+  for (std::size_t t = steps - shown; t < steps; ++t) {
+    const std::int64_t local = start_local + static_cast<std::int64_t>(t) * 3600;
+    out.history.push_back(HistoryHour{.ts_ms = (local - offset_s) * 1000,
+                                      .local_time = fc::format_local_time(local),
+                                      .units = series.qty[t],
+                                      .censored = series.censored[t] != 0});
+  }
+  return out;
+}
+
+StatusOr<StorePeakHours> DemandService::peak_hours(std::int64_t now_ms, int days,
+                                                   const fc::StaffingRates& configured) const {
+  if (days < 1 || days > kMaxPeakDays) {
+    return invalid_argument("days must be 1.." + std::to_string(kMaxPeakDays), "days");
+  }
+  if (!(configured.orders_per_picker_hour > 0) || !(configured.orders_per_runner_hour > 0)) {
+    return invalid_argument("configured orders per picker and per runner hour must be positive");
+  }
+  const Window w = window_for(now_ms, options_);
+  std::vector<fc::Sale> sales;
+  std::vector<double> pick_s;
+  std::vector<double> trip_s;
+  const Status read = store_.read([&](db::Database& db) -> Status {
+    auto tx = db.begin(db::TxMode::kDeferred);  // one snapshot for counts and times
+    if (!tx.ok()) return tx.status();
+    auto q = db.query(
+        "SELECT order_id, received_at_ms FROM orders WHERE received_at_ms >= ? AND "
+        "received_at_ms < ?",
+        w.window_ms, w.end_ms);
+    while (const db::Statement* row = q.next()) {
+      sales.push_back(fc::Sale{.sku = "orders",
+                               .group = "",
+                               .ts = floor_div(row->column_int64(1), 1000) + w.offset_s,
+                               .qty = 1,
+                               .stockout = false,
+                               .order = row->column_text(0)});
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    SHOPEASY_ASSIGN_OR_RETURN(pick_s, step_seconds(db, "picking", "packed", w.window_ms, w.end_ms));
+    SHOPEASY_ASSIGN_OR_RETURN(
+        trip_s, step_seconds(db, "out_for_delivery", "delivered", w.window_ms, w.end_ms));
+    return tx->rollback();
+  });
+  if (!read.is_ok()) return read;
+  if (sales.empty()) {
+    return failed_precondition("no orders in the last " + std::to_string(options_.history_days) +
+                               " days to plan from");
+  }
+  StorePeakHours out;
+  out.history_days = options_.history_days;
+  out.history_orders = static_cast<std::int64_t>(sales.size());
+  out.picking = rate_from(pick_s, 1.0, configured.orders_per_picker_hour);
+  // A runner rides out and back for each delivery (one order a trip).
+  out.delivery = rate_from(trip_s, 2.0, configured.orders_per_runner_hour);
+  SHOPEASY_ASSIGN_OR_RETURN(
+      fc::PeakPlan plan,
+      fc::plan_peak_hours(sales, w.end_local, days * 24,
+                          fc::StaffingRates{.orders_per_picker_hour = out.picking.per_hour,
+                                            .orders_per_runner_hour = out.delivery.per_hour}));
+  for (const fc::HourPlan& h : plan.hours) {
+    out.hours.push_back(PeakHour{.ts_ms = (h.ts - w.offset_s) * 1000,
+                                 .local_time = fc::format_local_time(h.ts),
+                                 .orders_mean = h.orders_mean,
+                                 .orders_p90 = h.orders_p90,
+                                 .pickers = h.pickers,
+                                 .runners = h.runners});
+  }
+  out.daily_peaks = std::move(plan.daily_peaks);
   return out;
 }
 
@@ -209,12 +325,47 @@ nlohmann::json sku_demand_forecast_json(const SkuDemandForecast& f) {
                      {"p90", h.p90},
                      {"p95", h.p95}});
   }
+  nlohmann::json history = nlohmann::json::array();
+  for (const HistoryHour& h : f.history) {
+    history.push_back(
+        {{"ts_ms", h.ts_ms}, {"ts", h.local_time}, {"units", h.units}, {"censored", h.censored}});
+  }
   return {{"sku", f.sku},
           {"method", f.method},
           {"history_days", f.history_days},
           {"censored_hours", f.censored_hours},
           {"units_sold", f.units_sold},
-          {"hours", std::move(hours)}};
+          {"hours", std::move(hours)},
+          {"history", std::move(history)}};
+}
+
+namespace {
+nlohmann::json rate_json(const MeasuredRate& r) {
+  nlohmann::json out = {{"per_hour", std::round(r.per_hour * 100) / 100},
+                        {"source", r.measured ? "measured" : "configured"},
+                        {"samples", r.samples}};
+  if (r.measured) out["median_s"] = std::round(r.median_s * 10) / 10;
+  return out;
+}
+}  // namespace
+
+nlohmann::json store_peak_hours_json(const StorePeakHours& p) {
+  nlohmann::json hours = nlohmann::json::array();
+  for (const PeakHour& h : p.hours) {
+    hours.push_back({{"ts_ms", h.ts_ms},
+                     {"ts", h.local_time},
+                     {"orders_mean", h.orders_mean},
+                     {"orders_p90", h.orders_p90},
+                     {"pickers", h.pickers},
+                     {"runners", h.runners}});
+  }
+  return {{"history_days", p.history_days},
+          {"history_orders", p.history_orders},
+          {"rates",
+           {{"orders_per_picker_hour", rate_json(p.picking)},
+            {"deliveries_per_runner_hour", rate_json(p.delivery)}}},
+          {"hours", std::move(hours)},
+          {"daily_peaks", p.daily_peaks}};
 }
 
 }  // namespace shopeasy::edge::demand

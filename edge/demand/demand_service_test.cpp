@@ -142,3 +142,130 @@ TEST_F(DemandServiceTest, RefusesUnknownSkusAndBadHours) {
 
 }  // namespace
 }  // namespace shopeasy::edge::demand
+
+namespace shopeasy::edge::demand {
+namespace {
+
+// The hours a forecast read come back with it: what the chart of actual against
+// forecast draws.
+TEST_F(DemandServiceTest, ReturnsTheHoursOfHistoryItRead) {
+  six_weeks();
+  DemandService service(*store_, DemandOptions{42, 0});
+  const auto f = service.forecast("BREAD", ms(at(42, 0, 0)), 24, 48);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  ASSERT_EQ(f->history.size(), 48u);
+  EXPECT_EQ(f->history.front().ts_ms, ms(at(40, 0, 0)));
+  EXPECT_EQ(f->history.back().local_time, "2026-02-15T23:00:00");
+  double units = 0;
+  for (const HistoryHour& h : f->history) units += h.units;
+  EXPECT_EQ(units, 10);  // five a day
+  EXPECT_EQ(f->history[10].units, 1);
+  EXPECT_FALSE(f->history[10].censored);
+  EXPECT_TRUE(f->history[20].censored);  // sold out since 13:30
+  EXPECT_TRUE(service.forecast("BREAD", ms(at(42, 0, 0)), 24).value().history.empty());
+  EXPECT_EQ(
+      service.forecast("BREAD", ms(at(42, 0, 0)), 24, DemandService::kMaxHours + 1).status().code(),
+      StatusCode::kInvalidArgument);
+}
+
+class PeakHoursTest : public DemandServiceTest {
+ protected:
+  // An order received at `received`, picked in `pick_s` and delivered `ride_s` after it
+  // left (0: not that far).
+  void order(const std::string& id, WallTime received, int pick_s, int ride_s) {
+    const std::int64_t r = ms(received);
+    Status written = store_->write([&](store::WriteContext& ctx) -> Status {
+      db::Database& db = ctx.db();
+      SHOPEASY_RETURN_IF_ERROR(
+          db.run("INSERT INTO orders (order_id, customer_id, status, lat, lon, promised_at_ms, "
+                 "total_cents, received_at_ms, updated_at_ms, body) "
+                 "VALUES (?, 'c', 'delivered', 0, 0, ?, 100, ?, ?, '{}')",
+                 id, r + 600'000, r, r));
+      auto step = [&](const char* status, std::int64_t at) {
+        return db.run(
+            "INSERT INTO order_history (order_id, status, at_ms, actor) VALUES (?, ?, ?, 't')", id,
+            std::string(status), at);
+      };
+      SHOPEASY_RETURN_IF_ERROR(step("routed", r));
+      SHOPEASY_RETURN_IF_ERROR(step("picking", r + 30'000));
+      SHOPEASY_RETURN_IF_ERROR(step("packed", r + 30'000 + pick_s * 1000));
+      if (ride_s > 0) {
+        const std::int64_t out = r + 60'000 + pick_s * 1000;
+        SHOPEASY_RETURN_IF_ERROR(step("out_for_delivery", out));
+        SHOPEASY_RETURN_IF_ERROR(step("delivered", out + ride_s * 1000));
+      }
+      return Status::ok();
+    });
+    ASSERT_TRUE(written.is_ok()) << written.to_string();
+  }
+};
+
+// Four weeks of a store busy at 18:00 (6 orders) and quiet at 10:00 (1): the plan puts
+// each day's peak at 18:00 and sizes staff from the store's own measured times.
+TEST_F(PeakHoursTest, PlansStaffForTheBusyHourFromMeasuredTimes) {
+  int n = 0;
+  for (int day = 0; day < 28; ++day) {
+    order("o" + std::to_string(++n), at(day, 10, 5), 300, 600);
+    for (int k = 0; k < 6; ++k) order("o" + std::to_string(++n), at(day, 18, 5 + k), 300, 600);
+  }
+  DemandService service(*store_, DemandOptions{28, 0});
+  const forecast::StaffingRates configured{.orders_per_picker_hour = 12,
+                                           .orders_per_runner_hour = 3};
+  const auto plan = service.peak_hours(ms(at(28, 0, 0)), 2, configured);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->history_orders, 28 * 7);
+  // Five minutes a pick: 12 an hour; ten minutes out and ten back: 3 an hour.
+  EXPECT_TRUE(plan->picking.measured);
+  EXPECT_EQ(plan->picking.samples, 28 * 7);
+  EXPECT_DOUBLE_EQ(plan->picking.per_hour, 12);
+  EXPECT_TRUE(plan->delivery.measured);
+  EXPECT_DOUBLE_EQ(plan->delivery.median_s, 1200);
+  EXPECT_DOUBLE_EQ(plan->delivery.per_hour, 3);
+  ASSERT_EQ(plan->hours.size(), 48u);
+  EXPECT_EQ(plan->hours[0].ts_ms, ms(at(28, 0, 0)));
+  ASSERT_EQ(plan->daily_peaks.size(), 2u);
+  EXPECT_EQ(plan->daily_peaks[0], 18u);
+  EXPECT_EQ(plan->daily_peaks[1], 42u);
+  const PeakHour& peak = plan->hours[18];
+  EXPECT_NEAR(peak.orders_mean, 6, 0.5);
+  EXPECT_GE(peak.runners, 2);  // six deliveries at three a runner-hour
+  EXPECT_GE(peak.pickers, 1);
+  EXPECT_LT(plan->hours[10].runners, peak.runners);
+  EXPECT_EQ(plan->hours[3].runners, 0);
+}
+
+TEST_F(PeakHoursTest, UsesTheConfiguredRatesUntilTheStoreHasMeasuredEnough) {
+  for (int day = 0; day < 4; ++day) order("o" + std::to_string(day), at(day, 18, 0), 60, 0);
+  DemandService service(*store_, DemandOptions{28, 0});
+  const auto plan = service.peak_hours(
+      ms(at(28, 0, 0)), 1,
+      forecast::StaffingRates{.orders_per_picker_hour = 20, .orders_per_runner_hour = 4});
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_FALSE(plan->picking.measured);
+  EXPECT_EQ(plan->picking.samples, 4);
+  EXPECT_EQ(plan->picking.per_hour, 20);
+  EXPECT_FALSE(plan->delivery.measured);
+  EXPECT_EQ(plan->delivery.samples, 0);
+  EXPECT_EQ(plan->delivery.per_hour, 4);
+}
+
+TEST_F(PeakHoursTest, RefusesBadDaysAndRatesAndSaysWhenThereIsNoHistory) {
+  DemandService service(*store_, DemandOptions{28, 0});
+  const forecast::StaffingRates ok{.orders_per_picker_hour = 12, .orders_per_runner_hour = 3};
+  EXPECT_EQ(service.peak_hours(ms(at(28, 0, 0)), 1, ok).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service.peak_hours(ms(at(28, 0, 0)), 0, ok).status().field(), "days");
+  EXPECT_EQ(
+      service.peak_hours(ms(at(28, 0, 0)), DemandService::kMaxPeakDays + 1, ok).status().field(),
+      "days");
+  EXPECT_EQ(service
+                .peak_hours(ms(at(28, 0, 0)), 1,
+                            forecast::StaffingRates{.orders_per_picker_hour = 0,
+                                                    .orders_per_runner_hour = 3})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shopeasy::edge::demand

@@ -71,7 +71,7 @@ void DiskGuard::tick() {
     }
     level = level_of(usage.ratio());
   }
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   if (level != level_) {
     if (level == "ok") {
       logger_.info("disk_alert_cleared", {{"used_ratio", usage.ratio()}});
@@ -90,7 +90,7 @@ void DiskGuard::tick() {
 }
 
 nlohmann::json DiskGuard::status() const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return {{"level", level_},
           {"used_ratio", last_.ratio()},
           {"used_bytes", last_.used_bytes},

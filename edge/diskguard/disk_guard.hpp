@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::edge::diskguard {
 
@@ -51,10 +51,10 @@ class DiskGuard {
 
   // Measures, alerts on level changes, and under pressure runs purgers in priority
   // order until usage is back under the warning level. Call from one thread.
-  void tick();
+  void tick() EXCLUDES(mutex_);
 
   // For /health: usage, level ("ok", "warning", "critical"), last purge.
-  nlohmann::json status() const;
+  nlohmann::json status() const EXCLUDES(mutex_);
 
  private:
   struct Purger {
@@ -66,9 +66,11 @@ class DiskGuard {
   UsageProbe probe_;
   log::Logger logger_;
   std::vector<Purger> purgers_;
-  mutable std::mutex mutex_;
-  DiskUsage last_{};
-  std::string level_ = "ok";
+  // Guards the last measurement and level: tick() writes them, status() reads them for
+  // /health on an HTTP thread.
+  mutable shopeasy::sync::Mutex mutex_;
+  DiskUsage last_ GUARDED_BY(mutex_){};
+  std::string level_ GUARDED_BY(mutex_) = "ok";
   metrics::Gauge& used_ratio_;
   metrics::Gauge& level_gauge_;
   metrics::CounterFamily& purged_;

@@ -93,12 +93,12 @@ Dispatcher::Dispatcher(DispatcherOptions options, OrderSource& source,
 Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::stop() {
-  std::lock_guard stop_lock(stop_mutex_);
+  shopeasy::sync::MutexLock stop_lock(stop_mutex_);
   if (stopped_) return;
   stopped_ = true;
   telemetry_.remove_listener(listener_);
   {
-    std::lock_guard lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     stopping_ = true;
   }
   queue_cv_.notify_all();
@@ -112,7 +112,7 @@ void Dispatcher::on_notice(const telemetry::RunnerNotice& notice) {
     return;
   }
   {
-    std::lock_guard lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     notices_.push_back(notice);
   }
   queue_cv_.notify_all();
@@ -120,17 +120,25 @@ void Dispatcher::on_notice(const telemetry::RunnerNotice& notice) {
 
 void Dispatcher::run() {
   const auto interval = std::chrono::milliseconds(options_.tick_interval_ms);
-  auto next = std::chrono::steady_clock::now();
-  std::unique_lock lock(queue_mutex_);
+  MonoTime next = clock_.mono_now();  // when the next round is due, on clock_
+  shopeasy::sync::MutexLock lock(queue_mutex_);
   while (!stopping_) {
-    queue_cv_.wait_until(lock, next, [&] { return stopping_ || !notices_.empty(); });
+    // The wait is real time (the condition variable needs steady_clock): for as long as
+    // clock_ says is left. With a clock that does not follow real time (a FakeClock),
+    // the round comes at the first wake-up after that clock has passed `next`.
+    const MonoTime now = clock_.mono_now();
+    const auto deadline =
+        std::chrono::steady_clock::now() + (next > now ? next - now : MonoTime::duration::zero());
+    while (!stopping_ && notices_.empty()) {
+      if (queue_cv_.wait_until(queue_mutex_, deadline) == std::cv_status::timeout) break;
+    }
     if (stopping_) break;
     lock.unlock();
-    if (std::chrono::steady_clock::now() >= next) {
+    if (clock_.mono_now() >= next) {
       tick();
-      next = std::chrono::steady_clock::now() + interval;
+      next = clock_.mono_now() + interval;
     } else {
-      std::lock_guard round(round_mutex_);
+      shopeasy::sync::MutexLock round(round_mutex_);
       apply_notices();
     }
     lock.lock();
@@ -140,7 +148,7 @@ void Dispatcher::run() {
 std::int64_t Dispatcher::now_ms() const { return to_unix_ms(clock_.wall_now()); }
 
 void Dispatcher::tick() {
-  std::lock_guard round(round_mutex_);
+  shopeasy::sync::MutexLock round(round_mutex_);
   apply_notices();
   send_positions();
   decide();
@@ -149,7 +157,7 @@ void Dispatcher::tick() {
 void Dispatcher::apply_notices() {
   std::deque<telemetry::RunnerNotice> batch;
   {
-    std::lock_guard lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     batch.swap(notices_);
   }
   for (const auto& n : batch) {
@@ -173,7 +181,7 @@ void Dispatcher::apply_event(const std::string& runner_id, const wire::RunnerEve
                                             {"error", s.to_string()}});
     }
   }
-  std::lock_guard lock(routes_mutex_);
+  shopeasy::sync::MutexLock lock(routes_mutex_);
   auto it = routes_.find(runner_id);
   if (it == routes_.end()) return;
   Route& route = it->second;
@@ -198,7 +206,7 @@ void Dispatcher::apply_event(const std::string& runner_id, const wire::RunnerEve
 void Dispatcher::release(const std::string& runner_id) {
   std::vector<std::string> given_back;
   {
-    std::lock_guard lock(routes_mutex_);
+    shopeasy::sync::MutexLock lock(routes_mutex_);
     auto it = routes_.find(runner_id);
     if (it == routes_.end()) return;
     auto& stops = it->second.stops;
@@ -233,7 +241,7 @@ void Dispatcher::send_positions() {
   std::vector<Due> due;
   const std::int64_t now = now_ms();
   {
-    std::lock_guard lock(routes_mutex_);
+    shopeasy::sync::MutexLock lock(routes_mutex_);
     for (auto& [runner_id, route] : routes_) {
       const bool carrying = std::any_of(route.stops.begin(), route.stops.end(),
                                         [](const Stop& s) { return s.picked_up && !s.done; });
@@ -278,7 +286,7 @@ void Dispatcher::decide() {
   input.now_ms = now_ms();
   input.store = options_.store;
   {
-    std::lock_guard lock(routes_mutex_);
+    shopeasy::sync::MutexLock lock(routes_mutex_);
     for (const PackedOrder& p : *packed) {
       if (riding_.count(p.order_id) != 0) continue;
       input.orders.push_back({p.order_id, p.lat, p.lon, p.promised_at_ms, p.units});
@@ -356,14 +364,14 @@ void Dispatcher::decide() {
                               {"stops", a.stops.size()},
                               {"first_order", a.stops.front().order_id},
                               {"eta_ms", planned.stops.back().eta_ms}});
-    std::lock_guard lock(routes_mutex_);
+    shopeasy::sync::MutexLock lock(routes_mutex_);
     for (const Stop& s : route.stops) riding_[s.order_id] = a.runner_id;
     routes_[a.runner_id] = std::move(route);
   }
 }
 
 std::vector<ActiveRoute> Dispatcher::active_routes() const {
-  std::lock_guard lock(routes_mutex_);
+  shopeasy::sync::MutexLock lock(routes_mutex_);
   std::vector<ActiveRoute> out;
   for (const auto& [runner_id, route] : routes_) {
     ActiveRoute a;

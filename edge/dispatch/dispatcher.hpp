@@ -21,12 +21,10 @@
 // edge_dispatch_budget_exhausted_total, edge_dispatch_released_total.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +33,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/dispatch/order_source.hpp"
 #include "edge/dispatch/solver.hpp"
 #include "edge/telemetry/telemetry.hpp"
@@ -82,11 +81,11 @@ class Dispatcher {
 
   // One round: applies queued runner notices, sends due positions, decides and sends
   // assignments. Thread-safe (rounds run one at a time).
-  void tick();
+  void tick() EXCLUDES(round_mutex_, queue_mutex_, routes_mutex_);
   // Stops the thread and unregisters the listener. Idempotent.
-  void stop();
+  void stop() EXCLUDES(stop_mutex_, queue_mutex_);
 
-  std::vector<ActiveRoute> active_routes() const;
+  std::vector<ActiveRoute> active_routes() const EXCLUDES(routes_mutex_);
   // Decisions made (ticks that found orders waiting).
   std::uint64_t decisions() const { return decisions_.value(); }
 
@@ -105,14 +104,15 @@ class Dispatcher {
 
   Dispatcher(DispatcherOptions options, OrderSource& source, telemetry::Telemetry& telemetry,
              const Clock& clock, log::Logger logger, metrics::Registry& metrics);
-  void on_notice(const telemetry::RunnerNotice& notice);
-  void run();
+  void on_notice(const telemetry::RunnerNotice& notice) EXCLUDES(queue_mutex_);
+  void run() EXCLUDES(queue_mutex_, round_mutex_);
   // The following run with round_mutex_ held.
-  void apply_notices();
-  void apply_event(const std::string& runner_id, const wire::RunnerEvent& event);
-  void release(const std::string& runner_id);
-  void send_positions();
-  void decide();
+  void apply_notices() REQUIRES(round_mutex_) EXCLUDES(queue_mutex_, routes_mutex_);
+  void apply_event(const std::string& runner_id, const wire::RunnerEvent& event)
+      REQUIRES(round_mutex_) EXCLUDES(routes_mutex_);
+  void release(const std::string& runner_id) REQUIRES(round_mutex_) EXCLUDES(routes_mutex_);
+  void send_positions() REQUIRES(round_mutex_) EXCLUDES(routes_mutex_);
+  void decide() REQUIRES(round_mutex_) EXCLUDES(routes_mutex_);
   std::int64_t now_ms() const;
 
   const DispatcherOptions options_;
@@ -132,19 +132,25 @@ class Dispatcher {
   metrics::Counter& released_;
   log::RateLimiter unassigned_log_{3, std::chrono::minutes(1)};
 
-  std::mutex round_mutex_;
-  std::uint64_t sequence_ = 0;  // guarded by round_mutex_
+  // Runs one round at a time (the thread's or an owner's tick) and guards sequence_.
+  shopeasy::sync::Mutex round_mutex_;
+  std::uint64_t sequence_ GUARDED_BY(round_mutex_) = 0;
 
-  mutable std::mutex routes_mutex_;            // taken inside round_mutex_ for writes
-  std::map<std::string, Route> routes_;        // by runner id
-  std::map<std::string, std::string> riding_;  // order id -> runner id
+  // Guards the routes sent; taken inside round_mutex_ for writes, alone for
+  // active_routes().
+  mutable shopeasy::sync::Mutex routes_mutex_;
+  std::map<std::string, Route> routes_ GUARDED_BY(routes_mutex_);        // by runner id
+  std::map<std::string, std::string> riding_ GUARDED_BY(routes_mutex_);  // order -> runner
 
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::deque<telemetry::RunnerNotice> notices_;  // guarded by queue_mutex_
-  bool stopping_ = false;                        // guarded by queue_mutex_
-  std::mutex stop_mutex_;
-  bool stopped_ = false;
+  // Guards the notices Telemetry's listener queues for the dispatcher's thread, and the
+  // thread's stop signal.
+  shopeasy::sync::Mutex queue_mutex_;
+  shopeasy::sync::CondVar queue_cv_;  // a notice queued or stopping_ set
+  std::deque<telemetry::RunnerNotice> notices_ GUARDED_BY(queue_mutex_);
+  bool stopping_ GUARDED_BY(queue_mutex_) = false;
+  // Guards stopped_, so stop() runs once.
+  shopeasy::sync::Mutex stop_mutex_;
+  bool stopped_ GUARDED_BY(stop_mutex_) = false;
   std::thread thread_;
 };
 

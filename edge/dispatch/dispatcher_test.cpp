@@ -17,23 +17,24 @@ constexpr wire::GeoPoint kStore{12.9716, 77.5946};
 class RecordingMqtt final : public mqtt::MqttClient {
  public:
   void subscribe(std::string, int) override {}
-  Status publish(const std::string& topic, std::string_view payload, int qos,
-                 bool retain) override {
-    std::lock_guard lock(mutex_);
+  Status publish(const std::string& topic, std::string_view payload, int qos, bool retain) override
+      EXCLUDES(mutex_) {
+    shopeasy::sync::MutexLock lock(mutex_);
     if (!up) return unavailable("broker unreachable");
     sent_.push_back({topic, std::string(payload), qos, retain});
     return Status::ok();
   }
   bool connected() const override { return up; }
-  std::vector<mqtt::Message> sent() const {
-    std::lock_guard lock(mutex_);
+  std::vector<mqtt::Message> sent() const EXCLUDES(mutex_) {
+    shopeasy::sync::MutexLock lock(mutex_);
     return sent_;
   }
   std::atomic<bool> up{true};
 
  private:
-  mutable std::mutex mutex_;
-  std::vector<mqtt::Message> sent_;
+  // Guards sent_: the dispatcher publishes from its thread while the test reads.
+  mutable shopeasy::sync::Mutex mutex_;
+  std::vector<mqtt::Message> sent_ GUARDED_BY(mutex_);
 };
 
 class DispatcherTest : public ::testing::Test {
@@ -133,6 +134,27 @@ class DispatcherTest : public ::testing::Test {
   std::int64_t ts_ = 0;
   std::int64_t reports_ = 0;
 };
+
+// The internal thread's rounds are timed on the dispatcher's clock: with a fake clock
+// that does not move there is no second round however much real time passes; moving
+// it by the interval brings one. (No runner is online, so every round decides again
+// about the order still waiting.)
+TEST_F(DispatcherTest, ItsThreadRunsRoundsOnTheDispatchersClock) {
+  FakeClock fake;
+  metrics::Registry own_metrics;
+  DispatcherOptions o = options();
+  o.tick_interval_ms = 50;
+  source_.add(order("o1", 800));
+  auto d = Dispatcher::start(o, source_, *telemetry_, fake, logger(), own_metrics);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  ASSERT_TRUE(testing::wait_for([&] { return (*d)->decisions() >= 1; }, 5s));
+  // Twenty real intervals: on the machine's clock there would have been more rounds.
+  EXPECT_FALSE(testing::wait_for([&] { return (*d)->decisions() >= 2; }, 1s));
+  EXPECT_EQ((*d)->decisions(), 1u);
+  fake.advance(50ms);
+  EXPECT_TRUE(testing::wait_for([&] { return (*d)->decisions() >= 2; }, 5s));
+  (*d)->stop();
+}
 
 TEST_F(DispatcherTest, AssignsFollowsEventsAndReportsPositions) {
   report("r1", kStore.lat, kStore.lon, wire::RunnerState::kIdle);

@@ -7,7 +7,7 @@ EventBus::EventBus(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacit
 void EventBus::publish(std::vector<Event> events) {
   if (events.empty()) return;
   {
-    sync::MutexLock lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     for (auto& e : events) {
       ring_.push_back(std::move(e));
       if (ring_.size() > capacity_) {
@@ -26,13 +26,13 @@ void EventBus::publish(Event event) {
 }
 
 std::uint64_t EventBus::head() const {
-  sync::MutexLock lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return first_ + ring_.size();
 }
 
 EventBus::ReadResult EventBus::read(std::uint64_t from, std::size_t max,
                                     std::chrono::milliseconds timeout) const {
-  sync::MutexLock lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (first_ + ring_.size() <= from) {
     if (changed_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;

@@ -52,8 +52,8 @@ class EventBus {
 
  private:
   std::size_t capacity_;
-  mutable sync::Mutex mutex_;
-  mutable sync::CondVar changed_;  // a publish (or wake_all) for waiting readers
+  mutable shopeasy::sync::Mutex mutex_;
+  mutable shopeasy::sync::CondVar changed_;  // a publish (or wake_all) for waiting readers
   std::deque<Event> ring_ GUARDED_BY(mutex_);
   std::uint64_t first_ GUARDED_BY(mutex_) = 0;  // position of ring_.front()
 };

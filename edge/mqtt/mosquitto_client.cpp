@@ -16,8 +16,9 @@ void init_library_once() {
 }  // namespace
 
 MosquittoClient::MosquittoClient(MosquittoOptions options, MessageHandler on_message,
-                                 log::Logger logger, metrics::Registry& metrics)
+                                 log::Logger logger, metrics::Registry& metrics, const Clock& clock)
     : options_(std::move(options)),
+      clock_(clock),
       on_message_(std::move(on_message)),
       logger_(std::move(logger)),
       connected_gauge_(metrics.gauge("mqtt_connected", "1 while connected to the broker")),
@@ -83,12 +84,12 @@ void MosquittoClient::set_subscribed(bool value) {
 void MosquittoClient::run() {
   auto backoff = options_.min_backoff;
   bool socket_open = false;
-  auto next_attempt = std::chrono::steady_clock::now();
+  MonoTime next_attempt = clock_.mono_now();
   log::RateLimiter failure_log(3, std::chrono::seconds(30));
   auto report_unreachable = [&](int rc) {
     connect_failures_.inc();
     std::uint64_t suppressed = 0;
-    if (failure_log.allow(std::chrono::steady_clock::now(), &suppressed)) {
+    if (failure_log.allow(clock_.mono_now(), &suppressed)) {
       logger_.warn("broker_unreachable", {{"host", options_.host},
                                           {"port", options_.port},
                                           {"error", mosquitto_strerror(rc)},
@@ -98,7 +99,8 @@ void MosquittoClient::run() {
   };
   while (!stop_.load()) {
     if (!socket_open) {
-      if (std::chrono::steady_clock::now() < next_attempt) {
+      if (clock_.mono_now() < next_attempt) {
+        // Real time passes here whatever clock_ is; it is read again after the nap.
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
       }
@@ -106,7 +108,7 @@ void MosquittoClient::run() {
           mosquitto_connect(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
       if (rc != MOSQ_ERR_SUCCESS) {
         report_unreachable(rc);
-        next_attempt = std::chrono::steady_clock::now() + backoff;
+        next_attempt = clock_.mono_now() + backoff;
         backoff = std::min(backoff * 2, options_.max_backoff);
         continue;
       }
@@ -126,7 +128,7 @@ void MosquittoClient::run() {
         // library finishes inside the loop rather than inside mosquitto_connect().
         report_unreachable(rc);
       }
-      next_attempt = std::chrono::steady_clock::now() + backoff;
+      next_attempt = clock_.mono_now() + backoff;
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
   }

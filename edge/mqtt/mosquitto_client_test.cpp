@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock/clock.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 #include "tests/harness/harness.hpp"
 
@@ -114,6 +115,34 @@ TEST_F(MosquittoClientTest, WithoutSubscriptionsItIsSubscribedOnConnect) {
   ASSERT_TRUE(testing::wait_for([&] { return client_->subscribed(); }, 10s));
   EXPECT_TRUE(client_->connected());
   EXPECT_EQ(client_->subscribed_connections(), 1u);
+}
+
+// The reconnect backoff is timed on the client's clock: with a fake clock that does not
+// move, a refused connection is not tried again however much real time passes; moving
+// the clock past the backoff brings the next attempt.
+TEST_F(MosquittoClientTest, ReconnectBackoffIsTimedOnTheClientsClock) {
+  const int port = testing::free_tcp_port();  // nothing listens there: refused at once
+  ASSERT_NE(port, 0);
+  FakeClock clock;
+  MosquittoOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.client_id = "backoff-under-test";
+  o.clean_session = true;
+  o.min_backoff = 100ms;
+  o.max_backoff = 100ms;
+  client_ = std::make_unique<MosquittoClient>(
+      o, [](const Message&) {}, log::Logger(sink_, log::Level::kInfo, "mqtt"), metrics_, clock);
+  metrics::Counter& failures =
+      metrics_.counter("mqtt_connect_failures_total", "Failed broker connection attempts");
+  ASSERT_TRUE(client_->start().is_ok());
+  ASSERT_TRUE(testing::wait_for([&] { return failures.value() >= 1; }, 10s));
+  // Ten real backoffs: on the machine's clock there would have been several attempts.
+  EXPECT_FALSE(testing::wait_for([&] { return failures.value() >= 2; }, 1s));
+  EXPECT_EQ(failures.value(), 1u);
+  clock.advance(100ms);
+  EXPECT_TRUE(testing::wait_for([&] { return failures.value() >= 2; }, 10s));
+  EXPECT_FALSE(client_->connected());
 }
 
 }  // namespace

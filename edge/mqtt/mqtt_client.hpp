@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock/clock.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
@@ -64,8 +65,9 @@ struct MosquittoOptions {
 
 class MosquittoClient final : public MqttClient {
  public:
+  // `clock` times the reconnect backoff (and must outlive the client).
   MosquittoClient(MosquittoOptions options, MessageHandler on_message, log::Logger logger,
-                  metrics::Registry& metrics);
+                  metrics::Registry& metrics, const Clock& clock = real_clock());
   ~MosquittoClient() override;
   MosquittoClient(const MosquittoClient&) = delete;
   MosquittoClient& operator=(const MosquittoClient&) = delete;
@@ -101,6 +103,7 @@ class MosquittoClient final : public MqttClient {
   void run();
 
   MosquittoOptions options_;
+  const Clock& clock_;
   MessageHandler on_message_;
   std::function<void()> on_connect_;
   log::Logger logger_;

@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +30,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/store/edge_store.hpp"
 
@@ -102,13 +102,16 @@ class OrderBook {
   OrderBook(const OrderBook&) = delete;
   OrderBook& operator=(const OrderBook&) = delete;
 
-  // True for the downstream kinds apply_downstream handles ("order", "order.cancel").
+  // True for the downstream kinds apply_downstream handles ("order", "order.cancel",
+  // "customer.forget").
   static bool handles(const std::string& kind);
   // Applies a downstream item inside the sync client's write (so the order and the sync
   // cursor commit together). "order": stored as routed (a repeat is a no-op), then with
   // auto_accept reserved and accepted, or refused as cancelled with reason
   // "refused: out_of_stock <sku>". "order.cancel": reservation released, picked units
-  // put back, cancelled. kInvalidArgument for a malformed body.
+  // put back, cancelled. "customer.forget" {customer_id, tombstone}: the customer
+  // deleted their account, so their orders here take the tombstone id and a delivery
+  // point rounded to two decimals. kInvalidArgument for a malformed body.
   Status apply_downstream(store::WriteContext& ctx, const std::string& kind,
                           const nlohmann::json& body);
 
@@ -168,12 +171,12 @@ class OrderBook {
   // "runner_failed: <reason>"); other types are ignored. An event from a runner the
   // order is not assigned to is refused (kFailedPrecondition), counted and logged.
   Status on_runner_event(const std::string& runner_id, const std::string& type,
-                         const std::string& order_id, std::int64_t at_ms,
-                         const std::string& reason);
+                         const std::string& order_id, std::int64_t at_ms, const std::string& reason)
+      EXCLUDES(position_mutex_);
   // Emits "order.position" for an order out for delivery with this runner, at most once
   // per position_interval per order (extra positions are dropped, not an error).
   Status on_position(const std::string& order_id, const std::string& runner_id, double lat,
-                     double lon, std::int64_t eta_ms, std::int64_t at_ms);
+                     double lon, std::int64_t eta_ms, std::int64_t at_ms) EXCLUDES(position_mutex_);
   // The runner went offline before pickup (or its route could not be sent): the order
   // waits for dispatch again, and the cloud hears order.status packed with reason
   // "unassigned" and no runner_id.
@@ -182,6 +185,7 @@ class OrderBook {
  private:
   Status receive(store::WriteContext& ctx, const nlohmann::json& body);
   Status cancel_from_cloud(store::WriteContext& ctx, const nlohmann::json& body);
+  Status forget_customer(store::WriteContext& ctx, const nlohmann::json& body);
   // The ClaimGuard check inside a pick, short pick or pack: refuses the change when
   // another picker's claim is fresh (and the guard may not override), else makes the
   // actor the holder (claiming an unclaimed or stale order, renewing their own).
@@ -201,8 +205,10 @@ class OrderBook {
   const Clock& clock_;
   log::Logger logger_;
 
-  std::mutex position_mutex_;
-  std::map<std::string, MonoTime> last_position_;  // per order
+  // Guards last_position_: positions arrive on the MQTT thread while runner events may
+  // clear an order's slot from another.
+  shopeasy::sync::Mutex position_mutex_;
+  std::map<std::string, MonoTime> last_position_ GUARDED_BY(position_mutex_);  // per order
 
   metrics::CounterFamily& transitions_;
   metrics::CounterFamily& pick_scans_;

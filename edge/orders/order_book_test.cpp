@@ -201,6 +201,33 @@ TEST_F(OrderBookTest, MalformedOrWrongStoreItemsAreRefusedWithoutTrace) {
   EXPECT_EQ(downstream("order.cancel", json{{"reason", "x"}}).code(), StatusCode::kInvalidArgument);
 }
 
+// A customer who deleted their account: the store's copies of their orders take the
+// tombstone id and a delivery point rounded to about 1 km; other customers' orders and a
+// malformed item are left alone.
+TEST_F(OrderBookTest, AForgottenCustomersOrdersKeepOnlyACoarseDeliveryPoint) {
+  json mine = order("o-f1", {{"BREAD", 1}});
+  mine["delivery"] = {{"lat", 12.971234}, {"lon", 77.645678}};
+  ASSERT_TRUE(downstream("order", mine).is_ok());
+  json other = order("o-f2", {{"BREAD", 1}});
+  other["customer_id"] = "c-2";
+  ASSERT_TRUE(downstream("order", other).is_ok());
+  EXPECT_EQ(downstream("customer.forget", {{"customer_id", "c-1"}}).field(), "tombstone");
+  EXPECT_EQ(downstream("customer.forget", {{"customer_id", "c-1"}, {"tombstone", "c-1"}}).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(downstream("customer.forget", {{"customer_id", "c-1"}, {"tombstone", "forgotten-9"}})
+                  .is_ok());
+  const json kept = book_->get("o-f1").value();
+  EXPECT_EQ(kept["customer_id"], "forgotten-9");
+  EXPECT_DOUBLE_EQ(kept["delivery"]["lat"].get<double>(), 12.97);
+  EXPECT_DOUBLE_EQ(kept["delivery"]["lon"].get<double>(), 77.65);
+  EXPECT_EQ(kept["status"], "accepted");
+  EXPECT_EQ(book_->get("o-f2").value()["customer_id"], "c-2");
+  // Repeated (a re-sent item): nothing left to change.
+  ASSERT_TRUE(downstream("customer.forget", {{"customer_id", "c-1"}, {"tombstone", "forgotten-9"}})
+                  .is_ok());
+  EXPECT_EQ(book_->get("o-f1").value()["customer_id"], "forgotten-9");
+}
+
 TEST_F(OrderBookTest, PickListFollowsTheWalkWithFefoLots) {
   ASSERT_TRUE(downstream("order", order("o-4", {{"BREAD", 1}, {"MILK-1L", 3}})).is_ok());
   auto list = book_->picklist("o-4");

@@ -31,13 +31,34 @@ const inventory::Actor kCloudActor{"cloud", "sync"};
 }  // namespace
 
 bool OrderBook::handles(const std::string& kind) {
-  return kind == "order" || kind == "order.cancel";
+  return kind == "order" || kind == "order.cancel" || kind == "customer.forget";
 }
 
 Status OrderBook::apply_downstream(WriteContext& ctx, const std::string& kind, const json& body) {
   if (kind == "order") return receive(ctx, body);
   if (kind == "order.cancel") return cancel_from_cloud(ctx, body);
+  if (kind == "customer.forget") return forget_customer(ctx, body);
   return failed_precondition("the order book does not handle '" + kind + "'");
+}
+
+Status OrderBook::forget_customer(WriteContext& ctx, const json& body) {
+  std::string customer;
+  std::string tombstone;
+  {
+    wire::FieldReader r(body, "");
+    r.required_string("customer_id", &customer, {.max_len = 128, .non_empty = true});
+    r.required_string("tombstone", &tombstone, {.max_len = 128, .non_empty = true});
+    if (!r.ok()) return r.status();
+  }
+  if (customer == tombstone) return invalid_argument("must differ from customer_id", "tombstone");
+  // The cloud keeps the orders for accounting with the delivery point coarsened to two
+  // decimals (about 1 km); the store's copy follows it.
+  SHOPEASY_RETURN_IF_ERROR(
+      ctx.db().run("UPDATE orders SET customer_id = ?, lat = round(lat, 2), lon = round(lon, 2) "
+                   "WHERE customer_id = ?",
+                   tombstone, customer));
+  logger_.info("customer_forgotten", {{"tombstone", tombstone}, {"orders", ctx.db().changes()}});
+  return Status::ok();
 }
 
 Status OrderBook::receive(WriteContext& ctx, const json& body) {

@@ -2,8 +2,6 @@
 // unassignment, the runner's pick-up, delivery and failure, and live positions.
 #include "edge/orders/order_book.hpp"
 
-#include <mutex>
-
 #include "common/wire/order.hpp"
 #include "edge/orders/order_book_detail.hpp"
 
@@ -122,7 +120,7 @@ Status OrderBook::on_runner_event(const std::string& runner_id, const std::strin
     return result.status();
   }
   if (to != OrderStatus::kOutForDelivery) {
-    std::lock_guard lock(position_mutex_);
+    shopeasy::sync::MutexLock lock(position_mutex_);
     last_position_.erase(order_id);
   }
   if (result->get<bool>()) {
@@ -140,7 +138,7 @@ Status OrderBook::on_position(const std::string& order_id, const std::string& ru
   std::optional<MonoTime> previous;
   {
     // The slot is taken before writing, so two positions at once cannot both pass.
-    std::lock_guard lock(position_mutex_);
+    shopeasy::sync::MutexLock lock(position_mutex_);
     auto it = last_position_.find(order_id);
     if (it != last_position_.end()) {
       if (now - it->second < options_.position_interval) {
@@ -169,7 +167,7 @@ Status OrderBook::on_position(const std::string& order_id, const std::string& ru
   });
   if (!result.ok()) {
     positions_dropped_.inc();
-    std::lock_guard lock(position_mutex_);
+    shopeasy::sync::MutexLock lock(position_mutex_);
     if (previous) {
       last_position_[order_id] = *previous;
     } else {

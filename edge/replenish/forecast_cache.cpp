@@ -14,7 +14,7 @@ std::size_t ForecastCache::entry_bytes(const std::string& sku, const DemandForec
 StatusOr<std::shared_ptr<const DemandForecast>> ForecastCache::get(const std::string& sku,
                                                                    std::int64_t hour,
                                                                    const Fit& fit) {
-  std::unique_lock lock(mu_);
+  shopeasy::sync::MutexLock lock(mu_);
   bool waited = false;
   for (;;) {
     Entry& e = entries_[sku];
@@ -26,7 +26,7 @@ StatusOr<std::shared_ptr<const DemandForecast>> ForecastCache::get(const std::st
     if (!e.fitting) break;
     if (!waited) ++stats_.waits;
     waited = true;
-    fitted_.wait(lock);
+    fitted_.wait(mu_);
   }
   Entry& e = entries_[sku];
   drop_value(e);  // another hour's
@@ -77,7 +77,7 @@ void ForecastCache::evict() {
 }
 
 void ForecastCache::invalidate(const std::string& sku) {
-  std::lock_guard lock(mu_);
+  shopeasy::sync::MutexLock lock(mu_);
   auto it = entries_.find(sku);
   if (it == entries_.end()) return;
   drop_value(it->second);
@@ -86,7 +86,7 @@ void ForecastCache::invalidate(const std::string& sku) {
 }
 
 void ForecastCache::invalidate_all() {
-  std::lock_guard lock(mu_);
+  shopeasy::sync::MutexLock lock(mu_);
   for (auto it = entries_.begin(); it != entries_.end();) {
     drop_value(it->second);
     ++it->second.version;
@@ -95,7 +95,7 @@ void ForecastCache::invalidate_all() {
 }
 
 ForecastCacheStats ForecastCache::stats() const {
-  std::lock_guard lock(mu_);
+  shopeasy::sync::MutexLock lock(mu_);
   ForecastCacheStats s = stats_;
   s.entries = lru_.size();
   return s;

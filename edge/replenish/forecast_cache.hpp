@@ -9,17 +9,16 @@
 // used entries are dropped. Failed fits are not kept.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/replenish/policy.hpp"
 
 namespace shopeasy::edge::replenish {
@@ -43,13 +42,13 @@ class ForecastCache {
   // hour and not invalidated since, else fit()'s (run once however many callers ask
   // for the SKU at the same time).
   StatusOr<std::shared_ptr<const DemandForecast>> get(const std::string& sku, std::int64_t hour,
-                                                      const Fit& fit);
+                                                      const Fit& fit) EXCLUDES(mu_);
   // The SKU's history or supply changed: its next get() fits again, and a fit running
   // now is not kept.
-  void invalidate(const std::string& sku);
-  void invalidate_all();
+  void invalidate(const std::string& sku) EXCLUDES(mu_);
+  void invalidate_all() EXCLUDES(mu_);
 
-  ForecastCacheStats stats() const;
+  ForecastCacheStats stats() const EXCLUDES(mu_);
   static std::size_t entry_bytes(const std::string& sku, const DemandForecast& f);
 
  private:
@@ -62,15 +61,16 @@ class ForecastCache {
     std::list<std::string>::iterator lru;  // valid when value is set
   };
 
-  void drop_value(Entry& e);  // mu_ held
-  void evict();               // mu_ held
+  void drop_value(Entry& e) REQUIRES(mu_);
+  void evict() REQUIRES(mu_);
 
   const std::size_t max_bytes_;
-  mutable std::mutex mu_;           // guards entries_, lru_, stats_ and every Entry
-  std::condition_variable fitted_;  // signalled when a fit ends
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> lru_;  // SKUs with a kept value, most recently used first
-  ForecastCacheStats stats_;
+  mutable shopeasy::sync::Mutex mu_;  // guards entries_, lru_, stats_ and every Entry
+  shopeasy::sync::CondVar fitted_;    // signalled when a fit ends
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);
+  // SKUs with a kept value, most recently used first.
+  std::list<std::string> lru_ GUARDED_BY(mu_);
+  ForecastCacheStats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace shopeasy::edge::replenish

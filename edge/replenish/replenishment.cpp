@@ -140,6 +140,27 @@ bool is_open(PoStatus s) {
   return s == PoStatus::kDraft || s == PoStatus::kSent || s == PoStatus::kPartiallyReceived;
 }
 
+// A purchase order as it now stands, into the outbox in the same transaction as the
+// change: the cloud (and the live stream) learn of every creation, sending, receipt and
+// cancellation. Only what buying needs: the reasons stay in the store.
+Status emit_po_changed(WriteContext& ctx, const PurchaseOrder& po) {
+  nlohmann::json lines = nlohmann::json::array();
+  for (const PoLine& l : po.lines) {
+    lines.push_back(
+        {{"line_no", l.line_no}, {"sku", l.sku}, {"qty", l.qty}, {"received", l.received}});
+  }
+  nlohmann::json body = {{"po_id", po.po_id},
+                         {"supplier_id", po.supplier_id},
+                         {"status", std::string(po_status_name(po.status))},
+                         {"created_by", po.created_by},
+                         {"created_at_ms", po.created_at_ms},
+                         {"updated_at_ms", po.updated_at_ms},
+                         {"lines", std::move(lines)}};
+  body["expected_at_ms"] =
+      po.expected_at_ms ? nlohmann::json(*po.expected_at_ms) : nlohmann::json(nullptr);
+  return ctx.emit("purchase_order.changed", std::move(body)).status();
+}
+
 }  // namespace
 
 std::string_view po_status_name(PoStatus s) { return kPoStatusNames[static_cast<std::size_t>(s)]; }
@@ -307,7 +328,7 @@ StatusOr<DemandForecast> Replenishment::fit(const std::string& sku, std::int64_t
 }
 
 Status Replenishment::sync_forecast_cache(std::int64_t now) {
-  std::lock_guard lock(ledger_seen_mu_);
+  shopeasy::sync::MutexLock lock(ledger_seen_mu_);
   const std::int64_t hour_start_ms = demand_.hour_start_ms(now);
   bool all = false;
   std::vector<std::string> changed;
@@ -332,7 +353,7 @@ Status Replenishment::sync_forecast_cache(std::int64_t now) {
   SHOPEASY_RETURN_IF_ERROR(read);
   if (all) {
     forecast_cache_->invalidate_all();
-    std::lock_guard pool_lock(pool_mu_);
+    shopeasy::sync::MutexLock pool_lock(pool_mu_);
     pool_.reset();
   } else {
     for (const std::string& sku : changed) forecast_cache_->invalidate(sku);
@@ -342,7 +363,7 @@ Status Replenishment::sync_forecast_cache(std::int64_t now) {
 }
 
 StatusOr<std::shared_ptr<const demand::StorePool>> Replenishment::store_pool(std::int64_t now) {
-  std::lock_guard lock(pool_mu_);
+  shopeasy::sync::MutexLock lock(pool_mu_);
   const std::int64_t end_local = demand_.local_hour(now) * 3600;
   if (pool_ && pool_->end_local == end_local) return pool_;
   SHOPEASY_ASSIGN_OR_RETURN(auto pool, demand_.store_pool(now));
@@ -564,7 +585,9 @@ StatusOr<PurchaseOrder> Replenishment::create_po(const PoCreate& in,
                  po_id, static_cast<std::int64_t>(i + 1), lines[i].sku, lines[i].qty, why));
     }
     SHOPEASY_RETURN_IF_ERROR(set_status(ctx, po_id, PoStatus::kDraft, actor, std::nullopt));
-    return read_po(db, po_id);
+    SHOPEASY_ASSIGN_OR_RETURN(auto po, read_po(db, po_id));
+    SHOPEASY_RETURN_IF_ERROR(emit_po_changed(ctx, po));
+    return po;
   });
   po_changes_.with({"create", result.ok() ? "ok" : "refused"}).inc();
   if (result.ok() && !result->duplicate) {
@@ -619,7 +642,9 @@ StatusOr<PurchaseOrder> Replenishment::send_po(const std::string& po_id,
     SHOPEASY_RETURN_IF_ERROR(ctx.db().run(
         "UPDATE purchase_orders SET expected_at_ms = ? WHERE po_id = ?",
         ctx.now_ms() + std::int64_t{supplier.supplier.lead_time_days} * 86'400'000, po_id));
-    return read_po(ctx.db(), po_id);
+    SHOPEASY_ASSIGN_OR_RETURN(auto sent, read_po(ctx.db(), po_id));
+    SHOPEASY_RETURN_IF_ERROR(emit_po_changed(ctx, sent));
+    return sent;
   });
   po_changes_.with({"send", result.ok() ? "ok" : "refused"}).inc();
   return result;
@@ -640,7 +665,9 @@ StatusOr<PurchaseOrder> Replenishment::cancel_po(const std::string& po_id,
     SHOPEASY_RETURN_IF_ERROR(
         set_status(ctx, po_id, PoStatus::kCancelled, actor,
                    reason.empty() ? std::nullopt : std::optional<std::string>(reason)));
-    return read_po(ctx.db(), po_id);
+    SHOPEASY_ASSIGN_OR_RETURN(auto cancelled, read_po(ctx.db(), po_id));
+    SHOPEASY_RETURN_IF_ERROR(emit_po_changed(ctx, cancelled));
+    return cancelled;
   });
   po_changes_.with({"cancel", result.ok() ? "ok" : "refused"}).inc();
   return result;
@@ -789,6 +816,7 @@ StatusOr<PoReceipt> Replenishment::receive(const std::string& po_id, const PoRec
                r.receipt_id, po_id, static_cast<std::int64_t>(r.line_no), units, r.ledger_id,
                ctx.now_ms(), actor.name, stored.dump()));
     SHOPEASY_ASSIGN_OR_RETURN(r.order, read_po(db, po_id));
+    SHOPEASY_RETURN_IF_ERROR(emit_po_changed(ctx, r.order));
     return r;
   });
   receipts_.with({result.ok() ? (result->duplicate ? "duplicate" : "ok") : "refused"}).inc();

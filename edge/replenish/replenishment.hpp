@@ -20,7 +20,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +30,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/demand/demand_service.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/replenish/forecast_cache.hpp"
@@ -181,7 +181,7 @@ class Replenishment {
   // movement: picks and sales are its demand, the others change when it was out of
   // stock), and all of them when a pick was written into an hour already past (the
   // store's pooled shape changed).
-  Status sync_forecast_cache(std::int64_t now_ms);
+  Status sync_forecast_cache(std::int64_t now_ms) EXCLUDES(ledger_seen_mu_, pool_mu_);
   void forget_forecasts(const SupplierRecord& r);  // its SKUs' kept forecasts
 
   store::EdgeStore& store_;
@@ -193,14 +193,16 @@ class Replenishment {
   metrics::CounterFamily& po_changes_;
   metrics::CounterFamily& receipts_;
   std::unique_ptr<ForecastCache> forecast_cache_;  // null when cache_forecasts is off
-  std::mutex ledger_seen_mu_;                      // guards ledger_seen_ (one sync at a time)
-  std::int64_t ledger_seen_ = -1;  // the last ledger id synced into the cache; -1 none yet
+  shopeasy::sync::Mutex ledger_seen_mu_;           // guards ledger_seen_ (one sync at a time)
+  // The last ledger id synced into the cache; -1 none yet.
+  std::int64_t ledger_seen_ GUARDED_BY(ledger_seen_mu_) = -1;
   // The store's pooled shape for the hour it was read in, kept with the cache: reading
   // it scans every pick in the history window. Held while it is read, so concurrent
   // proposals wait for one read.
-  std::mutex pool_mu_;  // guards pool_
-  std::shared_ptr<const demand::StorePool> pool_;
-  StatusOr<std::shared_ptr<const demand::StorePool>> store_pool(std::int64_t now_ms);
+  shopeasy::sync::Mutex pool_mu_;  // guards pool_
+  std::shared_ptr<const demand::StorePool> pool_ GUARDED_BY(pool_mu_);
+  StatusOr<std::shared_ptr<const demand::StorePool>> store_pool(std::int64_t now_ms)
+      EXCLUDES(pool_mu_);
 };
 
 // JSON for the routes.

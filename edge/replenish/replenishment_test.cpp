@@ -307,6 +307,30 @@ TEST_F(ReplenishmentTest, ReceivingMovesStockAndTheLineTogether) {
   ASSERT_EQ(history.size(), 4u);
   EXPECT_EQ(history[0].status, "draft");
   EXPECT_EQ(history[3].status, "received");
+
+  // Each change went into the outbox for the cloud with the order as it then stood:
+  // created, sent, four receipts (the refused ones and the repeat wrote nothing).
+  std::vector<nlohmann::json> changed;
+  ASSERT_TRUE(store_
+                  ->read([&](db::Database& db) -> Status {
+                    auto q = db.query(
+                        "SELECT body FROM events WHERE type = 'purchase_order.changed' ORDER BY "
+                        "seq");
+                    while (const db::Statement* row = q.next()) {
+                      changed.push_back(nlohmann::json::parse(row->column_text(0)));
+                    }
+                    return q.status();
+                  })
+                  .is_ok());
+  ASSERT_EQ(changed.size(), 6u);
+  EXPECT_EQ(changed[0]["status"], "draft");
+  EXPECT_EQ(changed[1]["status"], "sent");
+  EXPECT_EQ(changed[1]["expected_at_ms"], *po.expected_at_ms);
+  EXPECT_EQ(changed[2]["status"], "partially_received");
+  EXPECT_EQ(changed[2]["lines"][0]["received"], 20);
+  EXPECT_EQ(changed[5]["status"], "received");
+  EXPECT_EQ(changed[5]["po_id"], po.po_id);
+  EXPECT_EQ(changed[5]["lines"][1]["received"], 12);
 }
 
 TEST_F(ReplenishmentTest, SellOutsAreCensoredDemandNotLowDemand) {

@@ -24,12 +24,14 @@ std::string scanner_of(const std::string& topic) {
 
 MqttScanIntake::MqttScanIntake(inventory::Inventory& inventory, mqtt::MqttClient* publisher,
                                events::EventBus* bus, log::Logger logger,
-                               metrics::Registry& metrics, std::size_t max_queue)
+                               metrics::Registry& metrics, std::size_t max_queue,
+                               const Clock& clock)
     : inventory_(inventory),
       publisher_(publisher),
       bus_(bus),
       logger_(std::move(logger)),
       max_queue_(max_queue),
+      clock_(clock),
       dropped_(metrics.counter_family("edge_mqtt_scans_dropped_total",
                                       "MQTT scans refused before reaching the ledger, by reason",
                                       {"reason"})),
@@ -41,7 +43,7 @@ MqttScanIntake::~MqttScanIntake() { stop(); }
 
 void MqttScanIntake::stop() {
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -52,7 +54,7 @@ void MqttScanIntake::stop() {
 void MqttScanIntake::drop(const std::string& reason, const std::string& detail) {
   dropped_.with({reason}).inc();
   std::uint64_t suppressed = 0;
-  if (drop_log_.allow(std::chrono::steady_clock::now(), &suppressed)) {
+  if (drop_log_.allow(clock_.mono_now(), &suppressed)) {
     logger_.warn("scan_dropped",
                  {{"reason", reason}, {"detail", detail}, {"suppressed", suppressed}});
   }
@@ -65,7 +67,7 @@ void MqttScanIntake::on_message(const mqtt::Message& message) {
     return;
   }
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     if (queue_.size() < max_queue_) {
       queue_.push_back(message);
       cv_.notify_one();
@@ -79,8 +81,8 @@ void MqttScanIntake::run() {
   for (;;) {
     mqtt::Message m;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      shopeasy::sync::MutexLock lock(mutex_);
+      while (!stopping_ && queue_.empty()) cv_.wait(mutex_);
       if (queue_.empty()) return;
       m = std::move(queue_.front());
       queue_.pop_front();

@@ -7,13 +7,13 @@
 // scanner takes the code as its own scan (pick, receive, move, count).
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 
+#include "common/clock/clock.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
@@ -22,21 +22,24 @@ namespace shopeasy::edge::scan {
 
 class MqttScanIntake {
  public:
-  // `bus` (may be null) receives the "scanner.input" events.
+  static constexpr std::size_t kDefaultMaxQueue = 10000;
+
+  // `bus` (may be null) receives the "scanner.input" events. `clock` paces the drop log
+  // (and must outlive the intake).
   MqttScanIntake(inventory::Inventory& inventory, mqtt::MqttClient* publisher,
                  events::EventBus* bus, log::Logger logger, metrics::Registry& metrics,
-                 std::size_t max_queue = 10000);
+                 std::size_t max_queue = kDefaultMaxQueue, const Clock& clock = real_clock());
   ~MqttScanIntake();
 
   // For the MQTT client's message callback: routes scanners/+/scan messages; ignores
   // other topics. Never blocks.
-  void on_message(const mqtt::Message& message);
+  void on_message(const mqtt::Message& message) EXCLUDES(mutex_);
   static constexpr const char* kTopicFilter = "scanners/+/scan";
 
-  void stop();
+  void stop() EXCLUDES(mutex_);
 
  private:
-  void run();
+  void run() EXCLUDES(mutex_);
   void drop(const std::string& reason, const std::string& detail);
 
   inventory::Inventory& inventory_;
@@ -44,10 +47,12 @@ class MqttScanIntake {
   events::EventBus* bus_;
   log::Logger logger_;
   std::size_t max_queue_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<mqtt::Message> queue_;
-  bool stopping_ = false;
+  const Clock& clock_;
+  // Guards the queue between the MQTT thread and the worker, and the stop signal.
+  shopeasy::sync::Mutex mutex_;
+  shopeasy::sync::CondVar cv_;  // a scan queued or stopping_ set
+  std::deque<mqtt::Message> queue_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
   metrics::CounterFamily& dropped_;
   metrics::Counter& applied_;
   log::RateLimiter drop_log_{5, std::chrono::seconds(10)};

@@ -97,7 +97,7 @@ EdgeStore::~EdgeStore() {
 
 void EdgeStore::stop() {
   {
-    sync::MutexLock lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -105,7 +105,7 @@ void EdgeStore::stop() {
   if (writer_.joinable()) writer_.join();
   // The writer has committed everything it took; the syncer makes it durable and answers.
   {
-    sync::MutexLock lock(sync_mutex_);
+    shopeasy::sync::MutexLock lock(sync_mutex_);
     writer_done_ = true;
   }
   sync_cv_.notify_all();
@@ -125,14 +125,14 @@ bool EdgeStore::stalled(std::chrono::seconds limit) const {
 }
 
 std::size_t EdgeStore::queue_depth() const {
-  sync::MutexLock lock(queue_mutex_);
+  shopeasy::sync::MutexLock lock(queue_mutex_);
   return queue_.size();
 }
 
 Status EdgeStore::write_erased(ErasedWriteFn fn) {
   std::future<Status> result;
   {
-    sync::MutexLock lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     if (stopping_) return unavailable("the store is shutting down");
     if (sync_failed_.load()) {
       return unavailable("the store's disk failed to sync; the daemon must restart");
@@ -149,7 +149,7 @@ void EdgeStore::run_writer() {
   std::vector<Pending> batch;
   for (;;) {
     {
-      sync::MutexLock lock(queue_mutex_);
+      shopeasy::sync::MutexLock lock(queue_mutex_);
       while (!stopping_ && queue_.empty()) queue_cv_.wait(queue_mutex_);
       if (queue_.empty()) return;  // stopping with nothing left
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
@@ -214,7 +214,7 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   for (std::size_t done = 0;;) {
     for (; done < batch.size(); ++done) run(batch[done]);
     if (!options_.durable || batch.size() >= options_.max_batch) break;
-    sync::MutexLock lock(queue_mutex_);
+    shopeasy::sync::MutexLock lock(queue_mutex_);
     while (!stopping_ && queue_.empty() && unsynced_batches_.load() != 0) {
       queue_cv_.wait(queue_mutex_);
     }
@@ -244,7 +244,7 @@ void EdgeStore::commit_batch(std::vector<Pending>& batch) {
   }
   unsynced_batches_.fetch_add(1);
   {
-    sync::MutexLock lock(sync_mutex_);
+    shopeasy::sync::MutexLock lock(sync_mutex_);
     committed_.push_back(std::move(done));
   }
   sync_cv_.notify_one();
@@ -264,7 +264,7 @@ void EdgeStore::run_syncer() {
   std::deque<Committed> ready;
   for (;;) {
     {
-      sync::MutexLock lock(sync_mutex_);
+      shopeasy::sync::MutexLock lock(sync_mutex_);
       while (!writer_done_ && committed_.empty()) sync_cv_.wait(sync_mutex_);
       if (committed_.empty()) return;  // the writer stopped and everything is answered
       ready.swap(committed_);
@@ -296,7 +296,7 @@ void EdgeStore::run_syncer() {
     ready.clear();
     {
       // Under the writer's mutex, so a writer about to wait for this cannot miss it.
-      sync::MutexLock lock(queue_mutex_);
+      shopeasy::sync::MutexLock lock(queue_mutex_);
     }
     queue_cv_.notify_all();
   }
@@ -336,7 +336,7 @@ Status EdgeStore::fdatasync_wal() {
 }
 
 EdgeStore::Lease::Lease(EdgeStore& s) : store(s) {
-  sync::MutexLock lock(s.readers_mutex_);
+  shopeasy::sync::MutexLock lock(s.readers_mutex_);
   while (s.idle_readers_.empty()) s.readers_cv_.wait(s.readers_mutex_);
   db = s.idle_readers_.back();
   s.idle_readers_.pop_back();
@@ -344,7 +344,7 @@ EdgeStore::Lease::Lease(EdgeStore& s) : store(s) {
 
 EdgeStore::Lease::~Lease() {
   {
-    sync::MutexLock lock(store.readers_mutex_);
+    shopeasy::sync::MutexLock lock(store.readers_mutex_);
     store.idle_readers_.push_back(db);
   }
   store.readers_cv_.notify_one();

@@ -191,15 +191,15 @@ class EdgeStore {
   log::Logger logger_;
   db::Database writer_db_;
 
-  mutable sync::Mutex queue_mutex_;
-  sync::CondVar queue_cv_;
+  mutable shopeasy::sync::Mutex queue_mutex_;
+  shopeasy::sync::CondVar queue_cv_;
   std::deque<Pending> queue_ GUARDED_BY(queue_mutex_);
   bool stopping_ GUARDED_BY(queue_mutex_) = false;
   std::atomic<std::int64_t> last_progress_ns_{0};  // monotonic, after each batch
   std::thread writer_;
 
-  sync::Mutex sync_mutex_;
-  sync::CondVar sync_cv_;
+  shopeasy::sync::Mutex sync_mutex_;
+  shopeasy::sync::CondVar sync_cv_;
   std::deque<Committed> committed_ GUARDED_BY(sync_mutex_);
   bool writer_done_ GUARDED_BY(sync_mutex_) = false;
   std::atomic<bool> sync_failed_{false};
@@ -211,8 +211,8 @@ class EdgeStore {
   int wal_fd_ = -1;  // the syncer thread's own descriptor of the -wal file
   std::thread syncer_;
 
-  sync::Mutex readers_mutex_;
-  sync::CondVar readers_cv_;
+  shopeasy::sync::Mutex readers_mutex_;
+  shopeasy::sync::CondVar readers_cv_;
   std::vector<db::Database> readers_;  // fixed at construction; leased through idle_readers_
   std::vector<db::Database*> idle_readers_ GUARDED_BY(readers_mutex_);
 

@@ -300,12 +300,27 @@ ALTER TABLE orders ADD COLUMN picker_seen_at_ms INTEGER;
 ALTER TABLE orders ADD COLUMN bags INTEGER CHECK (bags IS NULL OR bags BETWEEN 1 AND 50);
 )sql";
 
-const std::array<db::Migration, 5> kMigrations = {
+// Version 6: the product search reads the catalog rows changed since the newest it has
+// indexed (edge/search), which needs updated_at_ms indexed.
+constexpr const char* kV6ProductChanges = R"sql(
+CREATE INDEX products_updated ON products(updated_at_ms);
+)sql";
+
+// Version 7: peak-hour planning counts orders per hour by arrival and measures pick and
+// delivery times from the status history, over a window of recent weeks.
+constexpr const char* kV7OrderTimes = R"sql(
+CREATE INDEX orders_received ON orders(received_at_ms);
+CREATE INDEX order_history_status_at ON order_history(status, at_ms);
+)sql";
+
+const std::array<db::Migration, 7> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
     db::Migration{4, "replenishment: suppliers and purchase orders", kV4Replenishment},
     db::Migration{5, "orders: picker claims and bag counts", kV5PickerClaims},
+    db::Migration{6, "products: index of changes for search", kV6ProductChanges},
+    db::Migration{7, "orders: indexes for peak-hour planning", kV7OrderTimes},
 };
 
 }  // namespace

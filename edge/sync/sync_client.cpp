@@ -1,5 +1,6 @@
 #include "edge/sync/sync_client.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -43,6 +44,17 @@ nlohmann::json compact_body(const std::string& type, const std::string& body_tex
     if (body.contains(key)) out[key] = body[key];
   }
   return out;
+}
+
+// The newest seq the outbox has issued: its highest row, or past it when the newest rows
+// were trimmed (AUTOINCREMENT's counter).
+StatusOr<std::int64_t> newest_seq(db::Database& db) {
+  auto max_seq = db.query_one<std::int64_t>("SELECT max(seq) FROM events");
+  if (!max_seq.ok()) return max_seq.status();
+  auto counter =
+      db.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+  if (!counter.ok()) return counter.status();
+  return std::max(max_seq->value_or(0), counter->value_or(0));
 }
 
 // An item hash is kept in sync_state's integer column as its 64 bits; 0 is "none".
@@ -195,7 +207,7 @@ StatusOr<std::int64_t> SyncClient::load_position() {
     auto it = state.find(key);
     return it == state.end() ? std::int64_t{0} : it->second;
   };
-  std::lock_guard lock(status_mutex_);
+  shopeasy::sync::MutexLock lock(status_mutex_);
   acked_seq_ = value("acked_seq");
   downstream_cursor_ = value("downstream_cursor");
   downstream_hash_ = hash_hex(value("downstream_hash"));
@@ -302,7 +314,7 @@ Status SyncClient::resync(std::int64_t cloud_acked, const std::string& reason) {
                               {"skus", written->skus},
                               {"order_statuses", written->order_statuses}},
                              to_unix_ms(clock_.wall_now())});
-  std::lock_guard lock(status_mutex_);
+  shopeasy::sync::MutexLock lock(status_mutex_);
   acked_seq_ = from - 1;
   resync_from_seq_ = from;
   ++resyncs_;
@@ -344,7 +356,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   std::string outbox_id;
   std::string cursor_hash;
   {
-    std::lock_guard lock(status_mutex_);
+    shopeasy::sync::MutexLock lock(status_mutex_);
     acked = acked_seq_;
     cursor = downstream_cursor_;
     cursor_hash = downstream_hash_;
@@ -355,13 +367,12 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   std::vector<OutboxRow> rows;
   std::int64_t newest = 0;
   std::size_t bytes = 0;
+  std::int64_t oldest_unsent_ts_ms = 0;  // of the first change after the batch (0: none)
   auto read = store_.read([&](db::Database& db) -> Status {
-    auto max_seq = db.query_one<std::int64_t>("SELECT max(seq) FROM events");
-    if (!max_seq.ok()) return max_seq.status();
-    auto seq_counter =
-        db.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
-    if (!seq_counter.ok()) return seq_counter.status();
-    newest = std::max(max_seq->value_or(0), seq_counter->value_or(0));
+    // One snapshot: the head, the batch and what follows it agree with each other.
+    auto tx = db.begin(db::TxMode::kDeferred);
+    if (!tx.ok()) return tx.status();
+    SHOPEASY_ASSIGN_OR_RETURN(newest, newest_seq(db));
     auto q =
         db.query("SELECT seq, ts_ms, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                  acked, static_cast<std::int64_t>(options_.max_changes));
@@ -372,7 +383,15 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
       rows.push_back(std::move(r));
       if (bytes >= options_.max_bytes) break;
     }
-    return q.status();
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    // What the batch leaves behind, so the cloud can show how old this store's backlog is.
+    if (!rows.empty() && rows.back().seq < newest) {
+      auto next = db.query_one<std::int64_t>(
+          "SELECT ts_ms FROM events WHERE seq > ? ORDER BY seq LIMIT 1", rows.back().seq);
+      if (!next.ok()) return next.status();
+      oldest_unsent_ts_ms = next->value_or(0);
+    }
+    return tx->rollback();
   });
   if (!read.is_ok()) return read;
   if ((!rows.empty() && rows.front().seq != acked + 1) || (rows.empty() && newest > acked)) {
@@ -398,6 +417,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
                           {"head_seq", newest}};
   if (resync_from > 0 && acked + 1 == resync_from) batch["resync_from_seq"] = resync_from;
   if (!cursor_hash.empty()) batch["downstream_hash"] = cursor_hash;
+  if (oldest_unsent_ts_ms > 0) batch["oldest_unsent_ts_ms"] = oldest_unsent_ts_ms;
   if (options_.load) {
     if (std::optional<wire::StoreLoadReport> load = options_.load()) {
       batch["load"] = {{"open_orders", load->open_orders},
@@ -416,7 +436,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
     }
   }
   {
-    std::lock_guard lock(status_mutex_);
+    shopeasy::sync::MutexLock lock(status_mutex_);
     newest_seq_ = newest;
     oldest_unacked_ts_ms_ = rows.empty() ? 0 : rows.front().ts_ms;
   }
@@ -470,7 +490,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
       const std::int64_t expected = body["expected_seq"].get<std::int64_t>();
       failures_.with({"gap"}).inc();
       if (expected - 1 < acked) {
-        std::lock_guard lock(status_mutex_);
+        shopeasy::sync::MutexLock lock(status_mutex_);
         acked_seq_ = expected - 1;
       }
       return unavailable("the cloud expects change " + std::to_string(expected));
@@ -537,7 +557,7 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   if (!written.ok()) return written.status();
   downstream_applied_.inc(static_cast<std::uint64_t>(applied_items));
   {
-    std::lock_guard lock(status_mutex_);
+    shopeasy::sync::MutexLock lock(status_mutex_);
     acked_seq_ = new_acked;
     downstream_cursor_ = *written;
     downstream_hash_ = new_hash;
@@ -563,7 +583,7 @@ void SyncClient::run() {
     auto result = sync_once();
     if (!result.ok()) {
       {
-        std::lock_guard lock(status_mutex_);
+        shopeasy::sync::MutexLock lock(status_mutex_);
         last_error_ = result.status().to_string();
       }
       std::uint64_t suppressed = 0;
@@ -582,7 +602,7 @@ void SyncClient::run() {
     std::int64_t backlog = 0;
     double lag_s = 0;
     {
-      std::lock_guard lock(status_mutex_);
+      shopeasy::sync::MutexLock lock(status_mutex_);
       backlog = newest_seq_ - acked_seq_;
       if (oldest_unacked_ts_ms_ > 0) {
         lag_s = (to_unix_ms(clock_.wall_now()) - oldest_unacked_ts_ms_) / 1000.0;
@@ -616,14 +636,41 @@ void SyncClient::run() {
   }
 }
 
+StatusOr<SyncClient::OutboxHead> SyncClient::read_outbox_head(std::int64_t acked) const {
+  return store_.read([&](db::Database& db) -> StatusOr<OutboxHead> {
+    auto tx = db.begin(db::TxMode::kDeferred);  // both from one snapshot
+    if (!tx.ok()) return tx.status();
+    SHOPEASY_ASSIGN_OR_RETURN(const std::int64_t newest, newest_seq(db));
+    auto oldest = db.query_one<std::int64_t>(
+        "SELECT ts_ms FROM events WHERE seq > ? ORDER BY seq LIMIT 1", acked);
+    if (!oldest.ok()) return oldest.status();
+    (void)tx->rollback();
+    return OutboxHead{.newest_seq = newest, .oldest_unacked_ts_ms = oldest->value_or(0)};
+  });
+}
+
 nlohmann::json SyncClient::status() const {
-  std::lock_guard lock(status_mutex_);
+  std::int64_t acked = 0;
+  {
+    shopeasy::sync::MutexLock lock(status_mutex_);
+    acked = acked_seq_;
+  }
+  // The last exchange may have read the outbox just before the newest changes committed:
+  // reporting its view would say "caught up" while changes wait to be sent.
+  StatusOr<OutboxHead> head = read_outbox_head(acked);
+  shopeasy::sync::MutexLock lock(status_mutex_);
+  std::int64_t newest = newest_seq_;
+  std::int64_t oldest_ts = oldest_unacked_ts_ms_;
+  if (head.ok() && acked == acked_seq_) {
+    newest = std::max(newest, head->newest_seq);
+    oldest_ts = head->oldest_unacked_ts_ms;
+  }
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  const double lag = oldest_unacked_ts_ms_ > 0 ? (now - oldest_unacked_ts_ms_) / 1000.0 : 0.0;
+  const double lag = oldest_ts > 0 ? std::max<std::int64_t>(0, now - oldest_ts) / 1000.0 : 0.0;
   nlohmann::json s = {{"cloud", options_.cloud_url},
                       {"acked_seq", acked_seq_},
-                      {"newest_seq", newest_seq_},
-                      {"backlog", std::max<std::int64_t>(0, newest_seq_ - acked_seq_)},
+                      {"newest_seq", newest},
+                      {"backlog", std::max<std::int64_t>(0, newest - acked_seq_)},
                       {"lag_s", lag},
                       {"lagging", lag > static_cast<double>(options_.lag_alert.count())},
                       {"downstream_cursor", downstream_cursor_}};

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "common/wire/sync.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/store/edge_store.hpp"
@@ -75,14 +75,15 @@ class SyncClient {
 
   // One exchange with the cloud (used by the thread; exposed for tests). Returns how
   // many changes were acknowledged, or the error.
-  StatusOr<std::int64_t> sync_once();
+  StatusOr<std::int64_t> sync_once() EXCLUDES(status_mutex_);
 
-  // For /health: acked seq, backlog, lag, last error, last success.
-  nlohmann::json status() const;
+  // For /health: acked seq, backlog, lag, last error, last success. The newest seq and
+  // the lag are read from the outbox as committed now, not as the last exchange saw it.
+  nlohmann::json status() const EXCLUDES(status_mutex_);
 
  private:
-  void run();
-  StatusOr<std::int64_t> load_position();
+  void run() EXCLUDES(status_mutex_);
+  StatusOr<std::int64_t> load_position() EXCLUDES(status_mutex_);
   // Checksums of the store's stock in one read snapshot, with the newest seq they cover.
   StatusOr<nlohmann::json> reconcile_snapshot();
   // Re-sends the current totals of every SKU in the given buckets as stock.snapshot,
@@ -93,8 +94,14 @@ class SyncClient {
   // database went back in time): in one transaction, move the outbox's numbering past
   // the cloud's `cloud_acked`, write a full snapshot (every SKU's totals, recent order
   // history, stock.snapshot_end) and mark its first seq as the resync point.
-  Status resync(std::int64_t cloud_acked, const std::string& reason);
+  Status resync(std::int64_t cloud_acked, const std::string& reason) EXCLUDES(status_mutex_);
   std::chrono::milliseconds next_backoff();
+  // The outbox's newest seq and the time of its oldest change after `acked` (0: none).
+  struct OutboxHead {
+    std::int64_t newest_seq = 0;
+    std::int64_t oldest_unacked_ts_ms = 0;
+  };
+  StatusOr<OutboxHead> read_outbox_head(std::int64_t acked) const;
 
   SyncOptions options_;
   store::EdgeStore& store_;
@@ -109,23 +116,30 @@ class SyncClient {
   std::mt19937 rng_{std::random_device{}()};
   std::chrono::milliseconds backoff_;
 
-  mutable std::mutex status_mutex_;
-  std::int64_t acked_seq_ = 0;
-  std::int64_t downstream_cursor_ = 0;
-  // wire::downstream_item_hash of the item at downstream_cursor_ ("" before the first).
-  std::string downstream_hash_;
-  std::int64_t newest_seq_ = 0;
-  std::int64_t oldest_unacked_ts_ms_ = 0;
-  std::string last_error_;
-  std::int64_t last_success_ms_ = 0;
+  // Sync thread only.
   MonoTime next_reconcile_{};
   bool lag_alerting_ = false;
   bool backlog_alerting_ = false;
   std::int64_t reconcile_mismatches_ = 0;
-  std::string outbox_id_;             // 32 hex digits, made once per outbox
-  std::int64_t resync_from_seq_ = 0;  // first seq of the last full snapshot (0: none)
-  std::int64_t resyncs_ = 0;
-  nlohmann::json last_resync_;  // {"reason","at_ms","from_seq","cloud_acked"} or null
+
+  // Guards the position and progress below: the sync thread (or a test's sync_once)
+  // writes them, status() reads them for /health.
+  mutable shopeasy::sync::Mutex status_mutex_;
+  std::int64_t acked_seq_ GUARDED_BY(status_mutex_) = 0;
+  std::int64_t downstream_cursor_ GUARDED_BY(status_mutex_) = 0;
+  // wire::downstream_item_hash of the item at downstream_cursor_ ("" before the first).
+  std::string downstream_hash_ GUARDED_BY(status_mutex_);
+  std::int64_t newest_seq_ GUARDED_BY(status_mutex_) = 0;
+  std::int64_t oldest_unacked_ts_ms_ GUARDED_BY(status_mutex_) = 0;
+  std::string last_error_ GUARDED_BY(status_mutex_);
+  std::int64_t last_success_ms_ GUARDED_BY(status_mutex_) = 0;
+  // 32 hex digits, made once per outbox.
+  std::string outbox_id_ GUARDED_BY(status_mutex_);
+  // First seq of the last full snapshot (0: none).
+  std::int64_t resync_from_seq_ GUARDED_BY(status_mutex_) = 0;
+  std::int64_t resyncs_ GUARDED_BY(status_mutex_) = 0;
+  // {"reason","at_ms","from_seq","cloud_acked"} or null.
+  nlohmann::json last_resync_ GUARDED_BY(status_mutex_);
 
   metrics::Gauge& acked_gauge_;
   metrics::Gauge& backlog_gauge_;

@@ -48,7 +48,7 @@ MessageQueue::PushResult MessageQueue::push(MessageKind kind, std::string_view r
   PushResult result = PushResult::kQueued;
   bool wake = false;
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     if (closed_) return PushResult::kClosed;
     if (kind == MessageKind::kTelemetry) {
       if (size_ >= capacity_ - reserve_) {
@@ -70,10 +70,10 @@ MessageQueue::PushResult MessageQueue::push(MessageKind kind, std::string_view r
 }
 
 std::size_t MessageQueue::pop(std::vector<QueuedMessage>& out) {
-  std::unique_lock lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   while (size_ == 0 && !closed_) {
     consumer_waiting_ = true;
-    ready_cv_.wait(lock);
+    ready_cv_.wait(mutex_);
     consumer_waiting_ = false;
   }
   const std::size_t n = std::min(size_, out.size());
@@ -91,27 +91,34 @@ std::size_t MessageQueue::pop(std::vector<QueuedMessage>& out) {
 
 void MessageQueue::done() {
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     in_flight_ = 0;
   }
   idle_cv_.notify_all();
 }
 
 bool MessageQueue::wait_idle(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [&] { return size_ == 0 && in_flight_ == 0; });
+  // A real-time wait for the worker thread, so steady_clock rather than a Clock.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  shopeasy::sync::MutexLock lock(mutex_);
+  while (size_ != 0 || in_flight_ != 0) {
+    if (idle_cv_.wait_until(mutex_, deadline) == std::cv_status::timeout) {
+      return size_ == 0 && in_flight_ == 0;
+    }
+  }
+  return true;
 }
 
 void MessageQueue::close() {
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     closed_ = true;
   }
   ready_cv_.notify_all();
 }
 
 std::size_t MessageQueue::size() const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return size_;
 }
 
@@ -127,14 +134,14 @@ Ingest::Ingest(IngestOptions options, const Clock& clock, DropCounter& drops,
 }
 
 void Ingest::allow(std::string_view runner_id) {
-  std::lock_guard lock(gate_mutex_);
+  shopeasy::sync::MutexLock lock(gate_mutex_);
   auto it = gates_.find(runner_id);
   if (it != gates_.end()) return;
   gates_.emplace(std::string(runner_id), Bucket{options_.per_runner_burst, clock_.mono_now()});
 }
 
 void Ingest::disallow(std::string_view runner_id) {
-  std::lock_guard lock(gate_mutex_);
+  shopeasy::sync::MutexLock lock(gate_mutex_);
   auto it = gates_.find(runner_id);
   if (it != gates_.end()) gates_.erase(it);
 }
@@ -152,7 +159,7 @@ void Ingest::on_message(const mqtt::Message& m) {
     return;
   }
   {
-    std::lock_guard lock(gate_mutex_);
+    shopeasy::sync::MutexLock lock(gate_mutex_);
     auto it = gates_.find(runner_id);
     if (it == gates_.end()) {
       drops_.drop(DropReason::kUnknownRunner, runner_id, "not on the roster");

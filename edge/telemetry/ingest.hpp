@@ -9,10 +9,8 @@
 // for status and event messages, which are never crowded out by telemetry.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +18,7 @@
 
 #include "common/clock/clock.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 #include "edge/telemetry/drops.hpp"
 
@@ -41,33 +40,35 @@ class MessageQueue {
   enum class PushResult { kQueued, kQueuedDroppedOldest, kRejected, kClosed };
   // Copies the message in. Never blocks beyond a short lock. kRejected when full,
   // kClosed once closed. Thread-safe.
-  PushResult push(MessageKind kind, std::string_view runner_id, std::string_view payload);
+  PushResult push(MessageKind kind, std::string_view runner_id, std::string_view payload)
+      EXCLUDES(mutex_);
   // Waits until messages are queued or the queue is closed, then swaps up to out.size()
   // of them into `out` (whose buffers go back into the queue for reuse). Returns how
   // many; 0 only when closed and empty. One consumer.
-  std::size_t pop(std::vector<QueuedMessage>& out);
+  std::size_t pop(std::vector<QueuedMessage>& out) EXCLUDES(mutex_);
   // The consumer calls this after handling what pop() gave it.
-  void done();
+  void done() EXCLUDES(mutex_);
   // Waits until the queue is empty and the consumer idle; false on timeout.
-  bool wait_idle(std::chrono::milliseconds timeout);
+  bool wait_idle(std::chrono::milliseconds timeout) EXCLUDES(mutex_);
   // Wakes the consumer; later pushes are rejected and pop() drains what is left.
-  void close();
-  std::size_t size() const;
+  void close() EXCLUDES(mutex_);
+  std::size_t size() const EXCLUDES(mutex_);
 
  private:
-  void put(MessageKind kind, std::string_view runner_id, std::string_view payload);
+  void put(MessageKind kind, std::string_view runner_id, std::string_view payload) REQUIRES(mutex_);
 
   const std::size_t capacity_;
   const std::size_t reserve_;
-  mutable std::mutex mutex_;
-  std::condition_variable ready_cv_;
-  std::condition_variable idle_cv_;
-  std::vector<QueuedMessage> ring_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-  std::size_t in_flight_ = 0;
-  bool consumer_waiting_ = false;
-  bool closed_ = false;
+  // Guards the ring and the consumer's state: the MQTT thread pushes, the worker pops.
+  mutable shopeasy::sync::Mutex mutex_;
+  shopeasy::sync::CondVar ready_cv_;  // messages queued or the queue closed, for the consumer
+  shopeasy::sync::CondVar idle_cv_;   // the consumer finished a batch, for wait_idle
+  std::vector<QueuedMessage> ring_ GUARDED_BY(mutex_);
+  std::size_t head_ GUARDED_BY(mutex_) = 0;
+  std::size_t size_ GUARDED_BY(mutex_) = 0;
+  std::size_t in_flight_ GUARDED_BY(mutex_) = 0;
+  bool consumer_waiting_ GUARDED_BY(mutex_) = false;
+  bool closed_ GUARDED_BY(mutex_) = false;
 };
 
 struct IngestOptions {
@@ -82,11 +83,11 @@ class Ingest {
   Ingest(IngestOptions options, const Clock& clock, DropCounter& drops, metrics::Registry& metrics);
 
   // The MQTT message callback. Cheap, bounded, never blocks for long, never throws.
-  void on_message(const mqtt::Message& m);
+  void on_message(const mqtt::Message& m) EXCLUDES(gate_mutex_);
 
   // Lets a runner's messages in (with a full token bucket) / keeps them out.
-  void allow(std::string_view runner_id);
-  void disallow(std::string_view runner_id);
+  void allow(std::string_view runner_id) EXCLUDES(gate_mutex_);
+  void disallow(std::string_view runner_id) EXCLUDES(gate_mutex_);
 
   MessageQueue& queue() { return queue_; }
 
@@ -106,8 +107,9 @@ class Ingest {
   const Clock& clock_;
   DropCounter& drops_;
   MessageQueue queue_;
-  std::mutex gate_mutex_;
-  std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> gates_;
+  // Guards gates_: the MQTT thread spends tokens, roster changes add and remove runners.
+  shopeasy::sync::Mutex gate_mutex_;
+  std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> gates_ GUARDED_BY(gate_mutex_);
   std::array<metrics::Counter*, 3> received_{};
 };
 

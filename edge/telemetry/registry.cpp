@@ -20,7 +20,7 @@ RunnerRegistry::RunnerRegistry(RegistryOptions options, const Clock& clock)
       update_interval_(seconds_to_duration(options_.update_interval_s)) {}
 
 bool RunnerRegistry::add(std::string_view id, std::string_view name) {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = runners_.find(id);
   if (it != runners_.end()) {
     it->second.name = name;
@@ -33,7 +33,7 @@ bool RunnerRegistry::add(std::string_view id, std::string_view name) {
 }
 
 bool RunnerRegistry::remove(std::string_view id) {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = runners_.find(id);
   if (it == runners_.end()) return false;
   runners_.erase(it);
@@ -41,12 +41,12 @@ bool RunnerRegistry::remove(std::string_view id) {
 }
 
 bool RunnerRegistry::contains(std::string_view id) const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return runners_.find(id) != runners_.end();
 }
 
 std::size_t RunnerRegistry::size() const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return runners_.size();
 }
 
@@ -84,7 +84,7 @@ ApplyResult RunnerRegistry::apply_telemetry(const wire::Telemetry& t) {
   ApplyResult out;
   const MonoTime now = clock_.mono_now();
   const std::int64_t now_ms = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = runners_.find(t.runner_id);
   if (it == runners_.end()) return out;
   Entry& e = it->second;
@@ -129,7 +129,7 @@ ApplyResult RunnerRegistry::apply_status(const wire::RunnerStatus& s) {
   ApplyResult out;
   const MonoTime now = clock_.mono_now();
   const std::int64_t now_ms = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = runners_.find(s.runner_id);
   if (it == runners_.end()) return out;
   Entry& e = it->second;
@@ -162,7 +162,7 @@ TickResult RunnerRegistry::tick() {
   TickResult out;
   const MonoTime now = clock_.mono_now();
   const std::int64_t now_ms = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   for (auto& [id, e] : runners_) {
     const bool live = e.presence == Presence::kOnline || e.presence == Presence::kGpsFrozen;
     if (live && e.heard && now - e.last_heard >= stale_after_) {
@@ -184,7 +184,7 @@ TickResult RunnerRegistry::tick() {
 std::vector<RunnerView> RunnerRegistry::snapshot() const {
   std::vector<RunnerView> out;
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     out.reserve(runners_.size());
     for (const auto& [id, e] : runners_) out.push_back(view(e));
   }
@@ -194,7 +194,7 @@ std::vector<RunnerView> RunnerRegistry::snapshot() const {
 }
 
 std::optional<RunnerView> RunnerRegistry::find(std::string_view id) const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = runners_.find(id);
   if (it == runners_.end()) return std::nullopt;
   return view(it->second);

@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "common/clock/clock.hpp"
+#include "common/sync/mutex.hpp"
 #include "common/wire/runner.hpp"
 #include "edge/telemetry/fix_filter.hpp"
 #include "edge/telemetry/types.hpp"
@@ -66,27 +66,27 @@ class RunnerRegistry {
   RunnerRegistry& operator=(const RunnerRegistry&) = delete;
 
   // Adds a runner with presence unknown (true), or renames an existing one (false).
-  bool add(std::string_view id, std::string_view name);
+  bool add(std::string_view id, std::string_view name) EXCLUDES(mutex_);
   // Forgets a runner and its live state; false if it was not there.
-  bool remove(std::string_view id);
-  bool contains(std::string_view id) const;
-  std::size_t size() const;
+  bool remove(std::string_view id) EXCLUDES(mutex_);
+  bool contains(std::string_view id) const EXCLUDES(mutex_);
+  std::size_t size() const EXCLUDES(mutex_);
 
   // Applies a validated telemetry report: liveness always; state and battery unless
   // the report is older than the live fix; the position as the FixFilter decides.
-  ApplyResult apply_telemetry(const wire::Telemetry& t);
+  ApplyResult apply_telemetry(const wire::Telemetry& t) EXCLUDES(mutex_);
   // Applies a validated status: "online" counts as a sign of life, "offline" (often the
   // broker's last will) makes the runner offline at once. Never filtered.
-  ApplyResult apply_status(const wire::RunnerStatus& s);
+  ApplyResult apply_status(const wire::RunnerStatus& s) EXCLUDES(mutex_);
 
   // Marks runners silent for stale_after_s as stale and releases due throttled updates.
   // Call a few times a second; staleness is detected on the first tick at or after the
   // deadline.
-  TickResult tick();
+  TickResult tick() EXCLUDES(mutex_);
 
   // Every runner, sorted by id.
-  std::vector<RunnerView> snapshot() const;
-  std::optional<RunnerView> find(std::string_view id) const;
+  std::vector<RunnerView> snapshot() const EXCLUDES(mutex_);
+  std::optional<RunnerView> find(std::string_view id) const EXCLUDES(mutex_);
 
  private:
   struct Entry {
@@ -113,16 +113,18 @@ class RunnerRegistry {
     }
   };
 
-  RunnerView view(const Entry& e) const;
-  void set_presence(Entry& e, Presence to, std::int64_t now_ms, ApplyResult& out);
-  void maybe_emit(Entry& e, MonoTime now, std::optional<RunnerView>& out);
+  RunnerView view(const Entry& e) const REQUIRES(mutex_);
+  void set_presence(Entry& e, Presence to, std::int64_t now_ms, ApplyResult& out) REQUIRES(mutex_);
+  void maybe_emit(Entry& e, MonoTime now, std::optional<RunnerView>& out) REQUIRES(mutex_);
 
   const RegistryOptions options_;
   const Clock& clock_;
   const MonoTime::duration stale_after_;
   const MonoTime::duration update_interval_;
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> runners_;
+  // Guards runners_ (and every Entry in it): the MQTT ingest thread applies reports,
+  // the ticker ticks and HTTP handlers read snapshots.
+  mutable shopeasy::sync::Mutex mutex_;
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> runners_ GUARDED_BY(mutex_);
 };
 
 }  // namespace shopeasy::edge::telemetry

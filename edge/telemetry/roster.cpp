@@ -62,7 +62,7 @@ StatusOr<std::unique_ptr<Roster>> Roster::open(const std::string& path,
 }
 
 StatusOr<std::vector<RosterEntry>> Roster::active() const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   std::vector<RosterEntry> out;
   auto q = db_.query(std::string(kSelect) + " WHERE active = 1 ORDER BY id");
   while (const db::Statement* row = q.next()) out.push_back(read_entry(*row));
@@ -71,7 +71,7 @@ StatusOr<std::vector<RosterEntry>> Roster::active() const {
 }
 
 StatusOr<std::optional<RosterEntry>> Roster::find(std::string_view id) const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto q = db_.query(std::string(kSelect) + " WHERE id = ?", id);
   const db::Statement* row = q.next();
   if (row == nullptr) {
@@ -87,7 +87,7 @@ StatusOr<bool> Roster::put(std::string_view id, std::optional<std::string_view> 
   }
   if (name && name->size() > 64) return invalid_argument("must be at most 64 bytes", "name");
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto tx = db_.begin();
   if (!tx.ok()) return tx.status();
   auto was_active = db_.query_one<std::int64_t>("SELECT active FROM runners WHERE id = ?", id);
@@ -106,7 +106,7 @@ StatusOr<bool> Roster::put(std::string_view id, std::optional<std::string_view> 
 
 Status Roster::retire(std::string_view id) {
   const std::int64_t now = to_unix_ms(clock_.wall_now());
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   SHOPEASY_RETURN_IF_ERROR(db_.run(
       "UPDATE runners SET active = 0, updated_at_ms = ? WHERE id = ? AND active = 1", now, id));
   if (db_.changes() == 0) return not_found("runner " + std::string(id) + " is not on the roster");

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +14,7 @@
 #include "common/clock/clock.hpp"
 #include "common/db/database.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
 namespace shopeasy::edge::telemetry {
 
@@ -39,21 +39,22 @@ class Roster {
                                                 const Clock& clock);
 
   // Active runners, sorted by id.
-  StatusOr<std::vector<RosterEntry>> active() const;
+  StatusOr<std::vector<RosterEntry>> active() const EXCLUDES(mutex_);
   // The runner's row, active or retired; nullopt when never added.
-  StatusOr<std::optional<RosterEntry>> find(std::string_view id) const;
+  StatusOr<std::optional<RosterEntry>> find(std::string_view id) const EXCLUDES(mutex_);
   // Adds or reactivates a runner; sets its name when one is given (a new runner without
   // one gets ""). Returns true when it was not active before. kInvalidArgument for a bad
   // id ("id") or a name over 64 bytes ("name").
-  StatusOr<bool> put(std::string_view id, std::optional<std::string_view> name);
+  StatusOr<bool> put(std::string_view id, std::optional<std::string_view> name) EXCLUDES(mutex_);
   // Retires an active runner. kNotFound when it is not active.
-  Status retire(std::string_view id);
+  Status retire(std::string_view id) EXCLUDES(mutex_);
 
  private:
   Roster(db::Database db, const Clock& clock) : db_(std::move(db)), clock_(clock) {}
 
-  mutable std::mutex mutex_;
-  mutable db::Database db_;
+  // Guards db_: one SQLite connection shared by the HTTP handlers and the ingest thread.
+  mutable shopeasy::sync::Mutex mutex_;
+  mutable db::Database db_ GUARDED_BY(mutex_);
   const Clock& clock_;
 };
 

@@ -161,7 +161,10 @@ Status Telemetry::start(std::unique_ptr<Roster> roster, std::unique_ptr<TrailSto
     registry_->add(e.id, e.name);
     ingest_->allow(e.id);
   }
-  next_purge_ = clock_.mono_now();
+  {
+    shopeasy::sync::MutexLock lock(tick_mutex_);  // no other thread yet; taken for the analysis
+    next_purge_ = clock_.mono_now();
+  }
   worker_ = std::thread([this] { run_worker(); });
   if (options_.tick_interval_ms > 0) ticker_ = std::thread([this] { run_ticker(); });
   logger_.info("telemetry_started", {{"runners", static_cast<std::uint64_t>(active->size())},
@@ -173,12 +176,12 @@ Telemetry::~Telemetry() { stop(); }
 
 void Telemetry::stop() {
   {
-    std::lock_guard lock(stop_mutex_);
+    shopeasy::sync::MutexLock lock(stop_mutex_);
     if (stopped_) return;
     stopped_ = true;
   }
   {
-    std::lock_guard lock(ticker_mutex_);
+    shopeasy::sync::MutexLock lock(ticker_mutex_);
     ticker_stop_ = true;
   }
   ticker_cv_.notify_all();
@@ -226,9 +229,14 @@ void Telemetry::run_worker() {
 
 void Telemetry::run_ticker() {
   const auto interval = std::chrono::milliseconds(options_.tick_interval_ms);
-  std::unique_lock lock(ticker_mutex_);
+  shopeasy::sync::MutexLock lock(ticker_mutex_);
   while (!ticker_stop_) {
-    ticker_cv_.wait_for(lock, interval, [&] { return ticker_stop_; });
+    // The pause between ticks is real time, so steady_clock rather than clock_ (a
+    // FakeClock never moves on its own).
+    const auto deadline = std::chrono::steady_clock::now() + interval;
+    while (!ticker_stop_) {
+      if (ticker_cv_.wait_until(ticker_mutex_, deadline) == std::cv_status::timeout) break;
+    }
     if (ticker_stop_) break;
     lock.unlock();
     tick();
@@ -371,24 +379,24 @@ void Telemetry::announce(const PresenceChange& c) {
 }
 
 void Telemetry::notify(const RunnerNotice& notice) {
-  std::lock_guard lock(listeners_mutex_);
+  shopeasy::sync::MutexLock lock(listeners_mutex_);
   for (auto& [id, listener] : listeners_) listener(notice);
 }
 
 std::uint64_t Telemetry::add_listener(RunnerListener listener) {
-  std::lock_guard lock(listeners_mutex_);
+  shopeasy::sync::MutexLock lock(listeners_mutex_);
   const std::uint64_t id = next_listener_++;
   listeners_.emplace(id, std::move(listener));
   return id;
 }
 
 void Telemetry::remove_listener(std::uint64_t id) {
-  std::lock_guard lock(listeners_mutex_);
+  shopeasy::sync::MutexLock lock(listeners_mutex_);
   listeners_.erase(id);
 }
 
 void Telemetry::tick() {
-  std::lock_guard lock(tick_mutex_);
+  shopeasy::sync::MutexLock lock(tick_mutex_);
   TickResult r = registry_->tick();
   for (const PresenceChange& c : r.presence) announce(c);
   if (!r.updates.empty()) {

@@ -12,14 +12,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +30,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "common/wire/runner.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
@@ -138,7 +137,7 @@ class Telemetry {
 
   // Stale detection, release of throttled updates, purge scheduling. Call every ~200 ms
   // (or set tick_interval_ms). Thread-safe.
-  void tick();
+  void tick() EXCLUDES(tick_mutex_);
 
   // Publishes an assignment to runners/{id}/assignment, QoS 1. kInvalidArgument if it
   // does not validate, kNotFound for a runner not on the roster, kUnavailable without
@@ -161,8 +160,8 @@ class Telemetry {
                                           std::int64_t until_ms, std::size_t limit) const;
 
   // Registers a listener for presence changes and runner events; returns its id.
-  std::uint64_t add_listener(RunnerListener listener);
-  void remove_listener(std::uint64_t id);
+  std::uint64_t add_listener(RunnerListener listener) EXCLUDES(listeners_mutex_);
+  void remove_listener(std::uint64_t id) EXCLUDES(listeners_mutex_);
 
   // Adds the /api/runners routes (see routes.hpp).
   void register_routes(http::HttpServer& server);
@@ -183,21 +182,21 @@ class Telemetry {
 
   // Stops the ticker, applies what is queued, stops the worker and the trail writer.
   // Messages arriving later are ignored. Idempotent.
-  void stop();
+  void stop() EXCLUDES(stop_mutex_, ticker_mutex_);
 
  private:
   Telemetry(TelemetryOptions options, const Clock& clock, events::EventBus& bus,
             mqtt::MqttClient* publisher, log::Logger logger, metrics::Registry& metrics);
   Status start(std::unique_ptr<Roster> roster, std::unique_ptr<TrailStore> trail);
   void run_worker();
-  void run_ticker();
+  void run_ticker() EXCLUDES(ticker_mutex_);
   void process(const QueuedMessage& m);
   void process_telemetry(const QueuedMessage& m);
   void process_status(const QueuedMessage& m);
   void process_event(const QueuedMessage& m);
   void publish_outcome(ApplyResult& r);
   void announce(const PresenceChange& change);
-  void notify(const RunnerNotice& notice);
+  void notify(const RunnerNotice& notice) EXCLUDES(listeners_mutex_);
   std::int64_t now_ms() const;
 
   const TelemetryOptions options_;
@@ -211,22 +210,26 @@ class Telemetry {
   std::unique_ptr<TrailStore> trail_;
   std::unique_ptr<Ingest> ingest_;
 
-  std::mutex listeners_mutex_;
-  std::map<std::uint64_t, RunnerListener> listeners_;
-  std::uint64_t next_listener_ = 1;
+  // Guards the listeners and their ids (added from HTTP handlers, called by the worker).
+  shopeasy::sync::Mutex listeners_mutex_;
+  std::map<std::uint64_t, RunnerListener> listeners_ GUARDED_BY(listeners_mutex_);
+  std::uint64_t next_listener_ GUARDED_BY(listeners_mutex_) = 1;
 
   // Recently seen event ids (worker thread only), oldest first, for deduplication.
   std::unordered_set<std::string> seen_events_;
   std::deque<std::string> seen_order_;
 
   log::RateLimiter presence_log_{30, std::chrono::minutes(1)};
-  std::mutex tick_mutex_;
-  MonoTime next_purge_{};
-  std::mutex ticker_mutex_;
-  std::condition_variable ticker_cv_;
-  bool ticker_stop_ = false;
-  std::mutex stop_mutex_;
-  bool stopped_ = false;
+  // Serialises tick() (the ticker thread or an owner calling it) and guards next_purge_.
+  shopeasy::sync::Mutex tick_mutex_;
+  MonoTime next_purge_ GUARDED_BY(tick_mutex_){};
+  // Guards ticker_stop_, the ticker thread's signal to end.
+  shopeasy::sync::Mutex ticker_mutex_;
+  shopeasy::sync::CondVar ticker_cv_;  // ticker_stop_ set
+  bool ticker_stop_ GUARDED_BY(ticker_mutex_) = false;
+  // Guards stopped_, so stop() runs once.
+  shopeasy::sync::Mutex stop_mutex_;
+  bool stopped_ GUARDED_BY(stop_mutex_) = false;
 
   std::array<metrics::Counter*, 3> processed_{};
   metrics::CounterFamily& fixes_;

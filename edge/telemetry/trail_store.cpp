@@ -72,7 +72,7 @@ TrailStore::~TrailStore() { stop(); }
 
 void TrailStore::stop() {
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -81,13 +81,13 @@ void TrailStore::stop() {
 }
 
 std::size_t TrailStore::pending() const {
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   return queue_.size();
 }
 
 bool TrailStore::keep(std::string_view runner_id, const TrailPoint& p) {
   const auto min_interval_ms = static_cast<std::int64_t>(options_.min_interval_s * 1000.0);
-  std::lock_guard lock(sample_mutex_);
+  shopeasy::sync::MutexLock lock(sample_mutex_);
   auto it = last_.find(runner_id);
   if (it == last_.end()) {
     last_.emplace(std::string(runner_id), Last{p.ts_ms, p.lat, p.lon, std::nullopt, 0, 0});
@@ -121,7 +121,7 @@ bool TrailStore::offer(std::string_view runner_id, const TrailPoint& point) {
   if (!keep(runner_id, point)) return false;
   bool wake = false;
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     if (stopping_) return false;
     if (queue_.size() >= options_.queue_capacity) {
       queue_drops_.inc();
@@ -136,26 +136,31 @@ bool TrailStore::offer(std::string_view runner_id, const TrailPoint& point) {
 }
 
 void TrailStore::forget(std::string_view runner_id) {
-  std::lock_guard lock(sample_mutex_);
+  shopeasy::sync::MutexLock lock(sample_mutex_);
   auto it = last_.find(runner_id);
   if (it != last_.end()) last_.erase(it);
 }
 
 Status TrailStore::flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
+  // A real-time wait for the writer thread, so steady_clock rather than a Clock.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  shopeasy::sync::MutexLock lock(mutex_);
   if (stopped_) return failed_precondition("trail store is stopped");
   const std::uint64_t target = enqueued_;
   flush_now_ = true;
   work_cv_.notify_one();
-  if (!done_cv_.wait_for(lock, timeout, [&] { return completed_ >= target || stopped_; })) {
-    return Status(StatusCode::kDeadlineExceeded, "trail writer did not catch up in time");
+  while (completed_ < target && !stopped_) {
+    if (done_cv_.wait_until(mutex_, deadline) == std::cv_status::timeout && completed_ < target &&
+        !stopped_) {
+      return Status(StatusCode::kDeadlineExceeded, "trail writer did not catch up in time");
+    }
   }
   return Status::ok();
 }
 
 void TrailStore::request_purge(std::int64_t cutoff_ms) {
   {
-    std::lock_guard lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     PurgeJob job;
     job.cutoff_ms = cutoff_ms;
     job.generation = ++purge_requested_;
@@ -167,11 +172,15 @@ void TrailStore::request_purge(std::int64_t cutoff_ms) {
 StatusOr<std::int64_t> TrailStore::purge(std::int64_t cutoff_ms,
                                          std::chrono::milliseconds timeout) {
   request_purge(cutoff_ms);
-  std::unique_lock lock(mutex_);
+  // A real-time wait for the writer thread, so steady_clock rather than a Clock.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  shopeasy::sync::MutexLock lock(mutex_);
   const std::uint64_t generation = purge_requested_;
-  if (!done_cv_.wait_for(lock, timeout,
-                         [&] { return purge_finished_ >= generation || stopped_; })) {
-    return Status(StatusCode::kDeadlineExceeded, "trail purge did not finish in time");
+  while (purge_finished_ < generation && !stopped_) {
+    if (done_cv_.wait_until(mutex_, deadline) == std::cv_status::timeout &&
+        purge_finished_ < generation && !stopped_) {
+      return Status(StatusCode::kDeadlineExceeded, "trail purge did not finish in time");
+    }
   }
   if (purge_finished_ < generation) return failed_precondition("trail store is stopped");
   if (!purge_status_.is_ok()) return purge_status_;
@@ -183,13 +192,15 @@ void TrailStore::run() {
   while (true) {
     bool purge_active = false;
     {
-      std::unique_lock lock(mutex_);
       // Batch for up to flush_interval unless a batch is full, a flush or purge is
-      // asked for, or we are stopping: fewer, larger transactions.
-      work_cv_.wait_for(lock, options_.flush_interval, [&] {
-        return stopping_ || flush_now_ || purge_.has_value() ||
-               queue_.size() >= options_.batch_rows;
-      });
+      // asked for, or we are stopping: fewer, larger transactions. (A real-time wait,
+      // so steady_clock rather than a Clock.)
+      const auto deadline = std::chrono::steady_clock::now() + options_.flush_interval;
+      shopeasy::sync::MutexLock lock(mutex_);
+      while (!stopping_ && !flush_now_ && !purge_.has_value() &&
+             queue_.size() < options_.batch_rows) {
+        if (work_cv_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;
+      }
       flush_now_ = false;
       const std::size_t n = std::min(queue_.size(), options_.batch_rows);
       if (n == queue_.size()) {
@@ -207,12 +218,12 @@ void TrailStore::run() {
     }
     if (!batch.empty()) {
       write_batch(batch);
-      std::lock_guard lock(mutex_);
+      shopeasy::sync::MutexLock lock(mutex_);
       completed_ += batch.size();
       done_cv_.notify_all();
     }
     if (purge_active) {
-      std::unique_lock lock(mutex_);
+      shopeasy::sync::MutexLock lock(mutex_);
       if (!purge_) continue;
       PurgeJob job = *purge_;
       lock.unlock();
@@ -231,7 +242,7 @@ void TrailStore::run() {
       }
     }
   }
-  std::lock_guard lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   stopped_ = true;
   done_cv_.notify_all();
 }
@@ -302,7 +313,7 @@ StatusOr<std::vector<TrailPoint>> TrailStore::trail(std::string_view runner_id,
                                                     std::int64_t since_ms, std::int64_t until_ms,
                                                     std::size_t limit) const {
   std::vector<TrailPoint> out;
-  std::lock_guard lock(read_mutex_);
+  shopeasy::sync::MutexLock lock(read_mutex_);
   auto q = reader_db_.query(
       "SELECT ts_ms, lat, lon, accuracy_m, speed_mps, heading_deg FROM trail "
       "WHERE runner_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms LIMIT ?",

@@ -12,11 +12,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +26,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "edge/telemetry/types.hpp"
 
 namespace shopeasy::edge::telemetry {
@@ -65,31 +64,33 @@ class TrailStore {
   // Offers a point; queues it when the downsampling rule keeps it (true). Points older
   // than the runner's last kept point (replayed backlog) are downsampled among
   // themselves. false also when the queue is full (counted) or the store is stopped.
-  bool offer(std::string_view runner_id, const TrailPoint& point);
+  bool offer(std::string_view runner_id, const TrailPoint& point) EXCLUDES(mutex_, sample_mutex_);
   // Forgets the downsampling state of a runner (e.g. when it is retired).
-  void forget(std::string_view runner_id);
+  void forget(std::string_view runner_id) EXCLUDES(sample_mutex_);
 
   // Waits until every point queued before the call is committed (or failed and was
   // counted). kDeadlineExceeded after `timeout`; kFailedPrecondition once stopped.
-  Status flush(std::chrono::milliseconds timeout);
+  Status flush(std::chrono::milliseconds timeout) EXCLUDES(mutex_);
 
   // A runner's points with since_ms <= ts_ms <= until_ms, oldest first, at most
   // `limit`. Errors as SQLite reads (kUnavailable when busy).
   StatusOr<std::vector<TrailPoint>> trail(std::string_view runner_id, std::int64_t since_ms,
-                                          std::int64_t until_ms, std::size_t limit) const;
+                                          std::int64_t until_ms, std::size_t limit) const
+      EXCLUDES(read_mutex_);
 
   // Asks the writer to delete rows with ts_ms < cutoff_ms, purge_batch_rows per
   // transaction, between write batches. Returns at once; a newer request replaces an
   // unfinished one.
-  void request_purge(std::int64_t cutoff_ms);
+  void request_purge(std::int64_t cutoff_ms) EXCLUDES(mutex_);
   // As request_purge, then waits for that purge to finish; returns the rows deleted.
   // kDeadlineExceeded after `timeout`, the SQLite error if a purge step failed.
-  StatusOr<std::int64_t> purge(std::int64_t cutoff_ms, std::chrono::milliseconds timeout);
+  StatusOr<std::int64_t> purge(std::int64_t cutoff_ms, std::chrono::milliseconds timeout)
+      EXCLUDES(mutex_);
 
   // Points waiting for the writer.
-  std::size_t pending() const;
+  std::size_t pending() const EXCLUDES(mutex_);
   // Writes what is queued and stops the writer. Idempotent.
-  void stop();
+  void stop() EXCLUDES(mutex_);
 
  private:
   struct Pending {
@@ -120,8 +121,8 @@ class TrailStore {
 
   TrailStore(TrailOptions options, db::Database writer, db::Database reader, log::Logger logger,
              metrics::Registry& metrics);
-  bool keep(std::string_view runner_id, const TrailPoint& p);
-  void run();
+  bool keep(std::string_view runner_id, const TrailPoint& p) EXCLUDES(sample_mutex_);
+  void run() EXCLUDES(mutex_);
   void write_batch(std::vector<Pending>& batch);
   // One purge transaction; false when the job is finished.
   StatusOr<bool> purge_step(PurgeJob& job);
@@ -129,26 +130,29 @@ class TrailStore {
   const TrailOptions options_;
   log::Logger logger_;
   db::Database writer_db_;  // writer thread only
-  mutable std::mutex read_mutex_;
-  mutable db::Database reader_db_;
+  // Guards reader_db_, the connection trail() reads through (HTTP handlers).
+  mutable shopeasy::sync::Mutex read_mutex_;
+  mutable db::Database reader_db_ GUARDED_BY(read_mutex_);
 
-  std::mutex sample_mutex_;
-  std::unordered_map<std::string, Last, Hash, std::equal_to<>> last_;
+  // Guards last_, the downsampling state offer() and forget() share.
+  shopeasy::sync::Mutex sample_mutex_;
+  std::unordered_map<std::string, Last, Hash, std::equal_to<>> last_ GUARDED_BY(sample_mutex_);
 
-  mutable std::mutex mutex_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::vector<Pending> queue_;
-  std::uint64_t enqueued_ = 0;   // points ever queued
-  std::uint64_t completed_ = 0;  // points ever written or failed
-  bool flush_now_ = false;
-  bool stopping_ = false;
-  bool stopped_ = false;
-  std::optional<PurgeJob> purge_;
-  std::uint64_t purge_requested_ = 0;
-  std::uint64_t purge_finished_ = 0;
-  std::int64_t purge_deleted_ = 0;
-  Status purge_status_;
+  // Guards the queue and the writer thread's progress and purge bookkeeping below.
+  mutable shopeasy::sync::Mutex mutex_;
+  shopeasy::sync::CondVar work_cv_;  // points, a flush, a purge or stop for the writer
+  shopeasy::sync::CondVar done_cv_;  // a batch committed, a purge finished or the writer stopped
+  std::vector<Pending> queue_ GUARDED_BY(mutex_);
+  std::uint64_t enqueued_ GUARDED_BY(mutex_) = 0;   // points ever queued
+  std::uint64_t completed_ GUARDED_BY(mutex_) = 0;  // points ever written or failed
+  bool flush_now_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  bool stopped_ GUARDED_BY(mutex_) = false;
+  std::optional<PurgeJob> purge_ GUARDED_BY(mutex_);
+  std::uint64_t purge_requested_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t purge_finished_ GUARDED_BY(mutex_) = 0;
+  std::int64_t purge_deleted_ GUARDED_BY(mutex_) = 0;
+  Status purge_status_ GUARDED_BY(mutex_);
 
   metrics::Counter& written_;
   metrics::Counter& write_failures_;

@@ -148,6 +148,10 @@ std::optional<Detection> validate(const Candidate& c) {
       }
       break;
     }
+    case Symbology::kGtin14:
+    case Symbology::kGs1:
+    case Symbology::kUnknown:
+      return std::nullopt;  // parse_scan's kinds; no reader in this file produces them
   }
   return d;
 }
@@ -617,28 +621,6 @@ bool upce_is_half_of(const Detection& upce, const std::array<cv::Point2f, 4>& up
 }
 
 }  // namespace
-
-std::string_view symbology_name(Symbology s) {
-  switch (s) {
-    case Symbology::kEan13:
-      return "ean-13";
-    case Symbology::kEan8:
-      return "ean-8";
-    case Symbology::kUpcA:
-      return "upc-a";
-    case Symbology::kUpcE:
-      return "upc-e";
-    case Symbology::kCode128:
-      return "code-128";
-    case Symbology::kGs1_128:
-      return "gs1-128";
-    case Symbology::kQr:
-      return "qr";
-    case Symbology::kDataMatrix:
-      return "datamatrix";
-  }
-  return "unknown";
-}
 
 namespace {
 

@@ -40,13 +40,16 @@
 #include <opencv2/core.hpp>
 
 #include "common/status/status.hpp"
+#include "edge/barcode/barcode.hpp"
 #include "edge/vision/image_io.hpp"
 
 namespace shopeasy::edge::vision {
 
-enum class Symbology { kEan13, kEan8, kUpcA, kUpcE, kCode128, kGs1_128, kQr, kDataMatrix };
-// "ean-13", "ean-8", "upc-a", "upc-e", "code-128", "gs1-128", "qr", "datamatrix".
-std::string_view symbology_name(Symbology s);
+// The edge's one symbology enum (edge/barcode). A frame yields kEan13, kEan8, kUpcA,
+// kUpcE, kCode128, kGs1_128, kQr or kDataMatrix; symbology_name gives their wire names
+// ("ean-13", "ean-8", "upc-a", "upc-e", "code-128", "gs1-128", "qr", "datamatrix").
+using barcode::Symbology;
+using barcode::symbology_name;
 
 struct Detection {
   Symbology symbology = Symbology::kEan13;

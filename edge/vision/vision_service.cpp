@@ -180,18 +180,25 @@ StatusOr<std::unique_ptr<VisionService>> VisionService::open(
                                                      std::move(sink), std::move(logger), metrics));
   SHOPEASY_RETURN_IF_ERROR(s->init());
   if (s->options_.tick_interval_ms > 0) {
-    s->thread_ = std::thread([raw = s.get()] {
-      std::unique_lock<std::mutex> lock(raw->thread_mutex_);
-      while (!raw->stopping_) {
-        lock.unlock();
-        raw->tick();
-        lock.lock();
-        raw->wake_.wait_for(lock, milliseconds(raw->options_.tick_interval_ms),
-                            [raw] { return raw->stopping_; });
-      }
-    });
+    s->thread_ = std::thread([raw = s.get()] { raw->run_ticker(); });
   }
   return s;
+}
+
+void VisionService::run_ticker() {
+  shopeasy::sync::MutexLock lock(thread_mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    tick();
+    lock.lock();
+    // The pause between ticks is real time, so steady_clock rather than clock_ (a
+    // FakeClock never moves on its own).
+    const auto deadline =
+        std::chrono::steady_clock::now() + milliseconds(options_.tick_interval_ms);
+    while (!stopping_) {
+      if (wake_.wait_until(thread_mutex_, deadline) == std::cv_status::timeout) break;
+    }
+  }
 }
 
 Status VisionService::init() {
@@ -267,19 +274,19 @@ Status VisionService::init() {
 
 void VisionService::stop() {
   {
-    std::lock_guard<std::mutex> lock(thread_mutex_);
+    shopeasy::sync::MutexLock lock(thread_mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(tick_mutex_);
+  shopeasy::sync::MutexLock lock(tick_mutex_);
   for (auto& c : cameras_) {
     if (c->source) c->source->close();
   }
 }
 
 bool VisionService::trigger(const std::string& camera) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = published_.find(camera);
   if (it == published_.end()) return false;
   it->second.triggered = true;
@@ -287,13 +294,13 @@ bool VisionService::trigger(const std::string& camera) {
 }
 
 void VisionService::tick() {
-  std::lock_guard<std::mutex> tick_lock(tick_mutex_);
+  shopeasy::sync::MutexLock tick_lock(tick_mutex_);
   for (auto& cp : cameras_) {
     Camera& c = *cp;
     const MonoTime now = clock_.mono_now();
     bool triggered = false;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      shopeasy::sync::MutexLock lock(mutex_);
       auto& pub = published_[c.config.id];
       triggered = pub.triggered;
       pub.triggered = false;
@@ -567,7 +574,7 @@ void VisionService::scan_shelf(Camera& c, const cv::Mat& frame, std::int64_t ts_
   // a reader who sees the scan never sees the camera still "starting".
   refresh_status(c);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    shopeasy::sync::MutexLock lock(mutex_);
     Published& pub = published_[c.config.id];
     pub.latest = scan_json;
     pub.latest_jpeg = jpeg;
@@ -615,7 +622,7 @@ void VisionService::refresh_status(const Camera& c) {
     s["planogram"] = p;
   }
   if (c.latest_summary) s["latest"] = *c.latest_summary;
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   published_[c.config.id].status = std::move(s);
 }
 
@@ -638,7 +645,7 @@ void VisionService::load_persisted(Camera& c) {
   c.latest_summary = json{{"ts_ms", j.value("ts_ms", 0)},
                           {"registered", j.value("registered", false)},
                           {"summary", j.value("summary", json::object())}};
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   Published& pub = published_[c.config.id];
   pub.latest = j;
   pub.latest_jpeg = jpeg.value_or("");
@@ -646,7 +653,7 @@ void VisionService::load_persisted(Camera& c) {
 
 json VisionService::status() const {
   json cams = json::array();
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   for (const auto& c : cameras_) {
     auto it = published_.find(c->config.id);
     if (it != published_.end()) cams.push_back(it->second.status);
@@ -655,14 +662,14 @@ json VisionService::status() const {
 }
 
 std::optional<json> VisionService::latest_scan(const std::string& camera) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = published_.find(camera);
   if (it == published_.end()) return std::nullopt;
   return it->second.latest;
 }
 
 std::optional<std::string> VisionService::latest_image(const std::string& camera) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   auto it = published_.find(camera);
   if (it == published_.end() || it->second.latest_jpeg.empty()) return std::nullopt;
   return it->second.latest_jpeg;
@@ -671,7 +678,7 @@ std::optional<std::string> VisionService::latest_image(const std::string& camera
 json VisionService::recent_scans(const std::optional<std::string>& camera,
                                  std::size_t limit) const {
   json out = json::array();
-  std::lock_guard<std::mutex> lock(mutex_);
+  shopeasy::sync::MutexLock lock(mutex_);
   for (const json& s : history_) {
     if (out.size() >= limit) break;
     if (camera && s.value("camera", "") != *camera) continue;

@@ -43,13 +43,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -62,6 +60,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "common/wire/scan.hpp"
 #include "edge/events/event_bus.hpp"
 #include "edge/vision/camera.hpp"
@@ -130,25 +129,26 @@ class VisionService {
 
   // Polls every camera that is due (by its schedule, a trigger or its retry time).
   // Never throws; a failing camera only affects itself.
-  void tick();
+  void tick() EXCLUDES(tick_mutex_, mutex_);
   // Asks for a frame from `camera` at the next tick (manual cameras, or now instead of
   // at the next interval). False for an unknown camera. Thread-safe.
-  bool trigger(const std::string& camera);
+  bool trigger(const std::string& camera) EXCLUDES(mutex_);
   // Registers the routes above; the service must outlive the server's use of them.
   void register_routes(http::HttpServer& server);
   // Stops the internal thread (if any) and releases devices. Idempotent.
-  void stop();
+  void stop() EXCLUDES(thread_mutex_, tick_mutex_);
 
   // {"cameras": [{"id", "kind", "trigger", "state": "starting|online|offline",
   //   "failures", "last_error"?, "last_frame_ms"?, "planogram": {"ok", "error"?},
   //   "latest"?: scan summary}]}. Thread-safe.
-  nlohmann::json status() const;
+  nlohmann::json status() const EXCLUDES(mutex_);
   // The latest scan of a camera as JSON (to_json(ShelfScan)), or nullopt.
-  std::optional<nlohmann::json> latest_scan(const std::string& camera) const;
+  std::optional<nlohmann::json> latest_scan(const std::string& camera) const EXCLUDES(mutex_);
   // The latest annotated image (JPEG bytes), or nullopt.
-  std::optional<std::string> latest_image(const std::string& camera) const;
+  std::optional<std::string> latest_image(const std::string& camera) const EXCLUDES(mutex_);
   // Recent scans newest first, optionally of one camera.
-  nlohmann::json recent_scans(const std::optional<std::string>& camera, std::size_t limit) const;
+  nlohmann::json recent_scans(const std::optional<std::string>& camera, std::size_t limit) const
+      EXCLUDES(mutex_);
 
  private:
   struct Camera;
@@ -156,6 +156,8 @@ class VisionService {
                 CatalogLookup catalog, OnHandLookup on_hand, CodeSink sink, log::Logger logger,
                 metrics::Registry& metrics);
   Status init();
+  // The internal thread: tick(), then wait tick_interval_ms or until stop().
+  void run_ticker() EXCLUDES(thread_mutex_);
   void process(Camera& c, MonoTime now);
   void on_failure(Camera& c, MonoTime now, const std::string& reason);
   void on_frame_ok(Camera& c, MonoTime now);
@@ -177,7 +179,9 @@ class VisionService {
   log::Logger logger_;
   metrics::Registry& metrics_;
   std::unique_ptr<BarcodeDecoder> decoder_;
-  std::vector<std::unique_ptr<Camera>> cameras_;  // touched by the ticking thread only
+  // Filled by init() and fixed afterwards; each Camera's state is touched only by tick()
+  // and stop(), under tick_mutex_.
+  std::vector<std::unique_ptr<Camera>> cameras_;
 
   // Shared with HTTP handlers.
   struct Published {
@@ -186,14 +190,16 @@ class VisionService {
     std::string latest_jpeg;
     bool triggered = false;
   };
-  mutable std::mutex mutex_;
-  std::map<std::string, Published> published_;
-  std::deque<nlohmann::json> history_;  // newest at the front
+  // Guards what the HTTP handlers read: each camera's published state and the history.
+  mutable shopeasy::sync::Mutex mutex_;
+  std::map<std::string, Published> published_ GUARDED_BY(mutex_);
+  std::deque<nlohmann::json> history_ GUARDED_BY(mutex_);  // newest at the front
 
-  std::mutex tick_mutex_;  // one tick() at a time
-  std::mutex thread_mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  shopeasy::sync::Mutex tick_mutex_;  // one tick() at a time; stop() closes the sources under it
+  // Guards stopping_, the internal thread's signal to end.
+  shopeasy::sync::Mutex thread_mutex_;
+  shopeasy::sync::CondVar wake_;  // stopping_ set
+  bool stopping_ GUARDED_BY(thread_mutex_) = false;
   std::thread thread_;
 
   metrics::CounterFamily& frames_;

@@ -15,7 +15,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fleetTests } from './fleet.mjs';
 import { handheldTests } from './handheld.mjs';
+import { planningTests } from './planning.mjs';
 import { shopTests } from './shop.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
@@ -260,13 +262,21 @@ try {
     if (rows > 100) throw new Error(`${rows} row elements: not virtualised`);
   });
 
-  await test('search by name, SKU and barcode', async () => {
+  await test('search by name, SKU, barcode and a Hinglish word', async () => {
     await page.fill('#stock-search', sku(1234));
     await page.waitForSelector(`#stock-scroll .vrow[data-sku="${sku(1234)}"]:not([hidden])`);
     await page.fill('#stock-search', 'product 777 ');
     await page.fill('#stock-search', ean13(4321));
     await page.waitForSelector(`#stock-scroll .vrow[data-sku="${sku(4321)}"]:not([hidden])`, { timeout: 5000 });
     await screenshot(page, 'barcode-search');
+    // A Hinglish word no name contains: the store's product search (/api/search) finds
+    // the milk, and only the milk.
+    await page.fill('#stock-search', 'doodh');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#stock-scroll .vrow[data-sku]:not([hidden])')];
+      return rows.length > 0 && rows.every((r) => /milk/i.test(r.textContent));
+    }, null, { timeout: 5000, polling: 100 });
+    await screenshot(page, 'hinglish-search');
   });
 
   await test('a scan posted to the API shows on the page within 1 s', async () => {
@@ -561,6 +571,12 @@ try {
     }
   });
 
+  if (!only || only.test('ops fleet: ')) {
+    await fleetTests({
+      test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir, ean13, figures, which,
+    }).catch((e) => test('ops fleet: setup', () => { throw e; }));
+  }
+
   if (!only || args.only.includes('handheld')) {
     await handheldTests({
       test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
@@ -568,10 +584,16 @@ try {
     }).catch((e) => test('handheld: setup', () => { throw e; }));
   }
 
+  if (!only || args.only.includes('planning')) {
+    await planningTests({
+      test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir, ean13, figures, which,
+    }).catch((e) => test('planning: setup', () => { throw e; }));
+  }
+
   if (!only || args.only.includes('shop')) {
     await shopTests({
       test, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir,
-      ean13, figures, which, children,
+      ean13, figures, which, children, soakSeconds,
     }).catch((e) => test('shop: setup', () => { throw e; }));
   }
 

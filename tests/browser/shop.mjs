@@ -4,9 +4,12 @@
 // shopeasy-runner); pickers played by API calls to the edge. A new customer signs in
 // with a phone code, chooses a place, searches, orders at the quoted price, pays, and
 // follows the runner to the door through a page reload and a cloud restart; then order
-// history and reorder. Measured: first contentful paint of /shop with the catalog, and
-// the delay from a runner's fix reaching the broker to the marker moving. Every screen
-// is screenshot at phone and desktop size.
+// history and reorder; the app installed and opened with the cloud down and with no
+// network (service worker); account deletion, refused while an order is open and done by
+// keyboard with a delivered order, after which the old session is refused. Measured:
+// first contentful paint of /shop with the catalog, and the delay from a runner's fix
+// reaching the broker to the marker moving. Every screen is screenshot at phone and
+// desktop size.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -15,6 +18,7 @@ import readline from 'node:readline';
 
 export async function shopTests(h) {
   const { test: baseTest, start, stop, freePort, waitFor, sleep, chromium, chromiumPath, browserArgs, artifacts, state, binDir, ean13, figures, which } = h;
+  const soakSeconds = h.soakSeconds || 60;
   const dir = path.join(state, 'shop');
   fs.mkdirSync(dir, { recursive: true });
   const STORE = { lat: 12.9716, lon: 77.5946 };
@@ -408,6 +412,69 @@ export async function shopTests(h) {
       if (!(await page.evaluate(() => document.activeElement.matches('#search-form button[type=submit]')))) throw new Error('Tab from the search box does not reach its button');
     });
 
+    await test(`shop: memory stays flat while a customer browses, searches and fills the cart for ${soakSeconds} s`, async () => {
+      // What a customer does over and over in a long session: categories, suggestions as
+      // they type, search results, the cart priced by a quote, their order history. The
+      // heap after a forced collection must not climb, nor the page's element count.
+      // Waits go through locators: an element handle (page.waitForSelector) keeps its
+      // node alive after the page drops it, which would count as the page's leak.
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Performance.enable');
+      const sample = async () => {
+        await cdp.send('HeapProfiler.collectGarbage');
+        const { metrics } = await cdp.send('Performance.getMetrics');
+        const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+        return { heap: m.JSHeapUsedSize, nodes: m.Nodes, listeners: m.JSEventListeners };
+      };
+      const words = ['mil', 'doodh', 'brown bred', 'filler 12', 'bread'];  // each finds something
+      await page.evaluate(() => { location.hash = 'browse'; });
+      await page.waitForSelector('#screen-browse:not([hidden])');
+      const samples = [await sample()];
+      const t0 = Date.now();
+      let nextSample = t0 + 5000;
+      let rounds = 0;
+      while (Date.now() - t0 < soakSeconds * 1000) {
+        const cat = cats[rounds % cats.length];
+        await page.evaluate(() => { location.hash = 'browse'; });
+        await page.click(`#categories button:has-text("${cat}")`);
+        await page.waitForFunction((c) => [...document.querySelectorAll('#products li.product')].some((li) => li.offsetParent !== null && li.dataset.category === c), cat);
+        await page.click('#categories button:has-text("All")');
+        await page.fill('#q', words[rounds % words.length]);
+        await page.press('#q', 'Enter');
+        await page.locator('#products li.product').first().waitFor();
+        await page.fill('#q', 'mil');
+        await page.locator('#suggestions:not([hidden]) li[data-sku="MILK-1L"]').first().waitFor();
+        await page.press('#q', 'Escape');
+        await page.evaluate(() => { location.hash = 'cart'; });
+        await page.locator('#screen-cart:not([hidden])').first().waitFor();
+        await page.evaluate(() => { location.hash = 'orders'; });
+        await page.locator(`#order-list li[data-order="${orderId}"]`).first().waitFor();
+        rounds++;
+        if (Date.now() >= nextSample) { samples.push(await sample()); nextSample += 5000; }
+      }
+      const elapsed = (Date.now() - t0) / 1000;
+      samples.push(await sample());
+      await cdp.detach();
+      const mb = (b) => (b / 1048576).toFixed(1);
+      const heaps = samples.map((x) => x.heap);
+      const third = Math.max(1, Math.floor(heaps.length / 3));
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const early = median(heaps.slice(0, third));
+      const late = median(heaps.slice(-third));
+      figures.shop_soak = {
+        seconds: Math.round(elapsed), rounds, heap_start_mb: mb(heaps[0]), heap_end_mb: mb(heaps[heaps.length - 1]),
+        heap_max_mb: mb(Math.max(...heaps)), heap_early_median_mb: mb(early), heap_late_median_mb: mb(late),
+        dom_nodes_start: samples[0].nodes, dom_nodes_end: samples[samples.length - 1].nodes,
+        listeners_start: samples[0].listeners, listeners_end: samples[samples.length - 1].listeners,
+      };
+      console.log(`  ${JSON.stringify(figures.shop_soak)}`);
+      fs.writeFileSync(path.join(artifacts, 'shop-memory-samples.json'), JSON.stringify(samples, null, 1));
+      if (rounds < 3) throw new Error(`only ${rounds} rounds in ${elapsed} s`);
+      if (late - early > 8 * 1048576) throw new Error(`heap grew from ${mb(early)} to ${mb(late)} MB`);
+      const nodes0 = samples[0].nodes;
+      if (samples[samples.length - 1].nodes > nodes0 * 1.5 + 500) throw new Error(`DOM nodes grew from ${nodes0} to ${samples[samples.length - 1].nodes}`);
+    });
+
     await test('shop: every screen at desktop size', async () => {
       // A desktop browser of its own (not a phone stretched wide), signed in as the same
       // customer with the same saved state.
@@ -433,6 +500,214 @@ export async function shopTests(h) {
       } finally {
         await desktop.close();
       }
+      if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
+    });
+
+    // ---------------------------------------------------------------- offline, account deletion
+    // A customer signed in through the API (a code from the sandbox outbox).
+    const signInByApi = async (number) => {
+      const sent = await fetch(`${cloudBase}/api/auth/otp`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phone: number }) });
+      if (sent.status !== 202) throw new Error(`code for ${number}: HTTP ${sent.status} ${await sent.text()}`);
+      const sms = await waitFor('the code in the sandbox SMS', async () => ((await cloudCall('GET', `/v1/sandbox/sms?phone=${encodeURIComponent(number)}`)).messages || [])[0], 10000);
+      const verified = await fetch(`${cloudBase}/api/auth/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phone: number, code: /([0-9]{6})/.exec(sms.body)[1] }) });
+      if (!verified.ok) throw new Error(`sign-in of ${number}: HTTP ${verified.status} ${await verified.text()}`);
+      return verified.json();
+    };
+    const asCustomer = (token, method, p, body, headers = {}) => fetch(cloudBase + p, {
+      method, headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const phoneSize = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+    const home = { lat: HOME.latitude, lon: HOME.longitude, label: 'Home' };
+    // Opens /shop in `p` as the customer of `tokens`, at `hash`.
+    const openSignedIn = async (p, tokens, hash) => {
+      await p.goto(`${cloudBase}/shop`);
+      await p.evaluate(([t, place, h]) => {
+        localStorage.setItem('shopeasy.shop.tokens', JSON.stringify({ access_token: t.access_token, refresh_token: t.refresh_token }));
+        localStorage.setItem('shopeasy.shop.state', JSON.stringify({ location: place }));
+        location.hash = h;
+      }, [tokens, home, hash]);
+      await p.reload();
+    };
+
+    await test('shop: installable; a service worker opens the shell with the cloud down and never answers the API from its cache', async () => {
+      const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: browserArgs });
+      try {
+        // No request routing here: Playwright's interception would take the service
+        // worker's place for the page's requests. The page reaches only its own origin (CSP).
+        const c = await browser.newContext(phoneSize);
+        const p = await c.newPage();
+        p.on('pageerror', (e) => pageErrors.push(e.message));
+        const tokens = await signInByApi(`+9196${String(Date.now()).slice(-8)}`);
+        // Left by an older build (and by someone else) before this worker installs: the
+        // worker drops the older build's cache when it activates and leaves the other.
+        await p.goto(`${cloudBase}/health`);
+        await p.evaluate(async () => { await caches.open('shopeasy-shop-0000000000000000'); await caches.open('not-the-shop'); });
+        await openSignedIn(p, tokens, 'browse');
+        await p.waitForSelector('#products li.product');
+        // After the first load the worker controls the page (it claims it on activation).
+        await p.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15000 });
+        const sw = await p.evaluate(async () => {
+          const reg = await navigator.serviceWorker.getRegistration('/shop');
+          return { scope: reg && reg.scope, script: reg && reg.active && reg.active.scriptURL, caches: await caches.keys() };
+        });
+        if (sw.scope !== `${cloudBase}/shop` || sw.script !== `${cloudBase}/shop/sw.js`) throw new Error(`registration: ${JSON.stringify(sw)}`);
+        const ours = sw.caches.filter((n) => n.startsWith('shopeasy-shop-'));
+        if (ours.length !== 1 || !/^shopeasy-shop-[0-9a-f]{16}$/.test(ours[0]) || ours[0] === 'shopeasy-shop-0000000000000000' || !sw.caches.includes('not-the-shop')) {
+          throw new Error(`caches after activation: ${sw.caches}`);
+        }
+        // Chromium's own installability check (manifest, icon, worker), on the first
+        // customer's phone: a persistent profile (a context like `c` is always "in
+        // incognito", where no install is offered). The session is detached at once: a page
+        // with a raw CDP session attached ignores setOffline.
+        await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15000 });
+        const cdp = await ctx.newCDPSession(page);
+        const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+        const manifestErrors = (await cdp.send('Page.getAppManifest')).errors;
+        await cdp.detach();
+        if (installabilityErrors.length || manifestErrors.length) throw new Error(`not installable: ${JSON.stringify({ installabilityErrors, manifestErrors })}`);
+        // Online, the shell comes from the worker, the API from the network.
+        const responses = [];
+        p.on('response', (r) => responses.push({ path: new URL(r.url()).pathname, sw: r.fromServiceWorker(), status: r.status() }));
+        await p.reload();
+        await p.waitForSelector('#products li.product');
+        const shell = responses.filter((r) => r.path === '/shop' || r.path === '/shop/app.js');
+        const apiCalls = responses.filter((r) => r.path.startsWith('/api/'));
+        if (shell.length < 2 || !shell.every((r) => r.sw)) throw new Error(`shell responses: ${JSON.stringify(shell)}`);
+        if (!apiCalls.length || apiCalls.some((r) => r.sw)) throw new Error(`API responses: ${JSON.stringify(apiCalls)}`);
+        if (!(await p.isHidden('#offline'))) throw new Error('the offline notice shows while online');
+
+        // The cloud goes away: a reload still shows the app, saying it is offline.
+        await stop(cloud);
+        try {
+          await p.reload();
+          await p.waitForSelector('#screen-browse:not([hidden])');
+          await p.waitForSelector('#offline:not([hidden])');
+          const notice = await p.textContent('#offline');
+          if (!/offline/i.test(notice)) throw new Error(`notice: ${notice}`);
+          if ((await p.title()) !== 'ShopEasy' || !(await p.isVisible('header.top .brand'))) throw new Error('the shell did not load');
+          // The API is not answered from any cache.
+          const offlineCall = await p.evaluate(async (t) => {
+            try { return String((await fetch('/api/me/orders', { headers: { Authorization: `Bearer ${t}` } })).status); } catch { return 'failed'; }
+          }, tokens.access_token);
+          if (offlineCall !== 'failed') throw new Error(`GET /api/me/orders with the cloud down answered ${offlineCall}`);
+          const cached = await p.evaluate(async () => {
+            const out = [];
+            for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) out.push(new URL(r.url).pathname);
+            return out;
+          });
+          if (!cached.length || cached.some((u) => !u.startsWith('/shop') || u === '/shop/sw.js')) throw new Error(`cached: ${cached}`);
+          await noOverflow(p, 'offline');
+          await shoot(p, 'offline-cloud-down');
+        } finally {
+          cloud = await startCloud();
+        }
+        // Back: the next calls answer and the notice goes.
+        await p.reload();
+        await p.waitForSelector('#products li.product');
+        await p.waitForSelector('#offline[hidden]', { state: 'attached' });
+        // No network at all: the same shell, with the browser's own offline state named.
+        await c.setOffline(true);
+        try {
+          await p.reload();
+          await p.waitForSelector('#screen-browse:not([hidden])');
+          await p.waitForFunction(() => /You are offline/.test(document.getElementById('offline').textContent) && !document.getElementById('offline').hidden);
+          await shoot(p, 'offline-no-network');
+        } finally {
+          await c.setOffline(false);
+        }
+      } finally {
+        await browser.close();
+      }
+    });
+
+    await test('shop: deleting an account with an open order is refused with the server\'s reason; the account stays', async () => {
+      const tokens = await signInByApi(`+9197${String(Date.now()).slice(-8)}`);
+      const placed = await asCustomer(tokens.access_token, 'POST', '/api/orders',
+        { lines: [{ sku: 'MILK-1L', qty: 1 }], delivery: { lat: HOME.latitude, lon: HOME.longitude } }, { 'Idempotency-Key': `open-${Date.now()}` });
+      if (placed.status !== 201) throw new Error(`order: HTTP ${placed.status} ${await placed.text()}`);
+      const open = await placed.json();
+      const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: browserArgs });
+      try {
+        const c = await browser.newContext(phoneSize);
+        await c.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+        const p = await c.newPage();
+        p.on('pageerror', (e) => pageErrors.push(e.message));
+        await openSignedIn(p, tokens, 'orders');
+        await p.waitForSelector(`#order-list li[data-order="${open.order_id}"]`);
+        await p.waitForFunction(() => /Signed in as/.test(document.getElementById('account-phone').textContent));
+        await p.click('#delete-open');
+        await p.waitForSelector('#delete-dialog[open]');
+        const what = await p.textContent('#delete-what');
+        if (!/anonymised/.test(what) || !/accounting/.test(what) || !/open/.test(what)) throw new Error(`the confirmation does not say what happens: ${what}`);
+        await noOverflow(p, 'delete confirmation');
+        await shoot(p, 'delete-confirm');
+        await p.click('#delete-confirm');
+        await p.waitForFunction(() => /not deleted/.test(document.getElementById('delete-error').textContent));
+        const why = await p.textContent('#delete-error');
+        if (!/still open/.test(why)) throw new Error(`the refusal does not give the server's reason: ${why}`);
+        await shoot(p, 'delete-refused');
+        // Escape closes it; nothing changed: still signed in, the account and order answer.
+        await p.keyboard.press('Escape');
+        await p.waitForSelector('#delete-dialog:not([open])', { state: 'attached' });
+        if (!(await p.isVisible('#screen-orders'))) throw new Error('the orders screen went away');
+        if (!(await p.evaluate(() => document.activeElement && document.activeElement.id === 'delete-open'))) throw new Error('focus did not return to the button');
+        const me = await asCustomer(tokens.access_token, 'GET', '/api/me');
+        if (me.status !== 200) throw new Error(`GET /api/me after the refusal: ${me.status}`);
+        const mine = await (await asCustomer(tokens.access_token, 'GET', '/api/me/orders')).json();
+        if (!(mine.orders || []).some((o) => o.order_id === open.order_id)) throw new Error('the open order is gone');
+        await asCustomer(tokens.access_token, 'POST', `/api/orders/${open.order_id}/cancel`, {});
+      } finally {
+        await browser.close();
+      }
+    });
+
+    await test('shop: a customer with a delivered order deletes the account by keyboard; the old session cannot load history', async () => {
+      await page.bringToFront();
+      await page.setViewportSize({ width: 390, height: 844 });
+      // Signed in again as the first customer (the desktop test signed that session out).
+      const before = ((await cloudCall('GET', `/v1/sandbox/sms?phone=${encodeURIComponent(phone)}`)).messages || []).length;
+      await page.evaluate(() => { localStorage.removeItem('shopeasy.shop.tokens'); sessionStorage.clear(); location.hash = ''; });
+      await page.reload();
+      await page.waitForSelector('#screen-signin:not([hidden]) #otp-form:not([hidden])');
+      await page.fill('#phone', phone);
+      await page.click('#otp-form button[type=submit]');
+      const sms = await waitFor('a new code', async () => {
+        const m = (await cloudCall('GET', `/v1/sandbox/sms?phone=${encodeURIComponent(phone)}`)).messages || [];
+        return m.length > before && m[0];
+      }, 10000);
+      await page.fill('#code', /([0-9]{6})/.exec(sms.body)[1]);
+      await page.click('#verify-form button[type=submit]');
+      await page.waitForSelector('#screen-browse:not([hidden])');
+      await page.evaluate(() => { location.hash = 'orders'; });
+      await page.waitForSelector(`#order-list li[data-order="${orderId}"][data-status="delivered"]`);
+      const old = await page.evaluate(() => JSON.parse(localStorage.getItem('shopeasy.shop.tokens')));
+      // By keyboard: the button opens the dialog with "Keep my account" focused; Tab, Enter.
+      await page.focus('#delete-open');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#delete-dialog[open]');
+      if (!(await page.evaluate(() => document.activeElement.id === 'delete-cancel'))) throw new Error('focus is not on "Keep my account"');
+      await page.keyboard.press('Tab');
+      if (!(await page.evaluate(() => document.activeElement.id === 'delete-confirm'))) throw new Error('Tab does not reach the delete button');
+      await page.keyboard.press('Enter');
+      // Signed out, back at the start, nothing of the customer left on the phone.
+      await page.waitForSelector('#screen-signin:not([hidden])');
+      await page.waitForSelector('#delete-dialog:not([open])', { state: 'attached' });
+      const left = await page.evaluate(() => ({ tokens: localStorage.getItem('shopeasy.shop.tokens'), state: JSON.parse(localStorage.getItem('shopeasy.shop.state') || '{}') }));
+      if (left.tokens || (left.state.cart || []).length || left.state.order || (left.state.saved || []).length) throw new Error(`left on the phone: ${JSON.stringify(left)}`);
+      await noOverflow(page, 'after deletion');
+      await shoot(page, 'deleted-signed-out');
+      await page.evaluate(() => { location.hash = 'orders'; });
+      await page.waitForSelector('#screen-signin:not([hidden])');
+      // The old session is refused at once, though its access token has not expired.
+      const history = await asCustomer(old.access_token, 'GET', '/api/me/orders');
+      const body = await history.json().catch(() => null);
+      if (history.status !== 401 || !body || body.error.code !== 'unauthenticated') throw new Error(`old token on /api/me/orders: ${history.status} ${JSON.stringify(body)}`);
+      const refreshed = await fetch(`${cloudBase}/api/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: old.refresh_token }) });
+      if (refreshed.status !== 401) throw new Error(`old refresh token: ${refreshed.status}`);
+      // The order is kept for accounting.
+      const kept = await cloudCall('GET', `/api/orders/${orderId}`);
+      if (kept.status !== 'delivered') throw new Error(`the kept order: ${JSON.stringify(kept)}`);
       if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
     });
   } finally {

@@ -7,6 +7,7 @@
 #include "tests/contract/json_schema.hpp"
 #include "tests/contract/openapi_lint.hpp"
 #include "tests/contract/route_template.hpp"
+#include "tests/contract/sse.hpp"
 
 namespace shopeasy::contract {
 namespace {
@@ -124,6 +125,44 @@ TEST(OpenApiLint, FindsStructuralProblems) {
   EXPECT_NE(all.find("path parameters declared differ"), std::string::npos) << all;
   EXPECT_NE(all.find("unknown security scheme nope"), std::string::npos) << all;
   EXPECT_FALSE(lint_openapi(json{{"swagger", "2.0"}}).empty());
+}
+
+TEST(OpenApiLint, EventStreamsNameTheirEventsAndDataSchemas) {
+  json doc = json::parse(R"({
+    "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+    "paths": {"/events": {"get": {"responses": {"200": {"description": "s",
+      "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}}}})");
+  auto all = [](const std::vector<std::string>& problems) {
+    std::string out;
+    for (const auto& p : problems) out += p + "\n";
+    return out;
+  };
+  EXPECT_NE(all(lint_openapi(doc)).find("event stream without x-events"), std::string::npos);
+  json& stream = doc["paths"]["/events"]["get"]["responses"]["200"]["content"]["text/event-stream"];
+  stream["x-events"] = {{"tick", {{"description", "no schema"}}}};
+  EXPECT_NE(all(lint_openapi(doc)).find("event tick has no data schema"), std::string::npos);
+  stream["x-events"]["tick"]["schema"] = {{"type", "object"}};
+  EXPECT_EQ(all(lint_openapi(doc)), "");
+}
+
+TEST(Sse, ParsesCompleteEventsOnly) {
+  const auto events = parse_sse(
+      "retry: 1000\n: a comment\n\n"
+      "id: 7\nevent: stock.changed\ndata: {\"a\":1}\n\n"
+      "event: order.claim\r\ndata:{\"b\":\r\ndata: 2}\r\n\r\n"
+      "data: plain\rdata: two\r\r"
+      "event: lost\ndata: {\"cut\":");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type, "stock.changed");
+  EXPECT_EQ(events[0].id, "7");
+  EXPECT_EQ(events[0].data, R"({"a":1})");
+  EXPECT_EQ(events[1].type, "order.claim");
+  EXPECT_EQ(events[1].id, std::nullopt);
+  EXPECT_EQ(events[1].data, "{\"b\":\n2}");
+  EXPECT_EQ(events[2].type, "message");
+  EXPECT_EQ(events[2].data, "plain\ntwo");
+  EXPECT_TRUE(parse_sse("").empty());
+  EXPECT_TRUE(parse_sse("event: x\n\n").empty());  // no data: nothing dispatched
 }
 
 TEST(OpenApiLint, ShippedDocumentsAreClean) {

@@ -96,6 +96,23 @@ std::vector<std::string> lint_openapi(const nlohmann::json& doc) {
       if (op.contains("operationId") && !operation_ids.insert(op["operationId"]).second) {
         problems.push_back(where + ": duplicate operationId");
       }
+      // An event stream names each event type it sends and the schema of its data,
+      // so a client (and contract_replay) knows what each `data:` line holds.
+      const nlohmann::json responses = op.value("responses", nlohmann::json::object());
+      for (const auto& [code, response] : responses.items()) {
+        const nlohmann::json content = response.value("content", nlohmann::json::object());
+        if (!content.contains("text/event-stream")) continue;
+        const nlohmann::json events =
+            content["text/event-stream"].value("x-events", nlohmann::json::object());
+        if (!events.is_object() || events.empty()) {
+          problems.push_back(where + " " + code + ": event stream without x-events");
+        }
+        for (const auto& [type, event] : events.items()) {
+          if (!event.is_object() || !event.contains("schema")) {
+            problems.push_back(where + " " + code + ": event " + type + " has no data schema");
+          }
+        }
+      }
     }
   }
   return problems;

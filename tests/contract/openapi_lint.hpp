@@ -1,7 +1,9 @@
 // Structural checks of an OpenAPI 3.1 document that a JSON Schema of the format does
 // not make: every path template parameter is declared as a path parameter (and no
 // other), every local $ref resolves, every security requirement names a declared
-// scheme, every operation has responses, and operationIds (when given) are unique.
+// scheme, every operation has responses, operationIds (when given) are unique, and
+// every text/event-stream response lists its event types (`x-events`), each with the
+// schema of its data.
 // Not a full linter: it keeps the documents in docs/api honest between releases of
 // one.
 #pragma once

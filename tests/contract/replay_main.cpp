@@ -1,8 +1,10 @@
 // contract_replay: checks every reply the integration tests recorded (see
 // tests/harness/http_probe.hpp, SHOPEASY_RECORD_REPLIES) against the daemon's OpenAPI
 // document: the route is documented, the status is documented for it, the content type
-// is one it lists, and a JSON body conforms to its schema. The contract test makes its
-// own calls; this covers the thousands the other tests make, bad inputs included.
+// is one it lists, a JSON body conforms to its schema, and each event of an event
+// stream is of a documented type whose data conforms to that type's schema
+// (`x-events`). The contract test makes its own calls; this covers the thousands the
+// other tests make, bad inputs included.
 //
 // Usage: contract_replay --cloud DOC --edge DOC DIR
 // Prints each distinct finding once with how often it was seen and one example, then a
@@ -20,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/contract/json_schema.hpp"
+#include "tests/contract/sse.hpp"
 
 namespace {
 
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Finding> findings;  // "<service> <what>" -> count and example
   std::map<std::string, int> checked;       // service -> replies checked
   int skipped = 0;
+  int events_checked = 0;  // events of recorded event streams
   auto note = [&](const std::string& key, const std::string& example) {
     Finding& f = findings[key];
     if (f.count++ == 0) f.example = example;
@@ -167,6 +171,53 @@ int main(int argc, char** argv) {
              example);
         continue;
       }
+      // One finding per rule broken, whatever the array index.
+      auto note_errors = [&](const std::string& prefix,
+                             const std::vector<contract::SchemaError>& errors,
+                             const std::string& sample) {
+        for (const auto& e : errors) {
+          std::string where = e.path;
+          for (std::size_t i = 0; (i = where.find('[', i)) != std::string::npos;) {
+            const std::size_t end = where.find(']', i);
+            if (end == std::string::npos) break;
+            where.replace(i, end - i + 1, "[]");
+            i += 2;
+          }
+          std::string what = e.message;
+          if (what.size() > 120) what = what.substr(0, 120) + "...";
+          note(prefix + ": " + where + " " + what, sample);
+        }
+      };
+      if (type == "text/event-stream" && content.contains(type)) {
+        // Each complete event's data against the schema documented for its type; a
+        // stream recorded mid-event (or cut) loses only its unfinished last event.
+        const json events = content.at(type).value("x-events", json::object());
+        const std::string prefix = service + " " + op_name + " " + code + " event ";
+        for (const contract::SseEvent& event : contract::parse_sse(body)) {
+          ++events_checked;
+          const std::string sample = r.value("method", "") + " " + r.value("path", "") +
+                                     " -> event: " + event.type +
+                                     " data: " + event.data.substr(0, 200);
+          if (!events.contains(event.type)) {
+            note(prefix + event.type + ": event type not documented", sample);
+            continue;
+          }
+          if (!events.at(event.type).contains("schema")) {
+            note(prefix + event.type + ": no data schema documented", sample);
+            continue;
+          }
+          const json data = json::parse(event.data, nullptr, false);
+          if (data.is_discarded()) {
+            note(prefix + event.type + ": data is not JSON", sample);
+            continue;
+          }
+          note_errors(
+              prefix + event.type,
+              contract::SchemaValidator(doc).validate(data, events.at(event.type).at("schema")),
+              sample);
+        }
+        continue;
+      }
       if (type != "application/json" || !content.contains(type) || r.value("truncated", false)) {
         continue;
       }
@@ -176,21 +227,9 @@ int main(int argc, char** argv) {
         continue;
       }
       if (!content.at(type).contains("schema")) continue;
-      const auto errors =
-          contract::SchemaValidator(doc).validate(value, content.at(type).at("schema"));
-      for (const auto& e : errors) {
-        // One finding per rule broken, whatever the array index.
-        std::string where = e.path;
-        for (std::size_t i = 0; (i = where.find('[', i)) != std::string::npos;) {
-          const std::size_t end = where.find(']', i);
-          if (end == std::string::npos) break;
-          where.replace(i, end - i + 1, "[]");
-          i += 2;
-        }
-        std::string what = e.message;
-        if (what.size() > 120) what = what.substr(0, 120) + "...";
-        note(service + " " + op_name + " " + code + ": " + where + " " + what, example);
-      }
+      note_errors(service + " " + op_name + " " + code,
+                  contract::SchemaValidator(doc).validate(value, content.at(type).at("schema")),
+                  example);
     }
   }
   for (const auto& [key, f] : findings) {
@@ -204,7 +243,8 @@ int main(int argc, char** argv) {
     std::cout << (first ? "" : ", ") << service << " " << n;
     first = false;
   }
-  std::cout << "), " << skipped << " refusals of routes not registered skipped, " << findings.size()
+  std::cout << "), " << events_checked << " streamed events checked, " << skipped
+            << " refusals of routes not registered skipped, " << findings.size()
             << " distinct findings\n";
   return findings.empty() ? 0 : 1;
 }

@@ -268,6 +268,11 @@ void record(int port, std::string_view method, std::string_view path, const Http
 
 }  // namespace
 
+void record_reply(int port, std::string_view method, std::string_view path,
+                  const HttpReply& reply) {
+  record(port, method, path, reply);
+}
+
 void record_replies_of(int port, const std::string& service) {
   Recorder& r = recorder();
   std::lock_guard lock(r.mutex);

@@ -44,4 +44,8 @@ std::optional<HttpReply> http_request(const std::string& host, int port, std::st
 // start_daemon registers each daemon it starts. Thread-safe.
 void record_replies_of(int port, const std::string& service);
 
+// Records a reply read by other means (a stream read only until enough of it arrived,
+// see read_stream in tests/integration) as http_request would have.
+void record_reply(int port, std::string_view method, std::string_view path, const HttpReply& reply);
+
 }  // namespace shopeasy::testing

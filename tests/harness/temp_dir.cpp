@@ -100,4 +100,20 @@ StatusOr<std::string> TempDir::read_file(std::string_view name) const {
   return contents;
 }
 
+void copy_state_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  fs::create_directories(to);
+  for (const auto& entry : fs::directory_iterator(to)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.find(".db") != std::string::npos &&
+        !fs::exists(from / name)) {
+      fs::remove(entry);
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(from)) {
+    if (!entry.is_regular_file()) continue;
+    fs::copy_file(entry.path(), to / entry.path().filename(), fs::copy_options::overwrite_existing);
+  }
+}
+
 }  // namespace shopeasy::testing

@@ -45,4 +45,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A file-level backup or restore of a stopped daemon's state directory, as an operator
+// would do it: `to` ends up holding a copy of every regular file of `from`, and database
+// files in `to` that `from` lacks (a WAL left by a later run) are removed so they cannot
+// be replayed over the restored copy. Creates `to` if needed. Throws
+// std::filesystem::filesystem_error on I/O failure (tests only).
+void copy_state_dir(const std::filesystem::path& from, const std::filesystem::path& to);
+
 }  // namespace shopeasy::testing

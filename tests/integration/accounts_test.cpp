@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -210,6 +211,129 @@ TEST_F(AccountsTest, SignInOrderRefreshAndReuseRevokesTheFamily) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// A customer deletes their account. While an order is open it is refused with nothing
+// changed; afterwards the orders stay for accounting under another id, the store that
+// held one is told, the phone number signs in as a new customer, and neither the old
+// refresh token nor the saved places work.
+TEST_F(AccountsTest, DeletingTheAccountKeepsOrdersAnonymisedAndForgetsTheCustomer) {
+  start_cloud();
+  const std::string phone = "+919876500001";
+  auto sign_in = [&]() -> json {
+    if (ask_code(phone).status != 202) return json();
+    const std::string code = code_for(phone);
+    HttpReply r = call("POST", "/api/auth/verify", json{{"phone", phone}, {"code", code}}.dump());
+    return r.status == 200 ? json::parse(r.body) : json();
+  };
+  const json tokens = sign_in();
+  ASSERT_TRUE(tokens.is_object()) << tokens.dump();
+  const std::string access = tokens["access_token"];
+  const std::string customer = tokens["customer_id"];
+  ASSERT_EQ(call("PUT", "/v1/stores/s1",
+                 json{{"name", "Store s1"},
+                      {"lat", 12.9719},
+                      {"lon", 77.6412},
+                      {"service_radius_m", 3000},
+                      {"secret", kSecret}}
+                     .dump(),
+                 kAdminToken)
+                .status,
+            200);
+  ASSERT_EQ(call("PUT", "/v1/catalog/MILK", json{{"name", "Milk"}, {"price_cents", 6500}}.dump(),
+                 kAdminToken)
+                .status,
+            200);
+  auto sync = [&](std::int64_t first_seq, json changes, std::int64_t cursor) {
+    const json batch = {{"store_id", "s1"},
+                        {"first_seq", first_seq},
+                        {"changes", changes},
+                        {"downstream_cursor", cursor},
+                        {"sent_at_ms", 1'800'000'000'000}};
+    return call("POST", "/v1/stores/s1/sync", batch.dump(), std::string("s1:") + kSecret);
+  };
+  ASSERT_EQ(sync(1,
+                 {{{"seq", 1},
+                   {"kind", "stock.changed"},
+                   {"body", {{"sku", "MILK"}, {"sku_on_hand", 5}, {"sku_reserved", 0}}}}},
+                 0)
+                .status,
+            200);
+  ASSERT_EQ(call("PUT", "/api/me/addresses/home",
+                 json{{"label", "Home"}, {"lat", 12.975}, {"lon", 77.645}}.dump(), access)
+                .status,
+            200);
+  const json order = {{"lines", {{{"sku", "MILK"}, {"qty", 1}}}},
+                      {"delivery", {{"lat", 12.975123}, {"lon", 77.645678}}}};
+  HttpReply placed =
+      call("POST", "/api/orders", order.dump(), access, {{"Idempotency-Key", "del-1"}});
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  const std::string order_id = json::parse(placed.body)["order_id"];
+
+  // Waiting for payment is an open order: refused, nothing changed.
+  HttpReply refused = call("DELETE", "/api/me", "", access);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "failed_precondition");
+  EXPECT_EQ(json::parse(call("GET", "/api/me/orders", "", access).body)["orders"].size(), 1u);
+  EXPECT_EQ(call("DELETE", "/api/me", "", kAdminToken).status, 403);
+
+  ASSERT_EQ(call("POST", "/api/orders/" + order_id + "/cancel", "{}", access).status, 200);
+  HttpReply deleted = call("DELETE", "/api/me", "", access);
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  const json answer = json::parse(deleted.body);
+  EXPECT_EQ(answer["deleted"], true);
+  EXPECT_EQ(answer["orders_anonymised"], 1);
+  EXPECT_EQ(answer["stores_told"], 1);
+
+  // The access token, though its signature is good for minutes more, is refused on
+  // every customer route, with the one error shape; so is the refresh token.
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/api/me"},
+                                                        {"GET", "/api/me/orders"},
+                                                        {"GET", "/api/me/addresses"},
+                                                        {"GET", "/api/orders/" + order_id},
+                                                        {"DELETE", "/api/me"}}) {
+    HttpReply gone = call(method, path, "", access);
+    EXPECT_EQ(gone.status, 401) << method << " " << path << ": " << gone.body;
+    const json body = json::parse(gone.body, nullptr, false);
+    EXPECT_EQ(body.is_object() ? body["error"].value("code", "") : "", "unauthenticated")
+        << gone.body;
+  }
+  HttpReply again_placed =
+      call("POST", "/api/orders", order.dump(), access, {{"Idempotency-Key", "del-2"}});
+  EXPECT_EQ(again_placed.status, 401) << again_placed.body;
+  EXPECT_NE(again_placed.body.find("deleted"), std::string::npos) << again_placed.body;
+  EXPECT_EQ(
+      call("POST", "/api/auth/refresh", json{{"refresh_token", tokens["refresh_token"]}}.dump())
+          .status,
+      401);
+  EXPECT_EQ(metric("cloud_auth_customer_refused_total{reason=\"account_deleted\"}"), 6);
+  // The order stays for accounting, under another id and a coarse delivery point.
+  HttpReply kept = call("GET", "/api/orders/" + order_id, "", kAdminToken);
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  EXPECT_DOUBLE_EQ(json::parse(kept.body)["delivery"]["lat"].get<double>(), 12.98);
+  EXPECT_DOUBLE_EQ(json::parse(kept.body)["delivery"]["lon"].get<double>(), 77.65);
+  // The store hears it on its next sync, with the customer id it holds.
+  HttpReply reply = sync(2, json::array(), 0);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  bool told = false;
+  const json sync_reply = json::parse(reply.body);
+  for (const json& item : sync_reply["downstream"]) {
+    if (item["kind"] == "customer.forget") {
+      told = true;
+      EXPECT_EQ(item["body"]["customer_id"], customer);
+      EXPECT_NE(item["body"]["tombstone"], customer);
+    }
+  }
+  EXPECT_TRUE(told) << reply.body;
+  // Signing in again with the number makes a new customer.
+  const json again = sign_in();
+  ASSERT_TRUE(again.is_object());
+  EXPECT_NE(again["customer_id"], customer);
+  EXPECT_EQ(metric("cloud_account_deletions_total{outcome=\"deleted\"}"), 1);
+  EXPECT_EQ(metric("cloud_account_deletions_total{outcome=\"orders_in_progress\"}"), 1);
+  // The new account's token is not the deleted one's.
+  EXPECT_EQ(call("GET", "/api/me", "", again["access_token"]).status, 200);
+}
+
 TEST_F(AccountsTest, BadInputIsRefusedNamingTheFieldAndCounted) {
   start_cloud();
   HttpReply r = call("POST", "/api/auth/otp", "", "", {{"Content-Type", "application/json"}});
@@ -337,6 +461,95 @@ TEST_F(AccountsTest, TwoInstancesOnPostgresShareCodesTokensAndLimits) {
   EXPECT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 202);
   EXPECT_EQ(on(1, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 429);
   EXPECT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 429);
+}
+
+// Two instances on one PostgreSQL: an account deleted through one is refused at once by
+// the other (no cache to wait out), on reads, on placing an order and on refresh; the
+// per-request check it costs is measured.
+TEST_F(AccountsTest, AccountDeletedThroughOneInstanceIsRefusedByTheOther) {
+  auto pg = PostgresServer::start({.settings = {"fsync=off"}});
+  ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+  ASSERT_TRUE(pg->create_database("accounts").is_ok());
+  const std::string key_file = dir_->file("shared-key.pem").string();
+  std::vector<RunningDaemon> clouds;
+  for (int i = 0; i < 2; ++i) {
+    auto cloud = start_daemon(
+        "shopeasy-cloud",
+        {"--http.port=0", "--state_dir=" + dir_->file("cloud" + std::to_string(i)).string(),
+         "--auth.tokens=" + admin_tokens_json(), "--accounts.sms_provider=sandbox",
+         "--accounts.signing_key_file=" + key_file, "--storage.backend=postgres",
+         "--payments.provider=sandbox", "--http.rate_limit_per_s=0",
+         "--storage.postgres_dsn=" + pg->dsn("accounts")});
+    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+    clouds.push_back(std::move(*cloud));
+  }
+  auto on = [&](std::size_t i, const std::string& method, const std::string& path,
+                const std::string& body = "", const std::string& token = "") {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers = bearer(token);
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    headers["Idempotency-Key"] = "k-" + path;
+    return http_request("127.0.0.1", clouds[i].http_port, method, path, body, headers, 30s)
+        .value_or(HttpReply{});
+  };
+  const std::string phone = "+919870000002";
+  ASSERT_EQ(on(0, "POST", "/api/auth/otp", json{{"phone", phone}}.dump()).status, 202);
+  const HttpReply sms = on(0, "GET", "/v1/sandbox/sms?phone=%2B919870000002", "", kAdminToken);
+  ASSERT_EQ(sms.status, 200);
+  std::smatch m;
+  const std::string text = json::parse(sms.body)["messages"][0]["body"];
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("code is ([0-9]{6})")));
+  const HttpReply verified =
+      on(0, "POST", "/api/auth/verify", json{{"phone", phone}, {"code", m[1].str()}}.dump());
+  ASSERT_EQ(verified.status, 200) << verified.body;
+  const json tokens = json::parse(verified.body);
+  const std::string access = tokens["access_token"];
+
+  // What the check costs: customer reads on one instance after a warm-up (the check's
+  // connections are opened on first use), the check's own time from its histogram.
+  auto series = [&](const std::string& name) {
+    const HttpReply metrics = on(1, "GET", "/metrics", "", kAdminToken);
+    const std::size_t at = metrics.body.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(metrics.body.substr(at + name.size() + 2));
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(on(1, "GET", "/api/me", "", access).status, 200);
+  const double sum_before = series("cloud_auth_deleted_check_seconds_sum");
+  const double count_before = series("cloud_auth_deleted_check_seconds_count");
+  constexpr int kReads = 500;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kReads; ++i) ASSERT_EQ(on(1, "GET", "/api/me", "", access).status, 200);
+  const double per_read_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+          .count() /
+      kReads;
+  const double checks = series("cloud_auth_deleted_check_seconds_count") - count_before;
+  ASSERT_GE(checks, kReads);
+  const double check_us =
+      (series("cloud_auth_deleted_check_seconds_sum") - sum_before) / checks * 1e6;
+  std::printf("GET /api/me on PostgreSQL: %.3f ms per request; deleted-account check %.1f us\n",
+              per_read_ms, check_us);
+  EXPECT_LT(check_us, 5000.0);
+
+  ASSERT_EQ(on(0, "DELETE", "/api/me", "", access).status, 200);
+  // No waiting: the other instance refuses the very next request.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/me"}, {"GET", "/api/me/orders"}, {"GET", "/api/me/addresses"}}) {
+    EXPECT_EQ(on(1, method, path, "", access).status, 401) << method << " " << path;
+  }
+  const json order = {{"lines", {{{"sku", "MILK"}, {"qty", 1}}}},
+                      {"delivery", {{"lat", 12.975}, {"lon", 77.645}}}};
+  const HttpReply placed = on(1, "POST", "/api/orders", order.dump(), access);
+  EXPECT_EQ(placed.status, 401) << placed.body;
+  EXPECT_EQ(
+      json::parse(placed.body, nullptr, false).value("error", json::object()).value("code", ""),
+      "unauthenticated")
+      << placed.body;
+  EXPECT_EQ(
+      on(1, "POST", "/api/auth/refresh", json{{"refresh_token", tokens["refresh_token"]}}.dump())
+          .status,
+      401);
+  // Admins and stores are not customers: their calls read nothing and still pass.
+  EXPECT_EQ(on(1, "GET", "/v1/sandbox/sms?phone=%2B919870000002", "", kAdminToken).status, 200);
 }
 
 TEST_F(AccountsTest, SandboxSmsIsRefusedInProductionAndAWorldReadableKeyAtStart) {

@@ -18,6 +18,7 @@
 #include "cloud/payments/fake_razorpay.hpp"
 #include "tests/contract/json_schema.hpp"
 #include "tests/contract/route_template.hpp"
+#include "tests/contract/sse.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
 namespace shopeasy::testing {
@@ -184,6 +185,39 @@ void expect_error_shape(const json& doc, const HttpReply& reply, int status) {
   const auto errors =
       contract::SchemaValidator(doc).validate(body, {{"$ref", "#/components/schemas/Error"}});
   EXPECT_TRUE(errors.empty()) << status << " " << reply.body << "\n" << contract::describe(errors);
+}
+
+// Every complete event of a stream read from `path` (a documented event-stream route):
+// its type is listed in the route's x-events and its data fits that type's schema.
+// Returns how many events were checked.
+int expect_events_documented(const json& doc, const std::string& path, const StreamRead& read) {
+  EXPECT_EQ(read.status, 200) << read.body;
+  const json& events = doc.at("paths")
+                           .at(path)
+                           .at("get")
+                           .at("responses")
+                           .at("200")
+                           .at("content")
+                           .at("text/event-stream")
+                           .at("x-events");
+  int checked = 0;
+  for (const contract::SseEvent& event : contract::parse_sse(read.body)) {
+    ++checked;
+    if (!events.contains(event.type)) {
+      ADD_FAILURE() << "undocumented event type " << event.type << ": " << event.data;
+      continue;
+    }
+    const json data = json::parse(event.data, nullptr, false);
+    if (data.is_discarded()) {
+      ADD_FAILURE() << event.type << " data is not JSON: " << event.data;
+      continue;
+    }
+    const auto errors =
+        contract::SchemaValidator(doc).validate(data, events.at(event.type).at("schema"));
+    EXPECT_TRUE(errors.empty()) << event.type << " " << event.data << "\n"
+                                << contract::describe(errors);
+  }
+  return checked;
 }
 
 void expect_serves_document(const RunningDaemon& d, const json& doc) {
@@ -367,25 +401,7 @@ TEST_F(ContractTest, Cloud) {
   const StreamRead events = read_stream(
       cloud->http_port, "/api/orders/" + id + "/events", bearer(kCustomer),
       [](const std::string& body) { return body.find("cancelled") != std::string::npos; }, 10s);
-  EXPECT_EQ(events.status, 200);
-  const json& sse =
-      doc.at("paths").at("/api/orders/{id}/events").at("get").at("responses").at("200");
-  std::istringstream lines(events.body);
-  int seen = 0;
-  std::string event_type;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("event: ", 0) == 0) {
-      event_type = line.substr(7);
-      EXPECT_TRUE(sse.at("content").at("text/event-stream").at("x-events").contains(event_type))
-          << "undocumented event type " << event_type;
-    }
-    if (line.rfind("data: ", 0) != 0) continue;
-    const auto errors = contract::SchemaValidator(doc).validate(json::parse(line.substr(6)),
-                                                                sse.at("x-event-data-schema"));
-    EXPECT_TRUE(errors.empty()) << line << "\n" << contract::describe(errors);
-    ++seen;
-  }
-  EXPECT_GE(seen, 2) << events.body;
+  EXPECT_GE(expect_events_documented(doc, "/api/orders/{id}/events", events), 2) << events.body;
 
   // Pricing: the model, the rules, a feed, a quote and an order charged at it.
   const json model = {
@@ -450,6 +466,21 @@ TEST_F(ContractTest, Cloud) {
   r.call("GET", "/v1/prices/history", "/v1/prices/history?sku=MILK-1L&limit=5", admin);
   expect_error_shape(doc, r.call("GET", "/v1/prices/history", "/v1/prices/history?limit=0", admin),
                      400);
+  // The fleet dashboard and the kill switch alone.
+  r.call("GET", "/v1/fleet/summary", "/v1/fleet/summary", admin);
+  expect_error_shape(
+      doc, r.call("GET", "/v1/fleet/summary", "/v1/fleet/summary?window_s=10", admin), 400);
+  expect_error_shape(doc, r.call("GET", "/v1/fleet/summary", "/v1/fleet/summary", kCustomer), 403);
+  r.call("GET", "/v1/fleet/stores/{id}", "/v1/fleet/stores/blr-1?window_s=600", admin);
+  expect_error_shape(doc, r.call("GET", "/v1/fleet/stores/{id}", "/v1/fleet/stores/nope", admin),
+                     404);
+  r.call("GET", "/v1/orders/{id}", "/v1/orders/" + id, admin);
+  expect_error_shape(doc, r.call("GET", "/v1/orders/{id}", "/v1/orders/ord_nope", admin), 404);
+  r.call("PUT", "/v1/pricing/enabled", "/v1/pricing/enabled", admin, {{"enabled", false}});
+  r.call("PUT", "/v1/pricing/enabled", "/v1/pricing/enabled", admin, {{"enabled", true}});
+  expect_error_shape(
+      doc, r.call("PUT", "/v1/pricing/enabled", "/v1/pricing/enabled", admin, {{"enabled", 1}}),
+      400);
   r.call("GET", "/v1/audit", "/v1/audit?limit=2", admin);
   r.call("GET", "/ops", "/ops", "");
   r.call("GET", "/ops/{file}", "/ops/no-such-file.js", "");
@@ -576,6 +607,10 @@ TEST_F(ContractTest, CloudWithAccountsAndSearch) {
                    {{"groups", json::array({json::array({"chhena", "paneer"})})}})
                 .status,
             200);
+  // Last, as it ends the customer: once the account is deleted its token is refused.
+  EXPECT_EQ(r.call("DELETE", "/api/me", "/api/me", kCustomer).status, 200);
+  expect_error_shape(doc, r.call("GET", "/api/me", "/api/me", kCustomer), 401);
+  expect_error_shape(doc, r.call("GET", "/api/me/orders", "/api/me/orders", kCustomer), 401);
 }
 
 TEST_F(ContractTest, CloudRateLimitAnswersTheErrorShape) {
@@ -784,10 +819,27 @@ TEST_F(ContractTest, Edge) {
   r.call("GET", "/api/audit", "/api/audit?limit=2", admin);
   r.call("GET", "/", "/", "");
   r.call("GET", "/ui/{file}", "/ui/no-such-file.js", "");
+  // The stream replays the outbox from the start; a last scan marks its end. Each
+  // event's data fits the schema of its type.
+  EXPECT_EQ(r.call("POST", "/api/scans", "/api/scans", kPicker,
+                   {{"scan_id", "s-last"},
+                    {"scanner_id", "h1"},
+                    {"code", "4006381333931"},
+                    {"action", "receive"},
+                    {"qty", 1},
+                    {"bin", "A-01"}})
+                .status,
+            200);
+  auto headers = bearer(kPicker);
+  headers["Last-Event-ID"] = "0";
   const StreamRead events = read_stream(
-      edge->http_port, "/api/events", bearer(kPicker),
-      [](const std::string& body) { return body.find("retry:") != std::string::npos; }, 5s);
-  EXPECT_EQ(events.status, 200);
+      edge->http_port, "/api/events", headers,
+      [](const std::string& body) {
+        const auto last = body.find("\"ref\":\"s-last\"");
+        return last != std::string::npos && body.find("\n\n", last) != std::string::npos;
+      },
+      10s);
+  EXPECT_GE(expect_events_documented(doc, "/api/events", events), 5) << events.body;
   r.call("DELETE", "/api/session", "/api/session", token);
   std::cout << "edge: " << documented << " documented operations, " << r.calls()
             << " calls checked\n";
@@ -875,6 +927,13 @@ TEST_F(ContractTest, OrderJourneyAcrossCloudAndEdge) {
                      e.call("POST", "/api/orders/{id}/pick", "/api/orders/" + id + "/pick", kPicker,
                             {{"code", "5901234123457"}}),
                      409);
+  // A screen following the store live sees the claims, which are never replayed.
+  auto live = ChildProcess::spawn(
+      {.argv = {
+           "curl", "-sN", "--max-time", "60", "-H", std::string("Authorization: Bearer ") + kPicker,
+           "http://127.0.0.1:" + std::to_string(edge->http_port) + "/api/events?types=order"}});
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(live->wait_for_output("shopeasy edge events", 10s)) << live->describe();
   // One picker claims the order; the other is told who has it, and may not take over.
   const std::string order_path = "/api/orders/" + id;
   EXPECT_EQ(e.call("POST", "/api/orders/{id}/claim", order_path + "/claim", kPicker).status, 200);
@@ -922,6 +981,24 @@ TEST_F(ContractTest, OrderJourneyAcrossCloudAndEdge) {
       },
       20s));
   c.call("GET", "/api/orders/{id}", "/api/orders/" + id, kCustomer);
+  // The edge's own stream of the journey, replayed from the start up to the packing.
+  auto headers = bearer(kPicker);
+  headers["Last-Event-ID"] = "0";
+  const StreamRead events = read_stream(
+      edge->http_port, "/api/events", headers,
+      [](const std::string& body) {
+        const auto packed = body.find("\"status\":\"packed\"");
+        return packed != std::string::npos && body.find("\n\n", packed) != std::string::npos;
+      },
+      10s);
+  EXPECT_GE(expect_events_documented(edge_doc, "/api/events", events), 5) << events.body;
+  EXPECT_TRUE(live->wait_for_output("event: order.claim", 10s)) << live->describe();
+  EXPECT_TRUE(live->wait_for_output(R"("status":"packed")", 10s)) << live->describe();
+  record_stream(edge->http_port, "/api/events?types=order", live->stdout_text());
+  EXPECT_GE(expect_events_documented(edge_doc, "/api/events",
+                                     StreamRead{.status = 200, .body = live->stdout_text()}),
+            3)
+      << live->stdout_text();
   std::cout << "journey: " << c.calls() << " cloud and " << e.calls() << " edge calls checked\n";
 }
 

@@ -131,6 +131,7 @@ StreamRead read_stream(int port, const std::string& path,
     }
   };
   std::string head;
+  std::string content_type;
   char buf[8192];
   while (!out.ended && std::chrono::steady_clock::now() < deadline) {
     if (head_done && done(out.body)) break;
@@ -151,13 +152,30 @@ StreamRead read_stream(int port, const std::string& path,
       std::string lower = head.substr(0, end);
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       chunked = lower.find("transfer-encoding: chunked") != std::string::npos;
+      if (const auto at = lower.find("\r\ncontent-type:"); at != std::string::npos) {
+        const auto from = lower.find_first_not_of(' ', at + 15);
+        content_type = head.substr(from, lower.find("\r\n", from) - from);
+      }
       raw = head.substr(end + 4);
     } else {
       raw.append(buf, static_cast<std::size_t>(n));
     }
     dechunk();
   }
+  // What arrived is recorded like any other reply (SHOPEASY_RECORD_REPLIES), so the
+  // contract check sees the events of streams too.
+  if (out.status != 0) {
+    HttpReply seen{.status = out.status, .body = out.body, .headers = {}};
+    if (!content_type.empty()) seen.headers["content-type"] = content_type;
+    record_reply(port, "GET", path, seen);
+  }
   return out;
+}
+
+void record_stream(int port, const std::string& path, const std::string& body) {
+  record_reply(
+      port, "GET", path,
+      HttpReply{.status = 200, .body = body, .headers = {{"content-type", "text/event-stream"}}});
 }
 
 }  // namespace shopeasy::testing

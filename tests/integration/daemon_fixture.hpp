@@ -75,4 +75,9 @@ StreamRead read_stream(int port, const std::string& path,
                        const std::function<bool(const std::string&)>& done,
                        std::chrono::milliseconds timeout);
 
+// Records `body`, what a stream of `path` read by another client (curl -sN) delivered
+// with status 200, as read_stream records its own reads (SHOPEASY_RECORD_REPLIES), so the
+// contract check sees those events too.
+void record_stream(int port, const std::string& path, const std::string& body);
+
 }  // namespace shopeasy::testing

@@ -128,6 +128,29 @@ TEST_F(InventoryApiTest, DemandForecastPerHourFromTheLedger) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "hours");
   EXPECT_EQ(get_path("/api/forecast/MILK-1L", "nope").status, 401);
+  // The chart's actual side: the week before the forecast, this hour's pick not in it yet.
+  const json with_history = json::parse(get_path("/api/forecast/MILK-1L", kViewerToken).body);
+  EXPECT_EQ(with_history["hours"].size(), 168u);
+  EXPECT_EQ(with_history["history"].size(), 168u);
+  EXPECT_EQ(
+      json::parse(get_path("/api/forecast/MILK-1L?history_hours=0", kViewerToken).body)["history"]
+          .size(),
+      0u);
+  EXPECT_EQ(
+      json::parse(
+          get_path("/api/forecast/MILK-1L?history_hours=400", kViewerToken).body)["error"]["field"],
+      "history_hours");
+}
+
+// A new store has no orders to plan from: a clear answer, not an empty plan.
+TEST_F(InventoryApiTest, PeakHoursNeedOrderHistory) {
+  auto none = get_path("/api/forecast/peak-hours", kViewerToken);
+  EXPECT_EQ(none.status, 409) << none.body;
+  EXPECT_EQ(json::parse(none.body)["error"]["code"], "failed_precondition");
+  auto bad = get_path("/api/forecast/peak-hours?days=15", kViewerToken);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "days");
+  EXPECT_EQ(get_path("/api/forecast/peak-hours", "nope").status, 401);
 }
 
 TEST_F(InventoryApiTest, BadRequestsAreClearErrorsAndChangeNothing) {

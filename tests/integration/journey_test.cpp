@@ -41,12 +41,7 @@ class JourneyTest : public ::testing::Test {
     auto broker = MosquittoBroker::start();
     ASSERT_TRUE(broker.ok()) << broker.status().to_string();
     broker_.emplace(std::move(*broker));
-    auto cloud = start_daemon("shopeasy-cloud",
-                              {"--http.port=0", "--state_dir=" + dir_->file("cloud").string(),
-                               "--auth.tokens=" + cloud_tokens(), "--stores.online_window_s=30",
-                               "--payments.provider=sandbox"});
-    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
-    cloud_.emplace(std::move(*cloud));
+    start_cloud(0);
     ASSERT_EQ(call(*cloud_, "PUT", std::string("/v1/stores/") + kStoreId,
                    json{{"name", "Indiranagar"},
                         {"lat", kLat},
@@ -62,19 +57,7 @@ class JourneyTest : public ::testing::Test {
                         {"barcodes", {"04006381333931"}}})
                   .status,
               200);
-    auto edge =
-        start_daemon("shopeasy-edge",
-                     {"--http.port=0", "--state_dir=" + dir_->file("edge").string(),
-                      "--store.id=" + std::string(kStoreId), "--store.lat=" + std::to_string(kLat),
-                      "--store.lon=" + std::to_string(kLon), "--auth.tokens=" + admin_tokens_json(),
-                      "--mqtt.port=" + std::to_string(broker_->port()), "--sync.enabled=true",
-                      "--sync.url=http://127.0.0.1:" + std::to_string(cloud_->http_port),
-                      "--sync.heartbeat_ms=200", "--dispatch.speed_mps=50",
-                      "--dispatch.handover_s=1", "--dispatch.tick_ms=200", "--store.durable=false",
-                      std::string("--telemetry.runners=[\"") + kRunnerId + "\"]"},
-                     {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
-    ASSERT_TRUE(edge.ok()) << edge.status().to_string();
-    edge_.emplace(std::move(*edge));
+    start_edge();
     int runner_port = broker_->port();
     if (runner_keepalive_s_ > 0) {
       // The runner reaches the broker over a link the test can cut.
@@ -98,6 +81,42 @@ class JourneyTest : public ::testing::Test {
     auto runner = ChildProcess::spawn({.argv = argv});
     ASSERT_TRUE(runner.ok()) << runner.status().to_string();
     runner_.emplace(std::move(*runner));
+  }
+
+  // The cloud on `port` (0: a free one), over the state in dir_/cloud.
+  void start_cloud(int port) {
+    auto cloud = start_daemon(
+        "shopeasy-cloud",
+        {"--http.port=" + std::to_string(port), "--state_dir=" + dir_->file("cloud").string(),
+         "--auth.tokens=" + cloud_tokens(), "--stores.online_window_s=30",
+         "--payments.provider=sandbox"});
+    ASSERT_TRUE(cloud.ok()) << cloud.status().to_string();
+    cloud_.emplace(std::move(*cloud));
+  }
+  // The store's edge over the state in dir_/edge, syncing to the cloud and dispatching
+  // over the broker; `extra` flags are added last.
+  void start_edge(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {
+        "--http.port=0",
+        "--state_dir=" + dir_->file("edge").string(),
+        "--store.id=" + std::string(kStoreId),
+        "--store.lat=" + std::to_string(kLat),
+        "--store.lon=" + std::to_string(kLon),
+        "--auth.tokens=" + admin_tokens_json(),
+        "--mqtt.port=" + std::to_string(broker_->port()),
+        "--sync.enabled=true",
+        "--sync.url=http://127.0.0.1:" + std::to_string(cloud_->http_port),
+        "--sync.heartbeat_ms=200",
+        "--dispatch.speed_mps=50",
+        "--dispatch.handover_s=1",
+        "--dispatch.tick_ms=200",
+        "--store.durable=false",
+        std::string("--telemetry.runners=[\"") + kRunnerId + "\"]"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto edge =
+        start_daemon("shopeasy-edge", args, {{"SHOPEASY_EDGE_SYNC_STORE_SECRET", kStoreSecret}});
+    ASSERT_TRUE(edge.ok()) << edge.status().to_string();
+    edge_.emplace(std::move(*edge));
   }
 
   // Bins, the catalog at the store, 10 bottles received, the runner online at the store
@@ -556,6 +575,130 @@ TEST_F(JourneyTest, ASubstitutionAtTheStoreReachesTheCloudsOrderAndAvailability)
       cloud_->http_port, "/api/orders/" + id + "/events", bearer(kCustomerToken),
       [](const std::string& body) { return body.find("event: lines") != std::string::npos; }, 10s);
   EXPECT_NE(events.body.find("\"substitute_for\":\"MILK-1L\""), std::string::npos) << events.body;
+}
+
+// Restores with an order in flight. A backup restored on either side must not lose
+// the customer's order nor deliver it twice: the cloud sends the store its orders again
+// when the store's downstream cursor went back, and the store sends its orders' states
+// again when the cloud lost changes it had acknowledged.
+class RestoreJourneyTest : public JourneyTest {
+ protected:
+  std::string edge_status(const std::string& order_id) {
+    auto r = call(*edge_, "GET", "/api/orders/" + order_id);
+    return r.status == 200 ? json::parse(r.body).value("status", "") : "";
+  }
+  bool edge_caught_up() {
+    auto r = call(*edge_, "GET", "/health");
+    if (r.status != 200) return false;
+    const json h = json::parse(r.body);
+    return h.contains("sync") && h["sync"].value("backlog", -1) == 0;
+  }
+  std::int64_t cloud_available_milk() {
+    auto r = call(*cloud_, "GET", "/api/inventory?geo_hash=tdr1yc2", nullptr, kCustomerToken);
+    last_inventory_ = r.body;
+    if (r.status != 200) return -1;
+    const json page = json::parse(r.body);
+    for (const auto& item : page["items"]) {
+      if (item["sku"] == "MILK-1L") return item["available"].get<std::int64_t>();
+    }
+    return -2;
+  }
+  std::int64_t edge_on_hand_milk() {
+    auto r = call(*edge_, "GET", "/api/stock/MILK-1L");
+    return r.status == 200 ? json::parse(r.body).value("on_hand", std::int64_t{-1}) : -1;
+  }
+  std::string last_inventory_;
+  std::string both_outputs() {
+    return "edge:\n" + edge_->process.output() + "\ncloud:\n" + cloud_->process.output();
+  }
+  // `picks` bottles picked (the order is for 2), then packed.
+  void pick_and_pack(const std::string& id, const std::string& scan_prefix, int picks) {
+    for (int i = 0; i < picks; ++i) {
+      auto pick = call(*edge_, "POST", "/api/orders/" + id + "/pick",
+                       {{"code", kMilkEan}, {"scan_id", scan_prefix + std::to_string(i)}});
+      ASSERT_EQ(pick.status, 200) << pick.body;
+    }
+    auto packed = call(*edge_, "POST", "/api/orders/" + id + "/pack", json::object());
+    ASSERT_EQ(packed.status, 200) << packed.body;
+  }
+};
+
+// The store's box is restored from a backup taken before the order came: the store has
+// never heard of an order the cloud has accepted and half picked there. The order comes
+// back to the store, is picked anew and delivered, once; the 2 bottles leave the store
+// once.
+TEST_F(RestoreJourneyTest, AnEdgeRestoredFromABackupStillDeliversTheOrderInFlight) {
+  stock_store_and_wait_for_runner();
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state_dir(dir_->file("edge"), dir_->file("edge-backup"));
+  start_edge();
+  const std::string id = paid_and_picked_order("restore-edge-1");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 15s)) << both_outputs();
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  copy_state_dir(dir_->file("edge-backup"), dir_->file("edge"));
+  start_edge();
+  ASSERT_EQ(edge_on_hand_milk(), 10);  // the backup's stock: nothing picked yet
+  // The cloud sends the order again; the store takes it against its own stock.
+  ASSERT_TRUE(wait_for([&] { return edge_status(id) == "accepted"; }, 20s, 100ms))
+      << edge_status(id) << "\n"
+      << both_outputs();
+  pick_and_pack(id, "restore-edge-1-again-", 2);
+  ASSERT_TRUE(wait_for([&] { return cloud_status(id) == "delivered"; }, 60s, 100ms))
+      << cloud_status(id) << "\n"
+      << both_outputs();
+  EXPECT_EQ(edge_on_hand_milk(), 8);
+  EXPECT_TRUE(wait_for([&] { return cloud_available_milk() == 8; }, 15s, 100ms))
+      << cloud_available_milk() << " " << last_inventory_;
+  auto mine = call(*cloud_, "GET", "/api/me/orders", nullptr, kCustomerToken);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(json::parse(mine.body)["orders"].size(), 1u) << mine.body;
+}
+
+// The cloud is restored from a backup taken while the order was being picked; the
+// store has packed it and the runner delivered it since. The store's outbox no longer
+// holds those changes (it keeps none once acknowledged), so it sends a snapshot: the
+// customer sees the order delivered, and the stock the store really has.
+TEST_F(RestoreJourneyTest, ACloudRestoredFromABackupCatchesUpWithTheOrderInFlight) {
+  ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
+  start_edge({"--sync.keep_acked_events=0"});
+  stock_store_and_wait_for_runner();
+  const std::string id = paid_and_picked_order("restore-cloud-1");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 15s)) << both_outputs();
+  const std::string before = cloud_status(id);
+  const int port = cloud_->http_port;
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state_dir(dir_->file("cloud"), dir_->file("cloud-backup"));
+  start_cloud(port);
+  pick_and_pack(id, "restore-cloud-1-pack-", 0);
+  ASSERT_TRUE(wait_for([&] { return cloud_status(id) == "delivered"; }, 60s, 100ms))
+      << cloud_status(id) << "\n"
+      << both_outputs();
+  ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 15s)) << both_outputs();
+  // Restore the cloud's old files: it has the order at its earlier state.
+  ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
+  copy_state_dir(dir_->file("cloud-backup"), dir_->file("cloud"));
+  start_cloud(port);
+  ASSERT_EQ(cloud_status(id), before);
+  // Any later change at the store makes it sync again.
+  ASSERT_EQ(call(*edge_, "POST", "/api/scans",
+                 {{"scan_id", "recv-2"},
+                  {"scanner_id", "h1"},
+                  {"code", kMilkEan},
+                  {"action", "receive"},
+                  {"qty", 1},
+                  {"bin", "A-01"}})
+                .status,
+            200);
+  EXPECT_TRUE(wait_for([&] { return cloud_status(id) == "delivered"; }, 20s, 100ms))
+      << cloud_status(id) << "\n"
+      << both_outputs();
+  EXPECT_TRUE(wait_for([&] { return cloud_available_milk() == 9; }, 15s, 100ms))
+      << cloud_available_milk() << " " << last_inventory_;
+  auto metrics = call(*edge_, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("edge_sync_resyncs_total{reason=\"outbox_gap\"} 1"), std::string::npos)
+      << metrics;
 }
 
 }  // namespace

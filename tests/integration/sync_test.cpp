@@ -184,24 +184,6 @@ class SyncTest : public ::testing::Test {
     json h = edge_health();
     return h.contains("sync") && h["sync"].value("backlog", -1) == 0;
   }
-  // Copies the SQLite files of `from` (a stopped daemon's state) over `to`, dropping
-  // WAL files `from` does not have: what restoring a backup taken while stopped does.
-  static void copy_state(const std::filesystem::path& from, const std::filesystem::path& to) {
-    namespace fs = std::filesystem;
-    fs::create_directories(to);
-    for (const auto& entry : fs::directory_iterator(to)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.find(".db") != std::string::npos &&
-          !fs::exists(from / name)) {
-        fs::remove(entry);
-      }
-    }
-    for (const auto& entry : fs::directory_iterator(from)) {
-      if (!entry.is_regular_file()) continue;
-      fs::copy_file(entry.path(), to / entry.path().filename(),
-                    fs::copy_options::overwrite_existing);
-    }
-  }
 
   std::string last_inventory_error_;
   std::optional<TempDir> dir_;
@@ -232,6 +214,40 @@ TEST_F(SyncTest, CatalogFlowsDownAndStockFlowsUp) {
       },
       10s))
       << health.dump();
+}
+
+// A purchase order made at the store reaches the cloud with each change of its state,
+// where the central buying team reads it; another store's credential cannot.
+TEST_F(SyncTest, PurchaseOrdersReachTheCloudAsTheyChange) {
+  start_edge();
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_EQ(edge_call("POST", "/api/suppliers",
+                      R"({"id":"dairy","name":"Dairy co-op","lead_time_days":2})")
+                .status,
+            201);
+  const HttpReply created = edge_call(
+      "POST", "/api/purchase-orders",
+      R"({"request_id":"po-sync-1","supplier_id":"dairy","lines":[{"sku":"MILK-1L","qty":24}]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string po_id = json::parse(created.body)["po_id"];
+  const std::string path = std::string("/v1/stores/") + kStoreId + "/purchase-orders";
+  auto cloud_status = [&]() -> std::string {
+    const HttpReply r = cloud_call("GET", path);
+    if (r.status != 200) return "";
+    const json items = json::parse(r.body)["items"];
+    return items.empty() ? "" : items[0].value("status", "");
+  };
+  EXPECT_TRUE(wait_for([&] { return cloud_status() == "draft"; }, 10s)) << cloud_status();
+  ASSERT_EQ(edge_call("POST", "/api/purchase-orders/" + po_id + "/send").status, 200);
+  EXPECT_TRUE(wait_for([&] { return cloud_status() == "sent"; }, 10s)) << cloud_status();
+  const json po = json::parse(cloud_call("GET", path + "?status=sent").body)["items"][0];
+  EXPECT_EQ(po["po_id"], po_id);
+  EXPECT_EQ(po["supplier_id"], "dairy");
+  EXPECT_EQ(po["lines"][0]["sku"], "MILK-1L");
+  EXPECT_EQ(po["lines"][0]["qty"], 24);
+  EXPECT_FALSE(po["expected_at_ms"].is_null());
+  EXPECT_EQ(json::parse(cloud_call("GET", path + "?limit=0").body)["error"]["field"], "limit");
 }
 
 TEST_F(SyncTest, AStoreRegisteredLaterGetsTheWholeCatalog) {
@@ -439,6 +455,38 @@ TEST_F(SyncTest, ReconciliationRemovesSkusTheStoreNoLongerHas) {
             std::string::npos);
 }
 
+// A customer app browses one category at a time from the server, paged like the whole
+// catalog, so a phone never holds the whole catalog to show one shelf.
+TEST_F(SyncTest, TheCatalogPagesOneCategoryAtATime) {
+  add_bread();
+  start_edge();
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
+  ASSERT_EQ(receive("r1", 4, kBreadEan).status, 200);
+  ASSERT_TRUE(wait_for([&] { return cloud_available("BREAD") == 4; }, 10s))
+      << last_inventory_error_;
+  const std::string cell = *geohash::encode({kLat, kLon}, 7);
+  auto skus_of = [&](const std::string& query) {
+    auto r = cloud_call("GET", "/api/inventory?geo_hash=" + cell + query, "", kCustomerToken);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> out;
+    if (r.status != 200) return out;
+    const json page = json::parse(r.body);
+    for (const auto& item : page["items"]) out.push_back(item["sku"]);
+    return out;
+  };
+  EXPECT_EQ(skus_of("&category=bakery"), std::vector<std::string>{"BREAD"});
+  EXPECT_EQ(skus_of("&category=dairy"), std::vector<std::string>{"MILK-1L"});
+  EXPECT_TRUE(skus_of("&category=toys").empty());
+  EXPECT_EQ(skus_of("&category=dairy&limit=1&cursor=MILK-1L"), std::vector<std::string>{});
+  EXPECT_EQ(skus_of("").size(), 2u);
+  auto refused =
+      cloud_call("GET", "/api/inventory?geo_hash=" + cell + "&category=" + std::string(200, 'a'),
+                 "", kCustomerToken);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(json::parse(refused.body)["error"]["field"], "category") << refused.body;
+}
+
 // An edge restored from an old backup numbers its new changes with seqs the cloud has
 // applied already; acknowledged as duplicates they were lost. The cloud now sees the
 // store's history went back, the store sends a full snapshot and the replica converges.
@@ -451,7 +499,7 @@ TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupConverges) {
   ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
   // The backup, taken while the edge is stopped.
   ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("edge"), dir_->file("edge-backup"));
+  copy_state_dir(dir_->file("edge"), dir_->file("edge-backup"));
   // More traffic the backup does not have.
   start_edge({"--sync.reconcile_every_ms=0"});
   ASSERT_EQ(receive("r2", 5).status, 200);
@@ -460,7 +508,7 @@ TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupConverges) {
   ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
   // Restore the old files and carry on with different traffic.
   ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("edge-backup"), dir_->file("edge"));
+  copy_state_dir(dir_->file("edge-backup"), dir_->file("edge"));
   start_edge({"--sync.reconcile_every_ms=0"});
   ASSERT_EQ(receive("r3", 2).status, 200);  // MILK 12 at the store now, BREAD 0
   std::string why;
@@ -506,7 +554,7 @@ TEST_F(SyncTest, ACloudRestoredFromAnOldBackupConverges) {
   // The cloud's backup, taken while it is stopped.
   const int port = cloud_->http_port;
   ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("cloud"), dir_->file("cloud-backup"));
+  copy_state_dir(dir_->file("cloud"), dir_->file("cloud-backup"));
   start_cloud(port);
   ASSERT_EQ(receive("r2", 5).status, 200);
   ASSERT_EQ(receive("b1", 4, kBreadEan).status, 200);
@@ -514,7 +562,7 @@ TEST_F(SyncTest, ACloudRestoredFromAnOldBackupConverges) {
   ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
   // Restore the cloud's old files: it has lost changes the store has trimmed.
   ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("cloud-backup"), dir_->file("cloud"));
+  copy_state_dir(dir_->file("cloud-backup"), dir_->file("cloud"));
   start_cloud(port);
   ASSERT_EQ(receive("r3", 1).status, 200);  // MILK 16, BREAD 4 at the store
   std::string why;
@@ -542,7 +590,7 @@ TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupGetsWhatTheCloudSentSince) {
   ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
   ASSERT_TRUE(wait_for([&] { return edge_caught_up(); }, 10s));
   ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("edge"), dir_->file("edge-backup"));
+  copy_state_dir(dir_->file("edge"), dir_->file("edge-backup"));
   start_edge({"--sync.reconcile_every_ms=0"});
   add_bread();  // sent to the store after the backup
   ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
@@ -550,7 +598,7 @@ TEST_F(SyncTest, AnEdgeRestoredFromAnOldBackupGetsWhatTheCloudSentSince) {
   ASSERT_EQ(receive("r1", 3).status, 200);
   ASSERT_TRUE(wait_for([&] { return cloud_available("MILK-1L") == 3; }, 10s));
   ASSERT_EQ(edge_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("edge-backup"), dir_->file("edge"));
+  copy_state_dir(dir_->file("edge-backup"), dir_->file("edge"));
   start_edge({"--sync.reconcile_every_ms=0"});
   EXPECT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s))
       << edge_->process.describe() << "\n"
@@ -578,12 +626,12 @@ TEST_F(SyncTest, ACloudRestoredFromAnOldBackupStillReachesTheStore) {
   ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
   const int port = cloud_->http_port;
   ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("cloud"), dir_->file("cloud-backup"));
+  copy_state_dir(dir_->file("cloud"), dir_->file("cloud-backup"));
   start_cloud(port);
   add_bread();  // the store applies a cursor the backup never issued
   ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/BREAD").status == 200; }, 10s));
   ASSERT_EQ(cloud_->process.terminate_and_wait(10s), 0);
-  copy_state(dir_->file("cloud-backup"), dir_->file("cloud"));
+  copy_state_dir(dir_->file("cloud-backup"), dir_->file("cloud"));
   start_cloud(port);
   ASSERT_EQ(cloud_call("PUT", "/v1/catalog/EGGS",
                        json{{"name", "Eggs"}, {"price_cents", 9000}, {"category", "dairy"}}.dump())

@@ -73,6 +73,14 @@ class TelemetryE2eTest : public ::testing::Test {
 };
 
 TEST_F(TelemetryE2eTest, RunnerAppearsMovesOnlineAndGoesOfflineByLastWill) {
+  // The store's screens follow the runner on the event stream, open before it starts.
+  auto stream =
+      ChildProcess::spawn({.argv = {"curl", "-sN", "--max-time", "60", "-H",
+                                    std::string("Authorization: Bearer ") + kAdminToken,
+                                    "http://127.0.0.1:" + std::to_string(edge_->http_port) +
+                                        "/api/events?types=runner"}});
+  ASSERT_TRUE(stream.ok());
+  ASSERT_TRUE(stream->wait_for_output("shopeasy edge events", 10s)) << stream->describe();
   auto r1 = start_runner("r1", "r1-pass");
   ASSERT_TRUE(r1.ok()) << r1.status().to_string();
   std::string seen;
@@ -96,6 +104,9 @@ TEST_F(TelemetryE2eTest, RunnerAppearsMovesOnlineAndGoesOfflineByLastWill) {
       },
       15s))
       << seen;
+  EXPECT_TRUE(stream->wait_for_output("event: runner.updated", 10s)) << stream->describe();
+  EXPECT_TRUE(stream->wait_for_output(R"("presence":"offline")", 10s)) << stream->describe();
+  record_stream(edge_->http_port, "/api/events?types=runner", stream->stdout_text());
 }
 
 TEST_F(TelemetryE2eTest, ARunnerCannotPublishAsAnotherOrReadItsAssignments) {

@@ -264,6 +264,7 @@ TEST_F(VisionTest, ShelfScansPhantomStockAndCameraCodesReachTheApiAndTheEventStr
   EXPECT_TRUE(wait_for([&] { return camera_status("spare")["state"] == "offline"; }, 10s, kPoll));
   EXPECT_EQ(call("GET", "/health", "", "").status, 200);
   EXPECT_TRUE(edge_->process.is_running());
+  record_stream(edge_->http_port, "/api/events?types=vision", stream.stdout_text());
 }
 
 TEST_F(VisionTest, ABadCameraConfigurationStopsStartUpNamingTheKey) {

@@ -161,7 +161,7 @@ Status RunnerDaemon::start() {
 
 void RunnerDaemon::stop() {
   {
-    std::lock_guard lock(loop_mutex_);
+    sync::MutexLock lock(loop_mutex_);
     loop_stop_ = true;
   }
   loop_cv_.notify_all();
@@ -203,7 +203,7 @@ Status RunnerDaemon::add_runner(const std::string& id, wire::GeoPoint home, Mono
 
 void RunnerDaemon::wake() {
   {
-    std::lock_guard lock(loop_mutex_);
+    sync::MutexLock lock(loop_mutex_);
     woken_ = true;
   }
   loop_cv_.notify_all();
@@ -261,7 +261,7 @@ void RunnerDaemon::drive(SimRunner& r, MonoTime now, log::RateLimiter& rejected_
 
 void RunnerDaemon::run_loop() {
   log::RateLimiter rejected_log(3, std::chrono::seconds(60));
-  std::unique_lock lock(loop_mutex_);
+  sync::MutexLock lock(loop_mutex_);
   while (!loop_stop_) {
     woken_ = false;
     lock.unlock();
@@ -276,7 +276,9 @@ void RunnerDaemon::run_loop() {
       }
     }
     lock.lock();
-    loop_cv_.wait_until(lock, wanted, [this] { return loop_stop_ || woken_; });
+    while (!loop_stop_ && !woken_) {
+      if (loop_cv_.wait_until(loop_mutex_, wanted) == std::cv_status::timeout) break;
+    }
   }
 }
 

@@ -12,10 +12,8 @@
 // store. main() only calls run_runner().
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -31,6 +29,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/service/service.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "tools/runner/route.hpp"
 #include "tools/runner/runner_device.hpp"
 
@@ -50,7 +49,7 @@ class RunnerDaemon final : public service::Daemon {
   Status start() override;
   // Stops in reverse order; the device publishes "offline" before disconnecting.
   // Idempotent.
-  void stop() override;
+  void stop() override EXCLUDES(loop_mutex_);
 
   int http_port() const { return http_ ? http_->port() : 0; }
 
@@ -67,12 +66,12 @@ class RunnerDaemon final : public service::Daemon {
   // Creates and starts one runner: its device (connecting in the background) and route.
   Status add_runner(const std::string& id, wire::GeoPoint home, MonoTime first_report);
   // The driver thread: services every device and drives its route and telemetry.
-  void run_loop();
+  void run_loop() EXCLUDES(loop_mutex_);
   // Takes an assignment when idle, advances the route, sends its events and, when due,
   // a telemetry report.
   void drive(SimRunner& r, MonoTime now, log::RateLimiter& rejected_log);
   // Wakes the driver thread early (called from the MQTT library's thread).
-  void wake();
+  void wake() EXCLUDES(loop_mutex_);
   nlohmann::json health() const;
 
   config::Config config_;
@@ -85,10 +84,11 @@ class RunnerDaemon final : public service::Daemon {
   std::unique_ptr<http::HttpServer> http_;
   MonoTime started_at_{};
 
-  std::mutex loop_mutex_;
-  std::condition_variable loop_cv_;
-  bool loop_stop_ = false;  // guarded by loop_mutex_
-  bool woken_ = false;      // guarded by loop_mutex_
+  // Guards the driver thread's stop and wake flags.
+  sync::Mutex loop_mutex_;
+  sync::CondVar loop_cv_;
+  bool loop_stop_ GUARDED_BY(loop_mutex_) = false;
+  bool woken_ GUARDED_BY(loop_mutex_) = false;
   std::thread loop_;
 };
 

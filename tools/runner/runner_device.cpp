@@ -197,7 +197,7 @@ Status RunnerDevice::validate_options() const {
 }
 
 Status RunnerDevice::start() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (phase_ != Phase::kNew) return failed_precondition("runner device already started");
   SHOPEASY_RETURN_IF_ERROR(validate_options());
   try {
@@ -215,7 +215,7 @@ Status RunnerDevice::start() {
       if (!callbacks_closed_.load() && msg) {
         const bool is_status = msg->get_topic() == status_topic_;
         if (is_status || msg->get_topic() == assignment_topic_) {
-          std::lock_guard inbox_lock(inbox_mutex_);
+          sync::MutexLock inbox_lock(inbox_mutex_);
           // Status messages are few (one per connect) and must never be lost.
           if (is_status || inbox_.size() < options_.assignment_capacity) {
             inbox_.push_back({is_status, msg->is_retained(), msg->get_payload_str()});
@@ -327,14 +327,14 @@ void RunnerDevice::on_link_lost(MonoTime now, const std::string& cause) {
 }
 
 MonoTime RunnerDevice::service() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   const MonoTime now = clock_.mono_now();
   if (phase_ != Phase::kRunning) return now + kIdleInterval;
 
   // A fresh connection that completed and dropped before we looked reports its loss
   // while connecting_ is still set; a loss with no live or completed connection is
   // stale and must not cancel an attempt in flight.
-  const auto attempt_succeeded = [&] {
+  const auto attempt_succeeded = [&]() REQUIRES(mutex_) {
     if (!connecting_ || !client_->connect_token) return false;
     try {
       return client_->connect_token->try_wait();
@@ -561,7 +561,7 @@ void RunnerDevice::drain_inbox(MonoTime now) {
   std::deque<Inbound> received;
   std::uint64_t overflow = 0;
   {
-    std::lock_guard inbox_lock(inbox_mutex_);
+    sync::MutexLock inbox_lock(inbox_mutex_);
     received.swap(inbox_);
     overflow = std::exchange(inbox_overflow_, 0);
   }
@@ -610,7 +610,7 @@ void RunnerDevice::drain_inbox(MonoTime now) {
 }
 
 std::optional<wire::Assignment> RunnerDevice::next_assignment() {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (phase_ == Phase::kRunning) drain_inbox(clock_.mono_now());
   if (assignments_.empty()) return std::nullopt;
   wire::Assignment next = std::move(assignments_.front());
@@ -619,7 +619,7 @@ std::optional<wire::Assignment> RunnerDevice::next_assignment() {
 }
 
 Status RunnerDevice::publish_event(const wire::RunnerEvent& event) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (phase_ != Phase::kRunning) return failed_precondition("runner device is not running");
   wire::RunnerEvent e = event;
   if (e.runner_id.empty()) e.runner_id = options_.runner_id;
@@ -670,7 +670,7 @@ void RunnerDevice::note_publish_failure(std::string_view what, const std::string
 }
 
 Status RunnerDevice::publish_telemetry(const TelemetrySample& sample) {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(mutex_);
   if (phase_ != Phase::kRunning) return failed_precondition("runner device is not running");
   wire::Telemetry t;
   t.runner_id = options_.runner_id;
@@ -713,7 +713,7 @@ Status RunnerDevice::publish_telemetry(const TelemetrySample& sample) {
 void RunnerDevice::stop() {
   std::unique_ptr<Client> client;
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(mutex_);
     if (phase_ == Phase::kStopped) return;
     const bool was_running = phase_ == Phase::kRunning;
     phase_ = Phase::kStopped;

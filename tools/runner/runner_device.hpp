@@ -37,7 +37,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -47,6 +46,7 @@
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 #include "common/wire/runner.hpp"
 
 namespace shopeasy::runner {
@@ -118,37 +118,37 @@ class RunnerDevice {
   // unreachable broker is not an error, it is retried by service()). kInvalidArgument
   // naming the option ("runner_id", "broker_uri", "ca_file", ...) for bad options;
   // kFailedPrecondition if already started or stopped. Thread-safe.
-  Status start();
+  Status start() EXCLUDES(mutex_);
 
   // Does what is due: notices connects and losses, publishes the "online" status after
   // each connect, flushes the backlog, starts a reconnect when its backoff has passed.
   // Never blocks on the network. Returns the time by which it wants to be called again
   // (sooner if on_wake fires). Thread-safe; a no-op before start() and after stop().
-  MonoTime service();
+  MonoTime service() EXCLUDES(mutex_);
 
   // Queues one telemetry message (stamped with the next seq) and, while connected,
   // sends the queue at once. OK when sent or queued; when the backlog is full the
   // oldest queued message is dropped and counted. kInvalidArgument naming the field for
   // an out-of-range sample, kFailedPrecondition before start() or after stop().
   // Thread-safe.
-  Status publish_telemetry(const TelemetrySample& sample);
+  Status publish_telemetry(const TelemetrySample& sample) EXCLUDES(mutex_);
 
   // Reports one delivery event (QoS 1). An empty runner_id is filled in with this
   // device's, ts_ms 0 with now. OK when handed to the client or queued in the event
   // backlog; kResourceExhausted (counted) when the backlog is full; kInvalidArgument
   // naming the field for an event the edge would reject (or another runner's id);
   // kFailedPrecondition before start() or after stop(). Thread-safe.
-  Status publish_event(const wire::RunnerEvent& event);
+  Status publish_event(const wire::RunnerEvent& event) EXCLUDES(mutex_);
 
   // The oldest received assignment not yet taken, or nullopt. Assignments that fail to
   // decode, name another runner or overflow the queue are counted and logged
   // (rate-limited) and never returned. Thread-safe.
-  std::optional<wire::Assignment> next_assignment();
+  std::optional<wire::Assignment> next_assignment() EXCLUDES(mutex_);
 
   // Publishes the retained "offline" status (if connected) and disconnects cleanly, so
   // the last will does not fire; then releases the client. Takes at most about
   // 3 x stop_timeout even when the broker does not answer. Idempotent. Thread-safe.
-  void stop();
+  void stop() EXCLUDES(mutex_);
 
   // True from the "online" status being sent after a connect until the loss of that
   // connection is noticed by service(). Thread-safe.
@@ -181,30 +181,32 @@ class RunnerDevice {
   struct Client;  // The Paho objects; kept out of this header.
   enum class Phase { kNew, kRunning, kStopped };
 
-  Status validate_options() const;
+  Status validate_options() const REQUIRES(mutex_);
   // The following run with mutex_ held.
-  void begin_connect(MonoTime now);
-  void on_connect_failed(MonoTime now, const std::string& error);
-  void on_link_lost(MonoTime now, const std::string& cause);
-  void schedule_retry(MonoTime now);
-  bool publish_status(bool online);  // true if the client accepted it
-  void flush_backlog();
-  bool subscribe_assignments();  // true if the client accepted the request (both topics)
+  void begin_connect(MonoTime now) REQUIRES(mutex_);
+  void on_connect_failed(MonoTime now, const std::string& error) REQUIRES(mutex_);
+  void on_link_lost(MonoTime now, const std::string& cause) REQUIRES(mutex_);
+  void schedule_retry(MonoTime now) REQUIRES(mutex_);
+  // True if the client accepted it.
+  bool publish_status(bool online) REQUIRES(mutex_);
+  void flush_backlog() REQUIRES(mutex_);
+  // True if the client accepted the request (both topics).
+  bool subscribe_assignments() REQUIRES(mutex_);
   // Ends the wait for the broker's verdict: held assignments go to the queue, or are
   // dropped as stale when the broker had declared the runner offline.
-  void settle_verdict(MonoTime now, bool stale);
-  bool send_event(const std::string& payload);
-  void flush_events();
+  void settle_verdict(MonoTime now, bool stale) REQUIRES(mutex_);
+  bool send_event(const std::string& payload) REQUIRES(mutex_);
+  void flush_events() REQUIRES(mutex_);
   // Forgets acknowledged events; puts failed ones back at the front of the backlog, and
   // with `all` every unacknowledged one (the connection is gone).
-  void reap_inflight_events(bool all);
-  void set_event_backlog_gauge();
+  void reap_inflight_events(bool all) REQUIRES(mutex_);
+  void set_event_backlog_gauge() REQUIRES(mutex_);
   // Decodes what the library's thread left in the inbox into assignments_.
-  void drain_inbox(MonoTime now);
-  void reject_assignment(MonoTime now, const std::string& why);
-  void set_backlog_gauge();
+  void drain_inbox(MonoTime now) REQUIRES(mutex_) EXCLUDES(inbox_mutex_);
+  void reject_assignment(MonoTime now, const std::string& why) REQUIRES(mutex_);
+  void set_backlog_gauge() REQUIRES(mutex_);
   void note_publish_failure(std::string_view what, const std::string& error);
-  std::string status_payload(bool online) const;
+  std::string status_payload(bool online) const REQUIRES(mutex_);
   // Reacts to the library's callbacks without touching anything but atomics.
   void on_library_event();
 
@@ -253,38 +255,42 @@ class RunnerDevice {
   };
   // Raw messages from the library's thread; its own lock, held only to append or swap,
   // so that thread never waits on the device.
-  std::mutex inbox_mutex_;
-  std::deque<Inbound> inbox_;         // guarded by inbox_mutex_
-  std::uint64_t inbox_overflow_ = 0;  // guarded by inbox_mutex_
+  sync::Mutex inbox_mutex_;
+  std::deque<Inbound> inbox_ GUARDED_BY(inbox_mutex_);
+  std::uint64_t inbox_overflow_ GUARDED_BY(inbox_mutex_) = 0;
 
-  // Guards everything below and every call into the client.
-  mutable std::mutex mutex_;
-  Phase phase_ = Phase::kNew;
-  bool connecting_ = false;
-  bool status_pending_ = false;     // "online" still owed for the current connection
-  bool subscribe_pending_ = false;  // the assignment subscription, likewise
-  std::deque<wire::Assignment> assignments_;
+  // Guards the connection's state below, the backlogs, and client_ (every call into the
+  // client); the rate limiters lock themselves.
+  mutable sync::Mutex mutex_;
+  Phase phase_ GUARDED_BY(mutex_) = Phase::kNew;
+  bool connecting_ GUARDED_BY(mutex_) = false;
+  bool status_pending_ GUARDED_BY(mutex_) =
+      false;  // "online" still owed for the current connection
+  bool subscribe_pending_ GUARDED_BY(mutex_) = false;  // the assignment subscription, likewise
+  std::deque<wire::Assignment> assignments_ GUARDED_BY(mutex_);
   // From a connection loss until the first status message after the next subscribe
   // (the broker's retained verdict, or the echo of our own "online" when none was
   // retained), decoded assignments wait in held_.
-  bool verdict_pending_ = true;
-  bool subscribed_ = false;  // the subscriptions of the current connection are sent
-  std::deque<wire::Assignment> held_;
-  std::deque<std::string> taken_ids_;      // recent assignment ids handed out, oldest first
-  std::deque<std::string> event_backlog_;  // event payloads, oldest first
-  MonoTime next_attempt_{};
-  std::chrono::milliseconds backoff_{0};
-  std::uint64_t consecutive_failures_ = 0;
-  int battery_pct_ = 100;
-  std::deque<std::string> backlog_;  // telemetry payloads, oldest first
-  std::minstd_rand jitter_;
+  bool verdict_pending_ GUARDED_BY(mutex_) = true;
+  bool subscribed_ GUARDED_BY(mutex_) =
+      false;  // the subscriptions of the current connection are sent
+  std::deque<wire::Assignment> held_ GUARDED_BY(mutex_);
+  std::deque<std::string> taken_ids_
+      GUARDED_BY(mutex_);  // recent assignment ids handed out, oldest first
+  std::deque<std::string> event_backlog_ GUARDED_BY(mutex_);  // event payloads, oldest first
+  MonoTime next_attempt_ GUARDED_BY(mutex_){};
+  std::chrono::milliseconds backoff_ GUARDED_BY(mutex_){0};
+  std::uint64_t consecutive_failures_ GUARDED_BY(mutex_) = 0;
+  int battery_pct_ GUARDED_BY(mutex_) = 100;
+  std::deque<std::string> backlog_ GUARDED_BY(mutex_);  // telemetry payloads, oldest first
+  std::minstd_rand jitter_ GUARDED_BY(mutex_);
   log::RateLimiter connect_log_{3, std::chrono::seconds(30)};
   log::RateLimiter publish_log_{3, std::chrono::seconds(30)};
   log::RateLimiter drop_log_{1, std::chrono::seconds(30)};
   log::RateLimiter assignment_log_{3, std::chrono::seconds(30)};
   log::RateLimiter refuse_log_{1, std::chrono::seconds(30)};
   // Declared last: destroyed first, while everything its callbacks touch still exists.
-  std::unique_ptr<Client> client_;
+  std::unique_ptr<Client> client_ GUARDED_BY(mutex_);
 };
 
 }  // namespace shopeasy::runner

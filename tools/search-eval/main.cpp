@@ -18,16 +18,17 @@
 #include <map>
 #include <string>
 
-#include "cloud/search/search_index.hpp"
-#include "cloud/search/text.hpp"
+#include "cloud/search/search_service.hpp"
+#include "common/search/search_index.hpp"
+#include "common/search/text.hpp"
 #include "tools/search-eval/generator.hpp"
 
 namespace shopeasy::tools::search_eval {
 namespace {
 
-using cloud::search::Phrase;
-using cloud::search::SearchIndex;
-using cloud::search::TextQuery;
+using shopeasy::search::Phrase;
+using shopeasy::search::SearchIndex;
+using shopeasy::search::TextQuery;
 
 long rss_kib() {
   std::ifstream status("/proc/self/status");
@@ -40,7 +41,7 @@ long rss_kib() {
 
 bool word_in(const std::string& w, const std::vector<std::string>& name) {
   for (const auto& n : name) {
-    if (cloud::search::is_quantity(w) ? n == w : n.rfind(w, 0) == 0) return true;
+    if (shopeasy::search::is_quantity(w) ? n == w : n.rfind(w, 0) == 0) return true;
   }
   return false;
 }
@@ -49,7 +50,7 @@ bool phrase_in(const Phrase& p, const std::vector<std::string>& name) {
   return std::all_of(p.begin(), p.end(), [&](const std::string& w) { return word_in(w, name); });
 }
 
-bool is_short(const std::string& w) { return w.size() < 4 || cloud::search::has_digit(w); }
+bool is_short(const std::string& w) { return w.size() < 4 || shopeasy::search::has_digit(w); }
 
 struct ClassScore {
   int queries = 0;
@@ -70,9 +71,9 @@ bool evaluate(std::uint64_t seed, std::size_t skus, std::size_t per_class, std::
               bool verbose) {
   const long rss_start = rss_kib();
   std::vector<Product> catalog = generate_catalog(seed, skus, noise);
-  std::vector<cloud::storage::CatalogItem> items;
+  std::vector<shopeasy::search::Product> items;
   items.reserve(catalog.size());
-  for (const auto& p : catalog) items.push_back(p.item);
+  for (const auto& p : catalog) items.push_back(cloud::search::to_search_product(p.item));
   const long rss_catalog = rss_kib();
   SearchIndex index;
   const auto build_start = std::chrono::steady_clock::now();
@@ -91,7 +92,7 @@ bool evaluate(std::uint64_t seed, std::size_t skus, std::size_t per_class, std::
   for (const auto& q : queries) {
     std::size_t relevant = 0;
     for (const auto& p : catalog) relevant += q.relevant(p) ? 1 : 0;
-    cloud::search::ParsedQuery parsed;
+    shopeasy::search::ParsedQuery parsed;
     const auto t0 = std::chrono::steady_clock::now();
     auto hits = index.search(TextQuery{q.text, "", "", 10}, &parsed);
     micros.push_back(
@@ -122,12 +123,12 @@ bool evaluate(std::uint64_t seed, std::size_t skus, std::size_t per_class, std::
     // prefix, or through its synonym group).
     bool ignored = false;
     for (const auto& h : *hits) {
-      const auto name = cloud::search::tokenize(h.item.name);
+      const auto name = shopeasy::search::tokenize(h.item.name);
       for (const auto& group : parsed.groups) {
-        const Phrase phrase = cloud::search::tokenize(group);
+        const Phrase phrase = shopeasy::search::tokenize(group);
         if (std::none_of(phrase.begin(), phrase.end(), is_short)) continue;
         bool ok = phrase_in(phrase, name);
-        for (const auto& alt : cloud::search::Synonyms::builtin().alternatives(phrase)) {
+        for (const auto& alt : shopeasy::search::Synonyms::builtin().alternatives(phrase)) {
           ok = ok || phrase_in(alt, name);
         }
         if (!ok) {

@@ -10,6 +10,7 @@ import * as runners from './runners.js';
 import * as shelf from './shelf.js';
 import * as health from './health.js';
 import * as admin from './admin.js';
+import * as planning from './planning.js';
 
 // The handheld mode's modules load only when it is used: the desktop page's first
 // render does not wait for them.
@@ -45,6 +46,7 @@ const PANELS = {
   picking: { label: 'Picking', panel: 'orders', load: orders.load },
   runners: { label: 'Runners', load: runners.load, shown: runners.shown },
   shelf: { label: 'Shelf scans', load: shelf.load },
+  planning: { label: 'Planning', load: planning.load, shown: planning.shown },
   users: { label: 'Users', load: admin.loadUsers },
   audit: { label: 'Audit log', load: () => admin.loadAudit() },
 };
@@ -52,9 +54,9 @@ const PANELS = {
 function tabsFor(role) {
   switch (role) {
     case 'picker': return ['picking', 'inventory', 'alerts', 'runners'];
-    case 'viewer': return ['inventory', 'alerts', 'orders', 'runners', 'shelf'];
-    case 'manager': return ['inventory', 'alerts', 'orders', 'runners', 'shelf'];
-    case 'admin': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'users', 'audit'];
+    case 'viewer': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning'];
+    case 'manager': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning'];
+    case 'admin': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning', 'users', 'audit'];
     default: return [];
   }
 }
@@ -112,6 +114,7 @@ function startApp() {
     runners.init();
     shelf.init();
     admin.init();
+    planning.init();
     live.onStatus((up) => {
       $('live').textContent = up ? 'live' : 'reconnecting';
       $('live').classList.toggle('on', up);

@@ -1,6 +1,7 @@
 // Live inventory: every SKU of the store in a virtualised list (only the rows on screen
 // exist in the document, so 10,000 SKUs scroll as smoothly as 10), searched by name,
-// SKU or barcode, with low-stock and expiring rows highlighted; a SKU's stock per bin
+// SKU or barcode, and by the store's product search for typos and Hinglish words
+// ("doodh" finds milk: /api/search), with low-stock and expiring rows highlighted; a SKU's stock per bin
 // and lot on the side, and the adjustment dialog for managers and admins.
 import { api, atLeast, ApiError } from './api.js';
 import { el, $, perFrame, daysUntil, toast, fmtTime } from './util.js';
@@ -16,7 +17,7 @@ const state = {
   view: [],             // items shown after search / filter
   query: '',
   lowOnly: false,
-  barcodeHits: null,    // SKUs the server matched for a barcode query
+  barcodeHits: null,    // SKUs the server matched for a barcode query or a product search
   expiring: new Map(),  // sku -> earliest expiry date among expiring or expired lots
   selected: null,
   flashes: new Map(),   // sku -> time of its last live change
@@ -264,24 +265,31 @@ export function openAdjust(item) {
 }
 
 let barcodeTimer = null;
+// Asks the server for the SKUs a query names that the list's own substring match may
+// miss (`path` answers {items: [{sku, ...}]}); `keep` adds rows the list has not loaded.
+function askServer(path, keep) {
+  const asked = state.query;
+  barcodeTimer = setTimeout(async () => {
+    try {
+      const r = await api('GET', `${path}${encodeURIComponent(asked)}&limit=50`);
+      if (state.query !== asked) return;
+      state.barcodeHits = new Set(r.items.map((it) => it.sku));
+      if (keep) for (const it of r.items) if (!state.bySku.has(it.sku)) upsert(it);
+      refilter();
+    } catch (e) { /* local matches stay */ }
+  }, 120);
+}
+
 function onSearch(text) {
   state.query = text.trim().toLowerCase();
   state.barcodeHits = null;
   refilter();
   clearTimeout(barcodeTimer);
-  if (/^\d{8,14}$/.test(state.query)) {
-    // Barcodes live on the server (a product may have several): ask it.
-    const asked = state.query;
-    barcodeTimer = setTimeout(async () => {
-      try {
-        const r = await api('GET', `/api/stock?q=${encodeURIComponent(asked)}&limit=50`);
-        if (state.query !== asked) return;
-        state.barcodeHits = new Set(r.items.map((it) => it.sku));
-        for (const it of r.items) if (!state.bySku.has(it.sku)) upsert(it);
-        refilter();
-      } catch (e) { /* local matches stay */ }
-    }, 120);
-  }
+  // Barcodes live on the server (a product may have several).
+  if (/^\d{8,14}$/.test(state.query)) askServer('/api/stock?q=', true);
+  // Misspellings and Hinglish words the plain substring match misses: the store's
+  // product search answers them from its own catalog, offline too.
+  else if (state.query.length >= 2 && /[a-z0-9]/.test(state.query)) askServer('/api/search?q=', false);
 }
 
 let detailTimer = null;

@@ -33,6 +33,11 @@ export const auth = {
 let onSignedOut = () => {};
 export function whenSignedOut(fn) { onSignedOut = fn; }
 
+// Told true or false as calls reach the service or fail to (no network, or the cloud not
+// answering), so the page can say it is offline.
+let onReachable = () => {};
+export function whenReachabilityChanges(fn) { onReachable = fn; }
+
 // One refresh at a time: concurrent 401s wait for the same rotation (a second rotation
 // with the old refresh token would revoke the whole family).
 let refreshing = null;
@@ -45,6 +50,7 @@ export function refresh() {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ refresh_token: rt }), cache: 'no-store',
       }).catch(() => null);
+      onReachable(!!res);
       if (!res) return null;  // unreachable: keep the tokens, try later
       if (!res.ok) { auth.set(null); return false; }
       auth.set(await res.json());
@@ -67,8 +73,10 @@ export async function api(method, path, body, { headers = {}, retried = false, s
     res = await fetch(path, init);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
+    onReachable(false);
     throw new ApiError(0, null);
   }
+  onReachable(true);
   const type = res.headers.get('Content-Type') || '';
   const data = type.startsWith('application/json') ? await res.json().catch(() => null) : null;
   if (res.status === 401 && auth.signedIn() && !retried) {
@@ -94,4 +102,13 @@ export async function signOut() {
   const rt = auth.tokens && auth.tokens.refresh_token;
   auth.set(null);
   if (rt) await api('POST', '/api/auth/logout', { refresh_token: rt }).catch(() => {});
+}
+
+// Deletes the signed-in customer's account (DELETE /api/me). The server refuses with 409
+// while an order is open; on success the tokens are dropped here too (the server has
+// already made them useless).
+export async function deleteAccount() {
+  const r = await api('DELETE', '/api/me');
+  auth.set(null);
+  return r;
 }

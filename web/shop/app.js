@@ -5,7 +5,7 @@
 // order live (state, the runner on the map, the ETA counting down) and reorder from
 // history. State that must survive a reload (cart, place, current order, the checkout's
 // idempotency key) lives in localStorage; orders themselves live on the server.
-import { api, ApiError, auth, requestCode, signOut, verify, whenSignedOut } from './api.js';
+import { api, ApiError, auth, deleteAccount, requestCode, signOut, verify, whenReachabilityChanges, whenSignedOut } from './api.js';
 import { createMap, distanceM, geohash } from './map.js';
 import { follow, readOrder } from './stream.js';
 import { $, el, toast } from './util.js';
@@ -23,7 +23,7 @@ const LABEL = {
 
 // ------------------------------------------------------------------ persisted state
 
-const state = Object.assign({
+const fresh = () => ({
   location: null,  // {lat, lon, label}
   saved: [],       // [{id, name, lat, lon}], a copy of GET /api/me/addresses
   cart: [],        // [{sku, name, unit, price_cents, qty}]
@@ -31,7 +31,8 @@ const state = Object.assign({
   order: null,     // the order being followed
   pay: {},         // order id -> confirm_url
   checkoutKey: '', // Idempotency-Key of the order being placed (kept across a reload)
-}, (() => { try { return JSON.parse(localStorage.getItem(STATE_KEY)) || {}; } catch { return {}; } })());
+});
+const state = Object.assign(fresh(), (() => { try { return JSON.parse(localStorage.getItem(STATE_KEY)) || {}; } catch { return {}; } })());
 const save = () => localStorage.setItem(STATE_KEY, JSON.stringify(state));
 
 const money = (cents) => `₹${(cents / 100).toFixed(2)}`;
@@ -73,6 +74,27 @@ window.addEventListener('hashchange', route);
 whenSignedOut(() => { toast('Please sign in again', 'error'); route(); });
 $('sign-out').addEventListener('click', async () => { await signOut(); stopTracking(); location.hash = ''; route(); });
 $('where').addEventListener('click', () => { location.hash = 'location'; });
+
+// Offline: the shell comes from the service worker's cache (sw.js), so the page opens;
+// this notice says why nothing new loads. Shown while the browser reports no network or
+// the last call to the service failed, gone with the next call that gets an answer.
+let serviceDown = false;
+function renderOffline() {
+  const p = $('offline');
+  if (!navigator.onLine) {
+    p.textContent = 'You are offline. Showing what this phone already has; ShopEasy carries on when the connection is back.';
+  } else if (serviceDown) {
+    p.textContent = 'Offline: the ShopEasy service is not answering. Showing what this phone already has; trying again as you go.';
+  }
+  p.hidden = navigator.onLine && !serviceDown;
+}
+whenReachabilityChanges((reached) => {
+  if (serviceDown === !reached) return;
+  serviceDown = !reached;
+  renderOffline();
+});
+window.addEventListener('online', renderOffline);
+window.addEventListener('offline', renderOffline);
 
 function renderCartCount() {
   $('cart-count').textContent = String(cartCount());
@@ -217,13 +239,27 @@ $('location-done').addEventListener('click', () => {
 
 // ------------------------------------------------------------------ browse and search
 
-const catalog = { geo: '', items: new Map(), cursor: undefined, loading: false, category: '', searching: '' };
+// The list on screen is one view of the catalog: everything, or one category, paged from
+// the server as the customer scrolls. Changing the view starts the list again, so the
+// page holds only what the customer scrolled through in this view, however long they
+// browse (a 10,000-product catalog never ends up in the document whole).
+const catalog = { geo: '', items: new Map(), cursor: undefined, loading: false, category: '', searching: '', categories: new Set(), view: 0, results: new Map() };
 
 function resetCatalog() {
   catalog.geo = '';
+  catalog.categories.clear();
+  resetView();
+}
+
+function resetView() {
   catalog.items.clear();
   catalog.cursor = undefined;
+  catalog.view++;
   $('products').replaceChildren();
+}
+
+function categoryParam() {
+  return catalog.category ? `&category=${encodeURIComponent(catalog.category)}` : '';
 }
 
 function productRow(item) {
@@ -245,8 +281,13 @@ function qtyControl(item, qty) {
     el('button', { type: 'button', 'aria-label': `One more ${item.name}`, disabled: item.available !== undefined && qty >= item.available, onclick: () => addToCart(item, 1), text: '+' }));
 }
 
+// A product the page has shown: in the current view or among search results.
+function knownItem(sku) {
+  return catalog.items.get(sku) || catalog.results.get(sku);
+}
+
 function refreshRow(sku) {
-  const item = catalog.items.get(sku);
+  const item = knownItem(sku);
   const row = $('products').querySelector(`li[data-sku="${CSS.escape(sku)}"]`);
   if (item && row) {
     const fresh = productRow(item);
@@ -275,15 +316,19 @@ function addToCart(item, delta) {
   refreshRow(item.sku);
 }
 
-function applyCategory() {
-  for (const li of $('products').children) li.hidden = !!catalog.category && li.dataset.category !== catalog.category;
-}
-
 function renderCategories() {
-  const cats = [...new Set([...catalog.items.values()].map((i) => i.category).filter(Boolean))].sort();
+  const cats = [...catalog.categories].sort();
   const chip = (value, text) => el('button', {
     type: 'button', class: 'chip', 'aria-pressed': String(catalog.category === value), text,
-    onclick: () => { catalog.category = value; renderCategories(); applyCategory(); maybeMore(); },
+    onclick: () => {
+      if (catalog.category === value && !catalog.searching) return;
+      catalog.category = value;
+      catalog.searching = '';
+      $('results-title').textContent = '';
+      renderCategories();
+      resetView();
+      loadPage();
+    },
   });
   $('categories').replaceChildren(chip('', 'All'), ...cats.map((c) => chip(c, c)));
 }
@@ -292,13 +337,15 @@ async function loadPage() {
   if (catalog.loading || catalog.cursor === null || catalog.searching) return;
   catalog.loading = true;
   const geo = catalog.geo;
+  const view = catalog.view;
   try {
-    const q = `/api/inventory?geo_hash=${geo}&limit=${PAGE}${catalog.cursor ? `&cursor=${encodeURIComponent(catalog.cursor)}` : ''}`;
+    const q = `/api/inventory?geo_hash=${geo}&limit=${PAGE}${categoryParam()}${catalog.cursor ? `&cursor=${encodeURIComponent(catalog.cursor)}` : ''}`;
     const r = await api('GET', q);
-    if (geo !== catalog.geo) return;
+    if (geo !== catalog.geo || view !== catalog.view) return;
     $('store-line').textContent = r.store ? `From ${r.store.name}${r.store.distance_m !== undefined ? `, ${(r.store.distance_m / 1000).toFixed(1)} km away` : ''}` : '';
     const rows = [];
     for (const item of r.items || []) {
+      if (item.category) catalog.categories.add(item.category);
       if (catalog.items.has(item.sku)) continue;
       catalog.items.set(item.sku, item);
       rows.push(productRow(item));
@@ -308,7 +355,6 @@ async function loadPage() {
     $('more').hidden = catalog.cursor === null;
     if (!performance.getEntriesByName('shop-first-products').length) performance.mark('shop-first-products');
     renderCategories();
-    applyCategory();
   } catch (e) {
     $('store-line').textContent = e.status === 404 ? 'No store delivers to this place right now.' : `Could not load the catalog: ${e.message}`;
   } finally {
@@ -337,7 +383,7 @@ setInterval(async () => {
   const at = keys.indexOf(first.dataset.sku);
   const cursor = at > 0 ? keys[at - 1] : '';
   try {
-    const r = await api('GET', `/api/inventory?geo_hash=${catalog.geo}&limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const r = await api('GET', `/api/inventory?geo_hash=${catalog.geo}&limit=${PAGE}${categoryParam()}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     for (const item of r.items || []) {
       const old = catalog.items.get(item.sku);
       if (old && (old.available !== item.available || old.in_stock !== item.in_stock || old.price_cents !== item.price_cents)) {
@@ -417,7 +463,8 @@ async function search(q) {
   try {
     const r = await api('GET', `/api/search?q=${encodeURIComponent(q)}&geo_hash=${catalog.geo}&limit=40`);
     if (catalog.searching !== q) return;
-    for (const i of r.items || []) if (!catalog.items.has(i.sku)) catalog.items.set(i.sku, i);
+    // Results are not part of the view: kept apart so the list goes back to the view.
+    for (const i of r.items || []) catalog.results.set(i.sku, i);
     $('products').replaceChildren(...(r.items || []).map(productRow));
     $('results-title').replaceChildren(`${(r.items || []).length ? r.items.length : 'No'} results for “${q}” `,
       el('button', { type: 'button', class: 'link', onclick: () => { $('q').value = ''; clearSearch(); }, text: 'Show all products' }));
@@ -429,10 +476,11 @@ async function search(q) {
 
 function clearSearch() {
   catalog.searching = '';
+  catalog.results.clear();
   $('results-title').textContent = '';
   $('products').replaceChildren(...[...catalog.items.values()].map(productRow));
-  applyCategory();
   $('more').hidden = catalog.cursor === null;
+  maybeMore();
 }
 
 // ------------------------------------------------------------------ cart and quote
@@ -449,7 +497,7 @@ function renderCart() {
   $('cart-empty').hidden = state.cart.length > 0;
   $('cart-lines').replaceChildren(...state.cart.map((l) => el('li', { dataset: { sku: l.sku } },
     el('span', { class: 'p-name', text: l.name }),
-    qtyControl({ ...l, available: (catalog.items.get(l.sku) || {}).available }, l.qty),
+    qtyControl({ ...l, available: (knownItem(l.sku) || {}).available }, l.qty),
     el('button', { type: 'button', class: 'link', 'aria-label': `Remove ${l.name}`, text: 'Remove',
       onclick: () => { state.cart = state.cart.filter((x) => x !== l); state.checkoutKey = ''; save(); renderCartCount(); renderCart(); } }))));
   // The quantity buttons of the cart change the cart through addToCart.
@@ -656,7 +704,7 @@ let ordersCursor = null;
 
 async function showOrders(more = false) {
   show('orders');
-  if (!more) { $('order-list').replaceChildren(); ordersCursor = null; }
+  if (!more) { $('order-list').replaceChildren(); ordersCursor = null; showAccount(); }
   try {
     const r = await api('GET', `/api/me/orders?limit=20${ordersCursor ? `&cursor=${encodeURIComponent(ordersCursor)}` : ''}`);
     $('order-list').append(...(r.orders || []).map(orderRow));
@@ -668,6 +716,55 @@ async function showOrders(more = false) {
   }
 }
 $('orders-more').addEventListener('click', () => showOrders(true));
+
+// ------------------------------------------------------------------ the account
+
+async function showAccount() {
+  try {
+    const me = await api('GET', '/api/me');
+    $('account-phone').textContent = me.phone ? `Signed in as ${me.phone}` : '';
+  } catch { /* the orders list says what went wrong */ }
+}
+
+// Everything this phone kept for the customer: the cart, places, the order followed.
+function forgetLocalState() {
+  stopTracking();
+  Object.assign(state, fresh());
+  localStorage.removeItem(STATE_KEY);
+  for (const k of Object.keys(sessionStorage)) if (k.startsWith('shopeasy.shop.')) sessionStorage.removeItem(k);
+  resetCatalog();
+  renderCartCount();
+  $('account-phone').textContent = '';
+}
+
+// The confirmation is a modal <dialog>: focus moves into it ("Keep my account" first),
+// Tab stays inside, Escape closes it, and focus returns to the button that opened it.
+$('delete-open').addEventListener('click', () => {
+  $('delete-error').textContent = '';
+  $('delete-confirm').disabled = false;
+  $('delete-dialog').showModal();
+});
+$('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
+$('delete-dialog').addEventListener('close', () => { if (auth.signedIn()) $('delete-open').focus(); });
+$('delete-confirm').addEventListener('click', async () => {
+  $('delete-confirm').disabled = true;
+  $('delete-error').textContent = '';
+  try {
+    const r = await deleteAccount();
+    forgetLocalState();
+    $('delete-dialog').close();
+    const kept = r && r.orders_anonymised ? ` ${r.orders_anonymised} past order(s) are kept, anonymised, for accounting.` : '';
+    toast(`Your account was deleted.${kept}`);
+    location.hash = '';
+    route();
+  } catch (e) {
+    $('delete-confirm').disabled = false;
+    // The server says why (an open order: which to wait for); nothing was deleted.
+    $('delete-error').textContent = e.code === 'failed_precondition'
+      ? `Your account was not deleted: ${e.message}.`
+      : `Your account was not deleted: ${e.message}`;
+  }
+});
 
 function orderRow(o) {
   const items = o.lines.map((l) => `${l.qty} × ${state.names[l.sku] || l.sku}`).join(', ');
@@ -681,7 +778,7 @@ function orderRow(o) {
 
 function reorder(o) {
   for (const l of o.lines) {
-    const known = catalog.items.get(l.sku);
+    const known = knownItem(l.sku);
     const line = state.cart.find((x) => x.sku === l.sku);
     if (line) line.qty += l.qty;
     else state.cart.push({ sku: l.sku, name: (known && known.name) || state.names[l.sku] || l.sku, unit: '', price_cents: l.unit_price_cents, qty: l.qty });
@@ -696,4 +793,16 @@ function reorder(o) {
 // ------------------------------------------------------------------ start
 
 renderCartCount();
+renderOffline();
 route();
+
+// The service worker (sw.js) keeps the app's own files so it opens without a network.
+// Its scope is /shop (the page itself and everything under /shop/); the server allows
+// that scope with a Service-Worker-Allowed header. Registered once the page has loaded,
+// so it never competes with the first paint.
+if ('serviceWorker' in navigator) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/shop/sw.js', { scope: '/shop' })
+      .catch((e) => console.warn(`offline support unavailable: ${e.message}`));
+  });
+}

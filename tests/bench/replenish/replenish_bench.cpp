@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +27,11 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "common/clock/clock.hpp"
+#include "edge/barcode/barcode.hpp"
 #include "edge/demand/demand_service.hpp"
 #include "edge/forecast/series.hpp"
 #include "edge/inventory/inventory.hpp"
@@ -100,6 +105,14 @@ std::string sku_name(int i) {
   return buf;
 }
 
+// The GTIN-13 of the i-th SKU (the first kScannedSkus have one), as a handheld sends it.
+constexpr int kScannedSkus = 100;
+std::string gtin13_of(int i) {
+  char body[13];
+  std::snprintf(body, sizeof body, "200%09d", i);
+  return std::string(body) + static_cast<char>('0' + *barcode::gs1_check_digit(body));
+}
+
 // Products, suppliers, links and history, straight into the store's tables (the
 // inventory's own writes would take minutes for millions of movements).
 Status seed(store::EdgeStore& store, const Args& a, std::int64_t now_ms, std::size_t& rows) {
@@ -130,6 +143,10 @@ Status seed(store::EdgeStore& store, const Args& a, std::int64_t now_ms, std::si
             db.run("INSERT INTO products (sku, name, category, home_bin, updated_at_ms) "
                    "VALUES (?, ?, ?, 'A-01', ?)",
                    sku, "Product " + std::to_string(i), "cat-" + std::to_string(i % 40), now_ms));
+        if (i < kScannedSkus) {
+          SHOPEASY_RETURN_IF_ERROR(
+              db.run("INSERT INTO barcodes (gtin, sku) VALUES (?, ?)", "0" + gtin13_of(i), sku));
+        }
         SHOPEASY_RETURN_IF_ERROR(
             db.run("INSERT INTO sku_suppliers (sku, supplier_id, service_level, updated_at_ms) "
                    "VALUES (?, ?, 0.95, ?)",
@@ -311,6 +328,65 @@ int main(int argc, char** argv) {
       "  cached proposal %s the uncached one%s\n", same ? "equals" : "DIFFERS FROM",
       full ? "" : " (not compared: the uncached one ran on a sample; cold == warm checked)");
 
+  // 5. Scans while the store refits every forecast (a cold cache, as in the first
+  // proposal of each hour), beside the same scans with nothing else running. A scan
+  // receives one unit, the pace of a busy receiving bay (one every 5 ms).
+  std::atomic<int> scan_no{0};
+  auto scan_latencies = [&](const std::atomic<bool>& until_false) {
+    std::vector<double> ms;
+    while (until_false.load()) {
+      const int k = scan_no.fetch_add(1);
+      wire::Scan s;
+      s.scan_id = "bench-" + std::to_string(k);
+      s.scanner_id = "bench";
+      s.code = gtin13_of(k % kScannedSkus);
+      s.action = wire::ScanAction::kReceive;
+      s.qty = 1;
+      s.bin = "A-01";
+      const auto start = std::chrono::steady_clock::now();
+      auto r = inv.apply_scan(s, inventory::Actor{"bench", "bench"});
+      ms.push_back(Ms(std::chrono::steady_clock::now() - start).count());
+      if (!r.ok()) {
+        std::fprintf(stderr, "replenish_bench: scan failed: %s\n", r.status().to_string().c_str());
+        std::exit(3);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the bay's pace
+    }
+    return ms;
+  };
+  auto percentile = [](std::vector<double> v, double q) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  std::vector<double> idle_scans;
+  {
+    std::atomic<bool> going{true};
+    std::thread scanner([&] { idle_scans = scan_latencies(going); });
+    std::this_thread::sleep_for(std::chrono::seconds(a.skus >= 5000 ? 5 : 1));
+    going = false;
+    scanner.join();
+  }
+  replenish::Replenishment refit(
+      **store, inv, demand, clock,
+      replenish::ReplenishOptions{"bench", 0, demand::DemandService::kMaxHours}, logger, metrics);
+  std::vector<double> refit_scans;
+  double refit_ms = 0;
+  {
+    std::atomic<bool> going{true};
+    std::thread scanner([&] { refit_scans = scan_latencies(going); });
+    refit_ms = timed(refit, {}, nullptr);
+    going = false;
+    scanner.join();
+  }
+  const double idle_p50 = percentile(idle_scans, 0.5), idle_p99 = percentile(idle_scans, 0.99);
+  const double refit_p50 = percentile(refit_scans, 0.5), refit_p99 = percentile(refit_scans, 0.99);
+  std::printf(
+      "\nscans (receive 1 unit, one every 5 ms) idle: %zu, p50 %.2f ms, p99 %.2f ms; during a "
+      "%.0f ms refit of every forecast: %zu, p50 %.2f ms, p99 %.2f ms (%.1fx the idle p99)\n",
+      idle_scans.size(), idle_p50, idle_p99, refit_ms, refit_scans.size(), refit_p50, refit_p99,
+      refit_p99 / std::max(idle_p99, 1e-6));
+
   const std::string n = std::to_string(a.skus);
   auto fmt = [](double v, const char* unit) {
     char buf[64];
@@ -328,6 +404,14 @@ int main(int argc, char** argv) {
   bench::record_result("replenish", "proposal, " + n + " SKUs, warm cache", fmt(warm_ms, "ms"),
                        fmt(uncached_ms, "ms uncached"), ratio(uncached_ms / warm_ms),
                        ">= 20x faster", met ? "met" : "MISSED");
+  {
+    char during[64], idle[64], r[32];
+    std::snprintf(during, sizeof during, "p99 %.2f ms (p50 %.2f)", refit_p99, refit_p50);
+    std::snprintf(idle, sizeof idle, "p99 %.2f ms idle", idle_p99);
+    std::snprintf(r, sizeof r, "%.1fx", refit_p99 / std::max(idle_p99, 1e-6));
+    bench::record_result("replenish", "scans during a refit of " + n + " SKUs", during, idle, r,
+                         "-", "-");
+  }
   bench::record_result("replenish", "forecast cache, " + n + " SKUs",
                        fmt(static_cast<double>(stats.bytes) / 1048576.0, "MB"), "-", "-", "-", "-");
   if (!same) return 3;

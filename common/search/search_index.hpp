@@ -20,16 +20,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "cloud/search/synonyms.hpp"
-#include "cloud/storage/cloud_store.hpp"
+#include "common/search/synonyms.hpp"
 #include "common/status/status.hpp"
+#include "common/sync/mutex.hpp"
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
+
+// A product as the index knows it: the words it is found by, and what a hit carries
+// back to the caller (the cloud's catalog item, the store's product).
+struct Product {
+  std::string sku;
+  std::string name;
+  std::string category;
+  std::int64_t price_cents = 0;
+  std::string unit = "each";
+  bool active = true;  // inactive products are left out
+};
 
 struct TextQuery {
   std::string text;      // what the customer typed
@@ -39,7 +49,7 @@ struct TextQuery {
 };
 
 struct TextHit {
-  storage::CatalogItem item;
+  Product item;
   int cost = 0;  // relevance, lower is better
 };
 
@@ -57,24 +67,24 @@ class SearchIndex {
   SearchIndex();
 
   // Replaces everything with `items` (inactive ones are left out).
-  void rebuild(const std::vector<storage::CatalogItem>& items);
+  void rebuild(const std::vector<Product>& items) EXCLUDES(mu_);
   // Adds, replaces or (inactive) removes one product.
-  void upsert(const storage::CatalogItem& item);
+  void upsert(const Product& item) EXCLUDES(mu_);
   // Replaces the synonym groups (the built-in table merged with the operator's).
-  void set_synonyms(Synonyms synonyms);
+  void set_synonyms(Synonyms synonyms) EXCLUDES(mu_);
 
   // Products matching every word of the query, best first, at most max_hits.
   // kInvalidArgument (field "q") for a query with no letters or digits or with more
   // than kMaxQueryWords words.
-  StatusOr<std::vector<TextHit>> search(const TextQuery& query,
-                                        ParsedQuery* parsed = nullptr) const;
+  StatusOr<std::vector<TextHit>> search(const TextQuery& query, ParsedQuery* parsed = nullptr) const
+      EXCLUDES(mu_);
 
-  std::size_t size() const;
-  std::size_t vocabulary() const;
+  std::size_t size() const EXCLUDES(mu_);
+  std::size_t vocabulary() const EXCLUDES(mu_);
 
  private:
   struct Doc {
-    storage::CatalogItem item;
+    Product item;
     std::vector<std::uint32_t> terms;       // the name's distinct word ids
     std::vector<std::string> words;         // the name's words in order (for brand filters)
     std::vector<std::uint32_t> word_terms;  // the word id of each of them
@@ -84,30 +94,30 @@ class SearchIndex {
   // A query word's candidate products with their cost, sorted by product.
   using Postings = std::vector<std::pair<std::uint32_t, int>>;
 
-  std::uint32_t term_id(const std::string& word);
-  void add_doc_locked(std::uint32_t id);
-  void remove_doc_locked(std::uint32_t id);
+  std::uint32_t term_id(const std::string& word) REQUIRES(mu_);
+  void add_doc_locked(std::uint32_t id) REQUIRES(mu_);
+  void remove_doc_locked(std::uint32_t id) REQUIRES(mu_);
   // Also appends the ids of the words it matched to `matched`.
   Postings word_postings(const std::string& word, bool typos,
-                         std::vector<std::uint32_t>& matched) const;
+                         std::vector<std::uint32_t>& matched) const REQUIRES_SHARED(mu_);
   Postings phrase_postings(const Phrase& phrase, int penalty,
-                           std::vector<std::uint32_t>& matched) const;
+                           std::vector<std::uint32_t>& matched) const REQUIRES_SHARED(mu_);
 
   // Guards every member below; queries hold it shared.
-  mutable std::shared_mutex mu_;
-  std::vector<Doc> docs_;
-  std::unordered_map<std::string, std::uint32_t> doc_by_sku_;
-  std::vector<std::string> terms_;
-  std::unordered_map<std::string, std::uint32_t> term_by_word_;
-  std::vector<std::vector<std::uint32_t>> postings_;  // term -> sorted doc ids
+  mutable sync::SharedMutex mu_;
+  std::vector<Doc> docs_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::uint32_t> doc_by_sku_ GUARDED_BY(mu_);
+  std::vector<std::string> terms_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::uint32_t> term_by_word_ GUARDED_BY(mu_);
+  std::vector<std::vector<std::uint32_t>> postings_ GUARDED_BY(mu_);  // term -> sorted doc ids
   // term -> the letters among its first k + 2 bytes (bit c % 32), for k = 1 and 2: a
   // cheap test that rules out most words before the edit distance is computed.
-  std::vector<std::uint32_t> head_letters_[2];
+  std::vector<std::uint32_t> head_letters_[2] GUARDED_BY(mu_);
   // term -> all its letters (bit c % 32): a query word with more than k letters the
   // term lacks cannot be within k edits of it.
-  std::vector<std::uint32_t> all_letters_;
-  std::size_t live_ = 0;
-  std::shared_ptr<const Synonyms> synonyms_;
+  std::vector<std::uint32_t> all_letters_ GUARDED_BY(mu_);
+  std::size_t live_ GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const Synonyms> synonyms_ GUARDED_BY(mu_);
 };
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

@@ -1,10 +1,10 @@
-#include "cloud/search/synonyms.hpp"
+#include "common/search/synonyms.hpp"
 
 #include <algorithm>
 
-#include "cloud/search/text.hpp"
+#include "common/search/text.hpp"
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 
 extern const char kBuiltinSynonyms[];
 
@@ -145,4 +145,4 @@ nlohmann::json Synonyms::to_json() const {
   return {{"groups", std::move(groups)}};
 }
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

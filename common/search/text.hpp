@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 
 // The words of `text`, in order, quantities canonical.
 std::vector<std::string> tokenize(std::string_view text);
@@ -44,4 +44,4 @@ struct OsaDistances {
 };
 OsaDistances osa_distances(std::string_view query, std::string_view term, int k);
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

@@ -1,4 +1,4 @@
-#include "cloud/search/text.hpp"
+#include "common/search/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <optional>
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 
 namespace {
 
@@ -269,4 +269,4 @@ int prefix_osa_distance(std::string_view query, std::string_view term, int k) {
   return osa_distances(query, term, k).prefix;
 }
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

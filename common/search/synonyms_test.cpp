@@ -1,8 +1,8 @@
-#include "cloud/search/synonyms.hpp"
+#include "common/search/synonyms.hpp"
 
 #include <gtest/gtest.h>
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 namespace {
 
 nlohmann::json J(const char* s) { return nlohmann::json::parse(s); }
@@ -81,4 +81,4 @@ TEST(Synonyms, MergeAddsOperatorGroups) {
 }
 
 }  // namespace
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

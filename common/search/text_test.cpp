@@ -1,8 +1,8 @@
-#include "cloud/search/text.hpp"
+#include "common/search/text.hpp"
 
 #include <gtest/gtest.h>
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 namespace {
 
 using Words = std::vector<std::string>;
@@ -87,4 +87,4 @@ TEST(EditDistance, PrefixDistanceIsToTheClosestPrefix) {
 }
 
 }  // namespace
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

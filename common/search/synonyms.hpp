@@ -15,7 +15,7 @@
 
 #include "common/status/status.hpp"
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 
 // A phrase as normalised words ("wheat", "flour").
 using Phrase = std::vector<std::string>;
@@ -64,4 +64,4 @@ std::string join_phrase(const Phrase& p);
 // The text of the compiled-in table (synonyms.txt).
 std::string_view builtin_synonyms_text();
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

@@ -1,17 +1,17 @@
-#include "cloud/search/search_index.hpp"
+#include "common/search/search_index.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
 
-#include "cloud/search/text.hpp"
+#include "common/search/text.hpp"
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 namespace {
 
-storage::CatalogItem item(std::string sku, std::string name, std::string category = "grocery") {
-  storage::CatalogItem i;
+Product item(std::string sku, std::string name, std::string category = "grocery") {
+  Product i;
   i.sku = std::move(sku);
   i.name = std::move(name);
   i.category = std::move(category);
@@ -193,7 +193,7 @@ TEST(SearchIndexFilters, MatchWhatABruteForceScanMatches) {
     for (std::size_t i = 0; i < n; ++i) w.push_back(static_cast<char>('a' + rng() % 6));
     return w;
   };
-  std::vector<storage::CatalogItem> items;
+  std::vector<Product> items;
   std::vector<std::string> names;
   for (int i = 0; i < 3000; ++i) {
     names.push_back(word(2));
@@ -230,4 +230,4 @@ TEST(SearchIndexFilters, MatchWhatABruteForceScanMatches) {
 }
 
 }  // namespace
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search

@@ -1,13 +1,13 @@
-#include "cloud/search/search_index.hpp"
+#include "common/search/search_index.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <limits>
 #include <mutex>
 
-#include "cloud/search/text.hpp"
+#include "common/search/text.hpp"
 
-namespace shopeasy::cloud::search {
+namespace shopeasy::search {
 
 namespace {
 
@@ -196,9 +196,10 @@ void SearchIndex::remove_doc_locked(std::uint32_t id) {
   --live_;
 }
 
-void SearchIndex::rebuild(const std::vector<storage::CatalogItem>& items) {
+void SearchIndex::rebuild(const std::vector<Product>& items) {
   // Built aside, then swapped in, so queries wait only for the swap.
   SearchIndex fresh;
+  sync::MutexLock fresh_lock(fresh.mu_);  // never contended: no one else sees it yet
   fresh.docs_.reserve(items.size());
   for (const auto& item : items) {
     if (!item.active || fresh.doc_by_sku_.count(item.sku)) continue;
@@ -217,7 +218,7 @@ void SearchIndex::rebuild(const std::vector<storage::CatalogItem>& items) {
     d.live = true;
     ++fresh.live_;
   }
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   docs_ = std::move(fresh.docs_);
   doc_by_sku_ = std::move(fresh.doc_by_sku_);
   terms_ = std::move(fresh.terms_);
@@ -229,8 +230,8 @@ void SearchIndex::rebuild(const std::vector<storage::CatalogItem>& items) {
   live_ = fresh.live_;
 }
 
-void SearchIndex::upsert(const storage::CatalogItem& item) {
-  std::unique_lock lock(mu_);
+void SearchIndex::upsert(const Product& item) {
+  sync::MutexLock lock(mu_);
   auto it = doc_by_sku_.find(item.sku);
   if (it != doc_by_sku_.end()) {
     remove_doc_locked(it->second);
@@ -247,26 +248,29 @@ void SearchIndex::upsert(const storage::CatalogItem& item) {
 
 void SearchIndex::set_synonyms(Synonyms synonyms) {
   auto fresh = std::make_shared<const Synonyms>(std::move(synonyms));
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(mu_);
   synonyms_ = std::move(fresh);
 }
 
 std::size_t SearchIndex::size() const {
-  std::shared_lock lock(mu_);
+  sync::ReaderLock lock(mu_);
   return live_;
 }
 
 std::size_t SearchIndex::vocabulary() const {
-  std::shared_lock lock(mu_);
+  sync::ReaderLock lock(mu_);
   return terms_.size();
 }
 
 SearchIndex::Postings SearchIndex::word_postings(const std::string& w, bool typos,
                                                  std::vector<std::uint32_t>& matched) const {
   Postings out;
+  // Lambdas are outside the lock analysis: they read through a pointer taken here,
+  // under the caller's shared lock, and run before this function returns.
+  const std::vector<std::vector<std::uint32_t>>* postings = &postings_;
   auto take = [&](std::size_t t, int cost) {
     matched.push_back(static_cast<std::uint32_t>(t));
-    for (std::uint32_t doc : postings_[t]) out.emplace_back(doc, cost);
+    for (std::uint32_t doc : (*postings)[t]) out.emplace_back(doc, cost);
   };
   if (is_quantity(w)) {  // 100ml is not 1000ml: only itself
     auto it = term_by_word_.find(w);
@@ -342,7 +346,7 @@ StatusOr<std::vector<TextHit>> SearchIndex::search(const TextQuery& query,
   const std::string category = join_phrase(tokenize(query.category));
   const std::vector<std::string> brand = tokenize(query.brand);
 
-  std::shared_lock lock(mu_);
+  sync::ReaderLock lock(mu_);
   const std::vector<Group> groups = parse_groups(words, *synonyms_);
   if (parsed != nullptr) {
     parsed->words = words;
@@ -379,9 +383,12 @@ StatusOr<std::vector<TextHit>> SearchIndex::search(const TextQuery& query,
       }
     }
   }
+  // Read by the lambdas below through a pointer taken under the shared lock, which
+  // is held until the function returns (lambdas are outside the lock analysis).
+  const std::vector<Doc>* docs = &docs_;
   if (!category.empty() || !brand.empty()) {
     std::erase_if(acc, [&](const auto& e) {
-      const Doc& d = docs_[e.first];
+      const Doc& d = (*docs)[e.first];
       if (!category.empty() && d.category_key != category) return true;
       if (brand.size() > d.words.size()) return true;
       return !std::equal(brand.begin(), brand.end(), d.words.begin());
@@ -390,8 +397,8 @@ StatusOr<std::vector<TextHit>> SearchIndex::search(const TextQuery& query,
   auto better = [&](const std::pair<std::uint32_t, int>& a,
                     const std::pair<std::uint32_t, int>& b) {
     if (a.second != b.second) return a.second < b.second;
-    const Doc& da = docs_[a.first];
-    const Doc& db = docs_[b.first];
+    const Doc& da = (*docs)[a.first];
+    const Doc& db = (*docs)[b.first];
     if (da.words.size() != db.words.size()) return da.words.size() < db.words.size();
     if (da.item.name != db.item.name) return da.item.name < db.item.name;
     return da.item.sku < db.item.sku;
@@ -405,4 +412,4 @@ StatusOr<std::vector<TextHit>> SearchIndex::search(const TextQuery& query,
   return hits;
 }
 
-}  // namespace shopeasy::cloud::search
+}  // namespace shopeasy::search
