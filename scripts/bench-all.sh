@@ -11,7 +11,7 @@
 #                    leaves out, is still built when the vision evaluation runs)
 #   --build-dir DIR  default build/
 #   --only LIST      a subset: inventory,sync,telemetry,routing,orders,fleet,dispatch,
-#                    forecast,replenish,search,pricing,notify,vision
+#                    forecast,replenish,search,pricing,notify,signin,vision
 # The vision evaluation (scripts/eval-vision.sh) runs with --smoke when that script has
 # the option, and is left out with a note otherwise; it prints its own tables.
 # Exit status: 0 when every benchmark ran (and, without --smoke, met its targets), 1
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build"
 smoke=0
 build_flag=()
-only="inventory,sync,telemetry,routing,orders,fleet,dispatch,forecast,replenish,search,pricing,notify,vision"
+only="inventory,sync,telemetry,routing,orders,fleet,dispatch,forecast,replenish,search,pricing,notify,signin,vision"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -67,7 +67,7 @@ run_one() {  # name, command...
 
 for name in ${only//,/ }; do
   case "$name" in
-    inventory|sync|telemetry|routing|orders|fleet|dispatch|forecast|replenish|search|pricing|notify)
+    inventory|sync|telemetry|routing|orders|fleet|dispatch|forecast|replenish|search|pricing|notify|signin)
       run_one "$name" bash "$root/scripts/bench-$name.sh" --build-dir "$build_dir" \
         "${build_flag[@]}" "${mode_flag[@]}"
       ;;

@@ -41,6 +41,7 @@ struct EventStream {
   bool hinted = false;                      // the hub said "look": if the read finds nothing, pause
   std::vector<storage::OrderEvent> handed;  // events the hub read for this order's streams
   std::string order_id;
+  std::string customer_id;  // the customer watching; empty for an admin
   std::int64_t cursor = 0;
   OrderRouteOptions options;
   MonoTime last_write{};
@@ -64,6 +65,17 @@ struct EventStream {
     linger_until_ms = e.at_ms + options.late_events_window.count();
   }
 
+  // Whether the order still belongs to the customer watching it. After the order ended
+  // the customer may delete their account (DELETE /api/me needs every order final), which
+  // moves the order to a tombstone id: a late refund must then not reach the stream the
+  // old token opened. Read only for events after the final status, so it costs nothing
+  // while the order is live.
+  bool still_theirs() const {
+    if (customer_id.empty()) return true;
+    auto order = store->get_order(order_id);
+    return order.ok() && order->order.customer_id == customer_id;
+  }
+
   bool step(http::StreamWriter& w) {
     if (!server->running()) return false;
     StatusOr<std::vector<storage::OrderEvent>> events = std::vector<storage::OrderEvent>{};
@@ -82,6 +94,7 @@ struct EventStream {
       if (e.kind == "status" && is_final(e.body)) on_final(e);
     }
     const MonoTime now = clock->mono_now();
+    if (!chunk.empty() && linger_until_ms && !still_theirs()) return false;
     if (!chunk.empty()) {
       hinted = false;
       last_write = now;
@@ -154,6 +167,7 @@ void register_order_routes(http::HttpServer& server, orders::OrderService& servi
                  state->clock = &clock;
                  state->last_write = clock.mono_now();
                  state->order_id = r.params[0];
+                 if (!is_admin(r)) state->customer_id = r.principal.subject;
                  state->cursor = std::max<std::int64_t>(last_event_id(r), 0);
                  state->options = options;
                  Response resp;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cloud/storage/order_rules.hpp"
+
 namespace shopeasy::cloud::notify {
 
 const std::vector<std::string>& channel_names() {
@@ -148,23 +150,7 @@ nlohmann::json webhook_payload(const storage::NotificationRow& row) {
 }
 
 std::string sms_text(const storage::NotificationRow& row) {
-  const std::string order = "ShopEasy: your order " + row.order_id;
-  if (row.kind == "confirmed") return order + " is confirmed.";
-  if (row.kind == "packed") return order + " is packed.";
-  if (row.kind == "out_for_delivery") {
-    const std::int64_t eta = row.body.value("eta_ms", std::int64_t{0});
-    const std::int64_t at = row.body.value("at_ms", row.created_at_ms);
-    if (eta > at) {
-      const std::int64_t minutes = std::max<std::int64_t>(1, (eta - at + 59'999) / 60'000);
-      return order + " is on its way, arriving in about " + std::to_string(minutes) + " min.";
-    }
-    return order + " is on its way.";
-  }
-  if (row.kind == "delivered") return order + " was delivered.";
-  if (row.kind == "cancelled") return order + " was cancelled.";
-  if (row.kind == "refunded") return order + " was refunded.";
-  if (row.kind == "failed") return order + " could not be completed; any payment is refunded.";
-  return order + " changed: " + row.kind + ".";
+  return storage::detail::notification_text(row.kind, row.order_id, row.body, row.created_at_ms);
 }
 
 }  // namespace shopeasy::cloud::notify

@@ -565,13 +565,26 @@ TEST_F(OrdersTest, PaidOrderIsRoutedAcceptedDeliveredAndStreamed) {
   ASSERT_EQ(events.status, 200);
   EXPECT_FALSE(events.ended);
   std::vector<std::string> seen;
+  std::vector<std::string> told;  // the notifications the stream carried, in order
   for (std::size_t at = 0; (at = events.body.find("data: ", at)) != std::string::npos;) {
     const std::size_t end = events.body.find('\n', at);
-    seen.push_back(json::parse(events.body.substr(at + 6, end - at - 6))["status"]);
+    const json data = json::parse(events.body.substr(at + 6, end - at - 6));
+    seen.push_back(data["status"]);
+    if (data.contains("notification")) {
+      // The same sentence as the SMS, for the status it came with.
+      EXPECT_EQ(data["notification"]["kind"], data["status"]) << data.dump();
+      EXPECT_EQ(
+          data["notification"]["text"].get<std::string>().rfind("ShopEasy: your order " + id, 0),
+          0u)
+          << data.dump();
+      told.push_back(data["notification"]["kind"]);
+    }
     at = end;
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"pending_payment", "confirmed", "routed", "accepted",
                                             "picking", "packed", "out_for_delivery", "delivered"}));
+  EXPECT_EQ(told,
+            (std::vector<std::string>{"confirmed", "packed", "out_for_delivery", "delivered"}));
   // Resuming after the fourth event sends only the rest.
   auto headers = bearer(kAlice);
   headers["Last-Event-ID"] = "4";
