@@ -1,5 +1,6 @@
 #include "edge/api/event_stream.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -29,6 +30,8 @@ struct StreamState {
   std::vector<std::string> type_prefixes;
   std::int64_t last_seq = 0;  // newest durable event sent
   std::uint64_t bus_pos = 0;
+  std::uint64_t latest_pos = 0;  // version of the coalesced events (runner.updated) read to
+  bool with_latest = true;       // the client wants a kind the bus coalesces
   bool replaying = true;
   bool greeted = false;
   int idle_polls = 0;
@@ -62,7 +65,8 @@ struct StreamState {
       if (static_cast<int>(page->size()) < kReplayPage) replaying = false;
       return chunk.empty() ? true : w.write(chunk);
     }
-    auto r = bus->read(bus_pos, 256, kPollInterval);
+    if (with_latest) bus->wait_any(bus_pos, latest_pos, kPollInterval);
+    auto r = bus->read(bus_pos, 256, with_latest ? std::chrono::milliseconds(0) : kPollInterval);
     bus_pos = r.next;
     if (r.lost) {
       // Fell behind the ring: re-read durable events from the database.
@@ -76,6 +80,15 @@ struct StreamState {
         last_seq = e.seq;
       }
       if (wanted(e)) chunk += format_sse(e);
+    }
+    if (with_latest) {
+      // The newest state of each runner that changed since the last read: a client that
+      // fell behind gets one event per runner, not every step it missed.
+      auto latest = bus->read_latest(latest_pos, 256);
+      latest_pos = latest.next;
+      for (const auto& e : latest.events) {
+        if (wanted(e)) chunk += format_sse(e);
+      }
     }
     if (chunk.empty()) {
       if (++idle_polls >= kKeepaliveEvery) {
@@ -110,6 +123,7 @@ void register_event_stream(http::HttpServer& server, events::EventBus& bus, Repl
                  state->server = &server;
                  // Taken before any replay so nothing committed meanwhile can fall in between.
                  state->bus_pos = bus.head();
+                 state->latest_pos = bus.latest_head();
                  const std::int64_t last = parse_last_event_id(req);
                  if (last >= 0) {
                    state->last_seq = last;
@@ -128,6 +142,14 @@ void register_event_stream(http::HttpServer& server, events::EventBus& bus, Repl
                      }
                    }
                  }
+                 // runner.updated is the one coalesced kind; a client that filters it out
+                 // never waits on it.
+                 state->with_latest =
+                     state->type_prefixes.empty() ||
+                     std::any_of(state->type_prefixes.begin(), state->type_prefixes.end(),
+                                 [](const std::string& p) {
+                                   return std::string_view("runner.updated").starts_with(p);
+                                 });
                  http::Response r;
                  r.content_type = "text/event-stream";
                  r.stream = [state](http::StreamWriter& w) { return state->step(w); };

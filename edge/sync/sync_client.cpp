@@ -625,11 +625,14 @@ void SyncClient::run() {
     }
     if (*result > 0 && backlog > 0) continue;  // more to drain
     // Caught up: wait for the next committed change, or the heartbeat.
-    const auto pos = bus_before;
+    // Live events (an order claim, a scanner read) are stepped over: reading the same one
+    // again would return at once and spin until the heartbeat.
+    auto pos = bus_before;
     const auto until = clock_.mono_now() + options_.heartbeat;
     while (!stop_.load() && clock_.mono_now() < until) {
-      auto r = bus_.read(pos, 1, std::chrono::milliseconds(250));
-      bool durable = false;
+      auto r = bus_.read(pos, 64, std::chrono::milliseconds(250));
+      pos = r.next;
+      bool durable = r.lost;  // fell behind the ring: something durable may be among them
       for (const auto& e : r.events) durable = durable || e.seq > 0;
       if (durable) break;
     }

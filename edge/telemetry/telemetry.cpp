@@ -42,6 +42,14 @@ std::optional<T> decode_or_drop(DropCounter& drops, const QueuedMessage& m, std:
   return std::move(*value);
 }
 
+// A runner's newest state as a live event. Each runner's replaces its previous one on
+// the bus (coalesced by runner), so thousands of runners never crowd other events out.
+events::Event runner_updated(const RunnerView& v, std::int64_t now) {
+  events::Event e{0, "runner.updated", to_event_json(v), now};
+  e.coalesce_key = "runner.updated/" + v.id;
+  return e;
+}
+
 }  // namespace
 
 Status validate(const TelemetryOptions& o) {
@@ -349,7 +357,7 @@ void Telemetry::publish_outcome(ApplyResult& r) {
   if (r.presence) announce(*r.presence);
   if (r.update) {
     const std::int64_t now = now_ms();
-    bus_.publish(events::Event{0, "runner.updated", to_event_json(*r.update), now});
+    bus_.publish(runner_updated(*r.update, now));
   }
 }
 
@@ -404,7 +412,7 @@ void Telemetry::tick() {
     std::vector<events::Event> out;
     out.reserve(r.updates.size());
     for (const RunnerView& v : r.updates) {
-      out.push_back(events::Event{0, "runner.updated", to_event_json(v), now});
+      out.push_back(runner_updated(v, now));
     }
     bus_.publish(std::move(out));
   }
@@ -454,7 +462,7 @@ StatusOr<bool> Telemetry::put_runner(std::string_view id, std::optional<std::str
   ingest_->allow(id);
   if (auto v = registry_->find(id)) {
     const std::int64_t now = now_ms();
-    bus_.publish(events::Event{0, "runner.updated", to_event_json(*v), now});
+    bus_.publish(runner_updated(*v, now));
   }
   logger_.info("runner_put", {{"runner", id}, {"created", *created}});
   return created;

@@ -70,11 +70,16 @@ class TelemetryTest : public ::testing::Test {
     t_->handler()(mqtt::Message{"runners/" + runner + "/" + kind, payload, 0, false});
   }
   void drain() { ASSERT_TRUE(t_->drain(10s)); }
+  // Every event of `type` on the bus: from the ring, and the newest per runner of the
+  // coalesced ones (runner.updated).
   std::vector<events::Event> bus_events(const std::string& type) {
     auto r = bus_.read(0, 100000, 0ms);
+    auto latest = bus_.read_latest(0, 100000);
     std::vector<events::Event> out;
-    for (auto& e : r.events) {
-      if (e.type == type) out.push_back(std::move(e));
+    for (auto* events : {&r.events, &latest.events}) {
+      for (auto& e : *events) {
+        if (e.type == type) out.push_back(std::move(e));
+      }
     }
     return out;
   }

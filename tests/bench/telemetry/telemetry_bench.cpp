@@ -167,8 +167,8 @@ void phase_pipeline(const Args& args, Summary& sum) {
   if (!dir.ok()) return void(std::printf("  cannot create temp dir\n"));
   const double rss_before = rss_mb();
   SystemClock clock;
-  // Sized as the daemon's: at 2,000 runners its ring is always full of runner.updated
-  // bodies, and that memory is part of what tracking them costs.
+  // Sized as the daemon's. runner.updated events are coalesced per runner outside the
+  // ring, so their memory is one body per runner, part of what tracking them costs.
   edge::events::EventBus bus(args.bus_capacity);
   metrics::Registry metrics;
   auto opened = Telemetry::open(pipeline_options(dir->path().string(), args.runners), clock, bus,
