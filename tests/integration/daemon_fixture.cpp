@@ -40,17 +40,30 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
   if (!child->wait_for_output("event=started", timeout)) {
     return Status(StatusCode::kDeadlineExceeded, binary + " did not start:\n" + child->describe());
   }
-  // The started line carries "http_port=<n>".
-  const std::string out = child->output();
-  const auto started = out.find("event=started");
-  const auto key = out.find("http_port=", started);
+  // The started line carries "http_port=<n>". The pipe may deliver that line in pieces
+  // (a debug log prints many lines just before it), so wait until it is whole, and read
+  // it from its own stream: the interleaved output could split it with a stderr chunk.
+  std::string line;
+  wait_for(
+      [&] {
+        for (const std::string& text : {child->stdout_text(), child->stderr_text()}) {
+          const auto start = text.find("event=started");
+          const auto end = start == std::string::npos ? start : text.find('\n', start);
+          if (end == std::string::npos) continue;
+          line = text.substr(start, end - start);
+          return true;
+        }
+        return false;
+      },
+      timeout);
+  const auto key = line.find("http_port=");
   int port = 0;
-  for (std::size_t i = key == std::string::npos ? out.size() : key + 10;
-       i < out.size() && out[i] >= '0' && out[i] <= '9'; ++i) {
-    port = port * 10 + (out[i] - '0');
+  for (std::size_t i = key == std::string::npos ? line.size() : key + 10;
+       i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+    port = port * 10 + (line[i] - '0');
   }
   if (port <= 0 || port > 65535) {
-    return internal_error(binary + " started without logging http_port:\n" + out);
+    return internal_error(binary + " started without logging http_port:\n" + child->output());
   }
   record_replies_of(port, binary);
   return RunningDaemon{std::move(*child), port};
