@@ -206,6 +206,14 @@ Response CloudRoutes::sync(const Request& req) {
       logger_.warn("store_load_not_recorded", {{"store", id}, {"error", reported.to_string()}});
     }
   }
+  if (batch->near_expiry) {
+    // Best effort too: without a fresh list the quotes simply mark nothing down.
+    Status reported = store_.put_store_lots(storage::StoreLots{
+        .store_id = id, .lots = *batch->near_expiry, .at_ms = to_unix_ms(clock_.wall_now())});
+    if (!reported.is_ok()) {
+      logger_.warn("store_lots_not_recorded", {{"store", id}, {"error", reported.to_string()}});
+    }
+  }
   // A store or a cloud restored from a backup no longer agrees with the queue on where
   // the store stands; realign before anything is trimmed or handed out.
   auto aligned =

@@ -15,6 +15,9 @@ constexpr const char* kCompetitorKey = "pricing.competitor";
 constexpr const char* kSignalsKey = "pricing.signals";
 constexpr std::int64_t kHourMs = 3'600'000;
 constexpr std::int64_t kMaxFeedRows = 20'000;
+// A store's near-expiry list older than this is not used: a store that is syncing resends
+// it every minute, and one that stopped may have sold those units.
+constexpr std::int64_t kLotsMaxAgeMs = 10 * 60'000;
 
 struct CartRequest {
   std::vector<wire::OrderLine> lines;
@@ -145,6 +148,16 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
   Priced out;
   out.store_id = store_id;
   std::vector<storage::PriceChange> changes;
+  // The store's lots near expiry, by SKU, soonest first: the units its pickers take first
+  // (FEFO), so the ones a quote marks down.
+  std::map<std::string, std::vector<wire::NearExpiryLot>> near_expiry;
+  nlohmann::json markdown_fees = nlohmann::json::array();  // after the delivery fee
+  if (snap.config.enabled && snap.config.markdown.enabled) {
+    SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::StoreLots> lots, store_.store_lots(store_id));
+    if (lots && now - lots->at_ms <= kLotsMaxAgeMs) {
+      for (wire::NearExpiryLot& l : lots->lots) near_expiry[l.sku].push_back(std::move(l));
+    }
+  }
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const wire::OrderLine& line = lines[i];
     const std::string field = "lines[" + std::to_string(i) + "].sku";
@@ -224,14 +237,72 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
         }
       }
     }
-    out.lines.push_back({{"sku", line.sku},
-                         {"name", item->name},
-                         {"qty", line.qty},
-                         {"unit_price_cents", unit},
-                         {"amount_cents", unit * line.qty},
-                         {"rule", rule},
-                         {"reason", reason}});
+    nlohmann::json priced_line = {{"sku", line.sku},
+                                  {"name", item->name},
+                                  {"qty", line.qty},
+                                  {"unit_price_cents", unit},
+                                  {"amount_cents", unit * line.qty},
+                                  {"rule", rule},
+                                  {"reason", reason}};
     out.total_cents += unit * line.qty;
+    if (const auto lots = near_expiry.find(line.sku); model && lots != near_expiry.end()) {
+      // The first units picked come from the lots about to expire: those units, and no
+      // others, are sold at the lot's markdown (never above the line's own price).
+      std::int64_t left = line.qty;
+      std::int64_t saved = 0;
+      std::int64_t lowest = unit;
+      nlohmann::json markdowns = nlohmann::json::array();
+      nlohmann::json lot_inputs = nlohmann::json::array();
+      for (const wire::NearExpiryLot& l : lots->second) {
+        if (left == 0) break;
+        const std::optional<LotPrice> p = price_lot(
+            snap.config, *model,
+            Lot{.lot_id = l.lot, .sku = l.sku, .expires_ms = l.expires_ms, .units = l.units}, now);
+        if (!p || p->price_cents >= unit) continue;
+        const std::int64_t n = std::min(left, l.units);
+        left -= n;
+        saved += n * (unit - p->price_cents);
+        markdowns.push_back({{"lot", l.lot},
+                             {"expires_ms", l.expires_ms},
+                             {"qty", n},
+                             {"unit_price_cents", p->price_cents},
+                             {"off_bp", p->off_bp},
+                             {"reason", p->reason}});
+        lowest = std::min(lowest, p->price_cents);
+        lot_inputs.push_back({{"lot", l.lot},
+                              {"expires_ms", l.expires_ms},
+                              {"units", l.units},
+                              {"off_bp", p->off_bp},
+                              {"price_cents", p->price_cents}});
+      }
+      if (saved > 0) {
+        // One entry per SKU, when its deepest markdown moves: the audit shows each change
+        // of price without an entry per quote.
+        SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::PriceChange> last,
+                                  store_.last_price_change(store_id, line.sku, "markdown", now));
+        if (!last || last->new_cents != lowest) {
+          changes.push_back({.at_ms = now,
+                             .store_id = store_id,
+                             .sku = line.sku,
+                             .kind = "markdown",
+                             .rule = "markdown",
+                             .old_cents = unit,
+                             .new_cents = lowest,
+                             .inputs = {{"base_cents", model->base_cents},
+                                        {"floor_cents", *floor_cents(*model)},
+                                        {"lots", std::move(lot_inputs)}}});
+        }
+        const std::int64_t units = line.qty - left;
+        priced_line["markdowns"] = std::move(markdowns);
+        markdown_fees.push_back({{"kind", "markdown"},
+                                 {"sku", line.sku},
+                                 {"amount_cents", -saved},
+                                 {"reason", std::to_string(units) + " of " + item->name +
+                                                " from lots near expiry, marked down"}});
+        out.total_cents -= saved;
+      }
+    }
+    out.lines.push_back(std::move(priced_line));
   }
 
   // The delivery fee from the store's load.
@@ -277,6 +348,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
   out.fees.push_back(
       {{"kind", "delivery"}, {"amount_cents", fee.fee_cents}, {"reason", fee.reason}});
   out.total_cents += fee.fee_cents;
+  for (nlohmann::json& f : markdown_fees) out.fees.push_back(std::move(f));
 
   if (!changes.empty()) {
     // The audit is best effort against the quote: a failed write is logged and counted,

@@ -358,5 +358,78 @@ TEST_F(PricingServiceTest, ModelsAndPriceChangesAreAudited) {
   EXPECT_EQ(last["inputs"]["base_cents"], 5'800);
 }
 
+TEST_F(PricingServiceTest, NearExpiryUnitsOfALineAreMarkedDownAndOnlyThose) {
+  constexpr std::int64_t kHour = 3'600'000;
+  // MILK's floor is 4,400 (cost 4,000 + 10%). Lot L1 (1 unit) is on its last day, L2
+  // (5 units) two days out; BREAD has no floor, so its lot is never marked down.
+  ASSERT_TRUE(store_
+                  ->put_store_lots({.store_id = "near",
+                                    .lots = {{"BREAD", "B1", now() + 10 * kHour, 3},
+                                             {"MILK", "L1", now() + 20 * kHour, 1},
+                                             {"MILK", "L2", now() + 40 * kHour, 5}},
+                                    .at_ms = now()})
+                  .is_ok());
+  const json q = quote(cart(3, 1));
+  const json& milk = q["lines"][0];
+  EXPECT_EQ(milk["unit_price_cents"], 6'000);
+  EXPECT_EQ(milk["amount_cents"], 18'000);
+  ASSERT_EQ(milk["markdowns"].size(), 2u) << q.dump();
+  EXPECT_EQ(milk["markdowns"][0]["lot"], "L1");
+  EXPECT_EQ(milk["markdowns"][0]["qty"], 1);
+  EXPECT_EQ(milk["markdowns"][0]["unit_price_cents"], 4'400);  // 40% off, held at the floor
+  EXPECT_EQ(milk["markdowns"][1]["lot"], "L2");
+  EXPECT_EQ(milk["markdowns"][1]["qty"], 2);
+  EXPECT_EQ(milk["markdowns"][1]["unit_price_cents"], 4'800);  // 20% off
+  EXPECT_FALSE(q["lines"][1].contains("markdowns"));
+  // The fee list shows the delivery fee first, then what the lots took off.
+  ASSERT_EQ(q["fees"].size(), 2u) << q.dump();
+  EXPECT_EQ(q["fees"][0]["kind"], "delivery");
+  EXPECT_EQ(q["fees"][1]["kind"], "markdown");
+  EXPECT_EQ(q["fees"][1]["sku"], "MILK");
+  EXPECT_EQ(q["fees"][1]["amount_cents"], -(1'600 + 2 * 1'200));
+  EXPECT_EQ(q["total_cents"], 18'000 + 4'000 + 2'500 - 4'000);
+  // The order pays exactly that; the change is on the record.
+  json body = cart(3, 1);
+  body["quote_id"] = q["quote_id"];
+  orders::Reply r = order(body, "k1");
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  EXPECT_EQ(r.body["total_cents"], q["total_cents"]);
+  auto h = service_->history("MILK", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  int markdowns = 0;
+  for (const json& item : (*h)["items"]) markdowns += item["kind"] == "markdown" ? 1 : 0;
+  EXPECT_EQ(markdowns, 1);  // the deepest, 4,400, with both lots as its inputs
+
+  // With dynamic pricing off, no markdown.
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  EXPECT_EQ(quote(cart(3, 1))["fees"].size(), 1u);
+  ASSERT_TRUE(service_->put_config({{"enabled", true}}).ok());
+  EXPECT_EQ(quote(cart(3, 1))["fees"].size(), 2u);
+  // A list the store stopped refreshing is not trusted: those units may be sold.
+  clock_.advance(11min);
+  const json stale = quote(cart(3, 1));
+  EXPECT_EQ(stale["fees"].size(), 1u) << stale.dump();
+  EXPECT_FALSE(stale["lines"][0].contains("markdowns"));
+}
+
+TEST_F(PricingServiceTest, ExpiredLotsAndLotsOfUnknownStoresAreNotSold) {
+  ASSERT_TRUE(store_
+                  ->put_store_lots(
+                      {.store_id = "near", .lots = {{"MILK", "OLD", now() - 1, 4}}, .at_ms = now()})
+                  .is_ok());
+  EXPECT_FALSE(quote()["lines"][0].contains("markdowns"));
+  const Status unknown =
+      store_->put_store_lots({.store_id = "nowhere", .lots = {}, .at_ms = now()});
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound);
+  const Status bad = store_->put_store_lots(
+      {.store_id = "near", .lots = {{"MILK", "L1", now(), 0}}, .at_ms = now()});
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.field(), "lots[0].units");
+  // The refused list left the last one in place.
+  auto kept = store_->store_lots("near");
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->lots.at(0).lot, "OLD");
+}
+
 }  // namespace
 }  // namespace shopeasy::cloud::pricing

@@ -25,6 +25,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/status/status.hpp"
 #include "common/wire/order.hpp"
+#include "common/wire/sync.hpp"
 
 namespace shopeasy::cloud::storage {
 
@@ -377,6 +378,13 @@ struct StoreLoad {
   std::int64_t at_ms = 0;
 };
 
+// The lots a store last said expire soon, and when the cloud heard it.
+struct StoreLots {
+  std::string store_id{};
+  std::vector<wire::NearExpiryLot> lots{};  // soonest first, as sent
+  std::int64_t at_ms = 0;
+};
+
 // A store's purchase order as its last "purchase_order.changed" said (the body as sent:
 // lines with quantities ordered and received, expected delivery).
 struct StorePurchaseOrder {
@@ -689,6 +697,13 @@ class PricingStore {
   virtual Status put_store_load(const StoreLoad& load) = 0;
   // Every store's load received at or after `since_ms`, by store id.
   virtual StatusOr<std::vector<StoreLoad>> store_loads(std::int64_t since_ms) = 0;
+
+  // Replaces the store's near-expiry lots (the last report wins). kInvalidArgument for a
+  // lot without a SKU or lot code or with units outside 1..1,000,000, kNotFound for an
+  // unknown store.
+  virtual Status put_store_lots(const StoreLots& lots) = 0;
+  // nullopt when the store never reported any.
+  virtual StatusOr<std::optional<StoreLots>> store_lots(const std::string& store_id) = 0;
 };
 
 // The customer notification outbox (rows written with each order change) and the

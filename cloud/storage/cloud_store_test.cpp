@@ -1215,6 +1215,33 @@ TEST_P(CloudStoreTest, StoreLoadsAreOneRowPerStoreAndReadByAge) {
   EXPECT_EQ(store_->put_store_load({.store_id = "s1", .at_ms = 0}).field(), "at_ms");
 }
 
+TEST_P(CloudStoreTest, StoreLotsAreReplacedWholeByTheLastReport) {
+  register_store("s1");
+  EXPECT_FALSE(VALUE(store_->store_lots("s1")).has_value());
+  ASSERT_OK(store_->put_store_lots(
+      {.store_id = "s1",
+       .lots = {{"CURD", "L1", kNow + 1'000, 4}, {"MILK", "exp:2027-01-02", kNow + 2'000, 1}},
+       .at_ms = kNow}));
+  std::optional<StoreLots> lots = VALUE(store_->store_lots("s1"));
+  ASSERT_TRUE(lots.has_value());
+  ASSERT_EQ(lots->lots.size(), 2u);
+  EXPECT_EQ(lots->lots[0], (wire::NearExpiryLot{"CURD", "L1", kNow + 1'000, 4}));
+  EXPECT_EQ(lots->lots[1].lot, "exp:2027-01-02");
+  EXPECT_EQ(lots->at_ms, kNow);
+  // An empty report clears the list; the time moves.
+  ASSERT_OK(store_->put_store_lots({.store_id = "s1", .lots = {}, .at_ms = kNow + 5}));
+  lots = VALUE(store_->store_lots("s1"));
+  ASSERT_TRUE(lots.has_value());
+  EXPECT_TRUE(lots->lots.empty());
+  EXPECT_EQ(lots->at_ms, kNow + 5);
+  EXPECT_EQ(store_->put_store_lots({.store_id = "nope", .lots = {}, .at_ms = kNow}).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->put_store_lots({.store_id = "s1", .lots = {{"", "L1", kNow, 1}}, .at_ms = kNow})
+                .field(),
+            "lots[0].sku");
+  EXPECT_EQ(store_->put_store_lots({.store_id = "s1", .lots = {}, .at_ms = 0}).field(), "at_ms");
+}
+
 TEST_P(CloudStoreTest, ANewStoreHasItsCatalogQueuedOnce) {
   ASSERT_OK(store_->upsert_catalog_item(catalog_item("A", 100)).status());
   ASSERT_OK(store_->upsert_catalog_item(catalog_item("B", 200, /*active=*/false)).status());

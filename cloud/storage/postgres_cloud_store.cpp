@@ -1322,6 +1322,31 @@ class PostgresCloudStore final : public CloudStore {
     });
   }
 
+  Status put_store_lots(const StoreLots& lots) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_store_lots(lots));
+    const std::string text = detail::encode_store_lots(lots.lots);
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result =
+          s.run(kPutStoreLots, Params().text(lots.store_id).text(text).int64(lots.at_ms));
+      if (!result.ok()) return result.status();
+      if (std::string_view(PQcmdTuples(result->get())) == "0") return unknown_store(lots.store_id);
+      return Status::ok();
+    });
+  }
+
+  StatusOr<std::optional<StoreLots>> store_lots(const std::string& store_id) override {
+    return call([&](Session& s) -> StatusOr<std::optional<StoreLots>> {
+      StatusOr<Result> result = s.run(kStoreLots, Params().text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<StoreLots>();
+      SHOPEASY_ASSIGN_OR_RETURN(std::vector<wire::NearExpiryLot> lots,
+                                detail::decode_store_lots(rows.text(0, 0)));
+      return std::optional<StoreLots>(
+          StoreLots{.store_id = store_id, .lots = std::move(lots), .at_ms = rows.int64(0, 1)});
+    });
+  }
+
   // A quote id is new: a repeat after a lost COMMIT would fail on the key, so not repeated.
   // As on SQLite, a quote's commit does not wait for the server's disk
   // (synchronous_commit off for this transaction only): a crash of the server may lose

@@ -266,6 +266,13 @@ CREATE TABLE store_purchase_orders (
 );
 CREATE INDEX store_purchase_orders_recent ON store_purchase_orders (store_id, updated_at_ms);
 )sql"},
+    {17, "store_lots", R"sql(
+CREATE TABLE store_lots (
+  store_id text COLLATE "C" PRIMARY KEY,
+  lots text NOT NULL,
+  at_ms bigint NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

@@ -151,6 +151,12 @@ constexpr Sql kPutStoreLoad{
 constexpr Sql kStoreLoads{"store_loads",
                           "SELECT store_id, open_orders, available_runners, pick_queue, at_ms "
                           "FROM store_load WHERE at_ms >= $1 ORDER BY store_id"};
+constexpr Sql kPutStoreLots{"put_store_lots",
+                            "INSERT INTO store_lots (store_id, lots, at_ms) "
+                            "SELECT id, $2, $3 FROM stores WHERE id = $1 "
+                            "ON CONFLICT (store_id) DO UPDATE SET lots = EXCLUDED.lots, "
+                            "at_ms = EXCLUDED.at_ms"};
+constexpr Sql kStoreLots{"store_lots", "SELECT lots, at_ms FROM store_lots WHERE store_id = $1"};
 constexpr Sql kPutQuote{"put_quote",
                         "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
                         "VALUES ($1, $2, $3, $4)"};

@@ -1207,6 +1207,36 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  Status put_store_lots(const StoreLots& lots) override {
+    return detail::guarded([&]() -> Status {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_store_lots(lots));
+      return write_tx([&](db::Database& db) -> Status {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, lots.store_id));
+        return db.run(
+            "INSERT INTO store_lots (store_id, lots, at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (store_id) DO UPDATE SET lots = excluded.lots, at_ms = excluded.at_ms",
+            lots.store_id, detail::encode_store_lots(lots.lots), lots.at_ms);
+      });
+    });
+  }
+
+  StatusOr<std::optional<StoreLots>> store_lots(const std::string& store_id) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<StoreLots>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<StoreLots>> {
+        db::Query q = db.query("SELECT lots, at_ms FROM store_lots WHERE store_id = ?", store_id);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          SHOPEASY_RETURN_IF_ERROR(q.status());
+          return std::optional<StoreLots>();
+        }
+        SHOPEASY_ASSIGN_OR_RETURN(std::vector<wire::NearExpiryLot> lots,
+                                  detail::decode_store_lots(row->column_text(0)));
+        return std::optional<StoreLots>(StoreLots{
+            .store_id = store_id, .lots = std::move(lots), .at_ms = row->column_int64(1)});
+      });
+    });
+  }
+
   // A quote is an offer the app asks for again when it is lost, so its commit does not
   // wait for the disk: synchronous=NORMAL for this one statement (the WAL keeps it across
   // a crash of the process; the next full commit, which syncs the WAL, makes it

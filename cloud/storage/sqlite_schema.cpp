@@ -246,6 +246,13 @@ CREATE TABLE store_purchase_orders (
 ) WITHOUT ROWID;
 CREATE INDEX store_purchase_orders_recent ON store_purchase_orders (store_id, updated_at_ms);
 )sql"},
+    {.version = 17, .name = "store_lots", .sql = R"sql(
+CREATE TABLE store_lots (
+  store_id TEXT PRIMARY KEY,
+  lots TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

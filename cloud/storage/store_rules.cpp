@@ -272,6 +272,44 @@ Status validate_store_load(const StoreLoad& load) {
   return Status::ok();
 }
 
+Status validate_store_lots(const StoreLots& lots) {
+  if (lots.lots.size() > wire::kMaxNearExpiryLots) {
+    return Status(StatusCode::kInvalidArgument,
+                  "at most " + std::to_string(wire::kMaxNearExpiryLots) + " lots", "lots");
+  }
+  for (std::size_t i = 0; i < lots.lots.size(); ++i) {
+    const wire::NearExpiryLot& l = lots.lots[i];
+    const std::string at = "lots[" + std::to_string(i) + "]";
+    if (l.sku.empty())
+      return Status(StatusCode::kInvalidArgument, "must not be empty", at + ".sku");
+    if (l.lot.empty())
+      return Status(StatusCode::kInvalidArgument, "must not be empty", at + ".lot");
+    if (l.units < 1 || l.units > 1'000'000) {
+      return Status(StatusCode::kInvalidArgument, "must be 1 to 1000000", at + ".units");
+    }
+  }
+  if (lots.at_ms <= 0) return Status(StatusCode::kInvalidArgument, "must be positive", "at_ms");
+  return Status::ok();
+}
+
+std::string encode_store_lots(const std::vector<wire::NearExpiryLot>& lots) {
+  return wire::encode_near_expiry(lots).dump();
+}
+
+StatusOr<std::vector<wire::NearExpiryLot>> decode_store_lots(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return internal_error("stored lots are not a JSON array");
+  std::vector<wire::NearExpiryLot> out;
+  for (const nlohmann::json& l : j) {
+    if (!l.is_object()) return internal_error("a stored lot is not a JSON object");
+    out.push_back({.sku = l.value("sku", ""),
+                   .lot = l.value("lot", ""),
+                   .expires_ms = l.value("expires_ms", std::int64_t{0}),
+                   .units = l.value("units", std::int64_t{0})});
+  }
+  return out;
+}
+
 Status validate_downstream(std::string_view kind, const nlohmann::json& body) {
   if (!wire::is_valid_kind(kind)) return invalid_argument("must be 1 to 64 of [a-z0-9._]", "kind");
   if (!body.is_object()) return invalid_argument("must be a JSON object", "body");

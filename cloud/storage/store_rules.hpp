@@ -54,6 +54,10 @@ Status validate_cursor(std::int64_t cursor, std::string_view field);
 Status validate_downstream(std::string_view kind, const nlohmann::json& body);
 // A store load: every figure 0..1,000,000, at_ms positive.
 Status validate_store_load(const StoreLoad& load);
+Status validate_store_lots(const StoreLots& lots);
+// The lots column: the wire's near_expiry array as JSON text, and back.
+std::string encode_store_lots(const std::vector<wire::NearExpiryLot>& lots);
+StatusOr<std::vector<wire::NearExpiryLot>> decode_store_lots(const std::string& text);
 
 // Settings: the key 1..64 of [a-z0-9._] (field "key"), the value at most 1 MiB once
 // serialised (field "value"). Returns the serialised value.

@@ -86,6 +86,18 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
       l.required_int("pick_queue", &load.pick_queue, 0, 1'000'000);
       b.load = load;
     });
+    std::vector<NearExpiryLot> lots;
+    if (r.optional_array(
+            "near_expiry", 0, kMaxNearExpiryLots, [&lots](FieldReader& l, std::size_t) {
+              NearExpiryLot lot;
+              l.required_string("sku", &lot.sku, kIdRule);
+              l.required_string("lot", &lot.lot, {.max_len = 64, .non_empty = true});
+              l.required_int("expires_ms", &lot.expires_ms, kMinTimestampMs, kMaxInt64);
+              l.required_int("units", &lot.units, 1, 1'000'000);
+              lots.push_back(std::move(lot));
+            })) {
+      b.near_expiry = std::move(lots);
+    }
     r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);
     if (b.resync_from_seq && *b.resync_from_seq != b.first_seq) {
       r.fail("resync_from_seq", "must equal first_seq");
@@ -99,6 +111,15 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
       }
     }
   });
+}
+
+json encode_near_expiry(const std::vector<NearExpiryLot>& lots) {
+  json out = json::array();
+  for (const NearExpiryLot& l : lots) {
+    out.push_back(
+        {{"sku", l.sku}, {"lot", l.lot}, {"expires_ms", l.expires_ms}, {"units", l.units}});
+  }
+  return out;
 }
 
 json encode(const SyncBatch& b) {
@@ -122,6 +143,7 @@ json encode(const SyncBatch& b) {
                  {"available_runners", b.load->available_runners},
                  {"pick_queue", b.load->pick_queue}};
   }
+  if (b.near_expiry) j["near_expiry"] = encode_near_expiry(*b.near_expiry);
   return j;
 }
 

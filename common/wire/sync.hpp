@@ -56,6 +56,17 @@ struct StoreLoadReport {
   friend bool operator==(const StoreLoadReport&, const StoreLoadReport&) = default;
 };
 
+// A lot that expires soon, with the units the store can still sell from it: what the
+// cloud marks down in quotes (see docs/PROTOCOL.md, "Near-expiry lots").
+struct NearExpiryLot {
+  std::string sku{};
+  std::string lot{};            // the lot code as printed (GS1 AI 10)
+  std::int64_t expires_ms = 0;  // the end of its expiry date (Unix ms, UTC midnight)
+  std::int64_t units = 0;       // 1..1,000,000: on hand and not reserved
+  friend bool operator==(const NearExpiryLot&, const NearExpiryLot&) = default;
+};
+inline constexpr std::size_t kMaxNearExpiryLots = 2'000;
+
 struct SyncBatch {
   std::string store_id{};              // token id
   std::int64_t first_seq = 0;          // >= 1
@@ -79,11 +90,18 @@ struct SyncBatch {
   std::optional<std::string> downstream_hash{};
   // The store's load now; absent from older edges (and stores that do not report it).
   std::optional<StoreLoadReport> load{};
+  // Every lot that expires within the store's reporting horizon (soonest first, at most
+  // kMaxNearExpiryLots); replaces what the store said before. Absent: nothing new to say
+  // (older edges never send it).
+  std::optional<std::vector<NearExpiryLot>> near_expiry{};
   // When the oldest outbox change this batch does not carry was made (Unix ms): the
   // backlog left after it. Absent when the batch reaches head_seq, and from older edges.
   std::optional<std::int64_t> oldest_unsent_ts_ms{};
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
+
+// The near_expiry array as sent (also what the edge builds its batch from).
+nlohmann::json encode_near_expiry(const std::vector<NearExpiryLot>& lots);
 
 // Validates j and builds a SyncBatch; kInvalidArgument names the first bad field,
 // "changes[i].seq" when a seq is not first_seq + i.

@@ -917,6 +917,8 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   text["downstream_hash"] = downstream_item_hash("catalog_item", {{"sku", "MILK"}});
   text["load"] = {{"open_orders", 7}, {"available_runners", 2}, {"pick_queue", 3}};
   text["oldest_unsent_ts_ms"] = 1700000000123;
+  text["near_expiry"] = {
+      {{"sku", "CURD-400"}, {"lot", "L2412"}, {"expires_ms", 1700006400000}, {"units", 6}}};
   StatusOr<SyncBatch> b = decode_sync_batch(text);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->downstream_hash, downstream_item_hash("catalog_item", {{"sku", "MILK"}}));
@@ -925,7 +927,23 @@ TEST(SyncBatchTest, OutboxIdentityRoundTrips) {
   EXPECT_EQ(b->head_seq, 40);
   EXPECT_EQ(b->resync_from_seq, b->first_seq);
   EXPECT_EQ(b->oldest_unsent_ts_ms, 1700000000123);
+  ASSERT_TRUE(b->near_expiry.has_value());
+  EXPECT_EQ(*b->near_expiry,
+            (std::vector<NearExpiryLot>{
+                {.sku = "CURD-400", .lot = "L2412", .expires_ms = 1700006400000, .units = 6}}));
   EXPECT_EQ(decode_sync_batch(encode(*b)).value(), *b);
+}
+
+TEST(SyncBatchTest, NearExpiryAbsentNullOrEmptyAreTold) {
+  json text = encode(sample_sync_batch());
+  EXPECT_FALSE(decode_sync_batch(text).value().near_expiry.has_value());
+  text["near_expiry"] = nullptr;
+  EXPECT_FALSE(decode_sync_batch(text).value().near_expiry.has_value());
+  // An empty list is news: the store has no lot near expiry any more.
+  text["near_expiry"] = json::array();
+  const SyncBatch empty = decode_sync_batch(text).value();
+  ASSERT_TRUE(empty.near_expiry.has_value());
+  EXPECT_TRUE(empty.near_expiry->empty());
 }
 
 TEST(SyncBatchTest, AnItemHashIsTheSameForTheSameItemWhateverItsKeyOrder) {
@@ -954,6 +972,22 @@ TEST(SyncBatchTest, RejectsBadFields) {
                            j["load"] = {{"open_orders", 1}};
                          }),
                          "load.available_runners", "is required"));
+  const json lot = {
+      {"sku", "CURD-400"}, {"lot", "L1"}, {"expires_ms", 1700006400000}, {"units", 2}};
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) {
+                           json bad = lot;
+                           bad["units"] = 0;
+                           j["near_expiry"] = {lot, bad};
+                         }),
+                         "near_expiry[1].units", "must be an integer between 1 and 1000000"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) {
+                           json bad = lot;
+                           bad.erase("lot");
+                           j["near_expiry"] = {bad};
+                         }),
+                         "near_expiry[0].lot", "is required"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) { j["near_expiry"] = lot; }), "near_expiry",
+                         "must be an array"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["downstream_hash"] = 7; }),
                          "downstream_hash", "must be a string"));
   EXPECT_TRUE(is_invalid(sync_batch_with([](json& j) { j["head_seq"] = -1; }), "head_seq",

@@ -155,6 +155,9 @@ config::Schema edge_schema() {
                    "With nothing to send, contact the cloud this often"));
   s.add(int_option("sync.reconcile_every_ms", 30000, 0, 86400000,
                    "When caught up, compare stock checksums with the cloud this often (0: never)"));
+  s.add(int_option("sync.near_expiry_days", 3, 0, 30,
+                   "Tell the cloud of lots expiring within this many days, for its markdowns "
+                   "(0: never)"));
   s.add(int_option("sync.keep_acked_events", 100000, 0, 100000000,
                    "Acknowledged events kept for live-stream replay"));
   s.add(int_option("storage.disk_cap_bytes", 0, 0, std::int64_t{1} << 50,
@@ -392,6 +395,9 @@ Status EdgeDaemon::start_sync() {
     opts.keep_acked_events = config_.get_int("sync.keep_acked_events");
     opts.reconcile_every = std::chrono::milliseconds(config_.get_int("sync.reconcile_every_ms"));
     opts.load = [this]() { return load_report(); };
+    if (const std::int64_t days = config_.get_int("sync.near_expiry_days"); days > 0) {
+      opts.near_expiry = [this, days]() { return near_expiry_report(days); };
+    }
     sync_ = std::make_unique<sync::SyncClient>(
         opts, *store_, bus_,
         [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {
@@ -532,6 +538,39 @@ std::optional<wire::StoreLoadReport> EdgeDaemon::load_report() const {
     }
   }
   return *counts;
+}
+
+std::optional<std::vector<wire::NearExpiryLot>> EdgeDaemon::near_expiry_report(
+    std::int64_t days) const {
+  const std::int64_t now = to_unix_ms(clock_.wall_now());
+  auto lots = store_->read([&](db::Database& db) -> StatusOr<std::vector<wire::NearExpiryLot>> {
+    // Expiry dates are calendar days; a lot is good to the end of its day (UTC here, as
+    // the store's ledger dates are). Units already reserved for an order are not for sale.
+    std::vector<wire::NearExpiryLot> out;
+    auto q = db.query(
+        "SELECT l.sku, l.lot_code, "
+        "CAST(round((julianday(l.expiry, '+1 day') - 2440587.5) * 86400000.0) AS INTEGER), "
+        "sum(s.on_hand - s.reserved) AS units "
+        "FROM lots l JOIN stock s ON s.lot_id = l.id "
+        "WHERE l.id <> 0 AND l.lot_code <> '' AND l.expiry IS NOT NULL "
+        "AND l.expiry >= date(?1 / 1000, 'unixepoch') "
+        "AND l.expiry <= date(?1 / 1000, 'unixepoch', '+' || ?2 || ' days') "
+        "GROUP BY l.id HAVING units > 0 ORDER BY l.expiry, l.sku, l.lot_code LIMIT ?3",
+        now, days, static_cast<std::int64_t>(wire::kMaxNearExpiryLots));
+    while (const db::Statement* row = q.next()) {
+      out.push_back({.sku = row->column_text(0),
+                     .lot = row->column_text(1),
+                     .expires_ms = row->column_int64(2),
+                     .units = std::min<std::int64_t>(row->column_int64(3), 1'000'000)});
+    }
+    SHOPEASY_RETURN_IF_ERROR(q.status());
+    return out;
+  });
+  if (!lots.ok()) {
+    logger_.warn("near_expiry_unread", {{"error", lots.status().to_string()}});
+    return std::nullopt;
+  }
+  return std::move(*lots);
 }
 
 void EdgeDaemon::tick() {

@@ -115,6 +115,8 @@ class EdgeDaemon final : public service::Daemon {
   // still waiting for a picker, and runners online with nothing to do. nullopt when the
   // ledger cannot be read.
   std::optional<wire::StoreLoadReport> load_report() const;
+  // Lots expiring within `days` with units for sale, soonest first (nullopt: unreadable).
+  std::optional<std::vector<wire::NearExpiryLot>> near_expiry_report(std::int64_t days) const;
   std::unique_ptr<vision::VisionService> vision_;
   std::unique_ptr<sync::SyncClient> sync_;
   std::unique_ptr<dispatch::OrderSource> dispatch_source_;

@@ -425,6 +425,17 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
                        {"pick_queue", load->pick_queue}};
     }
   }
+  std::optional<nlohmann::json> near_expiry_sent;
+  if (options_.near_expiry) {
+    if (std::optional<std::vector<wire::NearExpiryLot>> lots = options_.near_expiry()) {
+      nlohmann::json list = wire::encode_near_expiry(*lots);
+      if (!near_expiry_acked_ || *near_expiry_acked_ != list ||
+          clock_.mono_now() - near_expiry_acked_at_ >= options_.near_expiry_refresh) {
+        batch["near_expiry"] = list;
+        near_expiry_sent = std::move(list);
+      }
+    }
+  }
   // Caught up: now and then, let the cloud check its replica against our stock.
   if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
       clock_.mono_now() >= next_reconcile_) {
@@ -511,6 +522,10 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   if (!reply.ok()) {
     failures_.with({"bad_reply"}).inc();
     return Status(StatusCode::kUnavailable, "unreadable sync reply: " + reply.status().message());
+  }
+  if (near_expiry_sent) {
+    near_expiry_acked_ = std::move(near_expiry_sent);
+    near_expiry_acked_at_ = clock_.mono_now();
   }
 
   // 4. Record the acknowledgement and apply downstream items with their cursor, in one

@@ -56,6 +56,12 @@ struct SyncOptions {
   // The store's load, sent with every batch for the cloud's surge pricing (nullopt, or
   // no function: none sent). Called on the sync thread.
   std::function<std::optional<wire::StoreLoadReport>()> load;
+  // The lots expiring soon, for the cloud's markdowns (nullopt, or no function: none
+  // sent). Called on the sync thread before each batch; the list rides along when it
+  // differs from the one the cloud last acknowledged, or that is older than
+  // near_expiry_refresh (so the cloud can tell a silent store's list has aged).
+  std::function<std::optional<std::vector<wire::NearExpiryLot>>()> near_expiry;
+  std::chrono::milliseconds near_expiry_refresh{60000};
 };
 
 // Applies one downstream item inside the write that also advances the cursor.
@@ -118,6 +124,9 @@ class SyncClient {
 
   // Sync thread only.
   MonoTime next_reconcile_{};
+  // The near-expiry list the cloud last acknowledged, and when.
+  std::optional<nlohmann::json> near_expiry_acked_{};
+  MonoTime near_expiry_acked_at_{};
   bool lag_alerting_ = false;
   bool backlog_alerting_ = false;
   std::int64_t reconcile_mismatches_ = 0;

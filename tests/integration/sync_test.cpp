@@ -5,6 +5,8 @@
 // converges again.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -686,6 +688,68 @@ TEST_F(SyncTest, TheStoresLoadReachesTheCloudsSurgeFee) {
   auto refused = raw_sync(busy);
   EXPECT_EQ(refused.status, 400);
   EXPECT_NE(refused.body.find("load.pick_queue"), std::string::npos) << refused.body;
+}
+
+TEST_F(SyncTest, LotsNearExpiryAreMarkedDownInTheCloudsQuotesUntilTheyAreGone) {
+  // MILK-1L has a floor (cost 30.00 + 10%), so the cloud may mark it down.
+  ASSERT_EQ(cloud_call("PUT", "/v1/prices/models/MILK-1L",
+                       json{{"base_cents", 6500},
+                            {"mrp_cents", 7000},
+                            {"cost_cents", 3000},
+                            {"min_margin_bp", 1000}}
+                           .dump())
+                .status,
+            200);
+  start_edge();
+  // Two units of a lot that is good until the end of tomorrow (UTC), ten without a lot.
+  const auto tomorrow = std::chrono::year_month_day(
+      std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+      std::chrono::days(1));
+  char expiry[16];
+  std::snprintf(expiry, sizeof expiry, "%04d-%02u-%02u", static_cast<int>(tomorrow.year()),
+                static_cast<unsigned>(tomorrow.month()), static_cast<unsigned>(tomorrow.day()));
+  auto scan = [&](const std::string& id, const std::string& action, int qty) {
+    json body = {{"scan_id", id}, {"scanner_id", "h1"}, {"code", kMilkEan}, {"action", action},
+                 {"qty", qty},    {"bin", "A-01"},      {"lot", "L-SOON"},  {"expiry", expiry}};
+    if (action == "adjust") body["reason"] = "damaged";
+    return edge_call("POST", "/api/scans", body.dump());
+  };
+  // The catalog reaches the store with its first sync.
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  ASSERT_EQ(receive("r-plain", 10).status, 200);
+  ASSERT_EQ(scan("r-soon", "receive", 2).status, 200);
+
+  const json cart = {{"lines", {{{"sku", "MILK-1L"}, {"qty", 3}}}},
+                     {"delivery", {{"lat", kLat}, {"lon", kLon}}}};
+  json q;
+  auto marked_down = [&]() {
+    auto r = cloud_call("POST", "/api/quote", cart.dump(), kCustomerToken);
+    if (r.status != 200) return false;
+    q = json::parse(r.body);
+    return q["lines"][0].contains("markdowns");
+  };
+  ASSERT_TRUE(wait_for(marked_down, 15s)) << q.dump();
+  const json& m = q["lines"][0]["markdowns"];
+  ASSERT_EQ(m.size(), 1u) << q.dump();
+  EXPECT_EQ(m[0]["lot"], "L-SOON");
+  EXPECT_EQ(m[0]["qty"], 2);  // the lot's two units, not the third
+  // 20% off two days out; 40% on the last day, should the test cross midnight.
+  const std::int64_t off = m[0]["off_bp"];
+  EXPECT_TRUE(off == 2000 || off == 4000) << q.dump();
+  const std::int64_t unit = 6500 - 6500 * off / 10000;
+  EXPECT_EQ(m[0]["unit_price_cents"], unit);
+  EXPECT_EQ(q["fees"][0]["kind"], "delivery");
+  EXPECT_EQ(q["fees"][1]["amount_cents"], -2 * (6500 - unit));
+  EXPECT_EQ(q["total_cents"],
+            3 * 6500 + q["fees"][0]["amount_cents"].get<std::int64_t>() - 2 * (6500 - unit));
+
+  // The lot is written off at the store: the next report is empty and quotes go back to
+  // the shelf price.
+  const HttpReply written_off = scan("w-soon", "adjust", -2);
+  ASSERT_EQ(written_off.status, 200) << written_off.body;
+  EXPECT_TRUE(wait_for([&] { return !marked_down(); }, 15s)) << q.dump();
+  EXPECT_EQ(q["fees"].size(), 1u) << q.dump();
 }
 
 TEST_F(SyncTest, CustomerCatalogNeedsAServedCell) {
