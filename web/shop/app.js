@@ -35,7 +35,7 @@ const fresh = () => ({
 const state = Object.assign(fresh(), (() => { try { return JSON.parse(localStorage.getItem(STATE_KEY)) || {}; } catch { return {}; } })());
 const save = () => localStorage.setItem(STATE_KEY, JSON.stringify(state));
 
-const money = (cents) => `₹${(cents / 100).toFixed(2)}`;
+const money = (cents) => `${cents < 0 ? '−' : ''}₹${(Math.abs(cents) / 100).toFixed(2)}`;
 const cartCount = () => state.cart.reduce((a, l) => a + l.qty, 0);
 
 // ------------------------------------------------------------------ screens
@@ -522,7 +522,7 @@ async function fetchQuote() {
       el('h2', { text: 'Price before you order' }),
       el('table', { class: 'bill' },
         el('tbody', {},
-          ...quote.lines.map((l) => el('tr', {}, el('td', { text: `${l.qty} × ${l.name || names[l.sku] || l.sku}` }), el('td', { class: 'num', text: money(l.amount_cents) }))),
+          ...quote.lines.map((l) => el('tr', {}, el('td', {}, `${l.qty} × ${l.name || names[l.sku] || l.sku}`, (l.markdowns || []).length ? el('small', { class: 'muted', text: ` (${l.markdowns.map((m) => `${m.qty} at ${money(m.unit_price_cents)}, best before ${new Date(m.expires_ms - 1).toISOString().slice(0, 10)}`).join('; ')})` }) : null), el('td', { class: 'num', text: money(l.amount_cents) }))),
           ...quote.fees.map((f) => el('tr', { class: 'fee' }, el('td', {}, feeName(f.kind), f.reason ? el('small', { class: 'muted', text: ` (${f.reason})` }) : null), el('td', { class: 'num', text: money(f.amount_cents) }))),
           el('tr', { class: 'total' }, el('th', { scope: 'row', text: 'Total' }), el('td', { class: 'num', id: 'quote-total', text: money(quote.total_cents) })))),
       el('p', { class: 'muted', id: 'quote-expiry' }));
@@ -536,7 +536,7 @@ async function fetchQuote() {
 }
 
 function feeName(kind) {
-  return { delivery: 'Delivery fee', small_cart: 'Small cart fee', surge: 'Busy-time fee', handling: 'Handling fee', platform: 'Platform fee' }[kind] || `${kind} fee`;
+  return { markdown: 'Near-expiry discount', delivery: 'Delivery fee', small_cart: 'Small cart fee', surge: 'Busy-time fee', handling: 'Handling fee', platform: 'Platform fee' }[kind] || `${kind} fee`;
 }
 
 function tickQuote() {
