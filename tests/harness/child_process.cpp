@@ -375,6 +375,35 @@ bool ChildProcess::wait_for_output(std::string_view needle,
   return found;
 }
 
+namespace {
+// The first whole line of `text` containing `needle`, without its newline.
+std::optional<std::string> whole_line_with(const std::string& text, std::string_view needle) {
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    const std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) return std::nullopt;  // the line is still arriving
+    const std::size_t start = text.rfind('\n', at);
+    const std::size_t begin = start == std::string::npos ? 0 : start + 1;
+    return text.substr(begin, end - begin);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> ChildProcess::wait_for_line(std::string_view needle,
+                                                       std::chrono::milliseconds timeout) const {
+  if (!state_) return std::nullopt;
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  std::optional<std::string> line;
+  state_->changed.wait_for(lock, timeout, [&] {
+    // Each stream alone: the interleaved output could split a line with the other's chunk.
+    line = whole_line_with(state_->out, needle);
+    if (!line) line = whole_line_with(state_->err, needle);
+    return line.has_value() || state_->output_closed;
+  });
+  return line;
+}
+
 std::string ChildProcess::output() const {
   if (!state_) return {};
   std::lock_guard<std::mutex> lock(state_->mutex);

@@ -83,6 +83,12 @@ class ChildProcess {
   // Waits until `needle` appears in stdout or stderr. False on timeout or when the
   // output ended without it. Thread-safe.
   bool wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) const;
+  // Waits until a whole line (ended by a newline) of stdout or stderr contains `needle`
+  // and returns that line without its newline; nullopt on timeout or when the output
+  // ended first. Unlike wait_for_output, what follows the needle on its line is there to
+  // read: a pipe may hand a line over in pieces. Thread-safe.
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::milliseconds timeout) const;
   // Captured output so far: stdout and stderr interleaved in arrival order, and each
   // alone. Thread-safe.
   std::string output() const;

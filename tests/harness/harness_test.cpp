@@ -266,6 +266,24 @@ TEST(ChildProcessTest, WaitForOutputSeesLinesOnEitherStream) {
   EXPECT_TRUE(child.is_running());
 }
 
+TEST(ChildProcessTest, WaitForLineWaitsForTheWholeLine) {
+  // The line arrives in two writes, the needle in the first; the second waits for a file.
+  auto dir = TempDir::create("line");
+  ASSERT_TRUE(dir.ok());
+  const std::string go = dir->file("go").string();
+  ChildProcess child = run_shell("printf 'event=started http_'; while [ ! -e '" + go +
+                                 "' ]; do sleep 0.01; done; printf 'port=4242 ok\\n'; "
+                                 "exec sleep 1000");
+  ASSERT_TRUE(child.wait_for_output("event=started", 10s)) << child.describe();
+  EXPECT_FALSE(child.wait_for_line("event=started", 50ms)) << "half a line is not a line";
+  ASSERT_TRUE(dir->write_file("go", "").is_ok());
+  EXPECT_EQ(child.wait_for_line("event=started", 10s), "event=started http_port=4242 ok");
+  // A line on stderr, after others.
+  ChildProcess other = run_shell("echo first >&2; echo 'second started x=1' >&2; exec sleep 1000");
+  EXPECT_EQ(other.wait_for_line("started", 10s), "second started x=1");
+  EXPECT_FALSE(run_shell("printf 'no newline started'").wait_for_line("started", 10s));
+}
+
 TEST(ChildProcessTest, WaitForOutputGivesUpWhenOutputEnds) {
   ChildProcess child = run_shell("echo bye");
   auto start = SteadyClock::now();

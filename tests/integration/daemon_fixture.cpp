@@ -37,25 +37,12 @@ StatusOr<RunningDaemon> start_daemon(const std::string& binary, std::vector<std:
   argv.insert(argv.end(), args.begin(), args.end());
   auto child = ChildProcess::spawn({.argv = argv, .env = env});
   if (!child.ok()) return child.status();
-  if (!child->wait_for_output("event=started", timeout)) {
+  // The started line carries "http_port=<n>".
+  const std::optional<std::string> started = child->wait_for_line("event=started", timeout);
+  if (!started) {
     return Status(StatusCode::kDeadlineExceeded, binary + " did not start:\n" + child->describe());
   }
-  // The started line carries "http_port=<n>". The pipe may deliver that line in pieces
-  // (a debug log prints many lines just before it), so wait until it is whole, and read
-  // it from its own stream: the interleaved output could split it with a stderr chunk.
-  std::string line;
-  wait_for(
-      [&] {
-        for (const std::string& text : {child->stdout_text(), child->stderr_text()}) {
-          const auto start = text.find("event=started");
-          const auto end = start == std::string::npos ? start : text.find('\n', start);
-          if (end == std::string::npos) continue;
-          line = text.substr(start, end - start);
-          return true;
-        }
-        return false;
-      },
-      timeout);
+  const std::string& line = *started;
   const auto key = line.find("http_port=");
   int port = 0;
   for (std::size_t i = key == std::string::npos ? line.size() : key + 10;

@@ -246,9 +246,10 @@ TEST_F(EdgeSecurityTest, ReloadAppliesSafeSettingsOnSighup) {
                                    .dump())
                   .is_ok());
   ASSERT_TRUE(edge_->process.send_signal(SIGHUP).is_ok());
-  ASSERT_TRUE(edge_->process.wait_for_output("event=reloaded", 10s)) << edge_->process.output();
-  EXPECT_NE(edge_->process.output().find("store.name"), std::string::npos)
-      << "the key needing a restart is named";
+  const std::optional<std::string> reloaded = edge_->process.wait_for_line("event=reloaded", 10s);
+  ASSERT_TRUE(reloaded) << edge_->process.output();
+  EXPECT_NE(reloaded->find("store.name"), std::string::npos)
+      << "the key needing a restart is named: " << *reloaded;
   int refused = 0;
   for (int i = 0; i < 10; ++i) refused += call("GET", "/api/stock", "", bearer()).status == 429;
   EXPECT_GE(refused, 5);

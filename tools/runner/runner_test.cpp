@@ -623,8 +623,9 @@ class RunnerDaemonTest : public ::testing::Test {
 
   // The HTTP port the daemon logged in its "started" line, or 0.
   static int http_port_of(const ChildProcess& child) {
-    if (!child.wait_for_output("event=started", 15s)) return 0;
-    const std::string out = child.output();
+    const std::optional<std::string> started = child.wait_for_line("event=started", 15s);
+    if (!started) return 0;
+    const std::string& out = *started;
     const std::string key = "http_port=";
     const std::size_t at = out.find(key);
     if (at == std::string::npos) return 0;

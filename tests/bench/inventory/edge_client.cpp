@@ -62,11 +62,11 @@ StatusOr<HelloServer> start_hello_server(const std::string& self_exe, int thread
   if (tuned) argv.push_back("--hello-tuned");
   auto child = testing::ChildProcess::spawn({.argv = argv});
   if (!child.ok()) return child.status();
-  if (!child->wait_for_output("event=started", std::chrono::seconds(10))) {
-    return unavailable("the hello server did not start:\n" + child->describe());
-  }
+  const std::optional<std::string> started =
+      child->wait_for_line("event=started", std::chrono::seconds(10));
+  if (!started) return unavailable("the hello server did not start:\n" + child->describe());
   std::smatch m;
-  const std::string out = child->output();
+  const std::string& out = *started;
   static const std::regex kPort("http_port=([0-9]+)");
   if (!std::regex_search(out, m, kPort)) return internal_error("no port from the hello server");
   return HelloServer{std::move(*child), std::stoi(m[1].str())};
