@@ -49,6 +49,13 @@ struct EventStream {
   // until this wall time (Unix ms) and ends.
   std::optional<std::int64_t> linger_until_ms;
   bool ended = false;  // nothing can follow: the stream ends once it is written out
+  // The order as read during this step, so one step reads it at most once.
+  std::optional<StatusOr<storage::OrderRecord>> order_read;
+
+  const StatusOr<storage::OrderRecord>& order_now() {
+    if (!order_read) order_read.emplace(store->get_order(order_id));
+    return *order_read;
+  }
 
   // After the final status `e`: whether a money event can still follow, and until when.
   void on_final(const storage::OrderEvent& e) {
@@ -56,7 +63,7 @@ struct EventStream {
       ended = true;
       return;
     }
-    auto order = store->get_order(order_id);
+    const StatusOr<storage::OrderRecord>& order = order_now();
     // An order never paid cannot be refunded; one that cannot be read is not waited on.
     if (!order.ok() || !order->paid) {
       ended = true;
@@ -70,14 +77,15 @@ struct EventStream {
   // moves the order to a tombstone id: a late refund must then not reach the stream the
   // old token opened. Read only for events after the final status, so it costs nothing
   // while the order is live.
-  bool still_theirs() const {
+  bool still_theirs() {
     if (customer_id.empty()) return true;
-    auto order = store->get_order(order_id);
+    const StatusOr<storage::OrderRecord>& order = order_now();
     return order.ok() && order->order.customer_id == customer_id;
   }
 
   bool step(http::StreamWriter& w) {
     if (!server->running()) return false;
+    order_read.reset();
     StatusOr<std::vector<storage::OrderEvent>> events = std::vector<storage::OrderEvent>{};
     if (!handed.empty()) {
       events = std::move(handed);  // the hub read them once for every stream of the order

@@ -54,11 +54,7 @@ std::uint64_t EventBus::head() const {
 EventBus::ReadResult EventBus::read(std::uint64_t from, std::size_t max,
                                     std::chrono::milliseconds timeout) const {
   shopeasy::sync::MutexLock lock(mutex_);
-  // A real-time wait: the condition variable's deadline is on steady_clock.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (first_ + ring_.size() <= from) {
-    if (changed_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;
-  }
+  wait_for_news(from, kRingOnly, timeout);
   ReadResult out;
   std::uint64_t pos = from;
   if (pos < first_) {
@@ -77,12 +73,21 @@ EventBus::ReadResult EventBus::read(std::uint64_t from, std::size_t max,
 bool EventBus::wait_any(std::uint64_t from, std::uint64_t latest_from,
                         std::chrono::milliseconds timeout) const {
   shopeasy::sync::MutexLock lock(mutex_);
+  wait_for_news(from, latest_from, timeout);
+  return has_news(from, latest_from);
+}
+
+bool EventBus::has_news(std::uint64_t from, std::uint64_t latest_from) const {
+  return first_ + ring_.size() > from || (latest_from != kRingOnly && next_version_ > latest_from);
+}
+
+void EventBus::wait_for_news(std::uint64_t from, std::uint64_t latest_from,
+                             std::chrono::milliseconds timeout) const {
   // A real-time wait: the condition variable's deadline is on steady_clock.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (first_ + ring_.size() <= from && next_version_ <= latest_from) {
+  while (!has_news(from, latest_from)) {
     if (changed_.wait_until(mutex_, deadline) == std::cv_status::timeout) break;
   }
-  return first_ + ring_.size() > from || next_version_ > latest_from;
 }
 
 std::uint64_t EventBus::latest_head() const {

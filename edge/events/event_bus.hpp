@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -85,6 +86,13 @@ class EventBus {
  private:
   // Keeps `event` as its key's newest. Requires the lock.
   void keep_latest(Event event) REQUIRES(mutex_);
+  // Whether the ring reaches past `from` or a coalesced event is newer than `latest_from`
+  // (kRingOnly: the ring alone counts).
+  static constexpr std::uint64_t kRingOnly = std::numeric_limits<std::uint64_t>::max();
+  bool has_news(std::uint64_t from, std::uint64_t latest_from) const REQUIRES(mutex_);
+  // Waits, releasing mutex_, until has_news or `timeout` (real time) passes.
+  void wait_for_news(std::uint64_t from, std::uint64_t latest_from,
+                     std::chrono::milliseconds timeout) const REQUIRES(mutex_);
 
   std::size_t capacity_;
   std::size_t max_keys_;
