@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cloud/notify/notification_text.hpp"
 #include "cloud/storage/order_rules.hpp"
 
 namespace shopeasy::cloud::notify {
@@ -150,7 +151,7 @@ nlohmann::json webhook_payload(const storage::NotificationRow& row) {
 }
 
 std::string sms_text(const storage::NotificationRow& row) {
-  return storage::detail::notification_text(row.kind, row.order_id, row.body, row.created_at_ms);
+  return notification_text(row.kind, row.order_id, row.body, row.created_at_ms);
 }
 
 }  // namespace shopeasy::cloud::notify

@@ -99,12 +99,7 @@ bool is_order_kind(std::string_view kind);
 // The notification kind of a change into `to` from `from`; empty when customers are not
 // told of it (payment pending, routing, accepted, picking, an unchanged status).
 std::string_view notification_kind(wire::OrderStatus from, wire::OrderStatus to);
-// What the customer is told of a change of `kind` (see notification_kind) to
-// `order_id`, whose status event body is `body`: the SMS text and the `notification`
-// the live order stream carries are this one sentence. `at_ms` stands in for the
-// body's own at_ms when it has none.
-std::string notification_text(std::string_view kind, const std::string& order_id,
-                              const nlohmann::json& body, std::int64_t at_ms);
+// What the customer is told of it: notify::notification_text.
 
 inline constexpr std::string_view kCustomerForgetKind = "customer.forget";
 // See CloudStore::forget_customer.
