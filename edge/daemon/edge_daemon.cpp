@@ -546,16 +546,20 @@ std::optional<std::vector<wire::NearExpiryLot>> EdgeDaemon::near_expiry_report(
   auto lots = store_->read([&](db::Database& db) -> StatusOr<std::vector<wire::NearExpiryLot>> {
     // Expiry dates are calendar days; a lot is good to the end of its day (UTC here, as
     // the store's ledger dates are). Units already reserved for an order are not for sale.
+    // Asked on every sync batch, so it walks only the lots in the window (lots_expiry)
+    // and their stock rows (by SKU), however many lots the store has ever received.
     std::vector<wire::NearExpiryLot> out;
     auto q = db.query(
         "SELECT l.sku, l.lot_code, "
         "CAST(round((julianday(l.expiry, '+1 day') - 2440587.5) * 86400000.0) AS INTEGER), "
         "sum(s.on_hand - s.reserved) AS units "
-        "FROM lots l JOIN stock s ON s.lot_id = l.id "
+        "FROM lots l INDEXED BY lots_expiry CROSS JOIN stock s "
+        "ON s.sku = l.sku AND s.lot_id = l.id "
         "WHERE l.id <> 0 AND l.lot_code <> '' AND l.expiry IS NOT NULL "
         "AND l.expiry >= date(?1 / 1000, 'unixepoch') "
         "AND l.expiry <= date(?1 / 1000, 'unixepoch', '+' || ?2 || ' days') "
-        "GROUP BY l.id HAVING units > 0 ORDER BY l.expiry, l.sku, l.lot_code LIMIT ?3",
+        "GROUP BY l.expiry, l.id HAVING units > 0 ORDER BY l.expiry, l.sku, l.lot_code "
+        "LIMIT ?3",
         now, days, static_cast<std::int64_t>(wire::kMaxNearExpiryLots));
     while (const db::Statement* row = q.next()) {
       out.push_back({.sku = row->column_text(0),

@@ -313,7 +313,12 @@ CREATE INDEX orders_received ON orders(received_at_ms);
 CREATE INDEX order_history_status_at ON order_history(status, at_ms);
 )sql";
 
-const std::array<db::Migration, 7> kMigrations = {
+// The lots reported to the cloud for markdowns are found by expiry on every sync batch.
+constexpr const char* kV8LotExpiry = R"sql(
+CREATE INDEX lots_expiry ON lots(expiry) WHERE expiry IS NOT NULL;
+)sql";
+
+const std::array<db::Migration, 8> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
@@ -321,6 +326,7 @@ const std::array<db::Migration, 7> kMigrations = {
     db::Migration{5, "orders: picker claims and bag counts", kV5PickerClaims},
     db::Migration{6, "products: index of changes for search", kV6ProductChanges},
     db::Migration{7, "orders: indexes for peak-hour planning", kV7OrderTimes},
+    db::Migration{8, "lots: index by expiry for near-expiry reports", kV8LotExpiry},
 };
 
 }  // namespace
