@@ -297,17 +297,10 @@ std::string encode_store_lots(const std::vector<wire::NearExpiryLot>& lots) {
 }
 
 StatusOr<std::vector<wire::NearExpiryLot>> decode_store_lots(const std::string& text) {
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return internal_error("stored lots are not a JSON array");
-  std::vector<wire::NearExpiryLot> out;
-  for (const nlohmann::json& l : j) {
-    if (!l.is_object()) return internal_error("a stored lot is not a JSON object");
-    out.push_back({.sku = l.value("sku", ""),
-                   .lot = l.value("lot", ""),
-                   .expires_ms = l.value("expires_ms", std::int64_t{0}),
-                   .units = l.value("units", std::int64_t{0})});
-  }
-  return out;
+  StatusOr<std::vector<wire::NearExpiryLot>> lots =
+      wire::decode_near_expiry(nlohmann::json::parse(text, nullptr, false));
+  if (!lots.ok()) return internal_error("stored lots: " + lots.status().to_string());
+  return lots;
 }
 
 Status validate_downstream(std::string_view kind, const nlohmann::json& body) {

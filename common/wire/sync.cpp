@@ -47,6 +47,25 @@ void read_kind(FieldReader& item, std::string* out) {
 }
 }  // namespace
 
+namespace {
+void read_near_expiry_lot(FieldReader& l, std::vector<NearExpiryLot>& out) {
+  NearExpiryLot lot;
+  l.required_string("sku", &lot.sku, kIdRule);
+  l.required_string("lot", &lot.lot, {.max_len = 64, .non_empty = true});
+  l.required_int("expires_ms", &lot.expires_ms, kMinTimestampMs, kMaxInt64);
+  l.required_int("units", &lot.units, 1, 1'000'000);
+  out.push_back(std::move(lot));
+}
+}  // namespace
+
+StatusOr<std::vector<NearExpiryLot>> decode_near_expiry(const json& j) {
+  json wrapped = {{"near_expiry", j}};
+  return decode_with<std::vector<NearExpiryLot>>(wrapped, [](FieldReader& r, auto& lots) {
+    r.required_array("near_expiry", 0, kMaxNearExpiryLots,
+                     [&lots](FieldReader& l, std::size_t) { read_near_expiry_lot(l, lots); });
+  });
+}
+
 StatusOr<SyncBatch> decode_sync_batch(const json& j) {
   return decode_with<SyncBatch>(j, [](FieldReader& r, SyncBatch& b) {
     r.required_string("store_id", &b.store_id, kTokenIdRule);
@@ -87,15 +106,8 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
       b.load = load;
     });
     std::vector<NearExpiryLot> lots;
-    if (r.optional_array(
-            "near_expiry", 0, kMaxNearExpiryLots, [&lots](FieldReader& l, std::size_t) {
-              NearExpiryLot lot;
-              l.required_string("sku", &lot.sku, kIdRule);
-              l.required_string("lot", &lot.lot, {.max_len = 64, .non_empty = true});
-              l.required_int("expires_ms", &lot.expires_ms, kMinTimestampMs, kMaxInt64);
-              l.required_int("units", &lot.units, 1, 1'000'000);
-              lots.push_back(std::move(lot));
-            })) {
+    if (r.optional_array("near_expiry", 0, kMaxNearExpiryLots,
+                         [&lots](FieldReader& l, std::size_t) { read_near_expiry_lot(l, lots); })) {
       b.near_expiry = std::move(lots);
     }
     r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);

@@ -100,8 +100,10 @@ struct SyncBatch {
   friend bool operator==(const SyncBatch&, const SyncBatch&) = default;
 };
 
-// The near_expiry array as sent (also what the edge builds its batch from).
+// The near_expiry array as sent (also what the edge builds its batch from), and back:
+// decode validates each lot as decode_sync_batch does (fields named "near_expiry[i].x").
 nlohmann::json encode_near_expiry(const std::vector<NearExpiryLot>& lots);
+[[nodiscard]] StatusOr<std::vector<NearExpiryLot>> decode_near_expiry(const nlohmann::json& j);
 
 // Validates j and builds a SyncBatch; kInvalidArgument names the first bad field,
 // "changes[i].seq" when a seq is not first_seq + i.

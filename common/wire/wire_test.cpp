@@ -946,6 +946,16 @@ TEST(SyncBatchTest, NearExpiryAbsentNullOrEmptyAreTold) {
   EXPECT_TRUE(empty.near_expiry->empty());
 }
 
+TEST(SyncBatchTest, NearExpiryListDecodesAloneAsInABatch) {
+  const std::vector<NearExpiryLot> lots = {{"CURD-400", "L1", 1700006400000, 2}};
+  EXPECT_EQ(decode_near_expiry(encode_near_expiry(lots)).value(), lots);
+  json bad = encode_near_expiry(lots);
+  bad[0]["units"] = 0;
+  EXPECT_TRUE(is_invalid(decode_near_expiry(bad).status(), "near_expiry[0].units",
+                         "must be an integer between 1 and 1000000"));
+  EXPECT_FALSE(decode_near_expiry(json::object()).ok());
+}
+
 TEST(SyncBatchTest, AnItemHashIsTheSameForTheSameItemWhateverItsKeyOrder) {
   const json a = json::parse(R"({"sku":"MILK","price_cents":6500,"lat":12.9716})");
   const json b = json::parse(R"({"lat":12.9716,"price_cents":6500,"sku":"MILK"})");
