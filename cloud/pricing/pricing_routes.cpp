@@ -1,5 +1,9 @@
 #include "cloud/pricing/pricing_routes.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
 #include "common/http/request_helpers.hpp"
 
 namespace shopeasy::cloud::pricing {
@@ -12,9 +16,94 @@ namespace {
 
 constexpr const char* kId = "([A-Za-z0-9_.-]{1,64})";
 
+// The longest a store's request for its pricing view is held open: under the edge
+// client's read timeout (15 s), so a held request never reads as a dead cloud.
+constexpr std::int64_t kMaxViewWaitMs = 10'000;
+// How often a held request looks at the cheap key (settings, fee), and how often it
+// rebuilds the whole view regardless (served prices, lots and overrides change without
+// moving the key).
+constexpr std::chrono::milliseconds kViewCheckEvery{200};
+constexpr std::chrono::milliseconds kViewRebuildEvery{5'000};
+
+// One store waiting for its view to differ from the version it holds. It rides on the
+// server's streamed responses, which hold a connection thread but never a handler
+// slot, so stores waiting cannot starve the API. The answer is one JSON document: the
+// view as soon as its version differs, or the unchanged view at the deadline.
+struct ViewWait {
+  PricingService* service = nullptr;
+  http::HttpServer* server = nullptr;
+  std::string store_id;
+  std::string known_version;
+  std::chrono::steady_clock::time_point deadline{};
+  std::chrono::steady_clock::time_point next_rebuild{};
+  std::uint64_t key = 0;
+  std::uint64_t generation = 0;
+  bool started = false;
+
+  bool answer(http::StreamWriter& w, const StorePricing& view) {
+    w.write(store_pricing_json(view).dump());
+    return false;
+  }
+
+  bool step(http::StreamWriter& w) {
+    if (!server->running()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (started) {
+      service->wait_for_change(
+          generation,
+          std::min(kViewCheckEvery,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)));
+    }
+    generation = service->generation();
+    StatusOr<std::uint64_t> k = service->store_pricing_key(store_id);
+    if (!k.ok()) return false;  // the store failed: the edge retries with backoff
+    const auto after = std::chrono::steady_clock::now();
+    const bool timed_out = after >= deadline;
+    if (started && *k == key && after < next_rebuild && !timed_out) return true;
+    started = true;
+    key = *k;
+    next_rebuild = after + kViewRebuildEvery;
+    StatusOr<StorePricing> view = service->store_pricing(store_id);
+    if (!view.ok()) return false;
+    if (timed_out || store_pricing_version(*view) != known_version) return answer(w, *view);
+    return true;
+  }
+};
+
 }  // namespace
 
 void register_pricing_routes(http::HttpServer& server, PricingService& service) {
+  // A store's own pricing view; `version` the one it holds and `wait_ms` (0..10000) how
+  // long to hold the request while the view is still that version.
+  server.route("GET", std::string("/v1/stores/") + kId + "/pricing",
+               Access::roles_of({"store", "admin"}), [&service, &server](const Request& r) {
+                 const std::string& id = r.params[0];
+                 if (r.principal.role == "store" && r.principal.subject != id) {
+                   return Response::error(Status(
+                       StatusCode::kPermissionDenied,
+                       "store " + r.principal.subject + " may not read the prices of " + id));
+                 }
+                 auto version = http::string_param(r, "version", 32);
+                 if (!version.ok()) return Response::error(version.status());
+                 auto wait = http::int_param(r, "wait_ms", 0, kMaxViewWaitMs);
+                 if (!wait.ok()) return Response::error(wait.status());
+                 if (wait->value_or(0) == 0 || !version->has_value()) {
+                   StatusOr<StorePricing> view = service.store_pricing(id);
+                   if (!view.ok()) return Response::error(view.status());
+                   return Response::json(200, store_pricing_json(*view));
+                 }
+                 auto state = std::make_shared<ViewWait>();
+                 state->service = &service;
+                 state->server = &server;
+                 state->store_id = id;
+                 state->known_version = **version;
+                 state->deadline = std::chrono::steady_clock::now() +
+                                   std::chrono::milliseconds(wait->value_or(0));
+                 Response resp;
+                 resp.content_type = "application/json";
+                 resp.stream = [state](http::StreamWriter& w) { return state->step(w); };
+                 return resp;
+               });
   server.route("POST", "/api/quote", Access::roles_of({"customer", "admin"}),
                [&service](const Request& r) {
                  // Only the body: the caller's identity and headers never reach a price.

@@ -87,7 +87,11 @@ StatusOr<std::shared_ptr<const PricingService::Snapshot>> PricingService::load_s
       snap->competitor[p.sku].push_back(std::move(p));
     }
   }
+  std::string settings = config ? config->dump() : "";
+  if (feed) settings += "|" + std::to_string(feed->value("imported_at_ms", std::int64_t{0}));
   SHOPEASY_ASSIGN_OR_RETURN(std::optional<nlohmann::json> signals, store_.get_setting(kSignalsKey));
+  if (signals) settings += "|" + signals->dump();
+  snap->fingerprint = std::hash<std::string>{}(settings);
   if (signals && signals->is_object()) {
     snap->signals_doc = *signals;
     for (auto it = signals->begin(); it != signals->end(); ++it) {
@@ -121,11 +125,52 @@ StatusOr<std::shared_ptr<const PricingService::Snapshot>> PricingService::load_s
 }
 
 void PricingService::publish(std::shared_ptr<const Snapshot> s) {
-  sync::MutexLock lock(mutex_);
-  snapshot_ = std::move(s);
-  loaded_at_ms_ =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono_now().time_since_epoch())
-          .count();
+  bool changed = false;
+  {
+    sync::MutexLock lock(mutex_);
+    changed = !snapshot_ || snapshot_->fingerprint != s->fingerprint;
+    snapshot_ = std::move(s);
+    loaded_at_ms_ =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono_now().time_since_epoch())
+            .count();
+  }
+  if (changed) bump_generation();
+}
+
+void PricingService::bump_generation() {
+  {
+    sync::MutexLock lock(generation_mutex_);
+    ++generation_;
+  }
+  generation_cv_.notify_all();
+}
+
+std::uint64_t PricingService::generation() {
+  sync::MutexLock lock(generation_mutex_);
+  return generation_;
+}
+
+void PricingService::wait_for_change(std::uint64_t seen, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  sync::MutexLock lock(generation_mutex_);
+  while (generation_ == seen) {
+    if (generation_cv_.wait_until(generation_mutex_, deadline) == std::cv_status::timeout) return;
+  }
+}
+
+SurgeDecision PricingService::fee_at(const Snapshot& snap, const std::string& store_id,
+                                     int previous_step, std::int64_t now) const {
+  if (!snap.config.enabled) {
+    SurgeDecision fee;
+    fee.fee_cents = snap.config.surge.base_fee_cents;
+    fee.reason = "base delivery fee (dynamic pricing is off)";
+    return fee;
+  }
+  const auto load = snap.load.find(store_id);
+  const auto weather = snap.weather.find(store_id);
+  return evaluate_surge(snap.config.surge, load == snap.load.end() ? nullptr : &load->second,
+                        weather == snap.weather.end() ? WeatherFlag{} : weather->second,
+                        previous_step, now);
 }
 
 StatusOr<std::shared_ptr<const PricingService::Snapshot>> PricingService::snapshot() {
@@ -306,25 +351,15 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
   }
 
   // The delivery fee from the store's load.
-  SurgeDecision fee;
   int previous = 0;
   {
     sync::MutexLock lock(mutex_);
     previous = surge_step_[store_id];
   }
-  if (!snap.config.enabled) {
-    fee.fee_cents = snap.config.surge.base_fee_cents;
-    fee.reason = "base delivery fee (dynamic pricing is off)";
-  } else {
-    const auto load = snap.load.find(store_id);
-    const auto weather = snap.weather.find(store_id);
-    fee = evaluate_surge(snap.config.surge, load == snap.load.end() ? nullptr : &load->second,
-                         weather == snap.weather.end() ? WeatherFlag{} : weather->second, previous,
-                         now);
-    if (fee.stale_signal) {
-      stale_signals_.inc();
-      logger_.info("pricing_signal_stale", {{"store", store_id}, {"reason", fee.reason}});
-    }
+  const SurgeDecision fee = fee_at(snap, store_id, previous, now);
+  if (fee.stale_signal) {
+    stale_signals_.inc();
+    logger_.info("pricing_signal_stale", {{"store", store_id}, {"reason", fee.reason}});
   }
   bool moved = false;
   {
@@ -333,6 +368,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
     surge_step_[store_id] = fee.step;
   }
   if (moved) {
+    bump_generation();  // the store's view shows its fee
     const auto& steps = snap.config.surge.steps;
     const std::size_t was = std::min<std::size_t>(static_cast<std::size_t>(previous), steps.size());
     changes.push_back(
@@ -538,6 +574,7 @@ StatusOr<nlohmann::json> PricingService::put_model(const std::string& sku,
                                                       .new_cents = m.base_cents,
                                                       .inputs = model_to_json(m)}}));
   changes_.with({"model"}).inc();
+  bump_generation();
   return model_to_json(m);
 }
 
@@ -583,21 +620,97 @@ StatusOr<PricingService::SurgeNow> PricingService::surge_now(
   SurgeNow out;
   out.enabled = snap->config.enabled;
   const std::int64_t now = now_ms();
-  for (const std::string& id : store_ids) {
-    SurgeDecision fee;
-    if (!snap->config.enabled) {
-      fee.fee_cents = snap->config.surge.base_fee_cents;
-      fee.reason = "base delivery fee (dynamic pricing is off)";
-    } else {
-      const auto load = snap->load.find(id);
-      const auto weather = snap->weather.find(id);
-      fee = evaluate_surge(snap->config.surge, load == snap->load.end() ? nullptr : &load->second,
-                           weather == snap->weather.end() ? WeatherFlag{} : weather->second,
-                           previous[id], now);
-    }
-    out.fees[id] = std::move(fee);
-  }
+  for (const std::string& id : store_ids) out.fees[id] = fee_at(*snap, id, previous[id], now);
   return out;
+}
+
+StatusOr<std::uint64_t> PricingService::store_pricing_key(const std::string& store_id) {
+  SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
+  int previous = 0;
+  {
+    sync::MutexLock lock(mutex_);
+    if (auto it = surge_step_.find(store_id); it != surge_step_.end()) previous = it->second;
+  }
+  const SurgeDecision fee = fee_at(*snap, store_id, previous, now_ms());
+  std::uint64_t key = snap->fingerprint;
+  for (const std::int64_t part : {static_cast<std::int64_t>(fee.step), fee.fee_cents,
+                                  static_cast<std::int64_t>(fee.stale_signal)}) {
+    key = key * 1099511628211ULL ^ static_cast<std::uint64_t>(part);
+  }
+  return key;
+}
+
+StatusOr<StorePricing> PricingService::store_pricing(const std::string& store_id) {
+  if (!is_valid_id(store_id)) {
+    return invalid_argument("must be 1 to 64 of [A-Za-z0-9_.-]", "store_id");
+  }
+  SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
+  const std::int64_t now = now_ms();
+  StorePricing view;
+  view.store_id = store_id;
+  view.generated_at_ms = now;
+  view.rules = snap->config;
+  int previous = 0;
+  {
+    sync::MutexLock lock(mutex_);
+    if (auto it = surge_step_.find(store_id); it != surge_step_.end()) previous = it->second;
+  }
+  view.delivery_fee = fee_at(*snap, store_id, previous, now);
+
+  SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> overrides,
+                            store_.store_price_models(store_id, kStoreViewMaxEntries));
+  view.truncated |= overrides.size() >= static_cast<std::size_t>(kStoreViewMaxEntries);
+  for (const storage::PriceModelRow& r : overrides) view.overrides.push_back(from_row(r));
+  // With the kill switch on every SKU is at its base and no lot is marked down: the
+  // lists stay empty rather than show what the rules would do.
+  if (!snap->config.enabled) return view;
+
+  SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceChange> served,
+                            store_.latest_price_changes(store_id, "price", kStoreViewMaxEntries));
+  view.truncated |= served.size() >= static_cast<std::size_t>(kStoreViewMaxEntries);
+  for (const storage::PriceChange& c : served) {
+    const std::int64_t base = c.inputs.value("base_cents", c.new_cents);
+    if (c.new_cents == base) continue;  // back at base: nothing to show
+    view.prices.push_back(ServedPrice{.sku = c.sku,
+                                      .price_cents = c.new_cents,
+                                      .base_cents = base,
+                                      .rule = c.rule,
+                                      .reason = c.inputs.value("reason", ""),
+                                      .since_ms = c.at_ms});
+  }
+
+  if (snap->config.markdown.enabled) {
+    SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::StoreLots> lots, store_.store_lots(store_id));
+    if (lots && now - lots->at_ms <= kLotsMaxAgeMs) {
+      // A SKU's model once per view, however many of its lots are listed.
+      std::map<std::string, std::optional<PriceModel>> models;
+      for (const wire::NearExpiryLot& l : lots->lots) {
+        auto found = models.find(l.sku);
+        if (found == models.end()) {
+          SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> rows,
+                                    store_.price_model_rows(l.sku));
+          std::vector<PriceModel> candidates;
+          for (const auto& r : rows) candidates.push_back(from_row(r));
+          found = models.emplace(l.sku, resolve(candidates, store_id)).first;
+        }
+        if (!found->second) continue;
+        const PriceModel& model = *found->second;
+        const std::optional<LotPrice> p = price_lot(
+            snap->config, model,
+            Lot{.lot_id = l.lot, .sku = l.sku, .expires_ms = l.expires_ms, .units = l.units}, now);
+        if (!p) continue;
+        view.markdowns.push_back(LotMarkdown{.sku = l.sku,
+                                             .lot = l.lot,
+                                             .expires_ms = l.expires_ms,
+                                             .units = l.units,
+                                             .price_cents = p->price_cents,
+                                             .base_cents = model.base_cents,
+                                             .off_bp = p->off_bp,
+                                             .reason = p->reason});
+      }
+    }
+  }
+  return view;
 }
 
 StatusOr<nlohmann::json> PricingService::put_config(const nlohmann::json& patch) {
@@ -621,8 +734,9 @@ StatusOr<nlohmann::json> PricingService::put_config(const nlohmann::json& patch)
                                                       .old_cents = snap->config.enabled ? 1 : 0,
                                                       .new_cents = c.enabled ? 1 : 0,
                                                       .inputs = patch}}));
-  auto next = std::make_shared<Snapshot>(*snap);
-  next->config = std::move(c);
+  // Read back rather than patched in, so the fingerprint that wakes waiting stores
+  // covers what was stored.
+  SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> next, load_snapshot());
   publish(next);
   return stored;
 }
@@ -706,6 +820,7 @@ StatusOr<nlohmann::json> PricingService::approve(const nlohmann::json& body) {
                                                       .new_cents = price,
                                                       .inputs = {{"pending_id", pending->id}}}}));
   changes_.with({"approved"}).inc();
+  bump_generation();
   return nlohmann::json{{"store_id", store_id}, {"sku", sku}, {"price_cents", price}};
 }
 

@@ -13,6 +13,7 @@
 // kRefreshMs; the instance that takes a write uses it at once. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@
 
 #include "cloud/orders/order_service.hpp"
 #include "cloud/pricing/engine.hpp"
+#include "cloud/pricing/store_view.hpp"
 #include "cloud/routing/store_index.hpp"
 #include "cloud/storage/cloud_store.hpp"
 #include "common/clock/clock.hpp"
@@ -83,6 +85,21 @@ class PricingService {
   // pending proposal (kFailedPrecondition otherwise, e.g. when the rules moved on); it is
   // then served while the rules keep proposing it.
   StatusOr<nlohmann::json> approve(const nlohmann::json& body);
+  // What `store_id` is told about its prices now (see store_view.hpp): the kill switch,
+  // its delivery fee, the rules, its SKUs off base as last served, its lots marked down
+  // and its overrides. The fee is what the next quote would carry, from this instance's
+  // last served step (not moved here).
+  StatusOr<StorePricing> store_pricing(const std::string& store_id);
+  // Moves whenever something a store's view is made of may have changed at once: the
+  // shared settings (as this instance reads them) or the store's delivery fee. Cheap:
+  // a waiting store compares it often and rebuilds its view only when it moves.
+  StatusOr<std::uint64_t> store_pricing_key(const std::string& store_id);
+  // Counts this instance's pricing writes and the settings changes it has read from
+  // other instances; wait_for_change returns when it passes `seen` or after `timeout`.
+  std::uint64_t generation() EXCLUDES(generation_mutex_);
+  void wait_for_change(std::uint64_t seen, std::chrono::milliseconds timeout)
+      EXCLUDES(generation_mutex_);
+
   // A store's load ({"open_orders", "available_runners", "pick_queue"}) and/or weather
   // flag ({"bad_weather_until_ms"}), stamped with the time it arrives.
   StatusOr<nlohmann::json> put_signal(const std::string& store_id, const nlohmann::json& body);
@@ -94,6 +111,8 @@ class PricingService {
     std::map<std::string, LoadSignal> load;                          // by store
     std::map<std::string, WeatherFlag> weather;                      // by store
     nlohmann::json signals_doc = nlohmann::json::object();
+    // Of the stored settings documents as read: equal documents, equal fingerprint.
+    std::uint64_t fingerprint = 0;
   };
   struct Priced {
     nlohmann::json lines = nlohmann::json::array();
@@ -109,6 +128,10 @@ class PricingService {
   StatusOr<Priced> price_cart(const Snapshot& snap, const std::string& store_id,
                               const std::vector<wire::OrderLine>& lines, std::int64_t now_ms);
   std::int64_t now_ms() const { return to_unix_ms(clock_.wall_now()); }
+  // The delivery fee `store_id` would be quoted at now_ms from `previous_step`.
+  SurgeDecision fee_at(const Snapshot& snap, const std::string& store_id, int previous_step,
+                       std::int64_t now) const;
+  void bump_generation() EXCLUDES(generation_mutex_);
 
   storage::CloudStore& store_;
   const routing::StoreIndex& index_;
@@ -127,6 +150,10 @@ class PricingService {
   std::map<std::string, int> surge_step_ GUARDED_BY(mutex_);
   // Serialises the operators' read-modify-write of a settings document on this instance.
   sync::Mutex write_mutex_;
+  // Guards generation_; generation_cv_ wakes the stores waiting for their view to change.
+  sync::Mutex generation_mutex_;
+  sync::CondVar generation_cv_;
+  std::uint64_t generation_ GUARDED_BY(generation_mutex_) = 0;
 };
 
 }  // namespace shopeasy::cloud::pricing

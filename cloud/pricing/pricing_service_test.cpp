@@ -3,6 +3,8 @@
 // and the audit they leave.
 #include "cloud/pricing/pricing_service.hpp"
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "common/geohash/geohash.hpp"
@@ -429,6 +431,90 @@ TEST_F(PricingServiceTest, ExpiredLotsAndLotsOfUnknownStoresAreNotSold) {
   auto kept = store_->store_lots("near");
   ASSERT_TRUE(kept.ok() && kept->has_value());
   EXPECT_EQ((*kept)->lots.at(0).lot, "OLD");
+}
+
+}  // namespace
+}  // namespace shopeasy::cloud::pricing
+
+namespace shopeasy::cloud::pricing {
+namespace {
+
+// What a store is told about its prices: its fee, the prices its quotes served off base
+// with their reasons, its marked-down lots and its overrides; and nothing but base
+// prices once the kill switch is on. The version moves with the content only.
+TEST_F(PricingServiceTest, StoreViewShowsFeePricesMarkdownsAndOverrides) {
+  constexpr std::int64_t kHour = 3'600'000;
+  ASSERT_TRUE(service_->put_signal("near", {{"open_orders", 30}, {"available_runners", 5}}).ok());
+  feed("sku,price,competitor\nMILK,58.00,rival\n");
+  ASSERT_TRUE(
+      store_
+          ->put_store_lots(
+              {.store_id = "near", .lots = {{"MILK", "L1", now() + 20 * kHour, 2}}, .at_ms = now()})
+          .is_ok());
+  ASSERT_TRUE(
+      service_->put_model("BREAD", "near", {{"base_cents", 4'200}, {"mrp_cents", 4'500}}).ok());
+  quote();  // serves MILK at the competitor price and moves the fee
+
+  auto view = service_->store_pricing("near");
+  ASSERT_TRUE(view.ok()) << view.status().to_string();
+  const json j = store_pricing_json(*view);
+  EXPECT_TRUE(j["enabled"]);
+  EXPECT_EQ(j["delivery_fee"]["amount_cents"], 6'900);
+  EXPECT_EQ(j["delivery_fee"]["step"], 3);
+  ASSERT_EQ(j["prices"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["prices"][0]["sku"], "MILK");
+  EXPECT_EQ(j["prices"][0]["rule"], "competitor");
+  EXPECT_LT(j["prices"][0]["price_cents"].get<std::int64_t>(), 6'000);
+  EXPECT_FALSE(j["prices"][0]["reason"].get<std::string>().empty());
+  ASSERT_EQ(j["markdowns"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["markdowns"][0]["lot"], "L1");
+  EXPECT_EQ(j["markdowns"][0]["price_cents"], 4'400);
+  ASSERT_EQ(j["overrides"].size(), 1u);
+  EXPECT_EQ(j["overrides"][0]["sku"], "BREAD");
+  EXPECT_EQ(j["overrides"][0]["base_cents"], 4'200);
+  EXPECT_EQ(j["rules"]["enabled"], true);
+  const std::string version = j["version"];
+  EXPECT_EQ(version.size(), 16u);
+
+  // Asked again a second later, nothing changed: the same version.
+  clock_.advance(1s);
+  auto again = service_->store_pricing("near");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(store_pricing_version(*again), version);
+
+  // The kill switch: base fee, no prices off base, no markdowns; a new version, and the
+  // generation moved so a waiting store wakes at once.
+  const std::uint64_t generation = service_->generation();
+  auto key = service_->store_pricing_key("near");
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok());
+  EXPECT_GT(service_->generation(), generation);
+  auto off_key = service_->store_pricing_key("near");
+  ASSERT_TRUE(off_key.ok());
+  EXPECT_NE(*off_key, *key);
+  auto off = service_->store_pricing("near");
+  ASSERT_TRUE(off.ok());
+  const json k = store_pricing_json(*off);
+  EXPECT_FALSE(k["enabled"]);
+  EXPECT_EQ(k["delivery_fee"]["amount_cents"], 2'500);
+  EXPECT_TRUE(k["prices"].empty());
+  EXPECT_TRUE(k["markdowns"].empty());
+  EXPECT_EQ(k["overrides"].size(), 1u);  // the override is the store's base: still shown
+  EXPECT_NE(k["version"], version);
+
+  EXPECT_EQ(service_->store_pricing("no such store!").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(PricingServiceTest, WaitForChangeReturnsWhenAWriteLands) {
+  const std::uint64_t seen = service_->generation();
+  // Nothing changes: it returns after its timeout, generation unmoved.
+  service_->wait_for_change(seen, 1ms);
+  EXPECT_EQ(service_->generation(), seen);
+  std::thread writer([this] { ASSERT_TRUE(service_->put_config({{"enabled", false}}).ok()); });
+  service_->wait_for_change(seen, 30s);
+  writer.join();
+  EXPECT_GT(service_->generation(), seen);
 }
 
 }  // namespace

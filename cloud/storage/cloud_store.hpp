@@ -685,6 +685,15 @@ class PricingStore {
                                                                  const std::string& sku,
                                                                  const std::string& kind,
                                                                  std::int64_t at_or_before_ms) = 0;
+  // The newest entry of `kind` for each SKU at the store, by SKU, at most `limit`
+  // (1..10000): the prices the store's quotes last served and why.
+  virtual StatusOr<std::vector<PriceChange>> latest_price_changes(const std::string& store_id,
+                                                                  const std::string& kind,
+                                                                  int limit) = 0;
+  // The model rows that override the defaults at `store_id`, by SKU, at most `limit`
+  // (1..10000).
+  virtual StatusOr<std::vector<PriceModelRow>> store_price_models(const std::string& store_id,
+                                                                  int limit) = 0;
   virtual Status put_quote(const StoredQuote& quote) = 0;
   // nullopt when no quote has that id.
   virtual StatusOr<std::optional<StoredQuote>> get_quote(const std::string& quote_id) = 0;

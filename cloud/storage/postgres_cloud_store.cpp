@@ -1204,17 +1204,32 @@ class PostgresCloudStore final : public CloudStore {
       if (!result.ok()) return result.status();
       Rows rows(result->get());
       std::vector<PriceModelRow> out;
-      for (int r = 0; r < rows.count(); ++r) {
-        PriceModelRow m{.sku = rows.text(r, 0),
-                        .store_id = rows.text(r, 1),
-                        .base_cents = rows.int64(r, 2),
-                        .mrp_cents = rows.int64(r, 3),
-                        .cost_cents = std::nullopt,
-                        .min_margin_bp = static_cast<std::int32_t>(rows.int64(r, 5)),
-                        .updated_at_ms = rows.int64(r, 6)};
-        if (rows.int64(r, 4) > 0) m.cost_cents = rows.int64(r, 4);
-        out.push_back(std::move(m));
-      }
+      for (int r = 0; r < rows.count(); ++r) out.push_back(read_price_model(rows, r));
+      return out;
+    });
+  }
+
+  static PriceModelRow read_price_model(const Rows& rows, int r) {
+    PriceModelRow m{.sku = rows.text(r, 0),
+                    .store_id = rows.text(r, 1),
+                    .base_cents = rows.int64(r, 2),
+                    .mrp_cents = rows.int64(r, 3),
+                    .cost_cents = std::nullopt,
+                    .min_margin_bp = static_cast<std::int32_t>(rows.int64(r, 5)),
+                    .updated_at_ms = rows.int64(r, 6)};
+    if (rows.int64(r, 4) > 0) m.cost_cents = rows.int64(r, 4);
+    return m;
+  }
+
+  StatusOr<std::vector<PriceModelRow>> store_price_models(const std::string& store_id,
+                                                          int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<PriceModelRow>> {
+      StatusOr<Result> result = s.run(kStorePriceModels, Params().text(store_id).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<PriceModelRow> out;
+      for (int r = 0; r < rows.count(); ++r) out.push_back(read_price_model(rows, r));
       return out;
     });
   }
@@ -1286,6 +1301,24 @@ class PostgresCloudStore final : public CloudStore {
       if (rows.count() == 0) return std::optional<PriceChange>();
       SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, 0));
       return std::optional<PriceChange>(std::move(c));
+    });
+  }
+
+  StatusOr<std::vector<PriceChange>> latest_price_changes(const std::string& store_id,
+                                                          const std::string& kind,
+                                                          int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return call([&](Session& s) -> StatusOr<std::vector<PriceChange>> {
+      StatusOr<Result> result =
+          s.run(kLatestPriceChanges, Params().text(store_id).text(kind).int64(limit));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      std::vector<PriceChange> out;
+      for (int r = 0; r < rows.count(); ++r) {
+        SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, r));
+        out.push_back(std::move(c));
+      }
+      return out;
     });
   }
 

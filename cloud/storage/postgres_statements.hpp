@@ -140,6 +140,14 @@ constexpr Sql kLastPriceChange{
     "SELECT " SHOPEASY_PRICE_CHANGE_COLUMNS
     "FROM price_history WHERE store_id = $1 AND sku = $2 AND kind = $3 AND at_ms <= $4 "
     "ORDER BY at_ms DESC, id DESC LIMIT 1"};
+constexpr Sql kLatestPriceChanges{
+    "latest_price_changes", "SELECT * FROM (SELECT DISTINCT ON (sku) " SHOPEASY_PRICE_CHANGE_COLUMNS
+                            "FROM price_history WHERE store_id = $1 AND kind = $2 "
+                            "ORDER BY sku, at_ms DESC, id DESC) newest ORDER BY sku LIMIT $3"};
+constexpr Sql kStorePriceModels{
+    "store_price_models",
+    "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, updated_at_ms "
+    "FROM price_models WHERE store_id = $1 ORDER BY sku LIMIT $2"};
 #undef SHOPEASY_PRICE_CHANGE_COLUMNS
 constexpr Sql kPutStoreLoad{
     "put_store_load",

@@ -1072,6 +1072,18 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  static PriceModelRow read_price_model(const db::Statement& row) {
+    PriceModelRow r{.sku = row.column_text(0),
+                    .store_id = row.column_text(1),
+                    .base_cents = row.column_int64(2),
+                    .mrp_cents = row.column_int64(3),
+                    .cost_cents = std::nullopt,
+                    .min_margin_bp = static_cast<std::int32_t>(row.column_int64(5)),
+                    .updated_at_ms = row.column_int64(6)};
+    if (row.column_int64(4) > 0) r.cost_cents = row.column_int64(4);
+    return r;
+  }
+
   StatusOr<std::vector<PriceModelRow>> price_model_rows(const std::string& sku) override {
     return detail::guarded([&]() -> StatusOr<std::vector<PriceModelRow>> {
       return read([&](db::Database& db) -> StatusOr<std::vector<PriceModelRow>> {
@@ -1080,17 +1092,24 @@ class SqliteCloudStore final : public CloudStore {
             "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, "
             "updated_at_ms FROM price_models WHERE sku = ? ORDER BY store_id",
             sku);
-        while (const db::Statement* row = q.next()) {
-          PriceModelRow r{.sku = row->column_text(0),
-                          .store_id = row->column_text(1),
-                          .base_cents = row->column_int64(2),
-                          .mrp_cents = row->column_int64(3),
-                          .cost_cents = std::nullopt,
-                          .min_margin_bp = static_cast<std::int32_t>(row->column_int64(5)),
-                          .updated_at_ms = row->column_int64(6)};
-          if (row->column_int64(4) > 0) r.cost_cents = row->column_int64(4);
-          out.push_back(std::move(r));
-        }
+        while (const db::Statement* row = q.next()) out.push_back(read_price_model(*row));
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
+      });
+    });
+  }
+
+  StatusOr<std::vector<PriceModelRow>> store_price_models(const std::string& store_id,
+                                                          int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return detail::guarded([&]() -> StatusOr<std::vector<PriceModelRow>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<PriceModelRow>> {
+        std::vector<PriceModelRow> out;
+        db::Query q = db.query(
+            "SELECT sku, store_id, base_cents, mrp_cents, cost_cents, min_margin_bp, "
+            "updated_at_ms FROM price_models WHERE store_id = ? ORDER BY sku LIMIT ?",
+            store_id, static_cast<std::int64_t>(limit));
+        while (const db::Statement* row = q.next()) out.push_back(read_price_model(*row));
         SHOPEASY_RETURN_IF_ERROR(q.status());
         return out;
       });
@@ -1167,6 +1186,32 @@ class SqliteCloudStore final : public CloudStore {
         }
         SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(*row));
         return std::optional<PriceChange>(std::move(c));
+      });
+    });
+  }
+
+  StatusOr<std::vector<PriceChange>> latest_price_changes(const std::string& store_id,
+                                                          const std::string& kind,
+                                                          int limit) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_limit(limit));
+    return detail::guarded([&]() -> StatusOr<std::vector<PriceChange>> {
+      return read([&](db::Database& db) -> StatusOr<std::vector<PriceChange>> {
+        std::vector<PriceChange> out;
+        // The newest entry per SKU through the (store_id, sku, kind, at_ms) index: one
+        // probe per SKU the store has entries for, not a walk of its whole history.
+        db::Query q = db.query(
+            "SELECT h.id, h.at_ms, h.store_id, h.sku, h.kind, h.rule, h.old_cents, h.new_cents, "
+            "h.inputs FROM (SELECT DISTINCT sku FROM price_history WHERE store_id = ?1 AND "
+            "kind = ?2) s JOIN price_history h ON h.id = (SELECT id FROM price_history "
+            "WHERE store_id = ?1 AND sku = s.sku AND kind = ?2 ORDER BY at_ms DESC, id DESC "
+            "LIMIT 1) ORDER BY h.sku LIMIT ?3",
+            store_id, kind, static_cast<std::int64_t>(limit));
+        while (const db::Statement* row = q.next()) {
+          SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(*row));
+          out.push_back(std::move(c));
+        }
+        SHOPEASY_RETURN_IF_ERROR(q.status());
+        return out;
       });
     });
   }
