@@ -795,6 +795,36 @@ TEST_P(CloudStoreTest, PriceModelsHistoryAndQuotes) {
   EXPECT_FALSE(VALUE(store_->last_price_change("s1", "milk", "price", kNow - 1)).has_value());
   EXPECT_EQ(store_->price_history("", "", 0, 0).status().field(), "limit");
 
+  // The newest price per SKU at a store (what its view shows), and its overrides.
+  ASSERT_OK(store_->add_price_changes({{.at_ms = kNow + 5,
+                                        .store_id = "s1",
+                                        .sku = "bread",
+                                        .kind = "price",
+                                        .rule = "competitor",
+                                        .old_cents = 4'000,
+                                        .new_cents = 3'900},
+                                       {.at_ms = kNow + 30,
+                                        .store_id = "s2",
+                                        .sku = "milk",
+                                        .kind = "price",
+                                        .rule = "competitor",
+                                        .old_cents = 6'000,
+                                        .new_cents = 5'700}}));
+  std::vector<PriceChange> latest = VALUE(store_->latest_price_changes("s1", "price", 100));
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].sku, "bread");
+  EXPECT_EQ(latest[0].new_cents, 3'900);
+  EXPECT_EQ(latest[1].sku, "milk");
+  EXPECT_EQ(latest[1].new_cents, 6'000);  // the newer of its two entries
+  EXPECT_EQ(VALUE(store_->latest_price_changes("s1", "price", 1)).size(), 1u);
+  EXPECT_TRUE(VALUE(store_->latest_price_changes("s3", "price", 100)).empty());
+  EXPECT_EQ(store_->latest_price_changes("s1", "price", 0).status().field(), "limit");
+  std::vector<PriceModelRow> overrides = VALUE(store_->store_price_models("s1", 100));
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_EQ(overrides[0].sku, "milk");
+  EXPECT_EQ(overrides[0].base_cents, 5'900);
+  EXPECT_TRUE(VALUE(store_->store_price_models("s2", 100)).empty());
+
   EXPECT_FALSE(VALUE(store_->get_quote("q1")).has_value());
   const nlohmann::json body = {{"total_cents", 12'500}};
   ASSERT_OK(store_->put_quote(
