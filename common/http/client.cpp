@@ -45,6 +45,8 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
+void HttpClient::cancel() { impl_->client->stop(); }
+
 StatusOr<std::unique_ptr<HttpClient>> HttpClient::create(const std::string& base_url,
                                                          ClientOptions options) {
   if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0) {

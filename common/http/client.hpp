@@ -55,6 +55,11 @@ class HttpClient {
   StatusOr<ClientResponse> put(const std::string& path, const std::string& body,
                                const std::string& content_type);
 
+  // Ends the request in flight, if any (it fails as kUnavailable), and the connection:
+  // how a thread holding a long request open is stopped. The one call that may come
+  // from another thread than the one making requests.
+  void cancel();
+
   // Bytes sent on the wire by the last request's body (after compression).
   std::size_t last_request_body_bytes() const { return last_body_bytes_; }
 

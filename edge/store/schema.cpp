@@ -318,7 +318,19 @@ constexpr const char* kV8LotExpiry = R"sql(
 CREATE INDEX lots_expiry ON lots(expiry) WHERE expiry IS NOT NULL;
 )sql";
 
-const std::array<db::Migration, 8> kMigrations = {
+// The cloud's last word on this store's prices (the kill switch, the delivery fee, prices
+// off base, markdowns), kept so the command center still shows it after a restart
+// while the cloud is out of reach.
+constexpr const char* kV9PricingView = R"sql(
+CREATE TABLE pricing_view (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_ms INTEGER NOT NULL
+);
+)sql";
+
+const std::array<db::Migration, 9> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
@@ -327,6 +339,7 @@ const std::array<db::Migration, 8> kMigrations = {
     db::Migration{6, "products: index of changes for search", kV6ProductChanges},
     db::Migration{7, "orders: indexes for peak-hour planning", kV7OrderTimes},
     db::Migration{8, "lots: index by expiry for near-expiry reports", kV8LotExpiry},
+    db::Migration{9, "pricing: the cloud's view of this store's prices", kV9PricingView},
 };
 
 }  // namespace
