@@ -15,6 +15,7 @@
 #include "edge/daemon/dispatch_source.hpp"
 #include "edge/demand/demand_routes.hpp"
 #include "edge/orders/order_routes.hpp"
+#include "edge/pricing/pricing_routes.hpp"
 #include "edge/replenish/replenish_routes.hpp"
 #include "edge/staff/staff_routes.hpp"
 #include "edge/vision/store_cameras.hpp"
@@ -407,6 +408,13 @@ Status EdgeDaemon::start_sync() {
         },
         clock_, logger_.child("sync"), metrics_);
     SHOPEASY_RETURN_IF_ERROR(sync_->start());
+    pricing_ = std::make_unique<pricing::PricingFollower>(
+        pricing::PricingFollowerOptions{.cloud_url = opts.cloud_url,
+                                        .store_id = opts.store_id,
+                                        .store_secret = opts.store_secret,
+                                        .ca_file = opts.ca_file},
+        *store_, bus_, clock_, logger_.child("pricing"), metrics_);
+    SHOPEASY_RETURN_IF_ERROR(pricing_->start());
   }
   return Status::ok();
 }
@@ -487,6 +495,7 @@ void EdgeDaemon::stop_alert_board() {
 // Before dispatch and the broker: what those write to the ledger while they stop stays in
 // the outbox and goes up after the next start.
 void EdgeDaemon::stop_sync() {
+  if (pricing_) pricing_->stop();
   if (sync_) sync_->stop();
 }
 
@@ -662,6 +671,7 @@ void EdgeDaemon::register_routes() {
   vision_->register_routes(*http_);
   api::register_scan_frame_routes(*http_, {}, logger_.child("scan_frames"), metrics_, clock_);
   alert_board_->register_routes(*http_);
+  pricing::register_pricing_routes(*http_, pricing_.get());
   apidoc::register_openapi_route(*http_, "edge.openapi.json");
   webui::register_page_routes(*http_,
                               {config_.get_string("store.id"), config_.get_string("store.name"),

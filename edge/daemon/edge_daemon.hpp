@@ -27,6 +27,7 @@
 #include "edge/inventory/inventory.hpp"
 #include "edge/mqtt/mqtt_client.hpp"
 #include "edge/orders/order_book.hpp"
+#include "edge/pricing/pricing_follower.hpp"
 #include "edge/replenish/replenishment.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/search/product_search.hpp"
@@ -119,6 +120,7 @@ class EdgeDaemon final : public service::Daemon {
   std::optional<std::vector<wire::NearExpiryLot>> near_expiry_report(std::int64_t days) const;
   std::unique_ptr<vision::VisionService> vision_;
   std::unique_ptr<sync::SyncClient> sync_;
+  std::unique_ptr<pricing::PricingFollower> pricing_;  // with sync_: the cloud's prices
   std::unique_ptr<dispatch::OrderSource> dispatch_source_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<diskguard::DiskGuard> disk_guard_;

@@ -11,6 +11,7 @@ import * as shelf from './shelf.js';
 import * as health from './health.js';
 import * as admin from './admin.js';
 import * as planning from './planning.js';
+import * as pricing from './pricing.js';
 
 // The handheld mode's modules load only when it is used: the desktop page's first
 // render does not wait for them.
@@ -47,6 +48,7 @@ const PANELS = {
   runners: { label: 'Runners', load: runners.load, shown: runners.shown },
   shelf: { label: 'Shelf scans', load: shelf.load },
   planning: { label: 'Planning', load: planning.load, shown: planning.shown },
+  pricing: { label: 'Pricing', load: pricing.load },
   users: { label: 'Users', load: admin.loadUsers },
   audit: { label: 'Audit log', load: () => admin.loadAudit() },
 };
@@ -54,9 +56,9 @@ const PANELS = {
 function tabsFor(role) {
   switch (role) {
     case 'picker': return ['picking', 'inventory', 'alerts', 'runners'];
-    case 'viewer': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning'];
-    case 'manager': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning'];
-    case 'admin': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning', 'users', 'audit'];
+    case 'viewer': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning', 'pricing'];
+    case 'manager': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning', 'pricing'];
+    case 'admin': return ['inventory', 'alerts', 'orders', 'runners', 'shelf', 'planning', 'pricing', 'users', 'audit'];
     default: return [];
   }
 }
@@ -115,6 +117,7 @@ function startApp() {
     shelf.init();
     admin.init();
     planning.init();
+    pricing.init();
     live.onStatus((up) => {
       $('live').textContent = up ? 'live' : 'reconnecting';
       $('live').classList.toggle('on', up);

@@ -45,7 +45,7 @@ export function connect(onReconnect, onFirstOpen = () => {}) {
     'runner.retired', 'runner.event', 'alert.raised', 'alert.updated', 'alert.resolved',
     'order.status', 'order.created', 'order.updated', 'order.claim', 'scanner.input', 'vision.shelf_scan', 'vision.camera_offline',
     'vision.camera_online', 'vision.phantom_stock', 'scan.unknown_code', 'count.opened',
-    'count.closed', 'bins.updated']) listen(t);
+    'count.closed', 'bins.updated', 'pricing.updated']) listen(t);
   source.onmessage = (e) => dispatch('message', e.data);
   source.onopen = () => {
     statusListener(true);
