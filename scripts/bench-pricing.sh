@@ -4,8 +4,10 @@
 # real shopeasy-cloud with 200 priced SKUs, a competitor feed and a load signal, and
 # sends 2,000 POST /api/quote of 10 lines one at a time, each followed by a
 # GET /api/inventory of 10 items as the same-run baseline; prints p50/p99 of both and
-# their ratio (target: quote p99 <= 5 ms). About half a minute; --quick 5,000 SKUs and
-# 500 quotes; --smoke 1,000 SKUs x 10 stores and 50 quotes.
+# their ratio (target: quote p99 <= 5 ms); then starts 10 real shopeasy-edge daemons
+# following the cloud's pricing view and times the kill switch (off, then on again)
+# until every edge's /api/pricing shows it (target <= 1 s). About a minute; --quick 5,000
+# SKUs, 500 quotes and 5 edges; --smoke 1,000 SKUs x 10 stores, 50 quotes and 2 edges.
 #
 # Usage: scripts/bench-pricing.sh [--quick|--smoke] [--build-dir DIR] [--no-build]
 #                                 [-- pricing_bench args]
@@ -16,8 +18,8 @@ set -euo pipefail
 source "$(dirname "$0")/bench-common.sh"
 bench_name=pricing
 bench_target=pricing_bench
-bench_quick_args=(--skus=5000 --requests=500)
-bench_smoke_args=(--skus=1000 --stores=10 --requests=50)
+bench_quick_args=(--skus=5000 --requests=500 --edges=5)
+bench_smoke_args=(--skus=1000 --stores=10 --requests=50 --edges=2)
 bench_missed_exit=1
-bench_programs=(shopeasy-cloud)
+bench_programs=(shopeasy-cloud shopeasy-edge)
 bench_main "$@"

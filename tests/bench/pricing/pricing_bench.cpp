@@ -2,9 +2,12 @@
 // each SKU with a model, a competitor feed for a third of them and a price an hour ago;
 // (2) quotes: POST /api/quote with 10 lines against the real shopeasy-cloud, next to
 // GET /api/inventory (a plain catalog read of 10 items) in the same run, p50/p99 of each
-// and their ratio. Targets: repricing <= 1 s; quote p99 <= 5 ms.
+// and their ratio; (3) the kill switch: real shopeasy-edge daemons following the cloud's
+// pricing view, the time until each edge's /api/pricing shows the switch flipped.
+// Targets: repricing <= 1 s; quote p99 <= 5 ms; kill switch <= 1 s at every edge.
 //
-// Usage: pricing_bench [--skus=25000] [--stores=100] [--requests=2000] [--seed=1]
+// Usage: pricing_bench [--skus=25000] [--stores=100] [--requests=2000] [--edges=10]
+//                      [--seed=1]
 // Exit status: 0 every target met, 1 one missed, 2 a phase could not run.
 #include <algorithm>
 #include <chrono>
@@ -19,6 +22,7 @@
 #include "cloud/pricing/engine.hpp"
 #include "common/geohash/geohash.hpp"
 #include "tests/bench/bench_common.hpp"
+#include "tests/bench/pricing/kill_switch.hpp"
 #include "tests/harness/wait.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
@@ -36,6 +40,7 @@ struct Settings {
   int skus = 25'000;
   int stores = 100;
   int requests = 2'000;
+  int edges = 10;
   std::uint64_t seed = 1;
 };
 
@@ -259,6 +264,11 @@ int run(const Settings& s) {
   record_result("pricing", "quote 10 lines", q, b, ratio, "p99 <= 5 ms",
                 quote_met ? "met" : "MISSED");
   if (!quote_met) status = 1;
+
+  // Phase 3: the kill switch at the stores.
+  const int kill = measure_kill_switch(cloud->http_port, s.edges, *dir);
+  if (kill == 2) return 2;
+  if (kill != 0) status = 1;
   return status;
 }
 
@@ -279,6 +289,8 @@ int main(int argc, char** argv) {
       s.stores = std::atoi(v2);
     } else if (const char* v3 = value("requests")) {
       s.requests = std::atoi(v3);
+    } else if (const char* v5 = value("edges")) {
+      s.edges = std::atoi(v5);
     } else if (const char* v4 = value("seed")) {
       s.seed = std::strtoull(v4, nullptr, 10);
     } else {
@@ -286,8 +298,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (s.skus <= 0 || s.stores <= 0 || s.requests <= 0) {
-    std::fprintf(stderr, "pricing_bench: --skus, --stores and --requests must be positive\n");
+  if (s.skus <= 0 || s.stores <= 0 || s.requests <= 0 || s.edges <= 0) {
+    std::fprintf(stderr,
+                 "pricing_bench: --skus, --stores, --requests and --edges must be positive\n");
     return 2;
   }
   return shopeasy::bench::run(s);
