@@ -218,6 +218,64 @@ TEST_F(SyncTest, CatalogFlowsDownAndStockFlowsUp) {
       << health.dump();
 }
 
+// The cloud's word on the store's prices reaches the store's command center: the
+// delivery fee, and the kill switch within a second; the store keeps
+// showing the last view after a restart with the cloud gone. A store may read only its
+// own view, and a bad wait is refused naming the parameter.
+TEST_F(SyncTest, PricingViewAndKillSwitchReachTheStore) {
+  start_edge();
+  json pricing;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pricing = json::parse(edge_call("GET", "/api/pricing").body);
+        return pricing["view"].is_object();
+      },
+      10s))
+      << pricing.dump() << "\n"
+      << edge_->process.describe();
+  EXPECT_TRUE(pricing["following"]);
+  EXPECT_TRUE(pricing["view"]["enabled"]);
+  // The fee follows the load the store itself reports with its batches.
+  EXPECT_TRUE(pricing["view"]["delivery_fee"]["amount_cents"].is_number_integer());
+  EXPECT_EQ(pricing["view"]["store_id"], kStoreId);
+
+  const auto flipped = std::chrono::steady_clock::now();
+  ASSERT_EQ(cloud_call("PUT", "/v1/pricing/enabled", R"({"enabled": false})").status, 200);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pricing = json::parse(edge_call("GET", "/api/pricing").body);
+        return pricing["view"]["enabled"] == false;
+      },
+      10s))
+      << pricing.dump();
+  // Held requests bring it at once; the bound is loose for loaded test machines (the
+  // benchmark measures it: tens of milliseconds).
+  EXPECT_LT(std::chrono::steady_clock::now() - flipped, 5s);
+  EXPECT_EQ(pricing["view"]["delivery_fee"]["amount_cents"], 2'500);
+
+  // Another store's view, and bad parameters.
+  auto store_headers = bearer(std::string(kStoreId) + ":" + kStoreSecret);
+  EXPECT_EQ(http_request("127.0.0.1", cloud_->http_port, "GET", "/v1/stores/other/pricing", "",
+                         store_headers)
+                ->status,
+            403);
+  auto bad =
+      http_request("127.0.0.1", cloud_->http_port, "GET",
+                   std::string("/v1/stores/") + kStoreId + "/pricing?version=x&wait_ms=99999", "",
+                   store_headers);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["field"], "wait_ms");
+
+  // The cloud goes away and the store restarts: the last view, with its age.
+  cloud_->process.terminate_and_wait(10s);
+  edge_->process.terminate_and_wait(10s);
+  start_edge();
+  pricing = json::parse(edge_call("GET", "/api/pricing").body);
+  EXPECT_EQ(pricing["view"]["enabled"], false);
+  EXPECT_GE(pricing["age_ms"].get<std::int64_t>(), 0);
+}
+
 // A purchase order made at the store reaches the cloud with each change of its state,
 // where the central buying team reads it; another store's credential cannot.
 TEST_F(SyncTest, PurchaseOrdersReachTheCloudAsTheyChange) {
