@@ -75,7 +75,7 @@ struct ViewWait {
 void register_pricing_routes(http::HttpServer& server, PricingService& service) {
   // A store's own pricing view; `version` the one it holds and `wait_ms` (0..10000) how
   // long to hold the request while the view is still that version.
-  server.route("GET", std::string("/v1/stores/") + kId + "/pricing",
+  server.route("GET", R"(/v1/stores/([A-Za-z0-9_-]{1,64})/pricing)",
                Access::roles_of({"store", "admin"}), [&service, &server](const Request& r) {
                  const std::string& id = r.params[0];
                  if (r.principal.role == "store" && r.principal.subject != id) {
