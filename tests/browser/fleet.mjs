@@ -6,7 +6,8 @@
 // delivery percentiles from those orders, opens the store's drill-down, looks an order
 // up, and flips the pricing kill switch from a tab holding only the session cookie; the
 // cloud then reports dynamic pricing off (GET /v1/pricing), and a cross-site form post
-// or script could not have done it.
+// or script could not have done it; the store's manager then sees it on the store's own
+// Pricing tab, and sees it turned back on without reloading.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -58,6 +59,11 @@ export async function fleetTests(h) {
   const brokerPort = await freePort();
   fs.writeFileSync(path.join(dir, 'mosquitto.conf'), `listener ${brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
   children.push(start('fleet-mosquitto', which('mosquitto', '/usr/sbin/mosquitto'), ['-c', path.join(dir, 'mosquitto.conf')]));
+  // The store's manager, who reads the store's Pricing tab after the kill switch.
+  const managerPass = 'fleet-mgr-pass-1';
+  const addManager = spawnSync(path.join(binDir, 'shopeasy-edge-users'), ['--db', path.join(dir, 'users.db'), 'add', 'fleet-mgr', 'manager'],
+    { input: `${managerPass}\n`, encoding: 'utf8' });
+  if (addManager.status !== 0) throw new Error(`shopeasy-edge-users add fleet-mgr failed: ${addManager.stderr}`);
   const edgePort = await freePort();
   const edgeBase = `http://127.0.0.1:${edgePort}`;
   fs.writeFileSync(path.join(dir, 'edge.json'), JSON.stringify({
@@ -264,6 +270,27 @@ export async function fleetTests(h) {
       // The first tab sees it on its next refresh.
       await page.waitForSelector('#kill-switch[aria-pressed="true"]', { timeout: 10000 });
       await tab.close();
+      // The store hears it too: its manager's Pricing tab says base prices everywhere,
+      // within a second of the switch (the edge follows the cloud's view with held
+      // requests and the tab listens for pricing.updated).
+      const store = await ctx.newPage();
+      store.on('pageerror', (e) => { pageErrors.push(e.message); console.log(`fleet store page error: ${e.message}`); });
+      await store.goto(`${edgeBase}/#pricing`);
+      await store.fill('#login-user', 'fleet-mgr');
+      await store.fill('#login-password', managerPass);
+      await store.click('#login-submit');
+      await store.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+      await store.click('button[data-tab="pricing"]');
+      await store.waitForFunction(() => /Dynamic pricing OFF/.test(document.getElementById('pricing-state')?.textContent || ''), null, { timeout: 10000 });
+      const fee = await store.textContent('#pricing-fee');
+      if (!/₹25\.00/.test(fee)) throw new Error(`the store's Pricing tab shows the fee as ${fee}`);
+      await shoot(store, 'store-pricing-off');
+      // Back on: the open tab follows without a reload.
+      await cloudCall('PUT', '/v1/pricing/enabled', { enabled: true });
+      const back = Date.now();
+      await store.waitForFunction(() => /Dynamic pricing on/.test(document.getElementById('pricing-state')?.textContent || ''), null, { timeout: 10000 });
+      figures.store_pricing_on_ms = Date.now() - back;
+      await store.close();
     });
 
     await test('ops fleet: the synonyms editor saves groups from a cookie-only tab and names a bad line', async () => {
