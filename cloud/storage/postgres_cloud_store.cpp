@@ -1271,6 +1271,15 @@ class PostgresCloudStore final : public CloudStore {
     return c;
   }
 
+  static StatusOr<std::vector<PriceChange>> read_price_changes(const Rows& rows) {
+    std::vector<PriceChange> out;
+    for (int r = 0; r < rows.count(); ++r) {
+      SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, r));
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
   StatusOr<std::vector<PriceChange>> price_history(const std::string& sku,
                                                    const std::string& store_id,
                                                    std::int64_t after_id, int limit) override {
@@ -1279,13 +1288,7 @@ class PostgresCloudStore final : public CloudStore {
       StatusOr<Result> result =
           s.run(kPriceHistory, Params().int64(after_id).text(sku).text(store_id).int64(limit));
       if (!result.ok()) return result.status();
-      Rows rows(result->get());
-      std::vector<PriceChange> out;
-      for (int r = 0; r < rows.count(); ++r) {
-        SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, r));
-        out.push_back(std::move(c));
-      }
-      return out;
+      return read_price_changes(Rows(result->get()));
     });
   }
 
@@ -1312,13 +1315,7 @@ class PostgresCloudStore final : public CloudStore {
       StatusOr<Result> result =
           s.run(kLatestPriceChanges, Params().text(store_id).text(kind).int64(limit));
       if (!result.ok()) return result.status();
-      Rows rows(result->get());
-      std::vector<PriceChange> out;
-      for (int r = 0; r < rows.count(); ++r) {
-        SHOPEASY_ASSIGN_OR_RETURN(PriceChange c, read_price_change(rows, r));
-        out.push_back(std::move(c));
-      }
-      return out;
+      return read_price_changes(Rows(result->get()));
     });
   }
 
