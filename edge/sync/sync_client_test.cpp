@@ -96,6 +96,7 @@ class SyncStatusTest : public ::testing::Test {
   std::unique_ptr<http::HttpServer> cloud_;
   int cloud_port_ = 1;
   std::unique_ptr<SyncClient> client_;
+  // What the clients make_client() builds report as stock cover (unset: none).
   std::function<std::optional<std::vector<wire::StockCover>>()> stock_cover_;
   std::atomic<bool> refuse_{false};  // the stand-in cloud answers 503 while set
   std::mutex batches_mutex_;         // guards batches_ (the server's threads append)
