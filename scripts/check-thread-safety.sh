@@ -70,6 +70,7 @@ files=(
   edge/dispatch/dispatcher.cpp
   edge/replenish/forecast_cache.cpp
   edge/replenish/replenishment.cpp
+  edge/replenish/stock_cover.cpp
   edge/sync/sync_client.cpp
   edge/alerts/alert_board.cpp
   edge/scan/mqtt_scan_intake.cpp

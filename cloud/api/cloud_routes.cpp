@@ -214,6 +214,14 @@ Response CloudRoutes::sync(const Request& req) {
       logger_.warn("store_lots_not_recorded", {{"store", id}, {"error", reported.to_string()}});
     }
   }
+  if (batch->stock_cover) {
+    // Best effort as well: without a fresh list the inventory rule leaves prices alone.
+    Status reported = store_.put_store_cover(storage::StoreCover{
+        .store_id = id, .cover = *batch->stock_cover, .at_ms = to_unix_ms(clock_.wall_now())});
+    if (!reported.is_ok()) {
+      logger_.warn("store_cover_not_recorded", {{"store", id}, {"error", reported.to_string()}});
+    }
+  }
   // A store or a cloud restored from a backup no longer agrees with the queue on where
   // the store stands; realign before anything is trimmed or handed out.
   auto aligned =

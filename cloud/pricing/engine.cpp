@@ -57,6 +57,34 @@ StatusOr<PricingConfig> config_from_json(const nlohmann::json& j) {
     m.optional_int("band_bp", &c.competitor.band_bp, 0, 10'000);
     m.optional_int("max_age_ms", &c.competitor.max_age_ms, 60'000, 30LL * 86'400'000);
   });
+  r.optional_object("inventory", [&](wire::FieldReader& m) {
+    std::optional<bool> on;
+    m.optional_bool("enabled", &on);
+    if (on) c.inventory.enabled = *on;
+    // Days are bounded by a year: beyond it a threshold means nothing for a dark store.
+    std::optional<double> overstock_days;
+    std::optional<double> scarce_days;
+    if (m.optional_double("overstock_days", &overstock_days, 0, 365, wire::Upper::kInclusive) &&
+        overstock_days) {
+      if (*overstock_days <= 0) {
+        m.fail("overstock_days", "must be a number > 0 and <= 365");
+      } else {
+        c.inventory.overstock_days = *overstock_days;
+      }
+    }
+    m.optional_int("overstock_off_bp", &c.inventory.overstock_off_bp, 0, 9'000);
+    if (m.optional_double("scarce_days", &scarce_days, 0, 365, wire::Upper::kInclusive) &&
+        scarce_days) {
+      if (*scarce_days <= 0) {
+        m.fail("scarce_days", "must be a number > 0 and <= 365");
+      } else {
+        c.inventory.scarce_days = *scarce_days;
+      }
+    }
+    if (m.ok() && c.inventory.scarce_days >= c.inventory.overstock_days) {
+      m.fail("scarce_days", "must be less than overstock_days");
+    }
+  });
   if (!r.ok()) return r.status();
   if (enabled) c.enabled = *enabled;
   for (std::size_t k = 1; k < c.surge.steps.size(); ++k) {
@@ -93,7 +121,12 @@ nlohmann::json config_to_json(const PricingConfig& c) {
            {{"enabled", c.competitor.enabled},
             {"beat_by_cents", c.competitor.beat_by_cents},
             {"band_bp", c.competitor.band_bp},
-            {"max_age_ms", c.competitor.max_age_ms}}}};
+            {"max_age_ms", c.competitor.max_age_ms}}},
+          {"inventory",
+           {{"enabled", c.inventory.enabled},
+            {"overstock_days", c.inventory.overstock_days},
+            {"overstock_off_bp", c.inventory.overstock_off_bp},
+            {"scarce_days", c.inventory.scarce_days}}}};
 }
 
 PriceDecision price_sku(const PricingConfig& config, const PriceModel& model,
@@ -114,13 +147,31 @@ PriceDecision price_sku(const PricingConfig& config, const PriceModel& model,
   std::int64_t want = model.base_cents;
   d.rule = "base";
   d.reason = "base price";
-  if (auto target =
-          competitor_target(config.competitor, model.base_cents, inputs.competitor, now_ms);
-      target && *target != model.base_cents) {
+  const CoverVerdict cover =
+      inputs.cover ? classify_cover(config.inventory, *inputs.cover) : CoverVerdict{};
+  if (cover.state == CoverState::kScarce) {
+    // A SKU about to sell out is not promoted: undercutting a competitor would only
+    // empty the shelf sooner. (Its near-expiry lots are still marked down by
+    // price_lot: those units expire whether or not the SKU is scarce.)
+    d.rule = "scarce";
+    d.reason = "cover " + describe_cover_days(cover.days) + ", scarce: no promotion";
+  } else if (auto target =
+                 competitor_target(config.competitor, model.base_cents, inputs.competitor, now_ms);
+             target && *target != model.base_cents) {
     want = *target;
     d.rule = "competitor";
     d.reason = "competitor median, beaten by " + std::to_string(config.competitor.beat_by_cents) +
                " cents";
+  }
+  if (cover.state == CoverState::kOverstock) {
+    const std::int64_t off = model.base_cents * config.inventory.overstock_off_bp / 10'000;
+    // Both lower the price; the lower one wins (a competitor tie stays "competitor").
+    if (model.base_cents - off < want) {
+      want = model.base_cents - off;
+      d.rule = "overstock";
+      d.reason = "cover " + describe_cover_days(cover.days) +
+                 ", overstocked: " + std::to_string(config.inventory.overstock_off_bp) + " bp off";
+    }
   }
   want = clamp_to(want, *floor, model.mrp_cents);
   // The cap is measured from the price an hour ago, so a run of small moves cannot add

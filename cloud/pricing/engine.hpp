@@ -30,6 +30,7 @@ struct PricingConfig {
   SurgeConfig surge{};
   MarkdownConfig markdown{};
   CompetitorConfig competitor{};
+  InventoryConfig inventory{};
 };
 
 // Reads a full configuration document; fields left out keep their defaults. Errors name
@@ -42,17 +43,25 @@ struct SkuInputs {
   std::vector<CompetitorPrice> competitor{};
   // The price in force an hour before now (the anchor of the change cap); nullopt: base.
   std::optional<std::int64_t> hour_ago_cents{};
+  // The store's stock against its demand, when it reported the SKU as overstocked or
+  // scarce (and the report is fresh); nullopt: the inventory rule has nothing to say.
+  std::optional<SkuCover> cover{};
 };
 
 struct PriceDecision {
   std::int64_t price_cents = 0;     // what is served now
   std::int64_t proposed_cents = 0;  // what the rules asked for, after the guardrails
-  std::string rule{};               // "base", "kill_switch", "no_floor", "competitor"
+  // "base", "kill_switch", "no_floor", "competitor", "overstock", "scarce"
+  std::string rule{};
   std::string reason{};
   bool capped = false;            // the hourly cap limited the move
   bool pending_approval = false;  // proposed_cents waits for a manager; price_cents is the base
 };
 
+// The rules ask for a price, the guardrails (floor, hourly cap, approval, clamp) then
+// apply to it. Competitor and overstock both lower the price: the lower of the two
+// wins. A scarce SKU is not promoted: the competitor undercut is skipped and it asks
+// for its base.
 PriceDecision price_sku(const PricingConfig& config, const PriceModel& model,
                         const SkuInputs& inputs, std::int64_t now_ms);
 

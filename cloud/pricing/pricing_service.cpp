@@ -18,6 +18,9 @@ constexpr std::int64_t kMaxFeedRows = 20'000;
 // A store's near-expiry list older than this is not used: a store that is syncing resends
 // it every minute, and one that stopped may have sold those units.
 constexpr std::int64_t kLotsMaxAgeMs = 10 * 60'000;
+// Likewise a store's stock cover list: its units move with every sale, so an old list
+// may call a SKU overstocked that has since sold down.
+constexpr std::int64_t kCoverMaxAgeMs = 10 * 60'000;
 
 struct CartRequest {
   std::vector<wire::OrderLine> lines;
@@ -203,6 +206,17 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
       for (wire::NearExpiryLot& l : lots->lots) near_expiry[l.sku].push_back(std::move(l));
     }
   }
+  // The store's overstocked and scarce SKUs, read once per quote.
+  std::map<std::string, SkuCover> cover;
+  if (snap.config.enabled && snap.config.inventory.enabled) {
+    SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::StoreCover> reported,
+                              store_.store_cover(store_id));
+    if (reported && now - reported->at_ms <= kCoverMaxAgeMs) {
+      for (const wire::StockCover& c : reported->cover) {
+        cover[c.sku] = SkuCover{.units = c.units, .daily_demand = c.daily_demand};
+      }
+    }
+  }
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const wire::OrderLine& line = lines[i];
     const std::string field = "lines[" + std::to_string(i) + "].sku";
@@ -230,6 +244,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
           std::optional<storage::PriceChange> hour_ago,
           store_.last_price_change(store_id, line.sku, "price", now - kHourMs));
       if (hour_ago) inputs.hour_ago_cents = hour_ago->new_cents;
+      if (auto it = cover.find(line.sku); it != cover.end()) inputs.cover = it->second;
       PriceDecision d = price_sku(snap.config, *model, inputs, now);
       unit = d.price_cents;
       rule = d.rule;
@@ -237,7 +252,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
       SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::PriceChange> last,
                                 store_.last_price_change(store_id, line.sku, "price", now));
       const std::int64_t current = last ? last->new_cents : model->base_cents;
-      const nlohmann::json audit_inputs = {
+      nlohmann::json audit_inputs = {
           {"base_cents", model->base_cents},
           {"mrp_cents", model->mrp_cents},
           {"floor_cents", floor_cents(*model) ? nlohmann::json(*floor_cents(*model)) : nullptr},
@@ -245,6 +260,10 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
                                                    : nlohmann::json(nullptr)},
           {"competitor_rows", inputs.competitor.size()},
           {"reason", d.reason}};
+      if (inputs.cover) {
+        audit_inputs["cover"] = {{"units", inputs.cover->units},
+                                 {"daily_demand", inputs.cover->daily_demand}};
+      }
       if (d.pending_approval) {
         // A manager's approval of exactly this proposal lets it through.
         SHOPEASY_ASSIGN_OR_RETURN(std::optional<storage::PriceChange> approved,

@@ -10,7 +10,9 @@
 // Shared state lives in CloudStore (settings "pricing.config", "pricing.competitor",
 // "pricing.signals"; price model, audit and quotes in their tables), so every instance
 // prices alike. Each instance re-reads the settings when its copy is older than
-// kRefreshMs; the instance that takes a write uses it at once. Thread-safe.
+// kRefreshMs; the instance that takes a write uses it at once. What a store reports of
+// itself (its lots near expiry, its stock cover) is read once per quote and ignored when
+// older than ten minutes. Thread-safe.
 #pragma once
 
 #include <chrono>

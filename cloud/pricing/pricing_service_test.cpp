@@ -414,6 +414,76 @@ TEST_F(PricingServiceTest, NearExpiryUnitsOfALineAreMarkedDownAndOnlyThose) {
   EXPECT_FALSE(stale["lines"][0].contains("markdowns"));
 }
 
+TEST_F(PricingServiceTest, StockCoverDiscountsTheOverstockedAndHoldsTheScarce) {
+  ASSERT_TRUE(service_->put_config({{"max_change_per_hour_bp", 10'000}}).ok());
+  ASSERT_TRUE(store_
+                  ->upsert_catalog_item({.sku = "RICE",
+                                         .name = "RICE",
+                                         .category = "x",
+                                         .price_cents = 10'000,
+                                         .unit = "each",
+                                         .barcodes = {},
+                                         .active = true,
+                                         .version = 0})
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->apply_batch("near",
+                                {{3, "stock.changed",
+                                  json{{"sku", "RICE"}, {"sku_on_hand", 3}, {"sku_reserved", 0}}}},
+                                now())
+                  .ok());
+  ASSERT_TRUE(service_
+                  ->put_model("RICE", "",
+                              {{"base_cents", 10'000},
+                               {"mrp_cents", 11'000},
+                               {"cost_cents", 5'000},
+                               {"min_margin_bp", 1'000}})
+                  .ok());
+  feed("sku,price\nRICE,90.00\n");  // would undercut RICE to 89.00
+  const json rice_cart = {{"lines", {{{"sku", "MILK"}, {"qty", 1}}, {{"sku", "RICE"}, {"qty", 1}}}},
+                          {"delivery", {{"lat", kLat}, {"lon", kLon}}}};
+  EXPECT_EQ(quote(rice_cart)["lines"][1]["rule"], "competitor");
+  // MILK: 300 units selling 10 a day (30 days of cover); RICE: 3 units selling 2 a day.
+  ASSERT_TRUE(store_
+                  ->put_store_cover({.store_id = "near",
+                                     .cover = {{"MILK", 300, 10.0}, {"RICE", 3, 2.0}},
+                                     .at_ms = now()})
+                  .is_ok());
+  json q = quote(rice_cart);
+  const json& milk = q["lines"][0];
+  EXPECT_EQ(milk["rule"], "overstock") << q.dump();
+  EXPECT_EQ(milk["unit_price_cents"], 5'400);  // 10% off the base
+  EXPECT_EQ(milk["reason"], "cover 30.0 days, overstocked: 1000 bp off");
+  const json& rice = q["lines"][1];
+  EXPECT_EQ(rice["rule"], "scarce") << q.dump();
+  EXPECT_EQ(rice["unit_price_cents"], 10'000);
+  EXPECT_EQ(rice["reason"], "cover 1.5 days, scarce: no promotion");
+  EXPECT_EQ(q["total_cents"], 5'400 + 10'000 + 2'500);
+  // The audit shows the cover the price came from.
+  auto h = service_->history("MILK", "near", 0, 100);
+  ASSERT_TRUE(h.ok());
+  ASSERT_FALSE((*h)["items"].empty());
+  const json& last = (*h)["items"].back();
+  EXPECT_EQ(last["rule"], "overstock");
+  EXPECT_EQ(last["inputs"]["cover"]["units"], 300);
+  // The rule switched off: the competitor undercut and the base again.
+  ASSERT_TRUE(
+      service_
+          ->put_config({{"max_change_per_hour_bp", 10'000}, {"inventory", {{"enabled", false}}}})
+          .ok());
+  q = quote(rice_cart);
+  EXPECT_EQ(q["lines"][0]["rule"], "base");
+  EXPECT_EQ(q["lines"][1]["rule"], "competitor");
+  ASSERT_TRUE(service_->put_config({{"inventory", {{"enabled", true}}}}).ok());
+  EXPECT_EQ(quote(rice_cart)["lines"][0]["rule"], "overstock");
+  // A list the store stopped refreshing is not trusted: its stock has moved since.
+  clock_.advance(11min);
+  q = quote(rice_cart);
+  EXPECT_EQ(q["lines"][0]["rule"], "base") << q.dump();
+  EXPECT_EQ(q["lines"][1]["rule"], "competitor");
+  EXPECT_EQ(q["lines"][1]["unit_price_cents"], 8'900);
+}
+
 TEST_F(PricingServiceTest, ExpiredLotsAndLotsOfUnknownStoresAreNotSold) {
   ASSERT_TRUE(store_
                   ->put_store_lots(

@@ -263,7 +263,184 @@ TEST(EngineTest, ConfigRoundTripsAndRefusesBadFields) {
   EXPECT_EQ(bad.status().field(), "max_change_per_hour_bp");
 }
 
-// 100,000 random models, rule settings, feeds, anchors and lots: no price leaves
+// ---- inventory cover ----------------------------------------------------------------
+
+TEST(InventoryTest, ClassifiesCoverAgainstTheThresholds) {
+  const InventoryConfig c;  // overstock at 21 days, scarce at 2
+  EXPECT_EQ(classify_cover(c, {.units = 210, .daily_demand = 10}).state, CoverState::kOverstock);
+  EXPECT_EQ(classify_cover(c, {.units = 209, .daily_demand = 10}).state, CoverState::kNormal);
+  EXPECT_EQ(classify_cover(c, {.units = 20, .daily_demand = 10}).state, CoverState::kScarce);
+  EXPECT_EQ(classify_cover(c, {.units = 21, .daily_demand = 10}).state, CoverState::kNormal);
+  EXPECT_EQ(classify_cover(c, {.units = 0, .daily_demand = 0.5}).state, CoverState::kScarce);
+  EXPECT_DOUBLE_EQ(classify_cover(c, {.units = 30, .daily_demand = 4}).days, 7.5);
+  // Units and no demand: cover without end.
+  const CoverVerdict idle = classify_cover(c, {.units = 3, .daily_demand = 0});
+  EXPECT_EQ(idle.state, CoverState::kOverstock);
+  EXPECT_TRUE(std::isinf(idle.days));
+  // Nothing on hand and nothing sold: nothing to judge.
+  EXPECT_EQ(classify_cover(c, {.units = 0, .daily_demand = 0}).state, CoverState::kNormal);
+  // Figures no store should send never move a price.
+  EXPECT_EQ(classify_cover(c, {.units = -5, .daily_demand = 1}).state, CoverState::kNormal);
+  EXPECT_EQ(classify_cover(c, {.units = 5, .daily_demand = -1}).state, CoverState::kNormal);
+  EXPECT_EQ(
+      classify_cover(c, {.units = 5, .daily_demand = std::numeric_limits<double>::quiet_NaN()})
+          .state,
+      CoverState::kNormal);
+  EXPECT_EQ(classify_cover(c, {.units = 5, .daily_demand = std::numeric_limits<double>::infinity()})
+                .state,
+            CoverState::kNormal);
+}
+
+TEST(InventoryTest, OverstockedSkuIsDiscounted) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  SkuInputs in;
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};  // 30 days
+  const PriceDecision d = price_sku(c, milk(), in, kNow);
+  EXPECT_EQ(d.rule, "overstock");
+  EXPECT_EQ(d.price_cents, 5'400);  // 6000 - 10%
+  EXPECT_EQ(d.reason, "cover 30.0 days, overstocked: 1000 bp off");
+  EXPECT_FALSE(d.capped);
+  EXPECT_FALSE(d.pending_approval);
+}
+
+TEST(InventoryTest, OverstockDiscountIsFlooredAndCappedPerHour) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  c.inventory.overstock_off_bp = 4'000;  // asks for 3600, under the 4950 floor
+  c.approval_threshold_bp = 10'000;
+  SkuInputs in;
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};
+  PriceDecision d = price_sku(c, milk(), in, kNow);
+  EXPECT_EQ(d.rule, "overstock");
+  EXPECT_EQ(d.price_cents, 4'950);
+  // At the default 8% an hour the move from the base stops at 5520.
+  c.max_change_per_hour_bp = 800;
+  d = price_sku(c, milk(), in, kNow);
+  EXPECT_TRUE(d.capped);
+  EXPECT_EQ(d.price_cents, 5'520);
+  in.hour_ago_cents = 5'520;
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).price_cents, 5'079);
+}
+
+TEST(InventoryTest, OverstockPastTheThresholdWaitsForApproval) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  c.approval_threshold_bp = 500;
+  SkuInputs in;
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};
+  const PriceDecision d = price_sku(c, milk(), in, kNow);
+  EXPECT_TRUE(d.pending_approval);
+  EXPECT_EQ(d.proposed_cents, 5'400);
+  EXPECT_EQ(d.price_cents, 6'000);
+}
+
+TEST(InventoryTest, ZeroDemandWithStockIsOverstocked) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  SkuInputs in;
+  in.cover = SkuCover{.units = 4, .daily_demand = 0};
+  const PriceDecision d = price_sku(c, milk(), in, kNow);
+  EXPECT_EQ(d.rule, "overstock");
+  EXPECT_EQ(d.price_cents, 5'400);
+  EXPECT_EQ(d.reason, "cover unbounded (no demand), overstocked: 1000 bp off");
+}
+
+TEST(InventoryTest, ScarceSkuIsNotPromotedBelowItsBase) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  SkuInputs in;
+  in.competitor = {{"milk-1l", "a", 5'600, kNow}};
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "competitor");
+  in.cover = SkuCover{.units = 15, .daily_demand = 10};  // 1.5 days
+  const PriceDecision d = price_sku(c, milk(), in, kNow);
+  EXPECT_EQ(d.rule, "scarce");
+  EXPECT_EQ(d.price_cents, 6'000);
+  EXPECT_EQ(d.reason, "cover 1.5 days, scarce: no promotion");
+  // A SKU promoted an hour ago climbs back to its base within the cap.
+  c.max_change_per_hour_bp = 800;
+  in.hour_ago_cents = 5'000;
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).price_cents, 5'400);
+}
+
+TEST(InventoryTest, ScarceSkuLotsAreStillMarkedDown) {
+  PricingConfig c;
+  const Lot lot{"L1", "milk-1l", kNow + kDay / 2, 3};
+  // price_lot knows nothing of cover: the lot's units expire either way.
+  ASSERT_TRUE(price_lot(c, milk(), lot, kNow).has_value());
+  EXPECT_EQ(price_lot(c, milk(), lot, kNow)->price_cents, 4'950);
+}
+
+TEST(InventoryTest, TheLowerOfCompetitorAndOverstockWins) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  SkuInputs in;
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};  // asks 5400
+  in.competitor = {{"milk-1l", "a", 5'600, kNow}};        // asks 5500
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "overstock");
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).price_cents, 5'400);
+  in.competitor = {{"milk-1l", "a", 5'300, kNow}};  // asks 5200
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "competitor");
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).price_cents, 5'200);
+  // Both under the floor: the floor.
+  c.inventory.overstock_off_bp = 9'000;
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).price_cents, 4'950);
+}
+
+TEST(InventoryTest, DisabledRuleOrNormalCoverChangesNothing) {
+  PricingConfig c;
+  c.max_change_per_hour_bp = 10'000;
+  SkuInputs in;
+  in.competitor = {{"milk-1l", "a", 5'600, kNow}};
+  in.cover = SkuCover{.units = 15, .daily_demand = 10};
+  c.inventory.enabled = false;
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "competitor");
+  in.competitor.clear();
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "base");
+  c.inventory.enabled = true;
+  in.cover = SkuCover{.units = 100, .daily_demand = 10};  // 10 days: normal
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "base");
+  // The kill switch and default-deny win over the rule.
+  in.cover = SkuCover{.units = 300, .daily_demand = 10};
+  c.enabled = false;
+  EXPECT_EQ(price_sku(c, milk(), in, kNow).rule, "kill_switch");
+  c.enabled = true;
+  PriceModel no_floor = milk();
+  no_floor.cost_cents.reset();
+  EXPECT_EQ(price_sku(c, no_floor, in, kNow).rule, "no_floor");
+}
+
+TEST(InventoryTest, ConfigRoundTripsAndRefusesBadFields) {
+  PricingConfig c;
+  c.inventory = {
+      .enabled = false, .overstock_days = 30.5, .overstock_off_bp = 1'500, .scarce_days = 1.5};
+  auto back = config_from_json(config_to_json(c));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(config_to_json(*back), config_to_json(c));
+  EXPECT_FALSE(back->inventory.enabled);
+  EXPECT_DOUBLE_EQ(back->inventory.scarce_days, 1.5);
+  // Left out: the defaults.
+  EXPECT_TRUE(config_from_json(nlohmann::json::object())->inventory.enabled);
+  const auto field_of = [](const nlohmann::json& inventory) {
+    auto bad = config_from_json({{"inventory", inventory}});
+    EXPECT_FALSE(bad.ok()) << inventory.dump();
+    return bad.ok() ? std::string() : bad.status().field();
+  };
+  EXPECT_EQ(field_of({{"overstock_off_bp", 9'001}}), "inventory.overstock_off_bp");
+  EXPECT_EQ(field_of({{"overstock_off_bp", -1}}), "inventory.overstock_off_bp");
+  EXPECT_EQ(field_of({{"overstock_off_bp", 10.5}}), "inventory.overstock_off_bp");
+  EXPECT_EQ(field_of({{"overstock_days", 0}}), "inventory.overstock_days");
+  EXPECT_EQ(field_of({{"overstock_days", -3}}), "inventory.overstock_days");
+  EXPECT_EQ(field_of({{"overstock_days", "21"}}), "inventory.overstock_days");
+  EXPECT_EQ(field_of({{"scarce_days", 0}}), "inventory.scarce_days");
+  EXPECT_EQ(field_of({{"scarce_days", 21}}), "inventory.scarce_days");
+  EXPECT_EQ(field_of({{"scarce_days", 5}, {"overstock_days", 4}}), "inventory.scarce_days");
+  EXPECT_EQ(field_of({{"enabled", "yes"}}), "inventory.enabled");
+  EXPECT_EQ(field_of(nlohmann::json::array()), "inventory");
+}
+
+// 100,000 random models, rule settings, feeds, covers, anchors and lots: no price leaves
 // [floor, MRP] for a SKU with a floor, and one without a floor stays at its base.
 TEST(EnginePropertyTest, NoPriceEverOutsideFloorAndMrp) {
   std::mt19937_64 rng(20);
@@ -293,6 +470,16 @@ TEST(EnginePropertyTest, NoPriceEverOutsideFloorAndMrp) {
       in.competitor.push_back({"s", "c", pick(1, kMaxPriceCents), kNow - pick(0, 2 * kDay)});
     }
     if (pick(0, 1) == 1) in.hour_ago_cents = pick(1, kMaxPriceCents);
+    c.inventory.enabled = pick(0, 4) > 0;
+    c.inventory.overstock_off_bp = static_cast<std::int32_t>(pick(0, 9'000));
+    c.inventory.scarce_days = static_cast<double>(pick(1, 100)) / 10.0;
+    c.inventory.overstock_days = c.inventory.scarce_days + static_cast<double>(pick(1, 600)) / 10.0;
+    if (pick(0, 3) > 0) {
+      // Zero units and zero demand included: the edges of the cover rule.
+      const std::int64_t units = pick(0, 3) == 0 ? 0 : pick(0, 1'000'000);
+      const double demand = pick(0, 3) == 0 ? 0.0 : static_cast<double>(pick(0, 100'000)) / 100.0;
+      in.cover = SkuCover{.units = units, .daily_demand = demand};
+    }
     const PriceDecision d = price_sku(c, m, in, kNow);
     const auto floor = floor_cents(m);
     if (!floor || !c.enabled) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "cloud/pricing/price_model.hpp"
@@ -259,6 +261,36 @@ StatusOr<std::vector<CompetitorPrice>> parse_competitor_json(const nlohmann::jso
     out.push_back(std::move(p));
   }
   return out;
+}
+
+CoverVerdict classify_cover(const InventoryConfig& config, const SkuCover& cover) {
+  CoverVerdict v;
+  if (!config.enabled || cover.units < 0 || !std::isfinite(cover.daily_demand) ||
+      cover.daily_demand < 0) {
+    return v;
+  }
+  if (cover.daily_demand == 0) {
+    // Units nobody is expected to buy never run out: unbounded cover, the most
+    // overstocked a SKU can be. With no units either there is nothing to price on.
+    if (cover.units == 0) return v;
+    v.days = std::numeric_limits<double>::infinity();
+    v.state = CoverState::kOverstock;
+    return v;
+  }
+  v.days = static_cast<double>(cover.units) / cover.daily_demand;
+  if (v.days >= config.overstock_days) {
+    v.state = CoverState::kOverstock;
+  } else if (v.days <= config.scarce_days) {
+    v.state = CoverState::kScarce;
+  }
+  return v;
+}
+
+std::string describe_cover_days(double days) {
+  if (std::isinf(days)) return "unbounded (no demand)";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f days", days);
+  return text;
 }
 
 }  // namespace shopeasy::cloud::pricing

@@ -3,7 +3,9 @@
 //   - surge: the delivery fee from a store's live load, in steps with hysteresis;
 //   - markdown: a lot's price as its expiry nears;
 //   - competitor: the median of fresh competitor prices, beaten by a few cents, kept in
-//     a band around it.
+//     a band around it;
+//   - inventory: a SKU's stock against its forecast demand (cover in days): overstocked,
+//     a discount; scarce, no promotion.
 // None of them sees who is asking: a price depends on the store, the SKU and time only.
 #pragma once
 
@@ -121,5 +123,40 @@ StatusOr<std::vector<CompetitorPrice>> parse_competitor_csv(const std::string& t
                                                             std::int64_t now_ms);
 StatusOr<std::vector<CompetitorPrice>> parse_competitor_json(const nlohmann::json& j,
                                                              std::int64_t now_ms);
+
+// ---- inventory cover -------------------------------------------------------------------
+
+struct InventoryConfig {
+  bool enabled = true;
+  // At or beyond this many days of cover the SKU is overstocked and asks for
+  // overstock_off_bp off its base (0..9,000).
+  double overstock_days = 21;
+  std::int32_t overstock_off_bp = 1'000;
+  // At or under this many days of cover the SKU is scarce: no promotion lowers it
+  // (0 < scarce_days < overstock_days).
+  double scarce_days = 2;
+};
+
+// What the store last said about a SKU's stock against its demand.
+struct SkuCover {
+  std::int64_t units = 0;     // sellable on hand
+  double daily_demand = 0.0;  // the store's forecast mean units per day
+};
+
+enum class CoverState { kNormal, kOverstock, kScarce };
+
+struct CoverVerdict {
+  CoverState state = CoverState::kNormal;
+  // units / daily_demand; +infinity for units with no demand (0 when there is neither).
+  double days = 0;
+};
+
+// Which side of the thresholds the SKU's cover is on. Normal when the rule is off, when
+// the store has neither units nor demand (nothing to judge), or when the figures are not
+// usable (negative or not finite): a bad report never moves a price.
+CoverVerdict classify_cover(const InventoryConfig& config, const SkuCover& cover);
+
+// "12.5 days" or "unbounded (no demand)", for a decision's reason.
+std::string describe_cover_days(double days);
 
 }  // namespace shopeasy::cloud::pricing

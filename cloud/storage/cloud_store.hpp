@@ -385,6 +385,14 @@ struct StoreLots {
   std::int64_t at_ms = 0;
 };
 
+// The SKUs a store last said are overstocked or scarce (stock against forecast demand),
+// and when the cloud heard it.
+struct StoreCover {
+  std::string store_id{};
+  std::vector<wire::StockCover> cover{};  // most extreme first, as sent
+  std::int64_t at_ms = 0;
+};
+
 // A store's purchase order as its last "purchase_order.changed" said (the body as sent:
 // lines with quantities ordered and received, expected delivery).
 struct StorePurchaseOrder {
@@ -713,6 +721,13 @@ class PricingStore {
   virtual Status put_store_lots(const StoreLots& lots) = 0;
   // nullopt when the store never reported any.
   virtual StatusOr<std::optional<StoreLots>> store_lots(const std::string& store_id) = 0;
+
+  // Replaces the store's stock cover list (the last report wins). kInvalidArgument for
+  // an entry without a SKU, a SKU listed twice, units outside 0..1,000,000 or a daily
+  // demand negative, not finite or over 1,000,000; kNotFound for an unknown store.
+  virtual Status put_store_cover(const StoreCover& cover) = 0;
+  // nullopt when the store never reported any.
+  virtual StatusOr<std::optional<StoreCover>> store_cover(const std::string& store_id) = 0;
 };
 
 // The customer notification outbox (rows written with each order change) and the

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -1270,6 +1271,58 @@ TEST_P(CloudStoreTest, StoreLotsAreReplacedWholeByTheLastReport) {
                 .field(),
             "lots[0].sku");
   EXPECT_EQ(store_->put_store_lots({.store_id = "s1", .lots = {}, .at_ms = 0}).field(), "at_ms");
+}
+
+TEST_P(CloudStoreTest, StoreCoverIsReplacedWholeByTheLastReport) {
+  register_store("s1");
+  register_store("s2");
+  EXPECT_FALSE(VALUE(store_->store_cover("s1")).has_value());
+  ASSERT_OK(
+      store_->put_store_cover({.store_id = "s1",
+                               .cover = {{"RICE", 40, 0.0}, {"MILK", 0, 12.5}, {"TEA", 300, 1.25}},
+                               .at_ms = kNow}));
+  std::optional<StoreCover> cover = VALUE(store_->store_cover("s1"));
+  ASSERT_TRUE(cover.has_value());
+  ASSERT_EQ(cover->cover.size(), 3u);
+  EXPECT_EQ(cover->cover[0], (wire::StockCover{"RICE", 40, 0.0}));
+  EXPECT_EQ(cover->cover[1], (wire::StockCover{"MILK", 0, 12.5}));
+  EXPECT_EQ(cover->cover[2].daily_demand, 1.25);
+  EXPECT_EQ(cover->at_ms, kNow);
+  // One list per store: another store's report leaves it alone.
+  ASSERT_OK(store_->put_store_cover({.store_id = "s2", .cover = {}, .at_ms = kNow + 1}));
+  EXPECT_EQ(VALUE(store_->store_cover("s1"))->cover.size(), 3u);
+  // An empty report clears the list; the time moves.
+  ASSERT_OK(store_->put_store_cover({.store_id = "s1", .cover = {}, .at_ms = kNow + 5}));
+  cover = VALUE(store_->store_cover("s1"));
+  ASSERT_TRUE(cover.has_value());
+  EXPECT_TRUE(cover->cover.empty());
+  EXPECT_EQ(cover->at_ms, kNow + 5);
+}
+
+TEST_P(CloudStoreTest, StoreCoverRefusesBadReportsNamingTheField) {
+  register_store("s1");
+  EXPECT_EQ(store_->put_store_cover({.store_id = "nope", .cover = {}, .at_ms = kNow}).code(),
+            StatusCode::kNotFound);
+  const auto field_of = [&](std::vector<wire::StockCover> cover, std::int64_t at_ms = kNow) {
+    return store_->put_store_cover({.store_id = "s1", .cover = std::move(cover), .at_ms = at_ms})
+        .field();
+  };
+  EXPECT_EQ(field_of({{"", 1, 1.0}}), "cover[0].sku");
+  EXPECT_EQ(field_of({{"A", 1, 1.0}, {"A", 2, 1.0}}), "cover[1].sku");
+  EXPECT_EQ(field_of({{"A", -1, 1.0}}), "cover[0].units");
+  EXPECT_EQ(field_of({{"A", 1'000'001, 1.0}}), "cover[0].units");
+  EXPECT_EQ(field_of({{"A", 1, -0.5}}), "cover[0].daily_demand");
+  EXPECT_EQ(field_of({{"A", 1, std::numeric_limits<double>::quiet_NaN()}}),
+            "cover[0].daily_demand");
+  EXPECT_EQ(field_of({{"A", 1, std::numeric_limits<double>::infinity()}}), "cover[0].daily_demand");
+  EXPECT_EQ(field_of({}, 0), "at_ms");
+  std::vector<wire::StockCover> many;
+  for (std::size_t i = 0; i <= wire::kMaxStockCover; ++i) {
+    many.push_back({"SKU-" + std::to_string(i), 1, 0.0});
+  }
+  EXPECT_EQ(field_of(many), "cover");
+  // Nothing bad was kept.
+  EXPECT_FALSE(VALUE(store_->store_cover("s1")).has_value());
 }
 
 TEST_P(CloudStoreTest, ANewStoreHasItsCatalogQueuedOnce) {

@@ -1377,6 +1377,31 @@ class PostgresCloudStore final : public CloudStore {
     });
   }
 
+  Status put_store_cover(const StoreCover& cover) override {
+    SHOPEASY_RETURN_IF_ERROR(detail::validate_store_cover(cover));
+    const std::string text = detail::encode_store_cover(cover.cover);
+    return call([&](Session& s) -> Status {
+      StatusOr<Result> result =
+          s.run(kPutStoreCover, Params().text(cover.store_id).text(text).int64(cover.at_ms));
+      if (!result.ok()) return result.status();
+      if (std::string_view(PQcmdTuples(result->get())) == "0") return unknown_store(cover.store_id);
+      return Status::ok();
+    });
+  }
+
+  StatusOr<std::optional<StoreCover>> store_cover(const std::string& store_id) override {
+    return call([&](Session& s) -> StatusOr<std::optional<StoreCover>> {
+      StatusOr<Result> result = s.run(kStoreCover, Params().text(store_id));
+      if (!result.ok()) return result.status();
+      Rows rows(result->get());
+      if (rows.count() == 0) return std::optional<StoreCover>();
+      SHOPEASY_ASSIGN_OR_RETURN(std::vector<wire::StockCover> cover,
+                                detail::decode_store_cover(rows.text(0, 0)));
+      return std::optional<StoreCover>(
+          StoreCover{.store_id = store_id, .cover = std::move(cover), .at_ms = rows.int64(0, 1)});
+    });
+  }
+
   // A quote id is new: a repeat after a lost COMMIT would fail on the key, so not repeated.
   // As on SQLite, a quote's commit does not wait for the server's disk
   // (synchronous_commit off for this transaction only): a crash of the server may lose

@@ -273,6 +273,13 @@ CREATE TABLE store_lots (
   at_ms bigint NOT NULL
 );
 )sql"},
+    {18, "store_cover", R"sql(
+CREATE TABLE store_cover (
+  store_id text COLLATE "C" PRIMARY KEY,
+  cover text NOT NULL,
+  at_ms bigint NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

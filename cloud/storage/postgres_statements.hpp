@@ -165,6 +165,13 @@ constexpr Sql kPutStoreLots{"put_store_lots",
                             "ON CONFLICT (store_id) DO UPDATE SET lots = EXCLUDED.lots, "
                             "at_ms = EXCLUDED.at_ms"};
 constexpr Sql kStoreLots{"store_lots", "SELECT lots, at_ms FROM store_lots WHERE store_id = $1"};
+constexpr Sql kPutStoreCover{"put_store_cover",
+                             "INSERT INTO store_cover (store_id, cover, at_ms) "
+                             "SELECT id, $2, $3 FROM stores WHERE id = $1 "
+                             "ON CONFLICT (store_id) DO UPDATE SET cover = EXCLUDED.cover, "
+                             "at_ms = EXCLUDED.at_ms"};
+constexpr Sql kStoreCover{"store_cover",
+                          "SELECT cover, at_ms FROM store_cover WHERE store_id = $1"};
 constexpr Sql kPutQuote{"put_quote",
                         "INSERT INTO price_quotes (quote_id, created_at_ms, expires_at_ms, body) "
                         "VALUES ($1, $2, $3, $4)"};

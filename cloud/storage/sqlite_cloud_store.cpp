@@ -1282,6 +1282,36 @@ class SqliteCloudStore final : public CloudStore {
     });
   }
 
+  Status put_store_cover(const StoreCover& cover) override {
+    return detail::guarded([&]() -> Status {
+      SHOPEASY_RETURN_IF_ERROR(detail::validate_store_cover(cover));
+      return write_tx([&](db::Database& db) -> Status {
+        SHOPEASY_RETURN_IF_ERROR(require_store(db, cover.store_id));
+        return db.run(
+            "INSERT INTO store_cover (store_id, cover, at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (store_id) DO UPDATE SET cover = excluded.cover, at_ms = excluded.at_ms",
+            cover.store_id, detail::encode_store_cover(cover.cover), cover.at_ms);
+      });
+    });
+  }
+
+  StatusOr<std::optional<StoreCover>> store_cover(const std::string& store_id) override {
+    return detail::guarded([&]() -> StatusOr<std::optional<StoreCover>> {
+      return read([&](db::Database& db) -> StatusOr<std::optional<StoreCover>> {
+        db::Query q = db.query("SELECT cover, at_ms FROM store_cover WHERE store_id = ?", store_id);
+        const db::Statement* row = q.next();
+        if (row == nullptr) {
+          SHOPEASY_RETURN_IF_ERROR(q.status());
+          return std::optional<StoreCover>();
+        }
+        SHOPEASY_ASSIGN_OR_RETURN(std::vector<wire::StockCover> cover,
+                                  detail::decode_store_cover(row->column_text(0)));
+        return std::optional<StoreCover>(StoreCover{
+            .store_id = store_id, .cover = std::move(cover), .at_ms = row->column_int64(1)});
+      });
+    });
+  }
+
   // A quote is an offer the app asks for again when it is lost, so its commit does not
   // wait for the disk: synchronous=NORMAL for this one statement (the WAL keeps it across
   // a crash of the process; the next full commit, which syncs the WAL, makes it

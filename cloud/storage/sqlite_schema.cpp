@@ -253,6 +253,13 @@ CREATE TABLE store_lots (
   at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {.version = 18, .name = "store_cover", .sql = R"sql(
+CREATE TABLE store_cover (
+  store_id TEXT PRIMARY KEY,
+  cover TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

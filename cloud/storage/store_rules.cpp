@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <set>
 #include <unordered_map>
 
 #include "cloud/storage/order_rules.hpp"
@@ -301,6 +302,44 @@ StatusOr<std::vector<wire::NearExpiryLot>> decode_store_lots(const std::string& 
       wire::decode_near_expiry(nlohmann::json::parse(text, nullptr, false));
   if (!lots.ok()) return internal_error("stored lots: " + lots.status().to_string());
   return lots;
+}
+
+Status validate_store_cover(const StoreCover& cover) {
+  if (cover.cover.size() > wire::kMaxStockCover) {
+    return Status(StatusCode::kInvalidArgument,
+                  "at most " + std::to_string(wire::kMaxStockCover) + " entries", "cover");
+  }
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < cover.cover.size(); ++i) {
+    const wire::StockCover& c = cover.cover[i];
+    const std::string at = "cover[" + std::to_string(i) + "]";
+    if (c.sku.empty())
+      return Status(StatusCode::kInvalidArgument, "must not be empty", at + ".sku");
+    if (!seen.insert(c.sku).second) {
+      return Status(StatusCode::kInvalidArgument, "is listed twice", at + ".sku");
+    }
+    if (c.units < 0 || c.units > wire::kMaxCoverUnits) {
+      return Status(StatusCode::kInvalidArgument, "must be 0 to 1000000", at + ".units");
+    }
+    // Written as `!(x >= 0)` so that NaN fails too.
+    if (!(c.daily_demand >= 0) || c.daily_demand > wire::kMaxCoverDailyDemand) {
+      return Status(StatusCode::kInvalidArgument, "must be a number from 0 to 1000000",
+                    at + ".daily_demand");
+    }
+  }
+  if (cover.at_ms <= 0) return Status(StatusCode::kInvalidArgument, "must be positive", "at_ms");
+  return Status::ok();
+}
+
+std::string encode_store_cover(const std::vector<wire::StockCover>& cover) {
+  return wire::encode_stock_cover(cover).dump();
+}
+
+StatusOr<std::vector<wire::StockCover>> decode_store_cover(const std::string& text) {
+  StatusOr<std::vector<wire::StockCover>> cover =
+      wire::decode_stock_cover(nlohmann::json::parse(text, nullptr, false));
+  if (!cover.ok()) return internal_error("stored cover: " + cover.status().to_string());
+  return cover;
 }
 
 Status validate_downstream(std::string_view kind, const nlohmann::json& body) {

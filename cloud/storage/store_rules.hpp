@@ -58,6 +58,10 @@ Status validate_store_lots(const StoreLots& lots);
 // The lots column: the wire's near_expiry array as JSON text, and back.
 std::string encode_store_lots(const std::vector<wire::NearExpiryLot>& lots);
 StatusOr<std::vector<wire::NearExpiryLot>> decode_store_lots(const std::string& text);
+Status validate_store_cover(const StoreCover& cover);
+// The cover column: the wire's stock_cover array as JSON text, and back.
+std::string encode_store_cover(const std::vector<wire::StockCover>& cover);
+StatusOr<std::vector<wire::StockCover>> decode_store_cover(const std::string& text);
 
 // Settings: the key 1..64 of [a-z0-9._] (field "key"), the value at most 1 MiB once
 // serialised (field "value"). Returns the serialised value.

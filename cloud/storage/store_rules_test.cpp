@@ -287,5 +287,17 @@ TEST(ValidateCatalogItem, ChecksEveryField) {
   EXPECT_TRUE(detail::validate_catalog_item(bad).is_ok());
 }
 
+// The stored cover column reads back through the wire's validating decoder; a row that
+// no longer decodes is the database's fault, not the caller's.
+TEST(StoreCoverColumn, RoundTripsAndACorruptRowIsInternal) {
+  const std::vector<wire::StockCover> cover = {{"RICE", 90, 1.5}, {"TEA", 3, 0.0}};
+  EXPECT_EQ(detail::decode_store_cover(detail::encode_store_cover(cover)).value(), cover);
+  EXPECT_EQ(detail::decode_store_cover("not json").status().code(), StatusCode::kInternal);
+  EXPECT_EQ(
+      detail::decode_store_cover(R"([{"sku":"A","units":-1,"daily_demand":1}])").status().code(),
+      StatusCode::kInternal);
+  EXPECT_TRUE(detail::validate_store_cover({.store_id = "s1", .cover = cover, .at_ms = 1}).is_ok());
+}
+
 }  // namespace
 }  // namespace shopeasy::cloud::storage

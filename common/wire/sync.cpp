@@ -1,6 +1,8 @@
 #include "common/wire/sync.hpp"
 
 #include <cstdio>
+#include <string>
+#include <unordered_set>
 
 namespace shopeasy::wire {
 
@@ -56,7 +58,29 @@ void read_near_expiry_lot(FieldReader& l, std::vector<NearExpiryLot>& out) {
   l.required_int("units", &lot.units, 1, 1'000'000);
   out.push_back(std::move(lot));
 }
+
+// `seen` catches a SKU listed twice: the list says one thing per SKU, and a second entry
+// would leave the cloud to guess which one the store meant.
+void read_stock_cover(FieldReader& c, std::vector<StockCover>& out,
+                      std::unordered_set<std::string>& seen) {
+  StockCover cover;
+  if (c.required_string("sku", &cover.sku, kIdRule) && !seen.insert(cover.sku).second) {
+    c.fail("sku", "is listed twice");
+  }
+  c.required_int("units", &cover.units, 0, kMaxCoverUnits);
+  c.required_double("daily_demand", &cover.daily_demand, 0.0, kMaxCoverDailyDemand);
+  out.push_back(std::move(cover));
+}
 }  // namespace
+
+StatusOr<std::vector<StockCover>> decode_stock_cover(const json& j) {
+  json wrapped = {{"stock_cover", j}};
+  return decode_with<std::vector<StockCover>>(wrapped, [](FieldReader& r, auto& cover) {
+    std::unordered_set<std::string> seen;
+    r.required_array("stock_cover", 0, kMaxStockCover,
+                     [&](FieldReader& c, std::size_t) { read_stock_cover(c, cover, seen); });
+  });
+}
 
 StatusOr<std::vector<NearExpiryLot>> decode_near_expiry(const json& j) {
   json wrapped = {{"near_expiry", j}};
@@ -110,6 +134,12 @@ StatusOr<SyncBatch> decode_sync_batch(const json& j) {
                          [&lots](FieldReader& l, std::size_t) { read_near_expiry_lot(l, lots); })) {
       b.near_expiry = std::move(lots);
     }
+    std::vector<StockCover> cover;
+    std::unordered_set<std::string> seen;
+    if (r.optional_array("stock_cover", 0, kMaxStockCover,
+                         [&](FieldReader& c, std::size_t) { read_stock_cover(c, cover, seen); })) {
+      b.stock_cover = std::move(cover);
+    }
     r.optional_int("resync_from_seq", &b.resync_from_seq, 1, kMaxInt64);
     if (b.resync_from_seq && *b.resync_from_seq != b.first_seq) {
       r.fail("resync_from_seq", "must equal first_seq");
@@ -130,6 +160,14 @@ json encode_near_expiry(const std::vector<NearExpiryLot>& lots) {
   for (const NearExpiryLot& l : lots) {
     out.push_back(
         {{"sku", l.sku}, {"lot", l.lot}, {"expires_ms", l.expires_ms}, {"units", l.units}});
+  }
+  return out;
+}
+
+json encode_stock_cover(const std::vector<StockCover>& cover) {
+  json out = json::array();
+  for (const StockCover& c : cover) {
+    out.push_back({{"sku", c.sku}, {"units", c.units}, {"daily_demand", c.daily_demand}});
   }
   return out;
 }
@@ -156,6 +194,7 @@ json encode(const SyncBatch& b) {
                  {"pick_queue", b.load->pick_queue}};
   }
   if (b.near_expiry) j["near_expiry"] = encode_near_expiry(*b.near_expiry);
+  if (b.stock_cover) j["stock_cover"] = encode_stock_cover(*b.stock_cover);
   return j;
 }
 

@@ -67,6 +67,20 @@ struct NearExpiryLot {
 };
 inline constexpr std::size_t kMaxNearExpiryLots = 2'000;
 
+// One SKU's stock against its forecast demand: what the cloud's inventory rule reads to
+// discount an overstocked SKU and to hold back promotions on a scarce one (see
+// docs/PROTOCOL.md, "Stock cover"). Cover in days is units / daily_demand; a SKU with no
+// demand and units on hand has unbounded cover.
+struct StockCover {
+  std::string sku{};
+  std::int64_t units = 0;     // 0..kMaxCoverUnits: sellable on hand (not reserved)
+  double daily_demand = 0.0;  // 0..kMaxCoverDailyDemand: forecast mean units per day
+  friend bool operator==(const StockCover&, const StockCover&) = default;
+};
+inline constexpr std::size_t kMaxStockCover = 2'000;
+inline constexpr std::int64_t kMaxCoverUnits = 1'000'000;
+inline constexpr double kMaxCoverDailyDemand = 1'000'000.0;
+
 struct SyncBatch {
   std::string store_id{};              // token id
   std::int64_t first_seq = 0;          // >= 1
@@ -94,6 +108,10 @@ struct SyncBatch {
   // kMaxNearExpiryLots); replaces what the store said before. Absent: nothing new to say
   // (older edges never send it).
   std::optional<std::vector<NearExpiryLot>> near_expiry{};
+  // The SKUs whose cover is at or beyond the store's overstock or scarce threshold (most
+  // extreme first, each SKU once, at most kMaxStockCover); replaces what the store said
+  // before. Absent: nothing new to say (older edges never send it).
+  std::optional<std::vector<StockCover>> stock_cover{};
   // When the oldest outbox change this batch does not carry was made (Unix ms): the
   // backlog left after it. Absent when the batch reaches head_seq, and from older edges.
   std::optional<std::int64_t> oldest_unsent_ts_ms{};
@@ -104,6 +122,11 @@ struct SyncBatch {
 // decode validates each lot as decode_sync_batch does (fields named "near_expiry[i].x").
 nlohmann::json encode_near_expiry(const std::vector<NearExpiryLot>& lots);
 [[nodiscard]] StatusOr<std::vector<NearExpiryLot>> decode_near_expiry(const nlohmann::json& j);
+
+// The stock_cover array as sent, and back: decode validates each entry as
+// decode_sync_batch does (fields named "stock_cover[i].x"; a SKU listed twice is refused).
+nlohmann::json encode_stock_cover(const std::vector<StockCover>& cover);
+[[nodiscard]] StatusOr<std::vector<StockCover>> decode_stock_cover(const nlohmann::json& j);
 
 // Validates j and builds a SyncBatch; kInvalidArgument names the first bad field,
 // "changes[i].seq" when a seq is not first_seq + i.

@@ -956,6 +956,99 @@ TEST(SyncBatchTest, NearExpiryListDecodesAloneAsInABatch) {
   EXPECT_FALSE(decode_near_expiry(json::object()).ok());
 }
 
+TEST(SyncBatchTest, StockCoverRoundTripsAloneAndInABatch) {
+  const std::vector<StockCover> cover = {{.sku = "RICE-5KG", .units = 90, .daily_demand = 1.5},
+                                         {.sku = "TEA-250", .units = 12, .daily_demand = 0.0},
+                                         {.sku = "MILK-1L", .units = 0, .daily_demand = 30.25}};
+  EXPECT_EQ(decode_stock_cover(encode_stock_cover(cover)).value(), cover);
+  SyncBatch batch = sample_sync_batch();
+  batch.stock_cover = cover;
+  const SyncBatch back = decode_sync_batch(encode(batch)).value();
+  ASSERT_TRUE(back.stock_cover.has_value());
+  EXPECT_EQ(*back.stock_cover, cover);
+  EXPECT_EQ(back, batch);
+  // Integers are numbers too: an edge that sends a whole daily demand is understood.
+  json whole = encode_stock_cover(cover);
+  whole[0]["daily_demand"] = 2;
+  EXPECT_EQ(decode_stock_cover(whole).value()[0].daily_demand, 2.0);
+}
+
+TEST(SyncBatchTest, StockCoverAbsentNullOrEmptyAreTold) {
+  json text = encode(sample_sync_batch());
+  EXPECT_FALSE(decode_sync_batch(text).value().stock_cover.has_value());
+  text["stock_cover"] = nullptr;
+  EXPECT_FALSE(decode_sync_batch(text).value().stock_cover.has_value());
+  // An empty list is news: no SKU is overstocked or scarce any more.
+  text["stock_cover"] = json::array();
+  const SyncBatch empty = decode_sync_batch(text).value();
+  ASSERT_TRUE(empty.stock_cover.has_value());
+  EXPECT_TRUE(empty.stock_cover->empty());
+}
+
+TEST(SyncBatchTest, StockCoverRejectsBadEntries) {
+  const json entry = {{"sku", "RICE-5KG"}, {"units", 90}, {"daily_demand", 1.5}};
+  auto with = [&](const std::function<void(json&)>& edit) {
+    json bad = entry;
+    edit(bad);
+    return sync_batch_with([&](json& j) { j["stock_cover"] = {entry, bad}; });
+  };
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["daily_demand"] = -0.5;
+                         }),
+                         "stock_cover[1].daily_demand", "must be a number between 0 and 1e+06"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["daily_demand"] = 1e300;
+                         }),
+                         "stock_cover[1].daily_demand", "must be a number between 0 and 1e+06"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["daily_demand"] = "2.5";
+                         }),
+                         "stock_cover[1].daily_demand", "must be a number between 0 and 1e+06"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["units"] = -1;
+                         }),
+                         "stock_cover[1].units", "must be an integer between 0 and 1000000"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["units"] = 1000001;
+                         }),
+                         "stock_cover[1].units", "must be an integer between 0 and 1000000"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e["sku"] = "TEA-250";
+                           e["units"] = 2.5;
+                         }),
+                         "stock_cover[1].units", "must be an integer between 0 and 1000000"));
+  EXPECT_TRUE(is_invalid(with([](json& e) {
+                           e.erase("daily_demand");
+                           e["sku"] = "TEA-250";
+                         }),
+                         "stock_cover[1].daily_demand", "is required"));
+  EXPECT_TRUE(
+      is_invalid(with([](json& e) { e["sku"] = 7; }), "stock_cover[1].sku", "must be a string"));
+  EXPECT_TRUE(
+      is_invalid(with([](json& e) { e["sku"] = ""; }), "stock_cover[1].sku", "must not be empty"));
+  EXPECT_TRUE(is_invalid(with([](json&) {}), "stock_cover[1].sku", "is listed twice"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) { j["stock_cover"] = entry; }), "stock_cover",
+                         "must be an array"));
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) { j["stock_cover"] = {42}; }),
+                         "stock_cover[0]", "must be a JSON object"));
+  json many = json::array();
+  for (std::size_t i = 0; i <= kMaxStockCover; ++i) {
+    many.push_back({{"sku", "SKU-" + std::to_string(i)}, {"units", 1}, {"daily_demand", 0}});
+  }
+  EXPECT_TRUE(is_invalid(sync_batch_with([&](json& j) { j["stock_cover"] = many; }), "stock_cover",
+                         "must have at most 2000 items"));
+  EXPECT_TRUE(
+      is_invalid(decode_stock_cover(many).status(), "stock_cover", "must have at most 2000 items"));
+  many.erase(many.end() - 1);
+  EXPECT_EQ(decode_stock_cover(many).value().size(), kMaxStockCover);
+  EXPECT_FALSE(decode_stock_cover(json::object()).ok());
+}
+
 TEST(SyncBatchTest, AnItemHashIsTheSameForTheSameItemWhateverItsKeyOrder) {
   const json a = json::parse(R"({"sku":"MILK","price_cents":6500,"lat":12.9716})");
   const json b = json::parse(R"({"lat":12.9716,"price_cents":6500,"sku":"MILK"})");

@@ -81,6 +81,13 @@ Status validate_edge_config(const config::Config& config) {
             "unencrypted; use https:// (or set sync.allow_plain_http on a trusted link)",
         "sync.url");
   }
+  const std::int64_t overstock = config.get_int("sync.stock_cover_overstock_days");
+  if (overstock > 0 && config.get_int("sync.stock_cover_scarce_days") >= overstock) {
+    return invalid_argument(
+        "sync.stock_cover_scarce_days must be less than sync.stock_cover_overstock_days (" +
+            std::to_string(overstock) + "): a SKU cannot be scarce and overstocked at once",
+        "sync.stock_cover_scarce_days");
+  }
   return Status::ok();
 }
 
@@ -159,6 +166,12 @@ config::Schema edge_schema() {
   s.add(int_option("sync.near_expiry_days", 3, 0, 30,
                    "Tell the cloud of lots expiring within this many days, for its markdowns "
                    "(0: never)"));
+  s.add(int_option("sync.stock_cover_overstock_days", 21, 0, 365,
+                   "Tell the cloud of SKUs with at least this many days of demand on hand, for "
+                   "its overstock discount (0: tell it of no SKU's cover)"));
+  s.add(int_option("sync.stock_cover_scarce_days", 2, 0, 364,
+                   "Tell the cloud of SKUs with at most this many days of demand on hand, which "
+                   "it does not promote (less than sync.stock_cover_overstock_days)"));
   s.add(int_option("sync.keep_acked_events", 100000, 0, 100000000,
                    "Acknowledged events kept for live-stream replay"));
   s.add(int_option("storage.disk_cap_bytes", 0, 0, std::int64_t{1} << 50,
@@ -399,6 +412,20 @@ Status EdgeDaemon::start_sync() {
     if (const std::int64_t days = config_.get_int("sync.near_expiry_days"); days > 0) {
       opts.near_expiry = [this, days]() { return near_expiry_report(days); };
     }
+    if (const std::int64_t overstock = config_.get_int("sync.stock_cover_overstock_days");
+        overstock > 0) {
+      stock_cover_ = std::make_unique<replenish::StockCoverReport>(
+          *store_,
+          replenish::CoverThresholds{
+              .overstock_days = static_cast<double>(overstock),
+              .scarce_days = static_cast<double>(config_.get_int("sync.stock_cover_scarce_days"))},
+          // Only a forecast the reorder page already fitted: a fit per SKU would stall the
+          // sync thread for seconds in a large store.
+          [this](const std::string& sku, std::int64_t now_ms) {
+            return replenish_->cached_daily_demand(sku, now_ms);
+          });
+      opts.stock_cover = [this]() { return stock_cover_report(); };
+    }
     sync_ = std::make_unique<sync::SyncClient>(
         opts, *store_, bus_,
         [this](store::WriteContext& ctx, const std::string& kind, const nlohmann::json& body) {
@@ -584,6 +611,15 @@ std::optional<std::vector<wire::NearExpiryLot>> EdgeDaemon::near_expiry_report(
     return std::nullopt;
   }
   return std::move(*lots);
+}
+
+std::optional<std::vector<wire::StockCover>> EdgeDaemon::stock_cover_report() const {
+  auto cover = stock_cover_->report(to_unix_ms(clock_.wall_now()));
+  if (!cover.ok()) {
+    logger_.warn("stock_cover_unread", {{"error", cover.status().to_string()}});
+    return std::nullopt;
+  }
+  return std::move(*cover);
 }
 
 void EdgeDaemon::tick() {

@@ -29,6 +29,7 @@
 #include "edge/orders/order_book.hpp"
 #include "edge/pricing/pricing_follower.hpp"
 #include "edge/replenish/replenishment.hpp"
+#include "edge/replenish/stock_cover.hpp"
 #include "edge/scan/mqtt_scan_intake.hpp"
 #include "edge/search/product_search.hpp"
 #include "edge/store/edge_store.hpp"
@@ -118,7 +119,11 @@ class EdgeDaemon final : public service::Daemon {
   std::optional<wire::StoreLoadReport> load_report() const;
   // Lots expiring within `days` with units for sale, soonest first (nullopt: unreadable).
   std::optional<std::vector<wire::NearExpiryLot>> near_expiry_report(std::int64_t days) const;
+  // The overstocked and scarce SKUs for the cloud's inventory rule (nullopt: unreadable).
+  std::optional<std::vector<wire::StockCover>> stock_cover_report() const;
   std::unique_ptr<vision::VisionService> vision_;
+  // Null unless sync.stock_cover_overstock_days > 0; outlives sync_, which calls it.
+  std::unique_ptr<replenish::StockCoverReport> stock_cover_;
   std::unique_ptr<sync::SyncClient> sync_;
   std::unique_ptr<pricing::PricingFollower> pricing_;  // with sync_: the cloud's prices
   std::unique_ptr<dispatch::OrderSource> dispatch_source_;

@@ -76,6 +76,14 @@ void ForecastCache::evict() {
   }
 }
 
+std::shared_ptr<const DemandForecast> ForecastCache::peek(const std::string& sku,
+                                                          std::int64_t hour) const {
+  shopeasy::sync::MutexLock lock(mu_);
+  const auto it = entries_.find(sku);
+  if (it == entries_.end() || it->second.hour != hour) return nullptr;
+  return it->second.value;  // null while none is kept (a fit under way)
+}
+
 void ForecastCache::invalidate(const std::string& sku) {
   shopeasy::sync::MutexLock lock(mu_);
   auto it = entries_.find(sku);

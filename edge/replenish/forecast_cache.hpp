@@ -43,6 +43,10 @@ class ForecastCache {
   // for the SKU at the same time).
   StatusOr<std::shared_ptr<const DemandForecast>> get(const std::string& sku, std::int64_t hour,
                                                       const Fit& fit) EXCLUDES(mu_);
+  // The SKU's forecast if one is kept for local hour `hour`, else null. Never fits and
+  // never waits for a fit under way; not counted in the stats.
+  std::shared_ptr<const DemandForecast> peek(const std::string& sku, std::int64_t hour) const
+      EXCLUDES(mu_);
   // The SKU's history or supply changed: its next get() fits again, and a fit running
   // now is not kept.
   void invalidate(const std::string& sku) EXCLUDES(mu_);

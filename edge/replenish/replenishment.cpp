@@ -199,6 +199,16 @@ ForecastCacheStats Replenishment::forecast_cache_stats() const {
   return forecast_cache_ ? forecast_cache_->stats() : ForecastCacheStats{};
 }
 
+std::optional<double> Replenishment::cached_daily_demand(const std::string& sku,
+                                                         std::int64_t now_ms) const {
+  if (!forecast_cache_) return std::nullopt;
+  const std::shared_ptr<const DemandForecast> f =
+      forecast_cache_->peek(sku, demand_.local_hour(now_ms));
+  if (!f || f->step_hours <= 0 || f->mean.empty()) return std::nullopt;
+  // A whole week, so the day of the week the sync runs on does not tilt the mean.
+  return demand_mean(*f, 0, 7.0 * 24 / f->step_hours) / 7;
+}
+
 std::int64_t Replenishment::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
       .count();

@@ -160,6 +160,10 @@ class Replenishment {
 
   // The forecast cache's counters (all zero when it is off).
   ForecastCacheStats forecast_cache_stats() const;
+  // The SKU's mean demand per day over the next week from the forecast the cache holds
+  // for now_ms's hour; nullopt when none is kept (or the cache is off). Never fits one,
+  // so it is cheap enough for the sync thread.
+  std::optional<double> cached_daily_demand(const std::string& sku, std::int64_t now_ms) const;
 
   // Purchase orders.
   StatusOr<PurchaseOrder> create_po(const PoCreate& in, const inventory::Actor& actor);

@@ -333,6 +333,8 @@ Status SyncClient::start() {
   return Status::ok();
 }
 
+Status SyncClient::load() { return load_position().status(); }
+
 void SyncClient::stop() {
   if (stop_.exchange(true)) return;
   bus_.wake_all();
@@ -436,6 +438,17 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
       }
     }
   }
+  std::optional<nlohmann::json> stock_cover_sent;
+  if (options_.stock_cover) {
+    if (std::optional<std::vector<wire::StockCover>> cover = options_.stock_cover()) {
+      nlohmann::json list = wire::encode_stock_cover(*cover);
+      if (!stock_cover_acked_ || *stock_cover_acked_ != list ||
+          clock_.mono_now() - stock_cover_acked_at_ >= options_.stock_cover_refresh) {
+        batch["stock_cover"] = list;
+        stock_cover_sent = std::move(list);
+      }
+    }
+  }
   // Caught up: now and then, let the cloud check its replica against our stock.
   if (rows.empty() && acked == newest && options_.reconcile_every.count() > 0 &&
       clock_.mono_now() >= next_reconcile_) {
@@ -526,6 +539,10 @@ StatusOr<std::int64_t> SyncClient::sync_once() {
   if (near_expiry_sent) {
     near_expiry_acked_ = std::move(near_expiry_sent);
     near_expiry_acked_at_ = clock_.mono_now();
+  }
+  if (stock_cover_sent) {
+    stock_cover_acked_ = std::move(stock_cover_sent);
+    stock_cover_acked_at_ = clock_.mono_now();
   }
 
   // 4. Record the acknowledgement and apply downstream items with their cursor, in one

@@ -62,6 +62,12 @@ struct SyncOptions {
   // near_expiry_refresh (so the cloud can tell a silent store's list has aged).
   std::function<std::optional<std::vector<wire::NearExpiryLot>>()> near_expiry;
   std::chrono::milliseconds near_expiry_refresh{60000};
+  // The SKUs overstocked or scarce against their forecast demand, for the cloud's
+  // inventory rule (nullopt, or no function: none sent). Called on the sync thread
+  // before each batch, so it must be cheap; sent like near_expiry: when it differs from
+  // the list the cloud last acknowledged, or that is older than stock_cover_refresh.
+  std::function<std::optional<std::vector<wire::StockCover>>()> stock_cover;
+  std::chrono::milliseconds stock_cover_refresh{60000};
 };
 
 // Applies one downstream item inside the write that also advances the cursor.
@@ -78,6 +84,10 @@ class SyncClient {
   // Loads the stored position and starts the thread.
   Status start();
   void stop();
+
+  // Loads the stored position without starting the thread, for a test that drives
+  // sync_once() itself (start() does this first).
+  Status load();
 
   // One exchange with the cloud (used by the thread; exposed for tests). Returns how
   // many changes were acknowledged, or the error.
@@ -127,6 +137,9 @@ class SyncClient {
   // The near-expiry list the cloud last acknowledged, and when.
   std::optional<nlohmann::json> near_expiry_acked_{};
   MonoTime near_expiry_acked_at_{};
+  // The stock cover list the cloud last acknowledged, and when.
+  std::optional<nlohmann::json> stock_cover_acked_{};
+  MonoTime stock_cover_acked_at_{};
   bool lag_alerting_ = false;
   bool backlog_alerting_ = false;
   std::int64_t reconcile_mismatches_ = 0;

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/http/server.hpp"
@@ -39,6 +42,7 @@ class SyncStatusTest : public ::testing::Test {
   }
   void make_client(std::size_t max_changes) {
     SyncOptions options;
+    options.stock_cover = stock_cover_;
     options.cloud_url = "http://127.0.0.1:" + std::to_string(cloud_port_);
     options.store_id = "s1";
     options.store_secret = "x";
@@ -55,6 +59,9 @@ class SyncStatusTest : public ::testing::Test {
     cloud_->route(
         "POST", "/v1/stores/s1/sync", http::Access::public_route(),
         [this](const http::Request& r) {
+          if (refuse_) {
+            return http::Response::error(Status(StatusCode::kUnavailable, "refused by the test"));
+          }
           StatusOr<wire::SyncBatch> batch = wire::parse_sync_batch(r.body);
           if (!batch.ok()) return http::Response::error(batch.status());
           std::lock_guard lock(batches_mutex_);
@@ -89,7 +96,10 @@ class SyncStatusTest : public ::testing::Test {
   std::unique_ptr<http::HttpServer> cloud_;
   int cloud_port_ = 1;
   std::unique_ptr<SyncClient> client_;
-  std::mutex batches_mutex_;  // guards batches_ (the server's threads append)
+  // What the clients make_client() builds report as stock cover (unset: none).
+  std::function<std::optional<std::vector<wire::StockCover>>()> stock_cover_;
+  std::atomic<bool> refuse_{false};  // the stand-in cloud answers 503 while set
+  std::mutex batches_mutex_;         // guards batches_ (the server's threads append)
   std::vector<wire::SyncBatch> batches_;
 };
 
@@ -139,6 +149,70 @@ TEST_F(SyncStatusTest, EachBatchSaysHowOldTheBacklogItLeavesIs) {
   EXPECT_EQ(with_changes[0].oldest_unsent_ts_ms, made_at[2]);
   EXPECT_EQ(with_changes[1].oldest_unsent_ts_ms, made_at[4]);
   EXPECT_EQ(with_changes[2].oldest_unsent_ts_ms, std::nullopt);
+}
+
+// The stock cover list rides along when it changed since the cloud acknowledged it,
+// or when the acknowledged one is older than the refresh; not on every batch.
+TEST_F(SyncStatusTest, StockCoverIsSentWhenItChangesOrAges) {
+  start_cloud();
+  std::vector<wire::StockCover> cover = {{"RICE", 90, 1.5}, {"MILK", 0, 12.0}};
+  int asked = 0;
+  stock_cover_ = [&]() -> std::optional<std::vector<wire::StockCover>> {
+    ++asked;
+    return cover;
+  };
+  make_client(2000);
+  ASSERT_TRUE(client_->load().is_ok());
+  auto last_batch = [&]() {
+    std::lock_guard lock(batches_mutex_);
+    return batches_.back();
+  };
+  auto first = client_->sync_once();
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_TRUE(last_batch().stock_cover.has_value());
+  EXPECT_EQ(*last_batch().stock_cover, cover);
+  // Unchanged and acknowledged: not sent again.
+  ASSERT_TRUE(client_->sync_once().ok());
+  EXPECT_FALSE(last_batch().stock_cover.has_value());
+  // Changed: sent, even empty (no SKU is overstocked or scarce any more).
+  cover.clear();
+  ASSERT_TRUE(client_->sync_once().ok());
+  ASSERT_TRUE(last_batch().stock_cover.has_value());
+  EXPECT_TRUE(last_batch().stock_cover->empty());
+  ASSERT_TRUE(client_->sync_once().ok());
+  EXPECT_FALSE(last_batch().stock_cover.has_value());
+  // A minute on: sent again so the cloud's copy stays fresh.
+  clock_.advance(60s);
+  ASSERT_TRUE(client_->sync_once().ok());
+  EXPECT_TRUE(last_batch().stock_cover.has_value());
+  EXPECT_EQ(asked, 5);
+}
+
+TEST_F(SyncStatusTest, StockCoverNotAcknowledgedIsSentAgainAndUnreadableIsNotSent) {
+  start_cloud();
+  std::optional<std::vector<wire::StockCover>> cover =
+      std::vector<wire::StockCover>{{"RICE", 90, 1.5}};
+  stock_cover_ = [&]() { return cover; };
+  make_client(2000);
+  ASSERT_TRUE(client_->load().is_ok());
+  // The cloud refuses the exchange: the list was not acknowledged, so it goes again.
+  refuse_ = true;
+  EXPECT_FALSE(client_->sync_once().ok());
+  refuse_ = false;
+  ASSERT_TRUE(client_->sync_once().ok());
+  {
+    std::lock_guard lock(batches_mutex_);
+    ASSERT_EQ(batches_.size(), 1u);
+    ASSERT_TRUE(batches_.back().stock_cover.has_value());
+    EXPECT_EQ(batches_.back().stock_cover->size(), 1u);
+  }
+  // Unreadable (nullopt): nothing is said, and the cloud keeps the last list until it
+  // ages out there.
+  cover.reset();
+  clock_.advance(60s);
+  ASSERT_TRUE(client_->sync_once().ok());
+  std::lock_guard lock(batches_mutex_);
+  EXPECT_FALSE(batches_.back().stock_cover.has_value());
 }
 
 }  // namespace

@@ -758,7 +758,9 @@ TEST_F(SyncTest, LotsNearExpiryAreMarkedDownInTheCloudsQuotesUntilTheyAreGone) {
                            .dump())
                 .status,
             200);
-  start_edge();
+  // Twelve units and no sales would also make MILK-1L overstocked (the inventory rule);
+  // this store reports no stock cover, so the shelf price stays the base.
+  start_edge({"--sync.stock_cover_overstock_days=0"});
   // Two units of a lot that is good until the end of tomorrow (UTC), ten without a lot.
   const auto tomorrow = std::chrono::year_month_day(
       std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
@@ -808,6 +810,45 @@ TEST_F(SyncTest, LotsNearExpiryAreMarkedDownInTheCloudsQuotesUntilTheyAreGone) {
   ASSERT_EQ(written_off.status, 200) << written_off.body;
   EXPECT_TRUE(wait_for([&] { return !marked_down(); }, 15s)) << q.dump();
   EXPECT_EQ(q["fees"].size(), 1u) << q.dump();
+}
+
+TEST_F(SyncTest, StockWithNoSalesIsReportedAsOverstockAndDiscountedInTheCloudsQuotes) {
+  // MILK-1L has a floor (cost 30.00 + 10%), so the cloud may discount it.
+  ASSERT_EQ(cloud_call("PUT", "/v1/prices/models/MILK-1L",
+                       json{{"base_cents", 6500},
+                            {"mrp_cents", 7000},
+                            {"cost_cents", 3000},
+                            {"min_margin_bp", 1000}}
+                           .dump())
+                .status,
+            200);
+  start_edge();
+  ASSERT_TRUE(wait_for([&] { return edge_call("GET", "/api/stock/MILK-1L").status == 200; }, 10s));
+  ASSERT_EQ(edge_call("POST", "/api/bins", R"({"bins":[{"code":"A-01"}]})").status, 200);
+  // Ten units the store has never sold: unbounded cover.
+  ASSERT_EQ(receive("r-cover", 10).status, 200);
+
+  const json cart = {{"lines", {{{"sku", "MILK-1L"}, {"qty", 1}}}},
+                     {"delivery", {{"lat", kLat}, {"lon", kLon}}}};
+  json q;
+  auto rule = [&]() -> std::string {
+    auto r = cloud_call("POST", "/api/quote", cart.dump(), kCustomerToken);
+    if (r.status != 200) return "";
+    q = json::parse(r.body);
+    return q["lines"][0]["rule"].get<std::string>();
+  };
+  ASSERT_TRUE(wait_for([&] { return rule() == "overstock"; }, 15s)) << q.dump();
+  // 10% off asked; the hourly cap (8% by default) holds the first step.
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6500 - 6500 * 800 / 10000) << q.dump();
+  EXPECT_NE(q["lines"][0]["reason"].get<std::string>().find("unbounded (no demand)"),
+            std::string::npos)
+      << q.dump();
+  // The rule switched off at the cloud: the base price again, whatever the store says.
+  ASSERT_EQ(
+      cloud_call("PUT", "/v1/pricing", json{{"inventory", {{"enabled", false}}}}.dump()).status,
+      200);
+  EXPECT_TRUE(wait_for([&] { return rule() == "base"; }, 5s)) << q.dump();
+  EXPECT_EQ(q["lines"][0]["unit_price_cents"], 6500);
 }
 
 TEST_F(SyncTest, CustomerCatalogNeedsAServedCell) {
