@@ -86,12 +86,17 @@ StatusOr<std::unordered_map<std::string, double>> StockCoverReport::read_trailin
     const double days =
         std::clamp(static_cast<double>(hour_start_ms - std::max(from, *first)) / kDayMs, 1.0,
                    static_cast<double>(kTrailingDays));
+    // One probe per SKU the store holds, each a range of the picks index (edge migration
+    // 10): the cost follows the window's picks, not the whole history, and no temporary
+    // table is built for the grouping.
     auto q = db.query(
-        "SELECT sku, SUM(-delta) FROM ledger INDEXED BY ledger_ts "
-        "WHERE ts_ms >= ? AND ts_ms < ? AND reason = 'pick' AND delta < 0 GROUP BY sku",
+        "SELECT t.sku, (SELECT SUM(-l.delta) FROM ledger l INDEXED BY ledger_picks "
+        "WHERE l.sku = t.sku AND l.ts_ms >= ?1 AND l.ts_ms < ?2 AND l.reason = 'pick' AND "
+        "l.delta < 0) FROM sku_totals t",
         from, hour_start_ms);
     while (const db::Statement* row = q.next()) {
-      out[row->column_text(0)] = static_cast<double>(row->column_int64(1)) / days;
+      const std::int64_t picked = row->column_int64(1);  // NULL (no picks) reads as 0
+      if (picked > 0) out[row->column_text(0)] = static_cast<double>(picked) / days;
     }
     SHOPEASY_RETURN_IF_ERROR(q.status());
     return out;

@@ -330,7 +330,13 @@ CREATE TABLE pricing_view (
 );
 )sql";
 
-const std::array<db::Migration, 9> kMigrations = {
+// Picks by SKU and time, for the stock cover report's trailing demand (read hourly on the
+// sync thread): covering, and holding only picks.
+constexpr const char* kV10LedgerPicks = R"sql(
+CREATE INDEX ledger_picks ON ledger(sku, ts_ms, delta) WHERE reason = 'pick' AND delta < 0;
+)sql";
+
+const std::array<db::Migration, 10> kMigrations = {
     db::Migration{1, "inventory ledger and event outbox", kV1Inventory},
     db::Migration{2, "cloud sync state", kV2Sync},
     db::Migration{3, "orders: acceptance, picking, packing, delivery", kV3Orders},
@@ -340,6 +346,7 @@ const std::array<db::Migration, 9> kMigrations = {
     db::Migration{7, "orders: indexes for peak-hour planning", kV7OrderTimes},
     db::Migration{8, "lots: index by expiry for near-expiry reports", kV8LotExpiry},
     db::Migration{9, "pricing: the cloud's view of this store's prices", kV9PricingView},
+    db::Migration{10, "ledger: picks by SKU and time for the stock cover report", kV10LedgerPicks},
 };
 
 }  // namespace
