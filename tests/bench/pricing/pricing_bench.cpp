@@ -1,5 +1,6 @@
 // pricing_bench: (1) repricing: the engine over 25,000 SKUs x 100 stores on one core,
-// each SKU with a model, a competitor feed for a third of them and a price an hour ago;
+// each SKU with a model, a competitor feed for a third of them, a price an hour ago for
+// half and a stock cover (overstocked or scarce) for about a third;
 // (2) quotes: POST /api/quote with 10 lines against the real shopeasy-cloud, next to
 // GET /api/inventory (a plain catalog read of 10 items) in the same run, p50/p99 of each
 // and their ratio; (3) the kill switch: real shopeasy-edge daemons following the cloud's
@@ -73,6 +74,12 @@ double reprice(const Settings& s, std::int64_t* changed) {
       }
     }
     if (i % 2 == 0) in.hour_ago_cents = models.back().base_cents;
+    // A quarter overstocked (60 days of cover), a seventh scarce (one day).
+    if (i % 4 == 0) {
+      in.cover = pricing::SkuCover{.units = 600, .daily_demand = 10.0};
+    } else if (i % 7 == 0) {
+      in.cover = pricing::SkuCover{.units = 10, .daily_demand = 10.0};
+    }
     inputs.push_back(std::move(in));
   }
   const pricing::PricingConfig config;
