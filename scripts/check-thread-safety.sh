@@ -52,6 +52,7 @@ files=(
   cloud/api/catalog_page_cache.cpp
   cloud/daemon/registry_watcher.cpp
   cloud/pricing/pricing_service.cpp
+  cloud/pricing/pricing_routes.cpp
   cloud/notify/notify_service.cpp
   cloud/fleet/fleet_service.cpp
   cloud/fleet/sqlite_fleet_stats.cpp
@@ -72,6 +73,7 @@ files=(
   edge/replenish/replenishment.cpp
   edge/replenish/stock_cover.cpp
   edge/sync/sync_client.cpp
+  edge/pricing/pricing_follower.cpp
   edge/alerts/alert_board.cpp
   edge/scan/mqtt_scan_intake.cpp
   edge/diskguard/disk_guard.cpp

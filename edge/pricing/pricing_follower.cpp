@@ -126,6 +126,10 @@ StatusOr<bool> PricingFollower::follow_once(std::chrono::milliseconds wait) {
   http::HttpClient* client = nullptr;
   {
     shopeasy::sync::MutexLock lock(client_mutex_);
+    // stop() sets stop_ before it cancels under this lock: a request not yet begun is
+    // not begun at all. (One begun in the instant between this check and the send can
+    // still be held until its wait ends.)
+    if (stop_.load()) return Status(StatusCode::kUnavailable, "stopping");
     if (!client_) {
       auto created = http::HttpClient::create(
           options_.cloud_url,
