@@ -49,12 +49,18 @@ nlohmann::json content_of(const StorePricing& v) {
 }  // namespace
 
 std::string store_pricing_version(const StorePricing& view) {
-  return wire::downstream_item_hash("store_pricing", content_of(view));
+  nlohmann::json j = content_of(view);
+  // The fee's reason quotes the live load ("7 open orders, 3 runners") and a stale
+  // signal's age, which move with every sync batch; the version moves with the fee
+  // itself (amount, step, staleness), so a busy store is not sent a new view every few
+  // seconds only for its wording.
+  j["delivery_fee"].erase("reason");
+  return wire::downstream_item_hash("store_pricing", j);
 }
 
 nlohmann::json store_pricing_json(const StorePricing& view) {
   nlohmann::json j = content_of(view);
-  j["version"] = wire::downstream_item_hash("store_pricing", j);
+  j["version"] = store_pricing_version(view);
   j["generated_at_ms"] = view.generated_at_ms;
   return j;
 }

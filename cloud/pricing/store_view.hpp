@@ -59,8 +59,8 @@ inline constexpr int kStoreViewMaxEntries = 5'000;
 //  "prices", "markdowns", "overrides", "truncated"}.
 nlohmann::json store_pricing_json(const StorePricing& view);
 
-// 16 lower-case hex digits over everything in the view except generated_at_ms: equal
-// views have equal versions on every instance.
+// 16 lower-case hex digits over everything in the view except generated_at_ms and the
+// fee's reason: equal views have equal versions on every instance.
 std::string store_pricing_version(const StorePricing& view);
 
 }  // namespace shopeasy::cloud::pricing
