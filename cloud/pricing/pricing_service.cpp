@@ -140,6 +140,20 @@ void PricingService::publish(std::shared_ptr<const Snapshot> s) {
   if (changed) bump_generation();
 }
 
+int PricingService::served_step(const std::string& store_id) {
+  sync::MutexLock lock(mutex_);
+  const auto it = surge_step_.find(store_id);
+  return it == surge_step_.end() ? 0 : it->second;
+}
+
+StatusOr<std::optional<PriceModel>> PricingService::model_at(const std::string& sku,
+                                                             const std::string& store_id) {
+  SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> rows, store_.price_model_rows(sku));
+  std::vector<PriceModel> models;
+  for (const auto& r : rows) models.push_back(from_row(r));
+  return resolve(models, store_id);
+}
+
 void PricingService::bump_generation() {
   {
     sync::MutexLock lock(generation_mutex_);
@@ -227,11 +241,7 @@ StatusOr<PricingService::Priced> PricingService::price_cart(
                     "line " + std::to_string(i) + ": no product '" + line.sku + "' in the catalog",
                     field);
     }
-    SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> rows,
-                              store_.price_model_rows(line.sku));
-    std::vector<PriceModel> models;
-    for (const auto& r : rows) models.push_back(from_row(r));
-    const std::optional<PriceModel> model = resolve(models, store_id);
+    SHOPEASY_ASSIGN_OR_RETURN(const std::optional<PriceModel> model, model_at(line.sku, store_id));
     std::int64_t unit = item->price_cents;
     std::string rule = "catalog";
     std::string reason = "catalog price (no price model)";
@@ -628,29 +638,16 @@ StatusOr<nlohmann::json> PricingService::get_config() {
 StatusOr<PricingService::SurgeNow> PricingService::surge_now(
     const std::vector<std::string>& store_ids) {
   SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
-  std::map<std::string, int> previous;
-  {
-    sync::MutexLock lock(mutex_);
-    for (const std::string& id : store_ids) {
-      auto it = surge_step_.find(id);
-      previous[id] = it == surge_step_.end() ? 0 : it->second;
-    }
-  }
   SurgeNow out;
   out.enabled = snap->config.enabled;
   const std::int64_t now = now_ms();
-  for (const std::string& id : store_ids) out.fees[id] = fee_at(*snap, id, previous[id], now);
+  for (const std::string& id : store_ids) out.fees[id] = fee_at(*snap, id, served_step(id), now);
   return out;
 }
 
 StatusOr<std::uint64_t> PricingService::store_pricing_key(const std::string& store_id) {
   SHOPEASY_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, snapshot());
-  int previous = 0;
-  {
-    sync::MutexLock lock(mutex_);
-    if (auto it = surge_step_.find(store_id); it != surge_step_.end()) previous = it->second;
-  }
-  const SurgeDecision fee = fee_at(*snap, store_id, previous, now_ms());
+  const SurgeDecision fee = fee_at(*snap, store_id, served_step(store_id), now_ms());
   std::uint64_t key = snap->fingerprint;
   for (const std::int64_t part : {static_cast<std::int64_t>(fee.step), fee.fee_cents,
                                   static_cast<std::int64_t>(fee.stale_signal)}) {
@@ -669,12 +666,7 @@ StatusOr<StorePricing> PricingService::store_pricing(const std::string& store_id
   view.store_id = store_id;
   view.generated_at_ms = now;
   view.rules = snap->config;
-  int previous = 0;
-  {
-    sync::MutexLock lock(mutex_);
-    if (auto it = surge_step_.find(store_id); it != surge_step_.end()) previous = it->second;
-  }
-  view.delivery_fee = fee_at(*snap, store_id, previous, now);
+  view.delivery_fee = fee_at(*snap, store_id, served_step(store_id), now);
 
   SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> overrides,
                             store_.store_price_models(store_id, kStoreViewMaxEntries));
@@ -706,11 +698,8 @@ StatusOr<StorePricing> PricingService::store_pricing(const std::string& store_id
       for (const wire::NearExpiryLot& l : lots->lots) {
         auto found = models.find(l.sku);
         if (found == models.end()) {
-          SHOPEASY_ASSIGN_OR_RETURN(std::vector<storage::PriceModelRow> rows,
-                                    store_.price_model_rows(l.sku));
-          std::vector<PriceModel> candidates;
-          for (const auto& r : rows) candidates.push_back(from_row(r));
-          found = models.emplace(l.sku, resolve(candidates, store_id)).first;
+          SHOPEASY_ASSIGN_OR_RETURN(std::optional<PriceModel> model, model_at(l.sku, store_id));
+          found = models.emplace(l.sku, std::move(model)).first;
         }
         if (!found->second) continue;
         const PriceModel& model = *found->second;

@@ -134,6 +134,10 @@ class PricingService {
   SurgeDecision fee_at(const Snapshot& snap, const std::string& store_id, int previous_step,
                        std::int64_t now) const;
   void bump_generation() EXCLUDES(generation_mutex_);
+  // The surge step this instance last served `store_id` (0: none yet).
+  int served_step(const std::string& store_id) EXCLUDES(mutex_);
+  // The model row that applies to `sku` at `store_id` (its override, else the defaults).
+  StatusOr<std::optional<PriceModel>> model_at(const std::string& sku, const std::string& store_id);
 
   storage::CloudStore& store_;
   const routing::StoreIndex& index_;

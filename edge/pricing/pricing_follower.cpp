@@ -70,7 +70,11 @@ void PricingFollower::stop() {
     shopeasy::sync::MutexLock lock(client_mutex_);
     if (client_) client_->cancel();  // a request the cloud holds open ends now
   }
-  { shopeasy::sync::MutexLock lock(mutex_); }
+  {
+    // pause() reads stop_ under mutex_: taking it here means the thread is either not yet
+    // checking (and will see stop_) or already waiting (and gets the notify).
+    shopeasy::sync::MutexLock lock(mutex_);
+  }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
